@@ -1,0 +1,58 @@
+import type { SourceLocation } from '../findings.js';
+import { locate } from '../flux/values-merge.js';
+import type { RenderedRelease } from '../model/release.js';
+
+interface Leaf {
+  path: Array<string | number>;
+  value: string;
+}
+
+/**
+ * The line a human must edit to change a rendered argument: the values entry that produced it
+ * (an extraArgs item, a map key, a scalar such as `policy: upsert-only`), else the chart version
+ * line, since the argument then comes from the chart's own defaults.
+ */
+export function locateArgument(rendered: RenderedRelease, arg: string, flagName?: string): { location: SourceLocation; fromValues: boolean } {
+  const leaves = collectLeaves(rendered.values.values);
+  const equalsIndex = arg.indexOf('=');
+  const flagValue = arg.startsWith('-') && equalsIndex > 0 ? arg.slice(equalsIndex + 1) : arg.startsWith('-') ? undefined : arg;
+  const keyMatches = (leaf: Leaf) => {
+    const key = leaf.path[leaf.path.length - 1];
+    return typeof key === 'string' && flagName !== undefined && key.replace(/^-+/, '') === flagName;
+  };
+  const argish = (leaf: Leaf) => leaf.path.some((p) => typeof p === 'string' && /arg/i.test(p));
+  const ranked: Array<(leaf: Leaf) => boolean> = [
+    (leaf) => leaf.value === arg,
+    (leaf) => keyMatches(leaf),
+    (leaf) => flagValue !== undefined && flagValue.length > 1 && leaf.value === flagValue && argish(leaf),
+    (leaf) => flagValue !== undefined && flagValue.length > 1 && leaf.value === flagValue,
+    (leaf) => arg.length > 3 && leaf.value.includes(arg),
+  ];
+  for (const matches of ranked) {
+    const found = leaves.filter(matches);
+    const best = found.find(argish) ?? found[0];
+    const location = best ? locate(rendered.values.positions, best.path) : undefined;
+    if (location) return { location, fromValues: true };
+  }
+  return { location: rendered.release.locations.version, fromValues: false };
+}
+
+/** Where an image is chosen in the values (its tag or repository), else the chart version line. */
+export function locateImage(rendered: RenderedRelease, repository: string, tag: string): SourceLocation {
+  const leaves = collectLeaves(rendered.values.values);
+  const byTag = leaves.find((l) => l.value === tag && l.path.some((p) => typeof p === 'string' && /image|tag/i.test(p)));
+  const byRepository = leaves.find((l) => l.value !== '' && repository.endsWith(l.value));
+  const leaf = byTag ?? byRepository;
+  return (leaf && locate(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
+}
+
+function collectLeaves(value: unknown, path: Array<string | number> = [], out: Leaf[] = []): Leaf[] {
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => collectLeaves(item, [...path, index], out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path, key], out);
+  } else if (value !== null && value !== undefined) {
+    out.push({ path, value: String(value) });
+  }
+  return out;
+}

@@ -1,0 +1,131 @@
+import path from 'node:path';
+import type { DraftFinding, SourceLocation } from '../findings.js';
+import type { ArgProblem, ArgProblemKind, FlagSpec } from '../flags/catalog.js';
+import type { CatalogLookup } from '../flags/store.js';
+import { formatImage } from '../flags/image-ref.js';
+import { validateArgs } from '../flags/validate.js';
+import type { RenderedRelease } from '../model/release.js';
+import type { RenderedContainer } from '../model/workloads.js';
+import { locateArgument, locateImage } from './arg-origin.js';
+
+export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
+  'unknown-flag': 'container-flags/unknown-flag',
+  'bool-with-value': 'container-flags/bool-with-value',
+  repeated: 'container-flags/repeated',
+  'bad-enum': 'container-flags/bad-enum',
+  'missing-required': 'container-flags/missing-required',
+  'missing-value': 'container-flags/missing-value',
+  'unexpected-positional': 'container-flags/unexpected-argument',
+};
+
+export type CatalogLookups = ReadonlyMap<string, CatalogLookup>;
+
+/** Every rendered container's command line, checked against its image's own --help. */
+export function checkContainerFlags(rendered: RenderedRelease, catalogs: CatalogLookups): DraftFinding[] {
+  return rendered.containers.flatMap((container) => checkContainer(rendered, container, catalogs.get(container.image)));
+}
+
+function checkContainer(rendered: RenderedRelease, container: RenderedContainer, lookup: CatalogLookup | undefined): DraftFinding[] {
+  const subject = {
+    ...rendered.subject,
+    workload: `${container.workload.kind}/${container.workload.name}`,
+    container: container.name,
+    image: container.image,
+  };
+  const where = `${subject.workload} container ${container.name}${container.init ? ' (init)' : ''}`;
+  const hasCommandLine = (container.args?.length ?? 0) > 0 || (container.command?.length ?? 0) > 0;
+  if (!lookup || lookup.status === 'missing' || lookup.status === 'unparsable') {
+    if (!hasCommandLine || !lookup) return [];
+    const image = lookup.image;
+    const why = lookup.status === 'missing'
+      ? `no help output is known for ${formatImage(image)} (expected ${lookup.expectedFile})`
+      : `the help output in ${lookup.file} could not be parsed: ${lookup.reason}`;
+    return [{
+      rule: 'container-flags/unverified',
+      severity: 'warning',
+      message: `${where}: flags not verified: ${why}`,
+      location: locateImage(rendered, image.repository, image.tag),
+      subject,
+      evidence: [`${container.command ? `command: ${container.command.join(' ')}; ` : ''}args: ${(container.args ?? []).join(' ')}`],
+      suggestion: `capture it: npx guard flags capture ${formatImage(image)} --run "docker run --rm ${formatImage(image)} --help"`,
+    }];
+  }
+  if (lookup.status === 'skipped') {
+    if (!hasCommandLine) return [];
+    return [{
+      rule: 'container-flags/skipped',
+      severity: 'notice',
+      message: `${where}: flags of ${container.image} not verified: ${lookup.reason}`,
+      location: locateImage(rendered, lookup.image.repository, lookup.image.tag),
+      subject,
+    }];
+  }
+  const argv = argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program);
+  if (argv.kind === 'other-program') {
+    return [{
+      rule: 'container-flags/command-override',
+      severity: 'notice',
+      message: `${where}: command runs ${argv.program}, not ${lookup.binary ?? lookup.catalog.program}; its arguments are not checked against ${lookup.label} --help`,
+      location: rendered.release.locations.version,
+      subject,
+      evidence: [`command: ${container.command?.join(' ')}`],
+    }];
+  }
+  const problems = validateArgs(lookup.catalog, argv.args, { env: container.env });
+  return problems.map((problem) => toFinding(rendered, lookup, problem, argv, where, subject));
+}
+
+type Argv = { kind: 'binary'; args: string[]; offsetLabel: (index: number) => string } | { kind: 'other-program'; program: string };
+
+/** The arguments the image's binary receives: args alone, or command[1..] + args when command names that binary. */
+function argumentsOfBinary(container: RenderedContainer, binary: string | undefined): Argv {
+  const args = container.args ?? [];
+  const command = container.command;
+  if (!command || command.length === 0) return { kind: 'binary', args, offsetLabel: (i) => `args[${i}]` };
+  const program = path.posix.basename(command[0] ?? '');
+  if (binary && program !== binary) return { kind: 'other-program', program };
+  const fromCommand = command.slice(1);
+  return {
+    kind: 'binary',
+    args: [...fromCommand, ...args],
+    offsetLabel: (i) => (i < fromCommand.length ? `command[${i + 1}]` : `args[${i - fromCommand.length}]`),
+  };
+}
+
+function toFinding(
+  rendered: RenderedRelease,
+  lookup: Extract<CatalogLookup, { status: 'found' }>,
+  problem: ArgProblem,
+  argv: Extract<Argv, { kind: 'binary' }>,
+  where: string,
+  subject: DraftFinding['subject'],
+): DraftFinding {
+  const arg = problem.argIndex >= 0 ? argv.args[problem.argIndex] : undefined;
+  const origin = arg !== undefined
+    ? locateArgument(rendered, arg, problem.flag)
+    : { location: rendered.release.locations.version, fromValues: false };
+  const evidence: string[] = [];
+  if (arg !== undefined) evidence.push(`rendered ${where} ${argv.offsetLabel(problem.argIndex)}: ${arg}`);
+  if (problem.kind === 'unknown-flag') evidence.push(`not in ${lookup.label} --help (${lookup.file})`);
+  else if (problem.spec && problem.spec.line > 0) evidence.push(helpEvidence(lookup, problem.spec));
+  evidence.push(`${lookup.label} would exit with: ${problem.binaryError}`);
+  if (!origin.fromValues && arg !== undefined) evidence.push('the argument comes from the chart\'s own templates/defaults, not from the values');
+  const related: Array<SourceLocation & { message?: string }> = [];
+  const suggested = problem.suggestion ? lookup.catalog.flags.find((f) => `--${f.name}` === problem.suggestion?.split('=')[0]) : undefined;
+  if (suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
+  if (problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
+  return {
+    rule: CONTAINER_FLAG_RULES[problem.kind],
+    severity: 'error',
+    message: `${where}: ${problem.message}`,
+    location: origin.location,
+    subject,
+    related: related.length > 0 ? related : undefined,
+    evidence,
+    suggestion: problem.suggestion,
+  };
+}
+
+function helpEvidence(lookup: Extract<CatalogLookup, { status: 'found' }>, spec: FlagSpec): string {
+  return `${lookup.file}:${spec.line}: ${spec.declaration}  ${spec.help}`.trim();
+}

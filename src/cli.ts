@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { runCheck, type Report } from './engine.js';
+import { GuardError } from './errors.js';
+import type { Severity } from './findings.js';
+import { captureHelp } from './flags/capture.js';
+import { parseHelp } from './flags/detect.js';
+import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
+import { renderText } from './report/text.js';
+
+const EXIT_OK = 0;
+const EXIT_FINDINGS = 1;
+const EXIT_GUARD_FAILED = 2;
+
+const program = new Command('guard')
+  .description('Pre-merge guard for Flux HelmReleases: renders what a change would deploy and blocks what would crash.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('check')
+  .description('check the change between --base and --head (default: merge-base with the default branch .. working tree)')
+  .option('--base <ref>', 'base revision (default: merge-base of HEAD with origin/HEAD, origin/main, main ...)')
+  .option('--head <ref>', 'head revision (default: the working tree, uncommitted changes included)')
+  .option('--all', 'check every HelmRelease, not only those the change affects', false)
+  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('--fail-on <severity>', 'lowest severity that fails the check (default: .guard.yaml failOn, else error)').choices(['error', 'warning', 'notice']))
+  .option('-C, --dir <path>', 'repository to check', process.cwd())
+  .option('--cache-dir <path>', 'chart cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
+  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json'; failOn?: Severity; dir: string; cacheDir?: string }) => {
+    const report = await runCheck({ cwd: options.dir, base: options.base, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
+    if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else process.stdout.write(await renderText(report, await sourceReader(options.dir, options.head), { color: useColor() }));
+    process.exitCode = report.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
+  });
+
+const flags = program.command('flags').description('manage the help outputs that container args are checked against');
+
+flags
+  .command('capture')
+  .description('store IMAGE:TAG\'s help output at .guard/help/<repository>/<tag>.txt')
+  .argument('<image>', 'image reference, e.g. registry.k8s.io/external-dns/external-dns:v0.19.0')
+  .option('--from <file>', 'read the help text from a file (- for stdin)')
+  .option('--run <command>', 'run a shell command and capture its stdout and stderr, e.g. "docker run --rm IMAGE --help"')
+  .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
+  .option('-C, --dir <path>', 'repository to write into', process.cwd())
+  .action(async (image: string, options: { from?: string; run?: string; helpDir: string; dir: string }) => {
+    const result = await captureHelp({
+      image,
+      repoRoot: await repositoryRoot(options.dir),
+      helpDir: options.helpDir,
+      fromFile: options.from,
+      run: options.run,
+      stdinText: options.from === '-' ? readFileSync(0, 'utf8') : undefined,
+    });
+    process.stdout.write(`wrote ${result.file}${result.framework ? ` (${result.framework}, ${result.flagCount} flags)` : ''}\n`);
+    if (result.warning) process.stderr.write(`guard: warning: ${result.warning}\n`);
+  });
+
+flags
+  .command('show')
+  .description('print the flag catalog parsed from a help file')
+  .argument('<file>', 'help output file')
+  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .action((file: string, options: { format: 'text' | 'json' }) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new GuardError(`cannot read ${file}`);
+    }
+    const parsed = parseHelp(text);
+    if (!parsed.ok) throw new GuardError(`${file}: ${parsed.reason}`);
+    if (options.format === 'json') {
+      process.stdout.write(JSON.stringify(parsed.catalog, null, 2) + '\n');
+      return;
+    }
+    const { catalog } = parsed;
+    process.stdout.write(`${catalog.program ?? '(program)'}: ${catalog.framework}, ${catalog.flags.length} flags\n`);
+    for (const flag of catalog.flags) {
+      const traits = [
+        flag.isBoolean ? 'bool' : 'value',
+        flag.repeatable ? 'repeatable' : '',
+        flag.required ? 'required' : '',
+        flag.hidden ? 'hidden' : '',
+        flag.enumValues ? `one of ${flag.enumValues.join('|')}` : '',
+      ].filter(Boolean);
+      process.stdout.write(`  --${flag.name}${flag.short ? ` (-${flag.short})` : ''}  ${traits.join(', ')}\n`);
+    }
+  });
+
+async function sourceReader(dir: string, head: string | undefined) {
+  const root = await repositoryRoot(dir);
+  const snapshot = head ? new CommitSnapshot(root, await resolveCommit(root, head), head) : new WorktreeSnapshot(root);
+  return async (file: string) => (await snapshot.readFile(file))?.toString('utf8');
+}
+
+function useColor(): boolean {
+  return process.stdout.isTTY === true && !process.env.NO_COLOR;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    process.exitCode = exitCodeFor(error);
+  }
+}
+
+function exitCodeFor(error: unknown): number {
+  const commanderError = error as { code?: string; exitCode?: number };
+  if (commanderError.code === 'commander.helpDisplayed' || commanderError.code === 'commander.version' || commanderError.code === 'commander.help') return EXIT_OK;
+  if (commanderError.code?.startsWith('commander.')) return EXIT_GUARD_FAILED;
+  if (error instanceof GuardError) {
+    process.stderr.write(`guard: error: ${error.describe()}\n`);
+    return EXIT_GUARD_FAILED;
+  }
+  if (error instanceof InvalidArgumentError) return EXIT_GUARD_FAILED;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`guard: internal error: ${message}\n  the check could not complete; this is a bug in gitops-guard, please report it${process.env.GUARD_DEBUG ? `\n${(error as Error).stack}` : ' (GUARD_DEBUG=1 shows the stack)'}\n`);
+  return EXIT_GUARD_FAILED;
+}
+
+export type { Report };
+await main(process.argv);

@@ -1,0 +1,272 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { checkContainerFlags, type CatalogLookups } from './checks/container-flags.js';
+import { CONFIG_FILE, loadConfig, type GuardConfig } from './config.js';
+import { atOrAbove, findingKey, type DraftFinding, type Finding, type Severity } from './findings.js';
+import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
+import type { CatalogLookup } from './flags/store.js';
+import { discoverObjects, type RepoInventory } from './flux/discover.js';
+import { releaseFingerprint } from './flux/fingerprint.js';
+import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
+import { locationOf } from './flux/objects.js';
+import { renderRelease, type RenderOutcome } from './flux/render.js';
+import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
+import { resolveHelm } from './helm/binary.js';
+import { redactFindings } from './report/redact.js';
+
+export interface CheckOptions {
+  cwd: string;
+  base?: string;
+  /** Omitted: the working tree (uncommitted changes included). */
+  head?: string;
+  /** Check every HelmRelease, not only those the change affects. */
+  all?: boolean;
+  failOn?: Severity;
+  cacheDir?: string;
+}
+
+export interface RevisionInfo {
+  ref: string;
+  sha: string;
+}
+
+export interface ReleaseStatus {
+  namespace: string;
+  name: string;
+  file: string;
+  status: 'rendered' | 'failed' | 'unchanged';
+  containers: number;
+}
+
+export interface Report {
+  version: 1;
+  tool: { name: 'gitops-guard'; version: string };
+  base: RevisionInfo;
+  head: RevisionInfo;
+  policy: string;
+  failOn: Severity;
+  findings: Finding[];
+  releases: ReleaseStatus[];
+  summary: {
+    errors: number;
+    warnings: number;
+    notices: number;
+    introduced: number;
+    /** Findings at or above failOn. */
+    blocking: number;
+    releasesChecked: number;
+    releasesUnchanged: number;
+    verdict: 'pass' | 'fail';
+  };
+}
+
+const TOOL_VERSION = '0.1.0';
+
+export async function runCheck(options: CheckOptions): Promise<Report> {
+  const root = await repositoryRoot(options.cwd);
+  const baseInfo = options.base
+    ? { ref: options.base, sha: await resolveCommit(root, options.base) }
+    : await defaultBase(root).then((b) => ({ ref: `merge-base with ${b.ref}`, sha: b.sha }));
+  const headSnapshot: Snapshot = options.head
+    ? new CommitSnapshot(root, await resolveCommit(root, options.head), options.head)
+    : new WorktreeSnapshot(root);
+  const headInfo = { ref: options.head ?? 'working tree', sha: options.head ? headSnapshot.id : await resolveCommit(root, 'HEAD') };
+  const baseSnapshot = new CommitSnapshot(root, baseInfo.sha, `base ${baseInfo.sha.slice(0, 12)}`);
+
+  const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot);
+  const failOn = options.failOn ?? config.failOn ?? 'error';
+  await resolveHelm();
+
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
+  try {
+    const [baseInventory, headInventory] = await Promise.all([discoverObjects(baseSnapshot), discoverObjects(headSnapshot)]);
+    const drafts: { head: DraftFinding[]; base: DraftFinding[] } = { head: [], base: [] };
+    drafts.head.push(...yamlFindings(headInventory));
+    drafts.base.push(...yamlFindings(baseInventory));
+    drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot)));
+
+    const headReleases = helmReleases(headInventory, drafts.head);
+    const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
+    const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config);
+
+    const limit = pLimit(config.helm?.concurrency ?? Math.max(1, os.availableParallelism()));
+    const helmOptions = { homeDir: path.join(cacheDir, 'helm-home'), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000 };
+    const contextFor = (snapshot: Snapshot, inventory: RepoInventory, label: string) => ({
+      snapshot,
+      inventory,
+      scratchDir: path.join(scratchDir, label),
+      cacheDir,
+      helm: helmOptions,
+      gitRepositories: config.gitRepositories ?? {},
+      repoRoot: root,
+    });
+    const headContext = contextFor(headSnapshot, headInventory, 'head');
+    const baseContext = contextFor(baseSnapshot, baseInventory, 'base');
+    const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions };
+    const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, snapshots: [baseSnapshot, headSnapshot] });
+
+    const secrets = new Set<string>();
+    const releases: ReleaseStatus[] = [];
+    await Promise.all(
+      headReleases.map(async (release) => {
+        const key = `${release.namespace}/${release.name}`;
+        const baseRelease = baseReleases.get(key);
+        const status: ReleaseStatus = { namespace: release.namespace, name: release.name, file: release.object.file, status: 'unchanged', containers: 0 };
+        releases.push(status);
+        if (!options.all && baseRelease && !guardFilesChanged) {
+          const [before, after] = await Promise.all([
+            releaseFingerprint(baseRelease, baseInventory, baseSnapshot),
+            releaseFingerprint(release, headInventory, headSnapshot),
+          ]);
+          if (before === after) return;
+        }
+        const [headOutcome, baseOutcome] = await Promise.all([
+          limit(() => renderRelease(release, headContext, settings)),
+          baseRelease ? limit(() => renderRelease(baseRelease, baseContext, settings)) : Promise.resolve(undefined),
+        ]);
+        for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
+        status.status = headOutcome.ok ? 'rendered' : 'failed';
+        status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
+        drafts.head.push(...(await findingsOf(headOutcome, release, catalogs)));
+        if (baseOutcome && baseRelease) drafts.base.push(...(await findingsOf(baseOutcome, baseRelease, catalogs)));
+      }),
+    );
+
+    const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
+    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases });
+    return redactFindings(report, [...secrets]);
+  } finally {
+    await fs.rm(scratchDir, { recursive: true, force: true });
+  }
+}
+
+export function defaultCacheDir(): string {
+  if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
+  const xdg = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
+  return path.join(xdg, 'gitops-guard');
+}
+
+function helmReleases(inventory: RepoInventory, findings: DraftFinding[]): HelmRelease[] {
+  const releases: HelmRelease[] = [];
+  for (const object of inventory.objects.filter(isHelmRelease)) {
+    if (!isSupportedHelmReleaseVersion(object)) {
+      findings.push({
+        rule: 'helmrelease/unsupported-api-version',
+        severity: 'warning',
+        message: `HelmRelease ${object.namespace ?? 'default'}/${object.name} uses ${object.apiVersion}, which the guard does not render (supported: v2, v2beta2, v2beta1)`,
+        location: locationOf(object, ['apiVersion']),
+        subject: { kind: 'HelmRelease', namespace: object.namespace ?? 'default', name: object.name },
+      });
+      continue;
+    }
+    releases.push(readHelmRelease(object));
+  }
+  return releases;
+}
+
+async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore): Promise<DraftFinding[]> {
+  const subject = { kind: 'HelmRelease' as const, namespace: release.namespace, name: release.name };
+  if (!outcome.ok) {
+    return outcome.failures.map((failure) => ({
+      rule: failure.rule,
+      severity: 'error' as const,
+      message: `${describeRelease(release)}: ${failure.message}`,
+      location: failure.location,
+      subject,
+      evidence: failure.detail ? [failure.detail] : undefined,
+    }));
+  }
+  const lookups = new Map<string, CatalogLookup>();
+  for (const container of outcome.rendered.containers) {
+    if (!lookups.has(container.image)) lookups.set(container.image, await store.lookup(container.image));
+  }
+  return checkContainerFlags(outcome.rendered, lookups as CatalogLookups);
+}
+
+function yamlFindings(inventory: RepoInventory): DraftFinding[] {
+  return inventory.problems.map((problem) => ({
+    rule: 'yaml/invalid',
+    severity: 'error' as const,
+    message: `${problem.location.path}: ${problem.message}`,
+    location: problem.location,
+    subject: { kind: 'Config' as const, name: problem.location.path },
+  }));
+}
+
+async function policyNotices(base: Snapshot, head: Snapshot): Promise<DraftFinding[]> {
+  const [before, after] = await Promise.all([base.readFile(CONFIG_FILE), head.readFile(CONFIG_FILE)]);
+  if (!after || (before && before.equals(after))) return [];
+  return [{
+    rule: 'config/changed',
+    severity: 'notice',
+    message: before
+      ? `${CONFIG_FILE} changes in this revision; this check used the base revision's policy, the new one applies after merge`
+      : `${CONFIG_FILE} is new in this revision; it applies after merge`,
+    location: { path: CONFIG_FILE, line: 1 },
+    subject: { kind: 'Config', name: CONFIG_FILE },
+  }];
+}
+
+/** A changed policy or help catalog can change any release's verdict. */
+async function guardPolicyChanged(base: Snapshot, head: Snapshot, config: GuardConfig): Promise<boolean> {
+  const helpDir = config.flags?.helpDir ?? DEFAULT_HELP_DIR;
+  const [before, after] = await Promise.all([base.treeDigest(helpDir), head.treeDigest(helpDir)]);
+  if (before !== after) return true;
+  const [configBefore, configAfter] = await Promise.all([base.readFile(CONFIG_FILE), head.readFile(CONFIG_FILE)]);
+  return !(configBefore ?? Buffer.alloc(0)).equals(configAfter ?? Buffer.alloc(0));
+}
+
+function markIntroduced(head: DraftFinding[], base: DraftFinding[]): Finding[] {
+  const before = new Set(base.map(findingKey));
+  return head.map((finding) => ({ ...finding, introduced: !before.has(findingKey(finding)) }));
+}
+
+function applyRuleSettings(findings: Finding[], config: GuardConfig): Finding[] {
+  const rules = config.rules ?? {};
+  return findings.flatMap((finding) => {
+    const setting = rules[finding.rule];
+    if (setting === 'off') return [];
+    return [setting ? { ...finding, severity: setting } : finding];
+  });
+}
+
+const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
+
+function buildReport(input: {
+  baseInfo: RevisionInfo;
+  headInfo: RevisionInfo;
+  policy: string;
+  failOn: Severity;
+  findings: Finding[];
+  releases: ReleaseStatus[];
+}): Report {
+  const findings = [...input.findings].sort(
+    (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule),
+  );
+  const releases = [...input.releases].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
+  const blocking = findings.filter((f) => atOrAbove(f.severity, input.failOn)).length;
+  return {
+    version: 1,
+    tool: { name: 'gitops-guard', version: TOOL_VERSION },
+    base: input.baseInfo,
+    head: input.headInfo,
+    policy: input.policy,
+    failOn: input.failOn,
+    findings,
+    releases,
+    summary: {
+      errors: count('error'),
+      warnings: count('warning'),
+      notices: count('notice'),
+      introduced: findings.filter((f) => f.introduced).length,
+      blocking,
+      releasesChecked: releases.filter((r) => r.status !== 'unchanged').length,
+      releasesUnchanged: releases.filter((r) => r.status === 'unchanged').length,
+      verdict: blocking > 0 ? 'fail' : 'pass',
+    },
+  };
+}

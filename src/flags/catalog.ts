@@ -1,0 +1,69 @@
+/** Framework-independent model of what a binary's command line accepts, parsed from its --help. */
+
+export type Framework = 'kingpin';
+
+export interface FlagSpec {
+  /** Long name without leading dashes, e.g. "source". */
+  name: string;
+  /** Single-character short form without the dash, e.g. "v". */
+  short?: string;
+  /** Needs a value (`--name=value` or `--name value`). False for booleans. */
+  takesValue: boolean;
+  isBoolean: boolean;
+  /** `--no-name` is accepted. */
+  negatable: boolean;
+  /** `--name=true` / `--name=false` is accepted (pflag yes, kingpin no). */
+  boolAcceptsValue: boolean;
+  /** May be given more than once (kingpin `...`, pflag slices). */
+  repeatable: boolean;
+  required: boolean;
+  /** Allowed values when the help lists them. */
+  enumValues?: string[];
+  placeholder?: string;
+  defaultValue?: string;
+  envVar?: string;
+  /** Accepted by the parser but not printed by --help (kingpin's --help-long etc.). */
+  hidden: boolean;
+  /** Help text of the flag, unwrapped to one line. */
+  help: string;
+  /** 1-based line in the help file where the flag is declared; 0 for implicit flags. */
+  line: number;
+  /** The declaration as printed, e.g. `--source=source ...`. */
+  declaration: string;
+}
+
+export interface FlagCatalog {
+  framework: Framework;
+  /** Program name from the usage line, e.g. "external-dns". */
+  program?: string;
+  flags: FlagSpec[];
+  /** Prefix of environment variables that replace flags, e.g. "EXTERNAL_DNS_". */
+  envPrefix?: string;
+  /** Whether the binary accepts positional arguments at all. */
+  acceptsPositionals: boolean;
+}
+
+export type ArgProblemKind =
+  | 'unknown-flag'
+  | 'bool-with-value'
+  | 'repeated'
+  | 'bad-enum'
+  | 'missing-required'
+  | 'missing-value'
+  | 'unexpected-positional';
+
+export interface ArgProblem {
+  kind: ArgProblemKind;
+  /** Index into the args array that causes it; -1 for missing-required. */
+  argIndex: number;
+  /** Long flag name concerned (without dashes), when known. */
+  flag?: string;
+  /** Human explanation. */
+  message: string;
+  /** What the binary itself would print before exiting, e.g. "flag parsing error: unknown long flag '--x'". */
+  binaryError: string;
+  /** Did-you-mean or replacement, e.g. "--traefik-enable-legacy". */
+  suggestion?: string;
+  /** The catalog entry involved, for evidence. */
+  spec?: FlagSpec;
+}

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { ImageOverride } from '../config.js';
+import type { Snapshot } from '../git/repo.js';
+import type { FlagCatalog } from './catalog.js';
+import { parseHelp } from './detect.js';
+import { formatImage, parseImageRef, type ImageRef } from './image-ref.js';
+
+export const DEFAULT_HELP_DIR = '.guard/help';
+
+export type CatalogLookup =
+  | { status: 'found'; image: ImageRef; catalog: FlagCatalog; file: string; label: string; binary?: string; helpLines: string[] }
+  | { status: 'missing'; image: ImageRef; expectedFile: string }
+  | { status: 'unparsable'; image: ImageRef; file: string; reason: string }
+  | { status: 'skipped'; image: ImageRef; reason: string };
+
+export interface CatalogStoreOptions {
+  helpDir?: string;
+  images?: ImageOverride[];
+  /** Policy snapshot (base) first, then the change's own snapshot (a new image version's help arrives with its upgrade). */
+  snapshots: Snapshot[];
+}
+
+/** Help file path for an image: <helpDir>/<repository>/<tag>.txt */
+export function helpFileFor(image: ImageRef, helpDir = DEFAULT_HELP_DIR): string {
+  return path.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+}
+
+export class CatalogStore {
+  private readonly cache = new Map<string, Promise<CatalogLookup>>();
+
+  constructor(private readonly options: CatalogStoreOptions) {}
+
+  lookup(imageText: string): Promise<CatalogLookup> {
+    let pending = this.cache.get(imageText);
+    if (!pending) {
+      pending = this.load(parseImageRef(imageText));
+      this.cache.set(imageText, pending);
+    }
+    return pending;
+  }
+
+  private async load(image: ImageRef): Promise<CatalogLookup> {
+    const override = this.options.images?.find((o) => matchesImage(o.image, image));
+    if (override?.skip) return { status: 'skipped', image, reason: `flags.images entry "${override.image}" in .guard.yaml skips it` };
+    const file = override?.help
+      ? override.help.replaceAll('{tag}', image.tag).replaceAll('{repository}', image.repository)
+      : helpFileFor(image, this.options.helpDir);
+    for (const snapshot of this.options.snapshots) {
+      const data = await snapshot.readFile(file);
+      if (!data) continue;
+      const text = data.toString('utf8');
+      const parsed = parseHelp(text);
+      if (!parsed.ok) return { status: 'unparsable', image, file, reason: parsed.reason };
+      const program = parsed.catalog.program ?? override?.binary ?? path.posix.basename(image.repository);
+      return {
+        status: 'found',
+        image,
+        catalog: parsed.catalog,
+        file,
+        label: `${program} ${image.tag}`,
+        binary: override?.binary ?? parsed.catalog.program,
+        helpLines: text.split('\n'),
+      };
+    }
+    return { status: 'missing', image, expectedFile: file };
+  }
+}
+
+function matchesImage(pattern: string, image: ImageRef): boolean {
+  const isMatch = picomatch(pattern, { dot: true, bash: true });
+  return isMatch(image.repository) || isMatch(formatImage(image)) || isMatch(image.original);
+}

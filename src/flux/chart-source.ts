@@ -1,0 +1,84 @@
+import path from 'node:path';
+import type { SourceLocation } from '../findings.js';
+import type { Snapshot } from '../git/repo.js';
+import { pullChart } from '../helm/pull.js';
+import type { HelmRunOptions } from '../helm/run.js';
+import type { RepoInventory } from './discover.js';
+import type { HelmRelease } from './helmrelease.js';
+import { asRecord, asString, objectId, type RepoObject } from './objects.js';
+
+export interface ChartSourceContext {
+  snapshot: Snapshot;
+  inventory: RepoInventory;
+  /** Where commit snapshots materialize chart directories. */
+  scratchDir: string;
+  cacheDir: string;
+  helm: HelmRunOptions;
+  /** GitRepository ns/name -> local checkout, from the config. */
+  gitRepositories: Record<string, string>;
+  repoRoot: string;
+}
+
+export type ChartResolution =
+  | { ok: true; dir: string; description: string; inputs: RepoObject[] }
+  | { ok: false; message: string; location: SourceLocation };
+
+/** Find the chart a HelmRelease's spec.chart points at and make it available as a directory. */
+export async function resolveChart(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
+  const chart = release.chart;
+  if (!chart) return { ok: false, message: release.invalid?.message ?? 'no chart', location: release.invalid?.location ?? release.locations.chart };
+  const { sourceRef } = chart;
+  if (sourceRef.kind === 'GitRepository') return resolveFromGit(release, context);
+  if (sourceRef.kind === 'HelmRepository') {
+    const repository = context.inventory.byId.get(objectId('HelmRepository', sourceRef.namespace, sourceRef.name))
+      ?? context.inventory.objects.find((o) => o.kind === 'HelmRepository' && o.name === sourceRef.name && o.namespace === undefined);
+    if (!repository) {
+      return {
+        ok: false,
+        message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} is not in the repository, so chart ${chart.name} cannot be rendered`,
+        location: release.locations.sourceRef,
+      };
+    }
+    const spec = asRecord(repository.body.spec) ?? {};
+    const url = asString(spec.url);
+    if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: release.locations.sourceRef };
+    const oci = spec.type === 'oci' || url.startsWith('oci://');
+    const pulled = await pullChart(
+      { repositoryUrl: oci && !url.startsWith('oci://') ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
+      context.cacheDir,
+      context.helm,
+    );
+    if (!pulled.ok) {
+      return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? 'latest'} from ${url}: ${pulled.error}`, location: release.locations.version };
+    }
+    return { ok: true, dir: pulled.dir, description: `${url} ${chart.name}@${chart.version ?? 'latest'}`, inputs: [repository] };
+  }
+  return {
+    ok: false,
+    message: `chart source kind ${sourceRef.kind} is not supported (GitRepository and HelmRepository are)`,
+    location: release.locations.sourceRef,
+  };
+}
+
+async function resolveFromGit(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
+  const chart = release.chart!;
+  const relative = path.posix.normalize(chart.name.replace(/^\.\//, ''));
+  if (relative.startsWith('..') || path.posix.isAbsolute(relative)) {
+    return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: release.locations.chart };
+  }
+  const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
+  if (mapped) {
+    const dir = path.resolve(context.repoRoot, mapped, relative);
+    return { ok: true, dir, description: `${mapped}/${relative}`, inputs: [] };
+  }
+  const hasChart = await context.snapshot.readFile(path.posix.join(relative, 'Chart.yaml'));
+  if (!hasChart) {
+    return {
+      ok: false,
+      message: `chart directory ${chart.name} (GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}) has no Chart.yaml at ${context.snapshot.label}`,
+      location: release.locations.chart,
+    };
+  }
+  const dir = await context.snapshot.materialize(relative, context.scratchDir);
+  return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [] };
+}

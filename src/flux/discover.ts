@@ -1,0 +1,67 @@
+import path from 'node:path';
+import type { Snapshot } from '../git/repo.js';
+import { parseYamlFile, type YamlProblem } from '../yaml/source.js';
+import { asRecord, asString, objectId, type RepoObject } from './objects.js';
+
+export interface RepoInventory {
+  objects: RepoObject[];
+  byId: Map<string, RepoObject>;
+  /** Files that are YAML but could not be read as such. */
+  problems: YamlProblem[];
+  /** Chart directories (holding Chart.yaml): their templates are not manifests. */
+  chartDirs: string[];
+}
+
+const MAX_MANIFEST_BYTES = 5 * 1024 * 1024;
+
+export function isYamlPath(file: string): boolean {
+  return /\.ya?ml$/i.test(file);
+}
+
+/** Every Kubernetes object in the YAML files of a revision, skipping chart sources and the guard's own folder. */
+export async function discoverObjects(snapshot: Snapshot): Promise<RepoInventory> {
+  const files = await snapshot.listFiles();
+  const chartDirs = files.filter((f) => path.posix.basename(f) === 'Chart.yaml').map((f) => path.posix.dirname(f));
+  const insideChart = (f: string) => chartDirs.some((dir) => dir === '.' || f.startsWith(dir + '/'));
+  const manifestFiles = files.filter((f) => isYamlPath(f) && !insideChart(f) && !f.startsWith('.guard/') && f !== '.guard.yaml' && !f.startsWith('.github/') && !f.startsWith('.forgejo/') && !f.startsWith('.gitea/'));
+  const contents = await snapshot.readFiles(manifestFiles);
+  const objects: RepoObject[] = [];
+  const problems: YamlProblem[] = [];
+  for (const file of manifestFiles) {
+    const data = contents.get(file);
+    if (!data) continue;
+    if (data.length > MAX_MANIFEST_BYTES) {
+      problems.push({ location: { path: file, line: 1 }, message: `file is larger than ${MAX_MANIFEST_BYTES} bytes; not read` });
+      continue;
+    }
+    const text = decodeUtf8(data);
+    if (text === undefined) {
+      problems.push({ location: { path: file, line: 1 }, message: 'file is not valid UTF-8; not read' });
+      continue;
+    }
+    const parsed = parseYamlFile(text, file);
+    problems.push(...parsed.problems);
+    for (const document of parsed.documents) {
+      const body = asRecord(document.value);
+      if (!body) continue;
+      const apiVersion = asString(body.apiVersion);
+      const kind = asString(body.kind);
+      const metadata = asRecord(body.metadata);
+      const name = asString(metadata?.name);
+      if (!apiVersion || !kind || !name) continue;
+      if (kind.endsWith('List') && Array.isArray(body.items)) continue;
+      objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
+    }
+  }
+  const byId = new Map<string, RepoObject>();
+  for (const object of objects) byId.set(objectId(object.kind, object.namespace, object.name), object);
+  return { objects, byId, problems, chartDirs };
+}
+
+function decodeUtf8(data: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import type { SourceLocation } from '../findings.js';
+import type { YamlDocument } from '../yaml/source.js';
+
+/** A Kubernetes object found in the repository, with where it is written. */
+export interface RepoObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  /** metadata.namespace as written (may be absent). */
+  namespace?: string;
+  file: string;
+  document: YamlDocument;
+  body: Record<string, unknown>;
+}
+
+export const HELMRELEASE_API_VERSIONS = [
+  'helm.toolkit.fluxcd.io/v2',
+  'helm.toolkit.fluxcd.io/v2beta2',
+  'helm.toolkit.fluxcd.io/v2beta1',
+] as const;
+
+export function locationOf(object: RepoObject, path: Array<string | number>): SourceLocation {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const pointer = path.slice(0, depth).map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+    const found = object.document.positions.get(pointer);
+    if (found) return found;
+  }
+  return object.document.start;
+}
+
+export function objectId(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? 'default'}/${name}`;
+}
+
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+export function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,94 @@
+import type { SourceLocation } from '../findings.js';
+import { helmTemplate } from '../helm/template.js';
+import type { RenderedRelease } from '../model/release.js';
+import { extractContainers } from '../model/workloads.js';
+import { resolveChart, type ChartSourceContext } from './chart-source.js';
+import type { HelmRelease } from './helmrelease.js';
+import { fluxReleaseName, fluxReleaseNamespace } from './release-name.js';
+import { mergeFluxValues } from './values-merge.js';
+import { collectValuesLayers } from './values-sources.js';
+
+export interface RenderSettings {
+  kubeVersion?: string;
+  apiVersions?: string[];
+}
+
+export interface RenderFailure {
+  rule: string;
+  message: string;
+  location: SourceLocation;
+  /** Tool output that explains it. */
+  detail?: string;
+}
+
+export type RenderOutcome =
+  | { ok: true; rendered: RenderedRelease; secrets: string[] }
+  | { ok: false; failures: RenderFailure[]; secrets: string[] };
+
+/** HelmRelease -> merged values -> chart -> helm template -> containers, as helm-controller would install it. */
+export async function renderRelease(release: HelmRelease, context: ChartSourceContext, settings: RenderSettings): Promise<RenderOutcome> {
+  const collected = collectValuesLayers(release, context.inventory);
+  if (collected.problems.length > 0) {
+    return { ok: false, secrets: collected.secrets, failures: collected.problems.map((p) => ({ rule: p.rule, message: p.message, location: p.location })) };
+  }
+  if (release.invalid) {
+    return { ok: false, secrets: collected.secrets, failures: [{ rule: 'render/failed', message: release.invalid.message, location: release.invalid.location }] };
+  }
+  const chart = await resolveChart(release, context);
+  if (!chart.ok) {
+    return { ok: false, secrets: collected.secrets, failures: [{ rule: 'render/chart-missing', message: chart.message, location: chart.location }] };
+  }
+  const values = mergeFluxValues(collected.layers);
+  const identity = {
+    name: release.name,
+    namespace: release.namespace,
+    targetNamespace: release.targetNamespace,
+    releaseName: release.releaseName,
+    storageNamespace: release.storageNamespace,
+  };
+  const releaseName = fluxReleaseName(identity);
+  const namespace = fluxReleaseNamespace(identity);
+  const result = await helmTemplate(
+    {
+      releaseName,
+      namespace,
+      chartDir: chart.dir,
+      chartValuesFiles: release.chart?.valuesFiles ?? [],
+      values: values.values,
+      kubeVersion: settings.kubeVersion,
+      apiVersions: settings.apiVersions,
+    },
+    context.helm,
+  );
+  if (!result.ok) {
+    return {
+      ok: false,
+      secrets: collected.secrets,
+      failures: [{
+        rule: 'render/failed',
+        message: `helm template failed for chart ${chart.description}: ${firstLine(result.error)}`,
+        location: release.locations.version,
+        detail: result.error,
+      }],
+    };
+  }
+  const { containers } = extractContainers(result.manifests, namespace);
+  return {
+    ok: true,
+    secrets: collected.secrets,
+    rendered: {
+      release,
+      subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
+      releaseName,
+      namespace,
+      values,
+      containers,
+      chartDescription: chart.description,
+    },
+  };
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? 'no output';
+  return line.replace(/^Error:\s*/, '');
+}

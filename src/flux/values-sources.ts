@@ -1,0 +1,161 @@
+import type { SourceLocation } from '../findings.js';
+import { parseYamlFile, jsonPointer } from '../yaml/source.js';
+import type { HelmRelease, ValuesReference } from './helmrelease.js';
+import { asRecord, locationOf, objectId, type RepoObject } from './objects.js';
+import type { RepoInventory } from './discover.js';
+import type { Positions, ValuesLayer } from './values-merge.js';
+
+export interface ValuesProblem {
+  rule: 'render/values-from-missing' | 'render/values-invalid';
+  message: string;
+  location: SourceLocation;
+}
+
+export interface CollectedLayers {
+  layers: ValuesLayer[];
+  problems: ValuesProblem[];
+  /** Strings that came from Secrets: redacted in every output. */
+  secrets: string[];
+  /** Objects the values were read from (for change detection). */
+  inputs: RepoObject[];
+}
+
+/** Flux order: valuesFrom entries in order, then spec.values on top. */
+export function collectValuesLayers(release: HelmRelease, inventory: RepoInventory): CollectedLayers {
+  const result: CollectedLayers = { layers: [], problems: [], secrets: [], inputs: [] };
+  for (const reference of release.valuesFrom) {
+    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
+    if (!source) {
+      if (!reference.optional) {
+        result.problems.push({
+          rule: 'render/values-from-missing',
+          message: `${reference.kind} ${release.namespace}/${reference.name} named in valuesFrom is not in the repository; Flux would fail to reconcile this release`,
+          location: reference.location,
+        });
+      }
+      continue;
+    }
+    result.inputs.push(source);
+    const entry = readDataKey(source, reference.valuesKey);
+    if (!entry) {
+      if (!reference.optional) {
+        result.problems.push({
+          rule: 'render/values-from-missing',
+          message: `${reference.kind} ${release.namespace}/${reference.name} has no key "${reference.valuesKey}" (valuesKey)`,
+          location: reference.location,
+        });
+      }
+      continue;
+    }
+    if (reference.kind === 'Secret') result.secrets.push(...secretFragments(entry.text));
+    const layer = layerFromEntry(reference, entry);
+    if ('message' in layer) result.problems.push({ rule: 'render/values-invalid', ...layer });
+    else result.layers.push(layer);
+  }
+  if (release.values) {
+    result.layers.push({
+      kind: 'document',
+      values: release.values,
+      positions: rebase(release.object.document.positions, '/spec/values'),
+      origin: locationOf(release.object, ['spec', 'values']),
+    });
+  }
+  return result;
+}
+
+interface DataEntry {
+  text: string;
+  location: SourceLocation;
+  /** Line before the first content line when the value is a literal block, so inner lines map 1:1. */
+  literalBlockLine?: number;
+  encoded: boolean;
+}
+
+function readDataKey(source: RepoObject, key: string): DataEntry | undefined {
+  const stringData = asRecord(source.body.stringData);
+  const data = asRecord(source.body.data);
+  const fromField = (field: 'data' | 'stringData', raw: unknown, encoded: boolean): DataEntry | undefined => {
+    if (typeof raw !== 'string') return undefined;
+    const pointer = jsonPointer([field, key]);
+    const text = encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+    return {
+      text,
+      location: locationOf(source, [field, key]),
+      literalBlockLine: encoded ? undefined : source.document.literalBlocks.get(pointer),
+      encoded,
+    };
+  };
+  if (source.kind === 'Secret') {
+    return fromField('stringData', stringData?.[key], false) ?? fromField('data', data?.[key], true);
+  }
+  return fromField('data', data?.[key], false);
+}
+
+function layerFromEntry(reference: ValuesReference, entry: DataEntry): ValuesLayer | { message: string; location: SourceLocation } {
+  if (reference.targetPath) {
+    return { kind: 'targetPath', targetPath: reference.targetPath, rawValue: entry.text, origin: entry.location };
+  }
+  const mapsLineForLine = entry.literalBlockLine !== undefined;
+  const parsed = parseYamlFile(entry.text, entry.location.path, entry.literalBlockLine ?? 0);
+  const problem = parsed.problems[0];
+  if (problem) {
+    return {
+      message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" are not valid YAML: ${problem.message}`,
+      location: mapsLineForLine ? problem.location : entry.location,
+    };
+  }
+  const document = parsed.documents[0];
+  const values = asRecord(document?.value) ?? {};
+  if (document && document.value !== null && !asRecord(document.value)) {
+    return { message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" must be a YAML map`, location: entry.location };
+  }
+  const positions: Positions = new Map();
+  for (const [pointer, location] of document?.positions ?? []) {
+    positions.set(pointer, mapsLineForLine ? { ...location, column: undefined } : entry.location);
+  }
+  return { kind: 'document', values, positions, origin: entry.location };
+}
+
+/** Positions below `prefix`, re-rooted so that `prefix` becomes ''. */
+function rebase(positions: Map<string, SourceLocation>, prefix: string): Positions {
+  const result: Positions = new Map();
+  for (const [pointer, location] of positions) {
+    if (pointer === prefix) result.set('', location);
+    else if (pointer.startsWith(prefix + '/')) result.set(pointer.slice(prefix.length), location);
+  }
+  return result;
+}
+
+/**
+ * valuesFrom names an object in the HelmRelease's namespace. Objects written without a namespace
+ * (set later by kustomize) match too, preferring the one closest to the HelmRelease's file.
+ */
+export function findReferenced(inventory: RepoInventory, kind: string, namespace: string, name: string, nearFile: string): RepoObject | undefined {
+  const exact = inventory.byId.get(objectId(kind, namespace, name));
+  if (exact && exact.namespace !== undefined) return exact;
+  const candidates = inventory.objects.filter((o) => o.kind === kind && o.name === name && (o.namespace === undefined || o.namespace === namespace));
+  const dir = nearFile.includes('/') ? nearFile.slice(0, nearFile.lastIndexOf('/')) : '';
+  return candidates.sort((a, b) => sharedPrefix(b.file, dir) - sharedPrefix(a.file, dir))[0];
+}
+
+function sharedPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+/** Secret values and each of their lines, so that partial uses are redacted too. */
+function secretFragments(text: string): string[] {
+  const fragments = new Set<string>();
+  const add = (s: string) => {
+    const trimmed = s.trim();
+    if (trimmed.length >= 4) fragments.add(trimmed);
+  };
+  add(text);
+  for (const line of text.split('\n')) {
+    add(line);
+    const colon = line.indexOf(':');
+    if (colon > 0) add(line.slice(colon + 1).replace(/^\s*["']?|["']?\s*$/g, ''));
+  }
+  return [...fragments];
+}

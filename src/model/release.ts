@@ -1,0 +1,16 @@
+import type { Subject } from '../findings.js';
+import type { HelmRelease } from '../flux/helmrelease.js';
+import type { PositionedValues } from '../flux/values-merge.js';
+import type { RenderedContainer } from './workloads.js';
+
+/** A HelmRelease after rendering: what a check needs to judge it. */
+export interface RenderedRelease {
+  release: HelmRelease;
+  subject: Subject;
+  releaseName: string;
+  namespace: string;
+  /** Merged user values with, for each node, the line that set it. */
+  values: PositionedValues;
+  containers: RenderedContainer[];
+  chartDescription: string;
+}

@@ -1,0 +1,55 @@
+import { codeFrameColumns } from '@babel/code-frame';
+import type { Report } from '../engine.js';
+import type { Finding } from '../findings.js';
+
+export type SourceReader = (path: string) => Promise<string | undefined>;
+
+export interface TextOptions {
+  color: boolean;
+}
+
+const paint = (enabled: boolean) => (code: string, text: string) => (enabled ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+/** Human-readable report: each finding with its file:line, a code frame, the evidence and the fix. */
+export async function renderText(report: Report, readSource: SourceReader, options: TextOptions): Promise<string> {
+  const c = paint(options.color);
+  const lines: string[] = [];
+  lines.push(`gitops-guard ${report.tool.version}: ${report.base.ref} (${report.base.sha.slice(0, 12)}) -> ${report.head.ref}${report.head.ref === 'working tree' ? '' : ` (${report.head.sha.slice(0, 12)})`}`);
+  lines.push(`policy: ${report.policy}`);
+  const { summary } = report;
+  lines.push(`HelmReleases: ${summary.releasesChecked} rendered and checked, ${summary.releasesUnchanged} unaffected by this change`);
+  lines.push('');
+  for (const finding of report.findings) {
+    lines.push(...(await renderFinding(finding, readSource, c, options.color)));
+    lines.push('');
+  }
+  const counts = `${plural(summary.errors, 'error')}, ${plural(summary.warnings, 'warning')}, ${plural(summary.notices, 'notice')} (${summary.introduced} introduced by this change)`;
+  if (summary.verdict === 'fail') {
+    lines.push(c('1;31', `✖ ${counts}: merge blocked (${summary.blocking} at or above --fail-on ${report.failOn})`));
+  } else {
+    lines.push(c('1;32', `✔ ${counts}: nothing at or above --fail-on ${report.failOn}`));
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function renderFinding(finding: Finding, readSource: SourceReader, c: ReturnType<typeof paint>, color: boolean): Promise<string[]> {
+  const severityColor = finding.severity === 'error' ? '1;31' : finding.severity === 'warning' ? '1;33' : '1;36';
+  const out: string[] = [];
+  const where = `${finding.location.path}:${finding.location.line}${finding.location.column ? `:${finding.location.column}` : ''}`;
+  out.push(`${c(severityColor, finding.severity)} ${c('2', finding.rule)}${finding.introduced ? c('35', ' (introduced)') : ''}`);
+  out.push(`  ${c('1', where)}`);
+  out.push(`  ${finding.message}`);
+  const source = await readSource(finding.location.path).catch(() => undefined);
+  if (source !== undefined) {
+    const frame = codeFrameColumns(source, { start: { line: finding.location.line, column: finding.location.column } }, { highlightCode: color, linesAbove: 2, linesBelow: 1 });
+    out.push(...frame.split('\n').map((l) => `  ${l}`));
+  }
+  for (const evidence of finding.evidence ?? []) out.push(`  ${c('2', 'evidence:')} ${evidence.split('\n').join('\n            ')}`);
+  if (finding.suggestion) out.push(`  ${c('32', 'suggestion:')} ${finding.suggestion}`);
+  for (const related of finding.related ?? []) out.push(`  ${c('2', 'see:')} ${related.path}:${related.line}${related.message ? `  ${related.message}` : ''}`);
+  return out;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

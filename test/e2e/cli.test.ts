@@ -1,0 +1,106 @@
+import { execa } from 'execa';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestRepo } from '../support/git-repo.js';
+import { externalDnsData, incidentFixture, repoRoot } from '../support/paths.js';
+import { assertValidReport } from '../support/report-schema.js';
+import { exampleRepo } from '../support/scenario.js';
+
+const cli = path.join(repoRoot, 'dist', 'cli.js');
+let work: string;
+let incident: string;
+
+function guard(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+  return execa('node', [cli, ...args], { cwd: options.cwd, reject: false, env: { GUARD_CACHE_DIR: path.join(work, 'cache'), NO_COLOR: '1', ...options.env } });
+}
+
+beforeAll(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-cli-'));
+  incident = path.join(work, 'gitops');
+  await execa('bash', [path.join(incidentFixture, 'build-repo.sh'), incident]);
+});
+afterAll(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+describe('guard check (the CLI)', () => {
+  it('blocks the incident with exit 1 and names the file, line, evidence and fix', async () => {
+    const result = await guard(['check', '--base', 'main', '--head', 'fix-traefik-flags'], { cwd: incident });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain('infrastructure/external-dns/helmrelease.yaml:35');
+    expect(result.stdout).toMatch(/>\s*35 \|\s+- --traefik-disable-legacy/);
+    expect(result.stdout).toContain('--traefik-enable-legacy');
+    expect(result.stdout).toContain('merge blocked');
+    expect(result.stderr).toBe('');
+  });
+
+  it('passes the benign change with exit 0', async () => {
+    const result = await guard(['check', '--base', 'main', '--head', 'tune-external-dns'], { cwd: incident });
+    expect(result.stdout).toContain('✔');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('checks the working tree by default against the merge-base with main', async () => {
+    const repo = await TestRepo.create();
+    await execa('bash', [path.join(incidentFixture, 'build-repo.sh'), repo.dir]);
+    await repo.git('checkout', '--quiet', 'tune-external-dns');
+    const file = path.join(repo.dir, 'infrastructure/external-dns/helmrelease.yaml');
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('- --cloudflare-proxied', '- --cloudflare-proxied=true'));
+    const result = await guard(['check'], { cwd: repo.dir });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain('container-flags/bool-with-value');
+    expect(result.stdout).toContain('working tree');
+    await repo.remove();
+  });
+
+  it('prints a JSON report that matches schemas/report.schema.json', async () => {
+    const result = await guard(['check', '--base', 'main', '--head', 'fix-traefik-flags', '--format', 'json'], { cwd: incident });
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout);
+    assertValidReport(report);
+    expect(report.findings[0].rule).toBe('container-flags/unknown-flag');
+  });
+
+  it('exits 2 with the file and line of an invalid policy, without a stack trace', async () => {
+    const repo = await exampleRepo({ '.guard.yaml': 'version: 1\nhelm:\n  kubeVersoin: "1.31"\n' });
+    const result = await guard(['check', '--base', 'main', '--head', 'change'], { cwd: repo.dir });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('.guard.yaml:3');
+    expect(result.stderr).toContain('kubeVersoin');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    await repo.remove();
+  });
+
+  it('exits 2 naming the three ways to provide helm when helm is missing', async () => {
+    const result = await guard(['check', '--base', 'main', '--head', 'main'], { cwd: incident, env: { HELM_BIN: '/nonexistent/helm' } });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('HELM_BIN');
+  });
+
+  it('exits 2 outside a git repository and for an unknown base ref', async () => {
+    expect((await guard(['check'], { cwd: work })).exitCode).toBe(2);
+    const unknown = await guard(['check', '--base', 'no-such-branch'], { cwd: incident });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain('no-such-branch');
+  });
+});
+
+describe('guard flags capture', () => {
+  it('stores help read from a file, or printed (on stderr) by a command, where check looks for it', async () => {
+    const repo = await TestRepo.create();
+    const fromFile = await guard(['flags', 'capture', 'registry.k8s.io/external-dns/external-dns:v0.18.0', '--from', path.join(externalDnsData, 'help-v0.18.0.txt')], { cwd: repo.dir });
+    expect(fromFile.exitCode).toBe(0);
+    expect(fromFile.stdout).toContain('.guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt');
+    expect(fromFile.stdout).toMatch(/kingpin, \d+ flags/);
+    const stored = await fs.readFile(path.join(repo.dir, '.guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt'), 'utf8');
+    expect(stored).toBe(await fs.readFile(path.join(externalDnsData, 'help-v0.18.0.txt'), 'utf8'));
+
+    const run = await guard(['flags', 'capture', 'example.net/tool:1.0', '--run', `cat ${path.join(externalDnsData, 'help-v0.22.0.txt')} >&2; exit 0`], { cwd: repo.dir });
+    expect(run.exitCode).toBe(0);
+    const captured = await fs.readFile(path.join(repo.dir, '.guard/help/example.net/tool/1.0.txt'), 'utf8');
+    expect(captured).toContain('--[no-]traefik-enable-legacy');
+    await repo.remove();
+  });
+});

@@ -1,0 +1,115 @@
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCheck } from '../../src/engine.js';
+import type { TestRepo } from '../support/git-repo.js';
+import { assertValidReport } from '../support/report-schema.js';
+import { BASE_VALUES, exampleRepo, externalDnsRelease } from '../support/scenario.js';
+
+const cacheDir = path.join(os.tmpdir(), 'guard-test-cache');
+const HR = 'infrastructure/external-dns/helmrelease.yaml';
+let repo: TestRepo | undefined;
+
+afterEach(async () => {
+  await repo?.remove();
+  repo = undefined;
+});
+
+async function checkChange(files: Record<string, string | null>, options: { failOn?: 'error' | 'warning' } = {}) {
+  repo = await exampleRepo();
+  await repo.commit('change', files);
+  const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, failOn: options.failOn });
+  assertValidReport(report);
+  return report;
+}
+
+function lineOf(text: string, needle: string): number {
+  const index = text.split('\n').findIndex((line) => line.includes(needle));
+  if (index < 0) throw new Error(`${needle} not in text`);
+  return index + 1;
+}
+
+describe('container-flags on rendered HelmReleases', () => {
+  it('rejects =true on a kingpin boolean given through a map-form extraArgs, at the map key', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, extraArgs: { 'cloudflare-proxied': true } });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/bool-with-value');
+    expect(finding).toBeDefined();
+    expect(finding!.location).toMatchObject({ path: HR, line: lineOf(text, 'cloudflare-proxied:') });
+    expect(finding!.evidence?.join('\n')).toContain('unexpected true');
+    expect(report.summary.verdict).toBe('fail');
+  });
+
+  it('rejects a single-value flag given twice (chart default plus extraArgs)', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, extraArgs: ['--policy=create-only'] });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/repeated');
+    expect(finding?.location).toMatchObject({ path: HR, line: lineOf(text, '--policy=create-only') });
+    expect(finding?.evidence?.join('\n')).toContain("cannot be repeated");
+  });
+
+  it('accepts a repeatable flag given many times', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, sources: ['service', 'ingress', 'traefik-proxy', 'crd'] });
+    const report = await checkChange({ [HR]: text });
+    expect(report.findings).toEqual([]);
+  });
+
+  it('rejects an enum value outside the options the help lists, at the values line', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, policy: 'upsert-onyl' });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/bad-enum');
+    expect(finding?.location).toMatchObject({ path: HR, line: lineOf(text, 'policy: upsert-onyl') });
+    expect(finding?.message).toContain('upsert-onyl');
+  });
+
+  it('reports a required flag that the rendered args lack', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, sources: [] });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/missing-required');
+    expect(finding?.message).toContain('--source');
+    expect(finding?.location.path).toBe(HR);
+  });
+
+  it('points at the ConfigMap line when the bad flag comes from valuesFrom', async () => {
+    const configMap = [
+      'apiVersion: v1',
+      'kind: ConfigMap',
+      'metadata:',
+      '  name: dns-values',
+      '  namespace: networking',
+      'data:',
+      '  values.yaml: |',
+      '    txtOwnerId: hel',
+      '    extraArgs:',
+      '      - --cloudflare-proxied',
+      '      - --traefik-disable-legacy',
+      '',
+    ].join('\n');
+    const release = externalDnsRelease(BASE_VALUES, { valuesFrom: [{ kind: 'ConfigMap', name: 'dns-values' }] });
+    const report = await checkChange({ [HR]: release, 'infrastructure/external-dns/values.yaml': configMap });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/unknown-flag');
+    expect(finding?.location).toMatchObject({ path: 'infrastructure/external-dns/values.yaml', line: 11 });
+    expect(finding?.introduced).toBe(true);
+  });
+
+  it('says "unverified" for an image without a known help output, and fails only when warnings fail', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, image: { tag: 'v0.18.0' } });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/unverified');
+    expect(finding?.severity).toBe('warning');
+    expect(finding?.location).toMatchObject({ path: HR, line: lineOf(text, 'tag: v0.18.0') });
+    expect(finding?.message).toContain('.guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt');
+    expect(report.summary.verdict).toBe('pass');
+    const strict = await runCheck({ cwd: repo!.dir, base: 'main', head: 'change', cacheDir, failOn: 'warning' });
+    expect(strict.summary.verdict).toBe('fail');
+  });
+
+  it('does not report a finding the base revision already had as introduced', async () => {
+    repo = await exampleRepo({ [HR]: externalDnsRelease({ ...BASE_VALUES, extraArgs: ['--traefik-disable-legacy'] }) });
+    await repo.commit('change', { [HR]: externalDnsRelease({ ...BASE_VALUES, interval: '2m', extraArgs: ['--traefik-disable-legacy'] }) });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/unknown-flag');
+    expect(finding?.introduced).toBe(false);
+    expect(report.summary.verdict).toBe('fail');
+  });
+});
