@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import type { Snapshot } from './git/repo.js';
+import type { DeployPolicy } from './deploy/policy.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
 import { parseYamlFile } from './yaml/source.js';
@@ -21,6 +22,7 @@ export interface GuardConfig {
   flags?: { helpDir?: string; images?: ImageOverride[] };
   rules?: Record<string, Severity | 'off'>;
   gitRepositories?: Record<string, string>;
+  deploy?: DeployPolicy;
 }
 
 export interface LoadedConfig {

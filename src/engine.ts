@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { checkContainerFlags, type CatalogLookups } from './checks/container-flags.js';
-import { CONFIG_FILE, loadConfig, type GuardConfig } from './config.js';
+import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
+import { GuardError } from './errors.js';
 import { atOrAbove, findingKey, type DraftFinding, type Finding, type Severity } from './findings.js';
 import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
 import type { CatalogLookup } from './flags/store.js';
@@ -15,6 +16,12 @@ import { renderRelease, type RenderOutcome } from './flux/render.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
 import { redactFindings } from './report/redact.js';
+import { checkMultiSite } from './checks/deploy-multi-site.js';
+import { checkSiteHealth } from './checks/deploy-site-unhealthy.js';
+import { checkUnsafeSettings } from './checks/deploy-unsafe-settings.js';
+import { evaluateDeploy } from './deploy/evaluate.js';
+import type { DeployPlan } from './deploy/plan.js';
+import type { DeployCheckInput } from './deploy/policy.js';
 
 export interface CheckOptions {
   cwd: string;
@@ -40,6 +47,19 @@ export interface ReleaseStatus {
   containers: number;
 }
 
+export interface DeployPlanSummary {
+  tool: string;
+  targets: Array<{
+    node: string;
+    hostname: string;
+    site?: string;
+    siteSource: string;
+    change: 'changed' | 'added' | 'removed' | 'unchanged';
+    contacted: boolean;
+    profiles: Array<{ profile: string; before?: string; after?: string }>;
+  }>;
+}
+
 export interface Report {
   version: 1;
   tool: { name: 'gitops-guard'; version: string };
@@ -49,6 +69,8 @@ export interface Report {
   failOn: Severity;
   findings: Finding[];
   releases: ReleaseStatus[];
+  /** The NixOS deploy plan, when the repository has deploy targets. */
+  deploy?: DeployPlanSummary;
   summary: {
     errors: number;
     warnings: number;
@@ -65,6 +87,16 @@ export interface Report {
 const TOOL_VERSION = '0.1.0';
 
 export async function runCheck(options: CheckOptions): Promise<Report> {
+  return (await checkRevisions(options)).report;
+}
+
+export interface CheckResult {
+  report: Report;
+  /** Values from Secrets: already removed from the report; reporters that show source lines must redact them too. */
+  secrets: string[];
+}
+
+export async function checkRevisions(options: CheckOptions): Promise<CheckResult> {
   const root = await repositoryRoot(options.cwd);
   const baseInfo = options.base
     ? { ref: options.base, sha: await resolveCommit(root, options.base) }
@@ -110,6 +142,10 @@ export async function runCheck(options: CheckOptions): Promise<Report> {
 
     const secrets = new Set<string>();
     const releases: ReleaseStatus[] = [];
+    const deployRun = evaluateDeploy(
+      { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
+      config.deploy ?? {},
+    );
     await Promise.all(
       headReleases.map(async (release) => {
         const key = `${release.namespace}/${release.name}`;
@@ -124,8 +160,8 @@ export async function runCheck(options: CheckOptions): Promise<Report> {
           if (before === after) return;
         }
         const [headOutcome, baseOutcome] = await Promise.all([
-          limit(() => renderRelease(release, headContext, settings)),
-          baseRelease ? limit(() => renderRelease(baseRelease, baseContext, settings)) : Promise.resolve(undefined),
+          limit(() => renderSafely(release, headContext, settings)),
+          baseRelease ? limit(() => renderSafely(baseRelease, baseContext, settings)) : Promise.resolve(undefined),
         ]);
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? 'rendered' : 'failed';
@@ -135,9 +171,13 @@ export async function runCheck(options: CheckOptions): Promise<Report> {
       }),
     );
 
+    const deployment = await deployRun;
+    if (deployment.kind !== 'none') drafts.head.push(...deployment.findings);
+    if (deployment.kind === 'planned') drafts.head.push(...runDeployChecks(deployment.input));
     const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
-    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases });
-    return redactFindings(report, [...secrets]);
+    const deploy = deployment.kind === 'planned' ? describePlan(deployment.input.plan) : undefined;
+    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy });
+    return { report: redactFindings(report, [...secrets]), secrets: [...secrets] };
   } finally {
     await fs.rm(scratchDir, { recursive: true, force: true });
   }
@@ -147,6 +187,25 @@ export function defaultCacheDir(): string {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
   const xdg = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
   return path.join(xdg, 'gitops-guard');
+}
+
+function runDeployChecks(input: DeployCheckInput): DraftFinding[] {
+  return [...checkMultiSite(input), ...checkUnsafeSettings(input), ...checkSiteHealth(input)];
+}
+
+function describePlan(plan: DeployPlan): DeployPlanSummary {
+  return {
+    tool: plan.tool,
+    targets: plan.targets.map((t) => ({
+      node: t.node.name,
+      hostname: t.node.hostname,
+      ...(t.site ? { site: t.site } : {}),
+      siteSource: t.siteSource,
+      change: t.change,
+      contacted: t.contacted,
+      profiles: t.changedProfiles.map((p) => ({ profile: p.profile, ...(p.before ? { before: p.before } : {}), ...(p.after ? { after: p.after } : {}) })),
+    })),
+  };
 }
 
 function helmReleases(inventory: RepoInventory, findings: DraftFinding[]): HelmRelease[] {
@@ -165,6 +224,17 @@ function helmReleases(inventory: RepoInventory, findings: DraftFinding[]): HelmR
     releases.push(readHelmRelease(object));
   }
   return releases;
+}
+
+/** A crash while rendering one release becomes that release's finding; the others still run. */
+async function renderSafely(release: HelmRelease, context: Parameters<typeof renderRelease>[1], settings: Parameters<typeof renderRelease>[2]): Promise<RenderOutcome> {
+  try {
+    return await renderRelease(release, context, settings);
+  } catch (error) {
+    if (error instanceof GuardError && !error.location) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, secrets: [], failures: [{ rule: 'render/failed', message: `rendering crashed: ${message}`, location: release.locations.name }] };
+  }
 }
 
 async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore): Promise<DraftFinding[]> {
@@ -199,6 +269,19 @@ function yamlFindings(inventory: RepoInventory): DraftFinding[] {
 async function policyNotices(base: Snapshot, head: Snapshot): Promise<DraftFinding[]> {
   const [before, after] = await Promise.all([base.readFile(CONFIG_FILE), head.readFile(CONFIG_FILE)]);
   if (!after || (before && before.equals(after))) return [];
+  try {
+    parseConfig(after.toString('utf8'), CONFIG_FILE);
+  } catch (error) {
+    if (!(error instanceof GuardError)) throw error;
+    return [{
+      rule: 'config/invalid',
+      severity: 'error',
+      message: `${CONFIG_FILE} in this revision is invalid and would stop the guard after merge: ${error.message}`,
+      location: error.location ?? { path: CONFIG_FILE, line: 1 },
+      subject: { kind: 'Config', name: CONFIG_FILE },
+      suggestion: error.hint,
+    }];
+  }
   return [{
     rule: 'config/changed',
     severity: 'notice',
@@ -242,6 +325,7 @@ function buildReport(input: {
   failOn: Severity;
   findings: Finding[];
   releases: ReleaseStatus[];
+  deploy?: DeployPlanSummary;
 }): Report {
   const findings = [...input.findings].sort(
     (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule),
@@ -258,6 +342,7 @@ function buildReport(input: {
     failOn: input.failOn,
     findings,
     releases,
+    ...(input.deploy ? { deploy: input.deploy } : {}),
     summary: {
       errors: count('error'),
       warnings: count('warning'),

@@ -219,3 +219,43 @@ async function isFile(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * For each file changed between base and head (the working tree when head is undefined),
+ * the first changed line in head, from `git diff -U0`. Deleted files point at line 1.
+ */
+export async function firstChangedLines(root: string, base: string, head: string | undefined, pathspecs: string[] = []): Promise<Array<{ path: string; line: number }>> {
+  const args = ['diff', '-U0', '--no-color', '--no-ext-diff', '--no-renames', base, ...(head ? [head] : []), '--', ...pathspecs];
+  const out = await git(root, args);
+  const result: Array<{ path: string; line: number }> = [];
+  let current: string | undefined;
+  let seen = false;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('diff --git ')) {
+      current = undefined;
+      seen = false;
+    } else if (line.startsWith('+++ ')) {
+      current = line === '+++ /dev/null' ? undefined : line.slice(6);
+    } else if (line.startsWith('--- ') && line !== '--- /dev/null' && !current) {
+      current = line.slice(6);
+    } else if (line.startsWith('@@') && current && !seen) {
+      const match = /\+(\d+)/.exec(line);
+      result.push({ path: current, line: Math.max(1, Number(match?.[1] ?? 1)) });
+      seen = true;
+    }
+  }
+  return result;
+}
+
+/** Values of a commit trailer in the commits base..head, with the commit that carries each. */
+export async function trailersBetween(root: string, base: string, head: string, key: string): Promise<Array<{ commit: string; value: string }>> {
+  const out = await git(root, ['log', `--format=%H%x00%(trailers:key=${key},valueonly,separator=%x01)%x00`, `${base}..${head}`]);
+  const found: Array<{ commit: string; value: string }> = [];
+  const fields = out.split('\0');
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const commit = fields[i]!.trim();
+    const values = fields[i + 1]!.split('\u0001').map((v) => v.trim()).filter(Boolean);
+    for (const value of values) found.push({ commit, value });
+  }
+  return found;
+}
