@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { runCheck, type Report } from './engine.js';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseImageRef } from './flags/image-ref.js';
+import { helpFileFor } from './flags/store.js';
+import { checkRevisions, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
 import { captureHelp } from './flags/capture.js';
 import { parseHelp } from './flags/detect.js';
 import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
-import { renderText } from './report/text.js';
+import { renderSarif } from './report/sarif.js';
+import { renderPlan, renderText } from './report/text.js';
 
 const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
@@ -25,15 +29,33 @@ program
   .option('--base <ref>', 'base revision (default: merge-base of HEAD with origin/HEAD, origin/main, main ...)')
   .option('--head <ref>', 'head revision (default: the working tree, uncommitted changes included)')
   .option('--all', 'check every HelmRelease, not only those the change affects', false)
-  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
   .addOption(new Option('--fail-on <severity>', 'lowest severity that fails the check (default: .guard.yaml failOn, else error)').choices(['error', 'warning', 'notice']))
   .option('-C, --dir <path>', 'repository to check', process.cwd())
   .option('--cache-dir <path>', 'chart cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
-  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json'; failOn?: Severity; dir: string; cacheDir?: string }) => {
-    const report = await runCheck({ cwd: options.dir, base: options.base, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
+  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif'; failOn?: Severity; dir: string; cacheDir?: string }) => {
+    const { report, secrets } = await checkRevisions({ cwd: options.dir, base: options.base, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
     if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else process.stdout.write(await renderText(report, await sourceReader(options.dir, options.head), { color: useColor() }));
+    else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(report), null, 2) + '\n');
+    else process.stdout.write(await renderText(report, await sourceReader(options.dir, options.head), { color: useColor(), secrets }));
     process.exitCode = report.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
+  });
+
+program
+  .command('targets')
+  .description('print the NixOS deploy plan: targets by site, whether the change redeploys or contacts them, and why')
+  .option('--base <ref>', 'base revision (default: merge-base with the default branch)')
+  .option('--head <ref>', 'head revision (default: the working tree)')
+  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .option('-C, --dir <path>', 'repository to check', process.cwd())
+  .action(async (options: { base?: string; head?: string; format: 'text' | 'json'; dir: string }) => {
+    const plan = await deployPlan({ cwd: options.dir, base: options.base, head: options.head });
+    if (!plan) {
+      process.stdout.write('no deploy targets: the repository has no flake with deploy.nodes\n');
+      return;
+    }
+    if (options.format === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+    else process.stdout.write(renderPlan(plan).join('\n') + '\n');
   });
 
 const flags = program.command('flags').description('manage the help outputs that container args are checked against');
@@ -61,15 +83,18 @@ flags
 
 flags
   .command('show')
-  .description('print the flag catalog parsed from a help file')
-  .argument('<file>', 'help output file')
+  .description('print the flag catalog parsed from a help file, or from the stored help of IMAGE:TAG')
+  .argument('<file-or-image>', 'help output file, or an image whose help is stored under --help-dir')
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-  .action((file: string, options: { format: 'text' | 'json' }) => {
+  .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
+  .option('-C, --dir <path>', 'repository to read from', process.cwd())
+  .action(async (target: string, options: { format: 'text' | 'json'; helpDir: string; dir: string }) => {
+    const file = existsSync(target) ? target : path.join(await repositoryRoot(options.dir), helpFileFor(parseImageRef(target), options.helpDir));
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      throw new GuardError(`cannot read ${file}`);
+      throw new GuardError(`cannot read ${file}`, undefined, `capture it first: guard flags capture ${target} --run "docker run --rm ${target} --help"`);
     }
     const parsed = parseHelp(text);
     if (!parsed.ok) throw new GuardError(`${file}: ${parsed.reason}`);

@@ -86,6 +86,32 @@ export interface Report {
 
 const TOOL_VERSION = '0.1.0';
 
+/** Only the deploy plan (for `guard targets`), without rendering HelmReleases. */
+export async function deployPlan(options: Pick<CheckOptions, 'cwd' | 'base' | 'head'>): Promise<DeployPlanSummary | undefined> {
+  const { root, baseInfo, headSnapshot, baseSnapshot } = await openRevisions(options);
+  const { config } = await loadConfig(baseSnapshot, headSnapshot);
+  const evaluation = await evaluateDeploy(
+    { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
+    config.deploy ?? {},
+  );
+  if (evaluation.kind === 'none') return undefined;
+  if (evaluation.kind === 'failed') throw new GuardError(evaluation.findings.map((f) => `${f.message}\n${(f.evidence ?? []).join('\n')}`).join('\n'));
+  return describePlan(evaluation.input.plan);
+}
+
+async function openRevisions(options: Pick<CheckOptions, 'cwd' | 'base' | 'head'>) {
+  const root = await repositoryRoot(options.cwd);
+  const baseInfo = options.base
+    ? { ref: options.base, sha: await resolveCommit(root, options.base) }
+    : await defaultBase(root).then((b) => ({ ref: `merge-base with ${b.ref}`, sha: b.sha }));
+  const headSnapshot: Snapshot = options.head
+    ? new CommitSnapshot(root, await resolveCommit(root, options.head), options.head)
+    : new WorktreeSnapshot(root);
+  const headInfo = { ref: options.head ?? 'working tree', sha: options.head ? headSnapshot.id : await resolveCommit(root, 'HEAD') };
+  const baseSnapshot = new CommitSnapshot(root, baseInfo.sha, `base ${baseInfo.sha.slice(0, 12)}`);
+  return { root, baseInfo, headInfo, headSnapshot, baseSnapshot };
+}
+
 export async function runCheck(options: CheckOptions): Promise<Report> {
   return (await checkRevisions(options)).report;
 }
@@ -97,19 +123,9 @@ export interface CheckResult {
 }
 
 export async function checkRevisions(options: CheckOptions): Promise<CheckResult> {
-  const root = await repositoryRoot(options.cwd);
-  const baseInfo = options.base
-    ? { ref: options.base, sha: await resolveCommit(root, options.base) }
-    : await defaultBase(root).then((b) => ({ ref: `merge-base with ${b.ref}`, sha: b.sha }));
-  const headSnapshot: Snapshot = options.head
-    ? new CommitSnapshot(root, await resolveCommit(root, options.head), options.head)
-    : new WorktreeSnapshot(root);
-  const headInfo = { ref: options.head ?? 'working tree', sha: options.head ? headSnapshot.id : await resolveCommit(root, 'HEAD') };
-  const baseSnapshot = new CommitSnapshot(root, baseInfo.sha, `base ${baseInfo.sha.slice(0, 12)}`);
-
+  const { root, baseInfo, headInfo, headSnapshot, baseSnapshot } = await openRevisions(options);
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot);
   const failOn = options.failOn ?? config.failOn ?? 'error';
-  await resolveHelm();
 
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
@@ -121,6 +137,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot)));
 
     const headReleases = helmReleases(headInventory, drafts.head);
+    if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config);
 

@@ -47,7 +47,7 @@ export function collectValuesLayers(release: HelmRelease, inventory: RepoInvento
       }
       continue;
     }
-    if (reference.kind === 'Secret') result.secrets.push(...secretFragments(entry.text));
+    if (reference.kind === 'Secret') result.secrets.push(...secretFragments(entry.text), ...(entry.encoded ? [entry.raw] : []));
     const layer = layerFromEntry(reference, entry);
     if ('message' in layer) result.problems.push({ rule: 'render/values-invalid', ...layer });
     else result.layers.push(layer);
@@ -69,6 +69,8 @@ interface DataEntry {
   /** Line before the first content line when the value is a literal block, so inner lines map 1:1. */
   literalBlockLine?: number;
   encoded: boolean;
+  /** The value as written in the file (base64 for Secret data). */
+  raw: string;
 }
 
 function readDataKey(source: RepoObject, key: string): DataEntry | undefined {
@@ -83,6 +85,7 @@ function readDataKey(source: RepoObject, key: string): DataEntry | undefined {
       location: locationOf(source, [field, key]),
       literalBlockLine: encoded ? undefined : source.document.literalBlocks.get(pointer),
       encoded,
+      raw,
     };
   };
   if (source.kind === 'Secret') {
@@ -144,18 +147,23 @@ function sharedPrefix(a: string, b: string): number {
   return i;
 }
 
-/** Secret values and each of their lines, so that partial uses are redacted too. */
-function secretFragments(text: string): string[] {
+/**
+ * The values inside a Secret's data: each scalar after a key, each list item, and for
+ * `--flag=value` items the value alone, so that flag names stay readable in findings.
+ */
+export function secretFragments(text: string): string[] {
   const fragments = new Set<string>();
-  const add = (s: string) => {
-    const trimmed = s.trim();
-    if (trimmed.length >= 4) fragments.add(trimmed);
+  const add = (raw: string) => {
+    const value = raw.trim().replace(/^["']|["']$/g, '');
+    if (value.length >= 4 && !/^(true|false|null|yes|no|~)$/i.test(value) && !value.endsWith(':') && value !== '|' && value !== '>') fragments.add(value);
   };
-  add(text);
   for (const line of text.split('\n')) {
-    add(line);
-    const colon = line.indexOf(':');
-    if (colon > 0) add(line.slice(colon + 1).replace(/^\s*["']?|["']?\s*$/g, ''));
+    let item = line.trim().replace(/^-\s+/, '');
+    const keyValue = item.match(/^[\w.\/-]+:\s+(.*)$/);
+    if (keyValue) item = keyValue[1] ?? '';
+    const flagValue = item.match(/^["']?--?[\w-]+=(.*?)["']?$/);
+    add(flagValue ? (flagValue[1] ?? '') : item);
   }
+  if (!text.includes('\n')) add(text);
   return [...fragments];
 }

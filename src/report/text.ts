@@ -1,11 +1,14 @@
 import { codeFrameColumns } from '@babel/code-frame';
 import type { Report } from '../engine.js';
 import type { Finding } from '../findings.js';
+import { redactFindings } from './redact.js';
 
 export type SourceReader = (path: string) => Promise<string | undefined>;
 
 export interface TextOptions {
   color: boolean;
+  /** Secret values to blank out of the source lines shown in code frames. */
+  secrets?: string[];
 }
 
 const paint = (enabled: boolean) => (code: string, text: string) => (enabled ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -18,9 +21,14 @@ export async function renderText(report: Report, readSource: SourceReader, optio
   lines.push(`policy: ${report.policy}`);
   const { summary } = report;
   lines.push(`HelmReleases: ${summary.releasesChecked} rendered and checked, ${summary.releasesUnchanged} unaffected by this change`);
+  if (report.deploy) lines.push(...renderPlan(report.deploy));
   lines.push('');
   for (const finding of report.findings) {
-    lines.push(...(await renderFinding(finding, readSource, c, options.color)));
+    const redactedSource: SourceReader = async (file) => {
+      const text = await readSource(file);
+      return text === undefined ? undefined : redactFindings(text, options.secrets ?? []);
+    };
+    lines.push(...(await renderFinding(finding, redactedSource, c, options.color)));
     lines.push('');
   }
   const counts = `${plural(summary.errors, 'error')}, ${plural(summary.warnings, 'warning')}, ${plural(summary.notices, 'notice')} (${summary.introduced} introduced by this change)`;
@@ -52,4 +60,24 @@ async function renderFinding(finding: Finding, readSource: SourceReader, c: Retu
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The deploy plan: targets by site, whether this change redeploys them, and whether the tool contacts them. */
+export function renderPlan(plan: NonNullable<Report['deploy']>): string[] {
+  const redeployed = plan.targets.filter((t) => t.change === 'changed' || t.change === 'added');
+  const lines = [`Deploy targets (${plan.tool}): ${redeployed.length} of ${plan.targets.length} redeployed by this change`];
+  const bySite = new Map<string, typeof plan.targets>();
+  for (const target of plan.targets) {
+    const site = target.site ?? '(unknown site)';
+    bySite.set(site, [...(bySite.get(site) ?? []), target]);
+  }
+  for (const [site, targets] of bySite) {
+    lines.push(`  site ${site}`);
+    for (const target of targets) {
+      const state = target.change === 'unchanged' ? (target.contacted ? 'unchanged, contacted' : 'unchanged') : target.change;
+      const why = target.profiles.map((p) => `${p.profile}: ${p.before ?? '(none)'} -> ${p.after ?? '(none)'}`).join('; ');
+      lines.push(`    ${target.change === 'unchanged' ? ' ' : '*'} ${target.node} (${target.hostname}) ${state}${why ? `\n        ${why}` : ''}`);
+    }
+  }
+  return lines;
 }
