@@ -43,11 +43,13 @@ export function parseConfig(text: string, file: string): GuardConfig {
   const value = document?.value ?? {};
   if (!validate(value)) {
     const error = validate.errors?.[0] as ErrorObject;
+    const unknownKey = error.keyword === 'additionalProperties' ? String((error.params as { additionalProperty: string }).additionalProperty) : undefined;
     const pointer = error.instancePath;
-    const location = document?.positions.get(pointer) ?? document?.start ?? { path: file, line: 1 };
+    const location = (unknownKey !== undefined ? document?.positions.get(`${pointer}/${unknownKey}`) : undefined)
+      ?? document?.positions.get(pointer) ?? document?.start ?? { path: file, line: 1 };
     const where = pointer === '' ? 'the top level' : pointer.slice(1).replace(/\//g, '.');
-    const detail = error.keyword === 'additionalProperties'
-      ? `unknown key "${String((error.params as { additionalProperty: string }).additionalProperty)}" in ${where}`
+    const detail = unknownKey !== undefined
+      ? `unknown key "${unknownKey}" in ${where}`
       : `${where} ${error.message ?? 'is invalid'}`;
     throw new GuardError(`invalid configuration: ${detail}`, location, 'see schemas/config.schema.json for the allowed keys and values');
   }

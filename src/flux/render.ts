@@ -88,7 +88,8 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   };
 }
 
+/** helm's error, on one line, without its generic hints. */
 function firstLine(text: string): string {
-  const line = text.split('\n').find((l) => l.trim() !== '') ?? 'no output';
-  return line.replace(/^Error:\s*/, '');
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('Use --debug'));
+  return (lines.slice(0, 4).join(' ') || 'no output').replace(/^Error:\s*/, '');
 }

@@ -27,8 +27,8 @@ describe('the external-dns incident, reproduced', () => {
     assertValidReport(report);
     expect(report.summary.verdict).toBe('fail');
     const errors = report.findings.filter((f) => f.severity === 'error');
-    expect(errors).toHaveLength(1);
-    const [finding] = errors;
+    expect(errors.map((f) => f.rule).sort()).toEqual(['container-flags/unknown-flag', 'deploy/multi-site']);
+    const finding = errors.find((f) => f.rule === 'container-flags/unknown-flag');
     expect(finding).toMatchObject({
       rule: 'container-flags/unknown-flag',
       introduced: true,
@@ -43,12 +43,21 @@ describe('the external-dns incident, reproduced', () => {
     expect(report.releases.find((r) => r.name === 'external-dns')?.status).toBe('rendered');
   });
 
+  it('blocks the same change\'s NixOS half: one module change redeploys hosts in lau, hel and sto at once', async () => {
+    const report = await runCheck({ cwd: repo, base: 'main', head: 'fix-traefik-flags', cacheDir });
+    const multiSite = report.findings.find((f) => f.rule === 'deploy/multi-site');
+    expect(multiSite).toMatchObject({ severity: 'error', introduced: true, location: { path: 'nixos/modules/common.nix', line: 3 } });
+    expect(multiSite!.message).toContain('4 hosts in 3 sites');
+    expect(report.deploy?.targets.filter((t) => t.change === 'changed').map((t) => t.site).sort()).toEqual(['hel', 'hel', 'lau', 'sto']);
+  });
+
   it('lets a benign change to the same release through', async () => {
     const report = await runCheck({ cwd: repo, base: 'main', head: 'tune-external-dns', cacheDir });
     assertValidReport(report);
     expect(report.findings.filter((f) => f.severity !== 'notice')).toEqual([]);
     expect(report.summary.verdict).toBe('pass');
     expect(report.summary.releasesChecked).toBe(1);
+    expect(report.deploy?.targets.every((t) => t.change === 'unchanged')).toBe(true);
   });
 
   it('checks every release with --all, and finds nothing wrong on main', async () => {

@@ -41,8 +41,8 @@ describe('rendering releases as Flux would', () => {
   it('reports a chart that fails to render as render/failed and still checks the other releases', async () => {
     repo = await exampleRepo({
       'charts/broken/Chart.yaml': 'apiVersion: v2\nname: broken\nversion: 0.1.0\n',
-      'charts/broken/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ required "broken.value is required" .Values.broken.value }}\n',
-      'apps/broken.yaml': release('broken', { chart: './charts/broken', sourceRef: { kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' } }, { broken: { value: 'ok' } }),
+      'charts/broken/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ required "brokenValue is required" .Values.brokenValue }}\n',
+      'apps/broken.yaml': release('broken', { chart: './charts/broken', sourceRef: { kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' } }, { brokenValue: 'ok' }),
     });
     await repo.commit('change', {
       'apps/broken.yaml': release('broken', { chart: './charts/broken', sourceRef: { kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' } }, { other: 1 }),
@@ -52,7 +52,7 @@ describe('rendering releases as Flux would', () => {
     assertValidReport(report);
     const failed = report.findings.find((f) => f.rule === 'render/failed');
     expect(failed?.subject.name).toBe('broken');
-    expect(failed?.message).toContain('broken.value is required');
+    expect(failed?.message).toContain('brokenValue is required');
     expect(failed?.location.path).toBe('apps/broken.yaml');
     expect(report.findings.some((f) => f.rule === 'container-flags/unknown-flag' && f.subject.name === 'external-dns')).toBe(true);
     expect(report.releases.find((r) => r.name === 'broken')?.status).toBe('failed');

@@ -1,0 +1,184 @@
+import type { ArgProblem, FlagCatalog, FlagSpec } from './catalog.js';
+import { suggestFlag, suggestValue } from './did-you-mean.js';
+
+export interface ValidateOptions {
+  /** Container environment: kingpin reads a flag's envar when the flag is not given. */
+  env?: Record<string, string>;
+}
+
+type Token =
+  | { kind: 'long'; name: string; index: number; raw: string; inlineValue?: string }
+  | { kind: 'short'; name: string; index: number; raw: string; inlineValue?: string }
+  | { kind: 'arg'; value: string; index: number; fromInline?: boolean };
+
+/**
+ * Parse the args the way kingpin's lexer and parser do and report what would make the binary
+ * exit at start: `--x=v` splits into a flag and a value token (so `--bool=true` leaves a stray
+ * `true`), a value flag takes the next token only if it is not itself a flag, `--` ends flags,
+ * `--no-x` negates booleans only.
+ */
+export function validateArgs(catalog: FlagCatalog, args: string[], options: ValidateOptions = {}): ArgProblem[] {
+  const problems: ArgProblem[] = [];
+  const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
+  const byShort = new Map(catalog.flags.filter((f) => f.short).map((f) => [f.short!, f]));
+  const tokens = tokenize(args, byShort);
+  const seen = new Map<string, number>();
+  const fail = (problem: ArgProblem) => problems.push(problem);
+
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token.kind === 'arg') {
+      if (!catalog.acceptsPositionals) {
+        const stray = token.fromInline ? strayInlineValue(catalog, tokens, i, byLong) : undefined;
+        if (stray) fail(stray);
+        else fail({ kind: 'unexpected-positional', argIndex: token.index, message: `unexpected argument "${token.value}": ${catalog.program ?? 'the binary'} takes no positional arguments`, binaryError: kingpinError(catalog, `unexpected ${token.value}`) });
+      }
+      continue;
+    }
+    const display = token.kind === 'long' ? `--${token.name}` : `-${token.name}`;
+    let spec: FlagSpec | undefined;
+    let inverted = false;
+    if (token.kind === 'long') {
+      spec = byLong.get(token.name);
+      if (!spec && token.name.startsWith('no-')) {
+        const positive = byLong.get(token.name.slice(3));
+        if (positive?.isBoolean) {
+          spec = positive;
+          inverted = true;
+        }
+      }
+    } else {
+      spec = byShort.get(token.name);
+    }
+    if (!spec) {
+      const suggestion = token.kind === 'long' ? suggestFlag(token.name, catalog.flags) : undefined;
+      fail({
+        kind: 'unknown-flag',
+        argIndex: token.index,
+        flag: token.name,
+        message: `${display} is not a flag of ${catalog.program ?? 'this binary'}${suggestion ? `; did you mean --${suggestion.name}?` : ''}`,
+        binaryError: kingpinError(catalog, token.kind === 'long' ? `unknown long flag '${display}'` : `unknown short flag '${display}'`),
+        suggestion: suggestion ? `--${suggestion.name}` : undefined,
+      });
+      if (token.inlineValue !== undefined && tokens[i + 1]?.kind === 'arg') i++;
+      continue;
+    }
+    const count = (seen.get(spec.name) ?? 0) + 1;
+    seen.set(spec.name, count);
+    if (count > 1 && !spec.repeatable && !spec.isBoolean) {
+      fail({
+        kind: 'repeated',
+        argIndex: token.index,
+        flag: spec.name,
+        message: `--${spec.name} is given more than once, but it takes a single value`,
+        binaryError: kingpinError(catalog, `flag '${spec.name}' cannot be repeated`),
+        spec,
+      });
+    }
+    if (spec.isBoolean) continue;
+    const next = tokens[i + 1];
+    if (!next || next.kind !== 'arg') {
+      fail({
+        kind: 'missing-value',
+        argIndex: token.index,
+        flag: spec.name,
+        message: `--${spec.name} needs a value${spec.placeholder ? ` (${spec.placeholder})` : ''}`,
+        binaryError: kingpinError(catalog, `expected argument for flag '${display}'`),
+        spec,
+      });
+      continue;
+    }
+    i++;
+    if (inverted) continue;
+    if (spec.enumValues && !spec.enumValues.includes(next.value)) {
+      const close = suggestValue(next.value, spec.enumValues);
+      const listed = spec.enumValues.filter((v) => v !== '');
+      fail({
+        kind: 'bad-enum',
+        argIndex: next.index,
+        flag: spec.name,
+        message: `--${spec.name}=${next.value} is not one of its options (${listed.join(', ')})${close ? `; did you mean ${close}?` : ''}`,
+        binaryError: kingpinError(catalog, `enum value must be one of ${spec.enumValues.join(',')}, got '${next.value}'`),
+        suggestion: close ? `--${spec.name}=${close}` : undefined,
+        spec,
+      });
+    }
+  }
+
+  for (const spec of catalog.flags) {
+    if (!spec.required || seen.has(spec.name)) continue;
+    if (spec.envVar && options.env?.[spec.envVar] !== undefined) continue;
+    fail({
+      kind: 'missing-required',
+      argIndex: -1,
+      flag: spec.name,
+      message: `required flag --${spec.name} is not given${spec.envVar ? ` (nor ${spec.envVar} in the environment)` : ''}`,
+      binaryError: kingpinError(catalog, `required flag --${spec.name} not provided`),
+      spec,
+    });
+  }
+  return problems;
+}
+
+/** `--bool=true`: kingpin sets the boolean, then trips over the leftover value. */
+function strayInlineValue(catalog: FlagCatalog, tokens: Token[], index: number, byLong: Map<string, FlagSpec>): ArgProblem | undefined {
+  const flagToken = tokens[index - 1];
+  const valueToken = tokens[index];
+  if (!flagToken || flagToken.kind === 'arg' || !valueToken || valueToken.kind !== 'arg') return undefined;
+  const name = flagToken.name.replace(/^no-/, '');
+  const spec = byLong.get(flagToken.name) ?? byLong.get(name);
+  if (!spec?.isBoolean) return undefined;
+  const value = valueToken.value;
+  const meant = /^(false|0|no|off)$/i.test(value) ? `--no-${spec.name}` : `--${spec.name}`;
+  return {
+    kind: 'bool-with-value',
+    argIndex: flagToken.index,
+    flag: spec.name,
+    message: `--${spec.name} is a boolean and takes no value; "${flagToken.raw}" makes the binary reject "${value}"`,
+    binaryError: kingpinError(catalog, `unexpected ${value}`),
+    suggestion: meant,
+    spec,
+  };
+}
+
+function tokenize(args: string[], byShort: Map<string, FlagSpec>): Token[] {
+  const tokens: Token[] = [];
+  let argsOnly = false;
+  args.forEach((raw, index) => {
+    if (argsOnly) return tokens.push({ kind: 'arg', value: raw, index });
+    if (raw === '--') {
+      argsOnly = true;
+      return;
+    }
+    if (raw.startsWith('--')) {
+      const equals = raw.indexOf('=');
+      const name = equals >= 0 ? raw.slice(2, equals) : raw.slice(2);
+      tokens.push({ kind: 'long', name, index, raw, inlineValue: equals >= 0 ? raw.slice(equals + 1) : undefined });
+      if (equals >= 0) tokens.push({ kind: 'arg', value: raw.slice(equals + 1), index, fromInline: true });
+      return;
+    }
+    if (raw.startsWith('-') && raw.length > 1) {
+      // -abc: boolean shorts cluster; a value short takes the rest of the word (-fVALUE).
+      let rest = raw.slice(1);
+      while (rest.length > 0) {
+        const short = rest[0]!;
+        const spec = byShort.get(short);
+        if (spec && !spec.isBoolean) {
+          tokens.push({ kind: 'short', name: short, index, raw });
+          if (rest.length > 1) tokens.push({ kind: 'arg', value: rest.slice(1), index });
+          return;
+        }
+        tokens.push({ kind: 'short', name: short, index, raw });
+        rest = rest.slice(1);
+      }
+      return;
+    }
+    tokens.push({ kind: 'arg', value: raw, index });
+  });
+  return tokens;
+}
+
+/** external-dns prefixes kingpin's parse errors with "flag parsing error: "; other kingpin apps print "<app>: error: ". */
+function kingpinError(catalog: FlagCatalog, message: string): string {
+  return catalog.program === 'external-dns' ? `flag parsing error: ${message}` : `${catalog.program ?? 'app'}: error: ${message}, try --help`;
+}
