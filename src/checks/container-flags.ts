@@ -71,7 +71,7 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
       evidence: [`command: ${container.command?.join(' ')}`],
     }];
   }
-  const problems = validateArgs(lookup.catalog, argv.args, { env: container.env });
+  const problems = validateArgs(lookup.catalog, argv.args, { env: container.env, label: lookup.label });
   return problems.map((problem) => toFinding(rendered, lookup, problem, argv, where, subject));
 }
 

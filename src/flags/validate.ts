@@ -4,6 +4,8 @@ import { suggestFlag, suggestValue } from './did-you-mean.js';
 export interface ValidateOptions {
   /** Container environment: kingpin reads a flag's envar when the flag is not given. */
   env?: Record<string, string>;
+  /** How to name the binary in messages, e.g. "external-dns v0.19.0". */
+  label?: string;
 }
 
 type Token =
@@ -24,6 +26,7 @@ export function validateArgs(catalog: FlagCatalog, args: string[], options: Vali
   const tokens = tokenize(args, byShort);
   const seen = new Map<string, number>();
   const fail = (problem: ArgProblem) => problems.push(problem);
+  const binary = options.label ?? catalog.program ?? 'the binary';
 
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
@@ -31,7 +34,7 @@ export function validateArgs(catalog: FlagCatalog, args: string[], options: Vali
       if (!catalog.acceptsPositionals) {
         const stray = token.fromInline ? strayInlineValue(catalog, tokens, i, byLong) : undefined;
         if (stray) fail(stray);
-        else fail({ kind: 'unexpected-positional', argIndex: token.index, message: `unexpected argument "${token.value}": ${catalog.program ?? 'the binary'} takes no positional arguments`, binaryError: kingpinError(catalog, `unexpected ${token.value}`) });
+        else fail({ kind: 'unexpected-positional', argIndex: token.index, message: `unexpected argument "${token.value}": ${binary} takes no positional arguments`, binaryError: kingpinError(catalog, `unexpected ${token.value}`) });
       }
       continue;
     }
@@ -56,7 +59,7 @@ export function validateArgs(catalog: FlagCatalog, args: string[], options: Vali
         kind: 'unknown-flag',
         argIndex: token.index,
         flag: token.name,
-        message: `${display} is not a flag of ${catalog.program ?? 'this binary'}${suggestion ? `; did you mean --${suggestion.name}?` : ''}`,
+        message: `${display} is not a flag of ${binary}${suggestion ? `; did you mean --${suggestion.name}?` : ''}`,
         binaryError: kingpinError(catalog, token.kind === 'long' ? `unknown long flag '${display}'` : `unknown short flag '${display}'`),
         suggestion: suggestion ? `--${suggestion.name}` : undefined,
       });

@@ -75,9 +75,15 @@ export function renderPlan(plan: NonNullable<Report['deploy']>): string[] {
     lines.push(`  site ${site}`);
     for (const target of targets) {
       const state = target.change === 'unchanged' ? (target.contacted ? 'unchanged, contacted' : 'unchanged') : target.change;
-      const why = target.profiles.map((p) => `${p.profile}: ${p.before ?? '(none)'} -> ${p.after ?? '(none)'}`).join('; ');
+      const why = target.profiles.map((p) => `${p.profile}: ${storeName(p.before)} -> ${storeName(p.after)}`).join('; ');
       lines.push(`    ${target.change === 'unchanged' ? ' ' : '*'} ${target.node} (${target.hostname}) ${state}${why ? `\n        ${why}` : ''}`);
     }
   }
   return lines;
+}
+
+/** /nix/store/<hash>-<name> shortened to <first 8 of hash>…-<name>. */
+function storeName(storePath: string | undefined): string {
+  if (!storePath) return '(none)';
+  return storePath.replace(/^\/nix\/store\/([a-z0-9]{8})[a-z0-9]*-/, '$1…-');
 }
