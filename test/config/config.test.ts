@@ -35,7 +35,7 @@ describe('.guard.yaml', () => {
 
   it('names the line of an unknown key', () => {
     const error = errorOf('version: 1\nflags:\n  images:\n    - image: x\n      hlep: y\n');
-    expect(error.location).toMatchObject({ path: '.guard.yaml', line: 4 });
+    expect(error.location).toMatchObject({ path: '.guard.yaml', line: 5 });
     expect(error.message).toContain('hlep');
   });
 
