@@ -54,6 +54,7 @@ export interface DeployPlanSummary {
     hostname: string;
     site?: string;
     siteSource: string;
+    groups: Record<string, string>;
     change: 'changed' | 'added' | 'removed' | 'unchanged';
     contacted: boolean;
     profiles: Array<{ profile: string; before?: string; after?: string }>;
@@ -218,6 +219,7 @@ function describePlan(plan: DeployPlan): DeployPlanSummary {
       hostname: t.node.hostname,
       ...(t.site ? { site: t.site } : {}),
       siteSource: t.siteSource,
+      groups: t.groups,
       change: t.change,
       contacted: t.contacted,
       profiles: t.changedProfiles.map((p) => ({ profile: p.profile, ...(p.before ? { before: p.before } : {}), ...(p.after ? { after: p.after } : {}) })),

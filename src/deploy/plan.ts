@@ -9,6 +9,8 @@ export interface DeployTarget {
   node: DeployNode;
   site?: string;
   siteSource: string;
+  /** Other groups from the hostname pattern, e.g. { country: 'fi', role: 'core' }. */
+  groups: Record<string, string>;
   change: TargetChange;
   /** Profiles whose outPath differs, with both derivations to explain why. */
   changedProfiles: Array<{ profile: string; before?: string; after?: string; drvBefore?: string; drvAfter?: string }>;
@@ -30,13 +32,13 @@ export function planDeploy(base: DeployNode[], head: DeployNode[], rules: SiteRu
     const old = before.get(node.name);
     const changedProfiles = diffProfiles(old, node);
     const change: TargetChange = !old ? 'added' : changedProfiles.length > 0 ? 'changed' : 'unchanged';
-    const { site, source } = siteOf(node, rules);
-    targets.push({ node, site, siteSource: source, change, changedProfiles, contacted: false });
+    const { site, source, groups } = siteOf(node, rules);
+    targets.push({ node, site, siteSource: source, groups, change, changedProfiles, contacted: false });
   }
   for (const node of base) {
     if (after.has(node.name)) continue;
-    const { site, source } = siteOf(node, rules);
-    targets.push({ node, site, siteSource: source, change: 'removed', changedProfiles: [], contacted: false });
+    const { site, source, groups } = siteOf(node, rules);
+    targets.push({ node, site, siteSource: source, groups, change: 'removed', changedProfiles: [], contacted: false });
   }
   const anyChange = targets.some((t) => t.change === 'changed' || t.change === 'added');
   for (const target of targets) {

@@ -23,6 +23,8 @@ export async function repositoryRoot(cwd: string): Promise<string> {
 export async function resolveCommit(root: string, ref: string): Promise<string> {
   const result = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, reject: false });
   if (result.exitCode !== 0) {
+    const fetched = await fetchMissing(root, ref);
+    if (fetched) return fetched;
     throw new GuardError(
       `git revision "${ref}" not found in ${root}`,
       undefined,
@@ -30,6 +32,21 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
     );
   }
   return result.stdout.trim();
+}
+
+/**
+ * A shallow CI checkout often lacks the base commit: fetch just that commit (or branch) from
+ * origin, once, and use it.
+ */
+async function fetchMissing(root: string, ref: string): Promise<string | undefined> {
+  const remotes = await execa('git', ['remote'], { cwd: root, reject: false });
+  if (!remotes.stdout.split('\n').includes('origin') || ref.startsWith('-')) return undefined;
+  const fetch = await execa('git', ['fetch', '--quiet', '--no-tags', '--depth=1', 'origin', ref], { cwd: root, reject: false, timeout: 120_000 });
+  if (fetch.exitCode !== 0) return undefined;
+  const again = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, reject: false });
+  if (again.exitCode === 0) return again.stdout.trim();
+  const fetchHead = await execa('git', ['rev-parse', '--verify', '--quiet', 'FETCH_HEAD^{commit}'], { cwd: root, reject: false });
+  return fetchHead.exitCode === 0 ? fetchHead.stdout.trim() : undefined;
 }
 
 /** Merge-base of HEAD with the default branch: origin/HEAD, origin/main, origin/master, main, master. */

@@ -76,7 +76,8 @@ export function renderPlan(plan: NonNullable<Report['deploy']>): string[] {
     for (const target of targets) {
       const state = target.change === 'unchanged' ? (target.contacted ? 'unchanged, contacted' : 'unchanged') : target.change;
       const why = target.profiles.map((p) => `${p.profile}: ${storeName(p.before)} -> ${storeName(p.after)}`).join('; ');
-      lines.push(`    ${target.change === 'unchanged' ? ' ' : '*'} ${target.node} (${target.hostname}) ${state}${why ? `\n        ${why}` : ''}`);
+      const groups = Object.entries(target.groups).map(([k, v]) => `${k}=${v}`).join(' ');
+      lines.push(`    ${target.change === 'unchanged' ? ' ' : '*'} ${target.node} (${target.hostname}) ${state}${groups ? ` [${groups}]` : ''}${why ? `\n        ${why}` : ''}`);
     }
   }
   return lines;

@@ -50,3 +50,22 @@ describe('snapshots of a revision', () => {
     expect((await defaultBase(repo.dir)).sha).toBe(first);
   });
 });
+
+describe('shallow clones', () => {
+  it('fetches a base commit that a depth-1 clone lacks, by sha or by branch name', async () => {
+    const { resolveCommit } = await import('../../src/git/repo.js');
+    const origin = await TestRepo.create();
+    const old = await origin.commit('old', { 'a.yaml': 'a: 1\n' });
+    await origin.commit('new', { 'a.yaml': 'a: 2\n' });
+    await origin.git('branch', 'release', old);
+    const clone = await TestRepo.create();
+    await clone.git('fetch', '--quiet', '--depth=1', `file://${origin.dir}`, 'main');
+    await clone.git('checkout', '--quiet', 'FETCH_HEAD');
+    await clone.git('remote', 'add', 'origin', `file://${origin.dir}`);
+    expect(await resolveCommit(clone.dir, old)).toBe(old);
+    expect(await resolveCommit(clone.dir, 'release')).toBe(old);
+    await expect(resolveCommit(clone.dir, 'no-such-ref')).rejects.toThrow(/not found/);
+    await origin.remove();
+    await clone.remove();
+  });
+});
