@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import picomatch from 'picomatch';
+import { CONFIG_FILE, parseConfig } from './config.js';
 import path from 'node:path';
 import { parseImageRef } from './flags/image-ref.js';
 import { helpFileFor } from './flags/store.js';
@@ -65,16 +68,18 @@ flags
   .description('store IMAGE:TAG\'s help output at .guard/help/<repository>/<tag>.txt')
   .argument('<image>', 'image reference, e.g. registry.k8s.io/external-dns/external-dns:v0.19.0')
   .option('--from <file>', 'read the help text from a file (- for stdin)')
-  .option('--run <command>', 'run a shell command and capture its stdout and stderr, e.g. "docker run --rm IMAGE --help"')
+  .option('--run <command>', 'run a shell command and capture its stdout and stderr, e.g. "docker run --rm IMAGE --help" (default: the capture command .guard.yaml sets for the image)')
   .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
   .option('-C, --dir <path>', 'repository to write into', process.cwd())
   .action(async (image: string, options: { from?: string; run?: string; helpDir: string; dir: string }) => {
+    const repoRoot = await repositoryRoot(options.dir);
+    const run = options.run ?? (options.from === undefined ? await configuredCapture(repoRoot, image) : undefined);
     const result = await captureHelp({
       image,
-      repoRoot: await repositoryRoot(options.dir),
+      repoRoot,
       helpDir: options.helpDir,
       fromFile: options.from,
-      run: options.run,
+      run,
       stdinText: options.from === '-' ? readFileSync(0, 'utf8') : undefined,
     });
     process.stdout.write(`wrote ${result.file}${result.framework ? ` (${result.framework}, ${result.flagCount} flags)` : ''}\n`);
@@ -115,6 +120,15 @@ flags
       process.stdout.write(`  --${flag.name}${flag.short ? ` (-${flag.short})` : ''}  ${traits.join(', ')}\n`);
     }
   });
+
+/** The capture command .guard.yaml configures for an image, with {image} filled in. */
+async function configuredCapture(repoRoot: string, image: string): Promise<string | undefined> {
+  const text = await readFile(path.join(repoRoot, CONFIG_FILE), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const config = parseConfig(text, CONFIG_FILE);
+  const override = config.flags?.images?.find((o) => o.capture && picomatch(o.image, { bash: true })(parseImageRef(image).repository));
+  return override?.capture?.replaceAll('{image}', image);
+}
 
 async function sourceReader(dir: string, head: string | undefined) {
   const root = await repositoryRoot(dir);

@@ -13,6 +13,8 @@ export interface ImageOverride {
   help?: string;
   binary?: string;
   skip?: boolean;
+  /** Shell command printing the image's help; run only by `guard flags capture`, never by `guard check`. */
+  capture?: string;
 }
 
 export interface GuardConfig {
@@ -23,6 +25,7 @@ export interface GuardConfig {
   rules?: Record<string, Severity | 'off'>;
   gitRepositories?: Record<string, string>;
   deploy?: DeployPolicy;
+  network?: { allowedHosts?: string[] };
 }
 
 export interface LoadedConfig {

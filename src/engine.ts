@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import picomatch from 'picomatch';
 import { checkContainerFlags, type CatalogLookups } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
@@ -152,6 +153,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
+      isAllowedUrl: allowedHosts(baseInventory, config),
     });
     const headContext = contextFor(headSnapshot, headInventory, 'head');
     const baseContext = contextFor(baseSnapshot, baseInventory, 'base');
@@ -205,6 +207,32 @@ export function defaultCacheDir(): string {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
   const xdg = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
   return path.join(xdg, 'gitops-guard');
+}
+
+/**
+ * Hosts the guard may fetch charts from: those of the HelmRepositories in the base revision and
+ * `network.allowedHosts` of the base policy. A change cannot make the guard contact a new host.
+ */
+function allowedHosts(baseInventory: RepoInventory, config: GuardConfig): (url: string) => boolean {
+  const hosts = new Set<string>();
+  for (const object of baseInventory.objects) {
+    if (object.kind !== 'HelmRepository') continue;
+    const url = (object.body.spec as { url?: unknown } | undefined)?.url;
+    if (typeof url === 'string') hosts.add(hostOf(url));
+  }
+  const patterns = (config.network?.allowedHosts ?? []).map((p) => picomatch(p, { nocase: true }));
+  return (url) => {
+    const host = hostOf(url);
+    return host !== '' && (hosts.has(host) || patterns.some((matches) => matches(host)));
+  };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url.includes('://') ? url : `oci://${url}`).host.toLowerCase();
+  } catch {
+    return '';
+  }
 }
 
 function runDeployChecks(input: DeployCheckInput): DraftFinding[] {
@@ -272,7 +300,14 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
   for (const container of outcome.rendered.containers) {
     if (!lookups.has(container.image)) lookups.set(container.image, await store.lookup(container.image));
   }
-  return checkContainerFlags(outcome.rendered, lookups as CatalogLookups);
+  const warnings: DraftFinding[] = (outcome.warnings ?? []).map((warning) => ({
+    rule: warning.rule,
+    severity: 'warning',
+    message: `${describeRelease(release)}: ${warning.message}`,
+    location: warning.location,
+    subject,
+  }));
+  return [...warnings, ...checkContainerFlags(outcome.rendered, lookups as CatalogLookups)];
 }
 
 function yamlFindings(inventory: RepoInventory): DraftFinding[] {

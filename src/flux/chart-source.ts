@@ -5,7 +5,7 @@ import { pullChart } from '../helm/pull.js';
 import type { HelmRunOptions } from '../helm/run.js';
 import type { RepoInventory } from './discover.js';
 import type { HelmRelease } from './helmrelease.js';
-import { asRecord, asString, objectId, type RepoObject } from './objects.js';
+import { asRecord, asString, locationOf, objectId, type RepoObject } from './objects.js';
 
 export interface ChartSourceContext {
   snapshot: Snapshot;
@@ -17,11 +17,13 @@ export interface ChartSourceContext {
   /** GitRepository ns/name -> local checkout, from the config. */
   gitRepositories: Record<string, string>;
   repoRoot: string;
+  /** Whether the base policy lets the guard fetch from this URL (a change cannot add hosts). */
+  isAllowedUrl: (url: string) => boolean;
 }
 
 export type ChartResolution =
   | { ok: true; dir: string; description: string; inputs: RepoObject[] }
-  | { ok: false; message: string; location: SourceLocation };
+  | { ok: false; message: string; location: SourceLocation; rule?: string };
 
 /** Find the chart a HelmRelease's spec.chart points at and make it available as a directory. */
 export async function resolveChart(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
@@ -42,6 +44,14 @@ export async function resolveChart(release: HelmRelease, context: ChartSourceCon
     const spec = asRecord(repository.body.spec) ?? {};
     const url = asString(spec.url);
     if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: release.locations.sourceRef };
+    if (!context.isAllowedUrl(url)) {
+      return {
+        ok: false,
+        rule: 'render/source-not-allowed',
+        message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+        location: locationOfUrl(repository),
+      };
+    }
     const oci = spec.type === 'oci' || url.startsWith('oci://');
     const pulled = await pullChart(
       { repositoryUrl: oci && !url.startsWith('oci://') ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
@@ -58,6 +68,10 @@ export async function resolveChart(release: HelmRelease, context: ChartSourceCon
     message: `chart source kind ${sourceRef.kind} is not supported (GitRepository and HelmRepository are)`,
     location: release.locations.sourceRef,
   };
+}
+
+function locationOfUrl(repository: RepoObject): SourceLocation {
+  return locationOf(repository, ['spec', 'url']);
 }
 
 async function resolveFromGit(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
-import { parseYamlFile, type YamlProblem } from '../yaml/source.js';
+import { jsonPointer, parseYamlFile, type YamlDocument, type YamlProblem } from '../yaml/source.js';
 import { asRecord, asString, objectId, type RepoObject } from './objects.js';
 
 export interface RepoInventory {
@@ -44,18 +44,45 @@ export async function discoverObjects(snapshot: Snapshot): Promise<RepoInventory
     for (const document of parsed.documents) {
       const body = asRecord(document.value);
       if (!body) continue;
-      const apiVersion = asString(body.apiVersion);
       const kind = asString(body.kind);
-      const metadata = asRecord(body.metadata);
-      const name = asString(metadata?.name);
-      if (!apiVersion || !kind || !name) continue;
-      if (kind.endsWith('List') && Array.isArray(body.items)) continue;
-      objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
+      // kubectl and kustomize apply the items of a v1 List one by one.
+      if (kind?.endsWith('List') && Array.isArray(body.items)) {
+        body.items.forEach((_, index) => addObject(objects, file, subDocument(document, ['items', index])));
+        continue;
+      }
+      addObject(objects, file, document);
     }
   }
   const byId = new Map<string, RepoObject>();
   for (const object of objects) byId.set(objectId(object.kind, object.namespace, object.name), object);
   return { objects, byId, problems, chartDirs };
+}
+
+function addObject(objects: RepoObject[], file: string, document: YamlDocument): void {
+  const body = asRecord(document.value);
+  const apiVersion = asString(body?.apiVersion);
+  const kind = asString(body?.kind);
+  const metadata = asRecord(body?.metadata);
+  const name = asString(metadata?.name);
+  if (!body || !apiVersion || !kind || !name) return;
+  objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
+}
+
+/** The part of a document below `path`, with positions re-rooted there. */
+function subDocument(document: YamlDocument, path: Array<string | number>): YamlDocument {
+  const prefix = jsonPointer(path);
+  const rebase = <T>(map: Map<string, T>) => {
+    const result = new Map<string, T>();
+    for (const [pointer, value] of map) {
+      if (pointer === prefix) result.set('', value);
+      else if (pointer.startsWith(prefix + '/')) result.set(pointer.slice(prefix.length), value);
+    }
+    return result;
+  };
+  let value: unknown = document.value;
+  for (const key of path) value = (value as Record<string | number, unknown> | undefined)?.[key];
+  const positions = rebase(document.positions);
+  return { value, positions, literalBlocks: rebase(document.literalBlocks), start: positions.get('') ?? document.start };
 }
 
 function decodeUtf8(data: Buffer): string | undefined {

@@ -85,6 +85,9 @@ export function readHelmRelease(object: RepoObject): HelmRelease {
       valuesFiles: Array.isArray(chartSpec?.valuesFiles) ? chartSpec.valuesFiles.map(String) : [],
     };
   }
+  if (spec.values !== undefined && spec.values !== null && !asRecord(spec.values)) {
+    release.invalid ??= { message: 'spec.values must be a map of values; Flux rejects this HelmRelease', location: at(['spec', 'values']) };
+  }
   const valuesFrom = Array.isArray(spec.valuesFrom) ? spec.valuesFrom : [];
   valuesFrom.forEach((entry, index) => {
     const ref = asRecord(entry);

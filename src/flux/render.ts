@@ -5,6 +5,7 @@ import { extractContainers } from '../model/workloads.js';
 import { resolveChart, type ChartSourceContext } from './chart-source.js';
 import type { HelmRelease } from './helmrelease.js';
 import { fluxReleaseName, fluxReleaseNamespace } from './release-name.js';
+import { SetSyntaxError } from './strvals.js';
 import { mergeFluxValues } from './values-merge.js';
 import { collectValuesLayers } from './values-sources.js';
 
@@ -22,7 +23,7 @@ export interface RenderFailure {
 }
 
 export type RenderOutcome =
-  | { ok: true; rendered: RenderedRelease; secrets: string[] }
+  | { ok: true; rendered: RenderedRelease; secrets: string[]; warnings?: RenderFailure[] }
   | { ok: false; failures: RenderFailure[]; secrets: string[] };
 
 /** HelmRelease -> merged values -> chart -> helm template -> containers, as helm-controller would install it. */
@@ -36,9 +37,20 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   }
   const chart = await resolveChart(release, context);
   if (!chart.ok) {
-    return { ok: false, secrets: collected.secrets, failures: [{ rule: 'render/chart-missing', message: chart.message, location: chart.location }] };
+    return { ok: false, secrets: collected.secrets, failures: [{ rule: chart.rule ?? 'render/chart-missing', message: chart.message, location: chart.location }] };
   }
-  const values = mergeFluxValues(collected.layers);
+  let values: ReturnType<typeof mergeFluxValues>;
+  try {
+    values = mergeFluxValues(collected.layers);
+  } catch (error) {
+    if (!(error instanceof SetSyntaxError)) throw error;
+    const targetPath = collected.layers.find((l) => l.kind === 'targetPath');
+    return {
+      ok: false,
+      secrets: collected.secrets,
+      failures: [{ rule: 'render/values-invalid', message: `valuesFrom targetPath value cannot be set the way Flux sets it (helm --set syntax): ${error.message}; escape commas in the value as \\,`, location: targetPath?.origin ?? release.locations.name }],
+    };
+  }
   const identity = {
     name: release.name,
     namespace: release.namespace,
@@ -76,6 +88,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   return {
     ok: true,
     secrets: collected.secrets,
+    warnings: collected.unknown.map((u) => ({ rule: 'render/values-unknown', message: u.message, location: u.location })),
     rendered: {
       release,
       subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },

@@ -14,6 +14,8 @@ export interface ValuesProblem {
 export interface CollectedLayers {
   layers: ValuesLayer[];
   problems: ValuesProblem[];
+  /** Values the guard cannot know (SOPS-encrypted Secrets): rendered without them, said aloud. */
+  unknown: Array<{ message: string; location: SourceLocation }>;
   /** Strings that came from Secrets: redacted in every output. */
   secrets: string[];
   /** Objects the values were read from (for change detection). */
@@ -22,7 +24,7 @@ export interface CollectedLayers {
 
 /** Flux order: valuesFrom entries in order, then spec.values on top. */
 export function collectValuesLayers(release: HelmRelease, inventory: RepoInventory): CollectedLayers {
-  const result: CollectedLayers = { layers: [], problems: [], secrets: [], inputs: [] };
+  const result: CollectedLayers = { layers: [], problems: [], unknown: [], secrets: [], inputs: [] };
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
     if (!source) {
@@ -36,6 +38,14 @@ export function collectValuesLayers(release: HelmRelease, inventory: RepoInvento
       continue;
     }
     result.inputs.push(source);
+    if (source.body.sops !== undefined) {
+      result.secrets.push(...encryptedFragments(source.body));
+      result.unknown.push({
+        message: `${reference.kind} ${release.namespace}/${reference.name} is SOPS-encrypted; its values are unknown to the guard and were left out of the render`,
+        location: reference.location,
+      });
+      continue;
+    }
     const entry = readDataKey(source, reference.valuesKey);
     if (!entry) {
       if (!reference.optional) {
@@ -166,4 +176,12 @@ export function secretFragments(text: string): string[] {
   }
   if (!text.includes('\n')) add(text);
   return [...fragments];
+}
+
+/** Every ENC[...] blob of a SOPS file, so not even ciphertext reaches a report. */
+function encryptedFragments(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(...(value.match(/ENC\[[^\]]*\]/g) ?? []));
+  else if (Array.isArray(value)) value.forEach((item) => encryptedFragments(item, out));
+  else if (value !== null && typeof value === 'object') Object.values(value).forEach((item) => encryptedFragments(item, out));
+  return out;
 }
