@@ -137,6 +137,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     drafts.head.push(...yamlFindings(headInventory));
     drafts.base.push(...yamlFindings(baseInventory));
     drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot)));
+    drafts.head.push(...(await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR)));
 
     const headReleases = helmReleases(headInventory, drafts.head);
     if (headReleases.length > 0) await resolveHelm();
@@ -345,6 +346,24 @@ async function policyNotices(base: Snapshot, head: Snapshot): Promise<DraftFindi
     location: { path: CONFIG_FILE, line: 1 },
     subject: { kind: 'Config', name: CONFIG_FILE },
   }];
+}
+
+/** Help outputs are policy too: an edited one is not trusted until it is merged. */
+async function helpFileNotices(base: Snapshot, head: Snapshot, helpDir: string): Promise<DraftFinding[]> {
+  const prefix = helpDir.replace(/\/$/, '') + '/';
+  const baseFiles = (await base.listFiles()).filter((f) => f.startsWith(prefix));
+  const headFiles = new Set((await head.listFiles()).filter((f) => f.startsWith(prefix)));
+  const shared = baseFiles.filter((f) => headFiles.has(f));
+  const [before, after] = await Promise.all([base.readFiles(shared), head.readFiles(shared)]);
+  return shared
+    .filter((file) => !before.get(file)?.equals(after.get(file) ?? Buffer.alloc(0)))
+    .map((file) => ({
+      rule: 'config/help-changed',
+      severity: 'notice' as const,
+      message: `${file} changes in this revision; this check used the base revision's help output, the new one applies after merge`,
+      location: { path: file, line: 1 },
+      subject: { kind: 'Config' as const, name: file },
+    }));
 }
 
 /** A changed policy or help catalog can change any release's verdict. */

@@ -1,5 +1,6 @@
 import { parseAllDocuments } from 'yaml';
 import { asRecord, asString } from '../flux/objects.js';
+import { KUBERNETES_YAML } from '../yaml/kubernetes-schema.js';
 
 /** A container as the rendered manifests would run it. */
 export interface RenderedContainer {
@@ -35,7 +36,7 @@ export interface ExtractedWorkloads {
 export function extractContainers(manifests: string, defaultNamespace: string): ExtractedWorkloads {
   const containers: RenderedContainer[] = [];
   let manifestCount = 0;
-  for (const document of parseAllDocuments(manifests, { version: '1.1' })) {
+  for (const document of parseAllDocuments(manifests, KUBERNETES_YAML)) {
     if (document.errors.length > 0) continue;
     const body = asRecord(document.toJS({ maxAliasCount: 1000 }));
     if (!body) continue;

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from 'yaml';
 import type { SourceLocation } from '../findings.js';
+import { KUBERNETES_YAML } from './kubernetes-schema.js';
 
 /** JSON pointer (RFC 6901) of a path inside a document. */
 export function jsonPointer(path: ReadonlyArray<string | number>): string {
@@ -36,7 +37,7 @@ const MAX_ALIAS_COUNT = 1000;
  */
 export function parseYamlFile(text: string, path: string, lineOffset = 0): ParsedYamlFile {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { version: '1.1', lineCounter, uniqueKeys: true, merge: true });
+  const docs = parseAllDocuments(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents: YamlDocument[] = [];
   const problems: YamlProblem[] = [];
   const at = (offset: number): SourceLocation => {

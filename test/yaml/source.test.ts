@@ -60,3 +60,18 @@ describe('parseYamlFile', () => {
     expect(documents[0]!.positions.get('/list/0')?.line).toBe(13);
   });
 });
+
+describe('YAML 1.1 the way Kubernetes and Helm read it', () => {
+  const valueOf = (text: string) => (parseYamlFile(`v: ${text}\n`, 'v.yaml').documents[0]!.value as { v: unknown }).v;
+
+  it.each([
+    ['yes', true], ['off', false], ['~', null], ['0755', 493], ['0x1F', 31], ['1_000', 1000],
+    ['1.5', 1.5], ['1e3', 1000], ['.5', 0.5], ['-.inf', -Infinity],
+  ])('%s is typed', (text, expected) => {
+    expect(valueOf(text)).toEqual(expected);
+  });
+
+  it.each([['e0'], ['.'], ['12:30'], ['2026-11-24'], ['1.2.3'], ['v0.19.0']])('%s stays a string', (text) => {
+    expect(valueOf(text)).toBe(text);
+  });
+});

@@ -1,0 +1,103 @@
+import { execa } from 'execa';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCheck } from '../../src/engine.js';
+import { resolveHelm } from '../../src/helm/binary.js';
+import type { TestRepo } from '../support/git-repo.js';
+import { externalDnsData, repoRoot } from '../support/paths.js';
+import { BASE_VALUES, exampleRepo, externalDnsRelease } from '../support/scenario.js';
+
+const cacheDir = path.join(os.tmpdir(), 'guard-test-cache');
+const HR = 'infrastructure/external-dns/helmrelease.yaml';
+const HELP = '.guard/help/registry.k8s.io/external-dns/external-dns/v0.19.0.txt';
+const incidentRelease = externalDnsRelease({ ...BASE_VALUES, extraArgs: ['--traefik-disable-legacy'] });
+let repo: TestRepo | undefined;
+
+afterEach(async () => {
+  await repo?.remove();
+  repo = undefined;
+});
+
+describe('a pull request cannot weaken the guard that judges it', () => {
+  it('switching the rule off in .guard.yaml does not unblock the change; the report says the policy applies after merge', async () => {
+    repo = await exampleRepo();
+    await repo.commit('disable the check', {
+      '.guard.yaml': 'version: 1\nfailOn: error\nrules:\n  container-flags/unknown-flag: "off"\n',
+      [HR]: incidentRelease,
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.policy).toContain('at base');
+    expect(report.summary.verdict).toBe('fail');
+    expect(report.findings.some((f) => f.rule === 'container-flags/unknown-flag')).toBe(true);
+    expect(report.findings.find((f) => f.rule === 'config/changed')?.message).toContain('applies after merge');
+  });
+
+  it('editing the help output to list the flag does not unblock the change', async () => {
+    repo = await exampleRepo();
+    const help = await fs.readFile(path.join(externalDnsData, 'help-v0.19.0.txt'), 'utf8');
+    const forged = help.replace('Flags:\n', 'Flags:\n  --[no-]traefik-disable-legacy  Forged entry.\n');
+    await repo.commit('teach the catalog a flag', { [HELP]: forged, [HR]: incidentRelease });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.summary.verdict).toBe('fail');
+    expect(report.findings.some((f) => f.rule === 'container-flags/unknown-flag')).toBe(true);
+    expect(report.findings.some((f) => f.rule === 'config/help-changed' && f.location.path === HELP)).toBe(true);
+  });
+
+  it('a capture command added by the change is never executed by guard check', async () => {
+    const marker = path.join(os.tmpdir(), `guard-pwned-${process.pid}-${Date.now()}`);
+    repo = await exampleRepo();
+    await repo.commit('add a capture command', {
+      '.guard.yaml': `version: 1\nflags:\n  images:\n    - image: "ghcr.io/evil/*"\n      capture: "touch ${marker}"\n`,
+      'apps/evil.yaml': externalDnsRelease({ ...BASE_VALUES, image: { repository: 'ghcr.io/evil/tool', tag: '1.0' } }).replace('name: external-dns', 'name: evil'),
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(existsSync(marker)).toBe(false);
+    expect(report.findings.some((f) => f.rule === 'container-flags/unverified' && f.subject.name === 'evil')).toBe(true);
+  });
+
+  it('helm plugins and user helm config of the machine are not used', async () => {
+    repo = await exampleRepo();
+    await repo.commit('change', { [HR]: incidentRelease });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: path.join(cacheDir, 'isolated') });
+    expect(report.summary.verdict).toBe('fail');
+    expect(existsSync(path.join(cacheDir, 'isolated', 'helm-home', 'plugins'))).toBe(true);
+    expect((await fs.readdir(path.join(cacheDir, 'isolated', 'helm-home', 'plugins'))).length).toBe(0);
+  });
+});
+
+describe('faults in the tools', () => {
+  it('a helm that hangs hits the timeout and is reported as render/failed, exit 1, not a pass', async () => {
+    repo = await exampleRepo({ '.guard.yaml': 'version: 1\nhelm:\n  timeoutSeconds: 1\n' });
+    await repo.commit('change', { [HR]: externalDnsRelease({ ...BASE_VALUES, interval: '5m' }) });
+    const helm = (await resolveHelm()).path;
+    const hanging = path.join(repo.dir, '..', `${path.basename(repo.dir)}-helm.sh`);
+    await fs.writeFile(hanging, `#!/bin/sh\nif [ "$1" = template ]; then exec sleep 30; fi\nexec ${helm} "$@"\n`, { mode: 0o755 });
+    const started = Date.now();
+    const result = await execa('node', [path.join(repoRoot, 'dist', 'cli.js'), 'check', '--base', 'main', '--head', 'change', '--format', 'json'], {
+      cwd: repo.dir,
+      reject: false,
+      env: { HELM_BIN: hanging, GUARD_CACHE_DIR: path.join(cacheDir, 'hang') },
+    });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout) as { findings: Array<{ rule: string; message: string }> };
+    expect(report.findings.find((f) => f.rule === 'render/failed')?.message).toContain('did not finish within 1 s');
+    await fs.rm(hanging, { force: true });
+  });
+
+  it('rejects an alias bomb quickly with bounded memory', async () => {
+    const { parseYamlFile } = await import('../../src/yaml/source.js');
+    const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 12; i++) lines.push(`l${i}: &l${i} [${Array(10).fill(i === 1 ? '*a' : `*l${i - 1}`).join(',')}]`);
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const started = Date.now();
+    const result = parseYamlFile(lines.join('\n') + '\n', 'bomb.yaml');
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+    expect(result.documents).toEqual([]);
+    expect(result.problems[0]?.message).toMatch(/alias/i);
+  });
+});

@@ -1,0 +1,80 @@
+import { execa } from 'execa';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkRevisions } from '../../src/engine.js';
+import { renderSarif } from '../../src/report/sarif.js';
+import { renderText } from '../../src/report/text.js';
+import type { TestRepo } from '../support/git-repo.js';
+import { repoRoot } from '../support/paths.js';
+import { BASE_VALUES, exampleRepo, externalDnsRelease } from '../support/scenario.js';
+
+const SECRET = 'hunter2-very-secret-token';
+const ENCODED_SECRET = 'c3VwZXItc2VjcmV0LWJhc2U2NC12YWx1ZQ==';
+const cacheDir = path.join(os.tmpdir(), 'guard-test-cache');
+const encoded = Buffer.from(`txtOwnerId: ${Buffer.from(ENCODED_SECRET, 'base64').toString('utf8')}\nlogLevel: verbose\n`).toString('base64');
+let repo: TestRepo;
+
+beforeAll(async () => {
+  const secret = [
+    'apiVersion: v1',
+    'kind: Secret',
+    'metadata:',
+    '  name: dns-credentials',
+    '  namespace: networking',
+    'stringData:',
+    '  values.yaml: |',
+    '    extraArgs:',
+    `      - --cloudflare-api-token=${SECRET}`,
+    '',
+  ].join('\n');
+  const dataSecret = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dns-owner\n  namespace: networking\ndata:\n  values.yaml: ${encoded}\n`;
+  repo = await exampleRepo();
+  await repo.commit('change', {
+    'infrastructure/external-dns/secret.yaml': secret,
+    'infrastructure/external-dns/owner.yaml': dataSecret,
+    'infrastructure/external-dns/helmrelease.yaml': externalDnsRelease(BASE_VALUES, {
+      valuesFrom: [{ kind: 'Secret', name: 'dns-owner' }, { kind: 'Secret', name: 'dns-credentials' }],
+    }),
+  });
+});
+afterAll(async () => repo.remove());
+
+const plainOwner = Buffer.from(ENCODED_SECRET, 'base64').toString('utf8');
+const forbidden = [SECRET, plainOwner, encoded];
+
+describe('secret hygiene', () => {
+  it('never puts a value from a Secret into the JSON report, the text report or SARIF', async () => {
+    const { report, secrets } = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/unknown-flag' && f.message.includes('cloudflare-api-token'));
+    expect(finding?.location).toMatchObject({ path: 'infrastructure/external-dns/secret.yaml', line: 9 });
+    const outputs = [
+      JSON.stringify(report),
+      JSON.stringify(renderSarif(report)),
+      await renderText(report, (file) => fs.readFile(path.join(repo.dir, file), 'utf8'), { color: false, secrets }),
+    ];
+    for (const output of outputs) {
+      expect(output).toContain('REDACTED');
+      for (const value of forbidden) expect(output).not.toContain(value);
+    }
+    expect(outputs[2]).toMatch(/> +9 \|/);
+    // The finding from the base64 Secret points at its data line, whose code frame is blanked too.
+    expect(report.findings.some((f) => f.rule === "container-flags/bad-enum" && f.location.path.endsWith('owner.yaml'))).toBe(true);
+  });
+
+  it('never prints one from the CLI either, in any format', async () => {
+    for (const format of ['text', 'json', 'sarif']) {
+      const result = await execa('node', [path.join(repoRoot, 'dist', 'cli.js'), 'check', '--base', 'main', '--head', 'change', '--format', format], {
+        cwd: repo.dir,
+        reject: false,
+        env: { GUARD_CACHE_DIR: cacheDir, NO_COLOR: '1' },
+      });
+      expect(result.exitCode).toBe(1);
+      for (const value of forbidden) {
+        expect(result.stdout).not.toContain(value);
+        expect(result.stderr).not.toContain(value);
+      }
+    }
+  });
+});
