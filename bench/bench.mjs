@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { runCheck } from '../dist/engine.js';
-import { resolveHelm } from '../dist/helm/binary.js';
+import { runCheck } from '../build/engine.js';
+import { resolveHelm } from '../build/helm/binary.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const releases = Number(process.argv[2] ?? 40);

@@ -13,6 +13,9 @@ import type { Severity } from './findings.js';
 import { captureHelp } from './flags/capture.js';
 import { parseHelp } from './flags/detect.js';
 import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
+import { runContext } from './forge/context.js';
+import { publishFailure, publishReport, publisherFor } from './forge/publish.js';
+import type { CommentMode } from './forge/publisher.js';
 import { renderSarif } from './report/sarif.js';
 import { renderPlan, renderText } from './report/text.js';
 
@@ -32,11 +35,16 @@ program
   .option('--base <ref>', 'base revision (default: merge-base of HEAD with origin/HEAD, origin/main, main ...)')
   .option('--head <ref>', 'head revision (default: the working tree, uncommitted changes included)')
   .option('--all', 'check every HelmRelease, not only those the change affects', false)
-  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
+  .addOption(new Option('--format <format>', 'output format; github and forgejo also post the verdict to the forge (env: GUARD_TOKEN or GITHUB_TOKEN, GITHUB_REPOSITORY, GUARD_PR, GUARD_SHA, GITHUB_API_URL)').choices(['text', 'json', 'sarif', 'github', 'forgejo']).default('text'))
+  .addOption(new Option('--comment-mode <mode>', 'with --format github|forgejo').choices(['review', 'annotations', 'summary', 'off']).default('review'))
   .addOption(new Option('--fail-on <severity>', 'lowest severity that fails the check (default: .guard.yaml failOn, else error)').choices(['error', 'warning', 'notice']))
   .option('-C, --dir <path>', 'repository to check', process.cwd())
   .option('--cache-dir <path>', 'chart cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
-  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif'; failOn?: Severity; dir: string; cacheDir?: string }) => {
+  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity; dir: string; cacheDir?: string }) => {
+    if (options.format === 'github' || options.format === 'forgejo') {
+      process.exitCode = await checkAndPublish(options.format, options);
+      return;
+    }
     const { report, secrets } = await checkRevisions({ cwd: options.dir, base: options.base, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
     if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(report), null, 2) + '\n');
@@ -120,6 +128,25 @@ flags
       process.stdout.write(`  --${flag.name}${flag.short ? ` (-${flag.short})` : ''}  ${traits.join(', ')}\n`);
     }
   });
+
+/** `--format github|forgejo`: the same verdict, posted to the forge like the action does. */
+async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: string; head?: string; all: boolean; failOn?: Severity; dir: string; cacheDir?: string; commentMode: CommentMode }): Promise<number> {
+  const context = runContext(process.env, { forge });
+  const publisher = publisherFor(context.target);
+  let result: Awaited<ReturnType<typeof checkRevisions>>;
+  try {
+    result = await checkRevisions({ cwd: options.dir, base: options.base ?? context.baseSha, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
+  } catch (error) {
+    const message = error instanceof GuardError ? error.describe() : (error as Error).message;
+    await publishFailure(message.split('\n')[0] ?? message, publisher);
+    throw error;
+  }
+  const outcome = await publishReport(result.report, context.target, options.commentMode, publisher);
+  process.stdout.write(await renderText(result.report, await sourceReader(options.dir, options.head), { color: useColor(), secrets: result.secrets }));
+  for (const note of outcome.notes) process.stderr.write(`guard: warning: ${note}\n`);
+  process.stdout.write(`posted to ${forge}: status ${outcome.statusPosted ? 'set' : 'not set'}, ${outcome.lineComments} new line comment(s), ${outcome.removedComments} removed, summary ${outcome.summary ?? 'not posted'}\n`);
+  return result.report.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
+}
 
 /** The capture command .guard.yaml configures for an image, with {image} filled in. */
 async function configuredCapture(repoRoot: string, image: string): Promise<string | undefined> {

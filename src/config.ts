@@ -60,11 +60,11 @@ export function parseConfig(text: string, file: string): GuardConfig {
 }
 
 /** The policy is read from the base revision, so a change cannot switch off the guard judging it. */
-export async function loadConfig(base: Snapshot | undefined, head: Snapshot): Promise<LoadedConfig> {
+export async function loadConfig(base: Snapshot | undefined, head: Snapshot, file = CONFIG_FILE): Promise<LoadedConfig> {
   for (const snapshot of [base, head]) {
     if (!snapshot) continue;
-    const data = await snapshot.readFile(CONFIG_FILE);
-    if (data) return { config: parseConfig(data.toString('utf8'), CONFIG_FILE), source: `${CONFIG_FILE} at ${snapshot.label}` };
+    const data = await snapshot.readFile(file);
+    if (data) return { config: parseConfig(data.toString('utf8'), file), source: `${file} at ${snapshot.label}` };
   }
   return { config: {}, source: 'defaults (no .guard.yaml)' };
 }

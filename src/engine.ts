@@ -33,6 +33,8 @@ export interface CheckOptions {
   all?: boolean;
   failOn?: Severity;
   cacheDir?: string;
+  /** Repository-relative path of the policy file (default .guard.yaml). */
+  configFile?: string;
 }
 
 export interface RevisionInfo {
@@ -126,7 +128,8 @@ export interface CheckResult {
 
 export async function checkRevisions(options: CheckOptions): Promise<CheckResult> {
   const { root, baseInfo, headInfo, headSnapshot, baseSnapshot } = await openRevisions(options);
-  const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot);
+  const configFile = options.configFile ?? CONFIG_FILE;
+  const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options.failOn ?? config.failOn ?? 'error';
 
   const cacheDir = options.cacheDir ?? defaultCacheDir();
@@ -136,13 +139,13 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const drafts: { head: DraftFinding[]; base: DraftFinding[] } = { head: [], base: [] };
     drafts.head.push(...yamlFindings(headInventory));
     drafts.base.push(...yamlFindings(baseInventory));
-    drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot)));
+    drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot, configFile)));
     drafts.head.push(...(await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR)));
 
     const headReleases = helmReleases(headInventory, drafts.head);
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
-    const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config);
+    const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
 
     const limit = pLimit(config.helm?.concurrency ?? Math.max(1, os.availableParallelism()));
     const helmOptions = { homeDir: path.join(cacheDir, 'helm-home'), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000 };
@@ -321,19 +324,19 @@ function yamlFindings(inventory: RepoInventory): DraftFinding[] {
   }));
 }
 
-async function policyNotices(base: Snapshot, head: Snapshot): Promise<DraftFinding[]> {
-  const [before, after] = await Promise.all([base.readFile(CONFIG_FILE), head.readFile(CONFIG_FILE)]);
+async function policyNotices(base: Snapshot, head: Snapshot, configFile: string): Promise<DraftFinding[]> {
+  const [before, after] = await Promise.all([base.readFile(configFile), head.readFile(configFile)]);
   if (!after || (before && before.equals(after))) return [];
   try {
-    parseConfig(after.toString('utf8'), CONFIG_FILE);
+    parseConfig(after.toString('utf8'), configFile);
   } catch (error) {
     if (!(error instanceof GuardError)) throw error;
     return [{
       rule: 'config/invalid',
       severity: 'error',
-      message: `${CONFIG_FILE} in this revision is invalid and would stop the guard after merge: ${error.message}`,
-      location: error.location ?? { path: CONFIG_FILE, line: 1 },
-      subject: { kind: 'Config', name: CONFIG_FILE },
+      message: `${configFile} in this revision is invalid and would stop the guard after merge: ${error.message}`,
+      location: error.location ?? { path: configFile, line: 1 },
+      subject: { kind: 'Config', name: configFile },
       suggestion: error.hint,
     }];
   }
@@ -341,10 +344,10 @@ async function policyNotices(base: Snapshot, head: Snapshot): Promise<DraftFindi
     rule: 'config/changed',
     severity: 'notice',
     message: before
-      ? `${CONFIG_FILE} changes in this revision; this check used the base revision's policy, the new one applies after merge`
-      : `${CONFIG_FILE} is new in this revision; it applies after merge`,
-    location: { path: CONFIG_FILE, line: 1 },
-    subject: { kind: 'Config', name: CONFIG_FILE },
+      ? `${configFile} changes in this revision; this check used the base revision's policy, the new one applies after merge`
+      : `${configFile} is new in this revision; it applies after merge`,
+    location: { path: configFile, line: 1 },
+    subject: { kind: 'Config', name: configFile },
   }];
 }
 
@@ -367,11 +370,11 @@ async function helpFileNotices(base: Snapshot, head: Snapshot, helpDir: string):
 }
 
 /** A changed policy or help catalog can change any release's verdict. */
-async function guardPolicyChanged(base: Snapshot, head: Snapshot, config: GuardConfig): Promise<boolean> {
+async function guardPolicyChanged(base: Snapshot, head: Snapshot, config: GuardConfig, configFile: string): Promise<boolean> {
   const helpDir = config.flags?.helpDir ?? DEFAULT_HELP_DIR;
   const [before, after] = await Promise.all([base.treeDigest(helpDir), head.treeDigest(helpDir)]);
   if (before !== after) return true;
-  const [configBefore, configAfter] = await Promise.all([base.readFile(CONFIG_FILE), head.readFile(CONFIG_FILE)]);
+  const [configBefore, configAfter] = await Promise.all([base.readFile(configFile), head.readFile(configFile)]);
   return !(configBefore ?? Buffer.alloc(0)).equals(configAfter ?? Buffer.alloc(0));
 }
 

@@ -8,7 +8,7 @@ import { externalDnsData, incidentFixture, repoRoot } from '../support/paths.js'
 import { assertValidReport } from '../support/report-schema.js';
 import { exampleRepo } from '../support/scenario.js';
 
-const cli = path.join(repoRoot, 'dist', 'cli.js');
+const cli = path.join(repoRoot, 'build', 'cli.js');
 let work: string;
 let incident: string;
 

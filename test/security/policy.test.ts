@@ -75,7 +75,7 @@ describe('faults in the tools', () => {
     const hanging = path.join(repo.dir, '..', `${path.basename(repo.dir)}-helm.sh`);
     await fs.writeFile(hanging, `#!/bin/sh\nif [ "$1" = template ]; then exec sleep 30; fi\nexec ${helm} "$@"\n`, { mode: 0o755 });
     const started = Date.now();
-    const result = await execa('node', [path.join(repoRoot, 'dist', 'cli.js'), 'check', '--base', 'main', '--head', 'change', '--format', 'json'], {
+    const result = await execa('node', [path.join(repoRoot, 'build', 'cli.js'), 'check', '--base', 'main', '--head', 'change', '--format', 'json'], {
       cwd: repo.dir,
       reject: false,
       env: { HELM_BIN: hanging, GUARD_CACHE_DIR: path.join(cacheDir, 'hang') },

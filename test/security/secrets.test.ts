@@ -65,7 +65,7 @@ describe('secret hygiene', () => {
 
   it('never prints one from the CLI either, in any format', async () => {
     for (const format of ['text', 'json', 'sarif']) {
-      const result = await execa('node', [path.join(repoRoot, 'dist', 'cli.js'), 'check', '--base', 'main', '--head', 'change', '--format', format], {
+      const result = await execa('node', [path.join(repoRoot, 'build', 'cli.js'), 'check', '--base', 'main', '--head', 'change', '--format', format], {
         cwd: repo.dir,
         reject: false,
         env: { GUARD_CACHE_DIR: cacheDir, NO_COLOR: '1' },

@@ -1,0 +1,71 @@
+import * as core from '@actions/core';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkRevisions } from './engine.js';
+import { GuardError } from './errors.js';
+import type { Severity } from './findings.js';
+import { runContext } from './forge/context.js';
+import { publishFailure, publishReport, publisherFor } from './forge/publish.js';
+import type { CommentMode, ForgeKind } from './forge/publisher.js';
+import { summaryBody } from './forge/markdown.js';
+import { renderSarif } from './report/sarif.js';
+
+/** The GitHub/Forgejo Actions entry: check, write the reports, post the verdict. Exit 0 / 1 / 2 like the CLI. */
+export async function runAction(env: Record<string, string | undefined> = process.env): Promise<number> {
+  const input = (name: string) => core.getInput(name);
+  const context = runContext(env, { forge: (input('forge') || 'auto') as ForgeKind | 'auto', apiUrl: input('api-url'), token: input('token') });
+  const publisher = publisherFor(context.target, {
+    retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : undefined,
+    throttle: env.GUARD_THROTTLE !== 'off',
+  });
+  const workdir = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input('working-directory') || '.');
+  try {
+    const { report } = await checkRevisions({
+      cwd: workdir,
+      base: input('base') || context.baseSha,
+      head: input('head') || undefined,
+      failOn: (input('fail-on') || undefined) as Severity | undefined,
+      configFile: input('config') || undefined,
+    });
+    const outDir = env.RUNNER_TEMP ?? os.tmpdir();
+    const reportPath = path.join(outDir, 'gitops-guard-report.json');
+    const sarifPath = path.join(outDir, 'gitops-guard.sarif');
+    await fs.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const mode = (input('comment-mode') || 'review') as CommentMode;
+    const outcome = await publishReport(report, context.target, mode, publisher);
+    for (const note of outcome.notes) core.warning(note);
+    if (!outcome.annotated && context.target.forge === 'github') {
+      for (const finding of report.findings) {
+        const properties = { file: finding.location.path, startLine: finding.location.line, title: finding.rule };
+        if (finding.severity === 'error') core.error(finding.message, properties);
+        else if (finding.severity === 'warning') core.warning(finding.message, properties);
+        else core.notice(finding.message, properties);
+      }
+    }
+    if (env.GITHUB_STEP_SUMMARY) {
+      await core.summary.addRaw(summaryBody(report, { outsideDiff: [], notes: outcome.notes, runUrl: context.target.runUrl })).write();
+    }
+    core.setOutput('findings', report.findings.length);
+    core.setOutput('blocking', report.summary.blocking);
+    core.setOutput('verdict', report.summary.verdict);
+    core.setOutput('report-path', reportPath);
+    core.setOutput('sarif-path', sarifPath);
+    if (report.summary.verdict === 'fail') {
+      core.setFailed(`gitops-guard blocked this change: ${report.summary.blocking} finding(s) at or above ${report.failOn}`);
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    const message = error instanceof GuardError ? error.describe() : `internal error: ${(error as Error).message}`;
+    const note = await publishFailure(message.split('\n')[0] ?? message, publisher);
+    if (note) core.warning(note);
+    core.setFailed(`gitops-guard could not run: ${message}`);
+    return 2;
+  }
+}
+
+if (process.env.GUARD_ACTION_NO_AUTORUN !== '1') {
+  process.exitCode = await runAction();
+}
