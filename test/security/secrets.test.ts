@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRevisions } from '../../src/engine.js';
+import { publishReport, publisherFor } from '../../src/forge/publish.js';
 import { renderSarif } from '../../src/report/sarif.js';
+import { FakeForge } from '../support/fake-forge.js';
 import { renderText } from '../../src/report/text.js';
 import type { TestRepo } from '../support/git-repo.js';
 import { repoRoot } from '../support/paths.js';
@@ -61,6 +63,21 @@ describe('secret hygiene', () => {
     expect(outputs[2]).toMatch(/> +9 \|/);
     // The finding from the base64 Secret points at its data line, whose code frame is blanked too.
     expect(report.findings.some((f) => f.rule === "container-flags/bad-enum" && f.location.path.endsWith('owner.yaml'))).toBe(true);
+  });
+
+  it('never sends one to a forge, in statuses, line comments, summaries or annotations', async () => {
+    const { report } = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const diff = (await execa('git', ['diff', 'main', 'change'], { cwd: repo.dir })).stdout;
+    for (const kind of ['github', 'forgejo'] as const) {
+      const forge = await FakeForge.start(kind);
+      forge.diff = diff;
+      const target = { forge: kind, apiUrl: forge.apiUrl, token: 't', owner: 'o', repo: 'r', sha: 'b'.repeat(40), pullNumber: 3 };
+      await publishReport(report, target, 'review', publisherFor(target, { retryBaseMs: 5, throttle: false }));
+      expect(forge.reviewComments.length).toBeGreaterThan(0);
+      const sent = JSON.stringify(forge.requests);
+      for (const value of forbidden) expect(sent).not.toContain(value);
+      await forge.stop();
+    }
   });
 
   it('never prints one from the CLI either, in any format', async () => {
