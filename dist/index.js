@@ -48307,10 +48307,14 @@ async function checkRevisions(options2) {
     const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
     const deploy = deployment.kind === "planned" ? describePlan(deployment.input.plan) : void 0;
     const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy });
+    for (const value of sensitiveEnvironment(process.env)) secrets.add(value);
     return { report: redactFindings(report, [...secrets]), secrets: [...secrets] };
   } finally {
     await fs8.rm(scratchDir, { recursive: true, force: true });
   }
+}
+function sensitiveEnvironment(env) {
+  return Object.entries(env).filter(([name, value]) => /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY/i.test(name) && value !== void 0 && value.length >= 8).map(([, value]) => value);
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;

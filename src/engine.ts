@@ -201,10 +201,18 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
     const deploy = deployment.kind === 'planned' ? describePlan(deployment.input.plan) : undefined;
     const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy });
+    for (const value of sensitiveEnvironment(process.env)) secrets.add(value);
     return { report: redactFindings(report, [...secrets]), secrets: [...secrets] };
   } finally {
     await fs.rm(scratchDir, { recursive: true, force: true });
   }
+}
+
+/** Tokens and passwords in the guard's own environment (forge tokens, registry passwords) never reach a report. */
+export function sensitiveEnvironment(env: Record<string, string | undefined>): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY/i.test(name) && value !== undefined && value.length >= 8)
+    .map(([, value]) => value!);
 }
 
 export function defaultCacheDir(): string {

@@ -90,6 +90,42 @@ describe.each<ForgeKind>(['github', 'forgejo'])('the action on a %s runner, end 
   });
 });
 
+describe('a forge outage', () => {
+  it('leaves the exit code and the job summary correct', async () => {
+    const forge = await FakeForge.start('github');
+    forge.fail('POST', /.*/, 500, 1000);
+    forge.fail('GET', /.*/, 500, 1000);
+    forge.fail('PATCH', /.*/, 500, 1000);
+    const env = await runnerEnv('github', forge);
+    const result = await execa('node', [path.join(repoRoot, 'dist', 'index.js')], { cwd: repo, env, reject: false, extendEnv: false });
+    expect(result.exitCode).toBe(1);
+    expect(forge.statuses).toEqual([]);
+    const summary = readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8');
+    expect(summary).toContain('merge blocked');
+    expect(summary).toContain('posting the commit status failed');
+    expect(result.stdout).toContain('file=infrastructure/external-dns/helmrelease.yaml,line=35::');
+    await forge.stop();
+  });
+});
+
+describe('guard check --format github, from any CI', () => {
+  it('posts the same verdict with the token and pull request from the environment', async () => {
+    const forge = await FakeForge.start('github');
+    forge.diff = (await execa('git', ['diff', baseSha, headSha], { cwd: repo })).stdout;
+    const result = await execa('node', [path.join(repoRoot, 'build', 'cli.js'), 'check', '--base', baseSha, '--format', 'github'], {
+      cwd: repo,
+      reject: false,
+      env: { GITHUB_ACTIONS: '', GUARD_TOKEN: 'ci-token', GITHUB_REPOSITORY: 'platform/gitops', GUARD_PR: '12', GUARD_SHA: headSha, GITHUB_API_URL: forge.apiUrl, GUARD_CACHE_DIR: path.join(work, 'cache'), NO_COLOR: '1' },
+    });
+    expect(result.exitCode, result.stderr).toBe(1);
+    expect(result.stdout).toContain('posted to github');
+    expect(forge.statuses.at(-1)).toMatchObject({ sha: headSha, state: 'failure' });
+    expect(forge.reviewComments).toHaveLength(2);
+    expect(forge.violations()).toEqual([]);
+    await forge.stop();
+  });
+});
+
 describe('dist/index.js', () => {
   it('is the bundle of the current sources (run `npm run bundle` after changing src/)', async () => {
     const fresh = path.join(work, 'bundle.js');

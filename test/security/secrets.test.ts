@@ -95,3 +95,20 @@ describe('secret hygiene', () => {
     }
   });
 });
+
+describe('the guard\'s own environment', () => {
+  it('never leaks a token from its environment into a report', async () => {
+    const { sensitiveEnvironment } = await import('../../src/engine.js');
+    expect(sensitiveEnvironment({ GUARD_TOKEN: 'ghp_abcdefghijkl', HOME: '/root', DB_PASSWORD: 'short', NPM_API_KEY: '0123456789' })).toEqual(['ghp_abcdefghijkl', '0123456789']);
+    // A value that the report would otherwise contain (here: a flag name in a finding).
+    const token = '--cloudflare-api-token';
+    process.env.GUARD_TEST_TOKEN = token;
+    try {
+      const { report } = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+      expect(JSON.stringify(report)).not.toContain(token);
+      expect(report.findings.some((f) => f.message.includes('REDACTED'))).toBe(true);
+    } finally {
+      delete process.env.GUARD_TEST_TOKEN;
+    }
+  });
+});
