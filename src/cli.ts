@@ -16,6 +16,7 @@ import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot } from 
 import { runContext } from './forge/context.js';
 import { publishFailure, publishReport, publisherFor } from './forge/publish.js';
 import type { CommentMode } from './forge/publisher.js';
+import { mergeReports } from './report/merge.js';
 import { renderSarif } from './report/sarif.js';
 import { renderPlan, renderText } from './report/text.js';
 
@@ -39,13 +40,33 @@ program
   .addOption(new Option('--comment-mode <mode>', 'with --format github|forgejo').choices(['review', 'annotations', 'summary', 'off']).default('review'))
   .addOption(new Option('--fail-on <severity>', 'lowest severity that fails the check (default: .guard.yaml failOn, else error)').choices(['error', 'warning', 'notice']))
   .option('-C, --dir <path>', 'repository to check', process.cwd())
-  .option('--cache-dir <path>', 'chart cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
-  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity; dir: string; cacheDir?: string }) => {
+  .option('--cache-dir <path>', 'chart and render cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
+  .option('--no-cache', 'do not read or write the render cache')
+  .option('--shard <i/n>', 'check only shard I of N of the affected releases (merge the reports with `guard report merge`)', parseShard)
+  .option('--timings', 'print where the time went, on stderr', false)
+  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity; dir: string; cacheDir?: string; cache: boolean; shard?: { index: number; total: number }; timings: boolean }) => {
     if (options.format === 'github' || options.format === 'forgejo') {
       process.exitCode = await checkAndPublish(options.format, options);
       return;
     }
-    const { report, secrets } = await checkRevisions({ cwd: options.dir, base: options.base, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
+    const progress = progressReporter();
+    const { report, secrets, timings } = await checkRevisions({
+      cwd: options.dir,
+      base: options.base,
+      head: options.head,
+      all: options.all,
+      failOn: options.failOn,
+      cacheDir: options.cacheDir,
+      noCache: !options.cache,
+      shard: options.shard,
+      onProgress: progress.update,
+    });
+    progress.finish();
+    if (options.timings) {
+      process.stderr.write(
+        `timings: discover ${timings.discoverMs} ms, render + check ${timings.renderAndCheckMs} ms (${timings.helmRenders} helm renders, ${timings.renderCacheHits} from cache), deploy targets ${timings.deployMs} ms (overlapped), total ${timings.totalMs} ms\n`,
+      );
+    }
     if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(report), null, 2) + '\n');
     else process.stdout.write(await renderText(report, await sourceReader(options.dir, options.head), { color: useColor(), secrets }));
@@ -67,6 +88,34 @@ program
     }
     if (options.format === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
     else process.stdout.write(renderPlan(plan).join('\n') + '\n');
+  });
+
+const reports = program.command('report').description('work with saved reports');
+
+reports
+  .command('merge')
+  .description('combine the JSON reports of `guard check --shard I/N` into one verdict (exit 0/1 like check)')
+  .argument('<files...>', 'JSON reports, one per shard')
+  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
+  .addOption(new Option('--fail-on <severity>', 'lowest severity that fails').choices(['error', 'warning', 'notice']))
+  .action(async (files: string[], options: { format: 'text' | 'json' | 'sarif'; failOn?: Severity }) => {
+    const loaded = files.map((file) => {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as Report;
+      } catch {
+        throw new GuardError(`cannot read the JSON report ${file}`, undefined, 'pass the files written by guard check --format json');
+      }
+    });
+    let merged: Report;
+    try {
+      merged = mergeReports(loaded, options.failOn);
+    } catch (error) {
+      throw new GuardError((error as Error).message);
+    }
+    if (options.format === 'json') process.stdout.write(JSON.stringify(merged, null, 2) + '\n');
+    else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(merged), null, 2) + '\n');
+    else process.stdout.write(await renderText(merged, async () => undefined, { color: useColor() }));
+    process.exitCode = merged.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
   });
 
 const flags = program.command('flags').description('manage the help outputs that container args are checked against');
@@ -161,6 +210,35 @@ async function sourceReader(dir: string, head: string | undefined) {
   const root = await repositoryRoot(dir);
   const snapshot = head ? new CommitSnapshot(root, await resolveCommit(root, head), head) : new WorktreeSnapshot(root);
   return async (file: string) => (await snapshot.readFile(file))?.toString('utf8');
+}
+
+function parseShard(value: string): { index: number; total: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(match?.[1]);
+  const total = Number(match?.[2]);
+  if (!match || total < 1 || index < 1 || index > total) throw new InvalidArgumentError('expected I/N with 1 <= I <= N, e.g. 2/4');
+  return { index, total };
+}
+
+/** A live line on a terminal; in CI logs a plain line at most every 10 seconds. */
+function progressReporter(): { update: (p: { done: number; total: number; current: string }) => void; finish: () => void } {
+  const live = process.stderr.isTTY === true;
+  let last = Date.now();
+  let shown = false;
+  return {
+    update: ({ done, total, current }) => {
+      if (live) {
+        process.stderr.write(`\r\u001b[2Krendering ${done}/${total} ${current}`);
+        shown = true;
+      } else if (Date.now() - last >= 10_000) {
+        process.stderr.write(`guard: rendered ${done}/${total} HelmReleases (last: ${current})\n`);
+        last = Date.now();
+      }
+    },
+    finish: () => {
+      if (shown) process.stderr.write('\r\u001b[2K');
+    },
+  };
 }
 
 function useColor(): boolean {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { locationOf } from './flux/objects.js';
 import { renderRelease, type RenderOutcome } from './flux/render.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
+import { RenderCache } from './helm/render-cache.js';
 import { redactFindings } from './report/redact.js';
 import { checkMultiSite } from './checks/deploy-multi-site.js';
 import { checkSiteHealth } from './checks/deploy-site-unhealthy.js';
@@ -35,6 +37,22 @@ export interface CheckOptions {
   cacheDir?: string;
   /** Repository-relative path of the policy file (default .guard.yaml). */
   configFile?: string;
+  /** Do not read or write the on-disk render cache. */
+  noCache?: boolean;
+  /** Check only this deterministic share of the affected work (1-based index of total). */
+  shard?: { index: number; total: number };
+  /** Called as releases finish, for a progress display. */
+  onProgress?: (progress: { done: number; total: number; current: string }) => void;
+}
+
+export interface Timings {
+  /** Milliseconds per phase. */
+  discoverMs: number;
+  renderAndCheckMs: number;
+  deployMs: number;
+  totalMs: number;
+  helmRenders: number;
+  renderCacheHits: number;
 }
 
 export interface RevisionInfo {
@@ -75,6 +93,8 @@ export interface Report {
   releases: ReleaseStatus[];
   /** The NixOS deploy plan, when the repository has deploy targets. */
   deploy?: DeployPlanSummary;
+  /** Set when this report covers one shard of the work (merge the shards with `guard report merge`). */
+  shard?: { index: number; total: number };
   summary: {
     errors: number;
     warnings: number;
@@ -122,11 +142,13 @@ export async function runCheck(options: CheckOptions): Promise<Report> {
 
 export interface CheckResult {
   report: Report;
+  timings: Timings;
   /** Values from Secrets: already removed from the report; reporters that show source lines must redact them too. */
   secrets: string[];
 }
 
 export async function checkRevisions(options: CheckOptions): Promise<CheckResult> {
+  const started = performance.now();
   const { root, baseInfo, headInfo, headSnapshot, baseSnapshot } = await openRevisions(options);
   const configFile = options.configFile ?? CONFIG_FILE;
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
@@ -136,19 +158,25 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
   try {
     const [baseInventory, headInventory] = await Promise.all([discoverObjects(baseSnapshot), discoverObjects(headSnapshot)]);
+    const discovered = performance.now();
+    const firstShard = !options.shard || options.shard.index === 1;
     const drafts: { head: DraftFinding[]; base: DraftFinding[] } = { head: [], base: [] };
-    drafts.head.push(...yamlFindings(headInventory));
-    drafts.base.push(...yamlFindings(baseInventory));
-    drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot, configFile)));
-    drafts.head.push(...(await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR)));
+    if (firstShard) {
+      drafts.head.push(...yamlFindings(headInventory));
+      drafts.base.push(...yamlFindings(baseInventory));
+      drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot, configFile)));
+      drafts.head.push(...(await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR)));
+    }
 
-    const headReleases = helmReleases(headInventory, drafts.head);
+    const headReleases = helmReleases(headInventory, firstShard ? drafts.head : []).filter((r) => inShard(`${r.namespace}/${r.name}`, options.shard));
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
 
-    const limit = pLimit(config.helm?.concurrency ?? Math.max(1, os.availableParallelism()));
+    // One more than the cores: while helm renders on every core, the guard prepares the next call.
+    const limit = pLimit(config.helm?.concurrency ?? os.availableParallelism() + 1);
     const helmOptions = { homeDir: path.join(cacheDir, 'helm-home'), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000 };
+    const renderCache = new RenderCache(options.noCache ? undefined : path.join(cacheDir, 'renders'));
     const contextFor = (snapshot: Snapshot, inventory: RepoInventory, label: string) => ({
       snapshot,
       inventory,
@@ -158,6 +186,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       isAllowedUrl: allowedHosts(baseInventory, config),
+      renderCache,
     });
     const headContext = contextFor(headSnapshot, headInventory, 'head');
     const baseContext = contextFor(baseSnapshot, baseInventory, 'base');
@@ -166,10 +195,15 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
 
     const secrets = new Set<string>();
     const releases: ReleaseStatus[] = [];
-    const deployRun = evaluateDeploy(
-      { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
-      config.deploy ?? {},
-    );
+    let deployDone = discovered;
+    const deployRun = (firstShard
+      ? evaluateDeploy(
+          { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
+          config.deploy ?? {},
+        )
+      : Promise.resolve({ kind: 'none' } as const)
+    ).finally(() => (deployDone = performance.now()));
+    let done = 0;
     await Promise.all(
       headReleases.map(async (release) => {
         const key = `${release.namespace}/${release.name}`;
@@ -192,17 +226,27 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
         drafts.head.push(...(await findingsOf(headOutcome, release, catalogs)));
         if (baseOutcome && baseRelease) drafts.base.push(...(await findingsOf(baseOutcome, baseRelease, catalogs)));
+        options.onProgress?.({ done: ++done, total: headReleases.length, current: key });
       }),
     );
+    const rendered = performance.now();
 
     const deployment = await deployRun;
     if (deployment.kind !== 'none') drafts.head.push(...deployment.findings);
     if (deployment.kind === 'planned') drafts.head.push(...runDeployChecks(deployment.input));
     const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
     const deploy = deployment.kind === 'planned' ? describePlan(deployment.input.plan) : undefined;
-    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy });
+    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy, shard: options.shard });
     for (const value of sensitiveEnvironment(process.env)) secrets.add(value);
-    return { report: redactFindings(report, [...secrets]), secrets: [...secrets] };
+    const timings: Timings = {
+      discoverMs: Math.round(discovered - started),
+      renderAndCheckMs: Math.round(rendered - discovered),
+      deployMs: Math.round(deployDone - discovered),
+      totalMs: Math.round(performance.now() - started),
+      helmRenders: renderCache.misses,
+      renderCacheHits: renderCache.hits,
+    };
+    return { report: redactFindings(report, [...secrets]), secrets: [...secrets], timings };
   } finally {
     await fs.rm(scratchDir, { recursive: true, force: true });
   }
@@ -283,6 +327,13 @@ function helmReleases(inventory: RepoInventory, findings: DraftFinding[]): HelmR
     releases.push(readHelmRelease(object));
   }
   return releases;
+}
+
+/** Deterministic partition: a release always lands in the same shard, whatever else changes. */
+export function inShard(key: string, shard: { index: number; total: number } | undefined): boolean {
+  if (!shard || shard.total <= 1) return true;
+  const bucket = parseInt(createHash('sha256').update(key).digest('hex').slice(0, 8), 16) % shard.total;
+  return bucket === shard.index - 1;
 }
 
 /** A crash while rendering one release becomes that release's finding; the others still run. */
@@ -410,6 +461,7 @@ function buildReport(input: {
   findings: Finding[];
   releases: ReleaseStatus[];
   deploy?: DeployPlanSummary;
+  shard?: { index: number; total: number };
 }): Report {
   const findings = [...input.findings].sort(
     (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule),
@@ -427,6 +479,7 @@ function buildReport(input: {
     findings,
     releases,
     ...(input.deploy ? { deploy: input.deploy } : {}),
+    ...(input.shard ? { shard: input.shard } : {}),
     summary: {
       errors: count('error'),
       warnings: count('warning'),

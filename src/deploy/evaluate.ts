@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { DraftFinding, SourceLocation } from '../findings.js';
-import { firstChangedLines, trailersBetween, type Snapshot } from '../git/repo.js';
+import { firstChangedLines, normalizeDir, trailersBetween, type Snapshot } from '../git/repo.js';
 import { evaluateDeployNodes, resolveNix, type DeployNode } from '../nix/eval-deploy.js';
 import { fetchFiringAlerts } from './alertmanager.js';
 import { planDeploy, type DeployPlan } from './plan.js';
@@ -25,7 +25,7 @@ export type DeployEvaluation =
  * Returns `none` when neither revision has a flake.
  */
 export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployPolicy): Promise<DeployEvaluation> {
-  const flakeDir = (policy.flake ?? '').replace(/^\.\/?/, '').replace(/\/$/, '');
+  const flakeDir = normalizeDir(policy.flake ?? '');
   const flakeFile = path.posix.join(flakeDir, 'flake.nix');
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: 'none' };

@@ -1,7 +1,9 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { SourceLocation } from '../findings.js';
 import type { Snapshot } from '../git/repo.js';
 import { pullChart } from '../helm/pull.js';
+import type { RenderCache } from '../helm/render-cache.js';
 import type { HelmRunOptions } from '../helm/run.js';
 import type { RepoInventory } from './discover.js';
 import type { HelmRelease } from './helmrelease.js';
@@ -19,10 +21,11 @@ export interface ChartSourceContext {
   repoRoot: string;
   /** Whether the base policy lets the guard fetch from this URL (a change cannot add hosts). */
   isAllowedUrl: (url: string) => boolean;
+  renderCache: RenderCache;
 }
 
 export type ChartResolution =
-  | { ok: true; dir: string; description: string; inputs: RepoObject[] }
+  | { ok: true; dir: string; description: string; inputs: RepoObject[]; /** Content identity of the chart; undefined when unknown (no caching). */ digest?: string }
   | { ok: false; message: string; location: SourceLocation; rule?: string };
 
 /** Find the chart a HelmRelease's spec.chart points at and make it available as a directory. */
@@ -61,7 +64,15 @@ export async function resolveChart(release: HelmRelease, context: ChartSourceCon
     if (!pulled.ok) {
       return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? 'latest'} from ${url}: ${pulled.error}`, location: release.locations.version };
     }
-    return { ok: true, dir: pulled.dir, description: `${url} ${chart.name}@${chart.version ?? 'latest'}`, inputs: [repository] };
+    const resolvedVersion = await chartVersion(pulled.dir);
+    return {
+      ok: true,
+      dir: pulled.dir,
+      description: `${url} ${chart.name}@${chart.version ?? 'latest'}`,
+      inputs: [repository],
+      // A published chart version is immutable in a chart repository.
+      digest: resolvedVersion ? `${url}|${chart.name}|${resolvedVersion}` : undefined,
+    };
   }
   return {
     ok: false,
@@ -93,6 +104,11 @@ async function resolveFromGit(release: HelmRelease, context: ChartSourceContext)
       location: release.locations.chart,
     };
   }
-  const dir = await context.snapshot.materialize(relative, context.scratchDir);
-  return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [] };
+  const [dir, digest] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
+  return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [], digest: `git:${digest}` };
+}
+
+async function chartVersion(dir: string): Promise<string | undefined> {
+  const text = await fs.readFile(path.join(dir, 'Chart.yaml'), 'utf8').catch(() => undefined);
+  return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : undefined;
 }

@@ -1,4 +1,6 @@
 import type { SourceLocation } from '../findings.js';
+import { resolveHelm } from '../helm/binary.js';
+import { RenderCache } from '../helm/render-cache.js';
 import { helmTemplate } from '../helm/template.js';
 import type { RenderedRelease } from '../model/release.js';
 import { extractContainers } from '../model/workloads.js';
@@ -60,31 +62,39 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   };
   const releaseName = fluxReleaseName(identity);
   const namespace = fluxReleaseNamespace(identity);
-  const result = await helmTemplate(
-    {
-      releaseName,
-      namespace,
-      chartDir: chart.dir,
-      chartValuesFiles: release.chart?.valuesFiles ?? [],
-      values: values.values,
-      kubeVersion: settings.kubeVersion,
-      apiVersions: settings.apiVersions,
-    },
-    context.helm,
-  );
-  if (!result.ok) {
+  const request = {
+    releaseName,
+    namespace,
+    chartDir: chart.dir,
+    chartValuesFiles: release.chart?.valuesFiles ?? [],
+    values: values.values,
+    kubeVersion: settings.kubeVersion,
+    apiVersions: settings.apiVersions,
+  };
+  const renderOnce = async () => {
+    const result = await helmTemplate(request, context.helm);
+    return result.ok ? { containers: extractContainers(result.manifests, namespace).containers } : { error: result.error };
+  };
+  const helm = await resolveHelm();
+  const rendered = chart.digest
+    ? await context.renderCache.get(
+        RenderCache.key({ v: 1, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined }),
+        renderOnce,
+      )
+    : await renderOnce();
+  if ('error' in rendered) {
     return {
       ok: false,
       secrets: collected.secrets,
       failures: [{
         rule: 'render/failed',
-        message: `helm template failed for chart ${chart.description}: ${firstLine(result.error)}`,
+        message: `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
         location: release.locations.version,
-        detail: result.error,
+        detail: rendered.error,
       }],
     };
   }
-  const { containers } = extractContainers(result.manifests, namespace);
+  const containers = rendered.containers;
   return {
     ok: true,
     secrets: collected.secrets,

@@ -79,13 +79,21 @@ export interface Snapshot {
   treeDigest(dir: string): Promise<string>;
 }
 
+/** A repository-relative folder without ./ or a trailing slash; '' for the root. Keeps dot-folders such as .guard. */
+export function normalizeDir(dir: string): string {
+  const trimmed = dir.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  return trimmed === '.' ? '' : trimmed;
+}
+
 function underPrefix(files: string[], dir: string): string[] {
-  const prefix = dir.replace(/^\.\/?/, '').replace(/\/$/, '');
+  const prefix = normalizeDir(dir);
   return files.filter((f) => prefix === '' || f === prefix || f.startsWith(prefix + '/')).sort();
 }
 
 export class CommitSnapshot implements Snapshot {
   private blobs?: Map<string, string>;
+  /** Blob contents by object id: a blob is read from git at most once per run. */
+  private readonly contents = new Map<string, Buffer>();
 
   constructor(
     private readonly root: string,
@@ -118,8 +126,12 @@ export class CommitSnapshot implements Snapshot {
 
   async readFiles(files: string[]): Promise<Map<string, Buffer>> {
     const tree = await this.tree();
-    const wanted = files.filter((f) => tree.has(f));
     const result = new Map<string, Buffer>();
+    for (const file of files) {
+      const known = this.contents.get(tree.get(file) ?? '');
+      if (known) result.set(file, known);
+    }
+    const wanted = files.filter((f) => tree.has(f) && !result.has(f));
     if (wanted.length === 0) return result;
     const child = execa('git', ['cat-file', '--batch'], {
       cwd: this.root,
@@ -134,7 +146,9 @@ export class CommitSnapshot implements Snapshot {
       const header = out.subarray(offset, headerEnd).toString('utf8');
       const size = Number(header.split(' ')[2]);
       const start = headerEnd + 1;
-      result.set(file, out.subarray(start, start + size));
+      const blob = out.subarray(start, start + size);
+      result.set(file, blob);
+      this.contents.set(tree.get(file)!, blob);
       offset = start + size + 1;
     }
     return result;
@@ -153,7 +167,15 @@ export class CommitSnapshot implements Snapshot {
     return pending;
   }
 
-  async treeDigest(dir: string): Promise<string> {
+  private readonly digests = new Map<string, Promise<string>>();
+
+  treeDigest(dir: string): Promise<string> {
+    let pending = this.digests.get(dir);
+    if (!pending) this.digests.set(dir, (pending = this.computeDigest(dir)));
+    return pending;
+  }
+
+  private async computeDigest(dir: string): Promise<string> {
     const tree = await this.tree();
     const hash = createHash('sha256');
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
@@ -161,7 +183,7 @@ export class CommitSnapshot implements Snapshot {
   }
 
   private async writeTree(dir: string, into: string): Promise<string> {
-    const prefix = dir.replace(/^\.\/?/, '').replace(/\/$/, '');
+    const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f) => prefix === '' || f === prefix || f.startsWith(prefix + '/'));
     const contents = await this.readFiles(files);
     for (const [file, data] of contents) {
@@ -215,7 +237,15 @@ export class WorktreeSnapshot implements Snapshot {
     return path.join(this.root, dir);
   }
 
-  async treeDigest(dir: string): Promise<string> {
+  private readonly digests = new Map<string, Promise<string>>();
+
+  treeDigest(dir: string): Promise<string> {
+    let pending = this.digests.get(dir);
+    if (!pending) this.digests.set(dir, (pending = this.computeDigest(dir)));
+    return pending;
+  }
+
+  private async computeDigest(dir: string): Promise<string> {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
     const hash = createHash('sha256');

