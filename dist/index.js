@@ -38969,7 +38969,7 @@ import os6 from "node:os";
 import path19 from "node:path";
 
 // src/engine.ts
-import { createHash as createHash6 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 import { promises as fs9 } from "node:fs";
 import os5 from "node:os";
 import path18 from "node:path";
@@ -40044,6 +40044,7 @@ function matchesImage(pattern, image) {
 
 // src/flux/discover.ts
 import path3 from "node:path";
+import { createHash } from "node:crypto";
 
 // src/flux/objects.ts
 var HELMRELEASE_API_VERSIONS = [
@@ -40074,7 +40075,7 @@ var MAX_MANIFEST_BYTES = 5 * 1024 * 1024;
 function isYamlPath(file) {
   return /\.ya?ml$/i.test(file);
 }
-async function discoverObjects(snapshot) {
+async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map()) {
   const files = await snapshot.listFiles();
   const chartDirs = files.filter((f) => path3.posix.basename(f) === "Chart.yaml").map((f) => path3.posix.dirname(f));
   const insideChart = (f) => chartDirs.some((dir) => dir === "." || f.startsWith(dir + "/"));
@@ -40094,7 +40095,9 @@ async function discoverObjects(snapshot) {
       problems.push({ location: { path: file, line: 1 }, message: "file is not valid UTF-8; not read" });
       continue;
     }
-    const parsed = parseYamlFile(text, file);
+    const cacheKey = `${file}\0${createHash("sha1").update(data).digest("hex")}`;
+    let parsed = parseCache.get(cacheKey);
+    if (!parsed) parseCache.set(cacheKey, parsed = parseYamlFile(text, file));
     problems.push(...parsed.problems);
     for (const document of parsed.documents) {
       const body = asRecord(document.value);
@@ -40144,7 +40147,7 @@ function decodeUtf8(data) {
 }
 
 // src/flux/fingerprint.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 import path4 from "node:path";
 
 // src/flux/values-sources.ts
@@ -40286,7 +40289,7 @@ function encryptedFragments(value, out = []) {
 
 // src/flux/fingerprint.ts
 async function releaseFingerprint(release, inventory, snapshot) {
-  const hash = createHash("sha256");
+  const hash = createHash2("sha256");
   hash.update(JSON.stringify(release.object.body));
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
@@ -47279,7 +47282,7 @@ async function versionOf(binary) {
 }
 
 // src/helm/render-cache.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { promises as fs4 } from "node:fs";
 import path11 from "node:path";
 var RenderCache = class {
@@ -47291,7 +47294,7 @@ var RenderCache = class {
   hits = 0;
   misses = 0;
   static key(parts) {
-    return createHash2("sha256").update(JSON.stringify(parts)).digest("hex");
+    return createHash3("sha256").update(JSON.stringify(parts)).digest("hex");
   }
   /** The cached render for `key`, or the result of `render()`, stored when it succeeded. */
   get(key, render) {
@@ -47497,13 +47500,13 @@ import { promises as fs7 } from "node:fs";
 import path15 from "node:path";
 
 // src/helm/pull.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { promises as fs6 } from "node:fs";
 import path14 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 async function pullChart(request2, cacheDir, options2) {
   const exact = request2.version !== void 0 && EXACT_VERSION.test(request2.version);
-  const key = createHash3("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? ""])).digest("hex").slice(0, 32);
+  const key = createHash4("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? ""])).digest("hex").slice(0, 32);
   const finalDir = path14.join(cacheDir, "charts", key);
   if (exact && await exists2(path14.join(finalDir, "Chart.yaml"))) return { ok: true, dir: finalDir };
   const staging = path14.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -47625,7 +47628,7 @@ async function chartVersion(dir) {
 }
 
 // src/flux/release-name.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 var MAX_RELEASE_NAME = 53;
 var SHORT_HASH = 12;
 function fluxReleaseName(release) {
@@ -47634,7 +47637,7 @@ function fluxReleaseName(release) {
 }
 function shortenReleaseName(name) {
   if (name.length <= MAX_RELEASE_NAME) return name;
-  const digest = createHash4("sha256").update(name).digest("hex");
+  const digest = createHash5("sha256").update(name).digest("hex");
   return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest.slice(0, SHORT_HASH)}`;
 }
 function fluxReleaseNamespace(release) {
@@ -47727,7 +47730,7 @@ function firstLine(text) {
 }
 
 // src/git/repo.ts
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash6 } from "node:crypto";
 import { promises as fs8 } from "node:fs";
 import path16 from "node:path";
 async function git(cwd, args, input) {
@@ -47868,7 +47871,7 @@ var CommitSnapshot = class {
   }
   async computeDigest(dir) {
     const tree = await this.tree();
-    const hash = createHash5("sha256");
+    const hash = createHash6("sha256");
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
     return hash.digest("hex");
   }
@@ -47931,10 +47934,10 @@ var WorktreeSnapshot = class {
   async computeDigest(dir) {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
-    const hash = createHash5("sha256");
+    const hash = createHash6("sha256");
     for (const file of files) {
       const blob = contents.get(file) ?? Buffer.alloc(0);
-      const oid = createHash5("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
+      const oid = createHash6("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest("hex");
@@ -48388,7 +48391,9 @@ async function checkRevisions(options2) {
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
   const scratchDir = await fs9.mkdtemp(path18.join(os5.tmpdir(), "guard-run-"));
   try {
-    const [baseInventory, headInventory] = await Promise.all([discoverObjects(baseSnapshot), discoverObjects(headSnapshot)]);
+    const parseCache = /* @__PURE__ */ new Map();
+    const baseInventory = await discoverObjects(baseSnapshot, parseCache);
+    const headInventory = await discoverObjects(headSnapshot, parseCache);
     const discovered = performance.now();
     const firstShard = !options2.shard || options2.shard.index === 1;
     const drafts = { head: [], base: [] };
@@ -48539,7 +48544,7 @@ function helmReleases(inventory, findings) {
 }
 function inShard(key, shard) {
   if (!shard || shard.total <= 1) return true;
-  const bucket = parseInt(createHash6("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
+  const bucket = parseInt(createHash7("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
   return bucket === shard.index - 1;
 }
 async function renderSafely(release, context, settings) {
@@ -48740,14 +48745,14 @@ function commentableLines(diff) {
 }
 
 // src/forge/markdown.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 var SUMMARY_MARKER = "<!-- gitops-guard:summary -->";
 var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function commentKey(finding) {
-  return createHash7("sha256").update(`${findingKey(finding)}\0${finding.location.path}\0${finding.location.line}`).digest("hex").slice(0, 16);
+  return createHash8("sha256").update(`${findingKey(finding)}\0${finding.location.path}\0${finding.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -53444,7 +53449,7 @@ async function publishFailure(message, publisher) {
 }
 
 // src/report/sarif.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
@@ -53493,7 +53498,7 @@ function toResult(finding, ruleIndex) {
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash8("sha256").update(findingKey(finding)).digest("hex").slice(0, 32) },
+    partialFingerprints: { "gitopsGuard/v1": createHash9("sha256").update(findingKey(finding)).digest("hex").slice(0, 32) },
     properties: { introduced: finding.introduced, subject: finding.subject }
   };
 }

@@ -157,7 +157,9 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
   try {
-    const [baseInventory, headInventory] = await Promise.all([discoverObjects(baseSnapshot), discoverObjects(headSnapshot)]);
+    const parseCache = new Map();
+    const baseInventory = await discoverObjects(baseSnapshot, parseCache);
+    const headInventory = await discoverObjects(headSnapshot, parseCache);
     const discovered = performance.now();
     const firstShard = !options.shard || options.shard.index === 1;
     const drafts: { head: DraftFinding[]; base: DraftFinding[] } = { head: [], base: [] };

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
-import { jsonPointer, parseYamlFile, type YamlDocument, type YamlProblem } from '../yaml/source.js';
+import { createHash } from 'node:crypto';
+import { jsonPointer, parseYamlFile, type ParsedYamlFile, type YamlDocument, type YamlProblem } from '../yaml/source.js';
 import { asRecord, asString, objectId, type RepoObject } from './objects.js';
 
 export interface RepoInventory {
@@ -19,7 +20,10 @@ export function isYamlPath(file: string): boolean {
 }
 
 /** Every Kubernetes object in the YAML files of a revision, skipping chart sources and the guard's own folder. */
-export async function discoverObjects(snapshot: Snapshot): Promise<RepoInventory> {
+/** Parsed files by content and path, shared by the base and head of one run: an unchanged file is parsed once. */
+export type ParseCache = Map<string, ParsedYamlFile>;
+
+export async function discoverObjects(snapshot: Snapshot, parseCache: ParseCache = new Map()): Promise<RepoInventory> {
   const files = await snapshot.listFiles();
   const chartDirs = files.filter((f) => path.posix.basename(f) === 'Chart.yaml').map((f) => path.posix.dirname(f));
   const insideChart = (f: string) => chartDirs.some((dir) => dir === '.' || f.startsWith(dir + '/'));
@@ -39,7 +43,9 @@ export async function discoverObjects(snapshot: Snapshot): Promise<RepoInventory
       problems.push({ location: { path: file, line: 1 }, message: 'file is not valid UTF-8; not read' });
       continue;
     }
-    const parsed = parseYamlFile(text, file);
+    const cacheKey = `${file}\0${createHash('sha1').update(data).digest('hex')}`;
+    let parsed = parseCache.get(cacheKey);
+    if (!parsed) parseCache.set(cacheKey, (parsed = parseYamlFile(text, file)));
     problems.push(...parsed.problems);
     for (const document of parsed.documents) {
       const body = asRecord(document.value);
