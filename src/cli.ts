@@ -96,9 +96,10 @@ reports
   .command('merge')
   .description('combine the JSON reports of `guard check --shard I/N` into one verdict (exit 0/1 like check)')
   .argument('<files...>', 'JSON reports, one per shard')
-  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
+  .addOption(new Option('--format <format>', 'output format; github and forgejo post the merged verdict and comments like check does').choices(['text', 'json', 'sarif', 'github', 'forgejo']).default('text'))
+  .addOption(new Option('--comment-mode <mode>', 'with --format github|forgejo').choices(['review', 'annotations', 'summary', 'off']).default('review'))
   .addOption(new Option('--fail-on <severity>', 'lowest severity that fails').choices(['error', 'warning', 'notice']))
-  .action(async (files: string[], options: { format: 'text' | 'json' | 'sarif'; failOn?: Severity }) => {
+  .action(async (files: string[], options: { format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity }) => {
     const loaded = files.map((file) => {
       try {
         return JSON.parse(readFileSync(file, 'utf8')) as Report;
@@ -115,6 +116,11 @@ reports
     if (options.format === 'json') process.stdout.write(JSON.stringify(merged, null, 2) + '\n');
     else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(merged), null, 2) + '\n');
     else process.stdout.write(await renderText(merged, async () => undefined, { color: useColor() }));
+    if (options.format === 'github' || options.format === 'forgejo') {
+      const context = runContext(process.env, { forge: options.format });
+      const outcome = await publishReport(merged, context.target, options.commentMode, publisherFor(context.target));
+      for (const note of outcome.notes) process.stderr.write(`guard: warning: ${note}\n`);
+    }
     process.exitCode = merged.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
   });
 

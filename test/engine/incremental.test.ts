@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkRevisions, inShard, runCheck } from '../../src/engine.js';
 import type { TestRepo } from '../support/git-repo.js';
+import { FakeForge } from '../support/fake-forge.js';
 import { repoRoot } from '../support/paths.js';
 import { assertValidReport } from '../support/report-schema.js';
 import { BASE_VALUES, exampleRepo, externalDnsRelease } from '../support/scenario.js';
@@ -108,6 +109,16 @@ describe('shards', () => {
     assertValidReport(mergedReport);
     expect(mergedReport.findings).toEqual(whole.findings);
     expect(mergedReport.summary).toEqual(whole.summary);
+    const forge = await FakeForge.start('github');
+    const posted = await execa('node', [cli, 'report', 'merge', ...shardFiles, '--format', 'github'], {
+      reject: false,
+      env: { GITHUB_ACTIONS: '', GUARD_TOKEN: 'token', GITHUB_REPOSITORY: 'o/r', GUARD_PR: '5', GUARD_SHA: whole.head.sha, GITHUB_API_URL: forge.apiUrl },
+    });
+    expect(posted.exitCode).toBe(1);
+    expect(forge.statuses).toEqual([expect.objectContaining({ state: 'failure' })]);
+    expect(forge.issueComments).toHaveLength(1);
+    expect(forge.violations()).toEqual([]);
+    await forge.stop();
     const partial = await execa('node', [cli, 'report', 'merge', shardFiles[0]!, shardFiles[2]!], { reject: false });
     expect(partial.exitCode).toBe(2);
     expect(partial.stderr).toContain('missing');
