@@ -39617,10 +39617,17 @@ var CONTAINER_FLAG_RULES = {
   "missing-value": "container-flags/missing-value",
   "unexpected-positional": "container-flags/unexpected-argument"
 };
-function checkContainerFlags(rendered, catalogs) {
-  return rendered.containers.flatMap((container) => checkContainer(rendered, container, catalogs.get(container.image)));
+function containerSlot(container) {
+  return `${container.workload.kind}/${container.workload.name} ${container.name}`;
 }
-function checkContainer(rendered, container, lookup) {
+function checkContainerFlags(rendered, catalogs, previous) {
+  return rendered.containers.flatMap((container) => {
+    const before = previous?.images.get(containerSlot(container));
+    const previousLookup = before && before !== container.image ? previous?.catalogs.get(before) : void 0;
+    return checkContainer(rendered, container, catalogs.get(container.image), previousLookup);
+  });
+}
+function checkContainer(rendered, container, lookup, previousLookup) {
   const subject = {
     ...rendered.subject,
     workload: `${container.workload.kind}/${container.workload.name}`,
@@ -39665,7 +39672,10 @@ function checkContainer(rendered, container, lookup) {
     }];
   }
   const problems = validateArgs(lookup.catalog, argv.args, { env: container.env, label: lookup.label });
-  return problems.map((problem) => toFinding(rendered, lookup, problem, argv, where, subject));
+  return problems.map((problem) => {
+    const finding = toFinding(rendered, lookup, problem, argv, where, subject);
+    return problem.kind === "unknown-flag" ? asRemovedInUpgrade(finding, problem, lookup, previousLookup) : finding;
+  });
 }
 function argumentsOfBinary(container, binary) {
   const args = container.args ?? [];
@@ -39702,6 +39712,18 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
     related: related.length > 0 ? related : void 0,
     evidence,
     suggestion: problem.suggestion
+  };
+}
+function asRemovedInUpgrade(finding, problem, lookup, previous) {
+  if (previous?.status !== "found" || !problem.flag) return finding;
+  const known = previous.catalog.flags.find((f) => f.name === problem.flag && !f.hidden);
+  if (!known) return finding;
+  return {
+    ...finding,
+    rule: "container-flags/removed-in-upgrade",
+    message: `${finding.message.split(":")[0]}: --${problem.flag} was removed in ${lookup.label}; ${previous.label}, which this container ran before the change, had it${problem.suggestion ? `; did you mean ${problem.suggestion}?` : ""}`,
+    evidence: [...finding.evidence ?? [], `${previous.file}:${known.line}: ${known.declaration}  ${known.help}`],
+    related: [...finding.related ?? [], { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }]
   };
 }
 function helpEvidence(lookup, spec) {
@@ -48453,7 +48475,7 @@ async function checkRevisions(options2) {
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? "rendered" : "failed";
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        drafts.head.push(...await findingsOf(headOutcome, release, catalogs));
+        drafts.head.push(...await findingsOf(headOutcome, release, catalogs, baseOutcome));
         if (baseOutcome && baseRelease) drafts.base.push(...await findingsOf(baseOutcome, baseRelease, catalogs));
         options2.onProgress?.({ done: ++done, total: headReleases.length, current: key });
       })
@@ -48556,7 +48578,7 @@ async function renderSafely(release, context, settings) {
     return { ok: false, secrets: [], failures: [{ rule: "render/failed", message: `rendering crashed: ${message}`, location: release.locations.name }] };
   }
 }
-async function findingsOf(outcome, release, store) {
+async function findingsOf(outcome, release, store, before) {
   const subject = { kind: "HelmRelease", namespace: release.namespace, name: release.name };
   if (!outcome.ok) {
     return outcome.failures.map((failure) => ({
@@ -48579,7 +48601,14 @@ async function findingsOf(outcome, release, store) {
     location: warning2.location,
     subject
   }));
-  return [...warnings, ...checkContainerFlags(outcome.rendered, lookups)];
+  let previous;
+  if (before?.ok) {
+    const images = new Map(before.rendered.containers.map((c3) => [containerSlot(c3), c3.image]));
+    const previousCatalogs = /* @__PURE__ */ new Map();
+    for (const image of new Set(images.values())) previousCatalogs.set(image, await store.lookup(image));
+    previous = { images, catalogs: previousCatalogs };
+  }
+  return [...warnings, ...checkContainerFlags(outcome.rendered, lookups, previous)];
 }
 function yamlFindings(inventory) {
   return inventory.problems.map((problem) => ({
@@ -53453,6 +53482,7 @@ import { createHash as createHash9 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
+  "container-flags/removed-in-upgrade": "An image upgrade dropped a flag the container is still given; the new binary exits at start.",
   "container-flags/bool-with-value": 'A boolean flag is given =true/=false, which kingpin rejects ("unexpected true").',
   "container-flags/repeated": "A single-value flag is given more than once.",
   "container-flags/bad-enum": "A flag value is outside the options the help lists.",

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import picomatch from 'picomatch';
-import { checkContainerFlags, type CatalogLookups } from './checks/container-flags.js';
+import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousRender } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
 import { atOrAbove, findingKey, type DraftFinding, type Finding, type Severity } from './findings.js';
@@ -226,7 +226,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? 'rendered' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        drafts.head.push(...(await findingsOf(headOutcome, release, catalogs)));
+        drafts.head.push(...(await findingsOf(headOutcome, release, catalogs, baseOutcome)));
         if (baseOutcome && baseRelease) drafts.base.push(...(await findingsOf(baseOutcome, baseRelease, catalogs)));
         options.onProgress?.({ done: ++done, total: headReleases.length, current: key });
       }),
@@ -349,7 +349,7 @@ async function renderSafely(release: HelmRelease, context: Parameters<typeof ren
   }
 }
 
-async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore): Promise<DraftFinding[]> {
+async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore, before?: RenderOutcome): Promise<DraftFinding[]> {
   const subject = { kind: 'HelmRelease' as const, namespace: release.namespace, name: release.name };
   if (!outcome.ok) {
     return outcome.failures.map((failure) => ({
@@ -372,7 +372,14 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
     location: warning.location,
     subject,
   }));
-  return [...warnings, ...checkContainerFlags(outcome.rendered, lookups as CatalogLookups)];
+  let previous: PreviousRender | undefined;
+  if (before?.ok) {
+    const images = new Map(before.rendered.containers.map((c) => [containerSlot(c), c.image]));
+    const previousCatalogs = new Map<string, CatalogLookup>();
+    for (const image of new Set(images.values())) previousCatalogs.set(image, await store.lookup(image));
+    previous = { images, catalogs: previousCatalogs };
+  }
+  return [...warnings, ...checkContainerFlags(outcome.rendered, lookups as CatalogLookups, previous)];
 }
 
 function yamlFindings(inventory: RepoInventory): DraftFinding[] {

@@ -20,12 +20,27 @@ export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
 
 export type CatalogLookups = ReadonlyMap<string, CatalogLookup>;
 
-/** Every rendered container's command line, checked against its image's own --help. */
-export function checkContainerFlags(rendered: RenderedRelease, catalogs: CatalogLookups): DraftFinding[] {
-  return rendered.containers.flatMap((container) => checkContainer(rendered, container, catalogs.get(container.image)));
+/** The same release at the base revision: which image each container ran before this change. */
+export interface PreviousRender {
+  /** "Deployment/name container" -> image */
+  images: ReadonlyMap<string, string>;
+  catalogs: CatalogLookups;
 }
 
-function checkContainer(rendered: RenderedRelease, container: RenderedContainer, lookup: CatalogLookup | undefined): DraftFinding[] {
+export function containerSlot(container: Pick<RenderedContainer, 'workload' | 'name'>): string {
+  return `${container.workload.kind}/${container.workload.name} ${container.name}`;
+}
+
+/** Every rendered container's command line, checked against its image's own --help. */
+export function checkContainerFlags(rendered: RenderedRelease, catalogs: CatalogLookups, previous?: PreviousRender): DraftFinding[] {
+  return rendered.containers.flatMap((container) => {
+    const before = previous?.images.get(containerSlot(container));
+    const previousLookup = before && before !== container.image ? previous?.catalogs.get(before) : undefined;
+    return checkContainer(rendered, container, catalogs.get(container.image), previousLookup);
+  });
+}
+
+function checkContainer(rendered: RenderedRelease, container: RenderedContainer, lookup: CatalogLookup | undefined, previousLookup?: CatalogLookup): DraftFinding[] {
   const subject = {
     ...rendered.subject,
     workload: `${container.workload.kind}/${container.workload.name}`,
@@ -72,7 +87,10 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
     }];
   }
   const problems = validateArgs(lookup.catalog, argv.args, { env: container.env, label: lookup.label });
-  return problems.map((problem) => toFinding(rendered, lookup, problem, argv, where, subject));
+  return problems.map((problem) => {
+    const finding = toFinding(rendered, lookup, problem, argv, where, subject);
+    return problem.kind === 'unknown-flag' ? asRemovedInUpgrade(finding, problem, lookup, previousLookup) : finding;
+  });
 }
 
 type Argv = { kind: 'binary'; args: string[]; offsetLabel: (index: number) => string } | { kind: 'other-program'; program: string };
@@ -123,6 +141,23 @@ function toFinding(
     related: related.length > 0 ? related : undefined,
     evidence,
     suggestion: problem.suggestion,
+  };
+}
+
+/**
+ * An unknown flag that the image this container ran before the change did know: the upgrade
+ * (a chart bump or an image tag) dropped it. Said so, with both versions.
+ */
+function asRemovedInUpgrade(finding: DraftFinding, problem: ArgProblem, lookup: Extract<CatalogLookup, { status: 'found' }>, previous: CatalogLookup | undefined): DraftFinding {
+  if (previous?.status !== 'found' || !problem.flag) return finding;
+  const known = previous.catalog.flags.find((f) => f.name === problem.flag && !f.hidden);
+  if (!known) return finding;
+  return {
+    ...finding,
+    rule: 'container-flags/removed-in-upgrade',
+    message: `${finding.message.split(':')[0]}: --${problem.flag} was removed in ${lookup.label}; ${previous.label}, which this container ran before the change, had it${problem.suggestion ? `; did you mean ${problem.suggestion}?` : ''}`,
+    evidence: [...(finding.evidence ?? []), `${previous.file}:${known.line}: ${known.declaration}  ${known.help}`],
+    related: [...(finding.related ?? []), { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }],
   };
 }
 

@@ -7,6 +7,7 @@ const LEVEL: Record<Severity, Result.level> = { error: 'error', warning: 'warnin
 
 const RULE_HELP: Record<string, string> = {
   'container-flags/unknown-flag': 'A container argument names a flag that the image binary\'s --help does not list; the binary exits at start and the pod crash-loops.',
+  'container-flags/removed-in-upgrade': 'An image upgrade dropped a flag the container is still given; the new binary exits at start.',
   'container-flags/bool-with-value': 'A boolean flag is given =true/=false, which kingpin rejects ("unexpected true").',
   'container-flags/repeated': 'A single-value flag is given more than once.',
   'container-flags/bad-enum': 'A flag value is outside the options the help lists.',

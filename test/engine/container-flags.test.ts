@@ -113,3 +113,28 @@ describe('container-flags on rendered HelmReleases', () => {
     expect(report.summary.verdict).toBe('fail');
   });
 });
+
+describe('version drift', () => {
+  it('an upgrade that drops a flag still set in values is blocked, naming the version that dropped it', async () => {
+    const { promises: fsp } = await import('node:fs');
+    const { externalDnsData } = await import('../support/paths.js');
+    const help18 = await fsp.readFile(path.join(externalDnsData, 'help-v0.18.0.txt'), 'utf8');
+    const values = { ...BASE_VALUES, extraArgs: ['--traefik-disable-legacy'] };
+    repo = await exampleRepo({
+      '.guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt': help18,
+      [HR]: externalDnsRelease({ ...values, image: { tag: 'v0.18.0' } }),
+    });
+    const upgraded = externalDnsRelease(values);
+    await repo.commit('upgrade external-dns to the chart default v0.19.0', { [HR]: upgraded });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    assertValidReport(report);
+    const finding = report.findings.find((f) => f.rule === 'container-flags/removed-in-upgrade');
+    expect(finding).toBeDefined();
+    expect(finding!.message).toContain('removed in external-dns v0.19.0');
+    expect(finding!.message).toContain('external-dns v0.18.0');
+    expect(finding!.suggestion).toBe('--traefik-enable-legacy');
+    expect(finding!.location).toMatchObject({ path: HR, line: lineOf(upgraded, '--traefik-disable-legacy') });
+    expect(finding!.introduced).toBe(true);
+    expect(report.summary.verdict).toBe('fail');
+  });
+});
