@@ -39237,12 +39237,12 @@ function validateArgs(catalog, args, options2 = {}) {
     }
     const count2 = (seen.get(spec.name) ?? 0) + 1;
     seen.set(spec.name, count2);
-    if (count2 > 1 && !spec.repeatable && !spec.isBoolean) {
+    if (count2 > 1 && !spec.repeatable) {
       fail({
         kind: "repeated",
         argIndex: token.index,
         flag: spec.name,
-        message: `--${spec.name} is given more than once, but it takes a single value`,
+        message: `--${spec.name} is given more than once, but it may appear only once`,
         binaryError: kingpinError(catalog, `flag '${spec.name}' cannot be repeated`),
         spec
       });
@@ -39880,7 +39880,7 @@ var import_picomatch = __toESM(require_picomatch2(), 1);
 import path2 from "node:path";
 
 // src/flags/kingpin.ts
-var DECLARATION = /^ {2}(?:-([A-Za-z0-9?]), )?--(\[no-\])?([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?( \.\.\.)?(?: {2,}(.*))?$/;
+var DECLARATION = /^ {2}(?:-([A-Za-z0-9?]), | {4})?--(\[no-\])?([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?( \.\.\.)?(?: {2,}(.*))?$/;
 var SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
 var ENV_SUFFIX = /\s*\(\$([A-Z][A-Z0-9_]*)\)\s*$/;
 var IMPLICIT_FLAGS = ["help-long", "help-man", "completion-bash", "completion-script-bash", "completion-script-zsh"];
@@ -39964,7 +39964,7 @@ function parseKingpinHelp(text) {
 function completeFlag(spec, rawHelp, required) {
   const env = ENV_SUFFIX.exec(rawHelp);
   const help = env ? rawHelp.slice(0, env.index).trim() : rawHelp.trim();
-  const options2 = /\boptions:\s*([^)]*)\)/.exec(help);
+  const options2 = /\boptions:\s*([^)]*)\)/.exec(help) ?? /\bOne of:\s*\[([^\]]*)\]/i.exec(help);
   let enumValues = options2?.[1]?.split(",").map((o2) => o2.trim()).filter((o2) => o2 !== "");
   if (enumValues && enumValues.length === 0) enumValues = void 0;
   const defaultFromHelp = /\(default: ([^,)]*)/.exec(help)?.[1];

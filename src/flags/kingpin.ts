@@ -12,7 +12,8 @@ import type { FlagCatalog, FlagSpec } from './catalog.js';
  * Booleans have no `=` (v2.4 prints them `--[no-]x`), ` ...` marks a cumulative flag, a
  * declaration too wide for its column puts the help on the next lines.
  */
-const DECLARATION = /^ {2}(?:-([A-Za-z0-9?]), )?--(\[no-\])?([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?( \.\.\.)?(?: {2,}(.*))?$/;
+// Flags without a short form are indented four more columns when some flag has one.
+const DECLARATION = /^ {2}(?:-([A-Za-z0-9?]), | {4})?--(\[no-\])?([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?( \.\.\.)?(?: {2,}(.*))?$/;
 const SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
 const ENV_SUFFIX = /\s*\(\$([A-Z][A-Z0-9_]*)\)\s*$/;
 
@@ -92,7 +93,8 @@ export function parseKingpinHelp(text: string): FlagCatalog {
 function completeFlag(spec: FlagSpec, rawHelp: string, required: Set<string>): FlagSpec {
   const env = ENV_SUFFIX.exec(rawHelp);
   const help = env ? rawHelp.slice(0, env.index).trim() : rawHelp.trim();
-  const options = /\boptions:\s*([^)]*)\)/.exec(help);
+  // external-dns writes "options: a, b)"; Prometheus projects write "One of: [a, b]".
+  const options = /\boptions:\s*([^)]*)\)/.exec(help) ?? /\bOne of:\s*\[([^\]]*)\]/i.exec(help);
   let enumValues = options?.[1]?.split(',').map((o) => o.trim()).filter((o) => o !== '');
   if (enumValues && enumValues.length === 0) enumValues = undefined;
   const defaultFromHelp = /\(default: ([^,)]*)/.exec(help)?.[1];

@@ -68,12 +68,13 @@ export function validateArgs(catalog: FlagCatalog, args: string[], options: Vali
     }
     const count = (seen.get(spec.name) ?? 0) + 1;
     seen.set(spec.name, count);
-    if (count > 1 && !spec.repeatable && !spec.isBoolean) {
+    // kingpin refuses a second occurrence of any non-cumulative flag, booleans included (checked against the real parser).
+    if (count > 1 && !spec.repeatable) {
       fail({
         kind: 'repeated',
         argIndex: token.index,
         flag: spec.name,
-        message: `--${spec.name} is given more than once, but it takes a single value`,
+        message: `--${spec.name} is given more than once, but it may appear only once`,
         binaryError: kingpinError(catalog, `flag '${spec.name}' cannot be repeated`),
         spec,
       });
