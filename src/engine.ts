@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import picomatch from 'picomatch';
+import { checkRemediation } from './checks/helmrelease-remediation.js';
 import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousRender } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
@@ -226,7 +227,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? 'rendered' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        drafts.head.push(...(await findingsOf(headOutcome, release, catalogs, baseOutcome)));
+        drafts.head.push(...(await findingsOf(headOutcome, release, catalogs, baseOutcome)), ...checkRemediation(release));
+        if (baseRelease) drafts.base.push(...checkRemediation(baseRelease));
         if (baseOutcome && baseRelease) drafts.base.push(...(await findingsOf(baseOutcome, baseRelease, catalogs)));
         options.onProgress?.({ done: ++done, total: headReleases.length, current: key });
       }),
@@ -371,6 +373,7 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
     message: `${describeRelease(release)}: ${warning.message}`,
     location: warning.location,
     subject,
+    ...(warning.suggestion ? { suggestion: warning.suggestion } : {}),
   }));
   let previous: PreviousRender | undefined;
   if (before?.ok) {

@@ -1,4 +1,9 @@
 import type { SourceLocation } from '../findings.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { checkValuesSchema, type ChartValuesModel } from '../checks/values-schema.js';
+import { parseYamlFile } from '../yaml/source.js';
+import { asRecord } from './objects.js';
 import { resolveHelm } from '../helm/binary.js';
 import { RenderCache } from '../helm/render-cache.js';
 import { helmTemplate } from '../helm/template.js';
@@ -22,6 +27,7 @@ export interface RenderFailure {
   location: SourceLocation;
   /** Tool output that explains it. */
   detail?: string;
+  suggestion?: string;
 }
 
 export type RenderOutcome =
@@ -51,6 +57,21 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       ok: false,
       secrets: collected.secrets,
       failures: [{ rule: 'render/values-invalid', message: `valuesFrom targetPath value cannot be set the way Flux sets it (helm --set syntax): ${error.message}; escape commas in the value as \\,`, location: targetPath?.origin ?? release.locations.name }],
+    };
+  }
+  const chartModel = await loadChartValuesModel(chart.dir, context.renderCache);
+  const schemaCheck = checkValuesSchema({
+    values,
+    chart: chartModel,
+    subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
+    fallback: release.locations.version,
+  });
+  const valueWarnings: RenderFailure[] = schemaCheck.warnings.map((w) => ({ rule: w.rule, message: w.message.replace(/^HelmRelease [^:]+: /, ''), location: w.location, suggestion: w.suggestion }));
+  if (schemaCheck.errors.length > 0) {
+    return {
+      ok: false,
+      secrets: collected.secrets,
+      failures: schemaCheck.errors.map((e) => ({ rule: e.rule, message: e.message.replace(/^HelmRelease [^:]+: /, ''), location: e.location })),
     };
   }
   const identity = {
@@ -98,7 +119,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   return {
     ok: true,
     secrets: collected.secrets,
-    warnings: collected.unknown.map((u) => ({ rule: 'render/values-unknown', message: u.message, location: u.location })),
+    warnings: [...collected.unknown.map((u) => ({ rule: 'render/values-unknown', message: u.message, location: u.location })), ...valueWarnings],
     rendered: {
       release,
       subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
@@ -109,6 +130,32 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       chartDescription: chart.description,
     },
   };
+}
+
+const chartModelsPerRun = new WeakMap<object, Map<string, Promise<ChartValuesModel>>>();
+
+/** The chart's values.yaml and values.schema.json (read once per chart directory and run). */
+function loadChartValuesModel(dir: string, run: object): Promise<ChartValuesModel> {
+  let chartModels = chartModelsPerRun.get(run);
+  if (!chartModels) chartModelsPerRun.set(run, (chartModels = new Map()));
+  let pending = chartModels.get(dir);
+  if (!pending) {
+    pending = (async () => {
+      const read = (name: string) => fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
+      const [valuesText, schemaText, chartText] = await Promise.all([read('values.yaml'), read('values.schema.json'), read('Chart.yaml')]);
+      const defaults = valuesText ? asRecord(parseYamlFile(valuesText, 'values.yaml').documents[0]?.value) ?? {} : {};
+      let schema: Record<string, unknown> | undefined;
+      try {
+        schema = schemaText ? asRecord(JSON.parse(schemaText)) : undefined;
+      } catch {
+        schema = undefined;
+      }
+      const chartName = (chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1]) || path.basename(dir);
+      return { defaults, schema, chartName };
+    })();
+    chartModels.set(dir, pending);
+  }
+  return pending;
 }
 
 /** helm's error, on one line, without its generic hints. */

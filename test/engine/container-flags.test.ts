@@ -55,11 +55,36 @@ describe('container-flags on rendered HelmReleases', () => {
   });
 
   it('rejects an enum value outside the options the help lists, at the values line', async () => {
-    const text = externalDnsRelease({ ...BASE_VALUES, policy: 'upsert-onyl' });
+    const text = externalDnsRelease({ ...BASE_VALUES, extraArgs: ['--aws-zone-type=publik'] });
     const report = await checkChange({ [HR]: text });
     const finding = report.findings.find((f) => f.rule === 'container-flags/bad-enum');
+    expect(finding?.location).toMatchObject({ path: HR, line: lineOf(text, '--aws-zone-type=publik') });
+    expect(finding?.message).toContain('publik');
+    expect(finding?.suggestion).toBe('--aws-zone-type=public');
+  });
+
+  it('reports a value the chart schema forbids at the line that set it, before helm refuses it', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, policy: 'upsert-onyl' });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'values-schema/violation');
     expect(finding?.location).toMatchObject({ path: HR, line: lineOf(text, 'policy: upsert-onyl') });
-    expect(finding?.message).toContain('upsert-onyl');
+    expect(finding?.message).toContain('policy must be one of "create-only", "sync", "upsert-only"');
+    expect(report.summary.verdict).toBe('fail');
+  });
+
+  it('warns about a value key the chart does not know, with did-you-mean', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, extraArg: ['--traefik-enable-legacy'] });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'values-schema/unknown-key');
+    expect(finding).toMatchObject({ severity: 'warning', suggestion: 'extraArgs', location: { path: HR, line: lineOf(text, 'extraArg:') } });
+  });
+
+  it('warns when a failed upgrade could not be remediated (the incident\'s "cannot remediate failed release")', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, interval: '2m' }, { upgrade: { remediation: { retries: 0 } } });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'helmrelease/remediation');
+    expect(finding).toMatchObject({ severity: 'warning', introduced: true });
+    expect(finding!.location.line).toBe(lineOf(text, 'remediation:'));
   });
 
   it('reports a required flag that the rendered args lack', async () => {

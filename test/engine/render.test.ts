@@ -77,7 +77,7 @@ describe('rendering releases as Flux would', () => {
     });
     const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: path.join(cacheDir, 'http') });
     expect(report.findings.find((f) => f.subject.name === 'exact')?.rule).toBe('container-flags/unknown-flag');
-    expect(report.findings.find((f) => f.subject.name === 'range')?.rule).toBe('container-flags/bad-enum');
+    expect(report.findings.find((f) => f.subject.name === 'range')?.rule).toBe('values-schema/violation');
     expect(charts.requests.some((r) => r.endsWith('.tgz'))).toBe(true);
   });
 

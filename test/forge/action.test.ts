@@ -70,8 +70,8 @@ describe.each<ForgeKind>(['github', 'forgejo'])('the action on a %s runner, end 
     const outputs = readFileSync(env.GITHUB_OUTPUT!, 'utf8');
     expect(outputs).toContain('verdict');
     expect(outputs).toContain('fail');
-    const report = JSON.parse(readFileSync(path.join(env.RUNNER_TEMP!, 'gitops-guard-report.json'), 'utf8')) as { findings: unknown[] };
-    expect(report.findings).toHaveLength(2);
+    const report = JSON.parse(readFileSync(path.join(env.RUNNER_TEMP!, "gitops-guard-report.json"), "utf8")) as { findings: Array<{ rule: string }> };
+    expect(report.findings.map((f) => f.rule).sort()).toEqual(["container-flags/unknown-flag", "deploy/multi-site", "helmrelease/remediation"]);
     expect(JSON.parse(readFileSync(path.join(env.RUNNER_TEMP!, 'gitops-guard.sarif'), 'utf8')).version).toBe('2.1.0');
     expect(readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8')).toContain('merge blocked');
     if (kind === 'github') expect(forge.checkRuns).toHaveLength(1);

@@ -30,7 +30,7 @@ describe('SARIF output', () => {
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     const validation = JSON.parse(readFileSync(output, 'utf8')) as { runs: Array<{ results?: Array<{ ruleId: string; message: unknown }> }> };
     expect(validation.runs[0]!.results ?? []).toEqual([]);
-    expect(sarif.runs[0]!.results!.map((r) => r.ruleId).sort()).toEqual(['container-flags/unknown-flag', 'deploy/multi-site']);
+    expect(sarif.runs[0]!.results!.map((r) => r.ruleId).sort()).toEqual(['container-flags/unknown-flag', 'deploy/multi-site', 'helmrelease/remediation']);
     expect(sarif.runs[0]!.results![0]!.locations![0]!.physicalLocation!.region!.startLine).toBeGreaterThan(0);
   });
 });

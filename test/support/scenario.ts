@@ -12,6 +12,7 @@ export function externalDnsRelease(values: Record<string, unknown>, extra: Recor
     spec: {
       interval: '30m',
       chart: { spec: { chart: './charts/external-dns', version: '1.19.0', sourceRef: { kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' } } },
+      upgrade: { remediation: { retries: 3, remediateLastFailure: true } },
       ...extra,
       values,
     },
