@@ -8,7 +8,7 @@ import { checkRemediation } from './checks/helmrelease-remediation.js';
 import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousRender } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
-import { atOrAbove, findingKey, type DraftFinding, type Finding, type Severity } from './findings.js';
+import { findingKey, type DraftFinding, type Finding, type Severity } from './findings.js';
 import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
@@ -19,6 +19,7 @@ import { renderRelease, type RenderOutcome } from './flux/render.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
 import { RenderCache } from './helm/render-cache.js';
+import { assembleReport } from './report/assemble.js';
 import { redactFindings } from './report/redact.js';
 import { checkMultiSite } from './checks/deploy-multi-site.js';
 import { checkSiteHealth } from './checks/deploy-site-unhealthy.js';
@@ -240,7 +241,17 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     if (deployment.kind === 'planned') drafts.head.push(...runDeployChecks(deployment.input));
     const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
     const deploy = deployment.kind === 'planned' ? describePlan(deployment.input.plan) : undefined;
-    const report = buildReport({ baseInfo, headInfo, policy, failOn, findings, releases, deploy, shard: options.shard });
+    const report = assembleReport({
+      tool: { name: 'gitops-guard', version: TOOL_VERSION },
+      base: baseInfo,
+      head: headInfo,
+      policy,
+      failOn,
+      findings,
+      releases,
+      ...(deploy ? { deploy } : {}),
+      ...(options.shard ? { shard: options.shard } : {}),
+    });
     for (const value of sensitiveEnvironment(process.env)) secrets.add(value);
     const timings: Timings = {
       discoverMs: Math.round(discovered - started),
@@ -463,44 +474,3 @@ function applyRuleSettings(findings: Finding[], config: GuardConfig): Finding[] 
   });
 }
 
-const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
-
-function buildReport(input: {
-  baseInfo: RevisionInfo;
-  headInfo: RevisionInfo;
-  policy: string;
-  failOn: Severity;
-  findings: Finding[];
-  releases: ReleaseStatus[];
-  deploy?: DeployPlanSummary;
-  shard?: { index: number; total: number };
-}): Report {
-  const findings = [...input.findings].sort(
-    (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule),
-  );
-  const releases = [...input.releases].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
-  const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
-  const blocking = findings.filter((f) => atOrAbove(f.severity, input.failOn)).length;
-  return {
-    version: 1,
-    tool: { name: 'gitops-guard', version: TOOL_VERSION },
-    base: input.baseInfo,
-    head: input.headInfo,
-    policy: input.policy,
-    failOn: input.failOn,
-    findings,
-    releases,
-    ...(input.deploy ? { deploy: input.deploy } : {}),
-    ...(input.shard ? { shard: input.shard } : {}),
-    summary: {
-      errors: count('error'),
-      warnings: count('warning'),
-      notices: count('notice'),
-      introduced: findings.filter((f) => f.introduced).length,
-      blocking,
-      releasesChecked: releases.filter((r) => r.status !== 'unchanged').length,
-      releasesUnchanged: releases.filter((r) => r.status === 'unchanged').length,
-      verdict: blocking > 0 ? 'fail' : 'pass',
-    },
-  };
-}

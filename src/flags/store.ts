@@ -2,6 +2,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { ImageOverride } from '../config.js';
 import type { Snapshot } from '../git/repo.js';
+import { memoized } from '../tools/memo.js';
 import type { FlagCatalog } from './catalog.js';
 import { parseHelp } from './detect.js';
 import { formatImage, parseImageRef, type ImageRef } from './image-ref.js';
@@ -32,12 +33,7 @@ export class CatalogStore {
   constructor(private readonly options: CatalogStoreOptions) {}
 
   lookup(imageText: string): Promise<CatalogLookup> {
-    let pending = this.cache.get(imageText);
-    if (!pending) {
-      pending = this.load(parseImageRef(imageText));
-      this.cache.set(imageText, pending);
-    }
-    return pending;
+    return memoized(this.cache, imageText, () => this.load(parseImageRef(imageText)));
   }
 
   private async load(image: ImageRef): Promise<CatalogLookup> {

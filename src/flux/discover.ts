@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
 import { createHash } from 'node:crypto';
-import { jsonPointer, parseYamlFile, type ParsedYamlFile, type YamlDocument, type YamlProblem } from '../yaml/source.js';
+import { jsonPointer, parseYamlFile, rebasePointers, type ParsedYamlFile, type YamlDocument, type YamlProblem } from '../yaml/source.js';
 import { asRecord, asString, objectId, type RepoObject } from './objects.js';
 
 export interface RepoInventory {
@@ -77,18 +77,10 @@ function addObject(objects: RepoObject[], file: string, document: YamlDocument):
 /** The part of a document below `path`, with positions re-rooted there. */
 function subDocument(document: YamlDocument, path: Array<string | number>): YamlDocument {
   const prefix = jsonPointer(path);
-  const rebase = <T>(map: Map<string, T>) => {
-    const result = new Map<string, T>();
-    for (const [pointer, value] of map) {
-      if (pointer === prefix) result.set('', value);
-      else if (pointer.startsWith(prefix + '/')) result.set(pointer.slice(prefix.length), value);
-    }
-    return result;
-  };
   let value: unknown = document.value;
   for (const key of path) value = (value as Record<string | number, unknown> | undefined)?.[key];
-  const positions = rebase(document.positions);
-  return { value, positions, literalBlocks: rebase(document.literalBlocks), start: positions.get('') ?? document.start };
+  const positions = rebasePointers(document.positions, prefix);
+  return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get('') ?? document.start };
 }
 
 function decodeUtf8(data: Buffer): string | undefined {

@@ -1,5 +1,5 @@
 import type { SourceLocation } from '../findings.js';
-import type { YamlDocument } from '../yaml/source.js';
+import { locatePath, type YamlDocument } from '../yaml/source.js';
 
 /** A Kubernetes object found in the repository, with where it is written. */
 export interface RepoObject {
@@ -20,12 +20,7 @@ export const HELMRELEASE_API_VERSIONS = [
 ] as const;
 
 export function locationOf(object: RepoObject, path: Array<string | number>): SourceLocation {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const pointer = path.slice(0, depth).map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
-    const found = object.document.positions.get(pointer);
-    if (found) return found;
-  }
-  return object.document.start;
+  return locatePath(object.document.positions, path) ?? object.document.start;
 }
 
 export function objectId(kind: string, namespace: string | undefined, name: string): string {

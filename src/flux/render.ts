@@ -5,6 +5,7 @@ import { checkValuesSchema, type ChartValuesModel } from '../checks/values-schem
 import { parseYamlFile } from '../yaml/source.js';
 import { asRecord } from './objects.js';
 import { resolveHelm } from '../helm/binary.js';
+import { memoized } from '../tools/memo.js';
 import { RenderCache } from '../helm/render-cache.js';
 import { helmTemplate } from '../helm/template.js';
 import type { RenderedRelease } from '../model/release.js';
@@ -137,25 +138,20 @@ const chartModelsPerRun = new WeakMap<object, Map<string, Promise<ChartValuesMod
 /** The chart's values.yaml and values.schema.json (read once per chart directory and run). */
 function loadChartValuesModel(dir: string, run: object): Promise<ChartValuesModel> {
   let chartModels = chartModelsPerRun.get(run);
-  if (!chartModels) chartModelsPerRun.set(run, (chartModels = new Map()));
-  let pending = chartModels.get(dir);
-  if (!pending) {
-    pending = (async () => {
-      const read = (name: string) => fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
-      const [valuesText, schemaText, chartText] = await Promise.all([read('values.yaml'), read('values.schema.json'), read('Chart.yaml')]);
-      const defaults = valuesText ? asRecord(parseYamlFile(valuesText, 'values.yaml').documents[0]?.value) ?? {} : {};
-      let schema: Record<string, unknown> | undefined;
-      try {
-        schema = schemaText ? asRecord(JSON.parse(schemaText)) : undefined;
-      } catch {
-        schema = undefined;
-      }
-      const chartName = (chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1]) || path.basename(dir);
-      return { defaults, schema, chartName };
-    })();
-    chartModels.set(dir, pending);
-  }
-  return pending;
+  if (!chartModels) chartModelsPerRun.set(run, (chartModels = new Map<string, Promise<ChartValuesModel>>()));
+  return memoized(chartModels, dir, async () => {
+    const read = (name: string) => fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
+    const [valuesText, schemaText, chartText] = await Promise.all([read('values.yaml'), read('values.schema.json'), read('Chart.yaml')]);
+    const defaults = valuesText ? asRecord(parseYamlFile(valuesText, 'values.yaml').documents[0]?.value) ?? {} : {};
+    let schema: Record<string, unknown> | undefined;
+    try {
+      schema = schemaText ? asRecord(JSON.parse(schemaText)) : undefined;
+    } catch {
+      schema = undefined;
+    }
+    const chartName = (chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1]) || path.basename(dir);
+    return { defaults, schema, chartName };
+  });
 }
 
 /** helm's error, on one line, without its generic hints. */

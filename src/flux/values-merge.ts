@@ -1,4 +1,5 @@
 import type { SourceLocation } from '../findings.js';
+import { jsonPointer as pointer } from '../yaml/source.js';
 import { parseSetInto } from './strvals.js';
 
 /** JSON pointer (RFC 6901, '' = root) -> where that node was written. */
@@ -13,18 +14,7 @@ export type ValuesLayer =
   | { kind: 'document'; values: Record<string, unknown>; positions: Positions; origin: SourceLocation }
   | { kind: 'targetPath'; targetPath: string; rawValue: string; origin: SourceLocation };
 
-export function pointer(path: ReadonlyArray<string | number>): string {
-  return path.map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
-}
-
-/** The location of the deepest recorded node on `path`. */
-export function locate(positions: Positions, path: ReadonlyArray<string | number>): SourceLocation | undefined {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const found = positions.get(pointer(path.slice(0, depth)));
-    if (found) return found;
-  }
-  return undefined;
-}
+export { jsonPointer as pointer, locatePath as locate } from '../yaml/source.js';
 
 /**
  * Merge values in helm-controller's order (valuesFrom entries, then spec.values), with Flux's

@@ -1,5 +1,5 @@
 import type { SourceLocation } from '../findings.js';
-import { parseYamlFile, jsonPointer } from '../yaml/source.js';
+import { jsonPointer, parseYamlFile, rebasePointers } from '../yaml/source.js';
 import type { HelmRelease, ValuesReference } from './helmrelease.js';
 import { asRecord, locationOf, objectId, type RepoObject } from './objects.js';
 import type { RepoInventory } from './discover.js';
@@ -66,7 +66,7 @@ export function collectValuesLayers(release: HelmRelease, inventory: RepoInvento
     result.layers.push({
       kind: 'document',
       values: release.values,
-      positions: rebase(release.object.document.positions, '/spec/values'),
+      positions: rebasePointers(release.object.document.positions, '/spec/values'),
       origin: locationOf(release.object, ['spec', 'values']),
     });
   }
@@ -127,16 +127,6 @@ function layerFromEntry(reference: ValuesReference, entry: DataEntry): ValuesLay
     positions.set(pointer, mapsLineForLine ? { ...location, column: undefined } : entry.location);
   }
   return { kind: 'document', values, positions, origin: entry.location };
-}
-
-/** Positions below `prefix`, re-rooted so that `prefix` becomes ''. */
-function rebase(positions: Map<string, SourceLocation>, prefix: string): Positions {
-  const result: Positions = new Map();
-  for (const [pointer, location] of positions) {
-    if (pointer === prefix) result.set('', location);
-    else if (pointer.startsWith(prefix + '/')) result.set(pointer.slice(prefix.length), location);
-  }
-  return result;
 }
 
 /**

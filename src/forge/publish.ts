@@ -1,6 +1,6 @@
 import type { Report } from '../engine.js';
 import type { Finding } from '../findings.js';
-import { commentableLines } from './diff-lines.js';
+import { commentableLines } from '../git/unified-diff.js';
 import { ForgejoPublisher } from './forgejo.js';
 import { GitHubPublisher } from './github.js';
 import { commentKey, lineCommentBody, statusDescription, summaryBody } from './markdown.js';

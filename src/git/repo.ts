@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { GuardError } from '../errors.js';
+import { memoized } from '../tools/memo.js';
+import { parseUnifiedDiff } from './unified-diff.js';
 
 async function git(cwd: string, args: string[], input?: string): Promise<string> {
   const result = await execa('git', args, { cwd, input, reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
@@ -158,21 +160,13 @@ export class CommitSnapshot implements Snapshot {
 
   /** Memoized: several releases rendering the same chart share one copy. */
   materialize(dir: string, into: string): Promise<string> {
-    const key = `${into}\0${dir}`;
-    let pending = this.materialized.get(key);
-    if (!pending) {
-      pending = this.writeTree(dir, into);
-      this.materialized.set(key, pending);
-    }
-    return pending;
+    return memoized(this.materialized, `${into}\0${dir}`, () => this.writeTree(dir, into));
   }
 
   private readonly digests = new Map<string, Promise<string>>();
 
   treeDigest(dir: string): Promise<string> {
-    let pending = this.digests.get(dir);
-    if (!pending) this.digests.set(dir, (pending = this.computeDigest(dir)));
-    return pending;
+    return memoized(this.digests, dir, () => this.computeDigest(dir));
   }
 
   private async computeDigest(dir: string): Promise<string> {
@@ -240,9 +234,7 @@ export class WorktreeSnapshot implements Snapshot {
   private readonly digests = new Map<string, Promise<string>>();
 
   treeDigest(dir: string): Promise<string> {
-    let pending = this.digests.get(dir);
-    if (!pending) this.digests.set(dir, (pending = this.computeDigest(dir)));
-    return pending;
+    return memoized(this.digests, dir, () => this.computeDigest(dir));
   }
 
   private async computeDigest(dir: string): Promise<string> {
@@ -268,30 +260,14 @@ async function isFile(p: string): Promise<boolean> {
 }
 
 /**
- * For each file changed between base and head (the working tree when head is undefined),
- * the first changed line in head, from `git diff -U0`. Deleted files point at line 1.
+ * For each file changed between base and head (the working tree when head is undefined) that
+ * still exists in head, the first changed line there, from `git diff -U0`.
  */
 export async function firstChangedLines(root: string, base: string, head: string | undefined, pathspecs: string[] = []): Promise<Array<{ path: string; line: number }>> {
   const args = ['diff', '-U0', '--no-color', '--no-ext-diff', '--no-renames', base, ...(head ? [head] : []), '--', ...pathspecs];
-  const out = await git(root, args);
-  const result: Array<{ path: string; line: number }> = [];
-  let current: string | undefined;
-  let seen = false;
-  for (const line of out.split('\n')) {
-    if (line.startsWith('diff --git ')) {
-      current = undefined;
-      seen = false;
-    } else if (line.startsWith('+++ ')) {
-      current = line === '+++ /dev/null' ? undefined : line.slice(6);
-    } else if (line.startsWith('--- ') && line !== '--- /dev/null' && !current) {
-      current = line.slice(6);
-    } else if (line.startsWith('@@') && current && !seen) {
-      const match = /\+(\d+)/.exec(line);
-      result.push({ path: current, line: Math.max(1, Number(match?.[1] ?? 1)) });
-      seen = true;
-    }
-  }
-  return result;
+  return [...parseUnifiedDiff(await git(root, args)).values()]
+    .filter((file) => file.hunkStarts.length > 0)
+    .map((file) => ({ path: file.path, line: Math.max(1, file.hunkStarts[0]!) }));
 }
 
 /** Values of a commit trailer in the commits base..head, with the commit that carries each. */

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { memoized } from '../tools/memo.js';
 import { runProcess } from '../tools/run-process.js';
 import { resolveHelm } from './binary.js';
 
@@ -20,9 +21,7 @@ const preparedHomes = new Map<string, Promise<unknown>>();
 
 /** An empty plugins folder, created once per run: helm then loads no plugin of the machine. */
 function ensureHome(homeDir: string): Promise<unknown> {
-  let pending = preparedHomes.get(homeDir);
-  if (!pending) preparedHomes.set(homeDir, (pending = fs.mkdir(path.join(homeDir, 'plugins'), { recursive: true })));
-  return pending;
+  return memoized(preparedHomes, homeDir, () => fs.mkdir(path.join(homeDir, 'plugins'), { recursive: true }));
 }
 
 export async function runHelm(args: string[], options: HelmRunOptions, input?: string): Promise<HelmResult> {

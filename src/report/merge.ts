@@ -1,5 +1,6 @@
 import type { Report } from '../engine.js';
-import { atOrAbove, findingKey, type Finding, type Severity } from '../findings.js';
+import { findingKey, type Finding, type Severity } from '../findings.js';
+import { assembleReport } from './assemble.js';
 
 /**
  * One verdict from the reports of `guard check --shard I/N`: every finding once, every release,
@@ -22,34 +23,15 @@ export function mergeReports(reports: Report[], failOn?: Severity): Report {
   const findings = new Map<string, Finding>();
   for (const finding of reports.flatMap((r) => r.findings)) findings.set(`${findingKey(finding)}\0${finding.location.path}\0${finding.location.line}`, finding);
   const releases = new Map(reports.flatMap((r) => r.releases).map((r) => [`${r.namespace}/${r.name}`, r]));
-  const threshold = failOn ?? first.failOn;
-  const order: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
-  const all = [...findings.values()].sort(
-    (a, b) => order[a.severity] - order[b.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule),
-  );
-  const count = (severity: Severity) => all.filter((f) => f.severity === severity).length;
-  const blocking = all.filter((f) => atOrAbove(f.severity, threshold)).length;
-  const releaseList = [...releases.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   const deploy = reports.find((r) => r.deploy)?.deploy;
-  return {
-    version: 1,
+  return assembleReport({
     tool: first.tool,
     base: first.base,
     head: first.head,
     policy: first.policy,
-    failOn: threshold,
-    findings: all,
-    releases: releaseList,
+    failOn: failOn ?? first.failOn,
+    findings: [...findings.values()],
+    releases: [...releases.values()],
     ...(deploy ? { deploy } : {}),
-    summary: {
-      errors: count('error'),
-      warnings: count('warning'),
-      notices: count('notice'),
-      introduced: all.filter((f) => f.introduced).length,
-      blocking,
-      releasesChecked: releaseList.filter((r) => r.status !== 'unchanged').length,
-      releasesUnchanged: releaseList.filter((r) => r.status === 'unchanged').length,
-      verdict: blocking > 0 ? 'fail' : 'pass',
-    },
-  };
+  });
 }

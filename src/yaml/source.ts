@@ -7,6 +7,25 @@ export function jsonPointer(path: ReadonlyArray<string | number>): string {
   return path.map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
+/** Entries below the pointer `prefix`, re-rooted so that `prefix` becomes ''. */
+export function rebasePointers<T>(map: ReadonlyMap<string, T>, prefix: string): Map<string, T> {
+  const result = new Map<string, T>();
+  for (const [pointer, value] of map) {
+    if (pointer === prefix) result.set('', value);
+    else if (pointer.startsWith(prefix + '/')) result.set(pointer.slice(prefix.length), value);
+  }
+  return result;
+}
+
+/** The location of the deepest recorded node on `path`. */
+export function locatePath(positions: ReadonlyMap<string, SourceLocation>, path: ReadonlyArray<string | number>): SourceLocation | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path.slice(0, depth)));
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export interface YamlDocument {
   /** Plain JS value of the document, typed as YAML 1.1 like Kubernetes and Helm do. */
   value: unknown;

@@ -2,7 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { commentableLines } from '../../src/forge/diff-lines.js';
+import { commentableLines } from '../../src/git/unified-diff.js';
 import { FORGEJO_OPERATIONS } from './forgejo-api.js';
 import { repoRoot } from './paths.js';
 

@@ -1,0 +1,35 @@
+import type { Report } from '../engine.js';
+import { atOrAbove, compareFindings, type Finding, type Severity } from '../findings.js';
+
+/** Everything of a report but what is computed from it. */
+export type ReportParts = Omit<Report, 'version' | 'summary'>;
+
+/** A report in its canonical order, with the summary and verdict computed from its findings. */
+export function assembleReport(parts: ReportParts): Report {
+  const findings = [...parts.findings].sort(compareFindings);
+  const releases = [...parts.releases].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
+  const blocking = findings.filter((f) => atOrAbove(f.severity, parts.failOn)).length;
+  return {
+    version: 1,
+    tool: parts.tool,
+    base: parts.base,
+    head: parts.head,
+    policy: parts.policy,
+    failOn: parts.failOn,
+    findings,
+    releases,
+    ...(parts.deploy ? { deploy: parts.deploy } : {}),
+    ...(parts.shard ? { shard: parts.shard } : {}),
+    summary: {
+      errors: count('error'),
+      warnings: count('warning'),
+      notices: count('notice'),
+      introduced: findings.filter((f) => f.introduced).length,
+      blocking,
+      releasesChecked: releases.filter((r) => r.status !== 'unchanged').length,
+      releasesUnchanged: releases.filter((r) => r.status === 'unchanged').length,
+      verdict: blocking > 0 ? 'fail' : 'pass',
+    },
+  };
+}
