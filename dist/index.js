@@ -41196,9 +41196,8 @@ function findingKey(f) {
   const s = f.subject;
   return [f.rule, s.kind, s.namespace ?? "", s.name, s.workload ?? "", s.container ?? "", f.message].join("\0");
 }
-var SEVERITY_ORDER = { error: 0, warning: 1, notice: 2 };
 function compareFindings(a2, b) {
-  return SEVERITY_ORDER[a2.severity] - SEVERITY_ORDER[b.severity] || a2.location.path.localeCompare(b.location.path) || a2.location.line - b.location.line || a2.rule.localeCompare(b.rule);
+  return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a2.severity] || a2.location.path.localeCompare(b.location.path) || a2.location.line - b.location.line || a2.rule.localeCompare(b.rule);
 }
 
 // src/flags/store.ts

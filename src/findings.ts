@@ -54,9 +54,7 @@ export function findingKey(f: Pick<Finding, 'rule' | 'subject' | 'message'>): st
   return [f.rule, s.kind, s.namespace ?? '', s.name, s.workload ?? '', s.container ?? '', f.message].join('\u0000');
 }
 
-const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
-
 /** Report order: errors first, then by file and line. */
 export function compareFindings(a: Finding, b: Finding): number {
-  return SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule);
+  return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.location.path.localeCompare(b.location.path) || a.location.line - b.location.line || a.rule.localeCompare(b.rule);
 }

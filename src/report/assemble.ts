@@ -1,5 +1,5 @@
 import type { Report } from '../engine.js';
-import { atOrAbove, compareFindings, type Finding, type Severity } from '../findings.js';
+import { atOrAbove, compareFindings, type Severity } from '../findings.js';
 
 /** Everything of a report but what is computed from it. */
 export type ReportParts = Omit<Report, 'version' | 'summary'>;
