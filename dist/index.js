@@ -40604,8 +40604,8 @@ function suggestValue(value, options2) {
   return best !== void 0 && bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : void 0;
 }
 
-// src/flags/validate.ts
-function validateArgs(catalog, args, options2 = {}) {
+// src/flags/frameworks/kingpin-args.ts
+function validateKingpinArgs(catalog, args, options2 = {}) {
   const problems = [];
   const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
   const byShort = new Map(catalog.flags.filter((f) => f.short).map((f) => [f.short, f]));
@@ -40764,6 +40764,152 @@ function kingpinError(catalog, message) {
   return catalog.program === "external-dns" ? `flag parsing error: ${message}` : `${catalog.program ?? "app"}: error: ${message}, try --help`;
 }
 
+// src/flags/frameworks/kingpin.ts
+var DECLARATION = /^ {2}(?:-([A-Za-z0-9?]), | {4})?--(\[no-\])?([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?( \.\.\.)?(?: {2,}(.*))?$/;
+var SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
+var ENV_SUFFIX = /\s*\(\$([A-Z][A-Z0-9_]*)\)\s*$/;
+var IMPLICIT_FLAGS = ["help-long", "help-man", "completion-bash", "completion-script-bash", "completion-script-zsh"];
+function looksLikeKingpin(text) {
+  const lines = text.split("\n");
+  const hasUsage = lines.some((l) => /^usage: \S+/.test(l));
+  const hasFlagsSection = lines.some((l) => l === "Flags:");
+  const kingpinHelp = /--(\[no-\])?help\s+Show context-sensitive help/.test(text);
+  return hasUsage && hasFlagsSection && kingpinHelp;
+}
+function parseKingpinHelp(text) {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  const usageLine = lines.find((l) => l.startsWith("usage: ")) ?? "";
+  const program = usageLine.slice("usage: ".length).split(/\s+/)[0] || void 0;
+  const required = requiredFromUsage(usageLine);
+  const flags = [];
+  let section = "";
+  let current;
+  const finish = () => {
+    if (current) flags.push(completeFlag(current.spec, current.helpLines.join(" "), required));
+    current = void 0;
+  };
+  lines.forEach((line, index) => {
+    const heading = SECTION.exec(line);
+    if (heading) {
+      finish();
+      section = heading[1] ?? "";
+      return;
+    }
+    if (section !== "Flags") return;
+    const declaration = DECLARATION.exec(line);
+    if (declaration) {
+      finish();
+      const [, short, negatable, name, defaultText, cumulative, help] = declaration;
+      const isBoolean = defaultText === void 0;
+      current = {
+        spec: {
+          name,
+          short,
+          takesValue: !isBoolean,
+          isBoolean,
+          // kingpin accepts --no-x for every boolean, also in v2.2 where help does not show it.
+          negatable: isBoolean || negatable !== void 0,
+          boolAcceptsValue: false,
+          repeatable: cumulative !== void 0,
+          required: false,
+          placeholder: defaultText !== void 0 ? unquote(defaultText) : void 0,
+          defaultValue: defaultText !== void 0 && /^"/.test(defaultText) ? unquote(defaultText) : void 0,
+          hidden: false,
+          help: "",
+          line: index + 1,
+          declaration: line.trim().replace(/\s{2,}.*$/, "")
+        },
+        helpLines: help ? [help.trim()] : []
+      };
+      return;
+    }
+    if (current && /^\s{3,}\S/.test(line)) current.helpLines.push(line.trim());
+    else finish();
+  });
+  finish();
+  for (const name of IMPLICIT_FLAGS) {
+    if (flags.some((f) => f.name === name)) continue;
+    flags.push({
+      name,
+      takesValue: false,
+      isBoolean: true,
+      negatable: true,
+      boolAcceptsValue: false,
+      repeatable: false,
+      required: false,
+      hidden: true,
+      help: "implicit kingpin flag",
+      line: 0,
+      declaration: `--${name}`
+    });
+  }
+  const envVars = flags.map((f) => f.envVar).filter((v) => v !== void 0);
+  return { framework: "kingpin", program, flags, envPrefix: commonPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine, lines) };
+}
+function completeFlag(spec, rawHelp, required) {
+  const env = ENV_SUFFIX.exec(rawHelp);
+  const help = env ? rawHelp.slice(0, env.index).trim() : rawHelp.trim();
+  const options2 = /\boptions:\s*([^)]*)\)/.exec(help) ?? /\bOne of:\s*\[([^\]]*)\]/i.exec(help);
+  let enumValues = options2?.[1]?.split(",").map((o2) => o2.trim()).filter((o2) => o2 !== "");
+  if (enumValues && enumValues.length === 0) enumValues = void 0;
+  const defaultFromHelp = /\(default: ([^,)]*)/.exec(help)?.[1];
+  const acceptsEmpty = /\boptional\b/.test(help) || spec.placeholder === "" || spec.defaultValue === "";
+  if (enumValues && acceptsEmpty) enumValues = ["", ...enumValues];
+  return {
+    ...spec,
+    help,
+    envVar: env?.[1],
+    enumValues,
+    required: required.has(spec.name),
+    defaultValue: spec.defaultValue ?? (spec.isBoolean ? void 0 : defaultFromHelp ?? (isPlaceholderName(spec) ? void 0 : spec.placeholder))
+  };
+}
+function isPlaceholderName(spec) {
+  const p = spec.placeholder ?? "";
+  return p === spec.name.toUpperCase() || p === spec.name || /^[A-Z0-9_-]+$/.test(p);
+}
+function requiredFromUsage(usageLine) {
+  const withoutOptional = usageLine.replace(/\[[^\]]*\]/g, " ");
+  return new Set([...withoutOptional.matchAll(/--([A-Za-z0-9][\w.-]*)/g)].map((m) => m[1]));
+}
+function acceptsPositionals(usageLine, lines) {
+  const rest = usageLine.replace(/\[<flags>\]/, "");
+  return /<[^>]+>/.test(rest) || lines.some((l) => l === "Args:" || l === "Commands:");
+}
+function unquote(text) {
+  return /^".*"$/.test(text) ? text.slice(1, -1).replace(/\\(.)/g, "$1") : text;
+}
+function commonPrefix(values) {
+  if (values.length < 2) return void 0;
+  let prefix = values[0];
+  for (const value of values) while (!value.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  const cut = prefix.lastIndexOf("_");
+  return cut > 0 ? prefix.slice(0, cut + 1) : void 0;
+}
+var kingpin = { framework: "kingpin", looksLike: looksLikeKingpin, parse: parseKingpinHelp, validate: validateKingpinArgs };
+
+// src/flags/frameworks/registry.ts
+var FRAMEWORKS = [kingpin];
+function frameworkNamed(name) {
+  return FRAMEWORKS.find((f) => f.framework === name);
+}
+function parseHelp(text, framework) {
+  const parser = framework ? frameworkNamed(framework) : FRAMEWORKS.find((p) => p.looksLike(text));
+  if (!parser) {
+    return framework ? { ok: false, reason: `framework "${framework}" is not supported (supported: ${FRAMEWORKS.map((p) => p.framework).join(", ")})` } : { ok: false, reason: `no parser recognises this help output (known frameworks: ${FRAMEWORKS.map((p) => p.framework).join(", ")}); name the framework in .guard.yaml flags.images[].framework` };
+  }
+  const catalog = parser.parse(text);
+  if (catalog.flags.filter((f) => !f.hidden).length === 0) {
+    return { ok: false, reason: `read as ${parser.framework} help but no flags could be found in it` };
+  }
+  return { ok: true, catalog };
+}
+function validateArgs(catalog, args, options2) {
+  const parser = frameworkNamed(catalog.framework);
+  if (!parser) throw new Error(`no validator for framework ${catalog.framework}`);
+  return parser.validate(catalog, args, options2);
+}
+
 // src/flux/strvals.ts
 var SetSyntaxError = class extends Error {
 };
@@ -40913,7 +41059,7 @@ function mergeFluxValues(layers) {
     if (layer.kind === "document") {
       values = mergeInto(values, layer.values, [], positions, layer.positions);
     } else {
-      const { text, typed } = unquote(layer.rawValue);
+      const { text, typed } = unquote2(layer.rawValue);
       const expression = `${layer.targetPath}=${text}`;
       const patch = {};
       parseSetInto(expression, patch, typed);
@@ -40927,7 +41073,7 @@ function mergeFluxValues(layers) {
   }
   return { values, positions };
 }
-function unquote(raw) {
+function unquote2(raw) {
   const quoted = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
@@ -41019,6 +41165,7 @@ var CONTAINER_FLAG_RULES = {
   "bool-with-value": "container-flags/bool-with-value",
   repeated: "container-flags/repeated",
   "bad-enum": "container-flags/bad-enum",
+  "bad-value": "container-flags/bad-value",
   "missing-required": "container-flags/missing-required",
   "missing-value": "container-flags/missing-value",
   "unexpected-positional": "container-flags/unexpected-argument"
@@ -41212,143 +41359,6 @@ function memoized(cache, key, make) {
   return value;
 }
 
-// src/flags/kingpin.ts
-var DECLARATION = /^ {2}(?:-([A-Za-z0-9?]), | {4})?--(\[no-\])?([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?( \.\.\.)?(?: {2,}(.*))?$/;
-var SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
-var ENV_SUFFIX = /\s*\(\$([A-Z][A-Z0-9_]*)\)\s*$/;
-var IMPLICIT_FLAGS = ["help-long", "help-man", "completion-bash", "completion-script-bash", "completion-script-zsh"];
-function looksLikeKingpin(text) {
-  const lines = text.split("\n");
-  const hasUsage = lines.some((l) => /^usage: \S+/.test(l));
-  const hasFlagsSection = lines.some((l) => l === "Flags:");
-  const kingpinHelp = /--(\[no-\])?help\s+Show context-sensitive help/.test(text);
-  return hasUsage && hasFlagsSection && kingpinHelp;
-}
-function parseKingpinHelp(text) {
-  const lines = text.replace(/\r\n/g, "\n").split("\n");
-  const usageLine = lines.find((l) => l.startsWith("usage: ")) ?? "";
-  const program = usageLine.slice("usage: ".length).split(/\s+/)[0] || void 0;
-  const required = requiredFromUsage(usageLine);
-  const flags = [];
-  let section = "";
-  let current;
-  const finish = () => {
-    if (current) flags.push(completeFlag(current.spec, current.helpLines.join(" "), required));
-    current = void 0;
-  };
-  lines.forEach((line, index) => {
-    const heading = SECTION.exec(line);
-    if (heading) {
-      finish();
-      section = heading[1] ?? "";
-      return;
-    }
-    if (section !== "Flags") return;
-    const declaration = DECLARATION.exec(line);
-    if (declaration) {
-      finish();
-      const [, short, negatable, name, defaultText, cumulative, help] = declaration;
-      const isBoolean = defaultText === void 0;
-      current = {
-        spec: {
-          name,
-          short,
-          takesValue: !isBoolean,
-          isBoolean,
-          // kingpin accepts --no-x for every boolean, also in v2.2 where help does not show it.
-          negatable: isBoolean || negatable !== void 0,
-          boolAcceptsValue: false,
-          repeatable: cumulative !== void 0,
-          required: false,
-          placeholder: defaultText !== void 0 ? unquote2(defaultText) : void 0,
-          defaultValue: defaultText !== void 0 && /^"/.test(defaultText) ? unquote2(defaultText) : void 0,
-          hidden: false,
-          help: "",
-          line: index + 1,
-          declaration: line.trim().replace(/\s{2,}.*$/, "")
-        },
-        helpLines: help ? [help.trim()] : []
-      };
-      return;
-    }
-    if (current && /^\s{3,}\S/.test(line)) current.helpLines.push(line.trim());
-    else finish();
-  });
-  finish();
-  for (const name of IMPLICIT_FLAGS) {
-    if (flags.some((f) => f.name === name)) continue;
-    flags.push({
-      name,
-      takesValue: false,
-      isBoolean: true,
-      negatable: true,
-      boolAcceptsValue: false,
-      repeatable: false,
-      required: false,
-      hidden: true,
-      help: "implicit kingpin flag",
-      line: 0,
-      declaration: `--${name}`
-    });
-  }
-  const envVars = flags.map((f) => f.envVar).filter((v) => v !== void 0);
-  return { framework: "kingpin", program, flags, envPrefix: commonPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine, lines) };
-}
-function completeFlag(spec, rawHelp, required) {
-  const env = ENV_SUFFIX.exec(rawHelp);
-  const help = env ? rawHelp.slice(0, env.index).trim() : rawHelp.trim();
-  const options2 = /\boptions:\s*([^)]*)\)/.exec(help) ?? /\bOne of:\s*\[([^\]]*)\]/i.exec(help);
-  let enumValues = options2?.[1]?.split(",").map((o2) => o2.trim()).filter((o2) => o2 !== "");
-  if (enumValues && enumValues.length === 0) enumValues = void 0;
-  const defaultFromHelp = /\(default: ([^,)]*)/.exec(help)?.[1];
-  const acceptsEmpty = /\boptional\b/.test(help) || spec.placeholder === "" || spec.defaultValue === "";
-  if (enumValues && acceptsEmpty) enumValues = ["", ...enumValues];
-  return {
-    ...spec,
-    help,
-    envVar: env?.[1],
-    enumValues,
-    required: required.has(spec.name),
-    defaultValue: spec.defaultValue ?? (spec.isBoolean ? void 0 : defaultFromHelp ?? (isPlaceholderName(spec) ? void 0 : spec.placeholder))
-  };
-}
-function isPlaceholderName(spec) {
-  const p = spec.placeholder ?? "";
-  return p === spec.name.toUpperCase() || p === spec.name || /^[A-Z0-9_-]+$/.test(p);
-}
-function requiredFromUsage(usageLine) {
-  const withoutOptional = usageLine.replace(/\[[^\]]*\]/g, " ");
-  return new Set([...withoutOptional.matchAll(/--([A-Za-z0-9][\w.-]*)/g)].map((m) => m[1]));
-}
-function acceptsPositionals(usageLine, lines) {
-  const rest = usageLine.replace(/\[<flags>\]/, "");
-  return /<[^>]+>/.test(rest) || lines.some((l) => l === "Args:" || l === "Commands:");
-}
-function unquote2(text) {
-  return /^".*"$/.test(text) ? text.slice(1, -1).replace(/\\(.)/g, "$1") : text;
-}
-function commonPrefix(values) {
-  if (values.length < 2) return void 0;
-  let prefix = values[0];
-  for (const value of values) while (!value.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  const cut = prefix.lastIndexOf("_");
-  return cut > 0 ? prefix.slice(0, cut + 1) : void 0;
-}
-
-// src/flags/detect.ts
-var PARSERS = [{ framework: "kingpin", looksLike: looksLikeKingpin, parse: parseKingpinHelp }];
-function parseHelp(text) {
-  const parser = PARSERS.find((p) => p.looksLike(text));
-  if (!parser) {
-    return { ok: false, reason: `no parser recognises this help output (known frameworks: ${PARSERS.map((p) => p.framework).join(", ")})` };
-  }
-  const catalog = parser.parse(text);
-  if (catalog.flags.filter((f) => !f.hidden).length === 0) {
-    return { ok: false, reason: `looks like ${parser.framework} help but no flags could be read from it` };
-  }
-  return { ok: true, catalog };
-}
-
 // src/flags/store.ts
 var DEFAULT_HELP_DIR = ".guard/help";
 function helpFileFor(image, helpDir = DEFAULT_HELP_DIR) {
@@ -41371,7 +41381,7 @@ var CatalogStore = class {
       const data = await snapshot.readFile(file);
       if (!data) continue;
       const text = data.toString("utf8");
-      const parsed = parseHelp(text);
+      const parsed = parseHelp(text, override?.framework);
       if (!parsed.ok) return { status: "unparsable", image, file, reason: parsed.reason };
       const program = parsed.catalog.program ?? override?.binary ?? path2.posix.basename(image.repository);
       return {
@@ -54884,6 +54894,7 @@ var RULE_HELP = {
   "container-flags/bool-with-value": 'A boolean flag is given =true/=false, which kingpin rejects ("unexpected true").',
   "container-flags/repeated": "A single-value flag is given more than once.",
   "container-flags/bad-enum": "A flag value is outside the options the help lists.",
+  "container-flags/bad-value": "A flag value does not parse as the flag's type (int, duration, bool, ...).",
   "container-flags/missing-required": "A required flag is neither in the args nor in the environment.",
   "container-flags/unverified": "No help output is known for the image, so its flags could not be verified.",
   "render/failed": "helm template failed for the HelmRelease.",

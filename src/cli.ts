@@ -11,7 +11,7 @@ import { checkRevisions, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
 import { captureHelp } from './flags/capture.js';
-import { parseHelp } from './flags/detect.js';
+import { parseHelp } from './flags/frameworks/registry.js';
 import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
 import { runContext } from './forge/context.js';
 import { publishFailure, publishReport, publisherFor } from './forge/publish.js';

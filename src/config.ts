@@ -4,6 +4,7 @@ import type { Snapshot } from './git/repo.js';
 import type { DeployPolicy } from './deploy/policy.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
+import type { Framework } from './flags/catalog.js';
 import { parseYamlFile } from './yaml/source.js';
 
 export const CONFIG_FILE = '.guard.yaml';
@@ -12,6 +13,8 @@ export interface ImageOverride {
   image: string;
   help?: string;
   binary?: string;
+  /** Overrides detection of the command-line framework from the help text. */
+  framework?: Framework;
   skip?: boolean;
   /** Shell command printing the image's help; run only by `guard flags capture`, never by `guard check`. */
   capture?: string;

@@ -3,7 +3,7 @@ import type { DraftFinding, SourceLocation } from '../findings.js';
 import type { ArgProblem, ArgProblemKind, FlagSpec } from '../flags/catalog.js';
 import type { CatalogLookup } from '../flags/store.js';
 import { formatImage } from '../flags/image-ref.js';
-import { validateArgs } from '../flags/validate.js';
+import { validateArgs } from '../flags/frameworks/registry.js';
 import type { RenderedRelease } from '../model/release.js';
 import type { RenderedContainer } from '../model/workloads.js';
 import { locateArgument, locateImage } from './arg-origin.js';
@@ -13,6 +13,7 @@ export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
   'bool-with-value': 'container-flags/bool-with-value',
   repeated: 'container-flags/repeated',
   'bad-enum': 'container-flags/bad-enum',
+  'bad-value': 'container-flags/bad-value',
   'missing-required': 'container-flags/missing-required',
   'missing-value': 'container-flags/missing-value',
   'unexpected-positional': 'container-flags/unexpected-argument',

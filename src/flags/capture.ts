@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { GuardError } from '../errors.js';
-import { parseHelp } from './detect.js';
+import { parseHelp } from './frameworks/registry.js';
 import { parseImageRef } from './image-ref.js';
 import { DEFAULT_HELP_DIR, helpFileFor } from './store.js';
 

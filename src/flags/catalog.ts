@@ -1,6 +1,8 @@
 /** Framework-independent model of what a binary's command line accepts, parsed from its --help. */
 
-export type Framework = 'kingpin';
+/** Command-line frameworks whose --help the guard reads and whose parsing it reproduces. */
+export const FRAMEWORKS = ['kingpin', 'pflag', 'goflag', 'urfave', 'clap', 'argparse'] as const;
+export type Framework = (typeof FRAMEWORKS)[number];
 
 export interface FlagSpec {
   /** Long name without leading dashes, e.g. "source". */
@@ -24,6 +26,10 @@ export interface FlagSpec {
   envVar?: string;
   /** Accepted by the parser but not printed by --help (kingpin's --help-long etc.). */
   hidden: boolean;
+  /** The help marks it deprecated; still accepted, reported as a warning. */
+  deprecated?: boolean;
+  /** Value type as the help prints it (`int`, `duration`, `stringArray`, ...), checked with value-types.ts. */
+  valueType?: string;
   /** Help text of the flag, unwrapped to one line. */
   help: string;
   /** 1-based line in the help file where the flag is declared; 0 for implicit flags. */
@@ -41,6 +47,24 @@ export interface FlagCatalog {
   envPrefix?: string;
   /** Whether the binary accepts positional arguments at all. */
   acceptsPositionals: boolean;
+  /** Subcommand path this help describes, e.g. ["version"] for `helm version --help`. */
+  subcommand?: string[];
+}
+
+export interface ValidateOptions {
+  /** Container environment: some frameworks read a flag's env var when the flag is not given. */
+  env?: Record<string, string>;
+  /** How to name the binary in messages, e.g. "external-dns v0.19.0". */
+  label?: string;
+}
+
+/** One command-line framework: recognise its help, read it into a catalog, parse args like it does. */
+export interface FlagFramework {
+  framework: Framework;
+  looksLike(text: string): boolean;
+  parse(text: string): FlagCatalog;
+  /** Every reason the binary would refuse these args (after its own name) at start; [] when it accepts them. */
+  validate(catalog: FlagCatalog, args: string[], options?: ValidateOptions): ArgProblem[];
 }
 
 export type ArgProblemKind =
@@ -48,6 +72,7 @@ export type ArgProblemKind =
   | 'bool-with-value'
   | 'repeated'
   | 'bad-enum'
+  | 'bad-value'
   | 'missing-required'
   | 'missing-value'
   | 'unexpected-positional';

@@ -4,7 +4,7 @@ import type { ImageOverride } from '../config.js';
 import type { Snapshot } from '../git/repo.js';
 import { memoized } from '../tools/memo.js';
 import type { FlagCatalog } from './catalog.js';
-import { parseHelp } from './detect.js';
+import { parseHelp } from './frameworks/registry.js';
 import { formatImage, parseImageRef, type ImageRef } from './image-ref.js';
 
 export const DEFAULT_HELP_DIR = '.guard/help';
@@ -46,7 +46,7 @@ export class CatalogStore {
       const data = await snapshot.readFile(file);
       if (!data) continue;
       const text = data.toString('utf8');
-      const parsed = parseHelp(text);
+      const parsed = parseHelp(text, override?.framework);
       if (!parsed.ok) return { status: 'unparsable', image, file, reason: parsed.reason };
       const program = parsed.catalog.program ?? override?.binary ?? path.posix.basename(image.repository);
       return {

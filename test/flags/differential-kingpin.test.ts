@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlagSpec } from '../../src/flags/catalog.js';
-import { parseKingpinHelp } from '../../src/flags/kingpin.js';
-import { validateArgs } from '../../src/flags/validate.js';
+import { parseKingpinHelp } from '../../src/flags/frameworks/kingpin.js';
+import { validateArgs } from '../../src/flags/frameworks/registry.js';
 import { fixtures } from '../support/paths.js';
 
 /**

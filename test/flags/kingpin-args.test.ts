@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseKingpinHelp } from '../../src/flags/kingpin.js';
-import { validateArgs } from '../../src/flags/validate.js';
+import { parseKingpinHelp } from '../../src/flags/frameworks/kingpin.js';
+import { validateArgs } from '../../src/flags/frameworks/registry.js';
 import { externalDnsData } from '../support/paths.js';
 
 const catalogOf = (tag: string) => parseKingpinHelp(readFileSync(path.join(externalDnsData, `help-${tag}.txt`), 'utf8'));

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseHelp } from '../../src/flags/detect.js';
-import { parseKingpinHelp } from '../../src/flags/kingpin.js';
+import { parseHelp } from '../../src/flags/frameworks/registry.js';
+import { parseKingpinHelp } from '../../src/flags/frameworks/kingpin.js';
 import { externalDnsData } from '../support/paths.js';
 
 const TAGS = ['v0.14.0', 'v0.14.1', 'v0.18.0', 'v0.19.0', 'v0.22.0'];

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseHelp } from '../../src/flags/detect.js';
-import { parseKingpinHelp } from '../../src/flags/kingpin.js';
-import { validateArgs } from '../../src/flags/validate.js';
+import { parseHelp } from '../../src/flags/frameworks/registry.js';
+import { parseKingpinHelp } from '../../src/flags/frameworks/kingpin.js';
+import { validateArgs } from '../../src/flags/frameworks/registry.js';
 import { parseYamlFile } from '../../src/yaml/source.js';
 import { externalDnsData } from '../support/paths.js';
 

@@ -1,12 +1,5 @@
-import type { ArgProblem, FlagCatalog, FlagSpec } from './catalog.js';
-import { suggestFlag, suggestValue } from './did-you-mean.js';
-
-export interface ValidateOptions {
-  /** Container environment: kingpin reads a flag's envar when the flag is not given. */
-  env?: Record<string, string>;
-  /** How to name the binary in messages, e.g. "external-dns v0.19.0". */
-  label?: string;
-}
+import type { ArgProblem, FlagCatalog, FlagSpec, ValidateOptions } from '../catalog.js';
+import { suggestFlag, suggestValue } from '../did-you-mean.js';
 
 type Token =
   | { kind: 'long'; name: string; index: number; raw: string; inlineValue?: string }
@@ -19,7 +12,7 @@ type Token =
  * `true`), a value flag takes the next token only if it is not itself a flag, `--` ends flags,
  * `--no-x` negates booleans only.
  */
-export function validateArgs(catalog: FlagCatalog, args: string[], options: ValidateOptions = {}): ArgProblem[] {
+export function validateKingpinArgs(catalog: FlagCatalog, args: string[], options: ValidateOptions = {}): ArgProblem[] {
   const problems: ArgProblem[] = [];
   const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
   const byShort = new Map(catalog.flags.filter((f) => f.short).map((f) => [f.short!, f]));

@@ -1,4 +1,5 @@
-import type { FlagCatalog, FlagSpec } from './catalog.js';
+import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { validateKingpinArgs } from './kingpin-args.js';
 
 /**
  * kingpin's --help (v2.2 and v2.4 layouts, as printed by external-dns, prometheus, alertmanager):
@@ -139,3 +140,5 @@ function commonPrefix(values: string[]): string | undefined {
   const cut = prefix.lastIndexOf('_');
   return cut > 0 ? prefix.slice(0, cut + 1) : undefined;
 }
+
+export const kingpin: FlagFramework = { framework: 'kingpin', looksLike: looksLikeKingpin, parse: parseKingpinHelp, validate: validateKingpinArgs };

@@ -1,0 +1,33 @@
+import type { FlagCatalog, FlagFramework, Framework } from '../catalog.js';
+import { kingpin } from './kingpin.js';
+
+/** Detection order: the first framework whose looksLike() accepts a help text parses it. */
+const FRAMEWORKS: FlagFramework[] = [kingpin];
+
+export type ParseOutcome = { ok: true; catalog: FlagCatalog } | { ok: false; reason: string };
+
+export function frameworkNamed(name: Framework): FlagFramework | undefined {
+  return FRAMEWORKS.find((f) => f.framework === name);
+}
+
+/** Read a help text with the framework that produced it: the one named (config override) or the one detected. */
+export function parseHelp(text: string, framework?: Framework): ParseOutcome {
+  const parser = framework ? frameworkNamed(framework) : FRAMEWORKS.find((p) => p.looksLike(text));
+  if (!parser) {
+    return framework
+      ? { ok: false, reason: `framework "${framework}" is not supported (supported: ${FRAMEWORKS.map((p) => p.framework).join(', ')})` }
+      : { ok: false, reason: `no parser recognises this help output (known frameworks: ${FRAMEWORKS.map((p) => p.framework).join(', ')}); name the framework in .guard.yaml flags.images[].framework` };
+  }
+  const catalog = parser.parse(text);
+  if (catalog.flags.filter((f) => !f.hidden).length === 0) {
+    return { ok: false, reason: `read as ${parser.framework} help but no flags could be found in it` };
+  }
+  return { ok: true, catalog };
+}
+
+/** Parse args the way the catalog's framework does. */
+export function validateArgs(catalog: FlagCatalog, args: string[], options?: Parameters<FlagFramework['validate']>[2]) {
+  const parser = frameworkNamed(catalog.framework);
+  if (!parser) throw new Error(`no validator for framework ${catalog.framework}`);
+  return parser.validate(catalog, args, options);
+}
