@@ -12,6 +12,7 @@ import { findingKey, type DraftFinding, type Finding, type Severity } from './fi
 import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
+import { applyFluxKustomizations } from './flux/kustomize-apply.js';
 import { releaseFingerprint } from './flux/fingerprint.js';
 import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
 import { locationOf } from './flux/objects.js';
@@ -160,14 +161,25 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
   try {
     const parseCache = new Map();
-    const baseInventory = await discoverObjects(baseSnapshot, parseCache);
-    const headInventory = await discoverObjects(headSnapshot, parseCache);
+    const kustomizeContext = (label: string) => ({
+      scratchDir: path.join(scratchDir, `kustomize-${label}`),
+      gitRepositories: config.gitRepositories ?? {},
+      repoRoot: root,
+      timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000,
+    });
+    const [baseBuilt, headBuilt] = await Promise.all([
+      discoverObjects(baseSnapshot, parseCache).then((raw) => applyFluxKustomizations(baseSnapshot, raw, kustomizeContext('base'))),
+      discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, kustomizeContext('head'))),
+    ]);
+    const baseInventory = baseBuilt.inventory;
+    const headInventory = headBuilt.inventory;
     const discovered = performance.now();
     const firstShard = !options.shard || options.shard.index === 1;
     const drafts: { head: DraftFinding[]; base: DraftFinding[] } = { head: [], base: [] };
+    const secrets = new Set<string>([...baseBuilt.secrets, ...headBuilt.secrets]);
     if (firstShard) {
-      drafts.head.push(...yamlFindings(headInventory));
-      drafts.base.push(...yamlFindings(baseInventory));
+      drafts.head.push(...yamlFindings(headInventory), ...headBuilt.findings);
+      drafts.base.push(...yamlFindings(baseInventory), ...baseBuilt.findings);
       drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot, configFile)));
       drafts.head.push(...(await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR)));
     }
@@ -197,7 +209,6 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions };
     const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, snapshots: [baseSnapshot, headSnapshot] });
 
-    const secrets = new Set<string>();
     const releases: ReleaseStatus[] = [];
     let deployDone = discovered;
     const deployRun = (firstShard

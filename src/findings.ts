@@ -14,7 +14,7 @@ export interface SourceLocation {
 }
 
 export interface Subject {
-  kind: 'HelmRelease' | 'DeployNode' | 'Config';
+  kind: 'HelmRelease' | 'Kustomization' | 'DeployNode' | 'Config';
   namespace?: string;
   name: string;
   /** Container name for workload findings. */
