@@ -233,8 +233,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
           if (before === after) return;
         }
         const [headOutcome, baseOutcome] = await Promise.all([
-          limit(() => renderSafely(release, headContext, settings)),
-          baseRelease ? limit(() => renderSafely(baseRelease, baseContext, settings)) : Promise.resolve(undefined),
+          limit(() => renderSafely(release, headContext, { ...settings, action: baseRelease ? 'upgrade' : 'install' })),
+          baseRelease ? limit(() => renderSafely(baseRelease, baseContext, { ...settings, action: 'upgrade' })) : Promise.resolve(undefined),
         ]);
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? 'rendered' : 'failed';

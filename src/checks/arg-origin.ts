@@ -1,5 +1,6 @@
 import type { SourceLocation } from '../findings.js';
 import { locate } from '../flux/values-merge.js';
+import { jsonPointer, locatePath } from '../yaml/source.js';
 import type { RenderedRelease } from '../model/release.js';
 
 interface Leaf {
@@ -34,7 +35,24 @@ export function locateArgument(rendered: RenderedRelease, arg: string, flagName?
     const location = best ? locate(rendered.values.positions, best.path) : undefined;
     if (location) return { location, fromValues: true };
   }
+  const patched = locateInPostRenderers(rendered, arg);
+  if (patched) return { location: patched, fromValues: true };
   return { location: rendered.release.locations.version, fromValues: false };
+}
+
+/** An argument a post-renderer patch puts in: the patch line that writes it. */
+function locateInPostRenderers(rendered: RenderedRelease, arg: string): SourceLocation | undefined {
+  const object = rendered.release.object;
+  const postRenderers = (object.body.spec as Record<string, unknown> | undefined)?.postRenderers;
+  for (const leaf of collectLeaves(postRenderers, ['spec', 'postRenderers'])) {
+    const lineIndex = leaf.value.split('\n').findIndex((line) => line.includes(arg));
+    if (lineIndex < 0) continue;
+    const pointer = jsonPointer(leaf.path);
+    const blockLine = object.document.literalBlocks.get(pointer);
+    if (blockLine !== undefined) return { path: object.file, line: blockLine + lineIndex + 1 };
+    return locatePath(object.document.positions, leaf.path) ?? object.document.start;
+  }
+  return undefined;
 }
 
 /** Where an image is chosen in the values (its tag or repository), else the chart version line. */

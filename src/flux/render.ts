@@ -3,7 +3,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkValuesSchema, type ChartValuesModel } from '../checks/values-schema.js';
 import { parseYamlFile } from '../yaml/source.js';
-import { asRecord } from './objects.js';
+import { asRecord, locationOf } from './objects.js';
+import { resolveKubectl } from '../kustomize/binary.js';
+import { postRender, postRendererKustomizations } from './post-render.js';
+import { actionSettings, type ReleaseAction } from './release-settings.js';
+import { withFluxLabels } from './flux-labels.js';
 import { resolveHelm } from '../helm/binary.js';
 import { memoized } from '../tools/memo.js';
 import { RenderCache } from '../helm/render-cache.js';
@@ -20,6 +24,10 @@ import { collectValuesLayers } from './values-sources.js';
 export interface RenderSettings {
   kubeVersion?: string;
   apiVersions?: string[];
+  /** Upgrade when the release exists at the base revision, else install (their settings differ). */
+  action?: ReleaseAction;
+  /** Keep the rendered manifests (for `guard render` and `guard diff`). */
+  keepManifests?: boolean;
 }
 
 export interface RenderFailure {
@@ -60,6 +68,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       failures: [{ rule: 'render/values-invalid', message: `valuesFrom targetPath value cannot be set the way Flux sets it (helm --set syntax): ${error.message}; escape commas in the value as \\,`, location: targetPath?.origin ?? release.locations.name }],
     };
   }
+  const action = actionSettings(release, settings.action ?? 'upgrade');
   const chartModel = await loadChartValuesModel(chart.dir, context.renderCache);
   const schemaCheck = checkValuesSchema({
     values,
@@ -68,7 +77,14 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
     fallback: release.locations.version,
   });
   const valueWarnings: RenderFailure[] = schemaCheck.warnings.map((w) => ({ rule: w.rule, message: w.message.replace(/^HelmRelease [^:]+: /, ''), location: w.location, suggestion: w.suggestion }));
-  if (schemaCheck.errors.length > 0) {
+  if (schemaCheck.errors.length > 0 && action.disableSchemaValidation) {
+    // helm will not validate, so the install goes ahead with these values: said, not blocked.
+    valueWarnings.push(...schemaCheck.errors.map((e) => ({
+      rule: e.rule,
+      message: `${e.message.replace(/^HelmRelease [^:]+: /, '').replace(/; helm refuses to install it$/, '')}; not enforced because spec.${action.action}.disableSchemaValidation is set`,
+      location: e.location,
+    })));
+  } else if (schemaCheck.errors.length > 0) {
     return {
       ok: false,
       secrets: collected.secrets,
@@ -92,15 +108,24 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
     values: values.values,
     kubeVersion: settings.kubeVersion,
     apiVersions: settings.apiVersions,
+    includeCrds: action.crds !== 'Skip',
+    noHooks: action.disableHooks,
+    skipSchemaValidation: action.disableSchemaValidation,
   };
+  const postRenderers = postRendererKustomizations(release);
   const renderOnce = async () => {
     const result = await helmTemplate(request, context.helm);
-    return result.ok ? { containers: extractContainers(result.manifests, namespace).containers } : { error: result.error };
+    if (!result.ok) return { error: result.error };
+    const applied = postRenderers.length > 0
+      ? await postRender(result.manifests, postRenderers, path.join(context.scratchDir, 'post-render', `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs)
+      : { ok: true as const, manifests: result.manifests };
+    if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
+    return { containers: extractContainers(applied.manifests, namespace).containers, ...(settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {}) };
   };
   const helm = await resolveHelm();
   const rendered = chart.digest
     ? await context.renderCache.get(
-        RenderCache.key({ v: 1, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined }),
+        RenderCache.key({ v: 2, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
         renderOnce,
       )
     : await renderOnce();
@@ -110,8 +135,8 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       secrets: collected.secrets,
       failures: [{
         rule: 'render/failed',
-        message: `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
-        location: release.locations.version,
+        message: 'postRender' in rendered ? firstLine(rendered.error) : `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
+        location: 'postRender' in rendered ? locationOf(release.object, ['spec', 'postRenderers']) : release.locations.version,
         detail: rendered.error,
       }],
     };
@@ -129,6 +154,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       values,
       containers,
       chartDescription: chart.description,
+      ...(rendered.manifests !== undefined ? { manifests: rendered.manifests } : {}),
     },
   };
 }

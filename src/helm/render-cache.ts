@@ -6,6 +6,8 @@ import type { RenderedContainer } from '../model/workloads.js';
 /** What a render produced that the checks need; small enough to keep on disk for every release. */
 export interface CachedRender {
   containers: RenderedContainer[];
+  /** The manifests as applied, kept only when asked for (`guard render`, `guard diff`). */
+  manifests?: string;
 }
 
 /**

@@ -13,4 +13,6 @@ export interface RenderedRelease {
   values: PositionedValues;
   containers: RenderedContainer[];
   chartDescription: string;
+  /** The manifests as Flux would apply them (after post-renderers), when the caller asked to keep them. */
+  manifests?: string;
 }
