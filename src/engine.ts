@@ -295,7 +295,7 @@ export function defaultCacheDir(): string {
  * Hosts the guard may fetch charts from: those of the HelmRepositories in the base revision and
  * `network.allowedHosts` of the base policy. A change cannot make the guard contact a new host.
  */
-function allowedHosts(baseInventory: RepoInventory, config: GuardConfig): (url: string) => boolean {
+export function allowedHosts(baseInventory: RepoInventory, config: GuardConfig): (url: string) => boolean {
   const hosts = new Set<string>();
   for (const object of baseInventory.objects) {
     if (object.kind !== 'HelmRepository') continue;
@@ -337,7 +337,7 @@ function describePlan(plan: DeployPlan): DeployPlanSummary {
   };
 }
 
-function helmReleases(inventory: RepoInventory, findings: DraftFinding[]): HelmRelease[] {
+export function helmReleases(inventory: RepoInventory, findings: DraftFinding[]): HelmRelease[] {
   const releases: HelmRelease[] = [];
   for (const object of inventory.objects.filter(isHelmRelease)) {
     if (!isSupportedHelmReleaseVersion(object)) {
@@ -363,7 +363,7 @@ export function inShard(key: string, shard: { index: number; total: number } | u
 }
 
 /** A crash while rendering one release becomes that release's finding; the others still run. */
-async function renderSafely(release: HelmRelease, context: Parameters<typeof renderRelease>[1], settings: Parameters<typeof renderRelease>[2]): Promise<RenderOutcome> {
+export async function renderSafely(release: HelmRelease, context: Parameters<typeof renderRelease>[1], settings: Parameters<typeof renderRelease>[2]): Promise<RenderOutcome> {
   try {
     return await renderRelease(release, context, settings);
   } catch (error) {

@@ -96,6 +96,30 @@ describe('secret hygiene', () => {
   });
 });
 
+describe('guard render and guard diff', () => {
+  it('show the manifests Flux would apply with every value from a Secret redacted', async () => {
+    const cli = (...args: string[]) => execa('node', [path.join(repoRoot, 'build', 'cli.js'), ...args], { cwd: repo.dir, reject: false, env: { GUARD_CACHE_DIR: cacheDir } });
+    const render = await cli('render', 'networking/external-dns', '--rev', 'change');
+    expect(render.exitCode).toBe(0);
+    expect(render.stdout).toContain('# HelmRelease networking/external-dns (infrastructure/external-dns/helmrelease.yaml)');
+    expect(render.stdout).toContain('helm.toolkit.fluxcd.io/name: external-dns');
+    expect(render.stdout).toContain('--cloudflare-api-token=***REDACTED***');
+    const diff = await cli('diff', '--base', 'main', '--head', 'change');
+    expect(diff.exitCode).toBe(0);
+    expect(diff.stdout).toContain('+++ change/networking/external-dns');
+    expect(diff.stdout).toMatch(/^\+ +- "?--cloudflare-api-token=\*\*\*REDACTED\*\*\*"?$/m);
+    expect(diff.stderr).toContain('1 changed, 0 added, 0 removed, 0 unchanged');
+    for (const output of [render.stdout, render.stderr, diff.stdout, diff.stderr]) {
+      for (const value of forbidden) expect(output).not.toContain(value);
+    }
+    const missing = await cli('render', 'nope', '--rev', 'change');
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('no HelmRelease named nope');
+    expect(missing.stderr).toContain('networking/external-dns');
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe('the guard\'s own environment', () => {
   it('never leaks a token from its environment into a report', async () => {
     const { sensitiveEnvironment } = await import('../../src/engine.js');
