@@ -3,6 +3,7 @@ import type { DraftFinding, SourceLocation } from '../findings.js';
 import type { ArgProblem, ArgProblemKind, FlagSpec } from '../flags/catalog.js';
 import type { CatalogLookup } from '../flags/store.js';
 import { formatImage } from '../flags/image-ref.js';
+import { suggestValue } from '../flags/did-you-mean.js';
 import { validateArgs } from '../flags/frameworks/registry.js';
 import type { RenderedRelease } from '../model/release.js';
 import type { RenderedContainer } from '../model/workloads.js';
@@ -88,10 +89,37 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
     }];
   }
   const problems = validateArgs(lookup.catalog, argv.args, { env: container.env, label: lookup.label });
-  return problems.map((problem) => {
+  const findings = problems.map((problem) => {
     const finding = toFinding(rendered, lookup, problem, argv, where, subject);
     return problem.kind === 'unknown-flag' ? asRemovedInUpgrade(finding, problem, lookup, previousLookup) : finding;
   });
+  return [...findings, ...unknownEnvironment(rendered, container, lookup, where, subject)];
+}
+
+/**
+ * Frameworks that map flags to env vars by a prefix (kingpin's $EXTERNAL_DNS_*) ignore a variable
+ * with that prefix that names no flag: a typo there silently does nothing.
+ */
+function unknownEnvironment(rendered: RenderedRelease, container: RenderedContainer, lookup: Extract<CatalogLookup, { status: 'found' }>, where: string, subject: DraftFinding['subject']): DraftFinding[] {
+  const prefix = lookup.catalog.envPrefix;
+  if (!prefix) return [];
+  const known = lookup.catalog.flags.map((f) => f.envVar).filter((v): v is string => v !== undefined);
+  return (container.envNames ?? Object.keys(container.env))
+    .filter((name) => name.startsWith(prefix) && !known.includes(name))
+    .map((name) => {
+      const close = suggestValue(name, known);
+      const flag = close ? lookup.catalog.flags.find((f) => f.envVar === close) : undefined;
+      return {
+        rule: 'container-flags/unknown-env',
+        severity: 'warning' as const,
+        message: `${where}: environment variable ${name} has the ${lookup.label} flag prefix ${prefix} but names no flag, so it does nothing${close ? `; did you mean ${close}?` : ''}`,
+        location: locateArgument(rendered, name).location,
+        subject,
+        evidence: [`${lookup.label} reads ${prefix}* variables for its flags (${lookup.file})`],
+        ...(flag && flag.line > 0 ? { related: [{ path: lookup.file, line: flag.line, message: `${flag.declaration}: ${flag.help}` }] } : {}),
+        ...(close ? { suggestion: close } : {}),
+      };
+    });
 }
 
 type Argv = { kind: 'binary'; args: string[]; offsetLabel: (index: number) => string } | { kind: 'other-program'; program: string };

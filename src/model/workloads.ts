@@ -12,6 +12,8 @@ export interface RenderedContainer {
   args?: string[];
   /** Plain env values (valueFrom entries are unknown at render time and left out). */
   env: Record<string, string>;
+  /** Every env variable name, valueFrom ones included. */
+  envNames?: string[];
   /** The template file helm rendered it from, e.g. "external-dns/templates/deployment.yaml". */
   template?: string;
 }
@@ -65,6 +67,7 @@ export function extractContainers(manifests: string, defaultNamespace: string): 
           command: stringList(container.command),
           args: stringList(container.args),
           env: plainEnv(container.env),
+          envNames: envNames(container.env),
           template,
         });
       }
@@ -76,6 +79,11 @@ export function extractContainers(manifests: string, defaultNamespace: string): 
 function stringList(value: unknown): string[] | undefined {
   if (!Array.isArray(value)) return undefined;
   return value.map((item) => (typeof item === 'string' ? item : JSON.stringify(item)));
+}
+
+function envNames(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((entry) => asString(asRecord(entry)?.name)).filter((name): name is string => name !== undefined);
 }
 
 function plainEnv(value: unknown): Record<string, string> {

@@ -30,6 +30,23 @@ function lineOf(text: string, needle: string): number {
 }
 
 describe('container-flags on rendered HelmReleases', () => {
+  it('warns about an env var with the kingpin prefix that names no flag, with the one it meant', async () => {
+    const text = externalDnsRelease({
+      ...BASE_VALUES,
+      env: [
+        { name: 'EXTERNAL_DNS_DOMAN_FILTER', value: 'example.net' },
+        { name: 'EXTERNAL_DNS_TXT_OWNER_ID', value: 'prod' },
+        { name: 'CF_API_TOKEN', valueFrom: { secretKeyRef: { name: 'cf', key: 'token' } } },
+      ],
+    });
+    const report = await checkChange({ [HR]: text });
+    const findings = report.findings.filter((f) => f.rule === 'container-flags/unknown-env');
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'warning', suggestion: 'EXTERNAL_DNS_DOMAIN_FILTER', location: { path: HR, line: lineOf(text, 'EXTERNAL_DNS_DOMAN_FILTER') } });
+    expect(findings[0]!.related?.[0]?.message).toContain('--domain-filter');
+    expect(report.summary.verdict).toBe('pass');
+  });
+
   it('rejects =true on a kingpin boolean given through a map-form extraArgs, at the map key', async () => {
     const text = externalDnsRelease({ ...BASE_VALUES, extraArgs: { 'cloudflare-proxied': true } });
     const report = await checkChange({ [HR]: text });
