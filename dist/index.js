@@ -41240,9 +41240,29 @@ function checkContainer(rendered, container, lookup, previousLookup) {
     }];
   }
   const problems = validateArgs(lookup.catalog, argv.args, { env: container.env, label: lookup.label });
-  return problems.map((problem) => {
+  const findings = problems.map((problem) => {
     const finding3 = toFinding(rendered, lookup, problem, argv, where, subject);
     return problem.kind === "unknown-flag" ? asRemovedInUpgrade(finding3, problem, lookup, previousLookup) : finding3;
+  });
+  return [...findings, ...unknownEnvironment(rendered, container, lookup, where, subject)];
+}
+function unknownEnvironment(rendered, container, lookup, where, subject) {
+  const prefix = lookup.catalog.envPrefix;
+  if (!prefix) return [];
+  const known = lookup.catalog.flags.map((f) => f.envVar).filter((v) => v !== void 0);
+  return (container.envNames ?? Object.keys(container.env)).filter((name) => name.startsWith(prefix) && !known.includes(name)).map((name) => {
+    const close = suggestValue(name, known);
+    const flag = close ? lookup.catalog.flags.find((f) => f.envVar === close) : void 0;
+    return {
+      rule: "container-flags/unknown-env",
+      severity: "warning",
+      message: `${where}: environment variable ${name} has the ${lookup.label} flag prefix ${prefix} but names no flag, so it does nothing${close ? `; did you mean ${close}?` : ""}`,
+      location: locateArgument(rendered, name).location,
+      subject,
+      evidence: [`${lookup.label} reads ${prefix}* variables for its flags (${lookup.file})`],
+      ...flag && flag.line > 0 ? { related: [{ path: lookup.file, line: flag.line, message: `${flag.declaration}: ${flag.help}` }] } : {},
+      ...close ? { suggestion: close } : {}
+    };
   });
 }
 function argumentsOfBinary(container, binary) {
@@ -41267,10 +41287,13 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
   else if (problem.spec && problem.spec.line > 0) evidence.push(helpEvidence(lookup, problem.spec));
   evidence.push(`${lookup.label} would exit with: ${problem.binaryError}`);
   if (!origin.fromValues && arg !== void 0) evidence.push("the argument comes from the chart's own templates/defaults, not from the values");
+  const substituted = arg !== void 0 ? (rendered.release.object.variables ?? []).filter((v) => v.value.length > 0 && arg.includes(v.value)) : [];
+  for (const variable of substituted) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
   const related = [];
   const suggested = problem.suggestion ? lookup.catalog.flags.find((f) => `--${f.name}` === problem.suggestion?.split("=")[0]) : void 0;
   if (suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
   if (problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
+  for (const variable of substituted) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
   return {
     rule: CONTAINER_FLAG_RULES[problem.kind],
     severity: "error",
@@ -48907,18 +48930,23 @@ function substitute(item, inventory, findings, secrets) {
   const metadata = asRecord(object.body.metadata);
   const disabled = asRecord(metadata?.labels)?.[SUBSTITUTE_KEY] === "disabled" || asRecord(metadata?.annotations)?.[SUBSTITUTE_KEY] === "disabled";
   if (!by.postBuild || disabled) return finish(object.body);
-  const vars = variablesOf(by, inventory, findings, secrets);
-  if (vars.size === 0) return finish(object.body);
+  const definitions = variablesOf(by, inventory, findings, secrets);
+  if (definitions.size === 0) return finish(object.body);
+  const vars = new Map([...definitions].map(([name, definition]) => [name, definition.value]));
   const invalid = [...vars.keys()].find((name) => !VALID_VARIABLE_NAME.test(name));
   if (invalid) {
     findings.push(finding(by, "kustomize/substitute-failed", "error", `variable name "${invalid}" is invalid (must match ^[_a-zA-Z][_a-zA-Z0-9]*$), so Flux fails the whole Kustomization`, by.locations.postBuild));
     return void 0;
   }
   try {
-    const text = substituteVariables(item.text, vars).text;
-    const body = asRecord((0, import_yaml2.parse)(text));
+    const result = substituteVariables(item.text, vars);
+    const body = asRecord((0, import_yaml2.parse)(result.text));
     if (!body) throw new SubstitutionError("the result is not an object");
-    return finish(body);
+    const variables = [...result.used].flatMap(([name, use]) => {
+      const definition = definitions.get(name);
+      return use.defined && definition ? [{ name, ...definition }] : [];
+    });
+    return { ...finish(body), ...variables.length > 0 ? { variables } : {} };
   } catch (error2) {
     const message = error2 instanceof SubstitutionError || error2.name === "YAMLParseError" ? error2.message.split("\n")[0] : String(error2);
     findings.push(finding(by, "kustomize/substitute-failed", "error", `post-build substitution of ${object.kind} ${object.name} (${object.file}) fails: ${message}; Flux would apply nothing from this Kustomization`, object.document.start));
@@ -48936,11 +48964,14 @@ function variablesOf(spec, inventory, findings, secrets) {
       continue;
     }
     for (const [key, value] of Object.entries(dataOf(source))) {
-      vars.set(key, value.replaceAll("\n", ""));
+      const field = source.kind === "Secret" && asRecord(source.body.stringData)?.[key] !== void 0 ? "stringData" : "data";
+      vars.set(key, { value: value.replaceAll("\n", ""), source: `${source.kind} ${spec.namespace}/${source.name}`, location: locationOf(source, [field, key]) });
       if (source.kind === "Secret" && value.length >= 4) secrets.push(value);
     }
   }
-  for (const [key, value] of Object.entries(spec.postBuild?.substitute ?? {})) vars.set(key, value.replaceAll("\n", ""));
+  for (const [key, value] of Object.entries(spec.postBuild?.substitute ?? {})) {
+    vars.set(key, { value: value.replaceAll("\n", ""), source: `Kustomization ${spec.namespace}/${spec.name} postBuild.substitute`, location: locationOf(spec.object, ["spec", "postBuild", "substitute", key]) });
+  }
   return vars;
 }
 function dataOf(source) {
@@ -49450,6 +49481,7 @@ function extractContainers(manifests, defaultNamespace) {
           command: stringList(container.command),
           args: stringList(container.args),
           env: plainEnv(container.env),
+          envNames: envNames(container.env),
           template
         });
       }
@@ -49460,6 +49492,10 @@ function extractContainers(manifests, defaultNamespace) {
 function stringList(value) {
   if (!Array.isArray(value)) return void 0;
   return value.map((item) => typeof item === "string" ? item : JSON.stringify(item));
+}
+function envNames(value) {
+  if (!Array.isArray(value)) return [];
+  return value.map((entry) => asString(asRecord(entry)?.name)).filter((name) => name !== void 0);
 }
 function plainEnv(value) {
   const env = {};
@@ -55486,6 +55522,7 @@ var RULE_HELP = {
   "container-flags/bool-with-value": 'A boolean flag is given =true/=false, which kingpin rejects ("unexpected true").',
   "container-flags/repeated": "A single-value flag is given more than once.",
   "container-flags/bad-enum": "A flag value is outside the options the help lists.",
+  "container-flags/unknown-env": "An environment variable with the binary's flag prefix names no flag, so it does nothing.",
   "container-flags/bad-value": "A flag value does not parse as the flag's type (int, duration, bool, ...).",
   "container-flags/missing-required": "A required flag is neither in the args nor in the environment.",
   "container-flags/unverified": "No help output is known for the image, so its flags could not be verified.",

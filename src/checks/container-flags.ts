@@ -157,10 +157,13 @@ function toFinding(
   else if (problem.spec && problem.spec.line > 0) evidence.push(helpEvidence(lookup, problem.spec));
   evidence.push(`${lookup.label} would exit with: ${problem.binaryError}`);
   if (!origin.fromValues && arg !== undefined) evidence.push('the argument comes from the chart\'s own templates/defaults, not from the values');
+  const substituted = arg !== undefined ? (rendered.release.object.variables ?? []).filter((v) => v.value.length > 0 && arg.includes(v.value)) : [];
+  for (const variable of substituted) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
   const related: Array<SourceLocation & { message?: string }> = [];
   const suggested = problem.suggestion ? lookup.catalog.flags.find((f) => `--${f.name}` === problem.suggestion?.split('=')[0]) : undefined;
   if (suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
   if (problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
+  for (const variable of substituted) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
   return {
     rule: CONTAINER_FLAG_RULES[problem.kind],
     severity: 'error',

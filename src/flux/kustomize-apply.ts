@@ -7,7 +7,7 @@ import { kustomizeBuild } from '../kustomize/build.js';
 import { jsonPointer, locatePath, parseYamlFile, type YamlDocument } from '../yaml/source.js';
 import type { RepoInventory } from './discover.js';
 import { isFluxKustomization, readFluxKustomization, type FluxKustomization } from './kustomization.js';
-import { asRecord, asString, objectId, type RepoObject } from './objects.js';
+import { asRecord, asString, locationOf, objectId, type RepoObject, type SubstitutedVariable } from './objects.js';
 import { substituteVariables, SubstitutionError, VALID_VARIABLE_NAME } from './substitute.js';
 import { findReferenced } from './values-sources.js';
 
@@ -249,18 +249,23 @@ function substitute(item: BuiltObject, inventory: RepoInventory, findings: Draft
   const metadata = asRecord(object.body.metadata);
   const disabled = asRecord(metadata?.labels)?.[SUBSTITUTE_KEY] === 'disabled' || asRecord(metadata?.annotations)?.[SUBSTITUTE_KEY] === 'disabled';
   if (!by.postBuild || disabled) return finish(object.body);
-  const vars = variablesOf(by, inventory, findings, secrets);
-  if (vars.size === 0) return finish(object.body);
+  const definitions = variablesOf(by, inventory, findings, secrets);
+  if (definitions.size === 0) return finish(object.body);
+  const vars = new Map([...definitions].map(([name, definition]) => [name, definition.value]));
   const invalid = [...vars.keys()].find((name) => !VALID_VARIABLE_NAME.test(name));
   if (invalid) {
     findings.push(finding(by, 'kustomize/substitute-failed', 'error', `variable name "${invalid}" is invalid (must match ^[_a-zA-Z][_a-zA-Z0-9]*$), so Flux fails the whole Kustomization`, by.locations.postBuild));
     return undefined;
   }
   try {
-    const text = substituteVariables(item.text, vars).text;
-    const body = asRecord(parseYaml(text));
+    const result = substituteVariables(item.text, vars);
+    const body = asRecord(parseYaml(result.text));
     if (!body) throw new SubstitutionError('the result is not an object');
-    return finish(body);
+    const variables = [...result.used].flatMap(([name, use]) => {
+      const definition = definitions.get(name);
+      return use.defined && definition ? [{ name, ...definition }] : [];
+    });
+    return { ...finish(body), ...(variables.length > 0 ? { variables } : {}) };
   } catch (error) {
     const message = error instanceof SubstitutionError || (error as Error).name === 'YAMLParseError' ? (error as Error).message.split('\n')[0] : String(error);
     findings.push(finding(by, 'kustomize/substitute-failed', 'error', `post-build substitution of ${object.kind} ${object.name} (${object.file}) fails: ${message}; Flux would apply nothing from this Kustomization`, object.document.start));
@@ -269,8 +274,8 @@ function substitute(item: BuiltObject, inventory: RepoInventory, findings: Draft
 }
 
 /** substituteFrom in order, then spec.postBuild.substitute on top; newlines removed like Flux does. */
-function variablesOf(spec: FluxKustomization, inventory: RepoInventory, findings: DraftFinding[], secrets: string[]): Map<string, string> {
-  const vars = new Map<string, string>();
+function variablesOf(spec: FluxKustomization, inventory: RepoInventory, findings: DraftFinding[], secrets: string[]): Map<string, Omit<SubstitutedVariable, 'name'>> {
+  const vars = new Map<string, Omit<SubstitutedVariable, 'name'>>();
   for (const reference of spec.postBuild?.substituteFrom ?? []) {
     const source = findReferenced(inventory, reference.kind, spec.namespace, reference.name, spec.object.file);
     if (!source) {
@@ -280,11 +285,14 @@ function variablesOf(spec: FluxKustomization, inventory: RepoInventory, findings
       continue;
     }
     for (const [key, value] of Object.entries(dataOf(source))) {
-      vars.set(key, value.replaceAll('\n', ''));
+      const field = source.kind === 'Secret' && asRecord(source.body.stringData)?.[key] !== undefined ? 'stringData' : 'data';
+      vars.set(key, { value: value.replaceAll('\n', ''), source: `${source.kind} ${spec.namespace}/${source.name}`, location: locationOf(source, [field, key]) });
       if (source.kind === 'Secret' && value.length >= 4) secrets.push(value);
     }
   }
-  for (const [key, value] of Object.entries(spec.postBuild?.substitute ?? {})) vars.set(key, value.replaceAll('\n', ''));
+  for (const [key, value] of Object.entries(spec.postBuild?.substitute ?? {})) {
+    vars.set(key, { value: value.replaceAll('\n', ''), source: `Kustomization ${spec.namespace}/${spec.name} postBuild.substitute`, location: locationOf(spec.object, ['spec', 'postBuild', 'substitute', key]) });
+  }
   return vars;
 }
 

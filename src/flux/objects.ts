@@ -11,6 +11,16 @@ export interface RepoObject {
   file: string;
   document: YamlDocument;
   body: Record<string, unknown>;
+  /** Post-build variables a Flux Kustomization substituted into this object, with where each is defined. */
+  variables?: SubstitutedVariable[];
+}
+
+export interface SubstitutedVariable {
+  name: string;
+  value: string;
+  /** e.g. "ConfigMap flux-system/site-vars" or "Kustomization flux-system/apps postBuild.substitute" */
+  source: string;
+  location: SourceLocation;
 }
 
 export const HELMRELEASE_API_VERSIONS = [
