@@ -41399,8 +41399,9 @@ function memoized(cache, key, make) {
 
 // src/flags/store.ts
 var DEFAULT_HELP_DIR = ".guard/help";
-function helpFileFor(image, helpDir = DEFAULT_HELP_DIR) {
-  return path2.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+function helpFilesFor(image, helpDir = DEFAULT_HELP_DIR) {
+  const byTag = path2.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+  return image.digest ? [path2.posix.join(helpDir, image.repository, `${image.digest.replace(":", "-")}.txt`), byTag] : [byTag];
 }
 var CatalogStore = class {
   constructor(options2) {
@@ -41414,19 +41415,21 @@ var CatalogStore = class {
   async load(image) {
     const override = this.options.images?.find((o2) => matchesImage(o2.image, image));
     if (override?.skip) return { status: "skipped", image, reason: `flags.images entry "${override.image}" in .guard.yaml skips it` };
-    const file = override?.help ? override.help.replaceAll("{tag}", image.tag).replaceAll("{repository}", image.repository) : helpFileFor(image, this.options.helpDir);
+    const files = override?.help ? [override.help.replaceAll("{tag}", image.tag).replaceAll("{repository}", image.repository)] : helpFilesFor(image, this.options.helpDir);
+    const file = files[0];
     for (const snapshot of this.options.snapshots) {
-      const data = await snapshot.readFile(file);
-      if (!data) continue;
+      const found = await firstExisting(snapshot, files);
+      if (!found) continue;
+      const { file: file2, data } = found;
       const text = data.toString("utf8");
       const parsed = parseHelp(text, override?.framework);
-      if (!parsed.ok) return { status: "unparsable", image, file, reason: parsed.reason };
+      if (!parsed.ok) return { status: "unparsable", image, file: file2, reason: parsed.reason };
       const program = parsed.catalog.program ?? override?.binary ?? path2.posix.basename(image.repository);
       return {
         status: "found",
         image,
         catalog: parsed.catalog,
-        file,
+        file: file2,
         label: `${program} ${image.tag}`,
         binary: override?.binary ?? parsed.catalog.program,
         helpLines: text.split("\n")
@@ -41435,6 +41438,13 @@ var CatalogStore = class {
     return { status: "missing", image, expectedFile: file };
   }
 };
+async function firstExisting(snapshot, files) {
+  for (const file of files) {
+    const data = await snapshot.readFile(file);
+    if (data) return { file, data };
+  }
+  return void 0;
+}
 function matchesImage(pattern, image) {
   const isMatch = (0, import_picomatch.default)(pattern, { dot: true, bash: true });
   return isMatch(image.repository) || isMatch(formatImage(image)) || isMatch(image.original);

@@ -10,8 +10,9 @@ import { helpFileFor } from './flags/store.js';
 import { checkRevisions, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
-import { captureHelp } from './flags/capture.js';
+import { captureHelp, captureMany, imagesFromList } from './flags/capture.js';
 import { parseHelp } from './flags/frameworks/registry.js';
+import { FRAMEWORKS, type Framework } from './flags/catalog.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
 import { diffRevisions } from './inspect/diff-releases.js';
 import { renderRevision } from './inspect/render-releases.js';
@@ -25,6 +26,12 @@ import { renderPlan, renderText } from './report/text.js';
 const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
 const EXIT_GUARD_FAILED = 2;
+
+// `guard render | head`: a reader that stops early is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 const program = new Command('guard')
   .description('Pre-merge guard for Flux HelmReleases: renders what a change would deploy and blocks what would crash.')
@@ -179,25 +186,49 @@ const flags = program.command('flags').description('manage the help outputs that
 
 flags
   .command('capture')
-  .description('store IMAGE:TAG\'s help output at .guard/help/<repository>/<tag>.txt')
-  .argument('<image>', 'image reference, e.g. registry.k8s.io/external-dns/external-dns:v0.19.0')
-  .option('--from <file>', 'read the help text from a file (- for stdin)')
-  .option('--run <command>', 'run a shell command and capture its stdout and stderr, e.g. "docker run --rm IMAGE --help" (default: the capture command .guard.yaml sets for the image)')
+  .description('store the help output of one or many images at .guard/help/<repository>/<tag>.txt (or <digest>.txt when pinned)')
+  .argument('[images...]', 'image references, e.g. registry.k8s.io/external-dns/external-dns:v0.19.0')
+  .option('--list <file>', 'also capture the images listed in this file, one per line (# comments)')
+  .option('--from <file>', 'read the help text from a file (- for stdin); one image only')
+  .option('--run <command>', 'shell command printing the help, {image} replaced by each image, e.g. "docker run --rm --entrypoint BIN {image} --help" (default: flags.images[].capture in .guard.yaml)')
+  .option('--force', 'capture again even when the help file exists', false)
+  .option('--concurrency <n>', 'captures at a time', (v) => Number.parseInt(v, 10), 4)
   .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
   .option('-C, --dir <path>', 'repository to write into', process.cwd())
-  .action(async (image: string, options: { from?: string; run?: string; helpDir: string; dir: string }) => {
+  .action(async (images: string[], options: { list?: string; from?: string; run?: string; force: boolean; concurrency: number; helpDir: string; dir: string }) => {
     const repoRoot = await repositoryRoot(options.dir);
-    const run = options.run ?? (options.from === undefined ? await configuredCapture(repoRoot, image) : undefined);
-    const result = await captureHelp({
-      image,
+    const listed = options.list !== undefined ? imagesFromList(readListFile(options.list)) : [];
+    const all = [...new Set([...images, ...listed])];
+    if (all.length === 0) throw new GuardError('no image to capture', undefined, 'pass IMAGE:TAG arguments or --list FILE');
+    if (options.from !== undefined) {
+      if (all.length > 1) throw new GuardError('--from reads one help text; pass exactly one image with it');
+      const result = await captureHelp({ image: all[0]!, repoRoot, helpDir: options.helpDir, fromFile: options.from, stdinText: options.from === '-' ? readFileSync(0, 'utf8') : undefined });
+      process.stdout.write(`wrote ${result.file}${result.framework ? ` (${result.framework}, ${result.flagCount} flags)` : ''}\n`);
+      if (result.warning) process.stderr.write(`guard: warning: ${result.warning}\n`);
+      return;
+    }
+    const outcomes = await captureMany({
+      images: all,
       repoRoot,
       helpDir: options.helpDir,
-      fromFile: options.from,
-      run,
-      stdinText: options.from === '-' ? readFileSync(0, 'utf8') : undefined,
+      runTemplate: options.run,
+      configuredRun: (image) => configuredCapture(repoRoot, image),
+      force: options.force,
+      concurrency: options.concurrency,
     });
-    process.stdout.write(`wrote ${result.file}${result.framework ? ` (${result.framework}, ${result.flagCount} flags)` : ''}\n`);
-    if (result.warning) process.stderr.write(`guard: warning: ${result.warning}\n`);
+    let failed = 0;
+    for (const outcome of outcomes) {
+      if ('error' in outcome) {
+        failed++;
+        process.stderr.write(`guard: ${outcome.image}: ${outcome.error}\n`);
+      } else if (outcome.cached) {
+        process.stdout.write(`kept ${outcome.file} (exists; --force captures again)\n`);
+      } else {
+        process.stdout.write(`wrote ${outcome.file}${outcome.framework ? ` (${outcome.framework}, ${outcome.flagCount} flags)` : ''}\n`);
+        if (outcome.warning) process.stderr.write(`guard: warning: ${outcome.image}: ${outcome.warning}\n`);
+      }
+    }
+    if (failed > 0) process.exitCode = EXIT_FINDINGS;
   });
 
 flags
@@ -205,9 +236,10 @@ flags
   .description('print the flag catalog parsed from a help file, or from the stored help of IMAGE:TAG')
   .argument('<file-or-image>', 'help output file, or an image whose help is stored under --help-dir')
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('--framework <name>', 'read the help as this framework instead of detecting it').choices([...FRAMEWORKS]))
   .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
   .option('-C, --dir <path>', 'repository to read from', process.cwd())
-  .action(async (target: string, options: { format: 'text' | 'json'; helpDir: string; dir: string }) => {
+  .action(async (target: string, options: { format: 'text' | 'json'; framework?: Framework; helpDir: string; dir: string }) => {
     const file = existsSync(target) ? target : path.join(await repositoryRoot(options.dir), helpFileFor(parseImageRef(target), options.helpDir));
     let text: string;
     try {
@@ -215,17 +247,21 @@ flags
     } catch {
       throw new GuardError(`cannot read ${file}`, undefined, `capture it first: guard flags capture ${target} --run "docker run --rm ${target} --help"`);
     }
-    const parsed = parseHelp(text);
+    const parsed = parseHelp(text, options.framework);
     if (!parsed.ok) throw new GuardError(`${file}: ${parsed.reason}`);
     if (options.format === 'json') {
       process.stdout.write(JSON.stringify(parsed.catalog, null, 2) + '\n');
       return;
     }
     const { catalog } = parsed;
-    process.stdout.write(`${catalog.program ?? '(program)'}: ${catalog.framework}, ${catalog.flags.length} flags\n`);
+    const command = [catalog.program ?? '(program)', ...(catalog.subcommand ?? [])].join(' ');
+    process.stdout.write(`${command}: ${catalog.framework}, ${catalog.flags.length} flags${catalog.acceptsPositionals ? ', takes arguments' : ''}${catalog.envPrefix ? `, env prefix ${catalog.envPrefix}` : ''}\n`);
     for (const flag of catalog.flags) {
       const traits = [
-        flag.isBoolean ? 'bool' : 'value',
+        flag.isBoolean ? 'bool' : flag.valueType ? `value (${flag.valueType})` : 'value',
+        flag.negatable && flag.isBoolean && catalog.framework === 'kingpin' ? '--no- form' : '',
+        flag.deprecated ? 'deprecated' : '',
+        flag.envVar ? `$${flag.envVar}` : '',
         flag.repeatable ? 'repeatable' : '',
         flag.required ? 'required' : '',
         flag.hidden ? 'hidden' : '',
@@ -255,6 +291,14 @@ async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: st
 }
 
 /** The capture command .guard.yaml configures for an image, with {image} filled in. */
+function readListFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new GuardError(`cannot read the image list ${file}`, undefined, 'one image reference per line; # starts a comment');
+  }
+}
+
 async function configuredCapture(repoRoot: string, image: string): Promise<string | undefined> {
   const text = await readFile(path.join(repoRoot, CONFIG_FILE), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;

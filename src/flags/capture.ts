@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import { GuardError } from '../errors.js';
 import { parseHelp } from './frameworks/registry.js';
 import { parseImageRef } from './image-ref.js';
@@ -19,7 +20,10 @@ export interface CaptureRequest {
 }
 
 export interface CaptureResult {
+  image: string;
   file: string;
+  /** The help file was already there and --force was not given: nothing ran. */
+  cached?: boolean;
   framework?: string;
   flagCount: number;
   warning?: string;
@@ -36,8 +40,8 @@ export async function captureHelp(request: CaptureRequest): Promise<CaptureResul
   await fs.writeFile(temporary, text.endsWith('\n') ? text : text + '\n');
   await fs.rename(temporary, target);
   const parsed = parseHelp(text);
-  if (!parsed.ok) return { file: relative, flagCount: 0, warning: `stored, but ${parsed.reason}; containers using this image will be reported as unverified` };
-  return { file: relative, framework: parsed.catalog.framework, flagCount: parsed.catalog.flags.filter((f) => !f.hidden).length };
+  if (!parsed.ok) return { image: request.image, file: relative, flagCount: 0, warning: `stored, but ${parsed.reason}; containers using this image will be reported as unverified` };
+  return { image: request.image, file: relative, framework: parsed.catalog.framework, flagCount: parsed.catalog.flags.filter((f) => !f.hidden).length };
 }
 
 async function readHelpText(request: CaptureRequest): Promise<string> {
@@ -59,4 +63,49 @@ async function readHelpText(request: CaptureRequest): Promise<string> {
     return combined;
   }
   throw new GuardError('nothing to capture', undefined, 'pass --from FILE or --run "COMMAND"');
+}
+
+export interface BatchCaptureRequest {
+  images: string[];
+  repoRoot: string;
+  helpDir?: string;
+  /** Command template; {image} is replaced by each image reference. */
+  runTemplate?: string;
+  /** Capture command for an image from .guard.yaml, when no template is given. */
+  configuredRun: (image: string) => Promise<string | undefined>;
+  force: boolean;
+  concurrency: number;
+}
+
+export type BatchOutcome = CaptureResult | { image: string; error: string };
+
+/**
+ * Capture many images at once (for example every image a cluster runs). An image whose help file
+ * exists is not captured again unless forced; one pinned by digest is stored by digest, so the
+ * same content is never captured twice.
+ */
+export async function captureMany(request: BatchCaptureRequest): Promise<BatchOutcome[]> {
+  const limit = pLimit(Math.max(1, request.concurrency));
+  return Promise.all(
+    request.images.map((image) =>
+      limit(async (): Promise<BatchOutcome> => {
+        const relative = helpFileFor(parseImageRef(image), request.helpDir ?? DEFAULT_HELP_DIR);
+        if (!request.force && (await fs.access(path.join(request.repoRoot, relative)).then(() => true, () => false))) {
+          return { image, file: relative, cached: true, flagCount: 0 };
+        }
+        const run = request.runTemplate?.replaceAll('{image}', image) ?? (await request.configuredRun(image));
+        if (!run) return { image, error: 'no capture command: pass --run "docker run --rm {image} --help" or set flags.images[].capture in .guard.yaml' };
+        try {
+          return await captureHelp({ image, repoRoot: request.repoRoot, helpDir: request.helpDir, run });
+        } catch (error) {
+          return { image, error: error instanceof GuardError ? error.message : String(error) };
+        }
+      }),
+    ),
+  );
+}
+
+/** Image references from a list file: one per line, blank lines and # comments ignored. */
+export function imagesFromList(text: string): string[] {
+  return text.split('\n').map((line) => line.replace(/#.*$/, '').trim()).filter((line) => line !== '');
 }

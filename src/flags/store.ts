@@ -22,9 +22,15 @@ export interface CatalogStoreOptions {
   snapshots: Snapshot[];
 }
 
-/** Help file path for an image: <helpDir>/<repository>/<tag>.txt */
+/** Help file path for an image: <helpDir>/<repository>/<tag>.txt, or <digest>.txt (sha256-<hex>) when the reference pins one. */
 export function helpFileFor(image: ImageRef, helpDir = DEFAULT_HELP_DIR): string {
-  return path.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+  return helpFilesFor(image, helpDir)[0]!;
+}
+
+/** Where the help of an image may be stored, most specific first: by digest (when known), then by tag. */
+export function helpFilesFor(image: ImageRef, helpDir = DEFAULT_HELP_DIR): string[] {
+  const byTag = path.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+  return image.digest ? [path.posix.join(helpDir, image.repository, `${image.digest.replace(':', '-')}.txt`), byTag] : [byTag];
 }
 
 export class CatalogStore {
@@ -39,12 +45,14 @@ export class CatalogStore {
   private async load(image: ImageRef): Promise<CatalogLookup> {
     const override = this.options.images?.find((o) => matchesImage(o.image, image));
     if (override?.skip) return { status: 'skipped', image, reason: `flags.images entry "${override.image}" in .guard.yaml skips it` };
-    const file = override?.help
-      ? override.help.replaceAll('{tag}', image.tag).replaceAll('{repository}', image.repository)
-      : helpFileFor(image, this.options.helpDir);
+    const files = override?.help
+      ? [override.help.replaceAll('{tag}', image.tag).replaceAll('{repository}', image.repository)]
+      : helpFilesFor(image, this.options.helpDir);
+    const file = files[0]!;
     for (const snapshot of this.options.snapshots) {
-      const data = await snapshot.readFile(file);
-      if (!data) continue;
+      const found = await firstExisting(snapshot, files);
+      if (!found) continue;
+      const { file, data } = found;
       const text = data.toString('utf8');
       const parsed = parseHelp(text, override?.framework);
       if (!parsed.ok) return { status: 'unparsable', image, file, reason: parsed.reason };
@@ -61,6 +69,14 @@ export class CatalogStore {
     }
     return { status: 'missing', image, expectedFile: file };
   }
+}
+
+async function firstExisting(snapshot: Snapshot, files: string[]): Promise<{ file: string; data: Buffer } | undefined> {
+  for (const file of files) {
+    const data = await snapshot.readFile(file);
+    if (data) return { file, data };
+  }
+  return undefined;
 }
 
 function matchesImage(pattern: string, image: ImageRef): boolean {

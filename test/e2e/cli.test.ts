@@ -103,4 +103,30 @@ describe('guard flags capture', () => {
     expect(captured).toContain('--[no-]traefik-enable-legacy');
     await repo.remove();
   });
+
+  it('captures many images from a list, by digest when pinned, and keeps what is already captured', async () => {
+    const repo = await TestRepo.create();
+    const digest = `sha256:${'a'.repeat(64)}`;
+    await fs.writeFile(path.join(repo.dir, 'images.txt'), [
+      '# images the clusters run',
+      'registry.k8s.io/external-dns/external-dns:v0.18.0',
+      `registry.k8s.io/external-dns/external-dns:v0.19.0@${digest}`,
+      'example.net/broken:1.0   # its capture command fails',
+      '',
+    ].join('\n'));
+    const run = `case {image} in *v0.18.0) cat ${path.join(externalDnsData, 'help-v0.18.0.txt')} ;; *v0.19.0*) cat ${path.join(externalDnsData, 'help-v0.19.0.txt')} >&2 ;; *) exit 3 ;; esac`;
+    const first = await guard(['flags', 'capture', '--list', 'images.txt', '--run', run], { cwd: repo.dir });
+    expect(first.exitCode).toBe(1);
+    expect(first.stdout).toContain('wrote .guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt (kingpin');
+    expect(first.stdout).toContain(`wrote .guard/help/registry.k8s.io/external-dns/external-dns/sha256-${'a'.repeat(64)}.txt (kingpin`);
+    expect(first.stderr).toContain('example.net/broken:1.0');
+    expect(first.stderr).toContain('printed nothing (exit code 3)');
+    const again = await guard(['flags', 'capture', '--list', 'images.txt', '--run', 'exit 9'], { cwd: repo.dir });
+    expect(again.stdout).toContain('kept .guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt');
+    expect(again.stdout).toContain(`kept .guard/help/registry.k8s.io/external-dns/external-dns/sha256-${'a'.repeat(64)}.txt`);
+    const shown = await guard(['flags', 'show', `registry.k8s.io/external-dns/external-dns:v0.19.0@${digest}`], { cwd: repo.dir });
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toMatch(/^external-dns: kingpin, \d+ flags/);
+    await repo.remove();
+  });
 });
