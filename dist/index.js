@@ -40778,9 +40778,9 @@ function looksLikeKingpin(text) {
 }
 function parseKingpinHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
-  const usageLine = lines.find((l) => l.startsWith("usage: ")) ?? "";
-  const program = usageLine.slice("usage: ".length).split(/\s+/)[0] || void 0;
-  const required = requiredFromUsage(usageLine);
+  const usageLine2 = lines.find((l) => l.startsWith("usage: ")) ?? "";
+  const program = usageLine2.slice("usage: ".length).split(/\s+/)[0] || void 0;
+  const required = requiredFromUsage(usageLine2);
   const flags = [];
   let section = "";
   let current;
@@ -40844,7 +40844,7 @@ function parseKingpinHelp(text) {
     });
   }
   const envVars = flags.map((f) => f.envVar).filter((v) => v !== void 0);
-  return { framework: "kingpin", program, flags, envPrefix: commonPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine, lines) };
+  return { framework: "kingpin", program, flags, envPrefix: commonPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine2, lines) };
 }
 function completeFlag(spec, rawHelp, required) {
   const env = ENV_SUFFIX.exec(rawHelp);
@@ -40868,12 +40868,12 @@ function isPlaceholderName(spec) {
   const p = spec.placeholder ?? "";
   return p === spec.name.toUpperCase() || p === spec.name || /^[A-Z0-9_-]+$/.test(p);
 }
-function requiredFromUsage(usageLine) {
-  const withoutOptional = usageLine.replace(/\[[^\]]*\]/g, " ");
+function requiredFromUsage(usageLine2) {
+  const withoutOptional = usageLine2.replace(/\[[^\]]*\]/g, " ");
   return new Set([...withoutOptional.matchAll(/--([A-Za-z0-9][\w.-]*)/g)].map((m) => m[1]));
 }
-function acceptsPositionals(usageLine, lines) {
-  const rest = usageLine.replace(/\[<flags>\]/, "");
+function acceptsPositionals(usageLine2, lines) {
+  const rest = usageLine2.replace(/\[<flags>\]/, "");
   return /<[^>]+>/.test(rest) || lines.some((l) => l === "Args:" || l === "Commands:");
 }
 function unquote(text) {
@@ -40888,8 +40888,388 @@ function commonPrefix(values) {
 }
 var kingpin = { framework: "kingpin", looksLike: looksLikeKingpin, parse: parseKingpinHelp, validate: validateKingpinArgs };
 
+// src/flags/value-types.ts
+var GO_BOOL = /* @__PURE__ */ new Set(["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]);
+function isGoBool(text) {
+  return GO_BOOL.has(text);
+}
+function isGoInt(text, bits = 64, unsigned = false) {
+  const match = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|0[0-7_]*|[1-9][0-9]*)$/.exec(text);
+  if (!match) return false;
+  const [, sign, digits] = match;
+  if (unsigned && sign !== "") return false;
+  const body = digits;
+  const prefixed = /^0[xXbBoO]/.test(body) || body.length > 1 && body.startsWith("0");
+  if (body.includes("_")) {
+    if (!prefixed || /__|_$/.test(body) || /^0[xXbBoO]?_?$/.test(body)) return false;
+  }
+  let value;
+  try {
+    const clean = body.replaceAll("_", "");
+    value = BigInt(/^0[0-7]+$/.test(clean) ? `0o${clean.slice(1)}` : clean);
+  } catch {
+    return false;
+  }
+  if (sign === "-") value = -value;
+  const limit = BigInt(bits);
+  if (unsigned) return value >= 0n && value < 1n << limit;
+  return value >= -(1n << limit - 1n) && value < 1n << limit - 1n;
+}
+function isGoFloat(text) {
+  if (/^[+-]?(inf|infinity|nan)$/i.test(text)) return true;
+  const t = text.replaceAll("_", "");
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) || /^[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+$/.test(t);
+}
+function isGoDuration(text) {
+  if (/^[+-]?0$/.test(text)) return true;
+  return /^[+-]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/.test(text);
+}
+function isValidGoValue(type, value) {
+  switch (type) {
+    case "bool":
+      return isGoBool(value);
+    case "int":
+    case "int64":
+      return isGoInt(value, 64);
+    case "int32":
+      return isGoInt(value, 32);
+    case "int16":
+      return isGoInt(value, 16);
+    case "int8":
+      return isGoInt(value, 8);
+    case "uint":
+    case "uint64":
+      return isGoInt(value, 64, true);
+    case "uint32":
+      return isGoInt(value, 32, true);
+    case "uint16":
+      return isGoInt(value, 16, true);
+    case "uint8":
+      return isGoInt(value, 8, true);
+    case "float":
+    case "float64":
+    case "float32":
+      return isGoFloat(value);
+    case "duration":
+      return isGoDuration(value);
+    case "ints":
+    case "intSlice":
+      return value === "" || value.split(",").every((v) => isGoInt(v.trim()));
+    case "durationSlice":
+      return value === "" || value.split(",").every((v) => isGoDuration(v.trim()));
+    case "bools":
+    case "boolSlice":
+      return value === "" || value.split(",").every((v) => isGoBool(v.trim()));
+    case "moduleSpec":
+      return value === "" || value.split(",").every((part) => /^[^=]+=\d+$/.test(part));
+    default:
+      return true;
+  }
+}
+function goTypeError(type, value) {
+  if (type === "moduleSpec") return "syntax error: expect comma-separated list of filename=N";
+  if (type === "duration") return `time: invalid duration ${JSON.stringify(value)}`;
+  if (type === "bool") return `strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`;
+  if (/^u?int/.test(type)) return `strconv.Parse${type.startsWith("u") ? "Uint" : "Int"}: parsing ${JSON.stringify(value)}: invalid syntax`;
+  if (/^float/.test(type)) return `strconv.ParseFloat: parsing ${JSON.stringify(value)}: invalid syntax`;
+  return `invalid value ${JSON.stringify(value)} for ${type}`;
+}
+
+// src/flags/frameworks/pflag-args.ts
+function validatePflagArgs(catalog, args, options2 = {}) {
+  const problems = [];
+  const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
+  const byShort = new Map(catalog.flags.filter((f) => f.short).map((f) => [f.short, f]));
+  const command = [catalog.program ?? "app", ...catalog.subcommand ?? []].join(" ");
+  const fail = (problem) => {
+    const { error: error2, ...rest } = problem;
+    problems.push({ ...rest, binaryError: `Error: ${error2}` });
+  };
+  const positionals = [];
+  const finalValues = /* @__PURE__ */ new Map();
+  const checkValue = (spec, value, index, display) => {
+    if (spec.enumValues) {
+      finalValues.set(spec.name, { spec, value, index });
+      return;
+    }
+    if (spec.valueType && !isValidGoValue(spec.valueType, value)) {
+      fail({ kind: "bad-value", argIndex: index, flag: spec.name, spec, message: `${display}=${value} is not a valid ${spec.valueType}`, error: `invalid argument ${JSON.stringify(value)} for "${spec.short ? `-${spec.short}, ` : ""}--${spec.name}" flag: ${goTypeError(spec.valueType, value)}` });
+    }
+  };
+  for (let i2 = 0; i2 < args.length; i2++) {
+    const raw = args[i2];
+    if (raw === "--") {
+      args.slice(i2 + 1).forEach((value, offset) => positionals.push({ value, index: i2 + 1 + offset }));
+      break;
+    }
+    if (!raw.startsWith("-") || raw === "-") {
+      positionals.push({ value: raw, index: i2 });
+      continue;
+    }
+    if (raw.startsWith("--")) {
+      const body = raw.slice(2);
+      const equals = body.indexOf("=");
+      const name = equals >= 0 ? body.slice(0, equals) : body;
+      if (name === "" || name.startsWith("-") || name.startsWith("=")) {
+        fail({ kind: "unknown-flag", argIndex: i2, message: `${raw} is not valid flag syntax`, error: `bad flag syntax: ${raw}` });
+        continue;
+      }
+      const spec = byLong.get(name);
+      if (!spec) {
+        const suggestion = suggestFlag(name, catalog.flags);
+        fail({ kind: "unknown-flag", argIndex: i2, flag: name, message: `--${name} is not a flag of ${options2.label ?? command}${suggestion ? `; did you mean --${suggestion.name}?` : ""}`, error: `unknown flag: --${name}`, suggestion: suggestion ? `--${suggestion.name}` : void 0 });
+        continue;
+      }
+      if (equals >= 0) {
+        const value = body.slice(equals + 1);
+        if (spec.isBoolean && !isGoBool(value)) {
+          fail({ kind: "bad-value", argIndex: i2, flag: name, spec, message: `--${name} is a boolean; "${value}" is not true or false`, error: `invalid argument ${JSON.stringify(value)} for "${spec.short ? `-${spec.short}, ` : ""}--${name}" flag: ${goTypeError("bool", value)}`, suggestion: `--${name}` });
+        } else if (!spec.isBoolean) checkValue(spec, value, i2, `--${name}`);
+        continue;
+      }
+      if (spec.isBoolean || spec.optionalValue) continue;
+      if (i2 + 1 >= args.length) {
+        fail({ kind: "missing-value", argIndex: i2, flag: name, spec, message: `--${name} needs a value${spec.placeholder ? ` (${spec.placeholder})` : ""}`, error: `flag needs an argument: --${name}` });
+        continue;
+      }
+      checkValue(spec, args[++i2], i2, `--${name}`);
+      continue;
+    }
+    let rest = raw.slice(1);
+    while (rest.length > 0) {
+      const letter = rest[0];
+      const spec = byShort.get(letter);
+      if (!spec) {
+        fail({ kind: "unknown-flag", argIndex: i2, flag: letter, message: `-${letter} (in ${raw}) is not a flag of ${options2.label ?? command}`, error: `unknown shorthand flag: '${letter}' in -${rest}` });
+        break;
+      }
+      if (rest.length > 1 && rest[1] === "=") {
+        const value = rest.slice(2);
+        if (spec.isBoolean && !isGoBool(value)) {
+          fail({ kind: "bad-value", argIndex: i2, flag: spec.name, spec, message: `-${letter} is a boolean; "${value}" is not true or false`, error: `invalid argument ${JSON.stringify(value)} for "-${letter}, --${spec.name}" flag: ${goTypeError("bool", value)}` });
+        } else if (!spec.isBoolean) checkValue(spec, value, i2, `-${letter}`);
+        break;
+      }
+      if (spec.isBoolean || spec.optionalValue) {
+        rest = rest.slice(1);
+        continue;
+      }
+      if (rest.length > 1) {
+        checkValue(spec, rest.slice(1), i2, `-${letter}`);
+        break;
+      }
+      if (i2 + 1 >= args.length) {
+        fail({ kind: "missing-value", argIndex: i2, flag: spec.name, spec, message: `-${letter} (--${spec.name}) needs a value`, error: `flag needs an argument: '${letter}' in -${letter}` });
+        break;
+      }
+      checkValue(spec, args[++i2], i2, `-${letter}`);
+      break;
+    }
+  }
+  for (const { spec, value, index } of finalValues.values()) {
+    if (spec.enumValues.includes(value)) continue;
+    const close = suggestValue(value, spec.enumValues);
+    fail({ kind: "bad-enum", argIndex: index, flag: spec.name, spec, message: `--${spec.name}=${value} is not one of its options (${spec.enumValues.filter((v) => v !== "").join(", ")})${close ? `; did you mean ${close}?` : ""}`, error: `--${spec.name} must be one of ${spec.enumValues.map((v) => `'${v}'`).join(", ")}`, suggestion: close ? `--${spec.name}=${close}` : void 0 });
+  }
+  const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
+  if (helpAsked) return problems.filter((p) => p.kind !== "bad-enum");
+  const path23 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path23.length).map((p) => p.value);
+  if (path23.length > 0 && words.join(" ") !== path23.join(" ")) {
+    const first = positionals[0];
+    fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
+    return problems;
+  }
+  const extra = positionals.slice(path23.length);
+  if (!catalog.acceptsPositionals && extra.length > 0) {
+    fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
+  }
+  return problems;
+}
+
+// src/flags/frameworks/pflag.ts
+var COBRA_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?: ([\w.,=\]\[-]+?)(\[="([^"]*)"\]|\[=([^\]]*)\])?)?(?: {2,}(.*))?$/;
+var KUBECTL_FLAG = /^ {4}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)=(.*):$/;
+var SECTION2 = /^([A-Z][A-Za-z ]*):\s*$/;
+var FLAG_SECTIONS = /* @__PURE__ */ new Set(["Flags", "Global Flags", "Options"]);
+var KNOWN_TYPES = /* @__PURE__ */ new Set([
+  "string",
+  "int",
+  "int8",
+  "int16",
+  "int32",
+  "int64",
+  "uint",
+  "uint8",
+  "uint16",
+  "uint32",
+  "uint64",
+  "float32",
+  "float64",
+  "duration",
+  "strings",
+  "stringArray",
+  "stringToString",
+  "stringToInt64",
+  "ints",
+  "int32Slice",
+  "int64Slice",
+  "uints",
+  "float32Slice",
+  "float64Slice",
+  "durationSlice",
+  "bools",
+  "ip",
+  "ipSlice",
+  "ipMask",
+  "ipNet",
+  "bytesHex",
+  "bytesBase64",
+  "count"
+]);
+function looksLikePflag(text) {
+  const lines = text.split("\n");
+  const cobraUsage = lines.some((l) => l === "Usage:") && lines.some((l) => /^(Global )?Flags:$/.test(l)) && lines.some((l) => COBRA_FLAG.test(l));
+  const pflagUsage = /^Usage of \S+:$/m.test(text) && lines.some((l) => /^ {2,6}(?:-\w, )?--\w/.test(l));
+  const kubectlUsage = lines.some((l) => l === "Options:" || l.startsWith("The following options can be passed to any command:")) && lines.some((l) => KUBECTL_FLAG.test(l));
+  return cobraUsage || pflagUsage || kubectlUsage;
+}
+function parsePflagHelp(text) {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  const usage = usageLine(lines);
+  const words = usage.split(/\s+/).filter((w) => w !== "");
+  const commandWords = words.filter((w, i2) => i2 === 0 || /^[a-z][\w-]*$/.test(w) && words.slice(1, i2 + 1).every((x) => /^[a-z][\w-]*$/.test(x)));
+  const flags = [];
+  let section = "";
+  let current;
+  const finish = () => {
+    if (current) flags.push(complete(current));
+    current = void 0;
+  };
+  lines.forEach((line, index) => {
+    const heading = SECTION2.exec(line);
+    if (heading || line.startsWith("The following options can be passed to any command:")) {
+      finish();
+      section = line.startsWith("The following options") ? "Options" : heading?.[1] ?? "";
+      return;
+    }
+    if (/^Usage of \S+:$/.test(line)) {
+      finish();
+      section = "Flags";
+      return;
+    }
+    if (!FLAG_SECTIONS.has(section)) return;
+    const kubectl = KUBECTL_FLAG.exec(line);
+    if (kubectl) {
+      finish();
+      const [, short, name, defaultText] = kubectl;
+      current = fromKubectl(short, name, defaultText, index + 1, line);
+      return;
+    }
+    const cobra = COBRA_FLAG.exec(line);
+    if (cobra && !/^\s{7,}/.test(line.replace(/^ {2}-\w, /, "      "))) {
+      finish();
+      const [, short, name, typeWord, optional, quotedNoOpt, plainNoOpt, help] = cobra;
+      current = fromCobra(short, name, typeWord, optional !== void 0 ? quotedNoOpt ?? plainNoOpt ?? "" : void 0, help ?? "", index + 1, line);
+      return;
+    }
+    if (current && /^\s+\S/.test(line)) current.help = `${current.help} ${line.trim()}`.trim();
+    else if (line.trim() === "" && current?.declaration.endsWith(":")) return;
+    else finish();
+  });
+  finish();
+  const program = commandWords[0];
+  const subcommand = commandWords.slice(1);
+  if (!flags.some((f) => f.name === "help")) {
+    flags.push({ name: "help", short: "h", takesValue: false, isBoolean: true, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: true, help: "implicit cobra help flag", line: 0, declaration: "-h, --help" });
+  }
+  return {
+    framework: "pflag",
+    program,
+    subcommand: subcommand.length > 0 ? subcommand : void 0,
+    flags,
+    // kubectl's commands mostly keep cobra's default (any args) where usage lines stay silent.
+    acceptsPositionals: isKubectlLayout(lines) || acceptsPositionals2(words.slice(commandWords.length), lines)
+  };
+}
+function isKubectlLayout(lines) {
+  return lines.some((l) => KUBECTL_FLAG.test(l));
+}
+function usageLine(lines) {
+  const index = lines.findIndex((l) => l === "Usage:");
+  if (index >= 0) return lines[index + 1]?.trim() ?? "";
+  return /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? "")?.[1] ?? "";
+}
+function acceptsPositionals2(rest, lines) {
+  const args = rest.filter((w) => !/^\[(flags|options)\]$/i.test(w) && !w.startsWith("-"));
+  return args.length > 0 || lines.some((l) => l === "Available Commands:");
+}
+function fromCobra(short, name, typeWord, noOptDefault, help, line, raw) {
+  const isBoolean = typeWord === void 0;
+  const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : void 0;
+  return {
+    name,
+    short,
+    takesValue: !isBoolean,
+    isBoolean,
+    negatable: false,
+    boolAcceptsValue: true,
+    optionalValue: noOptDefault !== void 0 ? true : void 0,
+    repeatable: true,
+    required: false,
+    valueType: isBoolean ? "bool" : valueType,
+    placeholder: typeWord,
+    hidden: false,
+    help: help.trim(),
+    line,
+    declaration: raw.trim().replace(/\s{2,}.*$/, "")
+  };
+}
+function fromKubectl(short, name, defaultText, line, raw) {
+  const isBoolean = defaultText === "true" || defaultText === "false";
+  const quoted = /^'.*'$/.test(defaultText);
+  const valueType = isBoolean ? "bool" : quoted ? "string" : /^\[.*\]$/.test(defaultText) ? "stringArray" : /^-?\d+$/.test(defaultText) ? "int" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+/.test(defaultText) ? "duration" : /^-?\d*\.\d+$/.test(defaultText) ? "float64" : void 0;
+  return {
+    name,
+    short,
+    takesValue: !isBoolean,
+    isBoolean,
+    negatable: false,
+    boolAcceptsValue: true,
+    repeatable: true,
+    required: false,
+    valueType,
+    defaultValue: quoted ? defaultText.slice(1, -1) : defaultText,
+    hidden: false,
+    help: "",
+    line,
+    declaration: raw.trim().replace(/:$/, "")
+  };
+}
+function complete(spec) {
+  const help = spec.help.trim();
+  const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(help)?.[1];
+  const enumValues = spec.isBoolean ? void 0 : optionsIn(help);
+  return {
+    ...spec,
+    // klog's --vmodule (every Kubernetes component has it) takes pattern=N,... and checks it while parsing.
+    ...spec.name === "vmodule" && !spec.isBoolean ? { valueType: "moduleSpec" } : {},
+    help,
+    defaultValue,
+    deprecated: /\bDEPRECATED\b|\bdeprecated\b/.test(help) || void 0,
+    enumValues: enumValues && enumValues.length > 1 ? defaultValue === "" ? ["", ...enumValues] : enumValues : void 0
+  };
+}
+function optionsIn(help) {
+  const quoted = /\bOne of:? ((?:'[^']*'(?:, | or |,)?)+)/i.exec(help)?.[1];
+  if (quoted) return [...quoted.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+  const listed = /\(([a-z][\w-]*(?:(?:, |\|)[a-z][\w-]*)+)\)/.exec(help)?.[1];
+  return listed ? listed.split(/, |\|/) : void 0;
+}
+var pflag = { framework: "pflag", looksLike: looksLikePflag, parse: parsePflagHelp, validate: validatePflagArgs };
+
 // src/flags/frameworks/registry.ts
-var FRAMEWORKS = [kingpin];
+var FRAMEWORKS = [kingpin, pflag];
 function frameworkNamed(name) {
   return FRAMEWORKS.find((f) => f.framework === name);
 }

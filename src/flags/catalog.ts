@@ -16,6 +16,8 @@ export interface FlagSpec {
   negatable: boolean;
   /** `--name=true` / `--name=false` is accepted (pflag yes, kingpin no). */
   boolAcceptsValue: boolean;
+  /** A value flag whose value is optional: bare `--name` uses a built-in value, a value must be attached with `=` (pflag NoOptDefVal). */
+  optionalValue?: boolean;
   /** May be given more than once (kingpin `...`, pflag slices). */
   repeatable: boolean;
   required: boolean;

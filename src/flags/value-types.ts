@@ -66,12 +66,14 @@ export function isValidGoValue(type: string, value: string): boolean {
     case 'ints': case 'intSlice': return value === '' || value.split(',').every((v) => isGoInt(v.trim()));
     case 'durationSlice': return value === '' || value.split(',').every((v) => isGoDuration(v.trim()));
     case 'bools': case 'boolSlice': return value === '' || value.split(',').every((v) => isGoBool(v.trim()));
+    case 'moduleSpec': return value === '' || value.split(',').every((part) => /^[^=]+=\d+$/.test(part));
     default:
       return true;
   }
 }
 
 export function goTypeError(type: string, value: string): string {
+  if (type === 'moduleSpec') return 'syntax error: expect comma-separated list of filename=N';
   if (type === 'duration') return `time: invalid duration ${JSON.stringify(value)}`;
   if (type === 'bool') return `strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^u?int/.test(type)) return `strconv.Parse${type.startsWith('u') ? 'Uint' : 'Int'}: parsing ${JSON.stringify(value)}: invalid syntax`;

@@ -1,8 +1,9 @@
 import type { FlagCatalog, FlagFramework, Framework } from '../catalog.js';
 import { kingpin } from './kingpin.js';
+import { pflag } from './pflag.js';
 
 /** Detection order: the first framework whose looksLike() accepts a help text parses it. */
-const FRAMEWORKS: FlagFramework[] = [kingpin];
+const FRAMEWORKS: FlagFramework[] = [kingpin, pflag];
 
 export type ParseOutcome = { ok: true; catalog: FlagCatalog } | { ok: false; reason: string };
 

@@ -1,0 +1,189 @@
+import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { validatePflagArgs } from './pflag-args.js';
+
+/**
+ * pflag/cobra help, in the two layouts Kubernetes tools print:
+ *
+ *   cobra (helm, controllers):        kubectl's own templates:
+ *   Usage:                            Options:
+ *     helm version [flags]                -o, --output='':
+ *   Flags:                                	One of 'yaml' or 'json'.
+ *     -h, --help              help
+ *         --template string   template for version string format (default "x")
+ *   Global Flags:
+ *         --burst-limit int   client-side default throttling limit (default 100)
+ *
+ * Booleans print no type; `type[="x"]` marks an optional value (NoOptDefVal). pflag lets any
+ * flag repeat (the last wins; slices accumulate). kubectl prints defaults instead of types, so the
+ * type is read off the default ('' string, true/false bool, [] slice, 0 number, 5s duration).
+ */
+const COBRA_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?: ([\w.,=\]\[-]+?)(\[="([^"]*)"\]|\[=([^\]]*)\])?)?(?: {2,}(.*))?$/;
+const KUBECTL_FLAG = /^ {4}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)=(.*):$/;
+const SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
+const FLAG_SECTIONS = new Set(['Flags', 'Global Flags', 'Options']);
+const KNOWN_TYPES = new Set([
+  'string', 'int', 'int8', 'int16', 'int32', 'int64', 'uint', 'uint8', 'uint16', 'uint32', 'uint64', 'float32', 'float64', 'duration',
+  'strings', 'stringArray', 'stringToString', 'stringToInt64', 'ints', 'int32Slice', 'int64Slice', 'uints', 'float32Slice', 'float64Slice',
+  'durationSlice', 'bools', 'ip', 'ipSlice', 'ipMask', 'ipNet', 'bytesHex', 'bytesBase64', 'count',
+]);
+
+export function looksLikePflag(text: string): boolean {
+  const lines = text.split('\n');
+  const cobraUsage = lines.some((l) => l === 'Usage:') && lines.some((l) => /^(Global )?Flags:$/.test(l)) && lines.some((l) => COBRA_FLAG.test(l));
+  const pflagUsage = /^Usage of \S+:$/m.test(text) && lines.some((l) => /^ {2,6}(?:-\w, )?--\w/.test(l));
+  const kubectlUsage = lines.some((l) => l === 'Options:' || l.startsWith('The following options can be passed to any command:')) && lines.some((l) => KUBECTL_FLAG.test(l));
+  return cobraUsage || pflagUsage || kubectlUsage;
+}
+
+export function parsePflagHelp(text: string): FlagCatalog {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const usage = usageLine(lines);
+  const words = usage.split(/\s+/).filter((w) => w !== '');
+  const commandWords = words.filter((w, i) => i === 0 || (/^[a-z][\w-]*$/.test(w) && words.slice(1, i + 1).every((x) => /^[a-z][\w-]*$/.test(x))));
+  const flags: FlagSpec[] = [];
+  let section = '';
+  let current: FlagSpec | undefined;
+  const finish = () => {
+    if (current) flags.push(complete(current));
+    current = undefined;
+  };
+  lines.forEach((line, index) => {
+    const heading = SECTION.exec(line);
+    if (heading || line.startsWith('The following options can be passed to any command:')) {
+      finish();
+      section = line.startsWith('The following options') ? 'Options' : heading?.[1] ?? '';
+      return;
+    }
+    if (/^Usage of \S+:$/.test(line)) {
+      finish();
+      section = 'Flags';
+      return;
+    }
+    if (!FLAG_SECTIONS.has(section)) return;
+    const kubectl = KUBECTL_FLAG.exec(line);
+    if (kubectl) {
+      finish();
+      const [, short, name, defaultText] = kubectl;
+      current = fromKubectl(short, name!, defaultText!, index + 1, line);
+      return;
+    }
+    const cobra = COBRA_FLAG.exec(line);
+    if (cobra && !/^\s{7,}/.test(line.replace(/^ {2}-\w, /, '      '))) {
+      finish();
+      const [, short, name, typeWord, optional, quotedNoOpt, plainNoOpt, help] = cobra;
+      current = fromCobra(short, name!, typeWord, optional !== undefined ? quotedNoOpt ?? plainNoOpt ?? '' : undefined, help ?? '', index + 1, line);
+      return;
+    }
+    if (current && /^\s+\S/.test(line)) current.help = `${current.help} ${line.trim()}`.trim();
+    else if (line.trim() === '' && current?.declaration.endsWith(':')) return;
+    else finish();
+  });
+  finish();
+  const program = commandWords[0];
+  const subcommand = commandWords.slice(1);
+  if (!flags.some((f) => f.name === 'help')) {
+    flags.push({ name: 'help', short: 'h', takesValue: false, isBoolean: true, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: true, help: 'implicit cobra help flag', line: 0, declaration: '-h, --help' });
+  }
+  return {
+    framework: 'pflag',
+    program,
+    subcommand: subcommand.length > 0 ? subcommand : undefined,
+    flags,
+    // kubectl's commands mostly keep cobra's default (any args) where usage lines stay silent.
+    acceptsPositionals: isKubectlLayout(lines) || acceptsPositionals(words.slice(commandWords.length), lines),
+  };
+}
+
+function isKubectlLayout(lines: string[]): boolean {
+  return lines.some((l) => KUBECTL_FLAG.test(l));
+}
+
+function usageLine(lines: string[]): string {
+  const index = lines.findIndex((l) => l === 'Usage:');
+  if (index >= 0) return lines[index + 1]?.trim() ?? '';
+  return /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? '')?.[1] ?? '';
+}
+
+/** cobra's usage line names arguments after the command; "[flags]" and "[options]" are not arguments. */
+function acceptsPositionals(rest: string[], lines: string[]): boolean {
+  const args = rest.filter((w) => !/^\[(flags|options)\]$/i.test(w) && !w.startsWith('-'));
+  return args.length > 0 || lines.some((l) => l === 'Available Commands:');
+}
+
+function fromCobra(short: string | undefined, name: string, typeWord: string | undefined, noOptDefault: string | undefined, help: string, line: number, raw: string): FlagSpec {
+  const isBoolean = typeWord === undefined;
+  const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : undefined;
+  return {
+    name,
+    short,
+    takesValue: !isBoolean,
+    isBoolean,
+    negatable: false,
+    boolAcceptsValue: true,
+    optionalValue: noOptDefault !== undefined ? true : undefined,
+    repeatable: true,
+    required: false,
+    valueType: isBoolean ? 'bool' : valueType,
+    placeholder: typeWord,
+    hidden: false,
+    help: help.trim(),
+    line,
+    declaration: raw.trim().replace(/\s{2,}.*$/, ''),
+  };
+}
+
+function fromKubectl(short: string | undefined, name: string, defaultText: string, line: number, raw: string): FlagSpec {
+  const isBoolean = defaultText === 'true' || defaultText === 'false';
+  const quoted = /^'.*'$/.test(defaultText);
+  const valueType = isBoolean ? 'bool'
+    : quoted ? 'string'
+    : /^\[.*\]$/.test(defaultText) ? 'stringArray'
+    : /^-?\d+$/.test(defaultText) ? 'int'
+    : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+/.test(defaultText) ? 'duration'
+    : /^-?\d*\.\d+$/.test(defaultText) ? 'float64'
+    : undefined;
+  return {
+    name,
+    short,
+    takesValue: !isBoolean,
+    isBoolean,
+    negatable: false,
+    boolAcceptsValue: true,
+    repeatable: true,
+    required: false,
+    valueType,
+    defaultValue: quoted ? defaultText.slice(1, -1) : defaultText,
+    hidden: false,
+    help: '',
+    line,
+    declaration: raw.trim().replace(/:$/, ''),
+  };
+}
+
+function complete(spec: FlagSpec): FlagSpec {
+  const help = spec.help.trim();
+  const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(help)?.[1];
+  const enumValues = spec.isBoolean ? undefined : optionsIn(help);
+  return {
+    ...spec,
+    // klog's --vmodule (every Kubernetes component has it) takes pattern=N,... and checks it while parsing.
+    ...(spec.name === 'vmodule' && !spec.isBoolean ? { valueType: 'moduleSpec' } : {}),
+    help,
+    defaultValue,
+    deprecated: /\bDEPRECATED\b|\bdeprecated\b/.test(help) || undefined,
+    enumValues: enumValues && enumValues.length > 1 ? (defaultValue === '' ? ['', ...enumValues] : enumValues) : undefined,
+  };
+}
+
+/**
+ * Allowed values as pflag-based tools write them in help texts, which the commands then check at
+ * start: "One of 'yaml' or 'json'." (kubectl), "One of (none|cpu|heap)", "(never, auto, always)" (helm).
+ */
+function optionsIn(help: string): string[] | undefined {
+  const quoted = /\bOne of:? ((?:'[^']*'(?:, | or |,)?)+)/i.exec(help)?.[1];
+  if (quoted) return [...quoted.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+  const listed = /\(([a-z][\w-]*(?:(?:, |\|)[a-z][\w-]*)+)\)/.exec(help)?.[1];
+  return listed ? listed.split(/, |\|/) : undefined;
+}
+
+export const pflag: FlagFramework = { framework: 'pflag', looksLike: looksLikePflag, parse: parsePflagHelp, validate: validatePflagArgs };
