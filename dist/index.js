@@ -19666,7 +19666,7 @@ var require_scan = __commonJS({
         isExtglob = false;
         isGlob = false;
       }
-      let base = str;
+      let base2 = str;
       let prefix = "";
       let glob = "";
       if (start > 0) {
@@ -19674,31 +19674,31 @@ var require_scan = __commonJS({
         str = str.slice(start);
         lastIndex -= start;
       }
-      if (base && isGlob === true && lastIndex > 0) {
-        base = str.slice(0, lastIndex);
+      if (base2 && isGlob === true && lastIndex > 0) {
+        base2 = str.slice(0, lastIndex);
         glob = str.slice(lastIndex);
       } else if (isGlob === true) {
-        base = "";
+        base2 = "";
         glob = str;
       } else {
-        base = str;
+        base2 = str;
       }
-      if (base && base !== "" && base !== "/" && base !== str) {
-        if (isPathSeparator(base.charCodeAt(base.length - 1))) {
-          base = base.slice(0, -1);
+      if (base2 && base2 !== "" && base2 !== "/" && base2 !== str) {
+        if (isPathSeparator(base2.charCodeAt(base2.length - 1))) {
+          base2 = base2.slice(0, -1);
         }
       }
       if (opts.unescape === true) {
         if (glob) glob = utils.removeBackslashes(glob);
-        if (base && backslashes === true) {
-          base = utils.removeBackslashes(base);
+        if (base2 && backslashes === true) {
+          base2 = utils.removeBackslashes(base2);
         }
       }
       const state = {
         prefix,
         input,
         start,
-        base,
+        base: base2,
         glob,
         isBrace,
         isBracket,
@@ -32281,10 +32281,10 @@ var require_fast_uri = __commonJS({
       schemelessOptions.skipEscape = true;
       return serialize2(resolved, schemelessOptions);
     }
-    function resolveComponent(base, relative, options2, skipNormalization) {
+    function resolveComponent(base2, relative, options2, skipNormalization) {
       const target = {};
       if (!skipNormalization) {
-        base = parse3(serialize2(base, options2), options2);
+        base2 = parse3(serialize2(base2, options2), options2);
         relative = parse3(serialize2(relative, options2), options2);
       }
       options2 = options2 || {};
@@ -32304,33 +32304,33 @@ var require_fast_uri = __commonJS({
           target.query = relative.query;
         } else {
           if (!relative.path) {
-            target.path = base.path;
+            target.path = base2.path;
             if (relative.query !== void 0) {
               target.query = relative.query;
             } else {
-              target.query = base.query;
+              target.query = base2.query;
             }
           } else {
             if (relative.path[0] === "/") {
               target.path = removeDotSegments(relative.path);
             } else {
-              const baseHasAuthority = base.userinfo !== void 0 || base.host !== void 0 || base.port !== void 0;
-              if (baseHasAuthority && !base.path) {
+              const baseHasAuthority = base2.userinfo !== void 0 || base2.host !== void 0 || base2.port !== void 0;
+              if (baseHasAuthority && !base2.path) {
                 target.path = "/" + relative.path;
-              } else if (!base.path) {
+              } else if (!base2.path) {
                 target.path = relative.path;
               } else {
-                target.path = base.path.slice(0, base.path.lastIndexOf("/") + 1) + relative.path;
+                target.path = base2.path.slice(0, base2.path.lastIndexOf("/") + 1) + relative.path;
               }
-              target.path = base.scheme === void 0 && !baseHasAuthority && target.path[0] !== "/" ? removeDotSegmentsRelative(target.path) : removeDotSegments(target.path);
+              target.path = base2.scheme === void 0 && !baseHasAuthority && target.path[0] !== "/" ? removeDotSegmentsRelative(target.path) : removeDotSegments(target.path);
             }
             target.query = relative.query;
           }
-          target.userinfo = base.userinfo;
-          target.host = base.host;
-          target.port = base.port;
+          target.userinfo = base2.userinfo;
+          target.host = base2.host;
+          target.port = base2.port;
         }
-        target.scheme = base.scheme;
+        target.scheme = base2.scheme;
       }
       target.fragment = relative.fragment;
       return target;
@@ -38567,9 +38567,9 @@ var require_light = __commonJS({
           };
         }
         _addListener(name, status, cb) {
-          var base;
-          if ((base = this._events)[name] == null) {
-            base[name] = [];
+          var base2;
+          if ((base2 = this._events)[name] == null) {
+            base2[name] = [];
           }
           this._events[name].push({ cb, status });
           return this.instance;
@@ -38843,9 +38843,9 @@ var require_light = __commonJS({
           this._startHeartbeat();
         }
         _startHeartbeat() {
-          var base;
+          var base2;
           if (this.heartbeat == null && (this.storeOptions.reservoirRefreshInterval != null && this.storeOptions.reservoirRefreshAmount != null || this.storeOptions.reservoirIncreaseInterval != null && this.storeOptions.reservoirIncreaseAmount != null)) {
-            return typeof (base = this.heartbeat = setInterval(() => {
+            return typeof (base2 = this.heartbeat = setInterval(() => {
               var amount, incr, maximum, now, reservoir;
               now = Date.now();
               if (this.storeOptions.reservoirRefreshInterval != null && now >= this._lastReservoirRefresh + this.storeOptions.reservoirRefreshInterval) {
@@ -38866,7 +38866,7 @@ var require_light = __commonJS({
                   return this.instance._drainAll(this.computeCapacity());
                 }
               }
-            }, this.heartbeatInterval)).unref === "function" ? base.unref() : void 0;
+            }, this.heartbeatInterval)).unref === "function" ? base2.unref() : void 0;
           } else {
             return clearInterval(this.heartbeat);
           }
@@ -39225,9 +39225,9 @@ var require_light = __commonJS({
             return keys;
           }
           _startAutoCleanup() {
-            var base;
+            var base2;
             clearInterval(this.interval);
-            return typeof (base = this.interval = setInterval(async () => {
+            return typeof (base2 = this.interval = setInterval(async () => {
               var e, k, ref, results, time, v;
               time = Date.now();
               ref = this.instances;
@@ -39246,7 +39246,7 @@ var require_light = __commonJS({
                 }
               }
               return results;
-            }, this.timeout / 2)).unref === "function" ? base.unref() : void 0;
+            }, this.timeout / 2)).unref === "function" ? base2.unref() : void 0;
           }
           updateSettings(options2 = {}) {
             parser$3.overwrite(options2, this.defaults, this);
@@ -41268,8 +41268,130 @@ function optionsIn(help) {
 }
 var pflag = { framework: "pflag", looksLike: looksLikePflag, parse: parsePflagHelp, validate: validatePflagArgs };
 
+// src/flags/frameworks/goflag-args.ts
+function validateGoflagArgs(catalog, args, options2 = {}) {
+  const byName = new Map(catalog.flags.map((f) => [f.name, f]));
+  const program = options2.label ?? catalog.program ?? "the binary";
+  let i2 = 0;
+  for (; i2 < args.length; i2++) {
+    const raw = args[i2];
+    if (raw.length < 2 || !raw.startsWith("-")) break;
+    if (raw === "--") {
+      i2++;
+      break;
+    }
+    const dashes = raw.startsWith("--") ? 2 : 1;
+    const body = raw.slice(dashes);
+    if (body === "" || body.startsWith("-") || body.startsWith("=")) {
+      return [{ kind: "unknown-flag", argIndex: i2, message: `${raw} is not valid flag syntax`, binaryError: `bad flag syntax: ${raw}` }];
+    }
+    const equals = body.indexOf("=");
+    const name = equals >= 0 ? body.slice(0, equals) : body;
+    const spec = byName.get(name);
+    if (!spec) {
+      const suggestion = suggestFlag(name, catalog.flags);
+      return [{ kind: "unknown-flag", argIndex: i2, flag: name, message: `-${name} is not a flag of ${program}${suggestion ? `; did you mean -${suggestion.name}?` : ""}`, binaryError: `flag provided but not defined: -${name}`, suggestion: suggestion ? `-${suggestion.name}` : void 0 }];
+    }
+    if (spec.hidden && (name === "h" || name === "help")) return [];
+    if (spec.isBoolean) {
+      if (equals >= 0 && !isGoBool(body.slice(equals + 1))) {
+        const value2 = body.slice(equals + 1);
+        return [{ kind: "bad-value", argIndex: i2, flag: name, spec, message: `-${name} is a boolean; "${value2}" is not true or false`, binaryError: `invalid boolean value ${JSON.stringify(value2)} for -${name}: parse error`, suggestion: `-${name}` }];
+      }
+      continue;
+    }
+    let value;
+    if (equals >= 0) value = body.slice(equals + 1);
+    else if (i2 + 1 < args.length) value = args[++i2];
+    else return [{ kind: "missing-value", argIndex: i2, flag: name, spec, message: `-${name} needs a value${spec.placeholder ? ` (${spec.placeholder})` : ""}`, binaryError: `flag needs an argument: -${name}` }];
+    if (spec.valueType && !isValidGoValue(spec.valueType, value)) {
+      return [{ kind: "bad-value", argIndex: i2, flag: name, spec, message: `-${name}=${value} is not a valid ${spec.valueType}`, binaryError: `invalid value ${JSON.stringify(value)} for flag -${name}: parse error` }];
+    }
+  }
+  if (i2 < args.length && !catalog.acceptsPositionals) {
+    return [{ kind: "unexpected-positional", argIndex: i2, message: `"${args[i2]}" is not a flag, and ${program} takes no arguments (Go's flag parsing stops there, the program refuses the rest)`, binaryError: `'${args[i2]}' is not a valid flag` }];
+  }
+  return [];
+}
+
+// src/flags/frameworks/goflag.ts
+var DEFAULTS_FLAG = /^ {2}-([A-Za-z0-9][\w.-]*)(?: (\S+))?(?:\t(.*))?$/;
+var ETCD_FLAG = /^ {2}--([A-Za-z0-9][\w.-]*)(?: ('[^']*'|\S+))?$/;
+var GO_TYPES = /* @__PURE__ */ new Set(["string", "int", "int64", "uint", "uint64", "float", "float64", "duration", "value"]);
+function looksLikeGoflag(text) {
+  const lines = text.split("\n");
+  const printDefaults = lines.some((l) => /^Usage of \S+:$/.test(l)) && lines.some((l) => DEFAULTS_FLAG.test(l)) && lines.some((l) => /^ {4}\t/.test(l));
+  const etcdLayout = lines.some((l) => /^Usage:$/.test(l)) && lines.filter((l) => ETCD_FLAG.test(l)).length >= 3 && !lines.some((l) => /^(Global )?Flags:$/.test(l));
+  return printDefaults || etcdLayout;
+}
+function parseGoflagHelp(text) {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  const etcd = !lines.some((l) => /^Usage of \S+:$/.test(l));
+  const program = etcd ? /^\s+(\S+) \[flags\]/.exec(lines.find((l) => /^\s+\S+ \[flags\]/.test(l)) ?? "")?.[1] : /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? "")?.[1]?.replace(/^.*\//, "");
+  const flags = [];
+  let current;
+  const finish = () => {
+    if (current) flags.push(complete2(current));
+    current = void 0;
+  };
+  lines.forEach((line, index) => {
+    const match = etcd ? ETCD_FLAG.exec(line) : DEFAULTS_FLAG.exec(line);
+    if (match) {
+      finish();
+      current = etcd ? fromEtcd(match[1], match[2], index + 1, line) : fromDefaults(match[1], match[2], match[3], index + 1, line);
+      return;
+    }
+    if (current && /^ {4}/.test(line) && line.trim() !== "") current.help = `${current.help} ${line.trim()}`.trim();
+    else finish();
+  });
+  finish();
+  if (etcd) flags.push(...usageFlags(lines, program ?? "", flags));
+  for (const name of ["h", "help"]) {
+    if (!flags.some((f) => f.name === name)) {
+      flags.push({ name, takesValue: false, isBoolean: true, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: true, help: "implicit: prints the usage", line: 0, declaration: `-${name}` });
+    }
+  }
+  return { framework: "goflag", program, flags, acceptsPositionals: !etcd };
+}
+function usageFlags(lines, program, known) {
+  const found = [];
+  lines.forEach((line, index) => {
+    const match = new RegExp(`^ {2}${program.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} --([\\w-]+)$`).exec(line);
+    const name = match?.[1];
+    if (!name || known.some((f) => f.name === name) || found.some((f) => f.name === name)) return;
+    const help = lines[index + 1]?.trim() ?? "";
+    const takesValue = /^Path\b/.test(help);
+    found.push({ ...base(name, index + 1, line), takesValue, isBoolean: !takesValue, valueType: takesValue ? void 0 : "bool", help });
+  });
+  return found;
+}
+function base(name, line, raw) {
+  return { name, takesValue: true, isBoolean: false, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: false, help: "", line, declaration: raw.trim() };
+}
+function fromDefaults(name, typeWord, inlineHelp, line, raw) {
+  const spec = base(name, line, raw.replace(/\t.*$/, ""));
+  if (typeWord === void 0) return { ...spec, takesValue: false, isBoolean: true, valueType: "bool", help: inlineHelp ?? "" };
+  return { ...spec, placeholder: typeWord, valueType: GO_TYPES.has(typeWord) && typeWord !== "value" ? normalizeType(typeWord) : void 0, help: inlineHelp ?? "" };
+}
+function fromEtcd(name, defaultText, line, raw) {
+  const value = defaultText?.replace(/^'(.*)'$/, "$1");
+  const spec = base(name, line, raw);
+  if (value === "true" || value === "false") return { ...spec, takesValue: false, isBoolean: true, valueType: "bool", defaultValue: value };
+  const constant = value && /^math\.Max(U?[Ii]nt\d*)$/.exec(value)?.[1]?.toLowerCase();
+  const valueType = value === void 0 ? void 0 : constant ? constant : /^\d+$/.test(value) ? "uint64" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+$/.test(value) ? "duration" : void 0;
+  return { ...spec, defaultValue: value, valueType };
+}
+function normalizeType(type) {
+  return type === "float" ? "float64" : type;
+}
+function complete2(spec) {
+  const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(spec.help)?.[1];
+  return { ...spec, defaultValue, deprecated: /\bdeprecated\b|\binstead\b/i.test(spec.help) || void 0 };
+}
+var goflag = { framework: "goflag", looksLike: looksLikeGoflag, parse: parseGoflagHelp, validate: validateGoflagArgs };
+
 // src/flags/frameworks/registry.ts
-var FRAMEWORKS = [kingpin, pflag];
+var FRAMEWORKS = [kingpin, pflag, goflag];
 function frameworkNamed(name) {
   return FRAMEWORKS.find((f) => f.framework === name);
 }
@@ -41457,8 +41579,8 @@ function unquote2(raw) {
   const quoted = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base, overlay, path23, positions, overlayPositions) {
-  const result = { ...base };
+function mergeInto(base2, overlay, path23, positions, overlayPositions) {
+  const result = { ...base2 };
   const here = jsonPointer(path23);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
@@ -41743,8 +41865,8 @@ function parseConfig(text, file) {
   }
   return value;
 }
-async function loadConfig(base, head, file = CONFIG_FILE) {
-  for (const snapshot of [base, head]) {
+async function loadConfig(base2, head, file = CONFIG_FILE) {
+  for (const snapshot of [base2, head]) {
     if (!snapshot) continue;
     const data = await snapshot.readFile(file);
     if (data) return { config: parseConfig(data.toString("utf8"), file), source: `${file} at ${snapshot.label}` };
@@ -50261,8 +50383,8 @@ async function defaultBase(root) {
   for (const candidate of ["origin/HEAD", "origin/main", "origin/master", "main", "master"]) {
     const exists3 = await execa("git", ["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], { cwd: root, reject: false });
     if (exists3.exitCode !== 0) continue;
-    const base = await execa("git", ["merge-base", "HEAD", candidate], { cwd: root, reject: false });
-    if (base.exitCode === 0) return { sha: base.stdout.trim(), ref: candidate };
+    const base2 = await execa("git", ["merge-base", "HEAD", candidate], { cwd: root, reject: false });
+    if (base2.exitCode === 0) return { sha: base2.stdout.trim(), ref: candidate };
   }
   throw new GuardError(
     "could not find the default branch to compare against (tried origin/HEAD, origin/main, origin/master, main, master)",
@@ -50427,12 +50549,12 @@ async function isFile2(p) {
     return false;
   }
 }
-async function firstChangedLines(root, base, head, pathspecs = []) {
-  const args = ["diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, ...head ? [head] : [], "--", ...pathspecs];
+async function firstChangedLines(root, base2, head, pathspecs = []) {
+  const args = ["diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base2, ...head ? [head] : [], "--", ...pathspecs];
   return [...parseUnifiedDiff(await git(root, args)).values()].filter((file) => file.hunkStarts.length > 0).map((file) => ({ path: file.path, line: Math.max(1, file.hunkStarts[0]) }));
 }
-async function trailersBetween(root, base, head, key) {
-  const out = await git(root, ["log", `--format=%H%x00%(trailers:key=${key},valueonly,separator=%x01)%x00`, `${base}..${head}`]);
+async function trailersBetween(root, base2, head, key) {
+  const out = await git(root, ["log", `--format=%H%x00%(trailers:key=${key},valueonly,separator=%x01)%x00`, `${base2}..${head}`]);
   const found = [];
   const fields = out.split("\0");
   for (let i2 = 0; i2 + 1 < fields.length; i2 += 2) {
@@ -50511,8 +50633,8 @@ function patternGroups(node, hostPattern) {
 }
 
 // src/deploy/plan.ts
-function planDeploy(base, head, rules, tool) {
-  const before = new Map(base.map((n2) => [n2.name, n2]));
+function planDeploy(base2, head, rules, tool) {
+  const before = new Map(base2.map((n2) => [n2.name, n2]));
   const after = new Map(head.map((n2) => [n2.name, n2]));
   const targets = [];
   for (const node of head) {
@@ -50522,7 +50644,7 @@ function planDeploy(base, head, rules, tool) {
     const { site, source, groups: groups2 } = siteOf(node, rules);
     targets.push({ node, site, siteSource: source, groups: groups2, change, changedProfiles, contacted: false });
   }
-  for (const node of base) {
+  for (const node of base2) {
     if (after.has(node.name)) continue;
     const { site, source, groups: groups2 } = siteOf(node, rules);
     targets.push({ node, site, siteSource: source, groups: groups2, change: "removed", changedProfiles: [], contacted: false });
@@ -50573,7 +50695,7 @@ function checkMultiSite(input) {
   const sites = [...bySite.keys()].sort();
   const listing = sites.map((s) => `${s}: ${bySite.get(s).join(", ")}`).join("; ");
   const [first, ...others] = input.changedLines.length > 0 ? input.changedLines : [input.flakeLocation];
-  const base = {
+  const base2 = {
     rule: "deploy/multi-site",
     severity: "error",
     message: `this change redeploys ${targets.length} hosts in ${sites.length} sites at once (${listing}); the policy allows ${limit} site${limit === 1 ? "" : "s"} per change, so one bad change or one partitioned site fails them all together`,
@@ -50584,16 +50706,16 @@ function checkMultiSite(input) {
     suggestion: "split the change so that each merge reaches one site, or declare a staged rollout (deploy.rollout: staged) that the deploy tooling follows"
   };
   if (input.policy.rollout === "staged") {
-    findings.push({ ...base, severity: "notice", message: `${base.message.split(";")[0]}; allowed because the policy declares a staged rollout` });
+    findings.push({ ...base2, severity: "notice", message: `${base2.message.split(";")[0]}; allowed because the policy declares a staged rollout` });
   } else if (input.override) {
     findings.push({
-      ...base,
+      ...base2,
       rule: "deploy/override-used",
       severity: "warning",
-      message: `MULTI-SITE DEPLOY ALLOWED BY OVERRIDE in commit ${input.override.commit.slice(0, 12)} (${input.override.reason}): ${base.message.split(";")[0]}`
+      message: `MULTI-SITE DEPLOY ALLOWED BY OVERRIDE in commit ${input.override.commit.slice(0, 12)} (${input.override.reason}): ${base2.message.split(";")[0]}`
     });
   } else {
-    findings.push(base);
+    findings.push(base2);
   }
   return findings;
 }
@@ -51108,8 +51230,8 @@ function yamlFindings(inventory) {
     subject: { kind: "Config", name: problem.location.path }
   }));
 }
-async function policyNotices(base, head, configFile) {
-  const [before, after] = await Promise.all([base.readFile(configFile), head.readFile(configFile)]);
+async function policyNotices(base2, head, configFile) {
+  const [before, after] = await Promise.all([base2.readFile(configFile), head.readFile(configFile)]);
   if (!after || before && before.equals(after)) return [];
   try {
     parseConfig(after.toString("utf8"), configFile);
@@ -51132,12 +51254,12 @@ async function policyNotices(base, head, configFile) {
     subject: { kind: "Config", name: configFile }
   }];
 }
-async function helpFileNotices(base, head, helpDir) {
+async function helpFileNotices(base2, head, helpDir) {
   const prefix = helpDir.replace(/\/$/, "") + "/";
-  const baseFiles = (await base.listFiles()).filter((f) => f.startsWith(prefix));
+  const baseFiles = (await base2.listFiles()).filter((f) => f.startsWith(prefix));
   const headFiles = new Set((await head.listFiles()).filter((f) => f.startsWith(prefix)));
   const shared = baseFiles.filter((f) => headFiles.has(f));
-  const [before, after] = await Promise.all([base.readFiles(shared), head.readFiles(shared)]);
+  const [before, after] = await Promise.all([base2.readFiles(shared), head.readFiles(shared)]);
   return shared.filter((file) => !before.get(file)?.equals(after.get(file) ?? Buffer.alloc(0))).map((file) => ({
     rule: "config/help-changed",
     severity: "notice",
@@ -51146,15 +51268,15 @@ async function helpFileNotices(base, head, helpDir) {
     subject: { kind: "Config", name: file }
   }));
 }
-async function guardPolicyChanged(base, head, config, configFile) {
+async function guardPolicyChanged(base2, head, config, configFile) {
   const helpDir = config.flags?.helpDir ?? DEFAULT_HELP_DIR;
-  const [before, after] = await Promise.all([base.treeDigest(helpDir), head.treeDigest(helpDir)]);
+  const [before, after] = await Promise.all([base2.treeDigest(helpDir), head.treeDigest(helpDir)]);
   if (before !== after) return true;
-  const [configBefore, configAfter] = await Promise.all([base.readFile(configFile), head.readFile(configFile)]);
+  const [configBefore, configAfter] = await Promise.all([base2.readFile(configFile), head.readFile(configFile)]);
   return !(configBefore ?? Buffer.alloc(0)).equals(configAfter ?? Buffer.alloc(0));
 }
-function markIntroduced(head, base) {
-  const before = new Set(base.map(findingKey));
+function markIntroduced(head, base2) {
+  const before = new Set(base2.map(findingKey));
   return head.map((finding3) => ({ ...finding3, introduced: !before.has(findingKey(finding3)) }));
 }
 function applyRuleSettings(findings, config) {

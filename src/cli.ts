@@ -267,7 +267,8 @@ flags
         flag.hidden ? 'hidden' : '',
         flag.enumValues ? `one of ${flag.enumValues.join('|')}` : '',
       ].filter(Boolean);
-      process.stdout.write(`  --${flag.name}${flag.short ? ` (-${flag.short})` : ''}  ${traits.join(', ')}\n`);
+      const dashes = catalog.framework === 'goflag' || (catalog.framework === 'argparse' && flag.name.length === 1) ? '-' : '--';
+      process.stdout.write(`  ${dashes}${flag.name}${flag.short ? ` (-${flag.short})` : ''}  ${traits.join(', ')}\n`);
     }
   });
 

@@ -47,7 +47,8 @@ export function goodValue(flag: FlagSpec): string {
     case 'duration': return '90s';
     case 'bool': return 'true';
     case 'moduleSpec': return 'server=2';
-    default: return 'value';
+    // A flag without a known type may still check its value (URLs, lists): its default passes.
+    default: return flag.defaultValue !== undefined && !/[$]|^math\./.test(flag.defaultValue) ? flag.defaultValue : 'value';
   }
 }
 

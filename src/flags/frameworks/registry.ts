@@ -1,9 +1,10 @@
 import type { FlagCatalog, FlagFramework, Framework } from '../catalog.js';
 import { kingpin } from './kingpin.js';
 import { pflag } from './pflag.js';
+import { goflag } from './goflag.js';
 
 /** Detection order: the first framework whose looksLike() accepts a help text parses it. */
-const FRAMEWORKS: FlagFramework[] = [kingpin, pflag];
+const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag];
 
 export type ParseOutcome = { ok: true; catalog: FlagCatalog } | { ok: false; reason: string };
 
