@@ -40604,6 +40604,15 @@ function suggestValue(value, options2) {
   return best !== void 0 && bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : void 0;
 }
 
+// src/flags/env-prefix.ts
+function commonEnvPrefix(values) {
+  if (values.length < 2) return void 0;
+  let prefix = values[0];
+  for (const value of values) while (!value.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  const cut = prefix.lastIndexOf("_");
+  return cut > 0 ? prefix.slice(0, cut + 1) : void 0;
+}
+
 // src/flags/frameworks/kingpin-args.ts
 function validateKingpinArgs(catalog, args, options2 = {}) {
   const problems = [];
@@ -40784,21 +40793,21 @@ function parseKingpinHelp(text) {
   const flags = [];
   let section = "";
   let current;
-  const finish = () => {
+  const finish2 = () => {
     if (current) flags.push(completeFlag(current.spec, current.helpLines.join(" "), required));
     current = void 0;
   };
   lines.forEach((line, index) => {
     const heading = SECTION.exec(line);
     if (heading) {
-      finish();
+      finish2();
       section = heading[1] ?? "";
       return;
     }
     if (section !== "Flags") return;
     const declaration = DECLARATION.exec(line);
     if (declaration) {
-      finish();
+      finish2();
       const [, short, negatable, name, defaultText, cumulative, help] = declaration;
       const isBoolean = defaultText === void 0;
       current = {
@@ -40824,9 +40833,9 @@ function parseKingpinHelp(text) {
       return;
     }
     if (current && /^\s{3,}\S/.test(line)) current.helpLines.push(line.trim());
-    else finish();
+    else finish2();
   });
-  finish();
+  finish2();
   for (const name of IMPLICIT_FLAGS) {
     if (flags.some((f) => f.name === name)) continue;
     flags.push({
@@ -40844,7 +40853,7 @@ function parseKingpinHelp(text) {
     });
   }
   const envVars = flags.map((f) => f.envVar).filter((v) => v !== void 0);
-  return { framework: "kingpin", program, flags, envPrefix: commonPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine2, lines) };
+  return { framework: "kingpin", program, flags, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine2, lines) };
 }
 function completeFlag(spec, rawHelp, required) {
   const env = ENV_SUFFIX.exec(rawHelp);
@@ -40878,13 +40887,6 @@ function acceptsPositionals(usageLine2, lines) {
 }
 function unquote(text) {
   return /^".*"$/.test(text) ? text.slice(1, -1).replace(/\\(.)/g, "$1") : text;
-}
-function commonPrefix(values) {
-  if (values.length < 2) return void 0;
-  let prefix = values[0];
-  for (const value of values) while (!value.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  const cut = prefix.lastIndexOf("_");
-  return cut > 0 ? prefix.slice(0, cut + 1) : void 0;
 }
 var kingpin = { framework: "kingpin", looksLike: looksLikeKingpin, parse: parseKingpinHelp, validate: validateKingpinArgs };
 
@@ -41142,42 +41144,42 @@ function parsePflagHelp(text) {
   const flags = [];
   let section = "";
   let current;
-  const finish = () => {
+  const finish2 = () => {
     if (current) flags.push(complete(current));
     current = void 0;
   };
   lines.forEach((line, index) => {
     const heading = SECTION2.exec(line);
     if (heading || line.startsWith("The following options can be passed to any command:")) {
-      finish();
+      finish2();
       section = line.startsWith("The following options") ? "Options" : heading?.[1] ?? "";
       return;
     }
     if (/^Usage of \S+:$/.test(line)) {
-      finish();
+      finish2();
       section = "Flags";
       return;
     }
     if (!FLAG_SECTIONS.has(section)) return;
     const kubectl = KUBECTL_FLAG.exec(line);
     if (kubectl) {
-      finish();
+      finish2();
       const [, short, name, defaultText] = kubectl;
       current = fromKubectl(short, name, defaultText, index + 1, line);
       return;
     }
     const cobra = COBRA_FLAG.exec(line);
     if (cobra && !/^\s{7,}/.test(line.replace(/^ {2}-\w, /, "      "))) {
-      finish();
+      finish2();
       const [, short, name, typeWord, optional, quotedNoOpt, plainNoOpt, help] = cobra;
       current = fromCobra(short, name, typeWord, optional !== void 0 ? quotedNoOpt ?? plainNoOpt ?? "" : void 0, help ?? "", index + 1, line);
       return;
     }
     if (current && /^\s+\S/.test(line)) current.help = `${current.help} ${line.trim()}`.trim();
     else if (line.trim() === "" && current?.declaration.endsWith(":")) return;
-    else finish();
+    else finish2();
   });
-  finish();
+  finish2();
   const program = commandWords[0];
   const subcommand = commandWords.slice(1);
   if (!flags.some((f) => f.name === "help")) {
@@ -41270,8 +41272,20 @@ var pflag = { framework: "pflag", looksLike: looksLikePflag, parse: parsePflagHe
 
 // src/flags/frameworks/goflag-args.ts
 function validateGoflagArgs(catalog, args, options2 = {}) {
+  const parsed = parseGoFlags(catalog, args, options2);
+  if (parsed.problem) return [parsed.problem];
+  const i2 = parsed.stoppedAt;
+  if (i2 < args.length && !catalog.acceptsPositionals) {
+    const program = options2.label ?? catalog.program ?? "the binary";
+    return [{ kind: "unexpected-positional", argIndex: i2, message: `"${args[i2]}" is not a flag, and ${program} takes no arguments (Go's flag parsing stops there, the program refuses the rest)`, binaryError: `'${args[i2]}' is not a valid flag` }];
+  }
+  return [];
+}
+function parseGoFlags(catalog, args, options2 = {}) {
+  const set = [];
   const byName = new Map(catalog.flags.map((f) => [f.name, f]));
   const program = options2.label ?? catalog.program ?? "the binary";
+  const stop = (problem) => ({ problem, stoppedAt: problem.argIndex, set });
   let i2 = 0;
   for (; i2 < args.length; i2++) {
     const raw = args[i2];
@@ -41283,35 +41297,33 @@ function validateGoflagArgs(catalog, args, options2 = {}) {
     const dashes = raw.startsWith("--") ? 2 : 1;
     const body = raw.slice(dashes);
     if (body === "" || body.startsWith("-") || body.startsWith("=")) {
-      return [{ kind: "unknown-flag", argIndex: i2, message: `${raw} is not valid flag syntax`, binaryError: `bad flag syntax: ${raw}` }];
+      return stop({ kind: "unknown-flag", argIndex: i2, message: `${raw} is not valid flag syntax`, binaryError: `bad flag syntax: ${raw}` });
     }
     const equals = body.indexOf("=");
     const name = equals >= 0 ? body.slice(0, equals) : body;
     const spec = byName.get(name);
     if (!spec) {
       const suggestion = suggestFlag(name, catalog.flags);
-      return [{ kind: "unknown-flag", argIndex: i2, flag: name, message: `-${name} is not a flag of ${program}${suggestion ? `; did you mean -${suggestion.name}?` : ""}`, binaryError: `flag provided but not defined: -${name}`, suggestion: suggestion ? `-${suggestion.name}` : void 0 }];
+      return stop({ kind: "unknown-flag", argIndex: i2, flag: name, message: `-${name} is not a flag of ${program}${suggestion ? `; did you mean -${suggestion.name}?` : ""}`, binaryError: `flag provided but not defined: -${name}`, suggestion: suggestion ? `-${suggestion.name}` : void 0 });
     }
-    if (spec.hidden && (name === "h" || name === "help")) return [];
+    if (spec.line === 0 && (name === "h" || name === "help")) return { stoppedAt: args.length, set };
+    set.push({ name, index: i2 });
     if (spec.isBoolean) {
       if (equals >= 0 && !isGoBool(body.slice(equals + 1))) {
         const value2 = body.slice(equals + 1);
-        return [{ kind: "bad-value", argIndex: i2, flag: name, spec, message: `-${name} is a boolean; "${value2}" is not true or false`, binaryError: `invalid boolean value ${JSON.stringify(value2)} for -${name}: parse error`, suggestion: `-${name}` }];
+        return stop({ kind: "bad-value", argIndex: i2, flag: name, spec, message: `-${name} is a boolean; "${value2}" is not true or false`, binaryError: `invalid boolean value ${JSON.stringify(value2)} for -${name}: parse error`, suggestion: `-${name}` });
       }
       continue;
     }
     let value;
     if (equals >= 0) value = body.slice(equals + 1);
     else if (i2 + 1 < args.length) value = args[++i2];
-    else return [{ kind: "missing-value", argIndex: i2, flag: name, spec, message: `-${name} needs a value${spec.placeholder ? ` (${spec.placeholder})` : ""}`, binaryError: `flag needs an argument: -${name}` }];
+    else return stop({ kind: "missing-value", argIndex: i2, flag: name, spec, message: `-${name} needs a value${spec.placeholder ? ` (${spec.placeholder})` : ""}`, binaryError: `flag needs an argument: -${name}` });
     if (spec.valueType && !isValidGoValue(spec.valueType, value)) {
-      return [{ kind: "bad-value", argIndex: i2, flag: name, spec, message: `-${name}=${value} is not a valid ${spec.valueType}`, binaryError: `invalid value ${JSON.stringify(value)} for flag -${name}: parse error` }];
+      return stop({ kind: "bad-value", argIndex: i2, flag: name, spec, message: `-${name}=${value} is not a valid ${spec.valueType}`, binaryError: `invalid value ${JSON.stringify(value)} for flag -${name}: parse error` });
     }
   }
-  if (i2 < args.length && !catalog.acceptsPositionals) {
-    return [{ kind: "unexpected-positional", argIndex: i2, message: `"${args[i2]}" is not a flag, and ${program} takes no arguments (Go's flag parsing stops there, the program refuses the rest)`, binaryError: `'${args[i2]}' is not a valid flag` }];
-  }
-  return [];
+  return { stoppedAt: i2, set };
 }
 
 // src/flags/frameworks/goflag.ts
@@ -41330,21 +41342,21 @@ function parseGoflagHelp(text) {
   const program = etcd ? /^\s+(\S+) \[flags\]/.exec(lines.find((l) => /^\s+\S+ \[flags\]/.test(l)) ?? "")?.[1] : /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? "")?.[1]?.replace(/^.*\//, "");
   const flags = [];
   let current;
-  const finish = () => {
+  const finish2 = () => {
     if (current) flags.push(complete2(current));
     current = void 0;
   };
   lines.forEach((line, index) => {
     const match = etcd ? ETCD_FLAG.exec(line) : DEFAULTS_FLAG.exec(line);
     if (match) {
-      finish();
+      finish2();
       current = etcd ? fromEtcd(match[1], match[2], index + 1, line) : fromDefaults(match[1], match[2], match[3], index + 1, line);
       return;
     }
     if (current && /^ {4}/.test(line) && line.trim() !== "") current.help = `${current.help} ${line.trim()}`.trim();
-    else finish();
+    else finish2();
   });
-  finish();
+  finish2();
   if (etcd) flags.push(...usageFlags(lines, program ?? "", flags));
   for (const name of ["h", "help"]) {
     if (!flags.some((f) => f.name === name)) {
@@ -41390,8 +41402,109 @@ function complete2(spec) {
 }
 var goflag = { framework: "goflag", looksLike: looksLikeGoflag, parse: parseGoflagHelp, validate: validateGoflagArgs };
 
+// src/flags/frameworks/urfave-args.ts
+function validateUrfaveArgs(catalog, args, options2 = {}) {
+  const parsed = parseGoFlags(catalog, args, options2);
+  if (parsed.problem) return [parsed.problem];
+  const byLine = /* @__PURE__ */ new Map();
+  for (const { name, index } of parsed.set) {
+    const line = catalog.flags.find((f) => f.name === name)?.line ?? 0;
+    const other = byLine.get(line);
+    if (line > 0 && other !== void 0 && other !== name) {
+      return [{ kind: "repeated", argIndex: index, flag: name, message: `--${other} and --${name} are two names of one flag; urfave/cli refuses both at once`, binaryError: `Cannot use two forms of the same flag: ${other} ${name}` }];
+    }
+    byLine.set(line, name);
+  }
+  if (parsed.set.some(({ name, index }) => ["help", "h", "version", "v"].includes(name) && !/=(0|f|F|false|FALSE|False)$/.test(args[index]))) return [];
+  const first = args[parsed.stoppedAt];
+  if (first === void 0 || !catalog.commands || catalog.commands.includes(first)) return [];
+  const close = suggestValue(first, catalog.commands);
+  return [{
+    kind: "unexpected-positional",
+    argIndex: parsed.stoppedAt,
+    message: `"${first}" is not a command of ${options2.label ?? catalog.program ?? "the binary"} (${catalog.commands.join(", ")})${close ? `; did you mean ${close}?` : ""}`,
+    binaryError: `No help topic for '${first}'`,
+    suggestion: close
+  }];
+}
+
+// src/flags/frameworks/urfave.ts
+var OPTION = /^ {3,5}(-{1,2}[A-Za-z0-9][\w.-]*(?: value)?(?:, -{1,2}[A-Za-z0-9][\w.-]*(?: value)?)*)(?: {2,}(.*))?$/;
+var COMMAND = /^ {3,5}([a-z][\w-]*(?:, [a-z][\w-]*)*)(?: {2,}.*)?$/;
+var SECTION3 = /^([A-Z][A-Z ]*):$/;
+function looksLikeUrfave(text) {
+  const lines = text.split("\n");
+  return lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => /^(NAME|USAGE):$/.test(l));
+}
+function parseUrfaveHelp(text) {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  const nameLine = lines[lines.findIndex((l) => l === "NAME:") + 1] ?? "";
+  const program = /^\s*(\S+)/.exec(nameLine)?.[1];
+  const flags = [];
+  const commands = [];
+  let section = "";
+  let current;
+  lines.forEach((line, index) => {
+    const heading = SECTION3.exec(line);
+    if (heading) {
+      section = heading[1];
+      current = void 0;
+      return;
+    }
+    if (section === "COMMANDS") {
+      const command = COMMAND.exec(line);
+      if (command) commands.push(...command[1].split(", "));
+      return;
+    }
+    if (section !== "GLOBAL OPTIONS" && section !== "OPTIONS") return;
+    const option = OPTION.exec(line);
+    if (option) {
+      current = fromOption(option[1], option[2] ?? "", index + 1, line);
+      flags.push(...current);
+      return;
+    }
+    if (current && /^ {6,}\S/.test(line)) for (const spec of current) spec.help = `${spec.help} ${line.trim()}`;
+  });
+  for (const spec of flags) finish(spec);
+  const envVars = flags.map((f) => f.envVar).filter((v) => v !== void 0);
+  return { framework: "urfave", program, flags, commands: commands.length > 0 ? commands : void 0, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: true };
+}
+function fromOption(declaration, help, line, raw) {
+  const names = declaration.split(", ").map((n2) => n2.replace(/ value$/, "").replace(/^-+/, ""));
+  const takesValue = / value\b/.test(declaration);
+  const [primary, ...aliases] = names;
+  const short = aliases.find((a2) => a2.length === 1);
+  const spec = (name, hidden2) => ({
+    name,
+    short: name === primary ? short : void 0,
+    takesValue,
+    isBoolean: !takesValue,
+    negatable: false,
+    boolAcceptsValue: true,
+    repeatable: true,
+    required: false,
+    valueType: takesValue ? void 0 : "bool",
+    hidden: hidden2,
+    help: help.trim(),
+    line,
+    declaration: raw.trim().replace(/\s{2,}.*$/, "")
+  });
+  return [spec(primary, false), ...aliases.map((alias) => spec(alias, true))];
+}
+function finish(spec) {
+  const env = /\[\$([A-Z][A-Z0-9_]*)(?:, \$[A-Z0-9_]+)*\]\s*$/.exec(spec.help);
+  if (env) {
+    spec.envVar = env[1];
+    spec.help = spec.help.slice(0, env.index).trim();
+  }
+  spec.defaultValue = /\(default: "?([^")]*)"?\)\s*$/.exec(spec.help)?.[1];
+  if (/\(accepts multiple inputs\)/.test(spec.help)) spec.valueType = "stringSlice";
+  if (/\bdeprecated\b/i.test(spec.help)) spec.deprecated = true;
+}
+var urfave = { framework: "urfave", looksLike: looksLikeUrfave, parse: parseUrfaveHelp, validate: validateUrfaveArgs };
+
 // src/flags/frameworks/registry.ts
-var FRAMEWORKS = [kingpin, pflag, goflag];
+var FRAMEWORKS = [kingpin, pflag, goflag, urfave];
 function frameworkNamed(name) {
   return FRAMEWORKS.find((f) => f.framework === name);
 }
@@ -42037,7 +42150,7 @@ function runProcess(file, args, options2) {
     let size = 0;
     let timedOut = false;
     let settled = false;
-    const finish = (exitCode, error2) => {
+    const finish2 = (exitCode, error2) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -42062,8 +42175,8 @@ function runProcess(file, args, options2) {
     };
     child.stdout.on("data", collect(stdout));
     child.stderr.on("data", collect(stderr));
-    child.on("error", (error2) => finish(null, error2));
-    child.on("close", (code) => finish(code));
+    child.on("error", (error2) => finish2(null, error2));
+    child.on("close", (code) => finish2(code));
     child.stdin.on("error", () => void 0);
     child.stdin.end(options2.input ?? "");
   });
@@ -49438,12 +49551,12 @@ function generatorDocument(tree, kustomizationFile, generator, builtName, value)
 }
 function substitute(item, inventory, findings, secrets) {
   const { object, by } = item;
-  const finish = (body) => ({ ...object, body: withoutOrigin(body), document: { ...object.document, value: body } });
+  const finish2 = (body) => ({ ...object, body: withoutOrigin(body), document: { ...object.document, value: body } });
   const metadata = asRecord(object.body.metadata);
   const disabled = asRecord(metadata?.labels)?.[SUBSTITUTE_KEY] === "disabled" || asRecord(metadata?.annotations)?.[SUBSTITUTE_KEY] === "disabled";
-  if (!by.postBuild || disabled) return finish(object.body);
+  if (!by.postBuild || disabled) return finish2(object.body);
   const definitions = variablesOf(by, inventory, findings, secrets);
-  if (definitions.size === 0) return finish(object.body);
+  if (definitions.size === 0) return finish2(object.body);
   const vars = new Map([...definitions].map(([name, definition]) => [name, definition.value]));
   const invalid = [...vars.keys()].find((name) => !VALID_VARIABLE_NAME.test(name));
   if (invalid) {
@@ -49458,7 +49571,7 @@ function substitute(item, inventory, findings, secrets) {
       const definition = definitions.get(name);
       return use.defined && definition ? [{ name, ...definition }] : [];
     });
-    return { ...finish(body), ...variables.length > 0 ? { variables } : {} };
+    return { ...finish2(body), ...variables.length > 0 ? { variables } : {} };
   } catch (error2) {
     const message = error2 instanceof SubstitutionError || error2.name === "YAMLParseError" ? error2.message.split("\n")[0] : String(error2);
     findings.push(finding(by, "kustomize/substitute-failed", "error", `post-build substitution of ${object.kind} ${object.name} (${object.file}) fails: ${message}; Flux would apply nothing from this Kustomization`, object.document.start));

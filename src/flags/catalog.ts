@@ -51,6 +51,8 @@ export interface FlagCatalog {
   acceptsPositionals: boolean;
   /** Subcommand path this help describes, e.g. ["version"] for `helm version --help`. */
   subcommand?: string[];
+  /** Commands the help lists (names and aliases): the first argument must be one of them. */
+  commands?: string[];
 }
 
 export interface ValidateOptions {

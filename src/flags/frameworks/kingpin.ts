@@ -1,4 +1,5 @@
 import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { commonEnvPrefix } from '../env-prefix.js';
 import { validateKingpinArgs } from './kingpin-args.js';
 
 /**
@@ -88,7 +89,7 @@ export function parseKingpinHelp(text: string): FlagCatalog {
     });
   }
   const envVars = flags.map((f) => f.envVar).filter((v): v is string => v !== undefined);
-  return { framework: 'kingpin', program, flags, envPrefix: commonPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine, lines) };
+  return { framework: 'kingpin', program, flags, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine, lines) };
 }
 
 function completeFlag(spec: FlagSpec, rawHelp: string, required: Set<string>): FlagSpec {
@@ -131,14 +132,6 @@ function acceptsPositionals(usageLine: string, lines: string[]): boolean {
 
 function unquote(text: string): string {
   return /^".*"$/.test(text) ? text.slice(1, -1).replace(/\\(.)/g, '$1') : text;
-}
-
-function commonPrefix(values: string[]): string | undefined {
-  if (values.length < 2) return undefined;
-  let prefix = values[0]!;
-  for (const value of values) while (!value.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  const cut = prefix.lastIndexOf('_');
-  return cut > 0 ? prefix.slice(0, cut + 1) : undefined;
 }
 
 export const kingpin: FlagFramework = { framework: 'kingpin', looksLike: looksLikeKingpin, parse: parseKingpinHelp, validate: validateKingpinArgs };

@@ -2,9 +2,10 @@ import type { FlagCatalog, FlagFramework, Framework } from '../catalog.js';
 import { kingpin } from './kingpin.js';
 import { pflag } from './pflag.js';
 import { goflag } from './goflag.js';
+import { urfave } from './urfave.js';
 
 /** Detection order: the first framework whose looksLike() accepts a help text parses it. */
-const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag];
+const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag, urfave];
 
 export type ParseOutcome = { ok: true; catalog: FlagCatalog } | { ok: false; reason: string };
 
