@@ -30,6 +30,8 @@ export interface FlagSpec {
   hidden: boolean;
   /** The help marks it deprecated; still accepted, reported as a warning. */
   deprecated?: boolean;
+  /** Flags whose earlier values this one discards when given after them (ripgrep: "-C overrides -A"). */
+  overrides?: string[];
   /** Value type as the help prints it (`int`, `duration`, `stringArray`, ...), checked with value-types.ts. */
   valueType?: string;
   /** Help text of the flag, unwrapped to one line. */
@@ -51,6 +53,8 @@ export interface FlagCatalog {
   acceptsPositionals: boolean;
   /** Subcommand path this help describes, e.g. ["version"] for `helm version --help`. */
   subcommand?: string[];
+  /** Parser generation where behaviour differs between them, e.g. "clap2" or "clap4". */
+  variant?: string;
   /** Commands the help lists (names and aliases): the first argument must be one of them. */
   commands?: string[];
 }

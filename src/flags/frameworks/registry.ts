@@ -3,9 +3,10 @@ import { kingpin } from './kingpin.js';
 import { pflag } from './pflag.js';
 import { goflag } from './goflag.js';
 import { urfave } from './urfave.js';
+import { clap } from './clap.js';
 
 /** Detection order: the first framework whose looksLike() accepts a help text parses it. */
-const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag, urfave];
+const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag, urfave, clap];
 
 export type ParseOutcome = { ok: true; catalog: FlagCatalog } | { ok: false; reason: string };
 

@@ -24,7 +24,7 @@ const SECTION = /^([A-Z][A-Z ]*):$/;
 
 export function looksLikeUrfave(text: string): boolean {
   const lines = text.split('\n');
-  return lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => /^(NAME|USAGE):$/.test(l));
+  return lines.includes('NAME:') && lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l));
 }
 
 export function parseUrfaveHelp(text: string): FlagCatalog {

@@ -1,0 +1,144 @@
+import type { ArgProblem, FlagCatalog, FlagSpec, ValidateOptions } from '../catalog.js';
+import { suggestFlag, suggestValue } from '../did-you-mean.js';
+
+/**
+ * Parse args the way clap does: `--name value`, `--name=value`, `-n value`, `-nvalue`,
+ * `-n=value`, clusters of short switches, `--` ends options. A value may not start with a dash
+ * (clap then says it was not supplied), except for patterns (`-e -foo`, which ripgrep allows).
+ * Possible values and <NUM> values are checked before the program starts.
+ */
+export function validateClapArgs(catalog: FlagCatalog, args: string[], options: ValidateOptions = {}): ArgProblem[] {
+  const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
+  const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
+  const program = options.label ?? catalog.program ?? 'the binary';
+  const seen = new Set<string>();
+  const usage = (spec: FlagSpec) => `'${spec.short ? `-${spec.short}, ` : ''}--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ''}'`;
+  const label = (spec: FlagSpec) => `'--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ''}'`;
+
+  const checkValue = (spec: FlagSpec, value: string, index: number): ArgProblem | undefined => {
+    if (spec.enumValues && !spec.enumValues.includes(value)) {
+      const close = suggestValue(value, spec.enumValues);
+      return { kind: 'bad-enum', argIndex: index, flag: spec.name, spec, message: `--${spec.name}=${value} is not one of its possible values (${spec.enumValues.join(', ')})${close ? `; did you mean ${close}?` : ''}`, binaryError: `error: '${value}' isn't a valid value for ${label(spec)}`, suggestion: close ? `--${spec.name}=${close}` : undefined };
+    }
+    if (spec.valueType === 'usize' && !/^\+?\d+$/.test(value)) {
+      return { kind: 'bad-value', argIndex: index, flag: spec.name, spec, message: `--${spec.name}=${value} is not a non-negative whole number`, binaryError: `error: Invalid value for ${label(spec)}: invalid digit found in string` };
+    }
+    return undefined;
+  };
+  const acceptsHyphen = (spec: FlagSpec) => /PATTERN/.test(spec.placeholder ?? '');
+  const occurrences = new Map<string, number>();
+  const active = new Set<string>();
+  const repeated = (spec: FlagSpec, index: number): ArgProblem | undefined => {
+    occurrences.set(spec.name, (occurrences.get(spec.name) ?? 0) + 1);
+    active.add(spec.name);
+    if (seen.has(spec.name) && !spec.repeatable) {
+      return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: The argument ${usage(spec)} was provided more than once` };
+    }
+    seen.add(spec.name);
+    return undefined;
+  };
+
+  // The program reads the last value of a flag, and a flag that overrides others drops theirs: values are judged at the end.
+  const pending = new Map<string, { spec: FlagSpec; value: string | undefined; index: number; message?: string }>();
+  const drop = (spec: FlagSpec) => {
+    for (const name of spec.overrides ?? []) {
+      if (name === spec.name) continue;
+      pending.delete(name);
+      pending.delete(`${name}#missing`);
+      active.delete(name);
+    }
+  };
+  const set = (spec: FlagSpec, value: string | undefined, index: number) => {
+    drop(spec);
+    if (value === undefined) pending.delete(spec.name);
+    else pending.set(spec.name, { spec, value, index });
+  };
+
+  const missing = (spec: FlagSpec, index: number, message: string) => {
+    drop(spec);
+    // Unlike a value, a missing one stays an error when the same flag comes again; only another flag that overrides it clears it.
+    pending.set(`${spec.name}#missing`, { spec, value: undefined, index, message });
+  };
+  // clap 2: an option given again as `--opt VALUE` keeps taking the plain arguments after it as more values.
+  const extraValues = (spec: FlagSpec, valueIndex: number): ArgProblem | undefined => {
+    if (catalog.variant !== 'clap2' || (occurrences.get(spec.name) ?? 0) < 2) return undefined;
+    let count = 1;
+    for (let j = valueIndex + 1; j < args.length && (!args[j]!.startsWith('-') || args[j] === '-'); j++) count++;
+    if (count === 1) return undefined;
+    return { kind: 'repeated', argIndex: valueIndex - 1, flag: spec.name, spec, message: `--${spec.name} is given again with its value after a space, so clap 2 takes the ${count - 1} argument(s) after it as more values`, binaryError: `error: The argument ${label(spec)} requires 1 values, but ${count} were provided` };
+  };
+
+  for (let i = 0; i < args.length; i++) {
+    const raw = args[i]!;
+    if (raw === '--') break;
+    if (!raw.startsWith('-') || raw === '-') continue;
+    if (raw.startsWith('--')) {
+      const equals = raw.indexOf('=');
+      const name = equals >= 0 ? raw.slice(2, equals) : raw.slice(2);
+      const spec = byLong.get(name);
+      if (!spec) {
+        const suggestion = suggestFlag(name, catalog.flags);
+        return [{ kind: 'unknown-flag', argIndex: i, flag: name, message: `--${name} is not an option of ${program}${suggestion ? `; did you mean --${suggestion.name}?` : ''}`, binaryError: `error: Found argument '--${name}' which wasn't expected, or isn't valid in this context`, suggestion: suggestion ? `--${suggestion.name}` : undefined }];
+      }
+      const again = repeated(spec, i);
+      if (again) return [again];
+      if (!spec.takesValue || (spec.optionalValue && equals < 0)) {
+        set(spec, undefined, i);
+        continue;
+      }
+      let value: string | undefined;
+      if (equals >= 0) value = raw.slice(equals + 1);
+      else if (i + 1 < args.length && (!args[i + 1]!.startsWith('-') || acceptsHyphen(spec) || args[i + 1] === '-')) {
+        value = args[++i]!;
+        const extra = extraValues(spec, i);
+        if (extra) return [extra];
+      }
+      if (value === undefined) {
+        missing(spec, i, `--${name} needs a value${spec.placeholder ? ` (<${spec.placeholder}>)` : ''}`);
+        continue;
+      }
+      set(spec, value, i);
+      continue;
+    }
+    let rest = raw.slice(1);
+    while (rest.length > 0) {
+      const letter = rest[0]!;
+      const spec = byShort.get(letter);
+      if (!spec) {
+        return [{ kind: 'unknown-flag', argIndex: i, flag: letter, message: `-${letter} (in ${raw}) is not an option of ${program}`, binaryError: `error: Found argument '-${letter}' which wasn't expected, or isn't valid in this context` }];
+      }
+      // clap 2 refuses a switch given before (and not overridden since) when it leads a cluster again
+      // (`-n -nl`), though `-n -n` passes; switches documented as repeatable (-uuu) are exempt.
+      if (catalog.variant === 'clap2' && !spec.takesValue && spec.valueType !== 'count' && rest.length === raw.length - 1 && raw.length > 2 && active.has(spec.name)) {
+        return [{ kind: 'repeated', argIndex: i, flag: spec.name, spec, message: `-${letter} leads ${raw} but was given before; clap 2 then refuses it`, binaryError: `error: The argument '--${spec.name}' was provided more than once, but cannot be used multiple times` }];
+      }
+      const again = repeated(spec, i);
+      if (again) return [again];
+      if (!spec.takesValue) {
+        set(spec, undefined, i);
+        rest = rest.slice(1);
+        continue;
+      }
+      let value: string | undefined = rest.slice(1).replace(/^=/, '');
+      if (value === '') {
+        value = i + 1 < args.length && (!args[i + 1]!.startsWith('-') || acceptsHyphen(spec) || args[i + 1] === '-') ? args[++i] : undefined;
+        const extra = value !== undefined ? extraValues(spec, i) : undefined;
+        if (extra) return [extra];
+      }
+      if (value === undefined) {
+        missing(spec, i, `-${letter} (--${spec.name}) needs a value`);
+        break;
+      }
+      set(spec, value, i);
+      break;
+    }
+  }
+  for (const { spec, value, index, message } of pending.values()) {
+    if (value === undefined) {
+      return [{ kind: 'missing-value', argIndex: index, flag: spec.name, spec, message: message ?? `--${spec.name} needs a value`, binaryError: catalog.variant === 'clap2' ? `error: The argument ${label(spec)} requires 1 values, but 0 were provided` : `error: a value is required for ${label(spec)} but none was supplied` }];
+    }
+    const problem = checkValue(spec, value, index);
+    if (problem) return [problem];
+  }
+  return [];
+}

@@ -1,0 +1,124 @@
+import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { validateClapArgs } from './clap-args.js';
+
+/**
+ * clap help (Rust): clap 2 as ripgrep 13 prints it, and clap 3/4's layout:
+ *
+ *   USAGE:                                   Usage: tool [OPTIONS] <PATH>
+ *       rg [OPTIONS] PATTERN [PATH ...]      Options:
+ *   OPTIONS:                                   -l, --level <LEVEL>  Log level [default: info] [possible values: debug, info]
+ *       -A, --after-context <NUM>    ...            --tag <TAG>...    Tags [env: TOOL_TAG=]
+ *           --color <WHEN>
+ *               ... The possible values for this flag are:
+ *                   never    Colors will never be used.
+ *
+ * `<NAME>` marks a value, `...` a repeatable one; `<NUM>` must be a non-negative integer.
+ */
+const OPTION = /^ {2,8}(?:-([A-Za-z0-9]),? ?)?(?:--([A-Za-z0-9][\w.-]*))?(?:[ =](<[^>]+>|\[[^\]]+\])(\.\.\.)?)?(?: {2,}(.*))?$/;
+const SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
+
+export function looksLikeClap(text: string): boolean {
+  const lines = text.split('\n');
+  const clap2 = lines.some((l) => l === 'USAGE:') && lines.some((l) => l === 'OPTIONS:' || l === 'FLAGS:');
+  const clap4 = lines.some((l) => /^Usage: \S+/.test(l)) && lines.some((l) => l === 'Options:') && lines.some((l) => /^ {2,}(-\w, )?--[\w-]+ <[A-Z_]+>/.test(l) || /\[possible values: /.test(l));
+  return clap2 || clap4;
+}
+
+export function parseClapHelp(text: string): FlagCatalog {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const usageIndex = lines.findIndex((l) => l === 'USAGE:' || /^Usage: /.test(l));
+  const usage = (lines[usageIndex]?.startsWith('Usage: ') ? lines[usageIndex]!.slice(7) : lines[usageIndex + 1] ?? '').trim();
+  const program = usage.split(/\s+/)[0];
+  const clap2 = lines.includes('USAGE:');
+  const flags: FlagSpec[] = [];
+  let section = '';
+  let current: FlagSpec | undefined;
+  const finish = () => {
+    if (current) flags.push(complete(current));
+    current = undefined;
+  };
+  lines.forEach((line, index) => {
+    const heading = SECTION.exec(line);
+    if (heading) {
+      finish();
+      section = heading[1]!.toUpperCase();
+      return;
+    }
+    if (section !== 'OPTIONS' && section !== 'FLAGS') return;
+    const option = OPTION.exec(line);
+    if (option && (option[1] || option[2]) && /^ {2,8}-/.test(line)) {
+      finish();
+      const [, short, long, placeholder, many, help] = option;
+      current = {
+        name: long ?? short!,
+        short: long ? short : undefined,
+        takesValue: placeholder !== undefined,
+        isBoolean: placeholder === undefined,
+        negatable: false,
+        boolAcceptsValue: clap2,
+        repeatable: clap2 || many !== undefined || placeholder === undefined,
+        required: false,
+        placeholder: placeholder?.replace(/^[<[]|[>\]]$/g, ''),
+        optionalValue: placeholder?.startsWith('[') || undefined,
+        hidden: false,
+        help: help?.trim() ?? '',
+        line: index + 1,
+        declaration: line.trim().replace(/\s{2,}.*$/, ''),
+      };
+      return;
+    }
+    if (current && (line.trim() === '' || /^ {9,}/.test(line))) current.help = `${current.help}\n${line.trim()}`;
+    else finish();
+  });
+  finish();
+  return { framework: 'clap', variant: clap2 ? 'clap2' : 'clap4', program, flags, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, '')) };
+}
+
+function complete(spec: FlagSpec): FlagSpec {
+  const help = spec.help.replace(/\n+/g, '\n').trim();
+  const flat = help.replace(/\s*\n\s*/g, ' ');
+  const possible = /\[possible values: ([^\]]+)\]/.exec(flat)?.[1]?.split(', ') ?? proseValues(help);
+  const defaultValue = /\[default: ([^\]]+)\]/.exec(flat)?.[1];
+  const envVar = /\[env: ([A-Z][A-Z0-9_]*)=/.exec(flat)?.[1];
+  return {
+    ...spec,
+    help: flat,
+    enumValues: spec.takesValue ? possible : undefined,
+    defaultValue,
+    envVar,
+    deprecated: /^DEPRECATED\b/.test(flat) || undefined,
+    overrides: overridden(flat),
+    // ripgrep (clap 2) parses <NUM> values itself and refuses anything but a non-negative integer;
+    // a switch whose help counts its uses ("Two -u flags ...") is a counter.
+    valueType: spec.placeholder === 'NUM' ? 'usize' : !spec.takesValue && /\b(two|three) -\w flags\b|\b(provided|used) multiple times\b|\bcan be repeated\b/i.test(flat) ? 'count' : undefined,
+  };
+}
+
+/** "This overrides the --context and --passthru flags.": the long names a flag's sentences say it overrides. */
+function overridden(help: string): string[] | undefined {
+  const names = help
+    .split(/(?<=\.)\s+/)
+    .filter((sentence) => /\boverrides\b/.test(sentence))
+    .flatMap((sentence) => [...sentence.matchAll(/--([a-z][\w-]*)/g)].map((m) => m[1]!));
+  return names.length > 0 ? [...new Set(names)] : undefined;
+}
+
+/** ripgrep's long help lists choices as prose: "The possible values for this flag are:" then one indented line each. */
+function proseValues(help: string): string[] | undefined {
+  const lines = help.split('\n');
+  const start = lines.findIndex((l) => /possible values\s*(for this flag )?(are|is):?\s*$/i.test(l) || /^for this flag are:$/.test(l));
+  if (start < 0) return undefined;
+  const values: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line === '') {
+      if (values.length > 0) break;
+      continue;
+    }
+    const match = /^([a-z][\w-]*)\s{2,}/.exec(line);
+    if (!match) break;
+    values.push(match[1]!);
+  }
+  return values.length > 1 ? values : undefined;
+}
+
+export const clap: FlagFramework = { framework: 'clap', looksLike: looksLikeClap, parse: parseClapHelp, validate: validateClapArgs };

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseClapHelp } from '../../src/flags/frameworks/clap.js';
+import { parseHelp, validateArgs } from '../../src/flags/frameworks/registry.js';
+import { fixtures } from '../support/paths.js';
+
+const text = readFileSync(path.join(fixtures, 'help/ripgrep/13.0.0.txt'), 'utf8');
+const rg = parseClapHelp(text);
+
+const clap4Help = [
+  'Scans a tree.',
+  '',
+  'Usage: scan [OPTIONS] <PATH>',
+  '',
+  'Arguments:',
+  '  <PATH>  Where to start',
+  '',
+  'Options:',
+  '  -l, --level <LEVEL>  Log level [default: info] [possible values: debug, info, warn]',
+  '      --tag <TAG>...   Tags to add [env: SCAN_TAG=]',
+  '  -q, --quiet          Print less',
+  '  -h, --help           Print help',
+  '',
+].join('\n');
+
+describe('clap help', () => {
+  it('reads ripgrep 13 (clap 2): shorts, <NUM> values, prose possible values, overrides, counters', () => {
+    expect(parseHelp(text)).toMatchObject({ ok: true, catalog: { framework: 'clap', variant: 'clap2', program: 'rg' } });
+    expect(rg.flags.find((f) => f.name === 'after-context')).toMatchObject({ short: 'A', takesValue: true, valueType: 'usize', overrides: ['context', 'passthru'] });
+    expect(rg.flags.find((f) => f.name === 'color')?.enumValues).toEqual(['never', 'auto', 'always', 'ansi']);
+    expect(rg.flags.find((f) => f.name === 'unrestricted')).toMatchObject({ short: 'u', isBoolean: true, valueType: 'count' });
+  });
+
+  it('reads the clap 3/4 layout: [possible values], [default], [env]', () => {
+    const scan = parseClapHelp(clap4Help);
+    expect(parseHelp(clap4Help)).toMatchObject({ ok: true, catalog: { framework: 'clap', variant: 'clap4' } });
+    expect(scan.flags.find((f) => f.name === 'level')).toMatchObject({ short: 'l', enumValues: ['debug', 'info', 'warn'], defaultValue: 'info' });
+    expect(scan.flags.find((f) => f.name === 'tag')).toMatchObject({ repeatable: true, envVar: 'SCAN_TAG' });
+    expect(scan.flags.find((f) => f.name === 'quiet')).toMatchObject({ short: 'q', isBoolean: true });
+  });
+});
+
+describe('args as clap parses them', () => {
+  it('accepts the forms clap accepts', () => {
+    expect(validateArgs(rg, ['-A', '3', '--color=never', '-i', '-e', 'foo', 'src'])).toEqual([]);
+    expect(validateArgs(rg, ['-A3', '-inH', '--sort', 'path', '--', '--not-a-flag'])).toEqual([]);
+    expect(validateArgs(rg, ['-e', '-foo'])).toEqual([]);
+  });
+
+  it('refuses unknown options with clap 2 words and a suggestion', () => {
+    expect(validateArgs(rg, ['--colour=never'])).toMatchObject([{ kind: 'unknown-flag', flag: 'colour', suggestion: '--color', binaryError: "error: Found argument '--colour' which wasn't expected, or isn't valid in this context" }]);
+    expect(validateArgs(rg, ['-iZ'])).toMatchObject([{ kind: 'unknown-flag', flag: 'Z' }]);
+  });
+
+  it('checks possible values and <NUM> values on the last value given', () => {
+    expect(validateArgs(rg, ['--color', 'nevr'])).toMatchObject([{ kind: 'bad-enum', suggestion: '--color=never' }]);
+    expect(validateArgs(rg, ['--color', 'nevr', '--color', 'never'])).toEqual([]);
+    expect(validateArgs(rg, ['-A', 'three'])).toMatchObject([{ kind: 'bad-value', flag: 'after-context' }]);
+  });
+
+  it('needs values that do not start with a dash, unless a later flag overrides the one missing it', () => {
+    expect(validateArgs(rg, ['-A', '-i'])).toMatchObject([{ kind: 'missing-value', flag: 'after-context' }]);
+    expect(validateArgs(rg, ['-A', '-i', '-C', '2'])).toEqual([]);
+  });
+
+  it('reproduces clap 2 repeats: an option again after a space takes the plain args after it, a switch leading a cluster again is refused', () => {
+    expect(validateArgs(rg, ['--sort', 'path', '--sort', 'path', 'src'])).toMatchObject([{ kind: 'repeated', flag: 'sort' }]);
+    expect(validateArgs(rg, ['-n', '-nl'])).toMatchObject([{ kind: 'repeated', flag: 'line-number' }]);
+    expect(validateArgs(rg, ['-n', '-n'])).toEqual([]);
+    expect(validateArgs(rg, ['-u', '-uu'])).toEqual([]);
+  });
+
+  it('allows a clap 4 option once unless it takes many values', () => {
+    const scan = parseClapHelp(clap4Help);
+    expect(validateArgs(scan, ['--level', 'debug', '--tag', 'a', '--tag', 'b', 'src'])).toEqual([]);
+    expect(validateArgs(scan, ['--level', 'debug', '--level', 'warn'])).toMatchObject([{ kind: 'repeated', flag: 'level' }]);
+    expect(validateArgs(scan, ['--level', 'loud'])).toMatchObject([{ kind: 'bad-enum' }]);
+  });
+});
