@@ -18,6 +18,7 @@ export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
   'missing-required': 'container-flags/missing-required',
   'missing-value': 'container-flags/missing-value',
   'unexpected-positional': 'container-flags/unexpected-argument',
+  conflict: 'container-flags/conflicting-flags',
 };
 
 export type CatalogLookups = ReadonlyMap<string, CatalogLookup>;

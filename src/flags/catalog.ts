@@ -32,6 +32,12 @@ export interface FlagSpec {
   deprecated?: boolean;
   /** Flags whose earlier values this one discards when given after them (ripgrep: "-C overrides -A"). */
   overrides?: string[];
+  /** Every spelling the parser accepts, with dashes, where that is more than `--name` and `-short` (argparse: `-name`, `--no-name`, several long names). */
+  spellings?: string[];
+  /** Values one use takes when not exactly one: argparse nargs `?`, `*`, `+`, a count, or `...` (the rest). */
+  arity?: Arity;
+  /** Prints and exits while the args are being parsed (argparse -h, --version): nothing after it is read. */
+  exitsWhenGiven?: boolean;
   /** Value type as the help prints it (`int`, `duration`, `stringArray`, ...), checked with value-types.ts. */
   valueType?: string;
   /** Help text of the flag, unwrapped to one line. */
@@ -40,6 +46,18 @@ export interface FlagSpec {
   line: number;
   /** The declaration as printed, e.g. `--source=source ...`. */
   declaration: string;
+}
+
+export type Arity = 1 | '?' | '*' | '+' | '...' | number;
+
+/** A positional argument the help names (argparse). */
+export interface PositionalSpec {
+  name: string;
+  arity: Arity;
+  /** Choices (`{start,stop}`). */
+  enumValues?: string[];
+  /** A subcommand: the args after it belong to that command's own parser. */
+  command?: boolean;
 }
 
 export interface FlagCatalog {
@@ -57,6 +75,10 @@ export interface FlagCatalog {
   variant?: string;
   /** Commands the help lists (names and aliases): the first argument must be one of them. */
   commands?: string[];
+  /** Positional arguments in order, where the help describes them one by one (argparse). */
+  positionals?: PositionalSpec[];
+  /** Flags of which at most one may be given (`[--a | --b]` in an argparse usage line); `required`: exactly one. */
+  exclusiveGroups?: Array<{ flags: string[]; required: boolean }>;
 }
 
 export interface ValidateOptions {
@@ -83,7 +105,8 @@ export type ArgProblemKind =
   | 'bad-value'
   | 'missing-required'
   | 'missing-value'
-  | 'unexpected-positional';
+  | 'unexpected-positional'
+  | 'conflict';
 
 export interface ArgProblem {
   kind: ArgProblemKind;

@@ -13,6 +13,7 @@ const RULE_HELP: Record<string, string> = {
   'container-flags/bad-enum': 'A flag value is outside the options the help lists.',
   'container-flags/unknown-env': 'An environment variable with the binary\'s flag prefix names no flag, so it does nothing.',
   'container-flags/bad-value': 'A flag value does not parse as the flag\'s type (int, duration, bool, ...).',
+  'container-flags/conflicting-flags': 'Two flags the binary refuses together (an argparse mutually exclusive group) are both given.',
   'container-flags/missing-required': 'A required flag is neither in the args nor in the environment.',
   'container-flags/unverified': 'No help output is known for the image, so its flags could not be verified.',
   'render/failed': 'helm template failed for the HelmRelease.',

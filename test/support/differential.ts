@@ -10,23 +10,31 @@ import { validateArgs } from '../../src/flags/frameworks/registry.js';
 export interface DifferentialResult {
   total: number;
   accepted: number;
+  /** Lists the binary refused for a reason the help cannot show (a value's type), so not compared. */
+  skipped: number;
   disagreements: string[];
 }
 
 export async function compareVerdicts(
   catalog: FlagCatalog,
   samples: string[][],
-  binaryAccepts: (args: string[]) => Promise<boolean>,
+  /** true/false: the binary's verdict; undefined: a refusal the guard cannot be expected to see. */
+  binaryAccepts: (args: string[]) => Promise<boolean | undefined>,
   options: { prefix?: string[]; parallel?: number } = {},
 ): Promise<DifferentialResult> {
   const prefix = options.prefix ?? [];
   const parallel = options.parallel ?? 4;
   const disagreements: string[] = [];
   let accepted = 0;
+  let skipped = 0;
   for (let i = 0; i < samples.length; i += parallel) {
     const batch = samples.slice(i, i + parallel);
     const verdicts = await Promise.all(batch.map((args) => binaryAccepts(args)));
     batch.forEach((args, j) => {
+      if (verdicts[j] === undefined) {
+        skipped++;
+        return;
+      }
       const problems = validateArgs(catalog, [...prefix, ...args]);
       const guard = problems.length === 0;
       if (verdicts[j]) accepted++;
@@ -35,7 +43,7 @@ export async function compareVerdicts(
       }
     });
   }
-  return { total: samples.length, accepted, disagreements };
+  return { total: samples.length - skipped, accepted, skipped, disagreements };
 }
 
 /** A value the flag's type accepts, for generating valid argument lists. */

@@ -4,9 +4,10 @@ import { pflag } from './pflag.js';
 import { goflag } from './goflag.js';
 import { urfave } from './urfave.js';
 import { clap } from './clap.js';
+import { argparse } from './argparse.js';
 
 /** Detection order: the first framework whose looksLike() accepts a help text parses it. */
-const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag, urfave, clap];
+const FRAMEWORKS: FlagFramework[] = [kingpin, pflag, goflag, urfave, clap, argparse];
 
 export type ParseOutcome = { ok: true; catalog: FlagCatalog } | { ok: false; reason: string };
 

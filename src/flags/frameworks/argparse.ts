@@ -1,0 +1,213 @@
+import type { Arity, FlagCatalog, FlagFramework, FlagSpec, PositionalSpec } from '../catalog.js';
+import { validateArgparseArgs } from './argparse-args.js';
+
+/**
+ * Python argparse help (3.10+ says "options:", older "optional arguments:"):
+ *
+ *   usage: calendar.py [-h] [-w WIDTH] [-t {text,html}] [--indent INDENT | --tab] [year] [month]
+ *
+ *   positional arguments:
+ *     year                  year number (1-9999)
+ *
+ *   options:
+ *     -h, --help            show this help message and exit
+ *     -t {text,html}, --type {text,html}
+ *                           output type (text or html)
+ *
+ * The usage line carries what the option list does not: which options are required (outside
+ * brackets), mutually exclusive groups (`[a | b]`, `(a | b)` when one is required) and how many
+ * values each positional takes (`[x]`, `[x ...]`, `x [x ...]`).
+ */
+const SECTION = /^(\S.*):$/;
+const OPTION_LINE = /^ {2}(-\S.*?)(?: {2,}(\S.*))?$/;
+const POSITIONAL_LINE = /^ {2}([^\s-]\S*)(?: {2,}(\S.*))?$/;
+const CONTINUATION = /^ {4,}(\S.*)$/;
+
+export function looksLikeArgparse(text: string): boolean {
+  const lines = text.split('\n');
+  return /^usage: \S/.test(lines[0] ?? '') && lines.some((l) => /^(options|optional arguments|positional arguments):$/.test(l));
+}
+
+export function parseArgparseHelp(text: string): FlagCatalog {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const usage = usageText(lines);
+  const flags: FlagSpec[] = [];
+  const positionals: Array<PositionalSpec & { help: string }> = [];
+  let inSection = false;
+  let current: { help: string } | undefined;
+  lines.forEach((line, index) => {
+    if (SECTION.test(line)) {
+      inSection = !line.startsWith('usage:');
+      current = undefined;
+      return;
+    }
+    if (!inSection) return;
+    const option = OPTION_LINE.exec(line);
+    if (option) {
+      current = optionSpec(option[1]!, option[2] ?? '', index + 1);
+      flags.push(current as FlagSpec);
+      return;
+    }
+    const positional = POSITIONAL_LINE.exec(line);
+    if (positional) {
+      current = positionalSpec(positional[1]!, positional[2] ?? '', usage);
+      positionals.push(current as PositionalSpec & { help: string });
+      return;
+    }
+    const more = CONTINUATION.exec(line);
+    if (more && current) current.help = `${current.help} ${more[1]}`.trim();
+    else current = undefined;
+  });
+  for (const spec of flags) finishOption(spec, usage);
+  const program = programName(usage, flags, positionals);
+  return {
+    framework: 'argparse',
+    program,
+    flags,
+    positionals: positionals.map(({ help: _help, ...spec }) => spec),
+    acceptsPositionals: positionals.length > 0,
+    commands: positionals.find((p) => p.command)?.enumValues,
+    exclusiveGroups: exclusiveGroups(usage, flags),
+  };
+}
+
+/** The usage line with its wrapped continuation lines joined, without "usage: ". */
+function usageText(lines: string[]): string {
+  const parts = [lines[0]!.replace(/^usage:\s*/, '')];
+  for (const line of lines.slice(1)) {
+    if (!/^\s+\S/.test(line)) break;
+    parts.push(line.trim());
+  }
+  return parts.join(' ');
+}
+
+function optionSpec(invocation: string, help: string, line: number): FlagSpec {
+  // "-w WIDTH, --width WIDTH": each spelling is followed by the same value part.
+  const forms = invocation.split(/, (?=-)/);
+  const spellings = forms.map((form) => form.split(' ')[0]!);
+  const valuePart = forms[0]!.slice(spellings[0]!.length).trim();
+  const arity = arityOfValue(valuePart);
+  const longs = spellings.filter((s) => s.startsWith('--'));
+  const negations = longs.filter((s) => s.startsWith('--no-') && longs.includes(`--${s.slice(5)}`));
+  const primary = longs.filter((s) => !negations.includes(s)).sort((a, b) => b.length - a.length)[0] ?? spellings.find((s) => s.length > 2) ?? spellings[0]!;
+  const short = spellings.find((s) => /^-[^-]$/.test(s));
+  const choices = /^\{([^}]*)\}/.exec(valuePart)?.[1]?.split(',');
+  const takesValue = arity !== 0;
+  return {
+    name: primary.replace(/^-+/, ''),
+    short: short && short !== primary ? short.slice(1) : undefined,
+    spellings,
+    takesValue,
+    isBoolean: !takesValue,
+    negatable: negations.length > 0,
+    boolAcceptsValue: false,
+    optionalValue: arity === '?' || undefined,
+    arity: arity === 0 || arity === 1 ? undefined : arity,
+    repeatable: true,
+    required: false,
+    enumValues: choices,
+    placeholder: valuePart.split(' ')[0] || undefined,
+    hidden: false,
+    help: help.trim(),
+    line,
+    declaration: invocation,
+  };
+}
+
+/** "X" one value, "[X]" optional, "[X ...]" any number, "X [X ...]" at least one, "X Y" two, "..." the rest. */
+function arityOfValue(value: string): Arity | 0 {
+  if (value === '') return 0;
+  if (value === '...') return '...';
+  if (/^\[[^\s\]]+ \.\.\.\]$/.test(value)) return '*';
+  if (/^\[[^\s\]]+\]$/.test(value)) return '?';
+  if (/^\S+ \[\S+ \.\.\.\]$/.test(value)) return '+';
+  const words = value.split(' ').length;
+  return words === 1 ? 1 : words;
+}
+
+function positionalSpec(name: string, help: string, usage: string): PositionalSpec & { help: string } {
+  const quoted = escape(name);
+  const choices = /^\{([^}]*)\}$/.exec(name)?.[1]?.split(',');
+  const command = new RegExp(`(^|\\s)${quoted} \\.\\.\\.(\\s|$)`).test(usage);
+  let arity: Arity = 1;
+  if (command) arity = '...';
+  else if (new RegExp(`(^|\\s)${quoted} \\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = '+';
+  else if (new RegExp(`\\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = '*';
+  else if (new RegExp(`\\[${quoted}\\]`).test(usage)) arity = '?';
+  return { name, arity, enumValues: choices, command: command || undefined, help: help.trim() };
+}
+
+function finishOption(spec: FlagSpec, usage: string): void {
+  spec.defaultValue = /\(default: ([^)]*)\)/.exec(spec.help)?.[1];
+  spec.deprecated = /\bdeprecated\b/i.test(spec.help) || undefined;
+  spec.exitsWhenGiven = /(show this help message|show program's version number) and exit/.test(spec.help) || undefined;
+  spec.required = usageLevels(usage).some(({ token, depth }) => depth === 0 && spec.spellings!.includes(token));
+}
+
+/** Tokens of the usage line with how deep in brackets each sits: only depth 0 is required on its own (`(a | b)` is a required group). */
+function usageLevels(usage: string): Array<{ token: string; depth: number }> {
+  const tokens: Array<{ token: string; depth: number }> = [];
+  let depth = 0;
+  for (const match of usage.matchAll(/[[\]()|]|[^\s[\]()|]+/g)) {
+    const token = match[0];
+    if (token === '[' || token === '(') depth++;
+    else if (token === ']' || token === ')') depth--;
+    else if (token !== '|') tokens.push({ token, depth });
+  }
+  return tokens;
+}
+
+/** `[--indent INDENT | --tab]` and `(--a | --b)`: argparse prints a mutually exclusive group with bars between its options. */
+function exclusiveGroups(usage: string, flags: FlagSpec[]): FlagCatalog['exclusiveGroups'] {
+  const groups: NonNullable<FlagCatalog['exclusiveGroups']> = [];
+  const open: number[] = [];
+  [...usage].forEach((char, index) => {
+    if (char === '[' || char === '(') open.push(index);
+    if (char !== ']' && char !== ')') return;
+    const start = open.pop();
+    if (start === undefined || open.length > 0) return;
+    const alternatives = splitTopLevel(usage.slice(start + 1, index));
+    if (alternatives.length < 2) return;
+    const names = alternatives
+      .map((alternative) => alternative.replace(/^[[(]/, '').split(' ')[0]!)
+      .map((spelling) => flags.find((f) => f.spellings?.includes(spelling))?.name)
+      .filter((name): name is string => name !== undefined);
+    // `[--cache | --no-cache]` is one BooleanOptionalAction, not a group.
+    const distinct = [...new Set(names)];
+    if (distinct.length > 1) groups.push({ flags: distinct, required: usage[start] === '(' });
+  });
+  return groups.length > 0 ? groups : undefined;
+}
+
+/** "a | [b] | c" → ["a", "[b]", "c"], leaving bars inside nested brackets alone. */
+function splitTopLevel(content: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of content) {
+    if (char === '[' || char === '(') depth++;
+    if (char === ']' || char === ')') depth--;
+    if (char === '|' && depth === 0) {
+      parts.push(current.trim());
+      current = '';
+    } else current += char;
+  }
+  parts.push(current.trim());
+  return parts;
+}
+
+/** "python -m json.tool [-h] ..." → "python -m json.tool": the words before the first option, group or positional. */
+function programName(usage: string, flags: FlagSpec[], positionals: PositionalSpec[]): string | undefined {
+  const words: string[] = [];
+  for (const word of usage.split(' ')) {
+    if (/^[[(]/.test(word) || positionals.some((p) => p.name === word) || flags.some((f) => f.spellings?.includes(word))) break;
+    words.push(word);
+  }
+  return words.length > 0 ? words.join(' ') : undefined;
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export const argparse: FlagFramework = { framework: 'argparse', looksLike: looksLikeArgparse, parse: parseArgparseHelp, validate: validateArgparseArgs };

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseArgparseHelp } from '../../src/flags/frameworks/argparse.js';
+import { parseHelp, validateArgs } from '../../src/flags/frameworks/registry.js';
+import { fixtures } from '../support/paths.js';
+
+const calendar = parseArgparseHelp(readFileSync(path.join(fixtures, 'help/python3-calendar/3.11.2.txt'), 'utf8'));
+const jsonTool = parseArgparseHelp(readFileSync(path.join(fixtures, 'help/python3-json-tool/3.11.2.txt'), 'utf8'));
+
+/** What Python 3.11's argparse prints for a parser with a required option, a required group, nargs='+' and BooleanOptionalAction. */
+const syncHelp = `usage: sync-tool [-h] --target TARGET [-v] [-q] [--color {auto,never}]
+                 [--tag TAG [TAG ...]] [--cache | --no-cache]
+                 (--dry-run | --apply)
+                 sources [sources ...]
+
+Syncs things.
+
+positional arguments:
+  sources               what to sync
+
+options:
+  -h, --help            show this help message and exit
+  --target TARGET       where to sync to
+  -v, --verbose         say more
+  -q                    say less
+  --color {auto,never}, --colour {auto,never}
+                        when to colour (default: auto)
+  --tag TAG [TAG ...]   tags
+  --cache, --no-cache   use the cache
+  --dry-run             only show
+  --apply               do it
+`;
+const sync = parseArgparseHelp(syncHelp);
+
+describe('argparse help', () => {
+  it('reads options, choices and positionals of python3 -m calendar', () => {
+    expect(parseHelp(readFileSync(path.join(fixtures, 'help/python3-calendar/3.11.2.txt'), 'utf8'))).toMatchObject({ ok: true, catalog: { framework: 'argparse', program: 'calendar.py' } });
+    expect(calendar.flags.find((f) => f.name === 'type')).toMatchObject({ short: 't', spellings: ['-t', '--type'], enumValues: ['text', 'html'] });
+    expect(calendar.flags.find((f) => f.name === 'width')).toMatchObject({ short: 'w', takesValue: true, placeholder: 'WIDTH' });
+    expect(calendar.flags.find((f) => f.name === 'help')).toMatchObject({ isBoolean: true, exitsWhenGiven: true });
+    expect(calendar.positionals).toEqual([{ name: 'year', arity: '?' }, { name: 'month', arity: '?' }]);
+  });
+
+  it('reads a mutually exclusive group and a program name with spaces from the usage line', () => {
+    expect(jsonTool.program).toBe('python -m json.tool');
+    expect(jsonTool.exclusiveGroups).toEqual([{ flags: ['indent', 'tab', 'no-indent', 'compact'], required: false }]);
+  });
+
+  it('reads required options and groups, nargs, aliases and --no- forms', () => {
+    expect(sync.flags.find((f) => f.name === 'target')).toMatchObject({ required: true });
+    expect(sync.flags.find((f) => f.name === 'colour')).toMatchObject({ spellings: ['--color', '--colour'], enumValues: ['auto', 'never'], defaultValue: 'auto' });
+    expect(sync.flags.find((f) => f.name === 'tag')).toMatchObject({ arity: '+' });
+    expect(sync.flags.find((f) => f.name === 'cache')).toMatchObject({ negatable: true, spellings: ['--cache', '--no-cache'] });
+    expect(sync.flags.find((f) => f.name === 'q')).toMatchObject({ isBoolean: true, short: undefined });
+    expect(sync.exclusiveGroups).toEqual([{ flags: ['dry-run', 'apply'], required: true }]);
+    expect(sync.positionals).toEqual([{ name: 'sources', arity: '+' }]);
+  });
+});
+
+// Each refusal below is what Python 3.11.2 prints for the same args (checked by running the programs).
+describe('args as argparse parses them', () => {
+  const refusal = (catalog: typeof sync, args: string[]) => validateArgs(catalog, args).map((p) => [p.kind, p.binaryError]);
+
+  it('accepts what argparse accepts: abbreviations, attached values, clusters, -- and negative numbers as values', () => {
+    expect(validateArgs(sync, ['--target', 'x', '--apply', 'a', 'b'])).toEqual([]);
+    expect(validateArgs(sync, ['--target', 'x', '--apply', '-vvq', 'a'])).toEqual([]);
+    expect(validateArgs(sync, ['--target', 'x', '--apply', '--no-cache', '--tag', 'a', 'b', '--', 'c'])).toEqual([]);
+    expect(validateArgs(calendar, ['-w3', '--lin', '2', '-w', '-1', '2024'])).toEqual([]);
+  });
+
+  it('refuses a missing required option or group member, and two of one group', () => {
+    expect(refusal(sync, ['--apply', 'a'])).toEqual([['missing-required', 'error: the following arguments are required: --target']]);
+    expect(refusal(sync, ['--target', 'x', 'a'])).toEqual([['missing-required', 'error: one of the arguments --dry-run --apply is required']]);
+    expect(refusal(sync, ['--target', 'x', '--apply', '--dry-run', 'a'])).toEqual([['conflict', 'error: argument --dry-run: not allowed with argument --apply']]);
+    expect(refusal(sync, ['--target', 'x', '--apply', '--tag', 'a'])).toEqual([['missing-required', 'error: the following arguments are required: sources']]);
+  });
+
+  it('refuses ambiguous abbreviations, values for switches and missing values', () => {
+    expect(refusal(sync, ['--target', 'x', '--apply', '--col', 'never', 'a'])).toEqual([['unknown-flag', 'error: ambiguous option: --col could match --color, --colour']]);
+    expect(refusal(sync, ['--target', 'x', '--apply', '-vqx', 'a'])).toEqual([['bool-with-value', "error: argument -q: ignored explicit argument 'x'"]]);
+    expect(refusal(sync, ['--target', 'x', '--apply', '--tag'])).toEqual([['missing-value', 'error: argument --tag: expected at least one argument']]);
+    expect(refusal(jsonTool, ['--sort-keys=1'])).toEqual([['bool-with-value', "error: argument --sort-keys: ignored explicit argument '1'"]]);
+  });
+
+  it('checks choices and reports unknown options with a suggestion', () => {
+    expect(refusal(calendar, ['-tx'])).toEqual([['bad-enum', "error: argument -t/--type: invalid choice: 'x' (choose from 'text', 'html')"]]);
+    expect(validateArgs(jsonTool, ['--sort-key'])).toEqual([]);
+    expect(validateArgs(jsonTool, ['--sort-kyes'])).toMatchObject([{ kind: 'unknown-flag', suggestion: '--sort-keys', binaryError: 'error: unrecognized arguments: --sort-kyes' }]);
+  });
+
+  it('uses up optional positionals at the first plain argument, as argparse does', () => {
+    expect(validateArgs(calendar, ['-w', '3', '2024', '5'])).toEqual([]);
+    expect(refusal(calendar, ['2024', '-w', '3', '5'])).toEqual([['unexpected-positional', 'error: unrecognized arguments: 5']]);
+  });
+
+  it('stops at -h: nothing after it is read', () => {
+    expect(validateArgs(calendar, ['-Z', '-h'])).toEqual([]);
+    expect(refusal(calendar, ['-t', 'x', '-h'])).toHaveLength(1);
+  });
+});
