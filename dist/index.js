@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify: stringify2 } = __require("node:querystring");
+    var { stringify: stringify3 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1029,7 +1029,7 @@ var require_util = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify2(queryParams);
+      const stringified = stringify3(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -5500,7 +5500,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape2 = (str) => str.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape3 = (str) => str.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -5508,14 +5508,14 @@ Content-Disposition: form-data`;
         let hasUnknownSizeValue = false;
         for (const [name, value] of object) {
           if (typeof value === "string") {
-            const chunk2 = textEncoder3.encode(prefix + `; name="${escape2(normalizeLinefeeds(name))}"\r
+            const chunk2 = textEncoder3.encode(prefix + `; name="${escape3(normalizeLinefeeds(name))}"\r
 \r
 ${normalizeLinefeeds(value)}\r
 `);
             blobParts.push(chunk2);
             length += chunk2.byteLength;
           } else {
-            const chunk2 = textEncoder3.encode(`${prefix}; name="${escape2(normalizeLinefeeds(name))}"` + (value.name ? `; filename="${escape2(value.name)}"` : "") + `\r
+            const chunk2 = textEncoder3.encode(`${prefix}; name="${escape3(normalizeLinefeeds(name))}"` + (value.name ? `; filename="${escape3(value.name)}"` : "") + `\r
 Content-Type: ${value.type || "application/octet-stream"}\r
 \r
 `);
@@ -16236,7 +16236,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify2(cookie) {
+    function stringify3(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16294,7 +16294,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify: stringify2
+      stringify: stringify3
     };
   }
 });
@@ -16440,7 +16440,7 @@ var require_cookies = __commonJS({
   "node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify: stringify2 } = require_util6();
+    var { stringify: stringify3 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16483,7 +16483,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify2(cookie);
+      const str = stringify3(cookie);
       if (str) {
         headers.append("Set-Cookie", str);
       }
@@ -19782,7 +19782,7 @@ var require_parse2 = __commonJS({
     var syntaxError = (type, char) => {
       return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
     };
-    var splitTopLevel = (input) => {
+    var splitTopLevel2 = (input) => {
       const parts = [];
       let bracket = 0;
       let paren = 0;
@@ -19943,7 +19943,7 @@ var require_parse2 = __commonJS({
         if (!match || match.type !== "*") {
           return;
         }
-        const branches = splitTopLevel(match.body).map((branch2) => branch2.trim());
+        const branches = splitTopLevel2(match.body).map((branch2) => branch2.trim());
         if (branches.length !== 1) {
           return;
         }
@@ -19975,7 +19975,7 @@ var require_parse2 = __commonJS({
         return { risky: false };
       }
       const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants6.DEFAULT_MAX_EXTGLOB_RECURSION;
-      const branches = splitTopLevel(body).map((branch) => branch.trim());
+      const branches = splitTopLevel2(body).map((branch) => branch.trim());
       if (branches.length > 1) {
         if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
           return { risky: true };
@@ -20006,7 +20006,7 @@ var require_parse2 = __commonJS({
       }
       return { risky: false };
     };
-    var parse3 = (input, options2) => {
+    var parse4 = (input, options2) => {
       if (typeof input !== "string") {
         throw new TypeError("Expected a string");
       }
@@ -20176,7 +20176,7 @@ var require_parse2 = __commonJS({
             output = token.close = `)$))${extglobStar}`;
           }
           if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
-            const expression = parse3(rest, { ...options2, fastpaths: false }).output;
+            const expression = parse4(rest, { ...options2, fastpaths: false }).output;
             output = token.close = `)${expression})${extglobStar})`;
           }
           if (token.prev.type === "bos") {
@@ -20699,7 +20699,7 @@ var require_parse2 = __commonJS({
       }
       return state;
     };
-    parse3.fastpaths = (input, options2) => {
+    parse4.fastpaths = (input, options2) => {
       const opts = { ...options2 };
       const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
       const len = input.length;
@@ -20764,7 +20764,7 @@ var require_parse2 = __commonJS({
       }
       return source;
     };
-    module.exports = parse3;
+    module.exports = parse4;
   }
 });
 
@@ -20773,7 +20773,7 @@ var require_picomatch = __commonJS({
   "node_modules/picomatch/lib/picomatch.js"(exports, module) {
     "use strict";
     var scan = require_scan();
-    var parse3 = require_parse2();
+    var parse4 = require_parse2();
     var utils = require_utils2();
     var constants6 = require_constants6();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
@@ -20861,7 +20861,7 @@ var require_picomatch = __commonJS({
     picomatch3.isMatch = (str, patterns, options2) => picomatch3(patterns, options2)(str);
     picomatch3.parse = (pattern, options2) => {
       if (Array.isArray(pattern)) return pattern.map((p) => picomatch3.parse(p, options2));
-      return parse3(pattern, { ...options2, fastpaths: false });
+      return parse4(pattern, { ...options2, fastpaths: false });
     };
     picomatch3.scan = (input, options2) => scan(input, options2);
     picomatch3.compileRe = (state, options2, returnOutput = false, returnState = false) => {
@@ -20887,10 +20887,10 @@ var require_picomatch = __commonJS({
       }
       let parsed = { negated: false, fastpaths: true };
       if (options2.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
-        parsed.output = parse3.fastpaths(input, options2);
+        parsed.output = parse4.fastpaths(input, options2);
       }
       if (!parsed.output) {
-        parsed = parse3(input, options2);
+        parsed = parse4(input, options2);
       }
       return picomatch3.compileRe(parsed, options2, returnOutput, returnState);
     };
@@ -22395,7 +22395,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify2(item, ctx, onComment, onChompKeep) {
+    function stringify3(item, ctx, onComment, onChompKeep) {
       if (identity3.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity3.isAlias(item)) {
@@ -22424,7 +22424,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
   }
 });
 
@@ -22434,7 +22434,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity3 = require_identity();
     var Scalar = require_Scalar();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -22456,7 +22456,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify3.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -22508,7 +22508,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify3.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -22649,7 +22649,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge2 = require_merge();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var identity3 = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -22685,7 +22685,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity3.isNode(key) && ctx?.doc) {
-        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify3.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -22752,12 +22752,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity3 = require_identity();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options2) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify3(collection, ctx, options2);
+      const stringify4 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify4(collection, ctx, options2);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -22782,7 +22782,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify3.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -22849,7 +22849,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify2.stringify(item, itemCtx, () => comment = null);
+        let str = stringify3.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i2 < items.length - 1) {
           str += ",";
@@ -24210,7 +24210,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity3 = require_identity();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options2) {
       const lines = [];
@@ -24225,7 +24225,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify2.createStringifyContext(doc, options2);
+      const ctx = stringify3.createStringifyContext(doc, options2);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -24247,7 +24247,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify3.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -24255,7 +24255,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify2.stringify(doc.contents, ctx));
+        lines.push(stringify3.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -26391,7 +26391,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify3 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -26444,7 +26444,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
   }
 });
 
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs14 = this.flowScalar(this.type);
+              const fs15 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs14, sep: [] });
+                map.items.push({ start, key: fs15, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs14);
+                this.stack.push(fs15);
               } else {
-                Object.assign(it, { key: fs14, sep: [] });
+                Object.assign(it, { key: fs15, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs14 = this.flowScalar(this.type);
+              const fs15 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs14, sep: [] });
+                fc.items.push({ start: [], key: fs15, sep: [] });
               else if (it.sep)
-                this.stack.push(fs14);
+                this.stack.push(fs15);
               else
-                Object.assign(it, { key: fs14, sep: [] });
+                Object.assign(it, { key: fs15, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28155,7 +28155,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse3(src, reviver, options2) {
+    function parse4(src, reviver, options2) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -28174,7 +28174,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options2));
     }
-    function stringify2(value, replacer, options2) {
+    function stringify3(value, replacer, options2) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -28196,10 +28196,10 @@ var require_public_api = __commonJS({
         return value.toString(options2);
       return new Document.Document(value, _replacer, options2).toString(options2);
     }
-    exports.parse = parse3;
+    exports.parse = parse4;
     exports.parseAllDocuments = parseAllDocuments4;
     exports.parseDocument = parseDocument;
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
   }
 });
 
@@ -28531,10 +28531,10 @@ var require_code = __commonJS({
     function interpolate(x) {
       return typeof x == "number" || typeof x == "boolean" || x === null ? x : safeStringify(Array.isArray(x) ? x.join(",") : x);
     }
-    function stringify2(x) {
+    function stringify3(x) {
       return new _Code(safeStringify(x));
     }
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
     function safeStringify(x) {
       return JSON.stringify(x).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -32241,7 +32241,7 @@ var require_fast_uri = __commonJS({
         normalizeString(uri, options2);
       } else if (typeof uri === "object") {
         uri = /** @type {T} */
-        parse3(serialize2(uri, options2), options2);
+        parse4(serialize2(uri, options2), options2);
       }
       return uri;
     }
@@ -32284,8 +32284,8 @@ var require_fast_uri = __commonJS({
     function resolveComponent(base2, relative, options2, skipNormalization) {
       const target = {};
       if (!skipNormalization) {
-        base2 = parse3(serialize2(base2, options2), options2);
-        relative = parse3(serialize2(relative, options2), options2);
+        base2 = parse4(serialize2(base2, options2), options2);
+        relative = parse4(serialize2(relative, options2), options2);
       }
       options2 = options2 || {};
       if (!options2.tolerant && relative.scheme) {
@@ -32603,7 +32603,7 @@ var require_fast_uri = __commonJS({
       }
       return { parsed, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme };
     }
-    function parse3(uri, opts) {
+    function parse4(uri, opts) {
       return parseWithStatus(uri, opts).parsed;
     }
     function normalizeString(uri, opts) {
@@ -32640,7 +32640,7 @@ var require_fast_uri = __commonJS({
       resolveComponent,
       equal,
       serialize: serialize2,
-      parse: parse3
+      parse: parse4
     };
     module.exports = fastUri;
     module.exports.default = fastUri;
@@ -35313,7 +35313,7 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs14 = __require("fs");
+    var fs15 = __require("fs");
     function checkPathExt(path23, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
@@ -35338,12 +35338,12 @@ var require_windows = __commonJS({
       return checkPathExt(path23, options2);
     }
     function isexe(path23, options2, cb) {
-      fs14.stat(path23, function(er, stat2) {
+      fs15.stat(path23, function(er, stat2) {
         cb(er, er ? false : checkStat(stat2, path23, options2));
       });
     }
     function sync(path23, options2) {
-      return checkStat(fs14.statSync(path23), path23, options2);
+      return checkStat(fs15.statSync(path23), path23, options2);
     }
   }
 });
@@ -35353,14 +35353,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs14 = __require("fs");
+    var fs15 = __require("fs");
     function isexe(path23, options2, cb) {
-      fs14.stat(path23, function(er, stat2) {
+      fs15.stat(path23, function(er, stat2) {
         cb(er, er ? false : checkStat(stat2, options2));
       });
     }
     function sync(path23, options2) {
-      return checkStat(fs14.statSync(path23), options2);
+      return checkStat(fs15.statSync(path23), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -35384,7 +35384,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs14 = __require("fs");
+    var fs15 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -35648,16 +35648,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs14 = __require("fs");
+    var fs15 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs14.openSync(command, "r");
-        fs14.readSync(fd, buffer, 0, size, 0);
-        fs14.closeSync(fd);
+        fd = fs15.openSync(command, "r");
+        fs15.readSync(fd, buffer, 0, size, 0);
+        fs15.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -35672,7 +35672,7 @@ var require_parse3 = __commonJS({
     "use strict";
     var path23 = __require("path");
     var resolveCommand = require_resolveCommand();
-    var escape2 = require_escape();
+    var escape3 = require_escape();
     var readShebang = require_readShebang();
     var isWin = process.platform === "win32";
     var isExecutableRegExp = /\.(?:com|exe)$/i;
@@ -35696,8 +35696,8 @@ var require_parse3 = __commonJS({
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
         parsed.command = path23.normalize(parsed.command);
-        parsed.command = escape2.command(parsed.command);
-        parsed.args = parsed.args.map((arg) => escape2.argument(arg, needsDoubleEscapeMetaChars));
+        parsed.command = escape3.command(parsed.command);
+        parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
         parsed.args = ["/d", "/s", "/c", `"${shellCommand}"`];
         parsed.command = process.env.comspec || "cmd.exe";
@@ -35705,7 +35705,7 @@ var require_parse3 = __commonJS({
       }
       return parsed;
     }
-    function parse3(command, args, options2) {
+    function parse4(command, args, options2) {
       if (args && !Array.isArray(args)) {
         options2 = args;
         args = null;
@@ -35724,7 +35724,7 @@ var require_parse3 = __commonJS({
       };
       return options2.shell ? parsed : parseNonShell(parsed);
     }
-    module.exports = parse3;
+    module.exports = parse4;
   }
 });
 
@@ -35783,16 +35783,16 @@ var require_cross_spawn = __commonJS({
   "node_modules/cross-spawn/index.js"(exports, module) {
     "use strict";
     var cp = __require("child_process");
-    var parse3 = require_parse3();
+    var parse4 = require_parse3();
     var enoent = require_enoent();
     function spawn3(command, args, options2) {
-      const parsed = parse3(command, args, options2);
+      const parsed = parse4(command, args, options2);
       const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
       enoent.hookChildProcess(spawned, parsed);
       return spawned;
     }
     function spawnSync2(command, args, options2) {
-      const parsed = parse3(command, args, options2);
+      const parsed = parse4(command, args, options2);
       const result = cp.spawnSync(parsed.command, parsed.args, parsed.options);
       result.error = result.error || enoent.verifyENOENTSync(result.status, parsed);
       return result;
@@ -35800,7 +35800,7 @@ var require_cross_spawn = __commonJS({
     module.exports = spawn3;
     module.exports.spawn = spawn3;
     module.exports.sync = spawnSync2;
-    module.exports._parse = parse3;
+    module.exports._parse = parse4;
     module.exports._enoent = enoent;
   }
 });
@@ -35863,7 +35863,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs14 = __require("fs");
+    var fs15 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable4 = stream.Readable;
@@ -35883,7 +35883,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs14.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs15.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
           cb();
           callback(err, bytesRead, buffer2);
         });
@@ -35900,7 +35900,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs14.close(self2.fd, onCloseDone);
+      fs15.close(self2.fd, onCloseDone);
       function onCloseDone(err) {
         if (err) {
           self2.emit("error", err);
@@ -35932,7 +35932,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs14.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+        fs15.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
           if (err) {
             self2.destroy(err);
           } else if (bytesRead === 0) {
@@ -36292,7 +36292,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs14 = __require("fs");
+    var fs15 = __require("fs");
     var zlib = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -36361,10 +36361,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs14.open(path23, "r", function(err, fd) {
+      fs15.open(path23, "r", function(err, fd) {
         if (err) return callback(err);
         fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs14.close(fd, defaultCallback);
+          if (err2) fs15.close(fd, defaultCallback);
           callback(err2, zipfile);
         });
       });
@@ -36381,7 +36381,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs14.fstat(fd, function(err, stats) {
+      fs15.fstat(fd, function(err, stats) {
         if (err) return callback(err);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -40244,13 +40244,13 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs13 } from "node:fs";
+import { promises as fs14 } from "node:fs";
 import os6 from "node:os";
 import path22 from "node:path";
 
 // src/engine.ts
-import { createHash as createHash7 } from "node:crypto";
-import { promises as fs12 } from "node:fs";
+import { createHash as createHash8 } from "node:crypto";
+import { promises as fs13 } from "node:fs";
 import os5 from "node:os";
 import path21 from "node:path";
 
@@ -41434,7 +41434,7 @@ var COMMAND = /^ {3,5}([a-z][\w-]*(?:, [a-z][\w-]*)*)(?: {2,}.*)?$/;
 var SECTION3 = /^([A-Z][A-Z ]*):$/;
 function looksLikeUrfave(text) {
   const lines = text.split("\n");
-  return lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => /^(NAME|USAGE):$/.test(l));
+  return lines.includes("NAME:") && lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l));
 }
 function parseUrfaveHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
@@ -41503,8 +41503,729 @@ function finish(spec) {
 }
 var urfave = { framework: "urfave", looksLike: looksLikeUrfave, parse: parseUrfaveHelp, validate: validateUrfaveArgs };
 
+// src/flags/frameworks/clap-args.ts
+function validateClapArgs(catalog, args, options2 = {}) {
+  const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
+  const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
+  const program = options2.label ?? catalog.program ?? "the binary";
+  const seen = /* @__PURE__ */ new Set();
+  const usage = (spec) => `'${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ""}'`;
+  const label = (spec) => `'--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ""}'`;
+  const checkValue = (spec, value, index) => {
+    if (spec.enumValues && !spec.enumValues.includes(value)) {
+      const close = suggestValue(value, spec.enumValues);
+      return { kind: "bad-enum", argIndex: index, flag: spec.name, spec, message: `--${spec.name}=${value} is not one of its possible values (${spec.enumValues.join(", ")})${close ? `; did you mean ${close}?` : ""}`, binaryError: `error: '${value}' isn't a valid value for ${label(spec)}`, suggestion: close ? `--${spec.name}=${close}` : void 0 };
+    }
+    if (spec.valueType === "usize" && !/^\+?\d+$/.test(value)) {
+      return { kind: "bad-value", argIndex: index, flag: spec.name, spec, message: `--${spec.name}=${value} is not a non-negative whole number`, binaryError: `error: Invalid value for ${label(spec)}: invalid digit found in string` };
+    }
+    return void 0;
+  };
+  const acceptsHyphen = (spec) => /PATTERN/.test(spec.placeholder ?? "");
+  const occurrences = /* @__PURE__ */ new Map();
+  const active = /* @__PURE__ */ new Set();
+  const repeated = (spec, index) => {
+    occurrences.set(spec.name, (occurrences.get(spec.name) ?? 0) + 1);
+    active.add(spec.name);
+    if (seen.has(spec.name) && !spec.repeatable) {
+      return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: The argument ${usage(spec)} was provided more than once` };
+    }
+    seen.add(spec.name);
+    return void 0;
+  };
+  const pending = /* @__PURE__ */ new Map();
+  const drop = (spec) => {
+    for (const name of spec.overrides ?? []) {
+      if (name === spec.name) continue;
+      pending.delete(name);
+      pending.delete(`${name}#missing`);
+      active.delete(name);
+    }
+  };
+  const set = (spec, value, index) => {
+    drop(spec);
+    if (value === void 0) pending.delete(spec.name);
+    else pending.set(spec.name, { spec, value, index });
+  };
+  const missing = (spec, index, message) => {
+    drop(spec);
+    pending.set(`${spec.name}#missing`, { spec, value: void 0, index, message });
+  };
+  const extraValues = (spec, valueIndex) => {
+    if (catalog.variant !== "clap2" || (occurrences.get(spec.name) ?? 0) < 2) return void 0;
+    let count2 = 1;
+    for (let j = valueIndex + 1; j < args.length && (!args[j].startsWith("-") || args[j] === "-"); j++) count2++;
+    if (count2 === 1) return void 0;
+    return { kind: "repeated", argIndex: valueIndex - 1, flag: spec.name, spec, message: `--${spec.name} is given again with its value after a space, so clap 2 takes the ${count2 - 1} argument(s) after it as more values`, binaryError: `error: The argument ${label(spec)} requires 1 values, but ${count2} were provided` };
+  };
+  for (let i2 = 0; i2 < args.length; i2++) {
+    const raw = args[i2];
+    if (raw === "--") break;
+    if (!raw.startsWith("-") || raw === "-") continue;
+    if (raw.startsWith("--")) {
+      const equals = raw.indexOf("=");
+      const name = equals >= 0 ? raw.slice(2, equals) : raw.slice(2);
+      const spec = byLong.get(name);
+      if (!spec) {
+        const suggestion = suggestFlag(name, catalog.flags);
+        return [{ kind: "unknown-flag", argIndex: i2, flag: name, message: `--${name} is not an option of ${program}${suggestion ? `; did you mean --${suggestion.name}?` : ""}`, binaryError: `error: Found argument '--${name}' which wasn't expected, or isn't valid in this context`, suggestion: suggestion ? `--${suggestion.name}` : void 0 }];
+      }
+      const again = repeated(spec, i2);
+      if (again) return [again];
+      if (!spec.takesValue || spec.optionalValue && equals < 0) {
+        set(spec, void 0, i2);
+        continue;
+      }
+      let value;
+      if (equals >= 0) value = raw.slice(equals + 1);
+      else if (i2 + 1 < args.length && (!args[i2 + 1].startsWith("-") || acceptsHyphen(spec) || args[i2 + 1] === "-")) {
+        value = args[++i2];
+        const extra = extraValues(spec, i2);
+        if (extra) return [extra];
+      }
+      if (value === void 0) {
+        missing(spec, i2, `--${name} needs a value${spec.placeholder ? ` (<${spec.placeholder}>)` : ""}`);
+        continue;
+      }
+      set(spec, value, i2);
+      continue;
+    }
+    let rest = raw.slice(1);
+    while (rest.length > 0) {
+      const letter = rest[0];
+      const spec = byShort.get(letter);
+      if (!spec) {
+        return [{ kind: "unknown-flag", argIndex: i2, flag: letter, message: `-${letter} (in ${raw}) is not an option of ${program}`, binaryError: `error: Found argument '-${letter}' which wasn't expected, or isn't valid in this context` }];
+      }
+      if (catalog.variant === "clap2" && !spec.takesValue && spec.valueType !== "count" && rest.length === raw.length - 1 && raw.length > 2 && active.has(spec.name)) {
+        return [{ kind: "repeated", argIndex: i2, flag: spec.name, spec, message: `-${letter} leads ${raw} but was given before; clap 2 then refuses it`, binaryError: `error: The argument '--${spec.name}' was provided more than once, but cannot be used multiple times` }];
+      }
+      const again = repeated(spec, i2);
+      if (again) return [again];
+      if (!spec.takesValue) {
+        set(spec, void 0, i2);
+        rest = rest.slice(1);
+        continue;
+      }
+      let value = rest.slice(1).replace(/^=/, "");
+      if (value === "") {
+        value = i2 + 1 < args.length && (!args[i2 + 1].startsWith("-") || acceptsHyphen(spec) || args[i2 + 1] === "-") ? args[++i2] : void 0;
+        const extra = value !== void 0 ? extraValues(spec, i2) : void 0;
+        if (extra) return [extra];
+      }
+      if (value === void 0) {
+        missing(spec, i2, `-${letter} (--${spec.name}) needs a value`);
+        break;
+      }
+      set(spec, value, i2);
+      break;
+    }
+  }
+  for (const { spec, value, index, message } of pending.values()) {
+    if (value === void 0) {
+      return [{ kind: "missing-value", argIndex: index, flag: spec.name, spec, message: message ?? `--${spec.name} needs a value`, binaryError: catalog.variant === "clap2" ? `error: The argument ${label(spec)} requires 1 values, but 0 were provided` : `error: a value is required for ${label(spec)} but none was supplied` }];
+    }
+    const problem = checkValue(spec, value, index);
+    if (problem) return [problem];
+  }
+  return [];
+}
+
+// src/flags/frameworks/clap.ts
+var OPTION2 = /^ {2,8}(?:-([A-Za-z0-9]),? ?)?(?:--([A-Za-z0-9][\w.-]*))?(?:[ =](<[^>]+>|\[[^\]]+\])(\.\.\.)?)?(?: {2,}(.*))?$/;
+var SECTION4 = /^([A-Z][A-Za-z ]*):\s*$/;
+function looksLikeClap(text) {
+  const lines = text.split("\n");
+  const clap2 = lines.some((l) => l === "USAGE:") && lines.some((l) => l === "OPTIONS:" || l === "FLAGS:");
+  const clap4 = lines.some((l) => /^Usage: \S+/.test(l)) && lines.some((l) => l === "Options:") && lines.some((l) => /^ {2,}(-\w, )?--[\w-]+ <[A-Z_]+>/.test(l) || /\[possible values: /.test(l));
+  return clap2 || clap4;
+}
+function parseClapHelp(text) {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  const usageIndex = lines.findIndex((l) => l === "USAGE:" || /^Usage: /.test(l));
+  const usage = (lines[usageIndex]?.startsWith("Usage: ") ? lines[usageIndex].slice(7) : lines[usageIndex + 1] ?? "").trim();
+  const program = usage.split(/\s+/)[0];
+  const clap2 = lines.includes("USAGE:");
+  const flags = [];
+  let section = "";
+  let current;
+  const finish2 = () => {
+    if (current) flags.push(complete3(current));
+    current = void 0;
+  };
+  lines.forEach((line, index) => {
+    const heading = SECTION4.exec(line);
+    if (heading) {
+      finish2();
+      section = heading[1].toUpperCase();
+      return;
+    }
+    if (section !== "OPTIONS" && section !== "FLAGS") return;
+    const option = OPTION2.exec(line);
+    if (option && (option[1] || option[2]) && /^ {2,8}-/.test(line)) {
+      finish2();
+      const [, short, long, placeholder, many, help] = option;
+      current = {
+        name: long ?? short,
+        short: long ? short : void 0,
+        takesValue: placeholder !== void 0,
+        isBoolean: placeholder === void 0,
+        negatable: false,
+        boolAcceptsValue: clap2,
+        repeatable: clap2 || many !== void 0 || placeholder === void 0,
+        required: false,
+        placeholder: placeholder?.replace(/^[<[]|[>\]]$/g, ""),
+        optionalValue: placeholder?.startsWith("[") || void 0,
+        hidden: false,
+        help: help?.trim() ?? "",
+        line: index + 1,
+        declaration: line.trim().replace(/\s{2,}.*$/, "")
+      };
+      return;
+    }
+    if (current && (line.trim() === "" || /^ {9,}/.test(line))) current.help = `${current.help}
+${line.trim()}`;
+    else finish2();
+  });
+  finish2();
+  return { framework: "clap", variant: clap2 ? "clap2" : "clap4", program, flags, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
+}
+function complete3(spec) {
+  const help = spec.help.replace(/\n+/g, "\n").trim();
+  const flat = help.replace(/\s*\n\s*/g, " ");
+  const possible = /\[possible values: ([^\]]+)\]/.exec(flat)?.[1]?.split(", ") ?? proseValues(help);
+  const defaultValue = /\[default: ([^\]]+)\]/.exec(flat)?.[1];
+  const envVar = /\[env: ([A-Z][A-Z0-9_]*)=/.exec(flat)?.[1];
+  return {
+    ...spec,
+    help: flat,
+    enumValues: spec.takesValue ? possible : void 0,
+    defaultValue,
+    envVar,
+    deprecated: /^DEPRECATED\b/.test(flat) || void 0,
+    overrides: overridden(flat),
+    // ripgrep (clap 2) parses <NUM> values itself and refuses anything but a non-negative integer;
+    // a switch whose help counts its uses ("Two -u flags ...") is a counter.
+    valueType: spec.placeholder === "NUM" ? "usize" : !spec.takesValue && /\b(two|three) -\w flags\b|\b(provided|used) multiple times\b|\bcan be repeated\b/i.test(flat) ? "count" : void 0
+  };
+}
+function overridden(help) {
+  const names = help.split(/(?<=\.)\s+/).filter((sentence) => /\boverrides\b/.test(sentence)).flatMap((sentence) => [...sentence.matchAll(/--([a-z][\w-]*)/g)].map((m) => m[1]));
+  return names.length > 0 ? [...new Set(names)] : void 0;
+}
+function proseValues(help) {
+  const lines = help.split("\n");
+  const start = lines.findIndex((l) => /possible values\s*(for this flag )?(are|is):?\s*$/i.test(l) || /^for this flag are:$/.test(l));
+  if (start < 0) return void 0;
+  const values = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line === "") {
+      if (values.length > 0) break;
+      continue;
+    }
+    const match = /^([a-z][\w-]*)\s{2,}/.exec(line);
+    if (!match) break;
+    values.push(match[1]);
+  }
+  return values.length > 1 ? values : void 0;
+}
+var clap = { framework: "clap", looksLike: looksLikeClap, parse: parseClapHelp, validate: validateClapArgs };
+
+// src/flags/frameworks/argparse-args.ts
+function validateArgparseArgs(catalog, args, options2 = {}) {
+  try {
+    return new ArgparseRun(catalog, args, options2.label ?? catalog.program ?? "the program").parse();
+  } catch (error2) {
+    if (error2 instanceof Refusal) return [error2.problem];
+    throw error2;
+  }
+}
+var Refusal = class extends Error {
+  constructor(problem) {
+    super(problem.message);
+    this.problem = problem;
+  }
+  problem;
+};
+var EarlyExit = class extends Error {
+};
+var NEGATIVE_NUMBER = /^-\d+$|^-\d*\.\d+$/;
+var ArgparseRun = class {
+  constructor(catalog, args, program) {
+    this.catalog = catalog;
+    this.args = args;
+    this.program = program;
+    for (const spec of catalog.flags) {
+      for (const spelling of spec.spellings ?? [`--${spec.name}`, ...spec.short ? [`-${spec.short}`] : []]) this.spellings.set(spelling, spec);
+    }
+    this.negativeNumbersAreOptions = [...this.spellings.keys()].some((s) => NEGATIVE_NUMBER.test(s));
+  }
+  catalog;
+  args;
+  program;
+  spellings = /* @__PURE__ */ new Map();
+  negativeNumbersAreOptions;
+  seen = /* @__PURE__ */ new Set();
+  seenNonDefault = /* @__PURE__ */ new Set();
+  extras = [];
+  parse() {
+    try {
+      this.parseArgs();
+    } catch (error2) {
+      if (error2 instanceof EarlyExit) return [];
+      throw error2;
+    }
+    return [];
+  }
+  parseArgs() {
+    const { args } = this;
+    const optionAt = /* @__PURE__ */ new Map();
+    let pattern = "";
+    for (let i2 = 0; i2 < args.length; i2++) {
+      if (args[i2] === "--") {
+        pattern += "-" + "A".repeat(args.length - i2 - 1);
+        break;
+      }
+      const use = this.classify(args[i2], i2);
+      if (use) optionAt.set(i2, use);
+      pattern += use ? "O" : "A";
+    }
+    const positionals = [...this.catalog.positionals ?? []];
+    const consumePositionals = (start2) => {
+      const counts = matchPartial(positionals, pattern.slice(start2));
+      let index = start2;
+      positionals.splice(0, counts.length).forEach((positional, n2) => {
+        this.take({ positional }, args.slice(index, index + counts[n2]), index);
+        index += counts[n2];
+      });
+      return index;
+    };
+    const consumeOptional = (start2) => {
+      let { spec, spelling, explicit } = optionAt.get(start2);
+      const uses = [];
+      let stop2;
+      for (; ; ) {
+        if (!spec) {
+          this.extras.push({ index: start2, arg: args[start2], option: true });
+          return start2 + 1;
+        }
+        if (explicit !== void 0) {
+          const count3 = this.matchArgument(spec, "A", start2);
+          if (count3 === 0 && spelling[1] !== "-" && explicit !== "") {
+            uses.push({ spec, values: [] });
+            const next = `-${explicit[0]}`;
+            const nextSpec = this.spellings.get(next);
+            if (!nextSpec) throw this.ignoredExplicit(spec, explicit, start2);
+            spec = nextSpec;
+            spelling = next;
+            explicit = explicit.slice(1) || void 0;
+            continue;
+          }
+          if (count3 === 1) {
+            stop2 = start2 + 1;
+            uses.push({ spec, values: [explicit] });
+            break;
+          }
+          throw this.ignoredExplicit(spec, explicit, start2);
+        }
+        const count2 = this.matchArgument(spec, pattern.slice(start2 + 1), start2);
+        stop2 = start2 + 1 + count2;
+        uses.push({ spec, values: args.slice(start2 + 1, stop2) });
+        break;
+      }
+      for (const use of uses) this.take({ option: use.spec }, use.values, start2);
+      return stop2;
+    };
+    const optionIndices = [...optionAt.keys()];
+    const lastOption = optionIndices.length > 0 ? Math.max(...optionIndices) : -1;
+    let start = 0;
+    while (start <= lastOption) {
+      const nextOption = Math.min(...optionIndices.filter((i2) => i2 >= start));
+      if (start !== nextOption) {
+        const end = consumePositionals(start);
+        if (end > start) {
+          start = end;
+          continue;
+        }
+      }
+      if (!optionAt.has(start)) {
+        for (let i2 = start; i2 < nextOption; i2++) this.extras.push({ index: i2, arg: args[i2], option: false });
+        start = nextOption;
+      }
+      start = consumeOptional(start);
+    }
+    const stop = consumePositionals(start);
+    for (let i2 = stop; i2 < args.length; i2++) this.extras.push({ index: i2, arg: args[i2], option: false });
+    this.checkRequired(positionals);
+    this.checkExtras();
+  }
+  /** argparse's _parse_optional: is this argument an option, and which? */
+  classify(arg, index) {
+    if (!arg.startsWith("-")) return void 0;
+    const exact = this.spellings.get(arg);
+    if (exact) return { spec: exact, spelling: arg };
+    if (arg.length === 1) return void 0;
+    const equals = arg.indexOf("=");
+    if (equals >= 0) {
+      const spec = this.spellings.get(arg.slice(0, equals));
+      if (spec) return { spec, spelling: arg.slice(0, equals), explicit: arg.slice(equals + 1) };
+    }
+    const candidates = this.prefixMatches(arg);
+    if (candidates.length > 1) {
+      const names = candidates.map((c3) => c3.spelling).join(", ");
+      throw new Refusal({
+        kind: "unknown-flag",
+        argIndex: index,
+        flag: arg.replace(/^-+/, "").split("=")[0],
+        message: `${arg} is ambiguous for ${this.program}: it abbreviates ${names}; spell the option out`,
+        binaryError: `error: ambiguous option: ${arg} could match ${names}`
+      });
+    }
+    if (candidates.length === 1) return candidates[0];
+    if (NEGATIVE_NUMBER.test(arg) && !this.negativeNumbersAreOptions) return void 0;
+    if (arg.includes(" ")) return void 0;
+    return { spelling: arg };
+  }
+  /** Abbreviated long options (`--wid`) and a short option with its value attached (`-w3`). */
+  prefixMatches(arg) {
+    const matches = [];
+    if (arg[1] === "-") {
+      const equals = arg.indexOf("=");
+      const prefix = equals >= 0 ? arg.slice(0, equals) : arg;
+      const explicit = equals >= 0 ? arg.slice(equals + 1) : void 0;
+      for (const [spelling, spec] of this.spellings) if (spelling.startsWith(prefix)) matches.push({ spec, spelling, explicit });
+      return matches;
+    }
+    const short = arg.slice(0, 2);
+    for (const [spelling, spec] of this.spellings) {
+      if (spelling === short) matches.push({ spec, spelling, explicit: arg.slice(2) });
+      else if (spelling.startsWith(arg)) matches.push({ spec, spelling });
+    }
+    return matches;
+  }
+  /** How many of the following arguments an option takes, or the refusal argparse gives. */
+  matchArgument(spec, pattern, index) {
+    const arity = optionArity(spec);
+    const match = new RegExp(`^${nargsPattern(arity, true)}`).exec(pattern);
+    if (match) return match[1].length;
+    const expected = arity === "?" ? "expected at most one argument" : arity === "+" ? "expected at least one argument" : arity === 1 ? "expected one argument" : `expected ${arity} arguments`;
+    throw new Refusal({
+      kind: "missing-value",
+      argIndex: index,
+      flag: spec.name,
+      spec,
+      message: `${actionName({ option: spec })} needs ${expected.replace("expected ", "").replace("one argument", "a value")}, and the next argument is not one`,
+      binaryError: `error: argument ${actionName({ option: spec })}: ${expected}`
+    });
+  }
+  take(action, values, index) {
+    const key = actionKey(action);
+    this.seen.add(key);
+    const given = action.positional && action.positional.arity !== "..." ? withoutSeparator(values) : values;
+    this.checkChoices(action, given, index);
+    const isDefault = action.positional !== void 0 && given.length === 0;
+    if (!isDefault && action.option) {
+      this.seenNonDefault.add(action.option.name);
+      for (const group of this.catalog.exclusiveGroups ?? []) {
+        if (!group.flags.includes(action.option.name)) continue;
+        const other = group.flags.find((name) => name !== action.option.name && this.seenNonDefault.has(name));
+        if (other) {
+          const otherSpec = this.catalog.flags.find((f) => f.name === other);
+          throw new Refusal({
+            kind: "conflict",
+            argIndex: index,
+            flag: action.option.name,
+            spec: action.option,
+            message: `--${action.option.name} and --${other} may not be given together (${this.program} takes only one of ${group.flags.map((f) => `--${f}`).join(", ")})`,
+            binaryError: `error: argument ${actionName(action)}: not allowed with argument ${actionName({ option: otherSpec })}`
+          });
+        }
+      }
+    }
+    if (action.option?.exitsWhenGiven) throw new EarlyExit();
+  }
+  checkChoices(action, values, index) {
+    const choices = action.option?.enumValues ?? action.positional?.enumValues;
+    if (!choices) return;
+    const checked = action.positional?.arity === "..." ? values.slice(0, 1) : values;
+    const bad = checked.find((value) => !choices.includes(value));
+    if (bad === void 0) return;
+    const name = actionName(action);
+    throw new Refusal({
+      kind: "bad-enum",
+      argIndex: index,
+      flag: action.option?.name,
+      spec: action.option,
+      message: `${name} is ${bad}, which is not one of its choices (${choices.join(", ")})`,
+      binaryError: `error: argument ${name}: invalid choice: '${bad}' (choose from ${choices.map((c3) => `'${c3}'`).join(", ")})`
+    });
+  }
+  checkRequired(unmatched) {
+    const missing = [
+      ...this.catalog.flags.filter((f) => f.required && !this.seen.has(actionKey({ option: f }))).map((f) => actionName({ option: f })),
+      ...unmatched.filter((p) => p.arity !== "?" && p.arity !== "*" && p.arity !== "..." || p.command).map((p) => p.name)
+    ];
+    if (missing.length > 0) {
+      throw new Refusal({
+        kind: "missing-required",
+        argIndex: -1,
+        flag: this.catalog.flags.find((f) => actionName({ option: f }) === missing[0])?.name,
+        message: `${this.program} requires ${missing.join(", ")}, which the args do not give`,
+        binaryError: `error: the following arguments are required: ${missing.join(", ")}`
+      });
+    }
+    for (const group of this.catalog.exclusiveGroups ?? []) {
+      if (!group.required || group.flags.some((name) => this.seenNonDefault.has(name))) continue;
+      const names = group.flags.map((name) => actionName({ option: this.catalog.flags.find((f) => f.name === name) }));
+      throw new Refusal({
+        kind: "missing-required",
+        argIndex: -1,
+        message: `${this.program} needs one of ${names.join(", ")}`,
+        binaryError: `error: one of the arguments ${names.join(" ")} is required`
+      });
+    }
+  }
+  checkExtras() {
+    const first = this.extras[0];
+    if (!first) return;
+    const binaryError = `error: unrecognized arguments: ${this.extras.map((e) => e.arg).join(" ")}`;
+    if (first.option) {
+      const name = first.arg.replace(/^-+/, "").split("=")[0];
+      const suggestion = first.arg.startsWith("--") ? suggestFlag(name, this.catalog.flags) : void 0;
+      throw new Refusal({
+        kind: "unknown-flag",
+        argIndex: first.index,
+        flag: name,
+        message: `${first.arg.split("=")[0]} is not an option of ${this.program}${suggestion ? `; did you mean --${suggestion.name}?` : ""}`,
+        binaryError,
+        suggestion: suggestion ? `--${suggestion.name}` : void 0
+      });
+    }
+    throw new Refusal({
+      kind: "unexpected-positional",
+      argIndex: first.index,
+      message: `${this.program} takes no further positional argument here, but gets ${JSON.stringify(first.arg)}`,
+      binaryError
+    });
+  }
+  ignoredExplicit(spec, explicit, index) {
+    return new Refusal({
+      kind: "bool-with-value",
+      argIndex: index,
+      flag: spec.name,
+      spec,
+      message: `${actionName({ option: spec })} takes no value, but is given ${JSON.stringify(explicit)}`,
+      binaryError: `error: argument ${actionName({ option: spec })}: ignored explicit argument '${explicit}'`
+    });
+  }
+};
+function matchPartial(positionals, pattern) {
+  for (let count2 = positionals.length; count2 > 0; count2--) {
+    const match = new RegExp(`^${positionals.slice(0, count2).map((p) => nargsPattern(p.command ? "command" : p.arity, false)).join("")}`).exec(pattern);
+    if (match) return match.slice(1).map((group) => group.length);
+  }
+  return [];
+}
+function nargsPattern(arity, isOption) {
+  let pattern;
+  if (arity === 0) pattern = "(-*-*)";
+  else if (arity === 1) pattern = "(-*A-*)";
+  else if (arity === "?") pattern = "(-*A?-*)";
+  else if (arity === "*") pattern = "(-*[A-]*)";
+  else if (arity === "+") pattern = "(-*A[A-]*)";
+  else if (arity === "...") pattern = "([-AO]*)";
+  else if (arity === "command") pattern = "(-*A[-AO]*)";
+  else pattern = `(-*${"A".repeat(arity).split("").join("-*")}-*)`;
+  return isOption ? pattern.replace(/-\*/g, "").replace(/-/g, "") : pattern;
+}
+function optionArity(spec) {
+  return spec.takesValue ? spec.arity ?? 1 : 0;
+}
+function actionName(action) {
+  if (action.positional) return action.positional.name;
+  return (action.option.spellings ?? [`--${action.option.name}`]).join("/");
+}
+function actionKey(action) {
+  return action.option ? `option:${action.option.name}` : `positional:${action.positional.name}`;
+}
+function withoutSeparator(values) {
+  const at = values.indexOf("--");
+  return at < 0 ? values : [...values.slice(0, at), ...values.slice(at + 1)];
+}
+
+// src/flags/frameworks/argparse.ts
+var SECTION5 = /^(\S.*):$/;
+var OPTION_LINE = /^ {2}(-\S.*?)(?: {2,}(\S.*))?$/;
+var POSITIONAL_LINE = /^ {2}([^\s-]\S*)(?: {2,}(\S.*))?$/;
+var CONTINUATION = /^ {4,}(\S.*)$/;
+function looksLikeArgparse(text) {
+  const lines = text.split("\n");
+  return /^usage: \S/.test(lines[0] ?? "") && lines.some((l) => /^(options|optional arguments|positional arguments):$/.test(l));
+}
+function parseArgparseHelp(text) {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  const usage = usageText(lines);
+  const flags = [];
+  const positionals = [];
+  let inSection = false;
+  let current;
+  lines.forEach((line, index) => {
+    if (SECTION5.test(line)) {
+      inSection = !line.startsWith("usage:");
+      current = void 0;
+      return;
+    }
+    if (!inSection) return;
+    const option = OPTION_LINE.exec(line);
+    if (option) {
+      current = optionSpec(option[1], option[2] ?? "", index + 1);
+      flags.push(current);
+      return;
+    }
+    const positional = POSITIONAL_LINE.exec(line);
+    if (positional) {
+      current = positionalSpec(positional[1], positional[2] ?? "", usage);
+      positionals.push(current);
+      return;
+    }
+    const more = CONTINUATION.exec(line);
+    if (more && current) current.help = `${current.help} ${more[1]}`.trim();
+    else current = void 0;
+  });
+  for (const spec of flags) finishOption(spec, usage);
+  const program = programName(usage, flags, positionals);
+  return {
+    framework: "argparse",
+    program,
+    flags,
+    positionals: positionals.map(({ help: _help, ...spec }) => spec),
+    acceptsPositionals: positionals.length > 0,
+    commands: positionals.find((p) => p.command)?.enumValues,
+    exclusiveGroups: exclusiveGroups(usage, flags)
+  };
+}
+function usageText(lines) {
+  const parts = [lines[0].replace(/^usage:\s*/, "")];
+  for (const line of lines.slice(1)) {
+    if (!/^\s+\S/.test(line)) break;
+    parts.push(line.trim());
+  }
+  return parts.join(" ");
+}
+function optionSpec(invocation, help, line) {
+  const forms = invocation.split(/, (?=-)/);
+  const spellings = forms.map((form) => form.split(" ")[0]);
+  const valuePart = forms[0].slice(spellings[0].length).trim();
+  const arity = arityOfValue(valuePart);
+  const longs = spellings.filter((s) => s.startsWith("--"));
+  const negations = longs.filter((s) => s.startsWith("--no-") && longs.includes(`--${s.slice(5)}`));
+  const primary = longs.filter((s) => !negations.includes(s)).sort((a2, b) => b.length - a2.length)[0] ?? spellings.find((s) => s.length > 2) ?? spellings[0];
+  const short = spellings.find((s) => /^-[^-]$/.test(s));
+  const choices = /^\{([^}]*)\}/.exec(valuePart)?.[1]?.split(",");
+  const takesValue = arity !== 0;
+  return {
+    name: primary.replace(/^-+/, ""),
+    short: short && short !== primary ? short.slice(1) : void 0,
+    spellings,
+    takesValue,
+    isBoolean: !takesValue,
+    negatable: negations.length > 0,
+    boolAcceptsValue: false,
+    optionalValue: arity === "?" || void 0,
+    arity: arity === 0 || arity === 1 ? void 0 : arity,
+    repeatable: true,
+    required: false,
+    enumValues: choices,
+    placeholder: valuePart.split(" ")[0] || void 0,
+    hidden: false,
+    help: help.trim(),
+    line,
+    declaration: invocation
+  };
+}
+function arityOfValue(value) {
+  if (value === "") return 0;
+  if (value === "...") return "...";
+  if (/^\[[^\s\]]+ \.\.\.\]$/.test(value)) return "*";
+  if (/^\[[^\s\]]+\]$/.test(value)) return "?";
+  if (/^\S+ \[\S+ \.\.\.\]$/.test(value)) return "+";
+  const words = value.split(" ").length;
+  return words === 1 ? 1 : words;
+}
+function positionalSpec(name, help, usage) {
+  const quoted = escape2(name);
+  const choices = /^\{([^}]*)\}$/.exec(name)?.[1]?.split(",");
+  const command = new RegExp(`(^|\\s)${quoted} \\.\\.\\.(\\s|$)`).test(usage);
+  let arity = 1;
+  if (command) arity = "...";
+  else if (new RegExp(`(^|\\s)${quoted} \\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = "+";
+  else if (new RegExp(`\\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = "*";
+  else if (new RegExp(`\\[${quoted}\\]`).test(usage)) arity = "?";
+  return { name, arity, enumValues: choices, command: command || void 0, help: help.trim() };
+}
+function finishOption(spec, usage) {
+  spec.defaultValue = /\(default: ([^)]*)\)/.exec(spec.help)?.[1];
+  spec.deprecated = /\bdeprecated\b/i.test(spec.help) || void 0;
+  spec.exitsWhenGiven = /(show this help message|show program's version number) and exit/.test(spec.help) || void 0;
+  spec.required = usageLevels(usage).some(({ token, depth }) => depth === 0 && spec.spellings.includes(token));
+}
+function usageLevels(usage) {
+  const tokens = [];
+  let depth = 0;
+  for (const match of usage.matchAll(/[[\]()|]|[^\s[\]()|]+/g)) {
+    const token = match[0];
+    if (token === "[" || token === "(") depth++;
+    else if (token === "]" || token === ")") depth--;
+    else if (token !== "|") tokens.push({ token, depth });
+  }
+  return tokens;
+}
+function exclusiveGroups(usage, flags) {
+  const groups2 = [];
+  const open2 = [];
+  [...usage].forEach((char, index) => {
+    if (char === "[" || char === "(") open2.push(index);
+    if (char !== "]" && char !== ")") return;
+    const start = open2.pop();
+    if (start === void 0 || open2.length > 0) return;
+    const alternatives = splitTopLevel(usage.slice(start + 1, index));
+    if (alternatives.length < 2) return;
+    const names = alternatives.map((alternative) => alternative.replace(/^[[(]/, "").split(" ")[0]).map((spelling) => flags.find((f) => f.spellings?.includes(spelling))?.name).filter((name) => name !== void 0);
+    const distinct = [...new Set(names)];
+    if (distinct.length > 1) groups2.push({ flags: distinct, required: usage[start] === "(" });
+  });
+  return groups2.length > 0 ? groups2 : void 0;
+}
+function splitTopLevel(content) {
+  const parts = [];
+  let depth = 0;
+  let current = "";
+  for (const char of content) {
+    if (char === "[" || char === "(") depth++;
+    if (char === "]" || char === ")") depth--;
+    if (char === "|" && depth === 0) {
+      parts.push(current.trim());
+      current = "";
+    } else current += char;
+  }
+  parts.push(current.trim());
+  return parts;
+}
+function programName(usage, flags, positionals) {
+  const words = [];
+  for (const word of usage.split(" ")) {
+    if (/^[[(]/.test(word) || positionals.some((p) => p.name === word) || flags.some((f) => f.spellings?.includes(word))) break;
+    words.push(word);
+  }
+  return words.length > 0 ? words.join(" ") : void 0;
+}
+function escape2(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+var argparse = { framework: "argparse", looksLike: looksLikeArgparse, parse: parseArgparseHelp, validate: validateArgparseArgs };
+
 // src/flags/frameworks/registry.ts
-var FRAMEWORKS = [kingpin, pflag, goflag, urfave];
+var FRAMEWORKS = [kingpin, pflag, goflag, urfave, clap, argparse];
 function frameworkNamed(name) {
   return FRAMEWORKS.find((f) => f.framework === name);
 }
@@ -41798,7 +42519,8 @@ var CONTAINER_FLAG_RULES = {
   "bad-value": "container-flags/bad-value",
   "missing-required": "container-flags/missing-required",
   "missing-value": "container-flags/missing-value",
-  "unexpected-positional": "container-flags/unexpected-argument"
+  "unexpected-positional": "container-flags/unexpected-argument",
+  conflict: "container-flags/conflicting-flags"
 };
 function containerSlot(container) {
   return `${container.workload.kind}/${container.workload.name} ${container.name}`;
@@ -49669,23 +50391,6 @@ async function isDirectory2(dir) {
 // src/flux/fingerprint.ts
 import { createHash as createHash2 } from "node:crypto";
 import path11 from "node:path";
-async function releaseFingerprint(release, inventory, snapshot) {
-  const hash = createHash2("sha256");
-  hash.update(JSON.stringify(release.object.body));
-  for (const reference of release.valuesFrom) {
-    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
-    hash.update(JSON.stringify(source?.body ?? null));
-  }
-  const sourceRef = release.chart?.sourceRef;
-  if (sourceRef) {
-    const sourceObject = inventory.byId.get(objectId(sourceRef.kind, sourceRef.namespace, sourceRef.name));
-    hash.update(JSON.stringify(sourceObject?.body ?? null));
-    if (sourceRef.kind === "GitRepository" && release.chart) {
-      hash.update(await snapshot.treeDigest(path11.posix.normalize(release.chart.name.replace(/^\.\//, ""))));
-    }
-  }
-  return hash.digest("hex");
-}
 
 // src/flux/helmrelease.ts
 function isHelmRelease(object) {
@@ -49698,13 +50403,14 @@ function readHelmRelease(object) {
   const spec = asRecord(object.body.spec) ?? {};
   const namespace = object.namespace ?? "default";
   const chartSpec = asRecord(asRecord(spec.chart)?.spec);
-  const sourceRefBody = asRecord(chartSpec?.sourceRef);
   const at = (p) => locationOf(object, p);
+  const chartLine = spec.chartRef !== void 0 ? at(["spec", "chartRef"]) : at(["spec", "chart", "spec", "chart"]);
   const locations = {
     name: at(["metadata", "name"]),
-    chart: at(["spec", "chart", "spec", "chart"]),
-    version: chartSpec?.version !== void 0 ? at(["spec", "chart", "spec", "version"]) : at(["spec", "chart", "spec", "chart"]),
-    sourceRef: at(["spec", "chart", "spec", "sourceRef"])
+    chart: chartLine,
+    version: chartSpec?.version !== void 0 ? at(["spec", "chart", "spec", "version"]) : chartLine,
+    sourceRef: at(["spec", "chart", "spec", "sourceRef"]),
+    chartRef: at(["spec", "chartRef"])
   };
   const release = {
     object,
@@ -49718,21 +50424,14 @@ function readHelmRelease(object) {
     values: asRecord(spec.values),
     locations
   };
-  const chartName = asString(chartSpec?.chart);
-  const sourceKind = asString(sourceRefBody?.kind);
-  const sourceName = asString(sourceRefBody?.name);
-  if (spec.chartRef !== void 0) {
-    release.invalid = { message: "spec.chartRef (OCIRepository/HelmChart) is not supported yet", location: at(["spec", "chartRef"]) };
-  } else if (!chartName || !sourceKind || !sourceName) {
-    release.invalid = { message: "spec.chart.spec needs chart and sourceRef.kind/name", location: at(["spec", "chart"]) };
+  if (spec.chartRef !== void 0 && spec.chart !== void 0) {
+    release.invalid = { message: "spec.chart and spec.chartRef are mutually exclusive; Flux rejects this HelmRelease", location: locations.chartRef };
+  } else if (spec.chartRef !== void 0) {
+    release.chartRef = readChartRef(spec.chartRef, namespace);
+    if (!release.chartRef) release.invalid = { message: "spec.chartRef needs kind OCIRepository or HelmChart and a name", location: locations.chartRef };
   } else {
-    const version = chartSpec?.version;
-    release.chart = {
-      name: chartName,
-      version: version === void 0 || version === null ? void 0 : String(version),
-      sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRefBody?.namespace) ?? namespace },
-      valuesFiles: Array.isArray(chartSpec?.valuesFiles) ? chartSpec.valuesFiles.map(String) : []
-    };
+    release.chart = readChartSpec(chartSpec, namespace);
+    if (!release.chart) release.invalid = { message: "spec.chart.spec needs chart and sourceRef.kind/name", location: at(["spec", "chart"]) };
   }
   if (spec.values !== void 0 && spec.values !== null && !asRecord(spec.values)) {
     release.invalid ??= { message: "spec.values must be a map of values; Flux rejects this HelmRelease", location: at(["spec", "values"]) };
@@ -49758,12 +50457,85 @@ function readHelmRelease(object) {
   });
   return release;
 }
+function readChartSpec(body, namespace) {
+  const sourceRef = asRecord(body?.sourceRef);
+  const name = asString(body?.chart);
+  const sourceKind = asString(sourceRef?.kind);
+  const sourceName = asString(sourceRef?.name);
+  if (!name || !sourceKind || !sourceName) return void 0;
+  const version = body?.version;
+  return {
+    name,
+    version: version === void 0 || version === null ? void 0 : String(version),
+    sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRef?.namespace) ?? namespace },
+    valuesFiles: Array.isArray(body?.valuesFiles) ? body.valuesFiles.map(String) : []
+  };
+}
+function readChartRef(value, namespace) {
+  const body = asRecord(value);
+  const kind = asString(body?.kind);
+  const name = asString(body?.name);
+  if (kind !== "OCIRepository" && kind !== "HelmChart" || !name) return void 0;
+  return { kind, name, namespace: asString(body?.namespace) ?? namespace };
+}
 function describeRelease(release) {
   return `HelmRelease ${release.namespace}/${release.name}`;
 }
 
+// src/flux/chart-ref.ts
+function findSourceObject(inventory, kind, namespace, name) {
+  return inventory.byId.get(objectId(kind, namespace, name)) ?? inventory.objects.find((o2) => o2.kind === kind && o2.name === name && o2.namespace === void 0);
+}
+function findChartRefObject(chartRef, inventory) {
+  return findSourceObject(inventory, chartRef.kind, chartRef.namespace, chartRef.name);
+}
+function readHelmChart(object) {
+  const spec = asRecord(object.body.spec);
+  const namespace = object.namespace ?? "default";
+  const chart = readChartSpec(spec ? { ...spec, sourceRef: { ...asRecord(spec.sourceRef), namespace } } : void 0, namespace);
+  const at = (p) => locationOf(object, p);
+  if (!chart) {
+    return { ok: false, message: `HelmChart ${namespace}/${object.name} needs spec.chart and spec.sourceRef.kind/name`, location: at(["spec"]) };
+  }
+  return {
+    ok: true,
+    chart,
+    locations: {
+      chart: at(["spec", "chart"]),
+      version: spec?.version !== void 0 ? at(["spec", "version"]) : at(["spec", "chart"]),
+      sourceRef: at(["spec", "sourceRef"])
+    }
+  };
+}
+
+// src/flux/fingerprint.ts
+async function releaseFingerprint(release, inventory, snapshot) {
+  const hash = createHash2("sha256");
+  hash.update(JSON.stringify(release.object.body));
+  for (const reference of release.valuesFrom) {
+    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
+    hash.update(JSON.stringify(source?.body ?? null));
+  }
+  if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
+  if (release.chartRef) {
+    const referenced = findChartRefObject(release.chartRef, inventory);
+    hash.update(JSON.stringify(referenced?.body ?? null));
+    const helmChart = referenced?.kind === "HelmChart" ? readHelmChart(referenced) : void 0;
+    if (helmChart?.ok) await hashChartSource(hash, helmChart.chart, inventory, snapshot);
+  }
+  return hash.digest("hex");
+}
+async function hashChartSource(hash, chart, inventory, snapshot) {
+  const { sourceRef } = chart;
+  const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
+  hash.update(JSON.stringify(sourceObject?.body ?? null));
+  if (sourceRef.kind === "GitRepository") {
+    hash.update(await snapshot.treeDigest(path11.posix.normalize(chart.name.replace(/^\.\//, ""))));
+  }
+}
+
 // src/flux/render.ts
-import { promises as fs10 } from "node:fs";
+import { promises as fs11 } from "node:fs";
 import path18 from "node:path";
 
 // src/checks/values-schema.ts
@@ -50016,9 +50788,6 @@ var RenderCache = class {
   }
 };
 
-// src/helm/template.ts
-import path15 from "node:path";
-
 // src/helm/run.ts
 import { promises as fs7 } from "node:fs";
 import path14 from "node:path";
@@ -50052,7 +50821,6 @@ async function runHelm(args, options2, input) {
 // src/helm/template.ts
 async function helmTemplate(request2, options2) {
   const args = ["template", request2.releaseName, request2.chartDir, "--namespace", request2.namespace, "--skip-tests"];
-  for (const file of request2.chartValuesFiles) args.push("--values", path15.join(request2.chartDir, file));
   args.push("--values", "-");
   if (request2.kubeVersion) args.push("--kube-version", request2.kubeVersion);
   for (const apiVersion of request2.apiVersions ?? []) args.push("--api-versions", apiVersion);
@@ -50138,48 +50906,87 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs9 } from "node:fs";
+import { promises as fs10 } from "node:fs";
 import path17 from "node:path";
 
 // src/helm/pull.ts
 import { createHash as createHash4 } from "node:crypto";
 import { promises as fs8 } from "node:fs";
-import path16 from "node:path";
+import path15 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 async function pullChart(request2, cacheDir, options2) {
-  const exact = request2.version !== void 0 && EXACT_VERSION.test(request2.version);
-  const key = createHash4("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? ""])).digest("hex").slice(0, 32);
-  const finalDir = path16.join(cacheDir, "charts", key);
-  if (exact && await exists2(path16.join(finalDir, "Chart.yaml"))) return { ok: true, dir: finalDir };
-  const staging = path16.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await fs8.mkdir(staging, { recursive: true });
-  const oci = request2.repositoryUrl.startsWith("oci://");
-  const args = oci ? ["pull", `${request2.repositoryUrl.replace(/\/$/, "")}/${request2.chart}`] : ["pull", request2.chart, "--repo", request2.repositoryUrl];
-  if (request2.version) args.push("--version", request2.version);
-  if (oci && request2.plainHttp) args.push("--plain-http");
-  args.push("--untar", "--untardir", staging);
+  const exact = request2.digest !== void 0 || request2.version !== void 0 && EXACT_VERSION.test(request2.version);
+  const key = createHash4("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? "", request2.digest ?? ""])).digest("hex").slice(0, 32);
+  const finalDir = path15.join(cacheDir, "charts", key);
+  if (exact && await exists2(path15.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+  const staging = await makeStaging(cacheDir, key);
   try {
-    const result = await runHelm(args, options2);
+    const result = await runHelm([...pullArguments(request2), "--untar", "--untardir", staging], options2);
     if (!result.ok) return { ok: false, error: result.error };
-    const entries = await fs8.readdir(staging);
-    const chartDir = entries[0] ? path16.join(staging, entries[0]) : void 0;
-    if (!chartDir || !await exists2(path16.join(chartDir, "Chart.yaml"))) {
-      return { ok: false, error: `helm pull produced no chart for ${request2.chart}` };
-    }
+    const chartDir = await chartDirIn(staging);
+    if (!chartDir) return { ok: false, error: `helm pull produced no chart for ${request2.chart}` };
     if (!exact) {
-      const rangeDir = path16.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
+      const rangeDir = path15.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
       await fs8.rm(rangeDir, { recursive: true, force: true });
-      await fs8.mkdir(path16.dirname(rangeDir), { recursive: true });
+      await fs8.mkdir(path15.dirname(rangeDir), { recursive: true });
       await fs8.rename(chartDir, rangeDir);
-      return { ok: true, dir: rangeDir };
+      return pulled(rangeDir);
     }
-    await fs8.rename(chartDir, finalDir).catch(async (error2) => {
-      if (!await exists2(path16.join(finalDir, "Chart.yaml"))) throw error2;
-    });
-    return { ok: true, dir: finalDir };
+    await publish(chartDir, finalDir);
+    return pulled(finalDir);
   } finally {
     await fs8.rm(staging, { recursive: true, force: true });
   }
+}
+function pullArguments(request2) {
+  if (!request2.repositoryUrl.startsWith("oci://")) {
+    return ["pull", request2.chart, "--repo", request2.repositoryUrl, ...request2.version ? ["--version", request2.version] : []];
+  }
+  const reference = `${request2.repositoryUrl.replace(/\/$/, "")}/${request2.chart}${request2.digest ? `@${request2.digest}` : ""}`;
+  const args = ["pull", reference];
+  if (request2.version && !request2.digest) args.push("--version", request2.version);
+  if (request2.plainHttp) args.push("--plain-http");
+  return args;
+}
+async function unpackChartArchive(archive, cacheDir, timeoutMs) {
+  const key = `archive-${createHash4("sha256").update(archive).digest("hex").slice(0, 32)}`;
+  const finalDir = path15.join(cacheDir, "charts", key);
+  if (await exists2(path15.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+  const staging = await makeStaging(cacheDir, key);
+  try {
+    const file = path15.join(staging, "chart.tgz");
+    await fs8.writeFile(file, archive);
+    const into = path15.join(staging, "unpacked");
+    await fs8.mkdir(into);
+    const result = await runProcess("tar", ["-xzf", file, "-C", into, "--no-same-owner", "--no-same-permissions"], { env: process.env, timeoutMs, maxBuffer: 1024 * 1024 });
+    if (result.exitCode !== 0) return { ok: false, error: `not a chart archive: ${result.stderr.trim() || "tar failed"}` };
+    const chartDir = await chartDirIn(into);
+    if (!chartDir) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
+    await publish(chartDir, finalDir);
+    return pulled(finalDir);
+  } finally {
+    await fs8.rm(staging, { recursive: true, force: true });
+  }
+}
+async function makeStaging(cacheDir, key) {
+  const staging = path15.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  await fs8.mkdir(staging, { recursive: true });
+  return staging;
+}
+async function chartDirIn(dir) {
+  const entries = await fs8.readdir(dir);
+  const charts = [];
+  for (const entry of entries) if (await exists2(path15.join(dir, entry, "Chart.yaml"))) charts.push(path15.join(dir, entry));
+  return charts.length === 1 ? charts[0] : void 0;
+}
+async function publish(chartDir, finalDir) {
+  await fs8.rename(chartDir, finalDir).catch(async (error2) => {
+    if (!await exists2(path15.join(finalDir, "Chart.yaml"))) throw error2;
+  });
+}
+async function pulled(dir) {
+  const text = await fs8.readFile(path15.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  return { ok: true, dir, version: text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0 };
 }
 async function exists2(p) {
   return fs8.access(p).then(
@@ -50188,89 +50995,246 @@ async function exists2(p) {
   );
 }
 
+// src/flux/chart-ref-values.ts
+var import_yaml6 = __toESM(require_dist(), 1);
+import { createHash as createHash5 } from "node:crypto";
+import { promises as fs9 } from "node:fs";
+import path16 from "node:path";
+async function withMergedValuesFiles(chart, valuesFiles, cacheDir) {
+  if (valuesFiles.length === 0) return chart;
+  let merged = {};
+  for (const file of valuesFiles) {
+    const values = await readValuesFile(chart.dir, file);
+    if (typeof values === "string") return { ok: false, message: values };
+    merged = mergeMaps(merged, values);
+  }
+  const text = (0, import_yaml6.stringify)(merged);
+  const valuesDigest = createHash5("sha256").update(text).digest("hex");
+  const key = createHash5("sha256").update(`${chart.digest ?? chart.dir}\0${valuesDigest}`).digest("hex").slice(0, 32);
+  const dir = path16.join(cacheDir, "charts", `values-${key}`);
+  await writeChartCopy(chart.dir, dir, text);
+  return { ...chart, dir, description: `${chart.description} with ${valuesFiles.join(", ")}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : void 0 };
+}
+async function readValuesFile(chartDir, file) {
+  const root = path16.resolve(chartDir);
+  const target = path16.resolve(root, file);
+  if (!target.startsWith(root + path16.sep)) return `values file ${file} is outside the chart`;
+  const text = await fs9.readFile(target, "utf8").catch(() => void 0);
+  if (text === void 0) return `values file ${file} is not in the chart; source-controller fails the HelmChart`;
+  try {
+    const value = (0, import_yaml6.parse)(text);
+    if (value === null || value === void 0) return {};
+    return asRecord(value) ?? `values file ${file} is not a map of values`;
+  } catch (error2) {
+    return `values file ${file} is not valid YAML: ${error2.message.split("\n")[0]}`;
+  }
+}
+function mergeMaps(base2, overlay) {
+  const out = {};
+  for (const [key, value] of Object.entries(base2)) defineKey(out, key, value);
+  for (const [key, value] of Object.entries(overlay)) {
+    const below = asRecord(out[key]);
+    const over = asRecord(value);
+    defineKey(out, key, below && over ? mergeMaps(below, over) : value);
+  }
+  return out;
+}
+async function writeChartCopy(from, to, valuesText) {
+  if (await fs9.access(path16.join(to, "Chart.yaml")).then(() => true, () => false)) return;
+  const staging = `${to}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await fs9.cp(from, staging, { recursive: true });
+    await fs9.writeFile(path16.join(staging, "values.yaml"), valuesText);
+    await fs9.rename(staging, to).catch(async (error2) => {
+      if (!await fs9.access(path16.join(to, "Chart.yaml")).then(() => true, () => false)) throw error2;
+    });
+  } finally {
+    await fs9.rm(staging, { recursive: true, force: true });
+  }
+}
+
+// src/flux/oci-repository.ts
+var DEFAULT_TAG = "latest";
+async function resolveFromOciRepository(object, context) {
+  const read = readOciRepository(object);
+  if ("message" in read) return { ok: false, message: read.message, location: read.location };
+  const { id, url, reference } = read;
+  if (!context.isAllowedUrl(url)) {
+    return {
+      ok: false,
+      rule: "render/source-not-allowed",
+      message: `OCIRepository ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+      location: locationOf(object, ["spec", "url"])
+    };
+  }
+  const version = "digest" in reference ? void 0 : "semver" in reference ? reference.semver : reference.tag;
+  const referenceLocation = locationOf(object, ["spec", "ref"]);
+  const slash = url.lastIndexOf("/");
+  const pulled2 = await pullChart(
+    { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), version, digest: "digest" in reference ? reference.digest : void 0, plainHttp: read.insecure },
+    context.cacheDir,
+    context.helm
+  );
+  if (!pulled2.ok) {
+    return { ok: false, message: `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id}): ${pulled2.error}${tagHint(reference)}`, location: referenceLocation };
+  }
+  return {
+    ok: true,
+    dir: pulled2.dir,
+    description: `${url} ${describeReference(reference)}${pulled2.version ? ` (chart ${pulled2.version})` : ""}`,
+    inputs: [object],
+    // As for chart repositories, a published chart version is taken to be immutable.
+    digest: "digest" in reference ? `${url}@${reference.digest}` : pulled2.version ? `${url}|${pulled2.version}` : void 0
+  };
+}
+function readOciRepository(object) {
+  const id = `${object.namespace ?? "default"}/${object.name}`;
+  const spec = asRecord(object.body.spec) ?? {};
+  const url = asString(spec.url);
+  if (!url?.startsWith("oci://") || url.replace(/^oci:\/\//, "").split("/").filter(Boolean).length < 2) {
+    return { message: `OCIRepository ${id} needs spec.url of the form oci://host/path/chart`, location: locationOf(object, spec.url === void 0 ? ["spec"] : ["spec", "url"]) };
+  }
+  const ref = asRecord(spec.ref) ?? {};
+  const digest = asString(ref.digest);
+  const semver = asString(ref.semver);
+  const tag = asString(ref.tag);
+  const reference = digest ? { digest } : semver ? { semver } : { tag: tag ?? DEFAULT_TAG };
+  return { id, url: url.replace(/\/+$/, ""), reference, insecure: spec.insecure === true };
+}
+function describeReference(reference) {
+  if ("digest" in reference) return `@${reference.digest}`;
+  if ("semver" in reference) return `semver ${reference.semver}`;
+  return `tag ${reference.tag}`;
+}
+function tagHint(reference) {
+  return "tag" in reference && !/^v?\d/.test(reference.tag) ? `; helm can only pull a chart by a version tag, so set spec.ref.tag to a chart version, or use spec.ref.semver or spec.ref.digest` : "";
+}
+
 // src/flux/chart-source.ts
 async function resolveChart(release, context) {
+  if (release.chartRef) return resolveChartRef(release, context);
   const chart = release.chart;
   if (!chart) return { ok: false, message: release.invalid?.message ?? "no chart", location: release.invalid?.location ?? release.locations.chart };
-  const { sourceRef } = chart;
-  if (sourceRef.kind === "GitRepository") return resolveFromGit(release, context);
-  if (sourceRef.kind === "HelmRepository") {
-    const repository = context.inventory.byId.get(objectId("HelmRepository", sourceRef.namespace, sourceRef.name)) ?? context.inventory.objects.find((o2) => o2.kind === "HelmRepository" && o2.name === sourceRef.name && o2.namespace === void 0);
-    if (!repository) {
-      return {
-        ok: false,
-        message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} is not in the repository, so chart ${chart.name} cannot be rendered`,
-        location: release.locations.sourceRef
-      };
-    }
-    const spec = asRecord(repository.body.spec) ?? {};
-    const url = asString(spec.url);
-    if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: release.locations.sourceRef };
-    if (!context.isAllowedUrl(url)) {
-      return {
-        ok: false,
-        rule: "render/source-not-allowed",
-        message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
-        location: locationOfUrl(repository)
-      };
-    }
-    const oci = spec.type === "oci" || url.startsWith("oci://");
-    const pulled = await pullChart(
-      { repositoryUrl: oci && !url.startsWith("oci://") ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
-      context.cacheDir,
-      context.helm
-    );
-    if (!pulled.ok) {
-      return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? "latest"} from ${url}: ${pulled.error}`, location: release.locations.version };
-    }
-    const resolvedVersion = await chartVersion(pulled.dir);
+  const resolved = await resolveChartSpec(chart, release.locations, context);
+  if (!resolved.ok) return resolved;
+  const merged = await withMergedValuesFiles(resolved, chart.valuesFiles, context.cacheDir);
+  return merged.ok ? merged : { ok: false, message: merged.message, location: release.locations.chart };
+}
+async function resolveChartRef(release, context) {
+  const chartRef = release.chartRef;
+  const object = findChartRefObject(chartRef, context.inventory);
+  if (!object) {
     return {
-      ok: true,
-      dir: pulled.dir,
-      description: `${url} ${chart.name}@${chart.version ?? "latest"}`,
-      inputs: [repository],
-      // A published chart version is immutable in a chart repository.
-      digest: resolvedVersion ? `${url}|${chart.name}|${resolvedVersion}` : void 0
+      ok: false,
+      message: `${chartRef.kind} ${chartRef.namespace}/${chartRef.name} is not in the repository, so the chart of ${release.namespace}/${release.name} cannot be rendered`,
+      location: release.locations.chartRef
+    };
+  }
+  if (object.kind === "OCIRepository") return resolveFromOciRepository(object, context);
+  const helmChart = readHelmChart(object);
+  if (!helmChart.ok) return helmChart;
+  const resolved = await resolveChartSpec(helmChart.chart, helmChart.locations, context);
+  if (!resolved.ok) return resolved;
+  const merged = await withMergedValuesFiles(resolved, helmChart.chart.valuesFiles, context.cacheDir);
+  if (!merged.ok) return { ok: false, message: `HelmChart ${chartRef.namespace}/${chartRef.name}: ${merged.message}`, location: helmChart.locations.chart };
+  return { ...merged, inputs: [object, ...merged.inputs] };
+}
+async function resolveChartSpec(chart, locations, context) {
+  const { sourceRef } = chart;
+  if (sourceRef.kind === "GitRepository") return resolveFromGit(chart, locations, context);
+  if (sourceRef.kind === "HelmRepository") return resolveFromHelmRepository(chart, locations, context);
+  if (sourceRef.kind === "Bucket") {
+    return {
+      ok: false,
+      message: `chart source kind Bucket (${sourceRef.namespace}/${sourceRef.name}) is not supported: the guard cannot read a bucket; use a GitRepository, HelmRepository or OCIRepository`,
+      location: locations.sourceRef
     };
   }
   return {
     ok: false,
     message: `chart source kind ${sourceRef.kind} is not supported (GitRepository and HelmRepository are)`,
-    location: release.locations.sourceRef
+    location: locations.sourceRef
   };
 }
-function locationOfUrl(repository) {
-  return locationOf(repository, ["spec", "url"]);
+async function resolveFromHelmRepository(chart, locations, context) {
+  const { sourceRef } = chart;
+  const repository = findSourceObject(context.inventory, "HelmRepository", sourceRef.namespace, sourceRef.name);
+  if (!repository) {
+    return {
+      ok: false,
+      message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} is not in the repository, so chart ${chart.name} cannot be rendered`,
+      location: locations.sourceRef
+    };
+  }
+  const spec = asRecord(repository.body.spec) ?? {};
+  const url = asString(spec.url);
+  if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: locations.sourceRef };
+  if (!context.isAllowedUrl(url)) {
+    return {
+      ok: false,
+      rule: "render/source-not-allowed",
+      message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+      location: locationOf(repository, ["spec", "url"])
+    };
+  }
+  const oci = spec.type === "oci" || url.startsWith("oci://");
+  const pulled2 = await pullChart(
+    { repositoryUrl: oci && !url.startsWith("oci://") ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
+    context.cacheDir,
+    context.helm
+  );
+  if (!pulled2.ok) {
+    return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? "latest"} from ${url}: ${pulled2.error}`, location: locations.version };
+  }
+  return {
+    ok: true,
+    dir: pulled2.dir,
+    description: `${url} ${chart.name}@${chart.version ?? "latest"}`,
+    inputs: [repository],
+    // A published chart version is immutable in a chart repository.
+    digest: pulled2.version ? `${url}|${chart.name}|${pulled2.version}` : void 0
+  };
 }
-async function resolveFromGit(release, context) {
-  const chart = release.chart;
+async function resolveFromGit(chart, locations, context) {
   const relative = path17.posix.normalize(chart.name.replace(/^\.\//, ""));
   if (relative.startsWith("..") || path17.posix.isAbsolute(relative)) {
-    return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: release.locations.chart };
+    return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
+  const source = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) {
     const dir2 = path17.resolve(context.repoRoot, mapped, relative);
-    return { ok: true, dir: dir2, description: `${mapped}/${relative}`, inputs: [] };
+    if (!isChartArchive(relative)) return { ok: true, dir: dir2, description: `${mapped}/${relative}`, inputs: [] };
+    const archive = await fs10.readFile(dir2).catch(() => void 0);
+    return unpackedFromGit(archive, `${mapped}/${relative}`, chart, locations, source, context);
+  }
+  if (isChartArchive(relative)) {
+    const archive = await context.snapshot.readFile(relative);
+    return unpackedFromGit(archive, `./${relative} at ${context.snapshot.label}`, chart, locations, source, context);
   }
   const hasChart = await context.snapshot.readFile(path17.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
-      message: `chart directory ${chart.name} (GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}) has no Chart.yaml at ${context.snapshot.label}`,
-      location: release.locations.chart
+      message: `chart directory ${chart.name} (${source}) has no Chart.yaml at ${context.snapshot.label}`,
+      location: locations.chart
     };
   }
   const [dir, digest] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
   return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [], digest: `git:${digest}` };
 }
-async function chartVersion(dir) {
-  const text = await fs9.readFile(path17.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
-  return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0;
+function isChartArchive(relative) {
+  return relative.endsWith(".tgz");
+}
+async function unpackedFromGit(archive, description, chart, locations, source, context) {
+  if (!archive) return { ok: false, message: `packaged chart ${chart.name} (${source}) is not in the repository at ${context.snapshot.label}`, location: locations.chart };
+  const unpacked = await unpackChartArchive(archive, context.cacheDir, context.helm.timeoutMs);
+  if (!unpacked.ok) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${unpacked.error}`, location: locations.chart };
+  return { ok: true, dir: unpacked.dir, description, inputs: [], digest: `archive:${path17.basename(unpacked.dir)}` };
 }
 
 // src/flux/release-name.ts
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash6 } from "node:crypto";
 var MAX_RELEASE_NAME = 53;
 var SHORT_HASH = 12;
 function fluxReleaseName(release) {
@@ -50279,7 +51243,7 @@ function fluxReleaseName(release) {
 }
 function shortenReleaseName(name) {
   if (name.length <= MAX_RELEASE_NAME) return name;
-  const digest = createHash5("sha256").update(name).digest("hex");
+  const digest = createHash6("sha256").update(name).digest("hex");
   return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest.slice(0, SHORT_HASH)}`;
 }
 function fluxReleaseNamespace(release) {
@@ -50346,7 +51310,6 @@ async function renderRelease(release, context, settings) {
     releaseName,
     namespace,
     chartDir: chart.dir,
-    chartValuesFiles: release.chart?.valuesFiles ?? [],
     values: values.values,
     kubeVersion: settings.kubeVersion,
     apiVersions: settings.apiVersions,
@@ -50401,7 +51364,7 @@ function loadChartValuesModel(dir, run) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs10.readFile(path18.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs11.readFile(path18.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -50420,8 +51383,8 @@ function firstLine(text) {
 }
 
 // src/git/repo.ts
-import { createHash as createHash6 } from "node:crypto";
-import { promises as fs11 } from "node:fs";
+import { createHash as createHash7 } from "node:crypto";
+import { promises as fs12 } from "node:fs";
 import path19 from "node:path";
 
 // src/git/unified-diff.ts
@@ -50585,7 +51548,7 @@ var CommitSnapshot = class {
   }
   async computeDigest(dir) {
     const tree = await this.tree();
-    const hash = createHash6("sha256");
+    const hash = createHash7("sha256");
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
     return hash.digest("hex");
   }
@@ -50595,8 +51558,8 @@ var CommitSnapshot = class {
     const contents = await this.readFiles(files);
     for (const [file, data] of contents) {
       const target = path19.join(into, file);
-      await fs11.mkdir(path19.dirname(target), { recursive: true });
-      await fs11.writeFile(target, data);
+      await fs12.mkdir(path19.dirname(target), { recursive: true });
+      await fs12.writeFile(target, data);
     }
     return path19.join(into, prefix);
   }
@@ -50621,7 +51584,7 @@ var WorktreeSnapshot = class {
   }
   async readFile(file) {
     try {
-      return await fs11.readFile(path19.join(this.root, file));
+      return await fs12.readFile(path19.join(this.root, file));
     } catch {
       return void 0;
     }
@@ -50646,10 +51609,10 @@ var WorktreeSnapshot = class {
   async computeDigest(dir) {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
-    const hash = createHash6("sha256");
+    const hash = createHash7("sha256");
     for (const file of files) {
       const blob = contents.get(file) ?? Buffer.alloc(0);
-      const oid = createHash6("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
+      const oid = createHash7("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest("hex");
@@ -50657,7 +51620,7 @@ var WorktreeSnapshot = class {
 };
 async function isFile2(p) {
   try {
-    return (await fs11.stat(p)).isFile();
+    return (await fs12.stat(p)).isFile();
   } catch {
     return false;
   }
@@ -51113,7 +52076,7 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs12.mkdtemp(path21.join(os5.tmpdir(), "guard-run-"));
+  const scratchDir = await fs13.mkdtemp(path21.join(os5.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const kustomizeContext = (label) => ({
@@ -51221,7 +52184,7 @@ async function checkRevisions(options2) {
     };
     return { report: redactFindings(report, [...secrets]), secrets: [...secrets], timings };
   } finally {
-    await fs12.rm(scratchDir, { recursive: true, force: true });
+    await fs13.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function sensitiveEnvironment(env) {
@@ -51235,7 +52198,7 @@ function defaultCacheDir() {
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
   for (const object of baseInventory.objects) {
-    if (object.kind !== "HelmRepository") continue;
+    if (object.kind !== "HelmRepository" && object.kind !== "OCIRepository") continue;
     const url = object.body.spec?.url;
     if (typeof url === "string") hosts.add(hostOf(url));
   }
@@ -51289,7 +52252,7 @@ function helmReleases(inventory, findings) {
 }
 function inShard(key, shard) {
   if (!shard || shard.total <= 1) return true;
-  const bucket = parseInt(createHash7("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
+  const bucket = parseInt(createHash8("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
   return bucket === shard.index - 1;
 }
 async function renderSafely(release, context, settings) {
@@ -51435,14 +52398,14 @@ function readEvent(file) {
 }
 
 // src/forge/markdown.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 var SUMMARY_MARKER = "<!-- gitops-guard:summary -->";
 var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function commentKey(finding3) {
-  return createHash8("sha256").update(`${findingKey(finding3)}\0${finding3.location.path}\0${finding3.location.line}`).digest("hex").slice(0, 16);
+  return createHash9("sha256").update(`${findingKey(finding3)}\0${finding3.location.path}\0${finding3.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -52313,7 +53276,7 @@ function expand(template, context) {
     return template.replace(/\/$/, "");
   }
 }
-function parse(options2) {
+function parse2(options2) {
   let method = options2.method.toUpperCase();
   let url = (options2.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options2.headers);
@@ -52377,7 +53340,7 @@ function parse(options2) {
   );
 }
 function endpointWithDefaults(defaults, route, options2) {
-  return parse(merge(defaults, route, options2));
+  return parse2(merge(defaults, route, options2));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -52386,7 +53349,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse
+    parse: parse2
   });
 }
 var endpoint = withDefaults(null, DEFAULTS);
@@ -52432,7 +53395,7 @@ var NullObject = /* @__PURE__ */ (() => {
   C.prototype = /* @__PURE__ */ Object.create(null);
   return C;
 })();
-function parse2(header, options2) {
+function parse3(header, options2) {
   const stopFlags = SEMI_FLAG | (options2?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options2?.start ?? 0;
@@ -53029,7 +53992,7 @@ async function getResponseData(response) {
   if (!contentType) {
     return response.text().catch(noop4);
   }
-  const mimetype = parse2(contentType);
+  const mimetype = parse3(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {
@@ -56139,7 +57102,7 @@ async function publishFailure(message, publisher) {
 }
 
 // src/report/sarif.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
@@ -56149,6 +57112,7 @@ var RULE_HELP = {
   "container-flags/bad-enum": "A flag value is outside the options the help lists.",
   "container-flags/unknown-env": "An environment variable with the binary's flag prefix names no flag, so it does nothing.",
   "container-flags/bad-value": "A flag value does not parse as the flag's type (int, duration, bool, ...).",
+  "container-flags/conflicting-flags": "Two flags the binary refuses together (an argparse mutually exclusive group) are both given.",
   "container-flags/missing-required": "A required flag is neither in the args nor in the environment.",
   "container-flags/unverified": "No help output is known for the image, so its flags could not be verified.",
   "render/failed": "helm template failed for the HelmRelease.",
@@ -56191,7 +57155,7 @@ function toResult(finding3, ruleIndex) {
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash9("sha256").update(findingKey(finding3)).digest("hex").slice(0, 32) },
+    partialFingerprints: { "gitopsGuard/v1": createHash10("sha256").update(findingKey(finding3)).digest("hex").slice(0, 32) },
     properties: { introduced: finding3.introduced, subject: finding3.subject }
   };
 }
@@ -56216,8 +57180,8 @@ async function runAction(env = process.env) {
     const outDir = env.RUNNER_TEMP ?? os6.tmpdir();
     const reportPath = path22.join(outDir, "gitops-guard-report.json");
     const sarifPath = path22.join(outDir, "gitops-guard.sarif");
-    await fs13.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs13.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    await fs14.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs14.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const mode = input("comment-mode") || "review";
     const outcome = await publishReport(report, context.target, mode, publisher);
     for (const note of outcome.notes) warning(note);

@@ -292,13 +292,13 @@ export function defaultCacheDir(): string {
 }
 
 /**
- * Hosts the guard may fetch charts from: those of the HelmRepositories in the base revision and
- * `network.allowedHosts` of the base policy. A change cannot make the guard contact a new host.
+ * Hosts the guard may fetch charts from: those of the HelmRepositories and OCIRepositories in the base
+ * revision and `network.allowedHosts` of the base policy. A change cannot make the guard contact a new host.
  */
 export function allowedHosts(baseInventory: RepoInventory, config: GuardConfig): (url: string) => boolean {
   const hosts = new Set<string>();
   for (const object of baseInventory.objects) {
-    if (object.kind !== 'HelmRepository') continue;
+    if (object.kind !== 'HelmRepository' && object.kind !== 'OCIRepository') continue;
     const url = (object.body.spec as { url?: unknown } | undefined)?.url;
     if (typeof url === 'string') hosts.add(hostOf(url));
   }

@@ -1,15 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
+import { findChartRefObject, findSourceObject, readHelmChart } from './chart-ref.js';
 import type { RepoInventory } from './discover.js';
-import type { HelmRelease } from './helmrelease.js';
-import { objectId } from './objects.js';
+import type { ChartSpec, HelmRelease } from './helmrelease.js';
 import { findReferenced } from './values-sources.js';
 
 /**
  * Digest of everything a release's render depends on in the repository: the HelmRelease,
- * the objects its valuesFrom names, its chart source object and, for charts in the repository,
- * the chart's files. Equal digests at base and head mean the change cannot affect the render.
+ * the objects its valuesFrom names, its chart source objects (chartRef, HelmChart, repository)
+ * and, for charts in the repository, the chart's files. Equal digests at base and head mean the
+ * change cannot affect the render.
  */
 export async function releaseFingerprint(release: HelmRelease, inventory: RepoInventory, snapshot: Snapshot): Promise<string> {
   const hash = createHash('sha256');
@@ -18,13 +19,21 @@ export async function releaseFingerprint(release: HelmRelease, inventory: RepoIn
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
     hash.update(JSON.stringify(source?.body ?? null));
   }
-  const sourceRef = release.chart?.sourceRef;
-  if (sourceRef) {
-    const sourceObject = inventory.byId.get(objectId(sourceRef.kind, sourceRef.namespace, sourceRef.name));
-    hash.update(JSON.stringify(sourceObject?.body ?? null));
-    if (sourceRef.kind === 'GitRepository' && release.chart) {
-      hash.update(await snapshot.treeDigest(path.posix.normalize(release.chart.name.replace(/^\.\//, ''))));
-    }
+  if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
+  if (release.chartRef) {
+    const referenced = findChartRefObject(release.chartRef, inventory);
+    hash.update(JSON.stringify(referenced?.body ?? null));
+    const helmChart = referenced?.kind === 'HelmChart' ? readHelmChart(referenced) : undefined;
+    if (helmChart?.ok) await hashChartSource(hash, helmChart.chart, inventory, snapshot);
   }
   return hash.digest('hex');
+}
+
+async function hashChartSource(hash: Hash, chart: ChartSpec, inventory: RepoInventory, snapshot: Snapshot): Promise<void> {
+  const { sourceRef } = chart;
+  const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
+  hash.update(JSON.stringify(sourceObject?.body ?? null));
+  if (sourceRef.kind === 'GitRepository') {
+    hash.update(await snapshot.treeDigest(path.posix.normalize(chart.name.replace(/^\.\//, ''))));
+  }
 }

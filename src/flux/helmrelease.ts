@@ -7,6 +7,21 @@ export interface SourceRef {
   namespace: string;
 }
 
+/** What spec.chart.spec of a HelmRelease, or the spec of a HelmChart, asks source-controller to fetch. */
+export interface ChartSpec {
+  name: string;
+  version?: string;
+  sourceRef: SourceRef;
+  valuesFiles: string[];
+}
+
+/** spec.chartRef: a source object that already holds the chart. */
+export interface ChartRef {
+  kind: 'OCIRepository' | 'HelmChart';
+  name: string;
+  namespace: string;
+}
+
 export interface ValuesReference {
   kind: 'ConfigMap' | 'Secret';
   name: string;
@@ -23,7 +38,8 @@ export interface HelmRelease {
   targetNamespace?: string;
   releaseName?: string;
   storageNamespace?: string;
-  chart: { name: string; version?: string; sourceRef: SourceRef; valuesFiles: string[] } | undefined;
+  chart: ChartSpec | undefined;
+  chartRef?: ChartRef;
   valuesFrom: ValuesReference[];
   values: Record<string, unknown> | undefined;
   locations: {
@@ -32,6 +48,7 @@ export interface HelmRelease {
     /** The chart version line, where an upgrade is made: the place to point at for chart defaults. */
     version: SourceLocation;
     sourceRef: SourceLocation;
+    chartRef: SourceLocation;
   };
   /** Why this object cannot be rendered, when its spec is incomplete. */
   invalid?: { message: string; location: SourceLocation };
@@ -49,13 +66,15 @@ export function readHelmRelease(object: RepoObject): HelmRelease {
   const spec = asRecord(object.body.spec) ?? {};
   const namespace = object.namespace ?? 'default';
   const chartSpec = asRecord(asRecord(spec.chart)?.spec);
-  const sourceRefBody = asRecord(chartSpec?.sourceRef);
   const at = (p: Array<string | number>) => locationOf(object, p);
+  // With spec.chartRef the chart is chosen by the referenced object: point chart problems at the reference.
+  const chartLine = spec.chartRef !== undefined ? at(['spec', 'chartRef']) : at(['spec', 'chart', 'spec', 'chart']);
   const locations = {
     name: at(['metadata', 'name']),
-    chart: at(['spec', 'chart', 'spec', 'chart']),
-    version: chartSpec?.version !== undefined ? at(['spec', 'chart', 'spec', 'version']) : at(['spec', 'chart', 'spec', 'chart']),
+    chart: chartLine,
+    version: chartSpec?.version !== undefined ? at(['spec', 'chart', 'spec', 'version']) : chartLine,
     sourceRef: at(['spec', 'chart', 'spec', 'sourceRef']),
+    chartRef: at(['spec', 'chartRef']),
   };
   const release: HelmRelease = {
     object,
@@ -69,21 +88,14 @@ export function readHelmRelease(object: RepoObject): HelmRelease {
     values: asRecord(spec.values),
     locations,
   };
-  const chartName = asString(chartSpec?.chart);
-  const sourceKind = asString(sourceRefBody?.kind);
-  const sourceName = asString(sourceRefBody?.name);
-  if (spec.chartRef !== undefined) {
-    release.invalid = { message: 'spec.chartRef (OCIRepository/HelmChart) is not supported yet', location: at(['spec', 'chartRef']) };
-  } else if (!chartName || !sourceKind || !sourceName) {
-    release.invalid = { message: 'spec.chart.spec needs chart and sourceRef.kind/name', location: at(['spec', 'chart']) };
+  if (spec.chartRef !== undefined && spec.chart !== undefined) {
+    release.invalid = { message: 'spec.chart and spec.chartRef are mutually exclusive; Flux rejects this HelmRelease', location: locations.chartRef };
+  } else if (spec.chartRef !== undefined) {
+    release.chartRef = readChartRef(spec.chartRef, namespace);
+    if (!release.chartRef) release.invalid = { message: 'spec.chartRef needs kind OCIRepository or HelmChart and a name', location: locations.chartRef };
   } else {
-    const version = chartSpec?.version;
-    release.chart = {
-      name: chartName,
-      version: version === undefined || version === null ? undefined : String(version),
-      sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRefBody?.namespace) ?? namespace },
-      valuesFiles: Array.isArray(chartSpec?.valuesFiles) ? chartSpec.valuesFiles.map(String) : [],
-    };
+    release.chart = readChartSpec(chartSpec, namespace);
+    if (!release.chart) release.invalid = { message: 'spec.chart.spec needs chart and sourceRef.kind/name', location: at(['spec', 'chart']) };
   }
   if (spec.values !== undefined && spec.values !== null && !asRecord(spec.values)) {
     release.invalid ??= { message: 'spec.values must be a map of values; Flux rejects this HelmRelease', location: at(['spec', 'values']) };
@@ -108,6 +120,30 @@ export function readHelmRelease(object: RepoObject): HelmRelease {
     });
   });
   return release;
+}
+
+/** Reads a chart template (HelmRelease spec.chart.spec or HelmChart spec); sourceRef.namespace defaults to `namespace`. */
+export function readChartSpec(body: Record<string, unknown> | undefined, namespace: string): ChartSpec | undefined {
+  const sourceRef = asRecord(body?.sourceRef);
+  const name = asString(body?.chart);
+  const sourceKind = asString(sourceRef?.kind);
+  const sourceName = asString(sourceRef?.name);
+  if (!name || !sourceKind || !sourceName) return undefined;
+  const version = body?.version;
+  return {
+    name,
+    version: version === undefined || version === null ? undefined : String(version),
+    sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRef?.namespace) ?? namespace },
+    valuesFiles: Array.isArray(body?.valuesFiles) ? body.valuesFiles.map(String) : [],
+  };
+}
+
+function readChartRef(value: unknown, namespace: string): ChartRef | undefined {
+  const body = asRecord(value);
+  const kind = asString(body?.kind);
+  const name = asString(body?.name);
+  if ((kind !== 'OCIRepository' && kind !== 'HelmChart') || !name) return undefined;
+  return { kind, name, namespace: asString(body?.namespace) ?? namespace };
 }
 
 export function describeRelease(release: Pick<HelmRelease, 'namespace' | 'name'>): string {

@@ -104,7 +104,6 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
     releaseName,
     namespace,
     chartDir: chart.dir,
-    chartValuesFiles: release.chart?.valuesFiles ?? [],
     values: values.values,
     kubeVersion: settings.kubeVersion,
     apiVersions: settings.apiVersions,

@@ -1,12 +1,9 @@
-import path from 'node:path';
 import { runHelm, type HelmRunOptions } from './run.js';
 
 export interface TemplateRequest {
   releaseName: string;
   namespace: string;
   chartDir: string;
-  /** Chart-level values files (HelmChart valuesFiles), applied before the release values. */
-  chartValuesFiles: string[];
   values: Record<string, unknown>;
   kubeVersion?: string;
   apiVersions?: string[];
@@ -18,7 +15,6 @@ export interface TemplateRequest {
 /** `helm template` as helm-controller would install the release; returns the rendered manifests. */
 export async function helmTemplate(request: TemplateRequest, options: HelmRunOptions): Promise<{ ok: true; manifests: string } | { ok: false; error: string }> {
   const args = ['template', request.releaseName, request.chartDir, '--namespace', request.namespace, '--skip-tests'];
-  for (const file of request.chartValuesFiles) args.push('--values', path.join(request.chartDir, file));
   // The merged values go in on stdin: nothing of them is written to disk.
   args.push('--values', '-');
   if (request.kubeVersion) args.push('--kube-version', request.kubeVersion);

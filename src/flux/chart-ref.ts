@@ -1,0 +1,48 @@
+import type { SourceLocation } from '../findings.js';
+import type { RepoInventory } from './discover.js';
+import { readChartSpec, type ChartRef, type ChartSpec } from './helmrelease.js';
+import { asRecord, locationOf, objectId, type RepoObject } from './objects.js';
+
+/** Where to point at problems of a chart template: its chart, version and sourceRef lines. */
+export interface ChartLocations {
+  chart: SourceLocation;
+  version: SourceLocation;
+  sourceRef: SourceLocation;
+}
+
+/** The object a chartRef or sourceRef names; objects written without a namespace match any. */
+export function findSourceObject(inventory: RepoInventory, kind: string, namespace: string, name: string): RepoObject | undefined {
+  return inventory.byId.get(objectId(kind, namespace, name))
+    ?? inventory.objects.find((o) => o.kind === kind && o.name === name && o.namespace === undefined);
+}
+
+export function findChartRefObject(chartRef: ChartRef, inventory: RepoInventory): RepoObject | undefined {
+  return findSourceObject(inventory, chartRef.kind, chartRef.namespace, chartRef.name);
+}
+
+export type HelmChartSpec =
+  | { ok: true; chart: ChartSpec; locations: ChartLocations }
+  | { ok: false; message: string; location: SourceLocation };
+
+/**
+ * A HelmChart object read as the chart template it is. Its sourceRef has no namespace:
+ * source-controller looks the source up next to the HelmChart.
+ */
+export function readHelmChart(object: RepoObject): HelmChartSpec {
+  const spec = asRecord(object.body.spec);
+  const namespace = object.namespace ?? 'default';
+  const chart = readChartSpec(spec ? { ...spec, sourceRef: { ...asRecord(spec.sourceRef), namespace } } : undefined, namespace);
+  const at = (p: string[]) => locationOf(object, p);
+  if (!chart) {
+    return { ok: false, message: `HelmChart ${namespace}/${object.name} needs spec.chart and spec.sourceRef.kind/name`, location: at(['spec']) };
+  }
+  return {
+    ok: true,
+    chart,
+    locations: {
+      chart: at(['spec', 'chart']),
+      version: spec?.version !== undefined ? at(['spec', 'version']) : at(['spec', 'chart']),
+      sourceRef: at(['spec', 'sourceRef']),
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { SourceLocation } from '../findings.js';
+import { pullChart } from '../helm/pull.js';
+import type { ChartResolution, ChartSourceContext } from './chart-source.js';
+import { asRecord, asString, locationOf, type RepoObject } from './objects.js';
+
+/** spec.ref of an OCIRepository; source-controller's precedence is digest, then semver, then tag. */
+type OciReference = { digest: string } | { semver: string } | { tag: string };
+
+interface OciRepository {
+  id: string;
+  url: string;
+  reference: OciReference;
+  insecure: boolean;
+}
+
+const DEFAULT_TAG = 'latest';
+
+/** Fetch the chart an OCIRepository points at, with `helm pull oci://...` as helm-controller would get it. */
+export async function resolveFromOciRepository(object: RepoObject, context: ChartSourceContext): Promise<ChartResolution> {
+  const read = readOciRepository(object);
+  if ('message' in read) return { ok: false, message: read.message, location: read.location };
+  const { id, url, reference } = read;
+  if (!context.isAllowedUrl(url)) {
+    return {
+      ok: false,
+      rule: 'render/source-not-allowed',
+      message: `OCIRepository ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+      location: locationOf(object, ['spec', 'url']),
+    };
+  }
+  const version = 'digest' in reference ? undefined : 'semver' in reference ? reference.semver : reference.tag;
+  const referenceLocation = locationOf(object, ['spec', 'ref']);
+  const slash = url.lastIndexOf('/');
+  const pulled = await pullChart(
+    { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), version, digest: 'digest' in reference ? reference.digest : undefined, plainHttp: read.insecure },
+    context.cacheDir,
+    context.helm,
+  );
+  if (!pulled.ok) {
+    return { ok: false, message: `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id}): ${pulled.error}${tagHint(reference)}`, location: referenceLocation };
+  }
+  return {
+    ok: true,
+    dir: pulled.dir,
+    description: `${url} ${describeReference(reference)}${pulled.version ? ` (chart ${pulled.version})` : ''}`,
+    inputs: [object],
+    // As for chart repositories, a published chart version is taken to be immutable.
+    digest: 'digest' in reference ? `${url}@${reference.digest}` : pulled.version ? `${url}|${pulled.version}` : undefined,
+  };
+}
+
+function readOciRepository(object: RepoObject): OciRepository | { message: string; location: SourceLocation } {
+  const id = `${object.namespace ?? 'default'}/${object.name}`;
+  const spec = asRecord(object.body.spec) ?? {};
+  const url = asString(spec.url);
+  if (!url?.startsWith('oci://') || url.replace(/^oci:\/\//, '').split('/').filter(Boolean).length < 2) {
+    return { message: `OCIRepository ${id} needs spec.url of the form oci://host/path/chart`, location: locationOf(object, spec.url === undefined ? ['spec'] : ['spec', 'url']) };
+  }
+  const ref = asRecord(spec.ref) ?? {};
+  const digest = asString(ref.digest);
+  const semver = asString(ref.semver);
+  const tag = asString(ref.tag);
+  const reference: OciReference = digest ? { digest } : semver ? { semver } : { tag: tag ?? DEFAULT_TAG };
+  return { id, url: url.replace(/\/+$/, ''), reference, insecure: spec.insecure === true };
+}
+
+function describeReference(reference: OciReference): string {
+  if ('digest' in reference) return `@${reference.digest}`;
+  if ('semver' in reference) return `semver ${reference.semver}`;
+  return `tag ${reference.tag}`;
+}
+
+/** helm pulls charts only by version tags; Flux's default tag `latest` is not one. */
+function tagHint(reference: OciReference): string {
+  return 'tag' in reference && !/^v?\d/.test(reference.tag)
+    ? `; helm can only pull a chart by a version tag, so set spec.ref.tag to a chart version, or use spec.ref.semver or spec.ref.digest`
+    : '';
+}
