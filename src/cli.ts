@@ -11,6 +11,7 @@ import { checkRevisions, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
 import { captureHelp, captureMany, imagesFromList } from './flags/capture.js';
+import { describeCatalog } from './flags/describe.js';
 import { parseHelp } from './flags/frameworks/registry.js';
 import { FRAMEWORKS, type Framework } from './flags/catalog.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
@@ -253,23 +254,7 @@ flags
       process.stdout.write(JSON.stringify(parsed.catalog, null, 2) + '\n');
       return;
     }
-    const { catalog } = parsed;
-    const command = [catalog.program ?? '(program)', ...(catalog.subcommand ?? [])].join(' ');
-    process.stdout.write(`${command}: ${catalog.framework}, ${catalog.flags.length} flags${catalog.acceptsPositionals ? ', takes arguments' : ''}${catalog.envPrefix ? `, env prefix ${catalog.envPrefix}` : ''}\n`);
-    for (const flag of catalog.flags) {
-      const traits = [
-        flag.isBoolean ? 'bool' : flag.valueType ? `value (${flag.valueType})` : 'value',
-        flag.negatable && flag.isBoolean && catalog.framework === 'kingpin' ? '--no- form' : '',
-        flag.deprecated ? 'deprecated' : '',
-        flag.envVar ? `$${flag.envVar}` : '',
-        flag.repeatable ? 'repeatable' : '',
-        flag.required ? 'required' : '',
-        flag.hidden ? 'hidden' : '',
-        flag.enumValues ? `one of ${flag.enumValues.join('|')}` : '',
-      ].filter(Boolean);
-      const dashes = catalog.framework === 'goflag' || (catalog.framework === 'argparse' && flag.name.length === 1) ? '-' : '--';
-      process.stdout.write(`  ${dashes}${flag.name}${flag.short ? ` (-${flag.short})` : ''}  ${traits.join(', ')}\n`);
-    }
+    process.stdout.write(describeCatalog(parsed.catalog));
   });
 
 /** `--format github|forgejo`: the same verdict, posted to the forge like the action does. */

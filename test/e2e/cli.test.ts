@@ -88,6 +88,22 @@ describe('guard check (the CLI)', () => {
 });
 
 describe('guard flags capture', () => {
+  it('shows the catalog of a help file of each framework, and reads one as another when told to', async () => {
+    const help = (file: string) => path.join(repoRoot, 'fixtures', 'help', file);
+    const rg = await guard(['flags', 'show', help('ripgrep/13.0.0.txt')], { cwd: work });
+    expect(rg.exitCode).toBe(0);
+    expect(rg.stdout.split('\n')[0]).toBe('rg: clap (clap2), 99 flags, takes arguments');
+    expect(rg.stdout).toMatch(/^ {2}-A, --after-context <NUM> +value \(usize\), overrides --context --passthru$/m);
+    const jsonTool = await guard(['flags', 'show', help('python3-json-tool/3.11.2.txt')], { cwd: work });
+    expect(jsonTool.stdout).toContain('at most one of: --indent | --tab | --no-indent | --compact');
+    expect(jsonTool.stdout).toContain('arguments: infile (optional) outfile (optional)');
+    const etcd = await guard(['flags', 'show', help('etcd/3.4.23.txt'), '--format', 'json'], { cwd: work });
+    expect(JSON.parse(etcd.stdout)).toMatchObject({ framework: 'goflag', program: 'etcd' });
+    const forced = await guard(['flags', 'show', help('runc/1.1.5.txt'), '--framework', 'argparse'], { cwd: work });
+    expect(forced.exitCode).toBe(2);
+    expect(forced.stderr).toContain('read as argparse help but no flags could be found in it');
+  });
+
   it('stores help read from a file, or printed (on stderr) by a command, where check looks for it', async () => {
     const repo = await TestRepo.create();
     const fromFile = await guard(['flags', 'capture', 'registry.k8s.io/external-dns/external-dns:v0.18.0', '--from', path.join(externalDnsData, 'help-v0.18.0.txt')], { cwd: repo.dir });
