@@ -41688,7 +41688,8 @@ ${line.trim()}`;
     else finish2();
   });
   finish2();
-  return { framework: "clap", variant: clap2 ? "clap2" : "clap4", program, flags, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
+  const envPrefix = commonEnvPrefix(flags.map((f) => f.envVar).filter((v) => v !== void 0));
+  return { framework: "clap", variant: clap2 ? "clap2" : "clap4", program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
 }
 function complete3(spec) {
   const help = spec.help.replace(/\n+/g, "\n").trim();

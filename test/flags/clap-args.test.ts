@@ -19,6 +19,7 @@ const clap4Help = [
   'Options:',
   '  -l, --level <LEVEL>  Log level [default: info] [possible values: debug, info, warn]',
   '      --tag <TAG>...   Tags to add [env: SCAN_TAG=]',
+  '      --root <DIR>     Where to start [env: SCAN_ROOT=]',
   '  -q, --quiet          Print less',
   '  -h, --help           Print help',
   '',
@@ -38,6 +39,8 @@ describe('clap help', () => {
     expect(scan.flags.find((f) => f.name === 'level')).toMatchObject({ short: 'l', enumValues: ['debug', 'info', 'warn'], defaultValue: 'info' });
     expect(scan.flags.find((f) => f.name === 'tag')).toMatchObject({ repeatable: true, envVar: 'SCAN_TAG' });
     expect(scan.flags.find((f) => f.name === 'quiet')).toMatchObject({ short: 'q', isBoolean: true });
+    // Env vars that name no option (SCAN_TAGS) are warned about like kingpin's.
+    expect(scan.envPrefix).toBe('SCAN_');
   });
 });
 

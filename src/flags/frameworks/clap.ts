@@ -1,4 +1,5 @@
 import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { commonEnvPrefix } from '../env-prefix.js';
 import { validateClapArgs } from './clap-args.js';
 
 /**
@@ -71,7 +72,8 @@ export function parseClapHelp(text: string): FlagCatalog {
     else finish();
   });
   finish();
-  return { framework: 'clap', variant: clap2 ? 'clap2' : 'clap4', program, flags, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, '')) };
+  const envPrefix = commonEnvPrefix(flags.map((f) => f.envVar).filter((v): v is string => v !== undefined));
+  return { framework: 'clap', variant: clap2 ? 'clap2' : 'clap4', program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, '')) };
 }
 
 function complete(spec: FlagSpec): FlagSpec {
