@@ -42116,7 +42116,7 @@ function usageText(lines) {
 function optionSpec(invocation, help, line) {
   const forms = invocation.split(/, (?=-)/);
   const spellings = forms.map((form) => form.split(" ")[0]);
-  const valuePart = forms[0].slice(spellings[0].length).trim();
+  const valuePart = forms.map((form, i2) => form.slice(spellings[i2].length).trim()).find((part) => part !== "") ?? "";
   const arity = arityOfValue(valuePart);
   const longs = spellings.filter((s) => s.startsWith("--"));
   const negations = longs.filter((s) => s.startsWith("--no-") && longs.includes(`--${s.slice(5)}`));

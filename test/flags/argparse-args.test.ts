@@ -47,6 +47,11 @@ describe('argparse help', () => {
     expect(jsonTool.exclusiveGroups).toEqual([{ flags: ['indent', 'tab', 'no-indent', 'compact'], required: false }]);
   });
 
+  it('reads the Python 3.13 layout, which prints the value once after the last spelling', () => {
+    const help = ['usage: tool [-h] [-w WIDTH]', '', 'options:', '  -h, --help         show this help message and exit', '  -w, --width WIDTH  width of a column', ''].join('\n');
+    expect(parseArgparseHelp(help).flags.find((f) => f.name === 'width')).toMatchObject({ short: 'w', takesValue: true, placeholder: 'WIDTH' });
+  });
+
   it('reads required options and groups, nargs, aliases and --no- forms', () => {
     expect(sync.flags.find((f) => f.name === 'target')).toMatchObject({ required: true });
     expect(sync.flags.find((f) => f.name === 'colour')).toMatchObject({ spellings: ['--color', '--colour'], enumValues: ['auto', 'never'], defaultValue: 'auto' });

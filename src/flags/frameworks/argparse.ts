@@ -82,10 +82,10 @@ function usageText(lines: string[]): string {
 }
 
 function optionSpec(invocation: string, help: string, line: number): FlagSpec {
-  // "-w WIDTH, --width WIDTH": each spelling is followed by the same value part.
+  // "-w WIDTH, --width WIDTH" (Python up to 3.12) or "-w, --width WIDTH" (3.13+): the value part follows a spelling.
   const forms = invocation.split(/, (?=-)/);
   const spellings = forms.map((form) => form.split(' ')[0]!);
-  const valuePart = forms[0]!.slice(spellings[0]!.length).trim();
+  const valuePart = forms.map((form, i) => form.slice(spellings[i]!.length).trim()).find((part) => part !== '') ?? '';
   const arity = arityOfValue(valuePart);
   const longs = spellings.filter((s) => s.startsWith('--'));
   const negations = longs.filter((s) => s.startsWith('--no-') && longs.includes(`--${s.slice(5)}`));
