@@ -19,7 +19,8 @@ function spelling(flag: FlagSpec, catalog: FlagCatalog): string {
   const names = flag.spellings ?? [...(flag.short ? [`-${flag.short}`] : []), `${dashes}${flag.name}`];
   // kingpin prints the default where a placeholder would be (`--server=""`).
   const placeholder = flag.placeholder && flag.placeholder !== flag.defaultValue && !/^["']/.test(flag.placeholder) ? flag.placeholder : 'value';
-  const value = flag.takesValue ? ` ${flag.optionalValue ? `[${placeholder}]` : `<${placeholder}>`}` : '';
+  const shown = /^[<{]/.test(placeholder) ? placeholder : `<${placeholder}>`;
+  const value = flag.takesValue ? ` ${flag.optionalValue ? `[${shown}]` : shown}` : '';
   return `${names.join(', ')}${value}`;
 }
 

@@ -19,6 +19,8 @@ const REAL_HELP: Array<{ file: string; framework: string; program: string; flag:
   { file: path.join(fixtures, 'help/ripgrep/13.0.0.txt'), framework: 'clap', program: 'rg', flag: '--after-context' },
   { file: path.join(fixtures, 'help/python3-calendar/3.11.2.txt'), framework: 'argparse', program: 'calendar.py', flag: '--type' },
   { file: path.join(fixtures, 'help/python3-json-tool/3.11.2.txt'), framework: 'argparse', program: 'python -m json.tool', flag: '--indent' },
+  { file: path.join(fixtures, 'help/python3-tarfile/3.11.2.txt'), framework: 'argparse', program: 'tarfile.py', flag: '--extract' },
+  { file: path.join(fixtures, 'help/python3-zipfile/3.11.2.txt'), framework: 'argparse', program: 'zipfile.py', flag: '--metadata-encoding' },
 ];
 
 describe('framework detection over every real help output', () => {

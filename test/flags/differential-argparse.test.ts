@@ -10,9 +10,10 @@ import { compareVerdicts, sample } from '../support/differential.js';
 import { fixtures } from '../support/paths.js';
 
 /**
- * argparse: the guard's verdict against Debian's Python 3.11 running two of its own argparse
- * programs. `python3 -m calendar` prints a calendar, `python3 -m json.tool` reads an empty stdin
- * and fails on it with exit 1; argparse refuses with exit 2 and "error:" before either starts.
+ * argparse: the guard's verdict against Debian's Python 3.11 running four of its own argparse
+ * programs. `calendar` prints a calendar, `json.tool` reads an empty stdin and fails on it with
+ * exit 1, `tarfile` and `zipfile` find no archive in /dev/null and exit 1; argparse refuses with
+ * exit 2 and "error:" before any of them starts.
  */
 const PYTHON = '/usr/bin/python3';
 
@@ -51,6 +52,19 @@ const PROGRAMS: Program[] = [
     good: () => '2',
     positionals: ['/dev/null'],
     oddities: [['--not-an-option'], ['-Z'], ['--'], ['--no'], ['-'], ['--tab', '--tab'], ['-x y']],
+  }),
+  program('tarfile', 'help/python3-tarfile/3.11.2.txt', {
+    // --create writes an archive; the others read /dev/null, find no archive and exit 1.
+    excluded: ['help', 'create'],
+    good: () => '/dev/null',
+    positionals: ['/dev/null'],
+    oddities: [['--not-an-option'], ['-Z'], ['--'], ['-vl'], ['-lv'], ['--ex'], ['-v', '-v']],
+  }),
+  program('zipfile', 'help/python3-zipfile/3.11.2.txt', {
+    excluded: ['help', 'create'],
+    good: () => '/dev/null',
+    positionals: ['/dev/null'],
+    oddities: [['--not-an-option'], ['-Z'], ['--'], ['-e', '/dev/null'], ['--metadata'], ['-t=/dev/null']],
   }),
 ];
 
