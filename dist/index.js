@@ -50915,24 +50915,28 @@ import { createHash as createHash4 } from "node:crypto";
 import { promises as fs8 } from "node:fs";
 import path15 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
-async function pullChart(request2, cacheDir, options2) {
+async function pullChart(request2, cacheDir, options2, rangePulls) {
   const exact = request2.digest !== void 0 || request2.version !== void 0 && EXACT_VERSION.test(request2.version);
+  if (exact) {
+    const finalDir = chartCacheDir(cacheDir, request2);
+    if (await exists2(path15.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+    return fetchInto(request2, cacheDir, options2, () => finalDir);
+  }
+  const resolve = () => fetchInto(request2, cacheDir, options2, (version) => chartCacheDir(cacheDir, { ...request2, version }));
+  return rangePulls ? memoized(rangePulls, JSON.stringify([cacheDir, request2]), resolve) : resolve();
+}
+function chartCacheDir(cacheDir, request2) {
   const key = createHash4("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? "", request2.digest ?? ""])).digest("hex").slice(0, 32);
-  const finalDir = path15.join(cacheDir, "charts", key);
-  if (exact && await exists2(path15.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
-  const staging = await makeStaging(cacheDir, key);
+  return path15.join(cacheDir, "charts", key);
+}
+async function fetchInto(request2, cacheDir, options2, destination) {
+  const staging = await makeStaging(cacheDir, "pull");
   try {
     const result = await runHelm([...pullArguments(request2), "--untar", "--untardir", staging], options2);
     if (!result.ok) return { ok: false, error: result.error };
     const chartDir = await chartDirIn(staging);
     if (!chartDir) return { ok: false, error: `helm pull produced no chart for ${request2.chart}` };
-    if (!exact) {
-      const rangeDir = path15.join(cacheDir, "charts", "ranges", `${key}-${process.pid}`);
-      await fs8.rm(rangeDir, { recursive: true, force: true });
-      await fs8.mkdir(path15.dirname(rangeDir), { recursive: true });
-      await fs8.rename(chartDir, rangeDir);
-      return pulled(rangeDir);
-    }
+    const finalDir = destination(await chartVersionIn(chartDir));
     await publish(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
@@ -50986,8 +50990,11 @@ async function publish(chartDir, finalDir) {
   });
 }
 async function pulled(dir) {
+  return { ok: true, dir, version: await chartVersionIn(dir) };
+}
+async function chartVersionIn(dir) {
   const text = await fs8.readFile(path15.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
-  return { ok: true, dir, version: text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0 };
+  return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0;
 }
 async function exists2(p) {
   return fs8.access(p).then(
@@ -51074,7 +51081,8 @@ async function resolveFromOciRepository(object, context) {
   const pulled2 = await pullChart(
     { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), version, digest: "digest" in reference ? reference.digest : void 0, plainHttp: read.insecure },
     context.cacheDir,
-    context.helm
+    context.helm,
+    context.rangePulls
   );
   if (!pulled2.ok) {
     return { ok: false, message: `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id}): ${pulled2.error}${tagHint(reference)}`, location: referenceLocation };
@@ -51182,7 +51190,8 @@ async function resolveFromHelmRepository(chart, locations, context) {
   const pulled2 = await pullChart(
     { repositoryUrl: oci && !url.startsWith("oci://") ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
     context.cacheDir,
-    context.helm
+    context.helm,
+    context.rangePulls
   );
   if (!pulled2.ok) {
     return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? "latest"} from ${url}: ${pulled2.error}`, location: locations.version };
@@ -52109,6 +52118,7 @@ async function checkRevisions(options2) {
     const limit = pLimit(config.helm?.concurrency ?? os5.availableParallelism() + 1);
     const helmOptions = { homeDir: path21.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
     const renderCache = new RenderCache(options2.noCache ? void 0 : path21.join(cacheDir, "renders"));
+    const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
@@ -52118,7 +52128,8 @@ async function checkRevisions(options2) {
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       isAllowedUrl: allowedHosts(baseInventory, config),
-      renderCache
+      renderCache,
+      rangePulls
     });
     const headContext = contextFor(headSnapshot, headInventory, "head");
     const baseContext = contextFor(baseSnapshot, baseInventory, "base");

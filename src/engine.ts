@@ -19,6 +19,7 @@ import { locationOf } from './flux/objects.js';
 import { renderRelease, type RenderOutcome } from './flux/render.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
+import type { RangePulls } from './helm/pull.js';
 import { RenderCache } from './helm/render-cache.js';
 import { assembleReport } from './report/assemble.js';
 import { redactFindings } from './report/redact.js';
@@ -193,6 +194,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const limit = pLimit(config.helm?.concurrency ?? os.availableParallelism() + 1);
     const helmOptions = { homeDir: path.join(cacheDir, 'helm-home'), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000 };
     const renderCache = new RenderCache(options.noCache ? undefined : path.join(cacheDir, 'renders'));
+    const rangePulls: RangePulls = new Map();
     const contextFor = (snapshot: Snapshot, inventory: RepoInventory, label: string) => ({
       snapshot,
       inventory,
@@ -203,6 +205,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       repoRoot: root,
       isAllowedUrl: allowedHosts(baseInventory, config),
       renderCache,
+      rangePulls,
     });
     const headContext = contextFor(headSnapshot, headInventory, 'head');
     const baseContext = contextFor(baseSnapshot, baseInventory, 'base');

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { SourceLocation } from '../findings.js';
 import type { Snapshot } from '../git/repo.js';
-import { pullChart, unpackChartArchive, type PullResult } from '../helm/pull.js';
+import { pullChart, unpackChartArchive, type PullResult, type RangePulls } from '../helm/pull.js';
 import type { RenderCache } from '../helm/render-cache.js';
 import type { HelmRunOptions } from '../helm/run.js';
 import { findChartRefObject, findSourceObject, readHelmChart, type ChartLocations } from './chart-ref.js';
@@ -25,6 +25,8 @@ export interface ChartSourceContext {
   /** Whether the base policy lets the guard fetch from this URL (a change cannot add hosts). */
   isAllowedUrl: (url: string) => boolean;
   renderCache: RenderCache;
+  /** Semver ranges resolved in this run, shared by base and head. */
+  rangePulls: RangePulls;
 }
 
 export type ChartResolution =
@@ -108,6 +110,7 @@ async function resolveFromHelmRepository(chart: ChartSpec, locations: ChartLocat
     { repositoryUrl: oci && !url.startsWith('oci://') ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
     context.cacheDir,
     context.helm,
+    context.rangePulls,
   );
   if (!pulled.ok) {
     return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? 'latest'} from ${url}: ${pulled.error}`, location: locations.version };

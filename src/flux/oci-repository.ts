@@ -35,6 +35,7 @@ export async function resolveFromOciRepository(object: RepoObject, context: Char
     { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), version, digest: 'digest' in reference ? reference.digest : undefined, plainHttp: read.insecure },
     context.cacheDir,
     context.helm,
+    context.rangePulls,
   );
   if (!pulled.ok) {
     return { ok: false, message: `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id}): ${pulled.error}${tagHint(reference)}`, location: referenceLocation };

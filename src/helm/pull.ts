@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runProcess } from '../tools/run-process.js';
+import { memoized } from '../tools/memo.js';
 import { runHelm, type HelmRunOptions } from './run.js';
 
 export interface PullRequest {
@@ -19,29 +20,39 @@ export type PullResult = { ok: true; dir: string; /** version: of the Chart.yaml
 
 const EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 
+/** Range pulls of one run: each range is resolved once, so base and head and every release using it get the same chart. */
+export type RangePulls = Map<string, Promise<PullResult>>;
+
 /**
- * Download a chart into the content-addressed cache. Exact versions and digests are cached by
- * repository + chart + version/digest; ranges are resolved by helm on every run.
+ * Download a chart into the content-addressed cache, keyed by repository + chart + version (or
+ * digest). An exact version already there is not fetched again; a semver range is resolved by
+ * helm once per run (`rangePulls`) and the chart it picks is stored under its exact version.
  */
-export async function pullChart(request: PullRequest, cacheDir: string, options: HelmRunOptions): Promise<PullResult> {
+export async function pullChart(request: PullRequest, cacheDir: string, options: HelmRunOptions, rangePulls?: RangePulls): Promise<PullResult> {
   const exact = request.digest !== undefined || (request.version !== undefined && EXACT_VERSION.test(request.version));
+  if (exact) {
+    const finalDir = chartCacheDir(cacheDir, request);
+    if (await exists(path.join(finalDir, 'Chart.yaml'))) return pulled(finalDir);
+    return fetchInto(request, cacheDir, options, () => finalDir);
+  }
+  const resolve = () => fetchInto(request, cacheDir, options, (version) => chartCacheDir(cacheDir, { ...request, version }));
+  return rangePulls ? memoized(rangePulls, JSON.stringify([cacheDir, request]), resolve) : resolve();
+}
+
+function chartCacheDir(cacheDir: string, request: PullRequest): string {
   const key = createHash('sha256').update(JSON.stringify([request.repositoryUrl, request.chart, request.version ?? '', request.digest ?? ''])).digest('hex').slice(0, 32);
-  const finalDir = path.join(cacheDir, 'charts', key);
-  if (exact && (await exists(path.join(finalDir, 'Chart.yaml')))) return pulled(finalDir);
-  const staging = await makeStaging(cacheDir, key);
+  return path.join(cacheDir, 'charts', key);
+}
+
+/** helm pull into a private staging folder, then publish the chart where `destination(version)` says. */
+async function fetchInto(request: PullRequest, cacheDir: string, options: HelmRunOptions, destination: (version: string | undefined) => string): Promise<PullResult> {
+  const staging = await makeStaging(cacheDir, 'pull');
   try {
     const result = await runHelm([...pullArguments(request), '--untar', '--untardir', staging], options);
     if (!result.ok) return { ok: false, error: result.error };
     const chartDir = await chartDirIn(staging);
     if (!chartDir) return { ok: false, error: `helm pull produced no chart for ${request.chart}` };
-    if (!exact) {
-      // Ranges resolve anew each run; one copy per process keeps the cache from growing.
-      const rangeDir = path.join(cacheDir, 'charts', 'ranges', `${key}-${process.pid}`);
-      await fs.rm(rangeDir, { recursive: true, force: true });
-      await fs.mkdir(path.dirname(rangeDir), { recursive: true });
-      await fs.rename(chartDir, rangeDir);
-      return pulled(rangeDir);
-    }
+    const finalDir = destination(await chartVersionIn(chartDir));
     await publish(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
@@ -111,8 +122,12 @@ async function publish(chartDir: string, finalDir: string): Promise<void> {
 }
 
 async function pulled(dir: string): Promise<PullResult> {
+  return { ok: true, dir, version: await chartVersionIn(dir) };
+}
+
+async function chartVersionIn(dir: string): Promise<string | undefined> {
   const text = await fs.readFile(path.join(dir, 'Chart.yaml'), 'utf8').catch(() => undefined);
-  return { ok: true, dir, version: text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : undefined };
+  return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : undefined;
 }
 
 async function exists(p: string): Promise<boolean> {

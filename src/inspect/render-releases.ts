@@ -67,6 +67,7 @@ export async function renderRevision(options: RenderRevisionOptions): Promise<Re
       repoRoot: root,
       isAllowedUrl: allowedHosts(inventory, config),
       renderCache: new RenderCache(path.join(cacheDir, 'renders')),
+      rangePulls: new Map(),
     };
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions, keepManifests: true };
     const limit = pLimit(os.availableParallelism());

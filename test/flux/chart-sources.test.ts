@@ -148,6 +148,22 @@ describe('chart sources as Flux resolves them', () => {
     expect(charts.requests.some((r) => r.endsWith('.tgz'))).toBe(true);
   });
 
+  it('resolves a semver range once per run however many releases use it, the same way on the next run', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    // The chart repository is in the base revision, so the guard may fetch from it.
+    repo = await exampleRepo({ 'infrastructure/charts.yaml': object('source.toolkit.fluxcd.io/v1', 'HelmRepository', 'range-charts', { interval: '1h', url: charts.url }) });
+    await repo.commit('change', {
+      ...Object.fromEntries(names.map((n) => [`apps/${n}.yaml`, chartRelease(`range-${n}`, { chart: 'external-dns', version: '>=1.0.0 <2.0.0', sourceRef: { kind: 'HelmRepository', name: 'range-charts', namespace: 'flux-system' } }, { ...BASE_VALUES, txtOwnerId: n })])),
+    });
+    const runCache = path.join(workDir, 'range-cache');
+    const before = charts.requests.filter((r) => r.endsWith('.tgz')).length;
+    const first = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: runCache });
+    expect(first.releases.filter((r) => r.name.startsWith('range-')).map((r) => r.status)).toEqual(names.map(() => 'rendered'));
+    expect(charts.requests.filter((r) => r.endsWith('.tgz')).length - before).toBe(1);
+    const second = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: runCache });
+    expect(second.findings).toEqual(first.findings);
+  });
+
   it('merges HelmChart spec.valuesFiles over the chart defaults as source-controller does', async () => {
     repo = await exampleRepo({ 'charts/external-dns/values-prod.yaml': 'logLevel: debug\nimage:\n  tag: v0.19.0-prod\n' });
     await repo.commit('change', {
