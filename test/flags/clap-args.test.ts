@@ -21,7 +21,12 @@ const clap4Help = [
   '      --tag <TAG>...   Tags to add [env: SCAN_TAG=]',
   '      --root <DIR>     Where to start [env: SCAN_ROOT=]',
   '  -q, --quiet          Print less',
+  '  -d, --debug...       More output per use',
+  '      --pair <A> <B>   Two values',
   '  -h, --help           Print help',
+  '',
+  'Advanced:',
+  '      --threads <N>    Worker threads',
   '',
 ].join('\n');
 
@@ -39,6 +44,10 @@ describe('clap help', () => {
     expect(scan.flags.find((f) => f.name === 'level')).toMatchObject({ short: 'l', enumValues: ['debug', 'info', 'warn'], defaultValue: 'info' });
     expect(scan.flags.find((f) => f.name === 'tag')).toMatchObject({ repeatable: true, envVar: 'SCAN_TAG' });
     expect(scan.flags.find((f) => f.name === 'quiet')).toMatchObject({ short: 'q', isBoolean: true });
+    expect(scan.flags.find((f) => f.name === 'debug')).toMatchObject({ short: 'd', isBoolean: true, valueType: 'count', repeatable: true });
+    expect(scan.flags.find((f) => f.name === 'pair')).toMatchObject({ takesValue: true, arity: 2 });
+    // Options under a custom help heading are options too.
+    expect(scan.flags.find((f) => f.name === 'threads')).toMatchObject({ takesValue: true, placeholder: 'N' });
     // Env vars that name no option (SCAN_TAGS) are warned about like kingpin's.
     expect(scan.envPrefix).toBe('SCAN_');
   });
@@ -67,11 +76,23 @@ describe('args as clap parses them', () => {
     expect(validateArgs(rg, ['-A', '-i', '-C', '2'])).toEqual([]);
   });
 
-  it('reproduces clap 2 repeats: an option again after a space takes the plain args after it, a switch leading a cluster again is refused', () => {
+  it('reproduces clap 2 repeats: an option again after a space takes the plain args after it, unless marked ...', () => {
     expect(validateArgs(rg, ['--sort', 'path', '--sort', 'path', 'src'])).toMatchObject([{ kind: 'repeated', flag: 'sort' }]);
+    expect(validateArgs(rg, ['-g', 'a', '-g', 'b', 'src'])).toEqual([]);
+  });
+
+  it('reproduces clap 2 repeated switches: only the last one parsed overrides itself', () => {
     expect(validateArgs(rg, ['-n', '-nl'])).toMatchObject([{ kind: 'repeated', flag: 'line-number' }]);
+    expect(validateArgs(rg, ['-i', '-inn', '-l'])).toMatchObject([{ kind: 'repeated', flag: 'ignore-case' }]);
     expect(validateArgs(rg, ['-n', '-n'])).toEqual([]);
+    expect(validateArgs(rg, ['-n', '-nln'])).toEqual([]);
+    expect(validateArgs(rg, ['-n', '-nl', '--no-line-number'])).toEqual([]);
     expect(validateArgs(rg, ['-u', '-uu'])).toEqual([]);
+  });
+
+  it('reads a short option of any character and an empty attached value', () => {
+    expect(validateArgs(rg, ['-.', '--hidden'])).toEqual([]);
+    expect(validateArgs(rg, ['-m='])).toMatchObject([{ kind: 'bad-value', flag: 'max-count' }]);
   });
 
   it('allows a clap 4 option once unless it takes many values', () => {
@@ -79,5 +100,8 @@ describe('args as clap parses them', () => {
     expect(validateArgs(scan, ['--level', 'debug', '--tag', 'a', '--tag', 'b', 'src'])).toEqual([]);
     expect(validateArgs(scan, ['--level', 'debug', '--level', 'warn'])).toMatchObject([{ kind: 'repeated', flag: 'level' }]);
     expect(validateArgs(scan, ['--level', 'loud'])).toMatchObject([{ kind: 'bad-enum' }]);
+    expect(validateArgs(scan, ['-q', '-q'])).toMatchObject([{ kind: 'repeated', binaryError: "error: the argument '--quiet' cannot be used multiple times" }]);
+    expect(validateArgs(scan, ['-ddd', '--pair', 'a', 'b', '--threads', '4', 'src'])).toEqual([]);
+    expect(validateArgs(scan, ['--pair', 'a'])).toMatchObject([{ kind: 'missing-value', flag: 'pair' }]);
   });
 });

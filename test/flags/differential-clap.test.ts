@@ -23,7 +23,7 @@ const SEARCH = ['-e', 'foo', '/dev/null'];
 const EXCLUDED = ['help', 'version', 'files', 'type-list', 'pcre2-version', 'pre', 'pre-glob', 'file', 'ignore-file', 'type', 'type-not', 'type-add', 'type-clear', 'json', 'regexp',
   // Values ripgrep parses itself with rules the help states only in prose (color specs, sizes, encodings, one-byte separators).
   'colors', 'encoding', 'path-separator', 'dfa-size-limit', 'regex-size-limit', 'max-filesize', 'engine',
-  // Given twice as `-r TEXT -r TEXT`, clap 2 swallows the arguments after it: an argument setting of ripgrep's the help does not show.
+  // --replace also takes values that start with a dash, so given twice it swallows even `-e`: a setting the help does not show.
   'replace'];
 const flags = catalog.flags.filter((f) => !EXCLUDED.includes(f.name));
 const values = flags.filter((f) => !f.isBoolean);
@@ -38,7 +38,9 @@ const token = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...shorts).chain((f: FlagSpec) => (f.isBoolean ? fc.constant([`-${f.short}`]) : fc.constantFrom([`-${f.short}`, clapGood(f)], [`-${f.short}${clapGood(f)}`], [`-${f.short}=${clapGood(f)}`]))) },
   { weight: 2, arbitrary: fc.constantFrom(...typed).chain((f: FlagSpec) => fc.constantFrom([`--${f.name}=${clapBad(f)}`], [`--${f.name}`, '-1'])) },
   { weight: 1, arbitrary: fc.constantFrom('i', 'w', 'n', 'H', 'u', 'S').chain((a) => fc.constantFrom('v', 'x', 'c', 'l').map((b) => [`-${a}${b}`])) },
-  { weight: 3, arbitrary: fc.constantFrom(['--not-a-flag'], ['--colour=never'], ['-Z'], ['-'], ['--context-separator'], ['--sort=bogus'], ['stray'], ['-A']) },
+  { weight: 3, arbitrary: fc.constantFrom(['--not-a-flag'], ['--colour=never'], ['-Z'], ['-'], ['--context-separator'], ['--sort=bogus'], ['stray'], ['-A'], ['-m='], ['-A='], ['-.'], ['-n', '-nn'], ['-n', '-nnl'], ['-i', '-ini'], ['-i', '-inn'], ['-w', '-wnw'], ['-n', '-nll']) },
+  // Options marked `...` take each occurrence's value apart; others given again swallow plain arguments.
+  { weight: 2, arbitrary: fc.constantFrom(['-g', '*.rs', '-g', '!x', 'stray'], ['--glob', 'a', '--glob=b'], ['-E', 'utf8', '-E', 'latin1', 'stray'], ['--iglob', 'a', '--iglob', 'b', 'stray']) },
 );
 const argumentLists = fc.array(token, { minLength: 1, maxLength: 5 }).map((groups) => [...groups.flat(), ...SEARCH]);
 

@@ -12,7 +12,6 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
   const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
   const program = options.label ?? catalog.program ?? 'the binary';
   const seen = new Set<string>();
-  const usage = (spec: FlagSpec) => `'${spec.short ? `-${spec.short}, ` : ''}--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ''}'`;
   const label = (spec: FlagSpec) => `'--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ''}'`;
 
   const checkValue = (spec: FlagSpec, value: string, index: number): ArgProblem | undefined => {
@@ -27,12 +26,21 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
   };
   const acceptsHyphen = (spec: FlagSpec) => /PATTERN/.test(spec.placeholder ?? '');
   const occurrences = new Map<string, number>();
-  const active = new Set<string>();
+  // clap 2 counts each use of a switch and refuses two at the end, but before each new argument (and
+  // at the end) it lets the last one parsed override itself back to one use: `-n -n` and `-n -nln`
+  // pass, `-n -nl` does not (n was not last). Counted switches (-uuu) may repeat.
+  const switchUses = new Map<string, number>();
+  let lastParsed: FlagSpec | undefined;
+  const overrideSelf = () => {
+    if (lastParsed && (switchUses.get(lastParsed.name) ?? 0) > 1) switchUses.set(lastParsed.name, 1);
+  };
   const repeated = (spec: FlagSpec, index: number): ArgProblem | undefined => {
     occurrences.set(spec.name, (occurrences.get(spec.name) ?? 0) + 1);
-    active.add(spec.name);
-    if (seen.has(spec.name) && !spec.repeatable) {
-      return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: The argument ${usage(spec)} was provided more than once` };
+    if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
+    lastParsed = spec;
+    // clap 2 lets any option come again (see extraValues for what that does to the arguments after it).
+    if (catalog.variant !== 'clap2' && seen.has(spec.name) && !spec.repeatable) {
+      return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: the argument ${label(spec)} cannot be used multiple times` };
     }
     seen.add(spec.name);
     return undefined;
@@ -45,7 +53,7 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
       if (name === spec.name) continue;
       pending.delete(name);
       pending.delete(`${name}#missing`);
-      active.delete(name);
+      switchUses.delete(name);
     }
   };
   const set = (spec: FlagSpec, value: string | undefined, index: number) => {
@@ -59,9 +67,9 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     // Unlike a value, a missing one stays an error when the same flag comes again; only another flag that overrides it clears it.
     pending.set(`${spec.name}#missing`, { spec, value: undefined, index, message });
   };
-  // clap 2: an option given again as `--opt VALUE` keeps taking the plain arguments after it as more values.
+  // clap 2: an option not marked `...` given again as `--opt VALUE` takes the plain arguments after it as more values.
   const extraValues = (spec: FlagSpec, valueIndex: number): ArgProblem | undefined => {
-    if (catalog.variant !== 'clap2' || (occurrences.get(spec.name) ?? 0) < 2) return undefined;
+    if (catalog.variant !== 'clap2' || spec.repeatable || (occurrences.get(spec.name) ?? 0) < 2) return undefined;
     let count = 1;
     for (let j = valueIndex + 1; j < args.length && (!args[j]!.startsWith('-') || args[j] === '-'); j++) count++;
     if (count === 1) return undefined;
@@ -70,6 +78,7 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
 
   for (let i = 0; i < args.length; i++) {
     const raw = args[i]!;
+    overrideSelf();
     if (raw === '--') break;
     if (!raw.startsWith('-') || raw === '-') continue;
     if (raw.startsWith('--')) {
@@ -87,6 +96,18 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
         continue;
       }
       let value: string | undefined;
+      const count = typeof spec.arity === 'number' ? spec.arity : 1;
+      if (count > 1 && equals < 0) {
+        // `--pair <A> <B>`: the next `count` arguments, none of them an option.
+        const taken = args.slice(i + 1, i + 1 + count);
+        if (taken.length < count || taken.some((a) => a.startsWith('-') && a !== '-')) {
+          missing(spec, i, `--${name} needs ${count} values`);
+          continue;
+        }
+        i += count;
+        set(spec, undefined, i);
+        continue;
+      }
       if (equals >= 0) value = raw.slice(equals + 1);
       else if (i + 1 < args.length && (!args[i + 1]!.startsWith('-') || acceptsHyphen(spec) || args[i + 1] === '-')) {
         value = args[++i]!;
@@ -107,11 +128,6 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
       if (!spec) {
         return [{ kind: 'unknown-flag', argIndex: i, flag: letter, message: `-${letter} (in ${raw}) is not an option of ${program}`, binaryError: `error: Found argument '-${letter}' which wasn't expected, or isn't valid in this context` }];
       }
-      // clap 2 refuses a switch given before (and not overridden since) when it leads a cluster again
-      // (`-n -nl`), though `-n -n` passes; switches documented as repeatable (-uuu) are exempt.
-      if (catalog.variant === 'clap2' && !spec.takesValue && spec.valueType !== 'count' && rest.length === raw.length - 1 && raw.length > 2 && active.has(spec.name)) {
-        return [{ kind: 'repeated', argIndex: i, flag: spec.name, spec, message: `-${letter} leads ${raw} but was given before; clap 2 then refuses it`, binaryError: `error: The argument '--${spec.name}' was provided more than once, but cannot be used multiple times` }];
-      }
       const again = repeated(spec, i);
       if (again) return [again];
       if (!spec.takesValue) {
@@ -119,8 +135,9 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
         rest = rest.slice(1);
         continue;
       }
-      let value: string | undefined = rest.slice(1).replace(/^=/, '');
-      if (value === '') {
+      // `-m3` and `-m=3` attach the value; `-m=` attaches an empty one.
+      let value: string | undefined = rest[1] === '=' ? rest.slice(2) : rest.slice(1);
+      if (value === '' && rest[1] !== '=') {
         value = i + 1 < args.length && (!args[i + 1]!.startsWith('-') || acceptsHyphen(spec) || args[i + 1] === '-') ? args[++i] : undefined;
         const extra = value !== undefined ? extraValues(spec, i) : undefined;
         if (extra) return [extra];
@@ -131,6 +148,15 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
       }
       set(spec, value, i);
       break;
+    }
+  }
+  overrideSelf();
+  if (catalog.variant === 'clap2') {
+    for (const [name, uses] of switchUses) {
+      const spec = byLong.get(name)!;
+      if (uses > 1 && spec.valueType !== 'count') {
+        return [{ kind: 'repeated', argIndex: -1, flag: name, spec, message: `--${name} is given ${uses} times, and clap 2 counts the uses it does not let override themselves (it refuses \`-n -nl\`, not \`-n -n\`)`, binaryError: `error: The argument '--${name}' was provided more than once, but cannot be used multiple times` }];
+      }
     }
   }
   for (const { spec, value, index, message } of pending.values()) {

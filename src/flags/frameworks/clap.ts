@@ -15,7 +15,11 @@ import { validateClapArgs } from './clap-args.js';
  *
  * `<NAME>` marks a value, `...` a repeatable one; `<NUM>` must be a non-negative integer.
  */
-const OPTION = /^ {2,8}(?:-([A-Za-z0-9]),? ?)?(?:--([A-Za-z0-9][\w.-]*))?(?:[ =](<[^>]+>|\[[^\]]+\])(\.\.\.)?)?(?: {2,}(.*))?$/;
+// A short may be any character (ripgrep's `-., --hidden`); a trailing `...` marks a counted switch
+// or an option taken many times; values are ` <V>`, several ` <A> <B>`, or optional `[=<V>]`.
+const OPTION = /^ {2,8}(?:-([^\s,-]),? ?)?(?:--([A-Za-z0-9][\w-]*(?:\.[\w-]+)*))?(\.\.\.)?((?:[ =]<[^>]+>)+|\[=<[^>]+>\]|[ =]\[[^\]]+\])?(\.\.\.)?(?: {2,}(.*))?$/;
+/** Sections that list arguments or commands, not options; every other section (custom help headings too) lists options. */
+const NOT_OPTIONS = new Set(['USAGE', 'ARGS', 'ARGUMENTS', 'COMMANDS', 'SUBCOMMANDS']);
 const SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
 
 export function looksLikeClap(text: string): boolean {
@@ -45,22 +49,25 @@ export function parseClapHelp(text: string): FlagCatalog {
       section = heading[1]!.toUpperCase();
       return;
     }
-    if (section !== 'OPTIONS' && section !== 'FLAGS') return;
+    if (section === '' || NOT_OPTIONS.has(section)) return;
     const option = OPTION.exec(line);
     if (option && (option[1] || option[2]) && /^ {2,8}-/.test(line)) {
       finish();
-      const [, short, long, placeholder, many, help] = option;
+      const [, short, long, counted, value, many, help] = option;
+      const placeholders = [...(value ?? '').matchAll(/<([^>]+)>|\[([^\]<>]+)\]/g)].map((m) => m[1] ?? m[2]!);
       current = {
         name: long ?? short!,
         short: long ? short : undefined,
-        takesValue: placeholder !== undefined,
-        isBoolean: placeholder === undefined,
+        takesValue: value !== undefined,
+        isBoolean: value === undefined,
         negatable: false,
         boolAcceptsValue: clap2,
-        repeatable: clap2 || many !== undefined || placeholder === undefined,
+        // `...`: the option may come again (clap 2 then keeps each value apart), or the switch counts.
+        repeatable: (many ?? counted) !== undefined || (clap2 && value === undefined),
         required: false,
-        placeholder: placeholder?.replace(/^[<[]|[>\]]$/g, ''),
-        optionalValue: placeholder?.startsWith('[') || undefined,
+        placeholder: placeholders[0],
+        optionalValue: value?.trimStart().startsWith('[') || undefined,
+        arity: placeholders.length > 1 ? placeholders.length : undefined,
         hidden: false,
         help: help?.trim() ?? '',
         line: index + 1,
@@ -72,6 +79,7 @@ export function parseClapHelp(text: string): FlagCatalog {
     else finish();
   });
   finish();
+  pairNegations(flags);
   const envPrefix = commonEnvPrefix(flags.map((f) => f.envVar).filter((v): v is string => v !== undefined));
   return { framework: 'clap', variant: clap2 ? 'clap2' : 'clap4', program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, '')) };
 }
@@ -92,8 +100,19 @@ function complete(spec: FlagSpec): FlagSpec {
     overrides: overridden(flat),
     // ripgrep (clap 2) parses <NUM> values itself and refuses anything but a non-negative integer;
     // a switch whose help counts its uses ("Two -u flags ...") is a counter.
-    valueType: spec.placeholder === 'NUM' ? 'usize' : !spec.takesValue && /\b(two|three) -\w flags\b|\b(provided|used) multiple times\b|\bcan be repeated\b/i.test(flat) ? 'count' : undefined,
+    valueType: spec.placeholder === 'NUM' ? 'usize' : !spec.takesValue && (/\.\.\.$/.test(spec.declaration) || /\b(two|three) -\w flags\b|\b(provided|used) multiple times\b|\bcan be repeated\b/i.test(flat)) ? 'count' : undefined,
   };
+}
+
+/** `--no-X` and `--X` override each other (ripgrep's pairs; the help does not say so). */
+function pairNegations(flags: FlagSpec[]): void {
+  const byName = new Map(flags.map((f) => [f.name, f]));
+  for (const negation of flags) {
+    const positive = negation.name.startsWith('no-') ? byName.get(negation.name.slice(3)) : undefined;
+    if (!positive || positive.takesValue || negation.takesValue) continue;
+    negation.overrides = [...new Set([...(negation.overrides ?? []), positive.name])];
+    positive.overrides = [...new Set([...(positive.overrides ?? []), negation.name])];
+  }
 }
 
 /** "This overrides the --context and --passthru flags.": the long names a flag's sentences say it overrides. */
