@@ -33,6 +33,47 @@ options:
 `;
 const sync = parseArgparseHelp(syncHelp);
 
+/** Group descriptions, an epilog, a single-dash long option, nargs=2, a REMAINDER and an option whose metavar is a positional's name. */
+const edgeHelp = `usage: edge [-h] [--input [PATH]] [-name NAME] [--mode [{x,y} ...]] [-a] [-b]
+            pair pair PATH ...
+
+positional arguments:
+  pair                two things
+  PATH                a path
+  rest                the rest
+
+options:
+  -h, --help          show this help message and exit
+  --mode [{x,y} ...]  modes
+  -a
+  -b
+
+Advanced:
+  Experimental.
+
+  --input [PATH]      input
+  -name NAME          single-dash long
+
+see docs
+`;
+const edge = parseArgparseHelp(edgeHelp);
+
+/** Subparsers under a titled group with a description. */
+const subHelp = `usage: sub [-h] [-v] {run,stop} ...
+
+options:
+  -h, --help  show this help message and exit
+  -v
+
+commands:
+  Subcommands
+
+  {run,stop}
+    run       run it
+    stop      stop it
+`;
+const sub = parseArgparseHelp(subHelp);
+
 describe('argparse help', () => {
   it('reads options, choices and positionals of python3 -m calendar', () => {
     expect(parseHelp(readFileSync(path.join(fixtures, 'help/python3-calendar/3.11.2.txt'), 'utf8'))).toMatchObject({ ok: true, catalog: { framework: 'argparse', program: 'calendar.py' } });
@@ -60,6 +101,30 @@ describe('argparse help', () => {
     expect(sync.flags.find((f) => f.name === 'q')).toMatchObject({ isBoolean: true, short: undefined });
     expect(sync.exclusiveGroups).toEqual([{ flags: ['dry-run', 'apply'], required: true }]);
     expect(sync.positionals).toEqual([{ name: 'sources', arity: '+' }]);
+  });
+});
+
+describe('argparse help that is easy to misread', () => {
+  it('reads only what the usage line names as positionals: not descriptions or epilogs', () => {
+    expect(edge.positionals).toEqual([{ name: 'pair', arity: 2 }, { name: 'PATH', arity: 1 }, { name: 'rest', arity: '...' }]);
+    expect(edge.flags.find((f) => f.name === 'name')).toMatchObject({ spellings: ['-name'], takesValue: true });
+    expect(edge.flags.find((f) => f.name === 'mode')).toMatchObject({ arity: '*', enumValues: ['x', 'y'] });
+    expect(sub.positionals).toEqual([{ name: '{run,stop}', arity: '...', enumValues: ['run', 'stop'], command: true }]);
+    expect(sub.commands).toEqual(['run', 'stop']);
+  });
+
+  it('parses them as Python does', () => {
+    expect(validateArgs(edge, ['x', 'y', 'p'])).toEqual([]);
+    expect(validateArgs(edge, ['x', 'y', 'p', 'a', 'b', '-x'])).toEqual([]);
+    expect(validateArgs(edge, ['--input', 't', 'x', 'y', 'p'])).toEqual([]);
+    expect(validateArgs(edge, ['-nam', 'n', 'x', 'y', 'p'])).toEqual([]);
+    expect(validateArgs(edge, ['x', 'y']).map((p) => p.binaryError)).toEqual(['error: the following arguments are required: PATH, rest']);
+    expect(validateArgs(edge, ['--mode', 'z', 'x', 'y', 'p']).map((p) => p.binaryError)).toEqual(["error: argument --mode: invalid choice: 'z' (choose from 'x', 'y')"]);
+    expect(validateArgs(edge, ['--nam', 'n', 'x', 'y', 'p']).map((p) => p.binaryError)).toEqual(['error: unrecognized arguments: --nam']);
+    expect(validateArgs(sub, [])).toEqual([]);
+    expect(validateArgs(sub, ['-v', 'run'])).toEqual([]);
+    // Python names the argument by its dest ("argument cmd: invalid choice: 'walk'"), which the help does not print.
+    expect(validateArgs(sub, ['walk'])).toMatchObject([{ kind: 'bad-enum' }]);
   });
 });
 

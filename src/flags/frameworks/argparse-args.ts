@@ -232,7 +232,7 @@ class ArgparseRun {
             argIndex: index,
             flag: action.option.name,
             spec: action.option,
-            message: `--${action.option.name} and --${other} may not be given together (${this.program} takes only one of ${group.flags.map((f) => `--${f}`).join(', ')})`,
+            message: `${actionName(action)} and ${actionName({ option: otherSpec })} may not be given together (${this.program} takes only one of ${group.flags.map((f) => actionName({ option: this.catalog.flags.find((spec) => spec.name === f)! })).join(', ')})`,
             binaryError: `error: argument ${actionName(action)}: not allowed with argument ${actionName({ option: otherSpec })}`,
           });
         }
@@ -261,7 +261,9 @@ class ArgparseRun {
   private checkRequired(unmatched: PositionalSpec[]): void {
     const missing = [
       ...this.catalog.flags.filter((f) => f.required && !this.seen.has(actionKey({ option: f }))).map((f) => actionName({ option: f })),
-      ...unmatched.filter((p) => p.arity !== '?' && p.arity !== '*' && p.arity !== '...' || p.command).map((p) => p.name),
+      // Every positional but nargs ? and * is required (REMAINDER too); subcommands are optional unless
+      // add_subparsers(required=True), which the help does not show: not required here.
+      ...unmatched.filter((p) => p.arity !== '?' && p.arity !== '*' && !p.command).map((p) => p.name),
     ];
     if (missing.length > 0) {
       throw new Refusal({
@@ -290,14 +292,15 @@ class ArgparseRun {
     const binaryError = `error: unrecognized arguments: ${this.extras.map((e) => e.arg).join(' ')}`;
     if (first.option) {
       const name = first.arg.replace(/^-+/, '').split('=')[0]!;
-      const suggestion = first.arg.startsWith('--') ? suggestFlag(name, this.catalog.flags) : undefined;
+      const suggestion = name.length > 1 ? suggestFlag(name, this.catalog.flags) : undefined;
+      const spelled = suggestion ? (suggestion.spellings ?? [`--${suggestion.name}`]).find((s) => s.replace(/^-+/, '') === suggestion.name) ?? `--${suggestion.name}` : undefined;
       throw new Refusal({
         kind: 'unknown-flag',
         argIndex: first.index,
         flag: name,
-        message: `${first.arg.split('=')[0]} is not an option of ${this.program}${suggestion ? `; did you mean --${suggestion.name}?` : ''}`,
+        message: `${first.arg.split('=')[0]} is not an option of ${this.program}${spelled ? `; did you mean ${spelled}?` : ''}`,
         binaryError,
-        suggestion: suggestion ? `--${suggestion.name}` : undefined,
+        suggestion: spelled,
       });
     }
     throw new Refusal({

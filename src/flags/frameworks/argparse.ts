@@ -32,7 +32,7 @@ export function parseArgparseHelp(text: string): FlagCatalog {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   const usage = usageText(lines);
   const flags: FlagSpec[] = [];
-  const positionals: Array<PositionalSpec & { help: string }> = [];
+  const candidates: Array<{ name: string; help: string }> = [];
   let inSection = false;
   let current: { help: string } | undefined;
   lines.forEach((line, index) => {
@@ -50,8 +50,9 @@ export function parseArgparseHelp(text: string): FlagCatalog {
     }
     const positional = POSITIONAL_LINE.exec(line);
     if (positional) {
-      current = positionalSpec(positional[1]!, positional[2] ?? '', usage);
-      positionals.push(current as PositionalSpec & { help: string });
+      const candidate = { name: positional[1]!, help: positional[2] ?? '' };
+      candidates.push(candidate);
+      current = candidate;
       return;
     }
     const more = CONTINUATION.exec(line);
@@ -59,12 +60,13 @@ export function parseArgparseHelp(text: string): FlagCatalog {
     else current = undefined;
   });
   for (const spec of flags) finishOption(spec, usage);
+  const positionals = positionalSpecs(candidates, withoutOptions(usage, flags));
   const program = programName(usage, flags, positionals);
   return {
     framework: 'argparse',
     program,
     flags,
-    positionals: positionals.map(({ help: _help, ...spec }) => spec),
+    positionals,
     acceptsPositionals: positionals.length > 0,
     commands: positionals.find((p) => p.command)?.enumValues,
     exclusiveGroups: exclusiveGroups(usage, flags),
@@ -91,7 +93,7 @@ function optionSpec(invocation: string, help: string, line: number): FlagSpec {
   const negations = longs.filter((s) => s.startsWith('--no-') && longs.includes(`--${s.slice(5)}`));
   const primary = longs.filter((s) => !negations.includes(s)).sort((a, b) => b.length - a.length)[0] ?? spellings.find((s) => s.length > 2) ?? spellings[0]!;
   const short = spellings.find((s) => /^-[^-]$/.test(s));
-  const choices = /^\{([^}]*)\}/.exec(valuePart)?.[1]?.split(',');
+  const choices = /\{([^}]*)\}/.exec(valuePart)?.[1]?.split(',');
   const takesValue = arity !== 0;
   return {
     name: primary.replace(/^-+/, ''),
@@ -125,16 +127,67 @@ function arityOfValue(value: string): Arity | 0 {
   return words === 1 ? 1 : words;
 }
 
-function positionalSpec(name: string, help: string, usage: string): PositionalSpec & { help: string } {
-  const quoted = escape(name);
-  const choices = /^\{([^}]*)\}$/.exec(name)?.[1]?.split(',');
-  const command = new RegExp(`(^|\\s)${quoted} \\.\\.\\.(\\s|$)`).test(usage);
-  let arity: Arity = 1;
-  if (command) arity = '...';
-  else if (new RegExp(`(^|\\s)${quoted} \\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = '+';
-  else if (new RegExp(`\\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = '*';
-  else if (new RegExp(`\\[${quoted}\\]`).test(usage)) arity = '?';
-  return { name, arity, enumValues: choices, command: command || undefined, help: help.trim() };
+/**
+ * Positionals in help order, with how many values each takes from the usage line. A two-space
+ * line the usage does not name is a group's description, not a positional; a usage `...` of its
+ * own is an argparse.REMAINDER positional.
+ */
+function positionalSpecs(candidates: Array<{ name: string; help: string }>, usage: string): PositionalSpec[] {
+  // `...` after `{a,b}` is a subcommand's; any other `...` on its own is a REMAINDER positional (its name is not printed).
+  const tokens = usage.split(' ');
+  let remainder = tokens.some((token, k) => token === '...' && !tokens[k - 1]?.endsWith('}'));
+  const specs: PositionalSpec[] = [];
+  for (const { name } of candidates) {
+    const quoted = escape(name);
+    const choices = /^\{([^}]*)\}$/.exec(name)?.[1]?.split(',');
+    const bare = usage.match(new RegExp(`(^|\\s)${quoted}(?=\\s|$)`, 'g'))?.length ?? 0;
+    let arity: Arity | undefined;
+    let command = false;
+    if (choices && new RegExp(`(^|\\s)${quoted} \\.\\.\\.(\\s|$)`).test(usage)) [arity, command] = ['...', true];
+    else if (new RegExp(`(^|\\s)${quoted} \\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = '+';
+    else if (new RegExp(`\\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = '*';
+    else if (new RegExp(`\\[${quoted}\\]`).test(usage)) arity = '?';
+    else if (bare > 0) arity = bare;
+    else if (remainder) [arity, remainder] = ['...', false];
+    if (arity === undefined) continue;
+    specs.push({ name, arity, ...(choices ? { enumValues: choices } : {}), ...(command ? { command: true } : {}) });
+  }
+  return specs;
+}
+
+/** The usage line without its options (`[-w WIDTH]`, `[--a | --b]`, a required `--name NAME`): what is left names positionals. */
+function withoutOptions(usage: string, flags: FlagSpec[]): string {
+  const kept: string[] = [];
+  let depth = 0;
+  let dropping = false;
+  let skipValues = 0;
+  for (const match of usage.matchAll(/[[\]()]|[^\s[\]()]+/g)) {
+    const token = match[0];
+    if (token === '[' || token === '(') {
+      if (depth === 0) dropping = /^[[(]\s*-/.test(usage.slice(match.index));
+      depth++;
+      if (!dropping) kept.push(token);
+      continue;
+    }
+    if (token === ']' || token === ')') {
+      depth--;
+      if (!dropping) kept.push(token);
+      if (depth === 0) dropping = false;
+      continue;
+    }
+    if (dropping) continue;
+    if (skipValues > 0) {
+      skipValues--;
+      continue;
+    }
+    const flag = depth === 0 && token.startsWith('-') ? flags.find((f) => f.spellings?.includes(token)) : undefined;
+    if (flag) {
+      skipValues = flag.takesValue ? (typeof flag.arity === 'number' ? flag.arity : 1) : 0;
+      continue;
+    }
+    kept.push(token);
+  }
+  return kept.join(' ').replace(/\[ /g, '[').replace(/ \]/g, ']');
 }
 
 function finishOption(spec: FlagSpec, usage: string): void {
