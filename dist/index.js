@@ -41509,7 +41509,6 @@ function validateClapArgs(catalog, args, options2 = {}) {
   const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
   const program = options2.label ?? catalog.program ?? "the binary";
   const seen = /* @__PURE__ */ new Set();
-  const usage = (spec) => `'${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ""}'`;
   const label = (spec) => `'--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ""}'`;
   const checkValue = (spec, value, index) => {
     if (spec.enumValues && !spec.enumValues.includes(value)) {
@@ -41523,12 +41522,17 @@ function validateClapArgs(catalog, args, options2 = {}) {
   };
   const acceptsHyphen = (spec) => /PATTERN/.test(spec.placeholder ?? "");
   const occurrences = /* @__PURE__ */ new Map();
-  const active = /* @__PURE__ */ new Set();
+  const switchUses = /* @__PURE__ */ new Map();
+  let lastParsed;
+  const overrideSelf = () => {
+    if (lastParsed && (switchUses.get(lastParsed.name) ?? 0) > 1) switchUses.set(lastParsed.name, 1);
+  };
   const repeated = (spec, index) => {
     occurrences.set(spec.name, (occurrences.get(spec.name) ?? 0) + 1);
-    active.add(spec.name);
-    if (seen.has(spec.name) && !spec.repeatable) {
-      return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: The argument ${usage(spec)} was provided more than once` };
+    if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
+    lastParsed = spec;
+    if (catalog.variant !== "clap2" && seen.has(spec.name) && !spec.repeatable) {
+      return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: the argument ${label(spec)} cannot be used multiple times` };
     }
     seen.add(spec.name);
     return void 0;
@@ -41539,7 +41543,7 @@ function validateClapArgs(catalog, args, options2 = {}) {
       if (name === spec.name) continue;
       pending.delete(name);
       pending.delete(`${name}#missing`);
-      active.delete(name);
+      switchUses.delete(name);
     }
   };
   const set = (spec, value, index) => {
@@ -41552,7 +41556,7 @@ function validateClapArgs(catalog, args, options2 = {}) {
     pending.set(`${spec.name}#missing`, { spec, value: void 0, index, message });
   };
   const extraValues = (spec, valueIndex) => {
-    if (catalog.variant !== "clap2" || (occurrences.get(spec.name) ?? 0) < 2) return void 0;
+    if (catalog.variant !== "clap2" || spec.repeatable || (occurrences.get(spec.name) ?? 0) < 2) return void 0;
     let count2 = 1;
     for (let j = valueIndex + 1; j < args.length && (!args[j].startsWith("-") || args[j] === "-"); j++) count2++;
     if (count2 === 1) return void 0;
@@ -41560,6 +41564,7 @@ function validateClapArgs(catalog, args, options2 = {}) {
   };
   for (let i2 = 0; i2 < args.length; i2++) {
     const raw = args[i2];
+    overrideSelf();
     if (raw === "--") break;
     if (!raw.startsWith("-") || raw === "-") continue;
     if (raw.startsWith("--")) {
@@ -41577,6 +41582,17 @@ function validateClapArgs(catalog, args, options2 = {}) {
         continue;
       }
       let value;
+      const count2 = typeof spec.arity === "number" ? spec.arity : 1;
+      if (count2 > 1 && equals < 0) {
+        const taken = args.slice(i2 + 1, i2 + 1 + count2);
+        if (taken.length < count2 || taken.some((a2) => a2.startsWith("-") && a2 !== "-")) {
+          missing(spec, i2, `--${name} needs ${count2} values`);
+          continue;
+        }
+        i2 += count2;
+        set(spec, void 0, i2);
+        continue;
+      }
       if (equals >= 0) value = raw.slice(equals + 1);
       else if (i2 + 1 < args.length && (!args[i2 + 1].startsWith("-") || acceptsHyphen(spec) || args[i2 + 1] === "-")) {
         value = args[++i2];
@@ -41597,9 +41613,6 @@ function validateClapArgs(catalog, args, options2 = {}) {
       if (!spec) {
         return [{ kind: "unknown-flag", argIndex: i2, flag: letter, message: `-${letter} (in ${raw}) is not an option of ${program}`, binaryError: `error: Found argument '-${letter}' which wasn't expected, or isn't valid in this context` }];
       }
-      if (catalog.variant === "clap2" && !spec.takesValue && spec.valueType !== "count" && rest.length === raw.length - 1 && raw.length > 2 && active.has(spec.name)) {
-        return [{ kind: "repeated", argIndex: i2, flag: spec.name, spec, message: `-${letter} leads ${raw} but was given before; clap 2 then refuses it`, binaryError: `error: The argument '--${spec.name}' was provided more than once, but cannot be used multiple times` }];
-      }
       const again = repeated(spec, i2);
       if (again) return [again];
       if (!spec.takesValue) {
@@ -41607,8 +41620,8 @@ function validateClapArgs(catalog, args, options2 = {}) {
         rest = rest.slice(1);
         continue;
       }
-      let value = rest.slice(1).replace(/^=/, "");
-      if (value === "") {
+      let value = rest[1] === "=" ? rest.slice(2) : rest.slice(1);
+      if (value === "" && rest[1] !== "=") {
         value = i2 + 1 < args.length && (!args[i2 + 1].startsWith("-") || acceptsHyphen(spec) || args[i2 + 1] === "-") ? args[++i2] : void 0;
         const extra = value !== void 0 ? extraValues(spec, i2) : void 0;
         if (extra) return [extra];
@@ -41619,6 +41632,15 @@ function validateClapArgs(catalog, args, options2 = {}) {
       }
       set(spec, value, i2);
       break;
+    }
+  }
+  overrideSelf();
+  if (catalog.variant === "clap2") {
+    for (const [name, uses] of switchUses) {
+      const spec = byLong.get(name);
+      if (uses > 1 && spec.valueType !== "count") {
+        return [{ kind: "repeated", argIndex: -1, flag: name, spec, message: `--${name} is given ${uses} times, and clap 2 counts the uses it does not let override themselves (it refuses \`-n -nl\`, not \`-n -n\`)`, binaryError: `error: The argument '--${name}' was provided more than once, but cannot be used multiple times` }];
+      }
     }
   }
   for (const { spec, value, index, message } of pending.values()) {
@@ -41632,7 +41654,8 @@ function validateClapArgs(catalog, args, options2 = {}) {
 }
 
 // src/flags/frameworks/clap.ts
-var OPTION2 = /^ {2,8}(?:-([A-Za-z0-9]),? ?)?(?:--([A-Za-z0-9][\w.-]*))?(?:[ =](<[^>]+>|\[[^\]]+\])(\.\.\.)?)?(?: {2,}(.*))?$/;
+var OPTION2 = /^ {2,8}(?:-([^\s,-]),? ?)?(?:--([A-Za-z0-9][\w-]*(?:\.[\w-]+)*))?(\.\.\.)?((?:[ =]<[^>]+>)+|\[=<[^>]+>\]|[ =]\[[^\]]+\])?(\.\.\.)?(?: {2,}(.*))?$/;
+var NOT_OPTIONS = /* @__PURE__ */ new Set(["USAGE", "ARGS", "ARGUMENTS", "COMMANDS", "SUBCOMMANDS"]);
 var SECTION4 = /^([A-Z][A-Za-z ]*):\s*$/;
 function looksLikeClap(text) {
   const lines = text.split("\n");
@@ -41660,22 +41683,25 @@ function parseClapHelp(text) {
       section = heading[1].toUpperCase();
       return;
     }
-    if (section !== "OPTIONS" && section !== "FLAGS") return;
+    if (section === "" || NOT_OPTIONS.has(section)) return;
     const option = OPTION2.exec(line);
     if (option && (option[1] || option[2]) && /^ {2,8}-/.test(line)) {
       finish2();
-      const [, short, long, placeholder, many, help] = option;
+      const [, short, long, counted, value, many, help] = option;
+      const placeholders = [...(value ?? "").matchAll(/<([^>]+)>|\[([^\]<>]+)\]/g)].map((m) => m[1] ?? m[2]);
       current = {
         name: long ?? short,
         short: long ? short : void 0,
-        takesValue: placeholder !== void 0,
-        isBoolean: placeholder === void 0,
+        takesValue: value !== void 0,
+        isBoolean: value === void 0,
         negatable: false,
         boolAcceptsValue: clap2,
-        repeatable: clap2 || many !== void 0 || placeholder === void 0,
+        // `...`: the option may come again (clap 2 then keeps each value apart), or the switch counts.
+        repeatable: (many ?? counted) !== void 0 || clap2 && value === void 0,
         required: false,
-        placeholder: placeholder?.replace(/^[<[]|[>\]]$/g, ""),
-        optionalValue: placeholder?.startsWith("[") || void 0,
+        placeholder: placeholders[0],
+        optionalValue: value?.trimStart().startsWith("[") || void 0,
+        arity: placeholders.length > 1 ? placeholders.length : void 0,
         hidden: false,
         help: help?.trim() ?? "",
         line: index + 1,
@@ -41688,6 +41714,7 @@ ${line.trim()}`;
     else finish2();
   });
   finish2();
+  pairNegations(flags);
   const envPrefix = commonEnvPrefix(flags.map((f) => f.envVar).filter((v) => v !== void 0));
   return { framework: "clap", variant: clap2 ? "clap2" : "clap4", program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
 }
@@ -41707,8 +41734,17 @@ function complete3(spec) {
     overrides: overridden(flat),
     // ripgrep (clap 2) parses <NUM> values itself and refuses anything but a non-negative integer;
     // a switch whose help counts its uses ("Two -u flags ...") is a counter.
-    valueType: spec.placeholder === "NUM" ? "usize" : !spec.takesValue && /\b(two|three) -\w flags\b|\b(provided|used) multiple times\b|\bcan be repeated\b/i.test(flat) ? "count" : void 0
+    valueType: spec.placeholder === "NUM" ? "usize" : !spec.takesValue && (/\.\.\.$/.test(spec.declaration) || /\b(two|three) -\w flags\b|\b(provided|used) multiple times\b|\bcan be repeated\b/i.test(flat)) ? "count" : void 0
   };
+}
+function pairNegations(flags) {
+  const byName = new Map(flags.map((f) => [f.name, f]));
+  for (const negation of flags) {
+    const positive = negation.name.startsWith("no-") ? byName.get(negation.name.slice(3)) : void 0;
+    if (!positive || positive.takesValue || negation.takesValue) continue;
+    negation.overrides = [.../* @__PURE__ */ new Set([...negation.overrides ?? [], positive.name])];
+    positive.overrides = [.../* @__PURE__ */ new Set([...positive.overrides ?? [], negation.name])];
+  }
 }
 function overridden(help) {
   const names = help.split(/(?<=\.)\s+/).filter((sentence) => /\boverrides\b/.test(sentence)).flatMap((sentence) => [...sentence.matchAll(/--([a-z][\w-]*)/g)].map((m) => m[1]));
@@ -41937,7 +41973,7 @@ var ArgparseRun = class {
             argIndex: index,
             flag: action.option.name,
             spec: action.option,
-            message: `--${action.option.name} and --${other} may not be given together (${this.program} takes only one of ${group.flags.map((f) => `--${f}`).join(", ")})`,
+            message: `${actionName(action)} and ${actionName({ option: otherSpec })} may not be given together (${this.program} takes only one of ${group.flags.map((f) => actionName({ option: this.catalog.flags.find((spec) => spec.name === f) })).join(", ")})`,
             binaryError: `error: argument ${actionName(action)}: not allowed with argument ${actionName({ option: otherSpec })}`
           });
         }
@@ -41964,7 +42000,9 @@ var ArgparseRun = class {
   checkRequired(unmatched) {
     const missing = [
       ...this.catalog.flags.filter((f) => f.required && !this.seen.has(actionKey({ option: f }))).map((f) => actionName({ option: f })),
-      ...unmatched.filter((p) => p.arity !== "?" && p.arity !== "*" && p.arity !== "..." || p.command).map((p) => p.name)
+      // Every positional but nargs ? and * is required (REMAINDER too); subcommands are optional unless
+      // add_subparsers(required=True), which the help does not show: not required here.
+      ...unmatched.filter((p) => p.arity !== "?" && p.arity !== "*" && !p.command).map((p) => p.name)
     ];
     if (missing.length > 0) {
       throw new Refusal({
@@ -41992,14 +42030,15 @@ var ArgparseRun = class {
     const binaryError = `error: unrecognized arguments: ${this.extras.map((e) => e.arg).join(" ")}`;
     if (first.option) {
       const name = first.arg.replace(/^-+/, "").split("=")[0];
-      const suggestion = first.arg.startsWith("--") ? suggestFlag(name, this.catalog.flags) : void 0;
+      const suggestion = name.length > 1 ? suggestFlag(name, this.catalog.flags) : void 0;
+      const spelled = suggestion ? (suggestion.spellings ?? [`--${suggestion.name}`]).find((s) => s.replace(/^-+/, "") === suggestion.name) ?? `--${suggestion.name}` : void 0;
       throw new Refusal({
         kind: "unknown-flag",
         argIndex: first.index,
         flag: name,
-        message: `${first.arg.split("=")[0]} is not an option of ${this.program}${suggestion ? `; did you mean --${suggestion.name}?` : ""}`,
+        message: `${first.arg.split("=")[0]} is not an option of ${this.program}${spelled ? `; did you mean ${spelled}?` : ""}`,
         binaryError,
-        suggestion: suggestion ? `--${suggestion.name}` : void 0
+        suggestion: spelled
       });
     }
     throw new Refusal({
@@ -42067,7 +42106,7 @@ function parseArgparseHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const usage = usageText(lines);
   const flags = [];
-  const positionals = [];
+  const candidates = [];
   let inSection = false;
   let current;
   lines.forEach((line, index) => {
@@ -42085,8 +42124,9 @@ function parseArgparseHelp(text) {
     }
     const positional = POSITIONAL_LINE.exec(line);
     if (positional) {
-      current = positionalSpec(positional[1], positional[2] ?? "", usage);
-      positionals.push(current);
+      const candidate = { name: positional[1], help: positional[2] ?? "" };
+      candidates.push(candidate);
+      current = candidate;
       return;
     }
     const more = CONTINUATION.exec(line);
@@ -42094,12 +42134,13 @@ function parseArgparseHelp(text) {
     else current = void 0;
   });
   for (const spec of flags) finishOption(spec, usage);
+  const positionals = positionalSpecs(candidates, withoutOptions(usage, flags));
   const program = programName(usage, flags, positionals);
   return {
     framework: "argparse",
     program,
     flags,
-    positionals: positionals.map(({ help: _help, ...spec }) => spec),
+    positionals,
     acceptsPositionals: positionals.length > 0,
     commands: positionals.find((p) => p.command)?.enumValues,
     exclusiveGroups: exclusiveGroups(usage, flags)
@@ -42122,7 +42163,7 @@ function optionSpec(invocation, help, line) {
   const negations = longs.filter((s) => s.startsWith("--no-") && longs.includes(`--${s.slice(5)}`));
   const primary = longs.filter((s) => !negations.includes(s)).sort((a2, b) => b.length - a2.length)[0] ?? spellings.find((s) => s.length > 2) ?? spellings[0];
   const short = spellings.find((s) => /^-[^-]$/.test(s));
-  const choices = /^\{([^}]*)\}/.exec(valuePart)?.[1]?.split(",");
+  const choices = /\{([^}]*)\}/.exec(valuePart)?.[1]?.split(",");
   const takesValue = arity !== 0;
   return {
     name: primary.replace(/^-+/, ""),
@@ -42153,16 +42194,59 @@ function arityOfValue(value) {
   const words = value.split(" ").length;
   return words === 1 ? 1 : words;
 }
-function positionalSpec(name, help, usage) {
-  const quoted = escape2(name);
-  const choices = /^\{([^}]*)\}$/.exec(name)?.[1]?.split(",");
-  const command = new RegExp(`(^|\\s)${quoted} \\.\\.\\.(\\s|$)`).test(usage);
-  let arity = 1;
-  if (command) arity = "...";
-  else if (new RegExp(`(^|\\s)${quoted} \\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = "+";
-  else if (new RegExp(`\\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = "*";
-  else if (new RegExp(`\\[${quoted}\\]`).test(usage)) arity = "?";
-  return { name, arity, enumValues: choices, command: command || void 0, help: help.trim() };
+function positionalSpecs(candidates, usage) {
+  const tokens = usage.split(" ");
+  let remainder = tokens.some((token, k) => token === "..." && !tokens[k - 1]?.endsWith("}"));
+  const specs = [];
+  for (const { name } of candidates) {
+    const quoted = escape2(name);
+    const choices = /^\{([^}]*)\}$/.exec(name)?.[1]?.split(",");
+    const bare = usage.match(new RegExp(`(^|\\s)${quoted}(?=\\s|$)`, "g"))?.length ?? 0;
+    let arity;
+    let command = false;
+    if (choices && new RegExp(`(^|\\s)${quoted} \\.\\.\\.(\\s|$)`).test(usage)) [arity, command] = ["...", true];
+    else if (new RegExp(`(^|\\s)${quoted} \\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = "+";
+    else if (new RegExp(`\\[${quoted} \\.\\.\\.\\]`).test(usage)) arity = "*";
+    else if (new RegExp(`\\[${quoted}\\]`).test(usage)) arity = "?";
+    else if (bare > 0) arity = bare;
+    else if (remainder) [arity, remainder] = ["...", false];
+    if (arity === void 0) continue;
+    specs.push({ name, arity, ...choices ? { enumValues: choices } : {}, ...command ? { command: true } : {} });
+  }
+  return specs;
+}
+function withoutOptions(usage, flags) {
+  const kept = [];
+  let depth = 0;
+  let dropping = false;
+  let skipValues = 0;
+  for (const match of usage.matchAll(/[[\]()]|[^\s[\]()]+/g)) {
+    const token = match[0];
+    if (token === "[" || token === "(") {
+      if (depth === 0) dropping = /^[[(]\s*-/.test(usage.slice(match.index));
+      depth++;
+      if (!dropping) kept.push(token);
+      continue;
+    }
+    if (token === "]" || token === ")") {
+      depth--;
+      if (!dropping) kept.push(token);
+      if (depth === 0) dropping = false;
+      continue;
+    }
+    if (dropping) continue;
+    if (skipValues > 0) {
+      skipValues--;
+      continue;
+    }
+    const flag = depth === 0 && token.startsWith("-") ? flags.find((f) => f.spellings?.includes(token)) : void 0;
+    if (flag) {
+      skipValues = flag.takesValue ? typeof flag.arity === "number" ? flag.arity : 1 : 0;
+      continue;
+    }
+    kept.push(token);
+  }
+  return kept.join(" ").replace(/\[ /g, "[").replace(/ \]/g, "]");
 }
 function finishOption(spec, usage) {
   spec.defaultValue = /\(default: ([^)]*)\)/.exec(spec.help)?.[1];
@@ -50390,8 +50474,8 @@ async function isDirectory2(dir) {
 }
 
 // src/flux/fingerprint.ts
-import { createHash as createHash2 } from "node:crypto";
-import path11 from "node:path";
+import { createHash as createHash3 } from "node:crypto";
+import path12 from "node:path";
 
 // src/flux/helmrelease.ts
 function isHelmRelease(object) {
@@ -50469,7 +50553,8 @@ function readChartSpec(body, namespace) {
     name,
     version: version === void 0 || version === null ? void 0 : String(version),
     sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRef?.namespace) ?? namespace },
-    valuesFiles: Array.isArray(body?.valuesFiles) ? body.valuesFiles.map(String) : []
+    valuesFiles: Array.isArray(body?.valuesFiles) ? body.valuesFiles.map(String) : [],
+    ignoreMissingValuesFiles: body?.ignoreMissingValuesFiles === true
   };
 }
 function readChartRef(value, namespace) {
@@ -50509,9 +50594,73 @@ function readHelmChart(object) {
   };
 }
 
+// src/flux/chart-values-files.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+import { createHash as createHash2 } from "node:crypto";
+import { promises as fs5 } from "node:fs";
+import path11 from "node:path";
+async function withMergedValuesFiles(chart, request2) {
+  if (request2.files.length === 0) return chart;
+  let merged = {};
+  const used = [];
+  for (const file of request2.files) {
+    const values = await readValuesFile(request2.source, file);
+    if (values === void 0) {
+      if (request2.ignoreMissing) continue;
+      return { ok: false, message: `values file ${file} is not in ${request2.source.label}; source-controller fails the chart (set ignoreMissingValuesFiles to skip it)` };
+    }
+    if (typeof values === "string") return { ok: false, message: values };
+    merged = mergeMaps(merged, values);
+    used.push(file);
+  }
+  const text = (0, import_yaml3.stringify)(merged);
+  const valuesDigest = createHash2("sha256").update(text).digest("hex");
+  const dir = chart.digest ? path11.join(request2.cacheDir, "charts", `values-${createHash2("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path11.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  await writeChartCopy(chart.dir, dir, text);
+  return { ...chart, dir, description: `${chart.description} with ${used.join(", ") || "no values file"}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : void 0 };
+}
+function confined(file) {
+  return path11.posix.normalize(`/${file}`).slice(1);
+}
+async function readValuesFile(source, file) {
+  const text = await source.read(confined(file));
+  if (text === void 0) return void 0;
+  try {
+    const value = (0, import_yaml3.parse)(text);
+    if (value === null || value === void 0) return {};
+    return asRecord(value) ?? `values file ${file} in ${source.label} is not a map of values`;
+  } catch (error2) {
+    return `values file ${file} in ${source.label} is not valid YAML: ${error2.message.split("\n")[0]}`;
+  }
+}
+function mergeMaps(base2, overlay) {
+  const out = {};
+  for (const [key, value] of Object.entries(base2)) defineKey(out, key, value);
+  for (const [key, value] of Object.entries(overlay)) {
+    const below = asRecord(out[key]);
+    const over = asRecord(value);
+    defineKey(out, key, below && over ? mergeMaps(below, over) : value);
+  }
+  return out;
+}
+async function writeChartCopy(from, to, valuesText) {
+  if (await fs5.access(path11.join(to, "Chart.yaml")).then(() => true, () => false)) return;
+  const staging = `${to}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await fs5.mkdir(path11.dirname(to), { recursive: true });
+    await fs5.cp(from, staging, { recursive: true });
+    await fs5.writeFile(path11.join(staging, "values.yaml"), valuesText);
+    await fs5.rename(staging, to).catch(async (error2) => {
+      if (!await fs5.access(path11.join(to, "Chart.yaml")).then(() => true, () => false)) throw error2;
+    });
+  } finally {
+    await fs5.rm(staging, { recursive: true, force: true });
+  }
+}
+
 // src/flux/fingerprint.ts
 async function releaseFingerprint(release, inventory, snapshot) {
-  const hash = createHash2("sha256");
+  const hash = createHash3("sha256");
   hash.update(JSON.stringify(release.object.body));
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
@@ -50531,7 +50680,8 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === "GitRepository") {
-    hash.update(await snapshot.treeDigest(path11.posix.normalize(chart.name.replace(/^\.\//, ""))));
+    hash.update(await snapshot.treeDigest(path12.posix.normalize(chart.name.replace(/^\.\//, ""))));
+    for (const file of chart.valuesFiles) hash.update(await snapshot.readFile(confined(file)) ?? "\0missing");
   }
 }
 
@@ -50634,9 +50784,9 @@ function isMap4(value) {
 }
 
 // src/flux/post-render.ts
-var import_yaml3 = __toESM(require_dist(), 1);
-import { promises as fs5 } from "node:fs";
-import path12 from "node:path";
+var import_yaml4 = __toESM(require_dist(), 1);
+import { promises as fs6 } from "node:fs";
+import path13 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
   if (!Array.isArray(postRenderers)) return [];
@@ -50644,7 +50794,7 @@ function postRendererKustomizations(release) {
     const kustomize = asRecord(asRecord(entry)?.kustomize);
     if (!kustomize) return [];
     const patches = Array.isArray(kustomize.patches) ? [...kustomize.patches] : [];
-    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml3.stringify)(patch) });
+    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml4.stringify)(patch) });
     for (const json6902 of Array.isArray(kustomize.patchesJson6902) ? kustomize.patchesJson6902 : []) {
       const record = asRecord(json6902);
       if (record) patches.push({ target: record.target, patch: JSON.stringify(record.patch ?? []) });
@@ -50658,12 +50808,12 @@ function postRendererKustomizations(release) {
 async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
-    const dir = path12.join(workDir, `post-render-${index}`);
-    await fs5.mkdir(dir, { recursive: true });
-    await fs5.writeFile(path12.join(dir, "manifests.yaml"), current);
-    await fs5.writeFile(path12.join(dir, "kustomization.yaml"), (0, import_yaml3.stringify)(kustomization));
+    const dir = path13.join(workDir, `post-render-${index}`);
+    await fs6.mkdir(dir, { recursive: true });
+    await fs6.writeFile(path13.join(dir, "manifests.yaml"), current);
+    await fs6.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)(kustomization));
     const result = await kustomizeBuild(dir, timeoutMs);
-    await fs5.rm(dir, { recursive: true, force: true });
+    await fs6.rm(dir, { recursive: true, force: true });
     if (!result.ok) return { ok: false, error: result.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result.output;
   }
@@ -50685,12 +50835,12 @@ function actionSettings(release, action) {
 }
 
 // src/flux/flux-labels.ts
-var import_yaml4 = __toESM(require_dist(), 1);
+var import_yaml5 = __toESM(require_dist(), 1);
 function withFluxLabels(manifests, release) {
-  const documents = (0, import_yaml4.parseAllDocuments)(manifests);
+  const documents = (0, import_yaml5.parseAllDocuments)(manifests);
   const out = [];
   for (const document of documents) {
-    if (document.errors.length > 0 || !(0, import_yaml4.isMap)(document.contents)) {
+    if (document.errors.length > 0 || !(0, import_yaml5.isMap)(document.contents)) {
       if (document.contents !== null) out.push(document.toString().trimEnd());
       continue;
     }
@@ -50735,9 +50885,9 @@ async function versionOf2(binary) {
 }
 
 // src/helm/render-cache.ts
-import { createHash as createHash3 } from "node:crypto";
-import { promises as fs6 } from "node:fs";
-import path13 from "node:path";
+import { createHash as createHash4 } from "node:crypto";
+import { promises as fs7 } from "node:fs";
+import path14 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -50747,7 +50897,7 @@ var RenderCache = class {
   hits = 0;
   misses = 0;
   static key(parts) {
-    return createHash3("sha256").update(JSON.stringify(parts)).digest("hex");
+    return createHash4("sha256").update(JSON.stringify(parts)).digest("hex");
   }
   /** The cached render for `key`, or the result of `render()`, stored when it succeeded. */
   get(key, render) {
@@ -50768,13 +50918,13 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path13.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path14.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      return JSON.parse(await fs6.readFile(file, "utf8"));
+      return JSON.parse(await fs7.readFile(file, "utf8"));
     } catch {
       return void 0;
     }
@@ -50782,19 +50932,19 @@ var RenderCache = class {
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs6.mkdir(path13.dirname(file), { recursive: true });
+    await fs7.mkdir(path14.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs6.writeFile(temporary, JSON.stringify(value));
-    await fs6.rename(temporary, file);
+    await fs7.writeFile(temporary, JSON.stringify(value));
+    await fs7.rename(temporary, file);
   }
 };
 
 // src/helm/run.ts
-import { promises as fs7 } from "node:fs";
-import path14 from "node:path";
+import { promises as fs8 } from "node:fs";
+import path15 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs7.mkdir(path14.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs8.mkdir(path15.join(homeDir, "plugins"), { recursive: true }));
 }
 async function runHelm(args, options2, input) {
   const helm = await resolveHelm();
@@ -50805,12 +50955,12 @@ async function runHelm(args, options2, input) {
     maxBuffer: 256 * 1024 * 1024,
     env: {
       ...process.env,
-      HELM_CACHE_HOME: path14.join(options2.homeDir, "cache"),
-      HELM_CONFIG_HOME: path14.join(options2.homeDir, "config"),
-      HELM_DATA_HOME: path14.join(options2.homeDir, "data"),
-      HELM_PLUGINS: path14.join(options2.homeDir, "plugins"),
+      HELM_CACHE_HOME: path15.join(options2.homeDir, "cache"),
+      HELM_CONFIG_HOME: path15.join(options2.homeDir, "config"),
+      HELM_DATA_HOME: path15.join(options2.homeDir, "data"),
+      HELM_PLUGINS: path15.join(options2.homeDir, "plugins"),
       HELM_NO_PLUGINS: "1",
-      KUBECONFIG: path14.join(options2.homeDir, "no-kubeconfig")
+      KUBECONFIG: path15.join(options2.homeDir, "no-kubeconfig")
     }
   });
   if (result.timedOut) {
@@ -50833,7 +50983,7 @@ async function helmTemplate(request2, options2) {
 }
 
 // src/model/workloads.ts
-var import_yaml5 = __toESM(require_dist(), 1);
+var import_yaml6 = __toESM(require_dist(), 1);
 var POD_SPEC_PATHS = {
   Pod: ["spec"],
   Deployment: ["spec", "template", "spec"],
@@ -50846,7 +50996,7 @@ var POD_SPEC_PATHS = {
 function extractContainers(manifests, defaultNamespace) {
   const containers = [];
   let manifestCount = 0;
-  for (const document of (0, import_yaml5.parseAllDocuments)(manifests, KUBERNETES_YAML)) {
+  for (const document of (0, import_yaml6.parseAllDocuments)(manifests, KUBERNETES_YAML)) {
     if (document.errors.length > 0) continue;
     const body = asRecord(document.toJS({ maxAliasCount: 1e3 }));
     if (!body) continue;
@@ -50911,23 +51061,23 @@ import { promises as fs10 } from "node:fs";
 import path17 from "node:path";
 
 // src/helm/pull.ts
-import { createHash as createHash4 } from "node:crypto";
-import { promises as fs8 } from "node:fs";
-import path15 from "node:path";
+import { createHash as createHash5 } from "node:crypto";
+import { promises as fs9 } from "node:fs";
+import path16 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 async function pullChart(request2, cacheDir, options2, rangePulls) {
   const exact = request2.digest !== void 0 || request2.version !== void 0 && EXACT_VERSION.test(request2.version);
   if (exact) {
     const finalDir = chartCacheDir(cacheDir, request2);
-    if (await exists2(path15.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+    if (await exists2(path16.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
     return fetchInto(request2, cacheDir, options2, () => finalDir);
   }
   const resolve = () => fetchInto(request2, cacheDir, options2, (version) => chartCacheDir(cacheDir, { ...request2, version }));
   return rangePulls ? memoized(rangePulls, JSON.stringify([cacheDir, request2]), resolve) : resolve();
 }
 function chartCacheDir(cacheDir, request2) {
-  const key = createHash4("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? "", request2.digest ?? ""])).digest("hex").slice(0, 32);
-  return path15.join(cacheDir, "charts", key);
+  const key = createHash5("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? "", request2.digest ?? ""])).digest("hex").slice(0, 32);
+  return path16.join(cacheDir, "charts", key);
 }
 async function fetchInto(request2, cacheDir, options2, destination) {
   const staging = await makeStaging(cacheDir, "pull");
@@ -50940,7 +51090,7 @@ async function fetchInto(request2, cacheDir, options2, destination) {
     await publish(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
-    await fs8.rm(staging, { recursive: true, force: true });
+    await fs9.rm(staging, { recursive: true, force: true });
   }
 }
 function pullArguments(request2) {
@@ -50954,15 +51104,15 @@ function pullArguments(request2) {
   return args;
 }
 async function unpackChartArchive(archive, cacheDir, timeoutMs) {
-  const key = `archive-${createHash4("sha256").update(archive).digest("hex").slice(0, 32)}`;
-  const finalDir = path15.join(cacheDir, "charts", key);
-  if (await exists2(path15.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+  const key = `archive-${createHash5("sha256").update(archive).digest("hex").slice(0, 32)}`;
+  const finalDir = path16.join(cacheDir, "charts", key);
+  if (await exists2(path16.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
   const staging = await makeStaging(cacheDir, key);
   try {
-    const file = path15.join(staging, "chart.tgz");
-    await fs8.writeFile(file, archive);
-    const into = path15.join(staging, "unpacked");
-    await fs8.mkdir(into);
+    const file = path16.join(staging, "chart.tgz");
+    await fs9.writeFile(file, archive);
+    const into = path16.join(staging, "unpacked");
+    await fs9.mkdir(into);
     const result = await runProcess("tar", ["-xzf", file, "-C", into, "--no-same-owner", "--no-same-permissions"], { env: process.env, timeoutMs, maxBuffer: 1024 * 1024 });
     if (result.exitCode !== 0) return { ok: false, error: `not a chart archive: ${result.stderr.trim() || "tar failed"}` };
     const chartDir = await chartDirIn(into);
@@ -50970,95 +51120,37 @@ async function unpackChartArchive(archive, cacheDir, timeoutMs) {
     await publish(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
-    await fs8.rm(staging, { recursive: true, force: true });
+    await fs9.rm(staging, { recursive: true, force: true });
   }
 }
 async function makeStaging(cacheDir, key) {
-  const staging = path15.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await fs8.mkdir(staging, { recursive: true });
+  const staging = path16.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  await fs9.mkdir(staging, { recursive: true });
   return staging;
 }
 async function chartDirIn(dir) {
-  const entries = await fs8.readdir(dir);
+  const entries = await fs9.readdir(dir);
   const charts = [];
-  for (const entry of entries) if (await exists2(path15.join(dir, entry, "Chart.yaml"))) charts.push(path15.join(dir, entry));
+  for (const entry of entries) if (await exists2(path16.join(dir, entry, "Chart.yaml"))) charts.push(path16.join(dir, entry));
   return charts.length === 1 ? charts[0] : void 0;
 }
 async function publish(chartDir, finalDir) {
-  await fs8.rename(chartDir, finalDir).catch(async (error2) => {
-    if (!await exists2(path15.join(finalDir, "Chart.yaml"))) throw error2;
+  await fs9.rename(chartDir, finalDir).catch(async (error2) => {
+    if (!await exists2(path16.join(finalDir, "Chart.yaml"))) throw error2;
   });
 }
 async function pulled(dir) {
   return { ok: true, dir, version: await chartVersionIn(dir) };
 }
 async function chartVersionIn(dir) {
-  const text = await fs8.readFile(path15.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs9.readFile(path16.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0;
 }
 async function exists2(p) {
-  return fs8.access(p).then(
+  return fs9.access(p).then(
     () => true,
     () => false
   );
-}
-
-// src/flux/chart-ref-values.ts
-var import_yaml6 = __toESM(require_dist(), 1);
-import { createHash as createHash5 } from "node:crypto";
-import { promises as fs9 } from "node:fs";
-import path16 from "node:path";
-async function withMergedValuesFiles(chart, valuesFiles, cacheDir) {
-  if (valuesFiles.length === 0) return chart;
-  let merged = {};
-  for (const file of valuesFiles) {
-    const values = await readValuesFile(chart.dir, file);
-    if (typeof values === "string") return { ok: false, message: values };
-    merged = mergeMaps(merged, values);
-  }
-  const text = (0, import_yaml6.stringify)(merged);
-  const valuesDigest = createHash5("sha256").update(text).digest("hex");
-  const key = createHash5("sha256").update(`${chart.digest ?? chart.dir}\0${valuesDigest}`).digest("hex").slice(0, 32);
-  const dir = path16.join(cacheDir, "charts", `values-${key}`);
-  await writeChartCopy(chart.dir, dir, text);
-  return { ...chart, dir, description: `${chart.description} with ${valuesFiles.join(", ")}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : void 0 };
-}
-async function readValuesFile(chartDir, file) {
-  const root = path16.resolve(chartDir);
-  const target = path16.resolve(root, file);
-  if (!target.startsWith(root + path16.sep)) return `values file ${file} is outside the chart`;
-  const text = await fs9.readFile(target, "utf8").catch(() => void 0);
-  if (text === void 0) return `values file ${file} is not in the chart; source-controller fails the HelmChart`;
-  try {
-    const value = (0, import_yaml6.parse)(text);
-    if (value === null || value === void 0) return {};
-    return asRecord(value) ?? `values file ${file} is not a map of values`;
-  } catch (error2) {
-    return `values file ${file} is not valid YAML: ${error2.message.split("\n")[0]}`;
-  }
-}
-function mergeMaps(base2, overlay) {
-  const out = {};
-  for (const [key, value] of Object.entries(base2)) defineKey(out, key, value);
-  for (const [key, value] of Object.entries(overlay)) {
-    const below = asRecord(out[key]);
-    const over = asRecord(value);
-    defineKey(out, key, below && over ? mergeMaps(below, over) : value);
-  }
-  return out;
-}
-async function writeChartCopy(from, to, valuesText) {
-  if (await fs9.access(path16.join(to, "Chart.yaml")).then(() => true, () => false)) return;
-  const staging = `${to}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    await fs9.cp(from, staging, { recursive: true });
-    await fs9.writeFile(path16.join(staging, "values.yaml"), valuesText);
-    await fs9.rename(staging, to).catch(async (error2) => {
-      if (!await fs9.access(path16.join(to, "Chart.yaml")).then(() => true, () => false)) throw error2;
-    });
-  } finally {
-    await fs9.rm(staging, { recursive: true, force: true });
-  }
 }
 
 // src/flux/oci-repository.ts
@@ -51126,8 +51218,25 @@ async function resolveChart(release, context) {
   if (!chart) return { ok: false, message: release.invalid?.message ?? "no chart", location: release.invalid?.location ?? release.locations.chart };
   const resolved = await resolveChartSpec(chart, release.locations, context);
   if (!resolved.ok) return resolved;
-  const merged = await withMergedValuesFiles(resolved, chart.valuesFiles, context.cacheDir);
+  const merged = await applyValuesFiles(chart, resolved, context);
   return merged.ok ? merged : { ok: false, message: merged.message, location: release.locations.chart };
+}
+function applyValuesFiles(chart, resolved, context) {
+  return withMergedValuesFiles(resolved, {
+    files: chart.valuesFiles,
+    ignoreMissing: chart.ignoreMissingValuesFiles,
+    source: valuesFileSource(chart, resolved.dir, context),
+    cacheDir: context.cacheDir,
+    scratchDir: context.scratchDir
+  });
+}
+function valuesFileSource(chart, chartDir, context) {
+  const readFrom = (root) => (file) => fs10.readFile(path17.join(root, file), "utf8").catch(() => void 0);
+  if (chart.sourceRef.kind !== "GitRepository") return { label: `chart ${chart.name}`, read: readFrom(chartDir) };
+  const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
+  const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
+  if (mapped) return { label, read: readFrom(path17.resolve(context.repoRoot, mapped)) };
+  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(confined(file)))?.toString("utf8") };
 }
 async function resolveChartRef(release, context) {
   const chartRef = release.chartRef;
@@ -51144,7 +51253,7 @@ async function resolveChartRef(release, context) {
   if (!helmChart.ok) return helmChart;
   const resolved = await resolveChartSpec(helmChart.chart, helmChart.locations, context);
   if (!resolved.ok) return resolved;
-  const merged = await withMergedValuesFiles(resolved, helmChart.chart.valuesFiles, context.cacheDir);
+  const merged = await applyValuesFiles(helmChart.chart, resolved, context);
   if (!merged.ok) return { ok: false, message: `HelmChart ${chartRef.namespace}/${chartRef.name}: ${merged.message}`, location: helmChart.locations.chart };
   return { ...merged, inputs: [object, ...merged.inputs] };
 }

@@ -6,7 +6,7 @@ import { pullChart, unpackChartArchive, type PullResult, type RangePulls } from 
 import type { RenderCache } from '../helm/render-cache.js';
 import type { HelmRunOptions } from '../helm/run.js';
 import { findChartRefObject, findSourceObject, readHelmChart, type ChartLocations } from './chart-ref.js';
-import { withMergedValuesFiles } from './chart-ref-values.js';
+import { confined, withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
 import { asRecord, asString, locationOf, type RepoObject } from './objects.js';
@@ -41,8 +41,28 @@ export async function resolveChart(release: HelmRelease, context: ChartSourceCon
   const resolved = await resolveChartSpec(chart, release.locations, context);
   if (!resolved.ok) return resolved;
   // helm-controller hands spec.chart.spec.valuesFiles to the HelmChart it creates, so they replace values.yaml the same way.
-  const merged = await withMergedValuesFiles(resolved, chart.valuesFiles, context.cacheDir);
+  const merged = await applyValuesFiles(chart, resolved, context);
   return merged.ok ? merged : { ok: false, message: merged.message, location: release.locations.chart };
+}
+
+function applyValuesFiles(chart: ChartSpec, resolved: Extract<ChartResolution, { ok: true }>, context: ChartSourceContext) {
+  return withMergedValuesFiles(resolved, {
+    files: chart.valuesFiles,
+    ignoreMissing: chart.ignoreMissingValuesFiles,
+    source: valuesFileSource(chart, resolved.dir, context),
+    cacheDir: context.cacheDir,
+    scratchDir: context.scratchDir,
+  });
+}
+
+/** source-controller reads valuesFiles from the root of a GitRepository, and from inside the chart of a chart repository. */
+function valuesFileSource(chart: ChartSpec, chartDir: string, context: ChartSourceContext): ValuesFileSource {
+  const readFrom = (root: string) => (file: string) => fs.readFile(path.join(root, file), 'utf8').catch(() => undefined);
+  if (chart.sourceRef.kind !== 'GitRepository') return { label: `chart ${chart.name}`, read: readFrom(chartDir) };
+  const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
+  const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
+  if (mapped) return { label, read: readFrom(path.resolve(context.repoRoot, mapped)) };
+  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(confined(file)))?.toString('utf8') };
 }
 
 async function resolveChartRef(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
@@ -60,7 +80,7 @@ async function resolveChartRef(release: HelmRelease, context: ChartSourceContext
   if (!helmChart.ok) return helmChart;
   const resolved = await resolveChartSpec(helmChart.chart, helmChart.locations, context);
   if (!resolved.ok) return resolved;
-  const merged = await withMergedValuesFiles(resolved, helmChart.chart.valuesFiles, context.cacheDir);
+  const merged = await applyValuesFiles(helmChart.chart, resolved, context);
   if (!merged.ok) return { ok: false, message: `HelmChart ${chartRef.namespace}/${chartRef.name}: ${merged.message}`, location: helmChart.locations.chart };
   return { ...merged, inputs: [object, ...merged.inputs] };
 }

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
 import { findChartRefObject, findSourceObject, readHelmChart } from './chart-ref.js';
+import { confined } from './chart-values-files.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
 import { findReferenced } from './values-sources.js';
@@ -35,5 +36,7 @@ async function hashChartSource(hash: Hash, chart: ChartSpec, inventory: RepoInve
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === 'GitRepository') {
     hash.update(await snapshot.treeDigest(path.posix.normalize(chart.name.replace(/^\.\//, ''))));
+    // valuesFiles of a GitRepository chart may live anywhere in the repository.
+    for (const file of chart.valuesFiles) hash.update((await snapshot.readFile(confined(file))) ?? '\0missing');
   }
 }

@@ -12,7 +12,10 @@ export interface ChartSpec {
   name: string;
   version?: string;
   sourceRef: SourceRef;
+  /** Relative to the source root for a GitRepository, to the chart for a chart repository. */
   valuesFiles: string[];
+  /** A values file that is not there is skipped instead of failing the chart. */
+  ignoreMissingValuesFiles: boolean;
 }
 
 /** spec.chartRef: a source object that already holds the chart. */
@@ -135,6 +138,7 @@ export function readChartSpec(body: Record<string, unknown> | undefined, namespa
     version: version === undefined || version === null ? undefined : String(version),
     sourceRef: { kind: sourceKind, name: sourceName, namespace: asString(sourceRef?.namespace) ?? namespace },
     valuesFiles: Array.isArray(body?.valuesFiles) ? body.valuesFiles.map(String) : [],
+    ignoreMissingValuesFiles: body?.ignoreMissingValuesFiles === true,
   };
 }
 

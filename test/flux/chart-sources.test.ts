@@ -168,7 +168,7 @@ describe('chart sources as Flux resolves them', () => {
     repo = await exampleRepo({ 'charts/external-dns/values-prod.yaml': 'logLevel: debug\nimage:\n  tag: v0.19.0-prod\n' });
     await repo.commit('change', {
       'infrastructure/helmchart.yaml': object('source.toolkit.fluxcd.io/v1', 'HelmChart', 'external-dns-prod', {
-        interval: '1h', chart: './charts/external-dns', sourceRef: { kind: 'GitRepository', name: 'flux-system' }, valuesFiles: ['values.yaml', 'values-prod.yaml'],
+        interval: '1h', chart: './charts/external-dns', sourceRef: { kind: 'GitRepository', name: 'flux-system' }, valuesFiles: ['./charts/external-dns/values.yaml', './charts/external-dns/values-prod.yaml'],
       }),
       'apps/prod.yaml': chartRefRelease('prod', { kind: 'HelmChart', name: 'external-dns-prod', namespace: 'flux-system' }),
     });
@@ -180,20 +180,36 @@ describe('chart sources as Flux resolves them', () => {
 
   it('replaces the chart values.yaml with a HelmRelease spec.chart.spec.valuesFiles list that leaves it out', async () => {
     const defaults = await fs.readFile(path.join(fixtureChart, 'values.yaml'), 'utf8');
-    // The chart's own defaults pass a flag external-dns does not know; values-prod.yaml has everything else.
+    // The chart's own defaults pass a flag external-dns does not know; envs/prod.yaml has everything else.
     repo = await exampleRepo({
       'charts/external-dns/values.yaml': defaults.replace('extraArgs: []', 'extraArgs: ["--not-a-real-flag"]'),
-      'charts/external-dns/values-prod.yaml': defaults.replace('extraArgs: []\n', ''),
+      'envs/prod.yaml': defaults.replace('extraArgs: []\n', ''),
     });
-    const withFiles = (files: string[]) => chartRelease('prod-files', { chart: './charts/external-dns', sourceRef: gitSource, valuesFiles: files });
-    const flagFindings = async (files: string[]) => {
-      const head = await repo!.commit(files.join(' '), { 'apps/prod-files.yaml': withFiles(files) });
+    const withFiles = (files: string[], extra: Record<string, unknown> = {}) => chartRelease('prod-files', { chart: './charts/external-dns', sourceRef: gitSource, valuesFiles: files, ...extra });
+    const check = async (files: string[], extra: Record<string, unknown> = {}) => {
+      const head = await repo!.commit(files.join(' '), { 'apps/prod-files.yaml': withFiles(files, extra) });
       const report = await runCheck({ cwd: repo!.dir, base: 'main', head, cacheDir });
-      return report.findings.filter((f) => f.subject.name === 'prod-files' && f.rule.startsWith('container-flags/')).map((f) => f.rule);
+      return report.findings.filter((f) => f.subject.name === 'prod-files' && f.severity === 'error').map((f) => f.rule);
     };
-    // Layering values-prod.yaml over the chart defaults (helm's --values) would keep the bad flag.
-    expect(await flagFindings(['values-prod.yaml'])).toEqual([]);
-    expect(await flagFindings(['values.yaml', 'values-prod.yaml'])).toEqual(['container-flags/unknown-flag']);
+    // GitRepository valuesFiles are paths from the repository root; layering them over the chart
+    // defaults (helm's --values) would keep the bad flag.
+    expect(await check(['envs/prod.yaml'])).toEqual([]);
+    expect(await check(['./charts/external-dns/values.yaml', 'envs/prod.yaml'])).toEqual(['container-flags/unknown-flag']);
+    // A path relative to the chart is not there for source-controller, unless missing files are ignored.
+    expect(await check(['values.yaml'])).toEqual(['render/chart-missing']);
+    expect(await check(['values.yaml', 'envs/prod.yaml'], { ignoreMissingValuesFiles: true })).toEqual([]);
+  });
+
+  it('renders again when only a values file outside the chart changes', async () => {
+    const defaults = await fs.readFile(path.join(fixtureChart, 'values.yaml'), 'utf8');
+    repo = await exampleRepo({
+      'envs/prod.yaml': defaults,
+      'apps/prod-files.yaml': chartRelease('prod-files', { chart: './charts/external-dns', sourceRef: gitSource, valuesFiles: ['envs/prod.yaml'] }),
+    });
+    await repo.commit('change', { 'envs/prod.yaml': defaults.replace('extraArgs: []', 'extraArgs: ["--not-a-real-flag"]') });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.releases.find((r) => r.name === 'prod-files')?.status).not.toBe('unchanged');
+    expect(report.findings.find((f) => f.subject.name === 'prod-files')?.rule).toBe('container-flags/unknown-flag');
   });
 
   it('renders a packaged chart (.tgz) committed to the GitRepository', async () => {

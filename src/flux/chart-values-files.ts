@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { ChartResolution } from './chart-source.js';
+import { asRecord } from './objects.js';
+import { defineKey } from './values-merge.js';
+
+type ResolvedChart = Extract<ChartResolution, { ok: true }>;
+
+/** Where valuesFiles are read from: the source's root for a GitRepository, the chart itself for a chart repository. */
+export interface ValuesFileSource {
+  /** The file's text, or undefined when it is not there. `file` is already confined to the source. */
+  read(file: string): Promise<string | undefined>;
+  /** "GitRepository flux-system/flux-system" or "the chart", for messages. */
+  label: string;
+}
+
+export interface ValuesFilesRequest {
+  files: string[];
+  ignoreMissing: boolean;
+  source: ValuesFileSource;
+  cacheDir: string;
+  /** For charts without a content digest (a mapped checkout): their copy is made per run, never cached. */
+  scratchDir: string;
+}
+
+/**
+ * valuesFiles as source-controller applies them: merged in order (maps deep-merge, anything else
+ * replaces) and written over the chart's values.yaml, which then holds the chart's only defaults.
+ * The result is a copy of the chart.
+ */
+export async function withMergedValuesFiles(chart: ResolvedChart, request: ValuesFilesRequest): Promise<ResolvedChart | { ok: false; message: string }> {
+  if (request.files.length === 0) return chart;
+  let merged: Record<string, unknown> = {};
+  const used: string[] = [];
+  for (const file of request.files) {
+    const values = await readValuesFile(request.source, file);
+    if (values === undefined) {
+      if (request.ignoreMissing) continue;
+      return { ok: false, message: `values file ${file} is not in ${request.source.label}; source-controller fails the chart (set ignoreMissingValuesFiles to skip it)` };
+    }
+    if (typeof values === 'string') return { ok: false, message: values };
+    merged = mergeMaps(merged, values);
+    used.push(file);
+  }
+  const text = stringify(merged);
+  const valuesDigest = createHash('sha256').update(text).digest('hex');
+  const dir = chart.digest
+    ? path.join(request.cacheDir, 'charts', `values-${createHash('sha256').update(`${chart.digest}\0${valuesDigest}`).digest('hex').slice(0, 32)}`)
+    : path.join(request.scratchDir, 'values-files', `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  await writeChartCopy(chart.dir, dir, text);
+  return { ...chart, dir, description: `${chart.description} with ${used.join(', ') || 'no values file'}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : undefined };
+}
+
+/** source-controller joins a values file path onto its root without leaving it (`../x` stays inside). */
+export function confined(file: string): string {
+  return path.posix.normalize(`/${file}`).slice(1);
+}
+
+async function readValuesFile(source: ValuesFileSource, file: string): Promise<Record<string, unknown> | string | undefined> {
+  const text = await source.read(confined(file));
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = parse(text);
+    if (value === null || value === undefined) return {};
+    return asRecord(value) ?? `values file ${file} in ${source.label} is not a map of values`;
+  } catch (error) {
+    return `values file ${file} in ${source.label} is not valid YAML: ${(error as Error).message.split('\n')[0]}`;
+  }
+}
+
+function mergeMaps(base: Record<string, unknown>, overlay: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(base)) defineKey(out, key, value);
+  for (const [key, value] of Object.entries(overlay)) {
+    const below = asRecord(out[key]);
+    const over = asRecord(value);
+    defineKey(out, key, below && over ? mergeMaps(below, over) : value);
+  }
+  return out;
+}
+
+async function writeChartCopy(from: string, to: string, valuesText: string): Promise<void> {
+  if (await fs.access(path.join(to, 'Chart.yaml')).then(() => true, () => false)) return;
+  const staging = `${to}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    await fs.cp(from, staging, { recursive: true });
+    await fs.writeFile(path.join(staging, 'values.yaml'), valuesText);
+    // A concurrent run may have written the same copy first; both are identical.
+    await fs.rename(staging, to).catch(async (error: NodeJS.ErrnoException) => {
+      if (!(await fs.access(path.join(to, 'Chart.yaml')).then(() => true, () => false))) throw error;
+    });
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
