@@ -41532,7 +41532,7 @@ function validateClapArgs(catalog, args, options2 = {}) {
     if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
     lastParsed = spec;
     if (catalog.variant !== "clap2" && seen.has(spec.name) && !spec.repeatable) {
-      return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: the argument ${label(spec)} cannot be used multiple times` };
+      return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: catalog.variant === "clap3" ? `error: The argument ${label(spec)} was provided more than once, but cannot be used multiple times` : `error: the argument ${label(spec)} cannot be used multiple times` };
     }
     seen.add(spec.name);
     return void 0;
@@ -41668,7 +41668,8 @@ function parseClapHelp(text) {
   const usageIndex = lines.findIndex((l) => l === "USAGE:" || /^Usage: /.test(l));
   const usage = (lines[usageIndex]?.startsWith("Usage: ") ? lines[usageIndex].slice(7) : lines[usageIndex + 1] ?? "").trim();
   const program = usage.split(/\s+/)[0];
-  const clap2 = lines.includes("USAGE:");
+  const variant = !lines.includes("USAGE:") ? "clap4" : !lines.includes("FLAGS:") && lines.some((l) => /\bPrint (help|version) information\b/.test(l)) ? "clap3" : "clap2";
+  const clap2 = variant === "clap2";
   const flags = [];
   let section = "";
   let current;
@@ -41716,7 +41717,7 @@ ${line.trim()}`;
   finish2();
   pairNegations(flags);
   const envPrefix = commonEnvPrefix(flags.map((f) => f.envVar).filter((v) => v !== void 0));
-  return { framework: "clap", variant: clap2 ? "clap2" : "clap4", program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
+  return { framework: "clap", variant, program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
 }
 function complete3(spec) {
   const help = spec.help.replace(/\n+/g, "\n").trim();

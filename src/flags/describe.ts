@@ -34,7 +34,7 @@ function traits(flag: FlagSpec, catalog: FlagCatalog): string[] {
     flag.defaultValue !== undefined && flag.defaultValue !== '' ? `default ${flag.defaultValue}` : '',
     flag.envVar ? `$${flag.envVar}` : '',
     // Elsewhere any flag may come again (the last value wins); these parsers refuse a repeat unless allowed.
-    flag.repeatable && (catalog.framework === 'kingpin' || (catalog.framework === 'clap' && (flag.takesValue || catalog.variant === 'clap4'))) ? 'repeatable' : '',
+    flag.repeatable && (catalog.framework === 'kingpin' || (catalog.framework === 'clap' && (flag.takesValue || catalog.variant !== 'clap2'))) ? 'repeatable' : '',
     flag.required ? 'required' : '',
     flag.overrides ? `overrides ${flag.overrides.map((o) => `--${o}`).join(' ')}` : '',
     flag.exitsWhenGiven ? 'prints and exits' : '',

@@ -38,6 +38,12 @@ describe('clap help', () => {
     expect(rg.flags.find((f) => f.name === 'unrestricted')).toMatchObject({ short: 'u', isBoolean: true, valueType: 'count' });
   });
 
+  it('tells clap 3 from clap 2 by its help texts: clap 3 refuses a repeated switch', () => {
+    const clap3 = parseClapHelp(['tool 1.0', '', 'USAGE:', '    tool [OPTIONS]', '', 'OPTIONS:', '    -h, --help       Print help information', '    -q, --quiet      Print less', '    -V, --version    Print version information', ''].join('\n'));
+    expect(clap3.variant).toBe('clap3');
+    expect(validateArgs(clap3, ['-q', '-q'])).toMatchObject([{ kind: 'repeated', binaryError: "error: The argument '--quiet' was provided more than once, but cannot be used multiple times" }]);
+  });
+
   it('reads the clap 3/4 layout: [possible values], [default], [env]', () => {
     const scan = parseClapHelp(clap4Help);
     expect(parseHelp(clap4Help)).toMatchObject({ ok: true, catalog: { framework: 'clap', variant: 'clap4' } });

@@ -40,7 +40,7 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     lastParsed = spec;
     // clap 2 lets any option come again (see extraValues for what that does to the arguments after it).
     if (catalog.variant !== 'clap2' && seen.has(spec.name) && !spec.repeatable) {
-      return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: `error: the argument ${label(spec)} cannot be used multiple times` };
+      return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: catalog.variant === 'clap3' ? `error: The argument ${label(spec)} was provided more than once, but cannot be used multiple times` : `error: the argument ${label(spec)} cannot be used multiple times` };
     }
     seen.add(spec.name);
     return undefined;

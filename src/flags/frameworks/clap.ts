@@ -3,7 +3,7 @@ import { commonEnvPrefix } from '../env-prefix.js';
 import { validateClapArgs } from './clap-args.js';
 
 /**
- * clap help (Rust): clap 2 as ripgrep 13 prints it, and clap 3/4's layout:
+ * clap help (Rust): clap 2 as ripgrep 13 prints it (clap 3 alike), and clap 4's layout:
  *
  *   USAGE:                                   Usage: tool [OPTIONS] <PATH>
  *       rg [OPTIONS] PATTERN [PATH ...]      Options:
@@ -34,7 +34,9 @@ export function parseClapHelp(text: string): FlagCatalog {
   const usageIndex = lines.findIndex((l) => l === 'USAGE:' || /^Usage: /.test(l));
   const usage = (lines[usageIndex]?.startsWith('Usage: ') ? lines[usageIndex]!.slice(7) : lines[usageIndex + 1] ?? '').trim();
   const program = usage.split(/\s+/)[0];
-  const clap2 = lines.includes('USAGE:');
+  // clap 3 kept clap 2's upper-case headings; its default help texts say "Print", clap 2's "Prints".
+  const variant = !lines.includes('USAGE:') ? 'clap4' : !lines.includes('FLAGS:') && lines.some((l) => /\bPrint (help|version) information\b/.test(l)) ? 'clap3' : 'clap2';
+  const clap2 = variant === 'clap2';
   const flags: FlagSpec[] = [];
   let section = '';
   let current: FlagSpec | undefined;
@@ -81,7 +83,7 @@ export function parseClapHelp(text: string): FlagCatalog {
   finish();
   pairNegations(flags);
   const envPrefix = commonEnvPrefix(flags.map((f) => f.envVar).filter((v): v is string => v !== undefined));
-  return { framework: 'clap', variant: clap2 ? 'clap2' : 'clap4', program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, '')) };
+  return { framework: 'clap', variant, program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, '')) };
 }
 
 function complete(spec: FlagSpec): FlagSpec {
