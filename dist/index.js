@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path23 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path24 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path23 && path23[0] !== "/") {
-          path23 = `/${path23}`;
+        if (path24 && path24[0] !== "/") {
+          path24 = `/${path24}`;
         }
-        return new URL(`${origin}${path23}`);
+        return new URL(`${origin}${path24}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path23, origin }
+          request: { method, path: path24, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path23);
+        debuglog2("sending request to %s %s/%s", method, origin, path24);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path23, origin },
+          request: { method, path: path24, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path23,
+          path24,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path23, origin }
+          request: { method, path: path24, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path23);
+        debuglog2("trailers received from %s %s/%s", method, origin, path24);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path23, origin },
+          request: { method, path: path24, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path23,
+          path24,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path23, origin }
+            request: { method, path: path24, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path23);
+          debuglog2("sending request to %s %s/%s", method, origin, path24);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path23,
+        path: path24,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path23 !== "string") {
+        if (typeof path24 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path23[0] !== "/" && !(path23.startsWith("http://") || path23.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path24[0] !== "/" && !(path24.startsWith("http://") || path24.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path23)) {
+        } else if (invalidPathRegex.test(path24)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path23, query) : path23;
+        this.path = query ? buildURL(path24, query) : path24;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path23, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path24, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path23} HTTP/1.1\r
+      let header = `${method} ${path24} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path23, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path24, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path23;
+      headers[HTTP2_HEADER_PATH] = path24;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path23 = search ? `${pathname}${search}` : pathname;
+        const path24 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path23;
+        this.opts.path = path24;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path23 = "/",
+          path: path24 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path23;
+        opts.path = origin + path24;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path23) {
-      if (typeof path23 !== "string") {
-        return path23;
+    function safeUrl(path24) {
+      if (typeof path24 !== "string") {
+        return path24;
       }
-      const pathSegments = path23.split("?");
+      const pathSegments = path24.split("?");
       if (pathSegments.length !== 2) {
-        return path23;
+        return path24;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path23, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path23);
+    function matchKey(mockDispatch2, { path: path24, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path24);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path23 }) => matchValue(safeUrl(path23), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path24 }) => matchValue(safeUrl(path24), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path23, method, body, headers, query } = opts;
+      const { path: path24, method, body, headers, query } = opts;
       return {
-        path: path23,
+        path: path24,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path23, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path24, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path23,
+            Path: path24,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -12034,12 +12034,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists3 = this[kHeadersMap].get(lowercaseName);
-        if (exists3) {
+        const exists2 = this[kHeadersMap].get(lowercaseName);
+        if (exists2) {
           const delimiter = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists3.name,
-            value: `${exists3.value}${delimiter}${value}`
+            name: exists2.name,
+            value: `${exists2.value}${delimiter}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path23) {
-      for (let i2 = 0; i2 < path23.length; ++i2) {
-        const code = path23.charCodeAt(i2);
+    function validateCookiePath(path24) {
+      for (let i2 = 0; i2 < path24.length; ++i2) {
+        const code = path24.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path23 = opts.path;
+          let path24 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path23 = `/${path23}`;
+            path24 = `/${path24}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path23);
+          url = new URL(util.parseOrigin(url).origin + path24);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path23, { windows } = {}) => {
-      const segs = path23.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path24, { windows } = {}) => {
+      const segs = path24.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path23) {
-      const ctrl = callVisitor(key, node, visitor, path23);
+    function visit_(key, node, visitor, path24) {
+      const ctrl = callVisitor(key, node, visitor, path24);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path23, ctrl);
-        return visit_(key, ctrl, visitor, path23);
+        replaceNode(key, path24, ctrl);
+        return visit_(key, ctrl, visitor, path24);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path23 = Object.freeze(path23.concat(node));
+          path24 = Object.freeze(path24.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path23);
+            const ci = visit_(i2, node.items[i2], visitor, path24);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -21023,13 +21023,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path23 = Object.freeze(path23.concat(node));
-          const ck = visit_("key", node.key, visitor, path23);
+          path24 = Object.freeze(path24.concat(node));
+          const ck = visit_("key", node.key, visitor, path24);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path23);
+          const cv = visit_("value", node.value, visitor, path24);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path23) {
-      const ctrl = await callVisitor(key, node, visitor, path23);
+    async function visitAsync_(key, node, visitor, path24) {
+      const ctrl = await callVisitor(key, node, visitor, path24);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path23, ctrl);
-        return visitAsync_(key, ctrl, visitor, path23);
+        replaceNode(key, path24, ctrl);
+        return visitAsync_(key, ctrl, visitor, path24);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path23 = Object.freeze(path23.concat(node));
+          path24 = Object.freeze(path24.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path23);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path24);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -21071,13 +21071,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path23 = Object.freeze(path23.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path23);
+          path24 = Object.freeze(path24.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path24);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path23);
+          const cv = await visitAsync_("value", node.value, visitor, path24);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,23 +21104,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path23) {
+    function callVisitor(key, node, visitor, path24) {
       if (typeof visitor === "function")
-        return visitor(key, node, path23);
+        return visitor(key, node, path24);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path23);
+        return visitor.Map?.(key, node, path24);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path23);
+        return visitor.Seq?.(key, node, path24);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path23);
+        return visitor.Pair?.(key, node, path24);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path23);
+        return visitor.Scalar?.(key, node, path24);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path23);
+        return visitor.Alias?.(key, node, path24);
       return void 0;
     }
-    function replaceNode(key, path23, node) {
-      const parent = path23[path23.length - 1];
+    function replaceNode(key, path24, node) {
+      const parent = path24[path24.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -21732,10 +21732,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path23, value) {
+    function collectionFromPath(schema2, path24, value) {
       let v = value;
-      for (let i2 = path23.length - 1; i2 >= 0; --i2) {
-        const k = path23[i2];
+      for (let i2 = path24.length - 1; i2 >= 0; --i2) {
+        const k = path24[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path23) => path23 == null || typeof path23 === "object" && !!path23[Symbol.iterator]().next().done;
+    var isEmptyPath = (path24) => path24 == null || typeof path24 === "object" && !!path24[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21784,11 +21784,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path23, value) {
-        if (isEmptyPath(path23))
+      addIn(path24, value) {
+        if (isEmptyPath(path24))
           this.add(value);
         else {
-          const [key, ...rest] = path23;
+          const [key, ...rest] = path24;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -21802,8 +21802,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path23) {
-        const [key, ...rest] = path23;
+      deleteIn(path24) {
+        const [key, ...rest] = path24;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -21817,8 +21817,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path23, keepScalar) {
-        const [key, ...rest] = path23;
+      getIn(path24, keepScalar) {
+        const [key, ...rest] = path24;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -21836,8 +21836,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path23) {
-        const [key, ...rest] = path23;
+      hasIn(path24) {
+        const [key, ...rest] = path24;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -21847,8 +21847,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path23, value) {
-        const [key, ...rest] = path23;
+      setIn(path24, value) {
+        const [key, ...rest] = path24;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path23, value) {
+      addIn(path24, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path23, value);
+          this.contents.addIn(path24, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path23) {
-        if (Collection2.isEmptyPath(path23)) {
+      deleteIn(path24) {
+        if (Collection2.isEmptyPath(path24)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path23) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path24) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24462,10 +24462,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path23, keepScalar) {
-        if (Collection2.isEmptyPath(path23))
+      getIn(path24, keepScalar) {
+        if (Collection2.isEmptyPath(path24))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path23, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path24, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -24476,10 +24476,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path23) {
-        if (Collection2.isEmptyPath(path23))
+      hasIn(path24) {
+        if (Collection2.isEmptyPath(path24))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path23) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path24) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path23, value) {
-        if (Collection2.isEmptyPath(path23)) {
+      setIn(path24, value) {
+        if (Collection2.isEmptyPath(path24)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path23), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path24), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path23, value);
+          this.contents.setIn(path24, value);
         }
       }
       /**
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path23) => {
+    visit.itemAtPath = (cst, path24) => {
       let item = cst;
-      for (const [field, index] of path23) {
+      for (const [field, index] of path24) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit.parentCollection = (cst, path23) => {
-      const parent = visit.itemAtPath(cst, path23.slice(0, -1));
-      const field = path23[path23.length - 1][0];
+    visit.parentCollection = (cst, path24) => {
+      const parent = visit.itemAtPath(cst, path24.slice(0, -1));
+      const field = path24[path24.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path23, item, visitor) {
-      let ctrl = visitor(item, path23);
+    function _visit(path24, item, visitor) {
+      let ctrl = visitor(item, path24);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path23.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path24.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path23);
+            ctrl = ctrl(item, path24);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path23) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path24) : ctrl;
     }
     exports.visit = visit;
   }
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs15 = this.flowScalar(this.type);
+              const fs16 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs15, sep: [] });
+                map.items.push({ start, key: fs16, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs15);
+                this.stack.push(fs16);
               } else {
-                Object.assign(it, { key: fs15, sep: [] });
+                Object.assign(it, { key: fs16, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs15 = this.flowScalar(this.type);
+              const fs16 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs15, sep: [] });
+                fc.items.push({ start: [], key: fs16, sep: [] });
               else if (it.sep)
-                this.stack.push(fs15);
+                this.stack.push(fs16);
               else
-                Object.assign(it, { key: fs15, sep: [] });
+                Object.assign(it, { key: fs16, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -31632,8 +31632,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path23) {
-      let input = path23;
+    function removeDotSegments(path24) {
+      let input = path24;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -31707,11 +31707,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path23) {
-      if (path23 === "" || path23[0] === "/") {
-        return removeDotSegments(path23);
+    function removeDotSegmentsRelative(path24) {
+      if (path24 === "" || path24[0] === "/") {
+        return removeDotSegments(path24);
       }
-      const segments = path23.split("/");
+      const segments = path24.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -32074,8 +32074,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path23 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path23 && path23 !== "/" ? path23 : void 0;
+        const path24 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path24 && path24 !== "/" ? path24 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -35313,8 +35313,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs15 = __require("fs");
-    function checkPathExt(path23, options2) {
+    var fs16 = __require("fs");
+    function checkPathExt(path24, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -35325,25 +35325,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p = pathext[i2].toLowerCase();
-        if (p && path23.substr(-p.length).toLowerCase() === p) {
+        if (p && path24.substr(-p.length).toLowerCase() === p) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path23, options2) {
+    function checkStat(stat2, path24, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path23, options2);
+      return checkPathExt(path24, options2);
     }
-    function isexe(path23, options2, cb) {
-      fs15.stat(path23, function(er, stat2) {
-        cb(er, er ? false : checkStat(stat2, path23, options2));
+    function isexe(path24, options2, cb) {
+      fs16.stat(path24, function(er, stat2) {
+        cb(er, er ? false : checkStat(stat2, path24, options2));
       });
     }
-    function sync(path23, options2) {
-      return checkStat(fs15.statSync(path23), path23, options2);
+    function sync(path24, options2) {
+      return checkStat(fs16.statSync(path24), path24, options2);
     }
   }
 });
@@ -35353,14 +35353,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs15 = __require("fs");
-    function isexe(path23, options2, cb) {
-      fs15.stat(path23, function(er, stat2) {
+    var fs16 = __require("fs");
+    function isexe(path24, options2, cb) {
+      fs16.stat(path24, function(er, stat2) {
         cb(er, er ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path23, options2) {
-      return checkStat(fs15.statSync(path23), options2);
+    function sync(path24, options2) {
+      return checkStat(fs16.statSync(path24), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -35384,7 +35384,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs15 = __require("fs");
+    var fs16 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -35393,7 +35393,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path23, options2, cb) {
+    function isexe(path24, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -35403,7 +35403,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path23, options2 || {}, function(er, is) {
+          isexe(path24, options2 || {}, function(er, is) {
             if (er) {
               reject(er);
             } else {
@@ -35412,7 +35412,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path23, options2 || {}, function(er, is) {
+      core(path24, options2 || {}, function(er, is) {
         if (er) {
           if (er.code === "EACCES" || options2 && options2.ignoreErrors) {
             er = null;
@@ -35422,9 +35422,9 @@ var require_isexe = __commonJS({
         cb(er, is);
       });
     }
-    function sync(path23, options2) {
+    function sync(path24, options2) {
       try {
-        return core.sync(path23, options2 || {});
+        return core.sync(path24, options2 || {});
       } catch (er) {
         if (options2 && options2.ignoreErrors || er.code === "EACCES") {
           return false;
@@ -35440,7 +35440,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path23 = __require("path");
+    var path24 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -35478,7 +35478,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path23.join(pathPart, cmd);
+        const pCmd = path24.join(pathPart, cmd);
         const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p, i2, 0));
       });
@@ -35505,7 +35505,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path23.join(pathPart, cmd);
+        const pCmd = path24.join(pathPart, cmd);
         const p = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j = 0; j < pathExt.length; j++) {
           const cur = p + pathExt[j];
@@ -35553,7 +35553,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path23 = __require("path");
+    var path24 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -35571,7 +35571,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path23.delimiter : void 0
+          pathExt: withoutPathExt ? path24.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -35580,7 +35580,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path23.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path24.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -35634,8 +35634,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path23, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path23.split("/").pop();
+      const [path24, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path24.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -35648,16 +35648,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs15 = __require("fs");
+    var fs16 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs15.openSync(command, "r");
-        fs15.readSync(fd, buffer, 0, size, 0);
-        fs15.closeSync(fd);
+        fd = fs16.openSync(command, "r");
+        fs16.readSync(fd, buffer, 0, size, 0);
+        fs16.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -35670,7 +35670,7 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path23 = __require("path");
+    var path24 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
     var readShebang = require_readShebang();
@@ -35695,7 +35695,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path23.normalize(parsed.command);
+        parsed.command = path24.normalize(parsed.command);
         parsed.command = escape3.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -35863,7 +35863,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs15 = __require("fs");
+    var fs16 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable4 = stream.Readable;
@@ -35883,7 +35883,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs15.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs16.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
           cb();
           callback(err, bytesRead, buffer2);
         });
@@ -35900,7 +35900,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs15.close(self2.fd, onCloseDone);
+      fs16.close(self2.fd, onCloseDone);
       function onCloseDone(err) {
         if (err) {
           self2.emit("error", err);
@@ -35932,7 +35932,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs15.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+        fs16.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
           if (err) {
             self2.destroy(err);
           } else if (bytesRead === 0) {
@@ -36292,7 +36292,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs15 = __require("fs");
+    var fs16 = __require("fs");
     var zlib = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -36317,9 +36317,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path23, options2) {
+    function openPromise(path24, options2) {
       return new Promise((resolve, reject) => {
-        open2(path23, { ...options2, lazyEntries: true }, function(err, zipfile) {
+        open2(path24, { ...options2, lazyEntries: true }, function(err, zipfile) {
           if (err) return reject(err);
           resolve(zipfile);
         });
@@ -36349,7 +36349,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open2(path23, options2, callback) {
+    function open2(path24, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -36361,10 +36361,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs15.open(path23, "r", function(err, fd) {
+      fs16.open(path24, "r", function(err, fd) {
         if (err) return callback(err);
         fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs15.close(fd, defaultCallback);
+          if (err2) fs16.close(fd, defaultCallback);
           callback(err2, zipfile);
         });
       });
@@ -36381,7 +36381,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs15.fstat(fd, function(err, stats) {
+      fs16.fstat(fd, function(err, stats) {
         if (err) return callback(err);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -40244,15 +40244,15 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs14 } from "node:fs";
+import { promises as fs15 } from "node:fs";
 import os6 from "node:os";
-import path22 from "node:path";
+import path23 from "node:path";
 
 // src/engine.ts
 import { createHash as createHash8 } from "node:crypto";
-import { promises as fs13 } from "node:fs";
+import { promises as fs14 } from "node:fs";
 import os5 from "node:os";
-import path21 from "node:path";
+import path22 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -40423,8 +40423,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path23) {
-  return path23.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path24) {
+  return path24.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result = /* @__PURE__ */ new Map();
@@ -40434,22 +40434,22 @@ function rebasePointers(map, prefix) {
   }
   return result;
 }
-function locatePath(positions, path23) {
-  for (let depth = path23.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path23.slice(0, depth)));
+function locatePath(positions, path24) {
+  for (let depth = path24.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path24.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path23, lineOffset = 0) {
+function parseYamlFile(text, path24, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path23, line: line + lineOffset, column: col };
+    return { path: path24, line: line + lineOffset, column: col };
   };
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
@@ -40475,9 +40475,9 @@ function parseYamlFile(text, path23, lineOffset = 0) {
   }
   return { documents, problems };
 }
-function collectPositions(node, path23, out, at) {
+function collectPositions(node, path24, out, at) {
   if (!node) return;
-  const here = jsonPointer(path23);
+  const here = jsonPointer(path24);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at(node.range[0]).line);
@@ -40485,13 +40485,13 @@ function collectPositions(node, path23, out, at) {
   if ((0, import_yaml.isMap)(node)) {
     for (const pair of node.items) {
       const key = (0, import_yaml.isScalar)(pair.key) ? String(pair.key.value) : String(pair.key);
-      const childPath = [...path23, key];
+      const childPath = [...path24, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at);
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path23, index], out, at));
+    node.items.forEach((item, index) => collectPositions(item, [...path24, index], out, at));
   }
 }
 
@@ -40501,8 +40501,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path23) {
-  return locatePath(object.document.positions, path23) ?? object.document.start;
+function locationOf(object, path24) {
+  return locatePath(object.document.positions, path24) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -41075,14 +41075,14 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
   if (helpAsked) return problems.filter((p) => p.kind !== "bad-enum");
-  const path23 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path23.length).map((p) => p.value);
-  if (path23.length > 0 && words.join(" ") !== path23.join(" ")) {
+  const path24 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path24.length).map((p) => p.value);
+  if (path24.length > 0 && words.join(" ") !== path24.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path23.length);
+  const extra = positionals.slice(path24.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
@@ -41508,7 +41508,6 @@ function validateClapArgs(catalog, args, options2 = {}) {
   const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
   const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
   const program = options2.label ?? catalog.program ?? "the binary";
-  const seen = /* @__PURE__ */ new Set();
   const label = (spec) => `'--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ""}'`;
   const checkValue = (spec, value, index) => {
     if (spec.enumValues && !spec.enumValues.includes(value)) {
@@ -41528,13 +41527,13 @@ function validateClapArgs(catalog, args, options2 = {}) {
     if (lastParsed && (switchUses.get(lastParsed.name) ?? 0) > 1) switchUses.set(lastParsed.name, 1);
   };
   const repeated = (spec, index) => {
-    occurrences.set(spec.name, (occurrences.get(spec.name) ?? 0) + 1);
+    const uses = (occurrences.get(spec.name) ?? 0) + 1;
+    occurrences.set(spec.name, uses);
     if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
     lastParsed = spec;
-    if (catalog.variant !== "clap2" && seen.has(spec.name) && !spec.repeatable) {
+    if (catalog.variant !== "clap2" && uses > 1 && !spec.repeatable) {
       return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: catalog.variant === "clap3" ? `error: The argument ${label(spec)} was provided more than once, but cannot be used multiple times` : `error: the argument ${label(spec)} cannot be used multiple times` };
     }
-    seen.add(spec.name);
     return void 0;
   };
   const pending = /* @__PURE__ */ new Map();
@@ -42134,7 +42133,8 @@ function parseArgparseHelp(text) {
     if (more && current) current.help = `${current.help} ${more[1]}`.trim();
     else current = void 0;
   });
-  for (const spec of flags) finishOption(spec, usage);
+  const topLevel = new Set(usageLevels(usage).filter(({ depth }) => depth === 0).map(({ token }) => token));
+  for (const spec of flags) finishOption(spec, topLevel);
   const positionals = positionalSpecs(candidates, withoutOptions(usage, flags));
   const program = programName(usage, flags, positionals);
   return {
@@ -42249,11 +42249,11 @@ function withoutOptions(usage, flags) {
   }
   return kept.join(" ").replace(/\[ /g, "[").replace(/ \]/g, "]");
 }
-function finishOption(spec, usage) {
+function finishOption(spec, topLevel) {
   spec.defaultValue = /\(default: ([^)]*)\)/.exec(spec.help)?.[1];
   spec.deprecated = /\bdeprecated\b/i.test(spec.help) || void 0;
   spec.exitsWhenGiven = /(show this help message|show program's version number) and exit/.test(spec.help) || void 0;
-  spec.required = usageLevels(usage).some(({ token, depth }) => depth === 0 && spec.spellings.includes(token));
+  spec.required = spec.spellings.some((spelling) => topLevel.has(spelling));
 }
 function usageLevels(usage) {
   const tokens = [];
@@ -42499,13 +42499,13 @@ function unquote2(raw) {
   const quoted = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path23, positions, overlayPositions) {
+function mergeInto(base2, overlay, path24, positions, overlayPositions) {
   const result = { ...base2 };
-  const here = jsonPointer(path23);
+  const here = jsonPointer(path24);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path23, key];
+    const childPath = [...path24, key];
     const existing = Object.hasOwn(result, key) ? result[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -42522,16 +42522,19 @@ function mergeInto(base2, overlay, path23, positions, overlayPositions) {
   }
   return result;
 }
+function mergeValueMaps(base2, overlay) {
+  return mergeInto(base2, overlay, [], /* @__PURE__ */ new Map(), /* @__PURE__ */ new Map());
+}
 function defineKey(target, key, value) {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path23, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path23, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path23, key], out);
-  else if (!isRoot) out.push(jsonPointer(path23));
+function allPointers(value, path24, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path24, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path24, key], out);
+  else if (!isRoot) out.push(jsonPointer(path24));
   return out;
 }
 function isMap3(value) {
@@ -42585,13 +42588,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path23 = [], out = []) {
+function collectLeaves(value, path24 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path23, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path24, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path23, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path24, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path23, value: String(value) });
+    out.push({ path: path24, value: String(value) });
   }
   return out;
 }
@@ -42928,10 +42931,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path23) {
-  const prefix = jsonPointer(path23);
+function subDocument(document, path24) {
+  const prefix = jsonPointer(path24);
   let value = document.value;
-  for (const key of path23) value = value?.[key];
+  for (const key of path24) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -47392,13 +47395,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path23, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path23 === "string" ? path23 : path23.toString();
+  for (const { path: path24, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path24 === "string" ? path24 : path24.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path23, serializedResult);
+      appendFileSync2(path24, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path23, serializedResult);
+      writeFileSync(path24, serializedResult);
     }
   }
 };
@@ -50476,7 +50479,7 @@ async function isDirectory2(dir) {
 
 // src/flux/fingerprint.ts
 import { createHash as createHash3 } from "node:crypto";
-import path12 from "node:path";
+import path13 from "node:path";
 
 // src/flux/helmrelease.ts
 function isHelmRelease(object) {
@@ -50594,12 +50597,37 @@ function readHelmChart(object) {
     }
   };
 }
+function sourceNotAllowed(source, id, url) {
+  return {
+    ok: false,
+    rule: "render/source-not-allowed",
+    message: `${source.kind} ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+    location: locationOf(source, ["spec", "url"])
+  };
+}
 
 // src/flux/chart-values-files.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
+import { promises as fs6 } from "node:fs";
+import path12 from "node:path";
+
+// src/helm/chart-dirs.ts
 import { promises as fs5 } from "node:fs";
 import path11 from "node:path";
+async function isChartDir(dir) {
+  return fs5.access(path11.join(dir, "Chart.yaml")).then(
+    () => true,
+    () => false
+  );
+}
+async function publishChartDir(staged, finalDir) {
+  await fs5.rename(staged, finalDir).catch(async (error2) => {
+    if (!await isChartDir(finalDir)) throw error2;
+  });
+}
+
+// src/flux/chart-values-files.ts
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
   let merged = {};
@@ -50611,17 +50639,17 @@ async function withMergedValuesFiles(chart, request2) {
       return { ok: false, message: `values file ${file} is not in ${request2.source.label}; source-controller fails the chart (set ignoreMissingValuesFiles to skip it)` };
     }
     if (typeof values === "string") return { ok: false, message: values };
-    merged = mergeMaps(merged, values);
+    merged = mergeValueMaps(merged, values);
     used.push(file);
   }
   const text = (0, import_yaml3.stringify)(merged);
   const valuesDigest = createHash2("sha256").update(text).digest("hex");
-  const dir = chart.digest ? path11.join(request2.cacheDir, "charts", `values-${createHash2("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path11.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  const dir = chart.digest ? path12.join(request2.cacheDir, "charts", `values-${createHash2("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path12.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
   return { ...chart, dir, description: `${chart.description} with ${used.join(", ") || "no values file"}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : void 0 };
 }
 function confined(file) {
-  return path11.posix.normalize(`/${file}`).slice(1);
+  return path12.posix.normalize(`/${file}`).slice(1);
 }
 async function readValuesFile(source, file) {
   const text = await source.read(confined(file));
@@ -50634,28 +50662,16 @@ async function readValuesFile(source, file) {
     return `values file ${file} in ${source.label} is not valid YAML: ${error2.message.split("\n")[0]}`;
   }
 }
-function mergeMaps(base2, overlay) {
-  const out = {};
-  for (const [key, value] of Object.entries(base2)) defineKey(out, key, value);
-  for (const [key, value] of Object.entries(overlay)) {
-    const below = asRecord(out[key]);
-    const over = asRecord(value);
-    defineKey(out, key, below && over ? mergeMaps(below, over) : value);
-  }
-  return out;
-}
 async function writeChartCopy(from, to, valuesText) {
-  if (await fs5.access(path11.join(to, "Chart.yaml")).then(() => true, () => false)) return;
+  if (await isChartDir(to)) return;
   const staging = `${to}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs5.mkdir(path11.dirname(to), { recursive: true });
-    await fs5.cp(from, staging, { recursive: true });
-    await fs5.writeFile(path11.join(staging, "values.yaml"), valuesText);
-    await fs5.rename(staging, to).catch(async (error2) => {
-      if (!await fs5.access(path11.join(to, "Chart.yaml")).then(() => true, () => false)) throw error2;
-    });
+    await fs6.mkdir(path12.dirname(to), { recursive: true });
+    await fs6.cp(from, staging, { recursive: true });
+    await fs6.writeFile(path12.join(staging, "values.yaml"), valuesText);
+    await publishChartDir(staging, to);
   } finally {
-    await fs5.rm(staging, { recursive: true, force: true });
+    await fs6.rm(staging, { recursive: true, force: true });
   }
 }
 
@@ -50681,14 +50697,14 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === "GitRepository") {
-    hash.update(await snapshot.treeDigest(path12.posix.normalize(chart.name.replace(/^\.\//, ""))));
+    hash.update(await snapshot.treeDigest(path13.posix.normalize(chart.name.replace(/^\.\//, ""))));
     for (const file of chart.valuesFiles) hash.update(await snapshot.readFile(confined(file)) ?? "\0missing");
   }
 }
 
 // src/flux/render.ts
-import { promises as fs11 } from "node:fs";
-import path18 from "node:path";
+import { promises as fs12 } from "node:fs";
+import path19 from "node:path";
 
 // src/checks/values-schema.ts
 var import_ajv2 = __toESM(require_ajv(), 1);
@@ -50727,9 +50743,9 @@ function checkValuesSchema(input) {
       errors.push(finding2(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled: ${validate2.error}`, input.fallback));
     } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
       for (const error2 of dedupe2(validate2.errors ?? [])) {
-        const path23 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path23) : void 0;
-        const where = path23.length > 0 ? path23.join(".") : "the values";
+        const path24 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path24) : void 0;
+        const where = path24.length > 0 ? path24.join(".") : "the values";
         errors.push(finding2(input, "values-schema/violation", "error", `${where} ${describe(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback));
       }
     }
@@ -50738,18 +50754,18 @@ function checkValuesSchema(input) {
 }
 function unknownKeys(input) {
   const warnings = [];
-  const walk = (values, defaults, schema2, path23) => {
+  const walk = (values, defaults, schema2, path24) => {
     if (!isMap4(values) || !isMap4(defaults) || Object.keys(defaults).length === 0) return;
     const declared = isMap4(schema2?.properties) ? schema2.properties : {};
     for (const [key, value] of Object.entries(values)) {
       if (key in defaults || key in declared) {
-        walk(value, defaults[key], declared[key], [...path23, key]);
+        walk(value, defaults[key], declared[key], [...path24, key]);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared)])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path23, key]) ?? input.fallback;
-      warnings.push(finding2(input, "values-schema/unknown-key", "warning", `${[...path23, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path23, close].join(".")}?` : ""}`, location, close ? [...path23, close].join(".") : void 0));
+      const location = locatePath(input.values.positions, [...path24, key]) ?? input.fallback;
+      warnings.push(finding2(input, "values-schema/unknown-key", "warning", `${[...path24, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path24, close].join(".")}?` : ""}`, location, close ? [...path24, close].join(".") : void 0));
     }
   };
   walk(input.values.values, input.chart.defaults, input.chart.schema, []);
@@ -50786,8 +50802,8 @@ function isMap4(value) {
 
 // src/flux/post-render.ts
 var import_yaml4 = __toESM(require_dist(), 1);
-import { promises as fs6 } from "node:fs";
-import path13 from "node:path";
+import { promises as fs7 } from "node:fs";
+import path14 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
   if (!Array.isArray(postRenderers)) return [];
@@ -50809,12 +50825,12 @@ function postRendererKustomizations(release) {
 async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
-    const dir = path13.join(workDir, `post-render-${index}`);
-    await fs6.mkdir(dir, { recursive: true });
-    await fs6.writeFile(path13.join(dir, "manifests.yaml"), current);
-    await fs6.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)(kustomization));
+    const dir = path14.join(workDir, `post-render-${index}`);
+    await fs7.mkdir(dir, { recursive: true });
+    await fs7.writeFile(path14.join(dir, "manifests.yaml"), current);
+    await fs7.writeFile(path14.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)(kustomization));
     const result = await kustomizeBuild(dir, timeoutMs);
-    await fs6.rm(dir, { recursive: true, force: true });
+    await fs7.rm(dir, { recursive: true, force: true });
     if (!result.ok) return { ok: false, error: result.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result.output;
   }
@@ -50887,8 +50903,8 @@ async function versionOf2(binary) {
 
 // src/helm/render-cache.ts
 import { createHash as createHash4 } from "node:crypto";
-import { promises as fs7 } from "node:fs";
-import path14 from "node:path";
+import { promises as fs8 } from "node:fs";
+import path15 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -50919,13 +50935,13 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path14.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path15.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      return JSON.parse(await fs7.readFile(file, "utf8"));
+      return JSON.parse(await fs8.readFile(file, "utf8"));
     } catch {
       return void 0;
     }
@@ -50933,19 +50949,19 @@ var RenderCache = class {
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs7.mkdir(path14.dirname(file), { recursive: true });
+    await fs8.mkdir(path15.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs7.writeFile(temporary, JSON.stringify(value));
-    await fs7.rename(temporary, file);
+    await fs8.writeFile(temporary, JSON.stringify(value));
+    await fs8.rename(temporary, file);
   }
 };
 
 // src/helm/run.ts
-import { promises as fs8 } from "node:fs";
-import path15 from "node:path";
+import { promises as fs9 } from "node:fs";
+import path16 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs8.mkdir(path15.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs9.mkdir(path16.join(homeDir, "plugins"), { recursive: true }));
 }
 async function runHelm(args, options2, input) {
   const helm = await resolveHelm();
@@ -50956,12 +50972,12 @@ async function runHelm(args, options2, input) {
     maxBuffer: 256 * 1024 * 1024,
     env: {
       ...process.env,
-      HELM_CACHE_HOME: path15.join(options2.homeDir, "cache"),
-      HELM_CONFIG_HOME: path15.join(options2.homeDir, "config"),
-      HELM_DATA_HOME: path15.join(options2.homeDir, "data"),
-      HELM_PLUGINS: path15.join(options2.homeDir, "plugins"),
+      HELM_CACHE_HOME: path16.join(options2.homeDir, "cache"),
+      HELM_CONFIG_HOME: path16.join(options2.homeDir, "config"),
+      HELM_DATA_HOME: path16.join(options2.homeDir, "data"),
+      HELM_PLUGINS: path16.join(options2.homeDir, "plugins"),
       HELM_NO_PLUGINS: "1",
-      KUBECONFIG: path15.join(options2.homeDir, "no-kubeconfig")
+      KUBECONFIG: path16.join(options2.homeDir, "no-kubeconfig")
     }
   });
   if (result.timedOut) {
@@ -51058,19 +51074,19 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs10 } from "node:fs";
-import path17 from "node:path";
+import { promises as fs11 } from "node:fs";
+import path18 from "node:path";
 
 // src/helm/pull.ts
 import { createHash as createHash5 } from "node:crypto";
-import { promises as fs9 } from "node:fs";
-import path16 from "node:path";
+import { promises as fs10 } from "node:fs";
+import path17 from "node:path";
 var EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
 async function pullChart(request2, cacheDir, options2, rangePulls) {
   const exact = request2.digest !== void 0 || request2.version !== void 0 && EXACT_VERSION.test(request2.version);
   if (exact) {
     const finalDir = chartCacheDir(cacheDir, request2);
-    if (await exists2(path16.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+    if (await isChartDir(finalDir)) return pulled(finalDir);
     return fetchInto(request2, cacheDir, options2, () => finalDir);
   }
   const resolve = () => fetchInto(request2, cacheDir, options2, (version) => chartCacheDir(cacheDir, { ...request2, version }));
@@ -51078,7 +51094,7 @@ async function pullChart(request2, cacheDir, options2, rangePulls) {
 }
 function chartCacheDir(cacheDir, request2) {
   const key = createHash5("sha256").update(JSON.stringify([request2.repositoryUrl, request2.chart, request2.version ?? "", request2.digest ?? ""])).digest("hex").slice(0, 32);
-  return path16.join(cacheDir, "charts", key);
+  return path17.join(cacheDir, "charts", key);
 }
 async function fetchInto(request2, cacheDir, options2, destination) {
   const staging = await makeStaging(cacheDir, "pull");
@@ -51088,10 +51104,10 @@ async function fetchInto(request2, cacheDir, options2, destination) {
     const chartDir = await chartDirIn(staging);
     if (!chartDir) return { ok: false, error: `helm pull produced no chart for ${request2.chart}` };
     const finalDir = destination(await chartVersionIn(chartDir));
-    await publish(chartDir, finalDir);
+    await publishChartDir(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
-    await fs9.rm(staging, { recursive: true, force: true });
+    await fs10.rm(staging, { recursive: true, force: true });
   }
 }
 function pullArguments(request2) {
@@ -51106,52 +51122,41 @@ function pullArguments(request2) {
 }
 async function unpackChartArchive(archive, cacheDir, timeoutMs) {
   const key = `archive-${createHash5("sha256").update(archive).digest("hex").slice(0, 32)}`;
-  const finalDir = path16.join(cacheDir, "charts", key);
-  if (await exists2(path16.join(finalDir, "Chart.yaml"))) return pulled(finalDir);
+  const finalDir = path17.join(cacheDir, "charts", key);
+  if (await isChartDir(finalDir)) return pulled(finalDir);
   const staging = await makeStaging(cacheDir, key);
   try {
-    const file = path16.join(staging, "chart.tgz");
-    await fs9.writeFile(file, archive);
-    const into = path16.join(staging, "unpacked");
-    await fs9.mkdir(into);
+    const file = path17.join(staging, "chart.tgz");
+    await fs10.writeFile(file, archive);
+    const into = path17.join(staging, "unpacked");
+    await fs10.mkdir(into);
     const result = await runProcess("tar", ["-xzf", file, "-C", into, "--no-same-owner", "--no-same-permissions"], { env: process.env, timeoutMs, maxBuffer: 1024 * 1024 });
     if (result.exitCode !== 0) return { ok: false, error: `not a chart archive: ${result.stderr.trim() || "tar failed"}` };
     const chartDir = await chartDirIn(into);
     if (!chartDir) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
-    await publish(chartDir, finalDir);
+    await publishChartDir(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
-    await fs9.rm(staging, { recursive: true, force: true });
+    await fs10.rm(staging, { recursive: true, force: true });
   }
 }
 async function makeStaging(cacheDir, key) {
-  const staging = path16.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await fs9.mkdir(staging, { recursive: true });
+  const staging = path17.join(cacheDir, "charts", `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  await fs10.mkdir(staging, { recursive: true });
   return staging;
 }
 async function chartDirIn(dir) {
-  const entries = await fs9.readdir(dir);
+  const entries = await fs10.readdir(dir);
   const charts = [];
-  for (const entry of entries) if (await exists2(path16.join(dir, entry, "Chart.yaml"))) charts.push(path16.join(dir, entry));
+  for (const entry of entries) if (await isChartDir(path17.join(dir, entry))) charts.push(path17.join(dir, entry));
   return charts.length === 1 ? charts[0] : void 0;
-}
-async function publish(chartDir, finalDir) {
-  await fs9.rename(chartDir, finalDir).catch(async (error2) => {
-    if (!await exists2(path16.join(finalDir, "Chart.yaml"))) throw error2;
-  });
 }
 async function pulled(dir) {
   return { ok: true, dir, version: await chartVersionIn(dir) };
 }
 async function chartVersionIn(dir) {
-  const text = await fs9.readFile(path16.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs10.readFile(path17.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : void 0;
-}
-async function exists2(p) {
-  return fs9.access(p).then(
-    () => true,
-    () => false
-  );
 }
 
 // src/flux/oci-repository.ts
@@ -51160,14 +51165,7 @@ async function resolveFromOciRepository(object, context) {
   const read = readOciRepository(object);
   if ("message" in read) return { ok: false, message: read.message, location: read.location };
   const { id, url, reference } = read;
-  if (!context.isAllowedUrl(url)) {
-    return {
-      ok: false,
-      rule: "render/source-not-allowed",
-      message: `OCIRepository ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
-      location: locationOf(object, ["spec", "url"])
-    };
-  }
+  if (!context.isAllowedUrl(url)) return sourceNotAllowed(object, id, url);
   const version = "digest" in reference ? void 0 : "semver" in reference ? reference.semver : reference.tag;
   const referenceLocation = locationOf(object, ["spec", "ref"]);
   const slash = url.lastIndexOf("/");
@@ -51232,12 +51230,12 @@ function applyValuesFiles(chart, resolved, context) {
   });
 }
 function valuesFileSource(chart, chartDir, context) {
-  const readFrom = (root) => (file) => fs10.readFile(path17.join(root, file), "utf8").catch(() => void 0);
+  const readFrom = (root) => (file) => fs11.readFile(path18.join(root, file), "utf8").catch(() => void 0);
   if (chart.sourceRef.kind !== "GitRepository") return { label: `chart ${chart.name}`, read: readFrom(chartDir) };
   const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
-  if (mapped) return { label, read: readFrom(path17.resolve(context.repoRoot, mapped)) };
-  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(confined(file)))?.toString("utf8") };
+  if (mapped) return { label, read: readFrom(path18.resolve(context.repoRoot, mapped)) };
+  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString("utf8") };
 }
 async function resolveChartRef(release, context) {
   const chartRef = release.chartRef;
@@ -51288,14 +51286,7 @@ async function resolveFromHelmRepository(chart, locations, context) {
   const spec = asRecord(repository.body.spec) ?? {};
   const url = asString(spec.url);
   if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: locations.sourceRef };
-  if (!context.isAllowedUrl(url)) {
-    return {
-      ok: false,
-      rule: "render/source-not-allowed",
-      message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
-      location: locationOf(repository, ["spec", "url"])
-    };
-  }
+  if (!context.isAllowedUrl(url)) return sourceNotAllowed(repository, `${sourceRef.namespace}/${sourceRef.name}`, url);
   const oci = spec.type === "oci" || url.startsWith("oci://");
   const pulled2 = await pullChart(
     { repositoryUrl: oci && !url.startsWith("oci://") ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
@@ -51316,23 +51307,23 @@ async function resolveFromHelmRepository(chart, locations, context) {
   };
 }
 async function resolveFromGit(chart, locations, context) {
-  const relative = path17.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path17.posix.isAbsolute(relative)) {
+  const relative = path18.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path18.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
   const source = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) {
-    const dir2 = path17.resolve(context.repoRoot, mapped, relative);
+    const dir2 = path18.resolve(context.repoRoot, mapped, relative);
     if (!isChartArchive(relative)) return { ok: true, dir: dir2, description: `${mapped}/${relative}`, inputs: [] };
-    const archive = await fs10.readFile(dir2).catch(() => void 0);
+    const archive = await fs11.readFile(dir2).catch(() => void 0);
     return unpackedFromGit(archive, `${mapped}/${relative}`, chart, locations, source, context);
   }
   if (isChartArchive(relative)) {
     const archive = await context.snapshot.readFile(relative);
     return unpackedFromGit(archive, `./${relative} at ${context.snapshot.label}`, chart, locations, source, context);
   }
-  const hasChart = await context.snapshot.readFile(path17.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path18.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -51350,7 +51341,7 @@ async function unpackedFromGit(archive, description, chart, locations, source, c
   if (!archive) return { ok: false, message: `packaged chart ${chart.name} (${source}) is not in the repository at ${context.snapshot.label}`, location: locations.chart };
   const unpacked = await unpackChartArchive(archive, context.cacheDir, context.helm.timeoutMs);
   if (!unpacked.ok) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${unpacked.error}`, location: locations.chart };
-  return { ok: true, dir: unpacked.dir, description, inputs: [], digest: `archive:${path17.basename(unpacked.dir)}` };
+  return { ok: true, dir: unpacked.dir, description, inputs: [], digest: `archive:${path18.basename(unpacked.dir)}` };
 }
 
 // src/flux/release-name.ts
@@ -51441,7 +51432,7 @@ async function renderRelease(release, context, settings) {
   const renderOnce = async () => {
     const result = await helmTemplate(request2, context.helm);
     if (!result.ok) return { error: result.error };
-    const applied = postRenderers.length > 0 ? await postRender(result.manifests, postRenderers, path18.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result.manifests };
+    const applied = postRenderers.length > 0 ? await postRender(result.manifests, postRenderers, path19.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result.manifests };
     if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
     return { containers: extractContainers(applied.manifests, namespace).containers, ...settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {} };
   };
@@ -51484,7 +51475,7 @@ function loadChartValuesModel(dir, run) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs11.readFile(path18.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs12.readFile(path19.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -51493,7 +51484,7 @@ function loadChartValuesModel(dir, run) {
     } catch {
       schema2 = void 0;
     }
-    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path18.basename(dir);
+    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path19.basename(dir);
     return { defaults, schema: schema2, chartName };
   });
 }
@@ -51504,8 +51495,8 @@ function firstLine(text) {
 
 // src/git/repo.ts
 import { createHash as createHash7 } from "node:crypto";
-import { promises as fs12 } from "node:fs";
-import path19 from "node:path";
+import { promises as fs13 } from "node:fs";
+import path20 from "node:path";
 
 // src/git/unified-diff.ts
 function parseUnifiedDiff(diff) {
@@ -51518,8 +51509,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path23 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path23 === void 0 ? void 0 : { path: path23, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path24 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path24 === void 0 ? void 0 : { path: path24, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -51577,8 +51568,8 @@ async function fetchMissing(root, ref) {
 }
 async function defaultBase(root) {
   for (const candidate of ["origin/HEAD", "origin/main", "origin/master", "main", "master"]) {
-    const exists3 = await execa("git", ["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], { cwd: root, reject: false });
-    if (exists3.exitCode !== 0) continue;
+    const exists2 = await execa("git", ["rev-parse", "--verify", "--quiet", `${candidate}^{commit}`], { cwd: root, reject: false });
+    if (exists2.exitCode !== 0) continue;
     const base2 = await execa("git", ["merge-base", "HEAD", candidate], { cwd: root, reject: false });
     if (base2.exitCode === 0) return { sha: base2.stdout.trim(), ref: candidate };
   }
@@ -51677,11 +51668,11 @@ var CommitSnapshot = class {
     const files = (await this.listFiles()).filter((f) => prefix === "" || f === prefix || f.startsWith(prefix + "/"));
     const contents = await this.readFiles(files);
     for (const [file, data] of contents) {
-      const target = path19.join(into, file);
-      await fs12.mkdir(path19.dirname(target), { recursive: true });
-      await fs12.writeFile(target, data);
+      const target = path20.join(into, file);
+      await fs13.mkdir(path20.dirname(target), { recursive: true });
+      await fs13.writeFile(target, data);
     }
-    return path19.join(into, prefix);
+    return path20.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -51697,14 +51688,14 @@ var WorktreeSnapshot = class {
     if (!this.files) {
       const out = await git(this.root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
       const listed = [...new Set(out.split("\0").filter(Boolean))];
-      const present = await Promise.all(listed.map(async (f) => await isFile2(path19.join(this.root, f)) ? f : void 0));
+      const present = await Promise.all(listed.map(async (f) => await isFile2(path20.join(this.root, f)) ? f : void 0));
       this.files = present.filter((f) => f !== void 0);
     }
     return this.files;
   }
   async readFile(file) {
     try {
-      return await fs12.readFile(path19.join(this.root, file));
+      return await fs13.readFile(path20.join(this.root, file));
     } catch {
       return void 0;
     }
@@ -51720,7 +51711,7 @@ var WorktreeSnapshot = class {
     return result;
   }
   async materialize(dir) {
-    return path19.join(this.root, dir);
+    return path20.join(this.root, dir);
   }
   digests = /* @__PURE__ */ new Map();
   treeDigest(dir) {
@@ -51740,7 +51731,7 @@ var WorktreeSnapshot = class {
 };
 async function isFile2(p) {
   try {
-    return (await fs12.stat(p)).isFile();
+    return (await fs13.stat(p)).isFile();
   } catch {
     return false;
   }
@@ -51991,7 +51982,7 @@ function checkUnsafeSettings(input) {
 }
 
 // src/deploy/evaluate.ts
-import path20 from "node:path";
+import path21 from "node:path";
 
 // src/nix/eval-deploy.ts
 var APPLY = `deploy: builtins.mapAttrs (name: node: {
@@ -52099,7 +52090,7 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path20.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path21.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   if (!await mentionsDeployNodes(headFlake.toString("utf8"), revisions.head, flakeDir)) return { kind: "none" };
@@ -52196,11 +52187,11 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs13.mkdtemp(path21.join(os5.tmpdir(), "guard-run-"));
+  const scratchDir = await fs14.mkdtemp(path22.join(os5.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const kustomizeContext = (label) => ({
-      scratchDir: path21.join(scratchDir, `kustomize-${label}`),
+      scratchDir: path22.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3
@@ -52226,13 +52217,13 @@ async function checkRevisions(options2) {
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
     const limit = pLimit(config.helm?.concurrency ?? os5.availableParallelism() + 1);
-    const helmOptions = { homeDir: path21.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path21.join(cacheDir, "renders"));
+    const helmOptions = { homeDir: path22.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path22.join(cacheDir, "renders"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path21.join(scratchDir, label),
+      scratchDir: path22.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -52306,7 +52297,7 @@ async function checkRevisions(options2) {
     };
     return { report: redactFindings(report, [...secrets]), secrets: [...secrets], timings };
   } finally {
-    await fs13.rm(scratchDir, { recursive: true, force: true });
+    await fs14.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function sensitiveEnvironment(env) {
@@ -52314,8 +52305,8 @@ function sensitiveEnvironment(env) {
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path21.join(os5.homedir(), ".cache");
-  return path21.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path22.join(os5.homedir(), ".cache");
+  return path22.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -52655,21 +52646,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path23) {
+  async paginate(path24) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path23}${path23.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path24}${path24.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path23, body, as = "json") {
+  async request(method, path24, body, as = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path23}`, {
+      const response = await fetch(`${this.base}${path24}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -52686,7 +52677,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path23}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path24}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -52886,7 +52877,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path23) => path23.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path24) => path24.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -54478,17 +54469,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path23 = requestOptions.url.replace(options2.baseUrl, "");
+    const path24 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path23} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path24} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path23} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path24} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -57290,7 +57281,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path22.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path23.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report } = await checkRevisions({
       cwd: workdir,
@@ -57300,10 +57291,10 @@ async function runAction(env = process.env) {
       configFile: input("config") || void 0
     });
     const outDir = env.RUNNER_TEMP ?? os6.tmpdir();
-    const reportPath = path22.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path22.join(outDir, "gitops-guard.sarif");
-    await fs14.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs14.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const reportPath = path23.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path23.join(outDir, "gitops-guard.sarif");
+    await fs15.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs15.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const mode = input("comment-mode") || "review";
     const outcome = await publishReport(report, context.target, mode, publisher);
     for (const note of outcome.notes) warning(note);

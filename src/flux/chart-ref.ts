@@ -46,3 +46,13 @@ export function readHelmChart(object: RepoObject): HelmChartSpec {
     },
   };
 }
+
+/** A chart source whose host the base revision neither uses nor allows: reported at its spec.url, never fetched. */
+export function sourceNotAllowed(source: RepoObject, id: string, url: string): { ok: false; rule: string; message: string; location: SourceLocation } {
+  return {
+    ok: false,
+    rule: 'render/source-not-allowed',
+    message: `${source.kind} ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+    location: locationOf(source, ['spec', 'url']),
+  };
+}

@@ -5,11 +5,11 @@ import type { Snapshot } from '../git/repo.js';
 import { pullChart, unpackChartArchive, type PullResult, type RangePulls } from '../helm/pull.js';
 import type { RenderCache } from '../helm/render-cache.js';
 import type { HelmRunOptions } from '../helm/run.js';
-import { findChartRefObject, findSourceObject, readHelmChart, type ChartLocations } from './chart-ref.js';
-import { confined, withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
+import { findChartRefObject, findSourceObject, readHelmChart, sourceNotAllowed, type ChartLocations } from './chart-ref.js';
+import { withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
-import { asRecord, asString, locationOf, type RepoObject } from './objects.js';
+import { asRecord, asString, type RepoObject } from './objects.js';
 import { resolveFromOciRepository } from './oci-repository.js';
 
 export interface ChartSourceContext {
@@ -62,7 +62,7 @@ function valuesFileSource(chart: ChartSpec, chartDir: string, context: ChartSour
   const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) return { label, read: readFrom(path.resolve(context.repoRoot, mapped)) };
-  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(confined(file)))?.toString('utf8') };
+  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString('utf8') };
 }
 
 async function resolveChartRef(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
@@ -117,14 +117,7 @@ async function resolveFromHelmRepository(chart: ChartSpec, locations: ChartLocat
   const spec = asRecord(repository.body.spec) ?? {};
   const url = asString(spec.url);
   if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: locations.sourceRef };
-  if (!context.isAllowedUrl(url)) {
-    return {
-      ok: false,
-      rule: 'render/source-not-allowed',
-      message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
-      location: locationOf(repository, ['spec', 'url']),
-    };
-  }
+  if (!context.isAllowedUrl(url)) return sourceNotAllowed(repository, `${sourceRef.namespace}/${sourceRef.name}`, url);
   const oci = spec.type === 'oci' || url.startsWith('oci://');
   const pulled = await pullChart(
     { repositoryUrl: oci && !url.startsWith('oci://') ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { isChartDir, publishChartDir } from '../helm/chart-dirs.js';
 import type { ChartResolution } from './chart-source.js';
 import { asRecord } from './objects.js';
-import { defineKey } from './values-merge.js';
+import { mergeValueMaps } from './values-merge.js';
 
 type ResolvedChart = Extract<ChartResolution, { ok: true }>;
 
@@ -41,7 +42,7 @@ export async function withMergedValuesFiles(chart: ResolvedChart, request: Value
       return { ok: false, message: `values file ${file} is not in ${request.source.label}; source-controller fails the chart (set ignoreMissingValuesFiles to skip it)` };
     }
     if (typeof values === 'string') return { ok: false, message: values };
-    merged = mergeMaps(merged, values);
+    merged = mergeValueMaps(merged, values);
     used.push(file);
   }
   const text = stringify(merged);
@@ -70,28 +71,14 @@ async function readValuesFile(source: ValuesFileSource, file: string): Promise<R
   }
 }
 
-function mergeMaps(base: Record<string, unknown>, overlay: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(base)) defineKey(out, key, value);
-  for (const [key, value] of Object.entries(overlay)) {
-    const below = asRecord(out[key]);
-    const over = asRecord(value);
-    defineKey(out, key, below && over ? mergeMaps(below, over) : value);
-  }
-  return out;
-}
-
 async function writeChartCopy(from: string, to: string, valuesText: string): Promise<void> {
-  if (await fs.access(path.join(to, 'Chart.yaml')).then(() => true, () => false)) return;
+  if (await isChartDir(to)) return;
   const staging = `${to}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     await fs.mkdir(path.dirname(to), { recursive: true });
     await fs.cp(from, staging, { recursive: true });
     await fs.writeFile(path.join(staging, 'values.yaml'), valuesText);
-    // A concurrent run may have written the same copy first; both are identical.
-    await fs.rename(staging, to).catch(async (error: NodeJS.ErrnoException) => {
-      if (!(await fs.access(path.join(to, 'Chart.yaml')).then(() => true, () => false))) throw error;
-    });
+    await publishChartDir(staging, to);
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 import type { SourceLocation } from '../findings.js';
 import { pullChart } from '../helm/pull.js';
+import { sourceNotAllowed } from './chart-ref.js';
 import type { ChartResolution, ChartSourceContext } from './chart-source.js';
 import { asRecord, asString, locationOf, type RepoObject } from './objects.js';
 
@@ -20,14 +21,7 @@ export async function resolveFromOciRepository(object: RepoObject, context: Char
   const read = readOciRepository(object);
   if ('message' in read) return { ok: false, message: read.message, location: read.location };
   const { id, url, reference } = read;
-  if (!context.isAllowedUrl(url)) {
-    return {
-      ok: false,
-      rule: 'render/source-not-allowed',
-      message: `OCIRepository ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
-      location: locationOf(object, ['spec', 'url']),
-    };
-  }
+  if (!context.isAllowedUrl(url)) return sourceNotAllowed(object, id, url);
   const version = 'digest' in reference ? undefined : 'semver' in reference ? reference.semver : reference.tag;
   const referenceLocation = locationOf(object, ['spec', 'ref']);
   const slash = url.lastIndexOf('/');

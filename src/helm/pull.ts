@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runProcess } from '../tools/run-process.js';
 import { memoized } from '../tools/memo.js';
+import { isChartDir, publishChartDir } from './chart-dirs.js';
 import { runHelm, type HelmRunOptions } from './run.js';
 
 export interface PullRequest {
@@ -32,7 +33,7 @@ export async function pullChart(request: PullRequest, cacheDir: string, options:
   const exact = request.digest !== undefined || (request.version !== undefined && EXACT_VERSION.test(request.version));
   if (exact) {
     const finalDir = chartCacheDir(cacheDir, request);
-    if (await exists(path.join(finalDir, 'Chart.yaml'))) return pulled(finalDir);
+    if (await isChartDir(finalDir)) return pulled(finalDir);
     return fetchInto(request, cacheDir, options, () => finalDir);
   }
   const resolve = () => fetchInto(request, cacheDir, options, (version) => chartCacheDir(cacheDir, { ...request, version }));
@@ -53,7 +54,7 @@ async function fetchInto(request: PullRequest, cacheDir: string, options: HelmRu
     const chartDir = await chartDirIn(staging);
     if (!chartDir) return { ok: false, error: `helm pull produced no chart for ${request.chart}` };
     const finalDir = destination(await chartVersionIn(chartDir));
-    await publish(chartDir, finalDir);
+    await publishChartDir(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
@@ -78,7 +79,7 @@ function pullArguments(request: PullRequest): string[] {
 export async function unpackChartArchive(archive: Buffer, cacheDir: string, timeoutMs: number): Promise<PullResult> {
   const key = `archive-${createHash('sha256').update(archive).digest('hex').slice(0, 32)}`;
   const finalDir = path.join(cacheDir, 'charts', key);
-  if (await exists(path.join(finalDir, 'Chart.yaml'))) return pulled(finalDir);
+  if (await isChartDir(finalDir)) return pulled(finalDir);
   const staging = await makeStaging(cacheDir, key);
   try {
     const file = path.join(staging, 'chart.tgz');
@@ -89,7 +90,7 @@ export async function unpackChartArchive(archive: Buffer, cacheDir: string, time
     if (result.exitCode !== 0) return { ok: false, error: `not a chart archive: ${result.stderr.trim() || 'tar failed'}` };
     const chartDir = await chartDirIn(into);
     if (!chartDir) return { ok: false, error: 'the archive holds no chart (no <name>/Chart.yaml at its top)' };
-    await publish(chartDir, finalDir);
+    await publishChartDir(chartDir, finalDir);
     return pulled(finalDir);
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
@@ -109,16 +110,8 @@ async function makeStaging(cacheDir: string, key: string): Promise<string> {
 async function chartDirIn(dir: string): Promise<string | undefined> {
   const entries = await fs.readdir(dir);
   const charts = [];
-  for (const entry of entries) if (await exists(path.join(dir, entry, 'Chart.yaml'))) charts.push(path.join(dir, entry));
+  for (const entry of entries) if (await isChartDir(path.join(dir, entry))) charts.push(path.join(dir, entry));
   return charts.length === 1 ? charts[0] : undefined;
-}
-
-/** Move a complete chart into its final cache place. */
-async function publish(chartDir: string, finalDir: string): Promise<void> {
-  // A concurrent pull of the same chart may have won the race; both copies are identical.
-  await fs.rename(chartDir, finalDir).catch(async (error: NodeJS.ErrnoException) => {
-    if (!(await exists(path.join(finalDir, 'Chart.yaml')))) throw error;
-  });
 }
 
 async function pulled(dir: string): Promise<PullResult> {
@@ -128,11 +121,4 @@ async function pulled(dir: string): Promise<PullResult> {
 async function chartVersionIn(dir: string): Promise<string | undefined> {
   const text = await fs.readFile(path.join(dir, 'Chart.yaml'), 'utf8').catch(() => undefined);
   return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : undefined;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(
-    () => true,
-    () => false,
-  );
 }

@@ -59,7 +59,8 @@ export function parseArgparseHelp(text: string): FlagCatalog {
     if (more && current) current.help = `${current.help} ${more[1]}`.trim();
     else current = undefined;
   });
-  for (const spec of flags) finishOption(spec, usage);
+  const topLevel = new Set(usageLevels(usage).filter(({ depth }) => depth === 0).map(({ token }) => token));
+  for (const spec of flags) finishOption(spec, topLevel);
   const positionals = positionalSpecs(candidates, withoutOptions(usage, flags));
   const program = programName(usage, flags, positionals);
   return {
@@ -190,11 +191,12 @@ function withoutOptions(usage: string, flags: FlagSpec[]): string {
   return kept.join(' ').replace(/\[ /g, '[').replace(/ \]/g, ']');
 }
 
-function finishOption(spec: FlagSpec, usage: string): void {
+/** `topLevel`: the usage tokens outside every bracket, where argparse prints required options. */
+function finishOption(spec: FlagSpec, topLevel: Set<string>): void {
   spec.defaultValue = /\(default: ([^)]*)\)/.exec(spec.help)?.[1];
   spec.deprecated = /\bdeprecated\b/i.test(spec.help) || undefined;
   spec.exitsWhenGiven = /(show this help message|show program's version number) and exit/.test(spec.help) || undefined;
-  spec.required = usageLevels(usage).some(({ token, depth }) => depth === 0 && spec.spellings!.includes(token));
+  spec.required = spec.spellings!.some((spelling) => topLevel.has(spelling));
 }
 
 /** Tokens of the usage line with how deep in brackets each sits: only depth 0 is required on its own (`(a | b)` is a required group). */

@@ -11,7 +11,6 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
   const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
   const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
   const program = options.label ?? catalog.program ?? 'the binary';
-  const seen = new Set<string>();
   const label = (spec: FlagSpec) => `'--${spec.name}${spec.placeholder ? ` <${spec.placeholder}>` : ''}'`;
 
   const checkValue = (spec: FlagSpec, value: string, index: number): ArgProblem | undefined => {
@@ -35,14 +34,14 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     if (lastParsed && (switchUses.get(lastParsed.name) ?? 0) > 1) switchUses.set(lastParsed.name, 1);
   };
   const repeated = (spec: FlagSpec, index: number): ArgProblem | undefined => {
-    occurrences.set(spec.name, (occurrences.get(spec.name) ?? 0) + 1);
+    const uses = (occurrences.get(spec.name) ?? 0) + 1;
+    occurrences.set(spec.name, uses);
     if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
     lastParsed = spec;
     // clap 2 lets any option come again (see extraValues for what that does to the arguments after it).
-    if (catalog.variant !== 'clap2' && seen.has(spec.name) && !spec.repeatable) {
+    if (catalog.variant !== 'clap2' && uses > 1 && !spec.repeatable) {
       return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: catalog.variant === 'clap3' ? `error: The argument ${label(spec)} was provided more than once, but cannot be used multiple times` : `error: the argument ${label(spec)} cannot be used multiple times` };
     }
-    seen.add(spec.name);
     return undefined;
   };
 
