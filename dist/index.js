@@ -20006,7 +20006,7 @@ var require_parse2 = __commonJS({
       }
       return { risky: false };
     };
-    var parse4 = (input, options2) => {
+    var parse3 = (input, options2) => {
       if (typeof input !== "string") {
         throw new TypeError("Expected a string");
       }
@@ -20176,7 +20176,7 @@ var require_parse2 = __commonJS({
             output = token.close = `)$))${extglobStar}`;
           }
           if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
-            const expression = parse4(rest, { ...options2, fastpaths: false }).output;
+            const expression = parse3(rest, { ...options2, fastpaths: false }).output;
             output = token.close = `)${expression})${extglobStar})`;
           }
           if (token.prev.type === "bos") {
@@ -20699,7 +20699,7 @@ var require_parse2 = __commonJS({
       }
       return state;
     };
-    parse4.fastpaths = (input, options2) => {
+    parse3.fastpaths = (input, options2) => {
       const opts = { ...options2 };
       const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
       const len = input.length;
@@ -20764,7 +20764,7 @@ var require_parse2 = __commonJS({
       }
       return source;
     };
-    module.exports = parse4;
+    module.exports = parse3;
   }
 });
 
@@ -20773,7 +20773,7 @@ var require_picomatch = __commonJS({
   "node_modules/picomatch/lib/picomatch.js"(exports, module) {
     "use strict";
     var scan = require_scan();
-    var parse4 = require_parse2();
+    var parse3 = require_parse2();
     var utils = require_utils2();
     var constants6 = require_constants6();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
@@ -20861,7 +20861,7 @@ var require_picomatch = __commonJS({
     picomatch3.isMatch = (str, patterns, options2) => picomatch3(patterns, options2)(str);
     picomatch3.parse = (pattern, options2) => {
       if (Array.isArray(pattern)) return pattern.map((p) => picomatch3.parse(p, options2));
-      return parse4(pattern, { ...options2, fastpaths: false });
+      return parse3(pattern, { ...options2, fastpaths: false });
     };
     picomatch3.scan = (input, options2) => scan(input, options2);
     picomatch3.compileRe = (state, options2, returnOutput = false, returnState = false) => {
@@ -20887,10 +20887,10 @@ var require_picomatch = __commonJS({
       }
       let parsed = { negated: false, fastpaths: true };
       if (options2.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
-        parsed.output = parse4.fastpaths(input, options2);
+        parsed.output = parse3.fastpaths(input, options2);
       }
       if (!parsed.output) {
-        parsed = parse4(input, options2);
+        parsed = parse3(input, options2);
       }
       return picomatch3.compileRe(parsed, options2, returnOutput, returnState);
     };
@@ -28155,7 +28155,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse4(src, reviver, options2) {
+    function parse3(src, reviver, options2) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -28196,7 +28196,7 @@ var require_public_api = __commonJS({
         return value.toString(options2);
       return new Document.Document(value, _replacer, options2).toString(options2);
     }
-    exports.parse = parse4;
+    exports.parse = parse3;
     exports.parseAllDocuments = parseAllDocuments4;
     exports.parseDocument = parseDocument;
     exports.stringify = stringify3;
@@ -32241,7 +32241,7 @@ var require_fast_uri = __commonJS({
         normalizeString(uri, options2);
       } else if (typeof uri === "object") {
         uri = /** @type {T} */
-        parse4(serialize2(uri, options2), options2);
+        parse3(serialize2(uri, options2), options2);
       }
       return uri;
     }
@@ -32284,8 +32284,8 @@ var require_fast_uri = __commonJS({
     function resolveComponent(base2, relative, options2, skipNormalization) {
       const target = {};
       if (!skipNormalization) {
-        base2 = parse4(serialize2(base2, options2), options2);
-        relative = parse4(serialize2(relative, options2), options2);
+        base2 = parse3(serialize2(base2, options2), options2);
+        relative = parse3(serialize2(relative, options2), options2);
       }
       options2 = options2 || {};
       if (!options2.tolerant && relative.scheme) {
@@ -32603,7 +32603,7 @@ var require_fast_uri = __commonJS({
       }
       return { parsed, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme };
     }
-    function parse4(uri, opts) {
+    function parse3(uri, opts) {
       return parseWithStatus(uri, opts).parsed;
     }
     function normalizeString(uri, opts) {
@@ -32640,7 +32640,7 @@ var require_fast_uri = __commonJS({
       resolveComponent,
       equal,
       serialize: serialize2,
-      parse: parse4
+      parse: parse3
     };
     module.exports = fastUri;
     module.exports.default = fastUri;
@@ -35705,7 +35705,7 @@ var require_parse3 = __commonJS({
       }
       return parsed;
     }
-    function parse4(command, args, options2) {
+    function parse3(command, args, options2) {
       if (args && !Array.isArray(args)) {
         options2 = args;
         args = null;
@@ -35724,7 +35724,7 @@ var require_parse3 = __commonJS({
       };
       return options2.shell ? parsed : parseNonShell(parsed);
     }
-    module.exports = parse4;
+    module.exports = parse3;
   }
 });
 
@@ -35783,16 +35783,16 @@ var require_cross_spawn = __commonJS({
   "node_modules/cross-spawn/index.js"(exports, module) {
     "use strict";
     var cp = __require("child_process");
-    var parse4 = require_parse3();
+    var parse3 = require_parse3();
     var enoent = require_enoent();
     function spawn3(command, args, options2) {
-      const parsed = parse4(command, args, options2);
+      const parsed = parse3(command, args, options2);
       const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
       enoent.hookChildProcess(spawned, parsed);
       return spawned;
     }
     function spawnSync2(command, args, options2) {
-      const parsed = parse4(command, args, options2);
+      const parsed = parse3(command, args, options2);
       const result = cp.spawnSync(parsed.command, parsed.args, parsed.options);
       result.error = result.error || enoent.verifyENOENTSync(result.status, parsed);
       return result;
@@ -35800,7 +35800,7 @@ var require_cross_spawn = __commonJS({
     module.exports = spawn3;
     module.exports.spawn = spawn3;
     module.exports.sync = spawnSync2;
-    module.exports._parse = parse4;
+    module.exports._parse = parse3;
     module.exports._enoent = enoent;
   }
 });
@@ -42522,9 +42522,6 @@ function mergeInto(base2, overlay, path24, positions, overlayPositions) {
   }
   return result;
 }
-function mergeValueMaps(base2, overlay) {
-  return mergeInto(base2, overlay, [], /* @__PURE__ */ new Map(), /* @__PURE__ */ new Map());
-}
 function defineKey(target, key, value) {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
@@ -42543,7 +42540,11 @@ function isMap3(value) {
 
 // src/checks/arg-origin.ts
 function locateArgument(rendered, arg, flagName) {
-  const leaves = collectLeaves(rendered.values.values);
+  const location = locateIn(rendered.values, arg, flagName) ?? (rendered.chartDefaults && locateIn(rendered.chartDefaults, arg, flagName)) ?? locateInPostRenderers(rendered, arg);
+  return location ? { location, fromValues: true } : { location: rendered.release.locations.version, fromValues: false };
+}
+function locateIn(values, arg, flagName) {
+  const leaves = collectLeaves(values.values);
   const equalsIndex = arg.indexOf("=");
   const flagValue = arg.startsWith("-") && equalsIndex > 0 ? arg.slice(equalsIndex + 1) : arg.startsWith("-") ? void 0 : arg;
   const keyMatches = (leaf) => {
@@ -42561,12 +42562,10 @@ function locateArgument(rendered, arg, flagName) {
   for (const matches of ranked) {
     const found = leaves.filter(matches);
     const best = found.find(argish) ?? found[0];
-    const location = best ? locatePath(rendered.values.positions, best.path) : void 0;
-    if (location) return { location, fromValues: true };
+    const location = best ? locatePath(values.positions, best.path) : void 0;
+    if (location) return location;
   }
-  const patched = locateInPostRenderers(rendered, arg);
-  if (patched) return { location: patched, fromValues: true };
-  return { location: rendered.release.locations.version, fromValues: false };
+  return void 0;
 }
 function locateInPostRenderers(rendered, arg) {
   const object = rendered.release.object;
@@ -50630,37 +50629,48 @@ async function publishChartDir(staged, finalDir) {
 // src/flux/chart-values-files.ts
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
-  let merged = {};
+  const layers = [];
   const used = [];
   for (const file of request2.files) {
-    const values = await readValuesFile(request2.source, file);
-    if (values === void 0) {
+    const layer = await readValuesFile(request2.source, file);
+    if (layer === void 0) {
       if (request2.ignoreMissing) continue;
       return { ok: false, message: `values file ${file} is not in ${request2.source.label}; source-controller fails the chart (set ignoreMissingValuesFiles to skip it)` };
     }
-    if (typeof values === "string") return { ok: false, message: values };
-    merged = mergeValueMaps(merged, values);
+    if (typeof layer === "string") return { ok: false, message: layer };
+    layers.push(layer);
     used.push(file);
   }
-  const text = (0, import_yaml3.stringify)(merged);
+  const defaults = mergeFluxValues(layers);
+  const text = (0, import_yaml3.stringify)(defaults.values);
   const valuesDigest = createHash2("sha256").update(text).digest("hex");
   const dir = chart.digest ? path12.join(request2.cacheDir, "charts", `values-${createHash2("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path12.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
-  return { ...chart, dir, description: `${chart.description} with ${used.join(", ") || "no values file"}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : void 0 };
+  return {
+    ...chart,
+    dir,
+    description: `${chart.description} with ${used.join(", ") || "no values file"}`,
+    digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : void 0,
+    ...request2.source.repositoryPath ? { defaults } : {}
+  };
 }
 function confined(file) {
   return path12.posix.normalize(`/${file}`).slice(1);
 }
 async function readValuesFile(source, file) {
-  const text = await source.read(confined(file));
+  const inSource = confined(file);
+  const text = await source.read(inSource);
   if (text === void 0) return void 0;
-  try {
-    const value = (0, import_yaml3.parse)(text);
-    if (value === null || value === void 0) return {};
-    return asRecord(value) ?? `values file ${file} in ${source.label} is not a map of values`;
-  } catch (error2) {
-    return `values file ${file} in ${source.label} is not valid YAML: ${error2.message.split("\n")[0]}`;
-  }
+  const where = source.repositoryPath?.(inSource) ?? inSource;
+  const parsed = parseYamlFile(text, where);
+  const problem = parsed.problems[0];
+  if (problem) return `values file ${file} in ${source.label} is not valid YAML (line ${problem.location.line}): ${problem.message}`;
+  const document = parsed.documents[0];
+  const origin = { path: where, line: 1 };
+  if (!document) return { kind: "document", values: {}, positions: /* @__PURE__ */ new Map(), origin };
+  const values = asRecord(document.value);
+  if (!values) return `values file ${file} in ${source.label} is not a map of values`;
+  return { kind: "document", values, positions: source.repositoryPath ? document.positions : /* @__PURE__ */ new Map(), origin };
 }
 async function writeChartCopy(from, to, valuesText) {
   if (await isChartDir(to)) return;
@@ -51235,7 +51245,7 @@ function valuesFileSource(chart, chartDir, context) {
   const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) return { label, read: readFrom(path18.resolve(context.repoRoot, mapped)) };
-  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString("utf8") };
+  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString("utf8"), repositoryPath: (file) => file };
 }
 async function resolveChartRef(release, context) {
   const chartRef = release.chartRef;
@@ -51464,6 +51474,7 @@ async function renderRelease(release, context, settings) {
       releaseName,
       namespace,
       values,
+      ...chart.defaults ? { chartDefaults: chart.defaults } : {},
       containers,
       chartDescription: chart.description,
       ...rendered.manifests !== void 0 ? { manifests: rendered.manifests } : {}
@@ -53389,7 +53400,7 @@ function expand(template, context) {
     return template.replace(/\/$/, "");
   }
 }
-function parse2(options2) {
+function parse(options2) {
   let method = options2.method.toUpperCase();
   let url = (options2.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options2.headers);
@@ -53453,7 +53464,7 @@ function parse2(options2) {
   );
 }
 function endpointWithDefaults(defaults, route, options2) {
-  return parse2(merge(defaults, route, options2));
+  return parse(merge(defaults, route, options2));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -53462,7 +53473,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse: parse2
+    parse
   });
 }
 var endpoint = withDefaults(null, DEFAULTS);
@@ -53508,7 +53519,7 @@ var NullObject = /* @__PURE__ */ (() => {
   C.prototype = /* @__PURE__ */ Object.create(null);
   return C;
 })();
-function parse3(header, options2) {
+function parse2(header, options2) {
   const stopFlags = SEMI_FLAG | (options2?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options2?.start ?? 0;
@@ -54105,7 +54116,7 @@ async function getResponseData(response) {
   if (!contentType) {
     return response.text().catch(noop4);
   }
-  const mimetype = parse3(contentType);
+  const mimetype = parse2(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {

@@ -1,5 +1,5 @@
 import type { SourceLocation } from '../findings.js';
-import { locate } from '../flux/values-merge.js';
+import { locate, type PositionedValues } from '../flux/values-merge.js';
 import { jsonPointer, locatePath } from '../yaml/source.js';
 import type { RenderedRelease } from '../model/release.js';
 
@@ -10,11 +10,19 @@ interface Leaf {
 
 /**
  * The line a human must edit to change a rendered argument: the values entry that produced it
- * (an extraArgs item, a map key, a scalar such as `policy: upsert-only`), else the chart version
- * line, since the argument then comes from the chart's own defaults.
+ * (an extraArgs item, a map key, a scalar such as `policy: upsert-only`), else the valuesFiles
+ * line in the repository that gave the chart that default, else the post-renderer patch, else the
+ * chart version line, since the argument then comes from the chart's own defaults.
  */
 export function locateArgument(rendered: RenderedRelease, arg: string, flagName?: string): { location: SourceLocation; fromValues: boolean } {
-  const leaves = collectLeaves(rendered.values.values);
+  const location = locateIn(rendered.values, arg, flagName)
+    ?? (rendered.chartDefaults && locateIn(rendered.chartDefaults, arg, flagName))
+    ?? locateInPostRenderers(rendered, arg);
+  return location ? { location, fromValues: true } : { location: rendered.release.locations.version, fromValues: false };
+}
+
+function locateIn(values: PositionedValues, arg: string, flagName?: string): SourceLocation | undefined {
+  const leaves = collectLeaves(values.values);
   const equalsIndex = arg.indexOf('=');
   const flagValue = arg.startsWith('-') && equalsIndex > 0 ? arg.slice(equalsIndex + 1) : arg.startsWith('-') ? undefined : arg;
   const keyMatches = (leaf: Leaf) => {
@@ -32,12 +40,10 @@ export function locateArgument(rendered: RenderedRelease, arg: string, flagName?
   for (const matches of ranked) {
     const found = leaves.filter(matches);
     const best = found.find(argish) ?? found[0];
-    const location = best ? locate(rendered.values.positions, best.path) : undefined;
-    if (location) return { location, fromValues: true };
+    const location = best ? locate(values.positions, best.path) : undefined;
+    if (location) return location;
   }
-  const patched = locateInPostRenderers(rendered, arg);
-  if (patched) return { location: patched, fromValues: true };
-  return { location: rendered.release.locations.version, fromValues: false };
+  return undefined;
 }
 
 /** An argument a post-renderer patch puts in: the patch line that writes it. */

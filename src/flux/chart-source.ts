@@ -9,6 +9,7 @@ import { findChartRefObject, findSourceObject, readHelmChart, sourceNotAllowed, 
 import { withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
+import type { PositionedValues } from './values-merge.js';
 import { asRecord, asString, type RepoObject } from './objects.js';
 import { resolveFromOciRepository } from './oci-repository.js';
 
@@ -30,7 +31,16 @@ export interface ChartSourceContext {
 }
 
 export type ChartResolution =
-  | { ok: true; dir: string; description: string; inputs: RepoObject[]; /** Content identity of the chart; undefined when unknown (no caching). */ digest?: string }
+  | {
+      ok: true;
+      dir: string;
+      description: string;
+      inputs: RepoObject[];
+      /** Content identity of the chart; undefined when unknown (no caching). */
+      digest?: string;
+      /** Defaults the chart takes from valuesFiles in this repository, with the lines that set them. */
+      defaults?: PositionedValues;
+    }
   | { ok: false; message: string; location: SourceLocation; rule?: string };
 
 /** Find the chart a HelmRelease's spec.chart or spec.chartRef points at and make it available as a directory. */
@@ -62,7 +72,7 @@ function valuesFileSource(chart: ChartSpec, chartDir: string, context: ChartSour
   const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
   const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
   if (mapped) return { label, read: readFrom(path.resolve(context.repoRoot, mapped)) };
-  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString('utf8') };
+  return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString('utf8'), repositoryPath: (file) => file };
 }
 
 async function resolveChartRef(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {

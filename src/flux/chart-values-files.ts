@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { isChartDir, publishChartDir } from '../helm/chart-dirs.js';
 import type { ChartResolution } from './chart-source.js';
 import { asRecord } from './objects.js';
-import { mergeValueMaps } from './values-merge.js';
+import { parseYamlFile } from '../yaml/source.js';
+import { mergeFluxValues, type PositionedValues, type ValuesLayer } from './values-merge.js';
 
 type ResolvedChart = Extract<ChartResolution, { ok: true }>;
 
@@ -15,6 +16,8 @@ export interface ValuesFileSource {
   read(file: string): Promise<string | undefined>;
   /** "GitRepository flux-system/flux-system" or "the chart", for messages. */
   label: string;
+  /** Where the file is in the checked repository, when it is there: findings then point at its lines. */
+  repositoryPath?: (file: string) => string;
 }
 
 export interface ValuesFilesRequest {
@@ -33,25 +36,32 @@ export interface ValuesFilesRequest {
  */
 export async function withMergedValuesFiles(chart: ResolvedChart, request: ValuesFilesRequest): Promise<ResolvedChart | { ok: false; message: string }> {
   if (request.files.length === 0) return chart;
-  let merged: Record<string, unknown> = {};
+  const layers: ValuesLayer[] = [];
   const used: string[] = [];
   for (const file of request.files) {
-    const values = await readValuesFile(request.source, file);
-    if (values === undefined) {
+    const layer = await readValuesFile(request.source, file);
+    if (layer === undefined) {
       if (request.ignoreMissing) continue;
       return { ok: false, message: `values file ${file} is not in ${request.source.label}; source-controller fails the chart (set ignoreMissingValuesFiles to skip it)` };
     }
-    if (typeof values === 'string') return { ok: false, message: values };
-    merged = mergeValueMaps(merged, values);
+    if (typeof layer === 'string') return { ok: false, message: layer };
+    layers.push(layer);
     used.push(file);
   }
-  const text = stringify(merged);
+  const defaults = mergeFluxValues(layers);
+  const text = stringify(defaults.values);
   const valuesDigest = createHash('sha256').update(text).digest('hex');
   const dir = chart.digest
     ? path.join(request.cacheDir, 'charts', `values-${createHash('sha256').update(`${chart.digest}\0${valuesDigest}`).digest('hex').slice(0, 32)}`)
     : path.join(request.scratchDir, 'values-files', `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
-  return { ...chart, dir, description: `${chart.description} with ${used.join(', ') || 'no values file'}`, digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : undefined };
+  return {
+    ...chart,
+    dir,
+    description: `${chart.description} with ${used.join(', ') || 'no values file'}`,
+    digest: chart.digest ? `${chart.digest}|values:${valuesDigest}` : undefined,
+    ...(request.source.repositoryPath ? { defaults } : {}),
+  };
 }
 
 /** source-controller joins a values file path onto its root without leaving it (`../x` stays inside). */
@@ -59,16 +69,21 @@ export function confined(file: string): string {
   return path.posix.normalize(`/${file}`).slice(1);
 }
 
-async function readValuesFile(source: ValuesFileSource, file: string): Promise<Record<string, unknown> | string | undefined> {
-  const text = await source.read(confined(file));
+/** One values file as a merge layer that keeps its lines, or why it cannot be used. */
+async function readValuesFile(source: ValuesFileSource, file: string): Promise<ValuesLayer | string | undefined> {
+  const inSource = confined(file);
+  const text = await source.read(inSource);
   if (text === undefined) return undefined;
-  try {
-    const value: unknown = parse(text);
-    if (value === null || value === undefined) return {};
-    return asRecord(value) ?? `values file ${file} in ${source.label} is not a map of values`;
-  } catch (error) {
-    return `values file ${file} in ${source.label} is not valid YAML: ${(error as Error).message.split('\n')[0]}`;
-  }
+  const where = source.repositoryPath?.(inSource) ?? inSource;
+  const parsed = parseYamlFile(text, where);
+  const problem = parsed.problems[0];
+  if (problem) return `values file ${file} in ${source.label} is not valid YAML (line ${problem.location.line}): ${problem.message}`;
+  const document = parsed.documents[0];
+  const origin = { path: where, line: 1 };
+  if (!document) return { kind: 'document', values: {}, positions: new Map(), origin };
+  const values = asRecord(document.value);
+  if (!values) return `values file ${file} in ${source.label} is not a map of values`;
+  return { kind: 'document', values, positions: source.repositoryPath ? document.positions : new Map(), origin };
 }
 
 async function writeChartCopy(from: string, to: string, valuesText: string): Promise<void> {

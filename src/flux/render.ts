@@ -151,6 +151,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       releaseName,
       namespace,
       values,
+      ...(chart.defaults ? { chartDefaults: chart.defaults } : {}),
       containers,
       chartDescription: chart.description,
       ...(rendered.manifests !== undefined ? { manifests: rendered.manifests } : {}),

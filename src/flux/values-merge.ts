@@ -84,11 +84,6 @@ function mergeInto(
   return result;
 }
 
-/** Flux's MergeMaps of two plain value maps, where no source positions are needed (HelmChart valuesFiles). */
-export function mergeValueMaps(base: Record<string, unknown>, overlay: Record<string, unknown>): Record<string, unknown> {
-  return mergeInto(base, overlay, [], new Map(), new Map());
-}
-
 /** Own data property even for keys such as __proto__, which YAML may legally contain. */
 export function defineKey(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });

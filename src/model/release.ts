@@ -11,6 +11,8 @@ export interface RenderedRelease {
   namespace: string;
   /** Merged user values with, for each node, the line that set it. */
   values: PositionedValues;
+  /** Chart defaults that come from valuesFiles in the repository (HelmChart/HelmRelease valuesFiles), with their lines. */
+  chartDefaults?: PositionedValues;
   containers: RenderedContainer[];
   chartDescription: string;
   /** The manifests as Flux would apply them (after post-renderers), when the caller asked to keep them. */

@@ -7,7 +7,11 @@ import type { Report } from '../../src/engine.js';
 import { fluxSitesFixture, repoRoot } from '../support/paths.js';
 import { assertValidReport } from '../support/report-schema.js';
 
-/** The two-site example: one HelmRelease applied by two Flux Kustomizations with different site variables. */
+/**
+ * The two-site example: HelmReleases applied by two Flux Kustomizations with different site
+ * variables; external-dns (kingpin) from a chart path, etcd (Go flag) through chartRef -> HelmChart
+ * whose valuesFiles live outside the chart.
+ */
 const cli = path.join(repoRoot, 'build', 'cli.js');
 let work: string;
 let gitops: string;
@@ -42,6 +46,19 @@ describe('the two-site Flux example', () => {
     expect(result.stdout).toContain('1 rendered and checked');
   });
 
+  it('blocks a change to a HelmChart values file outside the chart that gives etcd a bad Go flag value, at that file\'s line', async () => {
+    const result = await guard('check', '--base', 'main', '--head', 'etcd-snapshot-count', '--format', 'json');
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout) as Report;
+    assertValidReport(report);
+    expect(report.findings.map((f) => [f.rule, f.subject.namespace, f.subject.name])).toEqual([
+      ['container-flags/bad-value', 'dns-hel', 'etcd'],
+      ['container-flags/bad-value', 'dns-sto', 'etcd'],
+    ]);
+    expect(report.findings[0]!.location).toMatchObject({ path: 'apps/etcd/values-common.yaml', line: 5 });
+    expect(report.findings[0]!.evidence?.join('\n')).toContain('invalid value "50k" for flag -snapshot-count');
+  });
+
   it('renders each site\'s release with its own variables', async () => {
     const result = await guard('render', '--rev', 'main');
     expect(result.exitCode).toBe(0);
@@ -49,6 +66,8 @@ describe('the two-site Flux example', () => {
     expect(result.stdout).toContain('# HelmRelease dns-sto/external-dns');
     expect(result.stdout).toContain('--txt-owner-id=cc-se-sto');
     expect(result.stdout).toContain('--domain-filter=hel.example.net');
+    expect(result.stdout).toContain('# HelmRelease dns-sto/etcd');
+    expect(result.stdout).toContain('-snapshot-count=50000');
     expect(result.stdout).not.toContain('${');
   });
 });
