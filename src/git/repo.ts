@@ -282,3 +282,14 @@ export async function trailersBetween(root: string, base: string, head: string, 
   }
   return found;
 }
+
+/** URLs of the clone's remotes, origin first (credentials in them are never printed: callers keep host and path only). */
+export async function remoteUrls(root: string): Promise<string[]> {
+  const result = await execa('git', ['config', '--get-regexp', '^remote\\..*\\.url$'], { cwd: root, reject: false });
+  if (result.exitCode !== 0) return [];
+  const entries = result.stdout.split('\n').filter(Boolean).map((line) => {
+    const space = line.indexOf(' ');
+    return { remote: line.slice(0, space), url: line.slice(space + 1) };
+  });
+  return entries.sort((a, b) => Number(b.remote === 'remote.origin.url') - Number(a.remote === 'remote.origin.url')).map((e) => e.url);
+}

@@ -12,6 +12,7 @@ export interface ProcessOptions {
   input?: string;
   timeoutMs: number;
   maxBuffer: number;
+  cwd?: string;
 }
 
 /**
@@ -21,7 +22,7 @@ export interface ProcessOptions {
  */
 export function runProcess(file: string, args: string[], options: ProcessOptions): Promise<ProcessResult> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let size = 0;
