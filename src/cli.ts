@@ -7,7 +7,7 @@ import { CONFIG_FILE, parseConfig } from './config.js';
 import path from 'node:path';
 import { parseImageRef } from './flags/image-ref.js';
 import { helpFileFor } from './flags/store.js';
-import { checkRevisions, deployPlan, type Report } from './engine.js';
+import { checkRevisions, defaultCacheDir, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
 import { captureHelp, captureMany, imagesFromList } from './flags/capture.js';
@@ -23,6 +23,7 @@ import type { CommentMode } from './forge/publisher.js';
 import { mergeReports } from './report/merge.js';
 import { renderSarif } from './report/sarif.js';
 import { renderPlan, renderText } from './report/text.js';
+import { importChart } from './helm/import.js';
 
 const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
@@ -255,6 +256,22 @@ flags
       return;
     }
     process.stdout.write(describeCatalog(parsed.catalog));
+  });
+
+const charts = program.command('charts').description('manage the chart cache the guard renders from');
+
+charts
+  .command('import')
+  .description('put a chart into the chart cache as if fetched from --repo (for air-gapped CI and tests)')
+  .argument('<chart>', 'a packaged chart (.tgz) or a chart folder')
+  .requiredOption('--repo <url>', 'the HelmRepository spec.url, or the OCIRepository spec.url, the chart is served from')
+  .option('--version <version>', 'the chart version it stands for (default: version in its Chart.yaml)')
+  .option('--chart <name>', 'the chart name it stands for (default: name in its Chart.yaml)')
+  .option('--cache-dir <dir>', 'chart cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
+  .action(async (source: string, options: { repo: string; version?: string; chart?: string; cacheDir?: string }) => {
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const imported = await importChart({ source, repositoryUrl: options.repo, version: options.version, chart: options.chart, cacheDir });
+    process.stdout.write(`imported ${imported.chart} ${imported.version} (sha256:${imported.sha256}) for ${imported.repositoryUrl} into ${imported.dir}\n`);
   });
 
 /** `--format github|forgejo`: the same verdict, posted to the forge like the action does. */

@@ -1,4 +1,6 @@
 import type { SourceLocation } from '../findings.js';
+import type { PullResult } from '../helm/pull.js';
+import type { ChartResolution } from './chart-source.js';
 import type { RepoInventory } from './discover.js';
 import { readChartSpec, type ChartRef, type ChartSpec } from './helmrelease.js';
 import { asRecord, locationOf, objectId, type RepoObject } from './objects.js';
@@ -52,7 +54,15 @@ export function sourceNotAllowed(source: RepoObject, id: string, url: string): {
   return {
     ok: false,
     rule: 'render/source-not-allowed',
-    message: `${source.kind} ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it`,
+    message: `${source.kind} ${id} points at ${url}, a host the base revision does not use or allow; the guard does not fetch from it (allow the host with network.allowedHosts in .guard.yaml, changed at the base revision first)`,
     location: locationOf(source, ['spec', 'url']),
   };
+}
+
+/** A chart fetch that failed, as a chart resolution: a refused host, an unreachable one (could not check), or a source without the chart. */
+export function pullFailure(pulled: Extract<PullResult, { ok: false }>, what: string, location: SourceLocation): Extract<ChartResolution, { ok: false }> {
+  const message = `${what}: ${pulled.error}`;
+  if (pulled.kind === 'refused') return { ok: false, rule: 'render/source-not-allowed', message, location };
+  if (pulled.kind === 'unreachable') return { ok: false, kind: 'unreachable', rule: 'render/source-unreachable', message, location };
+  return { ok: false, message, location };
 }

@@ -1,19 +1,22 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { SourceLocation } from '../findings.js';
+import type { Severity, SourceLocation } from '../findings.js';
 import type { Snapshot } from '../git/repo.js';
 import { pullChart, unpackChartArchive, type PullResult, type RangePulls } from '../helm/pull.js';
+import { copyTreeNoLinks, linkOnPath, readFileNoFollow } from '../helm/safe-copy.js';
 import type { RenderCache } from '../helm/render-cache.js';
 import type { HelmRunOptions } from '../helm/run.js';
-import { findChartRefObject, findSourceObject, readHelmChart, sourceNotAllowed, type ChartLocations } from './chart-ref.js';
+import { findChartRefObject, findSourceObject, pullFailure, readHelmChart, sourceNotAllowed, type ChartLocations } from './chart-ref.js';
 import { withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
 import type { PositionedValues } from './values-merge.js';
+import type { ValuesSourceOptions } from './values-sources.js';
 import { asRecord, asString, type RepoObject } from './objects.js';
 import { resolveFromOciRepository } from './oci-repository.js';
+import { classifyGitRepository, type GitSource } from './source-identity.js';
 
-export interface ChartSourceContext {
+export interface ChartSourceContext extends ValuesSourceOptions {
   snapshot: Snapshot;
   inventory: RepoInventory;
   /** Where commit snapshots materialize chart directories. */
@@ -26,9 +29,23 @@ export interface ChartSourceContext {
   /** Whether the base policy lets the guard fetch from this URL (a change cannot add hosts). */
   isAllowedUrl: (url: string) => boolean;
   renderCache: RenderCache;
-  /** Semver ranges resolved in this run, shared by base and head. */
+  /** Chart references resolved and fetched in this run, shared by base and head. */
   rangePulls: RangePulls;
+  /** URLs of this clone's remotes (`remoteUrls` of git/repo.ts): which GitRepository is this repository. Default []. */
+  remoteUrls?: string[];
+  /** "ns/name" of the GitRepositories the root Kustomizations build from (source-identity.ts). */
+  rootSources?: Set<string>;
 }
+
+/**
+ * Why a chart is not available:
+ * - error (the default): the repository or its sources are wrong; a finding of `rule` (render/chart-missing unless said);
+ * - unreachable: an allowed host did not answer (network, timeout, 5xx, a registry wanting credentials):
+ *   the guard could not check, which is not the change's fault (exit 2, "could not check");
+ * - not-checked: the chart lives in a source that is not this repository (a foreign GitRepository):
+ *   a `notice` of rule render/source-not-checked, never an error.
+ */
+export type ChartFailureKind = 'error' | 'unreachable' | 'not-checked';
 
 export type ChartResolution =
   | {
@@ -41,7 +58,7 @@ export type ChartResolution =
       /** Defaults the chart takes from valuesFiles in this repository, with the lines that set them. */
       defaults?: PositionedValues;
     }
-  | { ok: false; message: string; location: SourceLocation; rule?: string };
+  | { ok: false; message: string; location: SourceLocation; rule?: string; kind?: ChartFailureKind; severity?: Severity };
 
 /** Find the chart a HelmRelease's spec.chart or spec.chartRef points at and make it available as a directory. */
 export async function resolveChart(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
@@ -67,12 +84,21 @@ function applyValuesFiles(chart: ChartSpec, resolved: Extract<ChartResolution, {
 
 /** source-controller reads valuesFiles from the root of a GitRepository, and from inside the chart of a chart repository. */
 function valuesFileSource(chart: ChartSpec, chartDir: string, context: ChartSourceContext): ValuesFileSource {
-  const readFrom = (root: string) => (file: string) => fs.readFile(path.join(root, file), 'utf8').catch(() => undefined);
+  const readFrom = (root: string) => async (file: string) => (await readFileNoFollow(root, file))?.toString('utf8');
   if (chart.sourceRef.kind !== 'GitRepository') return { label: `chart ${chart.name}`, read: readFrom(chartDir) };
   const label = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
-  const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
-  if (mapped) return { label, read: readFrom(path.resolve(context.repoRoot, mapped)) };
+  const source = gitSourceOf(chart, context);
+  if (source.kind === 'mapped') return { label, read: readFrom(source.dir) };
   return { label: `${label} at ${context.snapshot.label}`, read: async (file) => (await context.snapshot.readFile(file))?.toString('utf8'), repositoryPath: (file) => file };
+}
+
+function gitSourceOf(chart: ChartSpec, context: ChartSourceContext): GitSource {
+  return classifyGitRepository(chart.sourceRef, context.inventory, {
+    gitRepositories: context.gitRepositories,
+    repoRoot: context.repoRoot,
+    remoteUrls: context.remoteUrls ?? [],
+    rootSources: context.rootSources,
+  });
 }
 
 async function resolveChartRef(release: HelmRelease, context: ChartSourceContext): Promise<ChartResolution> {
@@ -132,19 +158,16 @@ async function resolveFromHelmRepository(chart: ChartSpec, locations: ChartLocat
   const pulled = await pullChart(
     { repositoryUrl: oci && !url.startsWith('oci://') ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
     context.cacheDir,
-    context.helm,
+    { isAllowedUrl: context.isAllowedUrl, timeoutMs: context.helm.timeoutMs },
     context.rangePulls,
   );
-  if (!pulled.ok) {
-    return { ok: false, message: `cannot fetch chart ${chart.name}@${chart.version ?? 'latest'} from ${url}: ${pulled.error}`, location: locations.version };
-  }
+  if (!pulled.ok) return pullFailure(pulled, `cannot fetch chart ${chart.name}@${chart.version ?? 'latest'} from ${url}`, locations.version);
   return {
     ok: true,
     dir: pulled.dir,
-    description: `${url} ${chart.name}@${chart.version ?? 'latest'}`,
+    description: `${url} ${chart.name}@${chart.version ?? 'latest'}${pulled.version && pulled.version !== chart.version ? ` (chart ${pulled.version})` : ''}${pulled.offline ? ` (${pulled.offline})` : ''}`,
     inputs: [repository],
-    // A published chart version is immutable in a chart repository.
-    digest: pulled.version ? `${url}|${chart.name}|${pulled.version}` : undefined,
+    digest: `sha256:${pulled.sha256}`,
   };
 }
 
@@ -153,13 +176,24 @@ async function resolveFromGit(chart: ChartSpec, locations: ChartLocations, conte
   if (relative.startsWith('..') || path.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
-  const source = `GitRepository ${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
-  const mapped = context.gitRepositories[`${chart.sourceRef.namespace}/${chart.sourceRef.name}`];
-  if (mapped) {
-    const dir = path.resolve(context.repoRoot, mapped, relative);
-    if (!isChartArchive(relative)) return { ok: true, dir, description: `${mapped}/${relative}`, inputs: [] };
-    const archive = await fs.readFile(dir).catch(() => undefined);
-    return unpackedFromGit(archive, `${mapped}/${relative}`, chart, locations, source, context);
+  const id = `${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
+  const source = `GitRepository ${id}`;
+  const where = gitSourceOf(chart, context);
+  if (where.kind === 'foreign') {
+    return {
+      ok: false,
+      kind: 'not-checked',
+      severity: 'notice',
+      rule: 'render/source-not-checked',
+      message: `chart ${chart.name} comes from ${source}, which is not this repository (${where.reason}); it is not checked. To check it, map it to a local checkout in .guard.yaml: gitRepositories: {"${id}": "<path to a clone>"} (or "." if it is this repository)`,
+      location: locations.sourceRef,
+    };
+  }
+  if (where.kind === 'mapped') return resolveFromCheckout(where.dir, relative, chart, locations, source, context);
+  // The snapshot leaves links out of what it reads and materializes; a chart that holds one is refused, not rendered without it.
+  const link = (await context.snapshot.symlinks()).find((l) => relative === '.' || l === relative || l.startsWith(`${relative}/`) || relative.startsWith(`${l}/`));
+  if (link) {
+    return { ok: false, message: `chart ${chart.name} (${source}): ${link} is a symbolic link at ${context.snapshot.label}; charts may hold only files and folders, links are never followed`, location: locations.chart };
   }
   if (isChartArchive(relative)) {
     const archive = await context.snapshot.readFile(relative);
@@ -177,6 +211,28 @@ async function resolveFromGit(chart: ChartSpec, locations: ChartLocations, conte
   return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [], digest: `git:${digest}` };
 }
 
+/** A chart in a mapped checkout of another repository: copied (or unpacked) without following links, never cached. */
+async function resolveFromCheckout(root: string, relative: string, chart: ChartSpec, locations: ChartLocations, source: string, context: ChartSourceContext): Promise<ChartResolution> {
+  const description = `${path.relative(context.repoRoot, root) || '.'}/${relative}`;
+  if (isChartArchive(relative)) {
+    const link = await linkOnPath(root, relative);
+    if (link) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${link} is a symbolic link; the guard does not follow links`, location: locations.chart };
+    return unpackedFromGit(await readFileNoFollow(root, relative), description, chart, locations, source, context);
+  }
+  const copied = await copyChartDir(root, relative, context, chart, locations, source);
+  return copied.ok ? { ...copied, description } : copied;
+}
+
+async function copyChartDir(root: string, relative: string, context: ChartSourceContext, chart: ChartSpec, locations: ChartLocations, source: string): Promise<ChartResolution> {
+  const into = path.join(context.scratchDir, 'charts', `${relative.replace(/[^A-Za-z0-9._-]/g, '_')}-${process.hrtime.bigint()}`);
+  const copied = await copyTreeNoLinks(root, relative, into);
+  if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
+  if (!(await fs.access(path.join(into, 'Chart.yaml')).then(() => true, () => false))) {
+    return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
+  }
+  return { ok: true, dir: into, description: relative, inputs: [] };
+}
+
 /** source-controller packages a chart path ending in .tgz as it is: a packaged chart in the repository. */
 function isChartArchive(relative: string): boolean {
   return relative.endsWith('.tgz');
@@ -191,8 +247,7 @@ async function unpackedFromGit(
   context: ChartSourceContext,
 ): Promise<ChartResolution> {
   if (!archive) return { ok: false, message: `packaged chart ${chart.name} (${source}) is not in the repository at ${context.snapshot.label}`, location: locations.chart };
-  const unpacked: PullResult = await unpackChartArchive(archive, context.cacheDir, context.helm.timeoutMs);
+  const unpacked: PullResult = await unpackChartArchive(archive, context.cacheDir);
   if (!unpacked.ok) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${unpacked.error}`, location: locations.chart };
-  // The unpacked directory is named after the archive's content, so it is its identity.
-  return { ok: true, dir: unpacked.dir, description, inputs: [], digest: `archive:${path.basename(unpacked.dir)}` };
+  return { ok: true, dir: unpacked.dir, description, inputs: [], digest: `sha256:${unpacked.sha256}` };
 }

@@ -1,6 +1,6 @@
 import type { SourceLocation } from '../findings.js';
 import { pullChart } from '../helm/pull.js';
-import { sourceNotAllowed } from './chart-ref.js';
+import { pullFailure, sourceNotAllowed } from './chart-ref.js';
 import type { ChartResolution, ChartSourceContext } from './chart-source.js';
 import { asRecord, asString, locationOf, type RepoObject } from './objects.js';
 
@@ -16,31 +16,27 @@ interface OciRepository {
 
 const DEFAULT_TAG = 'latest';
 
-/** Fetch the chart an OCIRepository points at, with `helm pull oci://...` as helm-controller would get it. */
+/** Fetch the chart an OCIRepository points at, as source-controller would get it. */
 export async function resolveFromOciRepository(object: RepoObject, context: ChartSourceContext): Promise<ChartResolution> {
   const read = readOciRepository(object);
   if ('message' in read) return { ok: false, message: read.message, location: read.location };
   const { id, url, reference } = read;
   if (!context.isAllowedUrl(url)) return sourceNotAllowed(object, id, url);
-  const version = 'digest' in reference ? undefined : 'semver' in reference ? reference.semver : reference.tag;
   const referenceLocation = locationOf(object, ['spec', 'ref']);
   const slash = url.lastIndexOf('/');
   const pulled = await pullChart(
-    { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), version, digest: 'digest' in reference ? reference.digest : undefined, plainHttp: read.insecure },
+    { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), ociReference: reference, plainHttp: read.insecure },
     context.cacheDir,
-    context.helm,
+    { isAllowedUrl: context.isAllowedUrl, timeoutMs: context.helm.timeoutMs },
     context.rangePulls,
   );
-  if (!pulled.ok) {
-    return { ok: false, message: `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id}): ${pulled.error}${tagHint(reference)}`, location: referenceLocation };
-  }
+  if (!pulled.ok) return pullFailure(pulled, `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id})`, referenceLocation);
   return {
     ok: true,
     dir: pulled.dir,
-    description: `${url} ${describeReference(reference)}${pulled.version ? ` (chart ${pulled.version})` : ''}`,
+    description: `${url} ${describeReference(reference)}${pulled.version ? ` (chart ${pulled.version})` : ''}${pulled.offline ? ` (${pulled.offline})` : ''}`,
     inputs: [object],
-    // As for chart repositories, a published chart version is taken to be immutable.
-    digest: 'digest' in reference ? `${url}@${reference.digest}` : pulled.version ? `${url}|${pulled.version}` : undefined,
+    digest: `sha256:${pulled.sha256}`,
   };
 }
 
@@ -63,11 +59,4 @@ function describeReference(reference: OciReference): string {
   if ('digest' in reference) return `@${reference.digest}`;
   if ('semver' in reference) return `semver ${reference.semver}`;
   return `tag ${reference.tag}`;
-}
-
-/** helm pulls charts only by version tags; Flux's default tag `latest` is not one. */
-function tagHint(reference: OciReference): string {
-  return 'tag' in reference && !/^v?\d/.test(reference.tag)
-    ? `; helm can only pull a chart by a version tag, so set spec.ref.tag to a chart version, or use spec.ref.semver or spec.ref.digest`
-    : '';
 }

@@ -1,124 +1,144 @@
-import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { runProcess } from '../tools/run-process.js';
 import { memoized } from '../tools/memo.js';
-import { isChartDir, publishChartDir } from './chart-dirs.js';
-import { runHelm, type HelmRunOptions } from './run.js';
+import { isChartDir } from './chart-dirs.js';
+import { blobDir, cachedVersions, chartYamlField, digestRef, lookupRef, storeArchive, writeRef } from './chart-cache.js';
+import { fetchHttpChart, type IndexCache } from './fetch-http.js';
+import { fetchOciChart, type OciReference } from './fetch-oci.js';
+import { describeUrl, hostOfUrl, type FetchPolicy } from './guarded-fetch.js';
+import { isExactVersion, parseChartVersion, pickVersion } from './versions.js';
+
+/**
+ * Charts are fetched by the guard itself (never by helm), under the base policy's allow-list,
+ * into the content-addressed cache of chart-cache.ts, and unpacked without links.
+ */
 
 export interface PullRequest {
   /** http(s) repository URL, or an oci:// base URL (the chart is its next path segment). */
   repositoryUrl: string;
   chart: string;
-  /** An exact version, a semver range, or (OCI) a tag that is a version. */
+  /** An exact version or a semver range (empty: the latest stable version). */
   version?: string;
-  /** OCI manifest digest (sha256:...): pins the chart regardless of version. */
-  digest?: string;
+  /** OCI: how the chart is referenced; default: a tag for an exact version, else a semver range. */
+  ociReference?: OciReference;
+  /** OCI: plain HTTP, where the source is marked insecure. */
   plainHttp?: boolean;
 }
 
-export type PullResult = { ok: true; dir: string; /** version: of the Chart.yaml fetched */ version?: string } | { ok: false; error: string };
+export interface PullOptions {
+  /** Whether the base policy lets the guard contact this URL's host:port. */
+  isAllowedUrl: (url: string) => boolean;
+  timeoutMs: number;
+}
 
-const EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
+export type PullResult =
+  | {
+      ok: true;
+      dir: string;
+      /** version: of the Chart.yaml fetched */
+      version?: string;
+      /** sha256 of the chart archive: the chart's content identity. */
+      sha256: string;
+      /** Set when the repository could not be reached and the cache answered a range. */
+      offline?: string;
+    }
+  /**
+   * refused: a host the base policy does not allow (nothing sent); unreachable: an allowed host
+   * did not answer (the guard could not check); failed: the source answered, without this chart.
+   */
+  | { ok: false; kind: 'refused' | 'unreachable' | 'failed'; host?: string; error: string };
 
-/** Range pulls of one run: each range is resolved once, so base and head and every release using it get the same chart. */
+/** Pulls of one run: each reference is resolved and fetched once, so base, head and every release using it get the same chart. */
 export type RangePulls = Map<string, Promise<PullResult>>;
 
-/**
- * Download a chart into the content-addressed cache, keyed by repository + chart + version (or
- * digest). An exact version already there is not fetched again; a semver range is resolved by
- * helm once per run (`rangePulls`) and the chart it picks is stored under its exact version.
- */
-export async function pullChart(request: PullRequest, cacheDir: string, options: HelmRunOptions, rangePulls?: RangePulls): Promise<PullResult> {
-  const exact = request.digest !== undefined || (request.version !== undefined && EXACT_VERSION.test(request.version));
-  if (exact) {
-    const finalDir = chartCacheDir(cacheDir, request);
-    if (await isChartDir(finalDir)) return pulled(finalDir);
-    return fetchInto(request, cacheDir, options, () => finalDir);
-  }
-  const resolve = () => fetchInto(request, cacheDir, options, (version) => chartCacheDir(cacheDir, { ...request, version }));
-  return rangePulls ? memoized(rangePulls, JSON.stringify([cacheDir, request]), resolve) : resolve();
-}
-
-function chartCacheDir(cacheDir: string, request: PullRequest): string {
-  const key = createHash('sha256').update(JSON.stringify([request.repositoryUrl, request.chart, request.version ?? '', request.digest ?? ''])).digest('hex').slice(0, 32);
-  return path.join(cacheDir, 'charts', key);
-}
-
-/** helm pull into a private staging folder, then publish the chart where `destination(version)` says. */
-async function fetchInto(request: PullRequest, cacheDir: string, options: HelmRunOptions, destination: (version: string | undefined) => string): Promise<PullResult> {
-  const staging = await makeStaging(cacheDir, 'pull');
-  try {
-    const result = await runHelm([...pullArguments(request), '--untar', '--untardir', staging], options);
-    if (!result.ok) return { ok: false, error: result.error };
-    const chartDir = await chartDirIn(staging);
-    if (!chartDir) return { ok: false, error: `helm pull produced no chart for ${request.chart}` };
-    const finalDir = destination(await chartVersionIn(chartDir));
-    await publishChartDir(chartDir, finalDir);
-    return pulled(finalDir);
-  } finally {
-    await fs.rm(staging, { recursive: true, force: true });
-  }
-}
-
-function pullArguments(request: PullRequest): string[] {
-  if (!request.repositoryUrl.startsWith('oci://')) {
-    return ['pull', request.chart, '--repo', request.repositoryUrl, ...(request.version ? ['--version', request.version] : [])];
-  }
-  const reference = `${request.repositoryUrl.replace(/\/$/, '')}/${request.chart}${request.digest ? `@${request.digest}` : ''}`;
-  const args = ['pull', reference];
-  if (request.version && !request.digest) args.push('--version', request.version);
-  if (request.plainHttp) args.push('--plain-http');
-  return args;
-}
+/** The index.yaml files of one run (keyed by its RangePulls): read once for all the charts of a repository. */
+const indexCaches = new WeakMap<RangePulls, IndexCache>();
 
 /**
- * Unpack a packaged chart (.tgz) into the cache, keyed by its content, so that the chart's
- * values.yaml and schema can be read like those of any other chart.
+ * The chart a reference names. An exact version or digest the cache holds is not fetched again;
+ * anything else is resolved against the repository once per run (`pulls`). When the repository
+ * cannot be reached, a range is answered from the versions the cache holds (e.g. imported with
+ * `guard charts import`).
  */
-export async function unpackChartArchive(archive: Buffer, cacheDir: string, timeoutMs: number): Promise<PullResult> {
-  const key = `archive-${createHash('sha256').update(archive).digest('hex').slice(0, 32)}`;
-  const finalDir = path.join(cacheDir, 'charts', key);
-  if (await isChartDir(finalDir)) return pulled(finalDir);
-  const staging = await makeStaging(cacheDir, key);
-  try {
-    const file = path.join(staging, 'chart.tgz');
-    await fs.writeFile(file, archive);
-    const into = path.join(staging, 'unpacked');
-    await fs.mkdir(into);
-    const result = await runProcess('tar', ['-xzf', file, '-C', into, '--no-same-owner', '--no-same-permissions'], { env: process.env, timeoutMs, maxBuffer: 1024 * 1024 });
-    if (result.exitCode !== 0) return { ok: false, error: `not a chart archive: ${result.stderr.trim() || 'tar failed'}` };
-    const chartDir = await chartDirIn(into);
-    if (!chartDir) return { ok: false, error: 'the archive holds no chart (no <name>/Chart.yaml at its top)' };
-    await publishChartDir(chartDir, finalDir);
-    return pulled(finalDir);
-  } finally {
-    await fs.rm(staging, { recursive: true, force: true });
+export async function pullChart(request: PullRequest, cacheDir: string, options: PullOptions, pulls?: RangePulls): Promise<PullResult> {
+  const reference = ociReferenceOf(request);
+  const exactRef = reference ? exactRefOf(reference) : isExactVersion(request.version) ? normalizeVersion(request.version!) : undefined;
+  if (exactRef) {
+    const hit = await lookupRef(cacheDir, request.repositoryUrl, request.chart, exactRef);
+    if (hit) return pulled(hit.dir, hit.sha256);
   }
+  let indexes = pulls ? indexCaches.get(pulls) : undefined;
+  if (pulls && !indexes) indexCaches.set(pulls, (indexes = new Map()));
+  const fetchOnce = () => fetchAndStore(request, reference, exactRef, cacheDir, options, indexes);
+  return pulls ? memoized(pulls, JSON.stringify([cacheDir, request]), fetchOnce) : fetchOnce();
 }
 
-async function makeStaging(cacheDir: string, key: string): Promise<string> {
-  const staging = path.join(cacheDir, 'charts', `.staging-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await fs.mkdir(staging, { recursive: true });
-  return staging;
+/** Unpack a packaged chart (.tgz) into the cache, keyed by its content. */
+export async function unpackChartArchive(archive: Buffer, cacheDir: string): Promise<PullResult> {
+  const stored = await storeArchive(cacheDir, archive);
+  return stored.ok ? pulled(stored.dir, stored.sha256) : { ok: false, kind: 'failed', error: stored.error };
 }
 
-/**
- * The top-level chart directory helm pull or a chart archive produces. helm 4 pulling by digest
- * also leaves an empty `<chart>@sha256:...` directory next to it.
- */
-async function chartDirIn(dir: string): Promise<string | undefined> {
-  const entries = await fs.readdir(dir);
-  const charts = [];
-  for (const entry of entries) if (await isChartDir(path.join(dir, entry))) charts.push(path.join(dir, entry));
-  return charts.length === 1 ? charts[0] : undefined;
+async function fetchAndStore(request: PullRequest, reference: OciReference | undefined, exactRef: string | undefined, cacheDir: string, options: PullOptions, indexes?: IndexCache): Promise<PullResult> {
+  const oci = reference !== undefined;
+  const policy: FetchPolicy = {
+    isAllowedUrl: options.isAllowedUrl,
+    deadline: Date.now() + options.timeoutMs,
+    allowPlainHttp: oci ? request.plainHttp === true : request.repositoryUrl.startsWith('http://'),
+  };
+  const isCached = (sha256: string) => isChartDir(blobDir(cacheDir, sha256));
+  const fetched = oci
+    ? await fetchOciChart({ repositoryUrl: request.repositoryUrl, chart: request.chart, reference }, policy, isCached)
+    : await fetchHttpChart(request, policy, isCached, indexes);
+  if (!fetched.ok) {
+    if (fetched.kind === 'unreachable') {
+      const cached = await fromCache(request, reference, cacheDir);
+      if (cached) return { ...cached, offline: `${fetched.host} could not be reached; using ${request.chart} ${cached.version ?? ''} from the chart cache` };
+    }
+    return { ok: false, kind: fetched.kind, host: fetched.host, error: fetched.error };
+  }
+  let dir = blobDir(cacheDir, fetched.sha256);
+  if (fetched.archive) {
+    const stored = await storeArchive(cacheDir, fetched.archive);
+    if (!stored.ok) return { ok: false, kind: 'failed', host: hostOfUrl(request.repositoryUrl.replace(/^oci:/, 'https:')), error: `${describeUrl(request.repositoryUrl.replace(/^oci:/, 'https:'))} ${request.chart}: ${stored.error}` };
+    dir = stored.dir;
+  }
+  const result = await pulled(dir, fetched.sha256);
+  const version = fetched.version ?? result.version;
+  if (version) await writeRef(cacheDir, request.repositoryUrl, request.chart, normalizeVersion(version), fetched.sha256);
+  // The reference as written (a digest, or `v1.2.3` for an index entry `1.2.3`) finds it next time too.
+  if (exactRef && exactRef !== version) await writeRef(cacheDir, request.repositoryUrl, request.chart, exactRef, fetched.sha256);
+  return result;
 }
 
-async function pulled(dir: string): Promise<PullResult> {
-  return { ok: true, dir, version: await chartVersionIn(dir) };
+/** A range (or OCI tag) answered from the cache when the repository is out of reach. */
+async function fromCache(request: PullRequest, reference: OciReference | undefined, cacheDir: string): Promise<Extract<PullResult, { ok: true }> | undefined> {
+  const range = reference ? ('semver' in reference ? reference.semver : undefined) : request.version;
+  if (reference && !('semver' in reference)) return undefined;
+  const versions = await cachedVersions(cacheDir, request.repositoryUrl, request.chart);
+  const picked = pickVersion(versions, (v) => v, range);
+  if (!picked) return undefined;
+  const hit = await lookupRef(cacheDir, request.repositoryUrl, request.chart, picked);
+  return hit ? pulled(hit.dir, hit.sha256) : undefined;
 }
 
-async function chartVersionIn(dir: string): Promise<string | undefined> {
-  const text = await fs.readFile(path.join(dir, 'Chart.yaml'), 'utf8').catch(() => undefined);
-  return text ? /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1] : undefined;
+function ociReferenceOf(request: PullRequest): OciReference | undefined {
+  if (!request.repositoryUrl.startsWith('oci://')) return undefined;
+  if (request.ociReference) return request.ociReference;
+  // helm pull oci://... --version: a strict version is a tag, anything else a range over the tags.
+  return isExactVersion(request.version) ? { tag: request.version!.replace('+', '_') } : { semver: request.version ?? '' };
+}
+
+function exactRefOf(reference: OciReference): string | undefined {
+  if ('digest' in reference) return digestRef(reference.digest);
+  if ('tag' in reference && parseChartVersion(reference.tag)) return normalizeVersion(reference.tag);
+  return undefined;
+}
+
+/** Refs are stored under the chart's version as written, `+` for the `_` OCI tags use. */
+function normalizeVersion(version: string): string {
+  return version.trim().replace('_', '+');
+}
+
+async function pulled(dir: string, sha256: string): Promise<Extract<PullResult, { ok: true }>> {
+  const version = await chartYamlField(dir, 'version');
+  return { ok: true, dir, sha256, ...(version ? { version } : {}) };
 }

@@ -4,13 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import { runCheck } from '../../src/engine.js';
 import { resolveHelm } from '../../src/helm/binary.js';
+import { importChart } from '../../src/helm/import.js';
 import { renderRevision } from '../../src/inspect/render-releases.js';
 import { ChartServer } from '../support/chart-server.js';
 import type { TestRepo } from '../support/git-repo.js';
 import { OciRegistry } from '../support/oci-registry.js';
-import { incidentFixture } from '../support/paths.js';
+import { incidentFixture, repoRoot } from '../support/paths.js';
 import { BASE_VALUES, exampleRepo } from '../support/scenario.js';
 
 const fixtureChart = path.join(incidentFixture, 'base', 'charts', 'external-dns');
@@ -19,6 +21,7 @@ let registry: OciRegistry;
 let charts: ChartServer;
 let cacheDir: string;
 let repo: TestRepo | undefined;
+const listeners: net.Server[] = [];
 
 /** The example chart at another version; its appVersion becomes the image tag the chart renders. */
 async function chartAt(version: string, appVersion: string): Promise<string> {
@@ -41,6 +44,7 @@ afterAll(async () => {
   await fs.rm(workDir, { recursive: true, force: true });
 });
 afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
   await repo?.remove();
   repo = undefined;
 });
@@ -235,6 +239,60 @@ describe('chart sources as Flux resolves them', () => {
     expect(report.findings.find((f) => f.subject.name === 'packaged')?.rule).toBe('values-schema/violation');
   });
 
+  it('fetches an exact chart version once: the next run answers it from the content-addressed cache', async () => {
+    repo = await exampleRepo({ 'infrastructure/charts.yaml': object('source.toolkit.fluxcd.io/v1', 'HelmRepository', 'exact-charts', { interval: '1h', url: charts.url }) });
+    await repo.commit('change', { 'apps/exact.yaml': chartRelease('exact', { chart: 'external-dns', version: '1.19.0', sourceRef: { kind: 'HelmRepository', name: 'exact-charts', namespace: 'flux-system' } }) });
+    const runCache = path.join(workDir, 'exact-cache');
+    const before = charts.requests.length;
+    const first = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: runCache, noCache: true });
+    expect(first.releases.find((r) => r.name === 'exact')?.status).toBe('rendered');
+    expect(charts.requests.slice(before)).toEqual(['/index.yaml', '/external-dns-1.19.0.tgz']);
+    const again = charts.requests.length;
+    await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: runCache, noCache: true });
+    expect(charts.requests.length).toBe(again);
+    const refs = await fs.readdir(path.join(runCache, 'charts', 'refs'));
+    expect(refs).toHaveLength(1);
+    expect(await fs.readFile(path.join(runCache, 'charts', 'refs', refs[0]!, 'url'), 'utf8')).toBe(`${charts.url}\n`);
+  });
+
+  it('renders charts imported with `guard charts import` while their repositories are out of reach', async () => {
+    const offline = await countingListener();
+    const helmRepoUrl = `http://${offline.host}/charts`;
+    const ociUrl = `oci://${offline.host}/charts/external-dns`;
+    const importCache = path.join(workDir, 'import-cache');
+    const packaged = path.join(workDir, 'import-packaged');
+    const helm = (await resolveHelm()).path;
+    await execa(helm, ['package', await chartAt('1.21.0', 'v0.21.0'), '--destination', packaged]);
+    // The CLI, as an air-gapped CI job would run it; a chart folder through the library.
+    const cli = await execa('node', [path.join(repoRoot, 'build', 'cli.js'), 'charts', 'import', path.join(packaged, 'external-dns-1.21.0.tgz'), '--repo', helmRepoUrl, '--cache-dir', importCache], { reject: false });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/^imported external-dns 1\.21\.0 \(sha256:[0-9a-f]{64}\) for http:\/\/127\.0\.0\.1:\d+\/charts into /);
+    await importChart({ source: await chartAt('1.22.0', 'v0.22.0'), repositoryUrl: ociUrl, cacheDir: importCache });
+    repo = await exampleRepo({
+      'infrastructure/offline.yaml': [
+        object('source.toolkit.fluxcd.io/v1', 'HelmRepository', 'offline', { interval: '1h', url: helmRepoUrl }),
+        ociRepository('offline-oci', ociUrl, { tag: '1.22.0' }),
+      ].join('---\n'),
+    });
+    const sourceRef = { kind: 'HelmRepository', name: 'offline', namespace: 'flux-system' };
+    await repo.commit('change', {
+      'apps/offline-exact.yaml': chartRelease('offline-exact', { chart: 'external-dns', version: '1.21.0', sourceRef }),
+      'apps/offline-oci.yaml': chartRefRelease('offline-oci', { kind: 'OCIRepository', name: 'offline-oci', namespace: 'flux-system' }),
+    });
+    const rendered = await renderRevision({ cwd: repo.dir, rev: 'change', names: ['offline-exact', 'offline-oci'], cacheDir: importCache });
+    const byName = new Map(rendered.releases.map((r) => [r.key.split('/')[1], r]));
+    expect(byName.get('offline-exact')?.manifests).toContain('external-dns:v0.21.0');
+    expect(byName.get('offline-oci')?.manifests).toContain('external-dns:v0.22.0');
+    // Exact versions and tags come from the cache without asking the repository.
+    expect(offline.connections()).toBe(0);
+    // A range asks the repository first; out of reach, the cache answers it, and says so.
+    const rangeCommit = await repo.commit('range', { 'apps/offline-range.yaml': chartRelease('offline-range', { chart: 'external-dns', version: '^1.0.0', sourceRef }) });
+    const range = (await renderRevision({ cwd: repo.dir, rev: rangeCommit, names: ['offline-range'], cacheDir: importCache })).releases[0];
+    expect(range?.manifests).toContain('external-dns:v0.21.0');
+    expect(range?.title).toContain('could not be reached; using external-dns 1.21.0 from the chart cache');
+    expect(offline.connections()).toBeGreaterThan(0);
+  });
+
   it('reports a chartRef object that is not in the repository at the chartRef line', async () => {
     repo = await exampleRepo();
     const text = chartRefRelease('orphan', { kind: 'OCIRepository', name: 'nowhere' });
@@ -263,6 +321,18 @@ describe('chart sources as Flux resolves them', () => {
     expect(finding?.location).toMatchObject({ path: 'infrastructure/helmchart.yaml', line: lineOf(helmChart, 'sourceRef:') });
   });
 });
+
+/** A loopback listener that drops every connection: an allowed host that cannot be reached. */
+async function countingListener(): Promise<{ host: string; connections: () => number }> {
+  let count = 0;
+  const server = net.createServer((socket) => {
+    count++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  listeners.push(server);
+  return { host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, connections: () => count };
+}
 
 function lineOf(text: string, needle: string): number {
   return text.split('\n').findIndex((l) => l.includes(needle)) + 1;
