@@ -8,11 +8,17 @@ export type Positions = Map<string, SourceLocation>;
 export interface PositionedValues {
   values: Record<string, unknown>;
   positions: Positions;
+  /**
+   * Pointers of the nodes whose value came from a Secret (a node is secret when it or an ancestor is
+   * listed): a check prints such a value masked (see `isSecretValue`, report/redact.ts).
+   */
+  secretPointers?: ReadonlySet<string>;
 }
 
+/** `secret`: the layer's values came from a Secret (valuesFrom kind: Secret). */
 export type ValuesLayer =
-  | { kind: 'document'; values: Record<string, unknown>; positions: Positions; origin: SourceLocation }
-  | { kind: 'targetPath'; targetPath: string; rawValue: string; origin: SourceLocation };
+  | { kind: 'document'; values: Record<string, unknown>; positions: Positions; origin: SourceLocation; secret?: boolean }
+  | { kind: 'targetPath'; targetPath: string; rawValue: string; origin: SourceLocation; secret?: boolean };
 
 export { jsonPointer as pointer, locatePath as locate } from '../yaml/source.js';
 
@@ -25,9 +31,12 @@ export { jsonPointer as pointer, locatePath as locate } from '../yaml/source.js'
 export function mergeFluxValues(layers: ValuesLayer[]): PositionedValues {
   let values: Record<string, unknown> = {};
   const positions: Positions = new Map();
+  const secretPointers = new Set<string>();
   for (const layer of layers) {
     if (layer.kind === 'document') {
+      const roots = replacedRoots(values, layer.values, []);
       values = mergeInto(values, layer.values, [], positions, layer.positions);
+      trackSecrets(secretPointers, roots, values, layer.secret === true);
     } else {
       // strvals writes into the existing values in place (siblings and other list items stay).
       const { text, typed } = unquote(layer.rawValue);
@@ -36,13 +45,78 @@ export function mergeFluxValues(layers: ValuesLayer[]): PositionedValues {
       parseSetInto(expression, patch, typed);
       values = structuredClone(values);
       parseSetInto(expression, values, typed);
-      for (const written of allPointers(patch, [], [], true)) {
-        dropBelow(positions, written);
-        positions.set(written, layer.origin);
+      const written = allPointers(patch, [], [], true);
+      for (const pointerWritten of written) {
+        dropBelow(positions, pointerWritten);
+        positions.set(pointerWritten, layer.origin);
       }
+      trackSecrets(secretPointers, written.map(splitPointer), values, layer.secret === true);
     }
   }
-  return { values, positions };
+  return { values, positions, secretPointers };
+}
+
+/** Whether the value at this path came from a Secret. */
+export function isSecretValue(values: PositionedValues, path: ReadonlyArray<string | number>): boolean {
+  const marks = values.secretPointers;
+  if (!marks || marks.size === 0) return false;
+  for (let depth = path.length; depth >= 0; depth--) if (marks.has(pointer(path.slice(0, depth)))) return true;
+  return false;
+}
+
+/**
+ * Whether a location that a check points at (from `locate`) is where a Secret set a value: the line of
+ * a secret node in the Secret's file. For a check that has a location but not the values path.
+ */
+export function isSecretOrigin(values: PositionedValues, location: SourceLocation | undefined): boolean {
+  if (!location || !values.secretPointers || values.secretPointers.size === 0) return false;
+  for (const [p, at] of values.positions) {
+    if (at.path !== location.path || at.line !== location.line) continue;
+    if (isSecretValue(values, splitPointer(p))) return true;
+  }
+  return false;
+}
+
+/**
+ * The subtrees a document layer replaces: a map merges into a map key by key, anything else
+ * (scalar, list, null, a map over a non-map) replaces the whole key.
+ */
+function replacedRoots(base: unknown, overlay: Record<string, unknown>, path: Array<string | number>): Array<Array<string | number>> {
+  const roots: Array<Array<string | number>> = [];
+  for (const [key, value] of Object.entries(overlay)) {
+    const existing = isMap(base) && Object.hasOwn(base, key) ? base[key] : undefined;
+    if (isMap(value) && isMap(existing)) roots.push(...replacedRoots(existing, value, [...path, key]));
+    else roots.push([...path, key]);
+  }
+  return roots;
+}
+
+/**
+ * After a layer wrote these subtrees: what they replaced is no longer secret (nor is a scalar that
+ * became a map above them), and everything they now hold is secret when the layer came from a Secret.
+ */
+function trackSecrets(marks: Set<string>, roots: Array<Array<string | number>>, values: Record<string, unknown>, secret: boolean): void {
+  for (const root of roots) {
+    const here = pointer(root);
+    for (const mark of [...marks]) if (mark === here || mark.startsWith(here + '/')) marks.delete(mark);
+    for (let depth = root.length - 1; depth >= 0; depth--) marks.delete(pointer(root.slice(0, depth)));
+    if (!secret) continue;
+    marks.add(here);
+    for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
+  }
+}
+
+function valueAt(values: unknown, path: ReadonlyArray<string | number>): unknown {
+  let node = values;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
+}
+
+function splitPointer(p: string): string[] {
+  return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Report } from '../engine.js';
 import { findingKey, type Finding } from '../findings.js';
+import { scrubUrlCredentials } from '../report/redact.js';
 
 export const SUMMARY_MARKER = '<!-- gitops-guard:summary -->';
 export const REVIEW_MARKER = '<!-- gitops-guard:review -->';
@@ -81,6 +82,8 @@ function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function truncate(text: string, tail = '\n\n… (truncated)'): string {
+/** Every body leaves through here: credentials inside URLs never reach a forge, whatever the report holds. */
+function truncate(raw: string, tail = '\n\n… (truncated)'): string {
+  const text = scrubUrlCredentials(raw);
   return text.length <= MAX_COMMENT_CHARS ? text : text.slice(0, MAX_COMMENT_CHARS - tail.length) + tail;
 }

@@ -1,12 +1,198 @@
+/**
+ * Redaction. The first line of defence is at the source: a check that prints a value which came from
+ * a Secret prints it masked (`redactValueInFinding`, `maskArgument`), and code frames of Secret files
+ * are masked line by line (`masked-source.ts`). What is left is a safety net over the finished report
+ * (`redactReport`): it rewrites only free text (message, evidence, suggestion, related messages),
+ * never rule, severity, location or subject, and only with values that look like credentials, in
+ * every encoded form they may take (base64 at any alignment, URL-encoded, trimmed).
+ */
+
 export const REDACTED = '***REDACTED***';
 
-/** Replace every secret string anywhere in a JSON-like value. Longest secrets first, so parts never leak. */
+/** Free-text fields of a finding: the only ones the safety net may rewrite. */
+interface FreeText {
+  message: string;
+  evidence?: string[];
+  suggestion?: string;
+  related?: Array<{ message?: string }>;
+}
+
+/** The shortest value the safety net replaces: shorter strings are ordinary words, not secrets. */
+export const MIN_SECRET_LENGTH = 8;
+
+/**
+ * Whether a value from a Secret is distinctive enough to be searched for in free text. Ordinary
+ * words and identifiers (`networking`, `kube-system`, `LoadBalancer`, `registry.k8s.io/app`,
+ * `10.0.0.0/8`) are not: replacing them would blank namespaces, image names and rule words in
+ * messages. Credentials are: they mix digits into words, carry symbols, or are long random runs.
+ * A Secret value that is a plain word is still masked where it is printed as a value.
+ */
+export function isCredentialLike(raw: string): boolean {
+  const value = raw.trim();
+  if (value.length < MIN_SECRET_LENGTH) return false;
+  const segments = value.split(/[-_.\/: ,]+/).filter((s) => s.length > 0);
+  if (segments.length === 0) return false;
+  return !segments.every(isWordLike);
+}
+
+function isWordLike(segment: string): boolean {
+  // A word, or camelCase words; not a run of random letters (many case changes, or longer than words are).
+  if (/^[A-Za-z]+$/.test(segment)) return segment.length <= 24 && (segment.match(/[a-z][A-Z]/g) ?? []).length <= 3;
+  // k8s, v2, s3, x509, ipv6; the numbers of versions, dates and addresses.
+  return /^[A-Za-z0-9]{1,4}$/.test(segment);
+}
+
+/**
+ * The forms a sensitive value takes in tool output and encoded data: as written, trimmed, without a
+ * trailing newline, base64 (standard and URL-safe) of each of those and of each with a newline
+ * (what `echo | base64` gives), the part of that base64 which is fixed whatever bytes precede the
+ * value (all three alignments inside a longer blob), and URL-encoded.
+ */
+export function sensitiveForms(value: string): string[] {
+  const forms = new Set<string>();
+  const lines = value.split(/\r?\n/).map((line) => line.trim());
+  const cores = new Set([value, value.trim(), value.replace(/\r?\n$/, ''), ...(lines.length > 1 ? lines.filter(isCredentialLike) : [])].filter((v) => v.length > 0));
+  for (const core of cores) {
+    forms.add(core);
+    const encoded = encodeURIComponent(core);
+    forms.add(encoded);
+    forms.add(encoded.replace(/%20/g, '+'));
+    for (const bytes of [Buffer.from(core), Buffer.from(`${core}\n`), Buffer.from(`${core}\r\n`)]) {
+      const whole = bytes.toString('base64');
+      forms.add(whole);
+      forms.add(whole.replace(/=+$/, ''));
+      for (let shift = 0; shift < 3; shift++) {
+        const shifted = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
+        // Characters that depend only on the value's bytes: skip the group holding the leading
+        // bytes, stop before the group that the following bytes would complete.
+        const fixed = shifted.slice(shift === 0 ? 0 : 4, Math.floor((shift + bytes.length) / 3) * 4);
+        forms.add(fixed);
+      }
+    }
+  }
+  for (const form of [...forms]) forms.add(form.replace(/\+/g, '-').replace(/\//g, '_'));
+  // Forms with a line break would change line counts in code frames; each line is a core of its own.
+  return [...forms].filter((form) => form.length >= MIN_SECRET_LENGTH && !/[\r\n]/.test(form));
+}
+
+/** `scheme://user:password@host` -> `scheme://***@host`; a bare `git@` (ssh) user is no credential. */
+export function scrubUrlCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s\/?#@'"<>`]{1,512})@(?=[^\s@])/gi, (whole, scheme: string, userinfo: string) =>
+    userinfo === 'git' ? whole : `${scheme}***@`,
+  );
+}
+
+/** A replacer for every form of every credential-like value, longest first so no part survives. */
+export function textRedactor(values: Iterable<string>, options: { everyValue?: boolean; always?: Iterable<string> } = {}): (text: string) => string {
+  const forms = new Set<string>();
+  for (const value of values) {
+    if (options.everyValue ? value.trim().length === 0 : !isCredentialLike(value)) continue;
+    for (const form of sensitiveForms(value)) forms.add(form);
+    if (options.everyValue) forms.add(value.trim());
+  }
+  for (const value of options.always ?? []) {
+    if (value.trim().length >= MIN_SECRET_LENGTH) for (const form of sensitiveForms(value)) forms.add(form);
+  }
+  const replace = replacer(forms);
+  return (text) => scrubUrlCredentials(replace(text));
+}
+
+/**
+ * Replaces every occurrence of any of the strings, the longest at a position first, in one pass:
+ * they are indexed by their first characters, so the cost grows with the text, not with the number
+ * of secrets times the text.
+ */
+function replacer(strings: Iterable<string>): (text: string) => string {
+  const unique = [...new Set(strings)].filter((value) => value.length > 0);
+  if (unique.length === 0) return (text) => text;
+  const keyLength = Math.min(MIN_SECRET_LENGTH, ...unique.map((value) => value.length));
+  const byPrefix = new Map<string, string[]>();
+  for (const value of unique) {
+    const prefix = value.slice(0, keyLength);
+    byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), value]);
+  }
+  for (const list of byPrefix.values()) list.sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = '';
+    let copied = 0;
+    let index = 0;
+    while (index <= text.length - keyLength) {
+      const candidates = byPrefix.get(text.slice(index, index + keyLength));
+      const match = candidates?.find((candidate) => text.startsWith(candidate, index));
+      if (!match) {
+        index++;
+        continue;
+      }
+      out += text.slice(copied, index) + REDACTED;
+      index += match.length;
+      copied = index;
+    }
+    return copied === 0 ? text : out + text.slice(copied);
+  };
+}
+
+/**
+ * The safety net over a finished report: free text of each finding only, credential-like values only
+ * (in every form), and credentials inside URLs. `tokens` (the guard's own sensitive environment) are
+ * redacted whatever their shape: nothing but a leak puts them in a report. Rule ids, severities, locations, subjects, release
+ * lists and summaries are structure and stay as they are.
+ */
+export function redactReport<R extends { findings: FreeText[] }>(report: R, sensitive: Iterable<string>, tokens: Iterable<string> = []): R {
+  const redact = textRedactor(sensitive, { always: tokens });
+  return { ...report, findings: report.findings.map((finding) => redactFreeText(finding, redact)) };
+}
+
+function redactFreeText<F extends FreeText>(finding: F, redact: (text: string) => string): F {
+  return {
+    ...finding,
+    message: redact(finding.message),
+    ...(finding.evidence ? { evidence: finding.evidence.map(redact) } : {}),
+    ...(finding.suggestion !== undefined ? { suggestion: redact(finding.suggestion) } : {}),
+    ...(finding.related ? { related: finding.related.map((r) => (r.message !== undefined ? { ...r, message: redact(r.message) } : r)) } : {}),
+  };
+}
+
+/** `--flag=value` -> `--flag=***REDACTED***`; any other argument -> `***REDACTED***`. */
+export function maskArgument(arg: string): string {
+  const flag = /^(--?[\w.-]+=)/.exec(arg);
+  return flag ? `${flag[1]}${REDACTED}` : REDACTED;
+}
+
+/** The part of an argument that is the value: after `=` for `--flag=value`, else all of it. */
+function valuePart(arg: string): string {
+  const flag = /^--?[\w.-]+=(.*)$/s.exec(arg);
+  return flag ? (flag[1] ?? '') : arg;
+}
+
+/**
+ * For a check that quotes a value which came from a Secret (an argument, a values entry): the same
+ * finding with that value masked in its free text, wherever it is quoted whole (not inside a longer
+ * word). `value` may be a rendered `--flag=value` argument; its flag name stays readable.
+ */
+export function redactValueInFinding<F extends FreeText>(finding: F, value: string): F {
+  const secret = valuePart(value);
+  if (secret.length === 0) return finding;
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, 'g');
+  const encoded = replacer(sensitiveForms(secret).filter((form) => form !== secret));
+  const redact = (text: string) => encoded(text.replace(pattern, REDACTED));
+  return redactFreeText(finding, redact);
+}
+
+/** Whether a substitution variable's source (`SubstitutedVariable.source`) is a Secret. */
+export function isSecretSource(source: string): boolean {
+  return /^Secret\b/.test(source);
+}
+
+/**
+ * Every string anywhere in a JSON-like value with every secret value (short ones too) in every form
+ * replaced. For rendered manifests shown to a person (`guard render`, `guard diff`), where a blanked
+ * word costs less than a leak; never for reports, which `redactReport` handles without corrupting.
+ */
 export function redactFindings<T>(value: T, secrets: string[]): T {
-  const ordered = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  if (ordered.length === 0) return value;
-  const redactString = (text: string) => ordered.reduce((acc, secret) => acc.split(secret).join(REDACTED), text);
+  const redact = textRedactor(secrets, { everyValue: true });
   const walk = (node: unknown): unknown => {
-    if (typeof node === 'string') return redactString(node);
+    if (typeof node === 'string') return redact(node);
     if (Array.isArray(node)) return node.map(walk);
     if (node !== null && typeof node === 'object') {
       return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));

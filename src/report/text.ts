@@ -1,13 +1,14 @@
 import { codeFrameColumns } from '@babel/code-frame';
 import type { Report } from '../engine.js';
 import type { Finding } from '../findings.js';
-import { redactFindings } from './redact.js';
+import { maskSecretSource } from './masked-source.js';
+import { textRedactor } from './redact.js';
 
 export type SourceReader = (path: string) => Promise<string | undefined>;
 
 export interface TextOptions {
   color: boolean;
-  /** Secret values to blank out of the source lines shown in code frames. */
+  /** Sensitive values (Secrets' values, the guard's tokens) to blank out of the source lines shown in code frames. */
   secrets?: string[];
 }
 
@@ -20,14 +21,15 @@ export async function renderText(report: Report, readSource: SourceReader, optio
   lines.push(`gitops-guard ${report.tool.version}: ${report.base.ref} (${report.base.sha.slice(0, 12)}) -> ${report.head.ref}${report.head.ref === 'working tree' ? '' : ` (${report.head.sha.slice(0, 12)})`}`);
   lines.push(`policy: ${report.policy}`);
   const { summary } = report;
-  lines.push(`HelmReleases: ${summary.releasesChecked} rendered and checked, ${summary.releasesUnchanged} unaffected by this change`);
+  lines.push(`HelmReleases: ${summary.releasesChecked} rendered and checked, ${summary.releasesFailed} not rendered (not checked), ${summary.releasesNotChecked} deliberately not checked, ${summary.releasesUnchanged} unaffected by this change`);
   if (report.deploy) lines.push(...renderPlan(report.deploy));
   lines.push('');
+  const redact = textRedactor(options.secrets ?? []);
+  const redactedSource: SourceReader = async (file) => {
+    const text = await readSource(file);
+    return text === undefined ? undefined : redact(maskSecretSource(text, file));
+  };
   for (const finding of report.findings) {
-    const redactedSource: SourceReader = async (file) => {
-      const text = await readSource(file);
-      return text === undefined ? undefined : redactFindings(text, options.secrets ?? []);
-    };
     lines.push(...(await renderFinding(finding, redactedSource, c, options.color)));
     lines.push('');
   }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fluxReleaseName, fluxReleaseNamespace } from '../../src/flux/release-name.js';
 import { parseSetInto, typedValue } from '../../src/flux/strvals.js';
-import { locate, mergeFluxValues, type Positions, type ValuesLayer } from '../../src/flux/values-merge.js';
+import { isSecretOrigin, isSecretValue, locate, mergeFluxValues, type Positions, type ValuesLayer } from '../../src/flux/values-merge.js';
 
 const at = (path: string, line: number) => ({ path, line });
 function doc(values: Record<string, unknown>, file: string, lines: Record<string, number> = {}): ValuesLayer {
@@ -132,5 +132,53 @@ describe('hostile keys', () => {
     const target: Record<string, unknown> = {};
     parseSetInto('__proto__.x=1', target, true);
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe('values that came from a Secret keep that origin through the merge', () => {
+  const secretDoc = (values: Record<string, unknown>, file: string, lines: Record<string, number> = {}): ValuesLayer => ({ ...doc(values, file, lines), secret: true });
+
+  it('marks what a Secret layer set, and unmarks what a later plain layer replaced', () => {
+    const merged = mergeFluxValues([
+      secretDoc({ auth: { token: 'hunter', user: 'admin' }, extraArgs: ['--password=hunter'], logLevel: 'debug' }, 'secret.yaml', { '/auth/token': 8, '/extraArgs/0': 10, '/logLevel': 11 }),
+      doc({ auth: { user: 'bob' }, logLevel: 'info', policy: 'sync' }, 'hr.yaml', { '/auth/user': 30, '/logLevel': 31, '/policy': 32 }),
+    ]);
+    expect(isSecretValue(merged, ['auth', 'token'])).toBe(true);
+    expect(isSecretValue(merged, ['extraArgs', 0])).toBe(true);
+    expect(isSecretValue(merged, ['auth', 'user'])).toBe(false);
+    expect(isSecretValue(merged, ['logLevel'])).toBe(false);
+    expect(isSecretValue(merged, ['policy'])).toBe(false);
+    expect(isSecretOrigin(merged, at('secret.yaml', 10))).toBe(true);
+    expect(isSecretOrigin(merged, at('hr.yaml', 31))).toBe(false);
+  });
+
+  it('a plain list replaces a Secret list whole; a Secret map over a plain scalar marks all it holds', () => {
+    const merged = mergeFluxValues([
+      secretDoc({ extraArgs: ['--a=s3cret', '--b=s3cret'] }, 'secret.yaml'),
+      doc({ extraArgs: ['--c'], image: 'plain' }, 'hr.yaml'),
+      secretDoc({ image: { repository: 'private.registry/app', tag: 'v1' } }, 'secret2.yaml'),
+    ]);
+    expect(isSecretValue(merged, ['extraArgs', 0])).toBe(false);
+    expect(isSecretValue(merged, ['extraArgs', 1])).toBe(false);
+    expect(isSecretValue(merged, ['image', 'tag'])).toBe(true);
+  });
+
+  it('a plain targetPath write inside a Secret list unmarks only what it wrote; a Secret targetPath marks its leaf', () => {
+    const merged = mergeFluxValues([
+      secretDoc({ extraArgs: ['--a=s3cret', '--b=s3cret'] }, 'secret.yaml'),
+      { kind: 'targetPath', targetPath: 'extraArgs[1]', rawValue: '--plain', origin: at('cm.yaml', 4) },
+      { kind: 'targetPath', targetPath: 'auth.token', rawValue: 'hunter', origin: at('secret.yaml', 9), secret: true },
+    ]);
+    expect(merged.values).toEqual({ extraArgs: ['--a=s3cret', '--plain'], auth: { token: 'hunter' } });
+    expect(isSecretValue(merged, ['extraArgs', 0])).toBe(true);
+    expect(isSecretValue(merged, ['extraArgs', 1])).toBe(false);
+    expect(isSecretValue(merged, ['auth', 'token'])).toBe(true);
+    expect(isSecretValue(merged, ['auth'])).toBe(false);
+  });
+
+  it('marks nothing when no layer came from a Secret', () => {
+    const merged = mergeFluxValues([doc({ a: 1 }, 'cm.yaml'), doc({ b: [1] }, 'hr.yaml')]);
+    expect(merged.secretPointers?.size ?? 0).toBe(0);
+    expect(isSecretOrigin(merged, at('cm.yaml', 1))).toBe(false);
   });
 });
