@@ -7,13 +7,25 @@ export function checkMultiSite(input: DeployCheckInput): DeployFindings {
   const findings: DraftFinding[] = [];
   const targets = redeployed(input.plan);
   for (const target of targets.filter((t) => !t.site)) {
+    const claimed = target.siteUnconfirmed !== undefined ? `; its own site attribute ("${target.siteUnconfirmed}") is data of this change and counts only where the base policy agrees` : '';
     findings.push({
       rule: 'deploy/unknown-site',
       severity: 'error',
-      message: `deploy node ${target.node.name} (${target.node.hostname}) is redeployed but its site is unknown, so the rollout cannot be judged`,
+      message: `deploy node ${target.node.name} (${target.node.hostname}) is redeployed but the base policy gives it no site, so the rollout cannot be judged${claimed}`,
       location: input.nodeLocation(target.node.name),
       subject: { kind: 'DeployNode', name: target.node.name },
-      suggestion: 'give the node a `site` attribute, or map it in .guard.yaml deploy.sites (hostPattern with a (?<site>...) group, or hosts)',
+      suggestion: 'map it in the base .guard.yaml deploy.sites (hostPattern with a (?<site>...) group, or hosts); the mapping applies once merged',
+    });
+  }
+  for (const target of targets.filter((t) => t.siteConflict !== undefined)) {
+    findings.push({
+      rule: 'deploy/site-mismatch',
+      severity: 'warning',
+      message: `deploy node ${target.node.name} (${target.node.hostname}) says site = "${target.siteConflict}", but the base policy puts it in site ${target.site} (${target.siteSource}); the rollout is judged with ${target.site}`,
+      location: input.nodeLocation(target.node.name),
+      subject: { kind: 'DeployNode', name: target.node.name },
+      identity: `${target.siteConflict}->${target.site}`,
+      suggestion: 'fix the node\'s site attribute, or change deploy.sites in .guard.yaml (a policy change applies after merge)',
     });
   }
   const bySite = new Map<string, string[]>();
@@ -33,7 +45,10 @@ export function checkMultiSite(input: DeployCheckInput): DeployFindings {
     location: first!,
     subject: { kind: 'DeployNode', name: sites.join('+') },
     related: others.map((l) => ({ ...l, message: 'also changed; reaches these hosts' })),
-    evidence: targets.map((t) => `${t.node.name} (${t.site ?? 'unknown site'}): ${t.changedProfiles.map((p) => `${p.profile} ${shortPath(p.before)} -> ${shortPath(p.after)}`).join(', ') || t.change}`),
+    evidence: targets.map((t) => `${t.node.name} (${t.site ?? 'unknown site'}): ${[
+      ...(t.hostnameBefore !== undefined ? [`hostname ${t.hostnameBefore} -> ${t.node.hostname}`] : []),
+      ...t.changedProfiles.map((p) => `${p.profile} ${shortPath(p.before)} -> ${shortPath(p.after)}`),
+    ].join(', ') || t.change}`),
     suggestion: 'split the change so that each merge reaches one site, or declare a staged rollout (deploy.rollout: staged) that the deploy tooling follows',
   };
   if (input.policy.rollout === 'staged') {

@@ -1,5 +1,5 @@
 import type { DeployNode } from '../nix/eval-deploy.js';
-import { siteOf, type SiteRules } from './sites.js';
+import { siteOf, type SiteAssignment, type SiteRules } from './sites.js';
 
 export type DeployTool = 'deploy-rs' | 'colmena' | 'comin';
 
@@ -9,9 +9,15 @@ export interface DeployTarget {
   node: DeployNode;
   site?: string;
   siteSource: string;
+  /** The node's own `site` attribute where it disagrees with the base's site (which is used). */
+  siteConflict?: string;
+  /** The node's own `site` attribute where nothing of the base confirms it (not used). */
+  siteUnconfirmed?: string;
   /** Other groups from the hostname pattern, e.g. { country: 'fi', role: 'core' }. */
   groups: Record<string, string>;
   change: TargetChange;
+  /** The hostname at base, when the change points the node at another host (a redeploy to that host). */
+  hostnameBefore?: string;
   /** Profiles whose outPath differs, with both derivations to explain why. */
   changedProfiles: Array<{ profile: string; before?: string; after?: string; drvBefore?: string; drvAfter?: string }>;
   /** The deploy tool will connect to it for this change (deploy-rs `deploy .` contacts every node). */
@@ -23,7 +29,7 @@ export interface DeployPlan {
   targets: DeployTarget[];
 }
 
-/** Which targets a change redeploys: nodes whose profile outPaths differ between base and head. */
+/** Which targets a change redeploys: nodes whose profile outPaths differ between base and head. `rules` are the base policy's. */
 export function planDeploy(base: DeployNode[], head: DeployNode[], rules: SiteRules, tool: DeployTool): DeployPlan {
   const before = new Map(base.map((n) => [n.name, n]));
   const after = new Map(head.map((n) => [n.name, n]));
@@ -31,14 +37,13 @@ export function planDeploy(base: DeployNode[], head: DeployNode[], rules: SiteRu
   for (const node of head) {
     const old = before.get(node.name);
     const changedProfiles = diffProfiles(old, node);
-    const change: TargetChange = !old ? 'added' : changedProfiles.length > 0 ? 'changed' : 'unchanged';
-    const { site, source, groups } = siteOf(node, rules);
-    targets.push({ node, site, siteSource: source, groups, change, changedProfiles, contacted: false });
+    const moved = old !== undefined && old.hostname !== node.hostname;
+    const change: TargetChange = !old ? 'added' : changedProfiles.length > 0 || moved ? 'changed' : 'unchanged';
+    targets.push({ node, ...siteFields(siteOf(node, rules, old)), change, ...(moved ? { hostnameBefore: old.hostname } : {}), changedProfiles, contacted: false });
   }
   for (const node of base) {
     if (after.has(node.name)) continue;
-    const { site, source, groups } = siteOf(node, rules);
-    targets.push({ node, site, siteSource: source, groups, change: 'removed', changedProfiles: [], contacted: false });
+    targets.push({ node, ...siteFields(siteOf(node, rules, node)), change: 'removed', changedProfiles: [], contacted: false });
   }
   const anyChange = targets.some((t) => t.change === 'changed' || t.change === 'added');
   for (const target of targets) {
@@ -47,6 +52,16 @@ export function planDeploy(base: DeployNode[], head: DeployNode[], rules: SiteRu
   }
   targets.sort((a, b) => (a.site ?? '~').localeCompare(b.site ?? '~') || a.node.name.localeCompare(b.node.name));
   return { tool, targets };
+}
+
+function siteFields(assignment: SiteAssignment): Pick<DeployTarget, 'site' | 'siteSource' | 'groups' | 'siteConflict' | 'siteUnconfirmed'> {
+  return {
+    site: assignment.site,
+    siteSource: assignment.source,
+    groups: assignment.groups,
+    ...(assignment.conflict !== undefined ? { siteConflict: assignment.conflict } : {}),
+    ...(assignment.unconfirmed !== undefined ? { siteUnconfirmed: assignment.unconfirmed } : {}),
+  };
 }
 
 function diffProfiles(old: DeployNode | undefined, node: DeployNode): DeployTarget['changedProfiles'] {

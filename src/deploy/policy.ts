@@ -12,8 +12,14 @@ export interface DeployPolicy {
   /** `staged`: the deploy tooling rolls out site by site (waves), so multi-site changes are allowed. */
   rollout?: 'all-at-once' | 'staged';
   sites?: SiteRules;
-  /** Commit trailer (in a commit of the change) that allows a multi-site deploy, e.g. Guard-Allow-Multi-Site. */
+  /**
+   * Commit trailer (in a commit of the change) that allows a multi-site deploy, e.g. Guard-Allow-Multi-Site.
+   * Anyone can write a trailer: it counts only with an approval by one of `override.approvers`.
+   */
   overrideTrailer?: string;
+  override?: { approvers?: string[] };
+  /** Globs of paths that cannot change what the flake evaluates; a change touching only these skips evaluation. */
+  ignorePaths?: string[];
   unsafeSettings?: Severity;
   maxConfirmTimeoutSeconds?: number;
   alertmanager?: {
@@ -35,6 +41,7 @@ export interface DeployCheckInput {
   /** Where a node is defined in the head revision. */
   nodeLocation: (nodeName: string) => SourceLocation;
   flakeLocation: SourceLocation;
-  override?: { commit: string; reason: string };
+  /** A multi-site override: a trailer in the change, approved on the forge by someone the base policy names. */
+  override?: { commit: string; reason: string; approvedBy: string[] };
   alerts?: AlertsOutcome;
 }

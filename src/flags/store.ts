@@ -18,8 +18,11 @@ export type CatalogLookup =
 export interface CatalogStoreOptions {
   helpDir?: string;
   images?: ImageOverride[];
-  /** Policy snapshot (base) first, then the change's own snapshot (a new image version's help arrives with its upgrade). */
-  snapshots: Snapshot[];
+  /**
+   * Where ground truth is read: the base revision only. A help file the change adds or edits describes
+   * the change itself, so it is not used until merged; until then its image is unverified.
+   */
+  base: Snapshot;
 }
 
 /** Help file path for an image: <helpDir>/<repository>/<tag>.txt, or <digest>.txt (sha256-<hex>) when the reference pins one. */
@@ -49,9 +52,8 @@ export class CatalogStore {
       ? [override.help.replaceAll('{tag}', image.tag).replaceAll('{repository}', image.repository)]
       : helpFilesFor(image, this.options.helpDir);
     const file = files[0]!;
-    for (const snapshot of this.options.snapshots) {
-      const found = await firstExisting(snapshot, files);
-      if (!found) continue;
+    const found = await firstExisting(this.options.base, files);
+    if (found) {
       const { file, data } = found;
       const text = data.toString('utf8');
       const parsed = parseHelp(text, override?.framework);

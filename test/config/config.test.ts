@@ -50,4 +50,50 @@ describe('.guard.yaml', () => {
     expect(error.location?.path).toBe('.guard.yaml');
     expect(error.message).toContain('invalid YAML');
   });
+
+  it('accepts off unquoted (YAML 1.1 false) as off in rules', () => {
+    const config = parseConfig('version: 1\nrules:\n  container-flags/unverified: off\n  render/chart-missing: no\n', '.guard.yaml');
+    expect(config.rules).toEqual({ 'container-flags/unverified': 'off', 'render/chart-missing': 'off' });
+  });
+
+  it('names a rule key as written, not JSON-pointer escaped, with the allowed values', () => {
+    const error = errorOf('version: 1\nrules:\n  container-flags/unknown-flag: fatal\n');
+    expect(error.message).toContain('rules.container-flags/unknown-flag');
+    expect(error.message).not.toContain('~1');
+    expect(error.message).toContain('allowed values: error, warning, notice, off');
+    expect(error.location?.line).toBe(3);
+  });
+
+  it('names the allowed keys when a key is unknown, and the allowed values or type of every other error', () => {
+    expect(errorOf('version: 1\nflags:\n  images:\n    - image: x\n      hlep: y\n').message).toMatch(/allowed keys: image, help, binary, framework, skip, capture/);
+    expect(errorOf('version: 2\n').message).toContain('the only allowed value is 1');
+    expect(errorOf('helm: { timeoutSeconds: soon }\n').message).toContain('helm.timeoutSeconds is "soon"; it must be a whole number');
+    expect(errorOf('deploy: { tool: ansible }\n').message).toContain('allowed values: deploy-rs, colmena, comin');
+    expect(errorOf('rules: { "Bad Rule": off }\n').message).toMatch(/key "Bad Rule" in rules is not allowed.*container-flags\/unknown-flag/);
+    expect(errorOf('flags:\n  images:\n    - help: x\n').message).toContain('flags.images[0] needs the key "image"');
+  });
+
+  it('knows the keys other parts of the guard read: cluster objects, deploy approvers and ignored paths, chart mirrors', () => {
+    const config = parseConfig(
+      [
+        'version: 1',
+        'cluster:',
+        '  objects: [Secret/flux-system/cluster-secrets, ClusterIssuer/letsencrypt]',
+        'deploy:',
+        '  overrideTrailer: Guard-Allow-Multi-Site',
+        '  override: { approvers: [alice, bob-sre] }',
+        '  ignorePaths: ["docs/**", "*.md"]',
+        'charts:',
+        '  mirrors: { "https://charts.example.com": "https://mirror.internal/charts" }',
+        '  resolve: cached',
+      ].join('\n'),
+      '.guard.yaml',
+    );
+    expect(config.cluster?.objects).toEqual(['Secret/flux-system/cluster-secrets', 'ClusterIssuer/letsencrypt']);
+    expect(config.deploy?.override?.approvers).toEqual(['alice', 'bob-sre']);
+    expect(config.deploy?.ignorePaths).toEqual(['docs/**', '*.md']);
+    expect(config.charts).toEqual({ mirrors: { 'https://charts.example.com': 'https://mirror.internal/charts' }, resolve: 'cached' });
+    expect(errorOf('charts: { resolve: offline }\n').message).toContain('allowed values: network, cached');
+    expect(errorOf('cluster: { objects: ["secret named x"] }\n').message).toContain('cluster.objects[0]');
+  });
 });

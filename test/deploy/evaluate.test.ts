@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { describe, expect, it, afterEach } from 'vitest';
 import { checkMultiSite } from '../../src/checks/deploy-multi-site.js';
 import { checkUnsafeSettings } from '../../src/checks/deploy-unsafe-settings.js';
@@ -6,7 +5,7 @@ import { evaluateDeploy } from '../../src/deploy/evaluate.js';
 import type { DeployPolicy } from '../../src/deploy/policy.js';
 import { CommitSnapshot, WorktreeSnapshot } from '../../src/git/repo.js';
 import { TestRepo } from '../support/git-repo.js';
-import { fleetFiles, fleetFlake } from '../support/fleet.js';
+import { fleetFiles, fleetFlake, fleetFlakeWithInput, storeSource, tarballLock } from '../support/fleet.js';
 
 const policy: DeployPolicy = { tool: 'deploy-rs', maxSitesPerChange: 1, sites: { hostPattern: '^cc-[a-z]{2}-(?<site>[a-z]{3})-' } };
 let repo: TestRepo | undefined;
@@ -56,11 +55,13 @@ describe('deploy targets evaluated with real nix', () => {
     expect(evaluation.input.plan.targets.filter((t) => t.contacted).map((t) => t.node.name)).toEqual(['cc-se-sto-core-01']);
   });
 
-  it('reports an evaluation error as nix/eval-failed, never a pass', async () => {
+  it('reports an evaluation error as nix/eval-failed at the line nix names, never a pass', async () => {
     const evaluation = await planFor({ 'modules/common.nix': '{\n  motd = ;\n}\n' });
     expect(evaluation.kind).toBe('failed');
     if (evaluation.kind !== 'failed') return;
-    expect(evaluation.findings[0]).toMatchObject({ rule: 'nix/eval-failed', severity: 'error', location: { path: 'flake.nix' } });
+    expect(evaluation.findings[0]).toMatchObject({ rule: 'nix/eval-failed', severity: 'error', location: { path: 'modules/common.nix', line: 2 } });
+    expect(evaluation.findings[0]!.message).toContain("syntax error, unexpected ';'");
+    expect(evaluation.baseFindings).toEqual([]);
     expect(evaluation.findings[0]!.evidence?.[0]).toMatch(/error/);
   });
 
@@ -76,33 +77,30 @@ describe('deploy targets evaluated with real nix', () => {
     expect(unsafe[0]!.location.path).toBe('flake.nix');
   });
 
-  it('shows an audited override loudly instead of blocking, when the base policy names the trailer', async () => {
-    const evaluation = await planFor(
-      { 'modules/common.nix': '{\n  motd = "urgent fix";\n}\n' },
-      { ...policy, overrideTrailer: 'Guard-Allow-Multi-Site' },
-      'Roll out the CVE fix everywhere\n\nGuard-Allow-Multi-Site: CVE-2026-1234, approved by on-call',
+  it('shows an override loudly instead of blocking, when an approver the base policy names approved the head commit', async () => {
+    const asked: string[][] = [];
+    repo = await TestRepo.create();
+    const base = await repo.commit('fleet', fleetFiles());
+    const head = await repo.commit('Roll out the CVE fix everywhere\n\nGuard-Allow-Multi-Site: CVE-2026-1234', { 'modules/common.nix': '{\n  motd = "urgent fix";\n}\n' });
+    const evaluation = await evaluateDeploy(
+      { root: repo.dir, baseSha: base, headRev: head, base: new CommitSnapshot(repo.dir, base, 'base'), head: new CommitSnapshot(repo.dir, head, 'head') },
+      { ...policy, overrideTrailer: 'Guard-Allow-Multi-Site', override: { approvers: ['oncall-lead'] } },
+      { approvals: async (approvers) => (asked.push(approvers), { ok: true, approvedBy: ['oncall-lead'] }) },
     );
     if (evaluation.kind !== 'planned') throw new Error(evaluation.kind);
+    expect(asked).toEqual([['oncall-lead']]);
     const [finding] = checkMultiSite(evaluation.input);
     expect(finding).toMatchObject({ rule: 'deploy/override-used', severity: 'warning' });
     expect(finding!.message).toContain('CVE-2026-1234');
+    expect(finding!.message).toContain('approved by oncall-lead');
   });
 
-  it('sees a flake.lock-only change (an input bump) as redeploying the hosts that use the input', async () => {
-    const shared = await TestRepo.create();
-    const first = await shared.commit('one', { 'flake.nix': '{ outputs = { self }: { motd = "one"; }; }\n' });
-    const second = await shared.commit('two', { 'flake.nix': '{ outputs = { self }: { motd = "two"; }; }\n' });
+  it('sees a flake.lock-only change (an input bump) as redeploying the hosts that use the input, with the inputs taken from the store', async () => {
+    const url = 'https://inputs.example.invalid/shared.tar.gz';
+    const [one, two] = await Promise.all([storeSource({ 'common.nix': '{ motd = "one"; }\n' }), storeSource({ 'common.nix': '{ motd = "two"; }\n' })]);
     repo = await TestRepo.create();
-    const flake = fleetFlake()
-      .replace('outputs = { self }: let', `inputs.shared.url = "git+file://${shared.dir}";\n  outputs = { self, shared }: let`)
-      .replace('common = import ./modules/common.nix;', 'common = { motd = shared.motd; };');
-    await repo.write({ ...fleetFiles(), 'flake.nix': flake });
-    const lock = (rev: string) => execa('nix', ['--extra-experimental-features', 'nix-command flakes', 'flake', 'lock', '--override-input', 'shared', `git+file://${shared.dir}?rev=${rev}`], { cwd: repo!.dir });
-    await repo.git('add', '--all');
-    await lock(first);
-    const base = await repo.commit('fleet with a pinned input');
-    await lock(second);
-    const head = await repo.commit('bump shared');
+    const base = await repo.commit('fleet with a pinned input', { ...fleetFiles(), 'flake.nix': fleetFlakeWithInput(url), 'flake.lock': tarballLock({ shared: { url, narHash: one.narHash } }) });
+    const head = await repo.commit('bump shared', { 'flake.lock': tarballLock({ shared: { url, narHash: two.narHash } }) });
     expect(await repo.git('diff', '--name-only', base, head)).toBe('flake.lock');
     const evaluation = await evaluateDeploy(
       { root: repo.dir, baseSha: base, headRev: head, base: new CommitSnapshot(repo.dir, base, 'base'), head: new CommitSnapshot(repo.dir, head, 'head') },
@@ -111,7 +109,6 @@ describe('deploy targets evaluated with real nix', () => {
     if (evaluation.kind !== 'planned') throw new Error(JSON.stringify(evaluation));
     expect(evaluation.input.plan.targets.filter((t) => t.change === 'changed')).toHaveLength(4);
     expect(checkMultiSite(evaluation.input)[0]?.location.path).toBe('flake.lock');
-    await shared.remove();
   });
 
   it('evaluates the working tree when there is no head commit', async () => {

@@ -67,6 +67,81 @@ describe('a pull request cannot weaken the guard that judges it', () => {
   });
 });
 
+describe('policy and ground truth come from the base revision only', () => {
+  const HELP_DIR = '.guard/help/registry.k8s.io/external-dns/external-dns';
+  const forgedHelp = async () => {
+    const help = await fs.readFile(path.join(externalDnsData, 'help-v0.19.0.txt'), 'utf8');
+    return help.replace('Flags:\n', 'Flags:\n  --[no-]traefik-disable-legacy  Forged entry.\n');
+  };
+
+  it('with no .guard.yaml at base, the policy file the change adds does not judge it: defaults do, and it applies after merge', async () => {
+    repo = await exampleRepo({ '.guard.yaml': null });
+    await repo.commit('bring my own policy', {
+      '.guard.yaml': 'version: 1\nfailOn: notice\nrules:\n  container-flags/unknown-flag: off\nflags:\n  images:\n    - image: "**/external-dns"\n      skip: true\n',
+      [HR]: incidentRelease,
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.policy).toMatch(/^defaults \(no \.guard\.yaml at base/);
+    expect(report.summary.verdict).toBe('fail');
+    expect(report.findings.find((f) => f.rule === 'container-flags/unknown-flag')).toMatchObject({ severity: 'error', introduced: true });
+    expect(report.findings.some((f) => f.rule === 'container-flags/skipped')).toBe(false);
+    expect(report.findings.find((f) => f.rule === 'config/changed')?.message).toContain('is new in this revision; it applies after merge');
+  });
+
+  it('a policy file the change adds pointing helpDir at its own forged help is not used', async () => {
+    repo = await exampleRepo({ '.guard.yaml': null });
+    await repo.commit('move the help dir', {
+      '.guard.yaml': 'version: 1\nflags:\n  helpDir: forged\n',
+      'forged/registry.k8s.io/external-dns/external-dns/v0.19.0.txt': await forgedHelp(),
+      [HR]: incidentRelease,
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.summary.verdict).toBe('fail');
+    expect(report.findings.find((f) => f.rule === 'container-flags/unknown-flag')?.evidence?.join('\n') ?? '').not.toContain('Forged entry');
+  });
+
+  it('a help file the change adds for a new tag is not truth: the image is unverified and the file takes effect after merge', async () => {
+    repo = await exampleRepo();
+    const added = `${HELP_DIR}/v0.99.0.txt`;
+    await repo.commit('bump and bring my own truth', {
+      [added]: await forgedHelp(),
+      [HR]: externalDnsRelease({ ...BASE_VALUES, image: { tag: 'v0.99.0' }, extraArgs: ['--traefik-disable-legacy'] }),
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const unverified = report.findings.find((f) => f.rule === 'container-flags/unverified');
+    expect(unverified?.message).toContain('no help output is known for registry.k8s.io/external-dns/external-dns:v0.99.0');
+    expect(report.findings.some((f) => f.rule.startsWith('container-flags/') && f.rule !== 'container-flags/unverified')).toBe(false);
+    const notice = report.findings.find((f) => f.rule === 'config/help-changed' && f.location.path === added);
+    expect(notice).toMatchObject({ severity: 'notice' });
+    expect(notice!.message).toContain('takes effect after merge');
+  });
+
+  it('a sha256- help file the change adds for the digest it pins does not override the base truth for the tag', async () => {
+    repo = await exampleRepo();
+    const digest = 'a'.repeat(64);
+    const added = `${HELP_DIR}/sha256-${digest}.txt`;
+    await repo.commit('pin a digest and bring its truth', {
+      [added]: await forgedHelp(),
+      [HR]: externalDnsRelease({ ...BASE_VALUES, image: { tag: `v0.19.0@sha256:${digest}` }, extraArgs: ['--traefik-disable-legacy'] }),
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.summary.verdict).toBe('fail');
+    expect(report.findings.some((f) => f.rule === 'container-flags/unknown-flag')).toBe(true);
+    expect(report.findings.find((f) => f.rule === 'config/help-changed' && f.location.path === added)?.message).toContain('takes effect after merge');
+  });
+
+  it('a sha256- help file the change adds for a new tag pinned by digest leaves the image unverified', async () => {
+    repo = await exampleRepo();
+    const digest = 'b'.repeat(64);
+    await repo.commit('new tag pinned by digest', {
+      [`${HELP_DIR}/sha256-${digest}.txt`]: await forgedHelp(),
+      [HR]: externalDnsRelease({ ...BASE_VALUES, image: { tag: `v0.98.0@sha256:${digest}` }, extraArgs: ['--traefik-disable-legacy'] }),
+    });
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(report.findings.find((f) => f.rule === 'container-flags/unverified')?.message).toContain('no help output is known');
+  });
+});
+
 describe('faults in the tools', () => {
   it('a helm that hangs hits the timeout and is reported as render/failed, exit 1, not a pass', async () => {
     repo = await exampleRepo({ '.guard.yaml': 'version: 1\nhelm:\n  timeoutSeconds: 1\n' });

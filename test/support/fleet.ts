@@ -51,3 +51,43 @@ export const SITE_POLICY = [
   '    hostPattern: "^cc-[a-z]{2}-(?<site>[a-z]{3})-"',
   '',
 ].join('\n');
+
+/**
+ * Put a directory of files in the nix store as a flake input would be after a trusted pre-fetch
+ * (name `source`, recursive sha256), so an evaluation without network can use it.
+ */
+export async function storeSource(files: Record<string, string>): Promise<{ storePath: string; narHash: string }> {
+  const { execa } = await import('execa');
+  const { promises: fs } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-input-'));
+  try {
+    const source = path.join(dir, 'source');
+    for (const [file, content] of Object.entries(files)) {
+      await fs.mkdir(path.dirname(path.join(source, file)), { recursive: true });
+      await fs.writeFile(path.join(source, file), content);
+    }
+    const storePath = (await execa('nix-store', ['--add', source])).stdout.trim();
+    const narHash = (await execa('nix', ['--extra-experimental-features', 'nix-command', 'hash', 'path', storePath])).stdout.trim();
+    return { storePath, narHash };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A flake.lock naming non-flake tarball inputs by URL and narHash (nix uses the store copy when it has it). */
+export function tarballLock(inputs: Record<string, { url: string; narHash: string }>): string {
+  const nodes: Record<string, unknown> = { root: { inputs: Object.fromEntries(Object.keys(inputs).map((name) => [name, name])) } };
+  for (const [name, { url, narHash }] of Object.entries(inputs)) {
+    nodes[name] = { flake: false, locked: { type: 'tarball', url, narHash }, original: { type: 'tarball', url } };
+  }
+  return JSON.stringify({ nodes, root: 'root', version: 7 }, null, 2) + '\n';
+}
+
+/** The fleet flake with a non-flake input `shared` (holding common.nix) in place of modules/common.nix. */
+export function fleetFlakeWithInput(url: string): string {
+  return fleetFlake()
+    .replace('outputs = { self }: let', `inputs.shared = { url = "${url}"; flake = false; };\n  outputs = { self, shared }: let`)
+    .replace('common = import ./modules/common.nix;', 'common = import "${shared}/common.nix";');
+}
