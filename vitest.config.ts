@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Every report a test produces in-process is validated against schemas/report.schema.json.
+    setupFiles: ['./test/support/validate-reports.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -8,25 +8,26 @@ import { checkRemediation } from './checks/helmrelease-remediation.js';
 import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousRender } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
-import { findingKey, type DraftFinding, type Finding, type Severity } from './findings.js';
+import { atOrAbove, findingKey, SEVERITY_RANK, type DraftFinding, type Finding, type Severity } from './findings.js';
 import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
-import { applyFluxKustomizations } from './flux/kustomize-apply.js';
+import { applyFluxKustomizations, escalateRemovedSources } from './flux/kustomize-apply.js';
 import { releaseFingerprint } from './flux/fingerprint.js';
 import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
 import { locationOf } from './flux/objects.js';
 import { renderRelease, type RenderOutcome } from './flux/render.js';
-import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
+import { CommitSnapshot, defaultBase, remoteUrls, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
 import type { RangePulls } from './helm/pull.js';
 import { RenderCache } from './helm/render-cache.js';
 import { assembleReport } from './report/assemble.js';
-import { redactFindings } from './report/redact.js';
+import { redactReport } from './report/redact.js';
 import { checkMultiSite } from './checks/deploy-multi-site.js';
 import { checkSiteHealth } from './checks/deploy-site-unhealthy.js';
 import { checkUnsafeSettings } from './checks/deploy-unsafe-settings.js';
 import { evaluateDeploy } from './deploy/evaluate.js';
+import type { ApprovalsLookup } from './deploy/approvals.js';
 import type { DeployPlan } from './deploy/plan.js';
 import type { DeployCheckInput } from './deploy/policy.js';
 
@@ -47,6 +48,10 @@ export interface CheckOptions {
   shard?: { index: number; total: number };
   /** Called as releases finish, for a progress display. */
   onProgress?: (progress: { done: number; total: number; current: string }) => void;
+  /** Who approved the head commit on the forge (pull request runs); a deploy override trailer counts only with it. */
+  approvals?: ApprovalsLookup;
+  /** No network for charts: ranges from the chart cache, a chart not in it is "could not check" (as charts.resolve: cached). */
+  offline?: boolean;
 }
 
 export interface Timings {
@@ -68,7 +73,11 @@ export interface ReleaseStatus {
   namespace: string;
   name: string;
   file: string;
-  status: 'rendered' | 'failed' | 'unchanged';
+  /**
+   * rendered: rendered and checked; failed: could not be rendered, so nothing in it was checked;
+   * not-checked: deliberately not rendered (a source that is not this repository); unchanged: not affected.
+   */
+  status: 'rendered' | 'failed' | 'not-checked' | 'unchanged';
   containers: number;
 }
 
@@ -106,7 +115,12 @@ export interface Report {
     introduced: number;
     /** Findings at or above failOn. */
     blocking: number;
+    /** releasesChecked + releasesFailed + releasesNotChecked + releasesUnchanged. */
+    releasesTotal: number;
+    /** Rendered and checked. */
     releasesChecked: number;
+    releasesFailed: number;
+    releasesNotChecked: number;
     releasesUnchanged: number;
     verdict: 'pass' | 'fail';
   };
@@ -162,16 +176,20 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
   try {
     const parseCache = new Map();
+    const remotes = await remoteUrls(root);
     const kustomizeContext = (label: string) => ({
       scratchDir: path.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000,
+      remoteUrls: remotes,
+      clusterObjects: config.cluster?.objects ?? [],
     });
     const [baseBuilt, headBuilt] = await Promise.all([
       discoverObjects(baseSnapshot, parseCache).then((raw) => applyFluxKustomizations(baseSnapshot, raw, kustomizeContext('base'))),
       discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, kustomizeContext('head'))),
     ]);
+    escalateRemovedSources(baseBuilt.substitutionSources, headBuilt.substitutionSources);
     const baseInventory = baseBuilt.inventory;
     const headInventory = headBuilt.inventory;
     const discovered = performance.now();
@@ -206,18 +224,30 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       isAllowedUrl: allowedHosts(baseInventory, config),
       renderCache,
       rangePulls,
+      remoteUrls: remotes,
+      clusterObjects: config.cluster?.objects,
+      charts: { ...config.charts, ...(options.offline ? { resolve: 'cached' as const } : {}) },
+      // Rendering the head, an object the base had and the head lacks was removed by this change.
+      ...(snapshot === headSnapshot ? { baseInventory } : {}),
     });
     const headContext = contextFor(headSnapshot, headInventory, 'head');
     const baseContext = contextFor(baseSnapshot, baseInventory, 'base');
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions };
-    const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, snapshots: [baseSnapshot, headSnapshot] });
+    const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, base: baseSnapshot });
 
     const releases: ReleaseStatus[] = [];
+    if (firstShard) {
+      // A HelmRelease of an API version the guard cannot render is still one of the releases: not checked, and counted.
+      for (const object of headInventory.objects.filter((o) => isHelmRelease(o) && !isSupportedHelmReleaseVersion(o))) {
+        releases.push({ namespace: object.namespace ?? 'default', name: object.name, file: object.file, status: 'not-checked', containers: 0 });
+      }
+    }
     let deployDone = discovered;
     const deployRun = (firstShard
       ? evaluateDeploy(
           { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
           config.deploy ?? {},
+          { approvals: options.approvals },
         )
       : Promise.resolve({ kind: 'none' } as const)
     ).finally(() => (deployDone = performance.now()));
@@ -240,7 +270,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
           baseRelease ? limit(() => renderSafely(baseRelease, baseContext, { ...settings, action: 'upgrade' })) : Promise.resolve(undefined),
         ]);
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
-        status.status = headOutcome.ok ? 'rendered' : 'failed';
+        status.status = headOutcome.ok ? 'rendered' : headOutcome.notChecked ? 'not-checked' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
         drafts.head.push(...(await findingsOf(headOutcome, release, catalogs, baseOutcome)), ...checkRemediation(release));
         if (baseRelease) drafts.base.push(...checkRemediation(baseRelease));
@@ -252,8 +282,12 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
 
     const deployment = await deployRun;
     if (deployment.kind !== 'none') drafts.head.push(...deployment.findings);
+    if (deployment.kind === 'failed') drafts.base.push(...deployment.baseFindings);
     if (deployment.kind === 'planned') drafts.head.push(...runDeployChecks(deployment.input));
-    const findings = applyRuleSettings(markIntroduced(drafts.head, drafts.base), config);
+    if (firstShard) drafts.head.push(...vanishedReleases(helmReleases(headInventory, []).length, [...baseReleases.values()], baseInfo.sha));
+    const marked = markIntroduced(drafts.head, drafts.base);
+    const findings = applyRuleSettings(marked, config);
+    findings.push(...uncheckedReleaseFloor(releases, marked, findings, configFile));
     const deploy = deployment.kind === 'planned' ? describePlan(deployment.input.plan) : undefined;
     const report = assembleReport({
       tool: { name: 'gitops-guard', version: TOOL_VERSION },
@@ -275,7 +309,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       helmRenders: renderCache.misses,
       renderCacheHits: renderCache.hits,
     };
-    return { report: redactFindings(report, [...secrets]), secrets: [...secrets], timings };
+    return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
   } finally {
     await fs.rm(scratchDir, { recursive: true, force: true });
   }
@@ -381,11 +415,13 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
   if (!outcome.ok) {
     return outcome.failures.map((failure) => ({
       rule: failure.rule,
-      severity: 'error' as const,
+      severity: failure.severity ?? 'error',
       message: `${describeRelease(release)}: ${failure.message}`,
       location: failure.location,
       subject,
-      evidence: failure.detail ? [failure.detail] : undefined,
+      ...(failure.detail ? { evidence: [failure.detail] } : {}),
+      ...(failure.suggestion ? { suggestion: failure.suggestion } : {}),
+      ...(failure.identity ? { identity: failure.identity } : {}),
     }));
   }
   const lookups = new Map<string, CatalogLookup>();
@@ -394,11 +430,12 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
   }
   const warnings: DraftFinding[] = (outcome.warnings ?? []).map((warning) => ({
     rule: warning.rule,
-    severity: 'warning',
+    severity: warning.severity ?? 'warning',
     message: `${describeRelease(release)}: ${warning.message}`,
     location: warning.location,
     subject,
     ...(warning.suggestion ? { suggestion: warning.suggestion } : {}),
+    ...(warning.identity ? { identity: warning.identity } : {}),
   }));
   let previous: PreviousRender | undefined;
   if (before?.ok) {
@@ -453,16 +490,12 @@ async function helpFileNotices(base: Snapshot, head: Snapshot, helpDir: string):
   const baseFiles = (await base.listFiles()).filter((f) => f.startsWith(prefix));
   const headFiles = new Set((await head.listFiles()).filter((f) => f.startsWith(prefix)));
   const shared = baseFiles.filter((f) => headFiles.has(f));
+  const added = [...headFiles].filter((f) => !baseFiles.includes(f));
   const [before, after] = await Promise.all([base.readFiles(shared), head.readFiles(shared)]);
-  return shared
-    .filter((file) => !before.get(file)?.equals(after.get(file) ?? Buffer.alloc(0)))
-    .map((file) => ({
-      rule: 'config/help-changed',
-      severity: 'notice' as const,
-      message: `${file} changes in this revision; this check used the base revision's help output, the new one applies after merge`,
-      location: { path: file, line: 1 },
-      subject: { kind: 'Config' as const, name: file },
-    }));
+  return [
+    ...shared.filter((file) => !before.get(file)?.equals(after.get(file) ?? Buffer.alloc(0))).map((file) => ({ file, why: `${file} changes in this revision; this check used the base revision's help output, the new one applies after merge` })),
+    ...added.map((file) => ({ file, why: `${file} is new in this revision; help outputs are ground truth only from the base revision, so it takes effect after merge (until then its image is checked as unverified)` })),
+  ].map(({ file, why }) => ({ rule: 'config/help-changed', severity: 'notice' as const, message: why, location: { path: file, line: 1 }, subject: { kind: 'Config' as const, name: file } }));
 }
 
 /** A changed policy or help catalog can change any release's verdict. */
@@ -479,12 +512,59 @@ function markIntroduced(head: DraftFinding[], base: DraftFinding[]): Finding[] {
   return head.map((finding) => ({ ...finding, introduced: !before.has(findingKey(finding)) }));
 }
 
+/**
+ * Rules that say what the guard did not check. A policy may raise them, never lower them below a
+ * warning or switch them off: a release that was not checked cannot pass in silence.
+ */
+const GUARD_RAILS = new Set(['render/not-checked', 'render/no-releases']);
+
 function applyRuleSettings(findings: Finding[], config: GuardConfig): Finding[] {
   const rules = config.rules ?? {};
   return findings.flatMap((finding) => {
     const setting = rules[finding.rule];
+    if (GUARD_RAILS.has(finding.rule)) return [setting && setting !== 'off' && SEVERITY_RANK[setting] > SEVERITY_RANK[finding.severity] ? { ...finding, severity: setting } : finding];
     if (setting === 'off') return [];
     return [setting ? { ...finding, severity: setting } : finding];
   });
+}
+
+/**
+ * A release that failed to render (or was deliberately not rendered) stays named in the findings,
+ * whatever the policy did to the finding that says why: at least a warning for a failed render,
+ * at least a notice for a release deliberately not checked.
+ */
+function uncheckedReleaseFloor(releases: ReleaseStatus[], before: Finding[], after: Finding[], configFile: string): Finding[] {
+  const floor: Finding[] = [];
+  for (const release of releases) {
+    if (release.status !== 'failed' && release.status !== 'not-checked') continue;
+    const about = (f: Finding) => f.subject.kind === 'HelmRelease' && f.subject.namespace === release.namespace && f.subject.name === release.name;
+    const least: Severity = release.status === 'failed' ? 'warning' : 'notice';
+    if (after.some((f) => about(f) && atOrAbove(f.severity, least))) continue;
+    const causes = [...new Set(before.filter(about).map((f) => f.rule))];
+    const why = causes.length > 0 ? ` (${causes.join(', ')}: set to ${after.some(about) ? 'a lower severity' : 'off'} in ${configFile}; that changes the severity of the reason, not whether the release was checked)` : '';
+    const source = before.find(about);
+    floor.push({
+      rule: 'render/not-checked',
+      severity: least,
+      message: `HelmRelease ${release.namespace}/${release.name} was ${release.status === 'failed' ? 'not rendered' : 'deliberately not rendered'}, so nothing in it was checked${why}`,
+      location: source?.location ?? { path: release.file, line: 1 },
+      subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
+      introduced: source?.introduced ?? true,
+    });
+  }
+  return floor;
+}
+
+/** A change after which the guard finds no HelmRelease at all, where the base had some, is said loudly. */
+function vanishedReleases(headCount: number, base: HelmRelease[], baseSha: string): DraftFinding[] {
+  const baseCount = base.length;
+  if (headCount > 0 || baseCount === 0) return [];
+  return [{
+    rule: 'render/no-releases',
+    severity: 'warning',
+    message: `the base revision (${baseSha.slice(0, 12)}) has ${baseCount} HelmRelease(s) that Flux applies; this revision has none, so no HelmRelease was rendered or checked. If they were not removed on purpose, a Kustomization, a path or a file the change touches no longer reaches them`,
+    location: { path: base[0]!.object.file, line: 1 },
+    subject: { kind: 'Config', name: 'HelmReleases' },
+  }];
 }
 

@@ -13,8 +13,11 @@ export interface SourceLocation {
   endLine?: number;
 }
 
+/** Every kind a finding can be about; schemas/report.schema.json lists the same (a test holds them equal). */
+export const SUBJECT_KINDS = ['HelmRelease', 'Kustomization', 'DeployNode', 'Config'] as const;
+
 export interface Subject {
-  kind: 'HelmRelease' | 'Kustomization' | 'DeployNode' | 'Config';
+  kind: (typeof SUBJECT_KINDS)[number];
   namespace?: string;
   name: string;
   /** Container name for workload findings. */
@@ -34,6 +37,11 @@ export interface Finding {
   /** Why the guard believes this: a help line, the error the binary would print, tool output. */
   evidence?: string[];
   suggestion?: string;
+  /**
+   * What the finding is about, stable across revisions (the flag, the values key, the schema):
+   * set where the message carries text that changes with versions, so an old finding stays old.
+   */
+  identity?: string;
   /** True when the base revision did not have this finding. */
   introduced: boolean;
 }
@@ -46,12 +54,25 @@ export function atOrAbove(severity: Severity, threshold: Severity): boolean {
 }
 
 /**
- * Identity of a finding across revisions: line numbers move between base and head,
- * so they are not part of it.
+ * Identity of a finding across revisions: rule, subject, file and what it is about. Line numbers
+ * move between base and head, and messages carry versions (chart tags, schema URLs, image tags)
+ * that a bump changes, so neither is part of it: `identity` when the check set one, else the
+ * message with version-like text removed.
  */
-export function findingKey(f: Pick<Finding, 'rule' | 'subject' | 'message'>): string {
+export function findingKey(f: Pick<Finding, 'rule' | 'subject' | 'message' | 'location' | 'identity'>): string {
   const s = f.subject;
-  return [f.rule, s.kind, s.namespace ?? '', s.name, s.workload ?? '', s.container ?? '', f.message].join('\u0000');
+  return [f.rule, s.kind, s.namespace ?? '', s.name, s.workload ?? '', s.container ?? '', f.location.path, f.identity ?? versionFree(f.message)].join('\u0000');
+}
+
+/** A message without the parts that change on a version bump: URLs, digests, hashes, version numbers. */
+export function versionFree(message: string): string {
+  return message
+    .slice(0, 4096)
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`),]+/gi, '<url>')
+    .replace(/\bsha(?:256|512):[0-9a-f]{6,}/gi, '<digest>')
+    .replace(/\b[0-9a-f]{12,}\b/gi, '<hash>')
+    .replace(/(?<![\w.])v?\d+(?:\.\d+)+(?:[-+][0-9A-Za-z.-]+)?/g, '<version>')
+    .replace(/:[\w][\w.-]{0,127}(?=[\s'"`),]|$)/g, (tag) => (/\d/.test(tag) ? ':<tag>' : tag));
 }
 
 /** Report order: errors first, then by file and line. */

@@ -10,6 +10,10 @@ export interface ChartValuesModel {
   defaults: Record<string, unknown>;
   /** The chart's values.schema.json, when it has one. */
   schema?: Record<string, unknown>;
+  /** Documents the schema `$ref`s by URL, found in the chart or the chart cache (never fetched). */
+  references?: Map<string, { schema: Record<string, unknown>; from: string }>;
+  /** URLs the schema `$ref`s that were found nowhere without the network. */
+  unresolvedReferences?: string[];
   chartName: string;
 }
 
@@ -23,13 +27,19 @@ export interface SchemaCheckInput {
 
 const compiled = new WeakMap<object, ValidateFunction | { error: string }>();
 
-function validatorFor(schema: Record<string, unknown>): ValidateFunction | { error: string } {
+function validatorFor(chart: ChartValuesModel & { schema: Record<string, unknown> }): ValidateFunction | { error: string } {
+  const schema = chart.schema;
   let validate = compiled.get(schema);
   if (!validate) {
     const draft = String(schema.$schema ?? '');
     const options = { allErrors: true, strict: false, validateFormats: false } as const;
     const ajv = draft.includes('2020-12') ? new Ajv2020(options) : draft.includes('2019-09') ? new Ajv2019(options) : new Ajv(options);
     try {
+      for (const [url, document] of chart.references ?? []) {
+        // A referenced document is known by the URL that names it, and read under the root's draft.
+        const { $schema: _draft, $id: _id, id: _legacyId, ...rest } = document.schema;
+        ajv.addSchema({ ...rest, $id: url }, url);
+      }
       validate = ajv.compile(schema);
     } catch (error) {
       validate = { error: (error as Error).message };
@@ -56,44 +66,97 @@ export function coalesce(defaults: unknown, values: unknown): unknown {
  */
 export function checkValuesSchema(input: SchemaCheckInput): { errors: DraftFinding[]; warnings: DraftFinding[] } {
   const errors: DraftFinding[] = [];
-  if (input.chart.schema) {
-    const validate = validatorFor(input.chart.schema);
+  const warnings: DraftFinding[] = [];
+  const unresolved = input.chart.unresolvedReferences ?? [];
+  if (input.chart.schema && unresolved.length > 0) {
+    warnings.push(finding(input, 'values-schema/invalid-schema', 'warning',
+      `the values.schema.json of chart ${input.chart.chartName} refers to ${unresolved.slice(0, 3).join(', ')}${unresolved.length > 3 ? ` and ${unresolved.length - 3} more` : ''}, which is neither in the chart nor in the guard's chart cache; helm-controller fetches it when it installs, the guard does not fetch during a check, so the values are not validated against this schema (the release is still rendered and checked)`,
+      input.fallback, undefined, 'values.schema.json'));
+  } else if (input.chart.schema) {
+    const validate = validatorFor({ ...input.chart, schema: input.chart.schema });
     if ('error' in validate) {
-      errors.push(finding(input, 'values-schema/invalid-schema', 'warning', `the values.schema.json of chart ${input.chart.chartName} cannot be compiled: ${validate.error}`, input.fallback));
+      warnings.push(finding(input, 'values-schema/invalid-schema', 'warning', `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate.error}); the values are not validated against it by the guard`, input.fallback, undefined, 'values.schema.json'));
     } else if (!validate(coalesce(input.chart.defaults, input.values.values))) {
       for (const error of dedupe(validate.errors ?? [])) {
         const path = pathOf(error);
         const userSet = input.values.positions.size > 0 ? locate(input.values.positions, path) : undefined;
         const where = path.length > 0 ? path.join('.') : 'the values';
-        errors.push(finding(input, 'values-schema/violation', 'error', `${where} ${describe(error)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback));
+        errors.push(finding(input, 'values-schema/violation', 'error', `${where} ${describe(error)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, undefined, `${path.join('.')}\u0000${error.keyword}`));
       }
     }
   }
-  return { errors, warnings: unknownKeys(input) };
+  return { errors, warnings: [...warnings, ...unknownKeys(input)] };
 }
+
+/** A schema node to read keys from; OPAQUE where the schema decides in ways not followed here (no key is called unknown there). */
+const OPAQUE = Symbol('opaque');
+type SchemaNode = { node: Record<string, unknown>; base: string } | undefined | typeof OPAQUE;
 
 function unknownKeys(input: SchemaCheckInput): DraftFinding[] {
   const warnings: DraftFinding[] = [];
-  const walk = (values: unknown, defaults: unknown, schema: Record<string, unknown> | undefined, path: string[]) => {
+  const root: SchemaNode = !input.chart.schema ? undefined : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE : { node: input.chart.schema, base: ROOT_URL };
+  const walk = (values: unknown, defaults: unknown, schema: SchemaNode, path: string[]) => {
     if (!isMap(values) || !isMap(defaults) || Object.keys(defaults).length === 0) return;
-    const declared = isMap(schema?.properties) ? (schema.properties as Record<string, Record<string, unknown>>) : {};
+    const here = schema === undefined || schema === OPAQUE ? schema : followRefs(schema, input.chart);
+    if (here === OPAQUE) return;
+    // A map of names the user chooses (additionalProperties with a schema) or a schema combinator: keys there are not typos.
+    if (here && (['allOf', 'anyOf', 'oneOf', 'if', 'patternProperties', 'dependentSchemas', 'unevaluatedProperties'].some((k) => k in here.node) || isMap(here.node.additionalProperties))) return;
+    const declared = here && isMap(here.node.properties) ? (here.node.properties as Record<string, unknown>) : {};
     for (const [key, value] of Object.entries(values)) {
       if (key in defaults || key in declared) {
-        walk(value, defaults[key], declared[key], [...path, key]);
+        const child = declared[key];
+        walk(value, defaults[key], here && isMap(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE : undefined, [...path, key]);
         continue;
       }
       const known = [...new Set([...Object.keys(defaults), ...Object.keys(declared)])];
       const close = suggestValue(key, known);
       const location = locate(input.values.positions, [...path, key]) ?? input.fallback;
-      warnings.push(finding(input, 'values-schema/unknown-key', 'warning', `${[...path, key].join('.')} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path, close].join('.')}?` : ''}`, location, close ? [...path, close].join('.') : undefined));
+      warnings.push(finding(input, 'values-schema/unknown-key', 'warning', `${[...path, key].join('.')} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path, close].join('.')}?` : ''}`, location, close ? [...path, close].join('.') : undefined, [...path, key].join('.')));
     }
   };
-  walk(input.values.values, input.chart.defaults, input.chart.schema, []);
+  walk(input.values.values, input.chart.defaults, root, []);
   return warnings;
 }
 
-function finding(input: SchemaCheckInput, rule: string, severity: 'error' | 'warning', message: string, location: SourceLocation, suggestion?: string): DraftFinding {
-  return { rule, severity, message: `HelmRelease ${input.subject.namespace}/${input.subject.name}: ${message}`, location, subject: input.subject, ...(suggestion ? { suggestion } : {}) };
+const ROOT_URL = 'file:///values.schema.json';
+
+/** The node a `$ref` chain ends at (internal pointers and documents found for the chart), else OPAQUE. */
+function followRefs(start: { node: Record<string, unknown>; base: string }, chart: ChartValuesModel): SchemaNode {
+  let current = start;
+  for (let hop = 0; hop < 16; hop++) {
+    const ref = current.node.$ref;
+    if (typeof ref !== 'string') return current;
+    if (Object.keys(current.node).some((k) => k === 'properties' || k === 'additionalProperties')) return OPAQUE;
+    let target: URL;
+    try {
+      target = new URL(ref, current.base);
+    } catch {
+      return OPAQUE;
+    }
+    const documentUrl = target.href.split('#')[0]!;
+    const document = documentUrl === ROOT_URL ? chart.schema : chart.references?.get(documentUrl)?.schema;
+    if (!document) return OPAQUE;
+    const pointed = pointer(document, decodeURIComponent(target.hash.replace(/^#/, '')));
+    if (!isMap(pointed)) return OPAQUE;
+    current = { node: pointed, base: documentUrl };
+  }
+  return OPAQUE;
+}
+
+function pointer(document: unknown, path: string): unknown {
+  if (path === '' || path === '/') return document;
+  if (!path.startsWith('/')) return undefined;
+  let node = document;
+  for (const raw of path.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (!isMap(node) && !Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function finding(input: SchemaCheckInput, rule: string, severity: 'error' | 'warning', message: string, location: SourceLocation, suggestion?: string, identity?: string): DraftFinding {
+  return { rule, severity, message: `HelmRelease ${input.subject.namespace}/${input.subject.name}: ${message}`, location, subject: input.subject, ...(suggestion ? { suggestion } : {}), ...(identity ? { identity } : {}) };
 }
 
 function pathOf(error: ErrorObject): string[] {

@@ -1,4 +1,5 @@
-import type { SourceLocation } from '../findings.js';
+import { versionFree, type Severity, type SourceLocation } from '../findings.js';
+import { resolveSchemaReferences, subchartSchemasReferRemote } from '../helm/schema-refs.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkValuesSchema, type ChartValuesModel } from '../checks/values-schema.js';
@@ -15,7 +16,8 @@ import { helmTemplate } from '../helm/template.js';
 import type { RenderedRelease } from '../model/release.js';
 import { extractContainers } from '../model/workloads.js';
 import { resolveChart, type ChartSourceContext } from './chart-source.js';
-import type { HelmRelease } from './helmrelease.js';
+import { describeRelease, type HelmRelease } from './helmrelease.js';
+import { GuardError } from '../errors.js';
 import { fluxReleaseName, fluxReleaseNamespace } from './release-name.js';
 import { SetSyntaxError } from './strvals.js';
 import { mergeFluxValues } from './values-merge.js';
@@ -37,15 +39,19 @@ export interface RenderFailure {
   /** Tool output that explains it. */
   detail?: string;
   suggestion?: string;
+  /** Default: error for a failure, warning for a warning. */
+  severity?: Severity;
+  /** What the finding is about, stable across versions (see Finding.identity). */
+  identity?: string;
 }
 
 export type RenderOutcome =
   | { ok: true; rendered: RenderedRelease; secrets: string[]; warnings?: RenderFailure[] }
-  | { ok: false; failures: RenderFailure[]; secrets: string[] };
+  | { ok: false; failures: RenderFailure[]; secrets: string[]; /** Deliberately not rendered (a source that is not this repository), not a failure. */ notChecked?: boolean };
 
 /** HelmRelease -> merged values -> chart -> helm template -> containers, as helm-controller would install it. */
 export async function renderRelease(release: HelmRelease, context: ChartSourceContext, settings: RenderSettings): Promise<RenderOutcome> {
-  const collected = collectValuesLayers(release, context.inventory);
+  const collected = collectValuesLayers(release, context.inventory, context);
   if (collected.problems.length > 0) {
     return { ok: false, secrets: collected.secrets, failures: collected.problems.map((p) => ({ rule: p.rule, message: p.message, location: p.location })) };
   }
@@ -54,7 +60,16 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   }
   const chart = await resolveChart(release, context);
   if (!chart.ok) {
-    return { ok: false, secrets: collected.secrets, failures: [{ rule: chart.rule ?? 'render/chart-missing', message: chart.message, location: chart.location }] };
+    // An allowed host that did not answer is not the change's fault: the guard could not check (exit 2).
+    if (chart.kind === 'unreachable') throw new GuardError(`could not check ${describeRelease(release)}: ${chart.message}`);
+    const notChecked = chart.kind === 'not-checked' || chart.rule === 'render/source-not-checked';
+    return {
+      ok: false,
+      secrets: collected.secrets,
+      // One chart per release: its message names versions and revisions, the identity does not.
+      failures: [{ rule: chart.rule ?? 'render/chart-missing', message: chart.message, location: chart.location, identity: 'chart', ...(chart.severity ? { severity: chart.severity } : notChecked ? { severity: 'notice' as const } : {}) }],
+      ...(notChecked ? { notChecked } : {}),
+    };
   }
   let values: ReturnType<typeof mergeFluxValues>;
   try {
@@ -69,26 +84,27 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
     };
   }
   const action = actionSettings(release, settings.action ?? 'upgrade');
-  const chartModel = await loadChartValuesModel(chart.dir, context.renderCache);
+  const chartModel = await loadChartValuesModel(chart.dir, context.renderCache, context.cacheDir);
   const schemaCheck = checkValuesSchema({
     values,
     chart: chartModel,
     subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
     fallback: release.locations.version,
   });
-  const valueWarnings: RenderFailure[] = schemaCheck.warnings.map((w) => ({ rule: w.rule, message: w.message.replace(/^HelmRelease [^:]+: /, ''), location: w.location, suggestion: w.suggestion }));
+  const valueWarnings: RenderFailure[] = schemaCheck.warnings.map((w) => ({ rule: w.rule, message: w.message.replace(/^HelmRelease [^:]+: /, ''), location: w.location, suggestion: w.suggestion, identity: w.identity }));
   if (schemaCheck.errors.length > 0 && action.disableSchemaValidation) {
     // helm will not validate, so the install goes ahead with these values: said, not blocked.
     valueWarnings.push(...schemaCheck.errors.map((e) => ({
       rule: e.rule,
       message: `${e.message.replace(/^HelmRelease [^:]+: /, '').replace(/; helm refuses to install it$/, '')}; not enforced because spec.${action.action}.disableSchemaValidation is set`,
       location: e.location,
+      identity: e.identity,
     })));
   } else if (schemaCheck.errors.length > 0) {
     return {
       ok: false,
       secrets: collected.secrets,
-      failures: schemaCheck.errors.map((e) => ({ rule: e.rule, message: e.message.replace(/^HelmRelease [^:]+: /, ''), location: e.location })),
+      failures: schemaCheck.errors.map((e) => ({ rule: e.rule, message: e.message.replace(/^HelmRelease [^:]+: /, ''), location: e.location, identity: e.identity })),
     };
   }
   const identity = {
@@ -109,7 +125,10 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
     apiVersions: settings.apiVersions,
     includeCrds: action.crds !== 'Skip',
     noHooks: action.disableHooks,
-    skipSchemaValidation: action.disableSchemaValidation,
+    // helm fetches a schema's http(s) $refs over the network when it validates (the chart's and each
+    // subchart's); inside the guard's fence that fails every render. The guard validated the values
+    // above, with the documents found in the chart (or said it could not), so helm is not asked to.
+    skipSchemaValidation: action.disableSchemaValidation || chartModel.remoteReferences === true,
   };
   const postRenderers = postRendererKustomizations(release);
   const renderOnce = async () => {
@@ -119,12 +138,13 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       ? await postRender(result.manifests, postRenderers, path.join(context.scratchDir, 'post-render', `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs)
       : { ok: true as const, manifests: result.manifests };
     if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
-    return { containers: extractContainers(applied.manifests, namespace).containers, ...(settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {}) };
+    const extracted = extractContainers(applied.manifests, namespace);
+    return { containers: extracted.containers, inspection: extracted.inspection, ...(settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {}) };
   };
   const helm = await resolveHelm();
   const rendered = chart.digest
     ? await context.renderCache.get(
-        RenderCache.key({ v: 2, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
+        RenderCache.key({ v: 3, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
         renderOnce,
       )
     : await renderOnce();
@@ -136,6 +156,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
         rule: 'render/failed',
         message: 'postRender' in rendered ? firstLine(rendered.error) : `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
         location: 'postRender' in rendered ? locationOf(release.object, ['spec', 'postRenderers']) : release.locations.version,
+        identity: `${'postRender' in rendered ? 'post-render' : 'helm-template'}\u0000${versionFree(firstLine(rendered.error)).replace(/(?<!\S)\/\S+/g, '<path>')}`,
         detail: rendered.error,
       }],
     };
@@ -144,7 +165,12 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   return {
     ok: true,
     secrets: collected.secrets,
-    warnings: [...collected.unknown.map((u) => ({ rule: 'render/values-unknown', message: u.message, location: u.location })), ...valueWarnings],
+    warnings: [
+      ...collected.unknown.map((u) => ({ rule: 'render/values-unknown', message: u.message, location: u.location })),
+      ...collected.assumed.map((a) => ({ rule: 'render/values-from-external', severity: 'notice' as const, message: a.message, location: a.location })),
+      ...(chart.notices ?? []).map((n) => ({ ...n, severity: 'notice' as const, identity: n.rule })),
+      ...valueWarnings,
+    ],
     rendered: {
       release,
       subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
@@ -153,18 +179,21 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
       values,
       ...(chart.defaults ? { chartDefaults: chart.defaults } : {}),
       containers,
+      ...(rendered.inspection ? { inspection: rendered.inspection } : {}),
       chartDescription: chart.description,
       ...(rendered.manifests !== undefined ? { manifests: rendered.manifests } : {}),
     },
   };
 }
 
-const chartModelsPerRun = new WeakMap<object, Map<string, Promise<ChartValuesModel>>>();
+type LoadedChartModel = ChartValuesModel & { remoteReferences?: boolean };
 
-/** The chart's values.yaml and values.schema.json (read once per chart directory and run). */
-function loadChartValuesModel(dir: string, run: object): Promise<ChartValuesModel> {
+const chartModelsPerRun = new WeakMap<object, Map<string, Promise<LoadedChartModel>>>();
+
+/** The chart's values.yaml and values.schema.json with the documents it $refs (read once per chart directory and run). */
+function loadChartValuesModel(dir: string, run: object, cacheDir: string): Promise<LoadedChartModel> {
   let chartModels = chartModelsPerRun.get(run);
-  if (!chartModels) chartModelsPerRun.set(run, (chartModels = new Map<string, Promise<ChartValuesModel>>()));
+  if (!chartModels) chartModelsPerRun.set(run, (chartModels = new Map<string, Promise<LoadedChartModel>>()));
   return memoized(chartModels, dir, async () => {
     const read = (name: string) => fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
     const [valuesText, schemaText, chartText] = await Promise.all([read('values.yaml'), read('values.schema.json'), read('Chart.yaml')]);
@@ -176,7 +205,10 @@ function loadChartValuesModel(dir: string, run: object): Promise<ChartValuesMode
       schema = undefined;
     }
     const chartName = (chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1]) || path.basename(dir);
-    return { defaults, schema, chartName };
+    const subchartsRemote = await subchartSchemasReferRemote(dir);
+    if (!schema) return { defaults, chartName, remoteReferences: subchartsRemote };
+    const references = await resolveSchemaReferences(dir, schema, cacheDir);
+    return { defaults, schema, chartName, references: references.documents, unresolvedReferences: references.unresolved, remoteReferences: references.remote || subchartsRemote };
   });
 }
 

@@ -21,7 +21,7 @@ export function mergeReports(reports: Report[], failOn?: Severity): Report {
     if (missing.length > 0) throw new Error(`shard report(s) ${missing.join(', ')} of ${total} are missing; a partial merge would pass unchecked work`);
   }
   const findings = new Map<string, Finding>();
-  for (const finding of reports.flatMap((r) => r.findings)) findings.set(`${findingKey(finding)}\0${finding.location.path}\0${finding.location.line}`, finding);
+  for (const finding of reports.flatMap((r) => r.findings)) findings.set(`${findingKey(finding)}\0${finding.message}\0${finding.location.line}`, finding);
   const releases = new Map(reports.flatMap((r) => r.releases).map((r) => [`${r.namespace}/${r.name}`, r]));
   const deploy = reports.find((r) => r.deploy)?.deploy;
   return assembleReport({

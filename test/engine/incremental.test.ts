@@ -58,7 +58,8 @@ describe('only what a change can affect is rendered, and nothing it affects is s
       metadata: { name: 'remote', namespace: 'apps' },
       spec: { chart: { spec: { chart: 'x', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: 'flux-system' } } } },
     });
-    expect(await affected({ 'apps/remote.yaml': release, 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/a') }, { 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/b') })).toEqual(['remote']);
+    // Rendering it is what proves it affected: the new URL does not answer, which is "could not check" (exit 2).
+    await expect(affected({ 'apps/remote.yaml': release, 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/a') }, { 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/b') })).rejects.toThrow(/could not check HelmRelease apps\/remote: .*127\.0\.0\.1:9/);
   });
 });
 
@@ -77,6 +78,34 @@ describe('the render cache', () => {
     expect(warm.report.findings).toEqual(cold.report.findings);
     const uncached = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, noCache: true });
     expect(uncached.report.findings).toEqual(cold.report.findings);
+  });
+
+  it('ignores an entry whose content does not hash to what it says, or that answers another key, and renders again', async () => {
+    cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-cache-'));
+    repo = await exampleRepo();
+    await repo.commit('change', { 'infrastructure/external-dns/helmrelease.yaml': externalDnsRelease({ ...BASE_VALUES, extraArgs: ['--traefik-disable-legacy'] }) });
+    const cold = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(cold.report.summary.verdict).toBe('fail');
+    const entries = (await fs.readdir(path.join(cacheDir, 'renders'), { recursive: true })).filter((f) => f.endsWith('.json')).map((f) => path.join(cacheDir, 'renders', f));
+    expect(entries.length).toBeGreaterThan(0);
+    // A poisoned entry: the bad flag taken out of the args, the recorded hash left as it was.
+    for (const file of entries) {
+      const entry = JSON.parse(await fs.readFile(file, 'utf8'));
+      for (const container of entry.render.containers) container.args = (container.args as string[]).filter((a) => !a.includes('traefik'));
+      await fs.writeFile(file, JSON.stringify(entry));
+    }
+    const poisoned = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    // The base's entry never had the flag, so it is intact and used; the head's is rendered again.
+    expect(poisoned.timings).toMatchObject({ helmRenders: 1, renderCacheHits: 1 });
+    expect(poisoned.report.findings).toEqual(cold.report.findings);
+    // An entry moved under another key: same hash, wrong key.
+    const [first] = entries as [string];
+    const moved = JSON.parse(await fs.readFile(first, 'utf8'));
+    moved.key = 'f'.repeat(64);
+    await fs.writeFile(first, JSON.stringify(moved));
+    const misplaced = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(misplaced.timings.helmRenders).toBe(1);
+    expect(misplaced.report.findings).toEqual(cold.report.findings);
   });
 });
 
