@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forgeApprovals } from './deploy/approvals.js';
 import { checkRevisions } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity } from './findings.js';
@@ -24,9 +25,12 @@ export async function runAction(env: Record<string, string | undefined> = proces
     const { report } = await checkRevisions({
       cwd: workdir,
       base: input('base') || context.baseSha,
-      head: input('head') || undefined,
+      // The pull request's head commit, never the working tree that checkout wrote.
+      head: input('head') || context.headSha,
       failOn: (input('fail-on') || undefined) as Severity | undefined,
       configFile: input('config') || undefined,
+      // A deploy override trailer counts only when an approver named by the base policy approved the head commit.
+      approvals: forgeApprovals({ ...context.target, sha: context.headSha }),
     });
     const outDir = env.RUNNER_TEMP ?? os.tmpdir();
     const reportPath = path.join(outDir, 'gitops-guard-report.json');

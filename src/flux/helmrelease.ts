@@ -1,5 +1,6 @@
 import type { SourceLocation } from '../findings.js';
 import { asRecord, asString, HELMRELEASE_API_VERSIONS, locationOf, type RepoObject } from './objects.js';
+import { releaseIdentityProblems, type IdentityField } from './release-name.js';
 
 export interface SourceRef {
   kind: string;
@@ -91,14 +92,16 @@ export function readHelmRelease(object: RepoObject): HelmRelease {
     values: asRecord(spec.values),
     locations,
   };
+  // Names that the API server or helm refuses are the finding, and are never handed to a tool.
+  release.invalid = identityProblem(release, object, spec);
   if (spec.chartRef !== undefined && spec.chart !== undefined) {
-    release.invalid = { message: 'spec.chart and spec.chartRef are mutually exclusive; Flux rejects this HelmRelease', location: locations.chartRef };
+    release.invalid ??= { message: 'spec.chart and spec.chartRef are mutually exclusive; Flux rejects this HelmRelease', location: locations.chartRef };
   } else if (spec.chartRef !== undefined) {
     release.chartRef = readChartRef(spec.chartRef, namespace);
-    if (!release.chartRef) release.invalid = { message: 'spec.chartRef needs kind OCIRepository or HelmChart and a name', location: locations.chartRef };
+    if (!release.chartRef) release.invalid ??= { message: 'spec.chartRef needs kind OCIRepository or HelmChart and a name', location: locations.chartRef };
   } else {
     release.chart = readChartSpec(chartSpec, namespace);
-    if (!release.chart) release.invalid = { message: 'spec.chart.spec needs chart and sourceRef.kind/name', location: at(['spec', 'chart']) };
+    if (!release.chart) release.invalid ??= { message: 'spec.chart.spec needs chart and sourceRef.kind/name', location: at(['spec', 'chart']) };
   }
   if (spec.values !== undefined && spec.values !== null && !asRecord(spec.values)) {
     release.invalid ??= { message: 'spec.values must be a map of values; Flux rejects this HelmRelease', location: at(['spec', 'values']) };
@@ -123,6 +126,41 @@ export function readHelmRelease(object: RepoObject): HelmRelease {
     });
   });
   return release;
+}
+
+const FIELD_PATHS: Record<IdentityField, string[]> = {
+  'metadata.name': ['metadata', 'name'],
+  'metadata.namespace': ['metadata', 'namespace'],
+  'spec.releaseName': ['spec', 'releaseName'],
+  'spec.targetNamespace': ['spec', 'targetNamespace'],
+  'spec.storageNamespace': ['spec', 'storageNamespace'],
+};
+
+/** A string that still holds a `${var}` of Flux post-build substitution: its final value is not known here. */
+const UNSUBSTITUTED_ALL = /\$\{[a-zA-Z_][a-zA-Z0-9_]*(?::?[-=][a-z0-9-]*)?\}/g;
+
+/**
+ * The first name or namespace of the release that Kubernetes or helm would refuse, on its own
+ * line. A field that is not a string at all (a number, a map) is refused too: the CRD types it
+ * as a string.
+ */
+function identityProblem(release: HelmRelease, object: RepoObject, spec: Record<string, unknown>): HelmRelease['invalid'] {
+  for (const field of ['releaseName', 'targetNamespace', 'storageNamespace'] as const) {
+    if (spec[field] !== undefined && spec[field] !== null && typeof spec[field] !== 'string') {
+      return { message: `spec.${field} must be a string; Kubernetes rejects this HelmRelease`, location: locationOf(object, ['spec', field]) };
+    }
+  }
+  // A `${var}` is judged as if it were a plain name part: the rest must already be valid.
+  const known = (value: string | undefined) => value?.replace(UNSUBSTITUTED_ALL, 'x');
+  const problems = releaseIdentityProblems({
+    name: known(release.name) ?? 'x',
+    namespace: known(object.namespace),
+    releaseName: known(release.releaseName),
+    targetNamespace: known(release.targetNamespace),
+    storageNamespace: known(release.storageNamespace),
+  });
+  const first = problems[0];
+  return first ? { message: first.message, location: locationOf(object, FIELD_PATHS[first.field]) } : undefined;
 }
 
 /** Reads a chart template (HelmRelease spec.chart.spec or HelmChart spec); sourceRef.namespace defaults to `namespace`. */

@@ -12,7 +12,11 @@ export function postRendererKustomizations(release: HelmRelease): Array<Record<s
   return postRenderers.flatMap((entry) => {
     const kustomize = asRecord(asRecord(entry)?.kustomize);
     if (!kustomize) return [];
-    const patches: unknown[] = Array.isArray(kustomize.patches) ? [...kustomize.patches] : [];
+    // Flux's Patch type has only `patch` and `target`: the API server prunes anything else (a `path` to a file included).
+    const patches: unknown[] = (Array.isArray(kustomize.patches) ? kustomize.patches : []).flatMap((entry) => {
+      const record = asRecord(entry);
+      return record ? [{ ...(record.patch !== undefined ? { patch: record.patch } : {}), ...(record.target !== undefined ? { target: record.target } : {}) }] : [];
+    });
     // v2beta1 forms, still accepted by helm-controller: strategic merge objects and JSON 6902 operation lists.
     for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: stringify(patch) });
     for (const json6902 of Array.isArray(kustomize.patchesJson6902) ? kustomize.patchesJson6902 : []) {
@@ -36,7 +40,8 @@ export async function postRender(manifests: string, kustomizations: Array<Record
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(path.join(dir, 'manifests.yaml'), current);
     await fs.writeFile(path.join(dir, 'kustomization.yaml'), stringify(kustomization));
-    const result = await kustomizeBuild(dir, timeoutMs);
+    // Confined to its own folder: helm's output and the generated kustomization, nothing else.
+    const result = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
     await fs.rm(dir, { recursive: true, force: true });
     if (!result.ok) return { ok: false, error: result.error.replaceAll(`${dir}/`, '').replaceAll(dir, '.') };
     current = result.output;

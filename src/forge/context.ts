@@ -15,6 +15,11 @@ export interface RunContext {
   target: ForgeTarget;
   /** pull_request.base.sha of the event, when this is a pull request run. */
   baseSha?: string;
+  /**
+   * The commit to check: pull_request.head.sha in a pull request run, else GUARD_SHA or
+   * GITHUB_SHA. Always a commit, never the working tree (checkout may have written anything there).
+   */
+  headSha: string;
 }
 
 interface PullRequestEvent {
@@ -37,7 +42,7 @@ export function runContext(env: Env, overrides: { forge?: ForgeKind | 'auto'; ap
   const sha = pull?.head?.sha ?? env.GUARD_SHA ?? env.GITHUB_SHA;
   if (!sha) throw new GuardError('no commit to report on (pull_request.head.sha, GUARD_SHA or GITHUB_SHA)');
   const runUrl = serverUrl && env.GITHUB_RUN_ID ? `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
-  return { target: { forge, apiUrl, token, owner, repo, sha, pullNumber, runUrl }, baseSha: pull?.base?.sha };
+  return { target: { forge, apiUrl, token, owner, repo, sha, pullNumber, runUrl }, baseSha: pull?.base?.sha, headSha: sha };
 }
 
 function readEvent(file: string | undefined): PullRequestEvent {

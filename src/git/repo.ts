@@ -1,13 +1,38 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { GuardError } from '../errors.js';
 import { memoized } from '../tools/memo.js';
 import { parseUnifiedDiff } from './unified-diff.js';
 
+/** What git keeps of the guard's environment: where its config and ssh agent are, and its own GIT_ settings. */
+const GIT_KEEPS = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|TZ|XDG_CONFIG_HOME|SSH_AUTH_SOCK|GIT_[A-Z0-9_]+)$/;
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSPHRASE|_KEY$/;
+
+/**
+ * git's environment: no job token, no SOPS key, no forge variables. The clone's own config
+ * (actions/checkout puts its credentials there) still lets `git fetch` reach origin.
+ */
+export function gitEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = { GIT_TERMINAL_PROMPT: '0' };
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && GIT_KEEPS.test(name) && !SECRET_NAME.test(name)) kept[name] = value;
+  }
+  return kept;
+}
+
+type GitOptions = Omit<NonNullable<Parameters<typeof execa>[1]>, 'env' | 'extendEnv'>;
+
+/** Every git command of the guard starts here, with `gitEnvironment()` and nothing else. */
+function runGit(args: string[], options: GitOptions & { encoding: 'buffer' }): ReturnType<typeof execa<{ encoding: 'buffer' }>>;
+function runGit(args: string[], options: GitOptions): ReturnType<typeof execa<{}>>;
+function runGit(args: string[], options: GitOptions) {
+  return execa('git', args, { ...options, env: gitEnvironment(), extendEnv: false } as never);
+}
+
 async function git(cwd: string, args: string[], input?: string): Promise<string> {
-  const result = await execa('git', args, { cwd, input, reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
+  const result = await runGit(args, { cwd, input, reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
   if (result.exitCode !== 0) {
     throw new GuardError(`git ${args.join(' ')} failed: ${String(result.stderr).trim()}`);
   }
@@ -15,7 +40,7 @@ async function git(cwd: string, args: string[], input?: string): Promise<string>
 }
 
 export async function repositoryRoot(cwd: string): Promise<string> {
-  const result = await execa('git', ['rev-parse', '--show-toplevel'], { cwd, reject: false });
+  const result = await runGit(['rev-parse', '--show-toplevel'], { cwd, reject: false });
   if (result.exitCode !== 0) {
     throw new GuardError(`${cwd} is not inside a git repository`, undefined, 'run guard check from a clone of the GitOps repository');
   }
@@ -23,7 +48,7 @@ export async function repositoryRoot(cwd: string): Promise<string> {
 }
 
 export async function resolveCommit(root: string, ref: string): Promise<string> {
-  const result = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, reject: false });
+  const result = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, reject: false });
   if (result.exitCode !== 0) {
     const fetched = await fetchMissing(root, ref);
     if (fetched) return fetched;
@@ -41,22 +66,22 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
  * origin, once, and use it.
  */
 async function fetchMissing(root: string, ref: string): Promise<string | undefined> {
-  const remotes = await execa('git', ['remote'], { cwd: root, reject: false });
+  const remotes = await runGit(['remote'], { cwd: root, reject: false });
   if (!remotes.stdout.split('\n').includes('origin') || ref.startsWith('-')) return undefined;
-  const fetch = await execa('git', ['fetch', '--quiet', '--no-tags', '--depth=1', 'origin', ref], { cwd: root, reject: false, timeout: 120_000 });
+  const fetch = await runGit(['fetch', '--quiet', '--no-tags', '--depth=1', 'origin', ref], { cwd: root, reject: false, timeout: 120_000 });
   if (fetch.exitCode !== 0) return undefined;
-  const again = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, reject: false });
+  const again = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, reject: false });
   if (again.exitCode === 0) return again.stdout.trim();
-  const fetchHead = await execa('git', ['rev-parse', '--verify', '--quiet', 'FETCH_HEAD^{commit}'], { cwd: root, reject: false });
+  const fetchHead = await runGit(['rev-parse', '--verify', '--quiet', 'FETCH_HEAD^{commit}'], { cwd: root, reject: false });
   return fetchHead.exitCode === 0 ? fetchHead.stdout.trim() : undefined;
 }
 
 /** Merge-base of HEAD with the default branch: origin/HEAD, origin/main, origin/master, main, master. */
 export async function defaultBase(root: string): Promise<{ sha: string; ref: string }> {
   for (const candidate of ['origin/HEAD', 'origin/main', 'origin/master', 'main', 'master']) {
-    const exists = await execa('git', ['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], { cwd: root, reject: false });
+    const exists = await runGit(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], { cwd: root, reject: false });
     if (exists.exitCode !== 0) continue;
-    const base = await execa('git', ['merge-base', 'HEAD', candidate], { cwd: root, reject: false });
+    const base = await runGit(['merge-base', 'HEAD', candidate], { cwd: root, reject: false });
     if (base.exitCode === 0) return { sha: base.stdout.trim(), ref: candidate };
   }
   throw new GuardError(
@@ -66,16 +91,24 @@ export async function defaultBase(root: string): Promise<{ sha: string; ref: str
   );
 }
 
-/** A read-only view of the repository's files at one revision (a commit or the working tree). */
+/**
+ * A read-only view of the repository's files at one revision (a commit or the working tree).
+ * Symbolic links are never followed: they are not files of the view (listFiles, readFile,
+ * readFiles and materialize leave them out) and `symlinks()` names them, so a report can say
+ * they were not read. Nothing outside the revision is ever read through a view.
+ */
 export interface Snapshot {
   /** Commit sha, or "WORKTREE". */
   readonly id: string;
   readonly label: string;
+  /** Regular files only. */
   listFiles(): Promise<string[]>;
   readFile(file: string): Promise<Buffer | undefined>;
-  /** Reads many files at once; missing ones are absent from the result. */
+  /** Reads many files at once; missing ones (and symbolic links) are absent from the result. */
   readFiles(files: string[]): Promise<Map<string, Buffer>>;
-  /** A directory on disk holding `dir` of this revision (materialized for commits). */
+  /** Paths that are symbolic links in this revision (or lie under one): never followed, never read. */
+  symlinks(): Promise<string[]>;
+  /** A directory on disk holding `dir` of this revision: a copy of its regular files, never a link. */
   materialize(dir: string, into: string): Promise<string>;
   /** Content digest of every file under `dir`: equal digests mean identical trees. */
   treeDigest(dir: string): Promise<string>;
@@ -92,8 +125,27 @@ function underPrefix(files: string[], dir: string): string[] {
   return files.filter((f) => prefix === '' || f === prefix || f.startsWith(prefix + '/')).sort();
 }
 
+/** A path that names something of the revision: relative, no empty, `.` or `..` part, nothing inside `.git` (the clone's config holds the checkout's token). */
+function isContainedPath(file: string): boolean {
+  return file !== '' && !file.startsWith('/') && file.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+
+/** Writes regular files (and only those) below `into`; the caller gives contained paths. */
+async function writeFiles(into: string, contents: Map<string, Buffer>): Promise<void> {
+  for (const [file, data] of contents) {
+    const target = path.join(into, file);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    // A fresh file in a fresh folder: even a link left behind by an earlier run is replaced, not followed.
+    await fs.rm(target, { force: true });
+    await fs.writeFile(target, data, { flag: 'wx' });
+  }
+}
+
+const SYMLINK_MODE = '120000';
+
 export class CommitSnapshot implements Snapshot {
   private blobs?: Map<string, string>;
+  private links?: string[];
   /** Blob contents by object id: a blob is read from git at most once per run. */
   private readonly contents = new Map<string, Buffer>();
 
@@ -107,19 +159,30 @@ export class CommitSnapshot implements Snapshot {
     if (!this.blobs) {
       const out = await git(this.root, ['ls-tree', '-r', '-z', '--full-tree', this.id]);
       const blobs = new Map<string, string>();
+      const links: string[] = [];
       for (const entry of out.split('\0')) {
         if (!entry) continue;
         const tab = entry.indexOf('\t');
-        const [, type, oid] = entry.slice(0, tab).split(' ');
-        if (type === 'blob' && oid) blobs.set(entry.slice(tab + 1), oid);
+        const [mode, type, oid] = entry.slice(0, tab).split(' ');
+        const file = entry.slice(tab + 1);
+        if (type !== 'blob' || !oid || !isContainedPath(file)) continue;
+        // Mode 120000: the blob is the link's target text. It is a link, not a file with that text.
+        if (mode === SYMLINK_MODE) links.push(file);
+        else blobs.set(file, oid);
       }
       this.blobs = blobs;
+      this.links = links.sort();
     }
     return this.blobs;
   }
 
   async listFiles(): Promise<string[]> {
     return [...(await this.tree()).keys()];
+  }
+
+  async symlinks(): Promise<string[]> {
+    await this.tree();
+    return [...this.links!];
   }
 
   async readFile(file: string): Promise<Buffer | undefined> {
@@ -133,9 +196,9 @@ export class CommitSnapshot implements Snapshot {
       const known = this.contents.get(tree.get(file) ?? '');
       if (known) result.set(file, known);
     }
-    const wanted = files.filter((f) => tree.has(f) && !result.has(f));
+    const wanted = [...new Set(files.filter((f) => tree.has(f) && !result.has(f)))];
     if (wanted.length === 0) return result;
-    const child = execa('git', ['cat-file', '--batch'], {
+    const child = runGit(['cat-file', '--batch'], {
       cwd: this.root,
       input: wanted.map((f) => tree.get(f)).join('\n') + '\n',
       encoding: 'buffer',
@@ -179,40 +242,78 @@ export class CommitSnapshot implements Snapshot {
   private async writeTree(dir: string, into: string): Promise<string> {
     const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f) => prefix === '' || f === prefix || f.startsWith(prefix + '/'));
-    const contents = await this.readFiles(files);
-    for (const [file, data] of contents) {
-      const target = path.join(into, file);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.writeFile(target, data);
-    }
+    await writeFiles(into, await this.readFiles(files));
     return path.join(into, prefix);
   }
 }
 
+type EntryKind = 'file' | 'symlink' | 'absent';
+
 export class WorktreeSnapshot implements Snapshot {
   readonly id = 'WORKTREE';
-  private files?: string[];
+  private listing?: Promise<{ files: string[]; links: string[] }>;
+  private realRoot?: Promise<string>;
+  /** Whether a folder of the tree is reached without passing a symbolic link. */
+  private readonly plainFolders = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly root: string,
     readonly label = 'working tree',
   ) {}
 
-  async listFiles(): Promise<string[]> {
-    if (!this.files) {
+  private list(): Promise<{ files: string[]; links: string[] }> {
+    this.listing ??= (async () => {
       const out = await git(this.root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-      const listed = [...new Set(out.split('\0').filter(Boolean))];
-      const present = await Promise.all(listed.map(async (f) => ((await isFile(path.join(this.root, f))) ? f : undefined)));
-      this.files = present.filter((f): f is string => f !== undefined);
+      const listed = [...new Set(out.split('\0').filter(isContainedPath))];
+      const kinds = await Promise.all(listed.map((f) => this.kindOf(f)));
+      return {
+        files: listed.filter((_, i) => kinds[i] === 'file'),
+        links: listed.filter((_, i) => kinds[i] === 'symlink').sort(),
+      };
+    })();
+    return this.listing;
+  }
+
+  /** lstat, and every folder on the way checked too: a link anywhere on the path makes it a link. */
+  private async kindOf(file: string): Promise<EntryKind> {
+    if (!isContainedPath(file)) return 'absent';
+    const parent = path.posix.dirname(file);
+    if (parent !== '.' && !(await this.isPlainFolder(parent))) return 'symlink';
+    try {
+      const stat = await fs.lstat(path.join(this.root, file));
+      return stat.isSymbolicLink() ? 'symlink' : stat.isFile() ? 'file' : 'absent';
+    } catch {
+      return 'absent';
     }
-    return this.files;
+  }
+
+  private isPlainFolder(folder: string): Promise<boolean> {
+    return memoized(this.plainFolders, folder, async () => {
+      this.realRoot ??= fs.realpath(this.root);
+      const real = await fs.realpath(path.join(this.root, folder)).catch(() => undefined);
+      return real === path.join(await this.realRoot, folder);
+    });
+  }
+
+  async listFiles(): Promise<string[]> {
+    return [...(await this.list()).files];
+  }
+
+  async symlinks(): Promise<string[]> {
+    return [...(await this.list()).links];
   }
 
   async readFile(file: string): Promise<Buffer | undefined> {
+    if ((await this.kindOf(file)) !== 'file') return undefined;
+    let handle: fs.FileHandle | undefined;
     try {
-      return await fs.readFile(path.join(this.root, file));
+      // O_NOFOLLOW: should the file turn into a link after the check, the open fails instead of following it.
+      handle = await fs.open(path.join(this.root, file), constants.O_RDONLY | constants.O_NOFOLLOW);
+      return await handle.readFile();
     } catch {
       return undefined;
+    } finally {
+      await handle?.close();
     }
   }
 
@@ -227,8 +328,15 @@ export class WorktreeSnapshot implements Snapshot {
     return result;
   }
 
-  async materialize(dir: string): Promise<string> {
-    return path.join(this.root, dir);
+  private readonly materialized = new Map<string, Promise<string>>();
+
+  /** A copy of the folder's regular files, like a commit's: the working tree itself may hold links. */
+  materialize(dir: string, into: string): Promise<string> {
+    return memoized(this.materialized, `${into}\0${dir}`, async () => {
+      const prefix = normalizeDir(dir);
+      await writeFiles(into, await this.readFiles(underPrefix(await this.listFiles(), prefix)));
+      return path.join(into, prefix);
+    });
   }
 
   private readonly digests = new Map<string, Promise<string>>();
@@ -248,14 +356,6 @@ export class WorktreeSnapshot implements Snapshot {
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest('hex');
-  }
-}
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await fs.stat(p)).isFile();
-  } catch {
-    return false;
   }
 }
 
@@ -285,7 +385,7 @@ export async function trailersBetween(root: string, base: string, head: string, 
 
 /** URLs of the clone's remotes, origin first (credentials in them are never printed: callers keep host and path only). */
 export async function remoteUrls(root: string): Promise<string[]> {
-  const result = await execa('git', ['config', '--get-regexp', '^remote\\..*\\.url$'], { cwd: root, reject: false });
+  const result = await runGit(['config', '--get-regexp', '^remote\\..*\\.url$'], { cwd: root, reject: false });
   if (result.exitCode !== 0) return [];
   const entries = result.stdout.split('\n').filter(Boolean).map((line) => {
     const space = line.indexOf(' ');

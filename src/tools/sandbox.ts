@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import { runProcess, type ProcessResult } from './run-process.js';
 
 /**
@@ -19,7 +21,10 @@ let fence: NetworkFence | undefined;
 export function networkFence(): NetworkFence {
   if (fence) return fence;
   if (process.env.GUARD_NETWORK_FENCE === 'off') return (fence = { kind: 'none', reason: 'GUARD_NETWORK_FENCE=off' });
-  const candidates = process.getuid?.() === 0 ? [['unshare', '--net', '--'], ['unshare', '--map-root-user', '--net', '--']] : [['unshare', '--map-root-user', '--net', '--']];
+  // Absolute, so a tool started with an empty PATH (kustomize: no git to run) still gets its fence.
+  const unshare = findExecutable('unshare');
+  if (!unshare) return (fence = { kind: 'none', reason: 'network namespaces are not available here (no unshare on PATH)' });
+  const candidates = process.getuid?.() === 0 ? [[unshare, '--net', '--'], [unshare, '--map-root-user', '--net', '--']] : [[unshare, '--map-root-user', '--net', '--']];
   for (const prefix of candidates) {
     const probe = spawnSync(prefix[0]!, [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 10_000, env: { PATH: safePath() } });
     if (probe.status === 0) return (fence = { kind: 'namespace', prefix });
@@ -30,6 +35,21 @@ export function networkFence(): NetworkFence {
 /** PATH for tools: the guard's, without relative or empty entries (a PR cannot plant a binary in the working directory). */
 export function safePath(): string {
   return (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((entry) => entry.startsWith('/')).join(':');
+}
+
+/** The absolute path of an executable on the safe PATH (a name with a slash is taken as it is). */
+export function findExecutable(name: string): string | undefined {
+  if (name.includes('/')) return path.resolve(name);
+  for (const dir of safePath().split(':')) {
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
 }
 
 /**
