@@ -5,6 +5,8 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import picomatch from 'picomatch';
 import { checkRemediation } from './checks/helmrelease-remediation.js';
+import { fenceWarning, unfollowedLinks } from './checks/revision-safety.js';
+import { networkFence } from './tools/sandbox.js';
 import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousRender } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
@@ -201,6 +203,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       drafts.base.push(...yamlFindings(baseInventory), ...baseBuilt.findings);
       drafts.head.push(...(await policyNotices(baseSnapshot, headSnapshot, configFile)));
       drafts.head.push(...(await helpFileNotices(baseSnapshot, headSnapshot, config.flags?.helpDir ?? DEFAULT_HELP_DIR)));
+      drafts.head.push(...(await unfollowedLinks(headSnapshot)), ...fenceWarning(networkFence()));
+      drafts.base.push(...(await unfollowedLinks(baseSnapshot)), ...fenceWarning(networkFence()));
     }
 
     const headReleases = helmReleases(headInventory, firstShard ? drafts.head : []).filter((r) => inShard(`${r.namespace}/${r.name}`, options.shard));
