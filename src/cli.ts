@@ -55,7 +55,8 @@ program
   .option('--no-cache', 'do not read or write the render cache')
   .option('--shard <i/n>', 'check only shard I of N of the affected releases (merge the reports with `guard report merge`)', parseShard)
   .option('--timings', 'print where the time went, on stderr', false)
-  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity; dir: string; cacheDir?: string; cache: boolean; shard?: { index: number; total: number }; timings: boolean }) => {
+  .option('--offline', 'no network for charts: version ranges from the chart cache (newest cached match), a chart not in it is exit 2 (fill it with guard charts import)', false)
+  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity; dir: string; cacheDir?: string; cache: boolean; shard?: { index: number; total: number }; timings: boolean; offline: boolean }) => {
     if (options.format === 'github' || options.format === 'forgejo') {
       process.exitCode = await checkAndPublish(options.format, options);
       return;
@@ -70,6 +71,7 @@ program
       cacheDir: options.cacheDir,
       noCache: !options.cache,
       shard: options.shard,
+      offline: options.offline,
       onProgress: progress.update,
     });
     progress.finish();
@@ -275,12 +277,12 @@ charts
   });
 
 /** `--format github|forgejo`: the same verdict, posted to the forge like the action does. */
-async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: string; head?: string; all: boolean; failOn?: Severity; dir: string; cacheDir?: string; commentMode: CommentMode }): Promise<number> {
+async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: string; head?: string; all: boolean; failOn?: Severity; dir: string; cacheDir?: string; commentMode: CommentMode; offline: boolean }): Promise<number> {
   const context = runContext(process.env, { forge });
   const publisher = publisherFor(context.target);
   let result: Awaited<ReturnType<typeof checkRevisions>>;
   try {
-    result = await checkRevisions({ cwd: options.dir, base: options.base ?? context.baseSha, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir });
+    result = await checkRevisions({ cwd: options.dir, base: options.base ?? context.baseSha, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir, offline: options.offline });
   } catch (error) {
     const message = error instanceof GuardError ? error.describe() : (error as Error).message;
     await publishFailure(message.split('\n')[0] ?? message, publisher);

@@ -32,9 +32,9 @@ export interface GuardConfig {
   /** Objects the cluster has that the repository cannot show, e.g. bootstrap Secrets: "Kind/namespace/name" (or "Kind/name"). */
   cluster?: { objects?: string[] };
   charts?: {
-    /** Chart repository URL or host -> mirror URL or local directory read instead. */
+    /** Chart source URL prefix or bare host -> the http(s)/oci URL prefix fetched instead (src/helm/mirrors.ts). */
     mirrors?: Record<string, string>;
-    /** `cached`: only the chart cache and mirrors, never the network. */
+    /** `cached`: only the chart cache, never the network (what `guard check --offline` does). */
     resolve?: 'network' | 'cached';
   };
 }

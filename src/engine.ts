@@ -186,6 +186,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000,
       remoteUrls: remotes,
       clusterObjects: config.cluster?.objects ?? [],
+      ...(options.noCache ? {} : { cacheDir: path.join(cacheDir, 'kustomize') }),
     });
     const [baseBuilt, headBuilt] = await Promise.all([
       discoverObjects(baseSnapshot, parseCache).then((raw) => applyFluxKustomizations(baseSnapshot, raw, kustomizeContext('base'))),

@@ -1,6 +1,7 @@
 import type { SourceLocation } from '../findings.js';
-import type { PullResult } from '../helm/pull.js';
-import type { ChartResolution } from './chart-source.js';
+import { ChartMirrors } from '../helm/mirrors.js';
+import type { PullOptions, PullResult } from '../helm/pull.js';
+import type { ChartResolution, ChartSourceContext } from './chart-source.js';
 import type { RepoInventory } from './discover.js';
 import { readChartSpec, type ChartRef, type ChartSpec } from './helmrelease.js';
 import { asRecord, locationOf, objectId, type RepoObject } from './objects.js';
@@ -65,4 +66,34 @@ export function pullFailure(pulled: Extract<PullResult, { ok: false }>, what: st
   if (pulled.kind === 'refused') return { ok: false, rule: 'render/source-not-allowed', message, location };
   if (pulled.kind === 'unreachable') return { ok: false, kind: 'unreachable', rule: 'render/source-unreachable', message, location };
   return { ok: false, message, location };
+}
+
+const mirrorsPerRun = new WeakMap<object, ChartMirrors>();
+
+/** How charts are fetched in this run: the base policy's allow-list, its mirrors, and whether the network may be used at all. */
+export function chartPullOptions(context: ChartSourceContext): PullOptions {
+  let mirrors = mirrorsPerRun.get(context.rangePulls);
+  if (!mirrors) mirrorsPerRun.set(context.rangePulls, (mirrors = new ChartMirrors(context.charts?.mirrors, 'charts.mirrors in the base policy')));
+  return { isAllowedUrl: context.isAllowedUrl, timeoutMs: context.helm.timeoutMs, mirrors, offline: context.charts?.resolve === 'cached' };
+}
+
+/** A source URL the guard may use: on an allowed host, or one the base policy mirrors (the guard then contacts only the mirror). */
+export function isAllowedSource(url: string, options: PullOptions): boolean {
+  return options.isAllowedUrl(url) || options.mirrors?.covers(url) === true || options.mirrors?.isMirrorHost(url) === true;
+}
+
+/** What the report says about where a fetched chart came from: the cache answering a range, or a mirror. */
+export function pullNotices(pulled: Extract<PullResult, { ok: true }>, what: string, location: SourceLocation): ChartNotice[] {
+  const notices: ChartNotice[] = [];
+  if (pulled.offline) notices.push({ rule: 'render/chart-from-cache', message: `${what}: ${pulled.offline}`, location });
+  if (pulled.mirror) {
+    notices.push({ rule: 'render/chart-from-mirror', message: `${what}: fetched from ${pulled.mirror.url}, the mirror of ${pulled.mirror.from} (charts.mirrors in the base policy), not from the source itself`, location });
+  }
+  return notices;
+}
+
+export interface ChartNotice {
+  rule: string;
+  message: string;
+  location: SourceLocation;
 }

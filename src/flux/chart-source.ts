@@ -6,7 +6,7 @@ import { pullChart, unpackChartArchive, type PullResult, type RangePulls } from 
 import { copyTreeNoLinks, linkOnPath, readFileNoFollow } from '../helm/safe-copy.js';
 import type { RenderCache } from '../helm/render-cache.js';
 import type { HelmRunOptions } from '../helm/run.js';
-import { findChartRefObject, findSourceObject, pullFailure, readHelmChart, sourceNotAllowed, type ChartLocations } from './chart-ref.js';
+import { chartPullOptions, findChartRefObject, findSourceObject, isAllowedSource, pullFailure, pullNotices, readHelmChart, sourceNotAllowed, type ChartLocations, type ChartNotice } from './chart-ref.js';
 import { withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
@@ -35,6 +35,8 @@ export interface ChartSourceContext extends ValuesSourceOptions {
   remoteUrls?: string[];
   /** "ns/name" of the GitRepositories the root Kustomizations build from (source-identity.ts). */
   rootSources?: Set<string>;
+  /** `charts` of the base policy (mirrors; resolve: cached, which --offline sets too). */
+  charts?: { mirrors?: Record<string, string>; resolve?: 'network' | 'cached' };
 }
 
 /**
@@ -57,6 +59,8 @@ export type ChartResolution =
       digest?: string;
       /** Defaults the chart takes from valuesFiles in this repository, with the lines that set them. */
       defaults?: PositionedValues;
+      /** What the report should say about where the chart came from (the cache answering a range, a mirror). */
+      notices?: ChartNotice[];
     }
   | { ok: false; message: string; location: SourceLocation; rule?: string; kind?: ChartFailureKind; severity?: Severity };
 
@@ -153,21 +157,25 @@ async function resolveFromHelmRepository(chart: ChartSpec, locations: ChartLocat
   const spec = asRecord(repository.body.spec) ?? {};
   const url = asString(spec.url);
   if (!url) return { ok: false, message: `HelmRepository ${sourceRef.namespace}/${sourceRef.name} has no spec.url`, location: locations.sourceRef };
-  if (!context.isAllowedUrl(url)) return sourceNotAllowed(repository, `${sourceRef.namespace}/${sourceRef.name}`, url);
+  const options = chartPullOptions(context);
+  if (!isAllowedSource(url, options)) return sourceNotAllowed(repository, `${sourceRef.namespace}/${sourceRef.name}`, url);
   const oci = spec.type === 'oci' || url.startsWith('oci://');
   const pulled = await pullChart(
     { repositoryUrl: oci && !url.startsWith('oci://') ? `oci://${url}` : url, chart: chart.name, version: chart.version, plainHttp: spec.insecure === true },
     context.cacheDir,
-    { isAllowedUrl: context.isAllowedUrl, timeoutMs: context.helm.timeoutMs },
+    options,
     context.rangePulls,
   );
-  if (!pulled.ok) return pullFailure(pulled, `cannot fetch chart ${chart.name}@${chart.version ?? 'latest'} from ${url}`, locations.version);
+  const what = `chart ${chart.name}@${chart.version ?? 'latest'} from ${url}`;
+  if (!pulled.ok) return pullFailure(pulled, `cannot fetch ${what}`, locations.version);
+  const notices = pullNotices(pulled, what, locations.version);
   return {
     ok: true,
     dir: pulled.dir,
-    description: `${url} ${chart.name}@${chart.version ?? 'latest'}${pulled.version && pulled.version !== chart.version ? ` (chart ${pulled.version})` : ''}${pulled.offline ? ` (${pulled.offline})` : ''}`,
+    description: `${url} ${chart.name}@${chart.version ?? 'latest'}${pulled.version && pulled.version !== chart.version ? ` (chart ${pulled.version})` : ''}${pulled.offline ? ` (${pulled.offline})` : ''}${pulled.mirror ? ` (from the mirror ${pulled.mirror.url})` : ''}`,
     inputs: [repository],
     digest: `sha256:${pulled.sha256}`,
+    ...(notices.length > 0 ? { notices } : {}),
   };
 }
 

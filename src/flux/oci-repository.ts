@@ -1,6 +1,6 @@
 import type { SourceLocation } from '../findings.js';
 import { pullChart } from '../helm/pull.js';
-import { pullFailure, sourceNotAllowed } from './chart-ref.js';
+import { chartPullOptions, isAllowedSource, pullFailure, pullNotices, sourceNotAllowed } from './chart-ref.js';
 import type { ChartResolution, ChartSourceContext } from './chart-source.js';
 import { asRecord, asString, locationOf, type RepoObject } from './objects.js';
 
@@ -21,22 +21,26 @@ export async function resolveFromOciRepository(object: RepoObject, context: Char
   const read = readOciRepository(object);
   if ('message' in read) return { ok: false, message: read.message, location: read.location };
   const { id, url, reference } = read;
-  if (!context.isAllowedUrl(url)) return sourceNotAllowed(object, id, url);
+  const options = chartPullOptions(context);
+  if (!isAllowedSource(url, options)) return sourceNotAllowed(object, id, url);
   const referenceLocation = locationOf(object, ['spec', 'ref']);
   const slash = url.lastIndexOf('/');
   const pulled = await pullChart(
     { repositoryUrl: url.slice(0, slash), chart: url.slice(slash + 1), ociReference: reference, plainHttp: read.insecure },
     context.cacheDir,
-    { isAllowedUrl: context.isAllowedUrl, timeoutMs: context.helm.timeoutMs },
+    options,
     context.rangePulls,
   );
-  if (!pulled.ok) return pullFailure(pulled, `cannot fetch chart ${url} ${describeReference(reference)} (OCIRepository ${id})`, referenceLocation);
+  const what = `chart ${url} ${describeReference(reference)} (OCIRepository ${id})`;
+  if (!pulled.ok) return pullFailure(pulled, `cannot fetch ${what}`, referenceLocation);
+  const notices = pullNotices(pulled, what, referenceLocation);
   return {
     ok: true,
     dir: pulled.dir,
-    description: `${url} ${describeReference(reference)}${pulled.version ? ` (chart ${pulled.version})` : ''}${pulled.offline ? ` (${pulled.offline})` : ''}`,
+    description: `${url} ${describeReference(reference)}${pulled.version ? ` (chart ${pulled.version})` : ''}${pulled.offline ? ` (${pulled.offline})` : ''}${pulled.mirror ? ` (from the mirror ${pulled.mirror.url})` : ''}`,
     inputs: [object],
     digest: `sha256:${pulled.sha256}`,
+    ...(notices.length > 0 ? { notices } : {}),
   };
 }
 

@@ -14,7 +14,7 @@ import { memoized } from '../tools/memo.js';
 import { RenderCache } from '../helm/render-cache.js';
 import { helmTemplate } from '../helm/template.js';
 import type { RenderedRelease } from '../model/release.js';
-import { extractContainers } from '../model/workloads.js';
+import { extractContainers, WORKLOADS_MODEL } from '../model/workloads.js';
 import { resolveChart, type ChartSourceContext } from './chart-source.js';
 import { describeRelease, type HelmRelease } from './helmrelease.js';
 import { GuardError } from '../errors.js';
@@ -144,7 +144,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   const helm = await resolveHelm();
   const rendered = chart.digest
     ? await context.renderCache.get(
-        RenderCache.key({ v: 3, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
+        RenderCache.key({ v: 3, model: WORKLOADS_MODEL, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
         renderOnce,
       )
     : await renderOnce();

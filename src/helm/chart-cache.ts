@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { isChartDir, publishChartDir } from './chart-dirs.js';
+import { publishChartDir } from './chart-dirs.js';
+import { isVerifiedTree, writeTreeManifest, type VerifiedTrees } from './tree-manifest.js';
 import { unpackChart } from './unpack.js';
 
 /**
@@ -9,6 +10,8 @@ import { unpackChart } from './unpack.js';
  *
  *   <cache>/charts/sha256/<hex>/                     an unpacked chart (Chart.yaml at its top); <hex> is the
  *                                                    sha256 of the chart archive (.tgz) it came from
+ *   <cache>/charts/sha256/<hex>.files.json           the sha256 of every file of that tree, written when it was
+ *                                                    unpacked: a tree that no longer matches is not used
  *   <cache>/charts/refs/<repo>/<chart>/<version>     a text file "sha256:<hex>": this chart version of this
  *                                                    repository is that archive
  *   <cache>/charts/refs/<repo>/<chart>/digest-sha256-<hex>   the same for an OCI manifest digest
@@ -33,6 +36,18 @@ export function blobDir(cacheDir: string, sha256: string): string {
   return path.join(cacheDir, 'charts', 'sha256', sha256);
 }
 
+function manifestFile(cacheDir: string, sha256: string): string {
+  return `${blobDir(cacheDir, sha256)}.files.json`;
+}
+
+/**
+ * Whether the cache holds the unpacked chart of this archive digest, exactly as it was unpacked
+ * (every file and no other, unchanged). A tree that does not match is as good as absent.
+ */
+export function isCachedChart(cacheDir: string, sha256: string, verified?: VerifiedTrees): Promise<boolean> {
+  return isVerifiedTree(blobDir(cacheDir, sha256), manifestFile(cacheDir, sha256), verified);
+}
+
 export function archiveDigest(archive: Buffer): string {
   return createHash('sha256').update(archive).digest('hex');
 }
@@ -48,14 +63,13 @@ export function digestRef(digest: string): string {
 }
 
 /** The archive digest a ref points at, when the cache holds its unpacked chart. */
-export async function lookupRef(cacheDir: string, repositoryUrl: string, chart: string, ref: string): Promise<{ dir: string; sha256: string } | undefined> {
+export async function lookupRef(cacheDir: string, repositoryUrl: string, chart: string, ref: string, verified?: VerifiedTrees): Promise<{ dir: string; sha256: string } | undefined> {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return undefined;
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? '')?.[1];
   if (!sha256) return undefined;
-  const dir = blobDir(cacheDir, sha256);
-  return (await isChartDir(dir)) ? { dir, sha256 } : undefined;
+  return (await isCachedChart(cacheDir, sha256, verified)) ? { dir: blobDir(cacheDir, sha256), sha256 } : undefined;
 }
 
 export async function writeRef(cacheDir: string, repositoryUrl: string, chart: string, ref: string, sha256: string): Promise<void> {
@@ -80,23 +94,47 @@ export async function cachedVersions(cacheDir: string, repositoryUrl: string, ch
 export type StoredChart = { ok: true; dir: string; sha256: string } | { ok: false; error: string };
 
 /**
- * Unpack an archive into the cache under its content digest, unless it is there already.
- * Unpacking happens in a private staging folder, published by rename.
+ * Unpack an archive into the cache under its content digest, unless it is there already (and
+ * intact: a tree that no longer matches its file list is moved aside and unpacked again).
+ * Unpacking happens in a private staging folder, published by rename after its file list.
  */
-export async function storeArchive(cacheDir: string, archive: Buffer): Promise<StoredChart> {
+export function storeArchive(cacheDir: string, archive: Buffer): Promise<StoredChart> {
   const sha256 = archiveDigest(archive);
   const dir = blobDir(cacheDir, sha256);
-  if (await isChartDir(dir)) return { ok: true, dir, sha256 };
-  const staging = path.join(cacheDir, 'charts', 'sha256', `.staging-${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  // One store of an archive at a time in this process: a second one would take the first's fresh tree for a damaged one.
+  const pending = storing.get(dir);
+  if (pending) return pending;
+  const stored = storeOnce(cacheDir, sha256, archive).finally(() => storing.delete(dir));
+  storing.set(dir, stored);
+  return stored;
+}
+
+const storing = new Map<string, Promise<StoredChart>>();
+
+async function storeOnce(cacheDir: string, sha256: string, archive: Buffer): Promise<StoredChart> {
+  const dir = blobDir(cacheDir, sha256);
+  if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
+  const unique = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const staging = path.join(cacheDir, 'charts', 'sha256', `.staging-${unique}`);
   await fs.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
+    await writeTreeManifest(staging, manifestFile(cacheDir, sha256));
+    // Another run may have put it there meanwhile: only a tree that is still damaged is replaced.
+    if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
+    await discard(dir, path.join(cacheDir, 'charts', 'sha256', `.stale-${unique}`));
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }
+}
+
+/** A damaged tree is renamed away first, so a concurrent reader sees either it or nothing, never a half-removed one. */
+async function discard(dir: string, aside: string): Promise<void> {
+  const moved = await fs.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs.rm(aside, { recursive: true, force: true });
 }
 
 export async function chartYamlField(dir: string, field: 'version' | 'name'): Promise<string | undefined> {

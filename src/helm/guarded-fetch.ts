@@ -10,6 +10,8 @@ export interface FetchPolicy {
   deadline: number;
   /** Plain http:// only where the source says so (OCI `insecure`, or an http:// repository URL). */
   allowPlainHttp: boolean;
+  /** The URL to fetch instead (charts.mirrors), applied to the first URL and to every redirect target. */
+  rewrite?: (url: string) => string;
 }
 
 export interface FetchRequest {
@@ -67,7 +69,8 @@ export function refusedHost(host: string, purpose: string): FetchFailure {
  * read up to `maxBytes`.
  */
 export async function guardedGet(request: FetchRequest, policy: FetchPolicy): Promise<FetchResult> {
-  let url = request.url;
+  const rewrite = policy.rewrite ?? ((same: string) => same);
+  let url = rewrite(request.url);
   let headers = { ...request.headers };
   const origin = originOf(url);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -88,7 +91,7 @@ export async function guardedGet(request: FetchRequest, policy: FetchPolicy): Pr
       if (!location) return { ok: false, kind: 'failed', host, status: response.status, error: `${host} answered ${response.status} without a Location for ${request.purpose}` };
       let next: string;
       try {
-        next = new URL(location, url).toString();
+        next = rewrite(new URL(location, url).toString());
       } catch {
         return { ok: false, kind: 'failed', host, status: response.status, error: `${host} redirected ${request.purpose} to an invalid URL` };
       }

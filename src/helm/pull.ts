@@ -1,9 +1,10 @@
 import { memoized } from '../tools/memo.js';
-import { isChartDir } from './chart-dirs.js';
-import { blobDir, cachedVersions, chartYamlField, digestRef, lookupRef, storeArchive, writeRef } from './chart-cache.js';
+import { blobDir, cachedVersions, chartYamlField, digestRef, isCachedChart, lookupRef, storeArchive, writeRef } from './chart-cache.js';
 import { fetchHttpChart, type IndexCache } from './fetch-http.js';
 import { fetchOciChart, type OciReference } from './fetch-oci.js';
 import { describeUrl, hostOfUrl, type FetchPolicy } from './guarded-fetch.js';
+import type { ChartMirror, ChartMirrors } from './mirrors.js';
+import type { VerifiedTrees } from './tree-manifest.js';
 import { isExactVersion, parseChartVersion, pickVersion } from './versions.js';
 
 /**
@@ -27,6 +28,10 @@ export interface PullOptions {
   /** Whether the base policy lets the guard contact this URL's host:port. */
   isAllowedUrl: (url: string) => boolean;
   timeoutMs: number;
+  /** `charts.mirrors` of the base policy: sources fetched from a mirror instead. */
+  mirrors?: ChartMirrors;
+  /** No network at all (`--offline`, `charts.resolve: cached`): only the chart cache answers. */
+  offline?: boolean;
 }
 
 export type PullResult =
@@ -37,8 +42,10 @@ export type PullResult =
       version?: string;
       /** sha256 of the chart archive: the chart's content identity. */
       sha256: string;
-      /** Set when the repository could not be reached and the cache answered a range. */
+      /** Set when the cache answered a range (offline, or the repository could not be reached): says which version and why. */
       offline?: string;
+      /** Set when the chart (or the index that named it) was fetched from a mirror of charts.mirrors. */
+      mirror?: ChartMirror & { url: string };
     }
   /**
    * refused: a host the base policy does not allow (nothing sent); unreachable: an allowed host
@@ -49,8 +56,8 @@ export type PullResult =
 /** Pulls of one run: each reference is resolved and fetched once, so base, head and every release using it get the same chart. */
 export type RangePulls = Map<string, Promise<PullResult>>;
 
-/** The index.yaml files of one run (keyed by its RangePulls): read once for all the charts of a repository. */
-const indexCaches = new WeakMap<RangePulls, IndexCache>();
+/** The index.yaml files of one run (keyed by its RangePulls), read once for all the charts of a repository, and the cached trees found intact. */
+const runStates = new WeakMap<RangePulls, { indexes: IndexCache; verified: VerifiedTrees }>();
 
 /**
  * The chart a reference names. An exact version or digest the cache holds is not fetched again;
@@ -61,14 +68,36 @@ const indexCaches = new WeakMap<RangePulls, IndexCache>();
 export async function pullChart(request: PullRequest, cacheDir: string, options: PullOptions, pulls?: RangePulls): Promise<PullResult> {
   const reference = ociReferenceOf(request);
   const exactRef = reference ? exactRefOf(reference) : isExactVersion(request.version) ? normalizeVersion(request.version!) : undefined;
+  let state = pulls ? runStates.get(pulls) : undefined;
+  if (pulls && !state) runStates.set(pulls, (state = { indexes: new Map(), verified: new Map() }));
   if (exactRef) {
-    const hit = await lookupRef(cacheDir, request.repositoryUrl, request.chart, exactRef);
+    const hit = await lookupRef(cacheDir, request.repositoryUrl, request.chart, exactRef, state?.verified);
     if (hit) return pulled(hit.dir, hit.sha256);
   }
-  let indexes = pulls ? indexCaches.get(pulls) : undefined;
-  if (pulls && !indexes) indexCaches.set(pulls, (indexes = new Map()));
-  const fetchOnce = () => fetchAndStore(request, reference, exactRef, cacheDir, options, indexes);
+  if (options.offline) return fromCacheOnly(request, reference, exactRef, cacheDir, state?.verified);
+  const fetchOnce = () => fetchAndStore(request, reference, exactRef, cacheDir, options, state);
   return pulls ? memoized(pulls, JSON.stringify([cacheDir, request]), fetchOnce) : fetchOnce();
+}
+
+/** `--offline` / `charts.resolve: cached`: a range from the versions the cache holds; anything else it lacks cannot be checked. */
+async function fromCacheOnly(request: PullRequest, reference: OciReference | undefined, exactRef: string | undefined, cacheDir: string, verified?: VerifiedTrees): Promise<PullResult> {
+  const range = rangeOf(request, reference);
+  if (!exactRef && range !== undefined) {
+    const cached = await fromCache(request, range, cacheDir, verified);
+    if (cached) return { ...cached, offline: `${describeRange(range)} resolved from the chart cache to ${request.chart} ${cached.version ?? ''} without the network (--offline or charts.resolve: cached); a newer matching version in the repository would not be seen` };
+  }
+  const source = reference ? `${request.repositoryUrl.replace(/\/+$/, '')}/${request.chart}` : request.repositoryUrl;
+  const wanted = exactRef && reference && 'digest' in reference ? `@${reference.digest}` : exactRef ? exactRef : range !== undefined ? `(${describeRange(range)})` : `tag ${(reference as { tag: string }).tag}`;
+  const how = reference && 'digest' in reference
+    ? 'a digest is in the cache once the guard has fetched it with the network (guard charts import knows chart versions, not manifest digests)'
+    : exactRef || range !== undefined
+      ? `add it with: guard charts import <packaged ${request.chart} chart (.tgz) or its folder> --repo ${source}${exactRef ? ` --version ${exactRef}` : ''}`
+      : 'offline, the cache answers chart versions, version ranges and digests only: pin one';
+  return {
+    ok: false,
+    kind: 'unreachable',
+    error: `chart ${request.chart} ${wanted} of ${describeUrl(source)} has no intact copy in the chart cache, and charts are not fetched from the network (--offline, or charts.resolve: cached in the base policy); ${how}`,
+  };
 }
 
 /** Unpack a packaged chart (.tgz) into the cache, keyed by its content. */
@@ -77,23 +106,36 @@ export async function unpackChartArchive(archive: Buffer, cacheDir: string): Pro
   return stored.ok ? pulled(stored.dir, stored.sha256) : { ok: false, kind: 'failed', error: stored.error };
 }
 
-async function fetchAndStore(request: PullRequest, reference: OciReference | undefined, exactRef: string | undefined, cacheDir: string, options: PullOptions, indexes?: IndexCache): Promise<PullResult> {
+async function fetchAndStore(
+  request: PullRequest,
+  reference: OciReference | undefined,
+  exactRef: string | undefined,
+  cacheDir: string,
+  options: PullOptions,
+  state?: { indexes: IndexCache; verified: VerifiedTrees },
+): Promise<PullResult> {
   const oci = reference !== undefined;
+  const mirrors = options.mirrors;
+  const where = fetchLocation(request, oci, mirrors);
   const policy: FetchPolicy = {
-    isAllowedUrl: options.isAllowedUrl,
+    // A source a mirror stands for is never contacted; a mirror's host is, because the base policy names it.
+    isAllowedUrl: (url) => !mirrors?.covers(url) && (options.isAllowedUrl(url) || mirrors?.isMirrorHost(url) === true),
     deadline: Date.now() + options.timeoutMs,
-    allowPlainHttp: oci ? request.plainHttp === true : request.repositoryUrl.startsWith('http://'),
+    allowPlainHttp: oci ? request.plainHttp === true : where.repositoryUrl.startsWith('http://'),
+    ...(mirrors && mirrors.size > 0 && !oci ? { rewrite: (url: string) => mirrors.map(url)?.url ?? url } : {}),
   };
-  const isCached = (sha256: string) => isChartDir(blobDir(cacheDir, sha256));
+  const isCached = (sha256: string) => isCachedChart(cacheDir, sha256, state?.verified);
   const fetched = oci
-    ? await fetchOciChart({ repositoryUrl: request.repositoryUrl, chart: request.chart, reference }, policy, isCached)
-    : await fetchHttpChart(request, policy, isCached, indexes);
+    ? await fetchOciChart({ repositoryUrl: where.repositoryUrl, chart: where.chart, reference }, policy, isCached)
+    : await fetchHttpChart({ ...request, repositoryUrl: where.repositoryUrl }, policy, isCached, state?.indexes);
+  const viaMirror = where.mirror ? ` (fetched from ${where.mirror.to}, the mirror of ${where.mirror.from} in charts.mirrors)` : '';
   if (!fetched.ok) {
     if (fetched.kind === 'unreachable') {
-      const cached = await fromCache(request, reference, cacheDir);
+      const range = rangeOf(request, reference);
+      const cached = range !== undefined ? await fromCache(request, range, cacheDir, state?.verified) : undefined;
       if (cached) return { ...cached, offline: `${fetched.host} could not be reached; using ${request.chart} ${cached.version ?? ''} from the chart cache` };
     }
-    return { ok: false, kind: fetched.kind, host: fetched.host, error: fetched.error };
+    return { ok: false, kind: fetched.kind, host: fetched.host, error: `${fetched.error}${viaMirror}` };
   }
   let dir = blobDir(cacheDir, fetched.sha256);
   if (fetched.archive) {
@@ -101,7 +143,7 @@ async function fetchAndStore(request: PullRequest, reference: OciReference | und
     if (!stored.ok) return { ok: false, kind: 'failed', host: hostOfUrl(request.repositoryUrl.replace(/^oci:/, 'https:')), error: `${describeUrl(request.repositoryUrl.replace(/^oci:/, 'https:'))} ${request.chart}: ${stored.error}` };
     dir = stored.dir;
   }
-  const result = await pulled(dir, fetched.sha256);
+  const result = { ...(await pulled(dir, fetched.sha256)), ...(where.mirror ? { mirror: { ...where.mirror, url: where.mirrorUrl! } } : {}) };
   const version = fetched.version ?? result.version;
   if (version) await writeRef(cacheDir, request.repositoryUrl, request.chart, normalizeVersion(version), fetched.sha256);
   // The reference as written (a digest, or `v1.2.3` for an index entry `1.2.3`) finds it next time too.
@@ -109,15 +151,38 @@ async function fetchAndStore(request: PullRequest, reference: OciReference | und
   return result;
 }
 
-/** A range (or OCI tag) answered from the cache when the repository is out of reach. */
-async function fromCache(request: PullRequest, reference: OciReference | undefined, cacheDir: string): Promise<Extract<PullResult, { ok: true }> | undefined> {
-  const range = reference ? ('semver' in reference ? reference.semver : undefined) : request.version;
-  if (reference && !('semver' in reference)) return undefined;
+/** Where the chart is fetched from: the source, or the mirror the base policy maps it to. OCI maps the chart's own URL. */
+function fetchLocation(request: PullRequest, oci: boolean, mirrors: ChartMirrors | undefined): { repositoryUrl: string; chart: string; mirror?: ChartMirror; mirrorUrl?: string } {
+  const sourceUrl = oci ? `${request.repositoryUrl.replace(/\/+$/, '')}/${request.chart}` : request.repositoryUrl;
+  const mapped = mirrors?.map(sourceUrl);
+  if (!mapped) return { repositoryUrl: request.repositoryUrl, chart: request.chart };
+  if (!oci) return { repositoryUrl: mapped.url, chart: request.chart, mirror: mapped.mirror, mirrorUrl: mapped.url };
+  const slash = mapped.url.lastIndexOf('/');
+  return { repositoryUrl: mapped.url.slice(0, slash), chart: mapped.url.slice(slash + 1), mirror: mapped.mirror, mirrorUrl: mapped.url };
+}
+
+/** The semver range a reference asks for ('' for the latest stable), or undefined for an OCI tag or digest. */
+function rangeOf(request: PullRequest, reference: OciReference | undefined): string | undefined {
+  if (!reference) return isExactVersion(request.version) ? undefined : request.version ?? '';
+  return 'semver' in reference ? reference.semver : undefined;
+}
+
+function describeRange(range: string): string {
+  return range.trim() === '' || range.trim() === '*' ? 'the latest stable version' : `the version range ${range.trim()}`;
+}
+
+/** A range answered from the versions the cache holds: the newest one inside it. */
+async function fromCache(request: PullRequest, range: string, cacheDir: string, verified?: VerifiedTrees): Promise<Extract<PullResult, { ok: true }> | undefined> {
   const versions = await cachedVersions(cacheDir, request.repositoryUrl, request.chart);
-  const picked = pickVersion(versions, (v) => v, range);
-  if (!picked) return undefined;
-  const hit = await lookupRef(cacheDir, request.repositoryUrl, request.chart, picked);
-  return hit ? pulled(hit.dir, hit.sha256) : undefined;
+  // Newest first: a damaged newest entry gives way to the next one inside the range.
+  let candidates = versions;
+  for (;;) {
+    const picked = pickVersion(candidates, (v) => v, range);
+    if (!picked) return undefined;
+    const hit = await lookupRef(cacheDir, request.repositoryUrl, request.chart, picked, verified);
+    if (hit) return pulled(hit.dir, hit.sha256);
+    candidates = candidates.filter((v) => v !== picked);
+  }
 }
 
 function ociReferenceOf(request: PullRequest): OciReference | undefined {

@@ -68,6 +68,7 @@ export async function renderRevision(options: RenderRevisionOptions): Promise<Re
       isAllowedUrl: allowedHosts(inventory, config),
       renderCache: new RenderCache(path.join(cacheDir, 'renders')),
       rangePulls: new Map(),
+      charts: config.charts,
     };
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions, keepManifests: true };
     const limit = pLimit(os.availableParallelism());
