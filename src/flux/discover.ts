@@ -19,15 +19,29 @@ export function isYamlPath(file: string): boolean {
   return /\.ya?ml$/i.test(file);
 }
 
-/** Every Kubernetes object in the YAML files of a revision, skipping chart sources and the guard's own folder. */
 /** Parsed files by content and path, shared by the base and head of one run: an unchanged file is parsed once. */
 export type ParseCache = Map<string, ParsedYamlFile>;
 
+const CHART_OWN_FILES = new Set(['Chart.yaml', 'Chart.lock', 'values.yaml', 'values.yml', 'values.schema.json', 'requirements.yaml', 'requirements.lock']);
+
+/**
+ * What helm reads as a chart, and only that: `templates/`, `charts/`, `crds/` and the chart's own
+ * files. A Chart.yaml (even at the repository root) hides nothing else from the guard.
+ */
+export function isChartSource(file: string, chartDirs: readonly string[]): boolean {
+  for (const dir of chartDirs) {
+    const relative = dir === '.' || dir === '' ? file : file.startsWith(dir + '/') ? file.slice(dir.length + 1) : undefined;
+    if (relative === undefined) continue;
+    if (CHART_OWN_FILES.has(relative) || /^(templates|charts|crds)\//.test(relative)) return true;
+  }
+  return false;
+}
+
+/** Every Kubernetes object in the YAML files of a revision, skipping chart sources and the guard's own folder. */
 export async function discoverObjects(snapshot: Snapshot, parseCache: ParseCache = new Map()): Promise<RepoInventory> {
   const files = await snapshot.listFiles();
   const chartDirs = files.filter((f) => path.posix.basename(f) === 'Chart.yaml').map((f) => path.posix.dirname(f));
-  const insideChart = (f: string) => chartDirs.some((dir) => dir === '.' || f.startsWith(dir + '/'));
-  const manifestFiles = files.filter((f) => isYamlPath(f) && !insideChart(f) && !f.startsWith('.guard/') && f !== '.guard.yaml' && !f.startsWith('.github/') && !f.startsWith('.forgejo/') && !f.startsWith('.gitea/'));
+  const manifestFiles = files.filter((f) => isYamlPath(f) && !isChartSource(f, chartDirs) && !f.startsWith('.guard/') && f !== '.guard.yaml' && !f.startsWith('.github/') && !f.startsWith('.forgejo/') && !f.startsWith('.gitea/'));
   const contents = await snapshot.readFiles(manifestFiles);
   const objects: RepoObject[] = [];
   const problems: YamlProblem[] = [];

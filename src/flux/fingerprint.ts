@@ -17,9 +17,13 @@ export async function releaseFingerprint(release: HelmRelease, inventory: RepoIn
   const hash = createHash('sha256');
   hash.update(JSON.stringify(release.object.body));
   for (const reference of release.valuesFrom) {
-    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file);
+    const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file, release.object.cluster);
     hash.update(JSON.stringify(source?.body ?? null));
+    // Not found as an object: it may still be made from files beside the release (a generator the
+    // guard could not build), so any change there counts.
+    if (!source) hash.update(await snapshot.treeDigest(path.posix.dirname(release.object.file)));
   }
+  hash.update(JSON.stringify(release.object.variables?.map((v) => [v.name, v.value]) ?? null));
   if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
   if (release.chartRef) {
     const referenced = findChartRefObject(release.chartRef, inventory);

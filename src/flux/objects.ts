@@ -13,6 +13,11 @@ export interface RepoObject {
   body: Record<string, unknown>;
   /** Post-build variables a Flux Kustomization substituted into this object, with where each is defined. */
   variables?: SubstitutedVariable[];
+  /**
+   * The root of the Flux Kustomization tree that applied it (one cluster, usually): the same
+   * object in two clusters is two objects. Absent for objects no Flux Kustomization applies.
+   */
+  cluster?: string;
 }
 
 export interface SubstitutedVariable {

@@ -34,7 +34,16 @@ export function classifyGitRepository(ref: { namespace: string; name: string }, 
   const url = gitRepositoryUrl(inventory, ref);
   const own = ownUrls(inventory, context);
   if (url !== undefined && own.size > 0) {
-    return own.has(normalizeGitUrl(url)) ? { kind: 'this' } : { kind: 'foreign', url, reason: `its URL ${url} is not this repository's` };
+    if (!own.has(normalizeGitUrl(url))) return { kind: 'foreign', url, reason: `its URL ${url} is not this repository's` };
+    // Same repository, another branch or tag: not the revision being checked.
+    const tracked = gitRepositoryRef(inventory, ref);
+    const rootRefs = [BOOTSTRAP_SOURCE, ...(context.rootSources ?? [])].filter((k) => k !== key).map((k) => gitRepositoryRef(inventory, splitKey(k))).filter((r) => r !== undefined);
+    // Without the root's ref written down (bootstrap made it), only a default branch is taken for the revision checked.
+    const expected = rootRefs.length > 0 ? rootRefs : ['branch main', 'branch master'];
+    if (tracked !== undefined && !expected.includes(tracked)) {
+      return { kind: 'foreign', url, reason: `it follows ${tracked} of this repository, not the revision being checked` };
+    }
+    return { kind: 'this' };
   }
   if (key === BOOTSTRAP_SOURCE || context.rootSources?.has(key)) return { kind: 'this' };
   if (url === undefined) return { kind: 'foreign', reason: `GitRepository ${key} is not defined in this repository and is not its Flux bootstrap source` };
@@ -56,6 +65,22 @@ function ownUrls(inventory: RepoInventory, context: SourceIdentityContext): Set<
     if (url) urls.add(normalizeGitUrl(url));
   }
   return urls;
+}
+
+/** "branch main", "tag v1.2.0", ... of a GitRepository's spec.ref, when it names one. */
+function gitRepositoryRef(inventory: RepoInventory, ref: { namespace: string; name: string }): string | undefined {
+  const object = inventory.objects.find((o) => o.kind === 'GitRepository' && o.name === ref.name && (o.namespace ?? 'default') === ref.namespace);
+  const spec = asRecord(asRecord(object?.body.spec)?.ref);
+  for (const field of ['commit', 'name', 'tag', 'semver', 'branch']) {
+    const value = asString(spec?.[field]);
+    if (value) return `${field} ${value}`;
+  }
+  return undefined;
+}
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const [namespace, name] = key.split('/') as [string, string];
+  return { namespace, name };
 }
 
 function gitRepositoryUrl(inventory: RepoInventory, ref: { namespace: string; name: string }): string | undefined {

@@ -129,7 +129,8 @@ describe('Flux Kustomizations', () => {
     const findings = await check(layout(BASE_VALUES), { 'apps/prod/kustomization.yaml': 'resources:\n  - ../base/external-dns\n  - ../base/missing\n' });
     expect(findings.map((f) => f.rule)).toEqual(['kustomize/build-failed']);
     expect(findings[0]!.location).toMatchObject({ path: 'clusters/prod/apps.yaml', line: 12 });
-    expect(findings[0]!.message).toContain('lstat apps/base/missing: no such file or directory');
+    // kustomize's own words, or the guard's refusal before it runs (it checks every path first): either names the path.
+    expect(findings[0]!.message).toMatch(/apps\/base\/missing/);
     expect(findings[0]!.message).not.toContain(os.tmpdir());
   });
 

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { resolveKubectl } from '../kustomize/binary.js';
+import { kustomizeBuild, type KustomizeResult } from '../kustomize/build.js';
+import { parseYamlFile } from '../yaml/source.js';
+import type { FluxKustomization } from './kustomization.js';
+import { asRecord } from './objects.js';
+import { KUSTOMIZATION_FILES, type RevisionTree } from './revision-tree.js';
+
+/** Where a build reads from: this revision's tree, or another checkout mapped in `.guard.yaml` / an artifact assembled from this tree. */
+export interface BuildSource {
+  dir: string;
+  /** Set when `dir` is the revision's own tree: generated kustomization files may be written there, builds are cached by content. */
+  tree?: RevisionTree;
+  /** Which file of this revision a file of `dir` is, if any. */
+  repoFile: (relative: string) => string | undefined;
+  /** Files of this revision the source was assembled from (an artifact): they count as read by the build. */
+  reads?: string[];
+  /** How to name the source in messages. */
+  label: string;
+}
+
+export type BuildOutcome = { ok: true; documents: string[]; wrapperDir: string } | { ok: false; error: string };
+
+export function treeSource(tree: RevisionTree): BuildSource {
+  return { dir: tree.dir, tree, repoFile: (relative) => (tree.files.has(relative) ? relative : undefined), label: 'this repository' };
+}
+
+/** Flux's spec fields that change what kustomize builds; absent for a plain kustomize folder. */
+export type FluxOverlay = Pick<FluxKustomization, 'targetNamespace' | 'namePrefix' | 'nameSuffix' | 'patches' | 'images' | 'components' | 'commonMetadata'>;
+
+/** Equal inputs build once per process (base and head of a run share every unchanged build). */
+const outputs = new Map<string, Promise<KustomizeResult>>();
+const MAX_CACHED = 512;
+
+/**
+ * One `kubectl kustomize` of `folder` in the source, with the Flux overlay laid over it the way
+ * kustomize-controller amends kustomization.yaml, in a wrapper folder beside the tree (never in
+ * it, so no other build sees it and no message names it).
+ */
+export async function buildFolder(source: BuildSource, folder: string, overlay: FluxOverlay | undefined, wrapperDir: string, timeoutMs: number, cacheDir?: string): Promise<BuildOutcome> {
+  const dir = path.resolve(source.dir, folder);
+  if (dir !== source.dir && !dir.startsWith(source.dir + path.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
+  if (!(await isDirectory(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
+  if (!(await hasKustomizationFile(dir))) {
+    // Like kustomize-controller: without a kustomization file, every manifest below the path is a resource.
+    if (!source.tree) return { ok: false, error: `"./${folder}" has no kustomization.yaml` };
+    await fs.writeFile(path.join(dir, 'kustomization.yaml'), stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: await scanManifests(dir) }));
+    source.tree.generated.add(folder);
+  }
+  const wrapper = wrapperFor(overlay, dir, wrapperDir);
+  const key = source.tree ? cacheKey(source.tree, folder, overlay, wrapper, (await resolveKubectl()).version) : undefined;
+  await fs.mkdir(wrapperDir, { recursive: true });
+  await fs.writeFile(path.join(wrapperDir, 'kustomization.yaml'), stringifyYaml(wrapper));
+  const run = () => {
+    kustomizeRuns.count++;
+    return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+  };
+  const cached = key ? outputs.get(key) : undefined;
+  const pending = cached ?? (key && cacheDir ? fromDisk(cacheDir, key, run) : run());
+  if (key) {
+    outputs.delete(key);
+    outputs.set(key, pending);
+    if (outputs.size > MAX_CACHED) outputs.delete(outputs.keys().next().value!);
+  }
+  let result = await pending;
+  // An error names the paths of the build that made it: run again here to name ours.
+  if (!result.ok && cached) result = await run();
+  if (!result.ok) return { ok: false, error: scrub(result.error, source, wrapperDir) };
+  const documents = result.output.split(/^---\s*$/m).filter((d) => d.trim() !== '');
+  return { ok: true, documents, wrapperDir };
+}
+
+/** kubectl kustomize runs started by this process (tests count them: unchanged inputs build once). */
+export const kustomizeRuns = { count: 0 };
+
+/** Forget the builds of this process (tests that count builds start from nothing). */
+export function forgetBuilds(): void {
+  outputs.clear();
+}
+
+/**
+ * The on-disk cache beside the renders: a build's output under its content key, with the output's
+ * own digest checked on read (a damaged or edited entry is rebuilt, never used). Only successful
+ * builds are kept; failures name this run's paths.
+ */
+async function fromDisk(cacheDir: string, key: string, run: () => Promise<KustomizeResult>): Promise<KustomizeResult> {
+  const file = path.join(cacheDir, key.slice(0, 2), `${key}.json`);
+  try {
+    const entry = JSON.parse(await fs.readFile(file, 'utf8')) as { sha256?: unknown; output?: unknown };
+    if (typeof entry.output === 'string' && entry.sha256 === createHash('sha256').update(entry.output).digest('hex')) return { ok: true, output: entry.output };
+  } catch {
+    // not cached (or unreadable): build
+  }
+  const result = await run();
+  if (result.ok) {
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      await fs.writeFile(temporary, JSON.stringify({ sha256: createHash('sha256').update(result.output).digest('hex'), output: result.output }));
+      await fs.rename(temporary, file);
+    } catch {
+      // a cache that cannot be written only costs time
+    }
+  }
+  return result;
+}
+
+/** Wrapper folders sit two levels below the scratch folder that holds the tree, so equal inputs give equal relative paths. */
+function cacheKey(tree: RevisionTree, folder: string, overlay: FluxOverlay | undefined, wrapper: Record<string, unknown>, kubectlVersion: string): string {
+  const reads = new Set(tree.readsOf(folder));
+  for (const component of overlay?.components ?? []) {
+    const target = tree.resolve(folder, component);
+    if (target !== undefined) for (const f of tree.readsOf(target)) reads.add(f);
+  }
+  return createHash('sha256').update(kubectlVersion).update(JSON.stringify(wrapper)).update(tree.digestOf(reads)).digest('hex');
+}
+
+function wrapperFor(overlay: FluxOverlay | undefined, dir: string, wrapperDir: string): Record<string, unknown> {
+  const wrapper: Record<string, unknown> = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [path.relative(wrapperDir, dir)],
+    buildMetadata: ['originAnnotations'],
+  };
+  if (!overlay) return wrapper;
+  if (overlay.targetNamespace) wrapper.namespace = overlay.targetNamespace;
+  if (overlay.namePrefix) wrapper.namePrefix = overlay.namePrefix;
+  if (overlay.nameSuffix) wrapper.nameSuffix = overlay.nameSuffix;
+  if (overlay.patches.length > 0) wrapper.patches = overlay.patches;
+  if (overlay.images.length > 0) wrapper.images = overlay.images;
+  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c) => path.relative(wrapperDir, path.resolve(dir, c)));
+  if (overlay.commonMetadata?.labels) wrapper.labels = [{ pairs: overlay.commonMetadata.labels, includeSelectors: false }];
+  if (overlay.commonMetadata?.annotations) wrapper.commonAnnotations = overlay.commonMetadata.annotations;
+  return wrapper;
+}
+
+/** Temp paths never reach a message: the tree is the repository root, the wrapper is the Kustomization itself. */
+function scrub(error: string, source: BuildSource, wrapperDir: string): string {
+  const treeName = path.basename(source.dir);
+  return error
+    .replaceAll(`${source.dir}/`, '')
+    .replaceAll(source.dir, '.')
+    .replaceAll(`${wrapperDir}/`, '')
+    .replaceAll(wrapperDir, '<Flux Kustomization>')
+    .replace(new RegExp(`(?:\\.\\./)+${treeName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/`, 'g'), '')
+    .replace(/\/tmp\/[^\s'":]+/g, '<temp>');
+}
+
+/** kustomize-controller's generator: manifests below the folder, and sub-folders with their own kustomization as a whole. */
+async function scanManifests(dir: string): Promise<string[]> {
+  const resources: string[] = [];
+  const walk = async (current: string) => {
+    const entries = (await fs.readdir(current, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) {
+        if (await hasKustomizationFile(full)) resources.push(path.relative(dir, full));
+        else await walk(full);
+      } else if (entry.isFile() && /\.ya?ml$/.test(entry.name) && (await isManifestFile(full))) {
+        resources.push(path.relative(dir, full));
+      }
+    }
+  };
+  await walk(dir);
+  return resources;
+}
+
+async function isManifestFile(file: string): Promise<boolean> {
+  const parsed = parseYamlFile(await fs.readFile(file, 'utf8'), file);
+  const objects = parsed.documents.map((d) => asRecord(d.value)).filter((v) => v !== undefined);
+  return parsed.problems.length === 0 && objects.length > 0 && objects.every((o) => typeof o.kind === 'string' && typeof o.apiVersion === 'string');
+}
+
+export async function hasKustomizationFile(dir: string): Promise<boolean> {
+  for (const name of KUSTOMIZATION_FILES) if (await fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false)) return true;
+  return false;
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return fs.stat(dir).then((s) => s.isDirectory(), () => false);
+}

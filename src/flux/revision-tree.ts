@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Snapshot } from '../git/repo.js';
+
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+/**
+ * One revision written to disk for kustomize, with the content digest of every file: what a
+ * build reads decides whether its output can be reused (base and head share unchanged builds).
+ */
+export class RevisionTree {
+  private readonly dirs = new Set<string>();
+  private readonly reads = new Map<string, Set<string>>();
+  /** Folders where the guard wrote Flux's generated kustomization.yaml. */
+  readonly generated = new Set<string>();
+
+  private constructor(
+    readonly dir: string,
+    readonly files: Map<string, string>,
+    private readonly contents: Map<string, Buffer>,
+  ) {
+    for (const file of files.keys()) {
+      for (let d = path.posix.dirname(file); d !== '.'; d = path.posix.dirname(d)) {
+        if (this.dirs.has(d)) break;
+        this.dirs.add(d);
+      }
+    }
+  }
+
+  static async write(snapshot: Snapshot, into: string): Promise<RevisionTree> {
+    const files = (await snapshot.listFiles()).filter((f) => !f.startsWith('.git/'));
+    const contents = await snapshot.readFiles(files);
+    const digests = new Map<string, string>();
+    for (const [file, data] of contents) {
+      const target = path.join(into, file);
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.writeFile(target, data);
+      digests.set(file, createHash('sha1').update(data).digest('hex'));
+    }
+    return new RevisionTree(into, digests, contents);
+  }
+
+  isDir(relative: string): boolean {
+    return relative === '' || this.dirs.has(relative);
+  }
+
+  text(relative: string): string | undefined {
+    return this.contents.get(relative)?.toString('utf8');
+  }
+
+  kustomizationFile(dir: string): string | undefined {
+    return KUSTOMIZATION_FILES.map((name) => (dir === '' ? name : `${dir}/${name}`)).find((f) => this.files.has(f));
+  }
+
+  filesUnder(dir: string): string[] {
+    const prefix = dir === '' ? '' : `${dir}/`;
+    return [...this.files.keys()].filter((f) => f.startsWith(prefix));
+  }
+
+  /**
+   * Every file kustomize may read to build `dir`: its kustomization file and every path any of
+   * its strings names (resources, components, patches, generator files), followed into other
+   * kustomizations; a folder without a kustomization file is read whole. An over-estimate on purpose.
+   */
+  readsOf(dir: string): Set<string> {
+    const cached = this.reads.get(dir);
+    if (cached) return cached;
+    const out = new Set<string>();
+    this.reads.set(dir, out);
+    const file = this.kustomizationFile(dir);
+    if (!file) {
+      for (const f of this.filesUnder(dir)) out.add(f);
+      return out;
+    }
+    out.add(file);
+    let document: unknown;
+    try {
+      document = parseYaml(this.text(file) ?? '');
+    } catch {
+      return out;
+    }
+    for (const value of strings(document)) {
+      // generator entries may be `key=file`
+      for (const candidate of value.includes('=') ? [value, value.slice(value.indexOf('=') + 1)] : [value]) {
+        const target = this.resolve(dir, candidate);
+        if (target === undefined) continue;
+        if (this.files.has(target)) out.add(target);
+        else if (this.isDir(target) && target !== dir) for (const f of this.readsOf(target)) out.add(f);
+      }
+    }
+    return out;
+  }
+
+  /** Content digest of what building `dir` reads. */
+  digestOf(files: Iterable<string>): string {
+    const hash = createHash('sha256');
+    for (const file of [...files].sort()) hash.update(`${file}\0${this.files.get(file) ?? '-'}\n`);
+    return hash.digest('hex');
+  }
+
+  resolve(dir: string, value: string): string | undefined {
+    if (value === '' || value.length > 4096 || value.includes('\n') || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith('/')) return undefined;
+    const joined = path.posix.normalize(path.posix.join(dir === '' ? '.' : dir, value)).replace(/\/$/, '');
+    if (joined === '..' || joined.startsWith('../')) return undefined;
+    return joined === '.' ? '' : joined;
+  }
+}
+
+function* strings(value: unknown, depth = 0): Generator<string> {
+  if (depth > 32) return;
+  if (typeof value === 'string') yield value;
+  else if (Array.isArray(value)) for (const item of value) yield* strings(item, depth + 1);
+  else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) yield* strings(item, depth + 1);
+}
