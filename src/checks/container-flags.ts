@@ -5,9 +5,15 @@ import type { CatalogLookup } from '../flags/store.js';
 import { formatImage } from '../flags/image-ref.js';
 import { suggestValue } from '../flags/did-you-mean.js';
 import { validateArgs } from '../flags/frameworks/registry.js';
+import { printAndExitFlag } from '../flags/exits-at-start.js';
+import { shellInvocation } from '../flags/shell-script.js';
+import { inspectionFindings } from './rendered-inspection.js';
 import type { RenderedRelease } from '../model/release.js';
 import type { RenderedContainer } from '../model/workloads.js';
 import { locateArgument, locateImage } from './arg-origin.js';
+import { isSecretOrigin } from '../flux/values-merge.js';
+import { isSecretSource, redactValueInFinding } from '../report/redact.js';
+import { displayArgument, displayArguments } from './secret-args.js';
 
 export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
   'unknown-flag': 'container-flags/unknown-flag',
@@ -19,6 +25,7 @@ export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
   'missing-value': 'container-flags/missing-value',
   'unexpected-positional': 'container-flags/unexpected-argument',
   conflict: 'container-flags/conflicting-flags',
+  'bad-env-value': 'container-flags/bad-env-value',
 };
 
 export type CatalogLookups = ReadonlyMap<string, CatalogLookup>;
@@ -36,11 +43,12 @@ export function containerSlot(container: Pick<RenderedContainer, 'workload' | 'n
 
 /** Every rendered container's command line, checked against its image's own --help. */
 export function checkContainerFlags(rendered: RenderedRelease, catalogs: CatalogLookups, previous?: PreviousRender): DraftFinding[] {
-  return rendered.containers.flatMap((container) => {
+  const perContainer = rendered.containers.flatMap((container) => {
     const before = previous?.images.get(containerSlot(container));
     const previousLookup = before && before !== container.image ? previous?.catalogs.get(before) : undefined;
     return checkContainer(rendered, container, catalogs.get(container.image), previousLookup);
   });
+  return [...inspectionFindings(rendered), ...perContainer];
 }
 
 function checkContainer(rendered: RenderedRelease, container: RenderedContainer, lookup: CatalogLookup | undefined, previousLookup?: CatalogLookup): DraftFinding[] {
@@ -50,7 +58,7 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
     container: container.name,
     image: container.image,
   };
-  const where = `${subject.workload} container ${container.name}${container.init ? ' (init)' : ''}`;
+  const where = `${subject.workload} container ${container.name}${container.init ? ' (init)' : container.ephemeral ? ' (ephemeral)' : ''}`;
   const hasCommandLine = (container.args?.length ?? 0) > 0 || (container.command?.length ?? 0) > 0;
   if (!lookup || lookup.status === 'missing' || lookup.status === 'unparsable') {
     if (!hasCommandLine || !lookup) return [];
@@ -64,7 +72,7 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
       message: `${where}: flags not verified: ${why}`,
       location: locateImage(rendered, image.repository, image.tag),
       subject,
-      evidence: [`${container.command ? `command: ${container.command.join(' ')}; ` : ''}args: ${(container.args ?? []).join(' ')}`],
+      evidence: [`${container.command ? `command: ${displayArguments(rendered, container.command)}; ` : ''}args: ${displayArguments(rendered, container.args)}`],
       suggestion: `capture it: npx guard flags capture ${formatImage(image)} --run "docker run --rm ${formatImage(image)} --help"`,
     }];
   }
@@ -78,7 +86,17 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
       subject,
     }];
   }
-  const argv = argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program);
+  const argv = argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program, (script) => displayArgument(rendered, script));
+  if (argv.kind === 'shell-script') {
+    return [{
+      rule: 'container-flags/shell-script',
+      severity: 'notice',
+      message: `${where}: not verified: shell script (${argv.reason}); only a plain \`exec ${lookup.binary ?? lookup.catalog.program ?? 'BIN'} args\` line is checked against ${lookup.label} --help`,
+      location: locateArgument(rendered, argv.script.slice(0, 200)).location,
+      subject,
+      evidence: [`command: ${displayArguments(rendered, container.command)}${container.args ? `; args: ${displayArguments(rendered, container.args)}` : ''}`.slice(0, 500)],
+    }];
+  }
   if (argv.kind === 'other-program') {
     return [{
       rule: 'container-flags/command-override',
@@ -94,7 +112,36 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
     const finding = toFinding(rendered, lookup, problem, argv, where, subject);
     return problem.kind === 'unknown-flag' ? asRemovedInUpgrade(finding, problem, lookup, previousLookup) : finding;
   });
+  const exits = printAndExitFlag(lookup.catalog, argv.args);
+  if (exits && !problems.some((p) => p.argIndex >= 0 && p.argIndex <= exits.index)) findings.push(printAndExitFinding(rendered, container, lookup, argv, exits, where, subject));
   return [...findings, ...unknownEnvironment(rendered, container, lookup, where, subject)];
+}
+
+/** `--version` / `--help` in the args: the binary prints and exits 0 before doing its work. */
+function printAndExitFinding(
+  rendered: RenderedRelease,
+  container: RenderedContainer,
+  lookup: Extract<CatalogLookup, { status: 'found' }>,
+  argv: Extract<Argv, { kind: 'binary' }>,
+  exits: { index: number; flag: string; what: string },
+  where: string,
+  subject: DraftFinding['subject'],
+): DraftFinding {
+  const restarts = container.restartsOnExit !== false;
+  const printed = exits.what === 'version' ? 'its version' : exits.what === 'completion' ? 'a completion script' : 'its help';
+  const outcome = restarts
+    ? `Kubernetes restarts it each time it exits, so the pod ends in CrashLoopBackOff and ${container.workload.kind}/${container.workload.name} never runs ${lookup.label}`
+    : `the ${container.init ? 'init container' : 'pod'} then completes without doing any work`;
+  const flagName = exits.flag.replace(/^-+/, '').split('=')[0];
+  return {
+    rule: 'container-flags/exits-at-start',
+    severity: restarts ? 'error' : 'warning',
+    message: `${where}: ${exits.flag} makes ${lookup.label} print ${printed} and exit with status 0 at start; ${outcome}`,
+    location: locateArgument(rendered, argv.args[exits.index] ?? exits.flag, flagName).location,
+    subject,
+    evidence: [`rendered ${where} ${argv.offsetLabel(exits.index)}: ${exits.flag}`, `${lookup.file}: ${lookup.catalog.flags.find((f) => f.name === flagName || f.short === flagName)?.declaration ?? exits.flag}`],
+    suggestion: `remove ${exits.flag} from the args`,
+  };
 }
 
 /**
@@ -123,14 +170,28 @@ function unknownEnvironment(rendered: RenderedRelease, container: RenderedContai
     });
 }
 
-type Argv = { kind: 'binary'; args: string[]; offsetLabel: (index: number) => string } | { kind: 'other-program'; program: string };
+type Argv =
+  | { kind: 'binary'; args: string[]; offsetLabel: (index: number) => string }
+  | { kind: 'other-program'; program: string }
+  | { kind: 'shell-script'; script: string; reason: string };
 
-/** The arguments the image's binary receives: args alone, or command[1..] + args when command names that binary. */
-function argumentsOfBinary(container: RenderedContainer, binary: string | undefined): Argv {
+/**
+ * The arguments the image's binary receives: args alone, command[1..] + args when command names
+ * that binary, or the words of a plain `sh -c "exec BIN args"` script.
+ */
+function argumentsOfBinary(container: RenderedContainer, binary: string | undefined, display: (script: string) => string): Argv {
   const args = container.args ?? [];
   const command = container.command;
   if (!command || command.length === 0) return { kind: 'binary', args, offsetLabel: (i) => `args[${i}]` };
   const program = path.posix.basename(command[0] ?? '');
+  const shell = binary && program !== binary ? shellInvocation(command, container.args) : undefined;
+  if (shell?.kind === 'complex') return { kind: 'shell-script', script: shell.script, reason: shell.reason };
+  if (shell?.kind === 'simple') {
+    const runs = path.posix.basename(shell.program);
+    if (runs !== binary) return { kind: 'other-program', program: `${program} -c "${runs} ..."` };
+    const shown = display(shell.script);
+    return { kind: 'binary', args: shell.args, offsetLabel: (i) => `shell script ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}, argument ${i + 1} of ${runs}` };
+  }
   if (binary && program !== binary) return { kind: 'other-program', program };
   const fromCommand = command.slice(1);
   return {
@@ -151,12 +212,14 @@ function toFinding(
   const arg = problem.argIndex >= 0 ? argv.args[problem.argIndex] : undefined;
   const origin = arg !== undefined
     ? locateArgument(rendered, arg, problem.flag)
+    : problem.envVar ? locateArgument(rendered, problem.envVar)
     : { location: rendered.release.locations.version, fromValues: false };
   const evidence: string[] = [];
   if (arg !== undefined) evidence.push(`rendered ${where} ${argv.offsetLabel(problem.argIndex)}: ${arg}`);
   if (problem.kind === 'unknown-flag') evidence.push(`not in ${lookup.label} --help (${lookup.file})`);
   else if (problem.spec && problem.spec.line > 0) evidence.push(helpEvidence(lookup, problem.spec));
   evidence.push(`${lookup.label} would exit with: ${problem.binaryError}`);
+  if (problem.envVar) evidence.push(`rendered ${where} env ${problem.envVar}; ${lookup.label} reads it because --${problem.flag} is not in the args`);
   if (!origin.fromValues && arg !== undefined) evidence.push('the argument comes from the chart\'s own templates/defaults, not from the values');
   const substituted = arg !== undefined ? (rendered.release.object.variables ?? []).filter((v) => v.value.length > 0 && arg.includes(v.value)) : [];
   for (const variable of substituted) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
@@ -165,7 +228,7 @@ function toFinding(
   if (suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
   if (problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
   for (const variable of substituted) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
-  return {
+  const finding: DraftFinding = {
     rule: CONTAINER_FLAG_RULES[problem.kind],
     severity: 'error',
     message: `${where}: ${problem.message}`,
@@ -175,6 +238,11 @@ function toFinding(
     evidence,
     suggestion: problem.suggestion,
   };
+  // A value that came from a Secret (valuesFrom, substituteFrom) is quoted masked, short words too.
+  const quoted = arg ?? problem.value;
+  let masked = quoted !== undefined && origin.fromValues && isSecretOrigin(rendered.values, origin.location) ? redactValueInFinding(finding, quoted) : finding;
+  for (const variable of substituted) if (isSecretSource(variable.source)) masked = redactValueInFinding(masked, variable.value);
+  return masked;
 }
 
 /**

@@ -106,12 +106,17 @@ export type ArgProblemKind =
   | 'missing-required'
   | 'missing-value'
   | 'unexpected-positional'
-  | 'conflict';
+  | 'conflict'
+  | 'bad-env-value';
 
 export interface ArgProblem {
   kind: ArgProblemKind;
   /** Index into the args array that causes it; -1 for missing-required. */
   argIndex: number;
+  /** The environment variable whose value is refused (kingpin reads a flag's $ENVAR when the flag is not given). */
+  envVar?: string;
+  /** The refused value, when it came from the environment (so a finding can mask it when it came from a Secret). */
+  value?: string;
   /** Long flag name concerned (without dashes), when known. */
   flag?: string;
   /** Human explanation. */

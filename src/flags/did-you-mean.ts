@@ -25,25 +25,30 @@ export function suggestFlag(name: string, flags: FlagSpec[]): FlagSpec | undefin
   }
   let best: FlagSpec | undefined;
   let bestDistance = Infinity;
+  const limit = Math.max(2, Math.floor(name.length / 3));
   for (const flag of visible) {
+    // The distance is at least the difference in length: skip what cannot be close (keeps a 100 KB argument cheap).
+    if (Math.abs(flag.name.length - name.length) > limit) continue;
     const d = distance(name, flag.name);
     if (d < bestDistance) {
       best = flag;
       bestDistance = d;
     }
   }
-  return best && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return best && bestDistance <= limit ? best : undefined;
 }
 
 export function suggestValue(value: string, options: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
+  const limit = Math.max(2, Math.floor(value.length / 3));
   for (const option of options.filter((o) => o !== '')) {
+    if (Math.abs(option.length - value.length) > limit) continue;
     const d = distance(value.toLowerCase(), option.toLowerCase());
     if (d < bestDistance) {
       best = option;
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(value.length / 3)) ? best : undefined;
+  return best !== undefined && bestDistance <= limit ? best : undefined;
 }

@@ -42,10 +42,45 @@ export function isGoFloat(text: string): boolean {
   return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) || /^[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+$/.test(t);
 }
 
-/** time.ParseDuration: "0", or a signed sequence of decimal numbers each with a unit. */
+const DURATION_UNITS: Record<string, bigint> = {
+  ns: 1n, us: 1_000n, 'µs': 1_000n, 'μs': 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n,
+};
+const MAX_DURATION = (1n << 63n) - 1n;
+
+/**
+ * time.ParseDuration: "0", or an optionally signed sequence of decimal numbers, each with a unit
+ * (ns, us, µs, ms, s, m, h); a bare number other than 0 ("5") is refused, and so is a total past
+ * int64 nanoseconds. One pass over the text.
+ */
 export function isGoDuration(text: string): boolean {
-  if (/^[+-]?0$/.test(text)) return true;
-  return /^[+-]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/.test(text);
+  let rest = text;
+  if (rest.startsWith('-') || rest.startsWith('+')) rest = rest.slice(1);
+  if (rest === '0') return true;
+  if (rest === '') return false;
+  let total = 0n;
+  const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
+  while (rest !== '') {
+    const match = part.exec(rest);
+    if (!match) return false;
+    const [whole, integer = '', fraction, unit] = match;
+    if (integer === '' && (fraction === undefined || fraction === '')) return false;
+    const scale = DURATION_UNITS[unit!]!;
+    // Go drops fraction digits past its precision; leading zeros count for nothing.
+    const digits = integer.replace(/^0+/, '');
+    if (digits.length > 20) return false;
+    const kept = (fraction ?? '').slice(0, 30);
+    let nanos = BigInt(digits || '0') * scale;
+    if (kept) nanos += (BigInt(kept) * scale) / 10n ** BigInt(kept.length);
+    total += nanos;
+    if (total > MAX_DURATION + 1n) return false;
+    rest = rest.slice(whole.length);
+  }
+  return total <= MAX_DURATION || (total === MAX_DURATION + 1n && text.startsWith('-'));
+}
+
+/** A number of a type the help does not name (kingpin prints only the default): int, float or duration. */
+export function isGoNumber(text: string): boolean {
+  return isGoInt(text) || isGoFloat(text) || isGoDuration(text);
 }
 
 /** Whether `value` parses as a flag of Go type `type` (as help texts print it). Unknown types accept anything. */
@@ -63,6 +98,7 @@ export function isValidGoValue(type: string, value: string): boolean {
     case 'uint8': return isGoInt(value, 8, true);
     case 'float': case 'float64': case 'float32': return isGoFloat(value);
     case 'duration': return isGoDuration(value);
+    case 'number': return isGoNumber(value);
     case 'ints': case 'intSlice': return value === '' || value.split(',').every((v) => isGoInt(v.trim()));
     case 'durationSlice': return value === '' || value.split(',').every((v) => isGoDuration(v.trim()));
     case 'bools': case 'boolSlice': return value === '' || value.split(',').every((v) => isGoBool(v.trim()));
@@ -74,9 +110,37 @@ export function isValidGoValue(type: string, value: string): boolean {
 
 export function goTypeError(type: string, value: string): string {
   if (type === 'moduleSpec') return 'syntax error: expect comma-separated list of filename=N';
-  if (type === 'duration') return `time: invalid duration ${JSON.stringify(value)}`;
+  if (type === 'duration') return isGoDurationMissingUnit(value) ? `time: missing unit in duration ${JSON.stringify(value)}` : `time: invalid duration ${JSON.stringify(value)}`;
+  if (type === 'number') return `strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (type === 'bool') return `strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^u?int/.test(type)) return `strconv.Parse${type.startsWith('u') ? 'Uint' : 'Int'}: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^float/.test(type)) return `strconv.ParseFloat: parsing ${JSON.stringify(value)}: invalid syntax`;
   return `invalid value ${JSON.stringify(value)} for ${type}`;
+}
+
+/** Go says "missing unit" for a plain number such as "5". */
+function isGoDurationMissingUnit(text: string): boolean {
+  return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text);
+}
+
+/** Prometheus' model.ParseDuration (y, w, d ... ms), which kingpin apps of that family use through SetValue. */
+export function isModelDuration(text: string): boolean {
+  if (text === '0') return true;
+  return text !== '' && /^(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?$/.test(text);
+}
+
+/** kingpin's units.Base2Bytes / Bytes values: "512MB", "1GiB". */
+function isByteSize(text: string): boolean {
+  return /^\d+(?:\.\d+)?\s*(?:[KMGTPE]i?)?B$/.test(text);
+}
+
+/**
+ * A value of a kingpin flag whose type was inferred from its printed default (kingpin.ts). Lenient
+ * where a custom Value type could sit behind the same default: refuses only what none of the
+ * number-like types kingpin apps use would accept (a duration without a unit, a word for a number).
+ */
+export function isKingpinValue(type: string, value: string): boolean {
+  if (type === 'duration') return isGoDuration(value) || isModelDuration(value);
+  if (type === 'number') return isGoNumber(value) || isModelDuration(value) || isByteSize(value);
+  return true;
 }

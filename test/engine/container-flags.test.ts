@@ -156,6 +156,18 @@ describe('container-flags on rendered HelmReleases', () => {
   });
 });
 
+describe('values written with YAML merge keys (issue 13 item 8)', () => {
+  it('points at the anchor line that sets the flag, not at the values map that merges it', async () => {
+    // The anchor sits outside spec.values (a top-level x- field of the same document), so only the
+    // anchor's own line shows where the flag is written.
+    const text = `x-common-args: &args\n  extraArgs:\n    - --traefik-disable-legacy\n${externalDnsRelease({ ...BASE_VALUES }).replace('  values:\n', '  values:\n    <<: *args\n')}`;
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/unknown-flag');
+    expect(finding).toMatchObject({ severity: 'error', location: { path: HR, line: 3 } });
+    expect(report.summary.verdict).toBe('fail');
+  });
+});
+
 describe('version drift', () => {
   it('an upgrade that drops a flag still set in values is blocked, naming the version that dropped it', async () => {
     const { promises: fsp } = await import('node:fs');

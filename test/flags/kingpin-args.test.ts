@@ -78,7 +78,7 @@ describe('external-dns args as kingpin parses them', () => {
           for (const flag of chosen) {
             if (flag.isBoolean) args.push(spaced ? `--no-${flag.name}` : `--${flag.name}`);
             else {
-              const value = flag.enumValues?.find((v) => v !== '') ?? 'value';
+              const value = flag.enumValues?.find((v) => v !== '') ?? (flag.valueType ? flag.placeholder! : 'value');
               if (spaced) args.push(`--${flag.name}`, value);
               else args.push(`--${flag.name}=${value}`);
             }

@@ -59,7 +59,7 @@ describe('fuzzing the parsers: no crash, no exception escaping as a pass', () =>
         const outcome = parseHelp(damaged.join('\n'));
         if (!outcome.ok) return;
         // Invariant: every flag the catalog lists validates when used as it describes.
-        const args = outcome.catalog.flags.filter((f) => !f.hidden).map((f) => (f.isBoolean ? `--${f.name}` : `--${f.name}=${f.enumValues?.find((v) => v !== '') ?? 'x'}`));
+        const args = outcome.catalog.flags.filter((f) => !f.hidden).map((f) => (f.isBoolean ? `--${f.name}` : `--${f.name}=${f.enumValues?.find((v) => v !== '') ?? (f.valueType ? f.placeholder : 'x')}`));
         const problems = validateArgs(outcome.catalog, args).filter((p) => p.kind !== 'repeated' && p.kind !== 'missing-required');
         expect(problems).toEqual([]);
       }),
@@ -69,7 +69,7 @@ describe('fuzzing the parsers: no crash, no exception escaping as a pass', () =>
 
   it('the full real catalog re-validates every flag it lists', () => {
     const catalog = parseKingpinHelp(realHelp);
-    const args = catalog.flags.map((f) => (f.isBoolean ? `--${f.name}` : `--${f.name}=${f.enumValues?.find((v) => v !== '') ?? 'value'}`));
+    const args = catalog.flags.map((f) => (f.isBoolean ? `--${f.name}` : `--${f.name}=${f.enumValues?.find((v) => v !== '') ?? (f.valueType ? f.placeholder : 'value')}`));
     expect(validateArgs(catalog, args)).toEqual([]);
   });
 });

@@ -75,3 +75,49 @@ describe('YAML 1.1 the way Kubernetes and Helm read it', () => {
     expect(valueOf(text)).toBe(text);
   });
 });
+
+describe('locations under YAML merge keys and aliases (issue 13 item 8)', () => {
+  const text = [
+    'defaults: &container', //  1
+    '  image: nginx', //  2
+    '  args:', //  3
+    '    - --bad-flag', //  4
+    'sidecar: &sidecar', //  5
+    '  image: busybox', //  6
+    '  pullPolicy: Always', //  7
+    'one:', //  8
+    '  <<: *container', //  9
+    '  name: one', // 10
+    'two:', // 11
+    '  <<: [*container, *sidecar]', // 12
+    '  name: two', // 13
+    '  args: [--good]', // 14
+    'three:', // 15
+    '  "<<": not a merge', // 16
+    '  list: *sidecar', // 17
+    '',
+  ].join('\n');
+  const { documents, problems } = parseYamlFile(text, 'values.yaml');
+  const positions = documents[0]!.positions;
+
+  it('points a value that comes from the anchor at the anchor line, not at the alias user', () => {
+    expect(problems).toEqual([]);
+    expect(positions.get('/one/args/0')?.line).toBe(4);
+    expect(positions.get('/one/args')?.line).toBe(3);
+    expect(positions.get('/one/image')?.line).toBe(2);
+    expect(positions.get('/one/name')?.line).toBe(10);
+  });
+
+  it('lets keys written in the map win over merged ones, and the first merge source over later ones', () => {
+    expect((documents[0]!.value as { two: { args: string[]; image: string } }).two).toMatchObject({ args: ['--good'], image: 'nginx' });
+    expect(positions.get('/two/args/0')?.line).toBe(14);
+    expect(positions.get('/two/image')?.line).toBe(2);
+    expect(positions.get('/two/pullPolicy')?.line).toBe(7);
+  });
+
+  it('treats a quoted "<<" as an ordinary key and follows a plain alias into its anchor', () => {
+    expect(positions.get('/three/<<')?.line).toBe(16);
+    expect(positions.get('/three/list')?.line).toBe(17);
+    expect(positions.get('/three/list/pullPolicy')?.line).toBe(7);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Arity, FlagCatalog, FlagFramework, FlagSpec, PositionalSpec } from '../catalog.js';
+import { joinHelp } from './help-text.js';
 import { validateArgparseArgs } from './argparse-args.js';
 
 /**
@@ -56,7 +57,7 @@ export function parseArgparseHelp(text: string): FlagCatalog {
       return;
     }
     const more = CONTINUATION.exec(line);
-    if (more && current) current.help = `${current.help} ${more[1]}`.trim();
+    if (more && current) current.help = joinHelp(current.help, more[1]!.trim());
     else current = undefined;
   });
   const topLevel = new Set(usageLevels(usage).filter(({ depth }) => depth === 0).map(({ token }) => token));

@@ -1,4 +1,5 @@
 import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { joinHelp } from './help-text.js';
 import { validateGoflagArgs } from './goflag-args.js';
 
 /**
@@ -48,7 +49,7 @@ export function parseGoflagHelp(text: string): FlagCatalog {
       current = etcd ? fromEtcd(match[1]!, match[2], index + 1, line) : fromDefaults(match[1]!, match[2], match[3], index + 1, line);
       return;
     }
-    if (current && /^ {4}/.test(line) && line.trim() !== '') current.help = `${current.help} ${line.trim()}`.trim();
+    if (current && /^ {4}/.test(line) && line.trim() !== '') current.help = joinHelp(current.help, line.trim());
     else finish();
   });
   finish();

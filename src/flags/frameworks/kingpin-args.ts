@@ -1,5 +1,6 @@
 import type { ArgProblem, FlagCatalog, FlagSpec, ValidateOptions } from '../catalog.js';
 import { suggestFlag, suggestValue } from '../did-you-mean.js';
+import { goTypeError, isGoBool, isKingpinValue } from '../value-types.js';
 
 type Token =
   | { kind: 'long'; name: string; index: number; raw: string; inlineValue?: string }
@@ -99,8 +100,21 @@ export function validateKingpinArgs(catalog: FlagCatalog, args: string[], option
         suggestion: close ? `--${spec.name}=${close}` : undefined,
         spec,
       });
+    } else if (!spec.enumValues && spec.valueType && !isKingpinValue(spec.valueType, next.value)) {
+      const suggestion = unitSuggestion(spec, next.value);
+      fail({
+        kind: 'bad-value',
+        argIndex: next.index,
+        flag: spec.name,
+        message: `--${spec.name}=${next.value} is not a valid ${spec.valueType}${spec.valueType === 'duration' ? ' (kingpin reads it with Go\'s time.ParseDuration: a number needs a unit such as s, m or h)' : ''}${suggestion ? `; did you mean ${suggestion}?` : ''}`,
+        binaryError: kingpinError(catalog, goTypeError(spec.valueType, next.value)),
+        suggestion: suggestion ? `--${spec.name}=${suggestion}` : undefined,
+        spec,
+      });
     }
   }
+
+  problems.push(...environmentProblems(catalog, seen, options.env ?? {}));
 
   for (const spec of catalog.flags) {
     if (!spec.required || seen.has(spec.name)) continue;
@@ -115,6 +129,62 @@ export function validateKingpinArgs(catalog: FlagCatalog, args: string[], option
     });
   }
   return problems;
+}
+
+/**
+ * kingpin reads a flag's $ENVAR when the flag is not on the command line and parses the value with
+ * the flag's own type (strconv.ParseBool for booleans, the enum's options, time.ParseDuration); a
+ * value it refuses stops the binary at start just like a bad argument. An empty value is ignored,
+ * a cumulative flag's value is split on newlines.
+ */
+function environmentProblems(catalog: FlagCatalog, given: ReadonlyMap<string, number>, env: Record<string, string>): ArgProblem[] {
+  const problems: ArgProblem[] = [];
+  for (const spec of catalog.flags) {
+    if (!spec.envVar || given.has(spec.name)) continue;
+    const raw = env[spec.envVar];
+    if (raw === undefined || raw === '') continue;
+    const values = spec.repeatable ? raw.split(/\r?\n/).filter((v) => v !== '') : [raw];
+    for (const value of values) {
+      const refusal = envRefusal(spec, value);
+      if (!refusal) continue;
+      problems.push({
+        kind: 'bad-env-value',
+        argIndex: -1,
+        flag: spec.name,
+        envVar: spec.envVar,
+        value,
+        message: `environment variable ${spec.envVar}=${JSON.stringify(value)} sets --${spec.name}, which refuses it: ${refusal.why}`,
+        binaryError: kingpinError(catalog, refusal.error),
+        suggestion: refusal.suggestion,
+        spec,
+      });
+      break;
+    }
+  }
+  return problems;
+}
+
+function envRefusal(spec: FlagSpec, value: string): { why: string; error: string; suggestion?: string } | undefined {
+  if (spec.isBoolean) {
+    if (isGoBool(value)) return undefined;
+    return { why: 'a boolean takes 1, t, true, 0, f or false (strconv.ParseBool)', error: goTypeError('bool', value), suggestion: /^(yes|on|y|enabled?)$/i.test(value) ? 'true' : /^(no|off|n|disabled?)$/i.test(value) ? 'false' : undefined };
+  }
+  if (spec.enumValues) {
+    if (spec.enumValues.includes(value)) return undefined;
+    const close = suggestValue(value, spec.enumValues);
+    return { why: `not one of its options (${spec.enumValues.filter((v) => v !== '').join(', ')})`, error: `enum value must be one of ${spec.enumValues.join(',')}, got '${value}'`, suggestion: close };
+  }
+  if (spec.valueType && !isKingpinValue(spec.valueType, value)) {
+    return { why: `not a valid ${spec.valueType}`, error: goTypeError(spec.valueType, value), suggestion: unitSuggestion(spec, value) };
+  }
+  return undefined;
+}
+
+/** `5` for a duration flag: the same number in the unit of the flag's default (`5s` when the default is `5s`). */
+function unitSuggestion(spec: FlagSpec, value: string): string | undefined {
+  if (spec.valueType !== 'duration' || !/^\d+$/.test(value)) return undefined;
+  const unit = /(ns|us|µs|ms|s|m|h)$/.exec(spec.placeholder ?? '')?.[1] ?? 's';
+  return `${value}${unit}`;
 }
 
 /** `--bool=true`: kingpin sets the boolean, then trips over the leftover value. */

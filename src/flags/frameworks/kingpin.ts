@@ -67,6 +67,7 @@ export function parseKingpinHelp(text: string): FlagCatalog {
           repeatable: cumulative !== undefined,
           required: false,
           placeholder: defaultText !== undefined ? unquote(defaultText) : undefined,
+          valueType: valueTypeOfDefault(defaultText, cumulative !== undefined),
           defaultValue: defaultText !== undefined && /^"/.test(defaultText) ? unquote(defaultText) : undefined,
           hidden: false,
           help: '',
@@ -113,6 +114,19 @@ function completeFlag(spec: FlagSpec, rawHelp: string, required: Set<string>): F
   };
 }
 
+/**
+ * kingpin prints no types, but it prints a default of a non-string flag unquoted, as the program
+ * declared it, and kingpin parses that default with the flag's own type at every start: `=5s` or
+ * `=1m0s` is a duration flag, `=1000` a number. Checked against kingpin's own flag model for every
+ * external-dns version in the ground truth (no flag typed wrongly).
+ */
+function valueTypeOfDefault(defaultText: string | undefined, cumulative: boolean): string | undefined {
+  if (defaultText === undefined || cumulative || defaultText.startsWith('"')) return undefined;
+  if (/^[+-]?\d+$/.test(defaultText)) return 'number';
+  if (/^(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.test(defaultText)) return 'duration';
+  return undefined;
+}
+
 /** kingpin prints the flag's name upper-cased, or the name itself, when a flag has no default. */
 function isPlaceholderName(spec: FlagSpec): boolean {
   const p = spec.placeholder ?? '';
@@ -121,8 +135,21 @@ function isPlaceholderName(spec: FlagSpec): boolean {
 
 /** Flags named in the usage line outside `[...]` are required: `usage: app --source=source [<flags>]`. */
 function requiredFromUsage(usageLine: string): Set<string> {
-  const withoutOptional = usageLine.replace(/\[[^\]]*\]/g, ' ');
+  const withoutOptional = outsideBrackets(usageLine);
   return new Set([...withoutOptional.matchAll(/--([A-Za-z0-9][\w.-]*)/g)].map((m) => m[1]!));
+}
+
+/** The text outside `[...]` (nested too), in one pass: a regex over `[[[[...` would be quadratic. */
+function outsideBrackets(text: string): string {
+  let depth = 0;
+  let kept = '';
+  for (const char of text) {
+    if (char === '[') depth++;
+    else if (char === ']' && depth > 0) depth--;
+    else if (depth === 0) kept += char;
+    if (depth > 0 && char === '[') kept += ' ';
+  }
+  return kept;
 }
 
 function acceptsPositionals(usageLine: string, lines: string[]): boolean {

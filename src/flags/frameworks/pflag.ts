@@ -1,4 +1,5 @@
 import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import { joinHelp } from './help-text.js';
 import { validatePflagArgs } from './pflag-args.js';
 
 /**
@@ -74,7 +75,7 @@ export function parsePflagHelp(text: string): FlagCatalog {
       current = fromCobra(short, name!, typeWord, optional !== undefined ? quotedNoOpt ?? plainNoOpt ?? '' : undefined, help ?? '', index + 1, line);
       return;
     }
-    if (current && /^\s+\S/.test(line)) current.help = `${current.help} ${line.trim()}`.trim();
+    if (current && /^\s+\S/.test(line)) current.help = joinHelp(current.help, line.trim());
     else if (line.trim() === '' && current?.declaration.endsWith(':')) return;
     else finish();
   });

@@ -17,6 +17,8 @@ export function frameworkNamed(name: Framework): FlagFramework | undefined {
 
 /** Read a help text with the framework that produced it: the one named (config override) or the one detected. */
 export function parseHelp(text: string, framework?: Framework): ParseOutcome {
+  const bounds = outOfBounds(text);
+  if (bounds) return { ok: false, reason: bounds };
   const parser = framework ? frameworkNamed(framework) : FRAMEWORKS.find((p) => p.looksLike(text));
   if (!parser) {
     return framework
@@ -28,6 +30,26 @@ export function parseHelp(text: string, framework?: Framework): ParseOutcome {
     return { ok: false, reason: `read as ${parser.framework} help but no flags could be found in it` };
   }
   return { ok: true, catalog };
+}
+
+/** Real help outputs are tens of KB (external-dns 50 KB, kubectl's longest under 30 KB). */
+export const MAX_HELP_BYTES = 256 * 1024;
+export const MAX_HELP_LINE = 8 * 1024;
+
+/** A help text too large for the guard to read: refused with the reason, so the image counts as unverified. */
+function outOfBounds(text: string): string | undefined {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_HELP_BYTES) return `the help output is ${Math.ceil(bytes / 1024)} KB, more than the ${MAX_HELP_BYTES / 1024} KB the guard reads (a real --help is tens of KB)`;
+  let start = 0;
+  let line = 1;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    const stop = end < 0 ? text.length : end;
+    if (stop - start > MAX_HELP_LINE) return `line ${line} of the help output is ${stop - start} characters long, more than the ${MAX_HELP_LINE} the guard reads`;
+    start = stop + 1;
+    line++;
+  }
+  return undefined;
 }
 
 /** Parse args the way the catalog's framework does. */
