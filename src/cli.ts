@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import { CONFIG_FILE, parseConfig } from './config.js';
 import path from 'node:path';
@@ -77,7 +77,7 @@ program
     progress.finish();
     if (options.timings) {
       process.stderr.write(
-        `timings: discover ${timings.discoverMs} ms, render + check ${timings.renderAndCheckMs} ms (${timings.helmRenders} helm renders, ${timings.renderCacheHits} from cache), deploy targets ${timings.deployMs} ms (overlapped), total ${timings.totalMs} ms\n`,
+        `timings: discover ${timings.discoverMs} ms, render + check ${timings.renderAndCheckMs} ms (${timings.helmRenders} helm renders, ${timings.renderCacheHits} from cache; ${timings.kustomizeBuilds} kustomize builds), deploy targets ${timings.deployMs} ms (overlapped), total ${timings.totalMs} ms\n`,
       );
     }
     if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -305,7 +305,11 @@ function readListFile(file: string): string {
 }
 
 async function configuredCapture(repoRoot: string, image: string): Promise<string | undefined> {
-  const text = await readFile(path.join(repoRoot, CONFIG_FILE), 'utf8').catch(() => undefined);
+  // The policy names a shell command: never read it through a link (it could point anywhere); O_NOFOLLOW via the snapshot.
+  if (await lstat(path.join(repoRoot, CONFIG_FILE)).then((stat) => stat.isSymbolicLink(), () => false)) {
+    throw new GuardError(`${CONFIG_FILE} is a symbolic link; the guard does not follow links, so its capture commands are not used`, undefined, 'make it a regular file, or pass --run');
+  }
+  const text = (await new WorktreeSnapshot(repoRoot).readFile(CONFIG_FILE))?.toString('utf8');
   if (text === undefined) return undefined;
   const config = parseConfig(text, CONFIG_FILE);
   const override = config.flags?.images?.find((o) => o.capture && picomatch(o.image, { bash: true })(parseImageRef(image).repository));

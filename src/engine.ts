@@ -15,6 +15,7 @@ import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
 import { applyFluxKustomizations, escalateRemovedSources } from './flux/kustomize-apply.js';
+import { kustomizeRuns } from './flux/kustomize-build.js';
 import { releaseFingerprint } from './flux/fingerprint.js';
 import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
 import { locationOf } from './flux/objects.js';
@@ -64,6 +65,8 @@ export interface Timings {
   totalMs: number;
   helmRenders: number;
   renderCacheHits: number;
+  /** `kubectl kustomize` runs this check started (a build shared by base and head, or read from the cache, is not one). */
+  kustomizeBuilds: number;
 }
 
 export interface RevisionInfo {
@@ -81,6 +84,8 @@ export interface ReleaseStatus {
    */
   status: 'rendered' | 'failed' | 'not-checked' | 'unchanged';
   containers: number;
+  /** The folder of its root Flux Kustomization's file: the same namespace/name in two clusters is two releases. */
+  cluster?: string;
 }
 
 export interface DeployPlanSummary {
@@ -169,6 +174,7 @@ export interface CheckResult {
 
 export async function checkRevisions(options: CheckOptions): Promise<CheckResult> {
   const started = performance.now();
+  const kustomizeBefore = kustomizeRuns.count;
   const { root, baseInfo, headInfo, headSnapshot, baseSnapshot } = await openRevisions(options);
   const configFile = options.configFile ?? CONFIG_FILE;
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
@@ -208,9 +214,9 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       drafts.base.push(...(await unfollowedLinks(baseSnapshot)), ...fenceWarning(networkFence()));
     }
 
-    const headReleases = helmReleases(headInventory, firstShard ? drafts.head : []).filter((r) => inShard(`${r.namespace}/${r.name}`, options.shard));
+    const headReleases = helmReleases(headInventory, firstShard ? drafts.head : []).filter((r) => inShard(releaseKey(r), options.shard));
     if (headReleases.length > 0) await resolveHelm();
-    const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [`${r.namespace}/${r.name}`, r]));
+    const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
 
     // One more than the cores: while helm renders on every core, the guard prepares the next call.
@@ -230,6 +236,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       renderCache,
       rangePulls,
       remoteUrls: remotes,
+      // A chart from the GitRepository the root Kustomizations build from is this repository's, whatever its URL.
+      rootSources: snapshot === headSnapshot ? headBuilt.rootSources : baseBuilt.rootSources,
       clusterObjects: config.cluster?.objects,
       charts: { ...config.charts, ...(options.offline ? { resolve: 'cached' as const } : {}) },
       // Rendering the head, an object the base had and the head lacks was removed by this change.
@@ -244,7 +252,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     if (firstShard) {
       // A HelmRelease of an API version the guard cannot render is still one of the releases: not checked, and counted.
       for (const object of headInventory.objects.filter((o) => isHelmRelease(o) && !isSupportedHelmReleaseVersion(o))) {
-        releases.push({ namespace: object.namespace ?? 'default', name: object.name, file: object.file, status: 'not-checked', containers: 0 });
+        releases.push({ namespace: object.namespace ?? 'default', name: object.name, file: object.file, status: 'not-checked', containers: 0, ...clusterOf(object.cluster) });
       }
     }
     let deployDone = discovered;
@@ -259,9 +267,9 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     let done = 0;
     await Promise.all(
       headReleases.map(async (release) => {
-        const key = `${release.namespace}/${release.name}`;
+        const key = releaseKey(release);
         const baseRelease = baseReleases.get(key);
-        const status: ReleaseStatus = { namespace: release.namespace, name: release.name, file: release.object.file, status: 'unchanged', containers: 0 };
+        const status: ReleaseStatus = { namespace: release.namespace, name: release.name, file: release.object.file, status: 'unchanged', containers: 0, ...clusterOf(release.object.cluster) };
         releases.push(status);
         if (!options.all && baseRelease && !guardFilesChanged) {
           const [before, after] = await Promise.all([
@@ -277,10 +285,10 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
         status.status = headOutcome.ok ? 'rendered' : headOutcome.notChecked ? 'not-checked' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        drafts.head.push(...(await findingsOf(headOutcome, release, catalogs, baseOutcome)), ...checkRemediation(release));
-        if (baseRelease) drafts.base.push(...checkRemediation(baseRelease));
-        if (baseOutcome && baseRelease) drafts.base.push(...(await findingsOf(baseOutcome, baseRelease, catalogs)));
-        options.onProgress?.({ done: ++done, total: headReleases.length, current: key });
+        drafts.head.push(...inCluster(release, [...(await findingsOf(headOutcome, release, catalogs, baseOutcome)), ...checkRemediation(release)]));
+        if (baseRelease) drafts.base.push(...inCluster(baseRelease, checkRemediation(baseRelease)));
+        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs)));
+        options.onProgress?.({ done: ++done, total: headReleases.length, current: describeInCluster(release) });
       }),
     );
     const rendered = performance.now();
@@ -313,6 +321,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       totalMs: Math.round(performance.now() - started),
       helmRenders: renderCache.misses,
       renderCacheHits: renderCache.hits,
+      kustomizeBuilds: kustomizeRuns.count - kustomizeBefore,
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
   } finally {
@@ -388,13 +397,35 @@ export function helmReleases(inventory: RepoInventory, findings: DraftFinding[])
         severity: 'warning',
         message: `HelmRelease ${object.namespace ?? 'default'}/${object.name} uses ${object.apiVersion}, which the guard does not render (supported: v2, v2beta2, v2beta1)`,
         location: locationOf(object, ['apiVersion']),
-        subject: { kind: 'HelmRelease', namespace: object.namespace ?? 'default', name: object.name },
+        subject: { kind: 'HelmRelease', namespace: object.namespace ?? 'default', name: object.name, ...clusterOf(object.cluster) },
       });
       continue;
     }
     releases.push(readHelmRelease(object));
   }
   return releases;
+}
+
+/** A release across revisions and shards: the same namespace/name in two clusters is two releases. */
+export function releaseKey(release: HelmRelease): string {
+  const id = `${release.namespace}/${release.name}`;
+  return release.object.cluster === undefined ? id : `${release.object.cluster}|${id}`;
+}
+
+function clusterOf(cluster: string | undefined): { cluster?: string } {
+  return cluster === undefined ? {} : { cluster };
+}
+
+function describeInCluster(release: HelmRelease): string {
+  return `${release.namespace}/${release.name}${release.object.cluster === undefined ? '' : ` (${release.object.cluster})`}`;
+}
+
+/** The release's findings name its cluster, so the same finding in two clusters is two findings. */
+function inCluster(release: HelmRelease, findings: DraftFinding[]): DraftFinding[] {
+  const cluster = release.object.cluster;
+  if (cluster === undefined) return findings;
+  const own = (s: DraftFinding['subject']) => s.kind === 'HelmRelease' && s.namespace === release.namespace && s.name === release.name;
+  return findings.map((f) => (own(f.subject) ? { ...f, subject: { ...f.subject, cluster } } : f));
 }
 
 /** Deterministic partition: a release always lands in the same shard, whatever else changes. */
@@ -542,7 +573,7 @@ function uncheckedReleaseFloor(releases: ReleaseStatus[], before: Finding[], aft
   const floor: Finding[] = [];
   for (const release of releases) {
     if (release.status !== 'failed' && release.status !== 'not-checked') continue;
-    const about = (f: Finding) => f.subject.kind === 'HelmRelease' && f.subject.namespace === release.namespace && f.subject.name === release.name;
+    const about = (f: Finding) => f.subject.kind === 'HelmRelease' && f.subject.namespace === release.namespace && f.subject.name === release.name && f.subject.cluster === release.cluster;
     const least: Severity = release.status === 'failed' ? 'warning' : 'notice';
     if (after.some((f) => about(f) && atOrAbove(f.severity, least))) continue;
     const causes = [...new Set(before.filter(about).map((f) => f.rule))];
@@ -551,9 +582,9 @@ function uncheckedReleaseFloor(releases: ReleaseStatus[], before: Finding[], aft
     floor.push({
       rule: 'render/not-checked',
       severity: least,
-      message: `HelmRelease ${release.namespace}/${release.name} was ${release.status === 'failed' ? 'not rendered' : 'deliberately not rendered'}, so nothing in it was checked${why}`,
+      message: `HelmRelease ${release.namespace}/${release.name}${release.cluster === undefined ? '' : ` (cluster ${release.cluster})`} was ${release.status === 'failed' ? 'not rendered' : 'deliberately not rendered'}, so nothing in it was checked${why}`,
       location: source?.location ?? { path: release.file, line: 1 },
-      subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
+      subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name, ...clusterOf(release.cluster) },
       introduced: source?.introduced ?? true,
     });
   }

@@ -25,6 +25,11 @@ export interface Subject {
   /** Rendered workload, e.g. "Deployment/external-dns". */
   workload?: string;
   image?: string;
+  /**
+   * The cluster of a HelmRelease (the folder of its root Flux Kustomization's file): the same
+   * namespace/name in two clusters is two subjects. Absent outside every Flux Kustomization.
+   */
+  cluster?: string;
 }
 
 export interface Finding {
@@ -61,7 +66,10 @@ export function atOrAbove(severity: Severity, threshold: Severity): boolean {
  */
 export function findingKey(f: Pick<Finding, 'rule' | 'subject' | 'message' | 'location' | 'identity'>): string {
   const s = f.subject;
-  return [f.rule, s.kind, s.namespace ?? '', s.name, s.workload ?? '', s.container ?? '', f.location.path, f.identity ?? versionFree(f.message)].join('\u0000');
+  const key = [f.rule, s.kind, s.namespace ?? '', s.name, s.workload ?? '', s.container ?? '', f.location.path, f.identity ?? versionFree(f.message)];
+  // Appended only when set, so keys (SARIF fingerprints, comment markers) of findings without a cluster stay as they were.
+  if (s.cluster !== undefined) key.push(`cluster=${s.cluster}`);
+  return key.join('\u0000');
 }
 
 /** A message without the parts that change on a version bump: URLs, digests, hashes, version numbers. */

@@ -38,6 +38,8 @@ export interface GraphResult {
   sources: SubstitutionSources;
   /** Nodes that were built, by id. */
   nodes: Map<string, GraphNode>;
+  /** "ns/name" of the GitRepositories the root Kustomizations build from (source-identity.ts rootSources). */
+  rootSources: Set<string>;
 }
 
 export interface GraphNode {
@@ -195,7 +197,7 @@ export async function buildGraph(input: GraphInput): Promise<GraphResult> {
     secrets.push(...node.result.secrets);
     if (node.result.folder !== undefined) builtFolders.push(node.result.folder);
   }
-  return { applied, consumedFiles: consumedFilesOf(nodes), builtFolders, findings, secrets, sources, nodes };
+  return { applied, consumedFiles: consumedFilesOf(nodes), builtFolders, findings, secrets, sources, nodes, rootSources };
 }
 
 interface BuiltNode {

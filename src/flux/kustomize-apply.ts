@@ -37,6 +37,8 @@ export interface KustomizeOutcome {
   secrets: string[];
   /** substituteFrom objects found / not found: `escalateRemovedSources(base, head)` turns a removal into an error. */
   substitutionSources: SubstitutionSources;
+  /** "ns/name" of the GitRepositories the root Kustomizations build from: charts from them are this repository's too. */
+  rootSources: Set<string>;
 }
 
 const unitLimit = pLimit(Math.max(2, os.availableParallelism()));
@@ -51,7 +53,7 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
   const empty: SubstitutionSources = { present: new Set(), missing: new Map() };
   const files = await snapshot.listFiles();
   const hasKustomizeFolders = files.some((f) => KUSTOMIZATION_FILES.includes(path.posix.basename(f)));
-  if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty };
+  if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: new Set() };
 
   const tree = await RevisionTree.write(snapshot, path.join(context.scratchDir, 'tree'));
   const patches = patchFiles(tree);
@@ -72,15 +74,19 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
   });
 
   const reached = new Set<string>();
+  const readsByNode = new Map<string, Set<string>>();
   for (const node of graph.nodes.values()) {
-    for (const f of node.result?.reads ?? []) reached.add(f);
+    const reads = new Set<string>(node.result?.reads ?? []);
+    readsByNode.set(`${node.root}|${node.id}`, reads);
     const folder = node.result?.folder;
-    if (folder === undefined) continue;
-    for (const f of tree.readsOf(folder)) reached.add(f);
-    for (const component of node.spec.components) {
-      const target = tree.resolve(folder, component);
-      if (target !== undefined) for (const f of tree.readsOf(target)) reached.add(f);
+    if (folder !== undefined) {
+      for (const f of tree.readsOf(folder)) reads.add(f);
+      for (const component of node.spec.components) {
+        const target = tree.resolve(folder, component);
+        if (target !== undefined) for (const f of tree.readsOf(target)) reads.add(f);
+      }
     }
+    for (const f of reads) reached.add(f);
   }
   const units = await buildCatalogUnits(tree, raw, reached, graph.builtFolders, (f) => isChartSource(f, raw.chartDirs), context.scratchDir, context.timeoutMs, unitLimit, context.cacheDir);
 
@@ -92,7 +98,9 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
   const written = raw.objects.filter((o) => !consumed.has(o.file) && !patches.has(o.file) && (!inKustomizeFolder(o.file) || (isFluxKustomization(o) && !consumed.has(o.file))));
 
   const patchObjects = raw.objects.filter((o) => patches.has(o.file));
-  const applied = withPatchPositions([...graph.applied.map((a) => a.object), ...units.objects], patchObjects);
+  const unitReads = (object: RepoObject) => (object.cluster?.startsWith('kustomize:') ? tree.readsOf(object.cluster.slice('kustomize:'.length)) : undefined);
+  const readBy = (index: number) => (index < graph.applied.length ? readsByNode.get(`${graph.applied[index]!.root}|${graph.applied[index]!.by}`) : unitReads(units.objects[index - graph.applied.length]!));
+  const applied = withPatchPositions([...graph.applied.map((a) => a.object), ...units.objects], patchObjects, readBy);
   const duplicates = findDuplicates(graph.applied, written);
   const shadowed = new Set(duplicates.shadowed);
   const objects = [...applied, ...written.filter((o) => !shadowed.has(o))];
@@ -101,6 +109,7 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
     findings: dedupe([...graph.findings, ...units.findings, ...duplicates.findings]),
     secrets: graph.secrets,
     substitutionSources: graph.sources,
+    rootSources: graph.rootSources,
   };
 }
 

@@ -6,10 +6,12 @@ import type { RepoObject } from './objects.js';
  * about it point at the patch's line. Positions of patch files (listed under `patches:`) that name
  * a built object are laid over the object's own.
  */
-export function withPatchPositions(objects: RepoObject[], patchObjects: RepoObject[]): RepoObject[] {
+export function withPatchPositions(objects: RepoObject[], patchObjects: RepoObject[], readBy?: (index: number) => ReadonlySet<string> | undefined): RepoObject[] {
   if (patchObjects.length === 0) return objects;
-  return objects.map((object) => {
-    const patches = patchObjects.filter((p) => p.kind === object.kind && p.name === object.name && (p.namespace === undefined || object.namespace === undefined || p.namespace === object.namespace));
+  return objects.map((object, index) => {
+    // Only patches the object's own build read: two clusters' overlays patch the same object differently.
+    const reads = readBy?.(index);
+    const patches = patchObjects.filter((p) => (!reads || reads.has(p.file)) && p.kind === object.kind && p.name === object.name && (p.namespace === undefined || object.namespace === undefined || p.namespace === object.namespace));
     if (patches.length === 0) return object;
     const positions = new Map(object.document.positions);
     const literalBlocks = new Map(object.document.literalBlocks);

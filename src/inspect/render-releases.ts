@@ -9,12 +9,15 @@ import { GuardError } from '../errors.js';
 import { discoverObjects } from '../flux/discover.js';
 import { describeRelease, type HelmRelease } from '../flux/helmrelease.js';
 import { applyFluxKustomizations } from '../flux/kustomize-apply.js';
-import { CommitSnapshot, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from '../git/repo.js';
+import { CommitSnapshot, remoteUrls, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from '../git/repo.js';
 import { RenderCache } from '../helm/render-cache.js';
 import { REDACTED, redactFindings } from '../report/redact.js';
 
 export interface ReleaseManifests {
+  /** namespace/name. */
   key: string;
+  /** The folder of its root Flux Kustomization's file: the same namespace/name in two clusters is two releases. */
+  cluster?: string;
   title: string;
   /** The manifests Flux would apply, secrets redacted; undefined when rendering failed. */
   manifests?: string;
@@ -44,11 +47,14 @@ export async function renderRevision(options: RenderRevisionOptions): Promise<Re
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-render-'));
   try {
     const raw = await discoverObjects(snapshot);
+    const remotes = await remoteUrls(root);
     const built = await applyFluxKustomizations(snapshot, raw, {
       scratchDir: path.join(scratchDir, 'kustomize'),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000,
+      remoteUrls: remotes,
+      clusterObjects: config.cluster?.objects ?? [],
     });
     const inventory = built.inventory;
     const selected = helmReleases(inventory, []).filter((release) => matchesAny(release, options.names ?? []));
@@ -68,6 +74,9 @@ export async function renderRevision(options: RenderRevisionOptions): Promise<Re
       isAllowedUrl: allowedHosts(inventory, config),
       renderCache: new RenderCache(path.join(cacheDir, 'renders')),
       rangePulls: new Map(),
+      remoteUrls: remotes,
+      rootSources: built.rootSources,
+      clusterObjects: config.cluster?.objects,
       charts: config.charts,
     };
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions, keepManifests: true };
@@ -79,13 +88,15 @@ export async function renderRevision(options: RenderRevisionOptions): Promise<Re
           const outcome = await renderSafely(release, context, settings);
           secrets.push(...outcome.secrets);
           const key = `${release.namespace}/${release.name}`;
-          const title = `${describeRelease(release)} (${release.object.file})`;
-          if (!outcome.ok) return { key, title, error: outcome.failures.map((f) => `${f.location.path}:${f.location.line}: ${f.message}`).join('\n') };
-          return { key, title: `${title}, chart ${outcome.rendered.chartDescription}`, manifests: redactSecretObjects(outcome.rendered.manifests ?? '') };
+          const cluster = release.object.cluster;
+          const title = `${describeRelease(release)} (${release.object.file}${cluster === undefined ? '' : `, cluster ${cluster}`})`;
+          const where = cluster === undefined ? {} : { cluster };
+          if (!outcome.ok) return { key, ...where, title, error: outcome.failures.map((f) => `${f.location.path}:${f.location.line}: ${f.message}`).join('\n') };
+          return { key, ...where, title: `${title}, chart ${outcome.rendered.chartDescription}`, manifests: redactSecretObjects(outcome.rendered.manifests ?? '') };
         }),
       ),
     );
-    return { label: snapshot.label, releases: redactFindings(releases.sort((a, b) => a.key.localeCompare(b.key)), secrets) };
+    return { label: snapshot.label, releases: redactFindings(releases.sort((a, b) => a.key.localeCompare(b.key) || (a.cluster ?? '').localeCompare(b.cluster ?? '')), secrets) };
   } finally {
     await fs.rm(scratchDir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@ export type ReportParts = Omit<Report, 'version' | 'summary'>;
 /** A report in its canonical order, with the summary and verdict computed from its findings. */
 export function assembleReport(parts: ReportParts): Report {
   const findings = [...parts.findings].sort(compareFindings);
-  const releases = [...parts.releases].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  const releases = [...parts.releases].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || (a.cluster ?? '').localeCompare(b.cluster ?? ''));
   const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
   const blocking = findings.filter((f) => atOrAbove(f.severity, parts.failOn)).length;
   return {

@@ -22,7 +22,7 @@ export function mergeReports(reports: Report[], failOn?: Severity): Report {
   }
   const findings = new Map<string, Finding>();
   for (const finding of reports.flatMap((r) => r.findings)) findings.set(`${findingKey(finding)}\0${finding.message}\0${finding.location.line}`, finding);
-  const releases = new Map(reports.flatMap((r) => r.releases).map((r) => [`${r.namespace}/${r.name}`, r]));
+  const releases = new Map(reports.flatMap((r) => r.releases).map((r) => [`${r.cluster ?? ''}\0${r.namespace}/${r.name}`, r]));
   const deploy = reports.find((r) => r.deploy)?.deploy;
   return assembleReport({
     tool: first.tool,

@@ -47,7 +47,7 @@ async function renderFinding(finding: Finding, readSource: SourceReader, c: Retu
   const out: string[] = [];
   const where = `${finding.location.path}:${finding.location.line}${finding.location.column ? `:${finding.location.column}` : ''}`;
   out.push(`${c(severityColor, finding.severity)} ${c('2', finding.rule)}${finding.introduced ? c('35', ' (introduced)') : ''}`);
-  out.push(`  ${c('1', where)}`);
+  out.push(`  ${c('1', where)}${finding.subject.cluster ? c('2', `  (cluster ${finding.subject.cluster})`) : ''}`);
   out.push(`  ${finding.message}`);
   const source = await readSource(finding.location.path).catch(() => undefined);
   if (source !== undefined) {
