@@ -38,6 +38,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 const program = new Command('guard')
   .description('Pre-merge guard for Flux HelmReleases: renders what a change would deploy and blocks what would crash.')
   .version('0.1.0')
+  // Program options only before the subcommand: `guard charts import --version 1.2.3` is the chart's version.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride();
 
