@@ -11,18 +11,30 @@ import { publishFailure, publishReport, publisherFor } from './forge/publish.js'
 import type { CommentMode, ForgeKind } from './forge/publisher.js';
 import { summaryBody } from './forge/markdown.js';
 import { renderSarif } from './report/sarif.js';
+import { renderText } from './report/text.js';
+import { CommitSnapshot, repositoryRoot, resolveCommit } from './git/repo.js';
 
 /** The GitHub/Forgejo Actions entry: check, write the reports, post the verdict. Exit 0 / 1 / 2 like the CLI. */
 export async function runAction(env: Record<string, string | undefined> = process.env): Promise<number> {
   const input = (name: string) => core.getInput(name);
-  const context = runContext(env, { forge: (input('forge') || 'auto') as ForgeKind | 'auto', apiUrl: input('api-url'), token: input('token') });
+  // Hints for missing tools speak of workflow steps, not of npm commands in a clone.
+  process.env.GUARD_AS_ACTION = '1';
+  let context: ReturnType<typeof runContext>;
+  try {
+    context = runContext(env, { forge: (input('forge') || 'auto') as ForgeKind | 'auto', apiUrl: input('api-url'), token: input('token') });
+  } catch (error) {
+    // Without a token or a repository there is nowhere to post an error status: the job log says why.
+    const message = error instanceof GuardError ? error.describe() : (error as Error).message;
+    core.setFailed(`gitops-guard could not run: ${message.split('\n').join(' ')} (no commit status posted: the forge cannot be reached without it)`);
+    return 2;
+  }
   const publisher = publisherFor(context.target, {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : undefined,
     throttle: env.GUARD_THROTTLE !== 'off',
   });
   const workdir = path.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input('working-directory') || '.');
   try {
-    const { report } = await checkRevisions({
+    const { report, secrets } = await checkRevisions({
       cwd: workdir,
       base: input('base') || context.baseSha,
       // The pull request's head commit, never the working tree that checkout wrote.
@@ -37,6 +49,10 @@ export async function runAction(env: Record<string, string | undefined> = proces
     const sarifPath = path.join(outDir, 'gitops-guard.sarif');
     await fs.writeFile(reportPath, JSON.stringify(report, null, 2));
     await fs.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    // The job log carries the findings too, as the CLI prints them.
+    const head = input('head') || context.headSha;
+    const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
+    process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString('utf8'), { color: false, secrets }));
     const mode = (input('comment-mode') || 'review') as CommentMode;
     const outcome = await publishReport(report, context.target, mode, publisher);
     for (const note of outcome.notes) core.warning(note);
@@ -60,6 +76,10 @@ export async function runAction(env: Record<string, string | undefined> = proces
       core.setFailed(`gitops-guard blocked this change: ${report.summary.blocking} finding(s) at or above ${report.failOn}`);
       return 1;
     }
+    if (report.summary.verdict === 'incomplete') {
+      core.setFailed('gitops-guard could not check everything (a chart source did not answer): no verdict; see render/source-unreachable');
+      return 2;
+    }
     return 0;
   } catch (error) {
     const message = error instanceof GuardError ? error.describe() : `internal error: ${(error as Error).message}`;
@@ -71,5 +91,8 @@ export async function runAction(env: Record<string, string | undefined> = proces
 }
 
 if (process.env.GUARD_ACTION_NO_AUTORUN !== '1') {
-  process.exitCode = await runAction();
+  process.exitCode = await runAction().catch((error: unknown) => {
+    core.setFailed(`gitops-guard could not run: internal error: ${(error as Error)?.message ?? String(error)}`);
+    return 2;
+  });
 }

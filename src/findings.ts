@@ -2,6 +2,15 @@
 
 export type Severity = 'error' | 'warning' | 'notice';
 
+/**
+ * The guard could not check something for a reason that is not the change's (an allowed chart host
+ * did not answer): never a block, never a pass. The verdict is then "incomplete" (exit 2) unless
+ * other findings block.
+ */
+export const COULD_NOT_CHECK_RULE = 'render/source-unreachable';
+
+export type Verdict = 'pass' | 'fail' | 'incomplete';
+
 export const SEVERITY_RANK: Record<Severity, number> = { notice: 0, warning: 1, error: 2 };
 
 export interface SourceLocation {

@@ -1,8 +1,9 @@
-import { versionFree, type Severity, type SourceLocation } from '../findings.js';
+import { COULD_NOT_CHECK_RULE, versionFree, type Severity, type SourceLocation } from '../findings.js';
 import { resolveSchemaReferences, subchartSchemasReferRemote } from '../helm/schema-refs.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkValuesSchema, type ChartValuesModel } from '../checks/values-schema.js';
+import { templateValueRefs } from '../checks/template-value-refs.js';
 import { parseYamlFile } from '../yaml/source.js';
 import { asRecord, locationOf } from './objects.js';
 import { resolveKubectl } from '../kustomize/binary.js';
@@ -17,7 +18,6 @@ import type { RenderedRelease } from '../model/release.js';
 import { extractContainers, WORKLOADS_MODEL } from '../model/workloads.js';
 import { resolveChart, type ChartSourceContext } from './chart-source.js';
 import { describeRelease, type HelmRelease } from './helmrelease.js';
-import { GuardError } from '../errors.js';
 import { fluxReleaseName, fluxReleaseNamespace } from './release-name.js';
 import { SetSyntaxError } from './strvals.js';
 import { mergeFluxValues } from './values-merge.js';
@@ -61,7 +61,15 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   const chart = await resolveChart(release, context);
   if (!chart.ok) {
     // An allowed host that did not answer is not the change's fault: the guard could not check (exit 2).
-    if (chart.kind === 'unreachable') throw new GuardError(`could not check ${describeRelease(release)}: ${chart.message}`);
+    // The rest of the run goes on, and the verdict is "incomplete" (exit 2) unless something else blocks.
+    if (chart.kind === 'unreachable') {
+      return {
+        ok: false,
+        secrets: collected.secrets,
+        failures: [{ rule: COULD_NOT_CHECK_RULE, message: `could not check: ${chart.message}`, location: chart.location, identity: 'chart', severity: 'warning' }],
+        notChecked: true,
+      };
+    }
     const notChecked = chart.kind === 'not-checked' || chart.rule === 'render/source-not-checked';
     return {
       ok: false,
@@ -129,6 +137,8 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
     // subchart's); inside the guard's fence that fails every render. The guard validated the values
     // above, with the documents found in the chart (or said it could not), so helm is not asked to.
     skipSchemaValidation: action.disableSchemaValidation || chartModel.remoteReferences === true,
+    // A chart may render differently on upgrade ({{ if .Release.IsUpgrade }}); part of the cache key below.
+    isUpgrade: action.action === 'upgrade',
   };
   const postRenderers = postRendererKustomizations(release);
   const renderOnce = async () => {
@@ -144,7 +154,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   const helm = await resolveHelm();
   const rendered = chart.digest
     ? await context.renderCache.get(
-        RenderCache.key({ v: 3, model: WORKLOADS_MODEL, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
+        RenderCache.key({ v: 4, model: WORKLOADS_MODEL, helm: helm.version, chart: chart.digest, ...request, chartDir: undefined, postRenderers, kubectl: postRenderers.length > 0 ? (await resolveKubectl()).version : undefined, manifests: settings.keepManifests === true }),
         renderOnce,
       )
     : await renderOnce();
@@ -205,10 +215,10 @@ function loadChartValuesModel(dir: string, run: object, cacheDir: string): Promi
       schema = undefined;
     }
     const chartName = (chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1]) || path.basename(dir);
-    const subchartsRemote = await subchartSchemasReferRemote(dir);
-    if (!schema) return { defaults, chartName, remoteReferences: subchartsRemote };
+    const [subchartsRemote, templateRefs] = await Promise.all([subchartSchemasReferRemote(dir), templateValueRefs(dir)]);
+    if (!schema) return { defaults, chartName, remoteReferences: subchartsRemote, templateRefs };
     const references = await resolveSchemaReferences(dir, schema, cacheDir);
-    return { defaults, schema, chartName, references: references.documents, unresolvedReferences: references.unresolved, remoteReferences: references.remote || subchartsRemote };
+    return { defaults, schema, chartName, references: references.documents, unresolvedReferences: references.unresolved, remoteReferences: references.remote || subchartsRemote, templateRefs };
   });
 }
 

@@ -43,6 +43,8 @@ export function statusDescription(report: Report): string {
   const { summary } = report;
   const text = summary.verdict === 'fail'
     ? `Blocked: ${summary.errors} error(s), ${summary.warnings} warning(s)`
+    : summary.verdict === 'incomplete'
+    ? `Could not check everything: a chart source did not answer`
     : `Passed: ${summary.warnings} warning(s), ${summary.notices} notice(s)`;
   return text.slice(0, 140);
 }
@@ -52,6 +54,8 @@ export function summaryBody(report: Report, options: { outsideDiff: Finding[]; n
   const { summary } = report;
   const head = summary.verdict === 'fail'
     ? `## ⛔ gitops-guard: merge blocked`
+    : summary.verdict === 'incomplete'
+    ? `## ⚠️ gitops-guard: could not check everything (no verdict)`
     : `## ✅ gitops-guard: no blocking findings`;
   const lines = [
     SUMMARY_MARKER,

@@ -39,7 +39,7 @@ export async function publishReport(report: Report, target: ForgeTarget, mode: C
     }
   };
   await attempt('posting the commit status', async () => {
-    await publisher.setStatus(report.summary.verdict === 'fail' ? 'failure' : 'success', statusDescription(report));
+    await publisher.setStatus(report.summary.verdict === 'fail' ? 'failure' : report.summary.verdict === 'incomplete' ? 'error' : 'success', statusDescription(report));
     outcome.statusPosted = true;
   });
   if (mode === 'off' || target.pullNumber === undefined) {
@@ -62,7 +62,7 @@ export async function publishReport(report: Report, target: ForgeTarget, mode: C
   }
   if ((mode === 'annotations' || mode === 'review') && publisher.annotate) {
     await attempt('adding annotations', async () => {
-      const conclusion = report.summary.verdict === 'fail' ? 'failure' : report.findings.length > 0 ? 'neutral' : 'success';
+      const conclusion = report.summary.verdict === 'fail' ? 'failure' : report.summary.verdict === 'incomplete' ? 'failure' : report.findings.length > 0 ? 'neutral' : 'success';
       outcome.annotated = await publisher.annotate!(report.findings, statusDescription(report), `${report.findings.length} finding(s)`, conclusion);
       if (!outcome.annotated) outcome.notes.push('annotations need a token that may create check runs; the findings are in the summary comment and the job summary');
     });

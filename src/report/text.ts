@@ -36,6 +36,8 @@ export async function renderText(report: Report, readSource: SourceReader, optio
   const counts = `${plural(summary.errors, 'error')}, ${plural(summary.warnings, 'warning')}, ${plural(summary.notices, 'notice')} (${summary.introduced} introduced by this change)`;
   if (summary.verdict === 'fail') {
     lines.push(c('1;31', `✖ ${counts}: merge blocked (${summary.blocking} at or above --fail-on ${report.failOn})`));
+  } else if (summary.verdict === 'incomplete') {
+    lines.push(c('1;33', `? ${counts}: could not check everything (render/source-unreachable above): no verdict`));
   } else {
     lines.push(c('1;32', `✔ ${counts}: nothing at or above --fail-on ${report.failOn}`));
   }

@@ -8,7 +8,6 @@ import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCheck, type Report } from '../../src/engine.js';
 import { checkRemediation } from '../../src/checks/helmrelease-remediation.js';
-import { GuardError } from '../../src/errors.js';
 import { findingKey, SUBJECT_KINDS, type Finding } from '../../src/findings.js';
 import { readHelmRelease } from '../../src/flux/helmrelease.js';
 import { mergeReports } from '../../src/report/merge.js';
@@ -93,7 +92,7 @@ describe('nothing passes unchecked, whatever the policy says', () => {
 });
 
 describe('an allowed chart host that does not answer', () => {
-  it('is "could not check" (a GuardError naming the host, exit 2), not a finding that blocks', async () => {
+  it('is "could not check" (verdict incomplete, exit 2, the host named), not a block; the rest of the run still checks and blocks', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const host = `127.0.0.1:${(closed.address() as AddressInfo).port}`;
@@ -102,10 +101,19 @@ describe('an allowed chart host that does not answer', () => {
     const chart = { chart: 'podinfo', version: '6.5.0', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: 'flux-system' } };
     repo = await exampleRepo({ 'infrastructure/sources.yaml': source, 'apps/podinfo.yaml': release('podinfo', chart, { replicas: 1 }) });
     await repo.commit('change', { 'apps/podinfo.yaml': release('podinfo', chart, { replicas: 2 }) });
-    const failure = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: path.join(cacheDir, 'unreachable') }).then(() => undefined, (error: unknown) => error);
-    expect(failure).toBeInstanceOf(GuardError);
-    expect((failure as GuardError).message).toContain(host);
-    expect((failure as GuardError).message).toContain('could not check HelmRelease apps/podinfo');
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: path.join(cacheDir, 'unreachable') });
+    const unreachable = report.findings.filter((f) => f.rule === 'render/source-unreachable');
+    expect(unreachable.map((f) => [f.subject.name, f.severity])).toEqual([['podinfo', 'warning']]);
+    expect(unreachable[0]!.message).toContain(host);
+    expect(report.releases.find((r) => r.name === 'podinfo')?.status).not.toBe('rendered');
+    expect(report.summary.blocking).toBe(0);
+    expect(report.summary.verdict).toBe('incomplete');
+
+    // Another release carrying the incident's flag in the same change still blocks: the run went on.
+    await repo.commit('and the incident', { 'infrastructure/external-dns/helmrelease.yaml': externalDnsRelease({ ...BASE_VALUES, extraArgs: ['--traefik-disable-legacy'] }) });
+    const blocked = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: path.join(cacheDir, 'unreachable') });
+    expect(blocked.findings.some((f) => f.rule === 'container-flags/unknown-flag')).toBe(true);
+    expect(blocked.summary.verdict).toBe('fail');
   });
 });
 
