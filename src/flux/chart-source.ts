@@ -14,7 +14,8 @@ import type { PositionedValues } from './values-merge.js';
 import type { ValuesSourceOptions } from './values-sources.js';
 import { asRecord, asString, type RepoObject } from './objects.js';
 import { resolveFromOciRepository } from './oci-repository.js';
-import { classifyGitRepository, type GitSource } from './source-identity.js';
+import { addLocalDependencies, checkoutFiles, combinedDigest, materializeWithDependencies, planLocalDependencies, snapshotFiles } from './chart-dependencies.js';
+import { classifyGitRepository, type GitSource, type RepositoryIdentity } from './source-identity.js';
 
 export interface ChartSourceContext extends ValuesSourceOptions {
   snapshot: Snapshot;
@@ -35,6 +36,8 @@ export interface ChartSourceContext extends ValuesSourceOptions {
   remoteUrls?: string[];
   /** "ns/name" of the GitRepositories the root Kustomizations build from (source-identity.ts). */
   rootSources?: Set<string>;
+  /** "This repository" as the base revision shows it (`repositoryIdentity`): applied to base and head alike, it overrides remoteUrls/rootSources. */
+  repositoryIdentity?: RepositoryIdentity;
   /** `charts` of the base policy (mirrors; resolve: cached, which --offline sets too). */
   charts?: { mirrors?: Record<string, string>; resolve?: 'network' | 'cached' };
 }
@@ -102,6 +105,7 @@ function gitSourceOf(chart: ChartSpec, context: ChartSourceContext): GitSource {
     repoRoot: context.repoRoot,
     remoteUrls: context.remoteUrls ?? [],
     rootSources: context.rootSources,
+    ...(context.repositoryIdentity ? { identity: context.repositoryIdentity } : {}),
   });
 }
 
@@ -215,8 +219,19 @@ async function resolveFromGit(chart: ChartSpec, locations: ChartLocations, conte
       location: locations.chart,
     };
   }
-  const [dir, digest] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
-  return { ok: true, dir, description: `./${relative} at ${context.snapshot.label}`, inputs: [], digest: `git:${digest}` };
+  const description = `./${relative} at ${context.snapshot.label}`;
+  const plan = await planLocalDependencies(relative, snapshotFiles(context.snapshot));
+  if (!plan.ok) return { ok: false, rule: 'render/failed', message: `chart ${chart.name} (${source}) at ${context.snapshot.label}: ${plan.error}`, location: locations.chart };
+  if (plan.dependencies.length === 0) {
+    const [dir, digest] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
+    return { ok: true, dir, description, inputs: [], digest: `git:${digest}` };
+  }
+  // source-controller packs the chart's file:// dependencies from the same revision into it.
+  const [chartDigest, ...dependencyDigests] = await Promise.all([relative, ...plan.dependencies.map((d) => d.dir)].map((d) => context.snapshot.treeDigest(d)));
+  const digest = combinedDigest(chartDigest!, plan.dependencies.map((d, i) => ({ dir: d.dir, digest: dependencyDigests[i]! })));
+  const made = await materializeWithDependencies(context.snapshot, relative, plan.dependencies, digest, context.scratchDir);
+  if (!made.ok || !made.dir) return { ok: false, rule: 'render/failed', message: `chart ${chart.name} (${source}) at ${context.snapshot.label}: ${made.ok ? 'not materialized' : made.error}`, location: locations.chart };
+  return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(', ')}`, inputs: [], digest: `git:${digest}` };
 }
 
 /** A chart in a mapped checkout of another repository: copied (or unpacked) without following links, never cached. */
@@ -238,6 +253,10 @@ async function copyChartDir(root: string, relative: string, context: ChartSource
   if (!(await fs.access(path.join(into, 'Chart.yaml')).then(() => true, () => false))) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
+  const files = checkoutFiles(root);
+  const plan = await planLocalDependencies(relative, files);
+  const added = plan.ok ? await addLocalDependencies(into, plan.dependencies, files) : plan;
+  if (!added.ok) return { ok: false, rule: 'render/failed', message: `chart directory ${chart.name} (${source}): ${added.error}`, location: locations.chart };
   return { ok: true, dir: into, description: relative, inputs: [] };
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
 import { findChartRefObject, findSourceObject, readHelmChart } from './chart-ref.js';
 import { confined } from './chart-values-files.js';
+import { localDependencyFolders, snapshotFiles } from './chart-dependencies.js';
 import type { RepoInventory } from './discover.js';
 import type { ChartSpec, HelmRelease } from './helmrelease.js';
 import { findReferenced } from './values-sources.js';
@@ -39,7 +40,10 @@ async function hashChartSource(hash: Hash, chart: ChartSpec, inventory: RepoInve
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === 'GitRepository') {
-    hash.update(await snapshot.treeDigest(path.posix.normalize(chart.name.replace(/^\.\//, ''))));
+    const chartDir = path.posix.normalize(chart.name.replace(/^\.\//, ''));
+    hash.update(await snapshot.treeDigest(chartDir));
+    // source-controller packs the chart's file:// dependencies into it: a change there re-renders.
+    for (const dir of await localDependencyFolders(chartDir, snapshotFiles(snapshot))) hash.update(`\0${dir}\0${await snapshot.treeDigest(dir)}`);
     // valuesFiles of a GitRepository chart may live anywhere in the repository.
     for (const file of chart.valuesFiles) hash.update((await snapshot.readFile(confined(file))) ?? '\0missing');
   }

@@ -11,6 +11,8 @@ export interface TemplateRequest {
   includeCrds?: boolean;
   noHooks?: boolean;
   skipSchemaValidation?: boolean;
+  /** helm-controller upgrades a release that exists: `.Release.IsUpgrade` true, `.Release.IsInstall` false. */
+  isUpgrade?: boolean;
 }
 
 /**
@@ -27,11 +29,12 @@ export function templateArguments(request: TemplateRequest): string[] {
   if (request.includeCrds) args.push('--include-crds');
   if (request.noHooks) args.push('--no-hooks');
   if (request.skipSchemaValidation) args.push('--skip-schema-validation');
+  if (request.isUpgrade) args.push('--is-upgrade');
   args.push('--', request.releaseName, request.chartDir);
   return args;
 }
 
-/** `helm template` as helm-controller would install the release; returns the rendered manifests. */
+/** `helm template` as helm-controller would install or upgrade the release; returns the rendered manifests. */
 export async function helmTemplate(request: TemplateRequest, options: HelmRunOptions): Promise<{ ok: true; manifests: string } | { ok: false; error: string }> {
   if (!isValidReleaseName(request.releaseName)) {
     return { ok: false, error: `release name ${JSON.stringify(request.releaseName.slice(0, 80))} is invalid (helm needs a DNS-1123 subdomain of at most 53 characters); not rendered` };

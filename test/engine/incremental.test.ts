@@ -58,8 +58,8 @@ describe('only what a change can affect is rendered, and nothing it affects is s
       metadata: { name: 'remote', namespace: 'apps' },
       spec: { chart: { spec: { chart: 'x', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: 'flux-system' } } } },
     });
-    // Rendering it is what proves it affected: the new URL does not answer, which is "could not check" (exit 2).
-    await expect(affected({ 'apps/remote.yaml': release, 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/a') }, { 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/b') })).rejects.toThrow(/could not check HelmRelease apps\/remote: .*127\.0\.0\.1:9/);
+    // Rendering it is what proves it affected: the new URL does not answer, which is "could not check" (not unchanged).
+    expect(await affected({ 'apps/remote.yaml': release, 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/a') }, { 'apps/repo.yaml': helmRepository('http://127.0.0.1:9/b') })).toEqual(['remote']);
   });
 });
 

@@ -334,14 +334,14 @@ describe('hostile charts in a pull request', () => {
     expect(other.connections()).toBe(0);
   });
 
-  it('reports a chart from another Git repository as not checked (a notice), and passes when nothing else blocks', async () => {
+  it('reports a chart from another Git repository as not checked (a warning: the change adds the release), and passes when nothing else blocks', async () => {
     const upstream = stringify({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'upstream', namespace: 'flux-system' }, spec: { interval: '1h', url: 'https://git.example.net/vendor/charts.git', ref: { branch: 'main' } } });
     const own = stringify({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'flux-system', namespace: 'flux-system' }, spec: { interval: '1h', url: 'https://git.example.net/ops/cluster.git', ref: { branch: 'main' } } });
     repo = await exampleRepo({ 'flux/sources.yaml': `${own}---\n${upstream}` });
     await repo.commit('change', { 'apps/foreign.yaml': release('foreign', { chart: './charts/not-here', sourceRef: gitSource('upstream') }) });
     const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: path.join(workDir, 'engine-cache') });
     const finding = report.findings.find((f) => f.subject.name === 'foreign' && f.rule.startsWith('render/'));
-    expect(finding).toMatchObject({ rule: 'render/source-not-checked', severity: 'notice' });
+    expect(finding).toMatchObject({ rule: 'render/source-not-checked', severity: 'warning' });
     expect(finding?.message).toContain('GitRepository flux-system/upstream, which is not this repository');
     expect(finding?.message).toContain('gitRepositories');
     expect(finding?.message).not.toContain('Chart.yaml');
