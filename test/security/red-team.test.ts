@@ -464,8 +464,8 @@ describe('RT class 5: a change cannot widen the fence that judges it', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('RT class 10: the incident flag cannot pass by being hidden from the render', () => {
-  // GETS THROUGH: helm template is always run as an install (.Release.IsUpgrade false), while helm-controller upgrades a release the base already has; src/helm/template.ts:templateArguments (no --is-upgrade), src/flux/render.ts (action not passed, not in the render-cache key)
-  it.fails('a chart that adds the flag only on upgrade ({{ if .Release.IsUpgrade }}) is rendered as helm-controller upgrades it: blocked', async () => {
+  // Was getting through: helm template is always run as an install (.Release.IsUpgrade false), while helm-controller upgrades a release the base already has; src/helm/template.ts:templateArguments (no --is-upgrade), src/flux/render.ts (action not passed, not in the render-cache key)
+  it('a chart that adds the flag only on upgrade ({{ if .Release.IsUpgrade }}) is rendered as helm-controller upgrades it: blocked', async () => {
     const repo = track(await exampleRepo());
     const template = await fs.readFile(path.join(repo.dir, 'charts/external-dns/templates/deployment.yaml'), 'utf8');
     const hidden = template.replace('            - --provider={{ .Values.provider.name }}\n', `            - --provider={{ .Values.provider.name }}\n            {{- if .Release.IsUpgrade }}\n            - ${INCIDENT_FLAG}\n            {{- end }}\n`);
@@ -520,8 +520,8 @@ describe('RT class 10: the incident flag cannot pass by being hidden from the re
     expect(outcome).not.toBe('pass');
   });
 
-  // GETS THROUGH: the fingerprint hashes the chart folder only, so a change to a file:// dependency that source-controller packs into the chart leaves the release "unchanged" and unrendered; src/flux/fingerprint.ts:hashChartSource (and src/flux/chart-source.ts:resolveFromGit never resolves file:// dependencies, so such a chart is render/failed whenever it is touched)
-  it.fails('a change only to a file:// dependency of the chart (Chart.yaml dependencies) re-renders the release', async () => {
+  // Was getting through: the fingerprint hashes the chart folder only, so a change to a file:// dependency that source-controller packs into the chart leaves the release "unchanged" and unrendered; src/flux/fingerprint.ts:hashChartSource (and src/flux/chart-source.ts:resolveFromGit never resolves file:// dependencies, so such a chart is render/failed whenever it is touched)
+  it('a change only to a file:// dependency of the chart (Chart.yaml dependencies) re-renders the release', async () => {
     const library = { 'charts/extras/Chart.yaml': 'apiVersion: v2\nname: extras\nversion: 0.1.0\n', 'charts/extras/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extras\ndata:\n  a: "1"\n' };
     const repo = track(await exampleRepo(library));
     const chartYaml = await fs.readFile(path.join(repo.dir, 'charts/external-dns/Chart.yaml'), 'utf8');
@@ -883,8 +883,8 @@ describe('RT report integrity: the same move under a bootstrap Kustomization', (
 });
 
 describe('RT class 3/10: a version range resolves to the chart Flux would install', () => {
-  // GETS THROUGH: ranges are read with npm semver, where a prerelease counts only on the same major.minor.patch; helm's index (Masterminds semver, what source-controller uses) lets a constraint with a prerelease (>=1.0.0-0) pick any prerelease. The guard renders 1.4.0 (its flag is known) while Flux installs 1.5.0-rc.1 (flag removed); src/helm/versions.ts:pickVersion/parseConstraint
-  it.fails('>=1.0.0-0 picks 1.5.0-rc.1 over 1.4.0, as source-controller does, and the flag its image dropped blocks', async () => {
+  // Was getting through: ranges are read with npm semver, where a prerelease counts only on the same major.minor.patch; helm's index (Masterminds semver, what source-controller uses) lets a constraint with a prerelease (>=1.0.0-0) pick any prerelease. The guard renders 1.4.0 (its flag is known) while Flux installs 1.5.0-rc.1 (flag removed); src/helm/versions.ts:pickVersion/parseConstraint
+  it('>=1.0.0-0 picks 1.5.0-rc.1 over 1.4.0, as source-controller does, and the flag its image dropped blocks', async () => {
     const charts: string[] = [];
     for (const [version, appVersion] of [['1.4.0', 'v0.14.1'], ['1.5.0-rc.1', 'v0.19.0']]) {
       const dir = await fs.mkdtemp(path.join(workDir, 'chart-'));
