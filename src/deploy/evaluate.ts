@@ -2,8 +2,13 @@ import { execa } from 'execa';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { DraftFinding, SourceLocation } from '../findings.js';
-import { firstChangedLines, normalizeDir, trailersBetween, type Snapshot } from '../git/repo.js';
-import { evaluateDeployNodes, resolveNix, type DeployNode, type EvalOutcome } from '../nix/eval-deploy.js';
+import { CommitSnapshot, firstChangedLines, normalizeDir, trailersBetween, type Snapshot } from '../git/repo.js';
+import { GuardError } from '../errors.js';
+import { localInputError, nixVersion, resolveNix, type DeployNode, type FlakeFailure, type NodeFailure } from '../nix/eval-deploy.js';
+import { localInputs } from '../nix/flake-inputs.js';
+import { inputHostPolicy, lockedInputs, refusedInputs, type InputHostPolicy, type LockedInput } from '../nix/input-fetch.js';
+import { EvalCache } from './eval-cache.js';
+import { ancestors, evaluateRevision, type FleetContext, type RevisionResult, type RevisionSpec } from './fleet-eval.js';
 import { fetchFiringAlerts } from './alertmanager.js';
 import type { ApprovalsLookup } from './approvals.js';
 import { planDeploy, type DeployPlan } from './plan.js';
@@ -21,19 +26,28 @@ export interface DeployRevisions {
 export interface DeployOptions {
   /** Who approved the head commit on the forge; without it an override trailer is refused. */
   approvals?: ApprovalsLookup;
+  /** Where evaluation results of commits are kept (reused by later runs and `guard targets`); none: not cached. */
+  cacheDir?: string;
+  /** network.allowedHosts of the base policy: flake inputs may also come from these hosts. */
+  networkAllowedHosts?: string[];
+  /** Called for every nix evaluation started (tests count them). */
+  onEvaluate?: (label: string, node: string | undefined) => void;
 }
 
 export type DeployEvaluation =
   | { kind: 'none' }
   /** `baseFindings`: what the base revision had, so an evaluation error the base shares is not "introduced". */
   | { kind: 'failed'; findings: DraftFinding[]; baseFindings: DraftFinding[] }
-  | { kind: 'planned'; input: DeployCheckInput; findings: DraftFinding[] };
+  | { kind: 'planned'; input: DeployCheckInput; findings: DraftFinding[]; baseFindings: DraftFinding[] };
 
 /**
  * Evaluate the fleet at base and head with real nix and build the deploy plan the checks judge.
  * Returns `none` when the head has no flake, or when every changed path is one the base policy
  * declares unable to change the evaluation (deploy.ignorePaths). Anything else may change what the
- * flake evaluates (a .nix file, flake.lock, any file the flake reads), so the fleet is evaluated.
+ * flake evaluates (a .nix file, flake.lock, any file the flake reads), so the fleet is evaluated:
+ * both locks judged (no machine path; head inputs only from hosts the base allows, else a finding),
+ * inputs fetched into the store (the only network step; a failure is exit 2), then base and head
+ * each evaluated one nix process per node (src/deploy/fleet-eval.ts), results cached by commit.
  */
 export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployPolicy, options: DeployOptions = {}): Promise<DeployEvaluation> {
   const flakeDir = normalizeDir(policy.flake ?? '');
@@ -43,41 +57,102 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
   if (!(await mayChangeEvaluation(revisions, policy.ignorePaths ?? []))) return { kind: 'none' };
   const nixBin = await resolveNix();
   const flakeLocation: SourceLocation = { path: flakeFile, line: 1 };
-  const timeoutMs = 300_000;
-  const [baseEval, headEval] = await Promise.all([
-    baseFlake
-      ? evaluateDeployNodes({ nixBin, repoRoot: revisions.root, rev: revisions.baseSha, flakeDir, timeoutMs, label: revisions.base.label })
-      : Promise.resolve<EvalOutcome>({ ok: true, nodes: [] }),
-    evaluateDeployNodes({ nixBin, repoRoot: revisions.root, rev: revisions.headRev, flakeDir, timeoutMs, label: revisions.head.label }),
-  ]);
-  if (!headEval.ok) {
-    const headFiles = new Set(await revisions.head.listFiles());
-    const failed = (outcome: Extract<EvalOutcome, { ok: false }>): DraftFinding => ({
-      rule: 'nix/eval-failed',
-      severity: 'error',
-      message: `evaluating the deploy targets (${flakeFile}#deploy.nodes) failed, so which hosts this change redeploys is unknown: ${outcome.identity}`,
-      // The line nix names, when it is a file of this repository; else the flake.
-      location: outcome.position && headFiles.has(outcome.position.path) ? outcome.position : flakeLocation,
-      subject: { kind: 'DeployNode', name: 'deploy.nodes' },
-      evidence: [outcome.error],
-      identity: outcome.identity,
-    });
-    return { kind: 'failed', findings: [failed(headEval)], baseFindings: baseEval.ok ? [] : [failed(baseEval)] };
+  const lockFile = path.posix.join(flakeDir, 'flake.lock');
+  const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b) => b?.toString('utf8'));
+  const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
+  const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
+  // Judged from the lock as committed, before nix reads anything of the flake.
+  for (const [lock, label] of [[headLock, revisions.head.label], [baseLock, revisions.base.label]] as const) {
+    const local = localInputs(lock.locks);
+    if (local.length > 0) throw localInputError(local, label);
   }
+  const hosts = inputHostPolicy(baseLock.inputs, policy.allowedInputHosts, options.networkAllowedHosts);
+  const refusedAtBase = refusedInputs(baseLock.inputs, hosts);
+  if (refusedAtBase.length > 0) {
+    throw new GuardError(
+      `could not check the deploy targets at ${revisions.base.label}: the base flake.lock fetches ${refusedAtBase.map((i) => `"${i.input}" from ${i.host || '(unknown host)'}`).join(', ')}, which ${hosts.source} does not allow`,
+      refusedAtBase[0]!.location,
+      'add the host to deploy.allowedInputHosts in .guard.yaml',
+    );
+  }
+  const refusedAtHead = refusedInputs(headLock.inputs, hosts);
+  if (refusedAtHead.length > 0) return { kind: 'failed', findings: refusedAtHead.map((input) => inputRefused(input, hosts)), baseFindings: [] };
+
+  const context: FleetContext = {
+    nixBin,
+    nixVersion: await nixVersion(nixBin),
+    repoRoot: revisions.root,
+    flakeDir,
+    timeoutMs: (policy.evalTimeoutSeconds ?? 300) * 1000,
+    concurrency: policy.evalConcurrency ?? 2,
+    cache: new EvalCache(options.cacheDir),
+    ...(options.onEvaluate ? { onEvaluate: options.onEvaluate } : {}),
+  };
+  const baseSpec: RevisionSpec = { rev: revisions.baseSha, label: revisions.base.label, lockText: baseLockText, inputs: baseLock.inputs, hosts };
+  const headSpec: RevisionSpec = { rev: revisions.headRev, label: revisions.head.label, lockText: headLockText, inputs: headLock.inputs, hosts };
+  // One revision after the other, each `concurrency` nix processes at most: memory is bounded by the pool.
+  const baseEval: RevisionResult = baseFlake ? await evaluateRevision(context, baseSpec) : { ok: true, names: [], nodes: new Map() };
+  const headEval = await evaluateRevision(context, headSpec);
+  const headFiles = new Set(await revisions.head.listFiles());
+  const baseFiles = new Set(await revisions.base.listFiles());
+  const flakeFailed = (failure: FlakeFailure, files: Set<string>): DraftFinding => ({
+    rule: 'nix/eval-failed',
+    severity: 'error',
+    message: `evaluating the deploy targets (${flakeFile}#deploy.nodes) failed, so which hosts this change redeploys is unknown: ${failure.identity}`,
+    // The line nix names, when it is a file of this repository; else the flake.
+    location: failure.position && files.has(failure.position.path) ? failure.position : flakeLocation,
+    subject: { kind: 'DeployNode', name: 'deploy.nodes' },
+    evidence: [failure.error],
+    identity: failure.identity,
+  });
+  const nodeFailed = (failure: NodeFailure, files: Set<string>): DraftFinding => ({
+    rule: 'nix/eval-failed',
+    severity: 'error',
+    message: `deploy node ${failure.name} does not evaluate, so what this change deploys to it is unknown (the other nodes are compared): ${failure.timedOut ? `timeout: ${failure.error}` : failure.identity}`,
+    location: failure.position && files.has(failure.position.path) ? failure.position : flakeLocation,
+    subject: { kind: 'DeployNode', name: failure.name },
+    evidence: [failure.error],
+    identity: failure.identity,
+  });
+  const baseFindings: DraftFinding[] = !baseEval.ok
+    ? [flakeFailed(baseEval.flake, baseFiles)]
+    : [...baseEval.nodes.values()].flatMap((o) => (o.ok ? [] : [nodeFailed(o.failure, baseFiles)]));
+  if (!headEval.ok) return { kind: 'failed', findings: [flakeFailed(headEval.flake, headFiles)], baseFindings };
+
   const findings: DraftFinding[] = [];
-  let baseNodes: DeployNode[] = [];
-  if (baseEval.ok) baseNodes = baseEval.nodes;
-  else {
+  const headNodes: DeployNode[] = [];
+  for (const outcome of headEval.nodes.values()) {
+    if (outcome.ok) headNodes.push(outcome.node);
+    else findings.push(nodeFailed(outcome.failure, headFiles));
+  }
+  const failedAtHead = new Set([...headEval.nodes.values()].flatMap((o) => (o.ok ? [] : [o.failure.name])));
+  // What each head node is compared with: its base result, or where base did not evaluate it, its last good result before base.
+  const baseline = await baselineOf(context, revisions, baseSpec, baseEval, headNodes.map((n) => n.name), policy.lastGoodDepth ?? 3);
+  const baseNodes = [...baseline.nodes.values()].filter((n) => !failedAtHead.has(n.name));
+  for (const [name, commit] of baseline.lastGood) {
+    findings.push({
+      rule: 'nix/base-eval-failed',
+      severity: 'notice',
+      message: `deploy node ${name} does not evaluate at the base revision; it is compared with its last good evaluation, at ${commit.slice(0, 12)}`,
+      location: flakeLocation,
+      subject: { kind: 'DeployNode', name },
+    });
+  }
+  const unknown = headNodes.filter((n) => !baseline.nodes.has(n.name) && baseline.unknown.has(n.name));
+  if (unknown.length > 0) {
+    // Neither blocked as new nor silently passed: counted as not redeployed, and said so.
+    for (const node of unknown) baseNodes.push(node);
     findings.push({
       rule: 'nix/base-eval-failed',
       severity: 'warning',
-      message: `the deploy targets could not be evaluated at the base revision; every head target is treated as redeployed`,
+      message: `${unknown.length} deploy node${unknown.length === 1 ? '' : 's'} (${unknown.map((n) => n.name).join(', ')}) could not be evaluated at the base revision nor in the ${policy.lastGoodDepth ?? 3} commits before it, so whether this change redeploys ${unknown.length === 1 ? 'it' : 'them'} is unknown; they are counted as not redeployed`,
       location: flakeLocation,
       subject: { kind: 'DeployNode', name: 'deploy.nodes' },
-      evidence: [baseEval.error],
+      identity: unknown.map((n) => n.name).join(','),
+      suggestion: 'fix the base revision (or evaluate it once with the guard so its result is cached), then the change is compared host by host',
     });
   }
-  const plan: DeployPlan = planDeploy(baseNodes, headEval.nodes, policy.sites ?? {}, policy.tool ?? 'deploy-rs');
+  const plan: DeployPlan = planDeploy(baseNodes, headNodes, policy.sites ?? {}, policy.tool ?? 'deploy-rs');
   const changedLines = await fleetChangedLines(revisions, flakeDir);
   const nodeLocation = await nodeLocator(revisions.head, flakeDir, flakeLocation);
   const input: DeployCheckInput = { plan, policy, changedLines, nodeLocation, flakeLocation };
@@ -92,7 +167,7 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
       ? await fetchFiringAlerts({ url, matchers: policy.alertmanager.matchers ?? { severity: 'critical' }, timeoutMs: (policy.alertmanager.timeoutSeconds ?? 10) * 1000 })
       : { ok: false, error: 'no Alertmanager URL (deploy.alertmanager.url or GUARD_ALERTMANAGER_URL)' };
   }
-  return { kind: 'planned', input, findings };
+  return { kind: 'planned', input, findings, baseFindings };
 }
 
 /** Every path the change touches (deleted ones too); the working tree's tracked files when there is no head commit. */
@@ -166,4 +241,72 @@ async function nodeLocator(head: Snapshot, flakeDir: string, fallback: SourceLoc
     }
     return fallback;
   };
+}
+
+function inputRefused(input: LockedInput, hosts: InputHostPolicy): DraftFinding {
+  return {
+    rule: 'nix/input-host-not-allowed',
+    severity: 'error',
+    message: `flake input "${input.input}" (${input.type}) is fetched from ${input.host || 'a host the guard cannot tell'}, which is not allowed (${hosts.source}); the guard did not contact it, so the deploy targets of this change were not evaluated`,
+    location: input.location,
+    subject: { kind: 'DeployNode', name: `input ${input.input}` },
+    identity: `${input.input}@${input.host}`,
+    suggestion: 'use an input from an allowed host, or allow the host in deploy.allowedInputHosts of .guard.yaml in a change of its own (the policy is read from the base)',
+  };
+}
+
+interface Baseline {
+  nodes: Map<string, DeployNode>;
+  /** Nodes compared with an earlier commit than base, and that commit. */
+  lastGood: Map<string, string>;
+  /** Nodes that did not evaluate at base nor in the commits searched. */
+  unknown: Set<string>;
+}
+
+/**
+ * What each head node is compared with. A node that does not evaluate at base was not deployed by
+ * base either: what runs is its last good result, so the nearest first-parent ancestor where it
+ * evaluated is the baseline (a fix-forward then counts only hosts it really changes). A node absent
+ * from a base that evaluated is new (added), not unknown.
+ */
+async function baselineOf(context: FleetContext, revisions: DeployRevisions, baseSpec: RevisionSpec, baseEval: RevisionResult, headNames: string[], depth: number): Promise<Baseline> {
+  const nodes = new Map<string, DeployNode>();
+  const unknown = new Set<string>();
+  if (baseEval.ok) {
+    for (const [name, outcome] of baseEval.nodes) {
+      if (outcome.ok) nodes.set(name, outcome.node);
+      else unknown.add(name);
+    }
+  } else {
+    for (const name of headNames) unknown.add(name);
+  }
+  const lastGood = new Map<string, string>();
+  const wanted = () => headNames.filter((n) => unknown.has(n));
+  if (wanted().length === 0) return { nodes, lastGood, unknown };
+  for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path.posix.join(context.flakeDir, 'flake.lock')))?.toString('utf8');
+    let result: RevisionResult;
+    try {
+      const lock = lockedInputs(lockText, path.posix.join(context.flakeDir, 'flake.lock'), `ancestor ${commit.slice(0, 12)}`);
+      if (localInputs(lock.locks).length > 0) break;
+      // History already merged: its own lock's hosts are as trusted as the base's.
+      const hosts = inputHostPolicy(lock.inputs, undefined, []);
+      const allowed = { isAllowed: (h: string) => hosts.isAllowed(h) || baseSpec.hosts.isAllowed(h), source: baseSpec.hosts.source };
+      result = await evaluateRevision(context, { rev: commit, label: `ancestor ${commit.slice(0, 12)}`, lockText, inputs: lock.inputs, hosts: allowed }, wanted());
+    } catch (error) {
+      if (error instanceof GuardError) break; // inputs of older history may be gone: stop searching, the rest stays unknown
+      throw error;
+    }
+    if (!result.ok) continue;
+    for (const name of wanted()) {
+      const outcome = result.nodes.get(name);
+      if (outcome?.ok) {
+        nodes.set(name, outcome.node);
+        lastGood.set(name, commit);
+        unknown.delete(name);
+      }
+    }
+    if (wanted().length === 0) break;
+  }
+  return { nodes, lastGood, unknown };
 }

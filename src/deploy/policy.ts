@@ -20,6 +20,17 @@ export interface DeployPolicy {
   override?: { approvers?: string[] };
   /** Globs of paths that cannot change what the flake evaluates; a change touching only these skips evaluation. */
   ignorePaths?: string[];
+  /**
+   * Hosts (picomatch patterns on host[:port]) flake inputs may be fetched from. Default: the hosts the
+   * base flake.lock already uses, and network.allowedHosts.
+   */
+  allowedInputHosts?: string[];
+  /** nix processes evaluating nodes at once (one node each); default 2. */
+  evalConcurrency?: number;
+  /** Limit for each nix process, in seconds; default 300. */
+  evalTimeoutSeconds?: number;
+  /** First-parent commits before base searched for a node's last good evaluation when base does not evaluate it; default 3. */
+  lastGoodDepth?: number;
   unsafeSettings?: Severity;
   maxConfirmTimeoutSeconds?: number;
   alertmanager?: {

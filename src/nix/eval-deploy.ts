@@ -20,13 +20,29 @@ export interface DeployNode {
   profiles: Record<string, { outPath: string; drvPath: string }>;
 }
 
-export type EvalOutcome =
-  | { ok: true; nodes: DeployNode[] }
-  /** The flake does not evaluate; `identity` is the error without store paths, hashes or positions. */
-  | { ok: false; error: string; identity: string; position?: { path: string; line: number } };
+/** A node whose evaluation failed: named, with the repository file and line nix's trace points at. */
+export interface NodeFailure {
+  name: string;
+  error: string;
+  identity: string;
+  position?: { path: string; line: number };
+  timedOut?: boolean;
+}
+
+/** The flake as a whole does not evaluate (flake.nix, the lock, the list of nodes). */
+export interface FlakeFailure {
+  ok: false;
+  error: string;
+  /** The error without store paths, hashes or positions. */
+  identity: string;
+  position?: { path: string; line: number };
+  timedOut?: boolean;
+}
+
+export type NodeOutcome = { ok: true; node: DeployNode } | { ok: false; failure: NodeFailure };
 
 // Attribute names avoid `outPath`: nix serialises any attrset holding one as that string.
-const APPLY = `deploy: builtins.mapAttrs (name: node: {
+const NODE = `node: {
   hostname = node.hostname or name;
   site = node.site or null;
   magicRollback = node.magicRollback or deploy.magicRollback or null;
@@ -38,7 +54,14 @@ const APPLY = `deploy: builtins.mapAttrs (name: node: {
     out = profile.path.outPath;
     drv = profile.path.drvPath;
   }) (node.profiles or {});
-}) (deploy.nodes or {})`;
+}`;
+
+/** Every node in one nix process (the shape before per-node evaluation; kept for the memory benchmark). */
+export const ALL_NODES_APPLY = `deploy: builtins.mapAttrs (name: ${NODE}) (deploy.nodes or {})`;
+const NAMES_APPLY = 'deploy: builtins.attrNames (deploy.nodes or {})';
+/** One node, chosen by its index in the sorted names: no string of the change is spliced into nix code. */
+const nodeApply = (index: number) =>
+  `deploy: let name = builtins.elemAt (builtins.attrNames (deploy.nodes or {})) ${index}; in { inherit name; value = (${NODE}) deploy.nodes.\${name}; }`;
 
 export interface EvalRequest {
   nixBin: string;
@@ -48,6 +71,7 @@ export interface EvalRequest {
   rev?: string;
   /** Flake directory inside the repository ('' for the root). */
   flakeDir: string;
+  /** Per nix process. */
   timeoutMs: number;
   /** Which revision this is, for messages ("base", "head"). */
   label?: string;
@@ -57,10 +81,11 @@ export interface EvalRequest {
  * Settings of every nix call: never build, never import from a derivation, never download
  * (`restrict-eval` allows only the URLs of locked inputs, so builtins.fetchurl and the like stop before
  * they connect; the empty network namespace stops what restrict-eval does not govern, such as fetching
- * flake inputs, so a locked input is usable only when it is already in the store), no binary cache,
- * no flake registry lookup, no `nixConfig` of the flake itself.
+ * flake inputs, so a locked input is usable only when it is already in the store: the guard's fetch
+ * step, src/nix/input-fetch.ts, puts it there), no binary cache, no flake registry lookup, no
+ * `nixConfig` of the flake itself.
  */
-const NIX_SETTINGS = [
+export const NIX_SETTINGS = [
   '--extra-experimental-features', 'nix-command flakes',
   '--option', 'allow-import-from-derivation', 'false',
   '--option', 'restrict-eval', 'true',
@@ -73,14 +98,17 @@ const NIX_SETTINGS = [
   '--offline',
 ];
 
-/**
- * Evaluate deploy-rs nodes of one revision under the guard's fence: an environment built from nothing
- * (builtins.getEnv sees no token), an empty network namespace, and nix's own restrictions. First the
- * flake's inputs are locked and judged (none may read the machine's files), then the nodes are evaluated.
- * Something the evaluation needs that is not in the nix store is "could not check" (GuardError, exit 2),
- * never a finding.
- */
-export async function evaluateDeployNodes(request: EvalRequest): Promise<EvalOutcome> {
+/** An opened flake of one revision: its inputs judged, its nodes listed and evaluated one nix process each. */
+export interface FlakeSession {
+  label: string;
+  /** Sorted node names, or why the flake does not evaluate. */
+  names(): Promise<{ ok: true; names: string[] } | FlakeFailure>;
+  /** One node by its index in `names()`: one nix process that forces only this node. */
+  node(index: number, name: string): Promise<NodeOutcome>;
+  close(): Promise<void>;
+}
+
+export function assertFence(): void {
   const fence = networkFence();
   if (fence.kind === 'none' && process.env.GUARD_NETWORK_FENCE !== 'off') {
     throw new GuardError(
@@ -89,43 +117,112 @@ export async function evaluateDeployNodes(request: EvalRequest): Promise<EvalOut
       'run the guard where network namespaces are available (root, or unprivileged user namespaces enabled); GUARD_NETWORK_FENCE=off accepts the risk explicitly',
     );
   }
+}
+
+/**
+ * Open one revision's flake under the guard's fence: an environment built from nothing (builtins.getEnv
+ * sees no token), an empty network namespace, and nix's own restrictions. The flake's inputs are locked
+ * and judged (none may read the machine's files) before anything of it is evaluated. Something the
+ * evaluation needs that is not in the nix store is "could not check" (GuardError, exit 2), never a finding.
+ */
+export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
+  assertFence();
   const query = new URLSearchParams();
   if (request.rev) query.set('rev', request.rev);
   if (request.flakeDir) query.set('dir', request.flakeDir);
   const flakeRef = `git+file://${request.repoRoot}${query.size > 0 ? `?${query.toString()}` : ''}`;
   const label = request.label ?? (request.rev ? request.rev.slice(0, 12) : 'the working tree');
+  // One HOME per revision: nix's fetcher cache there lets every node's process reuse the copy of the revision.
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-nix-'));
-  try {
-    const run = (args: string[], allowedUris: string[] = []) => runTool(request.nixBin, [...NIX_SETTINGS, '--option', 'allowed-uris', allowedUris.join(' '), ...args], {
-      env: toolEnvironment(home, { XDG_CACHE_HOME: path.join(home, 'cache'), XDG_CONFIG_HOME: path.join(home, 'config') }),
-      timeoutMs: request.timeoutMs,
-      maxBuffer: 256 * 1024 * 1024,
-      network: 'none',
-    });
+  const run = (args: string[], allowedUris: string[] = []) => runTool(request.nixBin, [...NIX_SETTINGS, '--option', 'allowed-uris', allowedUris.join(' '), ...args], {
+    env: toolEnvironment(home, { XDG_CACHE_HOME: path.join(home, 'cache'), XDG_CONFIG_HOME: path.join(home, 'config') }),
+    timeoutMs: request.timeoutMs,
+    maxBuffer: 256 * 1024 * 1024,
+    network: 'none',
+  });
+  let opened: Promise<{ ok: true; locks?: FlakeLocks; source?: string } | FlakeFailure> | undefined;
+  const open = () => (opened ??= (async () => {
     const metadata = await run(['flake', 'metadata', '--json', '--no-write-lock-file', '--', flakeRef]);
     if (metadata.timedOut) return timedOut(request);
-    let locks: FlakeLocks | undefined;
-    if (metadata.exitCode === 0) locks = (parseJson(metadata.stdout) as { locks?: FlakeLocks } | undefined)?.locks;
-    else return failure(metadata.stderr, undefined, label);
+    if (metadata.exitCode !== 0) return failure(metadata.stderr, undefined, label);
+    const parsed = parseJson(metadata.stdout) as { locks?: FlakeLocks; path?: unknown } | undefined;
+    const locks = parsed?.locks;
     const local = localInputs(locks);
-    if (local.length > 0) {
-      throw new GuardError(
-        `could not check the deploy targets at ${label}: flake input${local.length === 1 ? '' : 's'} ${local.map((l) => `"${l.input}" (${l.where})`).join(', ')} would read files of the machine the guard runs on, outside the checked revision`,
-        undefined,
-        'flake inputs must come from the network (github:, https:, git+https:) or from paths inside the checked revision (path:./dir)',
-      );
-    }
-    // Locked inputs may be read from the store (the fence leaves nothing else); no other URI at all.
-    const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', APPLY, '--', `${flakeRef}#deploy`], lockedUrls(locks));
-    if (result.timedOut) return timedOut(request);
-    // A failed evaluation may still print partial JSON: only trust stdout after exit 0.
-    if (result.exitCode !== 0) return failure(result.stderr, locks, label);
-    const parsed = parseJson(result.stdout) as Record<string, RawNode> | undefined;
-    if (!parsed || typeof parsed !== 'object') return { ok: false, error: 'nix eval printed output that is not JSON', identity: 'output is not JSON' };
-    return { ok: true, nodes: Object.entries(parsed).map(([name, raw]) => toNode(name, raw)) };
+    if (local.length > 0) throw localInputError(local, label);
+    return { ok: true as const, locks, source: typeof parsed?.path === 'string' ? parsed.path : undefined };
+  })());
+  return {
+    label,
+    async names() {
+      const flake = await open();
+      if (!flake.ok) return flake;
+      const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', NAMES_APPLY, '--', `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      if (result.timedOut) return timedOut(request);
+      if (result.exitCode !== 0) return failure(result.stderr, flake.locks, label, flake.source);
+      const names = parseJson(result.stdout);
+      if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) return { ok: false, error: 'nix eval printed output that is not a list of node names', identity: 'output is not JSON' };
+      return { ok: true, names: names as string[] };
+    },
+    async node(index, name) {
+      const flake = await open();
+      if (!flake.ok) return { ok: false, failure: { name, error: flake.error, identity: flake.identity, ...(flake.position ? { position: flake.position } : {}) } };
+      const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', nodeApply(index), '--', `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      if (result.timedOut) {
+        const error = `nix eval of node ${name} did not finish within ${Math.round(request.timeoutMs / 1000)} s (deploy.evalTimeoutSeconds)`;
+        return { ok: false, failure: { name, error, identity: 'timeout', timedOut: true } };
+      }
+      // A failed evaluation may still print partial JSON: only trust stdout after exit 0.
+      if (result.exitCode !== 0) {
+        const failed = failure(result.stderr, flake.locks, label, flake.source);
+        return { ok: false, failure: { name, error: failed.error, identity: failed.identity, ...(failed.position ? { position: failed.position } : {}) } };
+      }
+      const parsed = parseJson(result.stdout) as { name?: unknown; value?: RawNode } | undefined;
+      if (!parsed || parsed.name !== name || typeof parsed.value !== 'object' || parsed.value === null) {
+        return { ok: false, failure: { name, error: 'nix eval printed output that is not this node', identity: 'output is not JSON' } };
+      }
+      return { ok: true, node: toNode(name, parsed.value) };
+    },
+    close: () => fs.rm(home, { recursive: true, force: true }).catch(() => undefined),
+  };
+}
+
+/** Every node of one revision, `concurrency` nix processes at a time. */
+export async function evaluateDeployNodes(request: EvalRequest & { concurrency?: number }): Promise<{ ok: true; nodes: DeployNode[]; failed: NodeFailure[] } | FlakeFailure> {
+  const session = await openFlake(request);
+  try {
+    const listed = await session.names();
+    if (!listed.ok) return listed;
+    const outcomes = await inPool(listed.names.map((name, index) => () => session.node(index, name)), request.concurrency ?? 2);
+    return {
+      ok: true,
+      nodes: outcomes.flatMap((o) => (o.ok ? [o.node] : [])),
+      failed: outcomes.flatMap((o) => (o.ok ? [] : [o.failure])),
+    };
   } finally {
-    await fs.rm(home, { recursive: true, force: true }).catch(() => undefined);
+    await session.close();
   }
+}
+
+/** Run tasks with at most `size` at once, results in task order. */
+export async function inPool<T>(tasks: Array<() => Promise<T>>, size: number): Promise<T[]> {
+  const results = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await tasks[index]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(size, tasks.length)) }, worker));
+  return results;
+}
+
+export function localInputError(local: Array<{ input: string; where: string }>, label: string): GuardError {
+  return new GuardError(
+    `could not check the deploy targets at ${label}: flake input${local.length === 1 ? '' : 's'} ${local.map((l) => `"${l.input}" (${l.where})`).join(', ')} would read files of the machine the guard runs on, outside the checked revision`,
+    undefined,
+    'flake inputs must come from the network (github:, https:, git+https:) or from paths inside the checked revision (path:./dir)',
+  );
 }
 
 function lockedUrls(locks: FlakeLocks | undefined): string[] {
@@ -134,9 +231,9 @@ function lockedUrls(locks: FlakeLocks | undefined): string[] {
     .filter((url): url is string => typeof url === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(url) && !/^file:/i.test(url));
 }
 
-function timedOut(request: EvalRequest): EvalOutcome {
-  const error = `nix eval did not finish within ${Math.round(request.timeoutMs / 1000)} s`;
-  return { ok: false, error, identity: 'timeout' };
+function timedOut(request: EvalRequest): FlakeFailure {
+  const error = `nix eval did not finish within ${Math.round(request.timeoutMs / 1000)} s (deploy.evalTimeoutSeconds)`;
+  return { ok: false, error, identity: 'timeout', timedOut: true };
 }
 
 function parseJson(text: string): unknown {
@@ -160,7 +257,7 @@ const NEEDS_FETCH = [
  * (the message names the input or URL, never a reply: no connection is ever made); anything else is an
  * evaluation error of the flake.
  */
-function failure(stderr: string, locks: FlakeLocks | undefined, label: string): EvalOutcome {
+function failure(stderr: string, locks: FlakeLocks | undefined, label: string, source?: string): FlakeFailure {
   const error = cleanNixError(stderr);
   const forbidden = /access to URI '([^']+)' is forbidden in restricted mode/.exec(error);
   if (forbidden) {
@@ -182,8 +279,13 @@ function failure(stderr: string, locks: FlakeLocks | undefined, label: string): 
       'fetch the base revision\'s flake inputs into the runner\'s nix store in a trusted step before the guard runs (e.g. nix flake archive on the base checkout)',
     );
   }
-  const at = /\bat \/nix\/store\/[a-z0-9]{32}-source\/([^\s:]+):(\d+)/.exec(error);
-  return { ok: false, error, identity: errorIdentity(error), ...(at ? { position: { path: at[1]!, line: Number(at[2]) } } : {}) };
+  // Positions in the revision's own copy are repository files (the evidence shows them so); others are inputs'.
+  const own = source && /^\/nix\/store\/[a-z0-9]{32}-source$/.test(source) ? source : undefined;
+  const at = own
+    ? new RegExp(`(?:^|[\\s'"])${own.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^\\s:]+):(\\d+)`).exec(error)
+    : /\bat \/nix\/store\/[a-z0-9]{32}-source\/([^\s:]+):(\d+)/.exec(error);
+  const shown = own ? error.split(own + '/').join('') : error;
+  return { ok: false, error: shown, identity: errorIdentity(error), ...(at ? { position: { path: at[1]!, line: Number(at[2]) } } : {}) };
 }
 
 /** The first error line without what changes between revisions of the same error: store paths, hashes, positions. */
@@ -248,4 +350,16 @@ export function resolveNix(): Promise<string> {
     );
   })();
   return cachedNix;
+}
+
+const versions = new Map<string, Promise<string>>();
+
+/** `nix --version` (e.g. "nix (Nix) 2.8.0"): part of every evaluation cache key. */
+export function nixVersion(nixBin: string): Promise<string> {
+  let version = versions.get(nixBin);
+  if (!version) {
+    version = runTool(nixBin, ['--version'], { env: toolEnvironment(os.tmpdir()), timeoutMs: 30_000, maxBuffer: 1024 * 1024, network: 'none' }).then((r) => r.stdout.trim() || 'unknown');
+    versions.set(nixBin, version);
+  }
+  return version;
 }

@@ -5,7 +5,7 @@ import { evaluateDeploy } from '../../src/deploy/evaluate.js';
 import type { DeployPolicy } from '../../src/deploy/policy.js';
 import { CommitSnapshot, WorktreeSnapshot } from '../../src/git/repo.js';
 import { TestRepo } from '../support/git-repo.js';
-import { fleetFiles, fleetFlake, fleetFlakeWithInput, storeSource, tarballLock } from '../support/fleet.js';
+import { FLEET_HOSTS, fleetFiles, fleetFlake, fleetFlakeWithInput, storeSource, tarballLock } from '../support/fleet.js';
 
 const policy: DeployPolicy = { tool: 'deploy-rs', maxSitesPerChange: 1, sites: { hostPattern: '^cc-[a-z]{2}-(?<site>[a-z]{3})-' } };
 let repo: TestRepo | undefined;
@@ -57,12 +57,16 @@ describe('deploy targets evaluated with real nix', () => {
 
   it('reports an evaluation error as nix/eval-failed at the line nix names, never a pass', async () => {
     const evaluation = await planFor({ 'modules/common.nix': '{\n  motd = ;\n}\n' });
-    expect(evaluation.kind).toBe('failed');
-    if (evaluation.kind !== 'failed') return;
-    expect(evaluation.findings[0]).toMatchObject({ rule: 'nix/eval-failed', severity: 'error', location: { path: 'modules/common.nix', line: 2 } });
-    expect(evaluation.findings[0]!.message).toContain("syntax error, unexpected ';'");
+    // Each node is its own nix process: every node that imports the module is named, at the module's line.
+    if (evaluation.kind !== 'planned') throw new Error(evaluation.kind);
+    const failed = evaluation.findings.filter((f) => f.rule === 'nix/eval-failed');
+    expect(failed.map((f) => f.subject.name).sort()).toEqual([...FLEET_HOSTS].sort());
+    for (const finding of failed) expect(finding).toMatchObject({ severity: 'error', location: { path: 'modules/common.nix', line: 2 } });
+    expect(failed[0]!.message).toContain("syntax error, unexpected ';'");
     expect(evaluation.baseFindings).toEqual([]);
-    expect(evaluation.findings[0]!.evidence?.[0]).toMatch(/error/);
+    expect(failed[0]!.evidence?.[0]).toMatch(/error/);
+    expect(failed[0]!.evidence?.[0]).not.toMatch(/\/nix\/store\/[a-z0-9]{32}-source\/modules/);
+    expect(evaluation.input.plan.targets).toEqual([]);
   });
 
   it('reports hosts without a known site, and unsafe rollback settings of redeployed hosts', async () => {

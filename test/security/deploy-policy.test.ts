@@ -213,7 +213,7 @@ describe('nix evaluates behind the fence', () => {
     expect(error.message).not.toContain('REPLY-BODY-MARKER');
   });
 
-  it('a flake input on a loopback listener, locked or not: no connection, exit 2 naming the input', async () => {
+  it('a flake input on a loopback listener: unlocked is exit 2 naming it, locked on a new host is refused as a finding; no connection either way', async () => {
     const server = await listener();
     await fleetRepo();
     await repo!.commit('input from loopback', { 'flake.nix': fleetFlakeWithInput(`${server.url}/shared.tar.gz`) });
@@ -229,8 +229,14 @@ describe('nix evaluates behind the fence', () => {
       version: 7,
     });
     await repo!.commit('lock it', { 'flake.lock': lock });
-    const locked = await guardError(check());
-    expect(locked.message).toContain('flake input "shared"');
+    // Locked on a host the base lock does not use: refused before anything is fetched, as a finding of the change.
+    const locked = await check();
+    const refused = locked.findings.find((f) => f.rule === 'nix/input-host-not-allowed');
+    expect(refused).toMatchObject({ severity: 'error', introduced: true, location: { path: 'flake.lock' } });
+    expect(refused!.message).toContain('flake input "shared"');
+    expect(refused!.message).toContain(new URL(server.url).host);
+    expect(locked.summary.verdict).toBe('fail');
+    expect(JSON.stringify(locked)).not.toContain('REPLY-BODY-MARKER');
     expect(server.connections()).toBe(0);
   });
 
