@@ -272,6 +272,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         )
       : Promise.resolve({ kind: 'none' } as const)
     ).finally(() => (deployDone = performance.now()));
+    // Awaited after the renders: a rejection before then must not crash the process as unhandled.
+    deployRun.catch(() => undefined);
     let done = 0;
     await Promise.all(
       headReleases.map(async (release) => {

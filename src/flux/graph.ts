@@ -76,13 +76,19 @@ export interface GraphInput {
   timeoutMs: number;
   /** On-disk build cache (absent: this process only). */
   cacheDir?: string;
+  /** Told the root sources as soon as they are known (the base's decide "this repository" for the change). */
+  onRootSources?: (rootSources: Set<string>) => void;
 }
 
 const MAX_DEPTH = 12;
 const MAX_NODES = 4000;
 const MAX_REBUILDS = 2;
-/** One kustomize per core, shared by the base and head builds of a run. */
-const buildLimit = pLimit(Math.max(2, os.availableParallelism()));
+/**
+ * Nodes prepared at once (sources, wrappers, parsing the output); the kustomize processes
+ * themselves are limited per core in kustomize-build.ts, so a node waiting for a build base and
+ * head share does not hold a core.
+ */
+const buildLimit = pLimit(Math.max(8, 4 * os.availableParallelism()));
 
 export async function buildGraph(input: GraphInput): Promise<GraphResult> {
   const { raw, tree } = input;
@@ -90,6 +96,7 @@ export async function buildGraph(input: GraphInput): Promise<GraphResult> {
   const specs = raw.objects.filter((o) => isFluxKustomization(o) && !input.patchFiles.has(o.file)).map(readFluxKustomization);
   const roots = rootsOf(specs, tree);
   const rootSources = new Set(roots.filter((s) => s.sourceRef.kind === 'GitRepository').map((s) => `${s.sourceRef.namespace}/${s.sourceRef.name}`));
+  input.onRootSources?.(rootSources);
   const resolver: SourceResolver = { ...input.resolver, identity: { ...input.resolver.identity, rootSources } };
   const nodes = new Map<string, GraphNode>();
   const findings: DraftFinding[] = [];
@@ -213,7 +220,8 @@ async function buildNode(node: GraphNode, input: GraphInput, resolver: SourceRes
   const { spec } = node;
   const resolved = await resolveSource(spec, resolver);
   if (!resolved.ok) {
-    return { objects: [], texts: [], consumed: [], findings: [kustomizationFinding(spec, 'kustomize/source-not-checked', 'notice', resolved.message, spec.locations.path)] };
+    const finding = kustomizationFinding(spec, resolved.moved?.rule ?? 'kustomize/source-not-checked', resolved.moved?.severity ?? 'notice', resolved.message, spec.locations.path);
+    return { objects: [], texts: [], consumed: [], findings: [resolved.moved ? { ...finding, evidence: resolved.moved.evidence } : finding] };
   }
   const findings: DraftFinding[] = resolved.notice ? [kustomizationFinding(spec, 'kustomize/source-assembled', 'notice', resolved.notice, spec.locations.path)] : [];
   const folder = [resolved.prefix, spec.path].filter((p) => p !== '').join('/');

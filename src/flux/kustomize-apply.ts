@@ -8,6 +8,7 @@ import { isChartSource, type RepoInventory } from './discover.js';
 import { findDuplicates } from './duplicates.js';
 import { buildGraph } from './graph.js';
 import { isFluxKustomization } from './kustomization.js';
+import type { BaseRevision } from './kustomization-source.js';
 import { objectId, type RepoObject } from './objects.js';
 import { withPatchPositions } from './patch-positions.js';
 import { escalateRemovedSources, type SubstitutionSources } from './post-build.js';
@@ -28,6 +29,10 @@ export interface KustomizeContext {
   clusterObjects?: string[];
   /** On-disk cache of kustomize builds, keyed by the content of what each build reads (absent: none). */
   cacheDir?: string;
+  /** Building the change: the base revision, whose idea of "this repository" applies (kustomization-source.ts). */
+  base?: Promise<BaseRevision>;
+  /** Building the base: told its root sources as soon as they are known. */
+  onRootSources?: (rootSources: Set<string>) => void;
 }
 
 export interface KustomizeOutcome {
@@ -67,7 +72,9 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
       inventory: raw,
       identity: { gitRepositories: context.gitRepositories, repoRoot: context.repoRoot, remoteUrls: context.remoteUrls ?? [] },
       artifactDir: path.join(context.scratchDir, 'artifacts'),
+      ...(context.base ? { base: context.base } : {}),
     },
+    ...(context.onRootSources ? { onRootSources: context.onRootSources } : {}),
     clusterObjects: clusterObjectSet(context.clusterObjects ?? []),
     timeoutMs: context.timeoutMs,
     cacheDir: context.cacheDir,
