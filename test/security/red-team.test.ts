@@ -477,8 +477,8 @@ describe('RT class 10: the incident flag cannot pass by being hidden from the re
     expect(report.summary.verdict).toBe('fail');
   });
 
-  // GETS THROUGH: a chart source the change introduces that is not this repository is only a notice (render/source-not-checked), so moving a checked release onto it, flag and all, exits 0; src/flux/chart-source.ts:resolveFromGit (foreign) + src/engine.ts:uncheckedReleaseFloor (notice)
-  it.fails('moving a checked release onto a GitRepository the change adds (not this repository), with the flag, does not pass', async () => {
+  // Was getting through: a chart source the change introduces that is not this repository is only a notice (render/source-not-checked), so moving a checked release onto it, flag and all, exits 0; src/flux/chart-source.ts:resolveFromGit (foreign) + src/engine.ts:uncheckedReleaseFloor (notice)
+  it('moving a checked release onto a GitRepository the change adds (not this repository), with the flag, does not pass', async () => {
     const repo = track(await exampleRepo());
     const foreign = object('source.toolkit.fluxcd.io/v1', 'GitRepository', 'attacker-charts', { interval: '1m', url: 'https://git.example.net/attacker/charts.git', ref: { branch: 'main' } });
     const moved = externalDnsRelease({ ...BASE_VALUES, extraArgs: [INCIDENT_FLAG] }).replace('name: flux-system\n', 'name: attacker-charts\n');
@@ -838,8 +838,8 @@ describe('RT class 8: URL credentials with an unescaped @ in the password', () =
 });
 
 describe('RT report integrity: a release that the base checked cannot leave the check quietly', () => {
-  // GETS THROUGH: the sources of root Kustomizations are taken from the head, so a root Kustomization the change re-points at a fork makes the fork "this repository": the release is counted unchanged from this tree (0 findings) while Flux applies the fork; src/flux/source-identity.ts:classifyGitRepository (rootSources from the change)
-  it.fails('moving the (root) Kustomization of a checked release onto a fork the change adds does not pass', async () => {
+  // Was getting through: the sources of root Kustomizations are taken from the head, so a root Kustomization the change re-points at a fork makes the fork "this repository": the release is counted unchanged from this tree (0 findings) while Flux applies the fork; src/flux/source-identity.ts:classifyGitRepository (rootSources from the change)
+  it('moving the (root) Kustomization of a checked release onto a fork the change adds does not pass', async () => {
     const release = externalDnsRelease(BASE_VALUES).replace('name: external-dns\n', 'name: applied\n');
     const repo = track(await exampleRepo({
       'clusters/prod/apps.yaml': fluxKustomization('apps', { path: './apps' }),
@@ -857,8 +857,8 @@ describe('RT report integrity: a release that the base checked cannot leave the 
 });
 
 describe('RT report integrity: the same move under a bootstrap Kustomization', () => {
-  // GETS THROUGH: with flux-system bootstrap files committed, the fork is "not this repository": its Kustomization is a notice (kustomize/source-not-checked) while the release is still rendered from THIS tree's ./apps (not what Flux applies), exit 0; src/flux/kustomize-apply.ts (a foreign Kustomization's folder still checked as a plain kustomize unit, the source change itself only a notice)
-  it.fails('moving an applied Kustomization onto a fork the change adds does not pass', async () => {
+  // Was getting through: with flux-system bootstrap files committed, the fork is "not this repository": its Kustomization is a notice (kustomize/source-not-checked) while the release is still rendered from THIS tree's ./apps (not what Flux applies), exit 0; src/flux/kustomize-apply.ts (a foreign Kustomization's folder still checked as a plain kustomize unit, the source change itself only a notice)
+  it('moving an applied Kustomization onto a fork the change adds does not pass', async () => {
     const bootstrap = [
       object('source.toolkit.fluxcd.io/v1', 'GitRepository', 'flux-system', { interval: '1m', url: 'https://github.com/acme/fleet.git', ref: { branch: 'main' } }),
       fluxKustomization('flux-system', { path: './clusters/prod' }),
