@@ -13,7 +13,7 @@ import type { RenderedContainer } from '../model/workloads.js';
 import { locateArgument, locateImage } from './arg-origin.js';
 import { isSecretOrigin } from '../flux/values-merge.js';
 import { isSecretSource, redactValueInFinding } from '../report/redact.js';
-import { displayArgument, displayArguments } from './secret-args.js';
+import { displayArgument, displayArguments, isSecretDerived } from './secret-args.js';
 
 export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
   'unknown-flag': 'container-flags/unknown-flag',
@@ -240,7 +240,7 @@ function toFinding(
   };
   // A value that came from a Secret (valuesFrom, substituteFrom) is quoted masked, short words too.
   const quoted = arg ?? problem.value;
-  let masked = quoted !== undefined && origin.fromValues && isSecretOrigin(rendered.values, origin.location) ? redactValueInFinding(finding, quoted) : finding;
+  let masked = quoted !== undefined && ((origin.fromValues && isSecretOrigin(rendered.values, origin.location)) || isSecretDerived(rendered, quoted)) ? redactValueInFinding(finding, quoted) : finding;
   for (const variable of substituted) if (isSecretSource(variable.source)) masked = redactValueInFinding(masked, variable.value);
   return masked;
 }

@@ -1,3 +1,4 @@
+import { isAlias, isMap, isScalar, parseDocument } from 'yaml';
 import { REDACTED } from './redact.js';
 
 /**
@@ -12,7 +13,7 @@ export function maskSecretSource(text: string, file: string): string {
   const wholeFileSuspect = SECRET_FILE_NAME.test(baseName(file)) && documents.some((d) => !looksLikeManifest(lines.slice(d.start, d.end)));
   for (const { start, end } of documents) {
     const body = lines.slice(start, end);
-    if (!wholeFileSuspect && !body.some((line) => SECRET_KIND.test(line) || SOPS_KEY.test(line))) continue;
+    if (!wholeFileSuspect && !isSecretDocument(body)) continue;
     maskDocument(lines, start, end);
   }
   return lines.join('\n');
@@ -23,7 +24,32 @@ export function mayHoldSecret(text: string, file: string): boolean {
   return SECRET_FILE_NAME.test(baseName(file)) || /Secret\b|\bsops\s*:|ENC\[/.test(text);
 }
 
-const SECRET_KIND = /kind["']?\s*:\s*(?:!!?[\w:]+\s+)?["']?\w*Secret["']?\s*(?:[,}#].*)?$|ENC\[/;
+/**
+ * Whether a document is a Secret (or SOPS-encrypted): its kind as YAML reads it (anchors, tags,
+ * aliases, the value on the next line), and, for a document too broken for that, its kind text.
+ */
+function isSecretDocument(body: string[]): boolean {
+  if (body.some((line) => SECRET_KIND.test(line) || SOPS_KEY.test(line))) return true;
+  if (body.some((line, index) => KIND_ALONE.test(line) && SECRET_NEXT_LINE.test(body.slice(index + 1).find((next) => next.trim() !== '' && !/^\s*#/.test(next)) ?? ''))) return true;
+  return /Secret\b/.test(body.join('\n')) && /secret/i.test(parsedKind(body.join('\n')));
+}
+
+/** The top-level kind of a document as YAML reads it, or '' (a broken document still yields what it can). */
+function parsedKind(text: string): string {
+  try {
+    const document = parseDocument(text, { uniqueKeys: false, strict: false, prettyErrors: false });
+    if (!isMap(document.contents)) return '';
+    let node: unknown = document.contents.get('kind', true);
+    if (isAlias(node)) node = node.resolve(document);
+    return isScalar(node) ? String(node.value) : '';
+  } catch {
+    return '';
+  }
+}
+
+const KIND_ALONE = /^["']?kind["']?\s*:\s*(?:(?:&\S+|!!?[\w:]*)\s*)*(?:#.*)?$/;
+const SECRET_NEXT_LINE = /^\s+(?:(?:&\S+|!!?[\w:]*)\s+)*["']?\w*Secret["']?\s*(?:#.*)?$/;
+const SECRET_KIND = /kind["']?\s*:\s*(?:(?:&\S+|!!?[\w:]*)\s+)*["']?\w*Secret["']?\s*(?:[,}#].*)?$|ENC\[/;
 const SOPS_KEY = /^sops\s*:/;
 const SECRET_FILE_NAME = /secret|sops|credential|password|token|\.enc\.|\.age$|\.pgp$/i;
 function baseName(file: string): string {

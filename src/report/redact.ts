@@ -44,43 +44,100 @@ function isWordLike(segment: string): boolean {
 
 /**
  * The forms a sensitive value takes in tool output and encoded data: as written, trimmed, without a
- * trailing newline, base64 (standard and URL-safe) of each of those and of each with a newline
- * (what `echo | base64` gives), the part of that base64 which is fixed whatever bytes precede the
- * value (all three alignments inside a longer blob), and URL-encoded.
+ * trailing newline, upper- and lower-cased, JSON-escaped (Go's toJson escapes `<>&` as `\u003c`),
+ * URL-encoded, hex (either case), and base64 (standard and URL-safe) and base32 of each of those and
+ * of each with a newline (what `echo | base64` gives), including the part of that encoding which is
+ * fixed whatever bytes precede the value (every alignment inside a longer blob).
  */
 export function sensitiveForms(value: string): string[] {
+  return transformedForms(value).filter((form) => form.length >= MIN_SECRET_LENGTH && !/[\r\n]/.test(form));
+}
+
+/** Every form of `sensitiveForms`, short ones too: for comparing a whole rendered value with a Secret value. */
+export function transformedForms(value: string): string[] {
   const forms = new Set<string>();
   const lines = value.split(/\r?\n/).map((line) => line.trim());
   const cores = new Set([value, value.trim(), value.replace(/\r?\n$/, ''), ...(lines.length > 1 ? lines.filter(isCredentialLike) : [])].filter((v) => v.length > 0));
   for (const core of cores) {
-    forms.add(core);
-    const encoded = encodeURIComponent(core);
-    forms.add(encoded);
-    forms.add(encoded.replace(/%20/g, '+'));
-    for (const bytes of [Buffer.from(core), Buffer.from(`${core}\n`), Buffer.from(`${core}\r\n`)]) {
-      const whole = bytes.toString('base64');
+    for (const text of new Set([core, core.toUpperCase(), core.toLowerCase()])) {
+      forms.add(text);
+      const encoded = encodeURIComponent(text);
+      forms.add(encoded);
+      forms.add(encoded.replace(/%20/g, '+'));
+    }
+    const json = JSON.stringify(core).slice(1, -1);
+    forms.add(json);
+    forms.add(json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    const hex = Buffer.from(core).toString('hex');
+    forms.add(hex);
+    forms.add(hex.toUpperCase());
+    const bytes = Buffer.from(core);
+    for (const [encode, bitsPerChar, groupBytes] of ENCODINGS) {
+      // With the newline of `echo | base64`: only the last group differs, the fixed part below covers the rest.
+      for (const ending of ['\n', '\r\n']) forms.add(encode(Buffer.from(`${core}${ending}`)));
+      const whole = encode(bytes);
       forms.add(whole);
       forms.add(whole.replace(/=+$/, ''));
-      for (let shift = 0; shift < 3; shift++) {
-        const shifted = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
-        // Characters that depend only on the value's bytes: skip the group holding the leading
-        // bytes, stop before the group that the following bytes would complete.
-        const fixed = shifted.slice(shift === 0 ? 0 : 4, Math.floor((shift + bytes.length) / 3) * 4);
-        forms.add(fixed);
+      forms.add(whole.slice(0, Math.floor((8 * bytes.length) / bitsPerChar)));
+      for (let shift = 1; shift < groupBytes; shift++) {
+        // Characters that depend only on the value's bytes, whatever bytes precede and follow it.
+        const shifted = Buffer.alloc(shift + bytes.length);
+        bytes.copy(shifted, shift);
+        forms.add(encode(shifted).slice(Math.ceil((8 * shift) / bitsPerChar), Math.floor((8 * (shift + bytes.length)) / bitsPerChar)));
       }
     }
   }
-  for (const form of [...forms]) forms.add(form.replace(/\+/g, '-').replace(/\//g, '_'));
-  // Forms with a line break would change line counts in code frames; each line is a core of its own.
-  return [...forms].filter((form) => form.length >= MIN_SECRET_LENGTH && !/[\r\n]/.test(form));
+  for (const form of [...forms]) if (/[+/]/.test(form)) forms.add(form.replace(/\+/g, '-').replace(/\//g, '_'));
+  forms.delete('');
+  return [...forms];
 }
 
-/** `scheme://user:password@host` -> `scheme://***@host`; a bare `git@` (ssh) user is no credential. */
+const ENCODINGS = [[base64, 6, 3], [base32, 5, 5]] as const;
+
+function base64(bytes: Buffer): string {
+  return bytes.toString('base64');
+}
+
+/** RFC 4648 base32 with padding, as sprig's b32enc and Go's base32.StdEncoding write it. */
+function base32(bytes: Buffer): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(buffer << (5 - bits)) & 31];
+  return out.padEnd(Math.ceil(out.length / 8) * 8, '=');
+}
+
+/**
+ * `scheme://user:password@host` -> `scheme://***@host`; a bare `git@` (ssh) user is no credential.
+ * The userinfo ends at the last `@` of the authority, as URL parsers (WHATWG, Go) read it.
+ */
 export function scrubUrlCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s\/?#@'"<>`]{1,512})@(?=[^\s@])/gi, (whole, scheme: string, userinfo: string) =>
+  return text.replace(/\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s\/?#'"<>`]{1,512})@(?=[^\s@\/?#])/gi, (whole, scheme: string, userinfo: string) =>
     userinfo === 'git' ? whole : `${scheme}***@`,
   );
 }
+
+/**
+ * Tokens and keys in the guard's own environment (forge tokens, registry passwords, SOPS age keys,
+ * ssh keys): picked by name, and by value for private keys whatever the variable is called.
+ */
+export function sensitiveEnvironment(env: Record<string, string | undefined>): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => value !== undefined && value.length >= MIN_SECRET_LENGTH && (SENSITIVE_NAME.test(name) || SENSITIVE_VALUE.test(value.trimStart())))
+    .map(([, value]) => value!);
+}
+
+const SENSITIVE_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|_KEYS?$|^SSH_|AGE.*KEY/i;
+const SENSITIVE_VALUE = /^(?:AGE-SECRET-KEY-|-----BEGIN)/i;
 
 /** A replacer for every form of every credential-like value, longest first so no part survives. */
 export function textRedactor(values: Iterable<string>, options: { everyValue?: boolean; always?: Iterable<string> } = {}): (text: string) => string {
@@ -100,7 +157,10 @@ export function textRedactor(values: Iterable<string>, options: { everyValue?: b
 /**
  * Replaces every occurrence of any of the strings, the longest at a position first, in one pass:
  * they are indexed by their first characters, so the cost grows with the text, not with the number
- * of secrets times the text.
+ * of secrets times the text. Encoded data is often wrapped (base64 at 76 columns, `xxd -p` at 60):
+ * a line break (and the indentation after it) between two characters of an encoding alphabet does
+ * not stop a match; the mask then takes the first line's part and the break stays, so line
+ * numbers do not move.
  */
 function replacer(strings: Iterable<string>): (text: string) => string {
   const unique = [...new Set(strings)].filter((value) => value.length > 0);
@@ -109,26 +169,57 @@ function replacer(strings: Iterable<string>): (text: string) => string {
   const byPrefix = new Map<string, string[]>();
   for (const value of unique) {
     const prefix = value.slice(0, keyLength);
-    byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), value]);
+    const list = byPrefix.get(prefix);
+    if (list) list.push(value);
+    else byPrefix.set(prefix, [value]);
   }
   for (const list of byPrefix.values()) list.sort((a, b) => b.length - a.length);
   return (text) => {
+    const { joined, origin } = joinWrappedRuns(text);
     let out = '';
     let copied = 0;
     let index = 0;
-    while (index <= text.length - keyLength) {
-      const candidates = byPrefix.get(text.slice(index, index + keyLength));
-      const match = candidates?.find((candidate) => text.startsWith(candidate, index));
+    while (index <= joined.length - keyLength) {
+      const candidates = byPrefix.get(joined.slice(index, index + keyLength));
+      const match = candidates?.find((candidate) => joined.startsWith(candidate, index));
       if (!match) {
         index++;
         continue;
       }
-      out += text.slice(copied, index) + REDACTED;
+      const start = origin ? origin[index]! : index;
+      const end = origin ? origin[index + match.length - 1]! + 1 : index + match.length;
+      out += text.slice(copied, start) + REDACTED + lineBreaksOf(text.slice(start, end));
       index += match.length;
-      copied = index;
+      copied = end;
     }
     return copied === 0 ? text : out + text.slice(copied);
   };
+}
+
+const WRAPPED_RUN_BREAK = /(?<=[A-Za-z0-9+\/=_-])\r?\n[ \t]*(?=[A-Za-z0-9+\/=_-])/g;
+
+/** The text with line breaks inside encoded-looking runs removed, and where each character came from. */
+function joinWrappedRuns(text: string): { joined: string; origin?: number[] } {
+  if (!text.includes('\n')) return { joined: text };
+  const origin: number[] = [];
+  let joined = '';
+  let from = 0;
+  const keep = (end: number) => {
+    joined += text.slice(from, end);
+    for (let i = from; i < end; i++) origin.push(i);
+  };
+  for (const found of text.matchAll(WRAPPED_RUN_BREAK)) {
+    keep(found.index);
+    from = found.index + found[0].length;
+  }
+  if (from === 0) return { joined: text };
+  keep(text.length);
+  return { joined, origin };
+}
+
+/** The line breaks (and the indentation after them) of a masked stretch: what keeps line numbers. */
+function lineBreaksOf(masked: string): string {
+  return (masked.match(/\r?\n[ \t]*/g) ?? []).join('');
 }
 
 /**
