@@ -1,8 +1,14 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { excludedForMissingTools } from './scripts/test-tools.mjs';
+
+// Tests that run a real tool which is not installed are left out, with one line naming it (scripts/test-tools.mjs).
+const missingTools = excludedForMissingTools();
+if (missingTools.line) process.stderr.write(`${missingTools.line}\n`);
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...missingTools.files],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path46 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path48 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path46 && path46[0] !== "/") {
-          path46 = `/${path46}`;
+        if (path48 && path48[0] !== "/") {
+          path48 = `/${path48}`;
         }
-        return new URL(`${origin}${path46}`);
+        return new URL(`${origin}${path48}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path46, origin }
+          request: { method, path: path48, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path46);
+        debuglog2("sending request to %s %s/%s", method, origin, path48);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path46, origin },
+          request: { method, path: path48, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path46,
+          path48,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path46, origin }
+          request: { method, path: path48, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path46);
+        debuglog2("trailers received from %s %s/%s", method, origin, path48);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path46, origin },
+          request: { method, path: path48, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path46,
+          path48,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path46, origin }
+            request: { method, path: path48, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path46);
+          debuglog2("sending request to %s %s/%s", method, origin, path48);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path46,
+        path: path48,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path46 !== "string") {
+        if (typeof path48 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path46[0] !== "/" && !(path46.startsWith("http://") || path46.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path48[0] !== "/" && !(path48.startsWith("http://") || path48.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path46)) {
+        } else if (invalidPathRegex.test(path48)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path46, query) : path46;
+        this.path = query ? buildURL(path48, query) : path48;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path46, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path48, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path46} HTTP/1.1\r
+      let header = `${method} ${path48} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path46, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path48, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path46;
+      headers[HTTP2_HEADER_PATH] = path48;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path46 = search ? `${pathname}${search}` : pathname;
+        const path48 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path46;
+        this.opts.path = path48;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path46 = "/",
+          path: path48 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path46;
+        opts.path = origin + path48;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path46) {
-      if (typeof path46 !== "string") {
-        return path46;
+    function safeUrl2(path48) {
+      if (typeof path48 !== "string") {
+        return path48;
       }
-      const pathSegments = path46.split("?");
+      const pathSegments = path48.split("?");
       if (pathSegments.length !== 2) {
-        return path46;
+        return path48;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path46, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path46);
+    function matchKey(mockDispatch2, { path: path48, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path48);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path46 }) => matchValue(safeUrl2(path46), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path48 }) => matchValue(safeUrl2(path48), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path46, method, body, headers, query } = opts;
+      const { path: path48, method, body, headers, query } = opts;
       return {
-        path: path46,
+        path: path48,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path46, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path48, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path46,
+            Path: path48,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -11794,16 +11794,16 @@ var require_dns = __commonJS({
       setRecords(origin, addresses) {
         const timestamp = Date.now();
         const records = { records: { 4: null, 6: null } };
-        for (const record of addresses) {
-          record.timestamp = timestamp;
-          if (typeof record.ttl === "number") {
-            record.ttl = Math.min(record.ttl, this.#maxTTL);
+        for (const record2 of addresses) {
+          record2.timestamp = timestamp;
+          if (typeof record2.ttl === "number") {
+            record2.ttl = Math.min(record2.ttl, this.#maxTTL);
           } else {
-            record.ttl = this.#maxTTL;
+            record2.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record.family] ?? { ips: [] };
-          familyRecords.ips.push(record);
-          records.records[record.family] = familyRecords;
+          const familyRecords = records.records[record2.family] ?? { ips: [] };
+          familyRecords.ips.push(record2);
+          records.records[record2.family] = familyRecords;
         }
         this.#records.set(origin.hostname, records);
       }
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path46) {
-      for (let i2 = 0; i2 < path46.length; ++i2) {
-        const code = path46.charCodeAt(i2);
+    function validateCookiePath(path48) {
+      for (let i2 = 0; i2 < path48.length; ++i2) {
+        const code = path48.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path46 = opts.path;
+          let path48 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path46 = `/${path46}`;
+            path48 = `/${path48}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path46);
+          url = new URL(util.parseOrigin(url).origin + path48);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path46, { windows } = {}) => {
-      const segs = path46.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path48, { windows } = {}) => {
+      const segs = path48.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -19460,7 +19460,7 @@ var require_scan = __commonJS({
         token.depth = token.isGlobstar ? Infinity : 1;
       }
     };
-    var scan = (input, options2) => {
+    var scan2 = (input, options2) => {
       const opts = options2 || {};
       const length = input.length - 1;
       const scanToEnd = opts.parts === true || opts.tokens === true || opts.scanToEnd === true;
@@ -19749,7 +19749,7 @@ var require_scan = __commonJS({
       }
       return state;
     };
-    module.exports = scan;
+    module.exports = scan2;
   }
 });
 
@@ -20772,7 +20772,7 @@ var require_parse2 = __commonJS({
 var require_picomatch = __commonJS({
   "node_modules/picomatch/lib/picomatch.js"(exports, module) {
     "use strict";
-    var scan = require_scan();
+    var scan2 = require_scan();
     var parse5 = require_parse2();
     var utils = require_utils2();
     var constants9 = require_constants6();
@@ -20863,7 +20863,7 @@ var require_picomatch = __commonJS({
       if (Array.isArray(pattern)) return pattern.map((p2) => picomatch6.parse(p2, options2));
       return parse5(pattern, { ...options2, fastpaths: false });
     };
-    picomatch6.scan = (input, options2) => scan(input, options2);
+    picomatch6.scan = (input, options2) => scan2(input, options2);
     picomatch6.compileRe = (state, options2, returnOutput = false, returnState = false) => {
       if (returnOutput === true) {
         return state.output;
@@ -20936,11 +20936,11 @@ var require_identity = __commonJS({
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
+    var isAlias3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap8 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap9 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isScalar4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
@@ -20962,7 +20962,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar3(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar4(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -20971,13 +20971,13 @@ var require_identity = __commonJS({
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias2;
+    exports.isAlias = isAlias3;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap8;
+    exports.isMap = isMap9;
     exports.isNode = isNode;
     exports.isPair = isPair;
-    exports.isScalar = isScalar3;
+    exports.isScalar = isScalar4;
     exports.isSeq = isSeq3;
   }
 });
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path46) {
-      const ctrl = callVisitor(key, node, visitor, path46);
+    function visit_(key, node, visitor, path48) {
+      const ctrl = callVisitor(key, node, visitor, path48);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path46, ctrl);
-        return visit_(key, ctrl, visitor, path46);
+        replaceNode(key, path48, ctrl);
+        return visit_(key, ctrl, visitor, path48);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path46 = Object.freeze(path46.concat(node));
+          path48 = Object.freeze(path48.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = visit_(i2, node.items[i2], visitor, path46);
+            const ci2 = visit_(i2, node.items[i2], visitor, path48);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21023,13 +21023,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path46 = Object.freeze(path46.concat(node));
-          const ck = visit_("key", node.key, visitor, path46);
+          path48 = Object.freeze(path48.concat(node));
+          const ck = visit_("key", node.key, visitor, path48);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path46);
+          const cv = visit_("value", node.value, visitor, path48);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path46) {
-      const ctrl = await callVisitor(key, node, visitor, path46);
+    async function visitAsync_(key, node, visitor, path48) {
+      const ctrl = await callVisitor(key, node, visitor, path48);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path46, ctrl);
-        return visitAsync_(key, ctrl, visitor, path46);
+        replaceNode(key, path48, ctrl);
+        return visitAsync_(key, ctrl, visitor, path48);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node)) {
-          path46 = Object.freeze(path46.concat(node));
+          path48 = Object.freeze(path48.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path46);
+            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path48);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21071,13 +21071,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node)) {
-          path46 = Object.freeze(path46.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path46);
+          path48 = Object.freeze(path48.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path48);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path46);
+          const cv = await visitAsync_("value", node.value, visitor, path48);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,23 +21104,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path46) {
+    function callVisitor(key, node, visitor, path48) {
       if (typeof visitor === "function")
-        return visitor(key, node, path46);
+        return visitor(key, node, path48);
       if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path46);
+        return visitor.Map?.(key, node, path48);
       if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path46);
+        return visitor.Seq?.(key, node, path48);
       if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path46);
+        return visitor.Pair?.(key, node, path48);
       if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path46);
+        return visitor.Scalar?.(key, node, path48);
       if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path46);
+        return visitor.Alias?.(key, node, path48);
       return void 0;
     }
-    function replaceNode(key, path46, node) {
-      const parent = path46[path46.length - 1];
+    function replaceNode(key, path48, node) {
+      const parent = path48[path48.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity3.isPair(parent)) {
@@ -21732,10 +21732,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path46, value) {
+    function collectionFromPath(schema2, path48, value) {
       let v2 = value;
-      for (let i2 = path46.length - 1; i2 >= 0; --i2) {
-        const k2 = path46[i2];
+      for (let i2 = path48.length - 1; i2 >= 0; --i2) {
+        const k2 = path48[i2];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a2 = [];
           a2[k2] = v2;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path46) => path46 == null || typeof path46 === "object" && !!path46[Symbol.iterator]().next().done;
+    var isEmptyPath = (path48) => path48 == null || typeof path48 === "object" && !!path48[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21784,11 +21784,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path46, value) {
-        if (isEmptyPath(path46))
+      addIn(path48, value) {
+        if (isEmptyPath(path48))
           this.add(value);
         else {
-          const [key, ...rest] = path46;
+          const [key, ...rest] = path48;
           const node = this.get(key, true);
           if (identity3.isCollection(node))
             node.addIn(rest, value);
@@ -21802,8 +21802,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path46) {
-        const [key, ...rest] = path46;
+      deleteIn(path48) {
+        const [key, ...rest] = path48;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -21817,8 +21817,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path46, keepScalar) {
-        const [key, ...rest] = path46;
+      getIn(path48, keepScalar) {
+        const [key, ...rest] = path48;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node) ? node.value : node;
@@ -21836,8 +21836,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path46) {
-        const [key, ...rest] = path46;
+      hasIn(path48) {
+        const [key, ...rest] = path48;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -21847,8 +21847,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path46, value) {
-        const [key, ...rest] = path46;
+      setIn(path48, value) {
+        const [key, ...rest] = path48;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path46, value) {
+      addIn(path48, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path46, value);
+          this.contents.addIn(path48, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path46) {
-        if (Collection2.isEmptyPath(path46)) {
+      deleteIn(path48) {
+        if (Collection2.isEmptyPath(path48)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path46) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path48) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24462,10 +24462,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path46, keepScalar) {
-        if (Collection2.isEmptyPath(path46))
+      getIn(path48, keepScalar) {
+        if (Collection2.isEmptyPath(path48))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path46, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path48, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -24476,10 +24476,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path46) {
-        if (Collection2.isEmptyPath(path46))
+      hasIn(path48) {
+        if (Collection2.isEmptyPath(path48))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path46) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path48) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path46, value) {
-        if (Collection2.isEmptyPath(path46)) {
+      setIn(path48, value) {
+        if (Collection2.isEmptyPath(path48)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path46), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path48), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path46, value);
+          this.contents.setIn(path48, value);
         }
       }
       /**
@@ -25086,9 +25086,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap8 = fc.start.source === "{";
-      const fcName = isMap8 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap8 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap9 = fc.start.source === "{";
+      const fcName = isMap9 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap9 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -25124,7 +25124,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap8 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap9 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -25164,7 +25164,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap8 && !sep2 && !props.found) {
+        if (!isMap9 && !sep2 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -25187,7 +25187,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap8 && !props.found && ctx.options.strict) {
+            if (!isMap9 && !props.found && ctx.options.strict) {
               if (sep2)
                 for (const st2 of sep2) {
                   if (st2 === valueProps.found)
@@ -25219,7 +25219,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap8) {
+          if (isMap9) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -25235,7 +25235,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap8 ? "}" : "]";
+      const expectedEnd = isMap9 ? "}" : "]";
       const [ce2, ...ee2] = fc.end;
       let cePos = offset;
       if (ce2?.source === expectedEnd)
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path46) => {
+    visit2.itemAtPath = (cst, path48) => {
       let item = cst;
-      for (const [field, index] of path46) {
+      for (const [field, index] of path48) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path46) => {
-      const parent = visit2.itemAtPath(cst, path46.slice(0, -1));
-      const field = path46[path46.length - 1][0];
+    visit2.parentCollection = (cst, path48) => {
+      const parent = visit2.itemAtPath(cst, path48.slice(0, -1));
+      const field = path48[path48.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path46, item, visitor) {
-      let ctrl = visitor(item, path46);
+    function _visit(path48, item, visitor) {
+      let ctrl = visitor(item, path48);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci2 = _visit(Object.freeze(path46.concat([[field, i2]])), token.items[i2], visitor);
+            const ci2 = _visit(Object.freeze(path48.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path46);
+            ctrl = ctrl(item, path48);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path46) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path48) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -26522,7 +26522,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar3 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar4 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -26606,7 +26606,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar3;
+    exports.isScalar = isScalar4;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs31 = this.flowScalar(this.type);
+              const fs33 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs31, sep: [] });
+                map.items.push({ start, key: fs33, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs31);
+                this.stack.push(fs33);
               } else {
-                Object.assign(it2, { key: fs31, sep: [] });
+                Object.assign(it2, { key: fs33, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs31 = this.flowScalar(this.type);
+              const fs33 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs31, sep: [] });
+                fc.items.push({ start: [], key: fs33, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs31);
+                this.stack.push(fs33);
               else
-                Object.assign(it2, { key: fs31, sep: [] });
+                Object.assign(it2, { key: fs33, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28136,7 +28136,7 @@ var require_public_api = __commonJS({
         return docs;
       return Object.assign([], { empty: true }, composer$1.streamInfo());
     }
-    function parseDocument2(source, options2 = {}) {
+    function parseDocument3(source, options2 = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options2);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options2);
@@ -28162,7 +28162,7 @@ var require_public_api = __commonJS({
       } else if (options2 === void 0 && reviver && typeof reviver === "object") {
         options2 = reviver;
       }
-      const doc = parseDocument2(src, options2);
+      const doc = parseDocument3(src, options2);
       if (!doc)
         return null;
       doc.warnings.forEach((warning2) => log.warn(doc.options.logLevel, warning2));
@@ -28198,7 +28198,7 @@ var require_public_api = __commonJS({
     }
     exports.parse = parse5;
     exports.parseAllDocuments = parseAllDocuments4;
-    exports.parseDocument = parseDocument2;
+    exports.parseDocument = parseDocument3;
     exports.stringify = stringify3;
   }
 });
@@ -28313,7 +28313,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs31 = __require("fs");
+    var fs33 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable4 = stream.Readable;
@@ -28333,7 +28333,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs31.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs33.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
           cb();
           callback(err, bytesRead, buffer2);
         });
@@ -28350,7 +28350,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs31.close(self2.fd, onCloseDone);
+      fs33.close(self2.fd, onCloseDone);
       function onCloseDone(err) {
         if (err) {
           self2.emit("error", err);
@@ -28382,7 +28382,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs31.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+        fs33.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
           if (err) {
             self2.destroy(err);
           } else if (bytesRead === 0) {
@@ -28742,7 +28742,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs31 = __require("fs");
+    var fs33 = __require("fs");
     var zlib2 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -28767,9 +28767,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path46, options2) {
+    function openPromise(path48, options2) {
       return new Promise((resolve, reject) => {
-        open2(path46, { ...options2, lazyEntries: true }, function(err, zipfile) {
+        open2(path48, { ...options2, lazyEntries: true }, function(err, zipfile) {
           if (err) return reject(err);
           resolve(zipfile);
         });
@@ -28799,7 +28799,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open2(path46, options2, callback) {
+    function open2(path48, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -28811,10 +28811,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs31.open(path46, "r", function(err, fd) {
+      fs33.open(path48, "r", function(err, fd) {
         if (err) return callback(err);
         fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs31.close(fd, defaultCallback);
+          if (err2) fs33.close(fd, defaultCallback);
           callback(err2, zipfile);
         });
       });
@@ -28831,7 +28831,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs31.fstat(fd, function(err, stats) {
+      fs33.fstat(fd, function(err, stats) {
         if (err) return callback(err);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -29603,8 +29603,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs31 = __require("fs");
-    function checkPathExt(path46, options2) {
+    var fs33 = __require("fs");
+    function checkPathExt(path48, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -29615,25 +29615,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p2 = pathext[i2].toLowerCase();
-        if (p2 && path46.substr(-p2.length).toLowerCase() === p2) {
+        if (p2 && path48.substr(-p2.length).toLowerCase() === p2) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path46, options2) {
+    function checkStat(stat2, path48, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path46, options2);
+      return checkPathExt(path48, options2);
     }
-    function isexe(path46, options2, cb) {
-      fs31.stat(path46, function(er2, stat2) {
-        cb(er2, er2 ? false : checkStat(stat2, path46, options2));
+    function isexe(path48, options2, cb) {
+      fs33.stat(path48, function(er2, stat2) {
+        cb(er2, er2 ? false : checkStat(stat2, path48, options2));
       });
     }
-    function sync(path46, options2) {
-      return checkStat(fs31.statSync(path46), path46, options2);
+    function sync(path48, options2) {
+      return checkStat(fs33.statSync(path48), path48, options2);
     }
   }
 });
@@ -29643,14 +29643,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs31 = __require("fs");
-    function isexe(path46, options2, cb) {
-      fs31.stat(path46, function(er2, stat2) {
+    var fs33 = __require("fs");
+    function isexe(path48, options2, cb) {
+      fs33.stat(path48, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path46, options2) {
-      return checkStat(fs31.statSync(path46), options2);
+    function sync(path48, options2) {
+      return checkStat(fs33.statSync(path48), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -29674,7 +29674,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs31 = __require("fs");
+    var fs33 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -29683,7 +29683,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path46, options2, cb) {
+    function isexe(path48, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -29693,7 +29693,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path46, options2 || {}, function(er2, is2) {
+          isexe(path48, options2 || {}, function(er2, is2) {
             if (er2) {
               reject(er2);
             } else {
@@ -29702,7 +29702,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path46, options2 || {}, function(er2, is2) {
+      core(path48, options2 || {}, function(er2, is2) {
         if (er2) {
           if (er2.code === "EACCES" || options2 && options2.ignoreErrors) {
             er2 = null;
@@ -29712,9 +29712,9 @@ var require_isexe = __commonJS({
         cb(er2, is2);
       });
     }
-    function sync(path46, options2) {
+    function sync(path48, options2) {
       try {
-        return core.sync(path46, options2 || {});
+        return core.sync(path48, options2 || {});
       } catch (er2) {
         if (options2 && options2.ignoreErrors || er2.code === "EACCES") {
           return false;
@@ -29730,7 +29730,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path46 = __require("path");
+    var path48 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -29768,7 +29768,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path46.join(pathPart, cmd);
+        const pCmd = path48.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p2, i2, 0));
       });
@@ -29795,7 +29795,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path46.join(pathPart, cmd);
+        const pCmd = path48.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j2 = 0; j2 < pathExt.length; j2++) {
           const cur = p2 + pathExt[j2];
@@ -29843,7 +29843,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path46 = __require("path");
+    var path48 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -29861,7 +29861,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path46.delimiter : void 0
+          pathExt: withoutPathExt ? path48.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -29870,7 +29870,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path46.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path48.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -29924,8 +29924,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path46, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path46.split("/").pop();
+      const [path48, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path48.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -29938,16 +29938,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs31 = __require("fs");
+    var fs33 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs31.openSync(command, "r");
-        fs31.readSync(fd, buffer, 0, size, 0);
-        fs31.closeSync(fd);
+        fd = fs33.openSync(command, "r");
+        fs33.readSync(fd, buffer, 0, size, 0);
+        fs33.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -29960,7 +29960,7 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path46 = __require("path");
+    var path48 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
     var readShebang = require_readShebang();
@@ -29985,7 +29985,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path46.normalize(parsed.command);
+        parsed.command = path48.normalize(parsed.command);
         parsed.command = escape3.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -33472,8 +33472,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path46) {
-      let input = path46;
+    function removeDotSegments(path48) {
+      let input = path48;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -33547,11 +33547,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path46) {
-      if (path46 === "" || path46[0] === "/") {
-        return removeDotSegments(path46);
+    function removeDotSegmentsRelative(path48) {
+      if (path48 === "" || path48[0] === "/") {
+        return removeDotSegments(path48);
       }
-      const segments = path46.split("/");
+      const segments = path48.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -33914,8 +33914,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path46 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path46 && path46 !== "/" ? path46 : void 0;
+        const path48 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path48 && path48 !== "/" ? path48 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -43077,9 +43077,9 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs30 } from "node:fs";
-import os17 from "node:os";
-import path45 from "node:path";
+import { promises as fs32 } from "node:fs";
+import os18 from "node:os";
+import path47 from "node:path";
 
 // src/deploy/approvals.ts
 var PAGE_SIZE = 50;
@@ -43124,9 +43124,9 @@ function approving(reviews, approvers, sha) {
 
 // src/engine.ts
 import { createHash as createHash16 } from "node:crypto";
-import { promises as fs29 } from "node:fs";
-import os16 from "node:os";
-import path44 from "node:path";
+import { promises as fs31 } from "node:fs";
+import os17 from "node:os";
+import path46 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -43297,8 +43297,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path46) {
-  return path46.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path48) {
+  return path48.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result2 = /* @__PURE__ */ new Map();
@@ -43308,22 +43308,22 @@ function rebasePointers(map, prefix) {
   }
   return result2;
 }
-function locatePath(positions, path46) {
-  for (let depth = path46.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path46.slice(0, depth)));
+function locatePath(positions, path48) {
+  for (let depth = path48.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path48.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path46, lineOffset = 0) {
+function parseYamlFile(text, path48, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at3 = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path46, line: line + lineOffset, column: col };
+    return { path: path48, line: line + lineOffset, column: col };
   };
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
@@ -43351,14 +43351,14 @@ function parseYamlFile(text, path46, lineOffset = 0) {
 }
 var MAX_POSITIONS = 2e5;
 var MAX_MERGE_SOURCES = 1e3;
-function collectPositions(node, path46, out, at3, depth = 0, viaAlias = false) {
+function collectPositions(node, path48, out, at3, depth = 0, viaAlias = false) {
   if (!node || depth > 200) return;
   if (viaAlias && --out.budget < 0) return;
   if ((0, import_yaml.isAlias)(node)) {
-    collectPositions(node.resolve(out.doc), path46, out, at3, depth + 1, true);
+    collectPositions(node.resolve(out.doc), path48, out, at3, depth + 1, true);
     return;
   }
-  const here = jsonPointer(path46);
+  const here = jsonPointer(path48);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at3(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at3(node.range[0]).line);
@@ -43373,7 +43373,7 @@ function collectPositions(node, path46, out, at3, depth = 0, viaAlias = false) {
         continue;
       }
       explicit.add(key);
-      const childPath = [...path46, key];
+      const childPath = [...path48, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at3, depth + 1, viaAlias);
@@ -43383,14 +43383,14 @@ function collectPositions(node, path46, out, at3, depth = 0, viaAlias = false) {
         const key = keyText(pair.key);
         if (isMergeKey(pair.key) || explicit.has(key)) continue;
         explicit.add(key);
-        const childPath = [...path46, key];
+        const childPath = [...path48, key];
         const keyNode = pair.key;
         if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
         collectPositions(pair.value, childPath, out, at3, depth + 1, true);
       }
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path46, index], out, at3, depth + 1, viaAlias));
+    node.items.forEach((item, index) => collectPositions(item, [...path48, index], out, at3, depth + 1, viaAlias));
   }
 }
 function isMergeKey(key) {
@@ -43427,8 +43427,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path46) {
-  return locatePath(object.document.positions, path46) ?? object.document.start;
+function locationOf(object, path48) {
+  return locatePath(object.document.positions, path48) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -43550,8 +43550,8 @@ async function assembleArtifact(found, tree, into, isThisRepository) {
 function* copies(tree, pattern, target) {
   const into = (relative) => target === "" ? relative : `${target.replace(/\/$/, "")}/${relative}`;
   if (/[*?[{]/.test(pattern)) {
-    const scan = import_picomatch.default.scan(pattern);
-    const base2 = scan.base.replace(/\/$/, "");
+    const scan2 = import_picomatch.default.scan(pattern);
+    const base2 = scan2.base.replace(/\/$/, "");
     const matches = (0, import_picomatch.default)(pattern, { dot: true });
     for (const file of tree.filesUnder(base2)) if (matches(file)) yield [file, into(base2 === "" ? file : file.slice(base2.length + 1))];
     return;
@@ -43567,12 +43567,12 @@ function* copies(tree, pattern, target) {
 // src/flux/kustomize-build.ts
 import { createHash as createHash3 } from "node:crypto";
 import { promises as fs10 } from "node:fs";
-import os10 from "node:os";
+import os11 from "node:os";
 import path13 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
 
 // src/kustomize/binary.ts
-import os8 from "node:os";
+import os9 from "node:os";
 
 // src/errors.ts
 var GuardError = class extends Error {
@@ -48133,13 +48133,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path46, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path46 === "string" ? path46 : path46.toString();
+  for (const { path: path48, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path48 === "string" ? path48 : path48.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path46, serializedResult);
+      appendFileSync2(path48, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path46, serializedResult);
+      writeFileSync(path48, serializedResult);
     }
   }
 };
@@ -53578,7 +53578,8 @@ function missingToolHint(tool, env = process.env) {
 
 // src/tools/sandbox.ts
 import { spawnSync as spawnSync2 } from "node:child_process";
-import { accessSync, constants as constants6 } from "node:fs";
+import { accessSync, constants as constants6, mkdtempSync } from "node:fs";
+import os8 from "node:os";
 import path9 from "node:path";
 
 // src/tools/run-process.ts
@@ -53663,12 +53664,72 @@ function toolEnvironment(home, extra = {}) {
   };
 }
 function runTool(file, args, options2) {
+  if (options2.filesystem && options2.network !== "host") {
+    const view2 = filesystemFence();
+    if (view2.kind === "namespace") return runProcess(view2.prefix[0], [...view2.prefix.slice(1), ...viewArguments(options2.filesystem), "--", file, ...args], { ...options2, cwd: void 0 });
+  }
   const isolation = options2.network === "host" ? void 0 : networkFence();
   if (isolation?.kind === "namespace") {
     const [command, ...prefix] = isolation.prefix;
     return runProcess(command, [...prefix, file, ...args], options2);
   }
   return runProcess(file, args, options2);
+}
+var VIEW_SCRIPT = `set -e
+chroot_bin=$1; root=$2; shift 2
+mount -t tmpfs -o mode=0755 guard-root "$root"
+cd "$root"
+mkdir -p proc dev tmp etc
+chmod 1777 tmp
+mount -t proc -o nosuid,nodev,noexec proc proc
+for d in usr bin sbin lib lib32 lib64 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
+  elif [ -d "/$d" ]; then mkdir "$d"; mount --rbind "/$d" "$d"; mount -o remount,bind,ro "$d"; fi
+done
+for f in null zero full random urandom; do touch "dev/$f"; mount --bind "/dev/$f" "dev/$f"; done
+ln -s /proc/self/fd dev/fd
+if [ -f /etc/ld.so.cache ]; then touch etc/ld.so.cache; mount --bind /etc/ld.so.cache etc/ld.so.cache; fi
+if [ -d /nix ]; then mkdir nix; mount --rbind /nix nix; fi
+while [ "$1" != "--" ]; do
+  mode=$1; p=$2; shift 2
+  case "$mode" in
+    hide) if [ -f ".$p" ]; then mount --bind /dev/null ".$p"; fi ;;
+    *) mkdir -p ".$p"; mount --rbind "$p" ".$p"; if [ "$mode" = ro ]; then mount -o remount,bind,ro ".$p"; fi ;;
+  esac
+done
+shift
+exec "$chroot_bin" "$root" "$@"`;
+var view;
+var viewRoot;
+function filesystemFence() {
+  if (view) return view;
+  if (process.env.GUARD_FILESYSTEM_FENCE === "off") return view = { kind: "none", reason: "GUARD_FILESYSTEM_FENCE=off" };
+  const [unshare, sh, chroot] = [findExecutable("unshare"), findExecutable("sh") ?? "/bin/sh", findExecutable("chroot") ?? ["/usr/sbin/chroot", "/sbin/chroot"].find(isExecutable2)];
+  if (!unshare || !chroot) return view = { kind: "none", reason: "mount namespaces are not available here (no unshare or chroot)" };
+  viewRoot ??= mkdtempSync(path9.join(os8.tmpdir(), "guard-view-"));
+  const flags = ["--mount", "--pid", "--fork", "--kill-child", "--net"];
+  const candidates = process.getuid?.() === 0 ? [[unshare, ...flags, "--"], [unshare, "--map-root-user", ...flags, "--"]] : [[unshare, "--map-root-user", ...flags, "--"]];
+  for (const prefix of candidates) {
+    const full = [...prefix, sh, "-c", VIEW_SCRIPT, "guard-view", chroot, viewRoot];
+    const probe = spawnSync2(full[0], [...full.slice(1), "--", "/bin/sh", "-c", "test ! -e /etc/passwd && test -d /nix"], { stdio: "ignore", timeout: 1e4, env: { PATH: safePath() } });
+    if (probe.status === 0) return view = { kind: "namespace", prefix: full };
+  }
+  return view = { kind: "none", reason: "mount namespaces are not available here (unshare --mount --pid failed: not root and user namespaces disabled, or /proc cannot be mounted)" };
+}
+function viewArguments(request2) {
+  return [
+    ...(request2.readOnly ?? []).flatMap((p2) => ["ro", path9.resolve(p2)]),
+    ...(request2.writable ?? []).flatMap((p2) => ["rw", path9.resolve(p2)]),
+    ...(request2.hidden ?? []).flatMap((p2) => ["hide", path9.resolve(p2)])
+  ];
+}
+function isExecutable2(file) {
+  try {
+    accessSync(file, constants6.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // src/kustomize/binary.ts
@@ -53703,7 +53764,7 @@ function supportedKubectl(version) {
 }
 async function versionOf(binary) {
   const result2 = await runTool(binary, ["version", "--client"], {
-    env: toolEnvironment(os8.tmpdir(), { KUBECONFIG: "/dev/null" }),
+    env: toolEnvironment(os9.tmpdir(), { KUBECONFIG: "/dev/null" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -53712,7 +53773,7 @@ async function versionOf(binary) {
 
 // src/kustomize/build.ts
 import { promises as fs8 } from "node:fs";
-import os9 from "node:os";
+import os10 from "node:os";
 import path11 from "node:path";
 
 // src/kustomize/confine.ts
@@ -53838,7 +53899,7 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
   const refused = await confinementProblem(dir, options2.roots ?? [dir]);
   if (refused) return { ok: false, error: refused.message, refused: refused.kind };
   const kubectl = await resolveKubectl();
-  const home = await fs8.mkdtemp(path11.join(os9.tmpdir(), "guard-kustomize-home-"));
+  const home = await fs8.mkdtemp(path11.join(os10.tmpdir(), "guard-kustomize-home-"));
   try {
     const result2 = await runTool(kubectl.path, ["kustomize", "--load-restrictor=LoadRestrictionsRootOnly", "--", dir], {
       timeoutMs,
@@ -53888,17 +53949,27 @@ var RevisionTree = class _RevisionTree {
   reads = /* @__PURE__ */ new Map();
   /** Folders where the guard wrote Flux's generated kustomization.yaml. */
   generated = /* @__PURE__ */ new Set();
+  /** The revision's files (what git tracks; for the working tree, also untracked files it does not ignore), to be written at `into`. */
   static async write(snapshot, into) {
     const files = (await snapshot.listFiles()).filter((f2) => !f2.startsWith(".git/"));
     const contents = await snapshot.readFiles(files);
     const digests = /* @__PURE__ */ new Map();
-    for (const [file, data] of contents) {
-      const target = path12.join(into, file);
-      await fs9.mkdir(path12.dirname(target), { recursive: true });
-      await fs9.writeFile(target, data);
-      digests.set(file, createHash2("sha1").update(data).digest("hex"));
-    }
+    for (const [file, data] of contents) digests.set(file, createHash2("sha1").update(data).digest("hex"));
     return new _RevisionTree(into, digests, contents);
+  }
+  written;
+  /** The tree on disk at `dir`, written once, when the first build needs it. */
+  onDisk() {
+    this.written ??= (async () => {
+      const folders = /* @__PURE__ */ new Set();
+      for (const file of this.contents.keys()) folders.add(path12.dirname(path12.join(this.dir, file)));
+      await fs9.mkdir(this.dir, { recursive: true });
+      for (const folder of [...folders].sort()) await fs9.mkdir(folder, { recursive: true });
+      const files = [...this.contents];
+      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs9.writeFile(path12.join(this.dir, file), data)));
+      return this.dir;
+    })();
+    return this.written;
   }
   isDir(relative) {
     return relative === "" || this.dirs.has(relative);
@@ -54005,33 +54076,29 @@ function treeSource(tree) {
   return { dir: tree.dir, tree, repoFile: (relative) => tree.files.has(relative) ? relative : void 0, label: "this repository" };
 }
 var generatedWrites = /* @__PURE__ */ new WeakMap();
-var kustomizeLimit = pLimit(Math.max(2, os10.availableParallelism()));
+var kustomizeLimit = pLimit(Math.max(2, os11.availableParallelism()));
 var outputs = /* @__PURE__ */ new Map();
 var MAX_CACHED = 512;
 async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cacheDir) {
   const dir = path13.resolve(source.dir, folder);
   if (dir !== source.dir && !dir.startsWith(source.dir + path13.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
-  if (!await isDirectory3(dir)) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
   const tree = source.tree;
-  if (tree ? tree.kustomizationFile(folder) === void 0 : !await hasKustomizationFile(dir)) {
-    if (!tree) return { ok: false, error: `"./${folder}" has no kustomization.yaml` };
-    const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
-    let written = writes.get(folder);
-    if (!written) {
-      tree.generated.add(folder);
-      written = fs10.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
-      writes.set(folder, written);
-    }
-    await written;
-  }
+  if (!(tree ? tree.isDir(folder) : await isDirectory3(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
+  const generate = tree ? tree.kustomizationFile(folder) === void 0 : false;
+  if (!tree && !await hasKustomizationFile(dir)) return { ok: false, error: `"./${folder}" has no kustomization.yaml` };
+  if (tree && generate) tree.generated.add(folder);
   const wrapper = wrapperFor(overlay, dir, wrapperDir);
-  const key = source.tree ? cacheKey(source.tree, folder, overlay, wrapper, (await resolveKubectl()).version) : void 0;
-  await fs10.mkdir(wrapperDir, { recursive: true });
-  await fs10.writeFile(path13.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
-  const run = () => kustomizeLimit(() => {
-    kustomizeRuns.count++;
-    return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
-  });
+  const key = tree ? cacheKey(tree, folder, overlay, wrapper, (await resolveKubectl()).version) : void 0;
+  const run = async () => {
+    if (tree) await tree.onDisk();
+    if (tree && generate) await writeGenerated(tree, folder, dir);
+    await fs10.mkdir(wrapperDir, { recursive: true });
+    await fs10.writeFile(path13.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
+    return kustomizeLimit(() => {
+      kustomizeRuns.count++;
+      return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+    });
+  };
   const cached3 = key ? outputs.get(key) : void 0;
   const pending = cached3 ?? (key && cacheDir ? fromDisk(cacheDir, key, run) : run());
   if (key) {
@@ -54044,6 +54111,15 @@ async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cache
   if (!result2.ok) return { ok: false, error: scrub(result2.error, source, wrapperDir) };
   const documents = result2.output.split(/^---\s*$/m).filter((d) => d.trim() !== "");
   return { ok: true, documents, wrapperDir };
+}
+function writeGenerated(tree, folder, dir) {
+  const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
+  let written = writes.get(folder);
+  if (!written) {
+    written = fs10.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
+    writes.set(folder, written);
+  }
+  return written;
 }
 var kustomizeRuns = { count: 0 };
 async function fromDisk(cacheDir, key, run) {
@@ -54157,9 +54233,9 @@ function normalizePath(raw) {
   return parts.join("/");
 }
 function stringMap(value) {
-  const record = asRecord(value);
-  if (!record) return void 0;
-  return Object.fromEntries(Object.entries(record).map(([k2, v2]) => [k2, v2 === null || v2 === void 0 ? "" : String(v2)]));
+  const record2 = asRecord(value);
+  if (!record2) return void 0;
+  return Object.fromEntries(Object.entries(record2).map(([k2, v2]) => [k2, v2 === null || v2 === void 0 ? "" : String(v2)]));
 }
 
 // src/flux/source-identity.ts
@@ -54168,34 +54244,42 @@ var BOOTSTRAP_SOURCE = "flux-system/flux-system";
 function repositoryIdentity(inventory, context) {
   const urls = new Set(context.remoteUrls.map(normalizeGitUrl).filter((u3) => u3 !== ""));
   const keys = /* @__PURE__ */ new Set([BOOTSTRAP_SOURCE, ...context.rootSources ?? []]);
-  const refs = /* @__PURE__ */ new Map();
-  for (const key of keys) {
-    const url = gitRepositoryUrl(inventory, splitKey(key));
+  const refs = /* @__PURE__ */ new Set();
+  for (const object of gitRepositories(inventory, keys)) {
+    const url = asString(asRecord(object.body.spec)?.url);
     if (url) urls.add(normalizeGitUrl(url));
-    const ref = gitRepositoryRef(inventory, splitKey(key));
-    if (ref) refs.set(key, ref);
+    const ref = refOf(object);
+    if (ref) refs.add(ref);
   }
-  for (const [key, mapped2] of Object.entries(context.gitRepositories)) {
-    if (mapped2 !== "." && mapped2 !== "") continue;
-    const url = gitRepositoryUrl(inventory, splitKey(key));
-    if (url) urls.add(normalizeGitUrl(url));
+  const mappedUrls = /* @__PURE__ */ new Map();
+  for (const object of gitRepositories(inventory, new Set(Object.keys(context.gitRepositories)))) {
+    const key = `${object.namespace ?? "default"}/${object.name}`;
+    const url = normalizeGitUrl(asString(asRecord(object.body.spec)?.url) ?? "");
+    if (url === "") continue;
+    (mappedUrls.get(key) ?? mappedUrls.set(key, /* @__PURE__ */ new Set()).get(key)).add(url);
+    const mapped2 = context.gitRepositories[key];
+    if (mapped2 === "." || mapped2 === "") urls.add(url);
   }
   urls.delete("");
-  return { urls, keys, refs };
+  return { urls, keys, refs, mappedUrls };
 }
 function classifyGitRepository(ref, inventory, context) {
   const key = `${ref.namespace}/${ref.name}`;
+  const url = gitRepositoryUrl(inventory, ref);
   const mapped2 = context.gitRepositories[key];
   if (mapped2 !== void 0) {
+    const mappedFor = context.identity?.mappedUrls.get(key);
+    if (mappedFor && url !== void 0 && !mappedFor.has(normalizeGitUrl(url))) {
+      return { kind: "foreign", url, reason: `.guard.yaml maps ${key} for ${[...mappedFor].join(", ")}, and its URL is now ${url}` };
+    }
     return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path14.resolve(context.repoRoot, mapped2) };
   }
   const fromBase = context.identity !== void 0;
   const identity3 = context.identity ?? repositoryIdentity(inventory, context);
-  const url = gitRepositoryUrl(inventory, ref);
   if (url !== void 0 && identity3.urls.size > 0) {
     if (!identity3.urls.has(normalizeGitUrl(url))) return { kind: "foreign", url, reason: `its URL ${url} is not this repository's` };
     const tracked = gitRepositoryRef(inventory, ref);
-    const rootRefs = [...identity3.refs.values()];
+    const rootRefs = [...identity3.refs];
     const expected = rootRefs.length > 0 ? rootRefs : ["branch main", "branch master"];
     if (tracked !== void 0 && !expected.includes(tracked)) {
       return { kind: "foreign", url, reason: `it follows ${tracked} of this repository, not the revision being checked` };
@@ -54211,16 +54295,18 @@ function classifyGitRepository(ref, inventory, context) {
 }
 function gitRepositoryRef(inventory, ref) {
   const object = inventory.objects.find((o2) => o2.kind === "GitRepository" && o2.name === ref.name && (o2.namespace ?? "default") === ref.namespace);
-  const spec = asRecord(asRecord(object?.body.spec)?.ref);
+  return object ? refOf(object) : void 0;
+}
+function gitRepositories(inventory, keys) {
+  return inventory.objects.filter((o2) => o2.kind === "GitRepository" && keys.has(`${o2.namespace ?? "default"}/${o2.name}`));
+}
+function refOf(object) {
+  const spec = asRecord(asRecord(object.body.spec)?.ref);
   for (const field of ["commit", "name", "tag", "semver", "branch"]) {
     const value = asString(spec?.[field]);
     if (value) return `${field} ${value}`;
   }
   return void 0;
-}
-function splitKey(key) {
-  const [namespace, name] = key.split("/");
-  return { namespace, name };
 }
 function gitRepositoryUrl(inventory, ref) {
   const object = inventory.objects.find((o2) => o2.kind === "GitRepository" && o2.name === ref.name && (o2.namespace ?? "default") === ref.namespace);
@@ -54261,7 +54347,7 @@ function checkedAtBase(spec, base2, resolver) {
   const all = base2.inventory.objects.filter(isFluxKustomization).map(readFluxKustomization);
   const sameName = (k2) => k2.name === spec.name && k2.namespace === spec.namespace;
   const gone = (k2) => !resolver.inventory.objects.some((o2) => isFluxKustomization(o2) && o2.name === k2.name && (o2.namespace ?? "default") === k2.namespace);
-  const before = all.find(sameName) ?? all.find((k2) => k2.path === spec.path && gone(k2));
+  const before = all.find((k2) => sameName(k2) && k2.object.file === spec.object.file) ?? all.find(sameName) ?? all.find((k2) => k2.path === spec.path && gone(k2));
   if (!before) return void 0;
   const { kind, namespace, name } = before.sourceRef;
   const source = `${kind} ${namespace}/${name}`;
@@ -55036,14 +55122,14 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
   if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum");
-  const path46 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path46.length).map((p2) => p2.value);
-  if (path46.length > 0 && words.join(" ") !== path46.join(" ")) {
+  const path48 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path48.length).map((p2) => p2.value);
+  if (path48.length > 0 && words.join(" ") !== path48.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path46.length);
+  const extra = positionals.slice(path48.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
@@ -56694,10 +56780,10 @@ function mergeFluxValues(layers) {
   }
   return { values, positions, secretPointers };
 }
-function isSecretValue(values, path46) {
+function isSecretValue(values, path48) {
   const marks = values.secretPointers;
   if (!marks || marks.size === 0) return false;
-  for (let depth = path46.length; depth >= 0; depth--) if (marks.has(jsonPointer(path46.slice(0, depth)))) return true;
+  for (let depth = path48.length; depth >= 0; depth--) if (marks.has(jsonPointer(path48.slice(0, depth)))) return true;
   return false;
 }
 function isSecretOrigin(values, location) {
@@ -56708,12 +56794,12 @@ function isSecretOrigin(values, location) {
   }
   return false;
 }
-function replacedRoots(base2, overlay, path46) {
+function replacedRoots(base2, overlay, path48) {
   const roots = [];
   for (const [key, value] of Object.entries(overlay)) {
     const existing = isMap3(base2) && Object.hasOwn(base2, key) ? base2[key] : void 0;
-    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path46, key]));
-    else roots.push([...path46, key]);
+    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path48, key]));
+    else roots.push([...path48, key]);
   }
   return roots;
 }
@@ -56727,9 +56813,9 @@ function trackSecrets(marks, roots, values, secret) {
     for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
   }
 }
-function valueAt(values, path46) {
+function valueAt(values, path48) {
   let node = values;
-  for (const segment of path46) {
+  for (const segment of path48) {
     if (node === null || typeof node !== "object") return void 0;
     node = node[segment];
   }
@@ -56742,13 +56828,13 @@ function unquote2(raw) {
   const quoted2 = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted2 && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path46, positions, overlayPositions) {
+function mergeInto(base2, overlay, path48, positions, overlayPositions) {
   const result2 = { ...base2 };
-  const here = jsonPointer(path46);
+  const here = jsonPointer(path48);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path46, key];
+    const childPath = [...path48, key];
     const existing = Object.hasOwn(result2, key) ? result2[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -56771,10 +56857,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path46, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path46, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path46, key], out);
-  else if (!isRoot) out.push(jsonPointer(path46));
+function allPointers(value, path48, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path48, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path48, key], out);
+  else if (!isRoot) out.push(jsonPointer(path48));
   return out;
 }
 function isMap3(value) {
@@ -56830,13 +56916,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path46 = [], out = []) {
+function collectLeaves(value, path48 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path46, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path48, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path46, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path48, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path46, value: String(value) });
+    out.push({ path: path48, value: String(value) });
   }
   return out;
 }
@@ -56875,25 +56961,25 @@ function transformedForms(value) {
     const hex = Buffer.from(core).toString("hex");
     forms.add(hex);
     forms.add(hex.toUpperCase());
-    for (const bytes of [Buffer.from(core), Buffer.from(`${core}
-`), Buffer.from(`${core}\r
-`)]) {
-      for (const [encode, bitsPerChar, groupBytes] of [[base64, 6, 3], [base32, 5, 5]]) {
-        const whole = encode(bytes);
-        forms.add(whole);
-        forms.add(whole.replace(/=+$/, ""));
-        for (let shift = 1; shift < groupBytes; shift++) {
-          const shifted = encode(Buffer.concat([Buffer.alloc(shift), bytes]));
-          forms.add(shifted.slice(Math.ceil(8 * shift / bitsPerChar), Math.floor(8 * (shift + bytes.length) / bitsPerChar)));
-        }
-        forms.add(whole.slice(0, Math.floor(8 * bytes.length / bitsPerChar)));
+    const bytes = Buffer.from(core);
+    for (const [encode, bitsPerChar, groupBytes] of ENCODINGS2) {
+      for (const ending of ["\n", "\r\n"]) forms.add(encode(Buffer.from(`${core}${ending}`)));
+      const whole = encode(bytes);
+      forms.add(whole);
+      forms.add(whole.replace(/=+$/, ""));
+      forms.add(whole.slice(0, Math.floor(8 * bytes.length / bitsPerChar)));
+      for (let shift = 1; shift < groupBytes; shift++) {
+        const shifted = Buffer.alloc(shift + bytes.length);
+        bytes.copy(shifted, shift);
+        forms.add(encode(shifted).slice(Math.ceil(8 * shift / bitsPerChar), Math.floor(8 * (shift + bytes.length) / bitsPerChar)));
       }
     }
   }
-  for (const form of [...forms]) forms.add(form.replace(/\+/g, "-").replace(/\//g, "_"));
+  for (const form of [...forms]) if (/[+/]/.test(form)) forms.add(form.replace(/\+/g, "-").replace(/\//g, "_"));
   forms.delete("");
   return [...forms];
 }
+var ENCODINGS2 = [[base64, 6, 3], [base32, 5, 5]];
 function base64(bytes) {
   return bytes.toString("base64");
 }
@@ -56938,13 +57024,15 @@ function textRedactor(values, options2 = {}) {
   return (text) => scrubUrlCredentials(replace(text));
 }
 function replacer(strings2) {
-  const unique = [...new Set(strings2)].filter((value) => value.length > 0);
-  if (unique.length === 0) return (text) => text;
-  const keyLength = Math.min(MIN_SECRET_LENGTH, ...unique.map((value) => value.length));
+  const unique2 = [...new Set(strings2)].filter((value) => value.length > 0);
+  if (unique2.length === 0) return (text) => text;
+  const keyLength = Math.min(MIN_SECRET_LENGTH, ...unique2.map((value) => value.length));
   const byPrefix = /* @__PURE__ */ new Map();
-  for (const value of unique) {
+  for (const value of unique2) {
     const prefix = value.slice(0, keyLength);
-    byPrefix.set(prefix, [...byPrefix.get(prefix) ?? [], value]);
+    const list = byPrefix.get(prefix);
+    if (list) list.push(value);
+    else byPrefix.set(prefix, [value]);
   }
   for (const list of byPrefix.values()) list.sort((a2, b2) => b2.length - a2.length);
   return (text) => {
@@ -57026,12 +57114,47 @@ function isSecretSource(source) {
 // src/checks/secret-args.ts
 function displayArgument(rendered, arg) {
   const fromSecretVariable = (rendered.release.object.variables ?? []).some((v2) => isSecretSource(v2.source) && v2.value.length > 0 && arg.includes(v2.value));
-  if (fromSecretVariable) return maskArgument(arg);
+  if (fromSecretVariable || isSecretDerived(rendered, arg)) return maskArgument(arg);
   const origin = locateArgument(rendered, arg);
   return origin.fromValues && isSecretOrigin(rendered.values, origin.location) ? maskArgument(arg) : arg;
 }
 function displayArguments(rendered, args) {
   return (args ?? []).map((arg) => displayArgument(rendered, arg)).join(" ");
+}
+function isSecretDerived(rendered, arg) {
+  const forms = secretFormsOf(rendered.values);
+  if (forms.whole.size === 0) return false;
+  const value = /^--?[\w.-]+=(.*)$/s.exec(arg)?.[1] ?? arg;
+  const unquoted = value.replace(/^(["'])(.*)\1$/s, "$2");
+  if (forms.whole.has(value) || forms.whole.has(unquoted)) return true;
+  return forms.inside.some((form) => value.includes(form));
+}
+var MIN_COMPARED_LENGTH = 3;
+var formsCache = /* @__PURE__ */ new WeakMap();
+function secretFormsOf(values) {
+  const cached3 = formsCache.get(values);
+  if (cached3) return cached3;
+  const whole = /* @__PURE__ */ new Set();
+  const inside2 = /* @__PURE__ */ new Set();
+  if (values.secretPointers && values.secretPointers.size > 0) {
+    for (const leaf of secretLeaves(values, values.values, [])) {
+      if (leaf.length < MIN_COMPARED_LENGTH) continue;
+      for (const form of transformedForms(leaf)) whole.add(form);
+      if (isCredentialLike(leaf)) for (const form of sensitiveForms(leaf)) inside2.add(form);
+    }
+  }
+  const forms = { whole, inside: [...inside2] };
+  formsCache.set(values, forms);
+  return forms;
+}
+function* secretLeaves(values, node, path48) {
+  if (typeof node === "string" || typeof node === "number") {
+    if (isSecretValue(values, path48)) yield String(node);
+  } else if (Array.isArray(node)) {
+    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path48, index]);
+  } else if (node !== null && typeof node === "object") {
+    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path48, key]);
+  }
 }
 
 // src/checks/container-flags.ts
@@ -57204,7 +57327,7 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
     suggestion: problem.suggestion
   };
   const quoted2 = arg ?? problem.value;
-  let masked = quoted2 !== void 0 && origin.fromValues && isSecretOrigin(rendered.values, origin.location) ? redactValueInFinding(finding2, quoted2) : finding2;
+  let masked = quoted2 !== void 0 && (origin.fromValues && isSecretOrigin(rendered.values, origin.location) || isSecretDerived(rendered, quoted2)) ? redactValueInFinding(finding2, quoted2) : finding2;
   for (const variable of substituted) if (isSecretSource(variable.source)) masked = redactValueInFinding(masked, variable.value);
   return masked;
 }
@@ -57453,10 +57576,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path46) {
-  const prefix = jsonPointer(path46);
+function subDocument(document, path48) {
+  const prefix = jsonPointer(path48);
   let value = document.value;
-  for (const key of path46) value = value?.[key];
+  for (const key of path48) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -57478,7 +57601,7 @@ function baseIdentityGate(baseRaw, context) {
 }
 
 // src/flux/kustomize-apply.ts
-import os12 from "node:os";
+import os13 from "node:os";
 import path23 from "node:path";
 
 // src/flux/catalog-units.ts
@@ -57696,7 +57819,7 @@ function subjectOf(object) {
 }
 
 // src/flux/graph.ts
-import os11 from "node:os";
+import os12 from "node:os";
 import path22 from "node:path";
 
 // src/flux/post-build.ts
@@ -57902,7 +58025,7 @@ function kustomizationFinding(spec, rule, severity, message, location) {
 var MAX_DEPTH = 12;
 var MAX_NODES = 4e3;
 var MAX_REBUILDS = 2;
-var buildLimit = pLimit(Math.max(8, 4 * os11.availableParallelism()));
+var buildLimit = pLimit(Math.max(8, 4 * os12.availableParallelism()));
 async function buildGraph(input) {
   const { raw, tree } = input;
   const specs = raw.objects.filter((o2) => isFluxKustomization(o2) && !input.patchFiles.has(o2.file)).map(readFluxKustomization);
@@ -58149,7 +58272,7 @@ function withPatchPositions(objects, patchObjects, readBy) {
 }
 
 // src/flux/kustomize-apply.ts
-var unitLimit = pLimit(Math.max(2, os12.availableParallelism()));
+var unitLimit = pLimit(Math.max(2, os13.availableParallelism()));
 async function applyFluxKustomizations(snapshot, raw, context) {
   const empty = { present: /* @__PURE__ */ new Set(), missing: /* @__PURE__ */ new Map() };
   const files = await snapshot.listFiles();
@@ -58222,16 +58345,16 @@ function clusterObjectSet(entries) {
 function inventoryOf(objects, raw) {
   const byId = /* @__PURE__ */ new Map();
   const seen = /* @__PURE__ */ new Set();
-  const unique = [];
+  const unique2 = [];
   for (const object of objects) {
     const id = objectId(object.kind, object.namespace, object.name);
     const scoped = `${object.cluster ?? ""}\0${id}`;
     if (seen.has(scoped)) continue;
     seen.add(scoped);
-    unique.push(object);
+    unique2.push(object);
     if (!byId.has(id)) byId.set(id, object);
   }
-  return { objects: unique, byId, problems: raw.problems, chartDirs: raw.chartDirs };
+  return { objects: unique2, byId, problems: raw.problems, chartDirs: raw.chartDirs };
 }
 function dedupe(findings) {
   const seen = /* @__PURE__ */ new Set();
@@ -58501,15 +58624,15 @@ var storing = /* @__PURE__ */ new Map();
 async function storeOnce(cacheDir, sha256, archive) {
   const dir = blobDir(cacheDir, sha256);
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
-  const unique = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const staging = path27.join(cacheDir, "charts", "sha256", `.staging-${unique}`);
+  const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const staging = path27.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
   await fs14.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
     await writeTreeManifest(staging, manifestFile(cacheDir, sha256));
     if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
-    await discard(dir, path27.join(cacheDir, "charts", "sha256", `.stale-${unique}`));
+    await discard(dir, path27.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
@@ -59174,11 +59297,11 @@ async function readRequirements(chartDir, files) {
   if (raw.length > MAX_DEPENDENCIES) return { ok: false, error: `${join(lock ? "Chart.lock" : "Chart.yaml")} lists more than ${MAX_DEPENDENCIES} dependencies` };
   const list = [];
   for (const entry of raw) {
-    const record = asRecord(entry);
-    const name = asString(record?.name);
-    if (!record || !name) continue;
-    const alias = asString(record.alias);
-    list.push({ name, ...alias ? { alias } : {}, version: versionText(record.version), repository: asString(record.repository) ?? "" });
+    const record2 = asRecord(entry);
+    const name = asString(record2?.name);
+    if (!record2 || !name) continue;
+    const alias = asString(record2.alias);
+    list.push({ name, ...alias ? { alias } : {}, version: versionText(record2.version), repository: asString(record2.repository) ?? "" });
   }
   return { ok: true, list };
 }
@@ -59692,9 +59815,9 @@ var MAX_FILES2 = 2e4;
 var MAX_DEPTH3 = 12;
 var MAX_NODES2 = 2e5;
 var MAX_LOOKUP_KEYS = 16;
-function markKnown(node, path46, whole) {
+function markKnown(node, path48, whole) {
   let here = node;
-  for (const key of path46) {
+  for (const key of path48) {
     if (here.whole) return;
     here.children ??= /* @__PURE__ */ new Map();
     let next = here.children.get(key);
@@ -59715,23 +59838,158 @@ var REFERENCE = /(?:\.Subcharts\.([A-Za-z_]\w*))?\.Values((?:\.[A-Za-z_]\w*)*)(?
 var LOOKUP_BEFORE = /\b(index|get|hasKey)\s*$/;
 var STRING_ARGUMENT = /\s+("(?:[^"\\\n]|\\.)*"|`[^`]*`)/y;
 var CONDITION_HEAD = /^(?:else\s+)?if\s/;
+var BARE_OUTPUT = /^(?:\$\w*)?(?:\.[A-Za-z_]\w*)+$/;
+var INSPECTED_BY = /\b(?:typeOf|kindOf|empty|(?:kindIs|typeIs|typeIsLike)\s+"[^"\n]*")\s*$/;
 var CONDITION_REST = /(?:\$\w*|\$?(?:\.[A-Za-z_]\w*)+|\b(?:and|or|not)\b|[\s()])/g;
+var KEYWORD = /^(else\s+if|else\s+with|else|if|with|range|define|block|end)\b\s*/;
+var TEMPLATE_NAME = /^("(?:[^"\\\n]|\\.)*"|`[^`]*`)/;
+var SINGLE_CHAIN = /^(?:(\$)?\.Values((?:\.[A-Za-z_]\w*)*)|(\.(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?))$/;
+var RELATIVE = /(?<![\w$).\]])\.((?:[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*)?(?![\w.])/g;
+var DOLLAR = /(?<![\w$])\$(?:\.((?:[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*))?(?![\w.])/g;
+var CALL_BEFORE = /\b(?:include|template)\s+("(?:[^"\\\n]|\\.)*"|`[^`]*`)\s*$/;
+var MAX_SCOPES = 256;
 function valueReferences(text) {
-  const found = [];
+  const analysis = analyzeTemplate(text);
+  return [...analysis.references, ...analysis.calls.map((call) => ({ path: call.path, whole: true }))];
+}
+function analyzeTemplate(text) {
+  const analysis = { references: [], calls: [], defines: /* @__PURE__ */ new Map() };
+  const stack = [];
+  const current = () => stack.at(-1)?.binding ?? { kind: "root" };
+  const bound = [];
+  let anomaly = false;
   let position = 0;
   while (position < text.length) {
     const open2 = text.indexOf("{{", position);
-    const close = open2 < 0 ? -1 : text.indexOf("}}", open2 + 2);
+    const close = open2 < 0 ? -1 : actionEnd(text, open2 + 2);
     if (open2 < 0 || close < 0) {
-      referencesInSegment(text.slice(position), false, found);
+      referencesInSegment(text.slice(position), false, analysis.references);
+      anomaly ||= open2 >= 0;
       break;
     }
-    if (open2 > position) referencesInSegment(text.slice(position, open2), false, found);
-    const action = text.slice(open2 + 2, close).replace(/^-\s/, "").replace(/\s-$/, "").trim();
-    referencesInSegment(action, isConditionOnly(action), found);
+    if (open2 > position) referencesInSegment(text.slice(position, open2), false, analysis.references);
     position = close + 2;
+    const action = text.slice(open2 + 2, close).replace(/^-\s/, "").replace(/\s-$/, "").trim();
+    if (action.startsWith("/*")) {
+      referencesInSegment(action, false, analysis.references);
+      continue;
+    }
+    const keyword = KEYWORD.exec(action);
+    const word = keyword?.[1]?.replace(/\s+/, " ");
+    const rest = keyword ? action.slice(keyword[0].length) : action;
+    if (word?.startsWith("else")) {
+      const frame = stack.at(-1);
+      if (!frame) anomaly = true;
+      else if (frame.kind !== "if") frame.binding = frame.outer;
+    }
+    const here = current();
+    if (word === "end") {
+      if (!stack.pop()) anomaly = true;
+    } else if (word === "else") {
+    } else if (word === "define" || word === "block") {
+      const name = TEMPLATE_NAME.exec(rest)?.[1];
+      const defined = name === void 0 ? void 0 : literal(name);
+      if (word === "block") scan(rest.slice(name?.length ?? 0), here, false, analysis, argument());
+      push({ binding: defined === void 0 ? { kind: "opaque" } : { kind: "define", name: defined, path: [] }, outer: here, kind: "define" });
+      if (defined !== void 0 && !analysis.defines.has(defined)) analysis.defines.set(defined, { references: [], calls: [] });
+    } else if (word === "with" || word === "else with") {
+      const chain = bindingOf(rest, here);
+      if (chain) record(chain.read, false, analysis);
+      else scan(rest, here, false, analysis, argument());
+      const binding = chain?.binding ?? { kind: "opaque" };
+      if (word === "with") push({ binding, outer: here, kind: "with" });
+      else if (stack.at(-1)) {
+        stack.at(-1).binding = binding;
+        bound.push(binding);
+      }
+    } else if (word === "range") {
+      scan(rest, here, false, analysis, argument());
+      push({ binding: { kind: "opaque" }, outer: here, kind: "range" });
+    } else {
+      scan(rest, here, isConditionOnly(action) || BARE_OUTPUT.test(action), analysis, argument());
+      if (word === "if") push({ binding: here, outer: here, kind: "if" });
+    }
   }
-  return found;
+  if (anomaly || stack.length > 0) for (const binding of bound) record({ binding }, true, analysis);
+  return analysis;
+  function argument() {
+    const define2 = stack.find((frame) => frame.kind === "define");
+    return define2?.binding.kind === "define" ? { kind: "define", name: define2.binding.name, path: [] } : { kind: "root" };
+  }
+  function push(frame) {
+    stack.push(stack.length >= MAX_SCOPES ? { ...frame, binding: { kind: "opaque" } } : frame);
+    if (frame.kind === "with") bound.push(frame.binding);
+  }
+}
+function actionEnd(text, from) {
+  let i2 = from;
+  while (i2 < text.length) {
+    const c3 = text[i2];
+    if (c3 === "}" && text[i2 + 1] === "}") return i2;
+    if (c3 === '"' || c3 === "'") {
+      i2++;
+      while (i2 < text.length && text[i2] !== c3 && text[i2] !== "\n") i2 += text[i2] === "\\" ? 2 : 1;
+      if (text[i2] !== c3) return -1;
+    } else if (c3 === "`") {
+      i2 = text.indexOf("`", i2 + 1);
+      if (i2 < 0) return -1;
+    } else if (c3 === "/" && text[i2 + 1] === "*") {
+      i2 = text.indexOf("*/", i2 + 2);
+      if (i2 < 0) return -1;
+      i2++;
+    }
+    i2++;
+  }
+  return -1;
+}
+function bindingOf(pipe, here) {
+  const chain = SINGLE_CHAIN.exec(pipe.trim());
+  if (!chain) return void 0;
+  if (chain[3] === void 0) {
+    const path48 = (chain[2] ?? "").split(".").filter(Boolean);
+    if (chain[1] === void 0 && here.kind !== "root" && here.kind !== "define") return void 0;
+    return { binding: { kind: "values", path: path48 }, read: { binding: { kind: "values", path: path48 } } };
+  }
+  const relative = chain[3].split(".").filter(Boolean);
+  const binding = below(here, relative);
+  return { binding, read: { binding } };
+}
+function below(binding, path48) {
+  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path48] };
+  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path48] };
+  return { kind: "opaque" };
+}
+function record(read, whole, analysis) {
+  const binding = read.binding;
+  if (binding.kind === "values") analysis.references.push({ path: binding.path, whole });
+  else if (binding.kind === "define") analysis.defines.get(binding.name)?.references.push({ path: binding.path, whole });
+}
+function scan(code, here, conditionOnly, analysis, dollar) {
+  referencesInSegment(code, conditionOnly, analysis.references);
+  const relativeToDot = here.kind === "values" || here.kind === "define";
+  const relativeToDollar = dollar.kind === "define" && code.includes("$");
+  if ((!relativeToDot || !code.includes(".")) && !relativeToDollar) return;
+  const blanked = code.replace(/"(?:[^"\\\n]|\\.)*"|`[^`]*`/g, (s3) => s3[0] + " ".repeat(s3.length - 2) + s3[0]);
+  if (relativeToDollar) relativeReads(code, blanked, DOLLAR, dollar, conditionOnly, analysis);
+  if (relativeToDot) relativeReads(code, blanked, RELATIVE, here, conditionOnly, analysis);
+}
+function relativeReads(code, blanked, pattern, here, conditionOnly, analysis) {
+  for (const match of blanked.matchAll(pattern)) {
+    const fields = match[1];
+    if (fields === "Values" || fields?.startsWith("Values.")) continue;
+    const before = code.slice(Math.max(0, match.index - 120), match.index);
+    if (fields === void 0) {
+      const call = CALL_BEFORE.exec(before);
+      const name = call && literal(call[1]);
+      if (name !== void 0 && name !== null) {
+        if (here.kind === "values") analysis.calls.push({ name, path: here.path });
+        else if (here.kind === "define") analysis.defines.get(here.name)?.calls.push({ name, path: here.path });
+        continue;
+      }
+    }
+    const whole = !conditionOnly && !INSPECTED_BY.test(before.slice(-48));
+    record({ binding: below(here, fields?.split(".") ?? []) }, fields === void 0 ? !conditionOnly : whole, analysis);
+  }
 }
 function isConditionOnly(action) {
   if (!CONDITION_HEAD.test(action)) return false;
@@ -59741,19 +59999,19 @@ function referencesInSegment(segment, conditionOnly, found) {
   if (!segment.includes(".Values")) return;
   for (const match of segment.matchAll(REFERENCE)) {
     const subchart = match[1];
-    const path46 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
-    const before = segment.slice(Math.max(0, match.index - 24), match.index);
+    const path48 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
+    const before = segment.slice(Math.max(0, match.index - 48), match.index);
     const lookup = LOOKUP_BEFORE.exec(before)?.[1];
     if (lookup) {
       STRING_ARGUMENT.lastIndex = match.index + match[0].length;
       for (let argument = STRING_ARGUMENT.exec(segment), taken = 0; argument && taken < MAX_LOOKUP_KEYS; argument = STRING_ARGUMENT.exec(segment), taken++) {
         const key = literal(argument[1]);
         if (key === void 0) break;
-        path46.push(key);
+        path48.push(key);
         if (lookup !== "index") break;
       }
     }
-    found.push({ path: path46, whole: !conditionOnly });
+    found.push({ path: path48, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
   }
 }
 function literal(quoted2) {
@@ -59768,19 +60026,41 @@ function literal(quoted2) {
 async function templateValueRefs(chartDir) {
   const budget = { left: MAX_TOTAL_BYTES, capped: false };
   const root = {};
-  const state = { usesTpl: false, nodes: 0 };
+  const state = { usesTpl: false, nodes: 0, calls: [], defines: /* @__PURE__ */ new Map() };
   const files = await listDirectory(chartDir, budget);
   await readChart(files, [], root, budget, state, 0);
+  resolveCalls(state, root);
   return { root, capped: budget.capped || state.nodes > MAX_NODES2, usesTpl: state.usesTpl };
+}
+var MAX_CALL_STEPS = 1e5;
+function resolveCalls(state, root) {
+  let steps = 0;
+  const visiting = /* @__PURE__ */ new Set();
+  const mark = (path48, whole) => {
+    state.nodes += path48.length;
+    markKnown(root, path48, whole);
+  };
+  const resolve = (name, base2) => {
+    const use = state.defines.get(name);
+    if (!use || visiting.has(name) || ++steps > MAX_CALL_STEPS) {
+      mark(base2, true);
+      return;
+    }
+    visiting.add(name);
+    for (const reference of use.references) mark([...base2, ...reference.path], reference.whole);
+    for (const call of use.calls) resolve(call.name, [...base2, ...call.path]);
+    visiting.delete(name);
+  };
+  for (const call of state.calls) resolve(call.name, call.path);
 }
 async function readChart(files, scope, root, budget, state, depth) {
   if (depth > MAX_DEPTH3) {
     budget.capped = true;
     return;
   }
-  const mark = (path46, whole) => {
-    state.nodes += path46.length;
-    markKnown(root, path46, whole);
+  const mark = (path48, whole) => {
+    state.nodes += path48.length;
+    markKnown(root, path48, whole);
   };
   const read = async (file) => {
     if (file.size > MAX_FILE_BYTES3 || file.size > budget.left) {
@@ -59811,10 +60091,18 @@ async function readChart(files, scope, root, budget, state, depth) {
     }
   }
   for (const text of templateTexts) {
-    for (const reference of valueReferences(text)) {
-      const global3 = reference.path[0] === "global";
+    const analysis = analyzeTemplate(text);
+    for (const reference of analysis.references) {
       mark([...scope, ...reference.path], reference.whole);
-      if (global3 && scope.length > 0) mark(reference.path, reference.whole);
+      if (reference.path[0] === "global" && scope.length > 0) mark(reference.path, reference.whole);
+    }
+    for (const call of analysis.calls) state.calls.push({ name: call.name, path: [...scope, ...call.path] });
+    for (const [name, use] of analysis.defines) {
+      const known = state.defines.get(name);
+      if (known) {
+        known.references.push(...use.references);
+        known.calls.push(...use.calls);
+      } else state.defines.set(name, use);
     }
   }
   if (depth > 0) {
@@ -59922,23 +60210,23 @@ async function archiveFiles(archive, budget) {
   }
   return found;
 }
-function markKeys(values, path46, mark) {
+function markKeys(values, path48, mark) {
   if (!isMap4(values)) return;
   for (const [key, value] of Object.entries(values)) {
-    mark([...path46, key], false);
-    markKeys(value, [...path46, key], mark);
+    mark([...path48, key], false);
+    markKeys(value, [...path48, key], mark);
   }
 }
-function markSchemaKeys(schema2, path46, mark, depth) {
+function markSchemaKeys(schema2, path48, mark, depth) {
   if (!isMap4(schema2)) return;
   if (depth > 32 || ["$ref", "allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in schema2) || isMap4(schema2.additionalProperties)) {
-    if (path46.length > 0) mark(path46, true);
+    if (path48.length > 0) mark(path48, true);
     return;
   }
   if (!isMap4(schema2.properties)) return;
   for (const [key, child] of Object.entries(schema2.properties)) {
-    mark([...path46, key], false);
-    markSchemaKeys(child, [...path46, key], mark, depth + 1);
+    mark([...path48, key], false);
+    markSchemaKeys(child, [...path48, key], mark, depth + 1);
   }
 }
 function parseMap(text) {
@@ -60030,10 +60318,10 @@ function checkValuesSchema(input) {
       warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate2.error}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
     } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
       for (const error2 of dedupe2(validate2.errors ?? [])) {
-        const path46 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path46) : void 0;
-        const where = path46.length > 0 ? path46.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe2(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path46.join(".")}\0${error2.keyword}`));
+        const path48 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path48) : void 0;
+        const where = path48.length > 0 ? path48.join(".") : "the values";
+        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe2(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path48.join(".")}\0${error2.keyword}`));
       }
     }
   }
@@ -60047,7 +60335,7 @@ function unknownKeys(input) {
   const read = refs ? [refs.root] : [];
   if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
   const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE : { node: input.chart.schema, base: ROOT_URL2 };
-  const walk = (values, defaults, schema2, path46, reads) => {
+  const walk = (values, defaults, schema2, path48, reads) => {
     if (!isMap5(values) || !isMap5(defaults) || Object.keys(defaults).length === 0) return;
     if (reads.some((node) => node.whole)) return;
     const here = schema2 === void 0 || schema2 === OPAQUE ? schema2 : followRefs(schema2, input.chart);
@@ -60058,13 +60346,13 @@ function unknownKeys(input) {
       const readHere = reads.map((node) => knownChild(node, key)).filter((node) => node !== void 0);
       if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE : void 0, [...path46, key], readHere);
+        walk(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE : void 0, [...path48, key], readHere);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...node.children?.keys() ?? []])])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path46, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path46, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path46, close].join(".")}?` : ""}`, location, close ? [...path46, close].join(".") : void 0, [...path46, key].join(".")));
+      const location = locatePath(input.values.positions, [...path48, key]) ?? input.fallback;
+      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path48, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path48, close].join(".")}?` : ""}`, location, close ? [...path48, close].join(".") : void 0, [...path48, key].join(".")));
     }
   };
   walk(input.values.values, input.chart.defaults, root, [], read);
@@ -60092,11 +60380,11 @@ function followRefs(start, chart) {
   }
   return OPAQUE;
 }
-function pointer(document, path46) {
-  if (path46 === "" || path46 === "/") return document;
-  if (!path46.startsWith("/")) return void 0;
+function pointer(document, path48) {
+  if (path48 === "" || path48 === "/") return document;
+  if (!path48.startsWith("/")) return void 0;
   let node = document;
-  for (const raw of path46.slice(1).split("/")) {
+  for (const raw of path48.slice(1).split("/")) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (!isMap5(node) && !Array.isArray(node)) return void 0;
     node = node[key];
@@ -60143,13 +60431,13 @@ function postRendererKustomizations(release) {
     const kustomize = asRecord(asRecord(entry)?.kustomize);
     if (!kustomize) return [];
     const patches = (Array.isArray(kustomize.patches) ? kustomize.patches : []).flatMap((entry2) => {
-      const record = asRecord(entry2);
-      return record ? [{ ...record.patch !== void 0 ? { patch: record.patch } : {}, ...record.target !== void 0 ? { target: record.target } : {} }] : [];
+      const record2 = asRecord(entry2);
+      return record2 ? [{ ...record2.patch !== void 0 ? { patch: record2.patch } : {}, ...record2.target !== void 0 ? { target: record2.target } : {} }] : [];
     });
     for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml11.stringify)(patch) });
     for (const json6902 of Array.isArray(kustomize.patchesJson6902) ? kustomize.patchesJson6902 : []) {
-      const record = asRecord(json6902);
-      if (record) patches.push({ target: record.target, patch: JSON.stringify(record.patch ?? []) });
+      const record2 = asRecord(json6902);
+      if (record2) patches.push({ target: record2.target, patch: JSON.stringify(record2.patch ?? []) });
     }
     const kustomization = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["manifests.yaml"] };
     if (patches.length > 0) kustomization.patches = patches;
@@ -60206,7 +60494,7 @@ ${d}
 }
 
 // src/helm/binary.ts
-import os13 from "node:os";
+import os14 from "node:os";
 var cached2;
 function resolveHelm() {
   cached2 ??= findHelm();
@@ -60236,7 +60524,7 @@ async function findHelm() {
 }
 async function versionOf2(binary) {
   const result2 = await runTool(binary, ["version", "--short"], {
-    env: toolEnvironment(os13.tmpdir(), { HELM_NO_PLUGINS: "1" }),
+    env: toolEnvironment(os14.tmpdir(), { HELM_NO_PLUGINS: "1" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -60475,29 +60763,29 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
     }
   }
 }
-function at2(body, path46) {
+function at2(body, path48) {
   let value = body;
-  for (const key of path46) value = asRecord(value)?.[key];
+  for (const key of path48) value = asRecord(value)?.[key];
   return value;
 }
 function containerPlaces(body, read) {
   const places = [];
   const readPointer = read ? read.join(".") : void 0;
   let budget = MAX_WALK_NODES;
-  const walk = (value, path46) => {
+  const walk = (value, path48) => {
     if (--budget < 0 || places.length >= 10) return;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (isContainerLike(item)) places.push(`${path46}[${index}]`);
-        else walk(item, `${path46}[${index}]`);
+        if (isContainerLike(item)) places.push(`${path48}[${index}]`);
+        else walk(item, `${path48}[${index}]`);
       });
       return;
     }
-    const record = asRecord(value);
-    if (!record) return;
-    if (path46 === readPointer) return;
-    for (const [key, item] of Object.entries(record)) {
-      const childPath = path46 ? `${path46}.${key}` : key;
+    const record2 = asRecord(value);
+    if (!record2) return;
+    if (path48 === readPointer) return;
+    for (const [key, item] of Object.entries(record2)) {
+      const childPath = path48 ? `${path48}.${key}` : key;
       const holdsContainers = (key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(item) && item.some((entry) => asString(asRecord(entry)?.image) !== void 0);
       if (holdsContainers || isContainerLike(item)) places.push(childPath);
       else walk(item, childPath);
@@ -60507,14 +60795,14 @@ function containerPlaces(body, read) {
   return places;
 }
 function isContainerLike(value) {
-  const record = asRecord(value);
-  return asString(record?.image) !== void 0 && (record?.args !== void 0 || record?.command !== void 0);
+  const record2 = asRecord(value);
+  return asString(record2?.image) !== void 0 && (record2?.args !== void 0 || record2?.command !== void 0);
 }
 function duplicateKeys(document, text) {
   const found = [];
   const lineOf = lineIndex(text);
   let budget = MAX_WALK_NODES;
-  const walk = (node, path46) => {
+  const walk = (node, path48) => {
     if (--budget < 0 || found.length >= 20) return;
     if ((0, import_yaml13.isMap)(node)) {
       const seen = /* @__PURE__ */ new Map();
@@ -60524,13 +60812,13 @@ function duplicateKeys(document, text) {
         if (key !== void 0) {
           const offset = keyNode?.range?.[0] ?? 0;
           const first = seen.get(key);
-          if (first !== void 0 && found.length < 20) found.push({ key, path: path46 ? `${path46}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
+          if (first !== void 0 && found.length < 20) found.push({ key, path: path48 ? `${path48}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
           else seen.set(key, offset);
         }
-        walk(pair.value, path46 ? `${path46}.${key ?? "?"}` : key ?? "?");
+        walk(pair.value, path48 ? `${path48}.${key ?? "?"}` : key ?? "?");
       }
     } else if ((0, import_yaml13.isSeq)(node)) {
-      node.items.forEach((item, index) => walk(item, `${path46}[${index}]`));
+      node.items.forEach((item, index) => walk(item, `${path48}[${index}]`));
     }
   };
   walk(document.contents, "");
@@ -60754,12 +61042,16 @@ function pickVersion(candidates, versionOf3, wanted) {
   if (!constraint.ok) return void 0;
   let best;
   for (const candidate of candidates) {
-    const canonical2 = parseChartVersion(versionOf3(candidate));
-    const version = canonical2 === void 0 ? void 0 : parseMastermindsVersion(canonical2);
-    if (!canonical2 || !version || !constraint.range.test(canonical2)) continue;
+    const version = candidateVersion(versionOf3(candidate));
+    if (!version || !constraint.range.test(versionOf3(candidate))) continue;
     if (!best || compareMastermindsVersions(version, best.version) > 0) best = { candidate, version };
   }
   return best?.candidate;
+}
+var STRICT_SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+function candidateVersion(text) {
+  if (!STRICT_SEMVER.test(text.startsWith("v") ? text.slice(1) : text)) return void 0;
+  return parseMastermindsVersion(text);
 }
 
 // src/helm/fetch-http.ts
@@ -61515,8 +61807,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path46 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path46 === void 0 ? void 0 : { path: path46, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path48 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path48 === void 0 ? void 0 : { path: path48, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -61866,33 +62158,58 @@ function assembleReport(parts) {
 }
 
 // src/deploy/sites.ts
-function siteOf(node, rules, baseNode) {
-  const groups2 = patternGroups(node, rules.hostPattern);
-  const { site: fromPattern, ...others } = groups2;
-  const mapped2 = mapLookup(rules.hosts, node.hostname) ?? mapLookup(rules.hosts, node.name);
-  const fromBase = baseNode && baseNode.name === node.name && baseNode.hostname === node.hostname ? baseNode.site : void 0;
-  const found = mapped2 ? { site: mapped2, source: "hosts map" } : fromPattern ? { site: fromPattern, source: "hostPattern" } : fromBase ? { site: fromBase, source: "base node attribute" } : { source: "unknown" };
-  const assignment = { ...found, groups: others };
-  if (node.site !== void 0 && node.site !== found.site) {
-    if (found.site) assignment.conflict = node.site;
+function normalizeHostname(hostname) {
+  return hostname.trim().toLowerCase().replace(/\.+$/, "");
+}
+function baseSites(baseNodes, rules) {
+  const sites = /* @__PURE__ */ new Map();
+  const ambiguous = /* @__PURE__ */ new Set();
+  for (const node of baseNodes) {
+    const host = normalizeHostname(node.hostname);
+    const found = fromPolicy(host, rules) ?? fromPolicy(normalizeHostname(node.name), rules) ?? (node.site !== void 0 ? { site: node.site, source: "base node attribute", groups: {} } : void 0);
+    if (!found?.site || ambiguous.has(host)) continue;
+    const known = sites.get(host);
+    if (known && known.site !== found.site) {
+      sites.delete(host);
+      ambiguous.add(host);
+    } else if (!known) {
+      sites.set(host, found);
+    }
+  }
+  return sites;
+}
+function siteOf(node, rules, baseNode, base2) {
+  const host = normalizeHostname(node.hostname);
+  const known = base2 ?? /* @__PURE__ */ new Map();
+  const fromBaseNode = baseNode ? baseSites([baseNode], rules).get(host) : void 0;
+  const found = fromPolicy(host, rules) ?? known.get(host) ?? fromBaseNode;
+  const assignment = found ? { site: found.site, source: found.source, groups: { ...found.groups } } : { source: "unknown", groups: {} };
+  if (node.site !== void 0 && node.site !== assignment.site) {
+    if (assignment.site) assignment.conflict = node.site;
     else assignment.unconfirmed = node.site;
   }
   return assignment;
 }
+function fromPolicy(host, rules) {
+  const mapped2 = mapLookup(rules.hosts, host) ?? mapLookup(rules.hosts, host.split(".")[0]);
+  if (mapped2 !== void 0) return { site: mapped2, source: "hosts map", groups: {} };
+  const { site, ...groups2 } = patternGroups(host, rules.hostPattern);
+  return site ? { site, source: "hostPattern", groups: groups2 } : void 0;
+}
 function mapLookup(hosts, key) {
-  return hosts && Object.hasOwn(hosts, key) ? hosts[key] : void 0;
+  if (!hosts) return void 0;
+  if (Object.hasOwn(hosts, key)) return hosts[key];
+  const entry = Object.entries(hosts).find(([name]) => normalizeHostname(name) === key);
+  return entry?.[1];
 }
 var compiled2 = /* @__PURE__ */ new Map();
-function patternGroups(node, hostPattern) {
+function patternGroups(host, hostPattern) {
   if (!hostPattern) return {};
+  if (host.length > 253) return {};
   let pattern = compiled2.get(hostPattern);
   if (!pattern) compiled2.set(hostPattern, pattern = new RegExp(hostPattern));
-  for (const candidate of [node.hostname, node.name]) {
-    if (candidate.length > 253) continue;
-    const groups2 = pattern.exec(candidate)?.groups;
-    if (groups2) return Object.fromEntries(Object.entries(groups2).filter((entry) => entry[1] !== void 0));
-  }
-  return {};
+  const groups2 = pattern.exec(host)?.groups;
+  return groups2 ? Object.fromEntries(Object.entries(groups2).filter((entry) => entry[1] !== void 0)) : {};
 }
 
 // src/deploy/plan.ts
@@ -61900,16 +62217,17 @@ function planDeploy(base2, head, rules, tool) {
   const before = new Map(base2.map((n2) => [n2.name, n2]));
   const after = new Map(head.map((n2) => [n2.name, n2]));
   const targets = [];
+  const sitesAtBase = baseSites(base2, rules);
   for (const node of head) {
     const old = before.get(node.name);
     const changedProfiles = diffProfiles(old, node);
     const moved = old !== void 0 && old.hostname !== node.hostname;
     const change = !old ? "added" : changedProfiles.length > 0 || moved ? "changed" : "unchanged";
-    targets.push({ node, ...siteFields(siteOf(node, rules, old)), change, ...moved ? { hostnameBefore: old.hostname } : {}, changedProfiles, contacted: false });
+    targets.push({ node, ...siteFields(siteOf(node, rules, old, sitesAtBase)), change, ...moved ? { hostnameBefore: old.hostname } : {}, changedProfiles, contacted: false });
   }
   for (const node of base2) {
     if (after.has(node.name)) continue;
-    targets.push({ node, ...siteFields(siteOf(node, rules, node)), change: "removed", changedProfiles: [], contacted: false });
+    targets.push({ node, ...siteFields(siteOf(node, rules, node, sitesAtBase)), change: "removed", changedProfiles: [], contacted: false });
   }
   const anyChange = targets.some((t) => t.change === "changed" || t.change === "added");
   for (const target of targets) {
@@ -62082,12 +62400,102 @@ function checkUnsafeSettings(input) {
 
 // src/deploy/evaluate.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import path43 from "node:path";
+import path45 from "node:path";
 
 // src/nix/eval-deploy.ts
+import { promises as fs29 } from "node:fs";
+import os16 from "node:os";
+import path43 from "node:path";
+
+// src/nix/declared-inputs.ts
 import { promises as fs26 } from "node:fs";
-import os14 from "node:os";
 import path40 from "node:path";
+var DECLARED_INPUTS_APPLY = `flake: let
+  text = v: if v == null then null else if builtins.isString v || builtins.isPath v then toString v else "<" + builtins.typeOf v + ">";
+  one = prefix: name: value:
+    let
+      spec = if builtins.isAttrs value then value else { url = value; };
+      here = prefix + name;
+    in [ {
+      input = here;
+      url = text (spec.url or null);
+      type = text (spec.type or null);
+      path = text (spec.path or null);
+      follows = if spec ? follows then text (if builtins.isList spec.follows then builtins.concatStringsSep "/" spec.follows else spec.follows) else null;
+    } ] ++ (if builtins.isAttrs (spec.inputs or null) then all (here + "/") spec.inputs else [ ]);
+  all = prefix: inputs: builtins.concatLists (builtins.attrValues (builtins.mapAttrs (one prefix) inputs));
+in if builtins.isAttrs (flake.inputs or null) then all "" flake.inputs else [ ]`;
+function parseDeclaredInputs(json) {
+  let parsed;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return void 0;
+  }
+  if (!Array.isArray(parsed)) return void 0;
+  const text = (v2) => typeof v2 === "string" ? v2 : void 0;
+  return parsed.flatMap((entry) => {
+    if (typeof entry !== "object" || entry === null || typeof entry.input !== "string") return [];
+    const input = { input: entry.input };
+    for (const key of ["url", "type", "path", "follows"]) {
+      const value = text(entry[key]);
+      if (value !== void 0) input[key] = value;
+    }
+    return [input];
+  });
+}
+var LOCAL_SCHEMES = /^(?:path|file|git\+file|hg\+file|tarball\+file|file\+file|sourcehut\+file):/i;
+function refusedDeclaredInputs(declared, locks) {
+  const refused = [];
+  const root = locks?.nodes?.[locks.root ?? "root"];
+  const lockedNames = new Set(Object.keys(root?.inputs ?? {}));
+  for (const input of declared) {
+    const where = machinePath(input);
+    if (where !== void 0) {
+      refused.push({ input: input.input, why: `names ${where}, a path of the machine the guard runs on, outside the checked revision` });
+      continue;
+    }
+    const topLevel = !input.input.includes("/");
+    if (topLevel && input.follows === void 0 && !lockedNames.has(input.input)) {
+      refused.push({ input: input.input, why: "is not locked in flake.lock, so nix would fetch it while it evaluates the change" });
+    }
+  }
+  return refused;
+}
+function machinePath(input) {
+  const candidates = [];
+  if (input.url !== void 0) {
+    const url = input.url.trim();
+    if (url.startsWith("/") || url.startsWith("~")) candidates.push(url);
+    else if (LOCAL_SCHEMES.test(url)) candidates.push(localPart(url));
+  }
+  if (input.path !== void 0) candidates.push(input.path);
+  return candidates.find((c3) => c3.startsWith("/") || c3.startsWith("~"))?.replace(/[?#].*$/, "");
+}
+function localPart(url) {
+  const rest = url.replace(LOCAL_SCHEMES, "");
+  if (rest.startsWith("//")) {
+    try {
+      return decodeURIComponent(new URL(`file:${rest}`).pathname);
+    } catch {
+      return rest.slice(2);
+    }
+  }
+  return rest;
+}
+async function stageFlakeFile(text, scratch) {
+  const dir = path40.join(scratch, "declared");
+  await fs26.mkdir(dir, { recursive: true });
+  const file = path40.join(dir, "flake.nix");
+  await fs26.writeFile(file, text);
+  return file;
+}
+
+// src/nix/input-fetch.ts
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
+import { promises as fs27 } from "node:fs";
+import os15 from "node:os";
+import path41 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -62148,240 +62556,6 @@ function printableUrl(url) {
     return url.replace(/\/\/[^/@\s]*@/, "//").replace(/[?#].*$/, "");
   }
 }
-
-// src/nix/eval-deploy.ts
-var NODE = `node: {
-  hostname = node.hostname or name;
-  site = node.site or null;
-  magicRollback = node.magicRollback or deploy.magicRollback or null;
-  autoRollback = node.autoRollback or deploy.autoRollback or null;
-  confirmTimeout = node.confirmTimeout or deploy.confirmTimeout or null;
-  activationTimeout = node.activationTimeout or deploy.activationTimeout or null;
-  profilesOrder = node.profilesOrder or null;
-  profiles = builtins.mapAttrs (profileName: profile: {
-    out = profile.path.outPath;
-    drv = profile.path.drvPath;
-  }) (node.profiles or {});
-}`;
-var ALL_NODES_APPLY = `deploy: builtins.mapAttrs (name: ${NODE}) (deploy.nodes or {})`;
-var NAMES_APPLY = "deploy: builtins.attrNames (deploy.nodes or {})";
-var nodeApply = (index) => `deploy: let name = builtins.elemAt (builtins.attrNames (deploy.nodes or {})) ${index}; in { inherit name; value = (${NODE}) deploy.nodes.\${name}; }`;
-var NIX_SETTINGS = [
-  "--extra-experimental-features",
-  "nix-command flakes",
-  "--option",
-  "allow-import-from-derivation",
-  "false",
-  "--option",
-  "restrict-eval",
-  "true",
-  "--option",
-  "pure-eval",
-  "true",
-  "--option",
-  "accept-flake-config",
-  "false",
-  "--option",
-  "flake-registry",
-  "",
-  "--option",
-  "substituters",
-  "",
-  "--option",
-  "build-users-group",
-  "",
-  "--option",
-  "warn-dirty",
-  "false",
-  "--offline"
-];
-function assertFence() {
-  const fence2 = networkFence();
-  if (fence2.kind === "none" && process.env.GUARD_NETWORK_FENCE !== "off") {
-    throw new GuardError(
-      `could not check the deploy targets: nix would evaluate this change's flake with network access (${fence2.reason})`,
-      void 0,
-      "run the guard where network namespaces are available (root, or unprivileged user namespaces enabled); GUARD_NETWORK_FENCE=off accepts the risk explicitly"
-    );
-  }
-}
-async function openFlake(request2) {
-  assertFence();
-  const query = new URLSearchParams();
-  if (request2.rev) query.set("rev", request2.rev);
-  if (request2.flakeDir) query.set("dir", request2.flakeDir);
-  const flakeRef = `git+file://${request2.repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`;
-  const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs26.mkdtemp(path40.join(os14.tmpdir(), "guard-nix-"));
-  const run = (args, allowedUris = []) => runTool(request2.nixBin, [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args], {
-    env: toolEnvironment(home, { XDG_CACHE_HOME: path40.join(home, "cache"), XDG_CONFIG_HOME: path40.join(home, "config") }),
-    timeoutMs: request2.timeoutMs,
-    maxBuffer: 256 * 1024 * 1024,
-    network: "none"
-  });
-  let opened;
-  const open2 = () => opened ??= (async () => {
-    const metadata = await run(["flake", "metadata", "--json", "--no-write-lock-file", "--", flakeRef]);
-    if (metadata.timedOut) return timedOut(request2);
-    if (metadata.exitCode !== 0) return failure(metadata.stderr, void 0, label);
-    const parsed = parseJson2(metadata.stdout);
-    const locks = parsed?.locks;
-    const local = localInputs(locks);
-    if (local.length > 0) throw localInputError(local, label);
-    return { ok: true, locks, source: typeof parsed?.path === "string" ? parsed.path : void 0 };
-  })();
-  return {
-    label,
-    async names() {
-      const flake = await open2();
-      if (!flake.ok) return flake;
-      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", NAMES_APPLY, "--", `${flakeRef}#deploy`], lockedUrls(flake.locks));
-      if (result2.timedOut) return timedOut(request2);
-      if (result2.exitCode !== 0) return failure(result2.stderr, flake.locks, label, flake.source);
-      const names = parseJson2(result2.stdout);
-      if (!Array.isArray(names) || !names.every((n2) => typeof n2 === "string")) return { ok: false, error: "nix eval printed output that is not a list of node names", identity: "output is not JSON" };
-      return { ok: true, names };
-    },
-    async node(index, name) {
-      const flake = await open2();
-      if (!flake.ok) return { ok: false, failure: { name, error: flake.error, identity: flake.identity, ...flake.position ? { position: flake.position } : {} } };
-      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", nodeApply(index), "--", `${flakeRef}#deploy`], lockedUrls(flake.locks));
-      if (result2.timedOut) {
-        const error2 = `nix eval of node ${name} did not finish within ${Math.round(request2.timeoutMs / 1e3)} s (deploy.evalTimeoutSeconds)`;
-        return { ok: false, failure: { name, error: error2, identity: "timeout", timedOut: true } };
-      }
-      if (result2.exitCode !== 0) {
-        const failed = failure(result2.stderr, flake.locks, label, flake.source);
-        return { ok: false, failure: { name, error: failed.error, identity: failed.identity, ...failed.position ? { position: failed.position } : {} } };
-      }
-      const parsed = parseJson2(result2.stdout);
-      if (!parsed || parsed.name !== name || typeof parsed.value !== "object" || parsed.value === null) {
-        return { ok: false, failure: { name, error: "nix eval printed output that is not this node", identity: "output is not JSON" } };
-      }
-      return { ok: true, node: toNode(name, parsed.value) };
-    },
-    close: () => fs26.rm(home, { recursive: true, force: true }).catch(() => void 0)
-  };
-}
-async function inPool(tasks, size) {
-  const results = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await tasks[index]();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(size, tasks.length)) }, worker));
-  return results;
-}
-function localInputError(local, label) {
-  return new GuardError(
-    `could not check the deploy targets at ${label}: flake input${local.length === 1 ? "" : "s"} ${local.map((l) => `"${l.input}" (${l.where})`).join(", ")} would read files of the machine the guard runs on, outside the checked revision`,
-    void 0,
-    "flake inputs must come from the network (github:, https:, git+https:) or from paths inside the checked revision (path:./dir)"
-  );
-}
-function lockedUrls(locks) {
-  return Object.values(locks?.nodes ?? {}).map((node) => node.locked?.url).filter((url) => typeof url === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(url) && !/^file:/i.test(url));
-}
-function timedOut(request2) {
-  const error2 = `nix eval did not finish within ${Math.round(request2.timeoutMs / 1e3)} s (deploy.evalTimeoutSeconds)`;
-  return { ok: false, error: error2, identity: "timeout", timedOut: true };
-}
-function parseJson2(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return void 0;
-  }
-}
-var NEEDS_FETCH = [
-  /unable to download '([^']+)'/,
-  /(?:failed to fetch|cannot fetch|unable to fetch|fetching Git repository) '?([^'\s]+)'?/i,
-  /cannot find flake '([^']+)' in the flake registries/,
-  /Couldn't resolve host|Could not resolve host|Couldn't connect to server|Network is unreachable|Connection refused/
-];
-function failure(stderr, locks, label, source) {
-  const error2 = cleanNixError(stderr);
-  const forbidden = /access to URI '([^']+)' is forbidden in restricted mode/.exec(error2);
-  if (forbidden) {
-    throw new GuardError(
-      `could not check the deploy targets at ${label}: the flake downloads ${printableUrl(forbidden[1])} while it is evaluated (builtins.fetchurl or the like), which the guard never does for a change`,
-      void 0,
-      "a deploy target must evaluate from the checked revision and its locked flake inputs alone"
-    );
-  }
-  for (const pattern of NEEDS_FETCH) {
-    const match = pattern.exec(error2);
-    if (!match) continue;
-    const url = match[1] ? printableUrl(match[1]) : void 0;
-    const input = inputNamedIn(error2, locks);
-    const what = input ? `flake input "${input}"${url ? ` (${url})` : ""}` : url ? `${url}` : "a source outside the nix store";
-    throw new GuardError(
-      `could not check the deploy targets at ${label}: the evaluation needs ${what}, which is not in the nix store, and the guard never downloads while it evaluates a change`,
-      void 0,
-      "fetch the base revision's flake inputs into the runner's nix store in a trusted step before the guard runs (e.g. nix flake archive on the base checkout)"
-    );
-  }
-  const own = source && /^\/nix\/store\/[a-z0-9]{32}-source$/.test(source) ? source : void 0;
-  const at3 = own ? new RegExp(`(?:^|[\\s'"])${own.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/([^\\s:]+):(\\d+)`).exec(error2) : /\bat \/nix\/store\/[a-z0-9]{32}-source\/([^\s:]+):(\d+)/.exec(error2);
-  const shown = own ? error2.split(own + "/").join("") : error2;
-  return { ok: false, error: shown, identity: errorIdentity(error2), ...at3 ? { position: { path: at3[1], line: Number(at3[2]) } } : {} };
-}
-function errorIdentity(error2) {
-  const first = error2.split("\n").find((line) => line.startsWith("error:")) ?? error2.split("\n")[0] ?? "";
-  return first.replace(/\/nix\/store\/[a-z0-9]{32}-[^\s'":]*/g, "<store>").replace(/\bsha256[-:][A-Za-z0-9+/=]{20,}/g, "<hash>").replace(/\b[0-9a-f]{32,40}\b/g, "<hash>").replace(/git\+file:\/\/[^\s'"]*/g, "<flake>").replace(/:\d+(?::\d+)?\b/g, "").trim().slice(0, 300);
-}
-function toNode(name, raw) {
-  const text = (value) => typeof value === "string" ? value : JSON.stringify(value) ?? "";
-  const optional = (value, type) => typeof value === type ? value : void 0;
-  return {
-    name,
-    hostname: text(raw.hostname),
-    site: raw.site === null || raw.site === void 0 ? void 0 : text(raw.site),
-    magicRollback: optional(raw.magicRollback, "boolean"),
-    autoRollback: optional(raw.autoRollback, "boolean"),
-    confirmTimeout: optional(raw.confirmTimeout, "number"),
-    activationTimeout: optional(raw.activationTimeout, "number"),
-    profilesOrder: Array.isArray(raw.profilesOrder) ? raw.profilesOrder.map(text) : void 0,
-    profiles: Object.fromEntries(Object.entries(raw.profiles ?? {}).map(([p2, v2]) => [p2, { outPath: text(v2?.out), drvPath: text(v2?.drv) }]))
-  };
-}
-function cleanNixError(stderr) {
-  const lines = stderr.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("warning: Git tree"));
-  const errorIndex = lines.findIndex((l) => l.startsWith("error:"));
-  return (errorIndex >= 0 ? lines.slice(errorIndex) : lines).slice(0, 12).join("\n").trim() || "nix eval failed without a message";
-}
-var cachedNix;
-function resolveNix() {
-  cachedNix ??= (async () => {
-    const candidate = process.env.NIX_BIN ?? "nix";
-    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os14.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" });
-    if (result2.exitCode === 0) return candidate;
-    throw new GuardError(
-      `nix not found (${candidate}), but the repository has deploy targets in a flake`,
-      void 0,
-      "install nix (Debian: apt-get install nix-bin) or set NIX_BIN; the guard never passes deploy targets it could not evaluate"
-    );
-  })();
-  return cachedNix;
-}
-var versions = /* @__PURE__ */ new Map();
-function nixVersion(nixBin) {
-  let version = versions.get(nixBin);
-  if (!version) {
-    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os14.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
-    versions.set(nixBin, version);
-  }
-  return version;
-}
-
-// src/nix/input-fetch.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
-import { promises as fs27 } from "node:fs";
-import os15 from "node:os";
-import path41 from "node:path";
 
 // src/nix/store-path.ts
 import { createHash as createHash14 } from "node:crypto";
@@ -62584,7 +62758,7 @@ async function download(url, input, options2) {
   };
   let failure2;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 2)));
+    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 2)));
     const result2 = await guardedGet(
       { url, maxBytes: 1024 * 1024 * 1024, purpose: `flake input "${input.input}"` },
       { isAllowedUrl, deadline: Date.now() + options2.timeoutMs, allowPlainHttp: true }
@@ -62604,10 +62778,334 @@ function firstError(stderr) {
   return line.replace(/^error:\s*/, "").slice(0, 300) || "nix failed without a message";
 }
 
-// src/deploy/eval-cache.ts
-import { createHash as createHash15 } from "node:crypto";
+// src/nix/revision-export.ts
 import { promises as fs28 } from "node:fs";
 import path42 from "node:path";
+var BRANCH = "guard-revision";
+async function exportRevision(repoRoot, rev, flakeDir, scratch) {
+  const query = new URLSearchParams();
+  if (!rev) {
+    if (flakeDir) query.set("dir", flakeDir);
+    const gitDir = await gitPath(repoRoot, "--absolute-git-dir");
+    const common2 = await gitPath(repoRoot, "--git-common-dir");
+    return {
+      flakeRef: `git+file://${repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`,
+      readOnly: unique([repoRoot, gitDir, common2]),
+      hidden: unique([path42.join(gitDir, "config"), path42.join(common2, "config")])
+    };
+  }
+  const commit = (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: repoRoot })).stdout.trim();
+  const objects = path42.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
+  const bare = path42.join(scratch, "revision.git");
+  await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
+  await fs28.writeFile(path42.join(bare, "objects", "info", "alternates"), `${objects}
+`);
+  await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
+  await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
+  query.set("ref", BRANCH);
+  query.set("rev", commit);
+  if (flakeDir) query.set("dir", flakeDir);
+  return { flakeRef: `git+file://${bare}?${query.toString()}`, readOnly: [bare, objects], hidden: [] };
+}
+async function gitPath(repoRoot, flag) {
+  return path42.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
+}
+function unique(items) {
+  return [...new Set(items)];
+}
+
+// src/nix/eval-deploy.ts
+var NODE = `node: {
+  hostname = node.hostname or name;
+  site = node.site or null;
+  magicRollback = node.magicRollback or deploy.magicRollback or null;
+  autoRollback = node.autoRollback or deploy.autoRollback or null;
+  confirmTimeout = node.confirmTimeout or deploy.confirmTimeout or null;
+  activationTimeout = node.activationTimeout or deploy.activationTimeout or null;
+  profilesOrder = node.profilesOrder or null;
+  profiles = builtins.mapAttrs (profileName: profile: {
+    out = profile.path.outPath;
+    drv = profile.path.drvPath;
+  }) (node.profiles or {});
+}`;
+var ALL_NODES_APPLY = `deploy: builtins.mapAttrs (name: ${NODE}) (deploy.nodes or {})`;
+var NAMES_APPLY = "deploy: builtins.attrNames (deploy.nodes or {})";
+var nodeApply = (index) => `deploy: let name = builtins.elemAt (builtins.attrNames (deploy.nodes or {})) ${index}; in { inherit name; value = (${NODE}) deploy.nodes.\${name}; }`;
+var NIX_SETTINGS = [
+  "--extra-experimental-features",
+  "nix-command flakes",
+  "--option",
+  "allow-import-from-derivation",
+  "false",
+  "--option",
+  "restrict-eval",
+  "true",
+  "--option",
+  "pure-eval",
+  "true",
+  "--option",
+  "accept-flake-config",
+  "false",
+  "--option",
+  "flake-registry",
+  "",
+  "--option",
+  "substituters",
+  "",
+  "--option",
+  "build-users-group",
+  "",
+  "--option",
+  "warn-dirty",
+  "false",
+  "--offline"
+];
+function assertFence() {
+  const fence2 = networkFence();
+  if (fence2.kind === "none" && process.env.GUARD_NETWORK_FENCE !== "off") {
+    throw new GuardError(
+      `could not check the deploy targets: nix would evaluate this change's flake with network access (${fence2.reason})`,
+      void 0,
+      "run the guard where network namespaces are available (root, or unprivileged user namespaces enabled); GUARD_NETWORK_FENCE=off accepts the risk explicitly"
+    );
+  }
+}
+async function openFlake(request2) {
+  assertFence();
+  const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
+  const home = await fs29.mkdtemp(path43.join(os16.tmpdir(), "guard-nix-"));
+  const scratch = await fs29.mkdtemp(path43.join(os16.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs29.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  let fenced;
+  try {
+    fenced = await fencedView(request2, home, scratch, label);
+  } catch (error2) {
+    await cleanup();
+    throw error2;
+  }
+  const { flakeRef, view: view2 } = fenced;
+  const run = (args, allowedUris = []) => runTool(request2.nixBin, [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args], {
+    env: nixEnvironment(home, view2 !== void 0),
+    timeoutMs: request2.timeoutMs,
+    maxBuffer: 256 * 1024 * 1024,
+    network: "none",
+    ...view2 ? { filesystem: view2 } : {}
+  });
+  let opened;
+  const open2 = () => opened ??= (async () => {
+    const metadata = await run(["flake", "metadata", "--json", "--no-write-lock-file", "--", flakeRef]);
+    if (metadata.timedOut) return timedOut(request2);
+    if (metadata.exitCode !== 0) return failure(metadata.stderr, void 0, label);
+    const parsed = parseJson2(metadata.stdout);
+    const locks = parsed?.locks;
+    const local = localInputs(locks);
+    if (local.length > 0) throw localInputError(local, label);
+    return { ok: true, locks, source: typeof parsed?.path === "string" ? parsed.path : void 0 };
+  })();
+  return {
+    label,
+    async names() {
+      const flake = await open2();
+      if (!flake.ok) return flake;
+      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", NAMES_APPLY, "--", `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      if (result2.timedOut) return timedOut(request2);
+      if (result2.exitCode !== 0) return failure(result2.stderr, flake.locks, label, flake.source);
+      const names = parseJson2(result2.stdout);
+      if (!Array.isArray(names) || !names.every((n2) => typeof n2 === "string")) return { ok: false, error: "nix eval printed output that is not a list of node names", identity: "output is not JSON" };
+      return { ok: true, names };
+    },
+    async node(index, name) {
+      const flake = await open2();
+      if (!flake.ok) return { ok: false, failure: { name, error: flake.error, identity: flake.identity, ...flake.position ? { position: flake.position } : {} } };
+      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", nodeApply(index), "--", `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      if (result2.timedOut) {
+        const error2 = `nix eval of node ${name} did not finish within ${Math.round(request2.timeoutMs / 1e3)} s (deploy.evalTimeoutSeconds)`;
+        return { ok: false, failure: { name, error: error2, identity: "timeout", timedOut: true } };
+      }
+      if (result2.exitCode !== 0) {
+        const failed = failure(result2.stderr, flake.locks, label, flake.source);
+        return { ok: false, failure: { name, error: failed.error, identity: failed.identity, ...failed.position ? { position: failed.position } : {} } };
+      }
+      const parsed = parseJson2(result2.stdout);
+      if (!parsed || parsed.name !== name || typeof parsed.value !== "object" || parsed.value === null) {
+        return { ok: false, failure: { name, error: "nix eval printed output that is not this node", identity: "output is not JSON" } };
+      }
+      return { ok: true, node: toNode(name, parsed.value) };
+    },
+    close: cleanup
+  };
+}
+function nixEnvironment(home, fenced) {
+  return toolEnvironment(home, { XDG_CACHE_HOME: path43.join(home, "cache"), XDG_CONFIG_HOME: path43.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
+}
+async function fencedView(request2, home, scratch, label) {
+  const fence2 = filesystemFence();
+  if (fence2.kind === "none") {
+    const query = new URLSearchParams();
+    if (request2.rev) query.set("rev", request2.rev);
+    if (request2.flakeDir) query.set("dir", request2.flakeDir);
+    return { flakeRef: `git+file://${request2.repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}` };
+  }
+  const exported = await exportRevision(request2.repoRoot, request2.rev, request2.flakeDir, scratch);
+  const nixDir = await nixInstallDir(request2.nixBin);
+  const view2 = { readOnly: [...exported.readOnly, ...nixDir ? [nixDir] : []], writable: [home], hidden: exported.hidden };
+  const flakeFile = path43.posix.join(request2.flakeDir, "flake.nix");
+  const flakeText = await revisionFile(request2.repoRoot, request2.rev, flakeFile);
+  if (flakeText === void 0) return { flakeRef: exported.flakeRef, view: view2 };
+  const lockText = await revisionFile(request2.repoRoot, request2.rev, path43.posix.join(request2.flakeDir, "flake.lock"));
+  const { locks } = lockedInputs(lockText, path43.posix.join(request2.flakeDir, "flake.lock"), label);
+  const staged = await stageFlakeFile(flakeText, scratch);
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "--impure", "eval", "--json", "--file", staged, "--apply", DECLARED_INPUTS_APPLY], {
+    env: nixEnvironment(home, true),
+    timeoutMs: request2.timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+    network: "none",
+    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path43.dirname(staged)] }
+  });
+  const declared = result2.exitCode === 0 ? parseDeclaredInputs(result2.stdout) : void 0;
+  const refused = refusedDeclaredInputs(declared ?? [], locks);
+  if (refused.length > 0) {
+    throw new GuardError(
+      `could not check the deploy targets at ${label}: ${refused.map((r) => `flake input "${r.input}" ${r.why}`).join("; ")}`,
+      { path: flakeFile, line: 1 },
+      "flake inputs must come from the network (github:, https:, git+https:) or from paths inside the checked revision (path:./dir), and be locked in the committed flake.lock (nix flake lock)"
+    );
+  }
+  return { flakeRef: exported.flakeRef, view: view2 };
+}
+async function revisionFile(repoRoot, rev, file) {
+  if (rev) {
+    const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
+    return shown.exitCode === 0 ? shown.stdout : void 0;
+  }
+  const full = path43.join(repoRoot, file);
+  const stat2 = await fs29.lstat(full).catch(() => void 0);
+  return stat2?.isFile() ? fs29.readFile(full, "utf8") : void 0;
+}
+async function nixInstallDir(nixBin) {
+  const found = findExecutable(nixBin);
+  const real = found ? await fs29.realpath(found).catch(() => found) : void 0;
+  if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
+  return path43.dirname(path43.dirname(real));
+}
+async function inPool(tasks, size) {
+  const results = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await tasks[index]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(size, tasks.length)) }, worker));
+  return results;
+}
+function localInputError(local, label) {
+  return new GuardError(
+    `could not check the deploy targets at ${label}: flake input${local.length === 1 ? "" : "s"} ${local.map((l) => `"${l.input}" (${l.where})`).join(", ")} would read files of the machine the guard runs on, outside the checked revision`,
+    void 0,
+    "flake inputs must come from the network (github:, https:, git+https:) or from paths inside the checked revision (path:./dir)"
+  );
+}
+function lockedUrls(locks) {
+  return Object.values(locks?.nodes ?? {}).map((node) => node.locked?.url).filter((url) => typeof url === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(url) && !/^file:/i.test(url));
+}
+function timedOut(request2) {
+  const error2 = `nix eval did not finish within ${Math.round(request2.timeoutMs / 1e3)} s (deploy.evalTimeoutSeconds)`;
+  return { ok: false, error: error2, identity: "timeout", timedOut: true };
+}
+function parseJson2(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return void 0;
+  }
+}
+var NEEDS_FETCH = [
+  /unable to download '([^']+)'/,
+  /(?:failed to fetch|cannot fetch|unable to fetch|fetching Git repository) '?([^'\s]+)'?/i,
+  /cannot find flake '([^']+)' in the flake registries/,
+  /Couldn't resolve host|Could not resolve host|Couldn't connect to server|Network is unreachable|Connection refused/
+];
+function failure(stderr, locks, label, source) {
+  const error2 = cleanNixError(stderr);
+  const forbidden = /access to URI '([^']+)' is forbidden in restricted mode/.exec(error2);
+  if (forbidden) {
+    throw new GuardError(
+      `could not check the deploy targets at ${label}: the flake downloads ${printableUrl(forbidden[1])} while it is evaluated (builtins.fetchurl or the like), which the guard never does for a change`,
+      void 0,
+      "a deploy target must evaluate from the checked revision and its locked flake inputs alone"
+    );
+  }
+  for (const pattern of NEEDS_FETCH) {
+    const match = pattern.exec(error2);
+    if (!match) continue;
+    const url = match[1] ? printableUrl(match[1]) : void 0;
+    const input = inputNamedIn(error2, locks);
+    const what = input ? `flake input "${input}"${url ? ` (${url})` : ""}` : url ? `${url}` : "a source outside the nix store";
+    throw new GuardError(
+      `could not check the deploy targets at ${label}: the evaluation needs ${what}, which is not in the nix store, and the guard never downloads while it evaluates a change`,
+      void 0,
+      "fetch the base revision's flake inputs into the runner's nix store in a trusted step before the guard runs (e.g. nix flake archive on the base checkout)"
+    );
+  }
+  const own = source && /^\/nix\/store\/[a-z0-9]{32}-source$/.test(source) ? source : void 0;
+  const at3 = own ? new RegExp(`(?:^|[\\s'"])${own.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/([^\\s:]+):(\\d+)`).exec(error2) : /\bat \/nix\/store\/[a-z0-9]{32}-source\/([^\s:]+):(\d+)/.exec(error2);
+  const shown = own ? error2.split(own + "/").join("") : error2;
+  return { ok: false, error: shown, identity: errorIdentity(error2), ...at3 ? { position: { path: at3[1], line: Number(at3[2]) } } : {} };
+}
+function errorIdentity(error2) {
+  const first = error2.split("\n").find((line) => line.startsWith("error:")) ?? error2.split("\n")[0] ?? "";
+  return first.replace(/\/nix\/store\/[a-z0-9]{32}-[^\s'":]*/g, "<store>").replace(/\bsha256[-:][A-Za-z0-9+/=]{20,}/g, "<hash>").replace(/\b[0-9a-f]{32,40}\b/g, "<hash>").replace(/git\+file:\/\/[^\s'"]*/g, "<flake>").replace(/:\d+(?::\d+)?\b/g, "").trim().slice(0, 300);
+}
+function toNode(name, raw) {
+  const text = (value) => typeof value === "string" ? value : JSON.stringify(value) ?? "";
+  const optional = (value, type) => typeof value === type ? value : void 0;
+  return {
+    name,
+    hostname: text(raw.hostname),
+    site: raw.site === null || raw.site === void 0 ? void 0 : text(raw.site),
+    magicRollback: optional(raw.magicRollback, "boolean"),
+    autoRollback: optional(raw.autoRollback, "boolean"),
+    confirmTimeout: optional(raw.confirmTimeout, "number"),
+    activationTimeout: optional(raw.activationTimeout, "number"),
+    profilesOrder: Array.isArray(raw.profilesOrder) ? raw.profilesOrder.map(text) : void 0,
+    profiles: Object.fromEntries(Object.entries(raw.profiles ?? {}).map(([p2, v2]) => [p2, { outPath: text(v2?.out), drvPath: text(v2?.drv) }]))
+  };
+}
+function cleanNixError(stderr) {
+  const lines = stderr.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("warning: Git tree"));
+  const errorIndex = lines.findIndex((l) => l.startsWith("error:"));
+  return (errorIndex >= 0 ? lines.slice(errorIndex) : lines).slice(0, 12).join("\n").trim() || "nix eval failed without a message";
+}
+var cachedNix;
+function resolveNix() {
+  cachedNix ??= (async () => {
+    const candidate = process.env.NIX_BIN ?? "nix";
+    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os16.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" });
+    if (result2.exitCode === 0) return candidate;
+    throw new GuardError(
+      `nix not found (${candidate}), but the repository has deploy targets in a flake`,
+      void 0,
+      "install nix (Debian: apt-get install nix-bin) or set NIX_BIN; the guard never passes deploy targets it could not evaluate"
+    );
+  })();
+  return cachedNix;
+}
+var versions = /* @__PURE__ */ new Map();
+function nixVersion(nixBin) {
+  let version = versions.get(nixBin);
+  if (!version) {
+    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os16.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
+    versions.set(nixBin, version);
+  }
+  return version;
+}
+
+// src/deploy/eval-cache.ts
+import { createHash as createHash15 } from "node:crypto";
+import { promises as fs30 } from "node:fs";
+import path44 from "node:path";
 var FORMAT2 = "deploy-nodes-v1";
 function cacheKey2(parts) {
   return createHash15("sha256").update(JSON.stringify([FORMAT2, parts.commit, parts.lock === void 0 ? null : createHash15("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
@@ -62618,13 +63116,13 @@ var EvalCache = class {
   }
   dir;
   file(key) {
-    return this.dir ? path42.join(this.dir, "nix-eval", `${key}.json`) : void 0;
+    return this.dir ? path44.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
   async read(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs28.readFile(file, "utf8"));
+      const value = JSON.parse(await fs30.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -62639,10 +63137,10 @@ var EvalCache = class {
     const stored = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v2]) => v2.ok || !v2.failure.timedOut)) };
     if (stored.flake?.timedOut) return;
     try {
-      await fs28.mkdir(path42.dirname(file), { recursive: true });
+      await fs30.mkdir(path44.dirname(file), { recursive: true });
       const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs28.writeFile(temporary, JSON.stringify(stored));
-      await fs28.rename(temporary, file);
+      await fs30.writeFile(temporary, JSON.stringify(stored));
+      await fs30.rename(temporary, file);
     } catch {
     }
   }
@@ -62723,13 +63221,13 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy, options2 = {}) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path43.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path45.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   if (!await mayChangeEvaluation(revisions, policy.ignorePaths ?? [])) return { kind: "none" };
   const nixBin = await resolveNix();
   const flakeLocation = { path: flakeFile, line: 1 };
-  const lockFile = path43.posix.join(flakeDir, "flake.lock");
+  const lockFile = path45.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
   const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
   const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
@@ -62777,7 +63275,7 @@ async function evaluateDeploy(revisions, policy, options2 = {}) {
   const nodeFailed = (failure2, files) => ({
     rule: "nix/eval-failed",
     severity: "error",
-    message: `deploy node ${failure2.name} does not evaluate, so what this change deploys to it is unknown (the other nodes are compared): ${failure2.identity}`,
+    message: `deploy node ${failure2.name} does not evaluate, so what this change deploys to it is unknown (the other nodes are compared): ${failure2.timedOut ? `timeout: ${failure2.error}` : failure2.identity}`,
     location: failure2.position && files.has(failure2.position.path) ? failure2.position : flakeLocation,
     subject: { kind: "DeployNode", name: failure2.name },
     evidence: [failure2.error],
@@ -62916,10 +63414,10 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
   const wanted = () => headNames.filter((n2) => unknown.has(n2));
   if (wanted().length === 0) return { nodes, lastGood, unknown };
   for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
-    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path43.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path45.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
     let result2;
     try {
-      const lock = lockedInputs(lockText, path43.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
+      const lock = lockedInputs(lockText, path45.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
       if (localInputs(lock.locks).length > 0) break;
       const hosts = inputHostPolicy(lock.inputs, void 0, []);
       const allowed = { isAllowed: (h2) => hosts.isAllowed(h2) || baseSpec.hosts.isAllowed(h2), source: baseSpec.hosts.source };
@@ -62960,18 +63458,18 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs29.mkdtemp(path44.join(os16.tmpdir(), "guard-run-"));
+  const scratchDir = await fs31.mkdtemp(path46.join(os17.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
     const kustomizeContext = (label) => ({
-      scratchDir: path44.join(scratchDir, `kustomize-${label}`),
+      scratchDir: path46.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
       remoteUrls: remotes,
       clusterObjects: config.cluster?.objects ?? [],
-      ...options2.noCache ? {} : { cacheDir: path44.join(cacheDir, "kustomize") }
+      ...options2.noCache ? {} : { cacheDir: path46.join(cacheDir, "kustomize") }
     });
     const baseRaw = discoverObjects(baseSnapshot, parseCache);
     const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
@@ -62999,14 +63497,14 @@ async function checkRevisions(options2) {
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
-    const limit = pLimit(config.helm?.concurrency ?? os16.availableParallelism() + 1);
-    const helmOptions = { homeDir: path44.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path44.join(cacheDir, "renders"));
+    const limit = pLimit(config.helm?.concurrency ?? os17.availableParallelism() + 1);
+    const helmOptions = { homeDir: path46.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path46.join(cacheDir, "renders"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path44.join(scratchDir, label),
+      scratchDir: path46.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -63037,8 +63535,9 @@ async function checkRevisions(options2) {
     const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {},
-      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path44.join(cacheDir, "deploy") } }
+      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path46.join(cacheDir, "deploy") } }
     ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
+    deployRun.catch(() => void 0);
     let done = 0;
     await Promise.all(
       headReleases.map(async (release) => {
@@ -63100,13 +63599,13 @@ async function checkRevisions(options2) {
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
   } finally {
-    await fs29.rm(scratchDir, { recursive: true, force: true });
+    await fs31.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path44.join(os16.homedir(), ".cache");
-  return path44.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path46.join(os17.homedir(), ".cache");
+  return path46.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -63498,21 +63997,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path46) {
+  async paginate(path48) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path46}${path46.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path48}${path48.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path46, body, as2 = "json") {
+  async request(method, path48, body, as2 = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path46}`, {
+      const response = await fetch(`${this.base}${path48}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -63529,7 +64028,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path46}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path48}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -63729,7 +64228,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path46) => path46.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path48) => path48.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -65140,17 +65639,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path46 = requestOptions.url.replace(options2.baseUrl, "");
+    const path48 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path46} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path48} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path46} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path48} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -67948,6 +68447,7 @@ function toResult(finding2, ruleIndex) {
 var import_code_frame = __toESM(require_lib2(), 1);
 
 // src/report/masked-source.ts
+var import_yaml15 = __toESM(require_dist(), 1);
 function maskSecretSource(text, file) {
   if (!mayHoldSecret(text, file)) return text;
   const lines = text.split("\n");
@@ -67955,7 +68455,7 @@ function maskSecretSource(text, file) {
   const wholeFileSuspect = SECRET_FILE_NAME.test(baseName(file)) && documents.some((d) => !looksLikeManifest(lines.slice(d.start, d.end)));
   for (const { start, end } of documents) {
     const body = lines.slice(start, end);
-    if (!wholeFileSuspect && !body.some((line) => SECRET_KIND.test(line) || SOPS_KEY.test(line))) continue;
+    if (!wholeFileSuspect && !isSecretDocument(body)) continue;
     maskDocument(lines, start, end);
   }
   return lines.join("\n");
@@ -67963,7 +68463,25 @@ function maskSecretSource(text, file) {
 function mayHoldSecret(text, file) {
   return SECRET_FILE_NAME.test(baseName(file)) || /Secret\b|\bsops\s*:|ENC\[/.test(text);
 }
-var SECRET_KIND = /kind["']?\s*:\s*(?:!!?[\w:]+\s+)?["']?\w*Secret["']?\s*(?:[,}#].*)?$|ENC\[/;
+function isSecretDocument(body) {
+  if (body.some((line) => SECRET_KIND.test(line) || SOPS_KEY.test(line))) return true;
+  if (body.some((line, index) => KIND_ALONE.test(line) && SECRET_NEXT_LINE.test(body.slice(index + 1).find((next) => next.trim() !== "" && !/^\s*#/.test(next)) ?? ""))) return true;
+  return /Secret\b/.test(body.join("\n")) && /secret/i.test(parsedKind(body.join("\n")));
+}
+function parsedKind(text) {
+  try {
+    const document = (0, import_yaml15.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
+    if (!(0, import_yaml15.isMap)(document.contents)) return "";
+    let node = document.contents.get("kind", true);
+    if ((0, import_yaml15.isAlias)(node)) node = node.resolve(document);
+    return (0, import_yaml15.isScalar)(node) ? String(node.value) : "";
+  } catch {
+    return "";
+  }
+}
+var KIND_ALONE = /^["']?kind["']?\s*:\s*(?:(?:&\S+|!!?[\w:]*)\s*)*(?:#.*)?$/;
+var SECRET_NEXT_LINE = /^\s+(?:(?:&\S+|!!?[\w:]*)\s+)*["']?\w*Secret["']?\s*(?:#.*)?$/;
+var SECRET_KIND = /kind["']?\s*:\s*(?:(?:&\S+|!!?[\w:]*)\s+)*["']?\w*Secret["']?\s*(?:[,}#].*)?$|ENC\[/;
 var SOPS_KEY = /^sops\s*:/;
 var SECRET_FILE_NAME = /secret|sops|credential|password|token|\.enc\.|\.age$|\.pgp$/i;
 function baseName(file) {
@@ -68121,7 +68639,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path45.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path47.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report, secrets } = await checkRevisions({
       cwd: workdir,
@@ -68133,11 +68651,11 @@ async function runAction(env = process.env) {
       // A deploy override trailer counts only when an approver named by the base policy approved the head commit.
       approvals: forgeApprovals({ ...context.target, sha: context.headSha })
     });
-    const outDir = env.RUNNER_TEMP ?? os17.tmpdir();
-    const reportPath = path45.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path45.join(outDir, "gitops-guard.sarif");
-    await fs30.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs30.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const outDir = env.RUNNER_TEMP ?? os18.tmpdir();
+    const reportPath = path47.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path47.join(outDir, "gitops-guard.sarif");
+    await fs32.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs32.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const head = input("head") || context.headSha;
     const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
     process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString("utf8"), { color: false, secrets }));
@@ -68178,6 +68696,10 @@ async function runAction(env = process.env) {
   }
 }
 if (process.env.GUARD_ACTION_NO_AUTORUN !== "1") {
+  process.on("unhandledRejection", (error2) => {
+    setFailed(`gitops-guard could not run: internal error: ${error2?.message ?? String(error2)}`);
+    process.exit(2);
+  });
   process.exitCode = await runAction().catch((error2) => {
     setFailed(`gitops-guard could not run: internal error: ${error2?.message ?? String(error2)}`);
     return 2;

@@ -91,6 +91,11 @@ export async function runAction(env: Record<string, string | undefined> = proces
 }
 
 if (process.env.GUARD_ACTION_NO_AUTORUN !== '1') {
+  // A job log gets one line and exit 2, never a stack trace, whatever fails.
+  process.on('unhandledRejection', (error) => {
+    core.setFailed(`gitops-guard could not run: internal error: ${(error as Error)?.message ?? String(error)}`);
+    process.exit(2);
+  });
   process.exitCode = await runAction().catch((error: unknown) => {
     core.setFailed(`gitops-guard could not run: internal error: ${(error as Error)?.message ?? String(error)}`);
     return 2;

