@@ -1,5 +1,5 @@
 import type { DeployNode } from '../nix/eval-deploy.js';
-import { siteOf, type SiteAssignment, type SiteRules } from './sites.js';
+import { baseSites, siteOf, type SiteAssignment, type SiteRules } from './sites.js';
 
 export type DeployTool = 'deploy-rs' | 'colmena' | 'comin';
 
@@ -34,16 +34,17 @@ export function planDeploy(base: DeployNode[], head: DeployNode[], rules: SiteRu
   const before = new Map(base.map((n) => [n.name, n]));
   const after = new Map(head.map((n) => [n.name, n]));
   const targets: DeployTarget[] = [];
+  const sitesAtBase = baseSites(base, rules);
   for (const node of head) {
     const old = before.get(node.name);
     const changedProfiles = diffProfiles(old, node);
     const moved = old !== undefined && old.hostname !== node.hostname;
     const change: TargetChange = !old ? 'added' : changedProfiles.length > 0 || moved ? 'changed' : 'unchanged';
-    targets.push({ node, ...siteFields(siteOf(node, rules, old)), change, ...(moved ? { hostnameBefore: old.hostname } : {}), changedProfiles, contacted: false });
+    targets.push({ node, ...siteFields(siteOf(node, rules, old, sitesAtBase)), change, ...(moved ? { hostnameBefore: old.hostname } : {}), changedProfiles, contacted: false });
   }
   for (const node of base) {
     if (after.has(node.name)) continue;
-    targets.push({ node, ...siteFields(siteOf(node, rules, node)), change: 'removed', changedProfiles: [], contacted: false });
+    targets.push({ node, ...siteFields(siteOf(node, rules, node, sitesAtBase)), change: 'removed', changedProfiles: [], contacted: false });
   }
   const anyChange = targets.some((t) => t.change === 'changed' || t.change === 'added');
   for (const target of targets) {

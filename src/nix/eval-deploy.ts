@@ -2,7 +2,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GuardError } from '../errors.js';
-import { networkFence, runTool, toolEnvironment } from '../tools/sandbox.js';
+import { execa } from 'execa';
+import { filesystemFence, findExecutable, networkFence, runTool, toolEnvironment, type FilesystemView } from '../tools/sandbox.js';
+import { DECLARED_INPUTS_APPLY, parseDeclaredInputs, refusedDeclaredInputs, stageFlakeFile } from './declared-inputs.js';
+import { lockedInputs } from './input-fetch.js';
+import { exportRevision } from './revision-export.js';
 import { inputNamedIn, localInputs, printableUrl, type FlakeLocks } from './flake-inputs.js';
 
 /** One deploy-rs node as evaluated from `deploy.nodes.<name>`. */
@@ -121,24 +125,32 @@ export function assertFence(): void {
 
 /**
  * Open one revision's flake under the guard's fence: an environment built from nothing (builtins.getEnv
- * sees no token), an empty network namespace, and nix's own restrictions. The flake's inputs are locked
- * and judged (none may read the machine's files) before anything of it is evaluated. Something the
+ * sees no token), an empty network namespace, a view of the file system holding only /nix and this
+ * revision (where mount namespaces work: fencedView), and nix's own restrictions. The inputs flake.nix
+ * declares are judged before nix locks them, and the locked inputs again before anything is evaluated. Something the
  * evaluation needs that is not in the nix store is "could not check" (GuardError, exit 2), never a finding.
  */
 export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
   assertFence();
-  const query = new URLSearchParams();
-  if (request.rev) query.set('rev', request.rev);
-  if (request.flakeDir) query.set('dir', request.flakeDir);
-  const flakeRef = `git+file://${request.repoRoot}${query.size > 0 ? `?${query.toString()}` : ''}`;
   const label = request.label ?? (request.rev ? request.rev.slice(0, 12) : 'the working tree');
   // One HOME per revision: nix's fetcher cache there lets every node's process reuse the copy of the revision.
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-nix-'));
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-rev-'));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs.rm(dir, { recursive: true, force: true }).catch(() => undefined))).then(() => undefined);
+  let fenced: Awaited<ReturnType<typeof fencedView>>;
+  try {
+    fenced = await fencedView(request, home, scratch, label);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  const { flakeRef, view } = fenced;
   const run = (args: string[], allowedUris: string[] = []) => runTool(request.nixBin, [...NIX_SETTINGS, '--option', 'allowed-uris', allowedUris.join(' '), ...args], {
-    env: toolEnvironment(home, { XDG_CACHE_HOME: path.join(home, 'cache'), XDG_CONFIG_HOME: path.join(home, 'config') }),
+    env: nixEnvironment(home, view !== undefined),
     timeoutMs: request.timeoutMs,
     maxBuffer: 256 * 1024 * 1024,
     network: 'none',
+    ...(view ? { filesystem: view } : {}),
   });
   let opened: Promise<{ ok: true; locks?: FlakeLocks; source?: string } | FlakeFailure> | undefined;
   const open = () => (opened ??= (async () => {
@@ -182,8 +194,79 @@ export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
       }
       return { ok: true, node: toNode(name, parsed.value) };
     },
-    close: () => fs.rm(home, { recursive: true, force: true }).catch(() => undefined),
+    close: cleanup,
   };
+}
+
+/** nix's environment: nothing of the guard's; behind the file-system fence, paths that exist there. */
+function nixEnvironment(home: string, fenced: boolean): NodeJS.ProcessEnv {
+  // nix needs a user name; behind the fence there is no /etc/passwd to find one in.
+  return toolEnvironment(home, { XDG_CACHE_HOME: path.join(home, 'cache'), XDG_CONFIG_HOME: path.join(home, 'config'), USER: 'guard', ...(fenced ? { TMPDIR: '/tmp' } : {}) });
+}
+
+/**
+ * What nix is given of one revision. Where mount namespaces work (filesystemFence), nix sees only the
+ * system's programs, /nix, a scratch repository holding this commit and its own HOME: no path of the
+ * machine exists for a `path:` input or `builtins.fetchTree { type = "path"; }` to copy into the
+ * world-readable store. Before nix locks anything, the inputs flake.nix declares are judged against
+ * flake.lock as committed (nix evaluates only flake.nix's `inputs`, behind the same fence).
+ * Without the fence, nix sees the checkout itself and only the lock is judged (after nix locked it).
+ */
+async function fencedView(request: EvalRequest, home: string, scratch: string, label: string): Promise<{ flakeRef: string; view?: FilesystemView }> {
+  const fence = filesystemFence();
+  if (fence.kind === 'none') {
+    const query = new URLSearchParams();
+    if (request.rev) query.set('rev', request.rev);
+    if (request.flakeDir) query.set('dir', request.flakeDir);
+    return { flakeRef: `git+file://${request.repoRoot}${query.size > 0 ? `?${query.toString()}` : ''}` };
+  }
+  const exported = await exportRevision(request.repoRoot, request.rev, request.flakeDir, scratch);
+  const nixDir = await nixInstallDir(request.nixBin);
+  const view: FilesystemView = { readOnly: [...exported.readOnly, ...(nixDir ? [nixDir] : [])], writable: [home], hidden: exported.hidden };
+  const flakeFile = path.posix.join(request.flakeDir, 'flake.nix');
+  const flakeText = await revisionFile(request.repoRoot, request.rev, flakeFile);
+  if (flakeText === undefined) return { flakeRef: exported.flakeRef, view };
+  const lockText = await revisionFile(request.repoRoot, request.rev, path.posix.join(request.flakeDir, 'flake.lock'));
+  const { locks } = lockedInputs(lockText, path.posix.join(request.flakeDir, 'flake.lock'), label);
+  const staged = await stageFlakeFile(flakeText, scratch);
+  const result = await runTool(request.nixBin, [...NIX_SETTINGS, 'eval', '--impure', '-I', `guard-flake=${path.dirname(staged)}`, '--json', '--expr', `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
+    env: nixEnvironment(home, true),
+    timeoutMs: request.timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+    network: 'none',
+    filesystem: { ...view, readOnly: [...(view.readOnly ?? []), path.dirname(staged)] },
+  });
+  // Impure only for the search path; restrict-eval keeps it to flake.nix's own folder. A flake.nix that does
+  // not evaluate on its own is left to nix's own error below (still behind the fence).
+  const declared = result.exitCode === 0 ? parseDeclaredInputs(result.stdout) : undefined;
+  const refused = refusedDeclaredInputs(declared ?? [], locks);
+  if (refused.length > 0) {
+    throw new GuardError(
+      `could not check the deploy targets at ${label}: ${refused.map((r) => `flake input "${r.input}" ${r.why}`).join('; ')}`,
+      { path: flakeFile, line: 1 },
+      'flake inputs must come from the network (github:, https:, git+https:) or from paths inside the checked revision (path:./dir), and be locked in the committed flake.lock (nix flake lock)',
+    );
+  }
+  return { flakeRef: exported.flakeRef, view };
+}
+
+/** A file of the revision (or of the working tree: a regular file only, never followed through a symlink). */
+async function revisionFile(repoRoot: string, rev: string | undefined, file: string): Promise<string | undefined> {
+  if (rev) {
+    const shown = await execa('git', ['cat-file', 'blob', `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
+    return shown.exitCode === 0 ? shown.stdout : undefined;
+  }
+  const full = path.join(repoRoot, file);
+  const stat = await fs.lstat(full).catch(() => undefined);
+  return stat?.isFile() ? fs.readFile(full, 'utf8') : undefined;
+}
+
+/** The folder of a nix installed outside the system folders (e.g. /opt), which the fenced view must also show. */
+async function nixInstallDir(nixBin: string): Promise<string | undefined> {
+  const found = findExecutable(nixBin);
+  const real = found ? await fs.realpath(found).catch(() => found) : undefined;
+  if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return undefined;
+  return path.dirname(path.dirname(real));
 }
 
 /** Every node of one revision, `concurrency` nix processes at a time. */

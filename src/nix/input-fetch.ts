@@ -5,7 +5,7 @@ import picomatch from 'picomatch';
 import { GuardError } from '../errors.js';
 import type { SourceLocation } from '../findings.js';
 import { guardedGet, type FetchFailure } from '../helm/guarded-fetch.js';
-import { runTool, toolEnvironment } from '../tools/sandbox.js';
+import { filesystemFence, runTool, toolEnvironment } from '../tools/sandbox.js';
 import { localInputs, printableUrl, type FlakeLocks } from './flake-inputs.js';
 import { sourceStorePath } from './store-path.js';
 
@@ -182,6 +182,7 @@ async function fetchOne(input: LockedInput, options: FetchOptions): Promise<void
       locked = input.locked;
       network = 'host';
     }
+    const fenced = network === 'none' && filesystemFence().kind === 'namespace';
     const attempts = network === 'host' ? (options.attempts ?? 3) : 1;
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -196,11 +197,13 @@ async function fetchOne(input: LockedInput, options: FetchOptions): Promise<void
           'eval', '--impure', '--raw', '--expr', '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath',
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path.join(home, 'cache'), XDG_CONFIG_HOME: path.join(home, 'config') }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path.join(home, 'cache'), XDG_CONFIG_HOME: path.join(home, 'config'), USER: 'guard', ...(fenced ? { TMPDIR: '/tmp' } : {}) }),
           timeoutMs: options.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
           cwd: home,
+          // The downloaded archive is unpacked by nix seeing only it and /nix (no folder of the machine to name).
+          ...(fenced ? { filesystem: { writable: [home] } } : {}),
         },
       );
       if (result.exitCode === 0 && result.stdout.trim() === input.storePath) return;
