@@ -342,8 +342,8 @@ async function hostFolder(): Promise<{ dir: string; marker: string }> {
 }
 
 describe('RT class 6: the site of a redeployed host comes from the base, whatever the change names it', () => {
-  // GETS THROUGH: a hostname the pattern does not match (upper case: DNS and ssh do not care) falls back to the node name, which the change chose; src/deploy/sites.ts:patternGroups/siteOf
-  it.fails('a node re-pointed at CC-SE-STO-CORE-01.example.net (upper case) while keeping its hel name is a sto redeploy: two sites, blocked', async () => {
+  // Was getting through: a hostname the pattern does not match (upper case: DNS and ssh do not care) falls back to the node name, which the change chose; src/deploy/sites.ts:patternGroups/siteOf
+  it('a node re-pointed at CC-SE-STO-CORE-01.example.net (upper case) while keeping its hel name is a sto redeploy: two sites, blocked', async () => {
     const repo = await fleetRepo();
     const flake = fleetFlake({ extraNodeAttributes: { 'cc-fi-hel-core-01': 'hostname = "CC-SE-STO-CORE-01.example.net";' } });
     await repo.commit('tune hel', { 'flake.nix': flake, 'hosts/cc-fi-hel-k3s-02.nix': '{\n  role = "tuned";\n}\n' });
@@ -354,8 +354,8 @@ describe('RT class 6: the site of a redeployed host comes from the base, whateve
     expect(report.summary.verdict).toBe('fail');
   });
 
-  // GETS THROUGH: the hostname is an address the base deploys to in site sto, but sites fall back to the node name the change keeps; src/deploy/sites.ts:siteOf (base hostnames are never consulted)
-  it.fails('a hel-named node re-pointed at the address the base deploys to in sto is a sto redeploy, not hel', async () => {
+  // Was getting through: the hostname is an address the base deploys to in site sto, but sites fall back to the node name the change keeps; src/deploy/sites.ts:siteOf (base hostnames are never consulted)
+  it('a hel-named node re-pointed at the address the base deploys to in sto is a sto redeploy, not hel', async () => {
     const ips: Record<string, string> = { 'cc-fr-lau-store-01': '10.0.1.1', 'cc-fi-hel-k3s-02': '10.0.2.1', 'cc-fi-hel-core-01': '10.0.2.2', 'cc-se-sto-core-01': '10.0.3.1' };
     const byIp = (overrides: Record<string, string> = {}) => fleetFlake({ extraNodeAttributes: Object.fromEntries(FLEET_HOSTS.map((h) => [h, `hostname = "${overrides[h] ?? ips[h]}";`])) });
     const repo = await fleetRepo(SITE_POLICY, { 'flake.nix': byIp() });
@@ -368,8 +368,8 @@ describe('RT class 6: the site of a redeployed host comes from the base, whateve
 });
 
 describe('RT class 2/6: nix copies nothing of the machine into the store', () => {
-  // GETS THROUGH: `nix flake metadata` locks (fetches) a path: input into the world-readable /nix/store before localInputs judges it; src/nix/eval-deploy.ts:evaluateDeployNodes (nix sees the whole file system)
-  it.fails('an unlocked path: input naming a folder of the machine is refused before nix copies it into /nix/store', async () => {
+  // Was getting through: `nix flake metadata` locks (fetches) a path: input into the world-readable /nix/store before localInputs judges it; src/nix/eval-deploy.ts:evaluateDeployNodes (nix sees the whole file system)
+  it('an unlocked path: input naming a folder of the machine is refused before nix copies it into /nix/store', async () => {
     const host = await hostFolder();
     const repo = await fleetRepo();
     const flake = fleetFlake().replace('outputs = { self }: let', `inputs.sec = { url = "path:${host.dir}"; flake = false; };\n  outputs = { self, sec }: let`);
@@ -379,8 +379,8 @@ describe('RT class 2/6: nix copies nothing of the machine into the store', () =>
     expect(await storeCopiesOf(host.marker)).toEqual([]);
   });
 
-  // GETS THROUGH: fetchTree { type = "path"; narHash } counts as locked under pure-eval, so nix 2.8 copies any folder into /nix/store and the report quotes its store path and NAR hash; src/nix/eval-deploy.ts:evaluateDeployNodes
-  it.fails('builtins.fetchTree of a machine folder with a made-up narHash copies nothing and reports no hash of it', async () => {
+  // Was getting through: fetchTree { type = "path"; narHash } counts as locked under pure-eval, so nix 2.8 copies any folder into /nix/store and the report quotes its store path and NAR hash; src/nix/eval-deploy.ts:evaluateDeployNodes
+  it('builtins.fetchTree of a machine folder with a made-up narHash copies nothing and reports no hash of it', async () => {
     const host = await hostFolder();
     const repo = await fleetRepo();
     const fetch = `builtins.fetchTree { type = "path"; path = "${host.dir}"; narHash = "sha256-${'A'.repeat(43)}="; }`;
