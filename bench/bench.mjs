@@ -1,10 +1,13 @@
 // Speed of gitops-guard against its floor: the tools themselves, run bare in the same session.
 //
-//   npm run bench                 N = 10, 100 and 500 HelmReleases over 3 charts, and a 50-node fleet
-//   npm run bench -- 100          one size only
+//   npm run bench                 N = 10, 100 and 500 HelmReleases over 3 charts, a home-ops shaped
+//                                 repository (80 Flux Kustomizations) at 80 and 500 releases, and a 50-node fleet
+//   npm run bench -- 100          one size only (flat corpus)
+//   npm run bench -- home-ops 80  the home-ops shaped corpus only, at 80 releases
 //
 // Floors: `helm template` of the same releases with the same values, started by xargs -P <cores>
-// (no node involved), and two plain `nix eval` runs (base and head) for the fleet.
+// (no node involved), `kubectl kustomize` of each distinct Kustomization folder once, and two
+// plain `nix eval` runs (base and head) for the fleet.
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -14,8 +17,14 @@ import { stringify } from 'yaml';
 import { checkRevisions, deployPlan } from '../build/engine.js';
 import { resolveHelm } from '../build/helm/binary.js';
 
+import { forgetBuilds } from '../build/flux/kustomize-build.js';
+import { resolveKubectl } from '../build/kustomize/binary.js';
+import { CHART, floorBuilds, homeOpsFiles, packageChart, releaseValues, serveCharts, writeFiles } from './home-ops.mjs';
+
 const root = fileURLToPath(new URL('..', import.meta.url));
-const sizes = process.argv[2] ? [Number(process.argv[2])] : [10, 100, 500];
+const homeOpsOnly = process.argv[2] === 'home-ops';
+const sizes = homeOpsOnly ? [] : process.argv[2] ? [Number(process.argv[2])] : [10, 100, 500];
+const homeOpsSizes = homeOpsOnly ? (process.argv[3] ? [Number(process.argv[3])] : [80, 500]) : process.argv[2] ? [] : [80, 500];
 const cores = os.availableParallelism();
 const CHARTS = ['external-dns', 'dns-edge', 'dns-internal'];
 const gitEnv = { GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.net', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.net' };
@@ -167,5 +176,101 @@ async function benchFleet(nodes) {
   await fs.rm(work, { recursive: true, force: true });
 }
 
+/** Bare `kubectl kustomize` of each folder once, `parallel` at a time (the folders a Flux build reads, as written). */
+async function kustomizeFloor(dir, folders, parallel) {
+  const kubectl = (await resolveKubectl()).path;
+  const list = path.join(dir, '.floor-folders');
+  await fs.writeFile(list, folders.map((f) => path.join(dir, f)).join('\n') + '\n');
+  const { ms } = await time(() => execa('bash', ['-c', `xargs -P ${parallel} -L 1 sh -c '"$0" kustomize "$1" >/dev/null' ${kubectl} < ${list}`]));
+  return ms;
+}
+
+/** Bare `helm template` of the given releases (merged values as the HelmRelease gives them), `parallel` at a time. */
+async function templateFloor(dir, archive, releases, parallel, revision) {
+  const helm = (await resolveHelm()).path;
+  await fs.mkdir(dir, { recursive: true });
+  const lines = [];
+  for (const j of releases) {
+    const { fromConfigMap, inline } = releaseValues(j, revision);
+    await fs.writeFile(path.join(dir, `${j}-cm.json`), JSON.stringify(fromConfigMap));
+    await fs.writeFile(path.join(dir, `${j}.json`), JSON.stringify(inline));
+    lines.push(`release-${j} ns-${j} ${path.join(dir, `${j}-cm.json`)} ${path.join(dir, `${j}.json`)}`);
+  }
+  await fs.writeFile(path.join(dir, 'list'), lines.join('\n') + '\n');
+  const { ms } = await time(() =>
+    execa('bash', ['-c', `xargs -P ${parallel} -L 1 sh -c '"$0" template "$1" ${archive} --namespace "$2" --values "$3" --values "$4" >/dev/null' ${helm} < ${path.join(dir, 'list')}`]),
+  );
+  return ms;
+}
+
+async function benchHomeOps(releases, apps = 80) {
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-bench-home-ops-'));
+  const helm = (await resolveHelm()).path;
+  const archive = await packageChart(work, helm);
+  const servers = await serveCharts(work, helm, archive);
+  try {
+    const repo = path.join(work, 'repo');
+    const git = (...args) => execa('git', args, { cwd: repo, env: gitEnv });
+    await fs.mkdir(repo, { recursive: true });
+    await git('init', '-q', '-b', 'main');
+    await fs.cp(path.join(root, 'fixtures/incident/base/.guard'), path.join(repo, '.guard'), { recursive: true });
+    await fs.writeFile(path.join(repo, '.guard.yaml'), 'version: 1\nhelm:\n  kubeVersion: "1.31.0"\n');
+    const options = { apps, releases, httpUrl: servers.httpUrl, ociHost: servers.ociHost };
+    await writeFiles(repo, homeOpsFiles(options));
+    await git('add', '-A');
+    await git('commit', '-qm', 'base');
+    await git('checkout', '-qb', 'one');
+    await writeFiles(repo, homeOpsFiles({ ...options, revision: 'one' }));
+    await git('commit', '-qam', 'change one release');
+    await git('checkout', '-q', 'main');
+
+    // Floors, on a copy of the files as kustomize sees them (Flux's generated kustomization for cluster-apps written out).
+    const copy = path.join(work, 'floor-tree');
+    const { files: floorFiles, folders } = floorBuilds(apps);
+    await writeFiles(copy, { ...homeOpsFiles(options), ...floorFiles });
+    const floorKustomize = await kustomizeFloor(copy, folders, cores);
+    const floorTemplate = await templateFloor(path.join(work, 'floor-values'), archive, Array.from({ length: releases }, (_, j) => j), cores, 'main');
+    const floorFull = floorKustomize + floorTemplate;
+    // One release's chain (clusters/main -> kubernetes/apps -> its app) built in order, and it rendered, twice.
+    const chain = [folders[0], folders[1], folders[2]];
+    let floorOne = 0;
+    for (const revision of ['main', 'one']) {
+      floorOne += await kustomizeFloor(copy, chain.slice(0, 1), 1);
+      floorOne += await kustomizeFloor(copy, chain.slice(1, 2), 1);
+      floorOne += await kustomizeFloor(copy, chain.slice(2, 3), 1);
+      floorOne += await templateFloor(path.join(work, `floor-one-${revision}`), archive, [0], 1, revision);
+    }
+
+    const cache = (name) => path.join(work, `cache-${name}`);
+    // Each check as a new process would run it: nothing kept in memory from the one before.
+    const check = (options) => time(() => (forgetBuilds(), checkRevisions({ cwd: repo, base: 'main', ...options })));
+    const full = await check({ head: 'main', all: true, cacheDir: cache('full') });
+    const noop = await check({ head: 'main', cacheDir: cache('noop') });
+    const noopWarm = await check({ head: 'main', cacheDir: cache('noop') });
+    const one = await check({ head: 'one', cacheDir: cache('one') });
+    const oneWarm = await check({ head: 'one', cacheDir: cache('one') });
+    // CI with the base's cache (a previous run on main): the change's own path is all that is built.
+    await check({ head: 'main', cacheDir: cache('based') });
+    const oneBased = await check({ head: 'one', cacheDir: cache('based') });
+    const memory = await peakMemoryKb(repo, cache('memory'), ['--base', 'main', '--head', 'main', '--all']);
+    const summary = full.result.report.summary;
+    const t = (r) => `${r.result.timings.kustomizeBuilds} kustomize, ${r.result.timings.helmRenders} helm`;
+
+    console.log(`\n## home-ops shaped: ${apps + 2} Flux Kustomizations (${apps} apps with components), ${releases} HelmReleases of ${CHART} (OCI chartRef + HTTP HelmRepository on loopback) (${cores} cores)`);
+    console.log(`floor: kubectl kustomize x ${folders.length}: ${fmt(floorKustomize)}; helm template x ${releases}: ${fmt(floorTemplate)}; one release's chain and render, twice: ${fmt(floorOne)}`);
+    console.log(`full check (--all):             ${fmt(full.ms).padStart(9)}  ${ratio(full.ms, floorFull)} the floor   (${t(full)}; ${summary.releasesChecked}/${summary.releasesTotal} checked)`);
+    console.log(`no-op PR, cold cache:           ${fmt(noop.ms).padStart(9)}  ${ratio(noop.ms, full.ms)} the full check   (${t(noop)})`);
+    console.log(`no-op PR, warm cache:           ${fmt(noopWarm.ms).padStart(9)}  ${ratio(noopWarm.ms, full.ms)} the full check   (${t(noopWarm)})`);
+    console.log(`PR changing one release:        ${fmt(one.ms).padStart(9)}  ${ratio(one.ms, floorOne)} its chain and render twice   (${t(one)})`);
+    console.log(`  warm-cache rerun:             ${fmt(oneWarm.ms).padStart(9)}  ${ratio(oneWarm.ms, one.ms)} the cold run   (${t(oneWarm)})`);
+    console.log(`  with the base's cache:        ${fmt(oneBased.ms).padStart(9)}  ${ratio(oneBased.ms, floorOne)} its chain and render twice   (${t(oneBased)})`);
+    console.log(`peak memory (full check, CLI):  ${(memory / 1024).toFixed(0)} MB`);
+  } finally {
+    await servers.stop();
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
 for (const n of sizes) await benchReleases(n);
-await benchFleet(50);
+for (const n of homeOpsSizes) await benchHomeOps(n);
+if (!homeOpsOnly) await benchFleet(50);

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import { stringify as stringifyYaml } from 'yaml';
 import { resolveKubectl } from '../kustomize/binary.js';
 import { kustomizeBuild, type KustomizeResult } from '../kustomize/build.js';
@@ -31,6 +33,15 @@ export function treeSource(tree: RevisionTree): BuildSource {
 /** Flux's spec fields that change what kustomize builds; absent for a plain kustomize folder. */
 export type FluxOverlay = Pick<FluxKustomization, 'targetNamespace' | 'namePrefix' | 'nameSuffix' | 'patches' | 'images' | 'components' | 'commonMetadata'>;
 
+/** The generated kustomization.yaml of a folder is written once per tree (builds of one folder run concurrently). */
+const generatedWrites = new WeakMap<RevisionTree, Map<string, Promise<void>>>();
+
+/**
+ * One kustomize per core, for the whole process (base, head and catalog units together). Only the
+ * process itself takes a slot: a build waiting for the same input's shared result holds none.
+ */
+const kustomizeLimit = pLimit(Math.max(2, os.availableParallelism()));
+
 /** Equal inputs build once per process (base and head of a run share every unchanged build). */
 const outputs = new Map<string, Promise<KustomizeResult>>();
 const MAX_CACHED = 512;
@@ -43,20 +54,24 @@ const MAX_CACHED = 512;
 export async function buildFolder(source: BuildSource, folder: string, overlay: FluxOverlay | undefined, wrapperDir: string, timeoutMs: number, cacheDir?: string): Promise<BuildOutcome> {
   const dir = path.resolve(source.dir, folder);
   if (dir !== source.dir && !dir.startsWith(source.dir + path.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
-  if (!(await isDirectory(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
-  if (!(await hasKustomizationFile(dir))) {
-    // Like kustomize-controller: without a kustomization file, every manifest below the path is a resource.
-    if (!source.tree) return { ok: false, error: `"./${folder}" has no kustomization.yaml` };
-    await fs.writeFile(path.join(dir, 'kustomization.yaml'), stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: await scanManifests(dir) }));
-    source.tree.generated.add(folder);
-  }
+  const tree = source.tree;
+  if (!(tree ? tree.isDir(folder) : await isDirectory(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
+  // Like kustomize-controller: without a kustomization file, every manifest below the path is a resource.
+  const generate = tree ? tree.kustomizationFile(folder) === undefined : false;
+  if (!tree && !(await hasKustomizationFile(dir))) return { ok: false, error: `"./${folder}" has no kustomization.yaml` };
+  if (tree && generate) tree.generated.add(folder);
   const wrapper = wrapperFor(overlay, dir, wrapperDir);
-  const key = source.tree ? cacheKey(source.tree, folder, overlay, wrapper, (await resolveKubectl()).version) : undefined;
-  await fs.mkdir(wrapperDir, { recursive: true });
-  await fs.writeFile(path.join(wrapperDir, 'kustomization.yaml'), stringifyYaml(wrapper));
-  const run = () => {
-    kustomizeRuns.count++;
-    return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+  const key = tree ? cacheKey(tree, folder, overlay, wrapper, (await resolveKubectl()).version) : undefined;
+  // Files are written only for a build that runs: the tree, Flux's generated kustomization, the wrapper.
+  const run = async () => {
+    if (tree) await tree.onDisk();
+    if (tree && generate) await writeGenerated(tree, folder, dir);
+    await fs.mkdir(wrapperDir, { recursive: true });
+    await fs.writeFile(path.join(wrapperDir, 'kustomization.yaml'), stringifyYaml(wrapper));
+    return kustomizeLimit(() => {
+      kustomizeRuns.count++;
+      return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+    });
   };
   const cached = key ? outputs.get(key) : undefined;
   const pending = cached ?? (key && cacheDir ? fromDisk(cacheDir, key, run) : run());
@@ -71,6 +86,17 @@ export async function buildFolder(source: BuildSource, folder: string, overlay: 
   if (!result.ok) return { ok: false, error: scrub(result.error, source, wrapperDir) };
   const documents = result.output.split(/^---\s*$/m).filter((d) => d.trim() !== '');
   return { ok: true, documents, wrapperDir };
+}
+
+/** Flux's generated kustomization.yaml for a folder without one, written once per tree. */
+function writeGenerated(tree: RevisionTree, folder: string, dir: string): Promise<void> {
+  const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, new Map()).get(tree)!;
+  let written = writes.get(folder);
+  if (!written) {
+    written = fs.writeFile(path.join(dir, 'kustomization.yaml'), stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: scanManifests(tree, folder) }));
+    writes.set(folder, written);
+  }
+  return written;
 }
 
 /** kubectl kustomize runs started by this process (tests count them: unchanged inputs build once). */
@@ -149,27 +175,18 @@ function scrub(error: string, source: BuildSource, wrapperDir: string): string {
     .replace(/\/tmp\/[^\s'":]+/g, '<temp>');
 }
 
-/** kustomize-controller's generator: manifests below the folder, and sub-folders with their own kustomization as a whole. */
-async function scanManifests(dir: string): Promise<string[]> {
-  const resources: string[] = [];
-  const walk = async (current: string) => {
-    const entries = (await fs.readdir(current, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) {
-        if (await hasKustomizationFile(full)) resources.push(path.relative(dir, full));
-        else await walk(full);
-      } else if (entry.isFile() && /\.ya?ml$/.test(entry.name) && (await isManifestFile(full))) {
-        resources.push(path.relative(dir, full));
-      }
-    }
-  };
-  await walk(dir);
-  return resources;
+/**
+ * kustomize-controller's generator: manifests below the folder, and sub-folders with their own
+ * kustomization as a whole. From the revision's file list (what git tracks, and untracked files
+ * that are not ignored): an ignored node_modules/ is never walked or read.
+ */
+function scanManifests(tree: RevisionTree, folder: string): string[] {
+  const prefix = folder === '' ? '' : `${folder}/`;
+  return tree.generatedResources(folder).filter((entry) => !tree.files.has(prefix + entry) || isManifestText(tree.text(prefix + entry) ?? '', prefix + entry));
 }
 
-async function isManifestFile(file: string): Promise<boolean> {
-  const parsed = parseYamlFile(await fs.readFile(file, 'utf8'), file);
+function isManifestText(text: string, file: string): boolean {
+  const parsed = parseYamlFile(text, file);
   const objects = parsed.documents.map((d) => asRecord(d.value)).filter((v) => v !== undefined);
   return parsed.problems.length === 0 && objects.length > 0 && objects.every((o) => typeof o.kind === 'string' && typeof o.apiVersion === 'string');
 }

@@ -7,8 +7,9 @@ import type { Snapshot } from '../git/repo.js';
 export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 /**
- * One revision written to disk for kustomize, with the content digest of every file: what a
- * build reads decides whether its output can be reused (base and head share unchanged builds).
+ * One revision for kustomize, with the content digest of every file: what a build reads decides
+ * whether its output can be reused (base and head share unchanged builds). Written to disk only
+ * when a build has to run (`onDisk`): a check whose builds all come from the cache writes nothing.
  */
 export class RevisionTree {
   private readonly dirs = new Set<string>();
@@ -29,17 +30,29 @@ export class RevisionTree {
     }
   }
 
+  /** The revision's files (what git tracks; for the working tree, also untracked files it does not ignore), to be written at `into`. */
   static async write(snapshot: Snapshot, into: string): Promise<RevisionTree> {
     const files = (await snapshot.listFiles()).filter((f) => !f.startsWith('.git/'));
     const contents = await snapshot.readFiles(files);
     const digests = new Map<string, string>();
-    for (const [file, data] of contents) {
-      const target = path.join(into, file);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.writeFile(target, data);
-      digests.set(file, createHash('sha1').update(data).digest('hex'));
-    }
+    for (const [file, data] of contents) digests.set(file, createHash('sha1').update(data).digest('hex'));
     return new RevisionTree(into, digests, contents);
+  }
+
+  private written?: Promise<string>;
+
+  /** The tree on disk at `dir`, written once, when the first build needs it. */
+  onDisk(): Promise<string> {
+    this.written ??= (async () => {
+      const folders = new Set<string>();
+      for (const file of this.contents.keys()) folders.add(path.dirname(path.join(this.dir, file)));
+      await fs.mkdir(this.dir, { recursive: true });
+      for (const folder of [...folders].sort()) await fs.mkdir(folder, { recursive: true });
+      const files = [...this.contents];
+      for (let i = 0; i < files.length; i += 64) await Promise.all(files.slice(i, i + 64).map(([file, data]) => fs.writeFile(path.join(this.dir, file), data)));
+      return this.dir;
+    })();
+    return this.written;
   }
 
   isDir(relative: string): boolean {
@@ -71,7 +84,11 @@ export class RevisionTree {
     this.reads.set(dir, out);
     const file = this.kustomizationFile(dir);
     if (!file) {
-      for (const f of this.filesUnder(dir)) out.add(f);
+      for (const entry of this.generatedResources(dir)) {
+        const target = dir === '' ? entry : `${dir}/${entry}`;
+        if (this.files.has(target)) out.add(target);
+        else for (const f of this.readsOf(target)) out.add(f);
+      }
       return out;
     }
     out.add(file);
@@ -91,6 +108,28 @@ export class RevisionTree {
       }
     }
     return out;
+  }
+
+  /**
+   * What kustomize-controller's generator lists for a folder without a kustomization file: the YAML
+   * files below it (candidates: the caller keeps the manifests), and each sub-folder that has a
+   * kustomization file as a whole, not walked further. Paths relative to `dir`, in walk order.
+   * Read from the revision's file list, never from disk: ignored or generated files are not in it.
+   */
+  generatedResources(dir: string): string[] {
+    const prefix = dir === '' ? '' : `${dir}/`;
+    const out = new Set<string>();
+    for (const file of this.filesUnder(dir).sort(byPathParts)) {
+      const parts = file.slice(prefix.length).split('/');
+      let unit: string | undefined;
+      for (let i = 1; i < parts.length && unit === undefined; i++) {
+        const sub = parts.slice(0, i).join('/');
+        if (this.kustomizationFile(prefix + sub) !== undefined) unit = sub;
+      }
+      if (unit !== undefined) out.add(unit);
+      else if (/\.ya?ml$/.test(parts.at(-1)!)) out.add(parts.join('/'));
+    }
+    return [...out];
   }
 
   /** Content digest of what building `dir` reads. */
@@ -113,4 +152,15 @@ function* strings(value: unknown, depth = 0): Generator<string> {
   if (typeof value === 'string') yield value;
   else if (Array.isArray(value)) for (const item of value) yield* strings(item, depth + 1);
   else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) yield* strings(item, depth + 1);
+}
+
+/** Depth-first walk order, each folder's entries by name (as the generator's walk visits them). */
+function byPathParts(a: string, b: string): number {
+  const left = a.split('/');
+  const right = b.split('/');
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const order = left[i]!.localeCompare(right[i]!);
+    if (order !== 0) return order;
+  }
+  return left.length - right.length;
 }
