@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import { stringify as stringifyYaml } from 'yaml';
 import { resolveKubectl } from '../kustomize/binary.js';
 import { kustomizeBuild, type KustomizeResult } from '../kustomize/build.js';
+import { readCacheFile } from '../tools/cache-file.js';
 import { parseYamlFile } from '../yaml/source.js';
 import type { FluxKustomization } from './kustomization.js';
 import { asRecord } from './objects.js';
@@ -112,10 +113,13 @@ export function forgetBuilds(): void {
  * own digest checked on read (a damaged or edited entry is rebuilt, never used). Only successful
  * builds are kept; failures name this run's paths.
  */
+/** A build's output is at most what kustomizeBuild itself accepts from kustomize. */
+const MAX_CACHE_ENTRY_BYTES = 256 * 1024 * 1024;
+
 async function fromDisk(cacheDir: string, key: string, run: () => Promise<KustomizeResult>): Promise<KustomizeResult> {
   const file = path.join(cacheDir, key.slice(0, 2), `${key}.json`);
   try {
-    const entry = JSON.parse(await fs.readFile(file, 'utf8')) as { sha256?: unknown; output?: unknown };
+    const entry = JSON.parse((await readCacheFile(file, MAX_CACHE_ENTRY_BYTES)) ?? '') as { sha256?: unknown; output?: unknown };
     if (typeof entry.output === 'string' && entry.sha256 === createHash('sha256').update(entry.output).digest('hex')) return { ok: true, output: entry.output };
   } catch {
     // not cached (or unreadable): build

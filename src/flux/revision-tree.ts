@@ -98,16 +98,34 @@ export class RevisionTree {
     } catch {
       return out;
     }
-    for (const value of strings(document)) {
-      // generator entries may be `key=file`
-      for (const candidate of value.includes('=') ? [value, value.slice(value.indexOf('=') + 1)] : [value]) {
-        const target = this.resolve(dir, candidate);
-        if (target === undefined) continue;
-        if (this.files.has(target)) out.add(target);
-        else if (this.isDir(target) && target !== dir) for (const f of this.readsOf(target)) out.add(f);
+    const named: string[] = [];
+    for (const target of this.pathsNamedIn(dir, document)) {
+      if (this.files.has(target)) {
+        out.add(target);
+        named.push(target);
+      } else if (this.isDir(target) && target !== dir) for (const f of this.readsOf(target)) out.add(f);
+    }
+    // Generator and transformer configs (`generators: [gen.yaml]`) name files of their own, read from the kustomization's folder.
+    for (const config of named.filter((f) => /\.ya?ml$/i.test(f))) {
+      let configDocument: unknown;
+      try {
+        configDocument = parseYaml(this.text(config) ?? '');
+      } catch {
+        continue;
       }
+      for (const target of this.pathsNamedIn(dir, configDocument)) if (this.files.has(target)) out.add(target);
     }
     return out;
+  }
+
+  /** Every string of a kustomize document that names a path of the revision, relative to `dir` (generator entries may be `key=file`). */
+  private *pathsNamedIn(dir: string, document: unknown): Generator<string> {
+    for (const value of strings(document)) {
+      for (const candidate of value.includes('=') ? [value, value.slice(value.indexOf('=') + 1)] : [value]) {
+        const target = this.resolve(dir, candidate);
+        if (target !== undefined) yield target;
+      }
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { readCacheFile } from '../tools/cache-file.js';
 import type { RenderedContainer, RenderedInspection } from '../model/workloads.js';
 
 /** What a render produced that the checks need; small enough to keep on disk for every release. */
@@ -69,11 +70,12 @@ export class RenderCache {
     if (!file) return undefined;
     const stat = await fs.lstat(file).catch(() => undefined);
     if (!stat) return undefined;
-    if (!stat.isFile() || stat.size > MAX_ENTRY_BYTES) {
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES);
+    if (text === undefined) {
       this.rejected++;
       return undefined;
     }
-    const entry = verifiedEntry(await fs.readFile(file, 'utf8').catch(() => ''), key);
+    const entry = verifiedEntry(text, key);
     if (!entry) this.rejected++;
     return entry;
   }
