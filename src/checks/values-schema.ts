@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { DraftFinding, SourceLocation, Subject } from '../findings.js';
 import { suggestValue } from '../flags/did-you-mean.js';
 import { locate, type PositionedValues } from '../flux/values-merge.js';
+import { knownChild, referencesInValueStrings, type KnownNode, type TemplateValueRefs } from './template-value-refs.js';
 
 export interface ChartValuesModel {
   /** The chart's values.yaml. */
@@ -15,6 +16,8 @@ export interface ChartValuesModel {
   /** URLs the schema `$ref`s that were found nowhere without the network. */
   unresolvedReferences?: string[];
   chartName: string;
+  /** Value paths the chart's templates (and its subcharts') read: known even when values.yaml lacks them. */
+  templateRefs?: TemplateValueRefs;
 }
 
 export interface SchemaCheckInput {
@@ -94,27 +97,35 @@ type SchemaNode = { node: Record<string, unknown>; base: string } | undefined | 
 
 function unknownKeys(input: SchemaCheckInput): DraftFinding[] {
   const warnings: DraftFinding[] = [];
+  const refs = input.chart.templateRefs;
+  // A chart too large to read in full: what its templates read is not known, so no key is called unknown.
+  if (refs?.capped) return warnings;
+  const read: KnownNode[] = refs ? [refs.root] : [];
+  // `tpl` renders value strings as templates: `{{ .Values.myKey }}` in a value reads myKey.
+  if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
   const root: SchemaNode = !input.chart.schema ? undefined : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE : { node: input.chart.schema, base: ROOT_URL };
-  const walk = (values: unknown, defaults: unknown, schema: SchemaNode, path: string[]) => {
+  const walk = (values: unknown, defaults: unknown, schema: SchemaNode, path: string[], reads: KnownNode[]) => {
     if (!isMap(values) || !isMap(defaults) || Object.keys(defaults).length === 0) return;
+    if (reads.some((node) => node.whole)) return;
     const here = schema === undefined || schema === OPAQUE ? schema : followRefs(schema, input.chart);
     if (here === OPAQUE) return;
     // A map of names the user chooses (additionalProperties with a schema) or a schema combinator: keys there are not typos.
     if (here && (['allOf', 'anyOf', 'oneOf', 'if', 'patternProperties', 'dependentSchemas', 'unevaluatedProperties'].some((k) => k in here.node) || isMap(here.node.additionalProperties))) return;
     const declared = here && isMap(here.node.properties) ? (here.node.properties as Record<string, unknown>) : {};
     for (const [key, value] of Object.entries(values)) {
-      if (key in defaults || key in declared) {
+      const readHere = reads.map((node) => knownChild(node, key)).filter((node): node is KnownNode => node !== undefined);
+      if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk(value, defaults[key], here && isMap(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE : undefined, [...path, key]);
+        walk(value, defaults[key], here && isMap(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE : undefined, [...path, key], readHere);
         continue;
       }
-      const known = [...new Set([...Object.keys(defaults), ...Object.keys(declared)])];
+      const known = [...new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...(node.children?.keys() ?? [])])])];
       const close = suggestValue(key, known);
       const location = locate(input.values.positions, [...path, key]) ?? input.fallback;
       warnings.push(finding(input, 'values-schema/unknown-key', 'warning', `${[...path, key].join('.')} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path, close].join('.')}?` : ''}`, location, close ? [...path, close].join('.') : undefined, [...path, key].join('.')));
     }
   };
-  walk(input.values.values, input.chart.defaults, root, []);
+  walk(input.values.values, input.chart.defaults, root, [], read);
   return warnings;
 }
 

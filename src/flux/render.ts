@@ -200,7 +200,7 @@ type LoadedChartModel = ChartValuesModel & { remoteReferences?: boolean };
 
 const chartModelsPerRun = new WeakMap<object, Map<string, Promise<LoadedChartModel>>>();
 
-/** The chart's values.yaml and values.schema.json with the documents it $refs (read once per chart directory and run). */
+/** The chart's values.yaml, values.schema.json with the documents it $refs, and the value paths its templates read (read once per chart directory and run). */
 function loadChartValuesModel(dir: string, run: object, cacheDir: string): Promise<LoadedChartModel> {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, (chartModels = new Map<string, Promise<LoadedChartModel>>()));
