@@ -1200,7 +1200,7 @@ var require_command = __commonJS({
     var EventEmitter2 = __require("node:events").EventEmitter;
     var childProcess = __require("node:child_process");
     var path51 = __require("node:path");
-    var fs33 = __require("node:fs");
+    var fs34 = __require("node:fs");
     var process10 = __require("node:process");
     var { Argument: Argument2, humanReadableArgName } = require_argument();
     var { CommanderError: CommanderError2 } = require_error();
@@ -2194,7 +2194,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} subcommandName
        */
       _checkForMissingExecutable(executableFile, executableDir, subcommandName) {
-        if (fs33.existsSync(executableFile)) return;
+        if (fs34.existsSync(executableFile)) return;
         const executableDirMessage = executableDir ? `searched for local subcommand relative to directory '${executableDir}'` : "no directory for search for local subcommand, use .executableDir() to supply a custom directory";
         const executableMissing = `'${executableFile}' does not exist
  - if '${subcommandName}' is not meant to be an executable command, remove description parameter from '.command()' and use '.description()' instead
@@ -2213,10 +2213,10 @@ Expecting one of '${allowedValues.join("', '")}'`);
         const sourceExt = [".js", ".ts", ".tsx", ".mjs", ".cjs"];
         function findFile(baseDir, baseName2) {
           const localBin = path51.resolve(baseDir, baseName2);
-          if (fs33.existsSync(localBin)) return localBin;
+          if (fs34.existsSync(localBin)) return localBin;
           if (sourceExt.includes(path51.extname(baseName2))) return void 0;
           const foundExt = sourceExt.find(
-            (ext) => fs33.existsSync(`${localBin}${ext}`)
+            (ext) => fs34.existsSync(`${localBin}${ext}`)
           );
           if (foundExt) return `${localBin}${foundExt}`;
           return void 0;
@@ -2228,7 +2228,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
         if (this._scriptPath) {
           let resolvedScriptPath;
           try {
-            resolvedScriptPath = fs33.realpathSync(this._scriptPath);
+            resolvedScriptPath = fs34.realpathSync(this._scriptPath);
           } catch {
             resolvedScriptPath = this._scriptPath;
           }
@@ -4070,7 +4070,7 @@ var require_scan = __commonJS({
 var require_parse = __commonJS({
   "node_modules/picomatch/lib/parse.js"(exports, module) {
     "use strict";
-    var constants7 = require_constants();
+    var constants8 = require_constants();
     var utils = require_utils();
     var {
       MAX_LENGTH,
@@ -4078,7 +4078,7 @@ var require_parse = __commonJS({
       REGEX_NON_SPECIAL_CHARS,
       REGEX_SPECIAL_CHARS_BACKREF,
       REPLACEMENTS
-    } = constants7;
+    } = constants8;
     var expandRange = (args, options2) => {
       if (typeof options2.expandRange === "function") {
         return options2.expandRange(...args, options2);
@@ -4287,7 +4287,7 @@ var require_parse = __commonJS({
       if (options2.maxExtglobRecursion === false) {
         return { risky: false };
       }
-      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants7.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants8.DEFAULT_MAX_EXTGLOB_RECURSION;
       const branches = splitTopLevel2(body).map((branch) => branch.trim());
       if (branches.length > 1) {
         if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
@@ -4333,8 +4333,8 @@ var require_parse = __commonJS({
       const bos = { type: "bos", value: "", output: opts.prepend || "" };
       const tokens = [bos];
       const capture = opts.capture ? "" : "?:";
-      const PLATFORM_CHARS = constants7.globChars(opts.windows);
-      const EXTGLOB_CHARS = constants7.extglobChars(PLATFORM_CHARS);
+      const PLATFORM_CHARS = constants8.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants8.extglobChars(PLATFORM_CHARS);
       const {
         DOT_LITERAL,
         PLUS_LITERAL,
@@ -5030,7 +5030,7 @@ var require_parse = __commonJS({
         NO_DOTS_SLASH,
         STAR,
         START_ANCHOR
-      } = constants7.globChars(opts.windows);
+      } = constants8.globChars(opts.windows);
       const nodot = opts.dot ? NO_DOTS : NO_DOT;
       const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
       const capture = opts.capture ? "" : "?:";
@@ -5088,7 +5088,7 @@ var require_picomatch = __commonJS({
     var scan2 = require_scan();
     var parse5 = require_parse();
     var utils = require_utils();
-    var constants7 = require_constants();
+    var constants8 = require_constants();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
     var picomatch7 = (glob, options2, returnState = false) => {
       if (Array.isArray(glob)) {
@@ -5216,7 +5216,7 @@ var require_picomatch = __commonJS({
         return /$^/;
       }
     };
-    picomatch7.constants = constants7;
+    picomatch7.constants = constants8;
     module.exports = picomatch7;
   }
 });
@@ -5615,11 +5615,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n2;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants8) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants7);
+          this.rhs = optimizeExpr(this.rhs, names, constants8);
         return this;
       }
       get names() {
@@ -5636,10 +5636,10 @@ var require_codegen = __commonJS({
       render({ _n: _n2 }) {
         return `${this.lhs} = ${this.rhs};` + _n2;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants8) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants7);
+        this.rhs = optimizeExpr(this.rhs, names, constants8);
         return this;
       }
       get names() {
@@ -5700,8 +5700,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants7) {
-        this.code = optimizeExpr(this.code, names, constants7);
+      optimizeNames(names, constants8) {
+        this.code = optimizeExpr(this.code, names, constants8);
         return this;
       }
       get names() {
@@ -5730,12 +5730,12 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants8) {
         const { nodes } = this;
         let i2 = nodes.length;
         while (i2--) {
           const n2 = nodes[i2];
-          if (n2.optimizeNames(names, constants7))
+          if (n2.optimizeNames(names, constants8))
             continue;
           subtractNames(names, n2.names);
           nodes.splice(i2, 1);
@@ -5788,12 +5788,12 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants8) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants7);
-        if (!(super.optimizeNames(names, constants7) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants8);
+        if (!(super.optimizeNames(names, constants8) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants7);
+        this.condition = optimizeExpr(this.condition, names, constants8);
         return this;
       }
       get names() {
@@ -5816,10 +5816,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants7) {
-        if (!super.optimizeNames(names, constants7))
+      optimizeNames(names, constants8) {
+        if (!super.optimizeNames(names, constants8))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants7);
+        this.iteration = optimizeExpr(this.iteration, names, constants8);
         return this;
       }
       get names() {
@@ -5855,10 +5855,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants7) {
-        if (!super.optimizeNames(names, constants7))
+      optimizeNames(names, constants8) {
+        if (!super.optimizeNames(names, constants8))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants7);
+        this.iterable = optimizeExpr(this.iterable, names, constants8);
         return this;
       }
       get names() {
@@ -5900,11 +5900,11 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants7) {
+      optimizeNames(names, constants8) {
         var _a, _b;
-        super.optimizeNames(names, constants7);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants7);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants7);
+        super.optimizeNames(names, constants8);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants8);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants8);
         return this;
       }
       get names() {
@@ -6205,7 +6205,7 @@ var require_codegen = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants7) {
+    function optimizeExpr(expr, names, constants8) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -6220,14 +6220,14 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n2) {
-        const c3 = constants7[n2.str];
+        const c3 = constants8[n2.str];
         if (c3 === void 0 || names[n2.str] !== 1)
           return n2;
         delete names[n2.str];
         return c3;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c3) => c3 instanceof code_1.Name && names[c3.str] === 1 && constants7[c3.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c3) => c3 instanceof code_1.Name && names[c3.str] === 1 && constants8[c3.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -19024,14 +19024,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs33 = this.flowScalar(this.type);
+              const fs34 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs33, sep: [] });
+                map.items.push({ start, key: fs34, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs33);
+                this.stack.push(fs34);
               } else {
-                Object.assign(it2, { key: fs33, sep: [] });
+                Object.assign(it2, { key: fs34, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -19159,13 +19159,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs33 = this.flowScalar(this.type);
+              const fs34 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs33, sep: [] });
+                fc.items.push({ start: [], key: fs34, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs33);
+                this.stack.push(fs34);
               else
-                Object.assign(it2, { key: fs33, sep: [] });
+                Object.assign(it2, { key: fs34, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -19679,7 +19679,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable4 = stream.Readable;
@@ -19699,7 +19699,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs33.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs34.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
           cb();
           callback(err, bytesRead, buffer2);
         });
@@ -19716,7 +19716,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs33.close(self2.fd, onCloseDone);
+      fs34.close(self2.fd, onCloseDone);
       function onCloseDone(err) {
         if (err) {
           self2.emit("error", err);
@@ -19748,7 +19748,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs33.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+        fs34.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
           if (err) {
             self2.destroy(err);
           } else if (bytesRead === 0) {
@@ -20108,7 +20108,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var zlib2 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -20177,10 +20177,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs33.open(path51, "r", function(err, fd) {
+      fs34.open(path51, "r", function(err, fd) {
         if (err) return callback(err);
         fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs33.close(fd, defaultCallback);
+          if (err2) fs34.close(fd, defaultCallback);
           callback(err2, zipfile);
         });
       });
@@ -20197,7 +20197,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs33.fstat(fd, function(err, stats) {
+      fs34.fstat(fd, function(err, stats) {
         if (err) return callback(err);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -20969,7 +20969,7 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     function checkPathExt(path51, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
@@ -20994,12 +20994,12 @@ var require_windows = __commonJS({
       return checkPathExt(path51, options2);
     }
     function isexe(path51, options2, cb) {
-      fs33.stat(path51, function(er2, stat) {
+      fs34.stat(path51, function(er2, stat) {
         cb(er2, er2 ? false : checkStat(stat, path51, options2));
       });
     }
     function sync(path51, options2) {
-      return checkStat(fs33.statSync(path51), path51, options2);
+      return checkStat(fs34.statSync(path51), path51, options2);
     }
   }
 });
@@ -21009,14 +21009,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     function isexe(path51, options2, cb) {
-      fs33.stat(path51, function(er2, stat) {
+      fs34.stat(path51, function(er2, stat) {
         cb(er2, er2 ? false : checkStat(stat, options2));
       });
     }
     function sync(path51, options2) {
-      return checkStat(fs33.statSync(path51), options2);
+      return checkStat(fs34.statSync(path51), options2);
     }
     function checkStat(stat, options2) {
       return stat.isFile() && checkMode(stat, options2);
@@ -21040,7 +21040,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -21304,16 +21304,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs33.openSync(command, "r");
-        fs33.readSync(fd, buffer, 0, size, 0);
-        fs33.closeSync(fd);
+        fd = fs34.openSync(command, "r");
+        fs34.readSync(fd, buffer, 0, size, 0);
+        fs34.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -23619,10 +23619,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse5 = require_parse3();
-    var constants7 = require_constants2();
+    var constants8 = require_constants2();
     var SemVer = require_semver();
     var truncate3 = (version, truncation, options2) => {
-      if (!constants7.RELEASE_TYPES.includes(truncation)) {
+      if (!constants8.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version, options2);
@@ -24862,7 +24862,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants7 = require_constants2();
+    var constants8 = require_constants2();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse5 = require_parse3();
@@ -24946,8 +24946,8 @@ var require_semver2 = __commonJS({
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants7.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants7.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants8.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants8.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -29193,7 +29193,7 @@ function matchesImage(pattern, image) {
 
 // src/engine.ts
 import { createHash as createHash16 } from "node:crypto";
-import { promises as fs29 } from "node:fs";
+import { promises as fs30 } from "node:fs";
 import os13 from "node:os";
 import path46 from "node:path";
 
@@ -29484,7 +29484,7 @@ function* copies(tree, pattern, target) {
 
 // src/flux/kustomize-build.ts
 import { createHash as createHash3 } from "node:crypto";
-import { promises as fs8 } from "node:fs";
+import { promises as fs9 } from "node:fs";
 import os7 from "node:os";
 import path14 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
@@ -39825,10 +39825,26 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
   }
 }
 
+// src/tools/cache-file.ts
+import { constants as constants5, promises as fs7 } from "node:fs";
+async function readCacheFile(file, maxBytes) {
+  let handle;
+  try {
+    handle = await fs7.open(file, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size > maxBytes) return void 0;
+    return await handle.readFile("utf8");
+  } catch {
+    return void 0;
+  } finally {
+    await handle?.close().catch(() => void 0);
+  }
+}
+
 // src/flux/revision-tree.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
-import { promises as fs7 } from "node:fs";
+import { promises as fs8 } from "node:fs";
 import path13 from "node:path";
 var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
@@ -39864,10 +39880,10 @@ var RevisionTree = class _RevisionTree {
     this.written ??= (async () => {
       const folders = /* @__PURE__ */ new Set();
       for (const file of this.contents.keys()) folders.add(path13.dirname(path13.join(this.dir, file)));
-      await fs7.mkdir(this.dir, { recursive: true });
-      for (const folder of [...folders].sort()) await fs7.mkdir(folder, { recursive: true });
+      await fs8.mkdir(this.dir, { recursive: true });
+      for (const folder of [...folders].sort()) await fs8.mkdir(folder, { recursive: true });
       const files = [...this.contents];
-      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data2]) => fs7.writeFile(path13.join(this.dir, file), data2)));
+      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data2]) => fs8.writeFile(path13.join(this.dir, file), data2)));
       return this.dir;
     })();
     return this.written;
@@ -39911,15 +39927,32 @@ var RevisionTree = class _RevisionTree {
     } catch {
       return out;
     }
+    const named = [];
+    for (const target of this.pathsNamedIn(dir, document)) {
+      if (this.files.has(target)) {
+        out.add(target);
+        named.push(target);
+      } else if (this.isDir(target) && target !== dir) for (const f2 of this.readsOf(target)) out.add(f2);
+    }
+    for (const config of named.filter((f2) => /\.ya?ml$/i.test(f2))) {
+      let configDocument;
+      try {
+        configDocument = (0, import_yaml3.parse)(this.text(config) ?? "");
+      } catch {
+        continue;
+      }
+      for (const target of this.pathsNamedIn(dir, configDocument)) if (this.files.has(target)) out.add(target);
+    }
+    return out;
+  }
+  /** Every string of a kustomize document that names a path of the revision, relative to `dir` (generator entries may be `key=file`). */
+  *pathsNamedIn(dir, document) {
     for (const value of strings(document)) {
       for (const candidate of value.includes("=") ? [value, value.slice(value.indexOf("=") + 1)] : [value]) {
         const target = this.resolve(dir, candidate);
-        if (target === void 0) continue;
-        if (this.files.has(target)) out.add(target);
-        else if (this.isDir(target) && target !== dir) for (const f2 of this.readsOf(target)) out.add(f2);
+        if (target !== void 0) yield target;
       }
     }
-    return out;
   }
   /**
    * What kustomize-controller's generator lists for a folder without a kustomization file: the YAML
@@ -39993,8 +40026,8 @@ async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cache
   const run = async () => {
     if (tree) await tree.onDisk();
     if (tree && generate) await writeGenerated(tree, folder, dir);
-    await fs8.mkdir(wrapperDir, { recursive: true });
-    await fs8.writeFile(path14.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
+    await fs9.mkdir(wrapperDir, { recursive: true });
+    await fs9.writeFile(path14.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
     return kustomizeLimit(() => {
       kustomizeRuns.count++;
       return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
@@ -40017,26 +40050,27 @@ function writeGenerated(tree, folder, dir) {
   const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
   let written = writes.get(folder);
   if (!written) {
-    written = fs8.writeFile(path14.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
+    written = fs9.writeFile(path14.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
     writes.set(folder, written);
   }
   return written;
 }
 var kustomizeRuns = { count: 0 };
+var MAX_CACHE_ENTRY_BYTES = 256 * 1024 * 1024;
 async function fromDisk(cacheDir, key, run) {
   const file = path14.join(cacheDir, key.slice(0, 2), `${key}.json`);
   try {
-    const entry = JSON.parse(await fs8.readFile(file, "utf8"));
+    const entry = JSON.parse(await readCacheFile(file, MAX_CACHE_ENTRY_BYTES) ?? "");
     if (typeof entry.output === "string" && entry.sha256 === createHash3("sha256").update(entry.output).digest("hex")) return { ok: true, output: entry.output };
   } catch {
   }
   const result2 = await run();
   if (result2.ok) {
     try {
-      await fs8.mkdir(path14.dirname(file), { recursive: true });
+      await fs9.mkdir(path14.dirname(file), { recursive: true });
       const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs8.writeFile(temporary, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
-      await fs8.rename(temporary, file);
+      await fs9.writeFile(temporary, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
+      await fs9.rename(temporary, file);
     } catch {
     }
   }
@@ -40082,11 +40116,11 @@ function isManifestText(text, file) {
   return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
-  for (const name of KUSTOMIZATION_FILES2) if (await fs8.stat(path14.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
+  for (const name of KUSTOMIZATION_FILES2) if (await fs9.stat(path14.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
   return false;
 }
 async function isDirectory2(dir) {
-  return fs8.stat(dir).then((s3) => s3.isDirectory(), () => false);
+  return fs9.stat(dir).then((s3) => s3.isDirectory(), () => false);
 }
 
 // src/flux/kustomization.ts
@@ -42185,34 +42219,34 @@ import path31 from "node:path";
 
 // src/helm/chart-cache.ts
 import { createHash as createHash6 } from "node:crypto";
-import { promises as fs12 } from "node:fs";
+import { promises as fs13 } from "node:fs";
 import path27 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs9 } from "node:fs";
+import { promises as fs10 } from "node:fs";
 import path24 from "node:path";
 async function isChartDir(dir) {
-  return fs9.access(path24.join(dir, "Chart.yaml")).then(
+  return fs10.access(path24.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs9.rename(staged, finalDir).catch(async (error) => {
+  await fs10.rename(staged, finalDir).catch(async (error) => {
     if (!await isChartDir(finalDir)) throw error;
   });
 }
 
 // src/helm/tree-manifest.ts
 import { createHash as createHash5 } from "node:crypto";
-import { promises as fs10 } from "node:fs";
+import { promises as fs11 } from "node:fs";
 import path25 from "node:path";
 var FORMAT = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
   const walk = async (relative) => {
-    const entries = await fs10.readdir(path25.join(root, relative), { withFileTypes: true });
+    const entries = await fs11.readdir(path25.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -42226,7 +42260,7 @@ async function treeManifest(root) {
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash5("sha256").update(await fs10.readFile(path25.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash5("sha256").update(await fs11.readFile(path25.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -42236,8 +42270,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs10.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
-  await fs10.rename(temp, file);
+  await fs11.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
+  await fs11.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -42259,7 +42293,7 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs10.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs11.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
     const parsed = JSON.parse(text);
@@ -42272,7 +42306,7 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs11 } from "node:fs";
+import { promises as fs12 } from "node:fs";
 import path26 from "node:path";
 import { promisify as promisify3 } from "node:util";
 import zlib from "node:zlib";
@@ -42293,8 +42327,8 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
     const target = path26.join(into, ...file.name.split("/"));
-    await fs11.mkdir(path26.dirname(target), { recursive: true, mode: 493 });
-    await fs11.writeFile(target, file.data, { mode: 420, flag: "w" });
+    await fs12.mkdir(path26.dirname(target), { recursive: true, mode: 493 });
+    await fs12.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -42401,7 +42435,7 @@ function digestRef(digest) {
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs12.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs13.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -42409,19 +42443,19 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs12.mkdir(path27.dirname(file), { recursive: true });
+  await fs13.mkdir(path27.dirname(file), { recursive: true });
   const urlFile = path27.join(path27.dirname(path27.dirname(file)), "url");
-  await fs12.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs13.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs12.writeFile(temp, `sha256:${sha256}
+  await fs13.writeFile(temp, `sha256:${sha256}
 `);
-  await fs12.rename(temp, file);
+  await fs13.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
   const dir = path27.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names = await fs12.readdir(dir).catch(() => []);
+  const names = await fs13.readdir(dir).catch(() => []);
   return names.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
@@ -42439,7 +42473,7 @@ async function storeOnce(cacheDir, sha256, archive) {
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const staging = path27.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs12.mkdir(staging, { recursive: true });
+  await fs13.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
@@ -42449,15 +42483,15 @@ async function storeOnce(cacheDir, sha256, archive) {
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs12.rm(staging, { recursive: true, force: true });
+    await fs13.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs12.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs12.rm(aside, { recursive: true, force: true });
+  const moved = await fs13.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs13.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs12.readFile(path27.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs13.readFile(path27.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -42749,7 +42783,7 @@ function pullNotices(pulled2, what, location) {
 // src/flux/chart-values-files.ts
 var import_yaml8 = __toESM(require_dist(), 1);
 import { createHash as createHash8 } from "node:crypto";
-import { promises as fs13 } from "node:fs";
+import { promises as fs14 } from "node:fs";
 import path28 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
@@ -42800,22 +42834,22 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs13.mkdir(path28.dirname(to2), { recursive: true });
-    await fs13.cp(from, staging, { recursive: true });
-    await fs13.writeFile(path28.join(staging, "values.yaml"), valuesText);
+    await fs14.mkdir(path28.dirname(to2), { recursive: true });
+    await fs14.cp(from, staging, { recursive: true });
+    await fs14.writeFile(path28.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs13.rm(staging, { recursive: true, force: true });
+    await fs14.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
 import { createHash as createHash9 } from "node:crypto";
-import { promises as fs15 } from "node:fs";
+import { promises as fs16 } from "node:fs";
 import path30 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants5, promises as fs14 } from "node:fs";
+import { constants as constants6, promises as fs15 } from "node:fs";
 import path29 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
@@ -42823,7 +42857,7 @@ async function linkOnPath(root, relative) {
   let current = root;
   for (const [i2, part] of parts.entries()) {
     current = path29.join(current, part);
-    const stat = await fs14.lstat(current).catch(() => void 0);
+    const stat = await fs15.lstat(current).catch(() => void 0);
     if (!stat) return void 0;
     if (stat.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -42833,7 +42867,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs14.open(path29.join(root, relative), constants5.O_RDONLY | constants5.O_NOFOLLOW);
+    handle = await fs15.open(path29.join(root, relative), constants6.O_RDONLY | constants6.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -42846,13 +42880,13 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
   const source = path29.join(root, relative);
-  const top = await fs14.lstat(source).catch(() => void 0);
+  const top = await fs15.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
   const walk = async (from, to2, shown) => {
-    await fs14.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs14.readdir(from, { withFileTypes: true })) {
+    await fs15.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs15.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
@@ -42866,7 +42900,7 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data2) return `${name} cannot be read as a regular file`;
       bytes += data2.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs14.writeFile(path29.join(to2, entry.name), data2, { mode: 420 });
+      await fs15.writeFile(path29.join(to2, entry.name), data2, { mode: 420 });
     }
     return void 0;
   };
@@ -43053,8 +43087,8 @@ async function localDependencyFolders(chartDir, files) {
 }
 async function addLocalDependencies(into, dependencies, files) {
   const charts2 = path30.join(into, "charts");
-  await fs15.mkdir(charts2, { recursive: true });
-  const taken = new Set(await fs15.readdir(charts2));
+  await fs16.mkdir(charts2, { recursive: true });
+  const taken = new Set(await fs16.readdir(charts2));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
@@ -43195,8 +43229,8 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
         bytes += data2.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
         const target = path30.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs15.mkdir(path30.dirname(target), { recursive: true, mode: 493 });
-        await fs15.writeFile(target, data2, { mode: 420 });
+        await fs16.mkdir(path30.dirname(target), { recursive: true, mode: 493 });
+        await fs16.writeFile(target, data2, { mode: 420 });
       }
       return { ok: true };
     }
@@ -43207,7 +43241,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs15.readdir(path30.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs16.readdir(path30.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -43417,7 +43451,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs16 } from "node:fs";
+import { promises as fs17 } from "node:fs";
 import path32 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
@@ -43508,7 +43542,7 @@ async function chartCandidates(chartDir) {
   let files = 0;
   const walk = async (dir, segments, depth) => {
     if (depth > MAX_DEPTH2) return;
-    const entries = await fs16.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs17.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
       const full = path32.join(dir, entry.name);
@@ -43525,7 +43559,7 @@ async function chartCandidates(chartDir) {
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat = await fs16.lstat(archive).catch(() => void 0);
+  const stat = await fs17.lstat(archive).catch(() => void 0);
   if (!stat?.isFile() || stat.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -43553,7 +43587,7 @@ async function archiveCandidates(archive, label) {
 }
 async function cacheCandidates(cacheDir) {
   const root = path32.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs16.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path32.join(dir, e.name));
+  const listed = async (dir) => (await fs17.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path32.join(dir, e.name));
   const dirs = [...await listed(path32.join(root, "sha256")), ...await listed(root)];
   const charts2 = [];
   for (const dir of dirs.slice(0, 2e3)) {
@@ -43574,16 +43608,16 @@ async function readInChart(chartDir, absolute) {
   let dir = chartDir;
   for (const part of relative.split("/")) {
     dir = path32.join(dir, part);
-    const stat = await fs16.lstat(dir).catch(() => void 0);
+    const stat = await fs17.lstat(dir).catch(() => void 0);
     if (!stat || stat.isSymbolicLink()) return void 0;
   }
   const text = await readBounded(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded(file) {
-  const stat = await fs16.lstat(file).catch(() => void 0);
+  const stat = await fs17.lstat(file).catch(() => void 0);
   if (!stat?.isFile() || stat.size > MAX_FILE_BYTES2) return void 0;
-  return fs16.readFile(file, "utf8").catch(() => void 0);
+  return fs17.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -43609,7 +43643,7 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs22 } from "node:fs";
+import { promises as fs23 } from "node:fs";
 import path38 from "node:path";
 
 // src/checks/values-schema.ts
@@ -43618,7 +43652,7 @@ var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
 
 // src/checks/template-value-refs.ts
-import { promises as fs17 } from "node:fs";
+import { promises as fs18 } from "node:fs";
 import path33 from "node:path";
 var import_yaml10 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
@@ -43968,7 +44002,7 @@ async function listDirectory(chartDir, budget) {
       budget.capped = true;
       return;
     }
-    const entries = await fs17.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs18.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
@@ -43977,9 +44011,9 @@ async function listDirectory(chartDir, budget) {
       const full = path33.join(dir, entry.name);
       if (entry.isDirectory()) await walk(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat = await fs17.lstat(full).catch(() => void 0);
+        const stat = await fs18.lstat(full).catch(() => void 0);
         if (!stat?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat.size, full, read: () => fs17.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat.size, full, read: () => fs18.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
@@ -44235,7 +44269,7 @@ function isMap5(value) {
 
 // src/flux/post-render.ts
 var import_yaml11 = __toESM(require_dist(), 1);
-import { promises as fs18 } from "node:fs";
+import { promises as fs19 } from "node:fs";
 import path34 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
@@ -44262,11 +44296,11 @@ async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
     const dir = path34.join(workDir, `post-render-${index}`);
-    await fs18.mkdir(dir, { recursive: true });
-    await fs18.writeFile(path34.join(dir, "manifests.yaml"), current);
-    await fs18.writeFile(path34.join(dir, "kustomization.yaml"), (0, import_yaml11.stringify)(kustomization));
+    await fs19.mkdir(dir, { recursive: true });
+    await fs19.writeFile(path34.join(dir, "manifests.yaml"), current);
+    await fs19.writeFile(path34.join(dir, "kustomization.yaml"), (0, import_yaml11.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs18.rm(dir, { recursive: true, force: true });
+    await fs19.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -44346,7 +44380,7 @@ async function versionOf2(binary) {
 
 // src/helm/render-cache.ts
 import { createHash as createHash11 } from "node:crypto";
-import { promises as fs19 } from "node:fs";
+import { promises as fs20 } from "node:fs";
 import path35 from "node:path";
 var RenderCache = class {
   constructor(dir) {
@@ -44385,24 +44419,25 @@ var RenderCache = class {
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat = await fs19.lstat(file).catch(() => void 0);
+    const stat = await fs20.lstat(file).catch(() => void 0);
     if (!stat) return void 0;
-    if (!stat.isFile() || stat.size > MAX_ENTRY_BYTES) {
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES);
+    if (text === void 0) {
       this.rejected++;
       return void 0;
     }
-    const entry = verifiedEntry(await fs19.readFile(file, "utf8").catch(() => ""), key);
+    const entry = verifiedEntry(text, key);
     if (!entry) this.rejected++;
     return entry;
   }
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs19.mkdir(path35.dirname(file), { recursive: true });
+    await fs20.mkdir(path35.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry = { format: 1, key, sha256: contentHash(value), render: value };
-    await fs19.writeFile(temporary, JSON.stringify(entry));
-    await fs19.rename(temporary, file);
+    await fs20.writeFile(temporary, JSON.stringify(entry));
+    await fs20.rename(temporary, file);
   }
 };
 var MAX_ENTRY_BYTES = 64 * 1024 * 1024;
@@ -44423,11 +44458,11 @@ function verifiedEntry(text, key) {
 }
 
 // src/helm/run.ts
-import { promises as fs20 } from "node:fs";
+import { promises as fs21 } from "node:fs";
 import path36 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs20.mkdir(path36.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs21.mkdir(path36.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
@@ -44678,7 +44713,7 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs21 } from "node:fs";
+import { promises as fs22 } from "node:fs";
 import path37 from "node:path";
 
 // src/helm/fetch-http.ts
@@ -45420,7 +45455,7 @@ async function copyChartDir(root, relative, context, chart, locations, source) {
   const into = path37.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs21.access(path37.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs22.access(path37.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -45583,7 +45618,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs22.readFile(path38.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs23.readFile(path38.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -45606,7 +45641,7 @@ function firstLine(text) {
 
 // src/git/repo.ts
 import { createHash as createHash13 } from "node:crypto";
-import { constants as constants6, promises as fs23 } from "node:fs";
+import { constants as constants7, promises as fs24 } from "node:fs";
 import path39 from "node:path";
 
 // src/git/unified-diff.ts
@@ -45716,9 +45751,9 @@ function isContainedPath(file) {
 async function writeFiles(into, contents) {
   for (const [file, data2] of contents) {
     const target = path39.join(into, file);
-    await fs23.mkdir(path39.dirname(target), { recursive: true });
-    await fs23.rm(target, { force: true });
-    await fs23.writeFile(target, data2, { flag: "wx" });
+    await fs24.mkdir(path39.dirname(target), { recursive: true });
+    await fs24.rm(target, { force: true });
+    await fs24.writeFile(target, data2, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
@@ -45845,7 +45880,7 @@ var WorktreeSnapshot = class {
     const parent = path39.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat = await fs23.lstat(path39.join(this.root, file));
+      const stat = await fs24.lstat(path39.join(this.root, file));
       return stat.isSymbolicLink() ? "symlink" : stat.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -45853,8 +45888,8 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs23.realpath(this.root);
-      const real = await fs23.realpath(path39.join(this.root, folder)).catch(() => void 0);
+      this.realRoot ??= fs24.realpath(this.root);
+      const real = await fs24.realpath(path39.join(this.root, folder)).catch(() => void 0);
       return real === path39.join(await this.realRoot, folder);
     });
   }
@@ -45868,7 +45903,7 @@ var WorktreeSnapshot = class {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs23.open(path39.join(this.root, file), constants6.O_RDONLY | constants6.O_NOFOLLOW);
+      handle = await fs24.open(path39.join(this.root, file), constants7.O_RDONLY | constants7.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -46216,99 +46251,13 @@ var import_picomatch4 = __toESM(require_picomatch2(), 1);
 import path45 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs27 } from "node:fs";
+import { promises as fs28 } from "node:fs";
 import os12 from "node:os";
 import path43 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs24 } from "node:fs";
-import path40 from "node:path";
-var DECLARED_INPUTS_APPLY = `flake: let
-  text = v: if v == null then null else if builtins.isString v || builtins.isPath v then toString v else "<" + builtins.typeOf v + ">";
-  one = prefix: name: value:
-    let
-      spec = if builtins.isAttrs value then value else { url = value; };
-      here = prefix + name;
-    in [ {
-      input = here;
-      url = text (spec.url or null);
-      type = text (spec.type or null);
-      path = text (spec.path or null);
-      follows = if spec ? follows then text (if builtins.isList spec.follows then builtins.concatStringsSep "/" spec.follows else spec.follows) else null;
-    } ] ++ (if builtins.isAttrs (spec.inputs or null) then all (here + "/") spec.inputs else [ ]);
-  all = prefix: inputs: builtins.concatLists (builtins.attrValues (builtins.mapAttrs (one prefix) inputs));
-in if builtins.isAttrs (flake.inputs or null) then all "" flake.inputs else [ ]`;
-function parseDeclaredInputs(json) {
-  let parsed;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return void 0;
-  }
-  if (!Array.isArray(parsed)) return void 0;
-  const text = (v2) => typeof v2 === "string" ? v2 : void 0;
-  return parsed.flatMap((entry) => {
-    if (typeof entry !== "object" || entry === null || typeof entry.input !== "string") return [];
-    const input = { input: entry.input };
-    for (const key of ["url", "type", "path", "follows"]) {
-      const value = text(entry[key]);
-      if (value !== void 0) input[key] = value;
-    }
-    return [input];
-  });
-}
-var LOCAL_SCHEMES = /^(?:path|file|git\+file|hg\+file|tarball\+file|file\+file|sourcehut\+file):/i;
-function refusedDeclaredInputs(declared, locks) {
-  const refused = [];
-  const root = locks?.nodes?.[locks.root ?? "root"];
-  const lockedNames = new Set(Object.keys(root?.inputs ?? {}));
-  for (const input of declared) {
-    const where = machinePath(input);
-    if (where !== void 0) {
-      refused.push({ input: input.input, why: `names ${where}, a path of the machine the guard runs on, outside the checked revision` });
-      continue;
-    }
-    const topLevel = !input.input.includes("/");
-    if (topLevel && input.follows === void 0 && !lockedNames.has(input.input)) {
-      refused.push({ input: input.input, why: "is not locked in flake.lock, so nix would fetch it while it evaluates the change" });
-    }
-  }
-  return refused;
-}
-function machinePath(input) {
-  const candidates = [];
-  if (input.url !== void 0) {
-    const url = input.url.trim();
-    if (url.startsWith("/") || url.startsWith("~")) candidates.push(url);
-    else if (LOCAL_SCHEMES.test(url)) candidates.push(localPart(url));
-  }
-  if (input.path !== void 0) candidates.push(input.path);
-  return candidates.find((c3) => c3.startsWith("/") || c3.startsWith("~"))?.replace(/[?#].*$/, "");
-}
-function localPart(url) {
-  const rest = url.replace(LOCAL_SCHEMES, "");
-  if (rest.startsWith("//")) {
-    try {
-      return decodeURIComponent(new URL(`file:${rest}`).pathname);
-    } catch {
-      return rest.slice(2);
-    }
-  }
-  return rest;
-}
-async function stageFlakeFile(text, scratch) {
-  const dir = path40.join(scratch, "declared");
-  await fs24.mkdir(dir, { recursive: true });
-  const file = path40.join(dir, "flake.nix");
-  await fs24.writeFile(file, text);
-  return file;
-}
-
-// src/nix/input-fetch.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
 import { promises as fs25 } from "node:fs";
-import os11 from "node:os";
-import path41 from "node:path";
+import path40 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -46369,6 +46318,95 @@ function printableUrl(url) {
     return url.replace(/\/\/[^/@\s]*@/, "//").replace(/[?#].*$/, "");
   }
 }
+
+// src/nix/declared-inputs.ts
+var DECLARED_INPUTS_APPLY = `flake: let
+  text = v: if v == null then null else if builtins.isString v || builtins.isPath v then toString v else "<" + builtins.typeOf v + ">";
+  one = prefix: name: value:
+    let
+      spec = if builtins.isAttrs value then value else { url = value; };
+      here = prefix + name;
+    in [ {
+      input = here;
+      url = text (spec.url or null);
+      type = text (spec.type or null);
+      path = text (spec.path or null);
+      follows = if spec ? follows then text (if builtins.isList spec.follows then builtins.concatStringsSep "/" spec.follows else spec.follows) else null;
+    } ] ++ (if builtins.isAttrs (spec.inputs or null) then all (here + "/") spec.inputs else [ ]);
+  all = prefix: inputs: builtins.concatLists (builtins.attrValues (builtins.mapAttrs (one prefix) inputs));
+in if builtins.isAttrs (flake.inputs or null) then all "" flake.inputs else [ ]`;
+function parseDeclaredInputs(json) {
+  let parsed;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return void 0;
+  }
+  if (!Array.isArray(parsed)) return void 0;
+  const text = (v2) => typeof v2 === "string" ? v2 : void 0;
+  return parsed.flatMap((entry) => {
+    if (typeof entry !== "object" || entry === null || typeof entry.input !== "string") return [];
+    const input = { input: entry.input };
+    for (const key of ["url", "type", "path", "follows"]) {
+      const value = text(entry[key]);
+      if (value !== void 0) input[key] = value;
+    }
+    return [input];
+  });
+}
+var LOCAL_SCHEMES = /^(?:path|file|git\+file|hg\+file|tarball\+file|file\+file|sourcehut\+file):/i;
+function refusedDeclaredInputs(declared, locks) {
+  const refused = [];
+  const root = locks?.nodes?.[locks.root ?? "root"];
+  const lockedNames = new Set(Object.keys(root?.inputs ?? {}));
+  for (const input of declared) {
+    const where = machinePath(input);
+    if (where !== void 0) {
+      refused.push({ input: input.input, why: `names ${where}, a path of the machine the guard runs on, outside the checked revision` });
+      continue;
+    }
+    const topLevel = !input.input.includes("/");
+    if (topLevel && input.follows === void 0 && !lockedNames.has(input.input)) {
+      const from = input.url !== void 0 ? `(${printableUrl(input.url)}) ` : "";
+      refused.push({ input: input.input, why: `${from}is not locked in flake.lock, so nix would fetch it while it evaluates the change` });
+    }
+  }
+  return refused;
+}
+function machinePath(input) {
+  const candidates = [];
+  if (input.url !== void 0) {
+    const url = input.url.trim();
+    if (url.startsWith("/") || url.startsWith("~")) candidates.push(url);
+    else if (LOCAL_SCHEMES.test(url)) candidates.push(localPart(url));
+  }
+  if (input.path !== void 0) candidates.push(input.path);
+  return candidates.find((c3) => c3.startsWith("/") || c3.startsWith("~"))?.replace(/[?#].*$/, "");
+}
+function localPart(url) {
+  const rest = url.replace(LOCAL_SCHEMES, "");
+  if (rest.startsWith("//")) {
+    try {
+      return decodeURIComponent(new URL(`file:${rest}`).pathname);
+    } catch {
+      return rest.slice(2);
+    }
+  }
+  return rest;
+}
+async function stageFlakeFile(text, scratch) {
+  const dir = path40.join(scratch, "declared");
+  await fs25.mkdir(dir, { recursive: true });
+  const file = path40.join(dir, "flake.nix");
+  await fs25.writeFile(file, text);
+  return file;
+}
+
+// src/nix/input-fetch.ts
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
+import { promises as fs26 } from "node:fs";
+import os11 from "node:os";
+import path41 from "node:path";
 
 // src/nix/store-path.ts
 import { createHash as createHash14 } from "node:crypto";
@@ -46481,7 +46519,7 @@ async function fetchInputs(inputs, options2) {
   return summary;
 }
 async function exists2(file) {
-  return fs25.access(file).then(() => true, () => false);
+  return fs26.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -46497,20 +46535,21 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs25.mkdtemp(path41.join(os11.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs26.mkdtemp(path41.join(os11.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
       const file = path41.join(home, "input.tar.gz");
-      await fs25.writeFile(file, await download(url, input, options2));
+      await fs26.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
       locked = input.locked;
       network = "host";
     }
+    const fenced = network === "none" && filesystemFence().kind === "namespace";
     const attempts = network === "host" ? options2.attempts ?? 3 : 1;
     let last = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -46538,11 +46577,13 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path41.join(home, "cache"), XDG_CONFIG_HOME: path41.join(home, "config") }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path41.join(home, "cache"), XDG_CONFIG_HOME: path41.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
-          cwd: home
+          cwd: home,
+          // The downloaded archive is unpacked by nix seeing only it and /nix (no folder of the machine to name).
+          ...fenced ? { filesystem: { writable: [home] } } : {}
         }
       );
       if (result2.exitCode === 0 && result2.stdout.trim() === input.storePath) return;
@@ -46555,7 +46596,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs25.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs26.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -46592,7 +46633,7 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs26 } from "node:fs";
+import { promises as fs27 } from "node:fs";
 import path42 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
@@ -46611,7 +46652,7 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const objects = path42.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
   const bare = path42.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs26.writeFile(path42.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs27.writeFile(path42.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -46686,9 +46727,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs27.mkdtemp(path43.join(os12.tmpdir(), "guard-nix-"));
-  const scratch = await fs27.mkdtemp(path43.join(os12.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs27.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs28.mkdtemp(path43.join(os12.tmpdir(), "guard-nix-"));
+  const scratch = await fs28.mkdtemp(path43.join(os12.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs28.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -46768,7 +46809,7 @@ async function fencedView(request2, home, scratch, label) {
   const lockText = await revisionFile(request2.repoRoot, request2.rev, path43.posix.join(request2.flakeDir, "flake.lock"));
   const { locks } = lockedInputs(lockText, path43.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "--impure", "eval", "--json", "--file", staged, "--apply", DECLARED_INPUTS_APPLY], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path43.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
@@ -46792,12 +46833,12 @@ async function revisionFile(repoRoot, rev, file) {
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
   const full = path43.join(repoRoot, file);
-  const stat = await fs27.lstat(full).catch(() => void 0);
-  return stat?.isFile() ? fs27.readFile(full, "utf8") : void 0;
+  const stat = await fs28.lstat(full).catch(() => void 0);
+  return stat?.isFile() ? fs28.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs27.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs28.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
   return path43.dirname(path43.dirname(real));
 }
@@ -46917,7 +46958,7 @@ function nixVersion(nixBin) {
 
 // src/deploy/eval-cache.ts
 import { createHash as createHash15 } from "node:crypto";
-import { promises as fs28 } from "node:fs";
+import { promises as fs29 } from "node:fs";
 import path44 from "node:path";
 var FORMAT2 = "deploy-nodes-v1";
 function cacheKey2(parts) {
@@ -46935,7 +46976,7 @@ var EvalCache = class {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs28.readFile(file, "utf8"));
+      const value = JSON.parse(await fs29.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -46950,10 +46991,10 @@ var EvalCache = class {
     const stored = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v2]) => v2.ok || !v2.failure.timedOut)) };
     if (stored.flake?.timedOut) return;
     try {
-      await fs28.mkdir(path44.dirname(file), { recursive: true });
+      await fs29.mkdir(path44.dirname(file), { recursive: true });
       const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs28.writeFile(temporary, JSON.stringify(stored));
-      await fs28.rename(temporary, file);
+      await fs29.writeFile(temporary, JSON.stringify(stored));
+      await fs29.rename(temporary, file);
     } catch {
     }
   }
@@ -47284,7 +47325,7 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs29.mkdtemp(path46.join(os13.tmpdir(), "guard-run-"));
+  const scratchDir = await fs30.mkdtemp(path46.join(os13.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
@@ -47425,7 +47466,7 @@ async function checkRevisions(options2) {
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
   } finally {
-    await fs29.rm(scratchDir, { recursive: true, force: true });
+    await fs30.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
@@ -47654,17 +47695,17 @@ function vanishedReleases(headCount, base2, baseSha) {
 }
 
 // src/flags/capture.ts
-import { promises as fs30 } from "node:fs";
+import { promises as fs31 } from "node:fs";
 import path47 from "node:path";
 async function captureHelp(request2) {
   const text = await readHelpText(request2);
   if (text.trim() === "") throw new GuardError("the captured help output is empty", void 0, "check the command or file; kingpin binaries print --help on stderr, which --run captures too");
   const relative = helpFileFor(parseImageRef(request2.image), request2.helpDir ?? DEFAULT_HELP_DIR);
   const target = path47.join(request2.repoRoot, relative);
-  await fs30.mkdir(path47.dirname(target), { recursive: true });
+  await fs31.mkdir(path47.dirname(target), { recursive: true });
   const temporary = `${target}.${process.pid}.partial`;
-  await fs30.writeFile(temporary, text.endsWith("\n") ? text : text + "\n");
-  await fs30.rename(temporary, target);
+  await fs31.writeFile(temporary, text.endsWith("\n") ? text : text + "\n");
+  await fs31.rename(temporary, target);
   const parsed = parseHelp(text);
   if (!parsed.ok) return { image: request2.image, file: relative, flagCount: 0, warning: `stored, but ${parsed.reason}; containers using this image will be reported as unverified` };
   return { image: request2.image, file: relative, framework: parsed.catalog.framework, flagCount: parsed.catalog.flags.filter((f2) => !f2.hidden).length };
@@ -47674,7 +47715,7 @@ async function readHelpText(request2) {
   if (request2.fromFile === "-") return request2.stdinText ?? "";
   if (request2.fromFile !== void 0) {
     try {
-      return await fs30.readFile(request2.fromFile, "utf8");
+      return await fs31.readFile(request2.fromFile, "utf8");
     } catch {
       throw new GuardError(`cannot read ${request2.fromFile}`, void 0, "pass the path of a file holding the binary's --help output");
     }
@@ -47694,7 +47735,7 @@ async function captureMany(request2) {
     request2.images.map(
       (image) => limit(async () => {
         const relative = helpFileFor(parseImageRef(image), request2.helpDir ?? DEFAULT_HELP_DIR);
-        if (!request2.force && await fs30.access(path47.join(request2.repoRoot, relative)).then(() => true, () => false)) {
+        if (!request2.force && await fs31.access(path47.join(request2.repoRoot, relative)).then(() => true, () => false)) {
           return { image, file: relative, cached: true, flagCount: 0 };
         }
         const run = request2.runTemplate?.replaceAll("{image}", image) ?? await request2.configuredRun(image);
@@ -48302,7 +48343,7 @@ function keyOf(release) {
 }
 
 // src/inspect/render-releases.ts
-import { promises as fs31 } from "node:fs";
+import { promises as fs32 } from "node:fs";
 import os14 from "node:os";
 import path48 from "node:path";
 var import_yaml15 = __toESM(require_dist(), 1);
@@ -48311,7 +48352,7 @@ async function renderRevision(options2) {
   const snapshot = options2.rev ? new CommitSnapshot(root, await resolveCommit(root, options2.rev), options2.rev) : new WorktreeSnapshot(root);
   const { config } = await loadConfig(void 0, snapshot);
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs31.mkdtemp(path48.join(os14.tmpdir(), "guard-render-"));
+  const scratchDir = await fs32.mkdtemp(path48.join(os14.tmpdir(), "guard-render-"));
   try {
     const raw = await discoverObjects(snapshot);
     const remotes = await remoteUrls(root);
@@ -48365,7 +48406,7 @@ async function renderRevision(options2) {
     );
     return { label: snapshot.label, releases: redactFindings(releases.sort((a2, b2) => a2.key.localeCompare(b2.key) || (a2.cluster ?? "").localeCompare(b2.cluster ?? "")), secrets) };
   } finally {
-    await fs31.rm(scratchDir, { recursive: true, force: true });
+    await fs32.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function matchesAny(release, names) {
@@ -53211,13 +53252,13 @@ function storeName(storePath) {
 }
 
 // src/helm/import.ts
-import { promises as fs32 } from "node:fs";
+import { promises as fs33 } from "node:fs";
 import os15 from "node:os";
 import path49 from "node:path";
 async function importChart(request2) {
-  const stat = await fs32.stat(request2.source).catch(() => void 0);
+  const stat = await fs33.stat(request2.source).catch(() => void 0);
   if (!stat) throw new GuardError(`cannot read ${request2.source}`, void 0, "give a packaged chart (.tgz, as helm package writes it) or a chart folder");
-  const archive = stat.isDirectory() ? await packFolder(request2.source) : await fs32.readFile(request2.source);
+  const archive = stat.isDirectory() ? await packFolder(request2.source) : await fs33.readFile(request2.source);
   const stored = await storeArchive(request2.cacheDir, archive);
   if (!stored.ok) throw new GuardError(`${request2.source}: ${stored.error}`);
   const name = request2.chart ?? await chartYamlField(stored.dir, "name");
@@ -53235,7 +53276,7 @@ function repositoryOf(url, chart) {
   return normalized;
 }
 async function packFolder(folder) {
-  const staging = await fs32.mkdtemp(path49.join(os15.tmpdir(), "guard-import-"));
+  const staging = await fs33.mkdtemp(path49.join(os15.tmpdir(), "guard-import-"));
   try {
     const top = path49.join(staging, "chart");
     const copied = await copyTreeNoLinks(path49.dirname(path49.resolve(folder)), path49.basename(path49.resolve(folder)), top);
@@ -53243,14 +53284,14 @@ async function packFolder(folder) {
     const files = (await listFiles(top)).map((f2) => path49.posix.join("chart", f2)).sort();
     const out = path49.join(staging, "chart.tgz");
     await Qn({ gzip: true, cwd: staging, file: out, portable: true, noMtime: true }, files);
-    return await fs32.readFile(out);
+    return await fs33.readFile(out);
   } finally {
-    await fs32.rm(staging, { recursive: true, force: true });
+    await fs33.rm(staging, { recursive: true, force: true });
   }
 }
 async function listFiles(dir, prefix = "") {
   const out = [];
-  for (const entry of await fs32.readdir(dir, { withFileTypes: true })) {
+  for (const entry of await fs33.readdir(dir, { withFileTypes: true })) {
     const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.isDirectory()) out.push(...await listFiles(path49.join(dir, entry.name), relative));
     else if (entry.isFile()) out.push(relative);

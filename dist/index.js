@@ -5785,7 +5785,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants9 = require_constants2();
+    var constants10 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5860,7 +5860,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants9.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants10.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5955,11 +5955,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants9.ERROR.OK) {
+          if (ret !== constants10.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants9.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants10.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants9.ERROR.PAUSED) {
+            } else if (ret === constants10.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5982,10 +5982,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants9.ERROR.OK) {
+        if (ret === constants10.ERROR.OK) {
           return null;
         }
-        if (ret === constants9.ERROR.PAUSED || ret === constants9.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants10.ERROR.PAUSED || ret === constants10.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6002,7 +6002,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants9.ERROR[ret], data);
+        return new HTTPParserError(message, constants10.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6182,7 +6182,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants9.ERROR.PAUSED : 0;
+        return pause ? constants10.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6204,7 +6204,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants9.ERROR.PAUSED;
+          return constants10.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6240,13 +6240,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants9.ERROR.PAUSED;
+          return constants10.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants9.ERROR.PAUSED;
+          return constants10.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants9.ERROR.PAUSED;
+          return constants10.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -19757,7 +19757,7 @@ var require_scan = __commonJS({
 var require_parse2 = __commonJS({
   "node_modules/picomatch/lib/parse.js"(exports, module) {
     "use strict";
-    var constants9 = require_constants6();
+    var constants10 = require_constants6();
     var utils = require_utils2();
     var {
       MAX_LENGTH,
@@ -19765,7 +19765,7 @@ var require_parse2 = __commonJS({
       REGEX_NON_SPECIAL_CHARS,
       REGEX_SPECIAL_CHARS_BACKREF,
       REPLACEMENTS
-    } = constants9;
+    } = constants10;
     var expandRange = (args, options2) => {
       if (typeof options2.expandRange === "function") {
         return options2.expandRange(...args, options2);
@@ -19974,7 +19974,7 @@ var require_parse2 = __commonJS({
       if (options2.maxExtglobRecursion === false) {
         return { risky: false };
       }
-      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants9.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants10.DEFAULT_MAX_EXTGLOB_RECURSION;
       const branches = splitTopLevel2(body).map((branch) => branch.trim());
       if (branches.length > 1) {
         if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
@@ -20020,8 +20020,8 @@ var require_parse2 = __commonJS({
       const bos = { type: "bos", value: "", output: opts.prepend || "" };
       const tokens = [bos];
       const capture = opts.capture ? "" : "?:";
-      const PLATFORM_CHARS = constants9.globChars(opts.windows);
-      const EXTGLOB_CHARS = constants9.extglobChars(PLATFORM_CHARS);
+      const PLATFORM_CHARS = constants10.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants10.extglobChars(PLATFORM_CHARS);
       const {
         DOT_LITERAL,
         PLUS_LITERAL,
@@ -20717,7 +20717,7 @@ var require_parse2 = __commonJS({
         NO_DOTS_SLASH,
         STAR,
         START_ANCHOR
-      } = constants9.globChars(opts.windows);
+      } = constants10.globChars(opts.windows);
       const nodot = opts.dot ? NO_DOTS : NO_DOT;
       const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
       const capture = opts.capture ? "" : "?:";
@@ -20775,7 +20775,7 @@ var require_picomatch = __commonJS({
     var scan2 = require_scan();
     var parse5 = require_parse2();
     var utils = require_utils2();
-    var constants9 = require_constants6();
+    var constants10 = require_constants6();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
     var picomatch6 = (glob, options2, returnState = false) => {
       if (Array.isArray(glob)) {
@@ -20903,7 +20903,7 @@ var require_picomatch = __commonJS({
         return /$^/;
       }
     };
-    picomatch6.constants = constants9;
+    picomatch6.constants = constants10;
     module.exports = picomatch6;
   }
 });
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs33 = this.flowScalar(this.type);
+              const fs34 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs33, sep: [] });
+                map.items.push({ start, key: fs34, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs33);
+                this.stack.push(fs34);
               } else {
-                Object.assign(it2, { key: fs33, sep: [] });
+                Object.assign(it2, { key: fs34, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs33 = this.flowScalar(this.type);
+              const fs34 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs33, sep: [] });
+                fc.items.push({ start: [], key: fs34, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs33);
+                this.stack.push(fs34);
               else
-                Object.assign(it2, { key: fs33, sep: [] });
+                Object.assign(it2, { key: fs34, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28313,7 +28313,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable4 = stream.Readable;
@@ -28333,7 +28333,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs33.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs34.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
           cb();
           callback(err, bytesRead, buffer2);
         });
@@ -28350,7 +28350,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs33.close(self2.fd, onCloseDone);
+      fs34.close(self2.fd, onCloseDone);
       function onCloseDone(err) {
         if (err) {
           self2.emit("error", err);
@@ -28382,7 +28382,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs33.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
+        fs34.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
           if (err) {
             self2.destroy(err);
           } else if (bytesRead === 0) {
@@ -28742,7 +28742,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var zlib2 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -28811,10 +28811,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs33.open(path48, "r", function(err, fd) {
+      fs34.open(path48, "r", function(err, fd) {
         if (err) return callback(err);
         fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs33.close(fd, defaultCallback);
+          if (err2) fs34.close(fd, defaultCallback);
           callback(err2, zipfile);
         });
       });
@@ -28831,7 +28831,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs33.fstat(fd, function(err, stats) {
+      fs34.fstat(fd, function(err, stats) {
         if (err) return callback(err);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -29603,7 +29603,7 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     function checkPathExt(path48, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
@@ -29628,12 +29628,12 @@ var require_windows = __commonJS({
       return checkPathExt(path48, options2);
     }
     function isexe(path48, options2, cb) {
-      fs33.stat(path48, function(er2, stat2) {
+      fs34.stat(path48, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, path48, options2));
       });
     }
     function sync(path48, options2) {
-      return checkStat(fs33.statSync(path48), path48, options2);
+      return checkStat(fs34.statSync(path48), path48, options2);
     }
   }
 });
@@ -29643,14 +29643,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     function isexe(path48, options2, cb) {
-      fs33.stat(path48, function(er2, stat2) {
+      fs34.stat(path48, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, options2));
       });
     }
     function sync(path48, options2) {
-      return checkStat(fs33.statSync(path48), options2);
+      return checkStat(fs34.statSync(path48), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -29674,7 +29674,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -29938,16 +29938,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs33 = __require("fs");
+    var fs34 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs33.openSync(command, "r");
-        fs33.readSync(fd, buffer, 0, size, 0);
-        fs33.closeSync(fd);
+        fd = fs34.openSync(command, "r");
+        fs34.readSync(fd, buffer, 0, size, 0);
+        fs34.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -30620,11 +30620,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n2;
       }
-      optimizeNames(names, constants9) {
+      optimizeNames(names, constants10) {
         if (!names[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants9);
+          this.rhs = optimizeExpr(this.rhs, names, constants10);
         return this;
       }
       get names() {
@@ -30641,10 +30641,10 @@ var require_codegen = __commonJS({
       render({ _n: _n2 }) {
         return `${this.lhs} = ${this.rhs};` + _n2;
       }
-      optimizeNames(names, constants9) {
+      optimizeNames(names, constants10) {
         if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants9);
+        this.rhs = optimizeExpr(this.rhs, names, constants10);
         return this;
       }
       get names() {
@@ -30705,8 +30705,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants9) {
-        this.code = optimizeExpr(this.code, names, constants9);
+      optimizeNames(names, constants10) {
+        this.code = optimizeExpr(this.code, names, constants10);
         return this;
       }
       get names() {
@@ -30735,12 +30735,12 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants9) {
+      optimizeNames(names, constants10) {
         const { nodes } = this;
         let i2 = nodes.length;
         while (i2--) {
           const n2 = nodes[i2];
-          if (n2.optimizeNames(names, constants9))
+          if (n2.optimizeNames(names, constants10))
             continue;
           subtractNames(names, n2.names);
           nodes.splice(i2, 1);
@@ -30793,12 +30793,12 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants9) {
+      optimizeNames(names, constants10) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants9);
-        if (!(super.optimizeNames(names, constants9) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants10);
+        if (!(super.optimizeNames(names, constants10) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants9);
+        this.condition = optimizeExpr(this.condition, names, constants10);
         return this;
       }
       get names() {
@@ -30821,10 +30821,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants9) {
-        if (!super.optimizeNames(names, constants9))
+      optimizeNames(names, constants10) {
+        if (!super.optimizeNames(names, constants10))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants9);
+        this.iteration = optimizeExpr(this.iteration, names, constants10);
         return this;
       }
       get names() {
@@ -30860,10 +30860,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants9) {
-        if (!super.optimizeNames(names, constants9))
+      optimizeNames(names, constants10) {
+        if (!super.optimizeNames(names, constants10))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants9);
+        this.iterable = optimizeExpr(this.iterable, names, constants10);
         return this;
       }
       get names() {
@@ -30905,11 +30905,11 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants9) {
+      optimizeNames(names, constants10) {
         var _a, _b;
-        super.optimizeNames(names, constants9);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants9);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants9);
+        super.optimizeNames(names, constants10);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants10);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants10);
         return this;
       }
       get names() {
@@ -31210,7 +31210,7 @@ var require_codegen = __commonJS({
     function addExprNames(names, from) {
       return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
     }
-    function optimizeExpr(expr, names, constants9) {
+    function optimizeExpr(expr, names, constants10) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -31225,14 +31225,14 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n2) {
-        const c3 = constants9[n2.str];
+        const c3 = constants10[n2.str];
         if (c3 === void 0 || names[n2.str] !== 1)
           return n2;
         delete names[n2.str];
         return c3;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c3) => c3 instanceof code_1.Name && names[c3.str] === 1 && constants9[c3.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c3) => c3 instanceof code_1.Name && names[c3.str] === 1 && constants10[c3.str] !== void 0);
       }
     }
     function subtractNames(names, from) {
@@ -39306,10 +39306,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse5 = require_parse4();
-    var constants9 = require_constants7();
+    var constants10 = require_constants7();
     var SemVer = require_semver();
     var truncate3 = (version, truncation, options2) => {
-      if (!constants9.RELEASE_TYPES.includes(truncation)) {
+      if (!constants10.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version, options2);
@@ -40549,7 +40549,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants9 = require_constants7();
+    var constants10 = require_constants7();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse5 = require_parse4();
@@ -40633,8 +40633,8 @@ var require_semver2 = __commonJS({
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants9.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants9.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants10.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants10.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -43077,7 +43077,7 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs32 } from "node:fs";
+import { promises as fs33 } from "node:fs";
 import os18 from "node:os";
 import path47 from "node:path";
 
@@ -43124,7 +43124,7 @@ function approving(reviews, approvers, sha) {
 
 // src/engine.ts
 import { createHash as createHash16 } from "node:crypto";
-import { promises as fs31 } from "node:fs";
+import { promises as fs32 } from "node:fs";
 import os17 from "node:os";
 import path46 from "node:path";
 
@@ -43566,7 +43566,7 @@ function* copies(tree, pattern, target) {
 
 // src/flux/kustomize-build.ts
 import { createHash as createHash3 } from "node:crypto";
-import { promises as fs10 } from "node:fs";
+import { promises as fs11 } from "node:fs";
 import os11 from "node:os";
 import path13 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
@@ -53924,10 +53924,26 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
   }
 }
 
+// src/tools/cache-file.ts
+import { constants as constants7, promises as fs9 } from "node:fs";
+async function readCacheFile(file, maxBytes) {
+  let handle;
+  try {
+    handle = await fs9.open(file, constants7.O_RDONLY | constants7.O_NOFOLLOW | constants7.O_NONBLOCK);
+    const stat2 = await handle.stat();
+    if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
+    return await handle.readFile("utf8");
+  } catch {
+    return void 0;
+  } finally {
+    await handle?.close().catch(() => void 0);
+  }
+}
+
 // src/flux/revision-tree.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
-import { promises as fs9 } from "node:fs";
+import { promises as fs10 } from "node:fs";
 import path12 from "node:path";
 var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
@@ -53963,10 +53979,10 @@ var RevisionTree = class _RevisionTree {
     this.written ??= (async () => {
       const folders = /* @__PURE__ */ new Set();
       for (const file of this.contents.keys()) folders.add(path12.dirname(path12.join(this.dir, file)));
-      await fs9.mkdir(this.dir, { recursive: true });
-      for (const folder of [...folders].sort()) await fs9.mkdir(folder, { recursive: true });
+      await fs10.mkdir(this.dir, { recursive: true });
+      for (const folder of [...folders].sort()) await fs10.mkdir(folder, { recursive: true });
       const files = [...this.contents];
-      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs9.writeFile(path12.join(this.dir, file), data)));
+      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs10.writeFile(path12.join(this.dir, file), data)));
       return this.dir;
     })();
     return this.written;
@@ -54010,15 +54026,32 @@ var RevisionTree = class _RevisionTree {
     } catch {
       return out;
     }
+    const named = [];
+    for (const target of this.pathsNamedIn(dir, document)) {
+      if (this.files.has(target)) {
+        out.add(target);
+        named.push(target);
+      } else if (this.isDir(target) && target !== dir) for (const f2 of this.readsOf(target)) out.add(f2);
+    }
+    for (const config of named.filter((f2) => /\.ya?ml$/i.test(f2))) {
+      let configDocument;
+      try {
+        configDocument = (0, import_yaml3.parse)(this.text(config) ?? "");
+      } catch {
+        continue;
+      }
+      for (const target of this.pathsNamedIn(dir, configDocument)) if (this.files.has(target)) out.add(target);
+    }
+    return out;
+  }
+  /** Every string of a kustomize document that names a path of the revision, relative to `dir` (generator entries may be `key=file`). */
+  *pathsNamedIn(dir, document) {
     for (const value of strings(document)) {
       for (const candidate of value.includes("=") ? [value, value.slice(value.indexOf("=") + 1)] : [value]) {
         const target = this.resolve(dir, candidate);
-        if (target === void 0) continue;
-        if (this.files.has(target)) out.add(target);
-        else if (this.isDir(target) && target !== dir) for (const f2 of this.readsOf(target)) out.add(f2);
+        if (target !== void 0) yield target;
       }
     }
-    return out;
   }
   /**
    * What kustomize-controller's generator lists for a folder without a kustomization file: the YAML
@@ -54092,8 +54125,8 @@ async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cache
   const run = async () => {
     if (tree) await tree.onDisk();
     if (tree && generate) await writeGenerated(tree, folder, dir);
-    await fs10.mkdir(wrapperDir, { recursive: true });
-    await fs10.writeFile(path13.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
+    await fs11.mkdir(wrapperDir, { recursive: true });
+    await fs11.writeFile(path13.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
     return kustomizeLimit(() => {
       kustomizeRuns.count++;
       return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
@@ -54116,26 +54149,27 @@ function writeGenerated(tree, folder, dir) {
   const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
   let written = writes.get(folder);
   if (!written) {
-    written = fs10.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
+    written = fs11.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
     writes.set(folder, written);
   }
   return written;
 }
 var kustomizeRuns = { count: 0 };
+var MAX_CACHE_ENTRY_BYTES = 256 * 1024 * 1024;
 async function fromDisk(cacheDir, key, run) {
   const file = path13.join(cacheDir, key.slice(0, 2), `${key}.json`);
   try {
-    const entry = JSON.parse(await fs10.readFile(file, "utf8"));
+    const entry = JSON.parse(await readCacheFile(file, MAX_CACHE_ENTRY_BYTES) ?? "");
     if (typeof entry.output === "string" && entry.sha256 === createHash3("sha256").update(entry.output).digest("hex")) return { ok: true, output: entry.output };
   } catch {
   }
   const result2 = await run();
   if (result2.ok) {
     try {
-      await fs10.mkdir(path13.dirname(file), { recursive: true });
+      await fs11.mkdir(path13.dirname(file), { recursive: true });
       const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs10.writeFile(temporary, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
-      await fs10.rename(temporary, file);
+      await fs11.writeFile(temporary, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
+      await fs11.rename(temporary, file);
     } catch {
     }
   }
@@ -54181,11 +54215,11 @@ function isManifestText(text, file) {
   return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
-  for (const name of KUSTOMIZATION_FILES2) if (await fs10.stat(path13.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
+  for (const name of KUSTOMIZATION_FILES2) if (await fs11.stat(path13.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
   return false;
 }
 async function isDirectory3(dir) {
-  return fs10.stat(dir).then((s3) => s3.isDirectory(), () => false);
+  return fs11.stat(dir).then((s3) => s3.isDirectory(), () => false);
 }
 
 // src/flux/kustomization.ts
@@ -58372,34 +58406,34 @@ import path31 from "node:path";
 
 // src/helm/chart-cache.ts
 import { createHash as createHash6 } from "node:crypto";
-import { promises as fs14 } from "node:fs";
+import { promises as fs15 } from "node:fs";
 import path27 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs11 } from "node:fs";
+import { promises as fs12 } from "node:fs";
 import path24 from "node:path";
 async function isChartDir(dir) {
-  return fs11.access(path24.join(dir, "Chart.yaml")).then(
+  return fs12.access(path24.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs11.rename(staged, finalDir).catch(async (error2) => {
+  await fs12.rename(staged, finalDir).catch(async (error2) => {
     if (!await isChartDir(finalDir)) throw error2;
   });
 }
 
 // src/helm/tree-manifest.ts
 import { createHash as createHash5 } from "node:crypto";
-import { promises as fs12 } from "node:fs";
+import { promises as fs13 } from "node:fs";
 import path25 from "node:path";
 var FORMAT = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
   const walk = async (relative) => {
-    const entries = await fs12.readdir(path25.join(root, relative), { withFileTypes: true });
+    const entries = await fs13.readdir(path25.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -58413,7 +58447,7 @@ async function treeManifest(root) {
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash5("sha256").update(await fs12.readFile(path25.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash5("sha256").update(await fs13.readFile(path25.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -58423,8 +58457,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs12.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
-  await fs12.rename(temp, file);
+  await fs13.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
+  await fs13.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -58446,7 +58480,7 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs12.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs13.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
     const parsed = JSON.parse(text);
@@ -58459,7 +58493,7 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs13 } from "node:fs";
+import { promises as fs14 } from "node:fs";
 import path26 from "node:path";
 import { promisify as promisify3 } from "node:util";
 import zlib from "node:zlib";
@@ -58480,8 +58514,8 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
     const target = path26.join(into, ...file.name.split("/"));
-    await fs13.mkdir(path26.dirname(target), { recursive: true, mode: 493 });
-    await fs13.writeFile(target, file.data, { mode: 420, flag: "w" });
+    await fs14.mkdir(path26.dirname(target), { recursive: true, mode: 493 });
+    await fs14.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -58588,7 +58622,7 @@ function digestRef(digest) {
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs14.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs15.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -58596,19 +58630,19 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs14.mkdir(path27.dirname(file), { recursive: true });
+  await fs15.mkdir(path27.dirname(file), { recursive: true });
   const urlFile = path27.join(path27.dirname(path27.dirname(file)), "url");
-  await fs14.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs15.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs14.writeFile(temp, `sha256:${sha256}
+  await fs15.writeFile(temp, `sha256:${sha256}
 `);
-  await fs14.rename(temp, file);
+  await fs15.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
   const dir = path27.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names = await fs14.readdir(dir).catch(() => []);
+  const names = await fs15.readdir(dir).catch(() => []);
   return names.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
@@ -58626,7 +58660,7 @@ async function storeOnce(cacheDir, sha256, archive) {
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const staging = path27.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs14.mkdir(staging, { recursive: true });
+  await fs15.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
@@ -58636,15 +58670,15 @@ async function storeOnce(cacheDir, sha256, archive) {
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs14.rm(staging, { recursive: true, force: true });
+    await fs15.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs14.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs14.rm(aside, { recursive: true, force: true });
+  const moved = await fs15.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs15.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs14.readFile(path27.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs15.readFile(path27.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -58936,7 +58970,7 @@ function pullNotices(pulled2, what, location) {
 // src/flux/chart-values-files.ts
 var import_yaml8 = __toESM(require_dist(), 1);
 import { createHash as createHash8 } from "node:crypto";
-import { promises as fs15 } from "node:fs";
+import { promises as fs16 } from "node:fs";
 import path28 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
@@ -58987,22 +59021,22 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs15.mkdir(path28.dirname(to2), { recursive: true });
-    await fs15.cp(from, staging, { recursive: true });
-    await fs15.writeFile(path28.join(staging, "values.yaml"), valuesText);
+    await fs16.mkdir(path28.dirname(to2), { recursive: true });
+    await fs16.cp(from, staging, { recursive: true });
+    await fs16.writeFile(path28.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs15.rm(staging, { recursive: true, force: true });
+    await fs16.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
 import { createHash as createHash9 } from "node:crypto";
-import { promises as fs17 } from "node:fs";
+import { promises as fs18 } from "node:fs";
 import path30 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants7, promises as fs16 } from "node:fs";
+import { constants as constants8, promises as fs17 } from "node:fs";
 import path29 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
@@ -59010,7 +59044,7 @@ async function linkOnPath(root, relative) {
   let current = root;
   for (const [i2, part] of parts.entries()) {
     current = path29.join(current, part);
-    const stat2 = await fs16.lstat(current).catch(() => void 0);
+    const stat2 = await fs17.lstat(current).catch(() => void 0);
     if (!stat2) return void 0;
     if (stat2.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -59020,7 +59054,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs16.open(path29.join(root, relative), constants7.O_RDONLY | constants7.O_NOFOLLOW);
+    handle = await fs17.open(path29.join(root, relative), constants8.O_RDONLY | constants8.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -59033,13 +59067,13 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
   const source = path29.join(root, relative);
-  const top = await fs16.lstat(source).catch(() => void 0);
+  const top = await fs17.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
   const walk = async (from, to2, shown) => {
-    await fs16.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs16.readdir(from, { withFileTypes: true })) {
+    await fs17.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs17.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
@@ -59053,7 +59087,7 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data) return `${name} cannot be read as a regular file`;
       bytes += data.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs16.writeFile(path29.join(to2, entry.name), data, { mode: 420 });
+      await fs17.writeFile(path29.join(to2, entry.name), data, { mode: 420 });
     }
     return void 0;
   };
@@ -59240,8 +59274,8 @@ async function localDependencyFolders(chartDir, files) {
 }
 async function addLocalDependencies(into, dependencies, files) {
   const charts = path30.join(into, "charts");
-  await fs17.mkdir(charts, { recursive: true });
-  const taken = new Set(await fs17.readdir(charts));
+  await fs18.mkdir(charts, { recursive: true });
+  const taken = new Set(await fs18.readdir(charts));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
@@ -59382,8 +59416,8 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
         bytes += data.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
         const target = path30.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs17.mkdir(path30.dirname(target), { recursive: true, mode: 493 });
-        await fs17.writeFile(target, data, { mode: 420 });
+        await fs18.mkdir(path30.dirname(target), { recursive: true, mode: 493 });
+        await fs18.writeFile(target, data, { mode: 420 });
       }
       return { ok: true };
     }
@@ -59394,7 +59428,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs17.readdir(path30.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs18.readdir(path30.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -59604,7 +59638,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs18 } from "node:fs";
+import { promises as fs19 } from "node:fs";
 import path32 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
@@ -59695,7 +59729,7 @@ async function chartCandidates(chartDir) {
   let files = 0;
   const walk = async (dir, segments, depth) => {
     if (depth > MAX_DEPTH2) return;
-    const entries = await fs18.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs19.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
       const full = path32.join(dir, entry.name);
@@ -59712,7 +59746,7 @@ async function chartCandidates(chartDir) {
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat2 = await fs18.lstat(archive).catch(() => void 0);
+  const stat2 = await fs19.lstat(archive).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -59740,7 +59774,7 @@ async function archiveCandidates(archive, label) {
 }
 async function cacheCandidates(cacheDir) {
   const root = path32.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs18.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path32.join(dir, e.name));
+  const listed = async (dir) => (await fs19.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path32.join(dir, e.name));
   const dirs = [...await listed(path32.join(root, "sha256")), ...await listed(root)];
   const charts = [];
   for (const dir of dirs.slice(0, 2e3)) {
@@ -59761,16 +59795,16 @@ async function readInChart(chartDir, absolute) {
   let dir = chartDir;
   for (const part of relative.split("/")) {
     dir = path32.join(dir, part);
-    const stat2 = await fs18.lstat(dir).catch(() => void 0);
+    const stat2 = await fs19.lstat(dir).catch(() => void 0);
     if (!stat2 || stat2.isSymbolicLink()) return void 0;
   }
   const text = await readBounded(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded(file) {
-  const stat2 = await fs18.lstat(file).catch(() => void 0);
+  const stat2 = await fs19.lstat(file).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > MAX_FILE_BYTES2) return void 0;
-  return fs18.readFile(file, "utf8").catch(() => void 0);
+  return fs19.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -59796,7 +59830,7 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs24 } from "node:fs";
+import { promises as fs25 } from "node:fs";
 import path38 from "node:path";
 
 // src/checks/values-schema.ts
@@ -59805,7 +59839,7 @@ var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
 
 // src/checks/template-value-refs.ts
-import { promises as fs19 } from "node:fs";
+import { promises as fs20 } from "node:fs";
 import path33 from "node:path";
 var import_yaml10 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
@@ -60155,7 +60189,7 @@ async function listDirectory(chartDir, budget) {
       budget.capped = true;
       return;
     }
-    const entries = await fs19.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs20.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
@@ -60164,9 +60198,9 @@ async function listDirectory(chartDir, budget) {
       const full = path33.join(dir, entry.name);
       if (entry.isDirectory()) await walk(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat2 = await fs19.lstat(full).catch(() => void 0);
+        const stat2 = await fs20.lstat(full).catch(() => void 0);
         if (!stat2?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs19.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs20.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
@@ -60422,7 +60456,7 @@ function isMap5(value) {
 
 // src/flux/post-render.ts
 var import_yaml11 = __toESM(require_dist(), 1);
-import { promises as fs20 } from "node:fs";
+import { promises as fs21 } from "node:fs";
 import path34 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
@@ -60449,11 +60483,11 @@ async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
     const dir = path34.join(workDir, `post-render-${index}`);
-    await fs20.mkdir(dir, { recursive: true });
-    await fs20.writeFile(path34.join(dir, "manifests.yaml"), current);
-    await fs20.writeFile(path34.join(dir, "kustomization.yaml"), (0, import_yaml11.stringify)(kustomization));
+    await fs21.mkdir(dir, { recursive: true });
+    await fs21.writeFile(path34.join(dir, "manifests.yaml"), current);
+    await fs21.writeFile(path34.join(dir, "kustomization.yaml"), (0, import_yaml11.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs20.rm(dir, { recursive: true, force: true });
+    await fs21.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -60533,7 +60567,7 @@ async function versionOf2(binary) {
 
 // src/helm/render-cache.ts
 import { createHash as createHash11 } from "node:crypto";
-import { promises as fs21 } from "node:fs";
+import { promises as fs22 } from "node:fs";
 import path35 from "node:path";
 var RenderCache = class {
   constructor(dir) {
@@ -60572,24 +60606,25 @@ var RenderCache = class {
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat2 = await fs21.lstat(file).catch(() => void 0);
+    const stat2 = await fs22.lstat(file).catch(() => void 0);
     if (!stat2) return void 0;
-    if (!stat2.isFile() || stat2.size > MAX_ENTRY_BYTES) {
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES);
+    if (text === void 0) {
       this.rejected++;
       return void 0;
     }
-    const entry = verifiedEntry(await fs21.readFile(file, "utf8").catch(() => ""), key);
+    const entry = verifiedEntry(text, key);
     if (!entry) this.rejected++;
     return entry;
   }
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs21.mkdir(path35.dirname(file), { recursive: true });
+    await fs22.mkdir(path35.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry = { format: 1, key, sha256: contentHash(value), render: value };
-    await fs21.writeFile(temporary, JSON.stringify(entry));
-    await fs21.rename(temporary, file);
+    await fs22.writeFile(temporary, JSON.stringify(entry));
+    await fs22.rename(temporary, file);
   }
 };
 var MAX_ENTRY_BYTES = 64 * 1024 * 1024;
@@ -60610,11 +60645,11 @@ function verifiedEntry(text, key) {
 }
 
 // src/helm/run.ts
-import { promises as fs22 } from "node:fs";
+import { promises as fs23 } from "node:fs";
 import path36 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs22.mkdir(path36.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs23.mkdir(path36.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
@@ -60865,7 +60900,7 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs23 } from "node:fs";
+import { promises as fs24 } from "node:fs";
 import path37 from "node:path";
 
 // src/helm/fetch-http.ts
@@ -61607,7 +61642,7 @@ async function copyChartDir(root, relative, context, chart, locations, source) {
   const into = path37.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs23.access(path37.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs24.access(path37.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -61770,7 +61805,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs24.readFile(path38.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs25.readFile(path38.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -61793,7 +61828,7 @@ function firstLine(text) {
 
 // src/git/repo.ts
 import { createHash as createHash13 } from "node:crypto";
-import { constants as constants8, promises as fs25 } from "node:fs";
+import { constants as constants9, promises as fs26 } from "node:fs";
 import path39 from "node:path";
 
 // src/git/unified-diff.ts
@@ -61903,9 +61938,9 @@ function isContainedPath(file) {
 async function writeFiles(into, contents) {
   for (const [file, data] of contents) {
     const target = path39.join(into, file);
-    await fs25.mkdir(path39.dirname(target), { recursive: true });
-    await fs25.rm(target, { force: true });
-    await fs25.writeFile(target, data, { flag: "wx" });
+    await fs26.mkdir(path39.dirname(target), { recursive: true });
+    await fs26.rm(target, { force: true });
+    await fs26.writeFile(target, data, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
@@ -62032,7 +62067,7 @@ var WorktreeSnapshot = class {
     const parent = path39.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat2 = await fs25.lstat(path39.join(this.root, file));
+      const stat2 = await fs26.lstat(path39.join(this.root, file));
       return stat2.isSymbolicLink() ? "symlink" : stat2.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -62040,8 +62075,8 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs25.realpath(this.root);
-      const real = await fs25.realpath(path39.join(this.root, folder)).catch(() => void 0);
+      this.realRoot ??= fs26.realpath(this.root);
+      const real = await fs26.realpath(path39.join(this.root, folder)).catch(() => void 0);
       return real === path39.join(await this.realRoot, folder);
     });
   }
@@ -62055,7 +62090,7 @@ var WorktreeSnapshot = class {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs25.open(path39.join(this.root, file), constants8.O_RDONLY | constants8.O_NOFOLLOW);
+      handle = await fs26.open(path39.join(this.root, file), constants9.O_RDONLY | constants9.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -62403,99 +62438,13 @@ var import_picomatch4 = __toESM(require_picomatch2(), 1);
 import path45 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs29 } from "node:fs";
+import { promises as fs30 } from "node:fs";
 import os16 from "node:os";
 import path43 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs26 } from "node:fs";
-import path40 from "node:path";
-var DECLARED_INPUTS_APPLY = `flake: let
-  text = v: if v == null then null else if builtins.isString v || builtins.isPath v then toString v else "<" + builtins.typeOf v + ">";
-  one = prefix: name: value:
-    let
-      spec = if builtins.isAttrs value then value else { url = value; };
-      here = prefix + name;
-    in [ {
-      input = here;
-      url = text (spec.url or null);
-      type = text (spec.type or null);
-      path = text (spec.path or null);
-      follows = if spec ? follows then text (if builtins.isList spec.follows then builtins.concatStringsSep "/" spec.follows else spec.follows) else null;
-    } ] ++ (if builtins.isAttrs (spec.inputs or null) then all (here + "/") spec.inputs else [ ]);
-  all = prefix: inputs: builtins.concatLists (builtins.attrValues (builtins.mapAttrs (one prefix) inputs));
-in if builtins.isAttrs (flake.inputs or null) then all "" flake.inputs else [ ]`;
-function parseDeclaredInputs(json) {
-  let parsed;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return void 0;
-  }
-  if (!Array.isArray(parsed)) return void 0;
-  const text = (v2) => typeof v2 === "string" ? v2 : void 0;
-  return parsed.flatMap((entry) => {
-    if (typeof entry !== "object" || entry === null || typeof entry.input !== "string") return [];
-    const input = { input: entry.input };
-    for (const key of ["url", "type", "path", "follows"]) {
-      const value = text(entry[key]);
-      if (value !== void 0) input[key] = value;
-    }
-    return [input];
-  });
-}
-var LOCAL_SCHEMES = /^(?:path|file|git\+file|hg\+file|tarball\+file|file\+file|sourcehut\+file):/i;
-function refusedDeclaredInputs(declared, locks) {
-  const refused = [];
-  const root = locks?.nodes?.[locks.root ?? "root"];
-  const lockedNames = new Set(Object.keys(root?.inputs ?? {}));
-  for (const input of declared) {
-    const where = machinePath(input);
-    if (where !== void 0) {
-      refused.push({ input: input.input, why: `names ${where}, a path of the machine the guard runs on, outside the checked revision` });
-      continue;
-    }
-    const topLevel = !input.input.includes("/");
-    if (topLevel && input.follows === void 0 && !lockedNames.has(input.input)) {
-      refused.push({ input: input.input, why: "is not locked in flake.lock, so nix would fetch it while it evaluates the change" });
-    }
-  }
-  return refused;
-}
-function machinePath(input) {
-  const candidates = [];
-  if (input.url !== void 0) {
-    const url = input.url.trim();
-    if (url.startsWith("/") || url.startsWith("~")) candidates.push(url);
-    else if (LOCAL_SCHEMES.test(url)) candidates.push(localPart(url));
-  }
-  if (input.path !== void 0) candidates.push(input.path);
-  return candidates.find((c3) => c3.startsWith("/") || c3.startsWith("~"))?.replace(/[?#].*$/, "");
-}
-function localPart(url) {
-  const rest = url.replace(LOCAL_SCHEMES, "");
-  if (rest.startsWith("//")) {
-    try {
-      return decodeURIComponent(new URL(`file:${rest}`).pathname);
-    } catch {
-      return rest.slice(2);
-    }
-  }
-  return rest;
-}
-async function stageFlakeFile(text, scratch) {
-  const dir = path40.join(scratch, "declared");
-  await fs26.mkdir(dir, { recursive: true });
-  const file = path40.join(dir, "flake.nix");
-  await fs26.writeFile(file, text);
-  return file;
-}
-
-// src/nix/input-fetch.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
 import { promises as fs27 } from "node:fs";
-import os15 from "node:os";
-import path41 from "node:path";
+import path40 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -62556,6 +62505,95 @@ function printableUrl(url) {
     return url.replace(/\/\/[^/@\s]*@/, "//").replace(/[?#].*$/, "");
   }
 }
+
+// src/nix/declared-inputs.ts
+var DECLARED_INPUTS_APPLY = `flake: let
+  text = v: if v == null then null else if builtins.isString v || builtins.isPath v then toString v else "<" + builtins.typeOf v + ">";
+  one = prefix: name: value:
+    let
+      spec = if builtins.isAttrs value then value else { url = value; };
+      here = prefix + name;
+    in [ {
+      input = here;
+      url = text (spec.url or null);
+      type = text (spec.type or null);
+      path = text (spec.path or null);
+      follows = if spec ? follows then text (if builtins.isList spec.follows then builtins.concatStringsSep "/" spec.follows else spec.follows) else null;
+    } ] ++ (if builtins.isAttrs (spec.inputs or null) then all (here + "/") spec.inputs else [ ]);
+  all = prefix: inputs: builtins.concatLists (builtins.attrValues (builtins.mapAttrs (one prefix) inputs));
+in if builtins.isAttrs (flake.inputs or null) then all "" flake.inputs else [ ]`;
+function parseDeclaredInputs(json) {
+  let parsed;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return void 0;
+  }
+  if (!Array.isArray(parsed)) return void 0;
+  const text = (v2) => typeof v2 === "string" ? v2 : void 0;
+  return parsed.flatMap((entry) => {
+    if (typeof entry !== "object" || entry === null || typeof entry.input !== "string") return [];
+    const input = { input: entry.input };
+    for (const key of ["url", "type", "path", "follows"]) {
+      const value = text(entry[key]);
+      if (value !== void 0) input[key] = value;
+    }
+    return [input];
+  });
+}
+var LOCAL_SCHEMES = /^(?:path|file|git\+file|hg\+file|tarball\+file|file\+file|sourcehut\+file):/i;
+function refusedDeclaredInputs(declared, locks) {
+  const refused = [];
+  const root = locks?.nodes?.[locks.root ?? "root"];
+  const lockedNames = new Set(Object.keys(root?.inputs ?? {}));
+  for (const input of declared) {
+    const where = machinePath(input);
+    if (where !== void 0) {
+      refused.push({ input: input.input, why: `names ${where}, a path of the machine the guard runs on, outside the checked revision` });
+      continue;
+    }
+    const topLevel = !input.input.includes("/");
+    if (topLevel && input.follows === void 0 && !lockedNames.has(input.input)) {
+      const from = input.url !== void 0 ? `(${printableUrl(input.url)}) ` : "";
+      refused.push({ input: input.input, why: `${from}is not locked in flake.lock, so nix would fetch it while it evaluates the change` });
+    }
+  }
+  return refused;
+}
+function machinePath(input) {
+  const candidates = [];
+  if (input.url !== void 0) {
+    const url = input.url.trim();
+    if (url.startsWith("/") || url.startsWith("~")) candidates.push(url);
+    else if (LOCAL_SCHEMES.test(url)) candidates.push(localPart(url));
+  }
+  if (input.path !== void 0) candidates.push(input.path);
+  return candidates.find((c3) => c3.startsWith("/") || c3.startsWith("~"))?.replace(/[?#].*$/, "");
+}
+function localPart(url) {
+  const rest = url.replace(LOCAL_SCHEMES, "");
+  if (rest.startsWith("//")) {
+    try {
+      return decodeURIComponent(new URL(`file:${rest}`).pathname);
+    } catch {
+      return rest.slice(2);
+    }
+  }
+  return rest;
+}
+async function stageFlakeFile(text, scratch) {
+  const dir = path40.join(scratch, "declared");
+  await fs27.mkdir(dir, { recursive: true });
+  const file = path40.join(dir, "flake.nix");
+  await fs27.writeFile(file, text);
+  return file;
+}
+
+// src/nix/input-fetch.ts
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
+import { promises as fs28 } from "node:fs";
+import os15 from "node:os";
+import path41 from "node:path";
 
 // src/nix/store-path.ts
 import { createHash as createHash14 } from "node:crypto";
@@ -62668,7 +62706,7 @@ async function fetchInputs(inputs, options2) {
   return summary2;
 }
 async function exists3(file) {
-  return fs27.access(file).then(() => true, () => false);
+  return fs28.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -62684,20 +62722,21 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs27.mkdtemp(path41.join(os15.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs28.mkdtemp(path41.join(os15.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
       const file = path41.join(home, "input.tar.gz");
-      await fs27.writeFile(file, await download(url, input, options2));
+      await fs28.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
       locked = input.locked;
       network = "host";
     }
+    const fenced = network === "none" && filesystemFence().kind === "namespace";
     const attempts = network === "host" ? options2.attempts ?? 3 : 1;
     let last = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -62725,11 +62764,13 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path41.join(home, "cache"), XDG_CONFIG_HOME: path41.join(home, "config") }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path41.join(home, "cache"), XDG_CONFIG_HOME: path41.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
-          cwd: home
+          cwd: home,
+          // The downloaded archive is unpacked by nix seeing only it and /nix (no folder of the machine to name).
+          ...fenced ? { filesystem: { writable: [home] } } : {}
         }
       );
       if (result2.exitCode === 0 && result2.stdout.trim() === input.storePath) return;
@@ -62742,7 +62783,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs27.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs28.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -62779,7 +62820,7 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs28 } from "node:fs";
+import { promises as fs29 } from "node:fs";
 import path42 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
@@ -62798,7 +62839,7 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const objects = path42.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
   const bare = path42.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs28.writeFile(path42.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs29.writeFile(path42.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -62873,9 +62914,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs29.mkdtemp(path43.join(os16.tmpdir(), "guard-nix-"));
-  const scratch = await fs29.mkdtemp(path43.join(os16.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs29.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs30.mkdtemp(path43.join(os16.tmpdir(), "guard-nix-"));
+  const scratch = await fs30.mkdtemp(path43.join(os16.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs30.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -62955,7 +62996,7 @@ async function fencedView(request2, home, scratch, label) {
   const lockText = await revisionFile(request2.repoRoot, request2.rev, path43.posix.join(request2.flakeDir, "flake.lock"));
   const { locks } = lockedInputs(lockText, path43.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "--impure", "eval", "--json", "--file", staged, "--apply", DECLARED_INPUTS_APPLY], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path43.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
@@ -62979,12 +63020,12 @@ async function revisionFile(repoRoot, rev, file) {
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
   const full = path43.join(repoRoot, file);
-  const stat2 = await fs29.lstat(full).catch(() => void 0);
-  return stat2?.isFile() ? fs29.readFile(full, "utf8") : void 0;
+  const stat2 = await fs30.lstat(full).catch(() => void 0);
+  return stat2?.isFile() ? fs30.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs29.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs30.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
   return path43.dirname(path43.dirname(real));
 }
@@ -63104,7 +63145,7 @@ function nixVersion(nixBin) {
 
 // src/deploy/eval-cache.ts
 import { createHash as createHash15 } from "node:crypto";
-import { promises as fs30 } from "node:fs";
+import { promises as fs31 } from "node:fs";
 import path44 from "node:path";
 var FORMAT2 = "deploy-nodes-v1";
 function cacheKey2(parts) {
@@ -63122,7 +63163,7 @@ var EvalCache = class {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs30.readFile(file, "utf8"));
+      const value = JSON.parse(await fs31.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -63137,10 +63178,10 @@ var EvalCache = class {
     const stored = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v2]) => v2.ok || !v2.failure.timedOut)) };
     if (stored.flake?.timedOut) return;
     try {
-      await fs30.mkdir(path44.dirname(file), { recursive: true });
+      await fs31.mkdir(path44.dirname(file), { recursive: true });
       const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs30.writeFile(temporary, JSON.stringify(stored));
-      await fs30.rename(temporary, file);
+      await fs31.writeFile(temporary, JSON.stringify(stored));
+      await fs31.rename(temporary, file);
     } catch {
     }
   }
@@ -63458,7 +63499,7 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs31.mkdtemp(path46.join(os17.tmpdir(), "guard-run-"));
+  const scratchDir = await fs32.mkdtemp(path46.join(os17.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
@@ -63599,7 +63640,7 @@ async function checkRevisions(options2) {
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
   } finally {
-    await fs31.rm(scratchDir, { recursive: true, force: true });
+    await fs32.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
@@ -68654,8 +68695,8 @@ async function runAction(env = process.env) {
     const outDir = env.RUNNER_TEMP ?? os18.tmpdir();
     const reportPath = path47.join(outDir, "gitops-guard-report.json");
     const sarifPath = path47.join(outDir, "gitops-guard.sarif");
-    await fs32.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs32.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    await fs33.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs33.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const head = input("head") || context.headSha;
     const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
     process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString("utf8"), { color: false, secrets }));
