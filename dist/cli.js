@@ -41343,6 +41343,8 @@ function helpEvidence(lookup, spec) {
 
 // src/findings.ts
 var COULD_NOT_CHECK_RULE = "render/source-unreachable";
+var NIX_NOT_AVAILABLE_RULE = "nix/not-available";
+var COULD_NOT_CHECK_RULES = /* @__PURE__ */ new Set([COULD_NOT_CHECK_RULE, NIX_NOT_AVAILABLE_RULE]);
 var SEVERITY_RANK = { notice: 0, warning: 1, error: 2 };
 function atOrAbove(severity, threshold) {
   return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold];
@@ -45976,8 +45978,8 @@ function assembleReport(parts) {
   const findings = [...parts.findings].sort(compareFindings);
   const releases = [...parts.releases].sort((a2, b2) => a2.namespace.localeCompare(b2.namespace) || a2.name.localeCompare(b2.name) || (a2.cluster ?? "").localeCompare(b2.cluster ?? ""));
   const count2 = (severity) => findings.filter((f2) => f2.severity === severity).length;
-  const blocking = findings.filter((f2) => f2.rule !== COULD_NOT_CHECK_RULE && atOrAbove(f2.severity, parts.failOn)).length;
-  const incomplete = findings.some((f2) => f2.rule === COULD_NOT_CHECK_RULE);
+  const blocking = findings.filter((f2) => !COULD_NOT_CHECK_RULES.has(f2.rule) && atOrAbove(f2.severity, parts.failOn)).length;
+  const incomplete = findings.some((f2) => COULD_NOT_CHECK_RULES.has(f2.rule));
   return {
     version: 1,
     tool: parts.tool,
@@ -46933,16 +46935,15 @@ function cleanNixError(stderr) {
   return (errorIndex >= 0 ? lines.slice(errorIndex) : lines).slice(0, 12).join("\n").trim() || "nix eval failed without a message";
 }
 var cachedNix;
-function resolveNix() {
+var NIX_INSTALL_HINT = "install nix (Debian/Ubuntu: apt-get install nix-bin; elsewhere the installer from https://nixos.org/download) or set NIX_BIN";
+function nixCandidate() {
+  return process.env.NIX_BIN ?? "nix";
+}
+function findNix() {
   cachedNix ??= (async () => {
-    const candidate = process.env.NIX_BIN ?? "nix";
-    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os12.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" });
-    if (result2.exitCode === 0) return candidate;
-    throw new GuardError(
-      `nix not found (${candidate}), but the repository has deploy targets in a flake`,
-      void 0,
-      "install nix (Debian: apt-get install nix-bin) or set NIX_BIN; the guard never passes deploy targets it could not evaluate"
-    );
+    const candidate = nixCandidate();
+    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os12.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
+    return result2?.exitCode === 0 ? candidate : void 0;
   })();
   return cachedNix;
 }
@@ -47079,7 +47080,6 @@ async function evaluateDeploy(revisions, policy, options2 = {}) {
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   if (!await mayChangeEvaluation(revisions, policy.ignorePaths ?? [])) return { kind: "none" };
-  const nixBin = await resolveNix();
   const flakeLocation = { path: flakeFile, line: 1 };
   const lockFile = path45.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
@@ -47100,6 +47100,8 @@ async function evaluateDeploy(revisions, policy, options2 = {}) {
   }
   const refusedAtHead = refusedInputs(headLock.inputs, hosts);
   if (refusedAtHead.length > 0) return { kind: "failed", findings: refusedAtHead.map((input2) => inputRefused(input2, hosts)), baseFindings: [] };
+  const nixBin = await findNix();
+  if (!nixBin) return { kind: "failed", findings: [nixNotAvailable(flakeLocation)], baseFindings: [] };
   const context = {
     nixBin,
     nixVersion: await nixVersion(nixBin),
@@ -47292,6 +47294,17 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
     if (wanted().length === 0) break;
   }
   return { nodes, lastGood, unknown };
+}
+function nixNotAvailable(location) {
+  return {
+    rule: NIX_NOT_AVAILABLE_RULE,
+    severity: "warning",
+    message: `nix is not available on this runner (${nixCandidate()} does not run), so the deploy targets (${location.path}#deploy.nodes) are not checked; everything else is: ${NIX_INSTALL_HINT}`,
+    location,
+    subject: { kind: "DeployNode", name: "deploy.nodes" },
+    suggestion: NIX_INSTALL_HINT,
+    identity: "nix"
+  };
 }
 
 // src/engine.ts
@@ -52930,16 +52943,20 @@ async function publishReport(report, target, mode, publisher) {
   const attempt = async (what, action) => {
     try {
       await action();
+      return void 0;
     } catch (error) {
       const status = error.status;
       const readOnly = status === 403 || status === 401;
-      outcome.notes.push(`${what} failed: ${readOnly ? "the token may not write here (a pull request from a fork gets a read-only token); the exit code and job summary still carry the verdict" : error.message}`);
+      const reason = readOnly ? "the token may not write here (a pull request from a fork gets a read-only token); the exit code and job summary still carry the verdict" : describeError(error);
+      outcome.notes.push(`${what} failed: ${reason}`);
+      return { readOnly, reason };
     }
   };
-  await attempt("posting the commit status", async () => {
+  const statusFailure = await attempt("posting the commit status", async () => {
     await publisher.setStatus(report.summary.verdict === "fail" ? "failure" : report.summary.verdict === "incomplete" ? "error" : "success", statusDescription(report));
     outcome.statusPosted = true;
   });
+  if (statusFailure && !statusFailure.readOnly) outcome.gateError = statusFailure.reason;
   if (mode === "off" || target.pullNumber === void 0) {
     outcome.outsideDiff = report.findings;
     return outcome;
@@ -52979,6 +52996,14 @@ async function publishFailure(message, publisher) {
   } catch (error) {
     return `posting the error status failed: ${error.message}`;
   }
+}
+function describeError(error) {
+  const cause = error.cause;
+  const detail = cause?.code ?? cause?.message;
+  const status = error.status;
+  const text = error?.message ?? String(error);
+  const message = `${typeof status === "number" && !text.includes(`HTTP ${status}`) ? `HTTP ${status}: ` : ""}${text}${detail ? ` (${detail})` : ""}`;
+  return message.split("\n").map((part) => part.trim()).filter(Boolean).join(" ");
 }
 
 // src/report/merge.ts
@@ -53200,7 +53225,8 @@ async function renderText(report, readSource, options2) {
   if (summary.verdict === "fail") {
     lines.push(c3("1;31", `\u2716 ${counts}: merge blocked (${summary.blocking} at or above --fail-on ${report.failOn})`));
   } else if (summary.verdict === "incomplete") {
-    lines.push(c3("1;33", `? ${counts}: could not check everything (render/source-unreachable above): no verdict`));
+    const unchecked = [...new Set(report.findings.filter((f2) => COULD_NOT_CHECK_RULES.has(f2.rule)).map((f2) => f2.rule))].join(", ");
+    lines.push(c3("1;33", `? ${counts}: could not check everything (${unchecked} above): no verdict`));
   } else {
     lines.push(c3("1;32", `\u2714 ${counts}: nothing at or above --fail-on ${report.failOn}`));
   }
@@ -53512,7 +53538,7 @@ function canPost(env) {
 }
 async function checkAndPublish(forge, options2) {
   const context = runContext(process.env, { forge });
-  const publisher = publisherFor(context.target);
+  const publisher = publisherFor(context.target, { retryBaseMs: process.env.GUARD_RETRY_BASE_MS ? Number(process.env.GUARD_RETRY_BASE_MS) : void 0 });
   let result2;
   try {
     result2 = await checkRevisions({ cwd: options2.dir, base: options2.base ?? context.baseSha, head: options2.head, all: options2.all, failOn: options2.failOn, cacheDir: options2.cacheDir, offline: options2.offline });
@@ -53527,6 +53553,11 @@ async function checkAndPublish(forge, options2) {
 `);
   process.stdout.write(`posted to ${forge}: status ${outcome.statusPosted ? "set" : "not set"}, ${outcome.lineComments} new line comment(s), ${outcome.removedComments} removed, summary ${outcome.summary ?? "not posted"}
 `);
+  if (outcome.gateError) {
+    process.stderr.write(`guard: could not set the merge gate (commit status): ${outcome.gateError}; verdict ${result2.report.summary.verdict}, printed above
+`);
+    return 2;
+  }
   return exitCodeOf(result2.report.summary.verdict);
 }
 function readListFile(file) {

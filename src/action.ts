@@ -5,7 +5,8 @@ import path from 'node:path';
 import { forgeApprovals } from './deploy/approvals.js';
 import { checkRevisions } from './engine.js';
 import { GuardError } from './errors.js';
-import type { Severity } from './findings.js';
+import { COULD_NOT_CHECK_RULES, NIX_NOT_AVAILABLE_RULE, type Severity } from './findings.js';
+import { NIX_INSTALL_HINT } from './nix/eval-deploy.js';
 import { runContext } from './forge/context.js';
 import { publishFailure, publishReport, publisherFor } from './forge/publish.js';
 import type { CommentMode, ForgeKind } from './forge/publisher.js';
@@ -72,12 +73,19 @@ export async function runAction(env: Record<string, string | undefined> = proces
     core.setOutput('verdict', report.summary.verdict);
     core.setOutput('report-path', reportPath);
     core.setOutput('sarif-path', sarifPath);
+    if (outcome.gateError) {
+      // The verdict is in the log and the job summary, but the required check is not set: never a silent pass or a stale gate.
+      core.setFailed(`gitops-guard could not set the merge gate (commit status): ${outcome.gateError}; verdict ${report.summary.verdict}, in the log and the job summary`);
+      return 2;
+    }
     if (report.summary.verdict === 'fail') {
       core.setFailed(`gitops-guard blocked this change: ${report.summary.blocking} finding(s) at or above ${report.failOn}`);
       return 1;
     }
     if (report.summary.verdict === 'incomplete') {
-      core.setFailed('gitops-guard could not check everything (a chart source did not answer): no verdict; see render/source-unreachable');
+      const unchecked = [...new Set(report.findings.filter((f) => COULD_NOT_CHECK_RULES.has(f.rule)).map((f) => f.rule))];
+      const why = unchecked.includes(NIX_NOT_AVAILABLE_RULE) ? `nix is not available, so the deploy targets were not checked: ${NIX_INSTALL_HINT}` : 'a chart source did not answer';
+      core.setFailed(`gitops-guard could not check everything (${why}): no verdict; see ${unchecked.join(', ')}`);
       return 2;
     }
     return 0;

@@ -308,7 +308,7 @@ function canPost(env: NodeJS.ProcessEnv): boolean {
 /** `--format github|forgejo`: the same verdict, posted to the forge like the action does. */
 async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: string; head?: string; all: boolean; failOn?: Severity; dir: string; cacheDir?: string; commentMode: CommentMode; offline: boolean }): Promise<number> {
   const context = runContext(process.env, { forge });
-  const publisher = publisherFor(context.target);
+  const publisher = publisherFor(context.target, { retryBaseMs: process.env.GUARD_RETRY_BASE_MS ? Number(process.env.GUARD_RETRY_BASE_MS) : undefined });
   let result: Awaited<ReturnType<typeof checkRevisions>>;
   try {
     result = await checkRevisions({ cwd: options.dir, base: options.base ?? context.baseSha, head: options.head, all: options.all, failOn: options.failOn, cacheDir: options.cacheDir, offline: options.offline });
@@ -321,6 +321,10 @@ async function checkAndPublish(forge: 'github' | 'forgejo', options: { base?: st
   process.stdout.write(await renderText(result.report, await sourceReader(options.dir, options.head), { color: useColor(), secrets: result.secrets }));
   for (const note of outcome.notes) process.stderr.write(`guard: warning: ${note}\n`);
   process.stdout.write(`posted to ${forge}: status ${outcome.statusPosted ? 'set' : 'not set'}, ${outcome.lineComments} new line comment(s), ${outcome.removedComments} removed, summary ${outcome.summary ?? 'not posted'}\n`);
+  if (outcome.gateError) {
+    process.stderr.write(`guard: could not set the merge gate (commit status): ${outcome.gateError}; verdict ${result.report.summary.verdict}, printed above\n`);
+    return 2;
+  }
   return exitCodeOf(result.report.summary.verdict);
 }
 

@@ -9,6 +9,12 @@ export type Severity = 'error' | 'warning' | 'notice';
  */
 export const COULD_NOT_CHECK_RULE = 'render/source-unreachable';
 
+/** The same for the deploy targets: the repository has deploy.nodes but the runner has no nix. */
+export const NIX_NOT_AVAILABLE_RULE = 'nix/not-available';
+
+/** Every rule that means "not checked" rather than "wrong": none blocks, any makes the verdict incomplete. */
+export const COULD_NOT_CHECK_RULES: ReadonlySet<string> = new Set([COULD_NOT_CHECK_RULE, NIX_NOT_AVAILABLE_RULE]);
+
 export type Verdict = 'pass' | 'fail' | 'incomplete';
 
 export const SEVERITY_RANK: Record<Severity, number> = { notice: 0, warning: 1, error: 2 };

@@ -1,10 +1,10 @@
 import { execa } from 'execa';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import type { DraftFinding, SourceLocation } from '../findings.js';
+import { NIX_NOT_AVAILABLE_RULE, type DraftFinding, type SourceLocation } from '../findings.js';
 import { CommitSnapshot, firstChangedLines, normalizeDir, trailersBetween, type Snapshot } from '../git/repo.js';
 import { GuardError } from '../errors.js';
-import { localInputError, nixVersion, resolveNix, type DeployNode, type FlakeFailure, type NodeFailure } from '../nix/eval-deploy.js';
+import { findNix, localInputError, NIX_INSTALL_HINT, nixCandidate, nixVersion, type DeployNode, type FlakeFailure, type NodeFailure } from '../nix/eval-deploy.js';
 import { localInputs } from '../nix/flake-inputs.js';
 import { inputHostPolicy, lockedInputs, refusedInputs, type InputHostPolicy, type LockedInput } from '../nix/input-fetch.js';
 import { EvalCache } from './eval-cache.js';
@@ -55,7 +55,6 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: 'none' };
   if (!(await mayChangeEvaluation(revisions, policy.ignorePaths ?? []))) return { kind: 'none' };
-  const nixBin = await resolveNix();
   const flakeLocation: SourceLocation = { path: flakeFile, line: 1 };
   const lockFile = path.posix.join(flakeDir, 'flake.lock');
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b) => b?.toString('utf8'));
@@ -77,6 +76,9 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
   }
   const refusedAtHead = refusedInputs(headLock.inputs, hosts);
   if (refusedAtHead.length > 0) return { kind: 'failed', findings: refusedAtHead.map((input) => inputRefused(input, hosts)), baseFindings: [] };
+  const nixBin = await findNix();
+  // Without nix the deploy targets are not checked (never passed): the HelmReleases still are, and the verdict is incomplete.
+  if (!nixBin) return { kind: 'failed', findings: [nixNotAvailable(flakeLocation)], baseFindings: [] };
 
   const context: FleetContext = {
     nixBin,
@@ -309,4 +311,16 @@ async function baselineOf(context: FleetContext, revisions: DeployRevisions, bas
     if (wanted().length === 0) break;
   }
   return { nodes, lastGood, unknown };
+}
+
+function nixNotAvailable(location: SourceLocation): DraftFinding {
+  return {
+    rule: NIX_NOT_AVAILABLE_RULE,
+    severity: 'warning',
+    message: `nix is not available on this runner (${nixCandidate()} does not run), so the deploy targets (${location.path}#deploy.nodes) are not checked; everything else is: ${NIX_INSTALL_HINT}`,
+    location,
+    subject: { kind: 'DeployNode', name: 'deploy.nodes' },
+    suggestion: NIX_INSTALL_HINT,
+    identity: 'nix',
+  };
 }

@@ -16,6 +16,11 @@ export interface PublishOutcome {
   outsideDiff: Finding[];
   /** What did not work, for the log and the job summary; never changes the verdict. */
   notes: string[];
+  /**
+   * Why, when the forge failed (network, 5xx after retries) while the commit status was posted: the
+   * merge gate is not set, so the run must exit 2. A read-only token (a fork) is only a note.
+   */
+  gateError?: string;
 }
 
 export function publisherFor(target: ForgeTarget, options: { retryBaseMs?: number; throttle?: boolean } = {}): Publisher {
@@ -25,23 +30,28 @@ export function publisherFor(target: ForgeTarget, options: { retryBaseMs?: numbe
 /**
  * Post the verdict: always the commit status (the merge gate), then, in a pull request, line
  * comments for findings inside the diff and one summary comment for everything. A forge error is
- * a note, never a change of verdict or exit code.
+ * a note, never a change of verdict; a commit status the forge failed to take sets `gateError`
+ * (the caller exits 2, since the gate is not set).
  */
 export async function publishReport(report: Report, target: ForgeTarget, mode: CommentMode, publisher: Publisher): Promise<PublishOutcome> {
   const outcome: PublishOutcome = { statusPosted: false, lineComments: 0, removedComments: 0, annotated: false, outsideDiff: [], notes: [] };
-  const attempt = async (what: string, action: () => Promise<void>) => {
+  const attempt = async (what: string, action: () => Promise<void>): Promise<{ readOnly: boolean; reason: string } | undefined> => {
     try {
       await action();
+      return undefined;
     } catch (error) {
       const status = (error as { status?: number }).status;
       const readOnly = status === 403 || status === 401;
-      outcome.notes.push(`${what} failed: ${readOnly ? 'the token may not write here (a pull request from a fork gets a read-only token); the exit code and job summary still carry the verdict' : (error as Error).message}`);
+      const reason = readOnly ? 'the token may not write here (a pull request from a fork gets a read-only token); the exit code and job summary still carry the verdict' : describeError(error);
+      outcome.notes.push(`${what} failed: ${reason}`);
+      return { readOnly, reason };
     }
   };
-  await attempt('posting the commit status', async () => {
+  const statusFailure = await attempt('posting the commit status', async () => {
     await publisher.setStatus(report.summary.verdict === 'fail' ? 'failure' : report.summary.verdict === 'incomplete' ? 'error' : 'success', statusDescription(report));
     outcome.statusPosted = true;
   });
+  if (statusFailure && !statusFailure.readOnly) outcome.gateError = statusFailure.reason;
   if (mode === 'off' || target.pullNumber === undefined) {
     outcome.outsideDiff = report.findings;
     return outcome;
@@ -83,4 +93,14 @@ export async function publishFailure(message: string, publisher: Publisher): Pro
   } catch (error) {
     return `posting the error status failed: ${(error as Error).message}`;
   }
+}
+
+/** One line, with the cause of a network error ("fetch failed" alone says nothing). */
+function describeError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const detail = cause?.code ?? cause?.message;
+  const status = (error as { status?: number }).status;
+  const text = (error as Error)?.message ?? String(error);
+  const message = `${typeof status === 'number' && !text.includes(`HTTP ${status}`) ? `HTTP ${status}: ` : ''}${text}${detail ? ` (${detail})` : ''}`;
+  return message.split('\n').map((part) => part.trim()).filter(Boolean).join(' ');
 }

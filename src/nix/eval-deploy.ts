@@ -418,19 +418,22 @@ function cleanNixError(stderr: string): string {
   return (errorIndex >= 0 ? lines.slice(errorIndex) : lines).slice(0, 12).join('\n').trim() || 'nix eval failed without a message';
 }
 
-let cachedNix: Promise<string> | undefined;
+let cachedNix: Promise<string | undefined> | undefined;
 
-/** nix from NIX_BIN, else PATH. */
-export function resolveNix(): Promise<string> {
+/** What to do on a runner without nix: said the same way by the finding and the error. */
+export const NIX_INSTALL_HINT = 'install nix (Debian/Ubuntu: apt-get install nix-bin; elsewhere the installer from https://nixos.org/download) or set NIX_BIN';
+
+/** The nix command the guard would run (NIX_BIN, else `nix` on PATH), for messages. */
+export function nixCandidate(): string {
+  return process.env.NIX_BIN ?? 'nix';
+}
+
+/** nix from NIX_BIN, else PATH; undefined when it does not run. */
+export function findNix(): Promise<string | undefined> {
   cachedNix ??= (async () => {
-    const candidate = process.env.NIX_BIN ?? 'nix';
-    const result = await runTool(candidate, ['--version'], { env: toolEnvironment(os.tmpdir()), timeoutMs: 30_000, maxBuffer: 1024 * 1024, network: 'none' });
-    if (result.exitCode === 0) return candidate;
-    throw new GuardError(
-      `nix not found (${candidate}), but the repository has deploy targets in a flake`,
-      undefined,
-      'install nix (Debian: apt-get install nix-bin) or set NIX_BIN; the guard never passes deploy targets it could not evaluate',
-    );
+    const candidate = nixCandidate();
+    const result = await runTool(candidate, ['--version'], { env: toolEnvironment(os.tmpdir()), timeoutMs: 30_000, maxBuffer: 1024 * 1024, network: 'none' }).catch(() => undefined);
+    return result?.exitCode === 0 ? candidate : undefined;
   })();
   return cachedNix;
 }

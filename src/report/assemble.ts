@@ -1,5 +1,5 @@
 import type { Report } from '../engine.js';
-import { atOrAbove, compareFindings, COULD_NOT_CHECK_RULE, type Severity } from '../findings.js';
+import { atOrAbove, compareFindings, COULD_NOT_CHECK_RULES, type Severity } from '../findings.js';
 
 /** Everything of a report but what is computed from it. */
 export type ReportParts = Omit<Report, 'version' | 'summary'>;
@@ -9,8 +9,8 @@ export function assembleReport(parts: ReportParts): Report {
   const findings = [...parts.findings].sort(compareFindings);
   const releases = [...parts.releases].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || (a.cluster ?? '').localeCompare(b.cluster ?? ''));
   const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
-  const blocking = findings.filter((f) => f.rule !== COULD_NOT_CHECK_RULE && atOrAbove(f.severity, parts.failOn)).length;
-  const incomplete = findings.some((f) => f.rule === COULD_NOT_CHECK_RULE);
+  const blocking = findings.filter((f) => !COULD_NOT_CHECK_RULES.has(f.rule) && atOrAbove(f.severity, parts.failOn)).length;
+  const incomplete = findings.some((f) => COULD_NOT_CHECK_RULES.has(f.rule));
   return {
     version: 1,
     tool: parts.tool,

@@ -1,6 +1,6 @@
 import { codeFrameColumns } from '@babel/code-frame';
 import type { Report } from '../engine.js';
-import type { Finding } from '../findings.js';
+import { COULD_NOT_CHECK_RULES, type Finding } from '../findings.js';
 import { maskSecretSource } from './masked-source.js';
 import { textRedactor } from './redact.js';
 
@@ -37,7 +37,8 @@ export async function renderText(report: Report, readSource: SourceReader, optio
   if (summary.verdict === 'fail') {
     lines.push(c('1;31', `✖ ${counts}: merge blocked (${summary.blocking} at or above --fail-on ${report.failOn})`));
   } else if (summary.verdict === 'incomplete') {
-    lines.push(c('1;33', `? ${counts}: could not check everything (render/source-unreachable above): no verdict`));
+    const unchecked = [...new Set(report.findings.filter((f) => COULD_NOT_CHECK_RULES.has(f.rule)).map((f) => f.rule))].join(', ');
+    lines.push(c('1;33', `? ${counts}: could not check everything (${unchecked} above): no verdict`));
   } else {
     lines.push(c('1;32', `✔ ${counts}: nothing at or above --fail-on ${report.failOn}`));
   }

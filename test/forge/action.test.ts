@@ -91,19 +91,24 @@ describe.each<ForgeKind>(['github', 'forgejo'])('the action on a %s runner, end 
 });
 
 describe('a forge outage', () => {
-  it('leaves the exit code and the job summary correct', async () => {
+  it('exits 2 saying the merge gate could not be set, with the verdict still in the log and the job summary', async () => {
     const forge = await FakeForge.start('github');
     forge.fail('POST', /.*/, 500, 1000);
     forge.fail('GET', /.*/, 500, 1000);
     forge.fail('PATCH', /.*/, 500, 1000);
     const env = await runnerEnv('github', forge);
     const result = await execa('node', [path.join(repoRoot, 'dist', 'index.js')], { cwd: repo, env, reject: false, extendEnv: false });
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode).toBe(2);
     expect(forge.statuses).toEqual([]);
     const summary = readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8');
     expect(summary).toContain('merge blocked');
     expect(summary).toContain('posting the commit status failed');
     expect(result.stdout).toContain('file=infrastructure/external-dns/helmrelease.yaml,line=35::');
+    const failure = result.stdout.split('\n').filter((line) => line.startsWith('::error::'));
+    expect(failure).toHaveLength(1);
+    expect(failure[0]).toMatch(/^::error::gitops-guard could not set the merge gate \(commit status\): .*500.*; verdict fail/);
+    expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
+    expect(forge.violations()).toEqual([]);
     await forge.stop();
   });
 });
@@ -121,6 +126,23 @@ describe('guard check --format github, from any CI', () => {
     expect(result.stdout).toContain('posted to github');
     expect(forge.statuses.at(-1)).toMatchObject({ sha: headSha, state: 'failure' });
     expect(forge.reviewComments).toHaveLength(2);
+    expect(forge.violations()).toEqual([]);
+    await forge.stop();
+  });
+
+  it('exits 2 with one line when the forge fails to take the commit status', async () => {
+    const forge = await FakeForge.start('github');
+    forge.diff = (await execa('git', ['diff', baseSha, headSha], { cwd: repo })).stdout;
+    forge.fail('POST', /\/statuses\//, 502, 1000);
+    const result = await execa('node', [path.join(repoRoot, 'build', 'cli.js'), 'check', '--base', baseSha, '--format', 'github'], {
+      cwd: repo,
+      reject: false,
+      env: { GITHUB_ACTIONS: '', GUARD_TOKEN: 'ci-token', GITHUB_REPOSITORY: 'platform/gitops', GUARD_PR: '12', GUARD_SHA: headSha, GITHUB_API_URL: forge.apiUrl, GUARD_RETRY_BASE_MS: '5', GUARD_CACHE_DIR: path.join(work, 'cache'), NO_COLOR: '1' },
+    });
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stdout).toContain('merge blocked');
+    expect(result.stderr.split('\n').filter((line) => line.includes('could not set the merge gate'))).toEqual([expect.stringMatching(/^guard: could not set the merge gate \(commit status\): HTTP 502.*; verdict fail/)]);
+    expect(forge.statuses).toEqual([]);
     expect(forge.violations()).toEqual([]);
     await forge.stop();
   });

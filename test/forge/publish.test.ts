@@ -93,6 +93,30 @@ describe.each<ForgeKind>(['github', 'forgejo'])('publishing to %s, checked again
     const outcome = await publish(forge, incident.report, 'summary');
     expect(outcome.statusPosted).toBe(false);
     expect(outcome.notes.join('\n')).toContain('read-only token');
+    expect(outcome.gateError).toBeUndefined();
+  });
+
+  it('reports the merge gate as not set when the forge fails the commit status after its retries', async () => {
+    // Its own forge: the failures left over after the retries must not reach the other tests.
+    const down = await FakeForge.start(kind);
+    down.fail('POST', /\/statuses\//, 503, 100);
+    const outcome = await publish(down, incident.report, 'summary');
+    expect(outcome.statusPosted).toBe(false);
+    expect(down.statuses).toEqual([]);
+    expect(outcome.gateError).toMatch(/503/);
+    expect(outcome.gateError).not.toContain('\n');
+    expect(down.violations()).toEqual([]);
+    await down.stop();
+  });
+
+  it('reports the merge gate as not set when the forge does not answer at all', async () => {
+    const closed = await FakeForge.start(kind);
+    const target = targetFor(closed);
+    await closed.stop();
+    const outcome = await publishReport(incident.report, target, 'summary', publisherFor(target, { retryBaseMs: 5, throttle: false }));
+    expect(outcome.statusPosted).toBe(false);
+    expect(outcome.gateError).toBeTruthy();
+    expect(outcome.gateError).not.toContain('\n');
   });
 
   it('posts an error status when the guard itself could not run', async () => {
