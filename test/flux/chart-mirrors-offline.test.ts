@@ -1,6 +1,5 @@
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -9,6 +8,7 @@ import { runCheck } from '../../src/engine.js';
 import { resolveHelm } from '../../src/helm/binary.js';
 import { importChart } from '../../src/helm/import.js';
 import { ChartMirrors } from '../../src/helm/mirrors.js';
+import { countingListener } from '../support/loopback.js';
 import { ChartServer } from '../support/chart-server.js';
 import type { TestRepo } from '../support/git-repo.js';
 import { OciRegistry } from '../support/oci-registry.js';
@@ -44,17 +44,7 @@ async function chartServer(dirs: string[]): Promise<ChartServer> {
   return server;
 }
 
-/** A loopback listener that drops every connection and counts them: a source that must stay untouched. */
-async function countingListener(): Promise<{ host: string; connections: () => number }> {
-  let count = 0;
-  const server = net.createServer((socket) => {
-    count++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  stops.push(() => new Promise((resolve) => server.close(resolve)));
-  return { host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, connections: () => count };
-}
+const silentListener = () => countingListener(stops);
 
 /** The example chart at another version; its appVersion becomes the image tag the chart renders. */
 async function chartAt(version: string): Promise<string> {
@@ -132,7 +122,7 @@ describe('the chart cache answers only with charts as they were unpacked', () =>
 
 describe('charts.mirrors of the base policy', () => {
   it('fetches an HTTP chart repository from its mirror, also the archive URLs its index names on the source; the source gets no connection', async () => {
-    const source = await countingListener();
+    const source = await silentListener();
     const sourceUrl = `http://${source.host}/charts`;
     const mirror = await chartServer([fixtureChart]);
     // A plain copy of the source repository: its index names the archives on the source's host.
@@ -156,7 +146,7 @@ describe('charts.mirrors of the base policy', () => {
   });
 
   it('fetches an OCIRepository chart from an OCI mirror (a semver range over the mirror tags); the source registry gets no connection', async () => {
-    const source = await countingListener();
+    const source = await silentListener();
     const registry = await OciRegistry.start();
     stops.push(() => registry.stop());
     await registry.pushChart(await chartAt('1.19.0'), 'proxy/charts');
@@ -175,7 +165,7 @@ describe('charts.mirrors of the base policy', () => {
   }, 60_000);
 
   it('ignores mirrors a change adds to the policy: the base has none, so the source is asked (and out of reach, could not check)', async () => {
-    const source = await countingListener();
+    const source = await silentListener();
     const sourceUrl = `http://${source.host}/charts`;
     const mirror = await chartServer([fixtureChart]);
     repo = await exampleRepo({ 'infrastructure/charts.yaml': helmRepository(sourceUrl) });
@@ -231,7 +221,7 @@ describe('no network for charts: --offline and charts.resolve: cached', () => {
     report.findings.find((f) => f.subject.name === name && f.rule === 'render/chart-from-cache');
 
   it('resolves ranges to the newest cached version inside them, says which, and contacts nothing', async () => {
-    const source = await countingListener();
+    const source = await silentListener();
     const cacheDir = await offlineRepo(source.host);
     const report = await runCheck({ cwd: repo!.dir, base: 'main', head: 'change', cacheDir, offline: true });
     expect(report.releases.filter((r) => ['newest', 'patch', 'oci-range'].includes(r.name)).map((r) => r.status)).toEqual(['rendered', 'rendered', 'rendered']);
@@ -244,7 +234,7 @@ describe('no network for charts: --offline and charts.resolve: cached', () => {
   });
 
   it('does the same without the flag when the base policy says charts.resolve: cached', async () => {
-    const source = await countingListener();
+    const source = await silentListener();
     const cacheDir = await offlineRepo(source.host, await withCharts({ resolve: 'cached' }));
     const report = await runCheck({ cwd: repo!.dir, base: 'main', head: 'change', cacheDir });
     expect(fromCache(report, 'newest')?.message).toContain('resolved from the chart cache to external-dns 1.22.0');
@@ -254,7 +244,7 @@ describe('no network for charts: --offline and charts.resolve: cached', () => {
 
   // build/cli.js: `npm test` builds it before the tests run.
   it('exits 2 through the CLI for a chart not in the cache, naming it and the import command; nothing is contacted', async () => {
-    const source = await countingListener();
+    const source = await silentListener();
     const cacheDir = await offlineRepo(source.host);
     const head = await repo!.commit('a chart version nobody imported', { 'apps/missing.yaml': chartRelease('missing', '2.0.0') });
     const cli = await execa('node', [path.join(repoRoot, 'build', 'cli.js'), 'check', '--offline', '--base', 'main', '--head', head, '--cache-dir', cacheDir, '-C', repo!.dir], { reject: false });

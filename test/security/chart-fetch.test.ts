@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from '../../src/engine.js';
 import { archiveDigest } from '../../src/helm/chart-cache.js';
 import { pullChart, unpackChartArchive, type PullResult } from '../../src/helm/pull.js';
+import { countingListener, routedServer, type Route } from '../support/loopback.js';
 import type { TestRepo } from '../support/git-repo.js';
 import { BASE_VALUES, exampleRepo } from '../support/scenario.js';
 import { repoRoot } from '../support/paths.js';
@@ -35,42 +36,9 @@ afterEach(async () => {
   repo = undefined;
 });
 
-/** A TCP listener on loopback that only counts the connections it receives. */
-async function silentListener(): Promise<{ host: string; connections: () => number }> {
-  let count = 0;
-  const server = net.createServer((socket) => {
-    count++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-  return { host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, connections: () => count };
-}
+const silentListener = () => countingListener(closers);
 
-/** An HTTP server on loopback answering from a table of paths (a function gives a status and headers). */
-async function chartHost(routes: Record<string, Buffer | string | ((url: string) => { status: number; headers?: Record<string, string>; body?: string })>) {
-  const requests: string[] = [];
-  const server = http.createServer((request, response) => {
-    const url = request.url ?? '/';
-    requests.push(url);
-    const route = routes[url.split('?')[0]!];
-    if (typeof route === 'function') {
-      const answer = route(url);
-      response.writeHead(answer.status, answer.headers);
-      response.end(answer.body ?? '');
-    } else if (route !== undefined) {
-      response.writeHead(200);
-      response.end(route);
-    } else {
-      response.writeHead(404);
-      response.end('not found');
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-  const host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return { host, url: `http://${host}`, requests };
-}
+const chartHost = (routes: Record<string, Route>) => routedServer(routes, closers);
 
 const onlyHost = (host: string) => (url: string) => {
   try {

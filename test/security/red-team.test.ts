@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -13,6 +12,7 @@ import { pullChart, unpackChartArchive, type PullResult } from '../../src/helm/p
 import { redactReport } from '../../src/report/redact.js';
 import { renderSarif } from '../../src/report/sarif.js';
 import { renderText } from '../../src/report/text.js';
+import { countingListener, routedServer, type Route } from '../support/loopback.js';
 import { ChartServer } from '../support/chart-server.js';
 import { TestRepo } from '../support/git-repo.js';
 import { externalDnsData, incidentFixture } from '../support/paths.js';
@@ -48,46 +48,9 @@ function track<T extends TestRepo>(repo: T): T {
   return repo;
 }
 
-/** A TCP listener on loopback that only counts the connections it receives (it must stay silent). */
-async function silentListener(): Promise<{ port: number; host: string; connections: () => number }> {
-  let count = 0;
-  const server = net.createServer((socket) => {
-    count++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-  const port = (server.address() as net.AddressInfo).port;
-  return { port, host: `127.0.0.1:${port}`, connections: () => count };
-}
+const silentListener = () => countingListener(closers);
 
-type Route = Buffer | string | ((url: string, request: http.IncomingMessage) => { status: number; headers?: Record<string, string>; body?: string | Buffer });
-
-/** An HTTP server on loopback answering from a table of paths. */
-async function chartHost(routes: Record<string, Route>) {
-  const requests: string[] = [];
-  const server = http.createServer((request, response) => {
-    const url = request.url ?? '/';
-    requests.push(url);
-    const route = routes[url.split('?')[0]!];
-    if (typeof route === 'function') {
-      const answer = route(url, request);
-      response.writeHead(answer.status, answer.headers);
-      response.end(answer.body ?? '');
-    } else if (route !== undefined) {
-      response.writeHead(200);
-      response.end(route);
-    } else {
-      response.writeHead(404);
-      response.end('not found');
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  const port = (server.address() as net.AddressInfo).port;
-  const host = `127.0.0.1:${port}`;
-  return { host, port, url: `http://${host}`, requests };
-}
+const chartHost = (routes: Record<string, Route>) => routedServer(routes, closers);
 
 const onlyHost = (host: string) => (url: string) => {
   try {
