@@ -42219,6 +42219,148 @@ function dedupe(findings) {
 import { createHash as createHash10 } from "node:crypto";
 import path31 from "node:path";
 
+// src/helm/guarded-fetch.ts
+var MAX_REDIRECTS = 5;
+function describeUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "(an invalid URL)";
+  }
+}
+function urlHost(url) {
+  try {
+    return new URL((url.includes("://") ? url : `oci://${url}`).replace(/^oci:/i, "https:")).host.toLowerCase();
+  } catch {
+    return "";
+  }
+}
+function hostOfUrl(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
+}
+function refusedHost(host, purpose) {
+  return {
+    ok: false,
+    kind: "refused",
+    host,
+    error: `${purpose} is on host ${host || "(none)"}, which the base revision does not allow; the guard did not contact it (allow it with network.allowedHosts in .guard.yaml, changed at the base revision first)`
+  };
+}
+async function guardedGet(request2, policy) {
+  const rewrite = policy.rewrite ?? ((same) => same);
+  let url = rewrite(request2.url);
+  let headers = { ...request2.headers };
+  const origin = originOf(url);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const checked = checkUrl(url, request2.purpose, policy, hop > 0 ? request2.url : void 0);
+    if (checked) return checked;
+    const host = hostOfUrl(url);
+    const remaining = policy.deadline - Date.now();
+    if (remaining <= 0) return { ok: false, kind: "unreachable", host, error: `timed out before fetching ${request2.purpose} from ${describeUrl(url)}` };
+    let response;
+    try {
+      response = await fetch(url, { redirect: "manual", headers, signal: AbortSignal.timeout(remaining) });
+    } catch (error) {
+      return { ok: false, kind: "unreachable", host, error: `cannot reach ${host} for ${request2.purpose}: ${networkReason(error)}` };
+    }
+    if ([301, 302, 303, 307, 308].includes(response.status)) {
+      await response.body?.cancel().catch(() => void 0);
+      const location = response.headers.get("location");
+      if (!location) return { ok: false, kind: "failed", host, status: response.status, error: `${host} answered ${response.status} without a Location for ${request2.purpose}` };
+      let next;
+      try {
+        next = rewrite(new URL(location, url).toString());
+      } catch {
+        return { ok: false, kind: "failed", host, status: response.status, error: `${host} redirected ${request2.purpose} to an invalid URL` };
+      }
+      if (originOf(next) !== origin) {
+        const { authorization: _dropped, Authorization: _alsoDropped, ...rest } = headers;
+        headers = rest;
+      }
+      url = next;
+      continue;
+    }
+    if (response.status >= 400) {
+      await response.body?.cancel().catch(() => void 0);
+      const unreachable = response.status >= 500 || response.status === 429 || response.status === 408;
+      return { ok: false, kind: unreachable ? "unreachable" : "failed", host, status: response.status, headers: response.headers, error: `${host} answered ${response.status} ${response.statusText} for ${request2.purpose} (${describeUrl(url)})` };
+    }
+    const body = await readBounded(response, request2.maxBytes);
+    if ("error" in body) {
+      const kind = body.tooLarge ? "failed" : "unreachable";
+      return { ok: false, kind, host, error: `${request2.purpose} from ${describeUrl(url)}: ${body.error}` };
+    }
+    return { ok: true, status: response.status, body: body.data, headers: response.headers, url };
+  }
+  return { ok: false, kind: "failed", host: hostOfUrl(url), error: `more than ${MAX_REDIRECTS} redirects for ${request2.purpose} (last ${describeUrl(url)})` };
+}
+function checkUrl(url, purpose, policy, redirectedFrom) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, kind: "failed", host: "", error: `${purpose}: not a valid URL` };
+  }
+  const via = redirectedFrom ? ` (redirected from ${describeUrl(redirectedFrom)})` : "";
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: the guard fetches only http(s) URLs, not ${parsed.protocol}` };
+  }
+  if (parsed.protocol === "http:" && !policy.allowPlainHttp) {
+    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: plain http to ${parsed.host} is not allowed for this source (only https, or http where the source is marked insecure)` };
+  }
+  if (parsed.username || parsed.password) {
+    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: URLs with credentials are not fetched` };
+  }
+  if (!policy.isAllowedUrl(url)) {
+    const refused = refusedHost(parsed.host, `${purpose}${via}`);
+    return refused;
+  }
+  return void 0;
+}
+async function readBounded(response, maxBytes) {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => void 0);
+    return { error: `${declared} bytes is more than the ${maxBytes} the guard accepts`, tooLarge: true };
+  }
+  if (!response.body) return { data: Buffer.alloc(0) };
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  try {
+    for (; ; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => void 0);
+        return { error: `more than the ${maxBytes} bytes the guard accepts`, tooLarge: true };
+      }
+      chunks.push(Buffer.from(value));
+    }
+  } catch (error) {
+    return { error: `the transfer broke off: ${networkReason(error)}` };
+  }
+  return { data: Buffer.concat(chunks) };
+}
+function originOf(url) {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
+  }
+}
+function networkReason(error) {
+  const err = error;
+  if (err.name === "TimeoutError" || err.name === "AbortError") return "timed out";
+  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(error);
+}
+
 // src/helm/chart-cache.ts
 import { createHash as createHash6 } from "node:crypto";
 import { promises as fs13 } from "node:fs";
@@ -42505,7 +42647,7 @@ var ChartMirrors = class {
   constructor(mapping, policy = "charts.mirrors") {
     this.entries = Object.entries(mapping ?? {}).map(([from, to2]) => readEntry(from, to2, policy));
     this.entries.sort((a2, b2) => (b2.prefix ?? b2.host ?? "").length - (a2.prefix ?? a2.host ?? "").length);
-    this.mirrorHosts = new Set(this.entries.map((e) => hostOf(e.to)));
+    this.mirrorHosts = new Set(this.entries.map((e) => urlHost(e.to)));
     for (const entry of this.entries) {
       const loop = this.map(entry.to);
       if (loop) throw new GuardError(`${policy}: the mirror ${entry.to} of ${entry.from} is itself covered by the mirror of ${loop.mirror.from}; a mirror must not be mirrored again`);
@@ -42533,18 +42675,18 @@ var ChartMirrors = class {
   }
   /** Whether `url` is on the host of a mirror the base policy names. */
   isMirrorHost(url) {
-    const host = hostOf(url);
+    const host = urlHost(url);
     return host !== "" && this.mirrorHosts.has(host);
   }
 };
 function readEntry(from, to2, policy) {
   const target = normalizeRepositoryUrl(to2);
   const targetScheme = schemeOf(target);
-  if (!targetScheme || !hostOf(target)) throw new GuardError(`${policy}: the mirror of ${from} is ${to2}, which is not an http(s):// or oci:// URL`);
+  if (!targetScheme || !urlHost(target)) throw new GuardError(`${policy}: the mirror of ${from} is ${to2}, which is not an http(s):// or oci:// URL`);
   if (/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(from.trim())) return { from, to: target, host: from.trim().toLowerCase() };
   const prefix = normalizeRepositoryUrl(from);
   const sourceScheme = schemeOf(prefix);
-  if (!sourceScheme || !hostOf(prefix)) throw new GuardError(`${policy}: ${from} is neither an http(s):// or oci:// URL prefix nor a host`);
+  if (!sourceScheme || !urlHost(prefix)) throw new GuardError(`${policy}: ${from} is neither an http(s):// or oci:// URL prefix nor a host`);
   if (sourceScheme === "oci" !== (targetScheme === "oci")) {
     throw new GuardError(`${policy}: ${from} is mirrored by ${to2}; an oci:// source needs an oci:// mirror and an http(s) chart repository an http(s) one`);
   }
@@ -42554,13 +42696,6 @@ function schemeOf(url) {
   if (/^oci:\/\//i.test(url)) return "oci";
   if (/^https?:\/\//i.test(url)) return "http";
   return void 0;
-}
-function hostOf(url) {
-  try {
-    return new URL(url.replace(/^oci:/i, "https:")).host.toLowerCase();
-  } catch {
-    return "";
-  }
 }
 
 // src/flux/release-name.ts
@@ -43551,7 +43686,7 @@ async function chartCandidates(chartDir) {
       const here = [...segments, entry.name];
       if (entry.isDirectory()) await walk(full, here, depth + 1);
       else if (entry.isFile() && entry.name.endsWith(".json") && !(segments.length === 0 && entry.name === "values.schema.json")) {
-        candidates.push({ segments: here, from: path32.relative(chartDir, full), read: () => readBounded(full) });
+        candidates.push({ segments: here, from: path32.relative(chartDir, full), read: () => readBounded2(full) });
       } else if (entry.isFile() && segments.length === 1 && segments[0] === "charts" && entry.name.endsWith(".tgz")) {
         candidates.push(...await archiveCandidates(full, `charts/${entry.name}`));
       }
@@ -43593,12 +43728,12 @@ async function cacheCandidates(cacheDir) {
   const dirs = [...await listed(path32.join(root, "sha256")), ...await listed(root)];
   const charts2 = [];
   for (const dir of dirs.slice(0, 2e3)) {
-    const chartYaml = await readBounded(path32.join(dir, "Chart.yaml"));
+    const chartYaml = await readBounded2(path32.join(dir, "Chart.yaml"));
     const name = chartYaml && /^name:\s*["']?([\w.-]+)/m.exec(chartYaml)?.[1];
     const version = chartYaml && /^version:\s*["']?v?([\w.+-]+)/m.exec(chartYaml)?.[1];
     if (!name || !version) continue;
     const files = await chartCandidates(dir);
-    const own = await readBounded(path32.join(dir, "values.schema.json"));
+    const own = await readBounded2(path32.join(dir, "values.schema.json"));
     if (own !== void 0) files.push({ segments: [name, "values.schema.json"], from: `chart cache ${name} ${version}`, read: async () => own });
     charts2.push({ version, files: files.map((f2) => ({ ...f2, segments: f2.segments[0] === "charts" ? f2.segments : [name, ...f2.segments], from: f2.from.startsWith("chart cache") ? f2.from : `chart cache ${name} ${version}: ${f2.from}` })) });
   }
@@ -43613,10 +43748,10 @@ async function readInChart(chartDir, absolute) {
     const stat = await fs17.lstat(dir).catch(() => void 0);
     if (!stat || stat.isSymbolicLink()) return void 0;
   }
-  const text = await readBounded(dir);
+  const text = await readBounded2(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
-async function readBounded(file) {
+async function readBounded2(file) {
   const stat = await fs17.lstat(file).catch(() => void 0);
   if (!stat?.isFile() || stat.size > MAX_FILE_BYTES2) return void 0;
   return fs17.readFile(file, "utf8").catch(() => void 0);
@@ -44720,141 +44855,6 @@ import path37 from "node:path";
 
 // src/helm/fetch-http.ts
 var import_yaml14 = __toESM(require_dist(), 1);
-
-// src/helm/guarded-fetch.ts
-var MAX_REDIRECTS = 5;
-function describeUrl(url) {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return "(an invalid URL)";
-  }
-}
-function hostOfUrl(url) {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "";
-  }
-}
-function refusedHost(host, purpose) {
-  return {
-    ok: false,
-    kind: "refused",
-    host,
-    error: `${purpose} is on host ${host || "(none)"}, which the base revision does not allow; the guard did not contact it (allow it with network.allowedHosts in .guard.yaml, changed at the base revision first)`
-  };
-}
-async function guardedGet(request2, policy) {
-  const rewrite = policy.rewrite ?? ((same) => same);
-  let url = rewrite(request2.url);
-  let headers = { ...request2.headers };
-  const origin = originOf(url);
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const checked = checkUrl(url, request2.purpose, policy, hop > 0 ? request2.url : void 0);
-    if (checked) return checked;
-    const host = hostOfUrl(url);
-    const remaining = policy.deadline - Date.now();
-    if (remaining <= 0) return { ok: false, kind: "unreachable", host, error: `timed out before fetching ${request2.purpose} from ${describeUrl(url)}` };
-    let response;
-    try {
-      response = await fetch(url, { redirect: "manual", headers, signal: AbortSignal.timeout(remaining) });
-    } catch (error) {
-      return { ok: false, kind: "unreachable", host, error: `cannot reach ${host} for ${request2.purpose}: ${networkReason(error)}` };
-    }
-    if ([301, 302, 303, 307, 308].includes(response.status)) {
-      await response.body?.cancel().catch(() => void 0);
-      const location = response.headers.get("location");
-      if (!location) return { ok: false, kind: "failed", host, status: response.status, error: `${host} answered ${response.status} without a Location for ${request2.purpose}` };
-      let next;
-      try {
-        next = rewrite(new URL(location, url).toString());
-      } catch {
-        return { ok: false, kind: "failed", host, status: response.status, error: `${host} redirected ${request2.purpose} to an invalid URL` };
-      }
-      if (originOf(next) !== origin) {
-        const { authorization: _dropped, Authorization: _alsoDropped, ...rest } = headers;
-        headers = rest;
-      }
-      url = next;
-      continue;
-    }
-    if (response.status >= 400) {
-      await response.body?.cancel().catch(() => void 0);
-      const unreachable = response.status >= 500 || response.status === 429 || response.status === 408;
-      return { ok: false, kind: unreachable ? "unreachable" : "failed", host, status: response.status, headers: response.headers, error: `${host} answered ${response.status} ${response.statusText} for ${request2.purpose} (${describeUrl(url)})` };
-    }
-    const body = await readBounded2(response, request2.maxBytes);
-    if ("error" in body) {
-      const kind = body.tooLarge ? "failed" : "unreachable";
-      return { ok: false, kind, host, error: `${request2.purpose} from ${describeUrl(url)}: ${body.error}` };
-    }
-    return { ok: true, status: response.status, body: body.data, headers: response.headers, url };
-  }
-  return { ok: false, kind: "failed", host: hostOfUrl(url), error: `more than ${MAX_REDIRECTS} redirects for ${request2.purpose} (last ${describeUrl(url)})` };
-}
-function checkUrl(url, purpose, policy, redirectedFrom) {
-  let parsed;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return { ok: false, kind: "failed", host: "", error: `${purpose}: not a valid URL` };
-  }
-  const via = redirectedFrom ? ` (redirected from ${describeUrl(redirectedFrom)})` : "";
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: the guard fetches only http(s) URLs, not ${parsed.protocol}` };
-  }
-  if (parsed.protocol === "http:" && !policy.allowPlainHttp) {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: plain http to ${parsed.host} is not allowed for this source (only https, or http where the source is marked insecure)` };
-  }
-  if (parsed.username || parsed.password) {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: URLs with credentials are not fetched` };
-  }
-  if (!policy.isAllowedUrl(url)) {
-    const refused = refusedHost(parsed.host, `${purpose}${via}`);
-    return refused;
-  }
-  return void 0;
-}
-async function readBounded2(response, maxBytes) {
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => void 0);
-    return { error: `${declared} bytes is more than the ${maxBytes} the guard accepts`, tooLarge: true };
-  }
-  if (!response.body) return { data: Buffer.alloc(0) };
-  const reader = response.body.getReader();
-  const chunks = [];
-  let size = 0;
-  try {
-    for (; ; ) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => void 0);
-        return { error: `more than the ${maxBytes} bytes the guard accepts`, tooLarge: true };
-      }
-      chunks.push(Buffer.from(value));
-    }
-  } catch (error) {
-    return { error: `the transfer broke off: ${networkReason(error)}` };
-  }
-  return { data: Buffer.concat(chunks) };
-}
-function originOf(url) {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return "";
-  }
-}
-function networkReason(error) {
-  const err = error;
-  if (err.name === "TimeoutError" || err.name === "AbortError") return "timed out";
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(error);
-}
 
 // src/helm/versions.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -46466,7 +46466,7 @@ function lockedInputs(text, file, label) {
     inputs.push({
       input,
       type,
-      host: hostOf2(type, locked),
+      host: hostOf(type, locked),
       locked,
       storePath: narHash ? sourceStorePath(narHash) : void 0,
       location: { path: file, line: line >= 0 ? line + 1 : 1 }
@@ -46475,7 +46475,7 @@ function lockedInputs(text, file, label) {
   return { locks, inputs };
 }
 var FORGE_HOSTS = { github: "github.com", gitlab: "gitlab.com", sourcehut: "git.sr.ht" };
-function hostOf2(type, locked) {
+function hostOf(type, locked) {
   if (type === "path") return void 0;
   if (type in FORGE_HOSTS) return (typeof locked.host === "string" ? locked.host : FORGE_HOSTS[type]).toLowerCase();
   const url = typeof locked.url === "string" ? locked.url.replace(/^(git|hg|tarball|file)\+/, "") : "";
@@ -47492,20 +47492,13 @@ function allowedHosts(baseInventory, config) {
   for (const object of baseInventory.objects) {
     if (object.kind !== "HelmRepository" && object.kind !== "OCIRepository") continue;
     const url = object.body.spec?.url;
-    if (typeof url === "string") hosts.add(hostOf3(url));
+    if (typeof url === "string") hosts.add(urlHost(url));
   }
   const patterns = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch5.default)(p2, { nocase: true }));
   return (url) => {
-    const host = hostOf3(url);
+    const host = urlHost(url);
     return host !== "" && (hosts.has(host) || patterns.some((matches) => matches(host)));
   };
-}
-function hostOf3(url) {
-  try {
-    return new URL(url.includes("://") ? url : `oci://${url}`).host.toLowerCase();
-  } catch {
-    return "";
-  }
 }
 function runDeployChecks(input) {
   return [...checkMultiSite(input), ...checkUnsafeSettings(input), ...checkSiteHealth(input)];

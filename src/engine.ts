@@ -24,6 +24,7 @@ import { locationOf } from './flux/objects.js';
 import { renderRelease, type RenderOutcome } from './flux/render.js';
 import { CommitSnapshot, defaultBase, remoteUrls, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
+import { urlHost } from './helm/guarded-fetch.js';
 import type { RangePulls } from './helm/pull.js';
 import { RenderCache } from './helm/render-cache.js';
 import { assembleReport } from './report/assemble.js';
@@ -358,21 +359,13 @@ export function allowedHosts(baseInventory: RepoInventory, config: GuardConfig):
   for (const object of baseInventory.objects) {
     if (object.kind !== 'HelmRepository' && object.kind !== 'OCIRepository') continue;
     const url = (object.body.spec as { url?: unknown } | undefined)?.url;
-    if (typeof url === 'string') hosts.add(hostOf(url));
+    if (typeof url === 'string') hosts.add(urlHost(url));
   }
   const patterns = (config.network?.allowedHosts ?? []).map((p) => picomatch(p, { nocase: true }));
   return (url) => {
-    const host = hostOf(url);
+    const host = urlHost(url);
     return host !== '' && (hosts.has(host) || patterns.some((matches) => matches(host)));
   };
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url.includes('://') ? url : `oci://${url}`).host.toLowerCase();
-  } catch {
-    return '';
-  }
 }
 
 function runDeployChecks(input: DeployCheckInput): DraftFinding[] {

@@ -46,6 +46,18 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * host[:port] of an http(s):// or oci:// URL (a bare registry path counts as oci://), lower case, as
+ * the allow-list and the mirrors compare hosts; '' when it is not a URL.
+ */
+export function urlHost(url: string): string {
+  try {
+    return new URL((url.includes('://') ? url : `oci://${url}`).replace(/^oci:/i, 'https:')).host.toLowerCase();
+  } catch {
+    return '';
+  }
+}
+
 export function hostOfUrl(url: string): string {
   try {
     return new URL(url).host;

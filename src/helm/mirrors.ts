@@ -1,3 +1,4 @@
+import { urlHost } from './guarded-fetch.js';
 import { GuardError } from '../errors.js';
 import { normalizeRepositoryUrl } from './chart-cache.js';
 
@@ -28,7 +29,7 @@ export class ChartMirrors {
     this.entries = Object.entries(mapping ?? {}).map(([from, to]) => readEntry(from, to, policy));
     // Longest prefix first: the most specific mirror wins.
     this.entries.sort((a, b) => (b.prefix ?? b.host ?? '').length - (a.prefix ?? a.host ?? '').length);
-    this.mirrorHosts = new Set(this.entries.map((e) => hostOf(e.to)));
+    this.mirrorHosts = new Set(this.entries.map((e) => urlHost(e.to)));
     for (const entry of this.entries) {
       const loop = this.map(entry.to);
       if (loop) throw new GuardError(`${policy}: the mirror ${entry.to} of ${entry.from} is itself covered by the mirror of ${loop.mirror.from}; a mirror must not be mirrored again`);
@@ -61,7 +62,7 @@ export class ChartMirrors {
 
   /** Whether `url` is on the host of a mirror the base policy names. */
   isMirrorHost(url: string): boolean {
-    const host = hostOf(url);
+    const host = urlHost(url);
     return host !== '' && this.mirrorHosts.has(host);
   }
 }
@@ -69,11 +70,11 @@ export class ChartMirrors {
 function readEntry(from: string, to: string, policy: string): ChartMirror & { prefix?: string; host?: string } {
   const target = normalizeRepositoryUrl(to);
   const targetScheme = schemeOf(target);
-  if (!targetScheme || !hostOf(target)) throw new GuardError(`${policy}: the mirror of ${from} is ${to}, which is not an http(s):// or oci:// URL`);
+  if (!targetScheme || !urlHost(target)) throw new GuardError(`${policy}: the mirror of ${from} is ${to}, which is not an http(s):// or oci:// URL`);
   if (/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(from.trim())) return { from, to: target, host: from.trim().toLowerCase() };
   const prefix = normalizeRepositoryUrl(from);
   const sourceScheme = schemeOf(prefix);
-  if (!sourceScheme || !hostOf(prefix)) throw new GuardError(`${policy}: ${from} is neither an http(s):// or oci:// URL prefix nor a host`);
+  if (!sourceScheme || !urlHost(prefix)) throw new GuardError(`${policy}: ${from} is neither an http(s):// or oci:// URL prefix nor a host`);
   if ((sourceScheme === 'oci') !== (targetScheme === 'oci')) {
     throw new GuardError(`${policy}: ${from} is mirrored by ${to}; an oci:// source needs an oci:// mirror and an http(s) chart repository an http(s) one`);
   }
@@ -86,10 +87,3 @@ function schemeOf(url: string): 'oci' | 'http' | undefined {
   return undefined;
 }
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url.replace(/^oci:/i, 'https:')).host.toLowerCase();
-  } catch {
-    return '';
-  }
-}
