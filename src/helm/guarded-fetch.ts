@@ -19,6 +19,11 @@ export interface FetchRequest {
   /** Largest body accepted, in bytes. */
   maxBytes: number;
   headers?: Record<string, string>;
+  /** GET unless said (POST: an OAuth2 token request with a form body; never repeated across a redirect). */
+  method?: 'GET' | 'POST';
+  body?: string;
+  /** Takes the body chunk by chunk instead of it being kept in memory (large blobs go to a file); the result's body is then empty. */
+  sink?: (chunk: Buffer) => Promise<void>;
   /** What is being fetched, for messages ("index.yaml of https://charts.example"). */
   purpose: string;
 }
@@ -93,7 +98,8 @@ export async function guardedGet(request: FetchRequest, policy: FetchPolicy): Pr
     if (remaining <= 0) return { ok: false, kind: 'unreachable', host, error: `timed out before fetching ${request.purpose} from ${describeUrl(url)}` };
     let response: Response;
     try {
-      response = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(remaining) });
+      const method = hop === 0 ? (request.method ?? 'GET') : 'GET';
+      response = await fetch(url, { method, ...(method === 'POST' ? { body: request.body ?? '' } : {}), redirect: 'manual', headers, signal: AbortSignal.timeout(remaining) });
     } catch (error) {
       return { ok: false, kind: 'unreachable', host, error: `cannot reach ${host} for ${request.purpose}: ${networkReason(error)}` };
     }
@@ -119,7 +125,7 @@ export async function guardedGet(request: FetchRequest, policy: FetchPolicy): Pr
       const unreachable = response.status >= 500 || response.status === 429 || response.status === 408;
       return { ok: false, kind: unreachable ? 'unreachable' : 'failed', host, status: response.status, headers: response.headers, error: `${host} answered ${response.status} ${response.statusText} for ${request.purpose} (${describeUrl(url)})` };
     }
-    const body = await readBounded(response, request.maxBytes);
+    const body = await readBounded(response, request.maxBytes, request.sink);
     if ('error' in body) {
       const kind = body.tooLarge ? 'failed' : 'unreachable';
       return { ok: false, kind, host, error: `${request.purpose} from ${describeUrl(url)}: ${body.error}` };
@@ -153,7 +159,7 @@ function checkUrl(url: string, purpose: string, policy: FetchPolicy, redirectedF
   return undefined;
 }
 
-async function readBounded(response: Response, maxBytes: number): Promise<{ data: Buffer } | { error: string; tooLarge?: boolean }> {
+async function readBounded(response: Response, maxBytes: number, sink?: (chunk: Buffer) => Promise<void>): Promise<{ data: Buffer } | { error: string; tooLarge?: boolean }> {
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel().catch(() => undefined);
@@ -172,7 +178,8 @@ async function readBounded(response: Response, maxBytes: number): Promise<{ data
         await reader.cancel().catch(() => undefined);
         return { error: `more than the ${maxBytes} bytes the guard accepts`, tooLarge: true };
       }
-      chunks.push(Buffer.from(value));
+      if (sink) await sink(Buffer.from(value));
+      else chunks.push(Buffer.from(value));
     }
   } catch (error) {
     return { error: `the transfer broke off: ${networkReason(error)}` };
