@@ -10,9 +10,13 @@ import { helpFileFor } from './flags/store.js';
 import { checkRevisions, defaultCacheDir, deployPlan, type Report } from './engine.js';
 import { GuardError } from './errors.js';
 import type { Severity, Verdict } from './findings.js';
+import pLimit from 'p-limit';
 import { captureHelp, captureMany, imagesFromList } from './flags/capture.js';
+import { RegistryCapturer } from './flags/capture-image.js';
+import { loadCredentials } from './registry/credentials.js';
 import { describeCatalog } from './flags/describe.js';
 import { parseHelp } from './flags/frameworks/registry.js';
+import { parseStoredHelp } from './flags/help-header.js';
 import { FRAMEWORKS, type Framework } from './flags/catalog.js';
 import { CommitSnapshot, defaultBase, repositoryRoot, resolveCommit, WorktreeSnapshot } from './git/repo.js';
 import { diffRevisions } from './inspect/diff-releases.js';
@@ -210,6 +214,58 @@ reports
     process.exitCode = exitCodeOf(merged.summary.verdict);
   });
 
+interface CaptureOptions {
+  list?: string;
+  from?: string;
+  run?: string;
+  force: boolean;
+  concurrency: number;
+  helpDir: string;
+  dir: string;
+  platform: string;
+  command?: string;
+  args?: string;
+}
+
+/**
+ * Without --run or --from: each image pulled from its registry and its binary's --help run in the
+ * sandbox, stored with where it came from. Whatever fails is named and nothing is written for it.
+ */
+async function captureFromRegistries(images: string[], repoRoot: string, options: CaptureOptions): Promise<void> {
+  const capturer = new RegistryCapturer({ platform: options.platform, cacheDir: defaultCacheDir(), credentials: (await loadCredentials()).lookup });
+  const words = (text: string | undefined) => (text === undefined ? undefined : text.split(/\s+/).filter(Boolean));
+  const container = { command: words(options.command), args: words(options.args) };
+  const limit = pLimit(Math.max(1, options.concurrency));
+  let failed = 0;
+  await Promise.all(images.map((image) => limit(async () => {
+    const target = path.join(repoRoot, helpFileFor(parseImageRef(image), options.helpDir));
+    if (!options.force && existsSync(target)) {
+      process.stdout.write(`kept ${path.relative(repoRoot, target)} (exists; --force captures again)\n`);
+      return;
+    }
+    const captured = await capturer.capture(parseImageRef(image), container);
+    if (!captured.ok) {
+      failed++;
+      process.stderr.write(`guard: ${image}: not captured: ${captured.reason}\n`);
+      return;
+    }
+    try {
+      const result = await captureHelp({ image, repoRoot, helpDir: options.helpDir, text: captured.value.text, provenance: captured.value.provenance });
+      process.stdout.write(`wrote ${result.file} (${result.framework}, ${result.flagCount} flags; ${captured.value.provenance.command} in ${captured.value.provenance.digest}, ${captured.value.provenance.method})\n`);
+    } catch (error) {
+      if (!(error instanceof GuardError)) throw error;
+      failed++;
+      process.stderr.write(`guard: ${image}: ${error.message}\n`);
+    }
+  })));
+  if (failed > 0) process.exitCode = EXIT_FINDINGS;
+}
+
+async function anyConfiguredCapture(repoRoot: string, images: string[]): Promise<boolean> {
+  for (const image of images) if (await configuredCapture(repoRoot, image)) return true;
+  return false;
+}
+
 const flags = program.command('flags').description('manage the help outputs that container args are checked against');
 
 flags
@@ -220,14 +276,21 @@ flags
   .option('--from <file>', 'read the help text from a file (- for stdin); one image only')
   .option('--run <command>', 'shell command printing the help, {image} replaced by each image, e.g. "docker run --rm --entrypoint BIN {image} --help" (default: flags.images[].capture in .guard.yaml)')
   .option('--force', 'capture again even when the help file exists', false)
+  .option('--platform <os/arch>', 'platform of the image to run (without --run/--from)', 'linux/amd64')
+  .option('--command <words>', 'the container\'s command, as Kubernetes `command` (space-separated), when it replaces the image entrypoint')
+  .option('--args <words>', 'the container\'s args (space-separated): a subcommand there (`proxy`) captures that subcommand\'s help')
   .option('--concurrency <n>', 'captures at a time', (v) => Number.parseInt(v, 10), 4)
   .option('--help-dir <dir>', 'folder of help outputs', '.guard/help')
   .option('-C, --dir <path>', 'repository to write into', process.cwd())
-  .action(async (images: string[], options: { list?: string; from?: string; run?: string; force: boolean; concurrency: number; helpDir: string; dir: string }) => {
+  .action(async (images: string[], options: CaptureOptions) => {
     const repoRoot = await repositoryRoot(options.dir);
     const listed = options.list !== undefined ? imagesFromList(readListFile(options.list)) : [];
     const all = [...new Set([...images, ...listed])];
     if (all.length === 0) throw new GuardError('no image to capture', undefined, 'pass IMAGE:TAG arguments or --list FILE');
+    if (options.from === undefined && options.run === undefined && !(await anyConfiguredCapture(repoRoot, all))) {
+      await captureFromRegistries(all, repoRoot, options);
+      return;
+    }
     if (options.from !== undefined) {
       if (all.length > 1) throw new GuardError('--from reads one help text; pass exactly one image with it');
       const result = await captureHelp({ image: all[0]!, repoRoot, helpDir: options.helpDir, fromFile: options.from, stdinText: options.from === '-' ? readFileSync(0, 'utf8') : undefined });
@@ -273,9 +336,9 @@ flags
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      throw new GuardError(`cannot read ${file}`, undefined, `capture it first: guard flags capture ${target} --run "docker run --rm ${target} --help"`);
+      throw new GuardError(`cannot read ${file}`, undefined, `capture it first: guard flags capture ${target}`);
     }
-    const parsed = parseHelp(text, options.framework);
+    const parsed = parseHelp(parseStoredHelp(text).text, options.framework);
     if (!parsed.ok) throw new GuardError(`${file}: ${parsed.reason}`);
     if (options.format === 'json') {
       process.stdout.write(JSON.stringify(parsed.catalog, null, 2) + '\n');

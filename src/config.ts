@@ -24,7 +24,17 @@ export interface GuardConfig {
   version?: 1;
   failOn?: Severity;
   helm?: { kubeVersion?: string; apiVersions?: string[]; timeoutSeconds?: number; concurrency?: number };
-  flags?: { helpDir?: string; images?: ImageOverride[] };
+  flags?: {
+    helpDir?: string;
+    images?: ImageOverride[];
+    /** `auto`: take an image's help from the image itself (registry + sandbox) where none is recorded. */
+    capture?: 'auto' | 'off';
+    /** Registries (host globs) the guard may pull images from, besides those the base revision already runs. */
+    registries?: string[];
+    /** os/arch[/variant] of the image whose binary is run; default linux/amd64. */
+    platform?: string;
+    captureTimeoutSeconds?: number;
+  };
   rules?: Record<string, Severity | 'off'>;
   gitRepositories?: Record<string, string>;
   deploy?: DeployPolicy;
@@ -64,9 +74,14 @@ export function parseConfig(text: string, file: string): GuardConfig {
   return value;
 }
 
-/** `off` unquoted is YAML 1.1 false: in `rules` it can only mean off. */
-function normalizeRules(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+/** `off` unquoted is YAML 1.1 false: in `rules` and `flags.capture` it can only mean off. */
+function normalizeRules(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  let value = input as Record<string, unknown>;
+  const flags = value.flags;
+  if (typeof flags === 'object' && flags !== null && (flags as { capture?: unknown }).capture === false) {
+    value = { ...value, flags: { ...flags, capture: 'off' } };
+  }
   const rules = (value as { rules?: unknown }).rules;
   if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) return value;
   const normalized = Object.fromEntries(Object.entries(rules).map(([rule, setting]) => [rule, setting === false ? 'off' : setting]));

@@ -12,7 +12,10 @@ import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousR
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
 import { atOrAbove, findingKey, SEVERITY_RANK, type DraftFinding, type Finding, type Severity, type Verdict } from './findings.js';
-import { CatalogStore, DEFAULT_HELP_DIR } from './flags/store.js';
+import { CatalogStore, DEFAULT_HELP_DIR, registryOf } from './flags/store.js';
+import { RegistryCapturer } from './flags/capture-image.js';
+import { parseImageRef } from './flags/image-ref.js';
+import { loadCredentials } from './registry/credentials.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
 import { baseIdentityGate } from './flux/base-identity.js';
@@ -22,7 +25,7 @@ import { releaseFingerprint } from './flux/fingerprint.js';
 import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
 import { locationOf } from './flux/objects.js';
 import { renderRelease, type RenderOutcome } from './flux/render.js';
-import { CommitSnapshot, defaultBase, remoteUrls, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
+import { CommitSnapshot, defaultBase, normalizeDir, remoteUrls, repositoryRoot, resolveCommit, WorktreeSnapshot, type Snapshot } from './git/repo.js';
 import { resolveHelm } from './helm/binary.js';
 import { urlHost } from './helm/guarded-fetch.js';
 import type { RangePulls } from './helm/pull.js';
@@ -255,7 +258,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const headContext = contextFor(headSnapshot, headInventory, 'head');
     const baseContext = contextFor(baseSnapshot, baseInventory, 'base');
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions };
-    const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, base: baseSnapshot });
+    const catalogs = await catalogStore(config, baseSnapshot, headSnapshot, { offline: options.offline, cacheDir: options.noCache ? undefined : cacheDir });
 
     const releases: ReleaseStatus[] = [];
     if (firstShard) {
@@ -297,9 +300,10 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         const headOutcome = judgeUncheckedSource(headRendered, baseOutcome);
         status.status = headOutcome.ok ? 'rendered' : headOutcome.notChecked ? 'not-checked' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        drafts.head.push(...inCluster(release, [...(await findingsOf(headOutcome, release, catalogs, baseOutcome)), ...checkRemediation(release)]));
+        const baseRegistries = registriesOf(baseOutcome);
+        drafts.head.push(...inCluster(release, [...(await findingsOf(headOutcome, release, catalogs, baseRegistries, baseOutcome)), ...checkRemediation(release)]));
         if (baseRelease) drafts.base.push(...inCluster(baseRelease, checkRemediation(baseRelease)));
-        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs)));
+        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs, baseRegistries)));
         options.onProgress?.({ done: ++done, total: headReleases.length, current: describeInCluster(release) });
       }),
     );
@@ -446,7 +450,35 @@ export async function renderSafely(release: HelmRelease, context: Parameters<typ
   }
 }
 
-async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore, before?: RenderOutcome): Promise<DraftFinding[]> {
+/**
+ * Where an image's flags are checked against: help recorded at the base revision, or taken from the
+ * image itself (flags.capture, default auto) from registries the base policy allows.
+ */
+async function catalogStore(config: GuardConfig, base: Snapshot, head: Snapshot, options: { offline?: boolean; cacheDir?: string }): Promise<CatalogStore> {
+  const helpDir = config.flags?.helpDir ?? DEFAULT_HELP_DIR;
+  const common = { helpDir, images: config.flags?.images, base, head };
+  if (config.flags?.capture === 'off') return new CatalogStore(common);
+  const recordedRegistries = new Set((await base.listFiles()).filter((f) => f.startsWith(`${normalizeDir(helpDir)}/`)).map((f) => f.slice(normalizeDir(helpDir).length + 1).split('/')[0]!.toLowerCase()));
+  const patterns = [...(config.flags?.registries ?? []), ...(config.network?.allowedHosts ?? [])].map((p) => picomatch(p, { nocase: true }));
+  const networkAllowed = (config.network?.allowedHosts ?? []).map((p) => picomatch(p, { nocase: true }));
+  const capturer = new RegistryCapturer({
+    platform: config.flags?.platform,
+    cacheDir: options.cacheDir,
+    offline: options.offline,
+    credentials: (await loadCredentials()).lookup,
+    timeoutMs: config.flags?.captureTimeoutSeconds ? config.flags.captureTimeoutSeconds * 1000 : undefined,
+    frameworkOf: (image) => config.flags?.images?.find((o) => picomatch(o.image, { bash: true })(image.repository))?.framework,
+    isAllowedUrl: (url) => networkAllowed.some((matches) => matches(urlHost(url))),
+  });
+  return new CatalogStore({ ...common, capturer, registryAllowed: (host) => recordedRegistries.has(host) || patterns.some((matches) => matches(host)) });
+}
+
+/** Registries of the images a release runs at the base revision: the guard may pull its new images from them. */
+function registriesOf(baseOutcome: RenderOutcome | undefined): ReadonlySet<string> {
+  return new Set((baseOutcome?.ok ? baseOutcome.rendered.containers : []).map((c) => registryOf(parseImageRef(c.image))));
+}
+
+async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore, baseRegistries: ReadonlySet<string>, before?: RenderOutcome): Promise<DraftFinding[]> {
   const subject = { kind: 'HelmRelease' as const, namespace: release.namespace, name: release.name };
   if (!outcome.ok) {
     return outcome.failures.map((failure) => ({
@@ -461,9 +493,7 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
     }));
   }
   const lookups = new Map<string, CatalogLookup>();
-  for (const container of outcome.rendered.containers) {
-    if (!lookups.has(container.image)) lookups.set(container.image, await store.lookup(container.image));
-  }
+  for (const container of outcome.rendered.containers) lookups.set(containerSlot(container), await store.lookup(container.image, container, { baseRegistries }));
   const warnings: DraftFinding[] = (outcome.warnings ?? []).map((warning) => ({
     rule: warning.rule,
     severity: warning.severity ?? 'warning',
@@ -477,7 +507,12 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
   if (before?.ok) {
     const images = new Map(before.rendered.containers.map((c) => [containerSlot(c), c.image]));
     const previousCatalogs = new Map<string, CatalogLookup>();
-    for (const image of new Set(images.values())) previousCatalogs.set(image, await store.lookup(image));
+    const headImages = new Map(outcome.rendered.containers.map((c) => [containerSlot(c), c.image]));
+    // Only a container whose image this change replaces is compared with what it ran before.
+    for (const container of before.rendered.containers) {
+      const slot = containerSlot(container);
+      if (headImages.has(slot) && headImages.get(slot) !== container.image) previousCatalogs.set(slot, await store.lookup(container.image, container, { baseRegistries }));
+    }
     previous = { images, catalogs: previousCatalogs };
   }
   return [...warnings, ...checkContainerFlags(outcome.rendered, lookups as CatalogLookups, previous)];

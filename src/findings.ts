@@ -13,7 +13,10 @@ export const COULD_NOT_CHECK_RULE = 'render/source-unreachable';
 export const NIX_NOT_AVAILABLE_RULE = 'nix/not-available';
 
 /** Every rule that means "not checked" rather than "wrong": none blocks, any makes the verdict incomplete. */
-export const COULD_NOT_CHECK_RULES: ReadonlySet<string> = new Set([COULD_NOT_CHECK_RULE, NIX_NOT_AVAILABLE_RULE]);
+/** An upgraded image whose help the guard would take from its registry, which did not answer. */
+export const CAPTURE_UNREACHABLE_RULE = 'container-flags/capture-unreachable';
+
+export const COULD_NOT_CHECK_RULES: ReadonlySet<string> = new Set([COULD_NOT_CHECK_RULE, NIX_NOT_AVAILABLE_RULE, CAPTURE_UNREACHABLE_RULE]);
 
 export type Verdict = 'pass' | 'fail' | 'incomplete';
 

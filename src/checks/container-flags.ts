@@ -28,12 +28,14 @@ export const CONTAINER_FLAG_RULES: Record<ArgProblemKind, string> = {
   'bad-env-value': 'container-flags/bad-env-value',
 };
 
+/** Ground truth per container slot ("Deployment/name container"): what its image accepts. */
 export type CatalogLookups = ReadonlyMap<string, CatalogLookup>;
 
 /** The same release at the base revision: which image each container ran before this change. */
 export interface PreviousRender {
   /** "Deployment/name container" -> image */
   images: ReadonlyMap<string, string>;
+  /** "Deployment/name container" -> ground truth of the image it ran */
   catalogs: CatalogLookups;
 }
 
@@ -43,12 +45,17 @@ export function containerSlot(container: Pick<RenderedContainer, 'workload' | 'n
 
 /** Every rendered container's command line, checked against its image's own --help. */
 export function checkContainerFlags(rendered: RenderedRelease, catalogs: CatalogLookups, previous?: PreviousRender): DraftFinding[] {
+  const aboutHelp = new Map<string, DraftFinding>();
+  for (const container of rendered.containers) {
+    for (const finding of groundTruthFindings(rendered, container, catalogs.get(containerSlot(container)))) aboutHelp.set(`${finding.rule} ${finding.message}`, finding);
+  }
   const perContainer = rendered.containers.flatMap((container) => {
-    const before = previous?.images.get(containerSlot(container));
-    const previousLookup = before && before !== container.image ? previous?.catalogs.get(before) : undefined;
-    return checkContainer(rendered, container, catalogs.get(container.image), previousLookup);
+    const slot = containerSlot(container);
+    const before = previous?.images.get(slot);
+    const previousLookup = before && before !== container.image ? previous?.catalogs.get(slot) : undefined;
+    return checkContainer(rendered, container, catalogs.get(slot), previousLookup);
   });
-  return [...inspectionFindings(rendered), ...perContainer];
+  return [...inspectionFindings(rendered), ...aboutHelp.values(), ...perContainer];
 }
 
 function checkContainer(rendered: RenderedRelease, container: RenderedContainer, lookup: CatalogLookup | undefined, previousLookup?: CatalogLookup): DraftFinding[] {
@@ -62,19 +69,7 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
   const hasCommandLine = (container.args?.length ?? 0) > 0 || (container.command?.length ?? 0) > 0;
   if (!lookup || lookup.status === 'missing' || lookup.status === 'unparsable') {
     if (!hasCommandLine || !lookup) return [];
-    const image = lookup.image;
-    const why = lookup.status === 'missing'
-      ? `no help output is known for ${formatImage(image)} (expected ${lookup.expectedFile})`
-      : `the help output in ${lookup.file} could not be parsed: ${lookup.reason}`;
-    return [{
-      rule: 'container-flags/unverified',
-      severity: 'warning',
-      message: `${where}: flags not verified: ${why}`,
-      location: locateImage(rendered, image.repository, image.tag),
-      subject,
-      evidence: [`${container.command ? `command: ${displayArguments(rendered, container.command)}; ` : ''}args: ${displayArguments(rendered, container.args)}`],
-      suggestion: `capture it: npx guard flags capture ${formatImage(image)} --run "docker run --rm ${formatImage(image)} --help"`,
-    }];
+    return [unverified(rendered, container, lookup, previousLookup, where, subject)];
   }
   if (lookup.status === 'skipped') {
     if (!hasCommandLine) return [];
@@ -86,7 +81,7 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
       subject,
     }];
   }
-  const argv = argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program, (script) => displayArgument(rendered, script));
+  const argv = ofSubcommand(argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program, (script) => displayArgument(rendered, script)), lookup);
   if (argv.kind === 'shell-script') {
     return [{
       rule: 'container-flags/shell-script',
@@ -164,7 +159,7 @@ function unknownEnvironment(rendered: RenderedRelease, container: RenderedContai
         location: locateArgument(rendered, name).location,
         subject,
         evidence: [`${lookup.label} reads ${prefix}* variables for its flags (${lookup.file})`],
-        ...(flag && flag.line > 0 ? { related: [{ path: lookup.file, line: flag.line, message: `${flag.declaration}: ${flag.help}` }] } : {}),
+        ...(lookup.inRepository && flag && flag.line > 0 ? { related: [{ path: lookup.file, line: flag.line, message: `${flag.declaration}: ${flag.help}` }] } : {}),
         ...(close ? { suggestion: close } : {}),
       };
     });
@@ -179,6 +174,21 @@ type Argv =
  * The arguments the image's binary receives: args alone, command[1..] + args when command names
  * that binary, or the words of a plain `sh -c "exec BIN args"` script.
  */
+/**
+ * Help captured for a subcommand describes the args after it; pflag catalogs know their subcommand
+ * and read the whole line, other frameworks' parsers of a subcommand see only what follows it.
+ */
+function ofSubcommand(argv: Argv, lookup: Extract<CatalogLookup, { status: 'found' }>): Argv {
+  if (argv.kind !== 'binary' || !lookup.subcommand?.length || lookup.catalog.framework === 'pflag') return argv;
+  let index = -1;
+  for (const word of lookup.subcommand) {
+    index = argv.args.indexOf(word, index + 1);
+    if (index < 0) return argv;
+  }
+  const skip = index + 1;
+  return { kind: 'binary', args: argv.args.slice(skip), offsetLabel: (i) => argv.offsetLabel(i + skip) };
+}
+
 function argumentsOfBinary(container: RenderedContainer, binary: string | undefined, display: (script: string) => string): Argv {
   const args = container.args ?? [];
   const command = container.command;
@@ -225,8 +235,8 @@ function toFinding(
   for (const variable of substituted) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
   const related: Array<SourceLocation & { message?: string }> = [];
   const suggested = problem.suggestion ? lookup.catalog.flags.find((f) => `--${f.name}` === problem.suggestion?.split('=')[0]) : undefined;
-  if (suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
-  if (problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
+  if (lookup.inRepository && suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
+  if (lookup.inRepository && problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
   for (const variable of substituted) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
   const finding: DraftFinding = {
     rule: CONTAINER_FLAG_RULES[problem.kind],
@@ -257,11 +267,70 @@ function asRemovedInUpgrade(finding: DraftFinding, problem: ArgProblem, lookup: 
     ...finding,
     rule: 'container-flags/removed-in-upgrade',
     message: `${finding.message.split(':')[0]}: --${problem.flag} was removed in ${lookup.label}; ${previous.label}, which this container ran before the change, had it${problem.suggestion ? `; did you mean ${problem.suggestion}?` : ''}`,
-    evidence: [...(finding.evidence ?? []), `${previous.file}:${known.line}: ${known.declaration}  ${known.help}`],
-    related: [...(finding.related ?? []), { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }],
+    evidence: [...(finding.evidence ?? []), helpEvidence(previous, known)],
+    ...(previous.inRepository ? { related: [...(finding.related ?? []), { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }] } : {}),
   };
 }
 
 function helpEvidence(lookup: Extract<CatalogLookup, { status: 'found' }>, spec: FlagSpec): string {
-  return `${lookup.file}:${spec.line}: ${spec.declaration}  ${spec.help}`.trim();
+  const where = lookup.inRepository ? `${lookup.file}:${spec.line}` : lookup.file;
+  return `${where}: ${spec.declaration}  ${spec.help}`.trim();
+}
+
+/**
+ * A container whose image's flags cannot be verified. After an upgrade of an image whose flags were
+ * verified, that blocks: the new tag is exactly where a removed or renamed flag hides.
+ */
+function unverified(
+  rendered: RenderedRelease,
+  container: RenderedContainer,
+  lookup: Extract<CatalogLookup, { status: 'missing' | 'unparsable' }>,
+  previousLookup: CatalogLookup | undefined,
+  where: string,
+  subject: DraftFinding['subject'],
+): DraftFinding {
+  const image = lookup.image;
+  const reasons = [lookup.status === 'missing'
+    ? `no help output is known for ${formatImage(image)} (expected ${lookup.expectedFile})`
+    : `the help output in ${lookup.file} could not be parsed: ${lookup.reason}`];
+  if (lookup.status === 'missing' && lookup.captureFailure) reasons.push(`it could not be taken from the image: ${lookup.captureFailure.reason}`);
+  if (lookup.status === 'missing' && lookup.untrustedFile) reasons.push(`${lookup.untrustedFile} comes with this change, and a help file counts only once merged or when the image confirms it`);
+  const base = {
+    location: locateImage(rendered, image.repository, image.tag),
+    subject,
+    evidence: [`${container.command ? `command: ${displayArguments(rendered, container.command)}; ` : ''}args: ${displayArguments(rendered, container.args)}`],
+    suggestion: `capture it from the image: npx guard flags capture ${formatImage(image)}`,
+  };
+  if (previousLookup?.status === 'found') {
+    const unreachable = lookup.status === 'missing' && lookup.captureFailure?.unreachable === true;
+    return {
+      ...base,
+      rule: unreachable ? 'container-flags/capture-unreachable' : 'container-flags/unverified-upgrade',
+      severity: 'error',
+      message: `${where}: ${formatImage(image)} replaces ${previousLookup.label}, whose flags were verified, and its own flags cannot be: ${reasons.join('; ')}`,
+    };
+  }
+  return { ...base, rule: 'container-flags/unverified', severity: 'warning', message: `${where}: flags not verified: ${reasons.join('; ')}` };
+}
+
+/** What the ground truth itself says: a help file of the change that the image contradicts, a tag that moved. */
+function groundTruthFindings(rendered: RenderedRelease, container: RenderedContainer, lookup: CatalogLookup | undefined): DraftFinding[] {
+  if (lookup?.status !== 'found') return [];
+  const subject = { ...rendered.subject, image: container.image };
+  const findings: DraftFinding[] = [];
+  if (lookup.conflict) {
+    findings.push({
+      rule: 'container-flags/help-disagrees',
+      severity: 'error',
+      message: `${lookup.conflict.file}, which this change adds or edits, does not match the help of ${formatImage(lookup.image)} itself: ${lookup.conflict.differences.join('; ')}`,
+      location: { path: lookup.conflict.file, line: 1 },
+      subject,
+      evidence: [`the image's own help: ${lookup.file}`],
+      suggestion: `drop the file, or write the image's help into it with: npx guard flags capture ${formatImage(lookup.image)}`,
+    });
+  }
+  for (const note of lookup.notes ?? []) {
+    findings.push({ rule: 'container-flags/tag-moved', severity: 'notice', message: `${formatImage(lookup.image)}: ${note}`, location: locateImage(rendered, lookup.image.repository, lookup.image.tag), subject });
+  }
+  return findings;
 }

@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { GuardError } from '../errors.js';
 import { parseHelp } from './frameworks/registry.js';
 import { parseImageRef } from './image-ref.js';
+import { formatStoredHelp, type HelpProvenance } from './help-header.js';
 import { DEFAULT_HELP_DIR, helpFileFor } from './store.js';
 
 export interface CaptureRequest {
@@ -17,6 +18,10 @@ export interface CaptureRequest {
   run?: string;
   stdinText?: string;
   timeoutMs?: number;
+  /** Written above the help in the file (src/flags/help-header.ts). */
+  provenance?: HelpProvenance;
+  /** The help itself, already captured (from the image). */
+  text?: string;
 }
 
 export interface CaptureResult {
@@ -29,22 +34,34 @@ export interface CaptureResult {
   warning?: string;
 }
 
-/** Store a binary's help output where `guard check` looks for it: <helpDir>/<repository>/<tag>.txt */
+/**
+ * Store a binary's help output where `guard check` looks for it: <helpDir>/<repository>/<tag>.txt.
+ * Only help that a framework reads is stored: an error message (a container runtime without its
+ * daemon, a binary that is not there) is refused, and nothing is written.
+ */
 export async function captureHelp(request: CaptureRequest): Promise<CaptureResult> {
   const text = await readHelpText(request);
   if (text.trim() === '') throw new GuardError('the captured help output is empty', undefined, 'check the command or file; kingpin binaries print --help on stderr, which --run captures too');
-  const relative = helpFileFor(parseImageRef(request.image), request.helpDir ?? DEFAULT_HELP_DIR);
-  const target = path.join(request.repoRoot, relative);
-  await fs.mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.${process.pid}.partial`;
-  await fs.writeFile(temporary, text.endsWith('\n') ? text : text + '\n');
-  await fs.rename(temporary, target);
   const parsed = parseHelp(text);
-  if (!parsed.ok) return { image: request.image, file: relative, flagCount: 0, warning: `stored, but ${parsed.reason}; containers using this image will be reported as unverified` };
+  if (!parsed.ok) {
+    const firstLine = text.trim().split('\n')[0]!.slice(0, 200);
+    throw new GuardError(`not stored: the output is not help that the guard can read (${parsed.reason}); it begins: ${firstLine}`, undefined, 'run the command by hand and check it prints the binary\'s --help; or capture from the registry without --run');
+  }
+  const relative = helpFileFor(parseImageRef(request.image), request.helpDir ?? DEFAULT_HELP_DIR);
+  await writeHelpFile(path.join(request.repoRoot, relative), request.provenance ? formatStoredHelp(request.provenance, text) : text);
   return { image: request.image, file: relative, framework: parsed.catalog.framework, flagCount: parsed.catalog.flags.filter((f) => !f.hidden).length };
 }
 
+/** Written whole or not at all. */
+export async function writeHelpFile(target: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const temporary = `${target}.${process.pid}.partial`;
+  await fs.writeFile(temporary, content.endsWith('\n') ? content : content + '\n');
+  await fs.rename(temporary, target);
+}
+
 async function readHelpText(request: CaptureRequest): Promise<string> {
+  if (request.text !== undefined) return request.text;
   if (request.fromFile !== undefined && request.run !== undefined) throw new GuardError('use either --from or --run, not both');
   if (request.fromFile === '-') return request.stdinText ?? '';
   if (request.fromFile !== undefined) {

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { runCheck } from '../../src/engine.js';
 import type { TestRepo } from '../support/git-repo.js';
 import { assertValidReport } from '../support/report-schema.js';
 import { BASE_VALUES, exampleRepo, externalDnsRelease } from '../support/scenario.js';
+import { incidentFixture } from '../support/paths.js';
 
 const cacheDir = path.join(os.tmpdir(), 'guard-test-cache');
 const HR = 'infrastructure/external-dns/helmrelease.yaml';
@@ -134,16 +136,36 @@ describe('container-flags on rendered HelmReleases', () => {
     expect(finding?.introduced).toBe(true);
   });
 
-  it('says "unverified" for an image without a known help output, and fails only when warnings fail', async () => {
+  it('blocks an upgrade to an image whose flags cannot be verified, and says "could not check" when its registry does not answer', async () => {
     const text = externalDnsRelease({ ...BASE_VALUES, image: { tag: 'v0.18.0' } });
+    // registry.k8s.io is not reachable from the tests: the help cannot be captured from the image.
     const report = await checkChange({ [HR]: text });
-    const finding = report.findings.find((f) => f.rule === 'container-flags/unverified');
-    expect(finding?.severity).toBe('warning');
-    expect(finding?.location).toMatchObject({ path: HR, line: lineOf(text, 'tag: v0.18.0') });
-    expect(finding?.message).toContain('.guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt');
-    expect(report.summary.verdict).toBe('pass');
-    const strict = await runCheck({ cwd: repo!.dir, base: 'main', head: 'change', cacheDir, failOn: 'warning' });
-    expect(strict.summary.verdict).toBe('fail');
+    const unreachable = report.findings.find((f) => f.rule === 'container-flags/capture-unreachable');
+    expect(unreachable?.severity).toBe('error');
+    expect(unreachable?.location).toMatchObject({ path: HR, line: lineOf(text, 'tag: v0.18.0') });
+    expect(unreachable?.message).toContain('replaces external-dns v0.19.0, whose flags were verified');
+    expect(unreachable?.message).toContain('.guard/help/registry.k8s.io/external-dns/external-dns/v0.18.0.txt');
+    expect(report.summary.verdict).toBe('incomplete');
+    // Without capture, nothing can verify the new tag: the upgrade is blocked with the command to run.
+    await repo!.remove();
+    const policy = await fs.readFile(path.join(incidentFixture, 'base', '.guard.yaml'), 'utf8');
+    repo = await exampleRepo({ '.guard.yaml': `${policy}\nflags:\n  capture: off\n` });
+    await repo.commit('change', { [HR]: text });
+    const off = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const blocked = off.findings.find((f) => f.rule === 'container-flags/unverified-upgrade');
+    expect(blocked?.severity).toBe('error');
+    expect(blocked?.suggestion).toBe('capture it from the image: npx guard flags capture registry.k8s.io/external-dns/external-dns:v0.18.0');
+    expect(off.summary.verdict).toBe('fail');
+  });
+
+  it('never pulls from a registry the base revision does not use: moving a verified container there is blocked', async () => {
+    const text = externalDnsRelease({ ...BASE_VALUES, image: { repository: 'example.invalid/dns/external-dns', tag: 'v0.18.0' } });
+    const report = await checkChange({ [HR]: text });
+    const finding = report.findings.find((f) => f.rule === 'container-flags/unverified-upgrade');
+    expect(finding?.severity).toBe('error');
+    expect(finding?.message).toContain('.guard/help/example.invalid/dns/external-dns/v0.18.0.txt');
+    expect(finding?.message).toContain('its registry example.invalid is not one the base revision pulls from');
+    expect(report.summary.verdict).toBe('fail');
   });
 
   it('does not report a finding the base revision already had as introduced', async () => {

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readCacheFile } from '../tools/cache-file.js';
+import type { CapturedHelp as CachedHelp } from './store.js';
+
+interface Entry {
+  format: 1;
+  key: string;
+  sha256: string;
+  help: CachedHelp;
+}
+
+const MAX_ENTRY_BYTES = 1024 * 1024;
+
+/**
+ * Help captured from images, keyed by what decides it: the image digest (an image by digest never
+ * changes), the platform, and what the container runs (its command and the words that may name
+ * a subcommand). Entries carry their key and content hash, checked on every read.
+ */
+export class HelpCache {
+  constructor(private readonly dir: string | undefined) {}
+
+  static key(parts: { digest: string; platform: string; command?: string[]; args?: string[] }): string {
+    return createHash('sha256').update(JSON.stringify([parts.digest, parts.platform, parts.command ?? null, leadingWords(parts.args)])).digest('hex');
+  }
+
+  async get(key: string): Promise<CachedHelp | undefined> {
+    const file = this.file(key);
+    if (!file) return undefined;
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES);
+    if (text === undefined) return undefined;
+    try {
+      const entry = JSON.parse(text) as Partial<Entry>;
+      if (entry.format !== 1 || entry.key !== key || !entry.help || typeof entry.help.text !== 'string' || typeof entry.help.provenance?.image !== 'string') return undefined;
+      return entry.sha256 === contentHash(entry.help) ? entry.help : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(key: string, help: CachedHelp): Promise<void> {
+    const file = this.file(key);
+    if (!file) return;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    const entry: Entry = { format: 1, key, sha256: contentHash(help), help };
+    await fs.writeFile(temporary, JSON.stringify(entry));
+    await fs.rename(temporary, file);
+  }
+
+  private file(key: string): string | undefined {
+    return this.dir ? path.join(this.dir, key.slice(0, 2), `${key}.json`) : undefined;
+  }
+}
+
+/** The args before the first flag: where a subcommand is named (`proxy`, `config view`). */
+function leadingWords(args: string[] | undefined): string[] | null {
+  if (!args) return null;
+  const words: string[] = [];
+  for (const arg of args) {
+    if (arg.startsWith('-') || words.length >= 3) break;
+    words.push(arg);
+  }
+  return words;
+}
+
+function contentHash(help: CachedHelp): string {
+  return createHash('sha256').update(JSON.stringify(help)).digest('hex');
+}
