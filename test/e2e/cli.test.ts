@@ -92,7 +92,7 @@ describe('guard flags capture', () => {
     const help = (file: string) => path.join(repoRoot, 'fixtures', 'help', file);
     const rg = await guard(['flags', 'show', help('ripgrep/13.0.0.txt')], { cwd: work });
     expect(rg.exitCode).toBe(0);
-    expect(rg.stdout.split('\n')[0]).toBe('rg: clap (clap2), 100 flags, takes arguments');
+    expect(rg.stdout.split('\n')[0]).toBe('rg: clap (clap2), 138 flags, takes arguments');
     expect(rg.stdout).toMatch(/^ {2}-A, --after-context <NUM> +value \(usize\), overrides --context --passthru$/m);
     const jsonTool = await guard(['flags', 'show', help('python3-json-tool/3.11.2.txt')], { cwd: work });
     expect(jsonTool.stdout).toContain('at most one of: --indent | --tab | --no-indent | --compact');

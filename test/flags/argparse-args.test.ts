@@ -169,3 +169,52 @@ describe('args as argparse parses them', () => {
     expect(refusal(calendar, ['-t', 'x', '-h'])).toHaveLength(1);
   });
 });
+
+describe('argparse help beyond the layouts argparse writes itself', () => {
+  const appHelp = [
+    'usage: serve [OPTIONS] [APP]',
+    '',
+    'options:',
+    '  -h, --help            show this help message and exit',
+    '  -b, --bind ADDRESS    where to listen',
+    '  -v, --verbose         more output (repeat for more)',
+    '',
+  ].join('\n');
+
+  it('takes plain arguments it cannot place (a usage line written by hand) without refusing them, and still checks the options after them', () => {
+    const app = parseArgparseHelp(appHelp);
+    expect(app.positionals).toBeUndefined();
+    expect(app.acceptsPositionals).toBe(true);
+    expect(validateArgs(app, ['-b', '0.0.0.0', 'main:app'])).toEqual([]);
+    expect(validateArgs(app, ['main:app', 'extra', '-vv'])).toEqual([]);
+    expect(validateArgs(app, ['main:app', '--bnd', 'x'])).toMatchObject([{ kind: 'unknown-flag', suggestion: '--bind' }]);
+    expect(validateArgs(app, ['main:app', '-v3'])).toMatchObject([{ kind: 'bool-with-value' }]);
+  });
+
+  it('checks options after a `file ...` positional (python3 -m gzip)', () => {
+    const gzip = parseArgparseHelp(readFileSync(path.join(fixtures, 'help/python3-gzip/3.11.2.txt'), 'utf8'));
+    expect(validateArgs(gzip, ['a', 'b', '--fast'])).toEqual([]);
+    expect(validateArgs(gzip, ['a', '--bogus'])).toMatchObject([{ kind: 'unknown-flag' }]);
+    expect(validateArgs(gzip, ['a', '--fast', 'b', '--best'])).toMatchObject([{ kind: 'conflict' }]);
+  });
+
+  it('names the program by what comes before [-h], even "python -m ast" whose -m is also an option', () => {
+    const ast = parseArgparseHelp(readFileSync(path.join(fixtures, 'help/python3-ast/3.11.2.txt'), 'utf8'));
+    expect(ast.program).toBe('python -m ast');
+    expect(ast.flags.find((f) => f.name === 'mode')).toMatchObject({ required: false, enumValues: ['exec', 'single', 'eval', 'func_type'] });
+    expect(validateArgs(ast, [])).toEqual([]);
+  });
+
+  it("reads yamllint's lone `-` option, and does not require the group it forms with FILE_OR_DIR (printed as two optional items)", () => {
+    const yamllint = parseArgparseHelp(readFileSync(path.join(fixtures, 'help/yamllint/1.29.0.txt'), 'utf8'));
+    expect(yamllint.flags.find((f) => f.name === '-')).toMatchObject({ isBoolean: true, spellings: ['-'] });
+    expect(validateArgs(yamllint, ['-s', '-', '-s', '-'])).toEqual([]);
+    expect(validateArgs(yamllint, [])).toEqual([]);
+    expect(validateArgs(yamllint, ['-f', 'json', 'x.yaml'])).toMatchObject([{ kind: 'bad-enum' }]);
+  });
+
+  it('finds the usage after a banner the program printed on its other stream (the capture joins stdout and stderr)', () => {
+    const text = ['serve 2.1 starting', '', ...appHelp.split('\n')].join('\n');
+    expect(parseHelp(text)).toMatchObject({ ok: true, catalog: { framework: 'argparse', program: 'serve' } });
+  });
+});

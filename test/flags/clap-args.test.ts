@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { doubtfulClapArgs } from '../../src/flags/frameworks/clap-args.js';
 import { parseClapHelp } from '../../src/flags/frameworks/clap.js';
 import { parseHelp, validateArgs } from '../../src/flags/frameworks/registry.js';
 import { fixtures } from '../support/paths.js';
@@ -38,10 +39,14 @@ describe('clap help', () => {
     expect(rg.flags.find((f) => f.name === 'unrestricted')).toMatchObject({ short: 'u', isBoolean: true, valueType: 'count' });
   });
 
-  it('tells clap 3 from clap 2 by its help texts: clap 3 refuses a repeated switch', () => {
+  it('tells clap 3 from clap 2 by its help texts; a repeat in clap 3 is not blocked (it depends on args_override_self, which the help does not print)', () => {
     const clap3 = parseClapHelp(['tool 1.0', '', 'USAGE:', '    tool [OPTIONS]', '', 'OPTIONS:', '    -h, --help       Print help information', '    -q, --quiet      Print less', '    -V, --version    Print version information', ''].join('\n'));
     expect(clap3.variant).toBe('clap3');
-    expect(validateArgs(clap3, ['-q', '-q'])).toMatchObject([{ kind: 'repeated', binaryError: "error: The argument '--quiet' was provided more than once, but cannot be used multiple times" }]);
+    // tealdeer 1.5 refuses `-l -l`, bat 0.22 accepts `-n -n`: both clap 3.2.
+    expect(validateArgs(clap3, ['-q', '-q'])).toEqual([]);
+    expect(validateArgs(clap3, ['--quiet=yes'])).toMatchObject([{ kind: 'bool-with-value', binaryError: "error: The value 'yes' was provided to '--quiet' but it wasn't expecting any more values" }]);
+    expect(validateArgs(clap3, ['stray'])).toMatchObject([{ kind: 'unexpected-positional' }]);
+    expect(validateArgs(clap3, ['-q', '--help', '--bogus'])).toEqual([]);
   });
 
   it('reads the clap 3/4 layout: [possible values], [default], [env]', () => {
@@ -101,13 +106,57 @@ describe('args as clap parses them', () => {
     expect(validateArgs(rg, ['-m='])).toMatchObject([{ kind: 'bad-value', flag: 'max-count' }]);
   });
 
-  it('allows a clap 4 option once unless it takes many values', () => {
+  it('does not block a repeated clap 4 option; checks every value given', () => {
     const scan = parseClapHelp(clap4Help);
     expect(validateArgs(scan, ['--level', 'debug', '--tag', 'a', '--tag', 'b', 'src'])).toEqual([]);
-    expect(validateArgs(scan, ['--level', 'debug', '--level', 'warn'])).toMatchObject([{ kind: 'repeated', flag: 'level' }]);
-    expect(validateArgs(scan, ['--level', 'loud'])).toMatchObject([{ kind: 'bad-enum' }]);
-    expect(validateArgs(scan, ['-q', '-q'])).toMatchObject([{ kind: 'repeated', binaryError: "error: the argument '--quiet' cannot be used multiple times" }]);
+    // fd 8.6 keeps the last value, rsass 0.27 refuses the repeat: both clap 4.0, and the help does not say which.
+    expect(validateArgs(scan, ['--level', 'debug', '--level', 'warn', 'src'])).toEqual([]);
+    expect(validateArgs(scan, ['-q', '-q', 'src'])).toEqual([]);
+    expect(validateArgs(scan, ['--level', 'loud', 'src'])).toMatchObject([{ kind: 'bad-enum' }]);
+    // clap 4 checks each value when it is parsed, also one a later use replaces.
+    expect(validateArgs(scan, ['--level', 'loud', '--level', 'info', 'src'])).toMatchObject([{ kind: 'bad-enum' }]);
     expect(validateArgs(scan, ['-ddd', '--pair', 'a', 'b', '--threads', '4', 'src'])).toEqual([]);
     expect(validateArgs(scan, ['--pair', 'a'])).toMatchObject([{ kind: 'missing-value', flag: 'pair' }]);
+  });
+
+  it('counts positionals against a usage line clap wrote: required <PATH> missing, one too many', () => {
+    const scan = parseClapHelp(clap4Help);
+    expect(scan.positionals).toEqual([{ name: 'PATH', arity: 1 }]);
+    expect(validateArgs(scan, ['-q'])).toMatchObject([{ kind: 'missing-required', binaryError: 'error: The following required arguments were not provided:\n    <PATH>' }]);
+    expect(validateArgs(scan, ['-q', 'a', 'b'])).toMatchObject([{ kind: 'unexpected-positional', argIndex: 2 }]);
+    expect(validateArgs(scan, ['-q', '--', '-a'])).toEqual([]);
+    expect(validateArgs(scan, ['--help'])).toEqual([]);
+    // A usage line written by hand (ripgrep's, several forms) leaves the count unchecked.
+    expect(rg.positionals).toBeUndefined();
+  });
+
+  it('accepts hidden arguments that another flag\'s help names (fd: "overridden with --no-hidden"), with or without a value', () => {
+    const fd = parseClapHelp(readFileSync(path.join(fixtures, 'help/fd-find/8.6.0.txt'), 'utf8'));
+    expect(validateArgs(fd, ['--hidden', '--no-hidden', 'x'])).toEqual([]);
+    expect(validateArgs(fd, ['--no-hidden=1', 'x', '.', 'y'])).toEqual([]);
+    expect(validateArgs(fd, ['--hiden'])).toMatchObject([{ kind: 'unknown-flag', suggestion: '--hidden' }]);
+  });
+
+  it('reads clap 4 long help: lower-case placeholders, "Possible values:" lists, counters', () => {
+    const fdText = readFileSync(path.join(fixtures, 'help/fd-find/8.6.0.txt'), 'utf8');
+    expect(parseHelp(fdText)).toMatchObject({ ok: true, catalog: { framework: 'clap', variant: 'clap4', program: 'fdfind' } });
+    const rsass = parseClapHelp(readFileSync(path.join(fixtures, 'help/rsass/0.27.0.txt'), 'utf8'));
+    expect(rsass.flags.find((f) => f.name === 'style')?.enumValues).toEqual(['expanded', 'compressed']);
+    expect(validateArgs(rsass, ['-t', 'nested', 'in.scss'])).toMatchObject([{ kind: 'bad-enum' }]);
+    expect(validateArgs(rsass, ['-t', 'compressed'])).toMatchObject([{ kind: 'missing-required' }]);
+    const fd = parseClapHelp(fdText);
+    expect(validateArgs(fd, ['-uu', '-u', 'x'])).toEqual([]);
+    const bat = parseClapHelp(readFileSync(path.join(fixtures, 'help/bat/0.22.1.txt'), 'utf8'));
+    expect(bat.flags.find((f) => f.name === 'paging')?.enumValues).toEqual(['auto', 'never', 'always']);
+  });
+
+  it('names the repeats it does not block, for a warning', () => {
+    const scan = parseClapHelp(clap4Help);
+    expect(doubtfulClapArgs(scan, ['--level', 'debug', '-l', 'info', '--tag', 'a', '--tag', 'b', '-qq', 'src'])).toEqual([
+      '--level is given 2 times: scan (clap 4) either keeps the last or refuses the repeat, depending on a setting its help does not print',
+      '--quiet is given 2 times: scan (clap 4) either keeps the last or refuses the repeat, depending on a setting its help does not print',
+    ]);
+    expect(doubtfulClapArgs(scan, ['--level', 'debug', '--', '--level'])).toEqual([]);
+    expect(doubtfulClapArgs(rg, ['-n', '-n'])).toEqual([]);
   });
 });

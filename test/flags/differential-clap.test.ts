@@ -25,7 +25,7 @@ const EXCLUDED = ['help', 'version', 'files', 'type-list', 'pcre2-version', 'pre
   'colors', 'encoding', 'path-separator', 'dfa-size-limit', 'regex-size-limit', 'max-filesize', 'engine',
   // --replace also takes values that start with a dash, so given twice it swallows even `-e`: a setting the help does not show.
   'replace'];
-const flags = catalog.flags.filter((f) => !EXCLUDED.includes(f.name));
+const flags = catalog.flags.filter((f) => !f.hidden && !EXCLUDED.includes(f.name));
 const values = flags.filter((f) => !f.isBoolean);
 const booleans = flags.filter((f) => f.isBoolean);
 const shorts = flags.filter((f) => f.short);

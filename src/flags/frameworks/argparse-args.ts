@@ -287,7 +287,9 @@ class ArgparseRun {
   }
 
   private checkExtras(): void {
-    const first = this.extras[0];
+    // Positionals that a hand-written usage line names but the help does not describe: plain arguments are not judged.
+    const unknownPositionals = this.catalog.positionals === undefined && this.catalog.acceptsPositionals;
+    const first = this.extras.find((extra) => extra.option || !unknownPositionals);
     if (!first) return;
     const binaryError = `error: unrecognized arguments: ${this.extras.map((e) => e.arg).join(' ')}`;
     if (first.option) {

@@ -20,18 +20,22 @@ import { validateArgparseArgs } from './argparse-args.js';
  * values each positional takes (`[x]`, `[x ...]`, `x [x ...]`).
  */
 const SECTION = /^(\S.*):$/;
-const OPTION_LINE = /^ {2}(-\S.*?)(?: {2,}(\S.*))?$/;
+// `  -  read from standard input`: a lone dash is an option too (yamllint's).
+const OPTION_LINE = /^ {2}(-\S.*?|-(?= {2,}))(?: {2,}(\S.*))?$/;
 const POSITIONAL_LINE = /^ {2}([^\s-]\S*)(?: {2,}(\S.*))?$/;
 const CONTINUATION = /^ {4,}(\S.*)$/;
 
+/** argparse prints `usage:` first; a program's own banner on the other stream may come before it in a capture. */
+const USAGE = /^usage: \S/;
+
 export function looksLikeArgparse(text: string): boolean {
   const lines = text.split('\n');
-  return /^usage: \S/.test(lines[0] ?? '') && lines.some((l) => /^(options|optional arguments|positional arguments):$/.test(l));
+  return lines.some((l) => USAGE.test(l)) && lines.some((l) => /^(options|optional arguments|positional arguments):$/.test(l));
 }
 
 export function parseArgparseHelp(text: string): FlagCatalog {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
-  const usage = usageText(lines);
+  const usage = usageText(lines.slice(Math.max(0, lines.findIndex((l) => USAGE.test(l)))));
   const flags: FlagSpec[] = [];
   const candidates: Array<{ name: string; help: string }> = [];
   let inSection = false;
@@ -60,16 +64,21 @@ export function parseArgparseHelp(text: string): FlagCatalog {
     if (more && current) current.help = joinHelp(current.help, more[1]!.trim());
     else current = undefined;
   });
-  const topLevel = new Set(usageLevels(usage).filter(({ depth }) => depth === 0).map(({ token }) => token));
+  const program = programName(usage, flags);
+  const withoutProgram = program && usage.startsWith(program) ? usage.slice(program.length) : usage;
+  const topLevel = new Set(usageLevels(withoutProgram).filter(({ depth }) => depth === 0).map(({ token }) => token));
   for (const spec of flags) finishOption(spec, topLevel);
-  const positionals = positionalSpecs(candidates, withoutOptions(usage, flags));
-  const program = programName(usage, flags, positionals);
+  const operands = withoutOptions(withoutProgram, flags);
+  const positionals = positionalSpecs(candidates, operands);
+  // A usage line the program wrote itself (`prog [OPTIONS] [APP]`) names operands the help does not
+  // describe: which plain arguments it takes is then not known, and none is refused.
+  const custom = unaccounted(operands, positionals).length > 0;
   return {
     framework: 'argparse',
     program,
     flags,
-    positionals,
-    acceptsPositionals: positionals.length > 0,
+    positionals: custom ? undefined : positionals,
+    acceptsPositionals: custom || positionals.length > 0,
     commands: positionals.find((p) => p.command)?.enumValues,
     exclusiveGroups: exclusiveGroups(usage, flags),
   };
@@ -98,7 +107,7 @@ function optionSpec(invocation: string, help: string, line: number): FlagSpec {
   const choices = /\{([^}]*)\}/.exec(valuePart)?.[1]?.split(',');
   const takesValue = arity !== 0;
   return {
-    name: primary.replace(/^-+/, ''),
+    name: primary === '-' ? '-' : primary.replace(/^-+/, ''),
     short: short && short !== primary ? short.slice(1) : undefined,
     spellings,
     takesValue,
@@ -252,14 +261,28 @@ function splitTopLevel(content: string): string[] {
   return parts;
 }
 
-/** "python -m json.tool [-h] ..." → "python -m json.tool": the words before the first option, group or positional. */
-function programName(usage: string, flags: FlagSpec[], positionals: PositionalSpec[]): string | undefined {
+/**
+ * "python -m json.tool [-h] ..." → "python -m json.tool". argparse adds -h first, so whatever comes
+ * before `[-h]` is the program (even "python -m ast", whose `-m` is also an option of ast); without
+ * -h, the words before the first group or option.
+ */
+function programName(usage: string, flags: FlagSpec[]): string | undefined {
+  const help = /^(.*?) \[-h[\]|, ]/.exec(usage)?.[1];
+  if (help) return help.trim();
   const words: string[] = [];
   for (const word of usage.split(' ')) {
-    if (/^[[(]/.test(word) || positionals.some((p) => p.name === word) || flags.some((f) => f.spellings?.includes(word))) break;
+    if (/^[[({]/.test(word) || flags.some((f) => f.spellings?.includes(word))) break;
     words.push(word);
   }
   return words.length > 0 ? words.join(' ') : undefined;
+}
+
+/** Words of the usage (without program and options) that name no positional the help describes: `[OPTIONS]`, `[APP]`. */
+function unaccounted(operands: string, positionals: PositionalSpec[]): string[] {
+  const named = new Set(positionals.map((p) => p.name));
+  return operands
+    .split(/[\s[\]()|]+/)
+    .filter((word) => word !== '' && word !== '...' && !named.has(word));
 }
 
 function escape(text: string): string {

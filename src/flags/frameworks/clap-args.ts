@@ -24,6 +24,9 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     return undefined;
   };
   const acceptsHyphen = (spec: FlagSpec) => /PATTERN/.test(spec.placeholder ?? '');
+  // clap 3/4 check a value against its possible values when it is parsed, even one a later use replaces; clap 2 (ripgrep) the value kept.
+  const eachValueChecked = catalog.variant === 'clap3' || catalog.variant === 'clap4';
+  const maxPositionals = catalog.positionals?.some((p) => p.arity === '*' || p.arity === '+') ? Infinity : catalog.positionals?.length ?? Infinity;
   const occurrences = new Map<string, number>();
   // clap 2 counts each use of a switch and refuses two at the end, but before each new argument (and
   // at the end) it lets the last one parsed override itself back to one use: `-n -n` and `-n -nln`
@@ -38,10 +41,10 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     occurrences.set(spec.name, uses);
     if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
     lastParsed = spec;
-    // clap 2 lets any option come again (see extraValues for what that does to the arguments after it).
-    if (catalog.variant !== 'clap2' && uses > 1 && !spec.repeatable) {
-      return { kind: 'repeated', argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: catalog.variant === 'clap3' ? `error: The argument ${label(spec)} was provided more than once, but cannot be used multiple times` : `error: the argument ${label(spec)} cannot be used multiple times` };
-    }
+    // Whether clap 3/4 refuses an option given twice or keeps the last one depends on a setting
+    // (args_override_self: bat and fd keep the last, tealdeer and rsass refuse) that the help does
+    // not print, so a repeat is not blocked. clap 2: see extraValues and the end of the loop.
+    void uses;
     return undefined;
   };
 
@@ -75,11 +78,25 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     return { kind: 'repeated', argIndex: valueIndex - 1, flag: spec.name, spec, message: `--${spec.name} is given again with its value after a space, so clap 2 takes the ${count - 1} argument(s) after it as more values`, binaryError: `error: The argument ${label(spec)} requires 1 values, but ${count} were provided` };
   };
 
+  // Plain arguments, and everything after `--`: what the positionals take.
+  let plain = 0;
+  let hiddenUsed = false;
+  let firstExtra = -1;
+  const positional = (index: number) => {
+    plain++;
+    if (plain === maxPositionals + 1) firstExtra = index;
+  };
   for (let i = 0; i < args.length; i++) {
     const raw = args[i]!;
     overrideSelf();
-    if (raw === '--') break;
-    if (!raw.startsWith('-') || raw === '-') continue;
+    if (raw === '--') {
+      for (let j = i + 1; j < args.length; j++) positional(j);
+      break;
+    }
+    if (!raw.startsWith('-') || raw === '-') {
+      positional(i);
+      continue;
+    }
     if (raw.startsWith('--')) {
       const equals = raw.indexOf('=');
       const name = equals >= 0 ? raw.slice(2, equals) : raw.slice(2);
@@ -88,8 +105,17 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
         const suggestion = suggestFlag(name, catalog.flags);
         return [{ kind: 'unknown-flag', argIndex: i, flag: name, message: `--${name} is not an option of ${program}${suggestion ? `; did you mean --${suggestion.name}?` : ''}`, binaryError: `error: Found argument '--${name}' which wasn't expected, or isn't valid in this context`, suggestion: suggestion ? `--${suggestion.name}` : undefined }];
       }
+      if (spec.exitsWhenGiven) return [];
+      if (spec.hidden) {
+        hiddenUsed = true;
+        continue;
+      }
       const again = repeated(spec, i);
       if (again) return [again];
+      if (!spec.takesValue && equals >= 0 && catalog.variant !== 'clap2') {
+        const value = raw.slice(equals + 1);
+        return [{ kind: 'bool-with-value', argIndex: i, flag: spec.name, spec, message: `--${spec.name} is a switch and takes no value, but is given ${JSON.stringify(value)}`, binaryError: `error: The value '${value}' was provided to '--${spec.name}' but it wasn't expecting any more values` }];
+      }
       if (!spec.takesValue || (spec.optionalValue && equals < 0)) {
         set(spec, undefined, i);
         continue;
@@ -118,12 +144,19 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
         continue;
       }
       set(spec, value, i);
+      const invalid = eachValueChecked ? checkValue(spec, value, i) : undefined;
+      if (invalid) return [invalid];
       continue;
     }
     let rest = raw.slice(1);
     while (rest.length > 0) {
       const letter = rest[0]!;
       const spec = byShort.get(letter);
+      if (spec?.exitsWhenGiven) return [];
+      if (spec?.hidden) {
+        hiddenUsed = true;
+        break;
+      }
       if (!spec) {
         return [{ kind: 'unknown-flag', argIndex: i, flag: letter, message: `-${letter} (in ${raw}) is not an option of ${program}`, binaryError: `error: Found argument '-${letter}' which wasn't expected, or isn't valid in this context` }];
       }
@@ -146,6 +179,8 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
         break;
       }
       set(spec, value, i);
+      const invalid = eachValueChecked ? checkValue(spec, value, i) : undefined;
+      if (invalid) return [invalid];
       break;
     }
   }
@@ -165,5 +200,50 @@ export function validateClapArgs(catalog: FlagCatalog, args: string[], options: 
     const problem = checkValue(spec, value, index);
     if (problem) return [problem];
   }
+  // A hidden argument may take the next argument as its value: positionals are then not counted.
+  if (catalog.positionals && !hiddenUsed) {
+    const needed = catalog.positionals.filter((p) => p.arity === 1 || p.arity === '+').map((p) => `<${p.name}>`);
+    if (plain < needed.length) {
+      return [{ kind: 'missing-required', argIndex: -1, message: `${program} needs ${needed.join(' ')}, and the args give ${plain === 0 ? 'none' : `only ${plain}`}`, binaryError: `error: The following required arguments were not provided:\n    ${needed.slice(plain).join('\n    ')}` }];
+    }
+    if (firstExtra >= 0) {
+      return [{ kind: 'unexpected-positional', argIndex: firstExtra, message: `${program} takes at most ${maxPositionals} positional argument(s) (${catalog.positionals.map((p) => p.name).join(', ')}), but gets ${JSON.stringify(args[firstExtra])} too`, binaryError: `error: Found argument '${args[firstExtra]}' which wasn't expected, or isn't valid in this context` }];
+    }
+  }
   return [];
+}
+
+/**
+ * What the args do that a clap 3/4 program may refuse or accept depending on settings its help
+ * does not print (args_override_self: fd and bat keep the last use, tealdeer and rsass refuse a
+ * second): not a block, a warning to show. One message per option given more than once.
+ */
+export function doubtfulClapArgs(catalog: FlagCatalog, args: string[]): string[] {
+  if (catalog.variant !== 'clap3' && catalog.variant !== 'clap4') return [];
+  const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
+  const byShort = new Map(catalog.flags.filter((f) => f.short || f.name.length === 1).map((f) => [f.short ?? f.name, f]));
+  const uses = new Map<string, number>();
+  const count = (spec: FlagSpec | undefined) => {
+    if (spec && !spec.hidden && !spec.repeatable) uses.set(spec.name, (uses.get(spec.name) ?? 0) + 1);
+  };
+  for (let i = 0; i < args.length; i++) {
+    const raw = args[i]!;
+    if (raw === '--') break;
+    if (!raw.startsWith('-') || raw === '-') continue;
+    if (raw.startsWith('--')) {
+      const spec = byLong.get(raw.slice(2).split('=')[0]!);
+      count(spec);
+      if (spec?.takesValue && !raw.includes('=') && !spec.optionalValue) i += typeof spec.arity === 'number' ? spec.arity : 1;
+      continue;
+    }
+    for (const [k, letter] of [...raw.slice(1)].entries()) {
+      const spec = byShort.get(letter);
+      count(spec);
+      if (!spec || spec.takesValue) {
+        if (spec && k === raw.length - 2) i++;
+        break;
+      }
+    }
+  }
+  return [...uses].filter(([, n]) => n > 1).map(([name, n]) => `--${name} is given ${n} times: ${catalog.program ?? 'the program'} (clap ${(catalog.variant ?? '').slice(4)}) either keeps the last or refuses the repeat, depending on a setting its help does not print`);
 }
