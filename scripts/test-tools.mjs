@@ -9,6 +9,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const DIFFERENTIAL = 'test/flags/exits-at-start.test.ts';
+const CAPTURE_E2E = 'test/e2e/capture-from-registry.test.ts';
+const SANDBOXED = ['test/image/sandbox-run.test.ts', 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E];
+const LAYERS = ['test/image/pull.test.ts', 'test/image/rootfs.test.ts', 'test/image/registry-credentials.test.ts'];
 
 export const TEST_TOOLS = [
   { command: 'git', apt: 'git', files: [] },
@@ -24,13 +27,25 @@ export const TEST_TOOLS = [
       'test/install/cli-habits.test.ts',
     ],
   },
-  { command: 'prometheus-alertmanager', apt: 'prometheus-alertmanager', files: ['test/deploy/site-health.test.ts', 'test/flags/differential-kingpin.test.ts', 'test/flags/differential-kingpin-values.test.ts', DIFFERENTIAL] },
-  { command: 'docker-registry', apt: 'docker-registry', files: ['test/flux/chart-mirrors-offline.test.ts', 'test/flux/chart-sources.test.ts'] },
-  { command: 'etcd', apt: 'etcd-server', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL] },
+  { command: 'prometheus-alertmanager', apt: 'prometheus-alertmanager', files: ['test/deploy/site-health.test.ts', 'test/flags/differential-kingpin.test.ts', 'test/flags/differential-kingpin-values.test.ts', DIFFERENTIAL, 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
+  { command: 'docker-registry', apt: 'docker-registry', files: ['test/flux/chart-mirrors-offline.test.ts', 'test/flux/chart-sources.test.ts', 'test/image/pull.test.ts', CAPTURE_E2E] },
+  { command: 'bwrap', apt: 'bubblewrap', files: SANDBOXED },
+  { command: 'zstd', apt: 'zstd', files: [...LAYERS, CAPTURE_E2E] },
+  { command: 'gcc', apt: 'gcc', files: [CAPTURE_E2E] },
+  { command: 'rclone', apt: 'rclone', files: ['test/flags/capture-plan.test.ts'] },
+  { command: 'etcd', apt: 'etcd-server', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL, 'test/image/sandbox-run.test.ts', 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
   { command: 'snowflake-client', apt: 'snowflake-client', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL] },
-  { command: 'runc', apt: 'runc', files: ['test/flags/differential-urfave.test.ts', DIFFERENTIAL] },
-  { command: 'rg', apt: 'ripgrep', files: ['test/flags/differential-clap.test.ts', DIFFERENTIAL] },
-  { command: '/usr/bin/python3', apt: 'python3', files: ['test/flags/differential-argparse.test.ts', DIFFERENTIAL] },
+  { command: 'runc', apt: 'runc', files: ['test/flags/differential-urfave.test.ts', DIFFERENTIAL, CAPTURE_E2E] },
+  { command: 'rg', apt: 'ripgrep', files: ['test/flags/differential-clap.test.ts', DIFFERENTIAL, 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E] },
+  { command: '/usr/bin/python3', apt: 'python3', files: ['test/flags/differential-argparse.test.ts', DIFFERENTIAL, 'test/flags/differential-python3-ast.test.ts', 'test/flags/differential-python3-gzip.test.ts', 'test/flags/differential-python3-pickletools.test.ts', 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
+  // Real binaries beyond the project's own, one differential test each (issue 14's accuracy run).
+  { command: 'fdfind', apt: 'fd-find', files: ['test/flags/differential-fd-find.test.ts'] },
+  { command: 'rsass', apt: 'rsass', files: ['test/flags/differential-rsass.test.ts'] },
+  { command: 'batcat', apt: 'bat', files: ['test/flags/differential-bat.test.ts'] },
+  { command: 'tldr', apt: 'tealdeer', files: ['test/flags/differential-tealdeer.test.ts'] },
+  { command: 'hexyl', apt: 'hexyl', files: ['test/flags/differential-hexyl.test.ts'] },
+  { command: 'sd', apt: 'sd', files: ['test/flags/differential-sd.test.ts'] },
+  { command: 'yamllint', apt: 'yamllint', files: ['test/flags/differential-yamllint.test.ts'] },
 ];
 
 function onPath(command) {

@@ -6,6 +6,7 @@ import { formatImage } from '../flags/image-ref.js';
 import { suggestValue } from '../flags/did-you-mean.js';
 import { validateArgs } from '../flags/frameworks/registry.js';
 import { printAndExitFlag } from '../flags/exits-at-start.js';
+import { doubtfulClapArgs } from '../flags/frameworks/clap-args.js';
 import { shellInvocation } from '../flags/shell-script.js';
 import { inspectionFindings } from './rendered-inspection.js';
 import type { RenderedRelease } from '../model/release.js';
@@ -109,7 +110,20 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
   });
   const exits = printAndExitFlag(lookup.catalog, argv.args);
   if (exits && !problems.some((p) => p.argIndex >= 0 && p.argIndex <= exits.index)) findings.push(printAndExitFinding(rendered, container, lookup, argv, exits, where, subject));
-  return [...findings, ...unknownEnvironment(rendered, container, lookup, where, subject)];
+  return [...findings, ...doubtful(rendered, lookup, argv.args, where, subject), ...unknownEnvironment(rendered, container, lookup, where, subject)];
+}
+
+/** What the args do that the binary may refuse, by a setting its help does not print: said, not blocked. */
+function doubtful(rendered: RenderedRelease, lookup: Extract<CatalogLookup, { status: 'found' }>, args: string[], where: string, subject: DraftFinding['subject']): DraftFinding[] {
+  if (lookup.catalog.framework !== 'clap') return [];
+  return doubtfulClapArgs(lookup.catalog, args).map((message) => ({
+    rule: 'container-flags/may-be-refused',
+    severity: 'warning' as const,
+    message: `${where}: ${message}`,
+    location: rendered.release.locations.version,
+    subject,
+    evidence: [`${lookup.label} (clap ${lookup.catalog.variant?.replace('clap', '') ?? ''}) decides this with a setting its --help does not print`],
+  }));
 }
 
 /** `--version` / `--help` in the args: the binary prints and exits 0 before doing its work. */
@@ -175,11 +189,12 @@ type Argv =
  * that binary, or the words of a plain `sh -c "exec BIN args"` script.
  */
 /**
- * Help captured for a subcommand describes the args after it; pflag catalogs know their subcommand
- * and read the whole line, other frameworks' parsers of a subcommand see only what follows it.
+ * Help captured for a subcommand describes the args after it; catalogs that know their subcommand
+ * (pflag, and kingpin/urfave when their help names it) read the whole line, other frameworks'
+ * parsers of a subcommand see only what follows it.
  */
 function ofSubcommand(argv: Argv, lookup: Extract<CatalogLookup, { status: 'found' }>): Argv {
-  if (argv.kind !== 'binary' || !lookup.subcommand?.length || lookup.catalog.framework === 'pflag') return argv;
+  if (argv.kind !== 'binary' || !lookup.subcommand?.length || lookup.catalog.framework === 'pflag' || (lookup.catalog.subcommand?.length ?? 0) > 0) return argv;
   let index = -1;
   for (const word of lookup.subcommand) {
     index = argv.args.indexOf(word, index + 1);
