@@ -4,6 +4,7 @@
 //                                 repository (80 Flux Kustomizations) at 80 and 500 releases, and a 50-node fleet
 //   npm run bench -- 100          one size only (flat corpus)
 //   npm run bench -- home-ops 80  the home-ops shaped corpus only, at 80 releases
+//   npm run bench -- fleet        the fleet at scale only (12 and 50 toy hosts with a per-host cost: bench/fleet.mjs)
 //
 // Floors: `helm template` of the same releases with the same values, started by xargs -P <cores>
 // (no node involved), `kubectl kustomize` of each distinct Kustomization folder once, and two
@@ -19,11 +20,13 @@ import { resolveHelm } from '../build/helm/binary.js';
 
 import { forgetBuilds } from '../build/flux/kustomize-build.js';
 import { resolveKubectl } from '../build/kustomize/binary.js';
+import { benchFleetScale } from './fleet.mjs';
 import { CHART, floorBuilds, homeOpsFiles, packageChart, releaseValues, serveCharts, writeFiles } from './home-ops.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const fleetOnly = process.argv[2] === 'fleet';
 const homeOpsOnly = process.argv[2] === 'home-ops';
-const sizes = homeOpsOnly ? [] : process.argv[2] ? [Number(process.argv[2])] : [10, 100, 500];
+const sizes = homeOpsOnly || fleetOnly ? [] : process.argv[2] ? [Number(process.argv[2])] : [10, 100, 500];
 const homeOpsSizes = homeOpsOnly ? (process.argv[3] ? [Number(process.argv[3])] : [80, 500]) : process.argv[2] ? [] : [80, 500];
 const cores = os.availableParallelism();
 const CHARTS = ['external-dns', 'dns-edge', 'dns-internal'];
@@ -273,4 +276,5 @@ async function benchHomeOps(releases, apps = 80) {
 
 for (const n of sizes) await benchReleases(n);
 for (const n of homeOpsSizes) await benchHomeOps(n);
-if (!homeOpsOnly) await benchFleet(50);
+if (!homeOpsOnly && !fleetOnly) await benchFleet(50);
+if (!homeOpsOnly && (fleetOnly || !process.argv[2])) for (const hosts of [12, 50]) await benchFleetScale(hosts);

@@ -30,6 +30,8 @@ export const TEST_TOOLS = [
   { command: 'prometheus-alertmanager', apt: 'prometheus-alertmanager', files: ['test/deploy/site-health.test.ts', 'test/flags/differential-kingpin.test.ts', 'test/flags/differential-kingpin-values.test.ts', DIFFERENTIAL, 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
   { command: 'docker-registry', apt: 'docker-registry', files: ['test/flux/chart-mirrors-offline.test.ts', 'test/flux/chart-sources.test.ts', 'test/image/pull.test.ts', CAPTURE_E2E] },
   { command: 'bwrap', apt: 'bubblewrap', files: SANDBOXED },
+  { command: 'strace', apt: 'strace', files: ['test/deploy/unread-change.test.ts'] },
+  { command: '/usr/bin/time', apt: 'time', files: ['test/deploy/unread-change.test.ts'] },
   { command: 'zstd', apt: 'zstd', files: [...LAYERS, CAPTURE_E2E] },
   { command: 'gcc', apt: 'gcc', files: [CAPTURE_E2E] },
   { command: 'rclone', apt: 'rclone', files: ['test/flags/capture-plan.test.ts'] },

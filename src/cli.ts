@@ -69,7 +69,7 @@ program
   .option('--cache-dir <path>', 'chart and render cache (default: $GUARD_CACHE_DIR or ~/.cache/gitops-guard)')
   .option('--no-cache', 'do not read or write the render cache')
   .option('--shard <i/n>', 'check only shard I of N of the affected releases (merge the reports with `guard report merge`)', parseShard)
-  .option('--timings', 'print where the time went, on stderr', false)
+  .option('--timings', 'print where the time went, and how the deploy targets were evaluated, on stderr', false)
   .option('--offline', 'no network for charts: version ranges from the chart cache (newest cached match), a chart not in it is exit 2 (fill it with guard charts import)', false)
   .action(async (options: { base?: string; head?: string; all: boolean; format: 'text' | 'json' | 'sarif' | 'github' | 'forgejo'; commentMode: CommentMode; post: boolean; failOn?: Severity; dir: string; cacheDir?: string; cache: boolean; shard?: { index: number; total: number }; timings: boolean; offline: boolean }) => {
     const annotate = options.format === 'github' || options.format === 'forgejo';
@@ -78,7 +78,7 @@ program
       return;
     }
     const progress = progressReporter();
-    const { report, secrets, timings } = await checkRevisions({
+    const { report, secrets, timings, log } = await checkRevisions({
       cwd: options.dir,
       base: options.base,
       head: options.head,
@@ -95,6 +95,7 @@ program
       process.stderr.write(
         `timings: discover ${timings.discoverMs} ms, render + check ${timings.renderAndCheckMs} ms (${timings.helmRenders} helm renders, ${timings.renderCacheHits} from cache; ${timings.kustomizeBuilds} kustomize builds), deploy targets ${timings.deployMs} ms (overlapped), total ${timings.totalMs} ms\n`,
       );
+      for (const line of log) process.stderr.write(`${line}\n`);
     }
     if (options.format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (options.format === 'sarif') process.stdout.write(JSON.stringify(renderSarif(report), null, 2) + '\n');

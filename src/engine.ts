@@ -177,6 +177,8 @@ export interface CheckResult {
   timings: Timings;
   /** Values from Secrets: already removed from the report; reporters that show source lines must redact them too. */
   secrets: string[];
+  /** How the run went where the report does not say: the nix version, why the fleet was (not) evaluated. */
+  log: string[];
 }
 
 export async function checkRevisions(options: CheckOptions): Promise<CheckResult> {
@@ -339,7 +341,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       renderCacheHits: renderCache.hits,
       kustomizeBuilds: kustomizeRuns.count - kustomizeBefore,
     };
-    return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
+    return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ('log' in deployment ? deployment.log : undefined) ?? [] };
   } finally {
     await fs.rm(scratchDir, { recursive: true, force: true });
   }

@@ -2,6 +2,24 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DeployNode, FlakeFailure, NodeFailure } from '../nix/eval-deploy.js';
+import type { ReadSet } from '../nix/read-set.js';
+
+/**
+ * What the evaluations of a revision read of the repository (src/nix/read-set.ts), kept with its
+ * results: a change that touches none of it is evaluated to the same result without nix.
+ */
+export interface RecordedReads {
+  reads: ReadSet;
+  /** The store copy of the revision's source. */
+  source?: string;
+  /** Why the record cannot be relied on (strace missing, the evaluation depends on the revision itself). */
+  unusable?: string;
+  /** Whether the node list's evaluation was traced, and which nodes' were: complete when all were. */
+  names: boolean;
+  nodes: string[];
+  /** The check that no result depends on the revision's own identity (self.rev, the source's store path) was done. */
+  selfChecked?: boolean;
+}
 
 /**
  * Evaluation results of committed revisions, on disk. What a node evaluates to is fixed by the
@@ -13,10 +31,11 @@ export interface CachedRevision {
   flake?: Omit<FlakeFailure, 'ok'>;
   names?: string[];
   nodes: Record<string, { ok: true; node: DeployNode } | { ok: false; failure: NodeFailure }>;
+  reads?: RecordedReads;
 }
 
 // Bump when what is evaluated, or how, changes.
-const FORMAT = 'deploy-nodes-v1';
+const FORMAT = 'deploy-nodes-v2';
 
 export function cacheKey(parts: { commit: string; lock: string | undefined; nixVersion: string; flakeDir: string }): string {
   return createHash('sha256')
@@ -44,19 +63,36 @@ export class EvalCache {
     }
   }
 
+  /** The largest resident memory of one nix evaluation of this flake in the last run (MB), to size the pool. */
+  async peakMB(flakeDir: string): Promise<number | undefined> {
+    const file = this.file(`peak-${createHash('sha256').update(flakeDir).digest('hex').slice(0, 16)}`);
+    if (!file) return undefined;
+    const value = (await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as { peakMB?: unknown }).catch(() => undefined))?.peakMB;
+    return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+  }
+
+  async recordPeak(flakeDir: string, peakMB: number): Promise<void> {
+    const file = this.file(`peak-${createHash('sha256').update(flakeDir).digest('hex').slice(0, 16)}`);
+    if (file) await store(file, { peakMB });
+  }
+
   /** Written whole to a temporary name, then renamed: a reader never sees half an entry. */
   async write(key: string, value: CachedRevision): Promise<void> {
     const file = this.file(key);
     if (!file) return;
-    const stored: CachedRevision = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v]) => v.ok || !v.failure.timedOut)) };
+    const stored: CachedRevision = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v]) => v.ok || !(v.failure.timedOut || v.failure.outOfMemory))) };
     if (stored.flake?.timedOut) return;
-    try {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs.writeFile(temporary, JSON.stringify(stored));
-      await fs.rename(temporary, file);
-    } catch {
-      // A cache that cannot be written costs time, not correctness.
-    }
+    await store(file, stored);
+  }
+}
+
+async function store(file: string, value: unknown): Promise<void> {
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await fs.writeFile(temporary, JSON.stringify(value));
+    await fs.rename(temporary, file);
+  } catch {
+    // A cache that cannot be written costs time, not correctness.
   }
 }

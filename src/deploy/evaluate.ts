@@ -8,6 +8,11 @@ import { findNix, localInputError, NIX_INSTALL_HINT, nixCandidate, nixVersion, t
 import { localInputs } from '../nix/flake-inputs.js';
 import { inputHostPolicy, lockedInputs, refusedInputs, type InputHostPolicy, type LockedInput } from '../nix/input-fetch.js';
 import { EvalCache } from './eval-cache.js';
+import { evalConcurrency } from './eval-memory.js';
+import { headMustEvaluate, headReusesBase } from './head-reuse.js';
+import pLimit from 'p-limit';
+import { MINIMUM_NIX, supportedNix } from '../nix/nix-version.js';
+import { readTracer } from '../nix/trace-reads.js';
 import { ancestors, evaluateRevision, type FleetContext, type RevisionResult, type RevisionSpec } from './fleet-eval.js';
 import { fetchFiringAlerts } from './alertmanager.js';
 import type { ApprovalsLookup } from './approvals.js';
@@ -34,11 +39,15 @@ export interface DeployOptions {
   onEvaluate?: (label: string, node: string | undefined) => void;
 }
 
-export type DeployEvaluation =
+export type DeployEvaluation = (
   | { kind: 'none' }
   /** `baseFindings`: what the base revision had, so an evaluation error the base shares is not "introduced". */
   | { kind: 'failed'; findings: DraftFinding[]; baseFindings: DraftFinding[] }
-  | { kind: 'planned'; input: DeployCheckInput; findings: DraftFinding[]; baseFindings: DraftFinding[] };
+  | { kind: 'planned'; input: DeployCheckInput; findings: DraftFinding[]; baseFindings: DraftFinding[] }
+) & {
+  /** For the run's log: the nix version, how many nix processes at once and why, whether the head was evaluated and why. */
+  log?: string[];
+};
 
 /**
  * Evaluate the fleet at base and head with real nix and build the deploy plan the checks judge.
@@ -54,7 +63,8 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
   const flakeFile = path.posix.join(flakeDir, 'flake.nix');
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: 'none' };
-  if (!(await mayChangeEvaluation(revisions, policy.ignorePaths ?? []))) return { kind: 'none' };
+  const changed = await changedPaths(revisions);
+  if (!mayChangeEvaluation(changed, policy.ignorePaths ?? [])) return { kind: 'none', log: ['deploy: every changed path is under deploy.ignorePaths; nothing evaluated'] };
   const flakeLocation: SourceLocation = { path: flakeFile, line: 1 };
   const lockFile = path.posix.join(flakeDir, 'flake.lock');
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b) => b?.toString('utf8'));
@@ -79,23 +89,48 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
   const nixBin = await findNix();
   // Without nix the deploy targets are not checked (never passed): the HelmReleases still are, and the verdict is incomplete.
   if (!nixBin) return { kind: 'failed', findings: [nixNotAvailable(flakeLocation)], baseFindings: [] };
+  const versionText = await nixVersion(nixBin);
+  const version = supportedNix(versionText);
+  const log: string[] = [`deploy: ${version.ok ? `nix ${version.version}` : versionText}`];
+  if (!version.ok) return { kind: 'failed', findings: [nixTooOld(flakeLocation, version.reason)], baseFindings: [], log };
+  const tracer = await readTracer();
+  if (tracer.kind === 'none') log.push(`deploy: what the flake reads is not recorded (${tracer.reason}): a change that touches no file the flake reads is still evaluated`);
+  const cache = new EvalCache(options.cacheDir);
+  const pool = evalConcurrency(policy, await cache.peakMB(flakeDir));
+  log.push(`deploy: ${pool.concurrency} nix process${pool.concurrency === 1 ? '' : 'es'} at once (${pool.why})`);
 
   const context: FleetContext = {
     nixBin,
-    nixVersion: await nixVersion(nixBin),
+    nixVersion: versionText,
     repoRoot: revisions.root,
     flakeDir,
     timeoutMs: (policy.evalTimeoutSeconds ?? 300) * 1000,
-    concurrency: policy.evalConcurrency ?? 2,
-    cache: new EvalCache(options.cacheDir),
+    concurrency: pool.concurrency,
+    pool: pLimit(pool.concurrency),
+    memoryLimitMB: pool.limitMB,
+    cache,
+    tracer,
     ...(options.onEvaluate ? { onEvaluate: options.onEvaluate } : {}),
   };
   const baseSpec: RevisionSpec = { rev: revisions.baseSha, label: revisions.base.label, lockText: baseLockText, inputs: baseLock.inputs, hosts };
   const headSpec: RevisionSpec = { rev: revisions.headRev, label: revisions.head.label, lockText: headLockText, inputs: headLock.inputs, hosts };
-  // One revision after the other, each `concurrency` nix processes at most: memory is bounded by the pool.
-  const baseEval: RevisionResult = baseFlake ? await evaluateRevision(context, baseSpec) : { ok: true, names: [], nodes: new Map() };
-  const headEval = await evaluateRevision(context, headSpec);
-  const headFiles = new Set(await revisions.head.listFiles());
+  // Base and head share one pool of `concurrency` nix processes: memory is bounded by the pool. The head
+  // waits for the base only when what the base read decides whether the head needs evaluating at all.
+  const headFileList = await revisions.head.listFiles();
+  const evaluateBase = (): Promise<RevisionResult> => (baseFlake ? evaluateRevision(context, baseSpec) : Promise.resolve({ ok: true, names: [], nodes: new Map(), reads: { ok: false, reason: 'the base has no flake' } }));
+  const certain = headMustEvaluate(changed);
+  let baseEval: RevisionResult;
+  let headEval: RevisionResult;
+  if (certain) {
+    log.push(`deploy: head evaluated: ${certain}`);
+    [baseEval, headEval] = await both(evaluateBase(), evaluateRevision(context, headSpec));
+  } else {
+    baseEval = await evaluateBase();
+    const reuse = await headReusesBase(baseEval, changed, new Set(headFileList));
+    log.push(reuse.reuse ? `deploy: head not evaluated, the base's result holds for it: ${reuse.why}` : `deploy: head evaluated: ${reuse.why}`);
+    headEval = reuse.reuse ? baseEval : await evaluateRevision(context, headSpec);
+  }
+  const headFiles = new Set(headFileList);
   const baseFiles = new Set(await revisions.base.listFiles());
   const flakeFailed = (failure: FlakeFailure, files: Set<string>): DraftFinding => ({
     rule: 'nix/eval-failed',
@@ -119,7 +154,7 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
   const baseFindings: DraftFinding[] = !baseEval.ok
     ? [flakeFailed(baseEval.flake, baseFiles)]
     : [...baseEval.nodes.values()].flatMap((o) => (o.ok ? [] : [nodeFailed(o.failure, baseFiles)]));
-  if (!headEval.ok) return { kind: 'failed', findings: [flakeFailed(headEval.flake, headFiles)], baseFindings };
+  if (!headEval.ok) return { kind: 'failed', findings: [flakeFailed(headEval.flake, headFiles)], baseFindings, log };
 
   const findings: DraftFinding[] = [];
   const headNodes: DeployNode[] = [];
@@ -169,7 +204,15 @@ export async function evaluateDeploy(revisions: DeployRevisions, policy: DeployP
       ? await fetchFiringAlerts({ url, matchers: policy.alertmanager.matchers ?? { severity: 'critical' }, timeoutMs: (policy.alertmanager.timeoutSeconds ?? 10) * 1000 })
       : { ok: false, error: 'no Alertmanager URL (deploy.alertmanager.url or GUARD_ALERTMANAGER_URL)' };
   }
-  return { kind: 'planned', input, findings, baseFindings };
+  return { kind: 'planned', input, findings, baseFindings, log };
+}
+
+/** Both results; when one fails, the other is still awaited (no nix process outlives the check), then the failure thrown. */
+async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'rejected') throw first.reason;
+  if (second.status === 'rejected') throw second.reason;
+  return [first.value, second.value];
 }
 
 /** Every path the change touches (deleted ones too); the working tree's tracked files when there is no head commit. */
@@ -179,8 +222,7 @@ async function changedPaths(revisions: DeployRevisions): Promise<string[]> {
   return stdout.split('\0').filter(Boolean);
 }
 
-async function mayChangeEvaluation(revisions: DeployRevisions, ignorePaths: string[]): Promise<boolean> {
-  const changed = await changedPaths(revisions);
+function mayChangeEvaluation(changed: string[], ignorePaths: string[]): boolean {
   if (changed.length === 0 || ignorePaths.length === 0) return true;
   const ignored = picomatch(ignorePaths, { dot: true });
   return changed.some((file) => !ignored(file));
@@ -311,6 +353,19 @@ async function baselineOf(context: FleetContext, revisions: DeployRevisions, bas
     if (wanted().length === 0) break;
   }
   return { nodes, lastGood, unknown };
+}
+
+/** A nix too old (or unrecognised) for the interfaces the guard uses: not checked, like no nix at all. */
+function nixTooOld(location: SourceLocation, reason: string): DraftFinding {
+  return {
+    rule: NIX_NOT_AVAILABLE_RULE,
+    severity: 'warning',
+    message: `could not check the deploy targets (${location.path}#deploy.nodes): ${reason}; everything else is checked`,
+    location,
+    subject: { kind: 'DeployNode', name: 'deploy.nodes' },
+    suggestion: `install nix ${MINIMUM_NIX} or newer (Debian/Ubuntu: apt-get install nix-bin; elsewhere https://nixos.org/download) or set NIX_BIN`,
+    identity: 'nix-version',
+  };
 }
 
 function nixNotAvailable(location: SourceLocation): DraftFinding {

@@ -25,8 +25,14 @@ export interface DeployPolicy {
    * base flake.lock already uses, and network.allowedHosts.
    */
   allowedInputHosts?: string[];
-  /** nix processes evaluating nodes at once (one node each); default 2. */
+  /** nix processes evaluating nodes at once (one node each); default: the CPU count (then bounded by evalMemoryMB). */
   evalConcurrency?: number;
+  /**
+   * Memory for node evaluations at once, in MB; default half of the machine's memory. The pool is
+   * min(evalConcurrency, evalMemoryMB / the largest host's measured peak) and each nix process is
+   * limited to it (src/deploy/eval-memory.ts).
+   */
+  evalMemoryMB?: number;
   /** Limit for each nix process, in seconds; default 300. */
   evalTimeoutSeconds?: number;
   /** First-parent commits before base searched for a node's last good evaluation when base does not evaluate it; default 3. */

@@ -8,6 +8,9 @@ import { DECLARED_INPUTS_APPLY, parseDeclaredInputs, refusedDeclaredInputs, stag
 import { lockedInputs } from './input-fetch.js';
 import { exportRevision } from './revision-export.js';
 import { inputNamedIn, localInputs, printableUrl, type FlakeLocks } from './flake-inputs.js';
+import { EMPTY_READS, mergeReads, parseTrace, type ReadSet } from './read-set.js';
+import { gnuTime } from './memory-measure.js';
+import { straceArguments, type ReadTracer } from './trace-reads.js';
 
 /** One deploy-rs node as evaluated from `deploy.nodes.<name>`. */
 export interface DeployNode {
@@ -31,6 +34,8 @@ export interface NodeFailure {
   identity: string;
   position?: { path: string; line: number };
   timedOut?: boolean;
+  /** Stopped at the memory limit (deploy.evalMemoryMB): like a timeout, never cached. */
+  outOfMemory?: boolean;
 }
 
 /** The flake as a whole does not evaluate (flake.nix, the lock, the list of nodes). */
@@ -79,6 +84,21 @@ export interface EvalRequest {
   timeoutMs: number;
   /** Which revision this is, for messages ("base", "head"). */
   label?: string;
+  /** Record which files of the repository the evaluations read (strace), for FlakeSession.reads(). */
+  tracer?: ReadTracer;
+  /** Address space each nix process may use (prlimit --as): a runaway evaluation fails as its node, the runner stays up. */
+  memoryLimitMB?: number;
+}
+
+/** What this session's evaluations read of the repository; `unusable` says why it cannot be relied on. */
+export interface SessionReads {
+  reads: ReadSet;
+  unusable?: string;
+  /** Whether the node list's evaluation was traced, and which nodes' were. */
+  names: boolean;
+  nodes: string[];
+  /** The store copy of the revision's source the reads are under. */
+  source?: string;
 }
 
 /**
@@ -90,7 +110,8 @@ export interface EvalRequest {
  * `nixConfig` of the flake itself.
  */
 export const NIX_SETTINGS = [
-  '--extra-experimental-features', 'nix-command flakes',
+  // fetch-tree: its own feature from nix 2.19 on (an unknown name to 2.8, which ignores it).
+  '--extra-experimental-features', 'nix-command flakes fetch-tree',
   '--option', 'allow-import-from-derivation', 'false',
   '--option', 'restrict-eval', 'true',
   '--option', 'pure-eval', 'true',
@@ -109,6 +130,10 @@ export interface FlakeSession {
   names(): Promise<{ ok: true; names: string[] } | FlakeFailure>;
   /** One node by its index in `names()`: one nix process that forces only this node. */
   node(index: number, name: string): Promise<NodeOutcome>;
+  /** What the traced evaluations so far read (request.tracer). */
+  reads(): SessionReads;
+  /** The largest resident memory of one nix process of this session so far (GNU time), in MB; undefined: not measured. */
+  peakMB(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -145,13 +170,54 @@ export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
     throw error;
   }
   const { flakeRef, view } = fenced;
-  const run = (args: string[], allowedUris: string[] = []) => runTool(request.nixBin, [...NIX_SETTINGS, '--option', 'allowed-uris', allowedUris.join(' '), ...args], {
-    env: nixEnvironment(home, view !== undefined),
-    timeoutMs: request.timeoutMs,
-    maxBuffer: 256 * 1024 * 1024,
-    network: 'none',
-    ...(view ? { filesystem: view } : {}),
-  });
+  const untraceable = request.tracer?.kind === 'none' ? request.tracer.reason : request.tracer && !view ? 'reads are traced only behind the file-system fence (mount and pid namespaces)' : undefined;
+  const traced: SessionReads = { reads: EMPTY_READS, names: false, nodes: [], ...(untraceable ? { unusable: untraceable } : {}) };
+  let traces = 0;
+  let peakKB: number | undefined;
+  // Only behind the file-system fence: its pid namespace ends nix with the wrappers when a timeout kills them.
+  const timeBin = view ? await gnuTime() : undefined;
+  const prlimitBin = request.memoryLimitMB ? findExecutable('prlimit') : undefined;
+  /** `tracing`: the source's store path, when this evaluation's reads are recorded. */
+  const run = async (args: string[], allowedUris: string[] = [], tracing?: { source: string | undefined; what: string | null }) => {
+    const nixArgs = [...NIX_SETTINGS, '--option', 'allowed-uris', allowedUris.join(' '), ...args];
+    const tracer = request.tracer?.kind === 'strace' && view && tracing && !traced.unusable ? request.tracer : undefined;
+    const n = traces++;
+    const log = path.join(home, `reads-${n}.strace`);
+    const rss = path.join(home, `rss-${n}.txt`);
+    // time (max resident memory of the largest process under it) > prlimit (address space) > strace (reads) > nix.
+    const command = [
+      ...(timeBin ? [timeBin, '-f', '%M', '-o', rss] : []),
+      ...(prlimitBin ? [prlimitBin, `--as=${request.memoryLimitMB! * 1024 * 1024}`] : []),
+      ...(tracer ? [tracer.bin, ...straceArguments(tracer, log)] : []),
+      request.nixBin,
+      ...nixArgs,
+    ];
+    const result = await runTool(command[0]!, command.slice(1), {
+      env: nixEnvironment(home, view !== undefined),
+      timeoutMs: request.timeoutMs,
+      maxBuffer: 256 * 1024 * 1024,
+      network: 'none',
+      ...(view ? { filesystem: view } : {}),
+    });
+    if (timeBin) {
+      const measured = /^(\d+)\s*$/m.exec(await fs.readFile(rss, 'utf8').catch(() => ''));
+      if (measured) peakKB = Math.max(peakKB ?? 0, Number(measured[1]));
+      await fs.rm(rss, { force: true });
+    }
+    if (tracer && tracing) {
+      const text = await fs.readFile(log, 'utf8').catch(() => undefined);
+      await fs.rm(log, { force: true });
+      const parsed = text === undefined ? { ok: false as const, reason: 'strace wrote no log' } : tracing.source ? parseTrace(text, tracing.source) : { ok: false as const, reason: 'nix did not name the store copy of the flake' };
+      if (!parsed.ok) traced.unusable = parsed.reason;
+      else if (!result.timedOut) {
+        traced.source ??= tracing.source;
+        traced.reads = mergeReads(traced.reads, parsed.reads);
+        if (tracing.what === null) traced.names = true;
+        else traced.nodes.push(tracing.what);
+      }
+    }
+    return result;
+  };
   let opened: Promise<{ ok: true; locks?: FlakeLocks; source?: string } | FlakeFailure> | undefined;
   const open = () => (opened ??= (async () => {
     const metadata = await run(['flake', 'metadata', '--json', '--no-write-lock-file', '--', flakeRef]);
@@ -168,7 +234,7 @@ export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
     async names() {
       const flake = await open();
       if (!flake.ok) return flake;
-      const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', NAMES_APPLY, '--', `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', NAMES_APPLY, '--', `${flakeRef}#deploy`], lockedUrls(flake.locks), { source: flake.source, what: null });
       if (result.timedOut) return timedOut(request);
       if (result.exitCode !== 0) return failure(result.stderr, flake.locks, label, flake.source);
       const names = parseJson(result.stdout);
@@ -178,10 +244,14 @@ export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
     async node(index, name) {
       const flake = await open();
       if (!flake.ok) return { ok: false, failure: { name, error: flake.error, identity: flake.identity, ...(flake.position ? { position: flake.position } : {}) } };
-      const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', nodeApply(index), '--', `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      const result = await run(['eval', '--json', '--no-write-lock-file', '--apply', nodeApply(index), '--', `${flakeRef}#deploy`], lockedUrls(flake.locks), { source: flake.source, what: name });
       if (result.timedOut) {
         const error = `nix eval of node ${name} did not finish within ${Math.round(request.timeoutMs / 1000)} s (deploy.evalTimeoutSeconds)`;
         return { ok: false, failure: { name, error, identity: 'timeout', timedOut: true } };
+      }
+      if (result.exitCode !== 0 && request.memoryLimitMB && /^error: out of memory/m.test(result.stderr)) {
+        const error = `nix eval of node ${name} needed more memory than the ${request.memoryLimitMB} MB of address space one evaluation may use (deploy.evalMemoryMB)`;
+        return { ok: false, failure: { name, error, identity: 'out of memory', outOfMemory: true } };
       }
       // A failed evaluation may still print partial JSON: only trust stdout after exit 0.
       if (result.exitCode !== 0) {
@@ -194,6 +264,8 @@ export async function openFlake(request: EvalRequest): Promise<FlakeSession> {
       }
       return { ok: true, node: toNode(name, parsed.value) };
     },
+    reads: () => ({ ...traced, nodes: [...traced.nodes] }),
+    peakMB: () => (peakKB === undefined ? undefined : Math.ceil(peakKB / 1024)),
     close: cleanup,
   };
 }

@@ -189,7 +189,7 @@ async function fetchOne(input: LockedInput, options: FetchOptions): Promise<void
       const result = await runTool(
         options.nixBin,
         [
-          '--extra-experimental-features', 'nix-command flakes',
+          '--extra-experimental-features', 'nix-command flakes fetch-tree',
           '--option', 'flake-registry', '',
           '--option', 'substituters', '',
           '--option', 'build-users-group', '',
