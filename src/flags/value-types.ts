@@ -103,9 +103,25 @@ export function isValidGoValue(type: string, value: string): boolean {
     case 'durationSlice': return value === '' || value.split(',').every((v) => isGoDuration(v.trim()));
     case 'bools': case 'boolSlice': return value === '' || value.split(',').every((v) => isGoBool(v.trim()));
     case 'moduleSpec': return value === '' || value.split(',').every((part) => /^[^=]+=\d+$/.test(part));
+    // pflag's counter: "+1" (the bare form) or a number, strconv.ParseInt(s, 0, 0).
+    case 'count': return value === '+1' || isGoInt(value, 64);
+    // glog: -v is strconv.ParseInt(s, 10, 32); -stderrthreshold a severity name or such a number;
+    // -log_backtrace_at empty or file:N with N > 0 (strconv.Atoi).
+    case 'glogLevel': return isDecimalInt32(value);
+    case 'glogSeverity': return /^(info|warning|error|fatal)$/i.test(value) || isDecimalInt32(value);
+    case 'glogTraceLocation': return value === '' || isTraceLocation(value);
     default:
       return true;
   }
+}
+
+function isDecimalInt32(text: string): boolean {
+  return /^[+-]?\d+$/.test(text) && Math.abs(Number(text)) <= 2 ** 31;
+}
+
+function isTraceLocation(text: string): boolean {
+  const parts = text.split(':');
+  return parts.length === 2 && /^[+-]?\d+$/.test(parts[1]!) && Number(parts[1]) > 0;
 }
 
 export function goTypeError(type: string, value: string): string {
@@ -113,6 +129,7 @@ export function goTypeError(type: string, value: string): string {
   if (type === 'duration') return isGoDurationMissingUnit(value) ? `time: missing unit in duration ${JSON.stringify(value)}` : `time: invalid duration ${JSON.stringify(value)}`;
   if (type === 'number') return `strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (type === 'bool') return `strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`;
+  if (type === 'count') return `strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^u?int/.test(type)) return `strconv.Parse${type.startsWith('u') ? 'Uint' : 'Int'}: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^float/.test(type)) return `strconv.ParseFloat: parsing ${JSON.stringify(value)}: invalid syntax`;
   return `invalid value ${JSON.stringify(value)} for ${type}`;

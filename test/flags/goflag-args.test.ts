@@ -56,3 +56,40 @@ describe('args as flag.Parse reads them', () => {
     expect(validateArgs(etcd, ['--name'])).toMatchObject([{ kind: 'missing-value', binaryError: 'flag needs an argument: -name' }]);
   });
 });
+
+describe("Go's flag package behind a header of the program's own", () => {
+  const mtailText = read('mtail/3.0.0-rc50.txt');
+
+  it("reads flag.PrintDefaults' lines under a custom header (mtail: a version line, then \"Usage:\")", () => {
+    const outcome = parseHelp(mtailText);
+    expect(outcome).toMatchObject({ ok: true, catalog: { framework: 'goflag', program: 'mtail', acceptsPositionals: true } });
+    if (!outcome.ok) return;
+    const byName = (name: string) => outcome.catalog.flags.find((f) => f.name === name)!;
+    expect(byName('port')).toMatchObject({ valueType: 'string', defaultValue: '3903' });
+    expect(byName('poll_interval')).toMatchObject({ valueType: 'duration' });
+    expect(byName('one_shot')).toMatchObject({ isBoolean: true });
+    expect(validateArgs(outcome.catalog, ['-poll_interval=5'])).toMatchObject([{ kind: 'bad-value', flag: 'poll_interval' }]);
+  });
+
+  it('types the flags glog registers, whose values it checks while parsing (-v, -vmodule, -stderrthreshold, -log_backtrace_at)', () => {
+    const mtail = parseGoflagHelp(mtailText);
+    expect(validateArgs(mtail, ['-v=2', '-vmodule=main=2', '-stderrthreshold=error', '-log_backtrace_at=main.go:10'])).toEqual([]);
+    expect(validateArgs(mtail, ['-log_backtrace_at='])).toEqual([]);
+    for (const bad of [['-v=loud'], ['-vmodule=main'], ['-stderrthreshold=LOUD'], ['-log_backtrace_at=main.go']]) {
+      expect(validateArgs(mtail, bad)).toMatchObject([{ kind: 'bad-value' }]);
+    }
+  });
+
+  it('reads a header printed on stdout and the defaults on stderr, in either order of capture', () => {
+    const header = 'Usage:\n  proxy [options] <upstream>\n\nOptions:\n';
+    const defaults = '  -listen string\n    \tlisten address (default ":8080")\n  -verbose\n    \tlog more\n';
+    for (const text of [header + defaults, defaults + header]) {
+      const outcome = parseHelp(text);
+      expect(outcome).toMatchObject({ ok: true, catalog: { framework: 'goflag', acceptsPositionals: true } });
+      if (!outcome.ok) return;
+      expect(outcome.catalog.flags.filter((f) => !f.hidden).map((f) => f.name)).toEqual(['listen', 'verbose']);
+      expect(validateArgs(outcome.catalog, ['-listen', ':9090', '-verbose', 'upstream:80'])).toEqual([]);
+      expect(validateArgs(outcome.catalog, ['-lsten=:9090'])).toMatchObject([{ kind: 'unknown-flag', suggestion: '-listen' }]);
+    }
+  });
+});

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseKingpinHelp } from '../../src/flags/frameworks/kingpin.js';
 import { validateArgs } from '../../src/flags/frameworks/registry.js';
-import { externalDnsData } from '../support/paths.js';
+import { externalDnsData, fixtures } from '../support/paths.js';
 
 const catalogOf = (tag: string) => parseKingpinHelp(readFileSync(path.join(externalDnsData, `help-${tag}.txt`), 'utf8'));
 const v18 = catalogOf('v0.18.0');
@@ -102,5 +102,44 @@ describe('external-dns args as kingpin parses them', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('kingpin behaviours checked against prometheus-pushgateway, node-exporter and prometheus', () => {
+  it('takes a lone "-" for a nameless short flag: never a value ("expected argument"), alone unknown; "--flag=-" is a value', () => {
+    expect(validateArgs(v19, [...REQUIRED, '--txt-prefix', '-'])).toMatchObject([{ kind: 'missing-value', flag: 'txt-prefix', binaryError: "flag parsing error: expected argument for flag '--txt-prefix'" }, { kind: 'unknown-flag' }]);
+    expect(validateArgs(v19, [...REQUIRED, '-'])).toMatchObject([{ kind: 'unknown-flag', binaryError: "flag parsing error: unknown short flag '-'" }]);
+    expect(kinds(['--txt-prefix=-'])).toEqual([]);
+  });
+
+  it('prints the help (exit 0) before it would refuse a repeated flag, a value or a missing required flag, but not an unknown flag', () => {
+    expect(validateArgs(v19, ['--help', '--log-level=loud', '--once', '--once'])).toEqual([]);
+    expect(validateArgs(v19, ['--no-help', '--log-level=loud'])).toEqual([]);
+    expect(validateArgs(v19, ['--version', '--source=bogus'])).toEqual([]);
+    expect(validateArgs(v19, ['--help', '--bogus']).map((p) => p.kind)).toEqual(['unknown-flag', 'missing-required', 'missing-required']);
+    expect(validateArgs(v19, ['--help', '--once=true']).map((p) => p.kind)).toContain('bool-with-value');
+  });
+});
+
+describe('kingpin commands (promtool 2.42.0)', () => {
+  const read = (file: string) => parseKingpinHelp(readFileSync(path.join(fixtures, 'help/promtool/2.42.0', file), 'utf8'));
+  const top = read('top.txt');
+  const checkConfig = read('check-config.txt');
+
+  it('reads the commands of the top-level help and needs the first argument to name one (and a subcommand where it has them)', () => {
+    expect(top.commands).toEqual(expect.arrayContaining(['help', 'check', 'query', 'debug', 'check config', 'query instant']));
+    expect(validateArgs(top, ['check', 'config', '--syntax-only', 'prometheus.yml'])).toEqual([]);
+    expect(validateArgs(top, ['chek', 'config'])).toMatchObject([{ kind: 'unexpected-positional', suggestion: 'check', binaryError: 'promtool: error: expected command but got "chek", try --help' }]);
+    expect(validateArgs(top, ['check', 'confg'])).toMatchObject([{ kind: 'unexpected-positional', suggestion: 'config' }]);
+    expect(validateArgs(top, ['--enable-feature=x', 'query'])).toMatchObject([{ kind: 'missing-required', binaryError: "promtool: error: must select a subcommand of 'query', try --help" }]);
+    expect(validateArgs(top, ['--bogus', 'check', 'config'])).toMatchObject([{ kind: 'unknown-flag' }]);
+  });
+
+  it("reads a command's help: its path, its flags and its required arguments", () => {
+    expect(checkConfig).toMatchObject({ program: 'promtool', subcommand: ['check', 'config'], positionals: [{ name: 'config-files', arity: '+' }] });
+    expect(validateArgs(checkConfig, ['check', 'config', '--lint=none', 'a.yml', 'b.yml'])).toEqual([]);
+    expect(validateArgs(checkConfig, ['check', 'config', '--lint-fatal'])).toMatchObject([{ kind: 'missing-required', binaryError: "promtool: error: required argument 'config-files' not provided, try --help" }]);
+    expect(validateArgs(checkConfig, ['check', 'config', '--syntax-onyl', 'a.yml'])).toMatchObject([{ kind: 'unknown-flag', suggestion: '--syntax-only' }]);
+    expect(validateArgs(checkConfig, ['check', 'rules', 'a.yml'])).toMatchObject([{ kind: 'unexpected-positional' }]);
   });
 });

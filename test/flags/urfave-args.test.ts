@@ -49,3 +49,64 @@ describe('args as urfave/cli parses them', () => {
     expect(validateArgs(runc, ['-v', '--version', 'list'])).toMatchObject([{ kind: 'repeated', binaryError: 'Cannot use two forms of the same flag: v version' }]);
   });
 });
+
+describe('urfave/cli layouts beyond runc', () => {
+  const read = (file: string) => {
+    const outcome = parseHelp(readFileSync(path.join(fixtures, 'help', file), 'utf8'));
+    if (!outcome.ok) throw new Error(outcome.reason);
+    return outcome.catalog;
+  };
+
+  it('types a value by its printed default: bare numbers and durations are parsed by Go, quoted strings are not', () => {
+    const ctr = read('ctr/1.6.20.txt');
+    expect(ctr.flags.find((f) => f.name === 'timeout')).toMatchObject({ valueType: 'duration', defaultValue: '0s' });
+    expect(ctr.flags.find((f) => f.name === 'address')).toMatchObject({ valueType: undefined, envVar: 'CONTAINERD_ADDRESS' });
+    expect(validateArgs(ctr, ['--timeout', '5s', 'oci', 'spec'])).toEqual([]);
+    expect(validateArgs(ctr, ['--timeout', 'help'])).toMatchObject([{ kind: 'bad-value', flag: 'timeout' }]);
+    expect(validateArgs(ctr, ['--connect-timeout', '-', 'oci'])).toMatchObject([{ kind: 'bad-value' }]);
+    const lego = read('lego/4.9.1.txt');
+    expect(lego.flags.find((f) => f.name === 'http-timeout')).toMatchObject({ valueType: 'number' });
+    expect(validateArgs(lego, ['--http-timeout=abc', 'dnshelp'])).toMatchObject([{ kind: 'bad-value' }]);
+    expect(validateArgs(lego, ['--accept-tos', '-d', 'a.example', '-d', 'b.example', 'run'])).toEqual([]);
+  });
+
+  it('reads commands listed under categories (umoci) and the ASCII-art name of ctr', () => {
+    const umoci = read('umoci/0.4.7.txt');
+    expect(umoci.commands).toEqual(expect.arrayContaining(['raw', 'config', 'unpack', 'remove', 'rm', 'gc', 'ls', 'help', 'h']));
+    expect(validateArgs(umoci, ['--log', 'info', 'unpack'])).toEqual([]);
+    expect(validateArgs(umoci, ['lsit'])).toMatchObject([{ kind: 'unexpected-positional', binaryError: "No help topic for 'lsit'" }]);
+    expect(read('ctr/1.6.20.txt').program).toBe('ctr');
+  });
+});
+
+describe("urfave/cli command help (BIN CMD --help)", () => {
+  const read = (file: string) => {
+    const outcome = parseHelp(readFileSync(path.join(fixtures, 'help', file), 'utf8'));
+    if (!outcome.ok) throw new Error(outcome.reason);
+    return outcome.catalog;
+  };
+  const imagesList = read('ctr/1.6.20/images-list.txt');
+  const legoList = read('lego/4.9.1/list.txt');
+
+  it('reads the command path from NAME and the command options, with the --help urfave/cli adds', () => {
+    expect(imagesList).toMatchObject({ program: 'ctr', subcommand: ['images', 'list'], variant: undefined });
+    expect(legoList).toMatchObject({ program: 'lego', subcommand: ['list'], variant: 'urfave2' });
+    expect(imagesList.flags.map((f) => f.name)).toEqual(['quiet', 'q', 'help', 'h']);
+  });
+
+  it('leaves the global options before the path unchecked and checks the command options after it', () => {
+    expect(validateArgs(imagesList, ['--namespace', 'k8s.io', 'images', 'list', '-q', 'name==x'])).toEqual([]);
+    expect(validateArgs(imagesList, ['images', 'list', '--quite'])).toMatchObject([{ kind: 'unknown-flag', argIndex: 2, suggestion: '-quiet' }]);
+    expect(validateArgs(imagesList, ['images', 'list', '-q', '--quiet'])).toMatchObject([{ kind: 'repeated', binaryError: 'Cannot use two forms of the same flag: q quiet' }]);
+    expect(validateArgs(imagesList, ['images', 'rm', 'x'])).toMatchObject([{ kind: 'unexpected-positional' }]);
+  });
+
+  it('passes a flag after an argument unless the help proves urfave/cli v2 (which leaves it an argument)', () => {
+    // v1 reorders `name==x --quiet=maybe` and refuses it; v2 takes `--quiet=maybe` as an argument.
+    expect(validateArgs(imagesList, ['images', 'list', 'name==x', '--quiet=maybe'])).toEqual([]);
+    expect(validateArgs(legoList, ['list', 'x', '--names=maybe'])).toEqual([]);
+    expect(validateArgs(legoList, ['list', '--names=maybe', 'x'])).toMatchObject([{ kind: 'bad-value' }]);
+    // v1 moves `--` to the front of the rest: after it everything is an argument.
+    expect(validateArgs(imagesList, ['images', 'list', '--=x', '--', 'y'])).toEqual([]);
+  });
+});

@@ -20,7 +20,8 @@ export function validateGoflagArgs(catalog: FlagCatalog, args: string[], options
 }
 
 /** flag.Parse over args: the first problem (it stops there), or the index of the first argument left to the program. */
-export function parseGoFlags(catalog: FlagCatalog, args: string[], options: ValidateOptions = {}): { problem?: ArgProblem; stoppedAt: number; set: Array<{ name: string; index: number }> } {
+export function parseGoFlags(catalog: FlagCatalog, args: string[], options: ValidateOptions = {}, how: { implicitHelpStops?: boolean } = {}): { problem?: ArgProblem; stoppedAt: number; set: Array<{ name: string; index: number }> } {
+  const implicitHelpStops = how.implicitHelpStops ?? true;
   const set: Array<{ name: string; index: number }> = [];
   const byName = new Map(catalog.flags.map((f) => [f.name, f]));
   const program = options.label ?? catalog.program ?? 'the binary';
@@ -46,7 +47,7 @@ export function parseGoFlags(catalog: FlagCatalog, args: string[], options: Vali
       return stop({ kind: 'unknown-flag', argIndex: i, flag: name, message: `-${name} is not a flag of ${program}${suggestion ? `; did you mean -${suggestion.name}?` : ''}`, binaryError: `flag provided but not defined: -${name}`, suggestion: suggestion ? `-${suggestion.name}` : undefined });
     }
     // Undefined -h/-help: flag.Parse prints the usage and stops (ErrHelp).
-    if (spec.line === 0 && (name === 'h' || name === 'help')) return { stoppedAt: args.length, set };
+    if (implicitHelpStops && spec.line === 0 && (name === 'h' || name === 'help')) return { stoppedAt: args.length, set };
     set.push({ name, index: i });
     if (spec.isBoolean) {
       if (equals >= 0 && !isGoBool(body.slice(equals + 1))) {

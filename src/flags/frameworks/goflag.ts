@@ -17,7 +17,9 @@ import { validateGoflagArgs } from './goflag-args.js';
  *       Human-readable name for this member.
  *
  * Booleans print no type (PrintDefaults) or a 'true'/'false' default (etcd); other types come
- * from the type word or, for etcd, from the default.
+ * from the type word or, for etcd, from the default. Many programs print their own header before
+ * PrintDefaults' lines ("mtail version ...", "Usage:", "Options:"), some on stdout while the
+ * defaults go to stderr: the flag lines are read wherever they stand.
  */
 const DEFAULTS_FLAG = /^ {2}-([A-Za-z0-9][\w.-]*)(?: (\S+))?(?:\t(.*))?$/;
 const ETCD_FLAG = /^ {2}--([A-Za-z0-9][\w.-]*)(?: ('[^']*'|\S+))?$/;
@@ -25,17 +27,32 @@ const GO_TYPES = new Set(['string', 'int', 'int64', 'uint', 'uint64', 'float', '
 
 export function looksLikeGoflag(text: string): boolean {
   const lines = text.split('\n');
-  const printDefaults = lines.some((l) => /^Usage of \S+:$/.test(l)) && lines.some((l) => DEFAULTS_FLAG.test(l)) && lines.some((l) => /^ {4}\t/.test(l));
-  const etcdLayout = lines.some((l) => /^Usage:$/.test(l)) && lines.filter((l) => ETCD_FLAG.test(l)).length >= 3 && !lines.some((l) => /^(Global )?Flags:$/.test(l));
-  return printDefaults || etcdLayout;
+  return isPrintDefaults(lines) || isEtcdLayout(lines);
+}
+
+/**
+ * flag.PrintDefaults' own shape: `  -name type` lines, each followed by its help indented with
+ * four spaces and a tab, under "Usage of X:" or a header of the program's own.
+ */
+function isPrintDefaults(lines: string[]): boolean {
+  let declared = 0;
+  lines.forEach((line, i) => {
+    if (DEFAULTS_FLAG.test(line) && (/\t/.test(line) || /^ {4}\t/.test(lines[i + 1] ?? ''))) declared++;
+  });
+  const usageOf = lines.some((l) => /^Usage of \S+:$/.test(l));
+  return declared >= (usageOf ? 1 : 2) && lines.some((l) => /^ {4}\t/.test(l)) && !lines.some((l) => /^(Global )?Flags:$/.test(l));
+}
+
+function isEtcdLayout(lines: string[]): boolean {
+  return lines.some((l) => /^Usage:$/.test(l)) && lines.filter((l) => ETCD_FLAG.test(l)).length >= 3 && !lines.some((l) => /^(Global )?Flags:$/.test(l));
 }
 
 export function parseGoflagHelp(text: string): FlagCatalog {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
-  const etcd = !lines.some((l) => /^Usage of \S+:$/.test(l));
+  const etcd = !isPrintDefaults(lines) && isEtcdLayout(lines);
   const program = etcd
     ? /^\s+(\S+) \[flags\]/.exec(lines.find((l) => /^\s+\S+ \[flags\]/.test(l)) ?? '')?.[1]
-    : /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? '')?.[1]?.replace(/^.*\//, '');
+    : (/^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? '')?.[1] ?? /^(\S+) version \S/.exec(lines[0] ?? '')?.[1])?.replace(/^.*\//, '');
   const flags: FlagSpec[] = [];
   let current: FlagSpec | undefined;
   const finish = () => {
@@ -104,7 +121,20 @@ function normalizeType(type: string): string {
 
 function complete(spec: FlagSpec): FlagSpec {
   const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(spec.help)?.[1];
-  return { ...spec, defaultValue, deprecated: /\bdeprecated\b|\binstead\b/i.test(spec.help) || undefined };
+  const valueType = spec.placeholder === 'value' ? glogType(spec) : undefined;
+  return { ...spec, defaultValue, ...(valueType ? { valueType } : {}), deprecated: /\bdeprecated\b|\binstead\b/i.test(spec.help) || undefined };
+}
+
+/**
+ * glog's flags (most Go flag programs that log, registered by the library with its own help
+ * text) print only "value", but their Set methods check values while the flags are parsed.
+ */
+function glogType(spec: FlagSpec): string | undefined {
+  if (spec.name === 'vmodule' && /pattern=N|filename=N|file=N/i.test(spec.help)) return 'moduleSpec';
+  if (spec.name === 'v' && /^log level for V logs/.test(spec.help)) return 'glogLevel';
+  if (spec.name === 'stderrthreshold' && /^logs at or above this threshold go to stderr/.test(spec.help)) return 'glogSeverity';
+  if (spec.name === 'log_backtrace_at' && /^when logging hits line file:N, emit a stack trace/.test(spec.help)) return 'glogTraceLocation';
+  return undefined;
 }
 
 export const goflag: FlagFramework = { framework: 'goflag', looksLike: looksLikeGoflag, parse: parseGoflagHelp, validate: validateGoflagArgs };

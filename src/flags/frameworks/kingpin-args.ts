@@ -22,9 +22,47 @@ export function validateKingpinArgs(catalog: FlagCatalog, args: string[], option
   const fail = (problem: ArgProblem) => problems.push(problem);
   const binary = options.label ?? catalog.program ?? 'the binary';
 
+  const path = catalog.subcommand ?? [];
+  let pathSeen = 0;
+  let argsAfterPath = 0;
+  // Top-level help of an app with commands: the first argument names a command, whose own flags and arguments this help does not list.
+  let inCommand = false;
+  let parent: { word: string; index: number; subcommands: string[] } | undefined;
+
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.kind === 'arg') {
+      if (parent) {
+        // A command with subcommands: the next argument names one of them.
+        if (!parent.subcommands.includes(token.value)) {
+          const close = suggestValue(token.value, parent.subcommands);
+          fail({ kind: 'unexpected-positional', argIndex: token.index, message: `"${token.value}" is not a subcommand of ${binary} ${parent.word} (${parent.subcommands.join(', ')})${close ? `; did you mean ${close}?` : ''}`, binaryError: kingpinError(catalog, `expected command but got "${token.value}"`), suggestion: close });
+        }
+        parent = undefined;
+        continue;
+      }
+      if (inCommand) continue;
+      if (catalog.commands) {
+        inCommand = true;
+        const topLevel = catalog.commands.filter((c) => !c.includes(' '));
+        if (!topLevel.includes(token.value)) {
+          const close = suggestValue(token.value, topLevel);
+          fail({ kind: 'unexpected-positional', argIndex: token.index, message: `"${token.value}" is not a command of ${binary} (${topLevel.join(', ')})${close ? `; did you mean ${close}?` : ''}`, binaryError: kingpinError(catalog, `expected command but got "${token.value}"`), suggestion: close });
+          continue;
+        }
+        const subcommands = catalog.commands.filter((c) => c.startsWith(`${token.value} `)).map((c) => c.split(' ')[1]!);
+        if (subcommands.length > 0) parent = { word: token.value, index: token.index, subcommands: [...new Set(subcommands)] };
+        continue;
+      }
+      if (pathSeen < path.length) {
+        if (token.value !== path[pathSeen]) {
+          fail({ kind: 'unexpected-positional', argIndex: token.index, message: `the args run "${[catalog.program, ...path.slice(0, pathSeen), token.value].join(' ')}", but the help output describes "${[catalog.program, ...path].join(' ')}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path].join(' ')})` });
+          return problems;
+        }
+        pathSeen++;
+        continue;
+      }
+      argsAfterPath++;
       if (!catalog.acceptsPositionals) {
         const stray = token.fromInline ? strayInlineValue(catalog, tokens, i, byLong) : undefined;
         if (stray) fail(stray);
@@ -46,6 +84,10 @@ export function validateKingpinArgs(catalog: FlagCatalog, args: string[], option
       }
     } else {
       spec = byShort.get(token.name);
+    }
+    if (!spec && inCommand) {
+      if (token.inlineValue !== undefined && tokens[i + 1]?.kind === 'arg') i++;
+      continue;
     }
     if (!spec) {
       const suggestion = token.kind === 'long' ? suggestFlag(token.name, catalog.flags) : undefined;
@@ -114,7 +156,21 @@ export function validateKingpinArgs(catalog: FlagCatalog, args: string[], option
     }
   }
 
+  // kingpin runs the pre-actions of --help, --version and the like (their --no- forms too) once
+  // the args tokenize, before it reports a repeated flag, a refused value or a missing required one.
+  if (printsAndExits(seen) && problems.every((p) => VALUE_LEVEL.has(p.kind))) return environmentProblems(catalog, seen, options.env ?? {});
   problems.push(...environmentProblems(catalog, seen, options.env ?? {}));
+
+  if (parent) {
+    fail({ kind: 'missing-required', argIndex: parent.index, message: `${binary} ${parent.word} needs one of its subcommands (${parent.subcommands.join(', ')})`, binaryError: kingpinError(catalog, `must select a subcommand of '${parent.word}'`) });
+  }
+  if (path.length > 0 && pathSeen === path.length) {
+    const required = catalog.positionals ?? [];
+    if (argsAfterPath < required.length) {
+      const missing = required[argsAfterPath]!;
+      fail({ kind: 'missing-required', argIndex: -1, message: `${[catalog.program, ...path].join(' ')} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
+    }
+  }
 
   for (const spec of catalog.flags) {
     if (!spec.required || seen.has(spec.name)) continue;
@@ -129,6 +185,13 @@ export function validateKingpinArgs(catalog: FlagCatalog, args: string[], option
     });
   }
   return problems;
+}
+
+const PRE_ACTION_FLAGS = ['help', 'help-long', 'help-man', 'version', 'completion-script-bash', 'completion-script-zsh'];
+const VALUE_LEVEL = new Set<ArgProblem['kind']>(['repeated', 'bad-enum', 'bad-value']);
+
+function printsAndExits(seen: ReadonlyMap<string, number>): boolean {
+  return PRE_ACTION_FLAGS.some((name) => seen.has(name));
 }
 
 /**
@@ -224,6 +287,8 @@ function tokenize(args: string[], byShort: Map<string, FlagSpec>): Token[] {
       if (equals >= 0) tokens.push({ kind: 'arg', value: raw.slice(equals + 1), index, fromInline: true });
       return;
     }
+    // A lone `-` is a short flag without a name to kingpin: never a value ("expected argument").
+    if (raw === '-') return tokens.push({ kind: 'short', name: '', index, raw });
     if (raw.startsWith('-') && raw.length > 1) {
       // -abc: boolean shorts cluster; a value short takes the rest of the word (-fVALUE).
       let rest = raw.slice(1);

@@ -1,4 +1,4 @@
-import type { FlagCatalog, FlagFramework, FlagSpec } from '../catalog.js';
+import type { FlagCatalog, FlagFramework, FlagSpec, PositionalSpec } from '../catalog.js';
 import { commonEnvPrefix } from '../env-prefix.js';
 import { validateKingpinArgs } from './kingpin-args.js';
 
@@ -90,7 +90,47 @@ export function parseKingpinHelp(text: string): FlagCatalog {
     });
   }
   const envVars = flags.map((f) => f.envVar).filter((v): v is string => v !== undefined);
-  return { framework: 'kingpin', program, flags, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine, lines) };
+  const words = usageLine.slice('usage: '.length).split(/\s+/).slice(1);
+  const path = words.slice(0, Math.max(0, words.findIndex((w) => !/^[a-z][\w-]*$/.test(w)))).filter((w) => w !== '');
+  const allWords = words.every((w) => /^[a-z][\w-]*$/.test(w));
+  const subcommand = allWords ? words.filter((w) => w !== '') : path;
+  const commands = commandsIn(lines);
+  return {
+    framework: 'kingpin',
+    program,
+    subcommand: subcommand.length > 0 ? subcommand : undefined,
+    flags,
+    envPrefix: commonEnvPrefix(envVars),
+    acceptsPositionals: acceptsPositionals(usageLine, lines),
+    commands: subcommand.length === 0 && commands.length > 0 ? commands : undefined,
+    positionals: subcommand.length > 0 ? requiredArgs(usageLine) : undefined,
+  };
+}
+
+/**
+ * The commands a top-level help lists under "Commands:" (kingpin prints each as `check config
+ * [<flags>] <config-files>...`, at the margin or indented two, its help below): each first word,
+ * then each full path of a nested command ("check config").
+ */
+function commandsIn(lines: string[]): string[] {
+  const start = lines.indexOf('Commands:');
+  if (start < 0) return [];
+  const names = new Set<string>();
+  const paths = new Set<string>();
+  for (const line of lines.slice(start + 1)) {
+    if (SECTION.test(line)) break;
+    const entry = /^ {0,2}([a-z][\w-]*(?: [a-z][\w-]*)*)(?: [[<-]|$)/.exec(line);
+    if (!entry) continue;
+    const words = entry[1]!.split(' ');
+    names.add(words[0]!);
+    if (words.length > 1) paths.add(words.join(' '));
+  }
+  return [...names, ...paths];
+}
+
+/** A subcommand's required arguments: `<config-files>...` outside brackets in its usage line. */
+function requiredArgs(usageLine: string): PositionalSpec[] {
+  return [...outsideBrackets(usageLine).matchAll(/<([^>]+)>(\.\.\.)?/g)].map((m) => ({ name: m[1]!, arity: m[2] ? '+' : 1 }));
 }
 
 function completeFlag(spec: FlagSpec, rawHelp: string, required: Set<string>): FlagSpec {
@@ -117,12 +157,12 @@ function completeFlag(spec: FlagSpec, rawHelp: string, required: Set<string>): F
 /**
  * kingpin prints no types, but it prints a default of a non-string flag unquoted, as the program
  * declared it, and kingpin parses that default with the flag's own type at every start: `=5s` or
- * `=1m0s` is a duration flag, `=1000` a number. Checked against kingpin's own flag model for every
+ * `=1m0s` is a duration flag, `=1000` or `=0.5` a number. Checked against kingpin's own flag model for every
  * external-dns version in the ground truth (no flag typed wrongly).
  */
 function valueTypeOfDefault(defaultText: string | undefined, cumulative: boolean): string | undefined {
   if (defaultText === undefined || cumulative || defaultText.startsWith('"')) return undefined;
-  if (/^[+-]?\d+$/.test(defaultText)) return 'number';
+  if (/^[+-]?\d+$/.test(defaultText) || /^[+-]?(?:\d+\.\d*|\.\d+)$/.test(defaultText)) return 'number';
   if (/^(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.test(defaultText)) return 'duration';
   return undefined;
 }

@@ -22,6 +22,13 @@ export function validatePflagArgs(catalog: FlagCatalog, args: string[], options:
   // Allowed values are the command's own check of the final value (the last occurrence wins), after parsing.
   const finalValues = new Map<string, { spec: FlagSpec; value: string; index: number }>();
   const checkValue = (spec: FlagSpec, value: string, index: number, display: string) => {
+    if (spec.enumValues && spec.valueType === 'enum') {
+      if (!spec.enumValues.includes(value)) {
+        const close = suggestValue(value, spec.enumValues);
+        fail({ kind: 'bad-enum', argIndex: index, flag: spec.name, spec, message: `${display}=${value} is not one of its options (${spec.enumValues.join(', ')})${close ? `; did you mean ${close}?` : ''}`, error: `invalid argument ${JSON.stringify(value)} for "${spec.short ? `-${spec.short}, ` : ''}--${spec.name}" flag: valid values are {${spec.enumValues.join('|')}}`, suggestion: close ? `--${spec.name}=${close}` : undefined });
+      }
+      return;
+    }
     if (spec.enumValues) {
       finalValues.set(spec.name, { spec, value, index });
       return;
@@ -110,7 +117,7 @@ export function validatePflagArgs(catalog: FlagCatalog, args: string[], options:
   }
   // cobra answers --help once the flags parse, before it validates arguments or the command checks values.
   const helpAsked = args.some((a, i) => (a === '--help' || a === '-h' || /^--help=(1|t|T|true|TRUE|True)$/.test(a)) && !args.slice(0, i).includes('--'));
-  if (helpAsked) return problems.filter((p) => p.kind !== 'bad-enum');
+  if (helpAsked) return problems.filter((p) => p.kind !== 'bad-enum' || p.spec?.valueType === 'enum');
   const path = catalog.subcommand ?? [];
   const words = positionals.slice(0, path.length).map((p) => p.value);
   if (path.length > 0 && words.join(' ') !== path.join(' ')) {
@@ -123,4 +130,36 @@ export function validatePflagArgs(catalog: FlagCatalog, args: string[], options:
     fail({ kind: 'unexpected-positional', argIndex: extra[0]!.index, message: `unexpected argument "${extra[0]!.value}": ${options.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
   return problems;
+}
+
+/**
+ * Arguments the help cannot vouch for: cobra accepts them unless the command sets an Args check
+ * (helm version: "accepts no arguments"), which no help prints. Said, not blocked.
+ */
+export function doubtfulPflagArgs(catalog: FlagCatalog, args: string[]): string[] {
+  if (!catalog.positionals || catalog.positionals.length > 0) return [];
+  const command = [catalog.program ?? 'app', ...(catalog.subcommand ?? [])].join(' ');
+  const path = catalog.subcommand ?? [];
+  const byLong = new Map(catalog.flags.map((f) => [f.name, f]));
+  const byShort = new Map(catalog.flags.filter((f) => f.short).map((f) => [f.short!, f]));
+  const extra: string[] = [];
+  let seenPath = 0;
+  for (let i = 0; i < args.length; i++) {
+    const raw = args[i]!;
+    const positional = raw === '--' ? undefined : !raw.startsWith('-') || raw === '-' ? raw : undefined;
+    if (raw === '--') {
+      extra.push(...args.slice(i + 1));
+      break;
+    }
+    if (positional !== undefined) {
+      if (seenPath < path.length && positional === path[seenPath]) seenPath++;
+      else extra.push(positional);
+      continue;
+    }
+    const spec = raw.startsWith('--') ? byLong.get(raw.slice(2).split('=')[0]!) : byShort.get(raw[raw.length - 1]!);
+    const attached = raw.includes('=') || (!raw.startsWith('--') && raw.length > 2 && !byShort.get(raw[1]!)?.isBoolean);
+    if (spec?.takesValue && !spec.optionalValue && !attached) i++;
+  }
+  if (extra.length === 0) return [];
+  return [`${extra.map((a) => JSON.stringify(a)).join(', ')} ${extra.length === 1 ? 'is an argument' : 'are arguments'} of "${command}", whose usage line shows none; cobra accepts arguments unless the command checks them itself (then it refuses to start), which its --help does not print`];
 }

@@ -14,26 +14,39 @@ import { validatePflagArgs } from './pflag-args.js';
  *   Global Flags:
  *         --burst-limit int   client-side default throttling limit (default 100)
  *
- * Booleans print no type; `type[="x"]` marks an optional value (NoOptDefVal). pflag lets any
- * flag repeat (the last wins; slices accumulate). kubectl prints defaults instead of types, so the
- * type is read off the default ('' string, true/false bool, [] slice, 0 number, 5s duration).
+ * Booleans print no type; `type[="x"]` marks an optional value (NoOptDefVal); `count` a counter
+ * (`-v`, `-vvv`, `--verbose=3`). pflag lets any flag repeat (the last wins; slices accumulate).
+ * kubectl prints defaults instead of types, so the type is read off the default ('' string,
+ * true/false bool, [] slice, 0 number, 5s duration). Programs with their own templates keep
+ * pflag's flag lines under other headings: gh (`USAGE` / `FLAGS` / `INHERITED FLAGS`), etcdctl
+ * (`OPTIONS:` / `GLOBAL OPTIONS:`, old pflag lines `--name="default"<tab>help`), rclone's
+ * `Backend Flags:`.
  */
-const COBRA_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?: ([\w.,=\]\[-]+?)(\[="([^"]*)"\]|\[=([^\]]*)\])?)?(?: {2,}(.*))?$/;
+// A placeholder may carry brackets of its own (`--creds USERNAME[:PASSWORD]`): any word, the shortest before `[=x]`.
+const COBRA_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?: (\S+?)(\[="([^"]*)"\]|\[=([^\]]*)\])?)?(?: {2,}(.*))?$/;
 const KUBECTL_FLAG = /^ {4}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)=(.*):$/;
-const SECTION = /^([A-Z][A-Za-z ]*):\s*$/;
-const FLAG_SECTIONS = new Set(['Flags', 'Global Flags', 'Options']);
+/** pflag's old FlagUsages, kept by etcdctl: `--name="default"`, `--name=5s`, `--name[=false]` (optional value), then tabs. */
+const TABBED_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|[^\t]*)|\[=([^\]\t]*)\])\t+(.*)$/;
+/** `Flags:`, `Global Flags:`, `Options:` and gh's `FLAGS` / `INHERITED FLAGS` (no colon). */
+const SECTION = /^([A-Z][A-Za-z ]*):\s*$|^([A-Z][A-Z ]*[A-Z])$/;
+const FLAG_SECTION = /(?:^|\s)(?:flags|options)$/i;
+const INHERITED_SECTION = /^(?:global|inherited)\b/i;
 const KNOWN_TYPES = new Set([
   'string', 'int', 'int8', 'int16', 'int32', 'int64', 'uint', 'uint8', 'uint16', 'uint32', 'uint64', 'float32', 'float64', 'duration',
   'strings', 'stringArray', 'stringToString', 'stringToInt64', 'ints', 'int32Slice', 'int64Slice', 'uints', 'float32Slice', 'float64Slice',
   'durationSlice', 'bools', 'ip', 'ipSlice', 'ipMask', 'ipNet', 'bytesHex', 'bytesBase64', 'count',
 ]);
+/** A counter printed under its own placeholder (restic's `-v, --verbose n`), told apart only by its help. */
+const COUNTER_HELP = /\b(?:multiple|several|more) times\b|\brepeat(?:ed)? (?:for|to) (?:more|increase)/i;
 
 export function looksLikePflag(text: string): boolean {
   const lines = text.split('\n');
   const cobraUsage = lines.some((l) => l === 'Usage:') && lines.some((l) => /^(Global )?Flags:$/.test(l)) && lines.some((l) => COBRA_FLAG.test(l));
   const pflagUsage = /^Usage of \S+:$/m.test(text) && lines.some((l) => /^ {2,6}(?:-\w, )?--\w/.test(l));
   const kubectlUsage = lines.some((l) => l === 'Options:' || l.startsWith('The following options can be passed to any command:')) && lines.some((l) => KUBECTL_FLAG.test(l));
-  return cobraUsage || pflagUsage || kubectlUsage;
+  const ghUsage = lines.includes('USAGE') && lines.some((l) => l === 'FLAGS' || l === 'INHERITED FLAGS') && lines.some((l) => COBRA_FLAG.test(l));
+  const tabbedUsage = lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => TABBED_FLAG.test(l));
+  return cobraUsage || pflagUsage || kubectlUsage || ghUsage || tabbedUsage;
 }
 
 export function parsePflagHelp(text: string): FlagCatalog {
@@ -44,15 +57,18 @@ export function parsePflagHelp(text: string): FlagCatalog {
   const flags: FlagSpec[] = [];
   let section = '';
   let current: FlagSpec | undefined;
+  // Flags inherited from a parent command: a list of allowed values in their help is checked by
+  // the commands that use them, which this one may not be (etcdctl version ignores --write-out).
+  const inherited = new Set<FlagSpec>();
   const finish = () => {
-    if (current) flags.push(complete(current));
+    if (current) flags.push(complete(current, inherited.has(current)));
     current = undefined;
   };
   lines.forEach((line, index) => {
     const heading = SECTION.exec(line);
     if (heading || line.startsWith('The following options can be passed to any command:')) {
       finish();
-      section = line.startsWith('The following options') ? 'Options' : heading?.[1] ?? '';
+      section = line.startsWith('The following options') ? 'Options' : heading?.[1] ?? heading?.[2] ?? '';
       return;
     }
     if (/^Usage of \S+:$/.test(line)) {
@@ -60,7 +76,15 @@ export function parsePflagHelp(text: string): FlagCatalog {
       section = 'Flags';
       return;
     }
-    if (!FLAG_SECTIONS.has(section)) return;
+    if (!FLAG_SECTION.test(section)) return;
+    const tabbed = TABBED_FLAG.exec(line);
+    if (tabbed) {
+      finish();
+      const [, short, name, defaultText, optionalDefault, help] = tabbed;
+      current = fromTabbed(short, name!, defaultText, optionalDefault, help ?? '', index + 1, line);
+      if (INHERITED_SECTION.test(section)) inherited.add(current);
+      return;
+    }
     const kubectl = KUBECTL_FLAG.exec(line);
     if (kubectl) {
       finish();
@@ -73,6 +97,7 @@ export function parsePflagHelp(text: string): FlagCatalog {
       finish();
       const [, short, name, typeWord, optional, quotedNoOpt, plainNoOpt, help] = cobra;
       current = fromCobra(short, name!, typeWord, optional !== undefined ? quotedNoOpt ?? plainNoOpt ?? '' : undefined, help ?? '', index + 1, line);
+      if (INHERITED_SECTION.test(section)) inherited.add(current);
       return;
     }
     if (current && /^\s+\S/.test(line)) current.help = joinHelp(current.help, line.trim());
@@ -90,30 +115,30 @@ export function parsePflagHelp(text: string): FlagCatalog {
     program,
     subcommand: subcommand.length > 0 ? subcommand : undefined,
     flags,
-    // kubectl's commands mostly keep cobra's default (any args) where usage lines stay silent.
-    acceptsPositionals: isKubectlLayout(lines) || acceptsPositionals(words.slice(commandWords.length), lines),
+    // cobra accepts any arguments unless the command sets an Args check, which no help shows:
+    // a usage line without arguments proves nothing.
+    acceptsPositionals: true,
+    // A usage line that names no arguments is kept as "none described" (doubtfulPflagArgs warns).
+    positionals: namesArguments(words.slice(commandWords.length)) || lines.some((l) => l === 'Available Commands:') ? undefined : [],
   };
 }
 
-function isKubectlLayout(lines: string[]): boolean {
-  return lines.some((l) => KUBECTL_FLAG.test(l));
+/** cobra's usage line names arguments after the command; "[flags]", "[options]" and flags are not arguments. */
+function namesArguments(rest: string[]): boolean {
+  return rest.some((w) => !/^\[(flags|options|command options)\]$/i.test(w) && !w.startsWith('-') && !w.startsWith('[-'));
 }
 
 function usageLine(lines: string[]): string {
-  const index = lines.findIndex((l) => l === 'Usage:');
+  const index = lines.findIndex((l) => l === 'Usage:' || l === 'USAGE' || l === 'USAGE:');
   if (index >= 0) return lines[index + 1]?.trim() ?? '';
   return /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? '')?.[1] ?? '';
-}
-
-/** cobra's usage line names arguments after the command; "[flags]" and "[options]" are not arguments. */
-function acceptsPositionals(rest: string[], lines: string[]): boolean {
-  const args = rest.filter((w) => !/^\[(flags|options)\]$/i.test(w) && !w.startsWith('-'));
-  return args.length > 0 || lines.some((l) => l === 'Available Commands:');
 }
 
 function fromCobra(short: string | undefined, name: string, typeWord: string | undefined, noOptDefault: string | undefined, help: string, line: number, raw: string): FlagSpec {
   const isBoolean = typeWord === undefined;
   const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : undefined;
+  // pflag prints no `[=+1]` for a counter: bare `-v` counts, `--verbose=3` sets.
+  const counter = typeWord === 'count' || (typeWord !== undefined && !valueType && /^[a-z]\w*$/i.test(typeWord) && COUNTER_HELP.test(help));
   return {
     name,
     short,
@@ -121,7 +146,7 @@ function fromCobra(short: string | undefined, name: string, typeWord: string | u
     isBoolean,
     negatable: false,
     boolAcceptsValue: true,
-    optionalValue: noOptDefault !== undefined ? true : undefined,
+    optionalValue: noOptDefault !== undefined || counter ? true : undefined,
     repeatable: true,
     required: false,
     valueType: isBoolean ? 'bool' : valueType,
@@ -130,6 +155,35 @@ function fromCobra(short: string | undefined, name: string, typeWord: string | u
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\s{2,}.*$/, ''),
+  };
+}
+
+function fromTabbed(short: string | undefined, name: string, defaultText: string | undefined, optionalDefault: string | undefined, help: string, line: number, raw: string): FlagSpec {
+  const text = defaultText ?? optionalDefault ?? '';
+  const isBoolean = optionalDefault === 'true' || optionalDefault === 'false';
+  const quoted = /^".*"$/.test(text);
+  const valueType = isBoolean ? 'bool'
+    : quoted ? 'string'
+    : /^\[.*\]$/.test(text) ? 'stringSlice'
+    : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+$/.test(text) && /[a-z]$/.test(text) ? 'duration'
+    : /^-?\d+$/.test(text) ? 'number'
+    : undefined;
+  return {
+    name,
+    short,
+    takesValue: !isBoolean,
+    isBoolean,
+    negatable: false,
+    boolAcceptsValue: true,
+    optionalValue: optionalDefault !== undefined && !isBoolean ? true : undefined,
+    repeatable: true,
+    required: false,
+    valueType,
+    defaultValue: quoted ? text.slice(1, -1) : text,
+    hidden: false,
+    help: help.trim(),
+    line,
+    declaration: raw.trim().replace(/\t.*$/, ''),
   };
 }
 
@@ -161,12 +215,15 @@ function fromKubectl(short: string | undefined, name: string, defaultText: strin
   };
 }
 
-function complete(spec: FlagSpec): FlagSpec {
+function complete(spec: FlagSpec, inherited: boolean): FlagSpec {
   const help = spec.help.trim();
   const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(help)?.[1];
-  const enumValues = spec.isBoolean ? undefined : optionsIn(help);
+  const setEnum = spec.isBoolean ? undefined : enumCheckedWhenSet(help);
+  const enumValues = spec.isBoolean ? undefined : setEnum ?? (inherited ? undefined : optionsIn(help));
   return {
     ...spec,
+    // gh's enum flags refuse a value outside their list as it is set, wherever they are inherited.
+    ...(setEnum ? { valueType: 'enum' } : {}),
     // klog's --vmodule (every Kubernetes component has it) takes pattern=N,... and checks it while parsing.
     ...(spec.name === 'vmodule' && !spec.isBoolean ? { valueType: 'moduleSpec' } : {}),
     help,
@@ -185,6 +242,11 @@ function optionsIn(help: string): string[] | undefined {
   if (quoted) return [...quoted.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
   const listed = /\(([a-z][\w-]*(?:(?:, |\|)[a-z][\w-]*)+)\)/.exec(help)?.[1];
   return listed ? listed.split(/, |\|/) : undefined;
+}
+
+/** gh's enum flags print "Shell type: {bash|zsh|fish|powershell}"; the flag's Set refuses any other value. */
+function enumCheckedWhenSet(help: string): string[] | undefined {
+  return /\{([a-z][\w-]*(?:\|[a-z][\w-]*)+)\}/.exec(help)?.[1]?.split('|');
 }
 
 export const pflag: FlagFramework = { framework: 'pflag', looksLike: looksLikePflag, parse: parsePflagHelp, validate: validatePflagArgs };

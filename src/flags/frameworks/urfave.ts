@@ -24,13 +24,17 @@ const SECTION = /^([A-Z][A-Z ]*):$/;
 
 export function looksLikeUrfave(text: string): boolean {
   const lines = text.split('\n');
-  return lines.includes('NAME:') && lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l));
+  // etcdctl's cobra template borrows these headings, but its flag lines are pflag's, with tabs.
+  return lines.includes('NAME:') && lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => OPTION.test(l) && !l.includes('\t'));
 }
 
 export function parseUrfaveHelp(text: string): FlagCatalog {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   const nameLine = lines[lines.findIndex((l) => l === 'NAME:') + 1] ?? '';
-  const program = /^\s*(\S+)/.exec(nameLine)?.[1];
+  // A command's help names its path: "ctr images list - list images known to containerd".
+  const path = nameLine.trim().split(/ - |\s+-$/)[0]!.split(/\s+/).filter((w) => w !== '');
+  const program = path[0];
+  const subcommand = path.length > 1 && path.slice(1).every((w) => /^[a-z][\w-]*$/.test(w)) ? path.slice(1) : undefined;
   const flags: FlagSpec[] = [];
   const commands: string[] = [];
   let section = '';
@@ -58,8 +62,12 @@ export function parseUrfaveHelp(text: string): FlagCatalog {
     if (current && /^ {6,}\S/.test(line)) for (const spec of current) spec.help = `${spec.help} ${line.trim()}`;
   });
   for (const spec of flags) finish(spec);
+  // urfave/cli gives every command --help/-h unless it hides them, printed or not.
+  if (subcommand) for (const name of ['help', 'h']) if (!flags.some((f) => f.name === name)) flags.push({ ...fromOption(`--${name}`, 'implicit: shows the command help', 0, `--${name}`)[0]!, hidden: true });
   const envVars = flags.map((f) => f.envVar).filter((v): v is string => v !== undefined);
-  return { framework: 'urfave', program, flags, commands: commands.length > 0 ? commands : undefined, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: true };
+  // urfave/cli v2 prints every boolean's default, v1 none.
+  const variant = flags.some((f) => f.isBoolean && /\(default: (?:true|false)\)/.test(f.help)) ? 'urfave2' : undefined;
+  return { framework: 'urfave', program, subcommand, variant, flags, commands: commands.length > 0 ? commands : undefined, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: true };
 }
 
 /** `--log value, -l value` declares one flag under several names; each name is accepted on its own. */
@@ -93,8 +101,17 @@ function finish(spec: FlagSpec): void {
     spec.help = spec.help.slice(0, env.index).trim();
   }
   spec.defaultValue = /\(default: "?([^")]*)"?\)\s*$/.exec(spec.help)?.[1];
+  // urfave/cli prints a string's default quoted, a number's or a duration's bare: Go's flag parses those values.
+  const bare = /\(default: ([^")\s][^")]*)\)\s*$/.exec(spec.help)?.[1];
+  if (spec.takesValue && bare !== undefined) spec.valueType = typeOfDefault(bare);
   if (/\(accepts multiple inputs\)/.test(spec.help)) spec.valueType = 'stringSlice';
   if (/\bdeprecated\b/i.test(spec.help)) spec.deprecated = true;
+}
+
+function typeOfDefault(text: string): string | undefined {
+  if (/^-?(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(text)) return 'duration';
+  if (/^-?\d+(?:\.\d+)?$/.test(text)) return 'number';
+  return undefined;
 }
 
 export const urfave: FlagFramework = { framework: 'urfave', looksLike: looksLikeUrfave, parse: parseUrfaveHelp, validate: validateUrfaveArgs };
