@@ -41,6 +41,13 @@ export const TEST_TOOLS = [
   { command: 'rg', apt: 'ripgrep', files: ['test/flags/differential-clap.test.ts', DIFFERENTIAL, 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E] },
   { command: '/usr/bin/python3', apt: 'python3', files: ['test/flags/differential-argparse.test.ts', DIFFERENTIAL, 'test/flags/differential-python3-ast.test.ts', 'test/flags/differential-python3-gzip.test.ts', 'test/flags/differential-python3-pickletools.test.ts', 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
   // Real binaries beyond the project's own, one differential test each (issue 14's accuracy run).
+  ...[
+    ['prometheus-node-exporter', 'prometheus-node-exporter'], ['prometheus-pushgateway', 'prometheus-pushgateway'],
+    ['prometheus-blackbox-exporter', 'prometheus-blackbox-exporter'], ['prometheus', 'prometheus'], ['promtool', 'prometheus', 'promtool'],
+    ['restic', 'restic'], ['etcdctl', 'etcd-client'], ['skopeo', 'skopeo'], ['gh', 'gh'], ['rclone', 'rclone'],
+    ['obfs4proxy', 'obfs4proxy'], ['snowflake-proxy', 'snowflake-proxy'], ['webhook', 'webhook'], ['mtail', 'mtail'],
+    ['ctr', 'containerd'], ['lego', 'lego'], ['umoci', 'umoci'],
+  ].map(([command, apt, test = command]) => ({ command, apt, files: [`test/flags/differential-${test}.test.ts`] })),
   { command: 'fdfind', apt: 'fd-find', files: ['test/flags/differential-fd-find.test.ts'] },
   { command: 'rsass', apt: 'rsass', files: ['test/flags/differential-rsass.test.ts'] },
   { command: 'batcat', apt: 'bat', files: ['test/flags/differential-bat.test.ts'] },

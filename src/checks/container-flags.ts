@@ -7,6 +7,7 @@ import { suggestValue } from '../flags/did-you-mean.js';
 import { validateArgs } from '../flags/frameworks/registry.js';
 import { printAndExitFlag } from '../flags/exits-at-start.js';
 import { doubtfulClapArgs } from '../flags/frameworks/clap-args.js';
+import { doubtfulPflagArgs } from '../flags/frameworks/pflag-args.js';
 import { shellInvocation } from '../flags/shell-script.js';
 import { inspectionFindings } from './rendered-inspection.js';
 import type { RenderedRelease } from '../model/release.js';
@@ -115,14 +116,15 @@ function checkContainer(rendered: RenderedRelease, container: RenderedContainer,
 
 /** What the args do that the binary may refuse, by a setting its help does not print: said, not blocked. */
 function doubtful(rendered: RenderedRelease, lookup: Extract<CatalogLookup, { status: 'found' }>, args: string[], where: string, subject: DraftFinding['subject']): DraftFinding[] {
-  if (lookup.catalog.framework !== 'clap') return [];
-  return doubtfulClapArgs(lookup.catalog, args).map((message) => ({
+  const framework = lookup.catalog.framework;
+  const messages = framework === 'clap' ? doubtfulClapArgs(lookup.catalog, args) : framework === 'pflag' ? doubtfulPflagArgs(lookup.catalog, args) : [];
+  return messages.map((message) => ({
     rule: 'container-flags/may-be-refused',
     severity: 'warning' as const,
     message: `${where}: ${message}`,
     location: rendered.release.locations.version,
     subject,
-    evidence: [`${lookup.label} (clap ${lookup.catalog.variant?.replace('clap', '') ?? ''}) decides this with a setting its --help does not print`],
+    evidence: [`${lookup.label} (${framework}) decides this with a setting its --help does not print`],
   }));
 }
 
