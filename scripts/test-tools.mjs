@@ -10,7 +10,8 @@ import path from 'node:path';
 
 const DIFFERENTIAL = 'test/flags/exits-at-start.test.ts';
 const CAPTURE_E2E = 'test/e2e/capture-from-registry.test.ts';
-const SANDBOXED = ['test/image/sandbox-run.test.ts', 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E];
+const CAPTURE_ATTACKS = 'test/security/capture-attacks.test.ts';
+const SANDBOXED = ['test/image/sandbox-run.test.ts', 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E, CAPTURE_ATTACKS];
 const LAYERS = ['test/image/pull.test.ts', 'test/image/rootfs.test.ts', 'test/image/registry-credentials.test.ts'];
 
 export const TEST_TOOLS = [
@@ -28,12 +29,12 @@ export const TEST_TOOLS = [
     ],
   },
   { command: 'prometheus-alertmanager', apt: 'prometheus-alertmanager', files: ['test/deploy/site-health.test.ts', 'test/flags/differential-kingpin.test.ts', 'test/flags/differential-kingpin-values.test.ts', DIFFERENTIAL, 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
-  { command: 'docker-registry', apt: 'docker-registry', files: ['test/flux/chart-mirrors-offline.test.ts', 'test/flux/chart-sources.test.ts', 'test/image/pull.test.ts', CAPTURE_E2E] },
+  { command: 'docker-registry', apt: 'docker-registry', files: ['test/flux/chart-mirrors-offline.test.ts', 'test/flux/chart-sources.test.ts', 'test/image/pull.test.ts', CAPTURE_E2E, CAPTURE_ATTACKS] },
   { command: 'bwrap', apt: 'bubblewrap', files: SANDBOXED },
   { command: 'strace', apt: 'strace', files: ['test/deploy/unread-change.test.ts'] },
   { command: '/usr/bin/time', apt: 'time', files: ['test/deploy/unread-change.test.ts'] },
-  { command: 'zstd', apt: 'zstd', files: [...LAYERS, CAPTURE_E2E] },
-  { command: 'gcc', apt: 'gcc', files: [CAPTURE_E2E] },
+  { command: 'zstd', apt: 'zstd', files: [...LAYERS, CAPTURE_E2E, CAPTURE_ATTACKS] },
+  { command: 'gcc', apt: 'gcc', files: [CAPTURE_E2E, CAPTURE_ATTACKS] },
   { command: 'rclone', apt: 'rclone', files: ['test/flags/capture-plan.test.ts'] },
   { command: 'etcd', apt: 'etcd-server', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL, 'test/image/sandbox-run.test.ts', 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
   { command: 'snowflake-client', apt: 'snowflake-client', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL] },

@@ -34,6 +34,8 @@ export interface GuardConfig {
     /** os/arch[/variant] of the image whose binary is run; default linux/amd64. */
     platform?: string;
     captureTimeoutSeconds?: number;
+    /** Distinct images one run may take from registries (resolve or pull); past it they are unverified. Default 20. */
+    captureLimit?: number;
   };
   rules?: Record<string, Severity | 'off'>;
   gitRepositories?: Record<string, string>;

@@ -9,12 +9,16 @@ import { pullImage, resolveImage, type PulledImage } from '../image/pull.js';
 import { detectSandbox } from '../image/sandbox-run.js';
 import type { CredentialLookup } from '../registry/credentials.js';
 import { GuardError } from '../errors.js';
+import { canonicalRegistry, registryApiHost } from '../registry/distribution.js';
+import { memoized } from '../tools/memo.js';
 import type { Framework } from './catalog.js';
-import { HelpCache } from './help-cache.js';
+import { HelpCache, TagCache } from './help-cache.js';
 import { formatImage, type ImageRef } from './image-ref.js';
 import { registryOf, type CaptureOutcome, type CapturedHelp, type ContainerCommand, type ImageCapturer } from './store.js';
 
 export const DEFAULT_PLATFORM = 'linux/amd64';
+/** Images a run may take from registries (resolved or pulled); past it, images are unverified with the reason. */
+export const DEFAULT_CAPTURE_LIMIT = 20;
 
 export interface RegistryCaptureSettings {
   /** Hosts the base policy allows besides an image's registry and its companions (network.allowedHosts). */
@@ -31,7 +35,15 @@ export interface RegistryCaptureSettings {
   frameworkOf?: (image: ImageRef) => Framework | undefined;
   /** Absolute time after which no request is started (the run's deadline). */
   deadline?: number;
+  /** Distinct images this run may ask registries about (flags.captureLimit); default DEFAULT_CAPTURE_LIMIT. */
+  captureLimit?: number;
+  /** Time for the registry work of one image (resolving its tag, or pulling it); default 5 minutes. */
+  imageTimeoutMs?: number;
 }
+
+/** A registry that answers a byte at a time holds one image this long at most; all of them, deadline (else 20 minutes from the first). */
+const IMAGE_TIMEOUT_MS = 5 * 60_000;
+const RUN_TIMEOUT_MS = 20 * 60_000;
 
 /**
  * The image's own help, captured as the container would run: the image pulled from its registry
@@ -40,29 +52,77 @@ export interface RegistryCaptureSettings {
  */
 export class RegistryCapturer implements ImageCapturer {
   private readonly help: HelpCache;
+  private readonly tags: TagCache;
   /** Pulls and sandboxed runs at a time: each unpacks an image and starts a program. */
   private readonly limit = pLimit(2);
+  /** Images this run asked registries about: a pull request naming hundreds of tags costs at most captureLimit of them. */
+  private readonly asked = new Set<string>();
+  private readonly resolved = new Map<string, Promise<CaptureOutcome<string>>>();
+
+  private readonly deadline: number;
 
   constructor(private readonly settings: RegistryCaptureSettings) {
     this.help = new HelpCache(settings.cacheDir ? path.join(settings.cacheDir, 'help') : undefined);
+    this.tags = new TagCache(settings.cacheDir ? path.join(settings.cacheDir, 'image-tags') : undefined);
+    this.deadline = settings.deadline ?? Date.now() + RUN_TIMEOUT_MS;
   }
 
-  async currentDigest(image: ImageRef): Promise<CaptureOutcome<string>> {
+  /**
+   * Where a tag points now. Asked for images whose help the base records (a moved tag), which the
+   * base bounds: not counted against captureLimit, which bounds what the change itself names.
+   */
+  currentDigest(image: ImageRef): Promise<CaptureOutcome<string>> {
+    return this.resolve(image, false);
+  }
+
+  private async resolve(image: ImageRef, counted: boolean): Promise<CaptureOutcome<string>> {
     if (image.digest) return { ok: true, value: image.digest };
-    if (this.settings.offline) return { ok: false, reason: 'offline: the registry was not asked where the tag points now' };
-    const resolved = await resolveImage(image, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache() });
-    return resolved.ok ? { ok: true, value: resolved.digest } : failure(resolved);
+    const key = formatImage(image);
+    if (this.settings.offline) {
+      // Where the tag pointed when a registry was last asked: the cache's view, as --offline promises.
+      const known = await this.tags.get(key);
+      return known ? { ok: true, value: known } : { ok: false, reason: 'offline, and no earlier run asked its registry where the tag points', unreachable: true };
+    }
+    if (counted && !this.resolved.has(key)) {
+      const refused = this.admit(image);
+      if (refused) return refused;
+    }
+    return memoized(this.resolved, key, async () => {
+      const resolved = await resolveImage(image, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache() });
+      if (!resolved.ok) return failure(resolved);
+      await this.tags.put(key, resolved.digest);
+      return { ok: true, value: resolved.digest };
+    });
+  }
+
+  /**
+   * Whether this run may still ask a registry about `image`: each distinct image counts once, up to
+   * captureLimit. Past it the image is not verified, and the report says why (never a silent pass,
+   * never hundreds of pulls for one pull request). Counted as could-not-check: the guard's limit,
+   * not a defect of the change.
+   */
+  private admit(image: ImageRef): CaptureOutcome<never> | undefined {
+    const key = `${image.repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`;
+    const limit = this.settings.captureLimit ?? DEFAULT_CAPTURE_LIMIT;
+    if (this.asked.has(key)) return undefined;
+    if (this.asked.size >= limit) {
+      return { ok: false, reason: `not taken from its registry: this run already took ${limit} images from registries, its limit (flags.captureLimit in .guard.yaml raises it, or record the help with guard flags capture)`, unreachable: true };
+    }
+    this.asked.add(key);
+    return undefined;
   }
 
   async capture(image: ImageRef, container: ContainerCommand): Promise<CaptureOutcome<CapturedHelp>> {
     if (!detectSandbox()) return { ok: false, reason: 'there is no sandbox to run the image\'s binary in (install bubblewrap: apt-get install bubblewrap; or run Docker or Podman)' };
     const platform = this.settings.platform ?? DEFAULT_PLATFORM;
-    const digest = await this.currentDigest(image);
+    const digest = await this.resolve(image, true);
     if (!digest.ok) return digest;
-    const key = HelpCache.key({ digest: digest.value, platform, command: container.command, args: container.args });
+    const key = HelpCache.key({ digest: digest.value, platform, command: container.command, args: container.args, framework: this.settings.frameworkOf?.(image) });
     const cached = await this.help.get(key);
     if (cached) return { ok: true, value: cached };
-    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest.value})` };
+    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest.value})`, unreachable: true };
+    const refused = this.admit(image);
+    if (refused) return refused;
     return this.limit(() => this.pullAndRun(image, digest.value, platform, key, container));
   }
 
@@ -118,7 +178,7 @@ export class RegistryCapturer implements ImageCapturer {
     const host = registryOf(image);
     const registry = registryAllowList([host]);
     const extra = this.settings.isAllowedUrl;
-    return { isAllowedUrl: (url) => registry(url) || (extra?.(url) ?? false), deadline: this.settings.deadline ?? Date.now() + 10 * 60_000, allowPlainHttp: isLoopbackHost(host) };
+    return { isAllowedUrl: (url) => registry(url) || (extra?.(url) ?? false), deadline: Math.min(this.deadline, Date.now() + (this.settings.imageTimeoutMs ?? IMAGE_TIMEOUT_MS)), allowPlainHttp: isLoopbackHost(host) };
   }
 }
 
@@ -143,12 +203,18 @@ const REGISTRY_COMPANIONS: Record<string, string[]> = {
   'gcr.io': ['storage.googleapis.com'],
 };
 
-/** The registries the guard may pull from: host globs, each with its companion hosts. */
+/**
+ * The registries the guard may pull from, each with its companion hosts. A registry is one exact
+ * host[:port] (an IPv6 `[::1]:5000` is no glob); only the companions, written here, are globs.
+ */
 export function registryAllowList(registries: Iterable<string>): (url: string) => boolean {
+  const exact = new Set<string>();
   const patterns: string[] = [];
   for (const registry of registries) {
-    const host = registry.toLowerCase();
-    patterns.push(host, ...(REGISTRY_COMPANIONS[host] ?? []));
+    const host = canonicalRegistry(registry);
+    exact.add(host);
+    if (host === 'docker.io') exact.add(registryApiHost(host));
+    patterns.push(...(REGISTRY_COMPANIONS[host] ?? []));
   }
   const matchers = patterns.map((pattern) => picomatch(pattern, { nocase: true }));
   return (url: string) => {
@@ -158,6 +224,6 @@ export function registryAllowList(registries: Iterable<string>): (url: string) =
     } catch {
       return false;
     }
-    return matchers.some((match) => match(host));
+    return exact.has(host) || matchers.some((match) => match(host));
   };
 }

@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { GuardError } from '../errors.js';
 import { parseHelp } from './frameworks/registry.js';
 import { parseImageRef } from './image-ref.js';
+import { imageReferenceProblem } from '../registry/distribution.js';
 import { formatStoredHelp, type HelpProvenance } from './help-header.js';
 import { DEFAULT_HELP_DIR, helpFileFor } from './store.js';
 
@@ -110,6 +111,9 @@ export async function captureMany(request: BatchCaptureRequest): Promise<BatchOu
         if (!request.force && (await fs.access(path.join(request.repoRoot, relative)).then(() => true, () => false))) {
           return { image, file: relative, cached: true, flagCount: 0 };
         }
+        // The reference goes into a shell command: only one the distribution grammar accepts (no spaces, quotes, `;` or `$`).
+        const invalid = imageReferenceProblem(parseImageRef(image));
+        if (invalid) return { image, error: `${invalid}; nothing run` };
         const run = request.runTemplate?.replaceAll('{image}', image) ?? (await request.configuredRun(image));
         if (!run) return { image, error: 'no capture command: pass --run "docker run --rm {image} --help" or set flags.images[].capture in .guard.yaml' };
         try {

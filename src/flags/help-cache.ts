@@ -21,8 +21,8 @@ const MAX_ENTRY_BYTES = 1024 * 1024;
 export class HelpCache {
   constructor(private readonly dir: string | undefined) {}
 
-  static key(parts: { digest: string; platform: string; command?: string[]; args?: string[] }): string {
-    return createHash('sha256').update(JSON.stringify([parts.digest, parts.platform, parts.command ?? null, leadingWords(parts.args)])).digest('hex');
+  static key(parts: { digest: string; platform: string; command?: string[]; args?: string[]; framework?: string }): string {
+    return createHash('sha256').update(JSON.stringify([2, parts.digest, parts.platform, parts.command ?? null, argsShape(parts.args), parts.framework ?? null])).digest('hex');
   }
 
   async get(key: string): Promise<CachedHelp | undefined> {
@@ -54,17 +54,50 @@ export class HelpCache {
   }
 }
 
-/** The args before the first flag: where a subcommand is named (`proxy`, `config view`). */
-function leadingWords(args: string[] | undefined): string[] | null {
+/**
+ * The args as far as they decide which help is captured: which program a wrapper or shell runs,
+ * and which words name a subcommand (flags and their values may come first: `--config x alpha`).
+ * Only the value of a plain `--name=value` is left out: it is never a subcommand, a program or a
+ * script, so changing it needs no new capture.
+ */
+function argsShape(args: string[] | undefined): string[] | null {
   if (!args) return null;
-  const words: string[] = [];
-  for (const arg of args) {
-    if (arg.startsWith('-') || words.length >= 3) break;
-    words.push(arg);
-  }
-  return words;
+  return args.map((arg) => {
+    const plain = /^(--[A-Za-z0-9][A-Za-z0-9._-]*=)[^\s;&|`$()<>'"\\]*$/.exec(arg);
+    return plain ? plain[1]! : arg;
+  });
 }
 
 function contentHash(help: CachedHelp): string {
   return createHash('sha256').update(JSON.stringify(help)).digest('hex');
+}
+
+/** Where each tag pointed when a registry was last asked: what --offline resolves tags with. */
+export class TagCache {
+  constructor(private readonly dir: string | undefined) {}
+
+  async get(image: string): Promise<string | undefined> {
+    const file = this.file(image);
+    if (!file) return undefined;
+    const text = await readCacheFile(file, 4096);
+    try {
+      const entry = text === undefined ? undefined : (JSON.parse(text) as { image?: unknown; digest?: unknown });
+      return entry?.image === image && typeof entry.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(entry.digest) ? entry.digest : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(image: string, digest: string): Promise<void> {
+    const file = this.file(image);
+    if (!file) return;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await fs.writeFile(temporary, JSON.stringify({ image, digest }));
+    await fs.rename(temporary, file);
+  }
+
+  private file(image: string): string | undefined {
+    return this.dir ? path.join(this.dir, `${createHash('sha256').update(image).digest('hex')}.json`) : undefined;
+  }
 }

@@ -8,6 +8,7 @@ import { catalogDifferences } from './compare-catalogs.js';
 import { parseHelp } from './frameworks/registry.js';
 import { parseStoredHelp, type HelpProvenance } from './help-header.js';
 import { formatImage, parseImageRef, type ImageRef } from './image-ref.js';
+import { canonicalRegistry, imageReferenceProblem } from '../registry/distribution.js';
 
 export const DEFAULT_HELP_DIR = '.guard/help';
 
@@ -120,6 +121,9 @@ export class CatalogStore {
   }
 
   private async load(image: ImageRef, container: ContainerCommand, registryAllowed: boolean): Promise<CatalogLookup> {
+    // A reference the runtime refuses names no image: its path must not pick another image's help file.
+    const invalid = imageReferenceProblem(image);
+    if (invalid) return { status: 'missing', image, expectedFile: 'a valid image reference', captureFailure: { reason: `${invalid}; Kubernetes cannot pull it (InvalidImageName)`, unreachable: false } };
     const override = this.options.images?.find((o) => matchesImage(o.image, image));
     if (override?.skip) return { status: 'skipped', image, reason: `flags.images entry "${override.image}" in .guard.yaml skips it` };
     const files = override?.help
@@ -134,7 +138,7 @@ export class CatalogStore {
     if (recorded) {
       const lookup = this.fromText(image, recorded.file, recorded.data.toString('utf8'), override, 'recorded');
       if (lookup.status !== 'found' || !capturer) return lookup;
-      const moved = await this.movedTag(image, lookup.provenance);
+      const moved = await this.movedTag(image, lookup.provenance, image.digest !== undefined && (override?.help !== undefined || recorded.file !== files[0]));
       if (moved) {
         const captured = await capturer.capture(image, container);
         if (!captured.ok) return { status: 'missing', image, expectedFile: recorded.file, captureFailure: { reason: `${moved}, and capturing it again failed: ${captured.reason}`, unreachable: captured.unreachable ?? false } };
@@ -164,9 +168,18 @@ export class CatalogStore {
   }
 
   /** Why the recorded help no longer describes the tag, when it was recorded for another digest. */
-  private async movedTag(image: ImageRef, provenance: HelpProvenance | undefined): Promise<string | undefined> {
-    if (image.digest || !provenance?.digest) return undefined;
+  private async movedTag(image: ImageRef, provenance: HelpProvenance | undefined, pinnedOverTag: boolean): Promise<string | undefined> {
     const key = formatImage(image);
+    // `tag@digest` runs the digest: the tag's recorded help holds only for the digest it was recorded for (or the tag points to).
+    if (image.digest) {
+      if (!pinnedOverTag || provenance?.digest === image.digest) return undefined;
+      if (provenance?.digest) return `${key}@${image.digest} pins another digest than ${provenance.digest}, whose help is recorded for the tag`;
+      const { digest: _pinned, ...tagOnly } = image;
+      const current = await memoized(this.digests, key, () => this.options.capturer!.currentDigest(tagOnly));
+      if (!current.ok || current.value === image.digest) return undefined;
+      return `${key}@${image.digest} pins another digest than ${current.value}, where the tag points and whose help is recorded`;
+    }
+    if (!provenance?.digest) return undefined;
     const current = await memoized(this.digests, key, () => this.options.capturer!.currentDigest(image));
     if (!current.ok || current.value === provenance.digest) return undefined;
     return `${key} now points to ${current.value}, not ${provenance.digest} whose help is recorded`;
@@ -222,9 +235,9 @@ async function firstExisting(snapshot: Snapshot, files: string[]): Promise<{ fil
   return undefined;
 }
 
-/** host[:port] of an image reference, lower case. */
+/** host[:port] of an image reference, lower case; Docker Hub under any of its names is docker.io. */
 export function registryOf(image: ImageRef): string {
-  return (image.repository.split('/')[0] ?? '').toLowerCase();
+  return canonicalRegistry(image.repository.split('/')[0] ?? '');
 }
 
 function matchesImage(pattern: string, image: ImageRef): boolean {

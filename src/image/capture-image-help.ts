@@ -1,7 +1,7 @@
 import type { Framework } from '../flags/catalog.js';
-import { captureHelp, type HelpCapture } from '../flags/capture-plan.js';
+import { captureHelp, type HelpCapture, type RunOutput } from '../flags/capture-plan.js';
 import { resolveProgram, type ContainerCommand, type ImageConfig } from './entrypoint.js';
-import { detectSandbox, noSandboxError, sandboxRunner, type SandboxMethod } from './sandbox-run.js';
+import { DEFAULT_TIMEOUT_MS, detectSandbox, noSandboxError, sandboxRunner, type SandboxMethod } from './sandbox-run.js';
 
 export interface ImageHelpRequest {
   /** The image's extracted root file system. */
@@ -36,8 +36,24 @@ export async function captureImageHelp(request: ImageHelpRequest): Promise<Image
   if (!method) throw noSandboxError();
   const resolved = await resolveProgram(request.rootfs, request.config, request.container);
   if (!resolved.ok) return { ok: false, error: resolved.error };
-  const run = sandboxRunner({ rootfs: request.rootfs, env: request.config.Env ?? [], workingDir: request.config.WorkingDir ?? '/', image: request.image, timeoutMs: request.timeoutMs, memoryMB: request.memoryMB, method });
+  const run = budgeted(sandboxRunner({ rootfs: request.rootfs, env: request.config.Env ?? [], workingDir: request.config.WorkingDir ?? '/', image: request.image, memoryMB: request.memoryMB, method }), request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const captured = await captureHelp({ program: resolved.program, args: resolved.args, run, framework: request.framework });
   if (!captured.ok) return captured;
   return { ...captured, args: resolved.args, steps: resolved.steps, method };
+}
+
+/** All the runs of one capture together (its help, subcommands', global flags'): the time of two runs at most. */
+const RUNS_IN_BUDGET = 2;
+
+/**
+ * Each run gets the time limit, and all of them together RUNS_IN_BUDGET times it: an image whose
+ * every --help answers just before the limit cannot make one capture cost six limits.
+ */
+function budgeted(run: (argv: string[], timeoutMs: number) => Promise<RunOutput>, timeoutMs: number): (argv: string[]) => Promise<RunOutput> {
+  const until = Date.now() + RUNS_IN_BUDGET * timeoutMs;
+  return (argv) => {
+    const remaining = until - Date.now();
+    if (remaining <= 0) return Promise.resolve({ stdout: '', stderr: '', exitCode: null, timedOut: true, truncated: false });
+    return run(argv, Math.min(timeoutMs, remaining));
+  };
 }

@@ -24,9 +24,14 @@ export interface ImageLimits {
   maxLayers: number;
   /** Tar entries of all layers together. */
   maxEntries: number;
+  /**
+   * Compressed bytes of all layer blobs together. Bounded apart from what they unpack to: a gzip
+   * stream of empty blocks is gigabytes that unpack to nothing.
+   */
+  maxDownloadBytes: number;
 }
 
-export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 500_000 };
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 500_000, maxDownloadBytes: 2 * 1024 ** 3 };
 
 export interface ResolveOptions {
   /** The allow-list (isAllowedUrl), deadline, and plain http only where allowPlainHttp says so. */
@@ -163,11 +168,14 @@ export async function pullImage(ref: string | ImageRef, options: PullOptions): P
   return { ok: true, repository: client.display, digest: top.digest, manifestDigest, platform: formatPlatform(chosen), config: config.config, rootfs };
 
   async function applyLayers(rootfs: string): Promise<FetchFailure | undefined> {
+    let download = limits.maxDownloadBytes;
     for (const [index, layer] of layers.entries()) {
       const which = `layer ${index + 1} of ${layers.length} (${layer.digest.slice(0, 19)}) of ${shown}`;
       if (layer.size !== undefined && layer.size > limits.maxLayerBytes) return fail(`layer ${index + 1} is ${layer.size} bytes, more than the ${limits.maxLayerBytes} the guard fetches`);
-      const blob = await blobs.layer(layer, limits.maxLayerBytes, which);
+      if (layer.size !== undefined && layer.size > download) return fail(`its layers are more than the ${limits.maxDownloadBytes} bytes the guard fetches for one image`);
+      const blob = await blobs.layer(layer, Math.min(limits.maxLayerBytes, download), which);
       if (!blob.ok) return blob;
+      download -= (await blob.file.stat().catch(() => undefined))?.size ?? 0;
       const applied = await applyLayer(rootfs, blob.file, budget).finally(() => blob.file.close());
       if (!applied.ok) return fail(`layer ${index + 1}: ${applied.error}`);
       const diffId = diffIds[index];

@@ -46,6 +46,7 @@ export async function applyLayer(rootfs: string, blob: Buffer | FileHandle, budg
   const root = path.resolve(rootfs);
   const hash = createHash('sha256');
   const written = new Set<string>();
+  const open = new Set<FileHandle>();
   let problem: string | undefined;
   let skipped = 0;
   let chain: Promise<void> = Promise.resolve();
@@ -59,21 +60,46 @@ export async function applyLayer(rootfs: string, blob: Buffer | FileHandle, budg
       refuse('the image has more files than the guard unpacks');
       return entry.resume();
     }
-    const chunks: Buffer[] = [];
-    entry.on('data', (chunk: Buffer) => chunks.push(chunk));
-    entry.on('end', () => {
-      const header = { path: entry.path, type: entry.type, linkpath: entry.linkpath, mode: entry.mode };
+    const header = { path: entry.path, type: entry.type, linkpath: entry.linkpath, mode: entry.mode };
+    const step = (work: () => Promise<void>) => {
       chain = chain.then(async () => {
         if (problem) return;
         try {
-          const result = await applyEntry(root, header, Buffer.concat(chunks), written);
-          if (result === 'skipped') skipped++;
-          else if (result !== 'done') refuse(result.error);
+          await work();
         } catch (error) {
           refuse(`${printable(header.path)}: ${(error as Error).message}`);
         }
       });
-    });
+    };
+    const settle = (result: Awaited<ReturnType<typeof applyEntry>>) => {
+      if (result === 'skipped') skipped++;
+      else if (result !== 'done' && 'error' in result) refuse(result.error);
+    };
+    if (FILE_TYPES.has(entry.type)) {
+      // Written as it arrives, never held whole: one file may be most of the image.
+      let file: { handle: FileHandle; inRoot: string } | undefined;
+      step(async () => {
+        const result = await applyEntry(root, header, undefined, written);
+        if (typeof result === 'object' && 'handle' in result) {
+          file = result;
+          open.add(result.handle);
+        } else settle(result);
+      });
+      entry.on('data', (chunk: Buffer) => step(async () => {
+        if (file) await file.handle.writeFile(chunk);
+      }));
+      entry.on('end', () => step(async () => {
+        if (!file) return;
+        await file.handle.chmod(fileMode(header.mode));
+        open.delete(file.handle);
+        await file.handle.close();
+        written.add(file.inRoot);
+      }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+    entry.on('end', () => step(async () => settle(await applyEntry(root, header, Buffer.concat(chunks), written))));
   });
   parser.on('warn', (code: string, message: string | Error) => refuse(`not a valid tar archive (${code}: ${typeof message === 'string' ? message : message.message})`));
   parser.on('error', (error: Error) => refuse(`not a valid tar archive: ${error.message}`));
@@ -100,14 +126,27 @@ export async function applyLayer(rootfs: string, blob: Buffer | FileHandle, budg
     refuse(`the layer does not decompress: ${(error as Error).message}`);
   }
   budget.remainingBytes -= total;
-  if (problem) return { ok: false, error: problem };
+  if (problem) {
+    await chain;
+    await closeAll(open);
+    return { ok: false, error: problem };
+  }
   if (total > 0) {
     parser.end();
     await ended;
   }
   await chain;
+  await closeAll(open);
   if (problem) return { ok: false, error: problem };
   return { ok: true, diffId: `sha256:${hash.digest('hex')}`, skipped };
+}
+
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/** Files a layer that stopped midway left open. */
+async function closeAll(open: Set<FileHandle>): Promise<void> {
+  for (const handle of open) await handle.close().catch(() => undefined);
+  open.clear();
 }
 
 /**
@@ -180,7 +219,11 @@ interface EntryHeader {
   mode?: number;
 }
 
-async function applyEntry(root: string, entry: EntryHeader, data: Buffer, written: Set<string>): Promise<'done' | 'skipped' | { error: string }> {
+/**
+ * One entry applied. A regular file given no data is created empty and returned open, for its
+ * content to be written as it arrives (the caller sets its mode and closes it).
+ */
+async function applyEntry(root: string, entry: EntryHeader, data: Buffer | undefined, written: Set<string>): Promise<'done' | 'skipped' | { error: string } | { handle: FileHandle; inRoot: string }> {
   const parts = entryParts(entry.path);
   if ('error' in parts) return parts;
   if (parts.parts.length === 0) return 'done'; // the root itself ('./'): its mode is not the image's to set
@@ -223,6 +266,7 @@ async function applyEntry(root: string, entry: EntryHeader, data: Buffer, writte
       if (existing) await fs.rm(hostPath, { recursive: true, force: true });
       // O_EXCL | O_NOFOLLOW: a name that is (or became) a link is never written through.
       const handle = await fs.open(hostPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      if (data === undefined) return { handle, inRoot };
       try {
         await handle.writeFile(data);
         await handle.chmod(fileMode(entry.mode));

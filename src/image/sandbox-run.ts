@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, promises as fs, readdirSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { GuardError } from '../errors.js';
 import { findExecutable, safePath } from '../tools/sandbox.js';
@@ -58,17 +58,28 @@ export const DEFAULT_MEMORY_MB = 2048;
 export const MAX_STREAM_BYTES = 512 * 1024;
 /** Unprivileged inside the sandbox: nobody/nogroup, as most images' non-root user. */
 const SANDBOX_UID = 65534;
+/**
+ * Who bubblewrap runs as, outside, when the guard runs as root: a user id nothing else on the
+ * machine uses. bubblewrap maps the sandbox's user to the user that starts it; started by root,
+ * the image's program would be root outside (without capabilities, but owner of every root-owned
+ * file and sysctl, and exempt from process limits).
+ */
+export const SANDBOX_HOST_ID = 2_000_065_534;
+/** Processes of the sandbox user at once (RLIMIT_NPROC, enforced for a non-root user): a fork bomb stops there. */
+const MAX_PROCESSES = 512;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 let detected: { method: SandboxMethod | undefined } | undefined;
 
 /**
  * Who the program is inside bubblewrap. 'nobody': a user namespace of its own, uid/gid 65534, no
- * capabilities, no further user namespaces. 'caller': where user namespaces are unavailable
- * (setuid bwrap on a kernel that forbids them), the calling user; a non-root caller only, since
- * root would stay root (its capabilities are dropped all the same).
+ * capabilities, no further user namespaces. 'dropped': the same, started by root as
+ * SANDBOX_HOST_ID, so that outside it is no one (the root file system it runs is handed to that
+ * user). 'caller': where user namespaces are unavailable (setuid bwrap on a kernel that forbids
+ * them), the calling user; a non-root caller only, since root would stay root (its capabilities
+ * are dropped all the same).
  */
-export type SandboxIdentity = 'nobody' | 'caller';
+export type SandboxIdentity = 'nobody' | 'dropped' | 'caller';
 let identity: SandboxIdentity | undefined;
 
 /** Probed once per process: bubblewrap when it can start a sandbox here, else a Docker or Podman that answers `info`. */
@@ -76,7 +87,8 @@ export function detectSandbox(): SandboxMethod | undefined {
   if (detected) return detected.method;
   const bwrap = findExecutable('bwrap');
   const base = ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/'];
-  if (bwrap && probe(bwrap, [...base, ...identityArgs('nobody'), '--', 'true'])) identity = 'nobody';
+  if (bwrap && process.getuid?.() === 0 && probe(bwrap, [...base, ...identityArgs('nobody'), '--', 'true'], SANDBOX_HOST_ID)) identity = 'dropped';
+  else if (bwrap && probe(bwrap, [...base, ...identityArgs('nobody'), '--', 'true'])) identity = 'nobody';
   else if (bwrap && process.getuid?.() !== 0 && probe(bwrap, [...base, ...identityArgs('caller'), '--', 'true'])) identity = 'caller';
   if (identity) return (detected = { method: 'bubblewrap' }).method;
   for (const runtime of ['docker', 'podman'] as const) {
@@ -86,9 +98,14 @@ export function detectSandbox(): SandboxMethod | undefined {
   return (detected = { method: undefined }).method;
 }
 
-function probe(binary: string, args: string[]): boolean {
-  const result = spawnSync(binary, args, { stdio: 'ignore', timeout: 10_000, env: { PATH: safePath() } });
+function probe(binary: string, args: string[], asUser?: number): boolean {
+  const result = spawnSync(binary, args, { stdio: 'ignore', timeout: 10_000, env: { PATH: safePath() }, cwd: '/', ...(asUser !== undefined ? { uid: asUser, gid: asUser } : {}) });
   return result.status === 0;
+}
+
+/** Who the sandbox's program is, as detected (undefined before detectSandbox ran, or without bubblewrap). */
+export function sandboxIdentity(): SandboxIdentity | undefined {
+  return identity;
 }
 
 /** The error for a machine with no sandbox: the caller turns it into exit 2. */
@@ -108,8 +125,10 @@ export async function runInSandbox(request: SandboxRequest): Promise<SandboxResu
     const prlimit = findExecutable('prlimit');
     if (!bwrap || !prlimit) throw noSandboxError();
     const workingDir = await existingWorkingDir(request);
-    const argv = [prlimit, ...memoryLimit(request), '--', ...bubblewrapArgv({ ...request, workingDir }, bwrap)];
-    return { ...(await runBounded(argv, request.timeoutMs ?? DEFAULT_TIMEOUT_MS)), method };
+    const asUser = identity === 'dropped' && (await handedToSandboxUser(request.rootfs)) ? SANDBOX_HOST_ID : undefined;
+    const limits = [...memoryLimit(request), ...(asUser !== undefined ? [`--nproc=${MAX_PROCESSES}`] : [])];
+    const argv = [prlimit, ...limits, '--', ...bubblewrapArgv({ ...request, workingDir }, bwrap, asUser !== undefined ? 'dropped' : undefined)];
+    return { ...(await runBounded(argv, request.timeoutMs ?? DEFAULT_TIMEOUT_MS, asUser)), method };
   }
   const runtime = findExecutable(method);
   if (!runtime) throw noSandboxError();
@@ -129,8 +148,8 @@ function memoryLimit(request: SandboxRequest): string[] {
  * then the root remounted read-only. Symlinks at the top (usr-merged /lib -> usr/lib) are
  * recreated as symlinks, so they resolve inside the sandbox, never on this machine.
  */
-export function bubblewrapArgv(request: SandboxRequest, bwrap = 'bwrap'): string[] {
-  const args = [bwrap, '--unshare-all', ...identityArgs(identity ?? 'nobody'), '--die-with-parent', '--new-session', '--clearenv'];
+export function bubblewrapArgv(request: SandboxRequest, bwrap = 'bwrap', who: SandboxIdentity | undefined = identity === 'dropped' ? 'nobody' : identity): string[] {
+  const args = [bwrap, '--unshare-all', ...identityArgs(who ?? 'nobody'), '--die-with-parent', '--new-session', '--clearenv'];
   for (const [name, value] of environment(request.env)) args.push('--setenv', name, value);
   args.push('--tmpfs', '/');
   for (const entry of readdirSync(request.rootfs).sort()) {
@@ -140,14 +159,49 @@ export function bubblewrapArgv(request: SandboxRequest, bwrap = 'bwrap'): string
     if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(source), `/${entry}`);
     else if (stat.isDirectory() || stat.isFile()) args.push('--ro-bind', source, `/${entry}`);
   }
-  args.push('--proc', '/proc', '--dev', '/dev', '--size', String(TMP_BYTES), '--tmpfs', '/tmp', '--remount-ro', '/');
+  args.push('--proc', '/proc', ...procMasks(), '--dev', '/dev', '--size', String(TMP_BYTES), '--tmpfs', '/tmp', '--remount-ro', '/');
   args.push('--chdir', request.workingDir || '/', '--', ...request.argv);
   return args;
 }
 
 function identityArgs(who: SandboxIdentity): string[] {
   const nobody = String(SANDBOX_UID);
-  return who === 'nobody' ? ['--unshare-user', '--disable-userns', '--uid', nobody, '--gid', nobody, '--cap-drop', 'ALL'] : ['--cap-drop', 'ALL'];
+  return who === 'caller' ? ['--cap-drop', 'ALL'] : ['--unshare-user', '--disable-userns', '--uid', nobody, '--gid', nobody, '--cap-drop', 'ALL'];
+}
+
+const handedOver = new Map<string, Promise<boolean>>();
+
+/**
+ * The image root made the sandbox user's (every entry, links not followed), as an image's files
+ * are its root user's inside a container; false when the sandbox user could not reach it (a
+ * folder above it closed to others), and the program then runs as 'nobody' mapped to root.
+ */
+function handedToSandboxUser(rootfs: string): Promise<boolean> {
+  const root = path.resolve(rootfs);
+  let key: string;
+  try {
+    key = `${root}\0${statSync(root).ino}`;
+  } catch {
+    return Promise.resolve(false);
+  }
+  if (!handedOver.has(key)) handedOver.set(key, handOver(root));
+  return handedOver.get(key)!;
+}
+
+async function handOver(root: string): Promise<boolean> {
+  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
+    const stat = await fs.stat(dir).catch(() => undefined);
+    if (!stat || (stat.mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) break;
+  }
+  const pending = [root];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    await fs.lchown(current, SANDBOX_HOST_ID, SANDBOX_HOST_ID);
+    const stat = await fs.lstat(current);
+    if (stat.isDirectory()) for (const entry of await fs.readdir(current)) pending.push(path.join(current, entry));
+  }
+  return true;
 }
 
 /** A WorkingDir the image does not hold would stop bwrap; container runtimes create it, empty, so / is as good for --help. */
@@ -155,6 +209,35 @@ async function existingWorkingDir(request: SandboxRequest): Promise<string> {
   const dir = request.workingDir || '/';
   const resolved = await resolveInRoot(request.rootfs, dir, { follow: true });
   return resolved.ok && statSync(resolved.path).isDirectory() ? path.posix.normalize(dir) : '/';
+}
+
+/**
+ * The parts of /proc that are the kernel's, not the sandbox's: read-only or hidden, as container
+ * runtimes do (Docker's readonly and masked paths). Run by root, bubblewrap maps the sandbox's
+ * user to root outside; without this, /proc/sys would let the image's program change host-wide
+ * settings (kernel.core_pattern names a program the kernel then runs as root). The host's own
+ * entries are bound: a sysctl shows the namespaces of the process that reads it.
+ */
+function procMasks(): string[] {
+  const args: string[] = [];
+  for (const entry of PROC_READ_ONLY) if (existsSync(`/proc/${entry}`)) args.push('--ro-bind', `/proc/${entry}`, `/proc/${entry}`);
+  for (const entry of PROC_MASKED) {
+    const stat = statOrUndefined(`/proc/${entry}`);
+    if (stat?.isDirectory()) args.push('--size', '4096', '--tmpfs', `/proc/${entry}`, '--remount-ro', `/proc/${entry}`);
+    else if (stat) args.push('--ro-bind', '/dev/null', `/proc/${entry}`);
+  }
+  return args;
+}
+
+const PROC_READ_ONLY = ['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'];
+const PROC_MASKED = ['acpi', 'kcore', 'keys', 'latency_stats', 'timer_list', 'timer_stats', 'sched_debug', 'scsi'];
+
+function statOrUndefined(file: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Private /tmp: enough for a program that unpacks itself, bounded. */
@@ -194,9 +277,9 @@ function environment(env: string[]): Array<[string, string]> {
  * Start in a process group of its own with an empty environment; on timeout or too much output
  * the whole group is killed (bwrap --die-with-parent then takes the sandbox's pid namespace down).
  */
-function runBounded(argv: string[], timeoutMs: number): Promise<Omit<SandboxResult, 'method'>> {
+function runBounded(argv: string[], timeoutMs: number, asUser?: number): Promise<Omit<SandboxResult, 'method'>> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: {}, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(argv[0]!, argv.slice(1), { env: {}, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(asUser !== undefined ? { uid: asUser, gid: asUser } : {}) });
     const streams = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
     const sizes = { stdout: 0, stderr: 0 };
     let timedOut = false;
@@ -239,7 +322,7 @@ function runBounded(argv: string[], timeoutMs: number): Promise<Omit<SandboxResu
   });
 }
 
-/** A runner for src/flags/capture-plan.ts: every command in the same image, sandbox and limits. */
-export function sandboxRunner(base: Omit<SandboxRequest, 'argv'>): (argv: string[]) => Promise<SandboxResult> {
-  return (argv) => runInSandbox({ ...base, argv });
+/** A runner for src/flags/capture-plan.ts: every command in the same image, sandbox and limits (a time limit per run may be given). */
+export function sandboxRunner(base: Omit<SandboxRequest, 'argv'>): (argv: string[], timeoutMs?: number) => Promise<SandboxResult> {
+  return (argv, timeoutMs) => runInSandbox({ ...base, argv, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { canonicalRegistry } from './distribution.js';
 
 /**
  * Credentials for private registries, from the places the usual tools keep them:
@@ -37,7 +38,6 @@ export interface CredentialSources {
 
 const ENV_PREFIX = 'GUARD_REGISTRY_AUTH_';
 const MAX_CONFIG_BYTES = 1024 * 1024;
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 /** The credentials of every registry the env and the Docker config name; problems are reported, never thrown. */
 export async function loadCredentials(sources: CredentialSources = {}): Promise<{ lookup: CredentialLookup; warnings: string[] }> {
@@ -61,8 +61,7 @@ export async function loadCredentials(sources: CredentialSources = {}): Promise<
 
 /** The key a registry host is known by: lower case, Docker Hub's names as one. */
 export function canonicalHost(host: string): string {
-  const lower = host.trim().toLowerCase();
-  return DOCKER_HUB_ALIASES.has(lower) ? 'docker.io' : lower;
+  return canonicalRegistry(host);
 }
 
 function parseEnvCredential(value: string): { host: string; username: string; password: string } | undefined {

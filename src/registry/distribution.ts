@@ -26,15 +26,48 @@ export const MEDIA_TYPES = {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_TAG_PAGES = 20;
 const MAX_TOKEN_BYTES = 1024 * 1024;
+/** A registry's failure as quoted in a finding: enough to recognise it. */
+const MAX_ERROR_CHARS = 600;
 
 export function isRegistryHost(host: string): boolean {
   return HOST.test(host);
 }
 
+/** The names Docker Hub answers under; an image on any of them is on docker.io. */
+export const DOCKER_HUB_NAMES: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+
 /** The host the API of a registry answers on: Docker Hub's names lead to registry-1.docker.io. */
 export function registryApiHost(host: string): string {
   const lower = host.toLowerCase();
-  return lower === 'docker.io' || lower === 'index.docker.io' ? 'registry-1.docker.io' : lower;
+  return DOCKER_HUB_NAMES.has(lower) ? 'registry-1.docker.io' : lower;
+}
+
+/** The name a registry is known by (allow-lists, credentials): lower case, Docker Hub's names as docker.io. */
+export function canonicalRegistry(host: string): string {
+  const lower = host.trim().toLowerCase();
+  return DOCKER_HUB_NAMES.has(lower) ? 'docker.io' : lower;
+}
+
+const DOMAIN = /^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+const ANY_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+
+/**
+ * Why an image reference (already split: repository with its registry, tag, digest) is one a
+ * container runtime refuses (the kubelet's InvalidImageName), or undefined when it is valid by the
+ * distribution reference grammar. An invalid reference names no image: no registry is asked and no
+ * help file is looked up for it (its path could name another image's help, `a/../b`).
+ */
+export function imageReferenceProblem(image: { repository: string; tag: string; digest?: string; original: string }): string | undefined {
+  const shown = `"${printable(image.original)}"`;
+  if (/\s/.test(image.original.trim())) return `${shown} is not a valid image reference (it holds white space)`;
+  const slash = image.repository.indexOf('/');
+  const domain = image.repository.slice(0, slash);
+  const path = image.repository.slice(slash + 1);
+  if (slash <= 0 || !DOMAIN.test(domain)) return `${shown} is not a valid image reference (registry "${printable(domain)}")`;
+  if (!REPOSITORY_NAME.test(path) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path)}": lower-case letters, digits and separators only)`;
+  if (!TAG.test(image.tag)) return `${shown} is not a valid image reference (tag "${printable(image.tag)}")`;
+  if (image.digest !== undefined && !ANY_DIGEST.test(image.digest)) return `${shown} is not a valid image reference (digest "${printable(image.digest)}")`;
+  return undefined;
 }
 
 export function sha256Digest(body: Buffer): string {
@@ -142,8 +175,26 @@ export class RegistryClient {
     return { ok: true, size };
   }
 
-  /** GET /v2/<name><suffix>, answering one auth challenge (basic or bearer) on the way. */
+  /**
+   * GET /v2/<name><suffix>, answering one auth challenge (basic or bearer) on the way. A failure's
+   * text never holds the credential or the token: a registry's reason phrase is its own to choose.
+   */
   async get(suffix: string, maxBytes: number, purpose: string, accept?: string, sink?: (chunk: Buffer) => Promise<void>, restart?: () => void): Promise<FetchResult> {
+    const result = await this.getOnce(suffix, maxBytes, purpose, accept, sink, restart);
+    return result.ok ? result : { ...result, error: this.scrub(result.error) };
+  }
+
+  private scrub(text: string): string {
+    const credential = this.options.credential;
+    const secrets = [this.authorization, this.authorization?.replace(/^\S+\s+/, ''), credential?.password, credential?.identityToken];
+    if (credential?.username !== undefined && credential.password !== undefined) secrets.push(`${credential.username}:${credential.password}`, basic(credential.username, credential.password).slice('Basic '.length));
+    let clean = text;
+    for (const secret of secrets.filter((s): s is string => s !== undefined && s.length >= 4).sort((a, b) => b.length - a.length)) clean = clean.split(secret).join('***');
+    clean = clean.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+    return clean.length > MAX_ERROR_CHARS ? `${clean.slice(0, MAX_ERROR_CHARS)}...` : clean;
+  }
+
+  private async getOnce(suffix: string, maxBytes: number, purpose: string, accept?: string, sink?: (chunk: Buffer) => Promise<void>, restart?: () => void): Promise<FetchResult> {
     const url = `${this.base}/v2/${this.repository}${suffix}`;
     const request = () => {
       restart?.();
