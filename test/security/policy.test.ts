@@ -100,17 +100,20 @@ describe('policy and ground truth come from the base revision only', () => {
     expect(report.findings.find((f) => f.rule === 'container-flags/unknown-flag')?.evidence?.join('\n') ?? '').not.toContain('Forged entry');
   });
 
-  it('a help file the change adds for a new tag is not truth: the image is unverified and the file takes effect after merge', async () => {
+  it('a help file the change adds for a new tag is not truth: without the image to compare, the upgrade is not verified and the file takes effect after merge', async () => {
     repo = await exampleRepo();
     const added = `${HELP_DIR}/v0.99.0.txt`;
     await repo.commit('bump and bring my own truth', {
       [added]: await forgedHelp(),
       [HR]: externalDnsRelease({ ...BASE_VALUES, image: { tag: 'v0.99.0' }, extraArgs: ['--traefik-disable-legacy'] }),
     });
-    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
-    const unverified = report.findings.find((f) => f.rule === 'container-flags/unverified');
+    // Offline, the image's own help cannot be taken: the forged file is still not believed.
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, offline: true });
+    const unverified = report.findings.find((f) => f.rule === 'container-flags/capture-unreachable');
     expect(unverified?.message).toContain('no help output is known for registry.k8s.io/external-dns/external-dns:v0.99.0');
-    expect(report.findings.some((f) => f.rule.startsWith('container-flags/') && f.rule !== 'container-flags/unverified')).toBe(false);
+    expect(unverified?.message).toContain(`${added} comes with this change`);
+    expect(report.summary.verdict).toBe('incomplete');
+    expect(report.findings.some((f) => f.rule.startsWith('container-flags/') && f.rule !== 'container-flags/capture-unreachable')).toBe(false);
     const notice = report.findings.find((f) => f.rule === 'config/help-changed' && f.location.path === added);
     expect(notice).toMatchObject({ severity: 'notice' });
     expect(notice!.message).toContain('takes effect after merge');
@@ -137,8 +140,8 @@ describe('policy and ground truth come from the base revision only', () => {
       [`${HELP_DIR}/sha256-${digest}.txt`]: await forgedHelp(),
       [HR]: externalDnsRelease({ ...BASE_VALUES, image: { tag: `v0.98.0@sha256:${digest}` }, extraArgs: ['--traefik-disable-legacy'] }),
     });
-    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
-    expect(report.findings.find((f) => f.rule === 'container-flags/unverified')?.message).toContain('no help output is known');
+    const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, offline: true });
+    expect(report.findings.find((f) => f.rule === 'container-flags/capture-unreachable')?.message).toContain('no help output is known');
   });
 });
 
