@@ -238,6 +238,7 @@ async function captureFromRegistries(images: string[], repoRoot: string, options
   const container = { command: words(options.command), args: words(options.args) };
   const limit = pLimit(Math.max(1, options.concurrency));
   let failed = 0;
+  let couldNotCheck = 0;
   await Promise.all(images.map((image) => limit(async () => {
     const target = path.join(repoRoot, helpFileFor(parseImageRef(image), options.helpDir));
     if (!options.force && existsSync(target)) {
@@ -247,6 +248,7 @@ async function captureFromRegistries(images: string[], repoRoot: string, options
     const captured = await capturer.capture(parseImageRef(image), container);
     if (!captured.ok) {
       failed++;
+      if (captured.unreachable) couldNotCheck++;
       process.stderr.write(`guard: ${image}: not captured: ${captured.reason}\n`);
       return;
     }
@@ -259,7 +261,8 @@ async function captureFromRegistries(images: string[], repoRoot: string, options
       process.stderr.write(`guard: ${image}: ${error.message}\n`);
     }
   })));
-  if (failed > 0) process.exitCode = EXIT_FINDINGS;
+  // A registry that does not answer, or no sandbox on this machine: exit 2, as for any could-not-check.
+  if (failed > 0) process.exitCode = couldNotCheck > 0 ? EXIT_GUARD_FAILED : EXIT_FINDINGS;
 }
 
 async function anyConfiguredCapture(repoRoot: string, images: string[]): Promise<boolean> {

@@ -113,7 +113,8 @@ export class RegistryCapturer implements ImageCapturer {
   }
 
   async capture(image: ImageRef, container: ContainerCommand): Promise<CaptureOutcome<CapturedHelp>> {
-    if (!detectSandbox()) return { ok: false, reason: 'there is no sandbox to run the image\'s binary in (install bubblewrap: apt-get install bubblewrap; or run Docker or Podman)' };
+    // The runner's shortcoming, not the change's: could-not-check.
+    if (!detectSandbox()) return { ok: false, reason: 'there is no sandbox to run the image\'s binary in (install bubblewrap: apt-get install bubblewrap; or run Docker or Podman)', unreachable: true };
     const platform = this.settings.platform ?? DEFAULT_PLATFORM;
     const digest = await this.resolve(image, true);
     if (!digest.ok) return digest;
