@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { DraftFinding, SourceLocation } from '../findings.js';
 import type { ArgProblem, ArgProblemKind, FlagSpec } from '../flags/catalog.js';
 import type { CatalogLookup } from '../flags/store.js';
-import { formatImage } from '../flags/image-ref.js';
+import { formatImage, type ImageRef } from '../flags/image-ref.js';
 import { suggestValue } from '../flags/did-you-mean.js';
 import { validateArgs } from '../flags/frameworks/registry.js';
 import { printAndExitFlag } from '../flags/exits-at-start.js';
@@ -316,7 +316,7 @@ function unverified(
     location: locateImage(rendered, image.repository, image.tag),
     subject,
     evidence: [`${container.command ? `command: ${displayArguments(rendered, container.command)}; ` : ''}args: ${displayArguments(rendered, container.args)}`],
-    suggestion: `capture it from the image: npx guard flags capture ${formatImage(image)}`,
+    suggestion: `capture it from the image: ${captureCommand(image, container)}`,
   };
   if (previousLookup?.status === 'found') {
     const unreachable = lookup.status === 'missing' && lookup.captureFailure?.unreachable === true;
@@ -328,6 +328,25 @@ function unverified(
     };
   }
   return { ...base, rule: 'container-flags/unverified', severity: 'warning', message: `${where}: flags not verified: ${reasons.join('; ')}` };
+}
+
+/**
+ * The capture command for what this container runs: its command, and the words of its args that may
+ * name a subcommand (`proxy` of `kubectl proxy`), so the help stored is the one its args are read with.
+ */
+function captureCommand(image: ImageRef, container: RenderedContainer): string {
+  const plain = /^[A-Za-z0-9._/-]+$/;
+  const words = (list: string[] | undefined) => {
+    const leading: string[] = [];
+    for (const word of list ?? []) {
+      if (word.startsWith('-') || !plain.test(word) || leading.length >= 3) break;
+      leading.push(word);
+    }
+    return leading;
+  };
+  const command = container.command?.length && container.command.every((w) => plain.test(w)) ? ` --command "${container.command.join(' ')}"` : '';
+  const args = words(container.args);
+  return `npx guard flags capture ${formatImage(image)}${command}${args.length > 0 ? ` --args "${args.join(' ')}"` : ''}`;
 }
 
 /** What the ground truth itself says: a help file of the change that the image contradicts, a tag that moved. */
