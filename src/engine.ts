@@ -12,9 +12,9 @@ import { checkContainerFlags, containerSlot, type CatalogLookups, type PreviousR
 import { CONFIG_FILE, loadConfig, parseConfig, type GuardConfig } from './config.js';
 import { GuardError } from './errors.js';
 import { atOrAbove, findingKey, SEVERITY_RANK, type DraftFinding, type Finding, type Severity, type Verdict } from './findings.js';
-import { CatalogStore, DEFAULT_HELP_DIR, registryOf } from './flags/store.js';
+import { CatalogStore, DEFAULT_HELP_DIR, registryOf, repositoryOf } from './flags/store.js';
 import { RegistryCapturer } from './flags/capture-image.js';
-import { parseImageRef } from './flags/image-ref.js';
+import { parseImageRef, type ImageRef } from './flags/image-ref.js';
 import { loadCredentials } from './registry/credentials.js';
 import type { CatalogLookup } from './flags/store.js';
 import { discoverObjects, type RepoInventory } from './flux/discover.js';
@@ -302,10 +302,10 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
         const headOutcome = judgeUncheckedSource(headRendered, baseOutcome);
         status.status = headOutcome.ok ? 'rendered' : headOutcome.notChecked ? 'not-checked' : 'failed';
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        const baseRegistries = registriesOf(baseOutcome);
-        drafts.head.push(...inCluster(release, [...(await findingsOf(headOutcome, release, catalogs, baseRegistries, baseOutcome)), ...checkRemediation(release)]));
+        const baseRepositories = repositoriesOf(baseOutcome);
+        drafts.head.push(...inCluster(release, [...(await findingsOf(headOutcome, release, catalogs, baseRepositories, baseOutcome)), ...checkRemediation(release)]));
         if (baseRelease) drafts.base.push(...inCluster(baseRelease, checkRemediation(baseRelease)));
-        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs, baseRegistries)));
+        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs, baseRepositories)));
         options.onProgress?.({ done: ++done, total: headReleases.length, current: describeInCluster(release) });
       }),
     );
@@ -460,7 +460,9 @@ async function catalogStore(config: GuardConfig, base: Snapshot, head: Snapshot,
   const helpDir = config.flags?.helpDir ?? DEFAULT_HELP_DIR;
   const common = { helpDir, images: config.flags?.images, base, head };
   if (config.flags?.capture === 'off') return new CatalogStore(common);
-  const recordedRegistries = new Set((await base.listFiles()).filter((f) => f.startsWith(`${normalizeDir(helpDir)}/`)).map((f) => f.slice(normalizeDir(helpDir).length + 1).split('/')[0]!.toLowerCase()));
+  // Repositories with help recorded at base: <helpDir>/<registry>/<path>/<tag>.txt.
+  const prefix = `${normalizeDir(helpDir)}/`;
+  const recorded = new Set((await base.listFiles()).filter((f) => f.startsWith(prefix)).map((f) => repositoryOf(parseImageRef(path.posix.dirname(f.slice(prefix.length))))));
   const patterns = [...(config.flags?.registries ?? []), ...(config.network?.allowedHosts ?? [])].map((p) => picomatch(p, { nocase: true }));
   const networkAllowed = (config.network?.allowedHosts ?? []).map((p) => picomatch(p, { nocase: true }));
   const capturer = new RegistryCapturer({
@@ -469,18 +471,20 @@ async function catalogStore(config: GuardConfig, base: Snapshot, head: Snapshot,
     offline: options.offline,
     credentials: (await loadCredentials()).lookup,
     timeoutMs: config.flags?.captureTimeoutSeconds ? config.flags.captureTimeoutSeconds * 1000 : undefined,
+    captureLimit: config.flags?.captureLimit,
     frameworkOf: (image) => config.flags?.images?.find((o) => picomatch(o.image, { bash: true })(image.repository))?.framework,
     isAllowedUrl: (url) => networkAllowed.some((matches) => matches(urlHost(url))),
   });
-  return new CatalogStore({ ...common, capturer, registryAllowed: (host) => recordedRegistries.has(host) || patterns.some((matches) => matches(host)) });
+  const sourceAllowed = (image: ImageRef) => recorded.has(repositoryOf(image)) || patterns.some((matches) => matches(registryOf(image)) || matches(repositoryOf(image)));
+  return new CatalogStore({ ...common, capturer, sourceAllowed });
 }
 
-/** Registries of the images a release runs at the base revision: the guard may pull its new images from them. */
-function registriesOf(baseOutcome: RenderOutcome | undefined): ReadonlySet<string> {
-  return new Set((baseOutcome?.ok ? baseOutcome.rendered.containers : []).map((c) => registryOf(parseImageRef(c.image))));
+/** Repositories of the images a release runs at the base revision: the guard may pull new tags of them. */
+function repositoriesOf(baseOutcome: RenderOutcome | undefined): ReadonlySet<string> {
+  return new Set((baseOutcome?.ok ? baseOutcome.rendered.containers : []).map((c) => repositoryOf(parseImageRef(c.image))));
 }
 
-async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore, baseRegistries: ReadonlySet<string>, before?: RenderOutcome): Promise<DraftFinding[]> {
+async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: CatalogStore, baseRepositories: ReadonlySet<string>, before?: RenderOutcome): Promise<DraftFinding[]> {
   const subject = { kind: 'HelmRelease' as const, namespace: release.namespace, name: release.name };
   if (!outcome.ok) {
     return outcome.failures.map((failure) => ({
@@ -495,7 +499,7 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
     }));
   }
   const lookups = new Map<string, CatalogLookup>();
-  for (const container of outcome.rendered.containers) lookups.set(containerSlot(container), await store.lookup(container.image, container, { baseRegistries }));
+  for (const container of outcome.rendered.containers) lookups.set(containerSlot(container), await store.lookup(container.image, container, { baseRepositories }));
   const warnings: DraftFinding[] = (outcome.warnings ?? []).map((warning) => ({
     rule: warning.rule,
     severity: warning.severity ?? 'warning',
@@ -513,7 +517,7 @@ async function findingsOf(outcome: RenderOutcome, release: HelmRelease, store: C
     // Only a container whose image this change replaces is compared with what it ran before.
     for (const container of before.rendered.containers) {
       const slot = containerSlot(container);
-      if (headImages.has(slot) && headImages.get(slot) !== container.image) previousCatalogs.set(slot, await store.lookup(container.image, container, { baseRegistries }));
+      if (headImages.has(slot) && headImages.get(slot) !== container.image) previousCatalogs.set(slot, await store.lookup(container.image, container, { baseRepositories }));
     }
     previous = { images, catalogs: previousCatalogs };
   }

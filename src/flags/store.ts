@@ -81,13 +81,13 @@ export interface CatalogStoreOptions {
   head?: Snapshot;
   /** Take help from the image when none is recorded, or the recorded one is for another digest. */
   capturer?: ImageCapturer;
-  /** Registries (host[:port]) the base policy lets the guard pull from; others are never contacted. */
-  registryAllowed?: (host: string) => boolean;
+  /** Images the base policy lets the guard pull (by registry or repository); others are never contacted. */
+  sourceAllowed?: (image: ImageRef) => boolean;
 }
 
 export interface LookupContext {
-  /** Registries of the images this release ran at the base revision: allowed for its new images. */
-  baseRegistries?: ReadonlySet<string>;
+  /** Repositories (registry/path) of the images this release ran at the base revision: a new tag of one may be pulled. */
+  baseRepositories?: ReadonlySet<string>;
 }
 
 /** Help file path for an image: <helpDir>/<repository>/<tag>.txt, or <digest>.txt (sha256-<hex>) when the reference pins one. */
@@ -115,9 +115,12 @@ export class CatalogStore {
     return memoized(this.cache, key, () => this.load(image, container, allowed));
   }
 
+  /**
+   * A registry such as ghcr.io or docker.io holds anyone's images: what the base runs is decided per
+   * repository, so a change cannot point a container at an image of its author's and have it run.
+   */
   private registryAllowed(image: ImageRef, context: LookupContext): boolean {
-    const host = registryOf(image);
-    return context.baseRegistries?.has(host) === true || this.options.registryAllowed?.(host) === true;
+    return context.baseRepositories?.has(repositoryOf(image)) === true || this.options.sourceAllowed?.(image) === true;
   }
 
   private async load(image: ImageRef, container: ContainerCommand, registryAllowed: boolean): Promise<CatalogLookup> {
@@ -133,7 +136,7 @@ export class CatalogStore {
     const changed = await this.changedHelpFile(files);
     const capturer = registryAllowed ? this.options.capturer : undefined;
     const notAllowed = this.options.capturer && !registryAllowed
-      ? { reason: `its registry ${registryOf(image)} is not one the base revision pulls from (list it in flags.registries of .guard.yaml, changed at the base revision first)`, unreachable: false }
+      ? { reason: `${repositoryOf(image)} is not an image repository the base revision runs or records help for, so the guard does not pull it (list it, or its registry, in flags.registries of .guard.yaml, changed at the base revision first)`, unreachable: false }
       : undefined;
     if (recorded) {
       const lookup = this.fromText(image, recorded.file, recorded.data.toString('utf8'), override, 'recorded');
@@ -238,6 +241,12 @@ async function firstExisting(snapshot: Snapshot, files: string[]): Promise<{ fil
 /** host[:port] of an image reference, lower case; Docker Hub under any of its names is docker.io. */
 export function registryOf(image: ImageRef): string {
   return canonicalRegistry(image.repository.split('/')[0] ?? '');
+}
+
+/** registry/path of an image, its registry named one way (Docker Hub's aliases are docker.io). */
+export function repositoryOf(image: ImageRef): string {
+  const slash = image.repository.indexOf('/');
+  return `${registryOf(image)}${slash < 0 ? '' : image.repository.slice(slash)}`;
 }
 
 function matchesImage(pattern: string, image: ImageRef): boolean {

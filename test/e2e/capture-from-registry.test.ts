@@ -306,7 +306,7 @@ describe('registries', () => {
     const report = await check('move');
     const finding = only(report, 'container-flags/unverified-upgrade');
     expect(finding.severity).toBe('error');
-    expect(finding.message).toContain(`its registry ${elsewhere.host} is not one the base revision pulls from`);
+    expect(finding.message).toContain(`${elsewhere.host}/debian/ripgrep is not an image repository the base revision runs`);
     expect(report.summary.verdict).toBe('fail');
     expect(elsewhere.connections()).toBe(0);
   });

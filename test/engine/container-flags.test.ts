@@ -164,7 +164,7 @@ describe('container-flags on rendered HelmReleases', () => {
     const finding = report.findings.find((f) => f.rule === 'container-flags/unverified-upgrade');
     expect(finding?.severity).toBe('error');
     expect(finding?.message).toContain('.guard/help/example.invalid/dns/external-dns/v0.18.0.txt');
-    expect(finding?.message).toContain('its registry example.invalid is not one the base revision pulls from');
+    expect(finding?.message).toContain('example.invalid/dns/external-dns is not an image repository the base revision runs');
     expect(report.summary.verdict).toBe('fail');
   });
 

@@ -77,7 +77,7 @@ function capturer(options: Partial<ConstructorParameters<typeof RegistryCapturer
 function store(allowed: string[], options: { base?: Record<string, string>; head?: Record<string, string>; capture?: RegistryCapturer } = {}): CatalogStore {
   const base = memorySnapshot('base', options.base ?? {});
   const head = options.head ? memorySnapshot('head', { ...(options.base ?? {}), ...options.head }) : base;
-  return new CatalogStore({ base, head, capturer: options.capture ?? capturer(), registryAllowed: (host) => allowed.includes(host) });
+  return new CatalogStore({ base, head, capturer: options.capture ?? capturer(), sourceAllowed: (image) => allowed.includes(registryOf(image)) });
 }
 
 const found = (lookup: CatalogLookup) => {
@@ -107,7 +107,7 @@ describe('hosts a pull request cannot make the guard contact', () => {
     for (const ref of [`localhost:${port}/app/x:1`, `127.0.0.1:0${port}/app/x:1`, `127.0.0.1.nip.io:${port}/app/x:1`, `127.0.0.01:${port}/app/x:1`]) {
       const lookup = await store([registry.host]).lookup(ref, { args: ['--port=1'] });
       expect(lookup.status, ref).toBe('missing');
-      expect(reasonOf(lookup), ref).toMatch(/is not one the base revision pulls from|is not a valid image reference/);
+      expect(reasonOf(lookup), ref).toMatch(/is not an image repository the base revision runs|is not a valid image reference/);
     }
     expect(registry.requests).toEqual([]);
   });
@@ -138,7 +138,7 @@ describe('hosts a pull request cannot make the guard contact', () => {
     expect(allowed(`http://[::2]:${registry.host.split(':').at(-1)}/v2/`)).toBe(false);
     expect(flagNames(await store([registry.host]).lookup(`${registry.host}/app/x:1`, { args: ['--port=1'] }))).toContain('verbose');
     const other = await store([registry.host]).lookup(`[::1]:1/app/x:1`, { args: ['--port=1'] });
-    expect(reasonOf(other)).toContain('is not one the base revision pulls from');
+    expect(reasonOf(other)).toContain('is not an image repository the base revision runs');
   });
 
   it('a redirect from an allowed registry to another host: refused when that host is not allowed, and never with the credentials', async () => {
@@ -188,6 +188,20 @@ describe('hosts a pull request cannot make the guard contact', () => {
       repo = undefined;
     });
 
+    it('a container moved to another repository of the same registry (anyone can push to ghcr.io) is not pulled: its author could choose the help', async () => {
+      const registry = await hostileRegistry(closers);
+      registry.serve('evil/a', '1', appV1);
+      repo = await TestRepo.create();
+      await repo.commit('base', { ...APP_CHART, 'apps/a.yaml': appRelease('a', [{ name: 'a', image: `${registry.host}/app/a:1`, args: ['--port=1'] }]), [`.guard/help/${registry.host}/app/a/1.txt`]: APP_HELP });
+      await repo.branch('change');
+      await repo.commit('change', { 'apps/a.yaml': appRelease('a', [{ name: 'a', image: `${registry.host}/evil/a:1`, args: ['--port=1', '--verbose'] }]) });
+      const report = await runCheck({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: cacheDir() });
+      const finding = report.findings.find((f) => f.rule === 'container-flags/unverified-upgrade');
+      expect(finding?.message).toContain(`${registry.host}/evil/a is not an image repository the base revision runs`);
+      expect(report.summary.verdict).toBe('fail');
+      expect(registry.requests.filter((r) => r.path.includes('/evil/'))).toEqual([]);
+    });
+
     it('a new release cannot borrow the registry another release runs at base, and a help folder the change adds allows no host', async () => {
       const registry = await hostileRegistry(closers);
       registry.serve('app/a', '2', appV1);
@@ -208,7 +222,7 @@ describe('hosts a pull request cannot make the guard contact', () => {
       expect(about('a').map((f) => f.rule)).toEqual([]);
       expect(registry.requests.some((r) => r.path === '/v2/app/a/manifests/2')).toBe(true);
       expect(about('b').map((f) => [f.rule, f.severity])).toEqual([['container-flags/unverified', 'warning']]);
-      expect(about('b')[0]!.message).toContain(`its registry ${registry.host} is not one the base revision pulls from`);
+      expect(about('b')[0]!.message).toContain(`${registry.host}/app/b is not an image repository the base revision runs`);
       expect(registry.requests.filter((r) => r.path.includes('/app/b/'))).toEqual([]);
       expect(about('c').map((f) => f.rule)).toEqual(['container-flags/unverified']);
       expect(about('c')[0]!.message).toContain(`.guard/help/${added.host}/app/c/1.txt comes with this change`);
