@@ -21,6 +21,7 @@ import { discoverObjects, type RepoInventory } from './flux/discover.js';
 import { baseIdentityGate } from './flux/base-identity.js';
 import { applyFluxKustomizations, escalateRemovedSources } from './flux/kustomize-apply.js';
 import { kustomizeRuns } from './flux/kustomize-build.js';
+import { UnreachedSkips } from './flux/unreached.js';
 import { releaseFingerprint } from './flux/fingerprint.js';
 import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
 import { locationOf } from './flux/objects.js';
@@ -194,7 +195,10 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   try {
     const parseCache = new Map();
     const remotes = await remoteUrls(root);
-    const kustomizeContext = (label: string) => ({
+    // Kustomizations the change cannot reach are built by neither revision; --all builds everything.
+    const unreached = options.all ? undefined : new UnreachedSkips({ files: [configFile], dirs: [config.flags?.helpDir ?? DEFAULT_HELP_DIR] });
+    const kustomizeContext = (label: 'base' | 'head') => ({
+      ...(unreached ? { skips: { plan: unreached, side: label } } : {}),
       scratchDir: path.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
@@ -263,6 +267,8 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const catalogs = await catalogStore(config, baseSnapshot, headSnapshot, { offline: options.offline, cacheDir: options.noCache ? undefined : cacheDir });
 
     const releases: ReleaseStatus[] = [];
+    // HelmReleases of Kustomizations the change cannot reach: unchanged by proof, named as written.
+    for (const r of headBuilt.unbuilt.releases) if (inShard(r.cluster ? `${r.cluster}|${r.namespace}/${r.name}` : `${r.namespace}/${r.name}`, options.shard)) releases.push({ ...r, status: 'unchanged', containers: 0 });
     if (firstShard) {
       // A HelmRelease of an API version the guard cannot render is still one of the releases: not checked, and counted.
       for (const object of headInventory.objects.filter((o) => isHelmRelease(o) && !isSupportedHelmReleaseVersion(o))) {

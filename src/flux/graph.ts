@@ -10,6 +10,7 @@ import { resolveSource, type SourceResolver } from './kustomization-source.js';
 import { objectId, type RepoObject } from './objects.js';
 import { kustomizationFinding, substitute, variablesOf, type ObjectLookup, type PostBuildContext, type SubstitutionSources } from './post-build.js';
 import type { RevisionTree } from './revision-tree.js';
+import type { SkippedSubtree, SkipPlan } from './unreached.js';
 
 /**
  * The Flux object graph as kustomize-controller builds it: start from the root Kustomizations
@@ -52,6 +53,8 @@ export interface GraphNode {
   depth: number;
   rebuilds: number;
   result?: NodeResult;
+  /** Not built: the change cannot reach it (unreached.ts proves it for base and head alike). */
+  skipped?: SkippedSubtree;
 }
 
 interface NodeResult {
@@ -78,6 +81,8 @@ export interface GraphInput {
   cacheDir?: string;
   /** Told the root sources as soon as they are known (the base's decide "this repository" for the change). */
   onRootSources?: (rootSources: Set<string>) => void;
+  /** Which Kustomizations the change cannot reach: waited for before the first build. */
+  skips?: Promise<SkipPlan>;
 }
 
 const MAX_DEPTH = 12;
@@ -97,6 +102,7 @@ export async function buildGraph(input: GraphInput): Promise<GraphResult> {
   const roots = rootsOf(specs, tree);
   const rootSources = new Set(roots.filter((s) => s.sourceRef.kind === 'GitRepository').map((s) => `${s.sourceRef.namespace}/${s.sourceRef.name}`));
   input.onRootSources?.(rootSources);
+  const plan = await input.skips;
   const resolver: SourceResolver = { ...input.resolver, identity: { ...input.resolver.identity, rootSources } };
   const nodes = new Map<string, GraphNode>();
   const findings: DraftFinding[] = [];
@@ -127,7 +133,8 @@ export async function buildGraph(input: GraphInput): Promise<GraphResult> {
       if (nodes.has(nodeKey(root, idOfSpec(spec)))) continue;
       const node: GraphNode = { key: nodeKey(root, idOfSpec(spec)), id: idOfSpec(spec), spec, root, depth: 0, rebuilds: 0 };
       nodes.set(node.key, node);
-      level.push(node);
+      node.skipped = plan?.skip(spec);
+      if (!node.skipped) level.push(node);
     }
   };
   enqueueRoots(roots);
@@ -182,7 +189,8 @@ export async function buildGraph(input: GraphInput): Promise<GraphResult> {
           }
           const childNode: GraphNode = { key, id: idOfSpec(child), spec: child, root: node.root, parent: node.id, depth: node.depth + 1, rebuilds: 0 };
           nodes.set(key, childNode);
-          next.push(childNode);
+          childNode.skipped = plan?.skip(child);
+          if (!childNode.skipped) next.push(childNode);
         }
       }
       level = next.filter((n) => nodes.get(n.key) === n);
@@ -198,6 +206,7 @@ export async function buildGraph(input: GraphInput): Promise<GraphResult> {
   const secrets: string[] = [];
   const builtFolders: string[] = [];
   for (const node of nodes.values()) {
+    if (node.skipped) builtFolders.push(...node.skipped.folders);
     if (!node.result) continue;
     applied.push(...node.result.objects);
     findings.push(...node.result.findings);
@@ -316,7 +325,7 @@ function nearestFirst(objects: RepoObject[], file: string): RepoObject[] {
 
 function consumedFilesOf(nodes: Map<string, GraphNode>): Set<string> {
   const files = new Set<string>();
-  for (const node of nodes.values()) for (const f of node.result?.consumed ?? []) files.add(f);
+  for (const node of nodes.values()) for (const f of node.result?.consumed ?? node.skipped?.consumed ?? []) files.add(f);
   return files;
 }
 

@@ -13,6 +13,7 @@ import { objectId, type RepoObject } from './objects.js';
 import { withPatchPositions } from './patch-positions.js';
 import { escalateRemovedSources, type SubstitutionSources } from './post-build.js';
 import { KUSTOMIZATION_FILES, RevisionTree } from './revision-tree.js';
+import type { SkippedSubtree, UnreachedSkips } from './unreached.js';
 
 export { escalateRemovedSources };
 
@@ -33,6 +34,8 @@ export interface KustomizeContext {
   base?: Promise<BaseRevision>;
   /** Building the base: told its root sources as soon as they are known. */
   onRootSources?: (rootSources: Set<string>) => void;
+  /** Shared by base and head (absent with --all): Kustomizations the change cannot reach are built by neither. */
+  skips?: { plan: UnreachedSkips; side: 'base' | 'head' };
 }
 
 export interface KustomizeOutcome {
@@ -44,6 +47,8 @@ export interface KustomizeOutcome {
   substitutionSources: SubstitutionSources;
   /** "ns/name" of the GitRepositories the root Kustomizations build from: charts from them are this repository's too. */
   rootSources: Set<string>;
+  /** Flux Kustomizations not built because the change cannot reach them, and their HelmReleases as written (unchanged by proof). */
+  unbuilt: { kustomizations: number; releases: Array<SkippedSubtree['releases'][number] & { cluster: string }> };
 }
 
 const unitLimit = pLimit(Math.max(2, os.availableParallelism()));
@@ -55,14 +60,25 @@ const unitLimit = pLimit(Math.max(2, os.availableParallelism()));
  * kustomization lists as a patch is never an object of its own.
  */
 export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInventory, context: KustomizeContext): Promise<KustomizeOutcome> {
+  try {
+    return await applyRevision(snapshot, raw, context);
+  } finally {
+    // A side that offered nothing (no Flux Kustomization, or failed) lets the other go on, skipping nothing.
+    context.skips?.plan.withdraw(context.skips.side);
+  }
+}
+
+async function applyRevision(snapshot: Snapshot, raw: RepoInventory, context: KustomizeContext): Promise<KustomizeOutcome> {
   const empty: SubstitutionSources = { present: new Set(), missing: new Map() };
   const files = await snapshot.listFiles();
   const hasKustomizeFolders = files.some((f) => KUSTOMIZATION_FILES.includes(path.posix.basename(f)));
-  if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: new Set() };
+  if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: new Set(), unbuilt: { kustomizations: 0, releases: [] } };
 
   const tree = await RevisionTree.write(snapshot, path.join(context.scratchDir, 'tree'));
   const patches = patchFiles(tree);
+  const skips = context.skips?.plan.offer(context.skips.side, { tree, raw, patches });
   const graph = await buildGraph({
+    ...(skips ? { skips } : {}),
     patchFiles: patches,
     raw,
     tree,
@@ -82,7 +98,16 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
 
   const reached = new Set<string>();
   const readsByNode = new Map<string, Set<string>>();
+  const unbuilt: KustomizeOutcome['unbuilt'] = { kustomizations: 0, releases: [] };
   for (const node of graph.nodes.values()) {
+    if (node.skipped) {
+      unbuilt.kustomizations += node.skipped.kustomizations;
+      const cluster = path.posix.dirname(node.root.slice(0, node.root.indexOf('#')));
+      unbuilt.releases.push(...node.skipped.releases.map((r) => ({ ...r, cluster })));
+      readsByNode.set(`${node.root}|${node.id}`, new Set(node.skipped.reads));
+      for (const f of node.skipped.reads) reached.add(f);
+      continue;
+    }
     const reads = new Set<string>(node.result?.reads ?? []);
     readsByNode.set(`${node.root}|${node.id}`, reads);
     const folder = node.result?.folder;
@@ -95,6 +120,9 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
     }
     for (const f of reads) reached.add(f);
   }
+  // A release some built Kustomization applies too is that one (Flux would apply one object).
+  const builtReleases = new Set(graph.applied.filter((a) => a.object.kind === 'HelmRelease').map((a) => `${a.cluster}|${a.object.namespace ?? 'default'}/${a.object.name}`));
+  unbuilt.releases = unbuilt.releases.filter((r) => !builtReleases.has(`${r.cluster}|${r.namespace}/${r.name}`));
   const units = await buildCatalogUnits(tree, raw, reached, graph.builtFolders, (f) => isChartSource(f, raw.chartDirs), context.scratchDir, context.timeoutMs, unitLimit, context.cacheDir);
 
   const consumed = new Set([...graph.consumedFiles, ...units.consumedFiles]);
@@ -117,6 +145,7 @@ export async function applyFluxKustomizations(snapshot: Snapshot, raw: RepoInven
     secrets: graph.secrets,
     substitutionSources: graph.sources,
     rootSources: graph.rootSources,
+    unbuilt,
   };
 }
 

@@ -131,20 +131,22 @@ describe('kustomize runs once per distinct input, and not at all for what a chan
   // flux-system, cluster-apps and one child per app.
   const distinct = APPS + 2;
 
-  it('a no-op check builds each Kustomization once (base and head share), then none from the cache', async () => {
+  it('a no-op check builds nothing, even cold; --all builds each Kustomization once (base and head share), then none from the cache', async () => {
     repo = await exampleRepo({ 'infrastructure/external-dns/helmrelease.yaml': null, ...homeOps(APPS) });
     forgetBuilds();
     const cold = await checkRevisions({ cwd: repo.dir, base: 'HEAD', head: 'HEAD', noCache: true });
-    expect(cold.timings.kustomizeBuilds).toBe(distinct);
+    expect(cold.timings.kustomizeBuilds).toBe(0);
     expect(cold.timings.helmRenders).toBe(0);
+    // Releases of Kustomizations the change cannot reach are still counted, unchanged, under the namespace Flux applies them in.
     expect(cold.report.summary.releasesTotal).toBe(APPS);
     expect(cold.report.summary.releasesUnchanged).toBe(APPS);
+    expect(cold.report.releases.map((r) => `${r.namespace}/${r.name}`).sort()).toEqual(Array.from({ length: APPS }, (_, i) => `app-${i}/dns-${i}`));
 
     const cacheDir = await tempCache();
     forgetBuilds();
-    expect((await checkRevisions({ cwd: repo.dir, base: 'HEAD', head: 'HEAD', cacheDir })).timings.kustomizeBuilds).toBe(distinct);
+    expect((await checkRevisions({ cwd: repo.dir, base: 'HEAD', head: 'HEAD', cacheDir, all: true })).timings.kustomizeBuilds).toBe(distinct);
     forgetBuilds();
-    const warm = await checkRevisions({ cwd: repo.dir, base: 'HEAD', head: 'HEAD', cacheDir });
+    const warm = await checkRevisions({ cwd: repo.dir, base: 'HEAD', head: 'HEAD', cacheDir, all: true });
     expect(warm.timings.kustomizeBuilds).toBe(0);
     expect(warm.report.summary.releasesTotal).toBe(APPS);
   });
@@ -154,20 +156,22 @@ describe('kustomize runs once per distinct input, and not at all for what a chan
     repo = await exampleRepo({ 'infrastructure/external-dns/helmrelease.yaml': null, ...files });
     await repo.commit('one release', { [HR(3)]: files[HR(3)]!.replace('policy: sync', 'policy: upsert-only') });
 
-    // Cold: every distinct input once for both revisions, plus the one the change reaches.
+    // Cold: only the release's chain (flux-system and cluster-apps shared by base and head, dns-3 at each).
     forgetBuilds();
     const cold = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', noCache: true });
-    expect(cold.timings.kustomizeBuilds).toBe(distinct + 1);
+    expect(cold.timings.kustomizeBuilds).toBe(4);
     expect(cold.report.releases.filter((r) => r.status === 'rendered').map((r) => r.name)).toEqual(['dns-3']);
+    expect(cold.report.summary).toMatchObject({ releasesChecked: 1, releasesUnchanged: APPS - 1 });
 
-    // The base already checked (CI caches it): the change's own path is the only build.
+    // The base already checked in full (CI caches it): the change's own path is the only build.
     const cacheDir = await tempCache();
     forgetBuilds();
-    await checkRevisions({ cwd: repo.dir, base: 'main', head: 'main', cacheDir });
+    await checkRevisions({ cwd: repo.dir, base: 'main', head: 'main', cacheDir, all: true });
     forgetBuilds();
     const pr = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
     expect(pr.timings.kustomizeBuilds).toBe(1);
-    expect(pr.timings.helmRenders).toBe(2);
+    // The full check rendered the base's release too: only the head's is new.
+    expect(pr.timings.helmRenders).toBe(1);
     expect(pr.report.summary).toMatchObject({ releasesChecked: 1, releasesUnchanged: APPS - 1 });
   });
 
@@ -176,7 +180,7 @@ describe('kustomize runs once per distinct input, and not at all for what a chan
     repo = await exampleRepo({ 'infrastructure/external-dns/helmrelease.yaml': null, ...files });
     const cacheDir = await tempCache();
     forgetBuilds();
-    await checkRevisions({ cwd: repo.dir, base: 'main', head: 'main', cacheDir });
+    await checkRevisions({ cwd: repo.dir, base: 'main', head: 'main', cacheDir, all: true });
 
     // The common component is read by cluster-apps' build (namespace folders), not by the apps' own builds.
     await repo.commit('settings', { 'kubernetes/components/common/settings.yaml': files['kubernetes/components/common/settings.yaml']!.replace('TXT_OWNER: main', 'TXT_OWNER: main\n  EXTRA: "1"') });
