@@ -111,7 +111,7 @@ var require_tunnel = __commonJS({
         function onFree() {
           self2.emit("free", socket, options2);
         }
-        function onCloseOrRemove(err) {
+        function onCloseOrRemove(err2) {
           self2.removeSocket(socket);
           socket.removeListener("free", onFree);
           socket.removeListener("close", onCloseOrRemove);
@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path48 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path60 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path48 && path48[0] !== "/") {
-          path48 = `/${path48}`;
+        if (path60 && path60[0] !== "/") {
+          path60 = `/${path60}`;
         }
-        return new URL(`${origin}${path48}`);
+        return new URL(`${origin}${path60}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1141,7 +1141,7 @@ var require_util = __commonJS({
     function isDestroyed(body) {
       return body && !!(body.destroyed || body[kDestroyed] || stream.isDestroyed?.(body));
     }
-    function destroy(stream2, err) {
+    function destroy(stream2, err2) {
       if (stream2 == null || !isStream2(stream2) || isDestroyed(stream2)) {
         return;
       }
@@ -1149,10 +1149,10 @@ var require_util = __commonJS({
         if (Object.getPrototypeOf(stream2).constructor === IncomingMessage) {
           stream2.socket = null;
         }
-        stream2.destroy(err);
-      } else if (err) {
+        stream2.destroy(err2);
+      } else if (err2) {
         queueMicrotask(() => {
-          stream2.emit("error", err);
+          stream2.emit("error", err2);
         });
       }
       if (stream2.destroyed !== true) {
@@ -1383,12 +1383,12 @@ var require_util = __commonJS({
       }
       obj[kListeners] = null;
     }
-    function errorRequest2(client, request2, err) {
+    function errorRequest2(client, request2, err2) {
       try {
-        request2.onError(err);
+        request2.onError(err2);
         assert(request2.aborted);
-      } catch (err2) {
-        client.emit("error", err2);
+      } catch (err3) {
+        client.emit("error", err3);
       }
     }
     var kEnumerableProperty = /* @__PURE__ */ Object.create(null);
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path48, origin }
+          request: { method, path: path60, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path48);
+        debuglog2("sending request to %s %s/%s", method, origin, path60);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path48, origin },
+          request: { method, path: path60, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path48,
+          path60,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path48, origin }
+          request: { method, path: path60, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path48);
+        debuglog2("trailers received from %s %s/%s", method, origin, path60);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path48, origin },
+          request: { method, path: path60, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path48,
+          path60,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path48, origin }
+            request: { method, path: path60, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path48);
+          debuglog2("sending request to %s %s/%s", method, origin, path60);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1633,8 +1633,8 @@ var require_diagnostics = __commonJS({
           reason
         );
       });
-      diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err) => {
-        websocketDebuglog("connection errored - %s", err.message);
+      diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err2) => {
+        websocketDebuglog("connection errored - %s", err2.message);
       });
       diagnosticsChannel.channel("undici:websocket:ping").subscribe((evt) => {
         websocketDebuglog("ping received");
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path48,
+        path: path60,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path48 !== "string") {
+        if (typeof path60 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path48[0] !== "/" && !(path48.startsWith("http://") || path48.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path60[0] !== "/" && !(path60.startsWith("http://") || path60.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path48)) {
+        } else if (invalidPathRegex.test(path60)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1739,11 +1739,11 @@ var require_request = __commonJS({
             };
             this.body.on("end", this.endHandler);
           }
-          this.errorHandler = (err) => {
+          this.errorHandler = (err2) => {
             if (this.abort) {
-              this.abort(err);
+              this.abort(err2);
             } else {
-              this.error = err;
+              this.error = err2;
             }
           };
           this.body.on("error", this.errorHandler);
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path48, query) : path48;
+        this.path = query ? buildURL(path60, query) : path60;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -1808,8 +1808,8 @@ var require_request = __commonJS({
         if (this[kHandler].onBodySent) {
           try {
             return this[kHandler].onBodySent(chunk);
-          } catch (err) {
-            this.abort(err);
+          } catch (err2) {
+            this.abort(err2);
           }
         }
       }
@@ -1820,8 +1820,8 @@ var require_request = __commonJS({
         if (this[kHandler].onRequestSent) {
           try {
             return this[kHandler].onRequestSent();
-          } catch (err) {
-            this.abort(err);
+          } catch (err2) {
+            this.abort(err2);
           }
         }
       }
@@ -1846,8 +1846,8 @@ var require_request = __commonJS({
         }
         try {
           return this[kHandler].onHeaders(statusCode, headers, resume, statusText);
-        } catch (err) {
-          this.abort(err);
+        } catch (err2) {
+          this.abort(err2);
         }
       }
       onData(chunk) {
@@ -1855,8 +1855,8 @@ var require_request = __commonJS({
         assert(!this.completed);
         try {
           return this[kHandler].onData(chunk);
-        } catch (err) {
-          this.abort(err);
+        } catch (err2) {
+          this.abort(err2);
           return false;
         }
       }
@@ -1930,8 +1930,8 @@ var require_request = __commonJS({
         }
         try {
           return this[kHandler].onComplete(trailers);
-        } catch (err) {
-          this.onError(err);
+        } catch (err2) {
+          this.onError(err2);
         }
       }
       onError(error2) {
@@ -2161,8 +2161,8 @@ var require_dispatcher_base = __commonJS({
       close(callback) {
         if (callback === void 0) {
           return new Promise((resolve, reject) => {
-            this.close((err, data) => {
-              return err ? reject(err) : resolve(data);
+            this.close((err2, data) => {
+              return err2 ? reject(err2) : resolve(data);
             });
           });
         }
@@ -2194,17 +2194,17 @@ var require_dispatcher_base = __commonJS({
           queueMicrotask(onClosed);
         });
       }
-      destroy(err, callback) {
-        if (typeof err === "function") {
-          callback = err;
-          err = null;
+      destroy(err2, callback) {
+        if (typeof err2 === "function") {
+          callback = err2;
+          err2 = null;
         }
         if (callback === void 0) {
           return new Promise((resolve, reject) => {
-            this.destroy(err, (err2, data) => {
-              return err2 ? (
+            this.destroy(err2, (err3, data) => {
+              return err3 ? (
                 /* istanbul ignore next: should never error */
-                reject(err2)
+                reject(err3)
               ) : resolve(data);
             });
           });
@@ -2220,8 +2220,8 @@ var require_dispatcher_base = __commonJS({
           }
           return;
         }
-        if (!err) {
-          err = new ClientDestroyedError();
+        if (!err2) {
+          err2 = new ClientDestroyedError();
         }
         this[kDestroyed] = true;
         this[kOnDestroyed] = this[kOnDestroyed] || [];
@@ -2233,7 +2233,7 @@ var require_dispatcher_base = __commonJS({
             callbacks[i2](null, null);
           }
         };
-        this[kDestroy](err).then(() => {
+        this[kDestroy](err2).then(() => {
           queueMicrotask(onDestroyed);
         });
       }
@@ -2264,11 +2264,11 @@ var require_dispatcher_base = __commonJS({
             throw new ClientClosedError();
           }
           return this[kInterceptedDispatch](opts, handler2);
-        } catch (err) {
+        } catch (err2) {
           if (typeof handler2.onError !== "function") {
             throw new InvalidArgumentError("invalid onError method");
           }
-          handler2.onError(err);
+          handler2.onError(err2);
           return false;
         }
       }
@@ -2629,12 +2629,12 @@ var require_connect = __commonJS({
             callback = null;
             cb(null, this);
           }
-        }).on("error", function(err) {
+        }).on("error", function(err2) {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
             const cb = callback;
             callback = null;
-            cb(err);
+            cb(err2);
           }
         });
         return socket;
@@ -3684,15 +3684,15 @@ var require_webidl = __commonJS({
     webidl.brandCheck = function(V2, I2, opts) {
       if (opts?.strict !== false) {
         if (!(V2 instanceof I2)) {
-          const err = new TypeError("Illegal invocation");
-          err.code = "ERR_INVALID_THIS";
-          throw err;
+          const err2 = new TypeError("Illegal invocation");
+          err2.code = "ERR_INVALID_THIS";
+          throw err2;
         }
       } else {
         if (V2?.[Symbol.toStringTag] !== I2.prototype[Symbol.toStringTag]) {
-          const err = new TypeError("Illegal invocation");
-          err.code = "ERR_INVALID_THIS";
-          throw err;
+          const err2 = new TypeError("Illegal invocation");
+          err2.code = "ERR_INVALID_THIS";
+          throw err2;
         }
       }
     };
@@ -4077,7 +4077,7 @@ var require_util2 = __commonJS({
   "node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
     var { Transform: Transform2 } = __require("node:stream");
-    var zlib2 = __require("node:zlib");
+    var zlib3 = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
     var { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = require_data_url();
@@ -4645,9 +4645,9 @@ var require_util2 = __commonJS({
       try {
         controller.close();
         controller.byobRequest?.respond(0);
-      } catch (err) {
-        if (!err.message.includes("Controller is already closed") && !err.message.includes("ReadableStream is already closed")) {
-          throw err;
+      } catch (err2) {
+        if (!err2.message.includes("Controller is already closed") && !err2.message.includes("ReadableStream is already closed")) {
+          throw err2;
         }
       }
     }
@@ -4777,10 +4777,10 @@ var require_util2 = __commonJS({
             callback();
             return;
           }
-          this._inflateStream = (chunk[0] & 15) === 8 ? zlib2.createInflate(this.#zlibOptions) : zlib2.createInflateRaw(this.#zlibOptions);
+          this._inflateStream = (chunk[0] & 15) === 8 ? zlib3.createInflate(this.#zlibOptions) : zlib3.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
-          this._inflateStream.on("error", (err) => this.destroy(err));
+          this._inflateStream.on("error", (err2) => this.destroy(err2));
         }
         this._inflateStream.write(chunk, encoding, callback);
       }
@@ -4855,8 +4855,8 @@ var require_util2 = __commonJS({
       }
       return values;
     }
-    function getDecodeSplit(name, list) {
-      const value = list.get(name, true);
+    function getDecodeSplit(name, list2) {
+      const value = list2.get(name, true);
       if (value === null) {
         return null;
       }
@@ -5785,7 +5785,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants10 = require_constants2();
+    var constants12 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5860,7 +5860,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants10.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants12.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5948,26 +5948,26 @@ var require_client_h1 = __commonJS({
             currentBufferRef = data;
             currentParser = this;
             ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, data.length);
-          } catch (err) {
-            throw err;
+          } catch (err2) {
+            throw err2;
           } finally {
             currentParser = null;
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants10.ERROR.OK) {
+          if (ret !== constants12.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants10.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants12.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants10.ERROR.PAUSED) {
+            } else if (ret === constants12.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
               throw this.createError(ret, body);
             }
           }
-        } catch (err) {
-          util.destroy(socket, err);
+        } catch (err2) {
+          util.destroy(socket, err2);
         }
       }
       finish() {
@@ -5982,10 +5982,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants10.ERROR.OK) {
+        if (ret === constants12.ERROR.OK) {
           return null;
         }
-        if (ret === constants10.ERROR.PAUSED || ret === constants10.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants12.ERROR.PAUSED || ret === constants12.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6002,7 +6002,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants10.ERROR[ret], data);
+        return new HTTPParserError(message, constants12.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6182,7 +6182,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants10.ERROR.PAUSED : 0;
+        return pause ? constants12.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6204,7 +6204,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants10.ERROR.PAUSED;
+          return constants12.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6240,13 +6240,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants10.ERROR.PAUSED;
+          return constants12.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants10.ERROR.PAUSED;
+          return constants12.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants10.ERROR.PAUSED;
+          return constants12.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6284,9 +6284,9 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
       socket[kParser] = new Parser2(client, socket, llhttpInstance);
-      addListener(socket, "error", function(err) {
+      addListener(socket, "error", function(err2) {
         const parser = this[kParser];
-        if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
+        if (err2.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
           const parserErr = parser.finish();
           if (parserErr) {
             this[kError] = parserErr;
@@ -6294,8 +6294,8 @@ var require_client_h1 = __commonJS({
           }
           return;
         }
-        this[kError] = err;
-        this[kClient][kOnError](err);
+        this[kError] = err2;
+        this[kClient][kOnError](err2);
       });
       addListener(socket, "readable", function() {
         const parser = this[kParser];
@@ -6325,7 +6325,7 @@ var require_client_h1 = __commonJS({
           this[kParser].destroy();
           this[kParser] = null;
         }
-        const err = this[kError] || new SocketError("closed", util.getSocketInfo(this));
+        const err2 = this[kError] || new SocketError("closed", util.getSocketInfo(this));
         client2[kSocket] = null;
         client2[kHTTPContext] = null;
         if (client2.destroyed) {
@@ -6333,16 +6333,16 @@ var require_client_h1 = __commonJS({
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i2 = 0; i2 < requests.length; i2++) {
             const request2 = requests[i2];
-            util.errorRequest(client2, request2, err);
+            util.errorRequest(client2, request2, err2);
           }
-        } else if (client2[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
+        } else if (client2[kRunning] > 0 && err2.code !== "UND_ERR_INFO") {
           const request2 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util.errorRequest(client2, request2, err);
+          util.errorRequest(client2, request2, err2);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert(client2[kRunning] === 0);
-        client2.emit("disconnect", client2[kUrl], [client2], err);
+        client2.emit("disconnect", client2[kUrl], [client2], err2);
         client2[kResume]();
       });
       let closed = false;
@@ -6358,11 +6358,11 @@ var require_client_h1 = __commonJS({
         resume() {
           resumeH1(client);
         },
-        destroy(err, callback) {
+        destroy(err2, callback) {
           if (closed) {
             queueMicrotask(callback);
           } else {
-            socket.destroy(err).on("close", callback);
+            socket.destroy(err2).on("close", callback);
           }
         },
         get destroyed() {
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path48, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path60, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6516,8 +6516,8 @@ var require_client_h1 = __commonJS({
       };
       try {
         request2.onConnect(abort);
-      } catch (err) {
-        util.errorRequest(client, request2, err);
+      } catch (err2) {
+        util.errorRequest(client, request2, err2);
       }
       if (request2.aborted) {
         return false;
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path48} HTTP/1.1\r
+      let header = `${method} ${path60} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -6603,8 +6603,8 @@ upgrade: ${upgrade}\r
           if (!writer.write(chunk) && this.pause) {
             this.pause();
           }
-        } catch (err) {
-          util.destroy(this, err);
+        } catch (err2) {
+          util.destroy(this, err2);
         }
       };
       const onDrain = function() {
@@ -6620,11 +6620,11 @@ upgrade: ${upgrade}\r
           body.removeListener("error", onFinished);
         });
         if (!finished7) {
-          const err = new RequestAbortedError();
-          queueMicrotask(() => onFinished(err));
+          const err2 = new RequestAbortedError();
+          queueMicrotask(() => onFinished(err2));
         }
       };
-      const onFinished = function(err) {
+      const onFinished = function(err2) {
         if (finished7) {
           return;
         }
@@ -6632,16 +6632,16 @@ upgrade: ${upgrade}\r
         assert(socket.destroyed || socket[kWriting] && client[kRunning] <= 1);
         socket.off("drain", onDrain).off("error", onFinished);
         body.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
-        if (!err) {
+        if (!err2) {
           try {
             writer.end();
           } catch (er2) {
-            err = er2;
+            err2 = er2;
           }
         }
-        writer.destroy(err);
-        if (err && (err.code !== "UND_ERR_INFO" || err.message !== "reset")) {
-          util.destroy(body, err);
+        writer.destroy(err2);
+        if (err2 && (err2.code !== "UND_ERR_INFO" || err2.message !== "reset")) {
+          util.destroy(body, err2);
         } else {
           util.destroy(body);
         }
@@ -6687,8 +6687,8 @@ upgrade: ${upgrade}\r
         }
         request2.onRequestSent();
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeBlob(abort, body, client, request2, socket, contentLength, header, expectsPayload) {
@@ -6710,8 +6710,8 @@ upgrade: ${upgrade}\r
           socket[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeIterable(abort, body, client, request2, socket, contentLength, header, expectsPayload) {
@@ -6744,8 +6744,8 @@ upgrade: ${upgrade}\r
           }
         }
         writer.end();
-      } catch (err) {
-        writer.destroy(err);
+      } catch (err2) {
+        writer.destroy(err2);
       } finally {
         socket.off("close", onDrain).off("drain", onDrain);
       }
@@ -6848,12 +6848,12 @@ ${len.toString(16)}\r
         }
         client[kResume]();
       }
-      destroy(err) {
+      destroy(err2) {
         const { socket, client, abort } = this;
         socket[kWriting] = false;
-        if (err) {
+        if (err2) {
           assert(client[kRunning] <= 1, "pipeline should only contain this request");
-          abort(err);
+          abort(err2);
         }
       }
     };
@@ -6867,7 +6867,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline2 } = __require("node:stream");
+    var { pipeline: pipeline3 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -6953,36 +6953,36 @@ var require_client_h2 = __commonJS({
       util.addListener(session, "close", function() {
         const { [kClient]: client2 } = this;
         const { [kSocket]: socket2 } = client2;
-        const err = this[kSocket][kError] || this[kError] || new SocketError("closed", util.getSocketInfo(socket2));
+        const err2 = this[kSocket][kError] || this[kError] || new SocketError("closed", util.getSocketInfo(socket2));
         client2[kHTTP2Session] = null;
         if (client2.destroyed) {
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i2 = 0; i2 < requests.length; i2++) {
             const request2 = requests[i2];
-            util.errorRequest(client2, request2, err);
+            util.errorRequest(client2, request2, err2);
           }
         }
       });
       session.unref();
       client[kHTTP2Session] = session;
       socket[kHTTP2Session] = session;
-      util.addListener(socket, "error", function(err) {
-        this[kError] = err;
-        this[kClient][kOnError](err);
+      util.addListener(socket, "error", function(err2) {
+        this[kError] = err2;
+        this[kClient][kOnError](err2);
       });
       util.addListener(socket, "end", function() {
         util.destroy(this, new SocketError("other side closed", util.getSocketInfo(this)));
       });
       util.addListener(socket, "close", function() {
-        const err = this[kError] || new SocketError("closed", util.getSocketInfo(this));
+        const err2 = this[kError] || new SocketError("closed", util.getSocketInfo(this));
         client[kSocket] = null;
         if (this[kHTTP2Session] != null) {
-          this[kHTTP2Session].destroy(err);
+          this[kHTTP2Session].destroy(err2);
         }
         client[kPendingIdx] = client[kRunningIdx];
         assert(client[kRunning] === 0);
-        client.emit("disconnect", client[kUrl], [client], err);
+        client.emit("disconnect", client[kUrl], [client], err2);
         client[kResume]();
       });
       let closed = false;
@@ -6998,11 +6998,11 @@ var require_client_h2 = __commonJS({
         resume() {
           resumeH2(client);
         },
-        destroy(err, callback) {
+        destroy(err2, callback) {
           if (closed) {
             queueMicrotask(callback);
           } else {
-            socket.destroy(err).on("close", callback);
+            socket.destroy(err2).on("close", callback);
           }
         },
         get destroyed() {
@@ -7025,40 +7025,40 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function onHttp2SessionError(err) {
-      this[kSocket][kError] = err;
-      this[kClient][kOnError](err);
+    function onHttp2SessionError(err2) {
+      this[kSocket][kError] = err2;
+      this[kClient][kOnError](err2);
     }
     function onHttp2FrameError(type, code, id) {
       if (id === 0) {
-        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
-        this[kSocket][kError] = err;
-        this[kClient][kOnError](err);
+        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
+        this[kSocket][kError] = err2;
+        this[kClient][kOnError](err2);
       }
     }
     function onHttp2SessionEnd() {
-      const err = new SocketError("other side closed", util.getSocketInfo(this[kSocket]));
-      this.destroy(err);
-      util.destroy(this[kSocket], err);
+      const err2 = new SocketError("other side closed", util.getSocketInfo(this[kSocket]));
+      this.destroy(err2);
+      util.destroy(this[kSocket], err2);
     }
     function onHTTP2GoAway(code) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
+      const err2 = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
       if (this[kHTTP2Session] != null) {
-        this[kHTTP2Session].destroy(err);
+        this[kHTTP2Session].destroy(err2);
         this[kHTTP2Session] = null;
       }
-      util.destroy(this[kSocket], err);
+      util.destroy(this[kSocket], err2);
       if (client[kRunningIdx] < client[kQueue].length) {
         const request2 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request2, err2);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert(client[kRunning] === 0);
-      client.emit("disconnect", client[kUrl], [client], err);
+      client.emit("disconnect", client[kUrl], [client], err2);
       client[kResume]();
     }
     function shouldSendContentLength(method) {
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path48, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path60, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7113,8 +7113,8 @@ var require_client_h2 = __commonJS({
       };
       try {
         request2.onConnect(abort);
-      } catch (err) {
-        util.errorRequest(client, request2, err);
+      } catch (err2) {
+        util.errorRequest(client, request2, err2);
       }
       if (request2.aborted) {
         return false;
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path48;
+      headers[HTTP2_HEADER_PATH] = path60;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7212,9 +7212,9 @@ var require_client_h2 = __commonJS({
         const { [HTTP2_HEADER_STATUS]: statusCode, ...realHeaders } = headers2;
         request2.onResponseStarted();
         if (request2.aborted) {
-          const err = new RequestAbortedError();
-          util.errorRequest(client, request2, err);
-          util.destroy(stream, err);
+          const err2 = new RequestAbortedError();
+          util.errorRequest(client, request2, err2);
+          util.destroy(stream, err2);
           return;
         }
         if (request2.onHeaders(Number(statusCode), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
@@ -7244,8 +7244,8 @@ var require_client_h2 = __commonJS({
           session.unref();
         }
       });
-      stream.once("error", function(err) {
-        abort(err);
+      stream.once("error", function(err2) {
+        abort(err2);
       });
       stream.once("frameError", (type, code) => {
         abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`));
@@ -7346,13 +7346,13 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline2(
+      const pipe = pipeline3(
         body,
         h2stream,
-        (err) => {
-          if (err) {
-            util.destroy(pipe, err);
-            abort(err);
+        (err2) => {
+          if (err2) {
+            util.destroy(pipe, err2);
+            abort(err2);
           } else {
             util.removeAllListeners(pipe);
             request2.onRequestSent();
@@ -7385,8 +7385,8 @@ var require_client_h2 = __commonJS({
           socket[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeIterable(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
@@ -7425,8 +7425,8 @@ var require_client_h2 = __commonJS({
           socket[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       } finally {
         h2stream.off("close", onDrain).off("drain", onDrain);
       }
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path48 = search ? `${pathname}${search}` : pathname;
+        const path60 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path48;
+        this.opts.path = path60;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7835,7 +7835,7 @@ var require_client = __commonJS({
         this[kRunningIdx] = 0;
         this[kPendingIdx] = 0;
         this[kResume] = (sync) => resume(this, sync);
-        this[kOnError] = (err) => onError(this, err);
+        this[kOnError] = (err2) => onError(this, err2);
       }
       get pipelining() {
         return this[kPipelining];
@@ -7891,12 +7891,12 @@ var require_client = __commonJS({
           }
         });
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         return new Promise((resolve) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i2 = 0; i2 < requests.length; i2++) {
             const request2 = requests[i2];
-            util.errorRequest(this, request2, err);
+            util.errorRequest(this, request2, err2);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -7906,7 +7906,7 @@ var require_client = __commonJS({
             resolve(null);
           };
           if (this[kHTTPContext]) {
-            this[kHTTPContext].destroy(err, callback);
+            this[kHTTPContext].destroy(err2, callback);
             this[kHTTPContext] = null;
           } else {
             queueMicrotask(callback);
@@ -7916,13 +7916,13 @@ var require_client = __commonJS({
       }
     };
     var createRedirectInterceptor = require_redirect_interceptor();
-    function onError(client, err) {
-      if (client[kRunning] === 0 && err.code !== "UND_ERR_INFO" && err.code !== "UND_ERR_SOCKET") {
+    function onError(client, err2) {
+      if (client[kRunning] === 0 && err2.code !== "UND_ERR_INFO" && err2.code !== "UND_ERR_SOCKET") {
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i2 = 0; i2 < requests.length; i2++) {
           const request2 = requests[i2];
-          util.errorRequest(client, request2, err);
+          util.errorRequest(client, request2, err2);
         }
         assert(client[kSize] === 0);
       }
@@ -7962,9 +7962,9 @@ var require_client = __commonJS({
             port,
             servername: client[kServerName],
             localAddress: client[kLocalAddress]
-          }, (err, socket2) => {
-            if (err) {
-              reject(err);
+          }, (err2, socket2) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve(socket2);
             }
@@ -7977,9 +7977,9 @@ var require_client = __commonJS({
         assert(socket);
         try {
           client[kHTTPContext] = socket.alpnProtocol === "h2" ? await connectH2(client, socket) : await connectH1(client, socket);
-        } catch (err) {
+        } catch (err2) {
           socket.destroy().on("error", noop6);
-          throw err;
+          throw err2;
         }
         client[kConnecting] = false;
         socket[kCounter] = 0;
@@ -8002,7 +8002,7 @@ var require_client = __commonJS({
           });
         }
         client.emit("connect", client[kUrl], [client]);
-      } catch (err) {
+      } catch (err2) {
         if (client.destroyed) {
           return;
         }
@@ -8019,19 +8019,19 @@ var require_client = __commonJS({
               localAddress: client[kLocalAddress]
             },
             connector: client[kConnector],
-            error: err
+            error: err2
           });
         }
-        if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+        if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
           assert(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
             const request2 = client[kQueue][client[kPendingIdx]++];
-            util.errorRequest(client, request2, err);
+            util.errorRequest(client, request2, err2);
           }
         } else {
-          onError(client, err);
+          onError(client, err2);
         }
-        client.emit("connectionError", client[kUrl], [client], err);
+        client.emit("connectionError", client[kUrl], [client], err2);
       }
       client[kResume]();
     }
@@ -8257,11 +8257,11 @@ var require_pool_base = __commonJS({
         this[kOnConnect] = (origin, targets) => {
           pool.emit("connect", origin, [pool, ...targets]);
         };
-        this[kOnDisconnect] = (origin, targets, err) => {
-          pool.emit("disconnect", origin, [pool, ...targets], err);
+        this[kOnDisconnect] = (origin, targets, err2) => {
+          pool.emit("disconnect", origin, [pool, ...targets], err2);
         };
-        this[kOnConnectionError] = (origin, targets, err) => {
-          pool.emit("connectionError", origin, [pool, ...targets], err);
+        this[kOnConnectionError] = (origin, targets, err2) => {
+          pool.emit("connectionError", origin, [pool, ...targets], err2);
         };
         this[kStats] = new PoolStats(this);
       }
@@ -8307,15 +8307,15 @@ var require_pool_base = __commonJS({
           });
         }
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         while (true) {
           const item = this[kQueue].shift();
           if (!item) {
             break;
           }
-          item.handler.onError(err);
+          item.handler.onError(err2);
         }
-        await Promise.all(this[kClients].map((c3) => c3.destroy(err)));
+        await Promise.all(this[kClients].map((c3) => c3.destroy(err2)));
       }
       [kDispatch](opts, handler2) {
         const dispatcher = this[kGetDispatcher]();
@@ -8528,8 +8528,8 @@ var require_balanced_pool = __commonJS({
           this._updateBalancedPoolStats();
         });
         pool.on("disconnect", (...args) => {
-          const err = args[2];
-          if (err && err.code === "UND_ERR_SOCKET") {
+          const err2 = args[2];
+          if (err2 && err2.code === "UND_ERR_SOCKET") {
             pool[kWeight] = Math.max(1, pool[kWeight] - this[kErrorPenalty]);
             this._updateBalancedPoolStats();
           }
@@ -8648,11 +8648,11 @@ var require_agent = __commonJS({
         this[kOnConnect] = (origin, targets) => {
           this.emit("connect", origin, [this, ...targets]);
         };
-        this[kOnDisconnect] = (origin, targets, err) => {
-          this.emit("disconnect", origin, [this, ...targets], err);
+        this[kOnDisconnect] = (origin, targets, err2) => {
+          this.emit("disconnect", origin, [this, ...targets], err2);
         };
-        this[kOnConnectionError] = (origin, targets, err) => {
-          this.emit("connectionError", origin, [this, ...targets], err);
+        this[kOnConnectionError] = (origin, targets, err2) => {
+          this.emit("connectionError", origin, [this, ...targets], err2);
         };
       }
       get [kRunning]() {
@@ -8684,10 +8684,10 @@ var require_agent = __commonJS({
         this[kClients].clear();
         await Promise.all(closePromises);
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         const destroyPromises = [];
         for (const client of this[kClients].values()) {
-          destroyPromises.push(client.destroy(err));
+          destroyPromises.push(client.destroy(err2));
         }
         this[kClients].clear();
         await Promise.all(destroyPromises);
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path48 = "/",
+          path: path60 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path48;
+        opts.path = origin + path60;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -8771,8 +8771,8 @@ var require_proxy_agent = __commonJS({
       async [kClose]() {
         return this.#client.close();
       }
-      async [kDestroy](err) {
-        return this.#client.destroy(err);
+      async [kDestroy](err2) {
+        return this.#client.destroy(err2);
       }
     };
     var ProxyAgent2 = class extends DispatcherBase {
@@ -8853,11 +8853,11 @@ var require_proxy_agent = __commonJS({
                 servername = opts2.servername;
               }
               this[kConnectEndpoint]({ ...opts2, servername, httpSocket: socket }, callback);
-            } catch (err) {
-              if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-                callback(new SecureProxyConnectionError(err));
+            } catch (err2) {
+              if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+                callback(new SecureProxyConnectionError(err2));
               } else {
-                callback(err);
+                callback(err2);
               }
             }
           }
@@ -8976,13 +8976,13 @@ var require_env_http_proxy_agent = __commonJS({
           await this[kHttpsProxyAgent].close();
         }
       }
-      async [kDestroy](err) {
-        await this[kNoProxyAgent].destroy(err);
+      async [kDestroy](err2) {
+        await this[kNoProxyAgent].destroy(err2);
         if (!this[kHttpProxyAgent][kDestroyed]) {
-          await this[kHttpProxyAgent].destroy(err);
+          await this[kHttpProxyAgent].destroy(err2);
         }
         if (!this[kHttpsProxyAgent][kDestroyed]) {
-          await this[kHttpsProxyAgent].destroy(err);
+          await this[kHttpsProxyAgent].destroy(err2);
         }
       }
       #getProxyAgentForUrl(url) {
@@ -9185,8 +9185,8 @@ var require_retry_handler = __commonJS({
       onBodySent(chunk) {
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
-      static [kRetryHandlerDefaultRetry](err, { state, opts }, cb) {
-        const { statusCode, code, headers } = err;
+      static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
+        const { statusCode, code, headers } = err2;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -9199,19 +9199,19 @@ var require_retry_handler = __commonJS({
         } = retryOptions;
         const { counter } = state;
         if (code && code !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (Array.isArray(methods) && !methods.includes(method)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (statusCode != null && Array.isArray(statusCodes) && !statusCodes.includes(statusCode)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (counter > maxRetries) {
-          cb(err);
+          cb(err2);
           return;
         }
         let retryAfterHeader = headers?.["retry-after"];
@@ -9343,11 +9343,11 @@ var require_retry_handler = __commonJS({
             statusMessage
           );
         }
-        const err = new RequestRetryError("Request failed", statusCode, {
+        const err2 = new RequestRetryError("Request failed", statusCode, {
           headers,
           data: { count: this.retryCount }
         });
-        this.abort(err);
+        this.abort(err2);
         return false;
       }
       onData(chunk) {
@@ -9358,9 +9358,9 @@ var require_retry_handler = __commonJS({
         this.retryCount = 0;
         return this.handler.onComplete(rawTrailers);
       }
-      onError(err) {
+      onError(err2) {
         if (this.aborted || isDisturbed(this.opts.body) || this.headersSent && this.resume == null) {
-          return this.handler.onError(err);
+          return this.handler.onError(err2);
         }
         if (this.retryCount - this.retryCountCheckpoint > 0) {
           this.retryCount = this.retryCountCheckpoint + (this.retryCount - this.retryCountCheckpoint);
@@ -9368,16 +9368,16 @@ var require_retry_handler = __commonJS({
           this.retryCount += 1;
         }
         this.retryOpts.retry(
-          err,
+          err2,
           {
             state: { counter: this.retryCount },
             opts: { retryOptions: this.retryOpts, ...this.opts }
           },
           onRetry.bind(this)
         );
-        function onRetry(err2) {
-          if (err2 != null || this.aborted || isDisturbed(this.opts.body)) {
-            return this.handler.onError(err2);
+        function onRetry(err3) {
+          if (err3 != null || this.aborted || isDisturbed(this.opts.body)) {
+            return this.handler.onError(err3);
           }
           if (this.start !== 0) {
             const headers = { range: `bytes=${this.start}-${this.end ?? ""}` };
@@ -9395,8 +9395,8 @@ var require_retry_handler = __commonJS({
           try {
             this.retryCountCheckpoint = this.retryCount;
             this.dispatch(this.opts, this);
-          } catch (err3) {
-            this.handler.onError(err3);
+          } catch (err4) {
+            this.handler.onError(err4);
           }
         }
       }
@@ -9445,7 +9445,7 @@ var require_readable = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = __require("node:stream");
+    var { Readable: Readable5 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9457,7 +9457,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop6 = () => {
     };
-    var BodyReadable = class extends Readable4 {
+    var BodyReadable = class extends Readable5 {
       constructor({
         resume,
         abort,
@@ -9479,22 +9479,22 @@ var require_readable = __commonJS({
         this[kContentLength] = contentLength;
         this[kReading] = false;
       }
-      destroy(err) {
-        if (!err && !this._readableState.endEmitted) {
-          err = new RequestAbortedError();
+      destroy(err2) {
+        if (!err2 && !this._readableState.endEmitted) {
+          err2 = new RequestAbortedError();
         }
-        if (err) {
+        if (err2) {
           this[kAbort]();
         }
-        return super.destroy(err);
+        return super.destroy(err2);
       }
-      _destroy(err, callback) {
+      _destroy(err2, callback) {
         if (!this[kReading]) {
           setImmediate(() => {
-            callback(err);
+            callback(err2);
           });
         } else {
-          callback(err);
+          callback(err2);
         }
       }
       on(ev, ...args) {
@@ -9608,8 +9608,8 @@ var require_readable = __commonJS({
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
-            stream.on("error", (err) => {
-              reject(err);
+            stream.on("error", (err2) => {
+              reject(err2);
             }).on("close", () => {
               reject(new TypeError("unusable"));
             });
@@ -9626,8 +9626,8 @@ var require_readable = __commonJS({
               length: 0,
               body: []
             };
-            stream.on("error", function(err) {
-              consumeFinish(this[kConsume], err);
+            stream.on("error", function(err2) {
+              consumeFinish(this[kConsume], err2);
             }).on("close", function() {
               if (this[kConsume].body !== null) {
                 consumeFinish(this[kConsume], new RequestAbortedError());
@@ -9705,20 +9705,20 @@ var require_readable = __commonJS({
           resolve(chunksConcat(body, length));
         }
         consumeFinish(consume2);
-      } catch (err) {
-        stream.destroy(err);
+      } catch (err2) {
+        stream.destroy(err2);
       }
     }
     function consumePush(consume2, chunk) {
       consume2.length += chunk.length;
       consume2.body.push(chunk);
     }
-    function consumeFinish(consume2, err) {
+    function consumeFinish(consume2, err2) {
       if (consume2.body === null) {
         return;
       }
-      if (err) {
-        consume2.reject(err);
+      if (err2) {
+        consume2.reject(err2);
       } else {
         consume2.resolve();
       }
@@ -9799,7 +9799,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable4 } = require_readable();
+    var { Readable: Readable5 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9827,11 +9827,11 @@ var require_api_request = __commonJS({
             throw new InvalidArgumentError("invalid onInfo callback");
           }
           super("UNDICI_REQUEST");
-        } catch (err) {
+        } catch (err2) {
           if (util.isStream(body)) {
-            util.destroy(body.on("error", util.nop), err);
+            util.destroy(body.on("error", util.nop), err2);
           }
-          throw err;
+          throw err2;
         }
         this.method = method;
         this.responseHeaders = responseHeaders || null;
@@ -9849,8 +9849,8 @@ var require_api_request = __commonJS({
         this.reason = null;
         this.removeAbortListener = null;
         if (util.isStream(body)) {
-          body.on("error", (err) => {
-            this.onError(err);
+          body.on("error", (err2) => {
+            this.onError(err2);
           });
         }
         if (this.signal) {
@@ -9894,7 +9894,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable4({
+        const res = new Readable5({
           resume,
           abort,
           contentType,
@@ -9932,23 +9932,23 @@ var require_api_request = __commonJS({
         util.parseHeaders(trailers, this.trailers);
         this.res.push(null);
       }
-      onError(err) {
+      onError(err2) {
         const { res, callback, body, opaque } = this;
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
         if (res) {
           this.res = null;
           queueMicrotask(() => {
-            util.destroy(res, err);
+            util.destroy(res, err2);
           });
         }
         if (body) {
           this.body = null;
-          util.destroy(body, err);
+          util.destroy(body, err2);
         }
         if (this.removeAbortListener) {
           res?.off("close", this.removeAbortListener);
@@ -9960,19 +9960,19 @@ var require_api_request = __commonJS({
     function request2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve(data);
+          request2.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve(data);
           });
         });
       }
       try {
         this.dispatch(opts, new RequestHandler(opts, callback));
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module.exports = request2;
@@ -10065,11 +10065,11 @@ var require_api_stream = __commonJS({
             throw new InvalidArgumentError("invalid onInfo callback");
           }
           super("UNDICI_STREAM");
-        } catch (err) {
+        } catch (err2) {
           if (util.isStream(body)) {
-            util.destroy(body.on("error", util.nop), err);
+            util.destroy(body.on("error", util.nop), err2);
           }
-          throw err;
+          throw err2;
         }
         this.responseHeaders = responseHeaders || null;
         this.opaque = opaque || null;
@@ -10083,8 +10083,8 @@ var require_api_stream = __commonJS({
         this.onInfo = onInfo || null;
         this.throwOnError = throwOnError || false;
         if (util.isStream(body)) {
-          body.on("error", (err) => {
-            this.onError(err);
+          body.on("error", (err2) => {
+            this.onError(err2);
           });
         }
         addSignal(this, signal);
@@ -10132,15 +10132,15 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished7(res, { readable: false }, (err) => {
+          finished7(res, { readable: false }, (err2) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
-            if (err || !res2.readable) {
-              util.destroy(res2, err);
+            if (err2 || !res2.readable) {
+              util.destroy(res2, err2);
             }
             this.callback = null;
-            this.runInAsyncScope(callback2, null, err || null, { opaque: opaque2, trailers });
-            if (err) {
+            this.runInAsyncScope(callback2, null, err2 || null, { opaque: opaque2, trailers });
+            if (err2) {
               abort();
             }
           });
@@ -10163,41 +10163,41 @@ var require_api_stream = __commonJS({
         this.trailers = util.parseHeaders(trailers);
         res.end();
       }
-      onError(err) {
+      onError(err2) {
         const { res, callback, opaque, body } = this;
         removeSignal(this);
         this.factory = null;
         if (res) {
           this.res = null;
-          util.destroy(res, err);
+          util.destroy(res, err2);
         } else if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
         if (body) {
           this.body = null;
-          util.destroy(body, err);
+          util.destroy(body, err2);
         }
       }
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve(data);
+          stream.call(this, opts, factory, (err2, data) => {
+            return err2 ? reject(err2) : resolve(data);
           });
         });
       }
       try {
         this.dispatch(opts, new StreamHandler(opts, factory, callback));
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module.exports = stream;
@@ -10209,7 +10209,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable4,
+      Readable: Readable5,
       Duplex: Duplex4,
       PassThrough: PassThrough2
     } = __require("node:stream");
@@ -10223,7 +10223,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable4 {
+    var PipelineRequest = class extends Readable5 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10235,12 +10235,12 @@ var require_api_pipeline = __commonJS({
           resume();
         }
       }
-      _destroy(err, callback) {
+      _destroy(err2, callback) {
         this._read();
-        callback(err);
+        callback(err2);
       }
     };
-    var PipelineResponse = class extends Readable4 {
+    var PipelineResponse = class extends Readable5 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10248,11 +10248,11 @@ var require_api_pipeline = __commonJS({
       _read() {
         this[kResume]();
       }
-      _destroy(err, callback) {
-        if (!err && !this._readableState.endEmitted) {
-          err = new RequestAbortedError();
+      _destroy(err2, callback) {
+        if (!err2 && !this._readableState.endEmitted) {
+          err2 = new RequestAbortedError();
         }
-        callback(err);
+        callback(err2);
       }
     };
     var PipelineHandler = class extends AsyncResource {
@@ -10298,19 +10298,19 @@ var require_api_pipeline = __commonJS({
               req[kResume] = callback;
             }
           },
-          destroy: (err, callback) => {
+          destroy: (err2, callback) => {
             const { body, req, res, ret, abort } = this;
-            if (!err && !ret._readableState.endEmitted) {
-              err = new RequestAbortedError();
+            if (!err2 && !ret._readableState.endEmitted) {
+              err2 = new RequestAbortedError();
             }
-            if (abort && err) {
+            if (abort && err2) {
               abort();
             }
-            util.destroy(body, err);
-            util.destroy(req, err);
-            util.destroy(res, err);
+            util.destroy(body, err2);
+            util.destroy(req, err2);
+            util.destroy(res, err2);
             removeSignal(this);
-            callback(err);
+            callback(err2);
           }
         }).on("prefinish", () => {
           const { req } = this;
@@ -10351,9 +10351,9 @@ var require_api_pipeline = __commonJS({
             body: this.res,
             context
           });
-        } catch (err) {
+        } catch (err2) {
           this.res.on("error", util.nop);
-          throw err;
+          throw err2;
         }
         if (!body || typeof body.on !== "function") {
           throw new InvalidReturnValueError("expected Readable");
@@ -10363,9 +10363,9 @@ var require_api_pipeline = __commonJS({
           if (!ret.push(chunk) && body2.pause) {
             body2.pause();
           }
-        }).on("error", (err) => {
+        }).on("error", (err2) => {
           const { ret } = this;
-          util.destroy(ret, err);
+          util.destroy(ret, err2);
         }).on("end", () => {
           const { ret } = this;
           ret.push(null);
@@ -10385,22 +10385,22 @@ var require_api_pipeline = __commonJS({
         const { res } = this;
         res.push(null);
       }
-      onError(err) {
+      onError(err2) {
         const { ret } = this;
         this.handler = null;
-        util.destroy(ret, err);
+        util.destroy(ret, err2);
       }
     };
-    function pipeline2(opts, handler2) {
+    function pipeline3(opts, handler2) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler2);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
-      } catch (err) {
-        return new PassThrough2().destroy(err);
+      } catch (err2) {
+        return new PassThrough2().destroy(err2);
       }
     }
-    module.exports = pipeline2;
+    module.exports = pipeline3;
   }
 });
 
@@ -10458,13 +10458,13 @@ var require_api_upgrade = __commonJS({
           context
         });
       }
-      onError(err) {
+      onError(err2) {
         const { callback, opaque } = this;
         removeSignal(this);
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
       }
@@ -10472,8 +10472,8 @@ var require_api_upgrade = __commonJS({
     function upgrade(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve(data);
+          upgrade.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve(data);
           });
         });
       }
@@ -10484,12 +10484,12 @@ var require_api_upgrade = __commonJS({
           method: opts.method || "GET",
           upgrade: opts.protocol || "Websocket"
         }, upgradeHandler);
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module.exports = upgrade;
@@ -10552,13 +10552,13 @@ var require_api_connect = __commonJS({
           context
         });
       }
-      onError(err) {
+      onError(err2) {
         const { callback, opaque } = this;
         removeSignal(this);
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
       }
@@ -10566,20 +10566,20 @@ var require_api_connect = __commonJS({
     function connect(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve(data);
+          connect.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve(data);
           });
         });
       }
       try {
         const connectHandler = new ConnectHandler(opts, callback);
         this.dispatch({ ...opts, method: "CONNECT" }, connectHandler);
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module.exports = connect;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path48) {
-      if (typeof path48 !== "string") {
-        return path48;
+    function safeUrl2(path60) {
+      if (typeof path60 !== "string") {
+        return path60;
       }
-      const pathSegments = path48.split("?");
+      const pathSegments = path60.split("?");
       if (pathSegments.length !== 2) {
-        return path48;
+        return path60;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path48, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path48);
+    function matchKey(mockDispatch2, { path: path60, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path60);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path48 }) => matchValue(safeUrl2(path48), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path60 }) => matchValue(safeUrl2(path60), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path48, method, body, headers, query } = opts;
+      const { path: path60, method, body, headers, query } = opts;
       return {
-        path: path48,
+        path: path60,
         method,
         body,
         headers,
@@ -10874,7 +10874,7 @@ var require_mock_utils = __commonJS({
         const responseData = getResponseData2(body);
         const responseHeaders = generateKeyValues(headers);
         const responseTrailers = generateKeyValues(trailers);
-        handler2.onConnect?.((err) => handler2.onError(err), null);
+        handler2.onConnect?.((err2) => handler2.onError(err2), null);
         handler2.onHeaders?.(statusCode, responseHeaders, resume, getStatusText(statusCode));
         handler2.onData?.(Buffer.from(responseData));
         handler2.onComplete?.(responseTrailers);
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path48, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path60, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path48,
+            Path: path60,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -11588,12 +11588,12 @@ var require_dump = __commonJS({
           statusMessage
         );
       }
-      onError(err) {
+      onError(err2) {
         if (this.#dumped) {
           return;
         }
-        err = this.#reason ?? err;
-        this.#handler.onError(err);
+        err2 = this.#reason ?? err2;
+        this.#handler.onError(err2);
       }
       onData(chunk) {
         this.#size = this.#size + chunk.length;
@@ -11680,9 +11680,9 @@ var require_dns = __commonJS({
           maxItems: this.#maxItems
         };
         if (ips == null) {
-          this.lookup(origin, newOpts, (err, addresses) => {
-            if (err || addresses == null || addresses.length === 0) {
-              cb(err ?? new InformationalError("No DNS entries found"));
+          this.lookup(origin, newOpts, (err2, addresses) => {
+            if (err2 || addresses == null || addresses.length === 0) {
+              cb(err2 ?? new InformationalError("No DNS entries found"));
               return;
             }
             this.setRecords(origin, addresses);
@@ -11738,9 +11738,9 @@ var require_dns = __commonJS({
             family: this.dualStack === false ? this.affinity : 0,
             order: "ipv4first"
           },
-          (err, addresses) => {
-            if (err) {
-              return cb(err);
+          (err2, addresses) => {
+            if (err2) {
+              return cb(err2);
             }
             const results = /* @__PURE__ */ new Map();
             for (const addr of addresses) {
@@ -11825,14 +11825,14 @@ var require_dns = __commonJS({
         this.#state = state;
         this.#dispatch = dispatch;
       }
-      onError(err) {
-        switch (err.code) {
+      onError(err2) {
+        switch (err2.code) {
           case "ETIMEDOUT":
           case "ECONNREFUSED": {
             if (this.#state.dualStack) {
-              this.#state.runLookup(this.#origin, this.#opts, (err2, newOrigin) => {
-                if (err2) {
-                  return this.#handler.onError(err2);
+              this.#state.runLookup(this.#origin, this.#opts, (err3, newOrigin) => {
+                if (err3) {
+                  return this.#handler.onError(err3);
                 }
                 const dispatchOpts = {
                   ...this.#opts,
@@ -11842,14 +11842,14 @@ var require_dns = __commonJS({
               });
               return;
             }
-            this.#handler.onError(err);
+            this.#handler.onError(err2);
             return;
           }
           case "ENOTFOUND":
             this.#state.deleteRecord(this.#origin);
           // eslint-disable-next-line no-fallthrough
           default:
-            this.#handler.onError(err);
+            this.#handler.onError(err2);
             break;
         }
       }
@@ -11898,9 +11898,9 @@ var require_dns = __commonJS({
           if (isIP(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler2);
           }
-          instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
-            if (err) {
-              return handler2.onError(err);
+          instance.runLookup(origin, origDispatchOpts, (err2, newOrigin) => {
+            if (err2) {
+              return handler2.onError(err2);
             }
             let dispatchOpts = null;
             dispatchOpts = {
@@ -11951,7 +11951,7 @@ var require_headers = __commonJS({
       while (j2 > i2 && isHTTPWhiteSpaceCharCode(potentialValue.charCodeAt(i2))) ++i2;
       return i2 === 0 && j2 === potentialValue.length ? potentialValue : potentialValue.substring(i2, j2);
     }
-    function fill(headers, object) {
+    function fill2(headers, object) {
       if (Array.isArray(object)) {
         for (let i2 = 0; i2 < object.length; ++i2) {
           const header = object[i2];
@@ -12176,7 +12176,7 @@ var require_headers = __commonJS({
         this.#guard = "none";
         if (init !== void 0) {
           init = webidl.converters.HeadersInit(init, "Headers contructor", "init");
-          fill(this, init);
+          fill2(this, init);
         }
       }
       // https://fetch.spec.whatwg.org/#dom-headers-append
@@ -12268,9 +12268,9 @@ var require_headers = __commonJS({
       // https://fetch.spec.whatwg.org/#dom-headers-getsetcookie
       getSetCookie() {
         webidl.brandCheck(this, _Headers);
-        const list = this.#headersList.cookies;
-        if (list) {
-          return [...list];
+        const list2 = this.#headersList.cookies;
+        if (list2) {
+          return [...list2];
         }
         return [];
       }
@@ -12280,13 +12280,13 @@ var require_headers = __commonJS({
           return this.#headersList[kHeadersSortedMap];
         }
         const headers = [];
-        const names = this.#headersList.toSortedArray();
+        const names2 = this.#headersList.toSortedArray();
         const cookies = this.#headersList.cookies;
         if (cookies === null || cookies.length === 1) {
-          return this.#headersList[kHeadersSortedMap] = names;
+          return this.#headersList[kHeadersSortedMap] = names2;
         }
-        for (let i2 = 0; i2 < names.length; ++i2) {
-          const { 0: name, 1: value } = names[i2];
+        for (let i2 = 0; i2 < names2.length; ++i2) {
+          const { 0: name, 1: value } = names2[i2];
           if (name === "set-cookie") {
             for (let j2 = 0; j2 < cookies.length; ++j2) {
               headers.push([name, cookies[j2]]);
@@ -12310,8 +12310,8 @@ var require_headers = __commonJS({
       static getHeadersList(o2) {
         return o2.#headersList;
       }
-      static setHeadersList(o2, list) {
-        o2.#headersList = list;
+      static setHeadersList(o2, list2) {
+        o2.#headersList = list2;
       }
     };
     var { getHeadersGuard, setHeadersGuard, getHeadersList, setHeadersList } = Headers2;
@@ -12356,7 +12356,7 @@ var require_headers = __commonJS({
       });
     };
     module.exports = {
-      fill,
+      fill: fill2,
       // for test.
       compareHeaderName,
       Headers: Headers2,
@@ -12373,7 +12373,7 @@ var require_headers = __commonJS({
 var require_response = __commonJS({
   "node_modules/undici/lib/web/fetch/response.js"(exports, module) {
     "use strict";
-    var { Headers: Headers2, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers();
+    var { Headers: Headers2, HeadersList, fill: fill2, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers();
     var { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = require_body();
     var util = require_util();
     var nodeUtil = __require("node:util");
@@ -12428,8 +12428,8 @@ var require_response = __commonJS({
         let parsedURL;
         try {
           parsedURL = new URL(url, relevantRealm.settingsObject.baseUrl);
-        } catch (err) {
-          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err });
+        } catch (err2) {
+          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err2 });
         }
         if (!redirectStatusSet.has(status)) {
           throw new RangeError(`Invalid status code ${status}`);
@@ -12657,9 +12657,9 @@ var require_response = __commonJS({
         assert(false);
       }
     }
-    function makeAppropriateNetworkError(fetchParams, err = null) {
+    function makeAppropriateNetworkError(fetchParams, err2 = null) {
       assert(isCancelled(fetchParams));
-      return isAborted(fetchParams) ? makeNetworkError(Object.assign(new DOMException("The operation was aborted.", "AbortError"), { cause: err })) : makeNetworkError(Object.assign(new DOMException("Request was cancelled."), { cause: err }));
+      return isAborted(fetchParams) ? makeNetworkError(Object.assign(new DOMException("The operation was aborted.", "AbortError"), { cause: err2 })) : makeNetworkError(Object.assign(new DOMException("Request was cancelled."), { cause: err2 }));
     }
     function initializeResponse(response, init, body) {
       if (init.status !== null && (init.status < 200 || init.status > 599)) {
@@ -12677,7 +12677,7 @@ var require_response = __commonJS({
         response[kState].statusText = init.statusText;
       }
       if ("headers" in init && init.headers != null) {
-        fill(response[kHeaders], init.headers);
+        fill2(response[kHeaders], init.headers);
       }
       if (body) {
         if (nullBodyStatus.includes(response.status)) {
@@ -12891,8 +12891,8 @@ var require_request2 = __commonJS({
           let parsedURL;
           try {
             parsedURL = new URL(input, baseUrl);
-          } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+          } catch (err2) {
+            throw new TypeError("Failed to parse URL from " + input, { cause: err2 });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
@@ -12982,8 +12982,8 @@ var require_request2 = __commonJS({
             let parsedReferrer;
             try {
               parsedReferrer = new URL(referrer, baseUrl);
-            } catch (err) {
-              throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
+            } catch (err2) {
+              throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err2 });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
               request2.referrer = "client";
@@ -13279,13 +13279,13 @@ var require_request2 = __commonJS({
         if (this.signal.aborted) {
           ac.abort(this.signal.reason);
         } else {
-          let list = dependentControllerMap.get(this.signal);
-          if (list === void 0) {
-            list = /* @__PURE__ */ new Set();
-            dependentControllerMap.set(this.signal, list);
+          let list2 = dependentControllerMap.get(this.signal);
+          if (list2 === void 0) {
+            list2 = /* @__PURE__ */ new Set();
+            dependentControllerMap.set(this.signal, list2);
           }
           const acRef = new WeakRef(ac);
-          list.add(acRef);
+          list2.add(acRef);
           util.addAbortListener(
             ac.signal,
             buildAbort(acRef)
@@ -13518,7 +13518,7 @@ var require_fetch = __commonJS({
     } = require_response();
     var { HeadersList } = require_headers();
     var { Request, cloneRequest } = require_request2();
-    var zlib2 = __require("node:zlib");
+    var zlib3 = __require("node:zlib");
     var {
       bytesMatch,
       makePolicyContainer,
@@ -13565,7 +13565,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable4, pipeline: pipeline2, finished: finished7 } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline3, finished: finished7 } = __require("node:stream");
     var { addAbortListener: addAbortListener3, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -13702,11 +13702,11 @@ var require_fetch = __commonJS({
         p2.reject(error2);
       }
       if (request2.body != null && isReadable(request2.body?.stream)) {
-        request2.body.stream.cancel(error2).catch((err) => {
-          if (err.code === "ERR_INVALID_STATE") {
+        request2.body.stream.cancel(error2).catch((err2) => {
+          if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
-          throw err;
+          throw err2;
         });
       }
       if (responseObject == null) {
@@ -13714,11 +13714,11 @@ var require_fetch = __commonJS({
       }
       const response = responseObject[kState];
       if (response.body != null && isReadable(response.body?.stream)) {
-        response.body.stream.cancel(error2).catch((err) => {
-          if (err.code === "ERR_INVALID_STATE") {
+        response.body.stream.cancel(error2).catch((err2) => {
+          if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
-          throw err;
+          throw err2;
         });
       }
     }
@@ -13783,8 +13783,8 @@ var require_fetch = __commonJS({
       }
       if (subresourceSet.has(request2.destination)) {
       }
-      mainFetch(fetchParams).catch((err) => {
-        fetchParams.controller.terminate(err);
+      mainFetch(fetchParams).catch((err2) => {
+        fetchParams.controller.terminate(err2);
       });
       return fetchParams.controller;
     }
@@ -13969,7 +13969,7 @@ var require_fetch = __commonJS({
         }
         case "http:":
         case "https:": {
-          return httpFetch(fetchParams).catch((err) => makeNetworkError(err));
+          return httpFetch(fetchParams).catch((err2) => makeNetworkError(err2));
         }
         default: {
           return Promise.resolve(makeNetworkError("unknown scheme"));
@@ -14094,8 +14094,8 @@ var require_fetch = __commonJS({
         if (locationURL == null) {
           return response;
         }
-      } catch (err) {
-        return Promise.resolve(makeNetworkError(err));
+      } catch (err2) {
+        return Promise.resolve(makeNetworkError(err2));
       }
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
@@ -14266,11 +14266,11 @@ var require_fetch = __commonJS({
       fetchParams.controller.connection = {
         abort: null,
         destroyed: false,
-        destroy(err, abort = true) {
+        destroy(err2, abort = true) {
           if (!this.destroyed) {
             this.destroyed = true;
             if (abort) {
-              this.abort?.(err ?? new DOMException("The operation was aborted.", "AbortError"));
+              this.abort?.(err2 ?? new DOMException("The operation was aborted.", "AbortError"));
             }
           }
         }
@@ -14321,8 +14321,8 @@ var require_fetch = __commonJS({
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
-          } catch (err) {
-            processBodyError(err);
+          } catch (err2) {
+            processBodyError(err2);
           }
         })();
       }
@@ -14335,12 +14335,12 @@ var require_fetch = __commonJS({
           fetchParams.controller.next = () => iterator2.next();
           response = makeResponse({ status, statusText, headersList });
         }
-      } catch (err) {
-        if (err.name === "AbortError") {
+      } catch (err2) {
+        if (err2.name === "AbortError") {
           fetchParams.controller.connection.destroy();
-          return makeAppropriateNetworkError(fetchParams, err);
+          return makeAppropriateNetworkError(fetchParams, err2);
         }
-        return makeNetworkError(err);
+        return makeNetworkError(err2);
       }
       const pullAlgorithm = async () => {
         await fetchParams.controller.resume();
@@ -14378,11 +14378,11 @@ var require_fetch = __commonJS({
               break;
             }
             bytes = done ? void 0 : value;
-          } catch (err) {
+          } catch (err2) {
             if (fetchParams.controller.ended && !timingInfo.encodedBodySize) {
               bytes = void 0;
             } else {
-              bytes = err;
+              bytes = err2;
               isFailure = true;
             }
           }
@@ -14480,23 +14480,23 @@ var require_fetch = __commonJS({
                 for (let i2 = codings.length - 1; i2 >= 0; --i2) {
                   const coding = codings[i2].trim();
                   if (coding === "x-gzip" || coding === "gzip") {
-                    decoders.push(zlib2.createGunzip({
+                    decoders.push(zlib3.createGunzip({
                       // Be less strict when decoding compressed responses, since sometimes
                       // servers send slightly invalid responses that are still accepted
                       // by common browsers.
                       // Always using Z_SYNC_FLUSH is what cURL does.
-                      flush: zlib2.constants.Z_SYNC_FLUSH,
-                      finishFlush: zlib2.constants.Z_SYNC_FLUSH
+                      flush: zlib3.constants.Z_SYNC_FLUSH,
+                      finishFlush: zlib3.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "deflate") {
                     decoders.push(createInflate({
-                      flush: zlib2.constants.Z_SYNC_FLUSH,
-                      finishFlush: zlib2.constants.Z_SYNC_FLUSH
+                      flush: zlib3.constants.Z_SYNC_FLUSH,
+                      finishFlush: zlib3.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "br") {
-                    decoders.push(zlib2.createBrotliDecompress({
-                      flush: zlib2.constants.BROTLI_OPERATION_FLUSH,
-                      finishFlush: zlib2.constants.BROTLI_OPERATION_FLUSH
+                    decoders.push(zlib3.createBrotliDecompress({
+                      flush: zlib3.constants.BROTLI_OPERATION_FLUSH,
+                      finishFlush: zlib3.constants.BROTLI_OPERATION_FLUSH
                     }));
                   } else {
                     decoders.length = 0;
@@ -14504,15 +14504,15 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable4({ read: resume });
+              this.body = new Readable5({ read: resume });
               const onError = this.onError.bind(this);
               resolve({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
-                  if (err) {
-                    this.onError(err);
+                body: decoders.length ? pipeline3(this.body, ...decoders, (err2) => {
+                  if (err2) {
+                    this.onError(err2);
                   }
                 }).on("error", onError) : this.body.on("error", onError)
               });
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path48) {
-      for (let i2 = 0; i2 < path48.length; ++i2) {
-        const code = path48.charCodeAt(i2);
+    function validateCookiePath(path60) {
+      for (let i2 = 0; i2 < path60.length; ++i2) {
+        const code = path60.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17380,8 +17380,8 @@ var require_permessage_deflate = __commonJS({
           }
           try {
             this.#inflate = createInflateRaw({ windowBits });
-          } catch (err) {
-            callback(err);
+          } catch (err2) {
+            callback(err2);
             return;
           }
           this.#inflate[kBuffer] = [];
@@ -17397,9 +17397,9 @@ var require_permessage_deflate = __commonJS({
             }
             this.#inflate[kBuffer].push(data);
           });
-          this.#inflate.on("error", (err) => {
+          this.#inflate.on("error", (err2) => {
             this.#inflate = null;
-            callback(err);
+            callback(err2);
           });
         }
         this.#inflate.write(chunk);
@@ -17764,8 +17764,8 @@ var require_receiver = __commonJS({
             const closeFrame = new WebsocketFrameSend(body2);
             this.ws[kResponse].socket.write(
               closeFrame.createFrame(opcodes.CLOSE),
-              (err) => {
-                if (!err) {
+              (err2) => {
+                if (!err2) {
                   this.ws[kSentClose] = sentCloseFrameState.SENT;
                 }
               }
@@ -17841,9 +17841,9 @@ var require_sender = __commonJS({
           return;
         }
         const node = {
-          promise: item.arrayBuffer().then((ab) => {
+          promise: item.arrayBuffer().then((ab2) => {
             node.promise = null;
-            node.frame = createFrame(ab, hint);
+            node.frame = createFrame(ab2, hint);
           }),
           callback: cb,
           frame: null
@@ -18257,16 +18257,16 @@ var require_websocket = __commonJS({
     function onParserDrain() {
       this.ws[kResponse].socket.resume();
     }
-    function onParserError(err) {
+    function onParserError(err2) {
       let message;
       let code;
-      if (err instanceof CloseEvent) {
-        message = err.reason;
-        code = err.code;
+      if (err2 instanceof CloseEvent) {
+        message = err2.reason;
+        code = err2.code;
       } else {
-        message = err.message;
+        message = err2.message;
       }
-      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
+      fireEvent("error", this, () => new ErrorEvent("error", { error: err2, message }));
       closeWebSocketConnection(this, code);
     }
     module.exports = {
@@ -18711,7 +18711,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline2 } = __require("node:stream");
+    var { pipeline: pipeline3 } = __require("node:stream");
     var { fetching: fetching2 } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18728,7 +18728,7 @@ var require_eventsource = __commonJS({
     var CONNECTING = 0;
     var OPEN = 1;
     var CLOSED = 2;
-    var ANONYMOUS = "anonymous";
+    var ANONYMOUS2 = "anonymous";
     var USE_CREDENTIALS = "use-credentials";
     var EventSource = class _EventSource extends EventTarget {
       #events = {
@@ -18779,7 +18779,7 @@ var require_eventsource = __commonJS({
           throw new DOMException(e, "SyntaxError");
         }
         this.#url = urlRecord.href;
-        let corsAttributeState = ANONYMOUS;
+        let corsAttributeState = ANONYMOUS2;
         if (eventSourceInitDict.withCredentials) {
           corsAttributeState = USE_CREDENTIALS;
           this.#withCredentials = true;
@@ -18871,7 +18871,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline2(
+          pipeline3(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path48 = opts.path;
+          let path60 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path48 = `/${path48}`;
+            path60 = `/${path60}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path48);
+          url = new URL(util.parseOrigin(url).origin + path60);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19103,11 +19103,11 @@ var require_undici = __commonJS({
     module.exports.fetch = async function fetch2(init, options2 = void 0) {
       try {
         return await fetchImpl(init, options2);
-      } catch (err) {
-        if (err && typeof err === "object") {
-          Error.captureStackTrace(err);
+      } catch (err2) {
+        if (err2 && typeof err2 === "object") {
+          Error.captureStackTrace(err2);
         }
-        throw err;
+        throw err2;
       }
     };
     module.exports.Headers = require_headers().Headers;
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path48, { windows } = {}) => {
-      const segs = path48.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path60, { windows } = {}) => {
+      const segs = path60.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -19757,7 +19757,7 @@ var require_scan = __commonJS({
 var require_parse2 = __commonJS({
   "node_modules/picomatch/lib/parse.js"(exports, module) {
     "use strict";
-    var constants10 = require_constants6();
+    var constants12 = require_constants6();
     var utils = require_utils2();
     var {
       MAX_LENGTH,
@@ -19765,7 +19765,7 @@ var require_parse2 = __commonJS({
       REGEX_NON_SPECIAL_CHARS,
       REGEX_SPECIAL_CHARS_BACKREF,
       REPLACEMENTS
-    } = constants10;
+    } = constants12;
     var expandRange = (args, options2) => {
       if (typeof options2.expandRange === "function") {
         return options2.expandRange(...args, options2);
@@ -19974,7 +19974,7 @@ var require_parse2 = __commonJS({
       if (options2.maxExtglobRecursion === false) {
         return { risky: false };
       }
-      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants10.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants12.DEFAULT_MAX_EXTGLOB_RECURSION;
       const branches = splitTopLevel2(body).map((branch) => branch.trim());
       if (branches.length > 1) {
         if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
@@ -20020,8 +20020,8 @@ var require_parse2 = __commonJS({
       const bos = { type: "bos", value: "", output: opts.prepend || "" };
       const tokens = [bos];
       const capture = opts.capture ? "" : "?:";
-      const PLATFORM_CHARS = constants10.globChars(opts.windows);
-      const EXTGLOB_CHARS = constants10.extglobChars(PLATFORM_CHARS);
+      const PLATFORM_CHARS = constants12.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants12.extglobChars(PLATFORM_CHARS);
       const {
         DOT_LITERAL,
         PLUS_LITERAL,
@@ -20717,7 +20717,7 @@ var require_parse2 = __commonJS({
         NO_DOTS_SLASH,
         STAR,
         START_ANCHOR
-      } = constants10.globChars(opts.windows);
+      } = constants12.globChars(opts.windows);
       const nodot = opts.dot ? NO_DOTS : NO_DOT;
       const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
       const capture = opts.capture ? "" : "?:";
@@ -20775,11 +20775,11 @@ var require_picomatch = __commonJS({
     var scan2 = require_scan();
     var parse5 = require_parse2();
     var utils = require_utils2();
-    var constants10 = require_constants6();
+    var constants12 = require_constants6();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
-    var picomatch6 = (glob, options2, returnState = false) => {
+    var picomatch7 = (glob, options2, returnState = false) => {
       if (Array.isArray(glob)) {
-        const fns = glob.map((input) => picomatch6(input, options2, returnState));
+        const fns = glob.map((input) => picomatch7(input, options2, returnState));
         const arrayMatcher = (str) => {
           for (const isMatch of fns) {
             const state2 = isMatch(str);
@@ -20795,16 +20795,16 @@ var require_picomatch = __commonJS({
       }
       const opts = options2 || {};
       const posix = opts.windows;
-      const regex2 = isState ? picomatch6.compileRe(glob, options2) : picomatch6.makeRe(glob, options2, false, true);
+      const regex2 = isState ? picomatch7.compileRe(glob, options2) : picomatch7.makeRe(glob, options2, false, true);
       const state = regex2.state;
       delete regex2.state;
       let isIgnored = () => false;
       if (opts.ignore) {
         const ignoreOpts = { ...options2, ignore: null, onMatch: null, onResult: null };
-        isIgnored = picomatch6(opts.ignore, ignoreOpts, returnState);
+        isIgnored = picomatch7(opts.ignore, ignoreOpts, returnState);
       }
       const matcher = (input, returnObject = false) => {
-        const { isMatch, match, output } = picomatch6.test(input, regex2, options2, { glob, posix });
+        const { isMatch, match, output } = picomatch7.test(input, regex2, options2, { glob, posix });
         const result2 = { glob, state, regex: regex2, posix, input, output, match, isMatch };
         if (typeof opts.onResult === "function") {
           opts.onResult(result2);
@@ -20830,7 +20830,7 @@ var require_picomatch = __commonJS({
       }
       return matcher;
     };
-    picomatch6.test = (input, regex2, options2, { glob, posix } = {}) => {
+    picomatch7.test = (input, regex2, options2, { glob, posix } = {}) => {
       if (typeof input !== "string") {
         throw new TypeError("Expected input to be a string");
       }
@@ -20847,24 +20847,24 @@ var require_picomatch = __commonJS({
       }
       if (match === false || opts.capture === true) {
         if (opts.matchBase === true || opts.basename === true) {
-          match = picomatch6.matchBase(input, regex2, options2, posix);
+          match = picomatch7.matchBase(input, regex2, options2, posix);
         } else {
           match = regex2.exec(output);
         }
       }
       return { isMatch: Boolean(match), match, output };
     };
-    picomatch6.matchBase = (input, glob, options2, posix = options2 && options2.windows) => {
-      const regex2 = glob instanceof RegExp ? glob : picomatch6.makeRe(glob, options2);
+    picomatch7.matchBase = (input, glob, options2, posix = options2 && options2.windows) => {
+      const regex2 = glob instanceof RegExp ? glob : picomatch7.makeRe(glob, options2);
       return regex2.test(utils.basename(input, { windows: posix }));
     };
-    picomatch6.isMatch = (str, patterns, options2) => picomatch6(patterns, options2)(str);
-    picomatch6.parse = (pattern, options2) => {
-      if (Array.isArray(pattern)) return pattern.map((p2) => picomatch6.parse(p2, options2));
+    picomatch7.isMatch = (str, patterns, options2) => picomatch7(patterns, options2)(str);
+    picomatch7.parse = (pattern, options2) => {
+      if (Array.isArray(pattern)) return pattern.map((p2) => picomatch7.parse(p2, options2));
       return parse5(pattern, { ...options2, fastpaths: false });
     };
-    picomatch6.scan = (input, options2) => scan2(input, options2);
-    picomatch6.compileRe = (state, options2, returnOutput = false, returnState = false) => {
+    picomatch7.scan = (input, options2) => scan2(input, options2);
+    picomatch7.compileRe = (state, options2, returnOutput = false, returnState = false) => {
       if (returnOutput === true) {
         return state.output;
       }
@@ -20875,13 +20875,13 @@ var require_picomatch = __commonJS({
       if (state && state.negated === true) {
         source = `^(?!${source}).*$`;
       }
-      const regex2 = picomatch6.toRegex(source, options2);
+      const regex2 = picomatch7.toRegex(source, options2);
       if (returnState === true) {
         regex2.state = state;
       }
       return regex2;
     };
-    picomatch6.makeRe = (input, options2 = {}, returnOutput = false, returnState = false) => {
+    picomatch7.makeRe = (input, options2 = {}, returnOutput = false, returnState = false) => {
       if (!input || typeof input !== "string") {
         throw new TypeError("Expected a non-empty string");
       }
@@ -20892,19 +20892,19 @@ var require_picomatch = __commonJS({
       if (!parsed.output) {
         parsed = parse5(input, options2);
       }
-      return picomatch6.compileRe(parsed, options2, returnOutput, returnState);
+      return picomatch7.compileRe(parsed, options2, returnOutput, returnState);
     };
-    picomatch6.toRegex = (source, options2) => {
+    picomatch7.toRegex = (source, options2) => {
       try {
         const opts = options2 || {};
         return new RegExp(source, opts.flags || (opts.nocase ? "i" : ""));
-      } catch (err) {
-        if (options2 && options2.debug === true) throw err;
+      } catch (err2) {
+        if (options2 && options2.debug === true) throw err2;
         return /$^/;
       }
     };
-    picomatch6.constants = constants10;
-    module.exports = picomatch6;
+    picomatch7.constants = constants12;
+    module.exports = picomatch7;
   }
 });
 
@@ -20914,14 +20914,14 @@ var require_picomatch2 = __commonJS({
     "use strict";
     var pico = require_picomatch();
     var utils = require_utils2();
-    function picomatch6(glob, options2, returnState = false) {
+    function picomatch7(glob, options2, returnState = false) {
       if (options2 && (options2.windows === null || options2.windows === void 0)) {
         options2 = { ...options2, windows: utils.isWindows() };
       }
       return pico(glob, options2, returnState);
     }
-    Object.assign(picomatch6, pico);
-    module.exports = picomatch6;
+    Object.assign(picomatch7, pico);
+    module.exports = picomatch7;
   }
 });
 
@@ -20986,13 +20986,13 @@ var require_identity = __commonJS({
 var require_visit = __commonJS({
   "node_modules/yaml/dist/visit.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove node");
     function visit2(node, visitor) {
       const visitor_ = initVisitor(visitor);
-      if (identity3.isDocument(node)) {
+      if (identity4.isDocument(node)) {
         const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
         if (cd === REMOVE)
           node.contents = null;
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path48) {
-      const ctrl = callVisitor(key, node, visitor, path48);
-      if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path48, ctrl);
-        return visit_(key, ctrl, visitor, path48);
+    function visit_(key, node, visitor, path60) {
+      const ctrl = callVisitor(key, node, visitor, path60);
+      if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
+        replaceNode(key, path60, ctrl);
+        return visit_(key, ctrl, visitor, path60);
       }
       if (typeof ctrl !== "symbol") {
-        if (identity3.isCollection(node)) {
-          path48 = Object.freeze(path48.concat(node));
+        if (identity4.isCollection(node)) {
+          path60 = Object.freeze(path60.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = visit_(i2, node.items[i2], visitor, path48);
+            const ci2 = visit_(i2, node.items[i2], visitor, path60);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21022,14 +21022,14 @@ var require_visit = __commonJS({
               i2 -= 1;
             }
           }
-        } else if (identity3.isPair(node)) {
-          path48 = Object.freeze(path48.concat(node));
-          const ck = visit_("key", node.key, visitor, path48);
+        } else if (identity4.isPair(node)) {
+          path60 = Object.freeze(path60.concat(node));
+          const ck = visit_("key", node.key, visitor, path60);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path48);
+          const cv = visit_("value", node.value, visitor, path60);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21040,7 +21040,7 @@ var require_visit = __commonJS({
     }
     async function visitAsync(node, visitor) {
       const visitor_ = initVisitor(visitor);
-      if (identity3.isDocument(node)) {
+      if (identity4.isDocument(node)) {
         const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));
         if (cd === REMOVE)
           node.contents = null;
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path48) {
-      const ctrl = await callVisitor(key, node, visitor, path48);
-      if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key, path48, ctrl);
-        return visitAsync_(key, ctrl, visitor, path48);
+    async function visitAsync_(key, node, visitor, path60) {
+      const ctrl = await callVisitor(key, node, visitor, path60);
+      if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
+        replaceNode(key, path60, ctrl);
+        return visitAsync_(key, ctrl, visitor, path60);
       }
       if (typeof ctrl !== "symbol") {
-        if (identity3.isCollection(node)) {
-          path48 = Object.freeze(path48.concat(node));
+        if (identity4.isCollection(node)) {
+          path60 = Object.freeze(path60.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path48);
+            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path60);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21070,14 +21070,14 @@ var require_visit = __commonJS({
               i2 -= 1;
             }
           }
-        } else if (identity3.isPair(node)) {
-          path48 = Object.freeze(path48.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path48);
+        } else if (identity4.isPair(node)) {
+          path60 = Object.freeze(path60.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path60);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path48);
+          const cv = await visitAsync_("value", node.value, visitor, path60);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,34 +21104,34 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path48) {
+    function callVisitor(key, node, visitor, path60) {
       if (typeof visitor === "function")
-        return visitor(key, node, path48);
-      if (identity3.isMap(node))
-        return visitor.Map?.(key, node, path48);
-      if (identity3.isSeq(node))
-        return visitor.Seq?.(key, node, path48);
-      if (identity3.isPair(node))
-        return visitor.Pair?.(key, node, path48);
-      if (identity3.isScalar(node))
-        return visitor.Scalar?.(key, node, path48);
-      if (identity3.isAlias(node))
-        return visitor.Alias?.(key, node, path48);
+        return visitor(key, node, path60);
+      if (identity4.isMap(node))
+        return visitor.Map?.(key, node, path60);
+      if (identity4.isSeq(node))
+        return visitor.Seq?.(key, node, path60);
+      if (identity4.isPair(node))
+        return visitor.Pair?.(key, node, path60);
+      if (identity4.isScalar(node))
+        return visitor.Scalar?.(key, node, path60);
+      if (identity4.isAlias(node))
+        return visitor.Alias?.(key, node, path60);
       return void 0;
     }
-    function replaceNode(key, path48, node) {
-      const parent = path48[path48.length - 1];
-      if (identity3.isCollection(parent)) {
+    function replaceNode(key, path60, node) {
+      const parent = path60[path60.length - 1];
+      if (identity4.isCollection(parent)) {
         parent.items[key] = node;
-      } else if (identity3.isPair(parent)) {
+      } else if (identity4.isPair(parent)) {
         if (key === "key")
           parent.key = node;
         else
           parent.value = node;
-      } else if (identity3.isDocument(parent)) {
+      } else if (identity4.isDocument(parent)) {
         parent.contents = node;
       } else {
-        const pt2 = identity3.isAlias(parent) ? "alias" : "scalar";
+        const pt2 = identity4.isAlias(parent) ? "alias" : "scalar";
         throw new Error(`Cannot replace node with ${pt2} parent`);
       }
     }
@@ -21144,7 +21144,7 @@ var require_visit = __commonJS({
 var require_directives = __commonJS({
   "node_modules/yaml/dist/doc/directives.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var visit2 = require_visit();
     var escapeChars = {
       "!": "%21",
@@ -21287,10 +21287,10 @@ var require_directives = __commonJS({
         const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
         const tagEntries = Object.entries(this.tags);
         let tagNames;
-        if (doc && tagEntries.length > 0 && identity3.isNode(doc.contents)) {
+        if (doc && tagEntries.length > 0 && identity4.isNode(doc.contents)) {
           const tags = {};
           visit2.visit(doc.contents, (_key, node) => {
-            if (identity3.isNode(node) && node.tag)
+            if (identity4.isNode(node) && node.tag)
               tags[node.tag] = true;
           });
           tagNames = Object.keys(tags);
@@ -21315,7 +21315,7 @@ var require_directives = __commonJS({
 var require_anchors = __commonJS({
   "node_modules/yaml/dist/doc/anchors.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var visit2 = require_visit();
     function anchorIsValid(anchor) {
       if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
@@ -21362,7 +21362,7 @@ var require_anchors = __commonJS({
         setAnchors: () => {
           for (const source of aliasObjects) {
             const ref = sourceObjects.get(source);
-            if (typeof ref === "object" && ref.anchor && (identity3.isScalar(ref.node) || identity3.isCollection(ref.node))) {
+            if (typeof ref === "object" && ref.anchor && (identity4.isScalar(ref.node) || identity4.isCollection(ref.node))) {
               ref.node.anchor = ref.anchor;
             } else {
               const error2 = new Error("Failed to resolve repeated object (this should not happen)");
@@ -21435,12 +21435,12 @@ var require_applyReviver = __commonJS({
 var require_toJS = __commonJS({
   "node_modules/yaml/dist/nodes/toJS.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     function toJS(value, arg, ctx) {
       if (Array.isArray(value))
         return value.map((v2, i2) => toJS(v2, String(i2), ctx));
       if (value && typeof value.toJSON === "function") {
-        if (!ctx || !identity3.hasAnchor(value))
+        if (!ctx || !identity4.hasAnchor(value))
           return value.toJSON(arg, ctx);
         const data = { aliasCount: 0, count: 1, res: void 0 };
         ctx.anchors.set(value, data);
@@ -21466,11 +21466,11 @@ var require_Node = __commonJS({
   "node_modules/yaml/dist/nodes/Node.js"(exports) {
     "use strict";
     var applyReviver = require_applyReviver();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var toJS = require_toJS();
     var NodeBase = class {
       constructor(type) {
-        Object.defineProperty(this, identity3.NODE_TYPE, { value: type });
+        Object.defineProperty(this, identity4.NODE_TYPE, { value: type });
       }
       /** Create a copy of this node.  */
       clone() {
@@ -21481,7 +21481,7 @@ var require_Node = __commonJS({
       }
       /** A plain JavaScript representation of this node. */
       toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        if (!identity3.isDocument(doc))
+        if (!identity4.isDocument(doc))
           throw new TypeError("A document argument is required");
         const ctx = {
           anchors: /* @__PURE__ */ new Map(),
@@ -21508,12 +21508,12 @@ var require_Alias = __commonJS({
     "use strict";
     var anchors = require_anchors();
     var visit2 = require_visit();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Node2 = require_Node();
     var toJS = require_toJS();
     var Alias = class extends Node2.NodeBase {
       constructor(source) {
-        super(identity3.ALIAS);
+        super(identity4.ALIAS);
         this.source = source;
         Object.defineProperty(this, "tag", {
           set() {
@@ -21535,7 +21535,7 @@ var require_Alias = __commonJS({
           nodes = [];
           visit2.visit(doc, {
             Node: (_key, node) => {
-              if (identity3.isAlias(node) || identity3.hasAnchor(node))
+              if (identity4.isAlias(node) || identity4.hasAnchor(node))
                 nodes.push(node);
             }
           });
@@ -21597,11 +21597,11 @@ var require_Alias = __commonJS({
       }
     };
     function getAliasCount(doc, node, anchors2) {
-      if (identity3.isAlias(node)) {
+      if (identity4.isAlias(node)) {
         const source = node.resolve(doc);
         const anchor = anchors2 && source && anchors2.get(source);
         return anchor ? anchor.count * anchor.aliasCount : 0;
-      } else if (identity3.isCollection(node)) {
+      } else if (identity4.isCollection(node)) {
         let count2 = 0;
         for (const item of node.items) {
           const c3 = getAliasCount(doc, item, anchors2);
@@ -21609,7 +21609,7 @@ var require_Alias = __commonJS({
             count2 = c3;
         }
         return count2;
-      } else if (identity3.isPair(node)) {
+      } else if (identity4.isPair(node)) {
         const kc = getAliasCount(doc, node.key, anchors2);
         const vc = getAliasCount(doc, node.value, anchors2);
         return Math.max(kc, vc);
@@ -21624,13 +21624,13 @@ var require_Alias = __commonJS({
 var require_Scalar = __commonJS({
   "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Node2 = require_Node();
     var toJS = require_toJS();
     var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
     var Scalar = class extends Node2.NodeBase {
       constructor(value) {
-        super(identity3.SCALAR);
+        super(identity4.SCALAR);
         this.value = value;
       }
       toJSON(arg, ctx) {
@@ -21655,7 +21655,7 @@ var require_createNode = __commonJS({
   "node_modules/yaml/dist/doc/createNode.js"(exports) {
     "use strict";
     var Alias = require_Alias();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Scalar = require_Scalar();
     var defaultTagPrefix = "tag:yaml.org,2002:";
     function findTagObject(value, tagName, tags) {
@@ -21669,12 +21669,12 @@ var require_createNode = __commonJS({
       return tags.find((t) => t.identify?.(value) && !t.format);
     }
     function createNode(value, tagName, ctx) {
-      if (identity3.isDocument(value))
+      if (identity4.isDocument(value))
         value = value.contents;
-      if (identity3.isNode(value))
+      if (identity4.isNode(value))
         return value;
-      if (identity3.isPair(value)) {
-        const map = ctx.schema[identity3.MAP].createNode?.(ctx.schema, null, ctx);
+      if (identity4.isPair(value)) {
+        const map = ctx.schema[identity4.MAP].createNode?.(ctx.schema, null, ctx);
         map.items.push(value);
         return map;
       }
@@ -21706,7 +21706,7 @@ var require_createNode = __commonJS({
             ref.node = node2;
           return node2;
         }
-        tagObj = value instanceof Map ? schema2[identity3.MAP] : Symbol.iterator in Object(value) ? schema2[identity3.SEQ] : schema2[identity3.MAP];
+        tagObj = value instanceof Map ? schema2[identity4.MAP] : Symbol.iterator in Object(value) ? schema2[identity4.SEQ] : schema2[identity4.MAP];
       }
       if (onTagObj) {
         onTagObj(tagObj);
@@ -21730,12 +21730,12 @@ var require_Collection = __commonJS({
   "node_modules/yaml/dist/nodes/Collection.js"(exports) {
     "use strict";
     var createNode = require_createNode();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path48, value) {
+    function collectionFromPath(schema2, path60, value) {
       let v2 = value;
-      for (let i2 = path48.length - 1; i2 >= 0; --i2) {
-        const k2 = path48[i2];
+      for (let i2 = path60.length - 1; i2 >= 0; --i2) {
+        const k2 = path60[i2];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a2 = [];
           a2[k2] = v2;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path48) => path48 == null || typeof path48 === "object" && !!path48[Symbol.iterator]().next().done;
+    var isEmptyPath = (path60) => path60 == null || typeof path60 === "object" && !!path60[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21774,7 +21774,7 @@ var require_Collection = __commonJS({
         const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
         if (schema2)
           copy.schema = schema2;
-        copy.items = copy.items.map((it2) => identity3.isNode(it2) || identity3.isPair(it2) ? it2.clone(schema2) : it2);
+        copy.items = copy.items.map((it2) => identity4.isNode(it2) || identity4.isPair(it2) ? it2.clone(schema2) : it2);
         if (this.range)
           copy.range = this.range.slice();
         return copy;
@@ -21784,13 +21784,13 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path48, value) {
-        if (isEmptyPath(path48))
+      addIn(path60, value) {
+        if (isEmptyPath(path60))
           this.add(value);
         else {
-          const [key, ...rest] = path48;
+          const [key, ...rest] = path60;
           const node = this.get(key, true);
-          if (identity3.isCollection(node))
+          if (identity4.isCollection(node))
             node.addIn(rest, value);
           else if (node === void 0 && this.schema)
             this.set(key, collectionFromPath(this.schema, rest, value));
@@ -21802,12 +21802,12 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path48) {
-        const [key, ...rest] = path48;
+      deleteIn(path60) {
+        const [key, ...rest] = path60;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
-        if (identity3.isCollection(node))
+        if (identity4.isCollection(node))
           return node.deleteIn(rest);
         else
           throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
@@ -21817,43 +21817,43 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path48, keepScalar) {
-        const [key, ...rest] = path48;
+      getIn(path60, keepScalar) {
+        const [key, ...rest] = path60;
         const node = this.get(key, true);
         if (rest.length === 0)
-          return !keepScalar && identity3.isScalar(node) ? node.value : node;
+          return !keepScalar && identity4.isScalar(node) ? node.value : node;
         else
-          return identity3.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
+          return identity4.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
       }
       hasAllNullValues(allowScalar) {
         return this.items.every((node) => {
-          if (!identity3.isPair(node))
+          if (!identity4.isPair(node))
             return false;
           const n2 = node.value;
-          return n2 == null || allowScalar && identity3.isScalar(n2) && n2.value == null && !n2.commentBefore && !n2.comment && !n2.tag;
+          return n2 == null || allowScalar && identity4.isScalar(n2) && n2.value == null && !n2.commentBefore && !n2.comment && !n2.tag;
         });
       }
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path48) {
-        const [key, ...rest] = path48;
+      hasIn(path60) {
+        const [key, ...rest] = path60;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
-        return identity3.isCollection(node) ? node.hasIn(rest) : false;
+        return identity4.isCollection(node) ? node.hasIn(rest) : false;
       }
       /**
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path48, value) {
-        const [key, ...rest] = path48;
+      setIn(path60, value) {
+        const [key, ...rest] = path60;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
           const node = this.get(key, true);
-          if (identity3.isCollection(node))
+          if (identity4.isCollection(node))
             node.setIn(rest, value);
           else if (node === void 0 && this.schema)
             this.set(key, collectionFromPath(this.schema, rest, value));
@@ -22309,7 +22309,7 @@ var require_stringify = __commonJS({
   "node_modules/yaml/dist/stringify/stringify.js"(exports) {
     "use strict";
     var anchors = require_anchors();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var stringifyComment = require_stringifyComment();
     var stringifyString = require_stringifyString();
     function createStringifyContext(doc, options2) {
@@ -22362,7 +22362,7 @@ var require_stringify = __commonJS({
       }
       let tagObj = void 0;
       let obj;
-      if (identity3.isScalar(item)) {
+      if (identity4.isScalar(item)) {
         obj = item.value;
         let match = tags.filter((t) => t.identify?.(obj));
         if (match.length > 1) {
@@ -22385,7 +22385,7 @@ var require_stringify = __commonJS({
       if (!doc.directives)
         return "";
       const props = [];
-      const anchor = (identity3.isScalar(node) || identity3.isCollection(node)) && node.anchor;
+      const anchor = (identity4.isScalar(node) || identity4.isCollection(node)) && node.anchor;
       if (anchor && anchors.anchorIsValid(anchor)) {
         anchors$1.add(anchor);
         props.push(`&${anchor}`);
@@ -22396,9 +22396,9 @@ var require_stringify = __commonJS({
       return props.join(" ");
     }
     function stringify3(item, ctx, onComment, onChompKeep) {
-      if (identity3.isPair(item))
+      if (identity4.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
-      if (identity3.isAlias(item)) {
+      if (identity4.isAlias(item)) {
         if (ctx.doc.directives)
           return item.toString(ctx);
         if (ctx.resolvedAliases?.has(item)) {
@@ -22412,15 +22412,15 @@ var require_stringify = __commonJS({
         }
       }
       let tagObj = void 0;
-      const node = identity3.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o2) => tagObj = o2 });
+      const node = identity4.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o2) => tagObj = o2 });
       tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity3.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity4.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
         return str;
-      return identity3.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
+      return identity4.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
@@ -22432,23 +22432,23 @@ ${ctx.indent}${str}`;
 var require_stringifyPair = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Scalar = require_Scalar();
     var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
-      let keyComment = identity3.isNode(key) && key.comment || null;
+      let keyComment = identity4.isNode(key) && key.comment || null;
       if (simpleKeys) {
         if (keyComment) {
           throw new Error("With simple keys, key nodes cannot have comments");
         }
-        if (identity3.isCollection(key) || !identity3.isNode(key) && typeof key === "object") {
+        if (identity4.isCollection(key) || !identity4.isNode(key) && typeof key === "object") {
           const msg = "With simple keys, collection cannot be used as a key value";
           throw new Error(msg);
         }
       }
-      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity3.isCollection(key) || (identity3.isScalar(key) ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL : typeof key === "object"));
+      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity4.isCollection(key) || (identity4.isScalar(key) ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL : typeof key === "object"));
       ctx = Object.assign({}, ctx, {
         allNullValues: false,
         implicitKey: !explicitKey && (simpleKeys || !allNullValues),
@@ -22489,7 +22489,7 @@ ${indent}:`;
           str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
-      if (identity3.isNode(value)) {
+      if (identity4.isNode(value)) {
         vsb = !!value.spaceBefore;
         vcb = value.commentBefore;
         valueComment = value.comment;
@@ -22501,10 +22501,10 @@ ${indent}:`;
           value = doc.createNode(value);
       }
       ctx.implicitKey = false;
-      if (!explicitKey && !keyComment && identity3.isScalar(value))
+      if (!explicitKey && !keyComment && identity4.isScalar(value))
         ctx.indentAtStart = str.length + 1;
       chompKeep = false;
-      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity3.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
+      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity4.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
@@ -22524,7 +22524,7 @@ ${stringifyComment.indentComment(cs2, ctx.indent)}`;
           ws2 += `
 ${ctx.indent}`;
         }
-      } else if (!explicitKey && identity3.isCollection(value)) {
+      } else if (!explicitKey && identity4.isCollection(value)) {
         const vs0 = valueStr[0];
         const nl0 = valueStr.indexOf("\n");
         const hasNewline = nl0 !== -1;
@@ -22587,7 +22587,7 @@ var require_log = __commonJS({
 var require_merge = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Scalar = require_Scalar();
     var MERGE_KEY = "<<";
     var merge2 = {
@@ -22600,10 +22600,10 @@ var require_merge = __commonJS({
       }),
       stringify: () => MERGE_KEY
     };
-    var isMergeKey2 = (ctx, key) => (merge2.identify(key) || identity3.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge2.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
+    var isMergeKey2 = (ctx, key) => (merge2.identify(key) || identity4.isScalar(key) && (!key.type || key.type === Scalar.Scalar.PLAIN) && merge2.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
     function addMergeToJSMap(ctx, map, value) {
       const source = resolveAliasValue(ctx, value);
-      if (identity3.isSeq(source))
+      if (identity4.isSeq(source))
         for (const it2 of source.items)
           mergeValue(ctx, map, it2);
       else if (Array.isArray(source))
@@ -22614,7 +22614,7 @@ var require_merge = __commonJS({
     }
     function mergeValue(ctx, map, value) {
       const source = resolveAliasValue(ctx, value);
-      if (!identity3.isMap(source))
+      if (!identity4.isMap(source))
         throw new Error("Merge sources must be maps or map aliases");
       const srcMap = source.toJSON(null, ctx, Map);
       for (const [key, value2] of srcMap) {
@@ -22635,7 +22635,7 @@ var require_merge = __commonJS({
       return map;
     }
     function resolveAliasValue(ctx, value) {
-      return ctx && identity3.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
+      return ctx && identity4.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
     }
     exports.addMergeToJSMap = addMergeToJSMap;
     exports.isMergeKey = isMergeKey2;
@@ -22650,10 +22650,10 @@ var require_addPairToJSMap = __commonJS({
     var log = require_log();
     var merge2 = require_merge();
     var stringify3 = require_stringify();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
-      if (identity3.isNode(key) && key.addToJSMap)
+      if (identity4.isNode(key) && key.addToJSMap)
         key.addToJSMap(ctx, map, value);
       else if (merge2.isMergeKey(ctx, key))
         merge2.addMergeToJSMap(ctx, map, value);
@@ -22684,7 +22684,7 @@ var require_addPairToJSMap = __commonJS({
         return "";
       if (typeof jsKey !== "object")
         return String(jsKey);
-      if (identity3.isNode(key) && ctx?.doc) {
+      if (identity4.isNode(key) && ctx?.doc) {
         const strCtx = stringify3.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
@@ -22714,7 +22714,7 @@ var require_Pair = __commonJS({
     var createNode = require_createNode();
     var stringifyPair = require_stringifyPair();
     var addPairToJSMap = require_addPairToJSMap();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     function createPair(key, value, ctx) {
       const k2 = createNode.createNode(key, void 0, ctx);
       const v2 = createNode.createNode(value, void 0, ctx);
@@ -22722,15 +22722,15 @@ var require_Pair = __commonJS({
     }
     var Pair = class _Pair {
       constructor(key, value = null) {
-        Object.defineProperty(this, identity3.NODE_TYPE, { value: identity3.PAIR });
+        Object.defineProperty(this, identity4.NODE_TYPE, { value: identity4.PAIR });
         this.key = key;
         this.value = value;
       }
       clone(schema2) {
         let { key, value } = this;
-        if (identity3.isNode(key))
+        if (identity4.isNode(key))
           key = key.clone(schema2);
-        if (identity3.isNode(value))
+        if (identity4.isNode(value))
           value = value.clone(schema2);
         return new _Pair(key, value);
       }
@@ -22751,7 +22751,7 @@ var require_Pair = __commonJS({
 var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options2) {
@@ -22767,14 +22767,14 @@ var require_stringifyCollection = __commonJS({
       for (let i2 = 0; i2 < items.length; ++i2) {
         const item = items[i2];
         let comment2 = null;
-        if (identity3.isNode(item)) {
+        if (identity4.isNode(item)) {
           if (!chompKeep && item.spaceBefore)
             lines.push("");
           addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
           if (item.comment)
             comment2 = item.comment;
-        } else if (identity3.isPair(item)) {
-          const ik = identity3.isNode(item.key) ? item.key : null;
+        } else if (identity4.isPair(item)) {
+          const ik = identity4.isNode(item.key) ? item.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
               lines.push("");
@@ -22822,14 +22822,14 @@ ${indent}${line}` : "\n";
       for (let i2 = 0; i2 < items.length; ++i2) {
         const item = items[i2];
         let comment = null;
-        if (identity3.isNode(item)) {
+        if (identity4.isNode(item)) {
           if (item.spaceBefore)
             lines.push("");
           addCommentBefore(ctx, lines, item.commentBefore, false);
           if (item.comment)
             comment = item.comment;
-        } else if (identity3.isPair(item)) {
-          const ik = identity3.isNode(item.key) ? item.key : null;
+        } else if (identity4.isPair(item)) {
+          const ik = identity4.isNode(item.key) ? item.key : null;
           if (ik) {
             if (ik.spaceBefore)
               lines.push("");
@@ -22837,7 +22837,7 @@ ${indent}${line}` : "\n";
             if (ik.comment)
               reqNewline = true;
           }
-          const iv = identity3.isNode(item.value) ? item.value : null;
+          const iv = identity4.isNode(item.value) ? item.value : null;
           if (iv) {
             if (iv.comment)
               comment = iv.comment;
@@ -22905,16 +22905,16 @@ var require_YAMLMap = __commonJS({
     var stringifyCollection = require_stringifyCollection();
     var addPairToJSMap = require_addPairToJSMap();
     var Collection2 = require_Collection();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     function findPair(items, key) {
-      const k2 = identity3.isScalar(key) ? key.value : key;
+      const k2 = identity4.isScalar(key) ? key.value : key;
       for (const it2 of items) {
-        if (identity3.isPair(it2)) {
+        if (identity4.isPair(it2)) {
           if (it2.key === key || it2.key === k2)
             return it2;
-          if (identity3.isScalar(it2.key) && it2.key.value === k2)
+          if (identity4.isScalar(it2.key) && it2.key.value === k2)
             return it2;
         }
       }
@@ -22925,7 +22925,7 @@ var require_YAMLMap = __commonJS({
         return "tag:yaml.org,2002:map";
       }
       constructor(schema2) {
-        super(identity3.MAP, schema2);
+        super(identity4.MAP, schema2);
         this.items = [];
       }
       /**
@@ -22963,7 +22963,7 @@ var require_YAMLMap = __commonJS({
        */
       add(pair, overwrite) {
         let _pair;
-        if (identity3.isPair(pair))
+        if (identity4.isPair(pair))
           _pair = pair;
         else if (!pair || typeof pair !== "object" || !("key" in pair)) {
           _pair = new Pair.Pair(pair, pair?.value);
@@ -22974,7 +22974,7 @@ var require_YAMLMap = __commonJS({
         if (prev) {
           if (!overwrite)
             throw new Error(`Key ${_pair.key} already set`);
-          if (identity3.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
+          if (identity4.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
             prev.value.value = _pair.value;
           else
             prev.value = _pair.value;
@@ -22998,7 +22998,7 @@ var require_YAMLMap = __commonJS({
       get(key, keepScalar) {
         const it2 = findPair(this.items, key);
         const node = it2?.value;
-        return (!keepScalar && identity3.isScalar(node) ? node.value : node) ?? void 0;
+        return (!keepScalar && identity4.isScalar(node) ? node.value : node) ?? void 0;
       }
       has(key) {
         return !!findPair(this.items, key);
@@ -23023,7 +23023,7 @@ var require_YAMLMap = __commonJS({
         if (!ctx)
           return JSON.stringify(this);
         for (const item of this.items) {
-          if (!identity3.isPair(item))
+          if (!identity4.isPair(item))
             throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
         }
         if (!ctx.allNullValues && this.hasAllNullValues(false))
@@ -23046,7 +23046,7 @@ var require_YAMLMap = __commonJS({
 var require_map = __commonJS({
   "node_modules/yaml/dist/schema/common/map.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var YAMLMap = require_YAMLMap();
     var map = {
       collection: "map",
@@ -23054,7 +23054,7 @@ var require_map = __commonJS({
       nodeClass: YAMLMap.YAMLMap,
       tag: "tag:yaml.org,2002:map",
       resolve(map2, onError) {
-        if (!identity3.isMap(map2))
+        if (!identity4.isMap(map2))
           onError("Expected a mapping for this tag");
         return map2;
       },
@@ -23071,7 +23071,7 @@ var require_YAMLSeq = __commonJS({
     var createNode = require_createNode();
     var stringifyCollection = require_stringifyCollection();
     var Collection2 = require_Collection();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Scalar = require_Scalar();
     var toJS = require_toJS();
     var YAMLSeq = class extends Collection2.Collection {
@@ -23079,7 +23079,7 @@ var require_YAMLSeq = __commonJS({
         return "tag:yaml.org,2002:seq";
       }
       constructor(schema2) {
-        super(identity3.SEQ, schema2);
+        super(identity4.SEQ, schema2);
         this.items = [];
       }
       add(value) {
@@ -23105,7 +23105,7 @@ var require_YAMLSeq = __commonJS({
         if (typeof idx !== "number")
           return void 0;
         const it2 = this.items[idx];
-        return !keepScalar && identity3.isScalar(it2) ? it2.value : it2;
+        return !keepScalar && identity4.isScalar(it2) ? it2.value : it2;
       }
       /**
        * Checks if the collection includes a value with the key `key`.
@@ -23129,7 +23129,7 @@ var require_YAMLSeq = __commonJS({
         if (typeof idx !== "number")
           throw new Error(`Expected a valid index, not ${key}.`);
         const prev = this.items[idx];
-        if (identity3.isScalar(prev) && Scalar.isScalarValue(value))
+        if (identity4.isScalar(prev) && Scalar.isScalarValue(value))
           prev.value = value;
         else
           this.items[idx] = value;
@@ -23171,7 +23171,7 @@ var require_YAMLSeq = __commonJS({
       }
     };
     function asItemIndex(key) {
-      let idx = identity3.isScalar(key) ? key.value : key;
+      let idx = identity4.isScalar(key) ? key.value : key;
       if (idx && typeof idx === "string")
         idx = Number(idx);
       return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
@@ -23184,7 +23184,7 @@ var require_YAMLSeq = __commonJS({
 var require_seq = __commonJS({
   "node_modules/yaml/dist/schema/common/seq.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var YAMLSeq = require_YAMLSeq();
     var seq = {
       collection: "seq",
@@ -23192,7 +23192,7 @@ var require_seq = __commonJS({
       nodeClass: YAMLSeq.YAMLSeq,
       tag: "tag:yaml.org,2002:seq",
       resolve(seq2, onError) {
-        if (!identity3.isSeq(seq2))
+        if (!identity4.isSeq(seq2))
           onError("Expected a sequence for this tag");
         return seq2;
       },
@@ -23546,17 +23546,17 @@ var require_binary = __commonJS({
 var require_pairs = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLSeq = require_YAMLSeq();
     function resolvePairs(seq, onError) {
-      if (identity3.isSeq(seq)) {
+      if (identity4.isSeq(seq)) {
         for (let i2 = 0; i2 < seq.items.length; ++i2) {
           let item = seq.items[i2];
-          if (identity3.isPair(item))
+          if (identity4.isPair(item))
             continue;
-          else if (identity3.isMap(item)) {
+          else if (identity4.isMap(item)) {
             if (item.items.length > 1)
               onError("Each pair must have its own sequence indicator");
             const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
@@ -23570,7 +23570,7 @@ ${cn2.comment}` : item.comment;
             }
             item = pair;
           }
-          seq.items[i2] = identity3.isPair(item) ? item : new Pair.Pair(item);
+          seq.items[i2] = identity4.isPair(item) ? item : new Pair.Pair(item);
         }
       } else
         onError("Expected a sequence for this tag");
@@ -23624,7 +23624,7 @@ ${cn2.comment}` : item.comment;
 var require_omap = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var toJS = require_toJS();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -23651,7 +23651,7 @@ var require_omap = __commonJS({
           ctx.onCreate(map);
         for (const pair of this.items) {
           let key, value;
-          if (identity3.isPair(pair)) {
+          if (identity4.isPair(pair)) {
             key = toJS.toJS(pair.key, "", ctx);
             value = toJS.toJS(pair.value, key, ctx);
           } else {
@@ -23681,7 +23681,7 @@ var require_omap = __commonJS({
         const pairs$1 = pairs.resolvePairs(seq, onError);
         const seenKeys = [];
         for (const { key } of pairs$1.items) {
-          if (identity3.isScalar(key)) {
+          if (identity4.isScalar(key)) {
             if (seenKeys.includes(key.value)) {
               onError(`Ordered maps must not include duplicate keys: ${key.value}`);
             } else {
@@ -23862,7 +23862,7 @@ var require_int2 = __commonJS({
 var require_set = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
     var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
@@ -23872,7 +23872,7 @@ var require_set = __commonJS({
       }
       add(key) {
         let pair;
-        if (identity3.isPair(key))
+        if (identity4.isPair(key))
           pair = key;
         else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)
           pair = new Pair.Pair(key.key, null);
@@ -23888,7 +23888,7 @@ var require_set = __commonJS({
        */
       get(key, keepPair) {
         const pair = YAMLMap.findPair(this.items, key);
-        return !keepPair && identity3.isPair(pair) ? identity3.isScalar(pair.key) ? pair.key.value : pair.key : pair;
+        return !keepPair && identity4.isPair(pair) ? identity4.isScalar(pair.key) ? pair.key.value : pair.key : pair;
       }
       set(key, value) {
         if (typeof value !== "boolean")
@@ -23932,7 +23932,7 @@ var require_set = __commonJS({
       tag: "tag:yaml.org,2002:set",
       createNode: (schema2, iterable, ctx) => YAMLSet.from(schema2, iterable, ctx),
       resolve(map, onError) {
-        if (identity3.isMap(map)) {
+        if (identity4.isMap(map)) {
           if (map.hasAllNullValues(true))
             return Object.assign(new YAMLSet(), map);
           else
@@ -24177,7 +24177,7 @@ var require_tags = __commonJS({
 var require_Schema = __commonJS({
   "node_modules/yaml/dist/schema/Schema.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var map = require_map();
     var seq = require_seq();
     var string = require_string();
@@ -24190,9 +24190,9 @@ var require_Schema = __commonJS({
         this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
         this.tags = tags.getTags(customTags, this.name, merge2);
         this.toStringOptions = toStringDefaults ?? null;
-        Object.defineProperty(this, identity3.MAP, { value: map.map });
-        Object.defineProperty(this, identity3.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity3.SEQ, { value: seq.seq });
+        Object.defineProperty(this, identity4.MAP, { value: map.map });
+        Object.defineProperty(this, identity4.SCALAR, { value: string.string });
+        Object.defineProperty(this, identity4.SEQ, { value: seq.seq });
         this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
       }
       clone() {
@@ -24209,7 +24209,7 @@ var require_Schema = __commonJS({
 var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options2) {
@@ -24236,7 +24236,7 @@ var require_stringifyDocument = __commonJS({
       let chompKeep = false;
       let contentComment = null;
       if (doc.contents) {
-        if (identity3.isNode(doc.contents)) {
+        if (identity4.isNode(doc.contents)) {
           if (doc.contents.spaceBefore && hasDirectives)
             lines.push("");
           if (doc.contents.commentBefore) {
@@ -24291,7 +24291,7 @@ var require_Document = __commonJS({
     "use strict";
     var Alias = require_Alias();
     var Collection2 = require_Collection();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Pair = require_Pair();
     var toJS = require_toJS();
     var Schema = require_Schema();
@@ -24306,7 +24306,7 @@ var require_Document = __commonJS({
         this.comment = null;
         this.errors = [];
         this.warnings = [];
-        Object.defineProperty(this, identity3.NODE_TYPE, { value: identity3.DOC });
+        Object.defineProperty(this, identity4.NODE_TYPE, { value: identity4.DOC });
         let _replacer = null;
         if (typeof replacer2 === "function" || Array.isArray(replacer2)) {
           _replacer = replacer2;
@@ -24342,7 +24342,7 @@ var require_Document = __commonJS({
        */
       clone() {
         const copy = Object.create(_Document.prototype, {
-          [identity3.NODE_TYPE]: { value: identity3.DOC }
+          [identity4.NODE_TYPE]: { value: identity4.DOC }
         });
         copy.commentBefore = this.commentBefore;
         copy.comment = this.comment;
@@ -24352,7 +24352,7 @@ var require_Document = __commonJS({
         if (this.directives)
           copy.directives = this.directives.clone();
         copy.schema = this.schema.clone();
-        copy.contents = identity3.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
+        copy.contents = identity4.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
         if (this.range)
           copy.range = this.range.slice();
         return copy;
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path48, value) {
+      addIn(path60, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path48, value);
+          this.contents.addIn(path60, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24415,7 +24415,7 @@ var require_Document = __commonJS({
           sourceObjects
         };
         const node = createNode.createNode(value, tag, ctx);
-        if (flow && identity3.isCollection(node))
+        if (flow && identity4.isCollection(node))
           node.flow = true;
         setAnchors();
         return node;
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path48) {
-        if (Collection2.isEmptyPath(path48)) {
+      deleteIn(path60) {
+        if (Collection2.isEmptyPath(path60)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path48) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path60) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24455,31 +24455,31 @@ var require_Document = __commonJS({
        * `true` (collections are always returned intact).
        */
       get(key, keepScalar) {
-        return identity3.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
+        return identity4.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
       }
       /**
        * Returns item at `path`, or `undefined` if not found. By default unwraps
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path48, keepScalar) {
-        if (Collection2.isEmptyPath(path48))
-          return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path48, keepScalar) : void 0;
+      getIn(path60, keepScalar) {
+        if (Collection2.isEmptyPath(path60))
+          return !keepScalar && identity4.isScalar(this.contents) ? this.contents.value : this.contents;
+        return identity4.isCollection(this.contents) ? this.contents.getIn(path60, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
        */
       has(key) {
-        return identity3.isCollection(this.contents) ? this.contents.has(key) : false;
+        return identity4.isCollection(this.contents) ? this.contents.has(key) : false;
       }
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path48) {
-        if (Collection2.isEmptyPath(path48))
+      hasIn(path60) {
+        if (Collection2.isEmptyPath(path60))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path48) : false;
+        return identity4.isCollection(this.contents) ? this.contents.hasIn(path60) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path48, value) {
-        if (Collection2.isEmptyPath(path48)) {
+      setIn(path60, value) {
+        if (Collection2.isEmptyPath(path60)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path48), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path60), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path48, value);
+          this.contents.setIn(path60, value);
         }
       }
       /**
@@ -24586,7 +24586,7 @@ var require_Document = __commonJS({
       }
     };
     function assertCollection(contents) {
-      if (identity3.isCollection(contents))
+      if (identity4.isCollection(contents))
         return true;
       throw new Error("Expected a YAML collection as document contents");
     }
@@ -24857,12 +24857,12 @@ var require_util_flow_indent_check = __commonJS({
 var require_util_map_includes = __commonJS({
   "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     function mapIncludes(ctx, items, search) {
       const { uniqueKeys } = ctx.options;
       if (uniqueKeys === false)
         return false;
-      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a2, b2) => a2 === b2 || identity3.isScalar(a2) && identity3.isScalar(b2) && a2.value === b2.value;
+      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a2, b2) => a2 === b2 || identity4.isScalar(a2) && identity4.isScalar(b2) && a2.value === b2.value;
       return items.some((pair) => isEqual(pair.key, search));
     }
     exports.mapIncludes = mapIncludes;
@@ -25075,7 +25075,7 @@ var require_resolve_end = __commonJS({
 var require_resolve_flow_collection = __commonJS({
   "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -25154,7 +25154,7 @@ var require_resolve_flow_collection = __commonJS({
             }
             if (prevItemComment) {
               let prev = coll.items[coll.items.length - 1];
-              if (identity3.isPair(prev))
+              if (identity4.isPair(prev))
                 prev = prev.value ?? prev.key;
               if (prev.comment)
                 prev.comment += "\n" + prevItemComment;
@@ -25269,7 +25269,7 @@ var require_resolve_flow_collection = __commonJS({
 var require_compose_collection = __commonJS({
   "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Scalar = require_Scalar();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -25319,7 +25319,7 @@ var require_compose_collection = __commonJS({
       }
       const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
       const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
-      const node = identity3.isNode(res) ? res : new Scalar.Scalar(res);
+      const node = identity4.isNode(res) ? res : new Scalar.Scalar(res);
       node.range = coll.range;
       node.tag = tagName;
       if (tag?.format)
@@ -25738,7 +25738,7 @@ var require_resolve_flow_scalar = __commonJS({
 var require_compose_scalar = __commonJS({
   "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
     "use strict";
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Scalar = require_Scalar();
     var resolveBlockScalar = require_resolve_block_scalar();
     var resolveFlowScalar = require_resolve_flow_scalar();
@@ -25747,17 +25747,17 @@ var require_compose_scalar = __commonJS({
       const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
       let tag;
       if (ctx.options.stringKeys && ctx.atKey) {
-        tag = ctx.schema[identity3.SCALAR];
+        tag = ctx.schema[identity4.SCALAR];
       } else if (tagName)
         tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
       else if (token.type === "scalar")
         tag = findScalarTagByTest(ctx, value, token, onError);
       else
-        tag = ctx.schema[identity3.SCALAR];
+        tag = ctx.schema[identity4.SCALAR];
       let scalar;
       try {
         const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
-        scalar = identity3.isScalar(res) ? res : new Scalar.Scalar(res);
+        scalar = identity4.isScalar(res) ? res : new Scalar.Scalar(res);
       } catch (error2) {
         const msg = error2 instanceof Error ? error2.message : String(error2);
         onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
@@ -25777,7 +25777,7 @@ var require_compose_scalar = __commonJS({
     }
     function findScalarTagByName(schema2, value, tagName, tagToken, onError) {
       if (tagName === "!")
-        return schema2[identity3.SCALAR];
+        return schema2[identity4.SCALAR];
       const matchWithTest = [];
       for (const tag of schema2.tags) {
         if (!tag.collection && tag.tag === tagName) {
@@ -25796,12 +25796,12 @@ var require_compose_scalar = __commonJS({
         return kt2;
       }
       onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
-      return schema2[identity3.SCALAR];
+      return schema2[identity4.SCALAR];
     }
     function findScalarTagByTest({ atKey, directives, schema: schema2 }, value, token, onError) {
-      const tag = schema2.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema2[identity3.SCALAR];
+      const tag = schema2.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema2[identity4.SCALAR];
       if (schema2.compat) {
-        const compat = schema2.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema2[identity3.SCALAR];
+        const compat = schema2.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema2[identity4.SCALAR];
         if (tag.tag !== compat.tag) {
           const ts2 = directives.tagString(tag.tag);
           const cs2 = directives.tagString(compat.tag);
@@ -25850,7 +25850,7 @@ var require_compose_node = __commonJS({
   "node_modules/yaml/dist/compose/compose-node.js"(exports) {
     "use strict";
     var Alias = require_Alias();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var composeCollection = require_compose_collection();
     var composeScalar = require_compose_scalar();
     var resolveEnd = require_resolve_end();
@@ -25896,7 +25896,7 @@ var require_compose_node = __commonJS({
       node ?? (node = composeEmptyNode(ctx, token.offset, void 0, null, props, onError));
       if (anchor && node.anchor === "")
         onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
-      if (atKey && ctx.options.stringKeys && (!identity3.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
+      if (atKey && ctx.options.stringKeys && (!identity4.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
         const msg = "With stringKeys, all keys must be strings";
         onError(tag ?? token, "NON_STRING_KEY", msg);
       }
@@ -26002,7 +26002,7 @@ var require_composer = __commonJS({
     var directives = require_directives();
     var Document = require_Document();
     var errors = require_errors2();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var composeDoc = require_compose_doc();
     var resolveEnd = require_resolve_end();
     function getErrorPos(src) {
@@ -26064,9 +26064,9 @@ var require_composer = __commonJS({
 ${comment}` : comment;
           } else if (afterEmptyLine || doc.directives.docStart || !dc) {
             doc.commentBefore = comment;
-          } else if (identity3.isCollection(dc) && !dc.flow && dc.items.length > 0) {
+          } else if (identity4.isCollection(dc) && !dc.flow && dc.items.length > 0) {
             let it2 = dc.items[0];
-            if (identity3.isPair(it2))
+            if (identity4.isPair(it2))
               it2 = it2.key;
             const cb = it2.commentBefore;
             it2.commentBefore = cb ? `${comment}
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path48) => {
+    visit2.itemAtPath = (cst, path60) => {
       let item = cst;
-      for (const [field, index] of path48) {
+      for (const [field, index] of path60) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path48) => {
-      const parent = visit2.itemAtPath(cst, path48.slice(0, -1));
-      const field = path48[path48.length - 1][0];
+    visit2.parentCollection = (cst, path60) => {
+      const parent = visit2.itemAtPath(cst, path60.slice(0, -1));
+      const field = path60[path60.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path48, item, visitor) {
-      let ctrl = visitor(item, path48);
+    function _visit(path60, item, visitor) {
+      let ctrl = visitor(item, path60);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci2 = _visit(Object.freeze(path48.concat([[field, i2]])), token.items[i2], visitor);
+            const ci2 = _visit(Object.freeze(path60.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path48);
+            ctrl = ctrl(item, path60);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path48) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path60) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -27239,15 +27239,15 @@ var require_parser = __commonJS({
     var node_process = __require("process");
     var cst = require_cst();
     var lexer = require_lexer();
-    function includesToken(list, type) {
-      for (let i2 = 0; i2 < list.length; ++i2)
-        if (list[i2].type === type)
+    function includesToken(list2, type) {
+      for (let i2 = 0; i2 < list2.length; ++i2)
+        if (list2[i2].type === type)
           return true;
       return false;
     }
-    function findNonEmptyIndex(list) {
-      for (let i2 = 0; i2 < list.length; ++i2) {
-        switch (list[i2].type) {
+    function findNonEmptyIndex(list2) {
+      for (let i2 = 0; i2 < list2.length; ++i2) {
+        switch (list2[i2].type) {
           case "space":
           case "comment":
           case "newline":
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs34 = this.flowScalar(this.type);
+              const fs41 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs34, sep: [] });
+                map.items.push({ start, key: fs41, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs34);
+                this.stack.push(fs41);
               } else {
-                Object.assign(it2, { key: fs34, sep: [] });
+                Object.assign(it2, { key: fs41, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs34 = this.flowScalar(this.type);
+              const fs41 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs34, sep: [] });
+                fc.items.push({ start: [], key: fs41, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs34);
+                this.stack.push(fs41);
               else
-                Object.assign(it2, { key: fs34, sep: [] });
+                Object.assign(it2, { key: fs41, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28114,7 +28114,7 @@ var require_public_api = __commonJS({
     var Document = require_Document();
     var errors = require_errors2();
     var log = require_log();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var lineCounter = require_line_counter();
     var parser = require_parser();
     function parseOptions(options2) {
@@ -28122,7 +28122,7 @@ var require_public_api = __commonJS({
       const lineCounter$1 = options2.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
       return { lineCounter: lineCounter$1, prettyErrors };
     }
-    function parseAllDocuments4(source, options2 = {}) {
+    function parseAllDocuments5(source, options2 = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options2);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options2);
@@ -28192,12 +28192,12 @@ var require_public_api = __commonJS({
         if (!keepUndefined)
           return void 0;
       }
-      if (identity3.isDocument(value) && !_replacer)
+      if (identity4.isDocument(value) && !_replacer)
         return value.toString(options2);
       return new Document.Document(value, _replacer, options2).toString(options2);
     }
     exports.parse = parse5;
-    exports.parseAllDocuments = parseAllDocuments4;
+    exports.parseAllDocuments = parseAllDocuments5;
     exports.parseDocument = parseDocument3;
     exports.stringify = stringify3;
   }
@@ -28212,7 +28212,7 @@ var require_dist = __commonJS({
     var Schema = require_Schema();
     var errors = require_errors2();
     var Alias = require_Alias();
-    var identity3 = require_identity();
+    var identity4 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLMap = require_YAMLMap();
@@ -28230,14 +28230,14 @@ var require_dist = __commonJS({
     exports.YAMLParseError = errors.YAMLParseError;
     exports.YAMLWarning = errors.YAMLWarning;
     exports.Alias = Alias.Alias;
-    exports.isAlias = identity3.isAlias;
-    exports.isCollection = identity3.isCollection;
-    exports.isDocument = identity3.isDocument;
-    exports.isMap = identity3.isMap;
-    exports.isNode = identity3.isNode;
-    exports.isPair = identity3.isPair;
-    exports.isScalar = identity3.isScalar;
-    exports.isSeq = identity3.isSeq;
+    exports.isAlias = identity4.isAlias;
+    exports.isCollection = identity4.isCollection;
+    exports.isDocument = identity4.isDocument;
+    exports.isMap = identity4.isMap;
+    exports.isNode = identity4.isNode;
+    exports.isPair = identity4.isPair;
+    exports.isScalar = identity4.isScalar;
+    exports.isSeq = identity4.isSeq;
     exports.Pair = Pair.Pair;
     exports.Scalar = Scalar.Scalar;
     exports.YAMLMap = YAMLMap.YAMLMap;
@@ -28287,10 +28287,10 @@ var require_pend = __commonJS({
       self2.pending += 1;
       var called = false;
       return onCb;
-      function onCb(err) {
+      function onCb(err2) {
         if (called) throw new Error("callback called twice");
         called = true;
-        self2.error = self2.error || err;
+        self2.error = self2.error || err2;
         self2.pending -= 1;
         if (self2.waiting.length > 0 && self2.pending < self2.max) {
           pendGo(self2, self2.waiting.shift());
@@ -28313,10 +28313,10 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs34 = __require("fs");
+    var fs41 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
-    var Readable4 = stream.Readable;
+    var Readable5 = stream.Readable;
     var PassThrough2 = stream.PassThrough;
     var Pend = require_pend();
     var EventEmitter2 = __require("events").EventEmitter;
@@ -28333,9 +28333,9 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs34.read(self2.fd, buffer, offset, length, position, function(err, bytesRead, buffer2) {
+        fs41.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
           cb();
-          callback(err, bytesRead, buffer2);
+          callback(err2, bytesRead, buffer2);
         });
       });
     };
@@ -28350,19 +28350,19 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs34.close(self2.fd, onCloseDone);
-      function onCloseDone(err) {
-        if (err) {
-          self2.emit("error", err);
+      fs41.close(self2.fd, onCloseDone);
+      function onCloseDone(err2) {
+        if (err2) {
+          self2.emit("error", err2);
         } else {
           self2.emit("close");
         }
       }
     };
-    util.inherits(ReadStream, Readable4);
+    util.inherits(ReadStream, Readable5);
     function ReadStream(context, options2) {
       options2 = options2 || {};
-      Readable4.call(this, options2);
+      Readable5.call(this, options2);
       this.context = context;
       this.context.ref();
       this.start = options2.start || 0;
@@ -28382,9 +28382,9 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs34.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err, bytesRead) {
-          if (err) {
-            self2.destroy(err);
+        fs41.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
+          if (err2) {
+            self2.destroy(err2);
           } else if (bytesRead === 0) {
             self2.push(null);
             self2._cleanup();
@@ -28396,9 +28396,9 @@ var require_fd_slicer = __commonJS({
         });
       });
     };
-    ReadStream.prototype._destroy = function(err, cb) {
+    ReadStream.prototype._destroy = function(err2, cb) {
       this._cleanup();
-      cb(err);
+      cb(err2);
     };
     ReadStream.prototype._cleanup = function() {
       if (this.context != null) {
@@ -28742,15 +28742,15 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs34 = __require("fs");
-    var zlib2 = __require("zlib");
+    var fs41 = __require("fs");
+    var zlib3 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
     var EventEmitter2 = __require("events").EventEmitter;
     var Transform2 = __require("stream").Transform;
     var PassThrough2 = __require("stream").PassThrough;
     var Writable4 = __require("stream").Writable;
-    var crc32 = typeof zlib2.crc32 === "function" ? zlib2.crc32 : require_crc32();
+    var crc32 = typeof zlib3.crc32 === "function" ? zlib3.crc32 : require_crc32();
     exports.open = open2;
     exports.fromFd = fromFd;
     exports.fromBuffer = fromBuffer;
@@ -28767,39 +28767,39 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path48, options2) {
+    function openPromise(path60, options2) {
       return new Promise((resolve, reject) => {
-        open2(path48, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
+        open2(path60, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+          if (err2) return reject(err2);
           resolve(zipfile);
         });
       });
     }
     function fromFdPromise(fd, options2) {
       return new Promise((resolve, reject) => {
-        fromFd(fd, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
+        fromFd(fd, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+          if (err2) return reject(err2);
           resolve(zipfile);
         });
       });
     }
     function fromBufferPromise(buffer, options2) {
       return new Promise((resolve, reject) => {
-        fromBuffer(buffer, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
+        fromBuffer(buffer, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+          if (err2) return reject(err2);
           resolve(zipfile);
         });
       });
     }
     function fromRandomAccessReaderPromise(reader, totalSize, options2) {
       return new Promise((resolve, reject) => {
-        fromRandomAccessReader(reader, totalSize, { ...options2, lazyEntries: true }, function(err, zipfile) {
-          if (err) return reject(err);
+        fromRandomAccessReader(reader, totalSize, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+          if (err2) return reject(err2);
           resolve(zipfile);
         });
       });
     }
-    function open2(path48, options2, callback) {
+    function open2(path60, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -28811,11 +28811,11 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs34.open(path48, "r", function(err, fd) {
-        if (err) return callback(err);
-        fromFd(fd, options2, function(err2, zipfile) {
-          if (err2) fs34.close(fd, defaultCallback);
-          callback(err2, zipfile);
+      fs41.open(path60, "r", function(err2, fd) {
+        if (err2) return callback(err2);
+        fromFd(fd, options2, function(err3, zipfile) {
+          if (err3) fs41.close(fd, defaultCallback);
+          callback(err3, zipfile);
         });
       });
     }
@@ -28831,8 +28831,8 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs34.fstat(fd, function(err, stats) {
-        if (err) return callback(err);
+      fs41.fstat(fd, function(err2, stats) {
+        if (err2) return callback(err2);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
       });
@@ -28875,8 +28875,8 @@ var require_yauzl = __commonJS({
       var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
       var buffer = newBuffer(bufferSize);
       var bufferReadStart = totalSize - buffer.length;
-      readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
-        if (err) return callback(err);
+      readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err2) {
+        if (err2) return callback(err2);
         for (var i2 = bufferSize - eocdrWithoutCommentSize; i2 >= 0; i2 -= 1) {
           if (buffer.readUInt32LE(i2) !== 101010256) continue;
           var eocdrBuffer = buffer.subarray(i2);
@@ -28893,8 +28893,8 @@ var require_yauzl = __commonJS({
             var zip64EocdlBuffer = buffer.subarray(i2 - zip64EocdlSize, i2 - zip64EocdlSize + zip64EocdlSize);
             var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
             var zip64EocdrBuffer = newBuffer(56);
-            return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err2) {
-              if (err2) return callback(err2);
+            return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err3) {
+              if (err3) return callback(err3);
               if (zip64EocdrBuffer.readUInt32LE(0) !== 101075792) {
                 return callback(new Error("invalid zip64 end of central directory record signature"));
               }
@@ -28920,8 +28920,8 @@ var require_yauzl = __commonJS({
       var self2 = this;
       EventEmitter2.call(self2);
       self2.reader = reader;
-      self2.reader.on("error", function(err) {
-        emitError(self2, err);
+      self2.reader.on("error", function(err2) {
+        emitError(self2, err2);
       });
       self2.reader.once("close", function() {
         self2.emit("close");
@@ -28946,14 +28946,14 @@ var require_yauzl = __commonJS({
       this.isOpen = false;
       this.reader.unref();
     };
-    function emitErrorAndAutoClose(self2, err) {
+    function emitErrorAndAutoClose(self2, err2) {
       if (self2.autoClose) self2.close();
-      emitError(self2, err);
+      emitError(self2, err2);
     }
-    function emitError(self2, err) {
+    function emitError(self2, err2) {
       if (self2.emittedError) return;
       self2.emittedError = true;
-      self2.emit("error", err);
+      self2.emit("error", err2);
     }
     ZipFile.prototype.readEntry = function() {
       if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
@@ -28971,8 +28971,8 @@ var require_yauzl = __commonJS({
       }
       if (self2.emittedError) return;
       var buffer = newBuffer(46);
-      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err) {
-        if (err) return emitErrorAndAutoClose(self2, err);
+      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err2) {
+        if (err2) return emitErrorAndAutoClose(self2, err2);
         if (self2.emittedError) return;
         var entry = new Entry();
         var signature = buffer.readUInt32LE(0);
@@ -28995,8 +28995,8 @@ var require_yauzl = __commonJS({
         if (entry.generalPurposeBitFlag & 64) return emitErrorAndAutoClose(self2, new Error("strong encryption is not supported"));
         self2.readEntryCursor += 46;
         buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
-        readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err2) {
-          if (err2) return emitErrorAndAutoClose(self2, err2);
+        readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, self2.readEntryCursor, function(err3) {
+          if (err3) return emitErrorAndAutoClose(self2, err3);
           if (self2.emittedError) return;
           entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
           var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
@@ -29004,8 +29004,8 @@ var require_yauzl = __commonJS({
           entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
           try {
             entry.extraFields = parseExtraFields(entry.extraFieldRaw);
-          } catch (err3) {
-            return emitErrorAndAutoClose(self2, err3);
+          } catch (err4) {
+            return emitErrorAndAutoClose(self2, err4);
           }
           if (self2.decodeStrings) {
             var isUtf8 = (entry.generalPurposeBitFlag & 2048) !== 0;
@@ -29089,11 +29089,11 @@ var require_yauzl = __commonJS({
         cleanup();
         resolve({ done: true });
       }
-      function onError(err) {
+      function onError(err2) {
         let { reject } = pendingResolveReject;
         pendingResolveReject = null;
         cleanup();
-        reject(err);
+        reject(err2);
       }
       return {
         [Symbol.asyncIterator]() {
@@ -29186,8 +29186,8 @@ var require_yauzl = __commonJS({
       } else {
         return callback(new Error("unsupported compression method: " + entry.compressionMethod));
       }
-      self2.readLocalFileHeader(entry, { minimal: true }, function(err, localFileHeader) {
-        if (err) return callback(err);
+      self2.readLocalFileHeader(entry, { minimal: true }, function(err2, localFileHeader) {
+        if (err2) return callback(err2);
         self2.openReadStreamLowLevel(
           localFileHeader.fileDataStart,
           entry.compressedSize,
@@ -29209,18 +29209,18 @@ var require_yauzl = __commonJS({
       var endpointStream = readStream;
       if (decompress) {
         var destroyed = false;
-        var inflateFilter = zlib2.createInflateRaw();
-        readStream.on("error", function(err) {
+        var inflateFilter = zlib3.createInflateRaw();
+        readStream.on("error", function(err2) {
           setImmediate(function() {
-            if (!destroyed) inflateFilter.emit("error", err);
+            if (!destroyed) inflateFilter.emit("error", err2);
           });
         });
         readStream.pipe(inflateFilter);
         if (self2.validateEntrySizes) {
           endpointStream = new AssertByteCountStream(uncompressedSize);
-          inflateFilter.on("error", function(err) {
+          inflateFilter.on("error", function(err2) {
             setImmediate(function() {
-              if (!destroyed) endpointStream.emit("error", err);
+              if (!destroyed) endpointStream.emit("error", err2);
             });
           });
           inflateFilter.pipe(endpointStream);
@@ -29245,9 +29245,9 @@ var require_yauzl = __commonJS({
       if (options2 == null) options2 = {};
       self2.reader.ref();
       var buffer = newBuffer(30);
-      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
+      readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err2) {
         try {
-          if (err) return callback(err);
+          if (err2) return callback(err2);
           var signature = buffer.readUInt32LE(0);
           if (signature !== 67324752) {
             return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
@@ -29275,9 +29275,9 @@ var require_yauzl = __commonJS({
           localFileHeader.extraFieldLength = extraFieldLength;
           buffer = newBuffer(fileNameLength + extraFieldLength);
           self2.reader.ref();
-          readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err2) {
+          readAndAssertNoEof(self2.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err3) {
             try {
-              if (err2) return callback(err2);
+              if (err3) return callback(err3);
               localFileHeader.fileName = buffer.subarray(0, fileNameLength);
               localFileHeader.extraField = buffer.subarray(fileNameLength);
               return callback(null, localFileHeader);
@@ -29292,24 +29292,24 @@ var require_yauzl = __commonJS({
     };
     ZipFile.prototype.openReadStreamPromise = function(entry, options2) {
       return new Promise((resolve, reject) => {
-        this.openReadStream(entry, options2, function(err, readStream) {
-          if (err) return reject(err);
+        this.openReadStream(entry, options2, function(err2, readStream) {
+          if (err2) return reject(err2);
           resolve(readStream);
         });
       });
     };
     ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
       return new Promise((resolve, reject) => {
-        this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
-          if (err) return reject(err);
+        this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err2, readStream) {
+          if (err2) return reject(err2);
           resolve(readStream);
         });
       });
     };
     ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options2) {
       return new Promise((resolve, reject) => {
-        this.readLocalFileHeader(entry, options2, function(err, localFileHeader) {
-          if (err) return reject(err);
+        this.readLocalFileHeader(entry, options2, function(err2, localFileHeader) {
+          if (err2) return reject(err2);
           resolve(localFileHeader);
         });
       });
@@ -29433,8 +29433,8 @@ var require_yauzl = __commonJS({
           callback(null, newBuffer(0));
         });
       }
-      reader.read(buffer, offset, length, position, function(err, bytesRead) {
-        if (err) return callback(err);
+      reader.read(buffer, offset, length, position, function(err2, bytesRead) {
+        if (err2) return callback(err2);
         if (bytesRead < length) {
           return callback(new Error("unexpected EOF"));
         }
@@ -29476,8 +29476,8 @@ var require_yauzl = __commonJS({
       if (self2.refCount > 0) return;
       if (self2.refCount < 0) throw new Error("invalid unref");
       self2.close(onCloseDone);
-      function onCloseDone(err) {
-        if (err) return self2.emit("error", err);
+      function onCloseDone(err2) {
+        if (err2) return self2.emit("error", err2);
         self2.emit("close");
       }
     };
@@ -29495,9 +29495,9 @@ var require_yauzl = __commonJS({
       var stream = this._readStreamForRange(start, end);
       var destroyed = false;
       var refUnrefFilter = new RefUnrefFilter(this);
-      stream.on("error", function(err) {
+      stream.on("error", function(err2) {
         setImmediate(function() {
-          if (!destroyed) refUnrefFilter.emit("error", err);
+          if (!destroyed) refUnrefFilter.emit("error", err2);
         });
       });
       installDestroyFn(refUnrefFilter, function() {
@@ -29506,9 +29506,9 @@ var require_yauzl = __commonJS({
         stream.destroy();
       });
       var byteCounter = new AssertByteCountStream(end - start);
-      refUnrefFilter.on("error", function(err) {
+      refUnrefFilter.on("error", function(err2) {
         setImmediate(function() {
-          if (!destroyed) byteCounter.emit("error", err);
+          if (!destroyed) byteCounter.emit("error", err2);
         });
       });
       installDestroyFn(byteCounter, function() {
@@ -29584,16 +29584,16 @@ var require_yauzl = __commonJS({
     }
     function installDestroyFn(stream, fn) {
       if (typeof stream.destroy === "function") {
-        stream._destroy = function(err, cb) {
+        stream._destroy = function(err2, cb) {
           fn();
-          if (cb != null) cb(err);
+          if (cb != null) cb(err2);
         };
       } else {
         stream.destroy = fn;
       }
     }
-    function defaultCallback(err) {
-      if (err) throw err;
+    function defaultCallback(err2) {
+      if (err2) throw err2;
     }
   }
 });
@@ -29603,8 +29603,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs34 = __require("fs");
-    function checkPathExt(path48, options2) {
+    var fs41 = __require("fs");
+    function checkPathExt(path60, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -29615,25 +29615,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p2 = pathext[i2].toLowerCase();
-        if (p2 && path48.substr(-p2.length).toLowerCase() === p2) {
+        if (p2 && path60.substr(-p2.length).toLowerCase() === p2) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path48, options2) {
+    function checkStat(stat2, path60, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path48, options2);
+      return checkPathExt(path60, options2);
     }
-    function isexe(path48, options2, cb) {
-      fs34.stat(path48, function(er2, stat2) {
-        cb(er2, er2 ? false : checkStat(stat2, path48, options2));
+    function isexe(path60, options2, cb) {
+      fs41.stat(path60, function(er2, stat2) {
+        cb(er2, er2 ? false : checkStat(stat2, path60, options2));
       });
     }
-    function sync(path48, options2) {
-      return checkStat(fs34.statSync(path48), path48, options2);
+    function sync(path60, options2) {
+      return checkStat(fs41.statSync(path60), path60, options2);
     }
   }
 });
@@ -29643,14 +29643,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs34 = __require("fs");
-    function isexe(path48, options2, cb) {
-      fs34.stat(path48, function(er2, stat2) {
+    var fs41 = __require("fs");
+    function isexe(path60, options2, cb) {
+      fs41.stat(path60, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path48, options2) {
-      return checkStat(fs34.statSync(path48), options2);
+    function sync(path60, options2) {
+      return checkStat(fs41.statSync(path60), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -29674,7 +29674,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs34 = __require("fs");
+    var fs41 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -29683,7 +29683,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path48, options2, cb) {
+    function isexe(path60, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -29693,7 +29693,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path48, options2 || {}, function(er2, is2) {
+          isexe(path60, options2 || {}, function(er2, is2) {
             if (er2) {
               reject(er2);
             } else {
@@ -29702,7 +29702,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path48, options2 || {}, function(er2, is2) {
+      core(path60, options2 || {}, function(er2, is2) {
         if (er2) {
           if (er2.code === "EACCES" || options2 && options2.ignoreErrors) {
             er2 = null;
@@ -29712,9 +29712,9 @@ var require_isexe = __commonJS({
         cb(er2, is2);
       });
     }
-    function sync(path48, options2) {
+    function sync(path60, options2) {
       try {
-        return core.sync(path48, options2 || {});
+        return core.sync(path60, options2 || {});
       } catch (er2) {
         if (options2 && options2.ignoreErrors || er2.code === "EACCES") {
           return false;
@@ -29730,7 +29730,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path48 = __require("path");
+    var path60 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -29768,7 +29768,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path48.join(pathPart, cmd);
+        const pCmd = path60.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p2, i2, 0));
       });
@@ -29795,7 +29795,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path48.join(pathPart, cmd);
+        const pCmd = path60.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j2 = 0; j2 < pathExt.length; j2++) {
           const cur = p2 + pathExt[j2];
@@ -29827,12 +29827,12 @@ var require_path_key = __commonJS({
   "node_modules/path-key/index.js"(exports, module) {
     "use strict";
     var pathKey2 = (options2 = {}) => {
-      const environment = options2.env || process.env;
+      const environment2 = options2.env || process.env;
       const platform3 = options2.platform || process.platform;
       if (platform3 !== "win32") {
         return "PATH";
       }
-      return Object.keys(environment).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
+      return Object.keys(environment2).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
     };
     module.exports = pathKey2;
     module.exports.default = pathKey2;
@@ -29843,7 +29843,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path48 = __require("path");
+    var path60 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -29854,14 +29854,14 @@ var require_resolveCommand = __commonJS({
       if (shouldSwitchCwd) {
         try {
           process.chdir(parsed.options.cwd);
-        } catch (err) {
+        } catch (err2) {
         }
       }
       let resolved;
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path48.delimiter : void 0
+          pathExt: withoutPathExt ? path60.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -29870,7 +29870,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path48.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path60.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -29924,8 +29924,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path48, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path48.split("/").pop();
+      const [path60, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path60.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -29938,21 +29938,21 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs34 = __require("fs");
+    var fs41 = __require("fs");
     var shebangCommand = require_shebang_command();
-    function readShebang(command) {
+    function readShebang2(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs34.openSync(command, "r");
-        fs34.readSync(fd, buffer, 0, size, 0);
-        fs34.closeSync(fd);
+        fd = fs41.openSync(command, "r");
+        fs41.readSync(fd, buffer, 0, size, 0);
+        fs41.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
     }
-    module.exports = readShebang;
+    module.exports = readShebang2;
   }
 });
 
@@ -29960,16 +29960,16 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path48 = __require("path");
+    var path60 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
-    var readShebang = require_readShebang();
+    var readShebang2 = require_readShebang();
     var isWin = process.platform === "win32";
     var isExecutableRegExp = /\.(?:com|exe)$/i;
     var isCmdShimRegExp = /node_modules[\\/].bin[\\/][^\\/]+\.cmd$/i;
     function detectShebang(parsed) {
       parsed.file = resolveCommand(parsed);
-      const shebang = parsed.file && readShebang(parsed.file);
+      const shebang = parsed.file && readShebang2(parsed.file);
       if (shebang) {
         parsed.args.unshift(parsed.file);
         parsed.command = shebang;
@@ -29985,7 +29985,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path48.normalize(parsed.command);
+        parsed.command = path60.normalize(parsed.command);
         parsed.command = escape3.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -30039,9 +30039,9 @@ var require_enoent = __commonJS({
       const originalEmit = cp.emit;
       cp.emit = function(name, arg1) {
         if (name === "exit") {
-          const err = verifyENOENT(arg1, parsed);
-          if (err) {
-            return originalEmit.call(cp, "error", err);
+          const err2 = verifyENOENT(arg1, parsed);
+          if (err2) {
+            return originalEmit.call(cp, "error", err2);
           }
         }
         return originalEmit.apply(cp, arguments);
@@ -30075,21 +30075,21 @@ var require_cross_spawn = __commonJS({
     var cp = __require("child_process");
     var parse5 = require_parse3();
     var enoent = require_enoent();
-    function spawn3(command, args, options2) {
+    function spawn4(command, args, options2) {
       const parsed = parse5(command, args, options2);
       const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
       enoent.hookChildProcess(spawned, parsed);
       return spawned;
     }
-    function spawnSync3(command, args, options2) {
+    function spawnSync4(command, args, options2) {
       const parsed = parse5(command, args, options2);
       const result2 = cp.spawnSync(parsed.command, parsed.args, parsed.options);
       result2.error = result2.error || enoent.verifyENOENTSync(result2.status, parsed);
       return result2;
     }
-    module.exports = spawn3;
-    module.exports.spawn = spawn3;
-    module.exports.sync = spawnSync3;
+    module.exports = spawn4;
+    module.exports.spawn = spawn4;
+    module.exports.sync = spawnSync4;
     module.exports._parse = parse5;
     module.exports._enoent = enoent;
   }
@@ -30291,10 +30291,10 @@ var require_code = __commonJS({
       }
       get names() {
         var _a;
-        return (_a = this._names) !== null && _a !== void 0 ? _a : this._names = this._items.reduce((names, c3) => {
+        return (_a = this._names) !== null && _a !== void 0 ? _a : this._names = this._items.reduce((names2, c3) => {
           if (c3 instanceof Name)
-            names[c3.str] = (names[c3.str] || 0) + 1;
-          return names;
+            names2[c3.str] = (names2[c3.str] || 0) + 1;
+          return names2;
         }, {});
       }
     };
@@ -30620,11 +30620,11 @@ var require_codegen = __commonJS({
         const rhs = this.rhs === void 0 ? "" : ` = ${this.rhs}`;
         return `${varKind} ${this.name}${rhs};` + _n2;
       }
-      optimizeNames(names, constants10) {
-        if (!names[this.name.str])
+      optimizeNames(names2, constants12) {
+        if (!names2[this.name.str])
           return;
         if (this.rhs)
-          this.rhs = optimizeExpr(this.rhs, names, constants10);
+          this.rhs = optimizeExpr(this.rhs, names2, constants12);
         return this;
       }
       get names() {
@@ -30641,15 +30641,15 @@ var require_codegen = __commonJS({
       render({ _n: _n2 }) {
         return `${this.lhs} = ${this.rhs};` + _n2;
       }
-      optimizeNames(names, constants10) {
-        if (this.lhs instanceof code_1.Name && !names[this.lhs.str] && !this.sideEffects)
+      optimizeNames(names2, constants12) {
+        if (this.lhs instanceof code_1.Name && !names2[this.lhs.str] && !this.sideEffects)
           return;
-        this.rhs = optimizeExpr(this.rhs, names, constants10);
+        this.rhs = optimizeExpr(this.rhs, names2, constants12);
         return this;
       }
       get names() {
-        const names = this.lhs instanceof code_1.Name ? {} : { ...this.lhs.names };
-        return addExprNames(names, this.rhs);
+        const names2 = this.lhs instanceof code_1.Name ? {} : { ...this.lhs.names };
+        return addExprNames(names2, this.rhs);
       }
     };
     var AssignOp = class extends Assign {
@@ -30705,8 +30705,8 @@ var require_codegen = __commonJS({
       optimizeNodes() {
         return `${this.code}` ? this : void 0;
       }
-      optimizeNames(names, constants10) {
-        this.code = optimizeExpr(this.code, names, constants10);
+      optimizeNames(names2, constants12) {
+        this.code = optimizeExpr(this.code, names2, constants12);
         return this;
       }
       get names() {
@@ -30735,20 +30735,20 @@ var require_codegen = __commonJS({
         }
         return nodes.length > 0 ? this : void 0;
       }
-      optimizeNames(names, constants10) {
+      optimizeNames(names2, constants12) {
         const { nodes } = this;
         let i2 = nodes.length;
         while (i2--) {
           const n2 = nodes[i2];
-          if (n2.optimizeNames(names, constants10))
+          if (n2.optimizeNames(names2, constants12))
             continue;
-          subtractNames(names, n2.names);
+          subtractNames(names2, n2.names);
           nodes.splice(i2, 1);
         }
         return nodes.length > 0 ? this : void 0;
       }
       get names() {
-        return this.nodes.reduce((names, n2) => addNames(names, n2.names), {});
+        return this.nodes.reduce((names2, n2) => addNames(names2, n2.names), {});
       }
     };
     var BlockNode = class extends ParentNode {
@@ -30793,20 +30793,20 @@ var require_codegen = __commonJS({
           return void 0;
         return this;
       }
-      optimizeNames(names, constants10) {
+      optimizeNames(names2, constants12) {
         var _a;
-        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants10);
-        if (!(super.optimizeNames(names, constants10) || this.else))
+        this.else = (_a = this.else) === null || _a === void 0 ? void 0 : _a.optimizeNames(names2, constants12);
+        if (!(super.optimizeNames(names2, constants12) || this.else))
           return;
-        this.condition = optimizeExpr(this.condition, names, constants10);
+        this.condition = optimizeExpr(this.condition, names2, constants12);
         return this;
       }
       get names() {
-        const names = super.names;
-        addExprNames(names, this.condition);
+        const names2 = super.names;
+        addExprNames(names2, this.condition);
         if (this.else)
-          addNames(names, this.else.names);
-        return names;
+          addNames(names2, this.else.names);
+        return names2;
       }
     };
     If.kind = "if";
@@ -30821,10 +30821,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.iteration})` + super.render(opts);
       }
-      optimizeNames(names, constants10) {
-        if (!super.optimizeNames(names, constants10))
+      optimizeNames(names2, constants12) {
+        if (!super.optimizeNames(names2, constants12))
           return;
-        this.iteration = optimizeExpr(this.iteration, names, constants10);
+        this.iteration = optimizeExpr(this.iteration, names2, constants12);
         return this;
       }
       get names() {
@@ -30845,8 +30845,8 @@ var require_codegen = __commonJS({
         return `for(${varKind} ${name}=${from}; ${name}<${to2}; ${name}++)` + super.render(opts);
       }
       get names() {
-        const names = addExprNames(super.names, this.from);
-        return addExprNames(names, this.to);
+        const names2 = addExprNames(super.names, this.from);
+        return addExprNames(names2, this.to);
       }
     };
     var ForIter = class extends For {
@@ -30860,10 +30860,10 @@ var require_codegen = __commonJS({
       render(opts) {
         return `for(${this.varKind} ${this.name} ${this.loop} ${this.iterable})` + super.render(opts);
       }
-      optimizeNames(names, constants10) {
-        if (!super.optimizeNames(names, constants10))
+      optimizeNames(names2, constants12) {
+        if (!super.optimizeNames(names2, constants12))
           return;
-        this.iterable = optimizeExpr(this.iterable, names, constants10);
+        this.iterable = optimizeExpr(this.iterable, names2, constants12);
         return this;
       }
       get names() {
@@ -30905,20 +30905,20 @@ var require_codegen = __commonJS({
         (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNodes();
         return this;
       }
-      optimizeNames(names, constants10) {
+      optimizeNames(names2, constants12) {
         var _a, _b;
-        super.optimizeNames(names, constants10);
-        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names, constants10);
-        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names, constants10);
+        super.optimizeNames(names2, constants12);
+        (_a = this.catch) === null || _a === void 0 ? void 0 : _a.optimizeNames(names2, constants12);
+        (_b = this.finally) === null || _b === void 0 ? void 0 : _b.optimizeNames(names2, constants12);
         return this;
       }
       get names() {
-        const names = super.names;
+        const names2 = super.names;
         if (this.catch)
-          addNames(names, this.catch.names);
+          addNames(names2, this.catch.names);
         if (this.finally)
-          addNames(names, this.finally.names);
-        return names;
+          addNames(names2, this.finally.names);
+        return names2;
       }
     };
     var Catch = class extends BlockNode {
@@ -31202,15 +31202,15 @@ var require_codegen = __commonJS({
       }
     };
     exports.CodeGen = CodeGen;
-    function addNames(names, from) {
+    function addNames(names2, from) {
       for (const n2 in from)
-        names[n2] = (names[n2] || 0) + (from[n2] || 0);
-      return names;
+        names2[n2] = (names2[n2] || 0) + (from[n2] || 0);
+      return names2;
     }
-    function addExprNames(names, from) {
-      return from instanceof code_1._CodeOrName ? addNames(names, from.names) : names;
+    function addExprNames(names2, from) {
+      return from instanceof code_1._CodeOrName ? addNames(names2, from.names) : names2;
     }
-    function optimizeExpr(expr, names, constants10) {
+    function optimizeExpr(expr, names2, constants12) {
       if (expr instanceof code_1.Name)
         return replaceName(expr);
       if (!canOptimize(expr))
@@ -31225,19 +31225,19 @@ var require_codegen = __commonJS({
         return items;
       }, []));
       function replaceName(n2) {
-        const c3 = constants10[n2.str];
-        if (c3 === void 0 || names[n2.str] !== 1)
+        const c3 = constants12[n2.str];
+        if (c3 === void 0 || names2[n2.str] !== 1)
           return n2;
-        delete names[n2.str];
+        delete names2[n2.str];
         return c3;
       }
       function canOptimize(e) {
-        return e instanceof code_1._Code && e._items.some((c3) => c3 instanceof code_1.Name && names[c3.str] === 1 && constants10[c3.str] !== void 0);
+        return e instanceof code_1._Code && e._items.some((c3) => c3 instanceof code_1.Name && names2[c3.str] === 1 && constants12[c3.str] !== void 0);
       }
     }
-    function subtractNames(names, from) {
+    function subtractNames(names2, from) {
       for (const n2 in from)
-        names[n2] = (names[n2] || 0) - (from[n2] || 0);
+        names2[n2] = (names2[n2] || 0) - (from[n2] || 0);
     }
     function not(x) {
       return typeof x == "boolean" || typeof x == "number" || x === null ? !x : (0, code_1._)`!${par(x)}`;
@@ -31435,7 +31435,7 @@ var require_names = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     var codegen_1 = require_codegen();
-    var names = {
+    var names2 = {
       // validation function arguments
       data: new codegen_1.Name("data"),
       // data passed to validation function
@@ -31464,7 +31464,7 @@ var require_names = __commonJS({
       jsonLen: new codegen_1.Name("jsonLen"),
       jsonPart: new codegen_1.Name("jsonPart")
     };
-    exports.default = names;
+    exports.default = names2;
   }
 });
 
@@ -31512,21 +31512,21 @@ var require_errors3 = __commonJS({
     function extendErrors({ gen, keyword, schemaValue, data, errsCount, it: it2 }) {
       if (errsCount === void 0)
         throw new Error("ajv implementation error");
-      const err = gen.name("err");
+      const err2 = gen.name("err");
       gen.forRange("i", errsCount, names_1.default.errors, (i2) => {
-        gen.const(err, (0, codegen_1._)`${names_1.default.vErrors}[${i2}]`);
-        gen.if((0, codegen_1._)`${err}.instancePath === undefined`, () => gen.assign((0, codegen_1._)`${err}.instancePath`, (0, codegen_1.strConcat)(names_1.default.instancePath, it2.errorPath)));
-        gen.assign((0, codegen_1._)`${err}.schemaPath`, (0, codegen_1.str)`${it2.errSchemaPath}/${keyword}`);
+        gen.const(err2, (0, codegen_1._)`${names_1.default.vErrors}[${i2}]`);
+        gen.if((0, codegen_1._)`${err2}.instancePath === undefined`, () => gen.assign((0, codegen_1._)`${err2}.instancePath`, (0, codegen_1.strConcat)(names_1.default.instancePath, it2.errorPath)));
+        gen.assign((0, codegen_1._)`${err2}.schemaPath`, (0, codegen_1.str)`${it2.errSchemaPath}/${keyword}`);
         if (it2.opts.verbose) {
-          gen.assign((0, codegen_1._)`${err}.schema`, schemaValue);
-          gen.assign((0, codegen_1._)`${err}.data`, data);
+          gen.assign((0, codegen_1._)`${err2}.schema`, schemaValue);
+          gen.assign((0, codegen_1._)`${err2}.data`, data);
         }
       });
     }
     exports.extendErrors = extendErrors;
     function addError(gen, errObj) {
-      const err = gen.const("err", errObj);
-      gen.if((0, codegen_1._)`${names_1.default.vErrors} === null`, () => gen.assign(names_1.default.vErrors, (0, codegen_1._)`[${err}]`), (0, codegen_1._)`${names_1.default.vErrors}.push(${err})`);
+      const err2 = gen.const("err", errObj);
+      gen.if((0, codegen_1._)`${names_1.default.vErrors} === null`, () => gen.assign(names_1.default.vErrors, (0, codegen_1._)`[${err2}]`), (0, codegen_1._)`${names_1.default.vErrors}.push(${err2})`);
       gen.code((0, codegen_1._)`${names_1.default.errors}++`);
     }
     function returnErrors(it2, errs) {
@@ -33472,8 +33472,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path48) {
-      let input = path48;
+    function removeDotSegments(path60) {
+      let input = path60;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -33547,11 +33547,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path48) {
-      if (path48 === "" || path48[0] === "/") {
-        return removeDotSegments(path48);
+    function removeDotSegmentsRelative(path60) {
+      if (path60 === "" || path60[0] === "/") {
+        return removeDotSegments(path60);
       }
-      const segments = path48.split("/");
+      const segments = path60.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -33914,8 +33914,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path48 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path48 && path48 !== "/" ? path48 : void 0;
+        const path60 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path60 && path60 !== "/" ? path60 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -39130,7 +39130,7 @@ var require_sort = __commonJS({
   "node_modules/semver/functions/sort.js"(exports, module) {
     "use strict";
     var compareBuild = require_compare_build();
-    var sort = (list, loose) => list.sort((a2, b2) => compareBuild(a2, b2, loose));
+    var sort = (list2, loose) => list2.sort((a2, b2) => compareBuild(a2, b2, loose));
     module.exports = sort;
   }
 });
@@ -39140,7 +39140,7 @@ var require_rsort = __commonJS({
   "node_modules/semver/functions/rsort.js"(exports, module) {
     "use strict";
     var compareBuild = require_compare_build();
-    var rsort = (list, loose) => list.sort((a2, b2) => compareBuild(b2, a2, loose));
+    var rsort = (list2, loose) => list2.sort((a2, b2) => compareBuild(b2, a2, loose));
     module.exports = rsort;
   }
 });
@@ -39306,10 +39306,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse5 = require_parse4();
-    var constants10 = require_constants7();
+    var constants12 = require_constants7();
     var SemVer = require_semver();
     var truncate3 = (version, truncation, options2) => {
-      if (!constants10.RELEASE_TYPES.includes(truncation)) {
+      if (!constants12.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version, options2);
@@ -39960,10 +39960,10 @@ var require_range = __commonJS({
 var require_comparator = __commonJS({
   "node_modules/semver/classes/comparator.js"(exports, module) {
     "use strict";
-    var ANY = /* @__PURE__ */ Symbol("SemVer ANY");
+    var ANY2 = /* @__PURE__ */ Symbol("SemVer ANY");
     var Comparator = class _Comparator {
       static get ANY() {
-        return ANY;
+        return ANY2;
       }
       constructor(comp, options2) {
         options2 = parseOptions(options2);
@@ -39979,7 +39979,7 @@ var require_comparator = __commonJS({
         this.options = options2;
         this.loose = !!options2.loose;
         this.parse(comp);
-        if (this.semver === ANY) {
+        if (this.semver === ANY2) {
           this.value = "";
         } else {
           this.value = this.operator + this.semver.version;
@@ -39997,7 +39997,7 @@ var require_comparator = __commonJS({
           this.operator = "";
         }
         if (!m2[2]) {
-          this.semver = ANY;
+          this.semver = ANY2;
         } else {
           this.semver = new SemVer(m2[2], this.options.loose);
         }
@@ -40007,7 +40007,7 @@ var require_comparator = __commonJS({
       }
       test(version) {
         debug2("Comparator.test", version, this.options.loose);
-        if (this.semver === ANY || version === ANY) {
+        if (this.semver === ANY2 || version === ANY2) {
           return true;
         }
         if (typeof version === "string") {
@@ -40235,7 +40235,7 @@ var require_outside = __commonJS({
     "use strict";
     var SemVer = require_semver();
     var Comparator = require_comparator();
-    var { ANY } = Comparator;
+    var { ANY: ANY2 } = Comparator;
     var Range = require_range();
     var satisfies = require_satisfies();
     var gt2 = require_gt();
@@ -40272,7 +40272,7 @@ var require_outside = __commonJS({
         let high = null;
         let low = null;
         comparators.forEach((comparator) => {
-          if (comparator.semver === ANY) {
+          if (comparator.semver === ANY2) {
             comparator = new Comparator(">=0.0.0");
           }
           high = high || comparator;
@@ -40323,12 +40323,12 @@ var require_intersects = __commonJS({
   "node_modules/semver/ranges/intersects.js"(exports, module) {
     "use strict";
     var Range = require_range();
-    var intersects = (r1, r2, options2) => {
+    var intersects2 = (r1, r2, options2) => {
       r1 = new Range(r1, options2);
       r2 = new Range(r2, options2);
       return r1.intersects(r2, options2);
     };
-    module.exports = intersects;
+    module.exports = intersects2;
   }
 });
 
@@ -40388,7 +40388,7 @@ var require_subset = __commonJS({
     "use strict";
     var Range = require_range();
     var Comparator = require_comparator();
-    var { ANY } = Comparator;
+    var { ANY: ANY2 } = Comparator;
     var satisfies = require_satisfies();
     var compare = require_compare();
     var subset = (sub, dom, options2 = {}) => {
@@ -40418,8 +40418,8 @@ var require_subset = __commonJS({
       if (sub === dom) {
         return true;
       }
-      if (sub.length === 1 && sub[0].semver === ANY) {
-        if (dom.length === 1 && dom[0].semver === ANY) {
+      if (sub.length === 1 && sub[0].semver === ANY2) {
+        if (dom.length === 1 && dom[0].semver === ANY2) {
           return true;
         } else if (options2.includePrerelease) {
           sub = minimumVersionWithPreRelease;
@@ -40427,7 +40427,7 @@ var require_subset = __commonJS({
           sub = minimumVersion;
         }
       }
-      if (dom.length === 1 && dom[0].semver === ANY) {
+      if (dom.length === 1 && dom[0].semver === ANY2) {
         if (options2.includePrerelease) {
           return true;
         } else {
@@ -40549,7 +40549,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants10 = require_constants7();
+    var constants12 = require_constants7();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse5 = require_parse4();
@@ -40587,7 +40587,7 @@ var require_semver2 = __commonJS({
     var outside = require_outside();
     var gtr = require_gtr();
     var ltr = require_ltr();
-    var intersects = require_intersects();
+    var intersects2 = require_intersects();
     var simplifyRange = require_simplify();
     var subset = require_subset();
     module.exports = {
@@ -40626,15 +40626,15 @@ var require_semver2 = __commonJS({
       outside,
       gtr,
       ltr,
-      intersects,
+      intersects: intersects2,
       simplifyRange,
       subset,
       SemVer,
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants10.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants10.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants12.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants12.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -40884,16 +40884,16 @@ var require_light = __commonJS({
           }
         }
         shiftAll(fn) {
-          return this._lists.forEach(function(list) {
-            return list.forEachShift(fn);
+          return this._lists.forEach(function(list2) {
+            return list2.forEachShift(fn);
           });
         }
         getFirst(arr = this._lists) {
-          var j2, len, list;
+          var j2, len, list2;
           for (j2 = 0, len = arr.length; j2 < len; j2++) {
-            list = arr[j2];
-            if (list.length > 0) {
-              return list;
+            list2 = arr[j2];
+            if (list2.length > 0) {
+              return list2;
             }
           }
           return [];
@@ -43077,9 +43077,9 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs33 } from "node:fs";
-import os18 from "node:os";
-import path47 from "node:path";
+import { promises as fs40 } from "node:fs";
+import os25 from "node:os";
+import path59 from "node:path";
 
 // src/deploy/approvals.ts
 var PAGE_SIZE = 50;
@@ -43123,10 +43123,10 @@ function approving(reviews, approvers, sha) {
 }
 
 // src/engine.ts
-import { createHash as createHash16 } from "node:crypto";
-import { promises as fs32 } from "node:fs";
-import os17 from "node:os";
-import path46 from "node:path";
+import { createHash as createHash19 } from "node:crypto";
+import { promises as fs39 } from "node:fs";
+import os24 from "node:os";
+import path58 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -43268,7 +43268,7 @@ function validateConcurrency(concurrency) {
 }
 
 // src/engine.ts
-var import_picomatch5 = __toESM(require_picomatch2(), 1);
+var import_picomatch6 = __toESM(require_picomatch2(), 1);
 
 // src/yaml/source.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -43297,8 +43297,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path48) {
-  return path48.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path60) {
+  return path60.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result2 = /* @__PURE__ */ new Map();
@@ -43308,28 +43308,28 @@ function rebasePointers(map, prefix) {
   }
   return result2;
 }
-function locatePath(positions, path48) {
-  for (let depth = path48.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path48.slice(0, depth)));
+function locatePath(positions, path60) {
+  for (let depth = path60.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path60.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path48, lineOffset = 0) {
+function parseYamlFile(text, path60, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at3 = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path48, line: line + lineOffset, column: col };
+    return { path: path60, line: line + lineOffset, column: col };
   };
-  const list = Array.isArray(docs) ? docs : [docs];
-  for (const doc of list) {
+  const list2 = Array.isArray(docs) ? docs : [docs];
+  for (const doc of list2) {
     if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        problems.push({ location: at3(err.pos[0]), message: err.message.split("\n")[0] ?? err.message });
+      for (const err2 of doc.errors) {
+        problems.push({ location: at3(err2.pos[0]), message: err2.message.split("\n")[0] ?? err2.message });
       }
       continue;
     }
@@ -43351,14 +43351,14 @@ function parseYamlFile(text, path48, lineOffset = 0) {
 }
 var MAX_POSITIONS = 2e5;
 var MAX_MERGE_SOURCES = 1e3;
-function collectPositions(node, path48, out, at3, depth = 0, viaAlias = false) {
+function collectPositions(node, path60, out, at3, depth = 0, viaAlias = false) {
   if (!node || depth > 200) return;
   if (viaAlias && --out.budget < 0) return;
   if ((0, import_yaml.isAlias)(node)) {
-    collectPositions(node.resolve(out.doc), path48, out, at3, depth + 1, true);
+    collectPositions(node.resolve(out.doc), path60, out, at3, depth + 1, true);
     return;
   }
-  const here = jsonPointer(path48);
+  const here = jsonPointer(path60);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at3(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at3(node.range[0]).line);
@@ -43373,7 +43373,7 @@ function collectPositions(node, path48, out, at3, depth = 0, viaAlias = false) {
         continue;
       }
       explicit.add(key);
-      const childPath = [...path48, key];
+      const childPath = [...path60, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at3, depth + 1, viaAlias);
@@ -43383,14 +43383,14 @@ function collectPositions(node, path48, out, at3, depth = 0, viaAlias = false) {
         const key = keyText(pair.key);
         if (isMergeKey(pair.key) || explicit.has(key)) continue;
         explicit.add(key);
-        const childPath = [...path48, key];
+        const childPath = [...path60, key];
         const keyNode = pair.key;
         if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
         collectPositions(pair.value, childPath, out, at3, depth + 1, true);
       }
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path48, index], out, at3, depth + 1, viaAlias));
+    node.items.forEach((item, index) => collectPositions(item, [...path60, index], out, at3, depth + 1, viaAlias));
   }
 }
 function isMergeKey(key) {
@@ -43427,8 +43427,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path48) {
-  return locatePath(object.document.positions, path48) ?? object.document.start;
+function locationOf(object, path60) {
+  return locatePath(object.document.positions, path60) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -47691,7 +47691,7 @@ var getStripFinalNewline = (stripFinalNewline2, fdNumber) => fdNumber === "all" 
 import { Transform, getDefaultHighWaterMark } from "node:stream";
 
 // node_modules/execa/lib/transform/split.js
-var getSplitLinesGenerator = (binary, preserveNewlines, skipped, state) => binary || skipped ? void 0 : initializeSplitLines(preserveNewlines, state);
+var getSplitLinesGenerator = (binary, preserveNewlines, skipped2, state) => binary || skipped2 ? void 0 : initializeSplitLines(preserveNewlines, state);
 var splitLinesSync = (chunk, preserveNewlines, objectMode) => objectMode ? chunk.flatMap((item) => splitLinesItemSync(item, preserveNewlines)) : splitLinesItemSync(chunk, preserveNewlines);
 var splitLinesItemSync = (chunk, preserveNewlines) => {
   const { transform, final } = initializeSplitLines(preserveNewlines, {});
@@ -47802,8 +47802,8 @@ Instead, \`yield\` should either be called with a value, or not be called at all
 // node_modules/execa/lib/transform/encoding-transform.js
 import { Buffer as Buffer3 } from "node:buffer";
 import { StringDecoder as StringDecoder2 } from "node:string_decoder";
-var getEncodingTransformGenerator = (binary, encoding, skipped) => {
-  if (skipped) {
+var getEncodingTransformGenerator = (binary, encoding, skipped2) => {
+  if (skipped2) {
     return;
   }
   if (binary) {
@@ -48133,13 +48133,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path48, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path48 === "string" ? path48 : path48.toString();
+  for (const { path: path60, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path60 === "string" ? path60 : path60.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path48, serializedResult);
+      appendFileSync2(path60, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path48, serializedResult);
+      writeFileSync(path60, serializedResult);
     }
   }
 };
@@ -48997,15 +48997,15 @@ var Emitter = class {
     this.listeners[ev].push(fn);
   }
   removeListener(ev, fn) {
-    const list = this.listeners[ev];
-    const i2 = list.indexOf(fn);
+    const list2 = this.listeners[ev];
+    const i2 = list2.indexOf(fn);
     if (i2 === -1) {
       return;
     }
-    if (i2 === 0 && list.length === 1) {
-      list.length = 0;
+    if (i2 === 0 && list2.length === 1) {
+      list2.length = 0;
     } else {
-      list.splice(i2, 1);
+      list2.splice(i2, 1);
     }
   }
   emit(ev, code, signal) {
@@ -50245,9 +50245,9 @@ var addConvertedStreams = (subprocess, { encoding }) => {
 
 // node_modules/execa/lib/methods/promise.js
 var mergePromise = (subprocess, promise) => {
-  for (const [property, descriptor] of descriptors) {
-    const value = descriptor.value.bind(promise);
-    Reflect.defineProperty(subprocess, property, { ...descriptor, value });
+  for (const [property, descriptor2] of descriptors) {
+    const value = descriptor2.value.bind(promise);
+    Reflect.defineProperty(subprocess, property, { ...descriptor2, value });
   }
 };
 var nativePromisePrototype = (async () => {
@@ -53633,8 +53633,8 @@ function networkFence() {
   if (!unshare) return fence = { kind: "none", reason: "network namespaces are not available here (no unshare on PATH)" };
   const candidates = process.getuid?.() === 0 ? [[unshare, "--net", "--"], [unshare, "--map-root-user", "--net", "--"]] : [[unshare, "--map-root-user", "--net", "--"]];
   for (const prefix of candidates) {
-    const probe = spawnSync2(prefix[0], [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 1e4, env: { PATH: safePath() } });
-    if (probe.status === 0) return fence = { kind: "namespace", prefix };
+    const probe2 = spawnSync2(prefix[0], [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 1e4, env: { PATH: safePath() } });
+    if (probe2.status === 0) return fence = { kind: "namespace", prefix };
   }
   return fence = { kind: "none", reason: "network namespaces are not available here (unshare --net failed: not root and user namespaces disabled)" };
 }
@@ -53711,8 +53711,8 @@ function filesystemFence() {
   const candidates = process.getuid?.() === 0 ? [[unshare, ...flags, "--"], [unshare, "--map-root-user", ...flags, "--"]] : [[unshare, "--map-root-user", ...flags, "--"]];
   for (const prefix of candidates) {
     const full = [...prefix, sh, "-c", VIEW_SCRIPT, "guard-view", chroot, viewRoot];
-    const probe = spawnSync2(full[0], [...full.slice(1), "--", "/bin/sh", "-c", "test ! -e /etc/passwd && test -d /nix"], { stdio: "ignore", timeout: 1e4, env: { PATH: safePath() } });
-    if (probe.status === 0) return view = { kind: "namespace", prefix: full };
+    const probe2 = spawnSync2(full[0], [...full.slice(1), "--", "/bin/sh", "-c", "test ! -e /etc/passwd && test -d /nix"], { stdio: "ignore", timeout: 1e4, env: { PATH: safePath() } });
+    if (probe2.status === 0) return view = { kind: "namespace", prefix: full };
   }
   return view = { kind: "none", reason: "mount namespaces are not available here (unshare --mount --pid failed: not root and user namespaces disabled, or /proc cannot be mounted)" };
 }
@@ -53842,19 +53842,19 @@ function pathEntries(body) {
   const add = (field, value) => {
     if (typeof value === "string" && value.trim() !== "") entries.push({ field, value: value.trim() });
   };
-  const list = (value) => Array.isArray(value) ? value : [];
+  const list2 = (value) => Array.isArray(value) ? value : [];
   for (const field of ["resources", "bases", "components", "crds", "configurations", "generators", "transformers", "validators"]) {
-    for (const item of list(body[field])) if (typeof item === "string" && !item.includes("\n")) add(field, item);
+    for (const item of list2(body[field])) if (typeof item === "string" && !item.includes("\n")) add(field, item);
   }
-  for (const item of list(body.patchesStrategicMerge)) if (typeof item === "string" && !item.includes("\n") && !item.trim().startsWith("{")) add("patchesStrategicMerge", item);
+  for (const item of list2(body.patchesStrategicMerge)) if (typeof item === "string" && !item.includes("\n") && !item.trim().startsWith("{")) add("patchesStrategicMerge", item);
   for (const field of ["patches", "patchesJson6902", "replacements"]) {
-    for (const item of list(body[field])) if (isRecord(item)) add(`${field}[].path`, item.path);
+    for (const item of list2(body[field])) if (isRecord(item)) add(`${field}[].path`, item.path);
   }
   for (const field of ["configMapGenerator", "secretGenerator"]) {
-    for (const item of list(body[field])) {
+    for (const item of list2(body[field])) {
       if (!isRecord(item)) continue;
-      for (const source of list(item.files)) if (typeof source === "string") add(`${field}[].files`, source.includes("=") ? source.slice(source.indexOf("=") + 1) : source);
-      for (const source of list(item.envs)) add(`${field}[].envs`, source);
+      for (const source of list2(item.files)) if (typeof source === "string") add(`${field}[].files`, source.includes("=") ? source.slice(source.indexOf("=") + 1) : source);
+      for (const source of list2(item.envs)) add(`${field}[].envs`, source);
       add(`${field}[].env`, item.env);
     }
   }
@@ -53863,10 +53863,10 @@ function pathEntries(body) {
     add("helmGlobals.chartHome", body.helmGlobals.chartHome);
     add("helmGlobals.configHome", body.helmGlobals.configHome);
   }
-  for (const chart of list(body.helmCharts)) {
+  for (const chart of list2(body.helmCharts)) {
     if (!isRecord(chart)) continue;
     add("helmCharts[].valuesFile", chart.valuesFile);
-    for (const extra of list(chart.additionalValuesFiles)) add("helmCharts[].additionalValuesFiles", extra);
+    for (const extra of list2(chart.additionalValuesFiles)) add("helmCharts[].additionalValuesFiles", extra);
     if (typeof chart.repo === "string" && chart.repo !== "") entries.push({ field: "helmCharts[].repo", value: chart.repo });
   }
   return entries;
@@ -54309,18 +54309,18 @@ function classifyGitRepository(ref, inventory, context) {
     return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path14.resolve(context.repoRoot, mapped2) };
   }
   const fromBase = context.identity !== void 0;
-  const identity3 = context.identity ?? repositoryIdentity(inventory, context);
-  if (url !== void 0 && identity3.urls.size > 0) {
-    if (!identity3.urls.has(normalizeGitUrl(url))) return { kind: "foreign", url, reason: `its URL ${url} is not this repository's` };
+  const identity4 = context.identity ?? repositoryIdentity(inventory, context);
+  if (url !== void 0 && identity4.urls.size > 0) {
+    if (!identity4.urls.has(normalizeGitUrl(url))) return { kind: "foreign", url, reason: `its URL ${url} is not this repository's` };
     const tracked = gitRepositoryRef(inventory, ref);
-    const rootRefs = [...identity3.refs];
+    const rootRefs = [...identity4.refs];
     const expected = rootRefs.length > 0 ? rootRefs : ["branch main", "branch master"];
     if (tracked !== void 0 && !expected.includes(tracked)) {
       return { kind: "foreign", url, reason: `it follows ${tracked} of this repository, not the revision being checked` };
     }
     return { kind: "this" };
   }
-  if (identity3.keys.has(key)) {
+  if (identity4.keys.has(key)) {
     if (fromBase && url !== void 0) return { kind: "foreign", url, reason: `its URL ${url} is not shown to be this repository's by the base revision (no remote or bootstrap URL to compare)` };
     return { kind: "this" };
   }
@@ -54400,11 +54400,11 @@ async function resolveIn(spec, resolver) {
   const key = `${namespace}/${name}`;
   const what = `applies ./${spec.path} from ${kind} ${key}`;
   if (kind === "GitRepository") {
-    const identity3 = classifyGitRepository({ namespace, name }, resolver.inventory, resolver.identity);
-    if (identity3.kind === "this") return { ok: true, source: treeSource(resolver.tree), prefix: "" };
-    if (identity3.kind === "mapped") return mapped(identity3.dir, key, resolver);
-    const url = identity3.url ? ` (${displayUrl(identity3.url)})` : "";
-    return { ok: false, message: `${what}${url}, which is not this repository (${identity3.reason.replace(identity3.url ?? "\0", displayUrl(identity3.url ?? ""))}): what it applies is not checked; ${MAP_HINT}` };
+    const identity4 = classifyGitRepository({ namespace, name }, resolver.inventory, resolver.identity);
+    if (identity4.kind === "this") return { ok: true, source: treeSource(resolver.tree), prefix: "" };
+    if (identity4.kind === "mapped") return mapped(identity4.dir, key, resolver);
+    const url = identity4.url ? ` (${displayUrl(identity4.url)})` : "";
+    return { ok: false, message: `${what}${url}, which is not this repository (${identity4.reason.replace(identity4.url ?? "\0", displayUrl(identity4.url ?? ""))}): what it applies is not checked; ${MAP_HINT}` };
   }
   if (kind === "OCIRepository" || kind === "Bucket") {
     const mappedTo = resolver.identity.gitRepositories[key];
@@ -54670,15 +54670,34 @@ function isValidGoValue(type, value) {
       return value === "" || value.split(",").every((v2) => isGoBool(v2.trim()));
     case "moduleSpec":
       return value === "" || value.split(",").every((part) => /^[^=]+=\d+$/.test(part));
+    // pflag's counter: "+1" (the bare form) or a number, strconv.ParseInt(s, 0, 0).
+    case "count":
+      return value === "+1" || isGoInt(value, 64);
+    // glog: -v is strconv.ParseInt(s, 10, 32); -stderrthreshold a severity name or such a number;
+    // -log_backtrace_at empty or file:N with N > 0 (strconv.Atoi).
+    case "glogLevel":
+      return isDecimalInt32(value);
+    case "glogSeverity":
+      return /^(info|warning|error|fatal)$/i.test(value) || isDecimalInt32(value);
+    case "glogTraceLocation":
+      return value === "" || isTraceLocation(value);
     default:
       return true;
   }
+}
+function isDecimalInt32(text) {
+  return /^[+-]?\d+$/.test(text) && Math.abs(Number(text)) <= 2 ** 31;
+}
+function isTraceLocation(text) {
+  const parts = text.split(":");
+  return parts.length === 2 && /^[+-]?\d+$/.test(parts[1]) && Number(parts[1]) > 0;
 }
 function goTypeError(type, value) {
   if (type === "moduleSpec") return "syntax error: expect comma-separated list of filename=N";
   if (type === "duration") return isGoDurationMissingUnit(value) ? `time: missing unit in duration ${JSON.stringify(value)}` : `time: invalid duration ${JSON.stringify(value)}`;
   if (type === "number") return `strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (type === "bool") return `strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`;
+  if (type === "count") return `strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^u?int/.test(type)) return `strconv.Parse${type.startsWith("u") ? "Uint" : "Int"}: parsing ${JSON.stringify(value)}: invalid syntax`;
   if (/^float/.test(type)) return `strconv.ParseFloat: parsing ${JSON.stringify(value)}: invalid syntax`;
   return `invalid value ${JSON.stringify(value)} for ${type}`;
@@ -54708,9 +54727,44 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   const seen = /* @__PURE__ */ new Map();
   const fail = (problem) => problems.push(problem);
   const binary = options2.label ?? catalog.program ?? "the binary";
+  const path60 = catalog.subcommand ?? [];
+  let pathSeen = 0;
+  let argsAfterPath = 0;
+  let inCommand = false;
+  let parent;
   for (let i2 = 0; i2 < tokens.length; i2++) {
     const token = tokens[i2];
     if (token.kind === "arg") {
+      if (parent) {
+        if (!parent.subcommands.includes(token.value)) {
+          const close = suggestValue(token.value, parent.subcommands);
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `"${token.value}" is not a subcommand of ${binary} ${parent.word} (${parent.subcommands.join(", ")})${close ? `; did you mean ${close}?` : ""}`, binaryError: kingpinError(catalog, `expected command but got "${token.value}"`), suggestion: close });
+        }
+        parent = void 0;
+        continue;
+      }
+      if (inCommand) continue;
+      if (catalog.commands) {
+        inCommand = true;
+        const topLevel = catalog.commands.filter((c3) => !c3.includes(" "));
+        if (!topLevel.includes(token.value)) {
+          const close = suggestValue(token.value, topLevel);
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `"${token.value}" is not a command of ${binary} (${topLevel.join(", ")})${close ? `; did you mean ${close}?` : ""}`, binaryError: kingpinError(catalog, `expected command but got "${token.value}"`), suggestion: close });
+          continue;
+        }
+        const subcommands = catalog.commands.filter((c3) => c3.startsWith(`${token.value} `)).map((c3) => c3.split(" ")[1]);
+        if (subcommands.length > 0) parent = { word: token.value, index: token.index, subcommands: [...new Set(subcommands)] };
+        continue;
+      }
+      if (pathSeen < path60.length) {
+        if (token.value !== path60[pathSeen]) {
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path60.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path60].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path60].join(" ")})` });
+          return problems;
+        }
+        pathSeen++;
+        continue;
+      }
+      argsAfterPath++;
       if (!catalog.acceptsPositionals) {
         const stray = token.fromInline ? strayInlineValue(catalog, tokens, i2, byLong) : void 0;
         if (stray) fail(stray);
@@ -54732,6 +54786,10 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
       }
     } else {
       spec = byShort.get(token.name);
+    }
+    if (!spec && inCommand) {
+      if (token.inlineValue !== void 0 && tokens[i2 + 1]?.kind === "arg") i2++;
+      continue;
     }
     if (!spec) {
       const suggestion = token.kind === "long" ? suggestFlag(token.name, catalog.flags) : void 0;
@@ -54798,7 +54856,18 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
       });
     }
   }
+  if (printsAndExits(seen) && problems.every((p2) => VALUE_LEVEL.has(p2.kind))) return environmentProblems(catalog, seen, options2.env ?? {});
   problems.push(...environmentProblems(catalog, seen, options2.env ?? {}));
+  if (parent) {
+    fail({ kind: "missing-required", argIndex: parent.index, message: `${binary} ${parent.word} needs one of its subcommands (${parent.subcommands.join(", ")})`, binaryError: kingpinError(catalog, `must select a subcommand of '${parent.word}'`) });
+  }
+  if (path60.length > 0 && pathSeen === path60.length) {
+    const required = catalog.positionals ?? [];
+    if (argsAfterPath < required.length) {
+      const missing = required[argsAfterPath];
+      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path60].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
+    }
+  }
   for (const spec of catalog.flags) {
     if (!spec.required || seen.has(spec.name)) continue;
     if (spec.envVar && options2.env?.[spec.envVar] !== void 0) continue;
@@ -54812,6 +54881,11 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
     });
   }
   return problems;
+}
+var PRE_ACTION_FLAGS = ["help", "help-long", "help-man", "version", "completion-script-bash", "completion-script-zsh"];
+var VALUE_LEVEL = /* @__PURE__ */ new Set(["repeated", "bad-enum", "bad-value"]);
+function printsAndExits(seen) {
+  return PRE_ACTION_FLAGS.some((name) => seen.has(name));
 }
 function environmentProblems(catalog, given, env) {
   const problems = [];
@@ -54894,6 +54968,7 @@ function tokenize(args, byShort) {
       if (equals >= 0) tokens.push({ kind: "arg", value: raw.slice(equals + 1), index, fromInline: true });
       return;
     }
+    if (raw === "-") return tokens.push({ kind: "short", name: "", index, raw });
     if (raw.startsWith("-") && raw.length > 1) {
       let rest = raw.slice(1);
       while (rest.length > 0) {
@@ -54998,7 +55073,39 @@ function parseKingpinHelp(text) {
     });
   }
   const envVars = flags.map((f2) => f2.envVar).filter((v2) => v2 !== void 0);
-  return { framework: "kingpin", program, flags, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: acceptsPositionals(usageLine2, lines) };
+  const words = usageLine2.slice("usage: ".length).split(/\s+/).slice(1);
+  const path60 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
+  const allWords = words.every((w2) => /^[a-z][\w-]*$/.test(w2));
+  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path60;
+  const commands = commandsIn(lines);
+  return {
+    framework: "kingpin",
+    program,
+    subcommand: subcommand.length > 0 ? subcommand : void 0,
+    flags,
+    envPrefix: commonEnvPrefix(envVars),
+    acceptsPositionals: acceptsPositionals(usageLine2, lines),
+    commands: subcommand.length === 0 && commands.length > 0 ? commands : void 0,
+    positionals: subcommand.length > 0 ? requiredArgs(usageLine2) : void 0
+  };
+}
+function commandsIn(lines) {
+  const start = lines.indexOf("Commands:");
+  if (start < 0) return [];
+  const names2 = /* @__PURE__ */ new Set();
+  const paths = /* @__PURE__ */ new Set();
+  for (const line of lines.slice(start + 1)) {
+    if (SECTION.test(line)) break;
+    const entry = /^ {0,2}([a-z][\w-]*(?: [a-z][\w-]*)*)(?: [[<-]|$)/.exec(line);
+    if (!entry) continue;
+    const words = entry[1].split(" ");
+    names2.add(words[0]);
+    if (words.length > 1) paths.add(words.join(" "));
+  }
+  return [...names2, ...paths];
+}
+function requiredArgs(usageLine2) {
+  return [...outsideBrackets(usageLine2).matchAll(/<([^>]+)>(\.\.\.)?/g)].map((m2) => ({ name: m2[1], arity: m2[2] ? "+" : 1 }));
 }
 function completeFlag(spec, rawHelp, required) {
   const env = ENV_SUFFIX.exec(rawHelp);
@@ -55020,7 +55127,7 @@ function completeFlag(spec, rawHelp, required) {
 }
 function valueTypeOfDefault(defaultText, cumulative) {
   if (defaultText === void 0 || cumulative || defaultText.startsWith('"')) return void 0;
-  if (/^[+-]?\d+$/.test(defaultText)) return "number";
+  if (/^[+-]?\d+$/.test(defaultText) || /^[+-]?(?:\d+\.\d*|\.\d+)$/.test(defaultText)) return "number";
   if (/^(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.test(defaultText)) return "duration";
   return void 0;
 }
@@ -55071,6 +55178,13 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   const positionals = [];
   const finalValues = /* @__PURE__ */ new Map();
   const checkValue = (spec, value, index, display) => {
+    if (spec.enumValues && spec.valueType === "enum") {
+      if (!spec.enumValues.includes(value)) {
+        const close = suggestValue(value, spec.enumValues);
+        fail({ kind: "bad-enum", argIndex: index, flag: spec.name, spec, message: `${display}=${value} is not one of its options (${spec.enumValues.join(", ")})${close ? `; did you mean ${close}?` : ""}`, error: `invalid argument ${JSON.stringify(value)} for "${spec.short ? `-${spec.short}, ` : ""}--${spec.name}" flag: valid values are {${spec.enumValues.join("|")}}`, suggestion: close ? `--${spec.name}=${close}` : void 0 });
+      }
+      return;
+    }
     if (spec.enumValues) {
       finalValues.set(spec.name, { spec, value, index });
       return;
@@ -55155,26 +55269,55 @@ function validatePflagArgs(catalog, args, options2 = {}) {
     fail({ kind: "bad-enum", argIndex: index, flag: spec.name, spec, message: `--${spec.name}=${value} is not one of its options (${spec.enumValues.filter((v2) => v2 !== "").join(", ")})${close ? `; did you mean ${close}?` : ""}`, error: `--${spec.name} must be one of ${spec.enumValues.map((v2) => `'${v2}'`).join(", ")}`, suggestion: close ? `--${spec.name}=${close}` : void 0 });
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
-  if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum");
-  const path48 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path48.length).map((p2) => p2.value);
-  if (path48.length > 0 && words.join(" ") !== path48.join(" ")) {
+  if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum" || p2.spec?.valueType === "enum");
+  const path60 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path60.length).map((p2) => p2.value);
+  if (path60.length > 0 && words.join(" ") !== path60.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path48.length);
+  const extra = positionals.slice(path60.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
   return problems;
 }
+function doubtfulPflagArgs(catalog, args) {
+  if (!catalog.positionals || catalog.positionals.length > 0) return [];
+  const command = [catalog.program ?? "app", ...catalog.subcommand ?? []].join(" ");
+  const path60 = catalog.subcommand ?? [];
+  const byLong = new Map(catalog.flags.map((f2) => [f2.name, f2]));
+  const byShort = new Map(catalog.flags.filter((f2) => f2.short).map((f2) => [f2.short, f2]));
+  const extra = [];
+  let seenPath = 0;
+  for (let i2 = 0; i2 < args.length; i2++) {
+    const raw = args[i2];
+    const positional = raw === "--" ? void 0 : !raw.startsWith("-") || raw === "-" ? raw : void 0;
+    if (raw === "--") {
+      extra.push(...args.slice(i2 + 1));
+      break;
+    }
+    if (positional !== void 0) {
+      if (seenPath < path60.length && positional === path60[seenPath]) seenPath++;
+      else extra.push(positional);
+      continue;
+    }
+    const spec = raw.startsWith("--") ? byLong.get(raw.slice(2).split("=")[0]) : byShort.get(raw[raw.length - 1]);
+    const attached = raw.includes("=") || !raw.startsWith("--") && raw.length > 2 && !byShort.get(raw[1])?.isBoolean;
+    if (spec?.takesValue && !spec.optionalValue && !attached) i2++;
+  }
+  if (extra.length === 0) return [];
+  return [`${extra.map((a2) => JSON.stringify(a2)).join(", ")} ${extra.length === 1 ? "is an argument" : "are arguments"} of "${command}", whose usage line shows none; cobra accepts arguments unless the command checks them itself (then it refuses to start), which its --help does not print`];
+}
 
 // src/flags/frameworks/pflag.ts
-var COBRA_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?: ([\w.,=\]\[-]+?)(\[="([^"]*)"\]|\[=([^\]]*)\])?)?(?: {2,}(.*))?$/;
+var COBRA_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?: (\S+?)(\[="([^"]*)"\]|\[=([^\]]*)\])?)?(?: {2,}(.*))?$/;
 var KUBECTL_FLAG = /^ {4}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)=(.*):$/;
-var SECTION2 = /^([A-Z][A-Za-z ]*):\s*$/;
-var FLAG_SECTIONS = /* @__PURE__ */ new Set(["Flags", "Global Flags", "Options"]);
+var TABBED_FLAG = /^ {2,6}(?:-([A-Za-z0-9?]), )?--([A-Za-z0-9][\w.-]*)(?:=("(?:[^"\\]|\\.)*"|[^\t]*)|\[=([^\]\t]*)\])\t+(.*)$/;
+var SECTION2 = /^([A-Z][A-Za-z ]*):\s*$|^([A-Z][A-Z ]*[A-Z])$/;
+var FLAG_SECTION = /(?:^|\s)(?:flags|options)$/i;
+var INHERITED_SECTION = /^(?:global|inherited)\b/i;
 var KNOWN_TYPES = /* @__PURE__ */ new Set([
   "string",
   "int",
@@ -55210,12 +55353,15 @@ var KNOWN_TYPES = /* @__PURE__ */ new Set([
   "bytesBase64",
   "count"
 ]);
+var COUNTER_HELP = /\b(?:multiple|several|more) times\b|\brepeat(?:ed)? (?:for|to) (?:more|increase)/i;
 function looksLikePflag(text) {
   const lines = text.split("\n");
   const cobraUsage = lines.some((l) => l === "Usage:") && lines.some((l) => /^(Global )?Flags:$/.test(l)) && lines.some((l) => COBRA_FLAG.test(l));
   const pflagUsage = /^Usage of \S+:$/m.test(text) && lines.some((l) => /^ {2,6}(?:-\w, )?--\w/.test(l));
   const kubectlUsage = lines.some((l) => l === "Options:" || l.startsWith("The following options can be passed to any command:")) && lines.some((l) => KUBECTL_FLAG.test(l));
-  return cobraUsage || pflagUsage || kubectlUsage;
+  const ghUsage = lines.includes("USAGE") && lines.some((l) => l === "FLAGS" || l === "INHERITED FLAGS") && lines.some((l) => COBRA_FLAG.test(l));
+  const tabbedUsage = lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => TABBED_FLAG.test(l));
+  return cobraUsage || pflagUsage || kubectlUsage || ghUsage || tabbedUsage;
 }
 function parsePflagHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
@@ -55225,15 +55371,16 @@ function parsePflagHelp(text) {
   const flags = [];
   let section = "";
   let current;
+  const inherited = /* @__PURE__ */ new Set();
   const finish2 = () => {
-    if (current) flags.push(complete(current));
+    if (current) flags.push(complete(current, inherited.has(current)));
     current = void 0;
   };
   lines.forEach((line, index) => {
     const heading = SECTION2.exec(line);
     if (heading || line.startsWith("The following options can be passed to any command:")) {
       finish2();
-      section = line.startsWith("The following options") ? "Options" : heading?.[1] ?? "";
+      section = line.startsWith("The following options") ? "Options" : heading?.[1] ?? heading?.[2] ?? "";
       return;
     }
     if (/^Usage of \S+:$/.test(line)) {
@@ -55241,7 +55388,15 @@ function parsePflagHelp(text) {
       section = "Flags";
       return;
     }
-    if (!FLAG_SECTIONS.has(section)) return;
+    if (!FLAG_SECTION.test(section)) return;
+    const tabbed = TABBED_FLAG.exec(line);
+    if (tabbed) {
+      finish2();
+      const [, short, name, defaultText, optionalDefault, help] = tabbed;
+      current = fromTabbed(short, name, defaultText, optionalDefault, help ?? "", index + 1, line);
+      if (INHERITED_SECTION.test(section)) inherited.add(current);
+      return;
+    }
     const kubectl = KUBECTL_FLAG.exec(line);
     if (kubectl) {
       finish2();
@@ -55254,6 +55409,7 @@ function parsePflagHelp(text) {
       finish2();
       const [, short, name, typeWord, optional, quotedNoOpt, plainNoOpt, help] = cobra;
       current = fromCobra(short, name, typeWord, optional !== void 0 ? quotedNoOpt ?? plainNoOpt ?? "" : void 0, help ?? "", index + 1, line);
+      if (INHERITED_SECTION.test(section)) inherited.add(current);
       return;
     }
     if (current && /^\s+\S/.test(line)) current.help = joinHelp(current.help, line.trim());
@@ -55271,25 +55427,25 @@ function parsePflagHelp(text) {
     program,
     subcommand: subcommand.length > 0 ? subcommand : void 0,
     flags,
-    // kubectl's commands mostly keep cobra's default (any args) where usage lines stay silent.
-    acceptsPositionals: isKubectlLayout(lines) || acceptsPositionals2(words.slice(commandWords.length), lines)
+    // cobra accepts any arguments unless the command sets an Args check, which no help shows:
+    // a usage line without arguments proves nothing.
+    acceptsPositionals: true,
+    // A usage line that names no arguments is kept as "none described" (doubtfulPflagArgs warns).
+    positionals: namesArguments(words.slice(commandWords.length)) || lines.some((l) => l === "Available Commands:") ? void 0 : []
   };
 }
-function isKubectlLayout(lines) {
-  return lines.some((l) => KUBECTL_FLAG.test(l));
+function namesArguments(rest) {
+  return rest.some((w2) => !/^\[(flags|options|command options)\]$/i.test(w2) && !w2.startsWith("-") && !w2.startsWith("[-"));
 }
 function usageLine(lines) {
-  const index = lines.findIndex((l) => l === "Usage:");
+  const index = lines.findIndex((l) => l === "Usage:" || l === "USAGE" || l === "USAGE:");
   if (index >= 0) return lines[index + 1]?.trim() ?? "";
   return /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? "")?.[1] ?? "";
-}
-function acceptsPositionals2(rest, lines) {
-  const args = rest.filter((w2) => !/^\[(flags|options)\]$/i.test(w2) && !w2.startsWith("-"));
-  return args.length > 0 || lines.some((l) => l === "Available Commands:");
 }
 function fromCobra(short, name, typeWord, noOptDefault, help, line, raw) {
   const isBoolean = typeWord === void 0;
   const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : void 0;
+  const counter = typeWord === "count" || typeWord !== void 0 && !valueType && /^[a-z]\w*$/i.test(typeWord) && COUNTER_HELP.test(help);
   return {
     name,
     short,
@@ -55297,7 +55453,7 @@ function fromCobra(short, name, typeWord, noOptDefault, help, line, raw) {
     isBoolean,
     negatable: false,
     boolAcceptsValue: true,
-    optionalValue: noOptDefault !== void 0 ? true : void 0,
+    optionalValue: noOptDefault !== void 0 || counter ? true : void 0,
     repeatable: true,
     required: false,
     valueType: isBoolean ? "bool" : valueType,
@@ -55306,6 +55462,29 @@ function fromCobra(short, name, typeWord, noOptDefault, help, line, raw) {
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\s{2,}.*$/, "")
+  };
+}
+function fromTabbed(short, name, defaultText, optionalDefault, help, line, raw) {
+  const text = defaultText ?? optionalDefault ?? "";
+  const isBoolean = optionalDefault === "true" || optionalDefault === "false";
+  const quoted2 = /^".*"$/.test(text);
+  const valueType = isBoolean ? "bool" : quoted2 ? "string" : /^\[.*\]$/.test(text) ? "stringSlice" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+$/.test(text) && /[a-z]$/.test(text) ? "duration" : /^-?\d+$/.test(text) ? "number" : void 0;
+  return {
+    name,
+    short,
+    takesValue: !isBoolean,
+    isBoolean,
+    negatable: false,
+    boolAcceptsValue: true,
+    optionalValue: optionalDefault !== void 0 && !isBoolean ? true : void 0,
+    repeatable: true,
+    required: false,
+    valueType,
+    defaultValue: quoted2 ? text.slice(1, -1) : text,
+    hidden: false,
+    help: help.trim(),
+    line,
+    declaration: raw.trim().replace(/\t.*$/, "")
   };
 }
 function fromKubectl(short, name, defaultText, line, raw) {
@@ -55329,12 +55508,15 @@ function fromKubectl(short, name, defaultText, line, raw) {
     declaration: raw.trim().replace(/:$/, "")
   };
 }
-function complete(spec) {
+function complete(spec, inherited) {
   const help = spec.help.trim();
   const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(help)?.[1];
-  const enumValues = spec.isBoolean ? void 0 : optionsIn(help);
+  const setEnum = spec.isBoolean ? void 0 : enumCheckedWhenSet(help);
+  const enumValues = spec.isBoolean ? void 0 : setEnum ?? (inherited ? void 0 : optionsIn(help));
   return {
     ...spec,
+    // gh's enum flags refuse a value outside their list as it is set, wherever they are inherited.
+    ...setEnum ? { valueType: "enum" } : {},
     // klog's --vmodule (every Kubernetes component has it) takes pattern=N,... and checks it while parsing.
     ...spec.name === "vmodule" && !spec.isBoolean ? { valueType: "moduleSpec" } : {},
     help,
@@ -55349,6 +55531,9 @@ function optionsIn(help) {
   const listed = /\(([a-z][\w-]*(?:(?:, |\|)[a-z][\w-]*)+)\)/.exec(help)?.[1];
   return listed ? listed.split(/, |\|/) : void 0;
 }
+function enumCheckedWhenSet(help) {
+  return /\{([a-z][\w-]*(?:\|[a-z][\w-]*)+)\}/.exec(help)?.[1]?.split("|");
+}
 var pflag = { framework: "pflag", looksLike: looksLikePflag, parse: parsePflagHelp, validate: validatePflagArgs };
 
 // src/flags/frameworks/goflag-args.ts
@@ -55362,9 +55547,10 @@ function validateGoflagArgs(catalog, args, options2 = {}) {
   }
   return [];
 }
-function parseGoFlags(catalog, args, options2 = {}) {
+function parseGoFlags(catalog, args, options2 = {}, how = {}) {
+  const implicitHelpStops = how.implicitHelpStops ?? true;
   const set = [];
-  const byName = new Map(catalog.flags.map((f2) => [f2.name, f2]));
+  const byName2 = new Map(catalog.flags.map((f2) => [f2.name, f2]));
   const program = options2.label ?? catalog.program ?? "the binary";
   const stop = (problem) => ({ problem, stoppedAt: problem.argIndex, set });
   let i2 = 0;
@@ -55382,12 +55568,12 @@ function parseGoFlags(catalog, args, options2 = {}) {
     }
     const equals = body.indexOf("=");
     const name = equals >= 0 ? body.slice(0, equals) : body;
-    const spec = byName.get(name);
+    const spec = byName2.get(name);
     if (!spec) {
       const suggestion = suggestFlag(name, catalog.flags);
       return stop({ kind: "unknown-flag", argIndex: i2, flag: name, message: `-${name} is not a flag of ${program}${suggestion ? `; did you mean -${suggestion.name}?` : ""}`, binaryError: `flag provided but not defined: -${name}`, suggestion: suggestion ? `-${suggestion.name}` : void 0 });
     }
-    if (spec.line === 0 && (name === "h" || name === "help")) return { stoppedAt: args.length, set };
+    if (implicitHelpStops && spec.line === 0 && (name === "h" || name === "help")) return { stoppedAt: args.length, set };
     set.push({ name, index: i2 });
     if (spec.isBoolean) {
       if (equals >= 0 && !isGoBool(body.slice(equals + 1))) {
@@ -55413,14 +55599,23 @@ var ETCD_FLAG = /^ {2}--([A-Za-z0-9][\w.-]*)(?: ('[^']*'|\S+))?$/;
 var GO_TYPES = /* @__PURE__ */ new Set(["string", "int", "int64", "uint", "uint64", "float", "float64", "duration", "value"]);
 function looksLikeGoflag(text) {
   const lines = text.split("\n");
-  const printDefaults = lines.some((l) => /^Usage of \S+:$/.test(l)) && lines.some((l) => DEFAULTS_FLAG.test(l)) && lines.some((l) => /^ {4}\t/.test(l));
-  const etcdLayout = lines.some((l) => /^Usage:$/.test(l)) && lines.filter((l) => ETCD_FLAG.test(l)).length >= 3 && !lines.some((l) => /^(Global )?Flags:$/.test(l));
-  return printDefaults || etcdLayout;
+  return isPrintDefaults(lines) || isEtcdLayout(lines);
+}
+function isPrintDefaults(lines) {
+  let declared = 0;
+  lines.forEach((line, i2) => {
+    if (DEFAULTS_FLAG.test(line) && (/\t/.test(line) || /^ {4}\t/.test(lines[i2 + 1] ?? ""))) declared++;
+  });
+  const usageOf = lines.some((l) => /^Usage of \S+:$/.test(l));
+  return declared >= (usageOf ? 1 : 2) && lines.some((l) => /^ {4}\t/.test(l)) && !lines.some((l) => /^(Global )?Flags:$/.test(l));
+}
+function isEtcdLayout(lines) {
+  return lines.some((l) => /^Usage:$/.test(l)) && lines.filter((l) => ETCD_FLAG.test(l)).length >= 3 && !lines.some((l) => /^(Global )?Flags:$/.test(l));
 }
 function parseGoflagHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
-  const etcd = !lines.some((l) => /^Usage of \S+:$/.test(l));
-  const program = etcd ? /^\s+(\S+) \[flags\]/.exec(lines.find((l) => /^\s+\S+ \[flags\]/.test(l)) ?? "")?.[1] : /^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? "")?.[1]?.replace(/^.*\//, "");
+  const etcd = !isPrintDefaults(lines) && isEtcdLayout(lines);
+  const program = etcd ? /^\s+(\S+) \[flags\]/.exec(lines.find((l) => /^\s+\S+ \[flags\]/.test(l)) ?? "")?.[1] : (/^Usage of (\S+):$/.exec(lines.find((l) => /^Usage of \S+:$/.test(l)) ?? "")?.[1] ?? /^(\S+) version \S/.exec(lines[0] ?? "")?.[1])?.replace(/^.*\//, "");
   const flags = [];
   let current;
   const finish2 = () => {
@@ -55479,23 +55674,25 @@ function normalizeType(type) {
 }
 function complete2(spec) {
   const defaultValue = spec.defaultValue ?? /\(default "?([^")]*)"?\)\s*$/.exec(spec.help)?.[1];
-  return { ...spec, defaultValue, deprecated: /\bdeprecated\b|\binstead\b/i.test(spec.help) || void 0 };
+  const valueType = spec.placeholder === "value" ? glogType(spec) : void 0;
+  return { ...spec, defaultValue, ...valueType ? { valueType } : {}, deprecated: /\bdeprecated\b|\binstead\b/i.test(spec.help) || void 0 };
+}
+function glogType(spec) {
+  if (spec.name === "vmodule" && /pattern=N|filename=N|file=N/i.test(spec.help)) return "moduleSpec";
+  if (spec.name === "v" && /^log level for V logs/.test(spec.help)) return "glogLevel";
+  if (spec.name === "stderrthreshold" && /^logs at or above this threshold go to stderr/.test(spec.help)) return "glogSeverity";
+  if (spec.name === "log_backtrace_at" && /^when logging hits line file:N, emit a stack trace/.test(spec.help)) return "glogTraceLocation";
+  return void 0;
 }
 var goflag = { framework: "goflag", looksLike: looksLikeGoflag, parse: parseGoflagHelp, validate: validateGoflagArgs };
 
 // src/flags/frameworks/urfave-args.ts
 function validateUrfaveArgs(catalog, args, options2 = {}) {
+  if (catalog.subcommand) return validateCommandArgs(catalog, catalog.subcommand, args, options2);
   const parsed = parseGoFlags(catalog, args, options2);
   if (parsed.problem) return [parsed.problem];
-  const byLine = /* @__PURE__ */ new Map();
-  for (const { name, index } of parsed.set) {
-    const line = catalog.flags.find((f2) => f2.name === name)?.line ?? 0;
-    const other = byLine.get(line);
-    if (line > 0 && other !== void 0 && other !== name) {
-      return [{ kind: "repeated", argIndex: index, flag: name, message: `--${other} and --${name} are two names of one flag; urfave/cli refuses both at once`, binaryError: `Cannot use two forms of the same flag: ${other} ${name}` }];
-    }
-    byLine.set(line, name);
-  }
+  const twice = twoForms(catalog, parsed.set);
+  if (twice) return [twice];
   if (parsed.set.some(({ name, index }) => ["help", "h", "version", "v"].includes(name) && !/=(0|f|F|false|FALSE|False)$/.test(args[index]))) return [];
   const first = args[parsed.stoppedAt];
   if (first === void 0 || !catalog.commands || catalog.commands.includes(first)) return [];
@@ -55508,6 +55705,59 @@ function validateUrfaveArgs(catalog, args, options2 = {}) {
     suggestion: close
   }];
 }
+function validateCommandArgs(catalog, path60, args, options2) {
+  const start = args.findIndex((_2, i2) => path60.every((word, j2) => args[i2 + j2] === word));
+  const command = [catalog.program ?? "app", ...path60].join(" ");
+  if (start < 0) {
+    const first = args.findIndex((a2) => !a2.startsWith("-"));
+    return [{ kind: "unexpected-positional", argIndex: first, message: `the args do not run "${command}", which the help output describes; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${command})` }];
+  }
+  const offset = start + path60.length;
+  const rest = args.slice(offset);
+  const label = { ...options2, label: options2.label ?? command };
+  const refusal = (list2) => {
+    const parsed = parseGoFlags(catalog, list2, label, { implicitHelpStops: false });
+    return parsed.problem ?? twoForms(catalog, parsed.set);
+  };
+  const v2 = refusal(rest);
+  if (!v2 || catalog.variant !== "urfave2" && !refusal(reorderV1(catalog, rest))) return [];
+  return [{ ...v2, argIndex: v2.argIndex + offset }];
+}
+function twoForms(catalog, set) {
+  const byLine = /* @__PURE__ */ new Map();
+  for (const { name, index } of set) {
+    const line = catalog.flags.find((f2) => f2.name === name)?.line ?? 0;
+    const other = byLine.get(line);
+    if (line > 0 && other !== void 0 && other !== name) {
+      return { kind: "repeated", argIndex: index, flag: name, message: `--${other} and --${name} are two names of one flag; urfave/cli refuses both at once`, binaryError: `Cannot use two forms of the same flag: ${other} ${name}` };
+    }
+    byLine.set(line, name);
+  }
+  return void 0;
+}
+function reorderV1(catalog, args) {
+  const known = (arg) => arg !== "-" && arg !== "--" && arg.startsWith("-") && catalog.flags.some((f2) => f2.name === arg.replace(/^--?/, "").split("=")[0]);
+  const reordered = [];
+  const remaining = [];
+  let mayBeValue = false;
+  for (let i2 = 0; i2 < args.length; i2++) {
+    const arg = args[i2];
+    if (mayBeValue && !known(arg)) {
+      mayBeValue = false;
+      reordered.push(arg);
+    } else if (arg === "--") {
+      remaining.unshift("--");
+      remaining.push(...args.slice(i2 + 1));
+      break;
+    } else if (known(arg)) {
+      reordered.push(arg);
+      mayBeValue = !arg.includes("=");
+    } else {
+      remaining.push(arg);
+    }
+  }
+  return [...reordered, ...remaining];
+}
 
 // src/flags/frameworks/urfave.ts
 var OPTION = /^ {3,5}(-{1,2}[A-Za-z0-9][\w.-]*(?: value)?(?:, -{1,2}[A-Za-z0-9][\w.-]*(?: value)?)*)(?: {2,}(.*))?$/;
@@ -55515,12 +55765,14 @@ var COMMAND = /^ {3,5}([a-z][\w-]*(?:, [a-z][\w-]*)*)(?: {2,}.*)?$/;
 var SECTION3 = /^([A-Z][A-Z ]*):$/;
 function looksLikeUrfave(text) {
   const lines = text.split("\n");
-  return lines.includes("NAME:") && lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l));
+  return lines.includes("NAME:") && lines.some((l) => /^(GLOBAL )?OPTIONS:$/.test(l)) && lines.some((l) => OPTION.test(l) && !l.includes("	"));
 }
 function parseUrfaveHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const nameLine = lines[lines.findIndex((l) => l === "NAME:") + 1] ?? "";
-  const program = /^\s*(\S+)/.exec(nameLine)?.[1];
+  const path60 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
+  const program = path60[0];
+  const subcommand = path60.length > 1 && path60.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path60.slice(1) : void 0;
   const flags = [];
   const commands = [];
   let section = "";
@@ -55547,13 +55799,17 @@ function parseUrfaveHelp(text) {
     if (current && /^ {6,}\S/.test(line)) for (const spec of current) spec.help = `${spec.help} ${line.trim()}`;
   });
   for (const spec of flags) finish(spec);
+  if (subcommand) {
+    for (const name of ["help", "h"]) if (!flags.some((f2) => f2.name === name)) flags.push({ ...fromOption(`--${name}`, "implicit: shows the command help", 0, `--${name}`)[0], hidden: true });
+  }
   const envVars = flags.map((f2) => f2.envVar).filter((v2) => v2 !== void 0);
-  return { framework: "urfave", program, flags, commands: commands.length > 0 ? commands : void 0, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: true };
+  const variant = flags.some((f2) => f2.isBoolean && /\(default: (?:true|false)\)/.test(f2.help)) ? "urfave2" : void 0;
+  return { framework: "urfave", program, subcommand, variant, flags, commands: commands.length > 0 ? commands : void 0, envPrefix: commonEnvPrefix(envVars), acceptsPositionals: true };
 }
 function fromOption(declaration, help, line, raw) {
-  const names = declaration.split(", ").map((n2) => n2.replace(/ value$/, "").replace(/^-+/, ""));
+  const names2 = declaration.split(", ").map((n2) => n2.replace(/ value$/, "").replace(/^-+/, ""));
   const takesValue = / value\b/.test(declaration);
-  const [primary, ...aliases] = names;
+  const [primary, ...aliases] = names2;
   const short = aliases.find((a2) => a2.length === 1);
   const spec = (name, hidden2) => ({
     name,
@@ -55579,8 +55835,15 @@ function finish(spec) {
     spec.help = spec.help.slice(0, env.index).trim();
   }
   spec.defaultValue = /\(default: "?([^")]*)"?\)\s*$/.exec(spec.help)?.[1];
+  const bare = /\(default: ([^")\s][^")]*)\)\s*$/.exec(spec.help)?.[1];
+  if (spec.takesValue && bare !== void 0) spec.valueType = typeOfDefault(bare);
   if (/\(accepts multiple inputs\)/.test(spec.help)) spec.valueType = "stringSlice";
   if (/\bdeprecated\b/i.test(spec.help)) spec.deprecated = true;
+}
+function typeOfDefault(text) {
+  if (/^-?(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(text)) return "duration";
+  if (/^-?\d+(?:\.\d+)?$/.test(text)) return "number";
+  return void 0;
 }
 var urfave = { framework: "urfave", looksLike: looksLikeUrfave, parse: parseUrfaveHelp, validate: validateUrfaveArgs };
 
@@ -55601,6 +55864,8 @@ function validateClapArgs(catalog, args, options2 = {}) {
     return void 0;
   };
   const acceptsHyphen = (spec) => /PATTERN/.test(spec.placeholder ?? "");
+  const eachValueChecked = catalog.variant === "clap3" || catalog.variant === "clap4";
+  const maxPositionals = catalog.positionals?.some((p2) => p2.arity === "*" || p2.arity === "+") ? Infinity : catalog.positionals?.length ?? Infinity;
   const occurrences = /* @__PURE__ */ new Map();
   const switchUses = /* @__PURE__ */ new Map();
   let lastParsed;
@@ -55612,9 +55877,7 @@ function validateClapArgs(catalog, args, options2 = {}) {
     occurrences.set(spec.name, uses);
     if (!spec.takesValue) switchUses.set(spec.name, (switchUses.get(spec.name) ?? 0) + 1);
     lastParsed = spec;
-    if (catalog.variant !== "clap2" && uses > 1 && !spec.repeatable) {
-      return { kind: "repeated", argIndex: index, flag: spec.name, spec, message: `--${spec.name} is given more than once, but it may appear only once`, binaryError: catalog.variant === "clap3" ? `error: The argument ${label(spec)} was provided more than once, but cannot be used multiple times` : `error: the argument ${label(spec)} cannot be used multiple times` };
-    }
+    void uses;
     return void 0;
   };
   const pending = /* @__PURE__ */ new Map();
@@ -55642,11 +55905,24 @@ function validateClapArgs(catalog, args, options2 = {}) {
     if (count2 === 1) return void 0;
     return { kind: "repeated", argIndex: valueIndex - 1, flag: spec.name, spec, message: `--${spec.name} is given again with its value after a space, so clap 2 takes the ${count2 - 1} argument(s) after it as more values`, binaryError: `error: The argument ${label(spec)} requires 1 values, but ${count2} were provided` };
   };
+  let plain = 0;
+  let hiddenUsed = false;
+  let firstExtra = -1;
+  const positional = (index) => {
+    plain++;
+    if (plain === maxPositionals + 1) firstExtra = index;
+  };
   for (let i2 = 0; i2 < args.length; i2++) {
     const raw = args[i2];
     overrideSelf();
-    if (raw === "--") break;
-    if (!raw.startsWith("-") || raw === "-") continue;
+    if (raw === "--") {
+      for (let j2 = i2 + 1; j2 < args.length; j2++) positional(j2);
+      break;
+    }
+    if (!raw.startsWith("-") || raw === "-") {
+      positional(i2);
+      continue;
+    }
     if (raw.startsWith("--")) {
       const equals = raw.indexOf("=");
       const name = equals >= 0 ? raw.slice(2, equals) : raw.slice(2);
@@ -55655,8 +55931,17 @@ function validateClapArgs(catalog, args, options2 = {}) {
         const suggestion = suggestFlag(name, catalog.flags);
         return [{ kind: "unknown-flag", argIndex: i2, flag: name, message: `--${name} is not an option of ${program}${suggestion ? `; did you mean --${suggestion.name}?` : ""}`, binaryError: `error: Found argument '--${name}' which wasn't expected, or isn't valid in this context`, suggestion: suggestion ? `--${suggestion.name}` : void 0 }];
       }
+      if (spec.exitsWhenGiven) return [];
+      if (spec.hidden) {
+        hiddenUsed = true;
+        continue;
+      }
       const again = repeated(spec, i2);
       if (again) return [again];
+      if (!spec.takesValue && equals >= 0 && catalog.variant !== "clap2") {
+        const value2 = raw.slice(equals + 1);
+        return [{ kind: "bool-with-value", argIndex: i2, flag: spec.name, spec, message: `--${spec.name} is a switch and takes no value, but is given ${JSON.stringify(value2)}`, binaryError: `error: The value '${value2}' was provided to '--${spec.name}' but it wasn't expecting any more values` }];
+      }
       if (!spec.takesValue || spec.optionalValue && equals < 0) {
         set(spec, void 0, i2);
         continue;
@@ -55684,12 +55969,19 @@ function validateClapArgs(catalog, args, options2 = {}) {
         continue;
       }
       set(spec, value, i2);
+      const invalid = eachValueChecked ? checkValue(spec, value, i2) : void 0;
+      if (invalid) return [invalid];
       continue;
     }
     let rest = raw.slice(1);
     while (rest.length > 0) {
       const letter = rest[0];
       const spec = byShort.get(letter);
+      if (spec?.exitsWhenGiven) return [];
+      if (spec?.hidden) {
+        hiddenUsed = true;
+        break;
+      }
       if (!spec) {
         return [{ kind: "unknown-flag", argIndex: i2, flag: letter, message: `-${letter} (in ${raw}) is not an option of ${program}`, binaryError: `error: Found argument '-${letter}' which wasn't expected, or isn't valid in this context` }];
       }
@@ -55711,6 +56003,8 @@ function validateClapArgs(catalog, args, options2 = {}) {
         break;
       }
       set(spec, value, i2);
+      const invalid = eachValueChecked ? checkValue(spec, value, i2) : void 0;
+      if (invalid) return [invalid];
       break;
     }
   }
@@ -55730,7 +56024,46 @@ function validateClapArgs(catalog, args, options2 = {}) {
     const problem = checkValue(spec, value, index);
     if (problem) return [problem];
   }
+  if (catalog.positionals && !hiddenUsed) {
+    const needed = catalog.positionals.filter((p2) => p2.arity === 1 || p2.arity === "+").map((p2) => `<${p2.name}>`);
+    if (plain < needed.length) {
+      return [{ kind: "missing-required", argIndex: -1, message: `${program} needs ${needed.join(" ")}, and the args give ${plain === 0 ? "none" : `only ${plain}`}`, binaryError: `error: The following required arguments were not provided:
+    ${needed.slice(plain).join("\n    ")}` }];
+    }
+    if (firstExtra >= 0) {
+      return [{ kind: "unexpected-positional", argIndex: firstExtra, message: `${program} takes at most ${maxPositionals} positional argument(s) (${catalog.positionals.map((p2) => p2.name).join(", ")}), but gets ${JSON.stringify(args[firstExtra])} too`, binaryError: `error: Found argument '${args[firstExtra]}' which wasn't expected, or isn't valid in this context` }];
+    }
+  }
   return [];
+}
+function doubtfulClapArgs(catalog, args) {
+  if (catalog.variant !== "clap3" && catalog.variant !== "clap4") return [];
+  const byLong = new Map(catalog.flags.map((f2) => [f2.name, f2]));
+  const byShort = new Map(catalog.flags.filter((f2) => f2.short || f2.name.length === 1).map((f2) => [f2.short ?? f2.name, f2]));
+  const uses = /* @__PURE__ */ new Map();
+  const count2 = (spec) => {
+    if (spec && !spec.hidden && !spec.repeatable) uses.set(spec.name, (uses.get(spec.name) ?? 0) + 1);
+  };
+  for (let i2 = 0; i2 < args.length; i2++) {
+    const raw = args[i2];
+    if (raw === "--") break;
+    if (!raw.startsWith("-") || raw === "-") continue;
+    if (raw.startsWith("--")) {
+      const spec = byLong.get(raw.slice(2).split("=")[0]);
+      count2(spec);
+      if (spec?.takesValue && !raw.includes("=") && !spec.optionalValue) i2 += typeof spec.arity === "number" ? spec.arity : 1;
+      continue;
+    }
+    for (const [k2, letter] of [...raw.slice(1)].entries()) {
+      const spec = byShort.get(letter);
+      count2(spec);
+      if (!spec || spec.takesValue) {
+        if (spec && k2 === raw.length - 2) i2++;
+        break;
+      }
+    }
+  }
+  return [...uses].filter(([, n2]) => n2 > 1).map(([name, n2]) => `--${name} is given ${n2} times: ${catalog.program ?? "the program"} (clap ${(catalog.variant ?? "").slice(4)}) either keeps the last or refuses the repeat, depending on a setting its help does not print`);
 }
 
 // src/flags/frameworks/clap.ts
@@ -55739,8 +56072,10 @@ var NOT_OPTIONS = /* @__PURE__ */ new Set(["USAGE", "ARGS", "ARGUMENTS", "COMMAN
 var SECTION4 = /^([A-Z][A-Za-z ]*):\s*$/;
 function looksLikeClap(text) {
   const lines = text.split("\n");
-  const clap2 = lines.some((l) => l === "USAGE:") && lines.some((l) => l === "OPTIONS:" || l === "FLAGS:");
-  const clap4 = lines.some((l) => /^Usage: \S+/.test(l)) && lines.some((l) => l === "Options:") && lines.some((l) => /^ {2,}(-\w, )?--[\w-]+ <[A-Z_]+>/.test(l) || /\[possible values: /.test(l));
+  const clap2Option = (l) => /^ {4}-\S(, --[\w-]+)?(?: <[^>]+>)*(?:\.\.\.)?(?: {2,}\S|$)/.test(l) || /^ {8}--[\w-]+(?: <[^>]+>)*(?:\.\.\.)?(?: {2,}\S|$)/.test(l);
+  const clap2 = lines.some((l) => l === "USAGE:") && lines.some((l) => l === "OPTIONS:" || l === "FLAGS:") && lines.some(clap2Option);
+  const clap4Option = (l) => /^ {2}-\S, --[\w-]+(?: <[^>]+>)*(?:\.\.\.)?(?: {2,}\S|$)/.test(l) || /^ {6}--[\w-]+(?: <[^>]+>)*(?:\.\.\.)?(?: {2,}\S|$)/.test(l);
+  const clap4 = lines.some((l) => /^Usage: \S+/.test(l)) && lines.some((l) => l === "Options:") && (lines.some((l) => /^ {2,}(-\w, )?--[\w-]+ <[A-Z_]+>/.test(l) || /\[possible values: /.test(l)) || lines.some(clap4Option));
   return clap2 || clap4;
 }
 function parseClapHelp(text) {
@@ -55796,13 +56131,59 @@ ${line.trim()}`;
   });
   finish2();
   pairNegations(flags);
+  for (const spec of flags) if (spec.name === "help" || spec.name === "version") spec.exitsWhenGiven = true;
+  flags.push(...namedInProse(text, flags));
   const envPrefix = commonEnvPrefix(flags.map((f2) => f2.envVar).filter((v2) => v2 !== void 0));
-  return { framework: "clap", variant, program, flags, envPrefix, acceptsPositionals: /<[A-Z_]+>|\b[A-Z_]{2,}\b/.test(usage.replace(/\[OPTIONS\]/g, "")) };
+  const usageLines = usageBlock(lines, usageIndex);
+  const positionals = usageLines.length === 1 ? usagePositionals(usageLines[0]) : void 0;
+  const rest = usage.split(/\s+/).slice(1).join(" ").replace(/\[(OPTIONS|FLAGS)\]/g, "");
+  return { framework: "clap", variant, program, flags, envPrefix, positionals, acceptsPositionals: positionals ? positionals.length > 0 : /<[^>]+>|\[[^\]]+\]|\b[A-Z_]{2,}\b/.test(rest) };
+}
+function usageBlock(lines, usageIndex) {
+  if (usageIndex < 0) return [];
+  const first = lines[usageIndex];
+  const block = first.startsWith("Usage: ") ? [first.slice(7).trim()] : [];
+  for (const line of lines.slice(usageIndex + 1)) {
+    if (!/^\s+\S/.test(line)) break;
+    block.push(line.trim());
+  }
+  return block;
+}
+function usagePositionals(usage) {
+  const tokens = usage.split(/\s+/).slice(1);
+  const specs = [];
+  for (const token of tokens) {
+    if (/^\[(OPTIONS|FLAGS)\]$/.test(token)) continue;
+    const match = /^(?:<([^<>\s]+)>|\[([^[\]<>\s]+)\]|\[<([^<>\s]+)>\])(\.\.\.)?$/.exec(token);
+    if (!match) return void 0;
+    const required = match[1] !== void 0;
+    const many = match[4] !== void 0;
+    specs.push({ name: match[1] ?? match[2] ?? match[3], arity: required ? many ? "+" : 1 : many ? "*" : "?" });
+  }
+  return specs;
+}
+function namedInProse(text, flags) {
+  const known = new Set(flags.flatMap((f2) => [`--${f2.name}`, ...f2.short ? [`-${f2.short}`] : f2.name.length === 1 ? [`-${f2.name}`] : []]));
+  const named = new Set([...text.matchAll(/(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\b/g)].map((m2) => `--${m2[1]}`));
+  for (const m2 of text.matchAll(/'(-[A-Za-z0-9])'/g)) named.add(m2[1]);
+  return [...named].filter((spelling) => !known.has(spelling)).map((spelling) => ({
+    name: spelling.replace(/^-+/, ""),
+    takesValue: false,
+    isBoolean: true,
+    negatable: false,
+    boolAcceptsValue: true,
+    repeatable: true,
+    required: false,
+    hidden: true,
+    help: "named in the help of another flag, not listed itself (a hidden argument)",
+    line: 0,
+    declaration: spelling
+  }));
 }
 function complete3(spec) {
   const help = spec.help.replace(/\n+/g, "\n").trim();
   const flat = help.replace(/\s*\n\s*/g, " ");
-  const possible = /\[possible values: ([^\]]+)\]/.exec(flat)?.[1]?.split(", ") ?? proseValues(help);
+  const possible = /\[possible values: ([^\]]+)\]/.exec(flat)?.[1]?.split(", ") ?? possibleValuesList(help) ?? possibleValuesSentence(flat) ?? proseValues(help);
   const defaultValue = /\[default: ([^\]]+)\]/.exec(flat)?.[1];
   const envVar = /\[env: ([A-Z][A-Z0-9_]*)=/.exec(flat)?.[1];
   return {
@@ -55819,17 +56200,33 @@ function complete3(spec) {
   };
 }
 function pairNegations(flags) {
-  const byName = new Map(flags.map((f2) => [f2.name, f2]));
+  const byName2 = new Map(flags.map((f2) => [f2.name, f2]));
   for (const negation of flags) {
-    const positive = negation.name.startsWith("no-") ? byName.get(negation.name.slice(3)) : void 0;
+    const positive = negation.name.startsWith("no-") ? byName2.get(negation.name.slice(3)) : void 0;
     if (!positive || positive.takesValue || negation.takesValue) continue;
     negation.overrides = [.../* @__PURE__ */ new Set([...negation.overrides ?? [], positive.name])];
     positive.overrides = [.../* @__PURE__ */ new Set([...positive.overrides ?? [], negation.name])];
   }
 }
 function overridden(help) {
-  const names = help.split(/(?<=\.)\s+/).filter((sentence) => /\boverrides\b/.test(sentence)).flatMap((sentence) => [...sentence.matchAll(/--([a-z][\w-]*)/g)].map((m2) => m2[1]));
-  return names.length > 0 ? [...new Set(names)] : void 0;
+  const names2 = help.split(/(?<=\.)\s+/).filter((sentence) => /\boverrides\b/.test(sentence)).flatMap((sentence) => [...sentence.matchAll(/--([a-z][\w-]*)/g)].map((m2) => m2[1]));
+  return names2.length > 0 ? [...new Set(names2)] : void 0;
+}
+function possibleValuesList(help) {
+  const lines = help.split("\n");
+  const start = lines.findIndex((l) => l === "Possible values:");
+  if (start < 0) return void 0;
+  const values = [];
+  for (const line of lines.slice(start + 1)) {
+    const match = /^- ([^\s:]+)(?::|$)/.exec(line);
+    if (!match) break;
+    values.push(match[1]);
+  }
+  return values.length > 0 ? values : void 0;
+}
+function possibleValuesSentence(help) {
+  const list2 = /\bPossible values: ((?:\*?[\w-]+\*?, )+\*?[\w-]+\*?)\./.exec(help)?.[1];
+  return list2?.split(", ").map((v2) => v2.replace(/^\*|\*$/g, ""));
 }
 function proseValues(help) {
   const lines = help.split("\n");
@@ -55990,13 +56387,13 @@ var ArgparseRun = class {
     }
     const candidates = this.prefixMatches(arg);
     if (candidates.length > 1) {
-      const names = candidates.map((c3) => c3.spelling).join(", ");
+      const names2 = candidates.map((c3) => c3.spelling).join(", ");
       throw new Refusal({
         kind: "unknown-flag",
         argIndex: index,
         flag: arg.replace(/^-+/, "").split("=")[0],
-        message: `${arg} is ambiguous for ${this.program}: it abbreviates ${names}; spell the option out`,
-        binaryError: `error: ambiguous option: ${arg} could match ${names}`
+        message: `${arg} is ambiguous for ${this.program}: it abbreviates ${names2}; spell the option out`,
+        binaryError: `error: ambiguous option: ${arg} could match ${names2}`
       });
     }
     if (candidates.length === 1) return candidates[0];
@@ -56096,17 +56493,18 @@ var ArgparseRun = class {
     }
     for (const group of this.catalog.exclusiveGroups ?? []) {
       if (!group.required || group.flags.some((name) => this.seenNonDefault.has(name))) continue;
-      const names = group.flags.map((name) => actionName({ option: this.catalog.flags.find((f2) => f2.name === name) }));
+      const names2 = group.flags.map((name) => actionName({ option: this.catalog.flags.find((f2) => f2.name === name) }));
       throw new Refusal({
         kind: "missing-required",
         argIndex: -1,
-        message: `${this.program} needs one of ${names.join(", ")}`,
-        binaryError: `error: one of the arguments ${names.join(" ")} is required`
+        message: `${this.program} needs one of ${names2.join(", ")}`,
+        binaryError: `error: one of the arguments ${names2.join(" ")} is required`
       });
     }
   }
   checkExtras() {
-    const first = this.extras[0];
+    const unknownPositionals = this.catalog.positionals === void 0 && this.catalog.acceptsPositionals;
+    const first = this.extras.find((extra) => extra.option || !unknownPositionals);
     if (!first) return;
     const binaryError = `error: unrecognized arguments: ${this.extras.map((e) => e.arg).join(" ")}`;
     if (first.option) {
@@ -56176,16 +56574,17 @@ function withoutSeparator(values) {
 
 // src/flags/frameworks/argparse.ts
 var SECTION5 = /^(\S.*):$/;
-var OPTION_LINE = /^ {2}(-\S.*?)(?: {2,}(\S.*))?$/;
+var OPTION_LINE = /^ {2}(-\S.*?|-(?= {2,}))(?: {2,}(\S.*))?$/;
 var POSITIONAL_LINE = /^ {2}([^\s-]\S*)(?: {2,}(\S.*))?$/;
 var CONTINUATION = /^ {4,}(\S.*)$/;
+var USAGE = /^usage: \S/;
 function looksLikeArgparse(text) {
   const lines = text.split("\n");
-  return /^usage: \S/.test(lines[0] ?? "") && lines.some((l) => /^(options|optional arguments|positional arguments):$/.test(l));
+  return lines.some((l) => USAGE.test(l)) && lines.some((l) => /^(options|optional arguments|positional arguments):$/.test(l));
 }
 function parseArgparseHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
-  const usage = usageText(lines);
+  const usage = usageText(lines.slice(Math.max(0, lines.findIndex((l) => USAGE.test(l)))));
   const flags = [];
   const candidates = [];
   let inSection = false;
@@ -56214,16 +56613,19 @@ function parseArgparseHelp(text) {
     if (more && current) current.help = joinHelp(current.help, more[1].trim());
     else current = void 0;
   });
-  const topLevel = new Set(usageLevels(usage).filter(({ depth }) => depth === 0).map(({ token }) => token));
+  const program = programName(usage, flags);
+  const withoutProgram = program && usage.startsWith(program) ? usage.slice(program.length) : usage;
+  const topLevel = new Set(usageLevels(withoutProgram).filter(({ depth }) => depth === 0).map(({ token }) => token));
   for (const spec of flags) finishOption(spec, topLevel);
-  const positionals = positionalSpecs(candidates, withoutOptions(usage, flags));
-  const program = programName(usage, flags, positionals);
+  const operands = withoutOptions(withoutProgram, flags);
+  const positionals = positionalSpecs(candidates, operands);
+  const custom = unaccounted(operands, positionals).length > 0;
   return {
     framework: "argparse",
     program,
     flags,
-    positionals,
-    acceptsPositionals: positionals.length > 0,
+    positionals: custom ? void 0 : positionals,
+    acceptsPositionals: custom || positionals.length > 0,
     commands: positionals.find((p2) => p2.command)?.enumValues,
     exclusiveGroups: exclusiveGroups(usage, flags)
   };
@@ -56248,7 +56650,7 @@ function optionSpec(invocation, help, line) {
   const choices = /\{([^}]*)\}/.exec(valuePart2)?.[1]?.split(",");
   const takesValue = arity !== 0;
   return {
-    name: primary.replace(/^-+/, ""),
+    name: primary === "-" ? "-" : primary.replace(/^-+/, ""),
     short: short && short !== primary ? short.slice(1) : void 0,
     spellings,
     takesValue,
@@ -56357,8 +56759,8 @@ function exclusiveGroups(usage, flags) {
     if (start === void 0 || open2.length > 0) return;
     const alternatives = splitTopLevel(usage.slice(start + 1, index));
     if (alternatives.length < 2) return;
-    const names = alternatives.map((alternative) => alternative.replace(/^[[(]/, "").split(" ")[0]).map((spelling) => flags.find((f2) => f2.spellings?.includes(spelling))?.name).filter((name) => name !== void 0);
-    const distinct = [...new Set(names)];
+    const names2 = alternatives.map((alternative) => alternative.replace(/^[[(]/, "").split(" ")[0]).map((spelling) => flags.find((f2) => f2.spellings?.includes(spelling))?.name).filter((name) => name !== void 0);
+    const distinct = [...new Set(names2)];
     if (distinct.length > 1) groups2.push({ flags: distinct, required: usage[start] === "(" });
   });
   return groups2.length > 0 ? groups2 : void 0;
@@ -56378,13 +56780,19 @@ function splitTopLevel(content) {
   parts.push(current.trim());
   return parts;
 }
-function programName(usage, flags, positionals) {
+function programName(usage, flags) {
+  const help = /^(.*?) \[-h[\]|, ]/.exec(usage)?.[1];
+  if (help) return help.trim();
   const words = [];
   for (const word of usage.split(" ")) {
-    if (/^[[(]/.test(word) || positionals.some((p2) => p2.name === word) || flags.some((f2) => f2.spellings?.includes(word))) break;
+    if (/^[[({]/.test(word) || flags.some((f2) => f2.spellings?.includes(word))) break;
     words.push(word);
   }
   return words.length > 0 ? words.join(" ") : void 0;
+}
+function unaccounted(operands, positionals) {
+  const named = new Set(positionals.map((p2) => p2.name));
+  return operands.split(/[\s[\]()|]+/).filter((word) => word !== "" && word !== "..." && !named.has(word));
 }
 function escape2(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -56706,39 +57114,39 @@ function assign(scanner, target, typed) {
     }
     case "[": {
       scanner.next();
-      const list = childList(target, key);
-      assignInList(scanner, list, typed, (updated) => setKey(target, key, updated));
+      const list2 = childList(target, key);
+      assignInList(scanner, list2, typed, (updated) => setKey(target, key, updated));
       return;
     }
     default:
       throw new SetSyntaxError(`key "${key}" has no value`);
   }
 }
-function assignInList(scanner, list, typed, store) {
+function assignInList(scanner, list2, typed, store2) {
   const { text: indexText, stop } = scanner.readUntil("]");
   if (stop !== "]") throw new SetSyntaxError(`unterminated index in "${scanner.text}"`);
   scanner.next();
   const index = Number(indexText);
   if (!Number.isInteger(index) || index < 0) throw new SetSyntaxError(`negative or non-integer index "${indexText}"`);
   if (index > MAX_INDEX) throw new SetSyntaxError(`index of ${index} is greater than maximum supported index of ${MAX_INDEX}`);
-  while (list.length <= index) list.push(null);
+  while (list2.length <= index) list2.push(null);
   const after = scanner.next();
   if (after === "=") {
-    list[index] = readValue(scanner, typed);
+    list2[index] = readValue(scanner, typed);
   } else if (after === ".") {
-    const existing = list[index];
+    const existing = list2[index];
     const map = isMap2(existing) ? existing : {};
-    list[index] = map;
+    list2[index] = map;
     assign(scanner, map, typed);
   } else if (after === "[") {
-    const existing = list[index];
+    const existing = list2[index];
     const inner = Array.isArray(existing) ? existing : [];
-    list[index] = inner;
+    list2[index] = inner;
     assignInList(scanner, inner, typed, () => void 0);
   } else {
     throw new SetSyntaxError(`unexpected "${after ?? "end"}" after an index in "${scanner.text}"`);
   }
-  store(list);
+  store2(list2);
 }
 function readValue(scanner, typed) {
   if (scanner.peek() === "{") {
@@ -56814,10 +57222,10 @@ function mergeFluxValues(layers) {
   }
   return { values, positions, secretPointers };
 }
-function isSecretValue(values, path48) {
+function isSecretValue(values, path60) {
   const marks = values.secretPointers;
   if (!marks || marks.size === 0) return false;
-  for (let depth = path48.length; depth >= 0; depth--) if (marks.has(jsonPointer(path48.slice(0, depth)))) return true;
+  for (let depth = path60.length; depth >= 0; depth--) if (marks.has(jsonPointer(path60.slice(0, depth)))) return true;
   return false;
 }
 function isSecretOrigin(values, location) {
@@ -56828,12 +57236,12 @@ function isSecretOrigin(values, location) {
   }
   return false;
 }
-function replacedRoots(base2, overlay, path48) {
+function replacedRoots(base2, overlay, path60) {
   const roots = [];
   for (const [key, value] of Object.entries(overlay)) {
     const existing = isMap3(base2) && Object.hasOwn(base2, key) ? base2[key] : void 0;
-    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path48, key]));
-    else roots.push([...path48, key]);
+    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path60, key]));
+    else roots.push([...path60, key]);
   }
   return roots;
 }
@@ -56847,9 +57255,9 @@ function trackSecrets(marks, roots, values, secret) {
     for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
   }
 }
-function valueAt(values, path48) {
+function valueAt(values, path60) {
   let node = values;
-  for (const segment of path48) {
+  for (const segment of path60) {
     if (node === null || typeof node !== "object") return void 0;
     node = node[segment];
   }
@@ -56862,13 +57270,13 @@ function unquote2(raw) {
   const quoted2 = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted2 && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path48, positions, overlayPositions) {
+function mergeInto(base2, overlay, path60, positions, overlayPositions) {
   const result2 = { ...base2 };
-  const here = jsonPointer(path48);
+  const here = jsonPointer(path60);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path48, key];
+    const childPath = [...path60, key];
     const existing = Object.hasOwn(result2, key) ? result2[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -56891,10 +57299,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path48, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path48, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path48, key], out);
-  else if (!isRoot) out.push(jsonPointer(path48));
+function allPointers(value, path60, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path60, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path60, key], out);
+  else if (!isRoot) out.push(jsonPointer(path60));
   return out;
 }
 function isMap3(value) {
@@ -56950,13 +57358,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path48 = [], out = []) {
+function collectLeaves(value, path60 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path48, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path60, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path48, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path60, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path48, value: String(value) });
+    out.push({ path: path60, value: String(value) });
   }
   return out;
 }
@@ -57064,11 +57472,11 @@ function replacer(strings2) {
   const byPrefix = /* @__PURE__ */ new Map();
   for (const value of unique2) {
     const prefix = value.slice(0, keyLength);
-    const list = byPrefix.get(prefix);
-    if (list) list.push(value);
+    const list2 = byPrefix.get(prefix);
+    if (list2) list2.push(value);
     else byPrefix.set(prefix, [value]);
   }
-  for (const list of byPrefix.values()) list.sort((a2, b2) => b2.length - a2.length);
+  for (const list2 of byPrefix.values()) list2.sort((a2, b2) => b2.length - a2.length);
   return (text) => {
     const { joined, origin } = joinWrappedRuns(text);
     let out = "";
@@ -57181,13 +57589,13 @@ function secretFormsOf(values) {
   formsCache.set(values, forms);
   return forms;
 }
-function* secretLeaves(values, node, path48) {
+function* secretLeaves(values, node, path60) {
   if (typeof node === "string" || typeof node === "number") {
-    if (isSecretValue(values, path48)) yield String(node);
+    if (isSecretValue(values, path60)) yield String(node);
   } else if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path48, index]);
+    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path60, index]);
   } else if (node !== null && typeof node === "object") {
-    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path48, key]);
+    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path60, key]);
   }
 }
 
@@ -57208,12 +57616,17 @@ function containerSlot(container) {
   return `${container.workload.kind}/${container.workload.name} ${container.name}`;
 }
 function checkContainerFlags(rendered, catalogs, previous) {
+  const aboutHelp = /* @__PURE__ */ new Map();
+  for (const container of rendered.containers) {
+    for (const finding2 of groundTruthFindings(rendered, container, catalogs.get(containerSlot(container)))) aboutHelp.set(`${finding2.rule} ${finding2.message}`, finding2);
+  }
   const perContainer = rendered.containers.flatMap((container) => {
-    const before = previous?.images.get(containerSlot(container));
-    const previousLookup = before && before !== container.image ? previous?.catalogs.get(before) : void 0;
-    return checkContainer(rendered, container, catalogs.get(container.image), previousLookup);
+    const slot = containerSlot(container);
+    const before = previous?.images.get(slot);
+    const previousLookup = before && before !== container.image ? previous?.catalogs.get(slot) : void 0;
+    return checkContainer(rendered, container, catalogs.get(slot), previousLookup);
   });
-  return [...inspectionFindings(rendered), ...perContainer];
+  return [...inspectionFindings(rendered), ...aboutHelp.values(), ...perContainer];
 }
 function checkContainer(rendered, container, lookup, previousLookup) {
   const subject = {
@@ -57226,17 +57639,7 @@ function checkContainer(rendered, container, lookup, previousLookup) {
   const hasCommandLine = (container.args?.length ?? 0) > 0 || (container.command?.length ?? 0) > 0;
   if (!lookup || lookup.status === "missing" || lookup.status === "unparsable") {
     if (!hasCommandLine || !lookup) return [];
-    const image = lookup.image;
-    const why = lookup.status === "missing" ? `no help output is known for ${formatImage(image)} (expected ${lookup.expectedFile})` : `the help output in ${lookup.file} could not be parsed: ${lookup.reason}`;
-    return [{
-      rule: "container-flags/unverified",
-      severity: "warning",
-      message: `${where}: flags not verified: ${why}`,
-      location: locateImage(rendered, image.repository, image.tag),
-      subject,
-      evidence: [`${container.command ? `command: ${displayArguments(rendered, container.command)}; ` : ""}args: ${displayArguments(rendered, container.args)}`],
-      suggestion: `capture it: npx guard flags capture ${formatImage(image)} --run "docker run --rm ${formatImage(image)} --help"`
-    }];
+    return [unverified(rendered, container, lookup, previousLookup, where, subject)];
   }
   if (lookup.status === "skipped") {
     if (!hasCommandLine) return [];
@@ -57248,7 +57651,7 @@ function checkContainer(rendered, container, lookup, previousLookup) {
       subject
     }];
   }
-  const argv = argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program, (script) => displayArgument(rendered, script));
+  const argv = ofSubcommand(argumentsOfBinary(container, lookup.binary ?? lookup.catalog.program, (script) => displayArgument(rendered, script)), lookup);
   if (argv.kind === "shell-script") {
     return [{
       rule: "container-flags/shell-script",
@@ -57276,7 +57679,19 @@ function checkContainer(rendered, container, lookup, previousLookup) {
   });
   const exits = printAndExitFlag(lookup.catalog, argv.args);
   if (exits && !problems.some((p2) => p2.argIndex >= 0 && p2.argIndex <= exits.index)) findings.push(printAndExitFinding(rendered, container, lookup, argv, exits, where, subject));
-  return [...findings, ...unknownEnvironment(rendered, container, lookup, where, subject)];
+  return [...findings, ...doubtful(rendered, lookup, argv.args, where, subject), ...unknownEnvironment(rendered, container, lookup, where, subject)];
+}
+function doubtful(rendered, lookup, args, where, subject) {
+  const framework = lookup.catalog.framework;
+  const messages = framework === "clap" ? doubtfulClapArgs(lookup.catalog, args) : framework === "pflag" ? doubtfulPflagArgs(lookup.catalog, args) : [];
+  return messages.map((message) => ({
+    rule: "container-flags/may-be-refused",
+    severity: "warning",
+    message: `${where}: ${message}`,
+    location: rendered.release.locations.version,
+    subject,
+    evidence: [`${lookup.label} (${framework}) decides this with a setting its --help does not print`]
+  }));
 }
 function printAndExitFinding(rendered, container, lookup, argv, exits, where, subject) {
   const restarts = container.restartsOnExit !== false;
@@ -57307,10 +57722,20 @@ function unknownEnvironment(rendered, container, lookup, where, subject) {
       location: locateArgument(rendered, name).location,
       subject,
       evidence: [`${lookup.label} reads ${prefix}* variables for its flags (${lookup.file})`],
-      ...flag && flag.line > 0 ? { related: [{ path: lookup.file, line: flag.line, message: `${flag.declaration}: ${flag.help}` }] } : {},
+      ...lookup.inRepository && flag && flag.line > 0 ? { related: [{ path: lookup.file, line: flag.line, message: `${flag.declaration}: ${flag.help}` }] } : {},
       ...close ? { suggestion: close } : {}
     };
   });
+}
+function ofSubcommand(argv, lookup) {
+  if (argv.kind !== "binary" || !lookup.subcommand?.length || lookup.catalog.framework === "pflag" || (lookup.catalog.subcommand?.length ?? 0) > 0) return argv;
+  let index = -1;
+  for (const word of lookup.subcommand) {
+    index = argv.args.indexOf(word, index + 1);
+    if (index < 0) return argv;
+  }
+  const skip = index + 1;
+  return { kind: "binary", args: argv.args.slice(skip), offsetLabel: (i2) => argv.offsetLabel(i2 + skip) };
 }
 function argumentsOfBinary(container, binary, display) {
   const args = container.args ?? [];
@@ -57347,8 +57772,8 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
   for (const variable of substituted) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
   const related = [];
   const suggested = problem.suggestion ? lookup.catalog.flags.find((f2) => `--${f2.name}` === problem.suggestion?.split("=")[0]) : void 0;
-  if (suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
-  if (problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
+  if (lookup.inRepository && suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
+  if (lookup.inRepository && problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
   for (const variable of substituted) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
   const finding2 = {
     rule: CONTAINER_FLAG_RULES[problem.kind],
@@ -57373,12 +57798,69 @@ function asRemovedInUpgrade(finding2, problem, lookup, previous) {
     ...finding2,
     rule: "container-flags/removed-in-upgrade",
     message: `${finding2.message.split(":")[0]}: --${problem.flag} was removed in ${lookup.label}; ${previous.label}, which this container ran before the change, had it${problem.suggestion ? `; did you mean ${problem.suggestion}?` : ""}`,
-    evidence: [...finding2.evidence ?? [], `${previous.file}:${known.line}: ${known.declaration}  ${known.help}`],
-    related: [...finding2.related ?? [], { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }]
+    evidence: [...finding2.evidence ?? [], helpEvidence(previous, known)],
+    ...previous.inRepository ? { related: [...finding2.related ?? [], { path: previous.file, line: known.line, message: `${previous.label}: ${known.declaration}` }] } : {}
   };
 }
 function helpEvidence(lookup, spec) {
-  return `${lookup.file}:${spec.line}: ${spec.declaration}  ${spec.help}`.trim();
+  const where = lookup.inRepository ? `${lookup.file}:${spec.line}` : lookup.file;
+  return `${where}: ${spec.declaration}  ${spec.help}`.trim();
+}
+function unverified(rendered, container, lookup, previousLookup, where, subject) {
+  const image = lookup.image;
+  const reasons = [lookup.status === "missing" ? `no help output is known for ${formatImage(image)} (expected ${lookup.expectedFile})` : `the help output in ${lookup.file} could not be parsed: ${lookup.reason}`];
+  if (lookup.status === "missing" && lookup.captureFailure) reasons.push(`it could not be taken from the image: ${lookup.captureFailure.reason}`);
+  if (lookup.status === "missing" && lookup.untrustedFile) reasons.push(`${lookup.untrustedFile} comes with this change, and a help file counts only once merged or when the image confirms it`);
+  const base2 = {
+    location: locateImage(rendered, image.repository, image.tag),
+    subject,
+    evidence: [`${container.command ? `command: ${displayArguments(rendered, container.command)}; ` : ""}args: ${displayArguments(rendered, container.args)}`],
+    suggestion: `capture it from the image: ${captureCommand(image, container)}`
+  };
+  if (previousLookup?.status === "found") {
+    const unreachable = lookup.status === "missing" && lookup.captureFailure?.unreachable === true;
+    return {
+      ...base2,
+      rule: unreachable ? "container-flags/capture-unreachable" : "container-flags/unverified-upgrade",
+      severity: "error",
+      message: `${where}: ${formatImage(image)} replaces ${previousLookup.label}, whose flags were verified, and its own flags cannot be: ${reasons.join("; ")}`
+    };
+  }
+  return { ...base2, rule: "container-flags/unverified", severity: "warning", message: `${where}: flags not verified: ${reasons.join("; ")}` };
+}
+function captureCommand(image, container) {
+  const plain = /^[A-Za-z0-9._/-]+$/;
+  const words = (list2) => {
+    const leading = [];
+    for (const word of list2 ?? []) {
+      if (word.startsWith("-") || !plain.test(word) || leading.length >= 3) break;
+      leading.push(word);
+    }
+    return leading;
+  };
+  const command = container.command?.length && container.command.every((w2) => plain.test(w2)) ? ` --command "${container.command.join(" ")}"` : "";
+  const args = words(container.args);
+  return `npx guard flags capture ${formatImage(image)}${command}${args.length > 0 ? ` --args "${args.join(" ")}"` : ""}`;
+}
+function groundTruthFindings(rendered, container, lookup) {
+  if (lookup?.status !== "found") return [];
+  const subject = { ...rendered.subject, image: container.image };
+  const findings = [];
+  if (lookup.conflict) {
+    findings.push({
+      rule: "container-flags/help-disagrees",
+      severity: "error",
+      message: `${lookup.conflict.file}, which this change adds or edits, does not match the help of ${formatImage(lookup.image)} itself: ${lookup.conflict.differences.join("; ")}`,
+      location: { path: lookup.conflict.file, line: 1 },
+      subject,
+      evidence: [`the image's own help: ${lookup.file}`],
+      suggestion: `drop the file, or write the image's help into it with: npx guard flags capture ${formatImage(lookup.image)}`
+    });
+  }
+  for (const note of lookup.notes ?? []) {
+    findings.push({ rule: "container-flags/tag-moved", severity: "notice", message: `${formatImage(lookup.image)}: ${note}`, location: locateImage(rendered, lookup.image.repository, lookup.image.tag), subject });
+  }
+  return findings;
 }
 
 // src/config.ts
@@ -57401,8 +57883,13 @@ function parseConfig(text, file) {
   }
   return value;
 }
-function normalizeRules(value) {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+function normalizeRules(input) {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return input;
+  let value = input;
+  const flags = value.flags;
+  if (typeof flags === "object" && flags !== null && flags.capture === false) {
+    value = { ...value, flags: { ...flags, capture: "off" } };
+  }
   const rules = value.rules;
   if (typeof rules !== "object" || rules === null || Array.isArray(rules)) return value;
   const normalized = Object.fromEntries(Object.entries(rules).map(([rule, setting]) => [rule, setting === false ? "off" : setting]));
@@ -57454,8 +57941,8 @@ function describeValue(value) {
   return text.length > 60 ? `${text.slice(0, 57)}..."` : text;
 }
 function article(type) {
-  const names = { object: "a mapping", array: "a list", string: "a string", integer: "a whole number", number: "a number", boolean: "true or false" };
-  return type.split(",").map((t) => names[t] ?? t).join(" or ");
+  const names2 = { object: "a mapping", array: "a list", string: "a string", integer: "a whole number", number: "a number", boolean: "true or false" };
+  return type.split(",").map((t) => names2[t] ?? t).join(" or ");
 }
 async function loadConfig(base2, head, file = CONFIG_FILE) {
   const policy = base2 ?? head;
@@ -57467,7 +57954,8 @@ async function loadConfig(base2, head, file = CONFIG_FILE) {
 // src/findings.ts
 var COULD_NOT_CHECK_RULE = "render/source-unreachable";
 var NIX_NOT_AVAILABLE_RULE = "nix/not-available";
-var COULD_NOT_CHECK_RULES = /* @__PURE__ */ new Set([COULD_NOT_CHECK_RULE, NIX_NOT_AVAILABLE_RULE]);
+var CAPTURE_UNREACHABLE_RULE = "container-flags/capture-unreachable";
+var COULD_NOT_CHECK_RULES = /* @__PURE__ */ new Set([COULD_NOT_CHECK_RULE, NIX_NOT_AVAILABLE_RULE, CAPTURE_UNREACHABLE_RULE]);
 var SEVERITY_RANK = { notice: 0, warning: 1, error: 2 };
 function atOrAbove(severity, threshold) {
   return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold];
@@ -57497,6 +57985,436 @@ function memoized(cache, key, make) {
   return value;
 }
 
+// src/flags/compare-catalogs.ts
+var MAX_LISTED = 6;
+function catalogDifferences(claimed, truth) {
+  const claimedFlags = byName(claimed);
+  const trueFlags = byName(truth);
+  const differences = [];
+  const extra = [...claimedFlags.keys()].filter((name) => !trueFlags.has(name));
+  const lacking = [...trueFlags.keys()].filter((name) => !claimedFlags.has(name));
+  if (extra.length > 0) differences.push(`it lists ${list(extra)} that the image's binary does not accept`);
+  if (lacking.length > 0) differences.push(`it leaves out ${list(lacking)} that the image's binary accepts`);
+  const valueMismatch = [...claimedFlags].filter(([name, flag]) => trueFlags.has(name) && trueFlags.get(name).takesValue !== flag.takesValue).map(([name]) => name);
+  if (valueMismatch.length > 0) differences.push(`${list(valueMismatch)} take${valueMismatch.length === 1 ? "s" : ""} a value in one and not in the other`);
+  return differences;
+}
+function byName(catalog) {
+  return new Map(catalog.flags.filter((flag) => !flag.hidden).map((flag) => [`--${flag.name}`, flag]));
+}
+function list(names2) {
+  const shown = names2.slice(0, MAX_LISTED).join(", ");
+  return names2.length > MAX_LISTED ? `${shown} and ${names2.length - MAX_LISTED} more` : shown;
+}
+
+// src/flags/help-header.ts
+var HEADER_MARK = "# gitops-guard help capture";
+var KEYS = ["image", "digest", "platform", "command", "method", "captured"];
+var MAX_HEADER_LINES = 16;
+function parseStoredHelp(content) {
+  if (!content.startsWith(`${HEADER_MARK}
+`)) return { text: content, lineOffset: 0 };
+  const lines = content.split("\n");
+  const provenance = {};
+  let index = 1;
+  for (; index < lines.length && index <= MAX_HEADER_LINES; index++) {
+    const match = /^# ([a-z]+): (.*)$/.exec(lines[index]);
+    if (!match) break;
+    const key = match[1];
+    if (KEYS.includes(key)) provenance[key] = match[2];
+  }
+  if (lines[index] !== "" || provenance.image === void 0) return { text: content, lineOffset: 0 };
+  const lineOffset = index + 1;
+  return { provenance, text: lines.slice(lineOffset).join("\n"), lineOffset };
+}
+
+// src/registry/distribution.ts
+import { createHash as createHash4 } from "node:crypto";
+
+// src/helm/guarded-fetch.ts
+var MAX_REDIRECTS = 5;
+function describeUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "(an invalid URL)";
+  }
+}
+function urlHost(url) {
+  try {
+    return new URL((url.includes("://") ? url : `oci://${url}`).replace(/^oci:/i, "https:")).host.toLowerCase();
+  } catch {
+    return "";
+  }
+}
+function hostOfUrl(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
+}
+function refusedHost(host, purpose) {
+  return {
+    ok: false,
+    kind: "refused",
+    host,
+    error: `${purpose} is on host ${host || "(none)"}, which the base revision does not allow; the guard did not contact it (allow it with network.allowedHosts in .guard.yaml, changed at the base revision first)`
+  };
+}
+async function guardedGet(request2, policy) {
+  const rewrite = policy.rewrite ?? ((same) => same);
+  let url = rewrite(request2.url);
+  let headers = { ...request2.headers };
+  const origin = originOf(url);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const checked = checkUrl(url, request2.purpose, policy, hop > 0 ? request2.url : void 0);
+    if (checked) return checked;
+    const host = hostOfUrl(url);
+    const remaining = policy.deadline - Date.now();
+    if (remaining <= 0) return { ok: false, kind: "unreachable", host, error: `timed out before fetching ${request2.purpose} from ${describeUrl(url)}` };
+    let response;
+    try {
+      const method = hop === 0 ? request2.method ?? "GET" : "GET";
+      response = await fetch(url, { method, ...method === "POST" ? { body: request2.body ?? "" } : {}, redirect: "manual", headers, signal: AbortSignal.timeout(remaining) });
+    } catch (error2) {
+      return { ok: false, kind: "unreachable", host, error: `cannot reach ${host} for ${request2.purpose}: ${networkReason(error2)}` };
+    }
+    if ([301, 302, 303, 307, 308].includes(response.status)) {
+      await response.body?.cancel().catch(() => void 0);
+      const location = response.headers.get("location");
+      if (!location) return { ok: false, kind: "failed", host, status: response.status, error: `${host} answered ${response.status} without a Location for ${request2.purpose}` };
+      let next;
+      try {
+        next = rewrite(new URL(location, url).toString());
+      } catch {
+        return { ok: false, kind: "failed", host, status: response.status, error: `${host} redirected ${request2.purpose} to an invalid URL` };
+      }
+      if (originOf(next) !== origin) {
+        const { authorization: _dropped, Authorization: _alsoDropped, ...rest } = headers;
+        headers = rest;
+      }
+      url = next;
+      continue;
+    }
+    if (response.status >= 400) {
+      await response.body?.cancel().catch(() => void 0);
+      const unreachable = response.status >= 500 || response.status === 429 || response.status === 408;
+      return { ok: false, kind: unreachable ? "unreachable" : "failed", host, status: response.status, headers: response.headers, error: `${host} answered ${response.status} ${response.statusText} for ${request2.purpose} (${describeUrl(url)})` };
+    }
+    const body = await readBounded(response, request2.maxBytes, request2.sink);
+    if ("error" in body) {
+      const kind = body.tooLarge ? "failed" : "unreachable";
+      return { ok: false, kind, host, error: `${request2.purpose} from ${describeUrl(url)}: ${body.error}` };
+    }
+    return { ok: true, status: response.status, body: body.data, headers: response.headers, url };
+  }
+  return { ok: false, kind: "failed", host: hostOfUrl(url), error: `more than ${MAX_REDIRECTS} redirects for ${request2.purpose} (last ${describeUrl(url)})` };
+}
+function checkUrl(url, purpose, policy, redirectedFrom) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, kind: "failed", host: "", error: `${purpose}: not a valid URL` };
+  }
+  const via = redirectedFrom ? ` (redirected from ${describeUrl(redirectedFrom)})` : "";
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: the guard fetches only http(s) URLs, not ${parsed.protocol}` };
+  }
+  if (parsed.protocol === "http:" && !policy.allowPlainHttp) {
+    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: plain http to ${parsed.host} is not allowed for this source (only https, or http where the source is marked insecure)` };
+  }
+  if (parsed.username || parsed.password) {
+    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: URLs with credentials are not fetched` };
+  }
+  if (!policy.isAllowedUrl(url)) {
+    const refused = refusedHost(parsed.host, `${purpose}${via}`);
+    return refused;
+  }
+  return void 0;
+}
+async function readBounded(response, maxBytes, sink) {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => void 0);
+    return { error: `${declared} bytes is more than the ${maxBytes} the guard accepts`, tooLarge: true };
+  }
+  if (!response.body) return { data: Buffer.alloc(0) };
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  try {
+    for (; ; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => void 0);
+        return { error: `more than the ${maxBytes} bytes the guard accepts`, tooLarge: true };
+      }
+      if (sink) await sink(Buffer.from(value));
+      else chunks.push(Buffer.from(value));
+    }
+  } catch (error2) {
+    return { error: `the transfer broke off: ${networkReason(error2)}` };
+  }
+  return { data: Buffer.concat(chunks) };
+}
+function originOf(url) {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
+  }
+}
+function networkReason(error2) {
+  const err2 = error2;
+  if (err2.name === "TimeoutError" || err2.name === "AbortError") return "timed out";
+  return err2.cause?.code ?? err2.cause?.message ?? err2.message ?? String(error2);
+}
+
+// src/registry/distribution.ts
+var REPOSITORY_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+var DIGEST = /^sha256:[0-9a-f]{64}$/;
+var HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
+var MEDIA_TYPES = {
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json"
+};
+var MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+var MAX_TAG_PAGES = 20;
+var MAX_TOKEN_BYTES = 1024 * 1024;
+var MAX_ERROR_CHARS = 600;
+function isRegistryHost(host) {
+  return HOST.test(host);
+}
+var DOCKER_HUB_NAMES = /* @__PURE__ */ new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
+function registryApiHost(host) {
+  const lower = host.toLowerCase();
+  return DOCKER_HUB_NAMES.has(lower) ? "registry-1.docker.io" : lower;
+}
+function canonicalRegistry(host) {
+  const lower = host.trim().toLowerCase();
+  return DOCKER_HUB_NAMES.has(lower) ? "docker.io" : lower;
+}
+var DOMAIN = /^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+var ANY_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+function imageReferenceProblem(image) {
+  const shown = `"${printable(image.original)}"`;
+  if (/\s/.test(image.original.trim())) return `${shown} is not a valid image reference (it holds white space)`;
+  const slash = image.repository.indexOf("/");
+  const domain = image.repository.slice(0, slash);
+  const path60 = image.repository.slice(slash + 1);
+  if (slash <= 0 || !DOMAIN.test(domain)) return `${shown} is not a valid image reference (registry "${printable(domain)}")`;
+  if (!REPOSITORY_NAME.test(path60) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path60)}": lower-case letters, digits and separators only)`;
+  if (!TAG.test(image.tag)) return `${shown} is not a valid image reference (tag "${printable(image.tag)}")`;
+  if (image.digest !== void 0 && !ANY_DIGEST.test(image.digest)) return `${shown} is not a valid image reference (digest "${printable(image.digest)}")`;
+  return void 0;
+}
+function sha256Digest(body) {
+  return `sha256:${createHash4("sha256").update(body).digest("hex")}`;
+}
+var RegistryClient = class {
+  constructor(options2) {
+    this.options = options2;
+    this.host = options2.host;
+    this.repository = options2.repository;
+    this.base = `${options2.policy.allowPlainHttp ? "http" : "https"}://${options2.host}`;
+  }
+  options;
+  host;
+  repository;
+  base;
+  authorization;
+  triedAuth = false;
+  /** `oci://host/name`, for messages. */
+  get display() {
+    return `${this.host}/${this.repository}`;
+  }
+  async tags() {
+    const tags = [];
+    let next = `/tags/list?n=1000`;
+    for (let page = 0; next && page < MAX_TAG_PAGES; page++) {
+      const result2 = await this.get(next, MAX_MANIFEST_BYTES, `the tags of oci://${this.display}`);
+      if (!result2.ok) return result2;
+      let parsed;
+      try {
+        parsed = JSON.parse(result2.body.toString("utf8"));
+      } catch {
+        return { ok: false, kind: "failed", host: this.host, error: `the tag list of ${this.repository} is not JSON` };
+      }
+      if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.filter((t) => typeof t === "string"));
+      next = nextPage(result2.headers.get("link"), this.repository);
+    }
+    return { ok: true, tags };
+  }
+  /**
+   * A manifest (or index) by tag or digest, with the digest of the bytes received: checked against
+   * the digest asked for, and against the Docker-Content-Digest the registry claims.
+   */
+  async manifest(reference, accept, purpose, maxBytes = MAX_MANIFEST_BYTES) {
+    if (!TAG.test(reference) && !DIGEST.test(reference)) return { ok: false, kind: "failed", host: this.host, error: `"${printable(reference)}" is neither a valid tag nor a sha256 digest` };
+    const result2 = await this.get(`/manifests/${reference}`, maxBytes, purpose, accept.join(", "));
+    if (!result2.ok) return result2;
+    const digest = sha256Digest(result2.body);
+    const claimed = result2.headers.get("docker-content-digest") ?? void 0;
+    const expected = DIGEST.test(reference) ? reference : claimed && DIGEST.test(claimed) ? claimed : void 0;
+    if (expected && expected !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest}, not ${expected}` };
+    if (claimed && DIGEST.test(claimed) && claimed !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest}, but the registry says ${claimed}` };
+    const mediaType = result2.headers.get("content-type")?.split(";")[0]?.trim() || void 0;
+    return { ok: true, body: result2.body, digest, mediaType };
+  }
+  /** A blob by digest, its bytes checked against that digest. */
+  async blob(digest, maxBytes, purpose) {
+    if (!DIGEST.test(digest)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest)}" is not a sha256 digest` };
+    const result2 = await this.get(`/blobs/${digest}`, maxBytes, purpose);
+    if (!result2.ok) return result2;
+    const actual = sha256Digest(result2.body);
+    if (actual !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest} as its manifest says` };
+    return { ok: true, body: result2.body };
+  }
+  /**
+   * A blob by digest written to `file` (an open, empty file) as it arrives, never held in memory:
+   * checked against that digest once complete. A failed or mismatching transfer leaves the file to the caller to discard.
+   */
+  async blobToFile(digest, maxBytes, purpose, file) {
+    if (!DIGEST.test(digest)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest)}" is not a sha256 digest` };
+    let hash = createHash4("sha256");
+    let size = 0;
+    const sink = async (chunk) => {
+      await file.write(chunk, 0, chunk.length, size);
+      size += chunk.length;
+      hash.update(chunk);
+    };
+    const result2 = await this.get(`/blobs/${digest}`, maxBytes, purpose, void 0, sink, () => {
+      hash = createHash4("sha256");
+      size = 0;
+    });
+    if (!result2.ok) return result2;
+    await file.truncate(size);
+    const actual = `sha256:${hash.digest("hex")}`;
+    if (actual !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest} as its manifest says` };
+    return { ok: true, size };
+  }
+  /**
+   * GET /v2/<name><suffix>, answering one auth challenge (basic or bearer) on the way. A failure's
+   * text never holds the credential or the token: a registry's reason phrase is its own to choose.
+   */
+  async get(suffix, maxBytes, purpose, accept, sink, restart) {
+    const result2 = await this.getOnce(suffix, maxBytes, purpose, accept, sink, restart);
+    return result2.ok ? result2 : { ...result2, error: this.scrub(result2.error) };
+  }
+  scrub(text) {
+    const credential = this.options.credential;
+    const secrets = [this.authorization, this.authorization?.replace(/^\S+\s+/, ""), credential?.password, credential?.identityToken];
+    if (credential?.username !== void 0 && credential.password !== void 0) secrets.push(`${credential.username}:${credential.password}`, basic(credential.username, credential.password).slice("Basic ".length));
+    let clean = text;
+    for (const secret of secrets.filter((s3) => s3 !== void 0 && s3.length >= 4).sort((a2, b2) => b2.length - a2.length)) clean = clean.split(secret).join("***");
+    clean = clean.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+    return clean.length > MAX_ERROR_CHARS ? `${clean.slice(0, MAX_ERROR_CHARS)}...` : clean;
+  }
+  async getOnce(suffix, maxBytes, purpose, accept, sink, restart) {
+    const url = `${this.base}/v2/${this.repository}${suffix}`;
+    const request2 = () => {
+      restart?.();
+      return guardedGet({ url, maxBytes, purpose, sink, headers: { ...accept ? { accept } : {}, ...this.authorization ? { authorization: this.authorization } : {} } }, this.options.policy);
+    };
+    const first = await request2();
+    if (first.ok || first.kind !== "failed" || first.status !== 401 || this.triedAuth) return this.unauthorized(first);
+    this.triedAuth = true;
+    const answered = await this.answerChallenge(first.headers?.get("www-authenticate") ?? "");
+    if (answered) return answered;
+    return this.unauthorized(await request2());
+  }
+  unauthorized(result2) {
+    if (result2.ok || result2.kind !== "failed" || result2.status !== 401 && result2.status !== 403) return result2;
+    const credential = this.options.credential;
+    const why = credential ? `the registry refused the credentials from ${credential.source}` : "the registry needs credentials";
+    return { ...result2, kind: "unreachable", error: `${result2.error}: ${why}${this.options.credentialHint ? `, ${this.options.credentialHint}` : ""}` };
+  }
+  /** Sets the Authorization to send from now on; a failure when the challenge cannot be answered. */
+  async answerChallenge(challenge) {
+    const scheme = /^\s*(\S+)/.exec(challenge)?.[1]?.toLowerCase();
+    const credential = this.options.credential;
+    if (scheme === "basic") {
+      if (credential?.username === void 0 || credential.password === void 0) {
+        return { ok: false, kind: "unreachable", host: this.host, error: `${this.host} asks for a user name and password${this.options.credentialHint ? `, ${this.options.credentialHint}` : ""}` };
+      }
+      this.authorization = basic(credential.username, credential.password);
+      return void 0;
+    }
+    const token = await this.bearerToken(challenge);
+    if ("error" in token) return token.failure;
+    this.authorization = `Bearer ${token.token}`;
+    return void 0;
+  }
+  async bearerToken(challenge) {
+    const host = this.host;
+    const params = parseBearerChallenge(challenge);
+    if (!params?.realm) {
+      const hint = this.options.credentialHint ? `, ${this.options.credentialHint}` : "";
+      return { error: true, failure: { ok: false, kind: "unreachable", host, error: `${host} asks for credentials (${printable(challenge.split(" ")[0] || "no challenge")})${hint}` } };
+    }
+    let tokenUrl;
+    try {
+      tokenUrl = new URL(params.realm);
+    } catch {
+      return { error: true, failure: { ok: false, kind: "failed", host, error: `${host} names an invalid token realm` } };
+    }
+    const scope = params.scope ?? `repository:${this.repository}:pull`;
+    const credential = this.options.credential;
+    const purpose = `the ${credential ? "" : "anonymous "}token of ${host}`;
+    let reply;
+    if (credential?.identityToken) {
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credential.identityToken, client_id: "gitops-guard", scope, ...params.service ? { service: params.service } : {} });
+      reply = await guardedGet({ url: tokenUrl.toString(), method: "POST", body: form.toString(), maxBytes: MAX_TOKEN_BYTES, purpose, headers: { "content-type": "application/x-www-form-urlencoded" } }, this.options.policy);
+    } else {
+      if (params.service) tokenUrl.searchParams.set("service", params.service);
+      tokenUrl.searchParams.set("scope", scope);
+      const headers = credential?.username !== void 0 && credential.password !== void 0 ? { authorization: basic(credential.username, credential.password) } : {};
+      reply = await guardedGet({ url: tokenUrl.toString(), maxBytes: MAX_TOKEN_BYTES, purpose, headers }, this.options.policy);
+    }
+    if (!reply.ok) return { error: true, failure: this.unauthorized(reply) };
+    try {
+      const body = JSON.parse(reply.body.toString("utf8"));
+      const token = typeof body.token === "string" ? body.token : typeof body.access_token === "string" ? body.access_token : void 0;
+      if (token && /^[\x21-\x7e]+$/.test(token)) return { token };
+    } catch {
+    }
+    return { error: true, failure: { ok: false, kind: "failed", host: reply.url ? new URL(reply.url).host : host, error: `the token service of ${host} answered without a token` } };
+  }
+};
+function basic(username, password) {
+  return `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`;
+}
+function parseBearerChallenge(header) {
+  const match = /^\s*Bearer\s+(.*)$/i.exec(header);
+  if (!match) return void 0;
+  const params = {};
+  for (const [, key, quoted2, bare] of match[1].matchAll(/([A-Za-z_]+)=(?:"([^"]*)"|([^,\s]*))/g)) params[key.toLowerCase()] = quoted2 ?? bare ?? "";
+  return params;
+}
+function nextPage(link, name) {
+  const target = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : void 0;
+  if (!target) return void 0;
+  const prefix = `/v2/${name}/tags/list`;
+  try {
+    const url = new URL(target, "http://registry.invalid");
+    return url.pathname === prefix ? `/tags/list${url.search}` : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function printable(text) {
+  const clean = text.replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
+}
+
 // src/flags/store.ts
 var DEFAULT_HELP_DIR = ".guard/help";
 function helpFilesFor(image, helpDir = DEFAULT_HELP_DIR) {
@@ -57509,34 +58427,114 @@ var CatalogStore = class {
   }
   options;
   cache = /* @__PURE__ */ new Map();
-  lookup(imageText) {
-    return memoized(this.cache, imageText, () => this.load(parseImageRef(imageText)));
+  digests = /* @__PURE__ */ new Map();
+  /** The ground truth for a container's image; what it runs matters only when the help is captured (a subcommand's help). */
+  lookup(imageText, container = {}, context = {}) {
+    const image = parseImageRef(imageText);
+    const allowed = this.registryAllowed(image, context);
+    const key = this.options.capturer ? `${imageText}\0${allowed}\0${JSON.stringify([container.command ?? null, container.args ?? null])}` : imageText;
+    return memoized(this.cache, key, () => this.load(image, container, allowed));
   }
-  async load(image) {
+  /**
+   * A registry such as ghcr.io or docker.io holds anyone's images: what the base runs is decided per
+   * repository, so a change cannot point a container at an image of its author's and have it run.
+   */
+  registryAllowed(image, context) {
+    return context.baseRepositories?.has(repositoryOf(image)) === true || this.options.sourceAllowed?.(image) === true;
+  }
+  async load(image, container, registryAllowed) {
+    const invalid = imageReferenceProblem(image);
+    if (invalid) return { status: "missing", image, expectedFile: "a valid image reference", captureFailure: { reason: `${invalid}; Kubernetes cannot pull it (InvalidImageName)`, unreachable: false } };
     const override = this.options.images?.find((o2) => matchesImage(o2.image, image));
     if (override?.skip) return { status: "skipped", image, reason: `flags.images entry "${override.image}" in .guard.yaml skips it` };
     const files = override?.help ? [override.help.replaceAll("{tag}", image.tag).replaceAll("{repository}", image.repository)] : helpFilesFor(image, this.options.helpDir);
-    const file = files[0];
-    const found = await firstExisting(this.options.base, files);
-    if (found) {
-      const { file: file2, data } = found;
-      const text = data.toString("utf8");
-      const parsed = parseHelp(text, override?.framework);
-      if (!parsed.ok) return { status: "unparsable", image, file: file2, reason: parsed.reason };
-      const program = parsed.catalog.program ?? override?.binary ?? path18.posix.basename(image.repository);
-      return {
-        status: "found",
-        image,
-        catalog: parsed.catalog,
-        file: file2,
-        label: `${program} ${image.tag}`,
-        binary: override?.binary ?? parsed.catalog.program,
-        helpLines: text.split("\n")
-      };
+    const recorded = await firstExisting(this.options.base, files);
+    const changed = await this.changedHelpFile(files);
+    const capturer = registryAllowed ? this.options.capturer : void 0;
+    const notAllowed = this.options.capturer && !registryAllowed ? { reason: `${repositoryOf(image)} is not an image repository the base revision runs or records help for, so the guard does not pull it (list it, or its registry, in flags.registries of .guard.yaml, changed at the base revision first)`, unreachable: false } : void 0;
+    if (recorded) {
+      const lookup = this.fromText(image, recorded.file, recorded.data.toString("utf8"), override, "recorded");
+      if (lookup.status !== "found" || !capturer) return lookup;
+      const moved = await this.movedTag(image, lookup.provenance, image.digest !== void 0 && (override?.help !== void 0 || recorded.file !== files[0]));
+      if (moved) {
+        const captured3 = await capturer.capture(image, container);
+        if (!captured3.ok) return { status: "missing", image, expectedFile: recorded.file, captureFailure: { reason: `${moved}, and capturing it again failed: ${captured3.reason}`, unreachable: captured3.unreachable ?? false } };
+        return this.withConflict(this.captured(image, captured3.value, override, [`${moved}: re-captured`]), changed, override);
+      }
+      if (!changed) return lookup;
+      const captured2 = await capturer.capture(image, container);
+      return captured2.ok ? this.withConflict(this.captured(image, captured2.value, override), changed, override) : lookup;
     }
-    return { status: "missing", image, expectedFile: file };
+    if (!capturer) return { status: "missing", image, expectedFile: files[0], ...notAllowed ? { captureFailure: notAllowed } : {}, ...changed ? { untrustedFile: changed.file } : {} };
+    const captured = await capturer.capture(image, container);
+    if (!captured.ok) {
+      return { status: "missing", image, expectedFile: files[0], captureFailure: { reason: captured.reason, unreachable: captured.unreachable ?? false }, ...changed ? { untrustedFile: changed.file } : {} };
+    }
+    return this.withConflict(this.captured(image, captured.value, override), changed, override);
+  }
+  /** A help file the head adds, or edits, among the files this image's help may be read from. */
+  async changedHelpFile(files) {
+    const head = this.options.head;
+    if (!head || head === this.options.base) return void 0;
+    for (const file of files) {
+      const [after, before] = await Promise.all([head.readFile(file), this.options.base.readFile(file)]);
+      if (after && !(before && before.equals(after))) return { file, data: after };
+    }
+    return void 0;
+  }
+  /** Why the recorded help no longer describes the tag, when it was recorded for another digest. */
+  async movedTag(image, provenance, pinnedOverTag) {
+    const key = formatImage(image);
+    if (image.digest) {
+      if (!pinnedOverTag || provenance?.digest === image.digest) return void 0;
+      if (provenance?.digest) return `${key}@${image.digest} pins another digest than ${provenance.digest}, whose help is recorded for the tag`;
+      const { digest: _pinned, ...tagOnly } = image;
+      const current2 = await memoized(this.digests, key, () => this.options.capturer.currentDigest(tagOnly));
+      if (!current2.ok || current2.value === image.digest) return void 0;
+      return `${key}@${image.digest} pins another digest than ${current2.value}, where the tag points and whose help is recorded`;
+    }
+    if (!provenance?.digest) return void 0;
+    const current = await memoized(this.digests, key, () => this.options.capturer.currentDigest(image));
+    if (!current.ok || current.value === provenance.digest) return void 0;
+    return `${key} now points to ${current.value}, not ${provenance.digest} whose help is recorded`;
+  }
+  captured(image, help, override, notes) {
+    const where = `captured from ${help.provenance.image}${help.provenance.digest ? `@${help.provenance.digest}` : ""} (${help.provenance.command ?? "--help"}, ${help.provenance.method ?? "sandbox"})`;
+    const lookup = this.fromText(image, where, help.text, override, "captured");
+    if (lookup.status !== "found") return { status: "unparsable", image, file: where, reason: lookup.status === "unparsable" ? lookup.reason : "no help" };
+    const program = path18.posix.basename(help.provenance.command?.split(" ")[0] ?? "");
+    return { ...lookup, binary: override?.binary ?? (program || lookup.binary), provenance: help.provenance, ...notes ? { notes } : {}, ...help.subcommand?.length ? { subcommand: help.subcommand } : {} };
+  }
+  withConflict(lookup, changed, override) {
+    if (!changed || lookup.status !== "found") return lookup;
+    const claimed = parseHelp(parseStoredHelp(changed.data.toString("utf8")).text, override?.framework);
+    const differences = claimed.ok ? catalogDifferences(claimed.catalog, lookup.catalog) : [`it cannot be read as help: ${claimed.reason}`];
+    return differences.length > 0 ? { ...lookup, conflict: { file: changed.file, differences } } : lookup;
+  }
+  fromText(image, file, content, override, origin) {
+    const stored = origin === "recorded" ? parseStoredHelp(content) : { text: content, lineOffset: 0, provenance: void 0 };
+    const parsed = parseHelp(stored.text, override?.framework);
+    if (!parsed.ok) return { status: "unparsable", image, file, reason: parsed.reason };
+    const catalog = shiftLines(parsed.catalog, stored.lineOffset);
+    const program = catalog.program ?? override?.binary ?? path18.posix.basename(image.repository);
+    return {
+      status: "found",
+      image,
+      catalog,
+      file,
+      inRepository: origin === "recorded",
+      origin,
+      ...stored.provenance ? { provenance: stored.provenance } : {},
+      label: `${program} ${image.tag}`,
+      binary: override?.binary ?? catalog.program,
+      helpLines: content.split("\n")
+    };
   }
 };
+function shiftLines(catalog, offset) {
+  if (offset === 0) return catalog;
+  return { ...catalog, flags: catalog.flags.map((flag) => flag.line > 0 ? { ...flag, line: flag.line + offset } : flag) };
+}
 async function firstExisting(snapshot, files) {
   for (const file of files) {
     const data = await snapshot.readFile(file);
@@ -57544,15 +58542,2128 @@ async function firstExisting(snapshot, files) {
   }
   return void 0;
 }
+function registryOf(image) {
+  return canonicalRegistry(image.repository.split("/")[0] ?? "");
+}
+function repositoryOf(image) {
+  const slash = image.repository.indexOf("/");
+  return `${registryOf(image)}${slash < 0 ? "" : image.repository.slice(slash)}`;
+}
 function matchesImage(pattern, image) {
   const isMatch = (0, import_picomatch2.default)(pattern, { dot: true, bash: true });
   return isMatch(image.repository) || isMatch(formatImage(image)) || isMatch(image.original);
 }
 
-// src/flux/discover.ts
+// src/flags/capture-image.ts
+import { promises as fs16 } from "node:fs";
+import os13 from "node:os";
+import path24 from "node:path";
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
+
+// src/flags/capture-plan.ts
+var MAX_DEPTH = 4;
+async function captureHelp(input) {
+  const { program, run, framework } = input;
+  const chain = [];
+  let helpArgv = [program, "--help"];
+  const output = await run(helpArgv);
+  let failure3 = runFailure(helpArgv, output);
+  if (failure3) return { ok: false, error: failure3, helpArgv };
+  let reading = readHelp(output, framework);
+  let rest = input.args;
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const commands = listedCommands(reading.text, reading.catalog);
+    const next = commandNamed(rest, commands, reading.catalog);
+    if (!next) break;
+    const argv = [program, ...chain, next.command, "--help"];
+    const subOutput = await run(argv);
+    failure3 = runFailure(argv, subOutput);
+    if (failure3) return { ok: false, error: failure3, helpArgv: argv };
+    const subReading = readHelp(subOutput, framework);
+    if (!subReading.catalog && listedCommands(subReading.text, void 0).length === 0) {
+      return { ok: false, error: `\`${describe(argv)}\` printed no help that a parser reads (${subReading.reason}): ${firstLine(subReading.text)}`, helpArgv: argv };
+    }
+    chain.push(next.command);
+    helpArgv = argv;
+    reading = subReading;
+    rest = next.rest;
+  }
+  const global3 = await globalFlags(program, reading.text, run);
+  if (global3 && "error" in global3) return { ok: false, error: global3.error, helpArgv };
+  const text = global3 ? `${reading.text.trimEnd()}
+
+${global3.text}` : reading.text;
+  const parsed = parseHelp(text, framework);
+  if (!parsed.ok) return { ok: false, error: `\`${describe(helpArgv)}\` printed no help that a parser reads (${parsed.reason}): ${firstLine(text)}`, helpArgv };
+  if (global3 && parsed.catalog.flags.length <= (reading.catalog?.flags.length ?? 0)) {
+    return { ok: false, error: `the global flags printed by \`${describe(global3.argv)}\` are not read together with \`${describe(helpArgv)}\``, helpArgv };
+  }
+  return { ok: true, program, helpArgv, ...global3 ? { globalFlagsArgv: global3.argv } : {}, subcommand: chain, argsAfterSubcommand: rest, text, framework: parsed.catalog.framework };
+}
+function runFailure(argv, output) {
+  const command = describe(argv);
+  if (output.timedOut) return `\`${command}\` did not finish in time`;
+  if (output.truncated) return `\`${command}\` printed more output than a help text`;
+  if (output.exitCode === 126 || output.exitCode === 127) return `\`${command}\` could not be started (exit ${output.exitCode}): ${firstLine(output.stderr || output.stdout)}`;
+  if (output.stdout.trim() === "" && output.stderr.trim() === "") return `\`${command}\` printed nothing (exit ${output.exitCode ?? "killed"})`;
+  return void 0;
+}
+function readHelp(output, framework) {
+  const stdout = output.stdout.replace(/\r\n/g, "\n");
+  const stderr = output.stderr.replace(/\r\n/g, "\n");
+  const candidates = stdout.trim() && stderr.trim() ? [`${stdout.trimEnd()}
+${stderr}`, stdout, stderr] : [stdout.trim() ? stdout : stderr];
+  let reason;
+  for (const text of candidates) {
+    const parsed = parseHelp(text, framework);
+    if (parsed.ok) return { text, catalog: parsed.catalog };
+    reason ??= parsed.reason;
+  }
+  return { text: candidates[0], reason };
+}
+function commandNamed(args, commands, catalog) {
+  if (commands.length === 0) return void 0;
+  for (let i2 = 0; i2 < args.length; i2++) {
+    const arg = args[i2];
+    if (arg === "--") return void 0;
+    if (arg.startsWith("-") && arg !== "-") {
+      const name = arg.replace(/^--?/, "");
+      const spec = catalog?.flags.find((f2) => arg.startsWith("--") ? f2.name === name : f2.short === name);
+      if (arg.includes("=")) continue;
+      if (spec) {
+        if (spec.takesValue && !spec.optionalValue) i2++;
+        continue;
+      }
+      const next = args[i2 + 1];
+      if (next !== void 0 && !next.startsWith("-") && !commands.includes(next)) i2++;
+      continue;
+    }
+    return commands.includes(arg) ? { command: arg, rest: args.slice(i2 + 1) } : void 0;
+  }
+  return void 0;
+}
+var COMMAND_SECTION = /^(?:Available Commands|Commands|COMMANDS|SUBCOMMANDS|Subcommands|[A-Z][A-Za-z -]* Commands(?: \([^)]*\))?):\s*$/;
+var NOT_SUBCOMMANDS = /* @__PURE__ */ new Set(["help"]);
+function listedCommands(text, catalog) {
+  const names2 = new Set(catalog?.commands ?? []);
+  const lines = text.split("\n");
+  let inSection = false;
+  let indent = -1;
+  for (const line of lines) {
+    if (COMMAND_SECTION.test(line)) {
+      inSection = true;
+      indent = -1;
+      continue;
+    }
+    if (!inSection || line.trim() === "") continue;
+    const lead = line.length - line.trimStart().length;
+    if (lead === 0) {
+      inSection = false;
+      continue;
+    }
+    if (indent < 0) indent = lead;
+    if (lead !== indent) continue;
+    const entry = /^\s+([a-z][\w.:-]*(?:, ?[a-z][\w.:-]*)*)(?:\s|$)/.exec(line);
+    const aliases = entry?.[1].split(/, ?/) ?? [];
+    if (!aliases.some((name) => NOT_SUBCOMMANDS.has(name))) for (const name of aliases) names2.add(name);
+  }
+  for (const name of NOT_SUBCOMMANDS) names2.delete(name);
+  return [...names2];
+}
+async function globalFlags(program, text, run) {
+  const kubectlStyle = /^Use "\S+ ((?:[a-z][\w-]* )*options)" for a list of global command-line options/m.exec(text);
+  const rcloneStyle = /^Use "\S+ (help flags)" /m.exec(text);
+  const words = (kubectlStyle ?? rcloneStyle)?.[1]?.split(" ");
+  if (!words) return void 0;
+  const argv = [program, ...words];
+  const output = await run(argv);
+  const failure3 = runFailure(argv, output);
+  if (failure3) return { error: `the global flags could not be read: ${failure3}` };
+  const extra = (output.stdout.trim() ? output.stdout : output.stderr).replace(/\r\n/g, "\n");
+  return { argv, text: kubectlStyle ? extra : flagGroupsAsGlobal(extra) };
+}
+function flagGroupsAsGlobal(text) {
+  const kept = [];
+  let keep = false;
+  for (const line of text.split("\n")) {
+    const heading = /^([A-Z][\w -]*):\s*$/.exec(line);
+    if (heading) {
+      keep = heading[1] !== "Flags" && heading[1].endsWith("Flags");
+      if (keep) kept.push("Global Flags:");
+      continue;
+    }
+    if (line !== "" && !/^\s/.test(line)) keep = false;
+    if (keep) kept.push(line);
+  }
+  return kept.join("\n");
+}
+function describe(argv) {
+  return argv.join(" ");
+}
+function firstLine(text) {
+  const line = (text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "(nothing)").replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return line.length > 200 ? `${line.slice(0, 200)}\u2026` : line;
+}
+
+// src/image/entrypoint.ts
+import { closeSync, openSync, readFileSync as readFileSync5, readSync, statSync as statSync2 } from "node:fs";
+import path20 from "node:path";
+
+// src/image/rootfs.ts
+import { createHash as createHash5 } from "node:crypto";
+import { constants as constants8, promises as fs12 } from "node:fs";
 import path19 from "node:path";
-import { createHash as createHash4 } from "node:crypto";
-var MAX_MANIFEST_BYTES = 5 * 1024 * 1024;
+import { Readable as Readable4, pipeline as pipeline2 } from "node:stream";
+import zlib from "node:zlib";
+
+// node_modules/fzstd/esm/index.mjs
+var ab = ArrayBuffer;
+var u8 = Uint8Array;
+var u16 = Uint16Array;
+var i16 = Int16Array;
+var i32 = Int32Array;
+var slc = function(v2, s3, e) {
+  if (u8.prototype.slice)
+    return u8.prototype.slice.call(v2, s3, e);
+  if (s3 == null || s3 < 0)
+    s3 = 0;
+  if (e == null || e > v2.length)
+    e = v2.length;
+  var n2 = new u8(e - s3);
+  n2.set(v2.subarray(s3, e));
+  return n2;
+};
+var fill = function(v2, n2, s3, e) {
+  if (u8.prototype.fill)
+    return u8.prototype.fill.call(v2, n2, s3, e);
+  if (s3 == null || s3 < 0)
+    s3 = 0;
+  if (e == null || e > v2.length)
+    e = v2.length;
+  for (; s3 < e; ++s3)
+    v2[s3] = n2;
+  return v2;
+};
+var cpw = function(v2, t, s3, e) {
+  if (u8.prototype.copyWithin)
+    return u8.prototype.copyWithin.call(v2, t, s3, e);
+  if (s3 == null || s3 < 0)
+    s3 = 0;
+  if (e == null || e > v2.length)
+    e = v2.length;
+  while (s3 < e) {
+    v2[t++] = v2[s3++];
+  }
+};
+var ec = [
+  "invalid zstd data",
+  "window size too large (>2046MB)",
+  "invalid block type",
+  "FSE accuracy too high",
+  "match distance too far back",
+  "unexpected EOF"
+];
+var err = function(ind, msg, nt2) {
+  var e = new Error(msg || ec[ind]);
+  e.code = ind;
+  if (Error.captureStackTrace)
+    Error.captureStackTrace(e, err);
+  if (!nt2)
+    throw e;
+  return e;
+};
+var rb = function(d, b2, n2) {
+  var i2 = 0, o2 = 0;
+  for (; i2 < n2; ++i2)
+    o2 |= d[b2++] << (i2 << 3);
+  return o2;
+};
+var b4 = function(d, b2) {
+  return (d[b2] | d[b2 + 1] << 8 | d[b2 + 2] << 16 | d[b2 + 3] << 24) >>> 0;
+};
+var rzfh = function(dat, w2) {
+  var n3 = dat[0] | dat[1] << 8 | dat[2] << 16;
+  if (n3 == 3126568 && dat[3] == 253) {
+    var flg = dat[4];
+    var ss2 = flg >> 5 & 1, cc = flg >> 2 & 1, df = flg & 3, fcf = flg >> 6;
+    if (flg & 8)
+      err(0);
+    var bt2 = 6 - ss2;
+    var db = df == 3 ? 4 : df;
+    var di2 = rb(dat, bt2, db);
+    bt2 += db;
+    var fsb = fcf ? 1 << fcf : ss2;
+    var fss = rb(dat, bt2, fsb) + (fcf == 1 && 256);
+    var ws2 = fss;
+    if (!ss2) {
+      var wb = 1 << 10 + (dat[5] >> 3);
+      ws2 = wb + (wb >> 3) * (dat[5] & 7);
+    }
+    if (ws2 > 2145386496)
+      err(1);
+    var buf = new u8((w2 == 1 ? fss || ws2 : w2 ? 0 : ws2) + 12);
+    buf[0] = 1, buf[4] = 4, buf[8] = 8;
+    return {
+      b: bt2 + fsb,
+      y: 0,
+      l: 0,
+      d: di2,
+      w: w2 && w2 != 1 ? w2 : buf.subarray(12),
+      e: ws2,
+      o: new i32(buf.buffer, 0, 3),
+      u: fss,
+      c: cc,
+      m: Math.min(131072, ws2)
+    };
+  } else if ((n3 >> 4 | dat[3] << 20) == 25481893) {
+    return b4(dat, 4) + 8;
+  }
+  err(0);
+};
+var msb = function(val) {
+  var bits = 0;
+  for (; 1 << bits <= val; ++bits)
+    ;
+  return bits - 1;
+};
+var rfse = function(dat, bt2, mal) {
+  var tpos = (bt2 << 3) + 4;
+  var al = (dat[bt2] & 15) + 5;
+  if (al > mal)
+    err(3);
+  var sz = 1 << al;
+  var probs = sz, sym = -1, re2 = -1, i2 = -1, ht2 = sz;
+  var buf = new ab(512 + (sz << 2));
+  var freq = new i16(buf, 0, 256);
+  var dstate = new u16(buf, 0, 256);
+  var nstate = new u16(buf, 512, sz);
+  var bb1 = 512 + (sz << 1);
+  var syms = new u8(buf, bb1, sz);
+  var nbits = new u8(buf, bb1 + sz);
+  while (sym < 255 && probs > 0) {
+    var bits = msb(probs + 1);
+    var cbt = tpos >> 3;
+    var msk = (1 << bits + 1) - 1;
+    var val = (dat[cbt] | dat[cbt + 1] << 8 | dat[cbt + 2] << 16) >> (tpos & 7) & msk;
+    var msk1fb = (1 << bits) - 1;
+    var msv = msk - probs - 1;
+    var sval = val & msk1fb;
+    if (sval < msv)
+      tpos += bits, val = sval;
+    else {
+      tpos += bits + 1;
+      if (val > msk1fb)
+        val -= msv;
+    }
+    freq[++sym] = --val;
+    if (val == -1) {
+      probs += val;
+      syms[--ht2] = sym;
+    } else
+      probs -= val;
+    if (!val) {
+      do {
+        var rbt = tpos >> 3;
+        re2 = (dat[rbt] | dat[rbt + 1] << 8) >> (tpos & 7) & 3;
+        tpos += 2;
+        sym += re2;
+      } while (re2 == 3);
+    }
+  }
+  if (sym > 255 || probs)
+    err(0);
+  var sympos = 0;
+  var sstep = (sz >> 1) + (sz >> 3) + 3;
+  var smask = sz - 1;
+  for (var s3 = 0; s3 <= sym; ++s3) {
+    var sf = freq[s3];
+    if (sf < 1) {
+      dstate[s3] = -sf;
+      continue;
+    }
+    for (i2 = 0; i2 < sf; ++i2) {
+      syms[sympos] = s3;
+      do {
+        sympos = sympos + sstep & smask;
+      } while (sympos >= ht2);
+    }
+  }
+  if (sympos)
+    err(0);
+  for (i2 = 0; i2 < sz; ++i2) {
+    var ns2 = dstate[syms[i2]]++;
+    var nb = nbits[i2] = al - msb(ns2);
+    nstate[i2] = (ns2 << nb) - sz;
+  }
+  return [tpos + 7 >> 3, {
+    b: al,
+    s: syms,
+    n: nbits,
+    t: nstate
+  }];
+};
+var rhu = function(dat, bt2) {
+  var i2 = 0, wc = -1;
+  var buf = new u8(292), hb = dat[bt2];
+  var hw = buf.subarray(0, 256);
+  var rc = buf.subarray(256, 268);
+  var ri2 = new u16(buf.buffer, 268);
+  if (hb < 128) {
+    var _a = rfse(dat, bt2 + 1, 6), ebt = _a[0], fdt = _a[1];
+    bt2 += hb;
+    var epos = ebt << 3;
+    var lb = dat[bt2];
+    if (!lb)
+      err(0);
+    var st1 = 0, st2 = 0, btr1 = fdt.b, btr2 = btr1;
+    var fpos = (++bt2 << 3) - 8 + msb(lb);
+    for (; ; ) {
+      fpos -= btr1;
+      if (fpos < epos)
+        break;
+      var cbt = fpos >> 3;
+      st1 += (dat[cbt] | dat[cbt + 1] << 8) >> (fpos & 7) & (1 << btr1) - 1;
+      hw[++wc] = fdt.s[st1];
+      fpos -= btr2;
+      if (fpos < epos)
+        break;
+      cbt = fpos >> 3;
+      st2 += (dat[cbt] | dat[cbt + 1] << 8) >> (fpos & 7) & (1 << btr2) - 1;
+      hw[++wc] = fdt.s[st2];
+      btr1 = fdt.n[st1];
+      st1 = fdt.t[st1];
+      btr2 = fdt.n[st2];
+      st2 = fdt.t[st2];
+    }
+    if (++wc > 255)
+      err(0);
+  } else {
+    wc = hb - 127;
+    for (; i2 < wc; i2 += 2) {
+      var byte = dat[++bt2];
+      hw[i2] = byte >> 4;
+      hw[i2 + 1] = byte & 15;
+    }
+    ++bt2;
+  }
+  var wes = 0;
+  for (i2 = 0; i2 < wc; ++i2) {
+    var wt2 = hw[i2];
+    if (wt2 > 11)
+      err(0);
+    wes += wt2 && 1 << wt2 - 1;
+  }
+  var mb = msb(wes) + 1;
+  var ts2 = 1 << mb;
+  var rem = ts2 - wes;
+  if (rem & rem - 1)
+    err(0);
+  hw[wc++] = msb(rem) + 1;
+  for (i2 = 0; i2 < wc; ++i2) {
+    var wt2 = hw[i2];
+    ++rc[hw[i2] = wt2 && mb + 1 - wt2];
+  }
+  var hbuf = new u8(ts2 << 1);
+  var syms = hbuf.subarray(0, ts2), nb = hbuf.subarray(ts2);
+  ri2[mb] = 0;
+  for (i2 = mb; i2 > 0; --i2) {
+    var pv = ri2[i2];
+    fill(nb, i2, pv, ri2[i2 - 1] = pv + rc[i2] * (1 << mb - i2));
+  }
+  if (ri2[0] != ts2)
+    err(0);
+  for (i2 = 0; i2 < wc; ++i2) {
+    var bits = hw[i2];
+    if (bits) {
+      var code = ri2[bits];
+      fill(syms, i2, code, ri2[bits] = code + (1 << mb - bits));
+    }
+  }
+  return [bt2, {
+    n: nb,
+    b: mb,
+    s: syms
+  }];
+};
+var dllt = rfse(/* @__PURE__ */ new u8([
+  81,
+  16,
+  99,
+  140,
+  49,
+  198,
+  24,
+  99,
+  12,
+  33,
+  196,
+  24,
+  99,
+  102,
+  102,
+  134,
+  70,
+  146,
+  4
+]), 0, 6)[1];
+var dmlt = rfse(/* @__PURE__ */ new u8([
+  33,
+  20,
+  196,
+  24,
+  99,
+  140,
+  33,
+  132,
+  16,
+  66,
+  8,
+  33,
+  132,
+  16,
+  66,
+  8,
+  33,
+  68,
+  68,
+  68,
+  68,
+  68,
+  68,
+  68,
+  68,
+  36,
+  9
+]), 0, 6)[1];
+var doct = rfse(/* @__PURE__ */ new u8([
+  32,
+  132,
+  16,
+  66,
+  102,
+  70,
+  68,
+  68,
+  68,
+  68,
+  36,
+  73,
+  2
+]), 0, 5)[1];
+var b2bl = function(b2, s3) {
+  var len = b2.length, bl = new i32(len);
+  for (var i2 = 0; i2 < len; ++i2) {
+    bl[i2] = s3;
+    s3 += 1 << b2[i2];
+  }
+  return bl;
+};
+var llb = /* @__PURE__ */ new u8((/* @__PURE__ */ new i32([
+  0,
+  0,
+  0,
+  0,
+  16843009,
+  50528770,
+  134678020,
+  202050057,
+  269422093
+])).buffer, 0, 36);
+var llbl = /* @__PURE__ */ b2bl(llb, 0);
+var mlb = /* @__PURE__ */ new u8((/* @__PURE__ */ new i32([
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  16843009,
+  50528770,
+  117769220,
+  185207048,
+  252579084,
+  16
+])).buffer, 0, 53);
+var mlbl = /* @__PURE__ */ b2bl(mlb, 3);
+var dhu = function(dat, out, hu) {
+  var len = dat.length, ss2 = out.length, lb = dat[len - 1], msk = (1 << hu.b) - 1, eb = -hu.b;
+  if (!lb)
+    err(0);
+  var st2 = 0, btr = hu.b, pos = (len << 3) - 8 + msb(lb) - btr, i2 = -1;
+  for (; pos > eb && i2 < ss2; ) {
+    var cbt = pos >> 3;
+    var val = (dat[cbt] | dat[cbt + 1] << 8 | dat[cbt + 2] << 16) >> (pos & 7);
+    st2 = (st2 << btr | val) & msk;
+    out[++i2] = hu.s[st2];
+    pos -= btr = hu.n[st2];
+  }
+  if (pos != eb || i2 + 1 != ss2)
+    err(0);
+};
+var dhu4 = function(dat, out, hu) {
+  var bt2 = 6;
+  var ss2 = out.length, sz1 = ss2 + 3 >> 2, sz2 = sz1 << 1, sz3 = sz1 + sz2;
+  dhu(dat.subarray(bt2, bt2 += dat[0] | dat[1] << 8), out.subarray(0, sz1), hu);
+  dhu(dat.subarray(bt2, bt2 += dat[2] | dat[3] << 8), out.subarray(sz1, sz2), hu);
+  dhu(dat.subarray(bt2, bt2 += dat[4] | dat[5] << 8), out.subarray(sz2, sz3), hu);
+  dhu(dat.subarray(bt2), out.subarray(sz3), hu);
+};
+var rzb = function(dat, st2, out) {
+  var _a;
+  var bt2 = st2.b;
+  var b0 = dat[bt2], btype = b0 >> 1 & 3;
+  st2.l = b0 & 1;
+  var sz = b0 >> 3 | dat[bt2 + 1] << 5 | dat[bt2 + 2] << 13;
+  var ebt = (bt2 += 3) + sz;
+  if (btype == 1) {
+    if (bt2 >= dat.length)
+      return;
+    st2.b = bt2 + 1;
+    if (out) {
+      fill(out, dat[bt2], st2.y, st2.y += sz);
+      return out;
+    }
+    return fill(new u8(sz), dat[bt2]);
+  }
+  if (ebt > dat.length)
+    return;
+  if (btype == 0) {
+    st2.b = ebt;
+    if (out) {
+      out.set(dat.subarray(bt2, ebt), st2.y);
+      st2.y += sz;
+      return out;
+    }
+    return slc(dat, bt2, ebt);
+  }
+  if (btype == 2) {
+    var b3 = dat[bt2], lbt = b3 & 3, sf = b3 >> 2 & 3;
+    var lss = b3 >> 4, lcs = 0, s4 = 0;
+    if (lbt < 2) {
+      if (sf & 1)
+        lss |= dat[++bt2] << 4 | (sf & 2 && dat[++bt2] << 12);
+      else
+        lss = b3 >> 3;
+    } else {
+      s4 = sf;
+      if (sf < 2)
+        lss |= (dat[++bt2] & 63) << 4, lcs = dat[bt2] >> 6 | dat[++bt2] << 2;
+      else if (sf == 2)
+        lss |= dat[++bt2] << 4 | (dat[++bt2] & 3) << 12, lcs = dat[bt2] >> 2 | dat[++bt2] << 6;
+      else
+        lss |= dat[++bt2] << 4 | (dat[++bt2] & 63) << 12, lcs = dat[bt2] >> 6 | dat[++bt2] << 2 | dat[++bt2] << 10;
+    }
+    ++bt2;
+    var buf = out ? out.subarray(st2.y, st2.y + st2.m) : new u8(st2.m);
+    var spl = buf.length - lss;
+    if (lbt == 0)
+      buf.set(dat.subarray(bt2, bt2 += lss), spl);
+    else if (lbt == 1)
+      fill(buf, dat[bt2++], spl);
+    else {
+      var hu = st2.h;
+      if (lbt == 2) {
+        var hud = rhu(dat, bt2);
+        lcs += bt2 - (bt2 = hud[0]);
+        st2.h = hu = hud[1];
+      } else if (!hu)
+        err(0);
+      (s4 ? dhu4 : dhu)(dat.subarray(bt2, bt2 += lcs), buf.subarray(spl), hu);
+    }
+    var ns2 = dat[bt2++];
+    if (ns2) {
+      if (ns2 == 255)
+        ns2 = (dat[bt2++] | dat[bt2++] << 8) + 32512;
+      else if (ns2 > 127)
+        ns2 = ns2 - 128 << 8 | dat[bt2++];
+      var scm = dat[bt2++];
+      if (scm & 3)
+        err(0);
+      var dts = [dmlt, doct, dllt];
+      for (var i2 = 2; i2 > -1; --i2) {
+        var md = scm >> (i2 << 1) + 2 & 3;
+        if (md == 1) {
+          var rbuf = new u8([0, 0, dat[bt2++]]);
+          dts[i2] = {
+            s: rbuf.subarray(2, 3),
+            n: rbuf.subarray(0, 1),
+            t: new u16(rbuf.buffer, 0, 1),
+            b: 0
+          };
+        } else if (md == 2) {
+          _a = rfse(dat, bt2, 9 - (i2 & 1)), bt2 = _a[0], dts[i2] = _a[1];
+        } else if (md == 3) {
+          if (!st2.t)
+            err(0);
+          dts[i2] = st2.t[i2];
+        }
+      }
+      var _b = st2.t = dts, mlt = _b[0], oct = _b[1], llt = _b[2];
+      var lb = dat[ebt - 1];
+      if (!lb)
+        err(0);
+      var spos = (ebt << 3) - 8 + msb(lb) - llt.b, cbt = spos >> 3, oubt = 0;
+      var lst = (dat[cbt] | dat[cbt + 1] << 8) >> (spos & 7) & (1 << llt.b) - 1;
+      cbt = (spos -= oct.b) >> 3;
+      var ost = (dat[cbt] | dat[cbt + 1] << 8) >> (spos & 7) & (1 << oct.b) - 1;
+      cbt = (spos -= mlt.b) >> 3;
+      var mst = (dat[cbt] | dat[cbt + 1] << 8) >> (spos & 7) & (1 << mlt.b) - 1;
+      for (++ns2; --ns2; ) {
+        var llc = llt.s[lst];
+        var lbtr = llt.n[lst];
+        var mlc = mlt.s[mst];
+        var mbtr = mlt.n[mst];
+        var ofc = oct.s[ost];
+        var obtr = oct.n[ost];
+        cbt = (spos -= ofc) >> 3;
+        var ofp = 1 << ofc;
+        var off = ofp + ((dat[cbt] | dat[cbt + 1] << 8 | dat[cbt + 2] << 16 | dat[cbt + 3] << 24) >>> (spos & 7) & ofp - 1);
+        cbt = (spos -= mlb[mlc]) >> 3;
+        var ml = mlbl[mlc] + ((dat[cbt] | dat[cbt + 1] << 8 | dat[cbt + 2] << 16) >> (spos & 7) & (1 << mlb[mlc]) - 1);
+        cbt = (spos -= llb[llc]) >> 3;
+        var ll = llbl[llc] + ((dat[cbt] | dat[cbt + 1] << 8 | dat[cbt + 2] << 16) >> (spos & 7) & (1 << llb[llc]) - 1);
+        cbt = (spos -= lbtr) >> 3;
+        lst = llt.t[lst] + ((dat[cbt] | dat[cbt + 1] << 8) >> (spos & 7) & (1 << lbtr) - 1);
+        cbt = (spos -= mbtr) >> 3;
+        mst = mlt.t[mst] + ((dat[cbt] | dat[cbt + 1] << 8) >> (spos & 7) & (1 << mbtr) - 1);
+        cbt = (spos -= obtr) >> 3;
+        ost = oct.t[ost] + ((dat[cbt] | dat[cbt + 1] << 8) >> (spos & 7) & (1 << obtr) - 1);
+        if (off > 3) {
+          st2.o[2] = st2.o[1];
+          st2.o[1] = st2.o[0];
+          st2.o[0] = off -= 3;
+        } else {
+          var idx = off - (ll != 0);
+          if (idx) {
+            off = idx == 3 ? st2.o[0] - 1 : st2.o[idx];
+            if (idx > 1)
+              st2.o[2] = st2.o[1];
+            st2.o[1] = st2.o[0];
+            st2.o[0] = off;
+          } else
+            off = st2.o[0];
+        }
+        for (var i2 = 0; i2 < ll; ++i2) {
+          buf[oubt + i2] = buf[spl + i2];
+        }
+        oubt += ll, spl += ll;
+        var stin = oubt - off;
+        if (stin < 0) {
+          var len = -stin;
+          var bs2 = st2.e + stin;
+          if (len > ml)
+            len = ml;
+          for (var i2 = 0; i2 < len; ++i2) {
+            buf[oubt + i2] = st2.w[bs2 + i2];
+          }
+          oubt += len, ml -= len, stin = 0;
+        }
+        for (var i2 = 0; i2 < ml; ++i2) {
+          buf[oubt + i2] = buf[stin + i2];
+        }
+        oubt += ml;
+      }
+      if (oubt != spl) {
+        while (spl < buf.length) {
+          buf[oubt++] = buf[spl++];
+        }
+      } else
+        oubt = buf.length;
+      if (out)
+        st2.y += oubt;
+      else
+        buf = slc(buf, 0, oubt);
+    } else if (out) {
+      st2.y += lss;
+      if (spl) {
+        for (var i2 = 0; i2 < lss; ++i2) {
+          buf[i2] = buf[spl + i2];
+        }
+      }
+    } else if (spl)
+      buf = slc(buf, spl);
+    st2.b = ebt;
+    return buf;
+  }
+  err(2);
+};
+var cct = function(bufs, ol) {
+  if (bufs.length == 1)
+    return bufs[0];
+  var buf = new u8(ol);
+  for (var i2 = 0, b2 = 0; i2 < bufs.length; ++i2) {
+    var chk = bufs[i2];
+    buf.set(chk, b2);
+    b2 += chk.length;
+  }
+  return buf;
+};
+var Decompress = /* @__PURE__ */ (function() {
+  function Decompress2(ondata) {
+    this.ondata = ondata;
+    this.c = [];
+    this.l = 0;
+    this.z = 0;
+  }
+  Decompress2.prototype.push = function(chunk, final) {
+    if (typeof this.s == "number") {
+      var sub = Math.min(chunk.length, this.s);
+      chunk = chunk.subarray(sub);
+      this.s -= sub;
+    }
+    var sl = chunk.length;
+    var ncs = sl + this.l;
+    if (!this.s) {
+      if (final) {
+        if (!ncs) {
+          this.ondata(new u8(0), true);
+          return;
+        }
+        if (ncs < 5)
+          err(5);
+      } else if (ncs < 18) {
+        this.c.push(chunk);
+        this.l = ncs;
+        return;
+      }
+      if (this.l) {
+        this.c.push(chunk);
+        chunk = cct(this.c, ncs);
+        this.c = [];
+        this.l = 0;
+      }
+      if (typeof (this.s = rzfh(chunk)) == "number")
+        return this.push(chunk, final);
+    }
+    if (typeof this.s != "number") {
+      if (ncs < (this.z || 3)) {
+        if (final)
+          err(5);
+        this.c.push(chunk);
+        this.l = ncs;
+        return;
+      }
+      if (this.l) {
+        this.c.push(chunk);
+        chunk = cct(this.c, ncs);
+        this.c = [];
+        this.l = 0;
+      }
+      if (!this.z && ncs < (this.z = chunk[this.s.b] & 2 ? 4 : 3 + (chunk[this.s.b] >> 3 | chunk[this.s.b + 1] << 5 | chunk[this.s.b + 2] << 13))) {
+        if (final)
+          err(5);
+        this.c.push(chunk);
+        this.l = ncs;
+        return;
+      } else
+        this.z = 0;
+      for (; ; ) {
+        var blk = rzb(chunk, this.s);
+        if (!blk) {
+          if (final)
+            err(5);
+          var adc = chunk.subarray(this.s.b);
+          this.s.b = 0;
+          this.c.push(adc), this.l += adc.length;
+          return;
+        } else {
+          this.ondata(blk, false);
+          cpw(this.s.w, 0, blk.length);
+          this.s.w.set(blk, this.s.w.length - blk.length);
+        }
+        if (this.s.l) {
+          var rest = chunk.subarray(this.s.b);
+          this.s = this.s.c * 4;
+          this.push(rest, final);
+          return;
+        }
+      }
+    } else if (final)
+      err(5);
+  };
+  return Decompress2;
+})();
+
+// src/image/rootfs.ts
+var MAX_SYMLINKS = 40;
+var ZSTD_SLICE = 1024;
+var RAW_SLICE = 1024 * 1024;
+var WHITEOUT = ".wh.";
+var OPAQUE = ".wh..wh..opq";
+var MOUNT_POINTS = ["proc", "dev", "sys", "tmp"];
+function resolveInRoot(rootfs, target, options2) {
+  return walk(path19.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
+}
+async function applyLayer(rootfs, blob, budget) {
+  const root = path19.resolve(rootfs);
+  const hash = createHash5("sha256");
+  const written = /* @__PURE__ */ new Set();
+  const open2 = /* @__PURE__ */ new Set();
+  let problem;
+  let skipped2 = 0;
+  let chain = Promise.resolve();
+  const refuse = (message) => {
+    problem ??= message;
+  };
+  const parser = new rt({ strict: true });
+  parser.on("entry", (entry) => {
+    if (problem) return entry.resume();
+    if (--budget.remainingEntries < 0) {
+      refuse("the image has more files than the guard unpacks");
+      return entry.resume();
+    }
+    const header = { path: entry.path, type: entry.type, linkpath: entry.linkpath, mode: entry.mode };
+    const step = (work) => {
+      chain = chain.then(async () => {
+        if (problem) return;
+        try {
+          await work();
+        } catch (error2) {
+          refuse(`${printable2(header.path)}: ${error2.message}`);
+        }
+      });
+    };
+    const settle = (result2) => {
+      if (result2 === "skipped") skipped2++;
+      else if (result2 !== "done" && "error" in result2) refuse(result2.error);
+    };
+    if (FILE_TYPES2.has(entry.type)) {
+      let file;
+      step(async () => {
+        const result2 = await applyEntry(root, header, void 0, written);
+        if (typeof result2 === "object" && "handle" in result2) {
+          file = result2;
+          open2.add(result2.handle);
+        } else settle(result2);
+      });
+      entry.on("data", (chunk) => step(async () => {
+        if (file) await file.handle.writeFile(chunk);
+      }));
+      entry.on("end", () => step(async () => {
+        if (!file) return;
+        await file.handle.chmod(fileMode(header.mode));
+        open2.delete(file.handle);
+        await file.handle.close();
+        written.add(file.inRoot);
+      }));
+      return;
+    }
+    const chunks = [];
+    entry.on("data", (chunk) => chunks.push(chunk));
+    entry.on("end", () => step(async () => settle(await applyEntry(root, header, Buffer.concat(chunks), written))));
+  });
+  parser.on("warn", (code, message) => refuse(`not a valid tar archive (${code}: ${typeof message === "string" ? message : message.message})`));
+  parser.on("error", (error2) => refuse(`not a valid tar archive: ${error2.message}`));
+  const ended = new Promise((resolve) => {
+    parser.on("end", resolve);
+    parser.on("abort", resolve);
+    parser.on("close", resolve);
+  });
+  let total = 0;
+  try {
+    for await (const chunk of decompressed(blob)) {
+      total += chunk.length;
+      if (total > budget.remainingBytes) {
+        refuse("the image unpacks to more bytes than the guard allows");
+        break;
+      }
+      hash.update(chunk);
+      parser.write(chunk);
+      await chain;
+      if (problem) break;
+    }
+  } catch (error2) {
+    refuse(`the layer does not decompress: ${error2.message}`);
+  }
+  budget.remainingBytes -= total;
+  if (problem) {
+    await chain;
+    await closeAll(open2);
+    return { ok: false, error: problem };
+  }
+  if (total > 0) {
+    parser.end();
+    await ended;
+  }
+  await chain;
+  await closeAll(open2);
+  if (problem) return { ok: false, error: problem };
+  return { ok: true, diffId: `sha256:${hash.digest("hex")}`, skipped: skipped2 };
+}
+var FILE_TYPES2 = /* @__PURE__ */ new Set(["File", "OldFile", "ContiguousFile"]);
+async function closeAll(open2) {
+  for (const handle of open2) await handle.close().catch(() => void 0);
+  open2.clear();
+}
+async function prepareMountPoints(rootfs) {
+  for (const name of MOUNT_POINTS) {
+    const target = path19.join(rootfs, name);
+    const stat2 = await fs12.lstat(target).catch(() => void 0);
+    if (stat2?.isDirectory()) continue;
+    if (stat2) await fs12.rm(target, { recursive: true, force: true });
+    await fs12.mkdir(target);
+    await fs12.chmod(target, name === "tmp" ? 1023 : 493);
+  }
+}
+async function* decompressed(source) {
+  const magic = Buffer.isBuffer(source) ? source.subarray(0, 4) : await readMagic(source);
+  if (magic[0] === 31 && magic[1] === 139) {
+    const gunzip2 = zlib.createGunzip();
+    pipeline2(Readable4.from(chunksOf(source)), gunzip2, () => void 0);
+    try {
+      for await (const chunk of gunzip2) yield chunk;
+    } finally {
+      gunzip2.destroy();
+    }
+  } else if (magic.length >= 4 && magic.readUInt32LE(0) === 4247762216) {
+    const out = [];
+    const zstd = new Decompress((data) => out.push(Buffer.from(data)));
+    for await (const chunk of chunksOf(source)) {
+      for (let offset = 0; offset < chunk.length; offset += ZSTD_SLICE) {
+        zstd.push(chunk.subarray(offset, offset + ZSTD_SLICE));
+        while (out.length) yield out.shift();
+      }
+    }
+    zstd.push(new Uint8Array(0), true);
+    while (out.length) yield out.shift();
+  } else {
+    yield* chunksOf(source);
+  }
+}
+async function readMagic(file) {
+  const magic = Buffer.alloc(4);
+  const { bytesRead } = await file.read(magic, 0, 4, 0);
+  return magic.subarray(0, bytesRead);
+}
+async function* chunksOf(source) {
+  if (Buffer.isBuffer(source)) {
+    for (let offset = 0; offset < source.length; offset += RAW_SLICE) yield source.subarray(offset, offset + RAW_SLICE);
+    return;
+  }
+  for (let position = 0; ; ) {
+    const buffer = Buffer.alloc(RAW_SLICE);
+    const { bytesRead } = await source.read(buffer, 0, RAW_SLICE, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+async function applyEntry(root, entry, data, written) {
+  const parts = entryParts(entry.path);
+  if ("error" in parts) return parts;
+  if (parts.parts.length === 0) return "done";
+  const name = parts.parts.at(-1);
+  const parent = await walk(root, parts.parts.slice(0, -1), { followLast: true, create: true });
+  if (!parent.ok) return { error: `${printable2(entry.path)}: ${parent.error}` };
+  const hostPath = path19.join(parent.path, name);
+  const inRoot = path19.posix.join(parent.inRoot, name);
+  if (name === OPAQUE) {
+    for (const child of await fs12.readdir(parent.path)) {
+      if (!written.has(path19.posix.join(parent.inRoot, child))) await fs12.rm(path19.join(parent.path, child), { recursive: true, force: true });
+    }
+    return "done";
+  }
+  if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) return "skipped";
+  if (name.startsWith(WHITEOUT)) {
+    const removed = name.slice(WHITEOUT.length);
+    if (removed === "" || removed === "." || removed === "..") return { error: `${printable2(entry.path)} is not a valid whiteout` };
+    await fs12.rm(path19.join(parent.path, removed), { recursive: true, force: true });
+    return "done";
+  }
+  const existing = await fs12.lstat(hostPath).catch(() => void 0);
+  switch (entry.type) {
+    case "Directory": {
+      const mode = dirMode(entry.mode);
+      if (existing?.isDirectory()) {
+        await fs12.chmod(hostPath, mode);
+      } else {
+        if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
+        await fs12.mkdir(hostPath);
+        await fs12.chmod(hostPath, mode);
+      }
+      break;
+    }
+    case "File":
+    case "OldFile":
+    case "ContiguousFile": {
+      if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
+      const handle = await fs12.open(hostPath, constants8.O_WRONLY | constants8.O_CREAT | constants8.O_EXCL | constants8.O_NOFOLLOW, 384);
+      if (data === void 0) return { handle, inRoot };
+      try {
+        await handle.writeFile(data);
+        await handle.chmod(fileMode(entry.mode));
+      } finally {
+        await handle.close();
+      }
+      break;
+    }
+    case "SymbolicLink": {
+      if (!entry.linkpath || entry.linkpath.includes("\0")) return { error: `${printable2(entry.path)} is a symbolic link without a target` };
+      if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
+      await fs12.symlink(entry.linkpath, hostPath);
+      break;
+    }
+    case "Link": {
+      const targetParts = entryParts((entry.linkpath ?? "").replace(/^\/+/, ""));
+      if ("error" in targetParts || targetParts.parts.length === 0) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, outside the image` };
+      const targetParent = await walk(root, targetParts.parts.slice(0, -1), { followLast: true, create: false });
+      if (!targetParent.ok) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}: ${targetParent.error}` };
+      const target = path19.join(targetParent.path, targetParts.parts.at(-1));
+      const stat2 = await fs12.lstat(target).catch(() => void 0);
+      if (!stat2 || !(stat2.isFile() || stat2.isSymbolicLink())) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, which is not a file of the image` };
+      if (target === hostPath) break;
+      if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
+      await fs12.link(target, hostPath);
+      break;
+    }
+    default:
+      return "skipped";
+  }
+  written.add(inRoot);
+  return "done";
+}
+function fileMode(mode) {
+  return (mode ?? 420) & 511;
+}
+function dirMode(mode) {
+  return (mode ?? 493) & 1023 | 448;
+}
+function entryParts(raw) {
+  if (raw.includes("\0")) return { error: `the layer holds a name with a NUL byte` };
+  if (raw.startsWith("/")) return { error: `the layer holds an absolute path ${printable2(raw)}` };
+  const parts = raw.split("/").filter((p2) => p2 !== "" && p2 !== ".");
+  if (parts.includes("..")) return { error: `the layer holds a path that leaves the image: ${printable2(raw)}` };
+  return { parts };
+}
+async function walk(root, parts, options2) {
+  let resolved = [];
+  const pending = [...parts];
+  let links = 0;
+  const shown = () => `/${resolved.join("/")}`;
+  while (pending.length > 0) {
+    const part = pending.shift();
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      resolved.pop();
+      continue;
+    }
+    const isLast = !pending.some((p2) => p2 !== "" && p2 !== ".");
+    const host = path19.join(root, ...resolved, part);
+    const stat2 = await fs12.lstat(host).catch(() => void 0);
+    if (!stat2) {
+      if (!options2.create) return { ok: false, error: `${printable2(path19.posix.join(shown(), part))} does not exist in the image` };
+      await fs12.mkdir(host, { mode: 493 });
+      resolved.push(part);
+      continue;
+    }
+    if (stat2.isSymbolicLink() && (!isLast || options2.followLast || options2.create)) {
+      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path19.posix.join(shown(), part))}` };
+      const target = await fs12.readlink(host);
+      if (target.startsWith("/")) resolved = [];
+      pending.unshift(...target.split("/"));
+      continue;
+    }
+    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable2(path19.posix.join(shown(), part))} is not a folder` };
+    resolved.push(part);
+  }
+  return { ok: true, path: path19.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
+}
+function printable2(text) {
+  const clean = text.replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
+}
+
+// src/image/entrypoint.ts
+var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+var SHELLS2 = /* @__PURE__ */ new Set(["sh", "bash", "ash", "dash", "ksh", "mksh", "zsh", "busybox"]);
+var MAX_STEPS = 8;
+var MAX_SCRIPT_BYTES = 16384;
+var NAME_THE_BINARY = "say which binary parses the args in .guard.yaml flags.images[].binary";
+function kubernetesArgv(config, container) {
+  if (container.command && container.command.length > 0) return [...container.command, ...container.args ?? []];
+  return [...config.Entrypoint ?? [], ...container.args ?? config.Cmd ?? []];
+}
+function imagePath(config) {
+  const entry = (config.Env ?? []).find((e) => e.startsWith("PATH="));
+  return entry ? entry.slice("PATH=".length) : DEFAULT_PATH;
+}
+async function resolveProgram(rootfs, config, container) {
+  let argv = kubernetesArgv(config, container);
+  let searchPath = imagePath(config);
+  const workingDir = config.WorkingDir || "/";
+  const steps = [];
+  for (let step = 0; step < MAX_STEPS; step++) {
+    if (argv.length === 0 || argv[0] === "") return { ok: false, error: step === 0 ? "the image has no ENTRYPOINT or CMD and the container no command: nothing to run" : `${steps[steps.length - 1] ?? "the wrapper"} leaves nothing to run` };
+    const shell = shellInvocation(argv, []);
+    if (shell?.kind === "simple") {
+      steps.push(`${argv[0]} -c runs ${shell.program}`);
+      argv = [shell.program, ...shell.args];
+      continue;
+    }
+    if (shell?.kind === "complex") return { ok: false, error: `the container runs a shell (${argv.slice(0, 2).join(" ")}) that does more than start one program (${shell.reason}); ${NAME_THE_BINARY}` };
+    const found = await lookUp(rootfs, argv[0], searchPath, workingDir);
+    if ("error" in found) return { ok: false, error: found.error };
+    if (found.realPath !== found.program) steps.push(`${found.program} is a symlink to ${found.realPath}`);
+    const init = afterInit(found, argv.slice(1));
+    if (init) {
+      if ("error" in init) return { ok: false, error: init.error };
+      steps.push(`${found.program} (an init process) runs ${init.argv[0] ?? "nothing"}`);
+      argv = init.argv;
+      continue;
+    }
+    const script = readShebang(found.hostPath);
+    if (script && isShell(script.interpreter)) {
+      const wrapped = followWrapper(found.hostPath, argv.slice(1));
+      if ("error" in wrapped) return { ok: false, error: `${found.program} is a shell script that does more than exec a program (${wrapped.error}); ${NAME_THE_BINARY}` };
+      steps.push(`${found.program} is a wrapper script that execs ${wrapped.argv[0]}${wrapped.passesArgs ? "" : " without passing on its own args"}`);
+      if (wrapped.path) searchPath = wrapped.path;
+      argv = wrapped.argv;
+      continue;
+    }
+    if (script) {
+      const interpreter = await lookUp(rootfs, script.interpreter, searchPath, "/");
+      if ("error" in interpreter) return { ok: false, error: `${found.program} is a script for ${script.interpreter}, which the image does not hold` };
+    }
+    return { ok: true, program: found.program, realPath: found.realPath, args: argv.slice(1), steps };
+  }
+  return { ok: false, error: `more than ${MAX_STEPS} wrappers before the program (${steps.join("; ")}); ${NAME_THE_BINARY}` };
+}
+async function lookUp(rootfs, name, searchPath, workingDir) {
+  const candidates = name.includes("/") ? [path20.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path20.posix.join(d, name));
+  for (const candidate of candidates) {
+    const resolved = await resolveInRoot(rootfs, candidate, { follow: true });
+    if (!resolved.ok) continue;
+    const stat2 = statSync2(resolved.path);
+    if (!stat2.isFile()) continue;
+    if ((stat2.mode & 73) === 0) return { error: `${candidate} in the image is not executable` };
+    return { program: candidate, realPath: resolved.inRoot, hostPath: resolved.path };
+  }
+  return { error: name.includes("/") ? `${name} is not in the image` : `${name} is not on the image's PATH (${searchPath})` };
+}
+var INIT = /^(tini(-static)?(-[\w-]+)?|dumb-init|catatonit)$/;
+var INIT_VALUE_OPTIONS = /* @__PURE__ */ new Set(["-p", "-e", "-r", "--rewrite"]);
+function afterInit(found, args) {
+  const names2 = [path20.posix.basename(found.program), path20.posix.basename(found.realPath)];
+  if (!names2.some((n2) => INIT.test(n2))) return void 0;
+  const end = args.indexOf("--");
+  if (end >= 0) return { argv: args.slice(end + 1) };
+  let i2 = 0;
+  while (i2 < args.length && args[i2].startsWith("-")) i2 += INIT_VALUE_OPTIONS.has(args[i2]) ? 2 : 1;
+  if (i2 >= args.length) return { error: `${found.program} (an init process) is given no program to run` };
+  return { argv: args.slice(i2) };
+}
+function readShebang(hostPath) {
+  const head = Buffer.alloc(256);
+  const fd = openSync(hostPath, "r");
+  let read;
+  try {
+    read = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const text = head.subarray(0, read).toString("latin1");
+  if (!text.startsWith("#!")) return void 0;
+  const words = text.slice(2).split("\n")[0].trim().split(/\s+/).filter((w2) => w2 !== "");
+  if (words.length === 0) return void 0;
+  if (path20.posix.basename(words[0]) === "env") {
+    const rest = words.slice(1).filter((w2) => w2 !== "-S");
+    return rest[0] ? { interpreter: rest[0], args: rest.slice(1) } : void 0;
+  }
+  return { interpreter: words[0], args: words.slice(1) };
+}
+function isShell(interpreter) {
+  return SHELLS2.has(path20.posix.basename(interpreter));
+}
+var PLACEHOLDER = "GUARD_WRAPPER_ARGS_7f3a";
+var ASSIGNMENT2 = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=([^$`;|&<>()'"\s]*|'[^']*'|"[^"$`\\]*")\s*$/;
+function followWrapper(hostPath, args) {
+  if (statSync2(hostPath).size > MAX_SCRIPT_BYTES) return { error: `longer than ${MAX_SCRIPT_BYTES} bytes` };
+  const lines = readFileSync5(hostPath, "utf8").split("\n");
+  let assignedPath;
+  const kept = [];
+  for (const line of lines.slice(1)) {
+    const assignment = ASSIGNMENT2.exec(line);
+    if (!assignment) {
+      kept.push(line.replace(/(^|\s)("\$@"|\$@|"\$\{@\}"|\$\{@\})(?=\s|$)/g, `$1${PLACEHOLDER}`));
+      continue;
+    }
+    if (assignment[1] === "PATH") assignedPath = assignment[2].replace(/^['"]|['"]$/g, "");
+  }
+  const split = splitPlainCommand(kept.join("\n"));
+  if ("reason" in split) return { error: split.reason };
+  const words = [split.program, ...split.args];
+  const at3 = words.indexOf(PLACEHOLDER);
+  if (words.lastIndexOf(PLACEHOLDER) !== at3) return { error: '"$@" given twice' };
+  if (words.some((w2, i2) => i2 !== at3 && w2.includes(PLACEHOLDER))) return { error: '"$@" inside a word' };
+  if (split.program === PLACEHOLDER) return { error: "it runs its first argument" };
+  const argv = at3 < 0 ? words : [...words.slice(0, at3), ...args, ...words.slice(at3 + 1)];
+  return { argv, path: assignedPath, passesArgs: at3 >= 0 };
+}
+
+// src/image/sandbox-run.ts
+import { spawn as spawn3, spawnSync as spawnSync3 } from "node:child_process";
+import { existsSync as existsSync4, lstatSync, promises as fs13, readdirSync, readlinkSync, statSync as statSync3 } from "node:fs";
+import path21 from "node:path";
+var DEFAULT_TIMEOUT_MS = 2e4;
+var DEFAULT_MEMORY_MB = 2048;
+var MAX_STREAM_BYTES = 512 * 1024;
+var SANDBOX_UID = 65534;
+var SANDBOX_HOST_ID = 2000065534;
+var MAX_PROCESSES = 512;
+var DEFAULT_PATH2 = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+var detected;
+var identity3;
+function detectSandbox() {
+  if (detected) return detected.method;
+  const bwrap = findExecutable("bwrap");
+  const base2 = ["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/"];
+  if (bwrap && process.getuid?.() === 0 && probe(bwrap, [...base2, ...identityArgs("nobody"), "--", "true"], SANDBOX_HOST_ID)) identity3 = "dropped";
+  else if (bwrap && probe(bwrap, [...base2, ...identityArgs("nobody"), "--", "true"])) identity3 = "nobody";
+  else if (bwrap && process.getuid?.() !== 0 && probe(bwrap, [...base2, ...identityArgs("caller"), "--", "true"])) identity3 = "caller";
+  if (identity3) return (detected = { method: "bubblewrap" }).method;
+  for (const runtime of ["docker", "podman"]) {
+    const binary = findExecutable(runtime);
+    if (binary && probe(binary, ["info"])) return (detected = { method: runtime }).method;
+  }
+  return (detected = { method: void 0 }).method;
+}
+function probe(binary, args, asUser) {
+  const result2 = spawnSync3(binary, args, { stdio: "ignore", timeout: 1e4, env: { PATH: safePath() }, cwd: "/", ...asUser !== void 0 ? { uid: asUser, gid: asUser } : {} });
+  return result2.status === 0;
+}
+function noSandboxError() {
+  return new GuardError(
+    "cannot run an image's --help: no sandbox is available (bubblewrap could not start a sandbox here, and no Docker or Podman daemon answers)",
+    void 0,
+    "install bubblewrap (`apt-get install bubblewrap`; unprivileged runs need user namespaces enabled), or run a Docker or Podman daemon"
+  );
+}
+async function runInSandbox(request2) {
+  const method = request2.method ?? detectSandbox();
+  if (!method) throw noSandboxError();
+  if (method === "bubblewrap") {
+    const bwrap = findExecutable("bwrap");
+    const prlimit = findExecutable("prlimit");
+    if (!bwrap || !prlimit) throw noSandboxError();
+    const workingDir = await existingWorkingDir(request2);
+    const asUser = identity3 === "dropped" && await handedToSandboxUser(request2.rootfs) ? SANDBOX_HOST_ID : void 0;
+    const limits = [...memoryLimit(request2), ...asUser !== void 0 ? [`--nproc=${MAX_PROCESSES}`] : []];
+    const argv = [prlimit, ...limits, "--", ...bubblewrapArgv({ ...request2, workingDir }, bwrap, asUser !== void 0 ? "dropped" : void 0)];
+    return { ...await runBounded(argv, request2.timeoutMs ?? DEFAULT_TIMEOUT_MS, asUser), method };
+  }
+  const runtime = findExecutable(method);
+  if (!runtime) throw noSandboxError();
+  if (!request2.image) throw new GuardError(`${method} runs images by reference, and no image reference was given`);
+  return { ...await runBounded([runtime, ...containerArgv(request2)], request2.timeoutMs ?? DEFAULT_TIMEOUT_MS), method };
+}
+function memoryLimit(request2) {
+  const bytes = (request2.memoryMB ?? DEFAULT_MEMORY_MB) * 1024 * 1024;
+  return [`--as=${bytes}`, "--core=0"];
+}
+function bubblewrapArgv(request2, bwrap = "bwrap", who = identity3 === "dropped" ? "nobody" : identity3) {
+  const args = [bwrap, "--unshare-all", ...identityArgs(who ?? "nobody"), "--die-with-parent", "--new-session", "--clearenv"];
+  for (const [name, value] of environment(request2.env)) args.push("--setenv", name, value);
+  args.push("--tmpfs", "/");
+  for (const entry of readdirSync(request2.rootfs).sort()) {
+    if (RUNTIME_MOUNTS.has(entry)) continue;
+    const source = path21.join(request2.rootfs, entry);
+    const stat2 = lstatSync(source);
+    if (stat2.isSymbolicLink()) args.push("--symlink", readlinkSync(source), `/${entry}`);
+    else if (stat2.isDirectory() || stat2.isFile()) args.push("--ro-bind", source, `/${entry}`);
+  }
+  args.push("--proc", "/proc", ...procMasks(), "--dev", "/dev", "--size", String(TMP_BYTES), "--tmpfs", "/tmp", "--remount-ro", "/");
+  args.push("--chdir", request2.workingDir || "/", "--", ...request2.argv);
+  return args;
+}
+function identityArgs(who) {
+  const nobody = String(SANDBOX_UID);
+  return who === "caller" ? ["--cap-drop", "ALL"] : ["--unshare-user", "--disable-userns", "--uid", nobody, "--gid", nobody, "--cap-drop", "ALL"];
+}
+var handedOver = /* @__PURE__ */ new Map();
+function handedToSandboxUser(rootfs) {
+  const root = path21.resolve(rootfs);
+  let key;
+  try {
+    key = `${root}\0${statSync3(root).ino}`;
+  } catch {
+    return Promise.resolve(false);
+  }
+  if (!handedOver.has(key)) handedOver.set(key, handOver(root));
+  return handedOver.get(key);
+}
+async function handOver(root) {
+  for (let dir = path21.dirname(root); ; dir = path21.dirname(dir)) {
+    const stat2 = await fs13.stat(dir).catch(() => void 0);
+    if (!stat2 || (stat2.mode & 1) === 0) return false;
+    if (dir === path21.dirname(dir)) break;
+  }
+  const pending = [root];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    await fs13.lchown(current, SANDBOX_HOST_ID, SANDBOX_HOST_ID);
+    const stat2 = await fs13.lstat(current);
+    if (stat2.isDirectory()) for (const entry of await fs13.readdir(current)) pending.push(path21.join(current, entry));
+  }
+  return true;
+}
+async function existingWorkingDir(request2) {
+  const dir = request2.workingDir || "/";
+  const resolved = await resolveInRoot(request2.rootfs, dir, { follow: true });
+  return resolved.ok && statSync3(resolved.path).isDirectory() ? path21.posix.normalize(dir) : "/";
+}
+function procMasks() {
+  const args = [];
+  for (const entry of PROC_READ_ONLY) if (existsSync4(`/proc/${entry}`)) args.push("--ro-bind", `/proc/${entry}`, `/proc/${entry}`);
+  for (const entry of PROC_MASKED) {
+    const stat2 = statOrUndefined(`/proc/${entry}`);
+    if (stat2?.isDirectory()) args.push("--size", "4096", "--tmpfs", `/proc/${entry}`, "--remount-ro", `/proc/${entry}`);
+    else if (stat2) args.push("--ro-bind", "/dev/null", `/proc/${entry}`);
+  }
+  return args;
+}
+var PROC_READ_ONLY = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
+var PROC_MASKED = ["acpi", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"];
+function statOrUndefined(file) {
+  try {
+    return statSync3(file);
+  } catch {
+    return void 0;
+  }
+}
+var TMP_BYTES = 64 * 1024 * 1024;
+var RUNTIME_MOUNTS = /* @__PURE__ */ new Set(["proc", "dev", "tmp", "sys"]);
+function containerArgv(request2) {
+  const [program, ...rest] = request2.argv;
+  if (!program) throw new GuardError("nothing to run: empty argv");
+  const memory = `${request2.memoryMB ?? DEFAULT_MEMORY_MB}m`;
+  const args = ["run", "--rm", "--pull", "missing", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", `${SANDBOX_UID}:${SANDBOX_UID}`, "--memory", memory, "--memory-swap", memory, "--pids-limit", "256", "--workdir", request2.workingDir || "/", "--entrypoint", program];
+  for (const [name, value] of environment(request2.env)) args.push("--env", `${name}=${value}`);
+  args.push("--", request2.image ?? "", ...rest);
+  return args;
+}
+function environment(env) {
+  const pairs = [];
+  for (const item of env) {
+    const equals = item.indexOf("=");
+    if (equals <= 0) continue;
+    pairs.push([item.slice(0, equals), item.slice(equals + 1)]);
+  }
+  if (!pairs.some(([name]) => name === "PATH")) pairs.push(["PATH", DEFAULT_PATH2]);
+  return pairs;
+}
+function runBounded(argv, timeoutMs, asUser) {
+  return new Promise((resolve) => {
+    const child = spawn3(argv[0], argv.slice(1), { env: {}, cwd: "/", stdio: ["ignore", "pipe", "pipe"], detached: true, ...asUser !== void 0 ? { uid: asUser, gid: asUser } : {} });
+    const streams = { stdout: [], stderr: [] };
+    const sizes = { stdout: 0, stderr: 0 };
+    let timedOut2 = false;
+    let truncated = false;
+    let settled = false;
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut2 = true;
+      killGroup();
+    }, timeoutMs);
+    const collect = (name) => (chunk) => {
+      const room = MAX_STREAM_BYTES - sizes[name];
+      if (chunk.length > room) {
+        truncated = true;
+        if (room > 0) streams[name].push(chunk.subarray(0, room));
+        sizes[name] = MAX_STREAM_BYTES;
+        killGroup();
+        return;
+      }
+      sizes[name] += chunk.length;
+      streams[name].push(chunk);
+    };
+    child.stdout.on("data", collect("stdout"));
+    child.stderr.on("data", collect("stderr"));
+    const finish2 = (exitCode, error2) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const stderr = Buffer.concat(streams.stderr).toString("utf8");
+      resolve({ stdout: Buffer.concat(streams.stdout).toString("utf8"), stderr: error2 ? `${stderr}${error2.message}` : stderr, exitCode, timedOut: timedOut2, truncated });
+    };
+    child.on("error", (error2) => finish2(null, error2));
+    child.on("close", (code) => finish2(code));
+  });
+}
+function sandboxRunner(base2) {
+  return (argv, timeoutMs) => runInSandbox({ ...base2, argv, ...timeoutMs !== void 0 ? { timeoutMs } : {} });
+}
+
+// src/image/capture-image-help.ts
+async function captureImageHelp(request2) {
+  const method = detectSandbox();
+  if (!method) throw noSandboxError();
+  const resolved = await resolveProgram(request2.rootfs, request2.config, request2.container);
+  if (!resolved.ok) return { ok: false, error: resolved.error };
+  const run = budgeted(sandboxRunner({ rootfs: request2.rootfs, env: request2.config.Env ?? [], workingDir: request2.config.WorkingDir ?? "/", image: request2.image, memoryMB: request2.memoryMB, method }), request2.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const captured = await captureHelp({ program: resolved.program, args: resolved.args, run, framework: request2.framework });
+  if (!captured.ok) return captured;
+  return { ...captured, args: resolved.args, steps: resolved.steps, method };
+}
+var RUNS_IN_BUDGET = 2;
+function budgeted(run, timeoutMs) {
+  const until = Date.now() + RUNS_IN_BUDGET * timeoutMs;
+  return (argv) => {
+    const remaining = until - Date.now();
+    if (remaining <= 0) return Promise.resolve({ stdout: "", stderr: "", exitCode: null, timedOut: true, truncated: false });
+    return run(argv, Math.min(timeoutMs, remaining));
+  };
+}
+
+// src/image/pull.ts
+import { createHash as createHash6 } from "node:crypto";
+import { constants as constants9, promises as fs14 } from "node:fs";
+import os12 from "node:os";
+import path22 from "node:path";
+var DEFAULT_IMAGE_LIMITS = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 5e5, maxDownloadBytes: 2 * 1024 ** 3 };
+var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList];
+var IMAGE_MANIFEST_TYPES = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
+var ACCEPT = [...INDEX_TYPES, ...IMAGE_MANIFEST_TYPES];
+var MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+var MAX_MANIFEST_BYTES2 = 4 * 1024 * 1024;
+async function resolveImage(ref, options2) {
+  const target = imageTarget(ref, options2);
+  if (!target.ok) return target;
+  if (target.digest) return { ok: true, repository: target.client.display, digest: target.digest };
+  const top = await target.client.manifest(target.tag, ACCEPT, `the manifest of ${target.shown}`, MAX_MANIFEST_BYTES2);
+  if (!top.ok) return top;
+  if (options2.cacheDir) await writeCached(options2.cacheDir, top.digest, top.body);
+  return { ok: true, repository: target.client.display, digest: top.digest };
+}
+async function pullImage(ref, options2) {
+  const target = imageTarget(ref, options2);
+  if (!target.ok) return target;
+  const wanted = parsePlatform(options2.platform ?? "linux/amd64");
+  if (!wanted) return { ok: false, kind: "failed", host: target.client.host, error: `"${printable(options2.platform ?? "")}" is not a platform (os/architecture[/variant], e.g. linux/amd64)` };
+  const limits = { ...DEFAULT_IMAGE_LIMITS, ...options2.limits };
+  const { client, shown } = target;
+  const fail = (error2) => ({ ok: false, kind: "failed", host: client.host, error: `${shown}: ${error2}` });
+  const blobs = new BlobSource(client, options2.cacheDir);
+  const top = await blobs.manifest(target.digest ?? target.tag, `the manifest of ${shown}`);
+  if (!top.ok) return top;
+  const topJson = parseJson(top.body);
+  if (!topJson) return fail("the manifest is not a JSON object");
+  let manifestDigest = top.digest;
+  let manifestJson = topJson;
+  let chosen;
+  if (isIndex(topJson)) {
+    const pick2 = pickPlatform(topJson, wanted);
+    if ("error" in pick2) return fail(pick2.error);
+    const child = await blobs.manifest(pick2.descriptor.digest, `the ${formatPlatform(pick2.platform)} manifest of ${shown}`);
+    if (!child.ok) return child;
+    const childJson = parseJson(child.body);
+    if (!childJson || isIndex(childJson)) return fail(`the ${formatPlatform(pick2.platform)} entry of the index is not an image manifest`);
+    manifestDigest = child.digest;
+    manifestJson = childJson;
+    chosen = pick2.platform;
+  }
+  const manifest = imageManifest(manifestJson);
+  if ("error" in manifest) return fail(manifest.error);
+  if (manifest.layers.length > limits.maxLayers) return fail(`the image has ${manifest.layers.length} layers, more than the ${limits.maxLayers} the guard unpacks`);
+  const configBlob = await blobs.blob(manifest.config, MAX_CONFIG_BYTES, `the config of ${shown}`);
+  if (!configBlob.ok) return configBlob;
+  const config = imageConfig(configBlob.body);
+  if ("error" in config) return fail(config.error);
+  if (!chosen) {
+    if (config.platform && !platformMatches(config.platform, wanted)) return fail(`the image is for ${formatPlatform(config.platform)}, not ${formatPlatform(wanted)}`);
+    chosen = config.platform ?? wanted;
+  }
+  const layers = manifest.layers;
+  const diffIds = config.diffIds;
+  const budget = { remainingBytes: limits.maxRootfsBytes, remainingEntries: limits.maxEntries };
+  let rootfs;
+  let outcome;
+  try {
+    rootfs = path22.resolve(options2.rootfsDir ?? await fs14.mkdtemp(path22.join(os12.tmpdir(), "guard-image-")));
+    const prepared = await emptyFolder(rootfs);
+    outcome = prepared ? fail(prepared) : await applyLayers(rootfs);
+    if (!outcome) await prepareMountPoints(rootfs);
+  } catch (error2) {
+    outcome = fail(`cannot write the root filesystem${rootfs ? ` in ${rootfs}` : ""}: ${error2.message}`);
+  }
+  if (outcome || !rootfs) {
+    if (options2.rootfsDir === void 0 && rootfs) await fs14.rm(rootfs, { recursive: true, force: true }).catch(() => void 0);
+    return outcome ?? fail("no root filesystem");
+  }
+  return { ok: true, repository: client.display, digest: top.digest, manifestDigest, platform: formatPlatform(chosen), config: config.config, rootfs };
+  async function applyLayers(rootfs2) {
+    let download2 = limits.maxDownloadBytes;
+    for (const [index, layer] of layers.entries()) {
+      const which2 = `layer ${index + 1} of ${layers.length} (${layer.digest.slice(0, 19)}) of ${shown}`;
+      if (layer.size !== void 0 && layer.size > limits.maxLayerBytes) return fail(`layer ${index + 1} is ${layer.size} bytes, more than the ${limits.maxLayerBytes} the guard fetches`);
+      if (layer.size !== void 0 && layer.size > download2) return fail(`its layers are more than the ${limits.maxDownloadBytes} bytes the guard fetches for one image`);
+      const blob = await blobs.layer(layer, Math.min(limits.maxLayerBytes, download2), which2);
+      if (!blob.ok) return blob;
+      download2 -= (await blob.file.stat().catch(() => void 0))?.size ?? 0;
+      const applied = await applyLayer(rootfs2, blob.file, budget).finally(() => blob.file.close());
+      if (!applied.ok) return fail(`layer ${index + 1}: ${applied.error}`);
+      const diffId = diffIds[index];
+      if (diffIds.length === layers.length && diffId !== applied.diffId) return fail(`layer ${index + 1} unpacks to ${applied.diffId}, not ${diffId} as the config says`);
+    }
+    return void 0;
+  }
+}
+function imageTarget(ref, options2) {
+  const parsed = typeof ref === "string" ? parseImageRef(ref) : ref;
+  const slash = parsed.repository.indexOf("/");
+  const named = slash < 0 ? "" : parsed.repository.slice(0, slash);
+  const host = registryApiHost(named);
+  const repository = parsed.repository.slice(slash + 1);
+  const failed = (error2) => ({ ok: false, kind: "failed", host, error: error2 });
+  if (!isRegistryHost(host)) return failed(`${printable(parsed.original)} does not name a registry host`);
+  if (!REPOSITORY_NAME.test(repository)) return failed(`"${printable(repository)}" is not a valid repository name (in ${printable(parsed.original)})`);
+  if (parsed.digest !== void 0 && !DIGEST.test(parsed.digest)) return failed(`"${printable(parsed.digest)}" is not a sha256 digest (in ${printable(parsed.original)})`);
+  if (!TAG.test(parsed.tag)) return failed(`"${printable(parsed.tag)}" is not a valid tag (in ${printable(parsed.original)})`);
+  const credential = options2.credentials?.(named) ?? options2.credentials?.(host);
+  const client = new RegistryClient({
+    host,
+    repository,
+    policy: options2.policy,
+    credential,
+    credentialHint: credential ? void 0 : 'give them in the Docker config file (auths) or a GUARD_REGISTRY_AUTH_<NAME>="<host> <user>:<password>" variable'
+  });
+  const shown = `${host}/${repository}${parsed.digest ? `@${parsed.digest}` : `:${parsed.tag}`}`;
+  return { ok: true, client, tag: parsed.tag, digest: parsed.digest, shown };
+}
+var BlobSource = class {
+  constructor(client, cacheDir) {
+    this.client = client;
+    this.cacheDir = cacheDir;
+  }
+  client;
+  cacheDir;
+  async manifest(reference, purpose) {
+    if (DIGEST.test(reference) && this.cacheDir) {
+      const cached3 = await readCached(this.cacheDir, reference, MAX_MANIFEST_BYTES2);
+      if (cached3) return { ok: true, body: cached3, digest: reference };
+    }
+    const fetched = await this.client.manifest(reference, ACCEPT, purpose, MAX_MANIFEST_BYTES2);
+    if (!fetched.ok) return fetched;
+    if (this.cacheDir) await writeCached(this.cacheDir, fetched.digest, fetched.body);
+    return fetched;
+  }
+  /** A layer blob in an open file (the caller closes it), never whole in memory. */
+  async layer(descriptor2, maxBytes, purpose) {
+    const limit = descriptor2.size !== void 0 ? Math.min(descriptor2.size, maxBytes) : maxBytes;
+    if (this.cacheDir) {
+      const cached3 = await fs14.open(cachePath(this.cacheDir, descriptor2.digest), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK).catch(() => void 0);
+      if (cached3) {
+        const stat2 = await cached3.stat().catch(() => void 0);
+        if (stat2?.isFile() && stat2.size <= limit && await hashFile(cached3).catch(() => "") === descriptor2.digest) return { ok: true, file: cached3 };
+        await cached3.close();
+      }
+    }
+    const { file, temp } = await blobFile(this.cacheDir, descriptor2.digest);
+    const fetched = await this.client.blobToFile(descriptor2.digest, limit, purpose, file).catch((error2) => ({ ok: false, kind: "failed", host: this.client.host, error: `${purpose}: ${error2.message}` }));
+    const failure3 = !fetched.ok ? fetched : descriptor2.size !== void 0 && fetched.size !== descriptor2.size ? { ok: false, kind: "failed", host: this.client.host, error: `${purpose} is ${fetched.size} bytes, not ${descriptor2.size} as its manifest says` } : void 0;
+    if (failure3) {
+      await file.close();
+      if (temp) await fs14.rm(temp, { force: true });
+      return failure3;
+    }
+    if (temp) await fs14.rename(temp, cachePath(this.cacheDir, descriptor2.digest)).catch(() => fs14.rm(temp, { force: true }));
+    return { ok: true, file };
+  }
+  async blob(descriptor2, maxBytes, purpose) {
+    const limit = descriptor2.size !== void 0 ? Math.min(descriptor2.size, maxBytes) : maxBytes;
+    if (this.cacheDir) {
+      const cached3 = await readCached(this.cacheDir, descriptor2.digest, limit);
+      if (cached3) return { ok: true, body: cached3 };
+    }
+    const fetched = await this.client.blob(descriptor2.digest, limit, purpose);
+    if (!fetched.ok) return fetched;
+    if (descriptor2.size !== void 0 && fetched.body.length !== descriptor2.size) {
+      return { ok: false, kind: "failed", host: this.client.host, error: `${purpose} is ${fetched.body.length} bytes, not ${descriptor2.size} as its manifest says` };
+    }
+    if (this.cacheDir) await writeCached(this.cacheDir, descriptor2.digest, fetched.body);
+    return fetched;
+  }
+};
+async function hashFile(file) {
+  const hash = createHash6("sha256");
+  const buffer = Buffer.alloc(1024 * 1024);
+  for (let position = 0; ; ) {
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) return `sha256:${hash.digest("hex")}`;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+}
+async function blobFile(cacheDir, digest) {
+  const flags = constants9.O_RDWR | constants9.O_CREAT | constants9.O_EXCL | constants9.O_NOFOLLOW;
+  if (cacheDir) {
+    const temp = `${cachePath(cacheDir, digest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const opened = await fs14.mkdir(path22.dirname(temp), { recursive: true }).then(() => fs14.open(temp, flags, 420)).catch(() => void 0);
+    if (opened) return { file: opened, temp };
+  }
+  const dir = await fs14.mkdtemp(path22.join(os12.tmpdir(), "guard-blob-"));
+  try {
+    return { file: await fs14.open(path22.join(dir, "blob"), flags, 384) };
+  } finally {
+    await fs14.rm(dir, { recursive: true, force: true });
+  }
+}
+function cachePath(cacheDir, digest) {
+  return path22.join(cacheDir, "images", "blobs", "sha256", digest.slice("sha256:".length));
+}
+async function readCached(cacheDir, digest, maxBytes) {
+  let handle;
+  try {
+    handle = await fs14.open(cachePath(cacheDir, digest), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
+    const stat2 = await handle.stat();
+    if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
+    const body = await handle.readFile();
+    return sha256Digest(body) === digest ? body : void 0;
+  } catch {
+    return void 0;
+  } finally {
+    await handle?.close();
+  }
+}
+async function writeCached(cacheDir, digest, body) {
+  const file = cachePath(cacheDir, digest);
+  try {
+    await fs14.mkdir(path22.dirname(file), { recursive: true });
+    const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    await fs14.writeFile(temp, body, { flag: "wx", mode: 420 });
+    await fs14.rename(temp, file);
+  } catch {
+  }
+}
+async function emptyFolder(dir) {
+  await fs14.mkdir(dir, { recursive: true, mode: 493 });
+  const stat2 = await fs14.lstat(dir);
+  if (!stat2.isDirectory()) return `${dir} is not a folder`;
+  if ((await fs14.readdir(dir)).length > 0) return `the root filesystem folder ${dir} is not empty`;
+  return void 0;
+}
+function parsePlatform(text) {
+  const [osName, architecture, variant, ...rest] = text.trim().split("/");
+  if (!osName || !architecture || rest.length > 0 || ![osName, architecture, variant ?? "x"].every((p2) => /^[a-z0-9._-]+$/.test(p2))) return void 0;
+  return { os: osName, architecture, ...variant ? { variant } : {} };
+}
+function formatPlatform(platform3) {
+  return [platform3.os, platform3.architecture, platform3.variant].filter(Boolean).join("/");
+}
+function normalVariant(platform3) {
+  return platform3.variant ?? (platform3.architecture === "arm64" ? "v8" : void 0);
+}
+function platformMatches(candidate, wanted) {
+  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
+  return wanted.variant === void 0 || normalVariant(candidate) === normalVariant(wanted);
+}
+function parseJson(body) {
+  try {
+    const value = JSON.parse(body.toString("utf8"));
+    return value && typeof value === "object" && !Array.isArray(value) ? value : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function isIndex(json) {
+  return typeof json.mediaType === "string" && INDEX_TYPES.includes(json.mediaType) || Array.isArray(json.manifests) && !("layers" in json);
+}
+function descriptor(value) {
+  if (!value || typeof value !== "object") return void 0;
+  const d = value;
+  if (typeof d.digest !== "string" || !DIGEST.test(d.digest)) return void 0;
+  if (d.size !== void 0 && (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)) return void 0;
+  const p2 = d.platform;
+  const platform3 = p2 && typeof p2.os === "string" && typeof p2.architecture === "string" ? { os: p2.os, architecture: p2.architecture, ...typeof p2.variant === "string" && p2.variant ? { variant: p2.variant } : {} } : void 0;
+  return { digest: d.digest, ...typeof d.mediaType === "string" ? { mediaType: d.mediaType } : {}, ...typeof d.size === "number" ? { size: d.size } : {}, ...platform3 ? { platform: platform3 } : {} };
+}
+function pickPlatform(index, wanted) {
+  const entries = (Array.isArray(index.manifests) ? index.manifests : []).map(descriptor).filter((d) => d !== void 0);
+  const images = entries.filter((d) => d.platform && (d.mediaType === void 0 || IMAGE_MANIFEST_TYPES.includes(d.mediaType)));
+  const match = images.find((d) => platformMatches(d.platform, wanted));
+  if (match) return { descriptor: match, platform: match.platform };
+  const offered = [...new Set(images.map((d) => formatPlatform(d.platform)).filter((p2) => p2 !== "unknown/unknown"))];
+  return { error: `the image has no ${formatPlatform(wanted)} variant (it has ${offered.join(", ") || "none"})` };
+}
+function imageManifest(json) {
+  if (json.schemaVersion === 1) return { error: "the manifest is Docker schema 1, which the guard does not read (push the image again with a current tool)" };
+  if (typeof json.mediaType === "string" && !IMAGE_MANIFEST_TYPES.includes(json.mediaType)) return { error: `the manifest is ${printable(json.mediaType)}, not a container image` };
+  const config = descriptor(json.config);
+  if (!config) return { error: "the manifest names no config with a sha256 digest" };
+  if (!Array.isArray(json.layers)) return { error: "the manifest lists no layers" };
+  const layers = [];
+  for (const raw of json.layers) {
+    const layer = descriptor(raw);
+    if (!layer) return { error: "a layer of the manifest has no sha256 digest" };
+    layers.push(layer);
+  }
+  return { config, layers };
+}
+function imageConfig(body) {
+  const json = parseJson(body);
+  if (!json) return { error: "the image config is not a JSON object" };
+  const c3 = json.config && typeof json.config === "object" ? json.config : {};
+  const strings2 = (value, field) => {
+    if (value === void 0 || value === null) return [];
+    if (Array.isArray(value) && value.every((v2) => typeof v2 === "string")) return value;
+    return { error: `the image config's ${field} is not a list of strings` };
+  };
+  const entrypoint = strings2(c3.Entrypoint, "Entrypoint");
+  const cmd = strings2(c3.Cmd, "Cmd");
+  const env = strings2(c3.Env, "Env");
+  for (const list2 of [entrypoint, cmd, env]) if (!Array.isArray(list2)) return list2;
+  const rootfs = json.rootfs;
+  const diffIds = Array.isArray(rootfs?.diff_ids) ? rootfs.diff_ids.filter((d) => typeof d === "string") : [];
+  const platform3 = typeof json.os === "string" && typeof json.architecture === "string" ? { os: json.os, architecture: json.architecture, ...typeof json.variant === "string" && json.variant ? { variant: json.variant } : {} } : void 0;
+  return {
+    config: {
+      entrypoint,
+      cmd,
+      env,
+      workingDir: typeof c3.WorkingDir === "string" ? c3.WorkingDir : "",
+      ...typeof c3.User === "string" && c3.User !== "" ? { user: c3.User } : {}
+    },
+    diffIds,
+    ...platform3 ? { platform: platform3 } : {}
+  };
+}
+
+// src/flags/help-cache.ts
+import { createHash as createHash7 } from "node:crypto";
+import { promises as fs15 } from "node:fs";
+import path23 from "node:path";
+var MAX_ENTRY_BYTES = 1024 * 1024;
+var HelpCache = class {
+  constructor(dir) {
+    this.dir = dir;
+  }
+  dir;
+  static key(parts) {
+    return createHash7("sha256").update(JSON.stringify([2, parts.digest, parts.platform, parts.command ?? null, argsShape(parts.args), parts.framework ?? null])).digest("hex");
+  }
+  async get(key) {
+    const file = this.file(key);
+    if (!file) return void 0;
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES);
+    if (text === void 0) return void 0;
+    try {
+      const entry = JSON.parse(text);
+      if (entry.format !== 1 || entry.key !== key || !entry.help || typeof entry.help.text !== "string" || typeof entry.help.provenance?.image !== "string") return void 0;
+      return entry.sha256 === contentHash(entry.help) ? entry.help : void 0;
+    } catch {
+      return void 0;
+    }
+  }
+  async put(key, help) {
+    const file = this.file(key);
+    if (!file) return;
+    await fs15.mkdir(path23.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    const entry = { format: 1, key, sha256: contentHash(help), help };
+    await fs15.writeFile(temporary, JSON.stringify(entry));
+    await fs15.rename(temporary, file);
+  }
+  file(key) {
+    return this.dir ? path23.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+  }
+};
+function argsShape(args) {
+  if (!args) return null;
+  return args.map((arg) => {
+    const plain = /^(--[A-Za-z0-9][A-Za-z0-9._-]*=)[^\s;&|`$()<>'"\\]*$/.exec(arg);
+    return plain ? plain[1] : arg;
+  });
+}
+function contentHash(help) {
+  return createHash7("sha256").update(JSON.stringify(help)).digest("hex");
+}
+var TagCache = class {
+  constructor(dir) {
+    this.dir = dir;
+  }
+  dir;
+  async get(image) {
+    const file = this.file(image);
+    if (!file) return void 0;
+    const text = await readCacheFile(file, 4096);
+    try {
+      const entry = text === void 0 ? void 0 : JSON.parse(text);
+      return entry?.image === image && typeof entry.digest === "string" && /^sha256:[0-9a-f]{64}$/.test(entry.digest) ? entry.digest : void 0;
+    } catch {
+      return void 0;
+    }
+  }
+  async put(image, digest) {
+    const file = this.file(image);
+    if (!file) return;
+    await fs15.mkdir(path23.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await fs15.writeFile(temporary, JSON.stringify({ image, digest }));
+    await fs15.rename(temporary, file);
+  }
+  file(image) {
+    return this.dir ? path23.join(this.dir, `${createHash7("sha256").update(image).digest("hex")}.json`) : void 0;
+  }
+};
+
+// src/flags/capture-image.ts
+var DEFAULT_PLATFORM = "linux/amd64";
+var DEFAULT_CAPTURE_LIMIT = 20;
+var IMAGE_TIMEOUT_MS = 5 * 6e4;
+var RUN_TIMEOUT_MS = 20 * 6e4;
+var RegistryCapturer = class {
+  constructor(settings) {
+    this.settings = settings;
+    this.help = new HelpCache(settings.cacheDir ? path24.join(settings.cacheDir, "help") : void 0);
+    this.tags = new TagCache(settings.cacheDir ? path24.join(settings.cacheDir, "image-tags") : void 0);
+    this.deadline = settings.deadline ?? Date.now() + RUN_TIMEOUT_MS;
+  }
+  settings;
+  help;
+  tags;
+  /** Pulls and sandboxed runs at a time: each unpacks an image and starts a program. */
+  limit = pLimit(2);
+  /** Images this run asked registries about: a pull request naming hundreds of tags costs at most captureLimit of them. */
+  asked = /* @__PURE__ */ new Set();
+  resolved = /* @__PURE__ */ new Map();
+  deadline;
+  /**
+   * Where a tag points now. Asked for images whose help the base records (a moved tag), which the
+   * base bounds: not counted against captureLimit, which bounds what the change itself names.
+   */
+  currentDigest(image) {
+    return this.resolve(image, false);
+  }
+  async resolve(image, counted) {
+    if (image.digest) return { ok: true, value: image.digest };
+    const key = formatImage(image);
+    if (this.settings.offline) {
+      const known = await this.tags.get(key);
+      return known ? { ok: true, value: known } : { ok: false, reason: "offline, and no earlier run asked its registry where the tag points", unreachable: true };
+    }
+    if (counted && !this.resolved.has(key)) {
+      const refused = this.admit(image);
+      if (refused) return refused;
+    }
+    return memoized(this.resolved, key, async () => {
+      const resolved = await resolveImage(image, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache() });
+      if (!resolved.ok) return failure(resolved);
+      await this.tags.put(key, resolved.digest);
+      return { ok: true, value: resolved.digest };
+    });
+  }
+  /**
+   * Whether this run may still ask a registry about `image`: each distinct image counts once, up to
+   * captureLimit. Past it the image is not verified, and the report says why (never a silent pass,
+   * never hundreds of pulls for one pull request). Counted as could-not-check: the guard's limit,
+   * not a defect of the change.
+   */
+  admit(image) {
+    const key = `${image.repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`;
+    const limit = this.settings.captureLimit ?? DEFAULT_CAPTURE_LIMIT;
+    if (this.asked.has(key)) return void 0;
+    if (this.asked.size >= limit) {
+      return { ok: false, reason: `not taken from its registry: this run already took ${limit} images from registries, its limit (flags.captureLimit in .guard.yaml raises it, or record the help with guard flags capture)`, unreachable: true };
+    }
+    this.asked.add(key);
+    return void 0;
+  }
+  async capture(image, container) {
+    if (!detectSandbox()) return { ok: false, reason: "there is no sandbox to run the image's binary in (install bubblewrap: apt-get install bubblewrap; or run Docker or Podman)", unreachable: true };
+    const platform3 = this.settings.platform ?? DEFAULT_PLATFORM;
+    const digest = await this.resolve(image, true);
+    if (!digest.ok) return digest;
+    const key = HelpCache.key({ digest: digest.value, platform: platform3, command: container.command, args: container.args, framework: this.settings.frameworkOf?.(image) });
+    const cached3 = await this.help.get(key);
+    if (cached3) return { ok: true, value: cached3 };
+    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest.value})`, unreachable: true };
+    const refused = this.admit(image);
+    if (refused) return refused;
+    return this.limit(() => this.pullAndRun(image, digest.value, platform3, key, container));
+  }
+  async pullAndRun(image, digest, platform3, key, container) {
+    const rootfsDir = await fs16.mkdtemp(path24.join(os13.tmpdir(), "guard-image-"));
+    try {
+      const pulled2 = await pullImage({ ...image, digest }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
+      if (!pulled2.ok) return failure(pulled2);
+      const captured = await this.run(image, pulled2, container);
+      if (captured.ok) await this.help.put(key, captured.value);
+      return captured;
+    } finally {
+      await fs16.rm(rootfsDir, { recursive: true, force: true });
+    }
+  }
+  async run(image, pulled2, container) {
+    try {
+      const help = await captureImageHelp({
+        rootfs: pulled2.rootfs,
+        config: { Entrypoint: pulled2.config.entrypoint, Cmd: pulled2.config.cmd, Env: pulled2.config.env, WorkingDir: pulled2.config.workingDir },
+        container,
+        image: `${image.repository}@${pulled2.digest}`,
+        framework: this.settings.frameworkOf?.(image),
+        timeoutMs: this.settings.timeoutMs,
+        memoryMB: this.settings.memoryMB
+      });
+      if (!help.ok) return { ok: false, reason: help.error };
+      const command = [help.helpArgv, ...help.globalFlagsArgv ? [help.globalFlagsArgv] : []].map((argv) => argv.join(" ")).join("; ");
+      return {
+        ok: true,
+        value: {
+          text: help.text,
+          provenance: { image: formatImage(image), digest: pulled2.digest, platform: pulled2.platform, command, method: help.method, captured: (/* @__PURE__ */ new Date()).toISOString() },
+          subcommand: help.subcommand
+        }
+      };
+    } catch (error2) {
+      if (error2 instanceof GuardError) return { ok: false, reason: error2.message };
+      throw error2;
+    }
+  }
+  imageCache() {
+    return this.settings.cacheDir;
+  }
+  /**
+   * The image's registry (the caller decided it may be contacted) with its token service and blob
+   * storage. Plain http only to a registry on this machine, as container runtimes allow by default.
+   */
+  policy(image) {
+    const host = registryOf(image);
+    const registry = registryAllowList([host]);
+    const extra = this.settings.isAllowedUrl;
+    return { isAllowedUrl: (url) => registry(url) || (extra?.(url) ?? false), deadline: Math.min(this.deadline, Date.now() + (this.settings.imageTimeoutMs ?? IMAGE_TIMEOUT_MS)), allowPlainHttp: isLoopbackHost(host) };
+  }
+};
+function failure(fetched) {
+  return { ok: false, reason: fetched.error, unreachable: fetched.kind === "unreachable" };
+}
+function isLoopbackHost(host) {
+  const name = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "").toLowerCase();
+  return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+var REGISTRY_COMPANIONS = {
+  "docker.io": ["registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com"],
+  "ghcr.io": ["pkg-containers.githubusercontent.com"],
+  "quay.io": ["cdn.quay.io", "cdn01.quay.io", "cdn02.quay.io", "cdn03.quay.io"],
+  "registry.k8s.io": ["*.pkg.dev", "*.amazonaws.com"],
+  "gcr.io": ["storage.googleapis.com"]
+};
+function registryAllowList(registries) {
+  const exact = /* @__PURE__ */ new Set();
+  const patterns = [];
+  for (const registry of registries) {
+    const host = canonicalRegistry(registry);
+    exact.add(host);
+    if (host === "docker.io") exact.add(registryApiHost(host));
+    patterns.push(...REGISTRY_COMPANIONS[host] ?? []);
+  }
+  const matchers = patterns.map((pattern) => (0, import_picomatch3.default)(pattern, { nocase: true }));
+  return (url) => {
+    let host;
+    try {
+      host = new URL(url).host.toLowerCase();
+    } catch {
+      return false;
+    }
+    return exact.has(host) || matchers.some((match) => match(host));
+  };
+}
+
+// src/registry/credentials.ts
+import { promises as fs17 } from "node:fs";
+import os14 from "node:os";
+import path25 from "node:path";
+var ENV_PREFIX = "GUARD_REGISTRY_AUTH_";
+var MAX_CONFIG_BYTES2 = 1024 * 1024;
+async function loadCredentials(sources = {}) {
+  const env = sources.env ?? process.env;
+  const warnings = [];
+  const byHost = /* @__PURE__ */ new Map();
+  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path25.join(env.HOME || os14.homedir(), ".docker"));
+  const configFile = path25.join(configDir, "config.json");
+  for (const [host, credential] of await readDockerConfig(configFile, warnings)) byHost.set(host, credential);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === void 0) continue;
+    const parsed = parseEnvCredential(value);
+    if (!parsed) {
+      warnings.push(`${name} is not "<host> <user>:<password>"; it is ignored`);
+      continue;
+    }
+    byHost.set(parsed.host, { username: parsed.username, password: parsed.password, source: `the environment variable ${name}` });
+  }
+  return { lookup: (host) => byHost.get(canonicalHost(host)), warnings };
+}
+function canonicalHost(host) {
+  return canonicalRegistry(host);
+}
+function parseEnvCredential(value) {
+  const match = /^\s*(\S+)\s+([^:\s]+):(.+?)\s*$/.exec(value);
+  if (!match) return void 0;
+  const host = configKeyHost(match[1]);
+  return host ? { host, username: match[2], password: match[3] } : void 0;
+}
+function configKeyHost(key) {
+  const withoutScheme = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  const host = withoutScheme.split("/")[0] ?? "";
+  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(host)) return void 0;
+  return canonicalHost(host);
+}
+async function readDockerConfig(file, warnings) {
+  const found = /* @__PURE__ */ new Map();
+  const text = await readSmallFile(file);
+  if (text === void 0) return found;
+  let config;
+  try {
+    config = JSON.parse(text);
+  } catch {
+    warnings.push(`${file} is not JSON; no registry credentials were read from it`);
+    return found;
+  }
+  if (config.credsStore || config.credHelpers) warnings.push(`${file} names credential helpers; the guard does not run them (use auths entries or ${ENV_PREFIX}* variables)`);
+  const auths = config.auths && typeof config.auths === "object" ? config.auths : {};
+  for (const [key, entry] of Object.entries(auths)) {
+    const host = configKeyHost(key);
+    if (!host || !entry || typeof entry !== "object") continue;
+    const credential = { source: `${file} (auths["${key.replace(/[^\x20-\x7e]/g, "?")}"])` };
+    if (typeof entry.auth === "string" && entry.auth !== "") {
+      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      if (colon > 0) {
+        credential.username = decoded.slice(0, colon);
+        credential.password = decoded.slice(colon + 1);
+      } else {
+        warnings.push(`the auth of ${host} in ${file} is not base64 of user:password; it is ignored`);
+      }
+    } else if (typeof entry.username === "string" && typeof entry.password === "string") {
+      credential.username = entry.username;
+      credential.password = entry.password;
+    }
+    if (typeof entry.identitytoken === "string" && entry.identitytoken !== "") credential.identityToken = entry.identitytoken;
+    if (credential.password !== void 0 || credential.identityToken !== void 0) found.set(host, credential);
+  }
+  return found;
+}
+async function readSmallFile(file) {
+  const handle = await fs17.open(file, "r").catch(() => void 0);
+  if (!handle) return void 0;
+  try {
+    const stat2 = await handle.stat();
+    if (!stat2.isFile() || stat2.size > MAX_CONFIG_BYTES2) return void 0;
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+// src/flux/discover.ts
+import path26 from "node:path";
+import { createHash as createHash8 } from "node:crypto";
+var MAX_MANIFEST_BYTES3 = 5 * 1024 * 1024;
 function isYamlPath(file) {
   return /\.ya?ml$/i.test(file);
 }
@@ -57567,7 +60678,7 @@ function isChartSource(file, chartDirs) {
 }
 async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map()) {
   const files = await snapshot.listFiles();
-  const chartDirs = files.filter((f2) => path19.posix.basename(f2) === "Chart.yaml").map((f2) => path19.posix.dirname(f2));
+  const chartDirs = files.filter((f2) => path26.posix.basename(f2) === "Chart.yaml").map((f2) => path26.posix.dirname(f2));
   const manifestFiles = files.filter((f2) => isYamlPath(f2) && !isChartSource(f2, chartDirs) && !f2.startsWith(".guard/") && f2 !== ".guard.yaml" && !f2.startsWith(".github/") && !f2.startsWith(".forgejo/") && !f2.startsWith(".gitea/"));
   const contents = await snapshot.readFiles(manifestFiles);
   const objects = [];
@@ -57575,8 +60686,8 @@ async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map())
   for (const file of manifestFiles) {
     const data = contents.get(file);
     if (!data) continue;
-    if (data.length > MAX_MANIFEST_BYTES) {
-      problems.push({ location: { path: file, line: 1 }, message: `file is larger than ${MAX_MANIFEST_BYTES} bytes; not read` });
+    if (data.length > MAX_MANIFEST_BYTES3) {
+      problems.push({ location: { path: file, line: 1 }, message: `file is larger than ${MAX_MANIFEST_BYTES3} bytes; not read` });
       continue;
     }
     const text = decodeUtf8(data);
@@ -57584,7 +60695,7 @@ async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map())
       problems.push({ location: { path: file, line: 1 }, message: "file is not valid UTF-8; not read" });
       continue;
     }
-    const cacheKey3 = `${file}\0${createHash4("sha1").update(data).digest("hex")}`;
+    const cacheKey3 = `${file}\0${createHash8("sha1").update(data).digest("hex")}`;
     let parsed = parseCache.get(cacheKey3);
     if (!parsed) parseCache.set(cacheKey3, parsed = parseYamlFile(text, file));
     problems.push(...parsed.problems);
@@ -57612,10 +60723,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path48) {
-  const prefix = jsonPointer(path48);
+function subDocument(document, path60) {
+  const prefix = jsonPointer(path60);
   let value = document.value;
-  for (const key of path48) value = value?.[key];
+  for (const key of path60) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -57637,16 +60748,16 @@ function baseIdentityGate(baseRaw, context) {
 }
 
 // src/flux/kustomize-apply.ts
-import os13 from "node:os";
-import path23 from "node:path";
+import os16 from "node:os";
+import path30 from "node:path";
 
 // src/flux/catalog-units.ts
 var import_yaml6 = __toESM(require_dist(), 1);
-import path21 from "node:path";
+import path28 from "node:path";
 
 // src/flux/built-objects.ts
 var import_yaml5 = __toESM(require_dist(), 1);
-import path20 from "node:path";
+import path27 from "node:path";
 var ORIGIN_ANNOTATION = "config.kubernetes.io/origin";
 function toRepoObject(text, context) {
   let value;
@@ -57669,8 +60780,8 @@ function toRepoObject(text, context) {
   }
   const originPath = asString(origin?.path) ?? asString(origin?.configuredIn);
   const { tree, raw } = context;
-  const resolved = originPath ? path20.relative(context.sourceDir, path20.resolve(context.wrapperDir, originPath)) : void 0;
-  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path20.sep).join("/")) : void 0;
+  const resolved = originPath ? path27.relative(context.sourceDir, path27.resolve(context.wrapperDir, originPath)) : void 0;
+  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path27.sep).join("/")) : void 0;
   const unprefixed = name.slice(context.namePrefix?.length ?? 0, context.nameSuffix ? -context.nameSuffix.length : void 0);
   const source = file ? raw.objects.filter((o2) => o2.file === file && o2.kind === kind) : [];
   const written = source.find((o2) => o2.name === unprefixed || o2.name === name) ?? (source.length === 1 ? source[0] : void 0);
@@ -57718,8 +60829,8 @@ function generatorDocument(tree, kustomizationFile2, generator, builtName, value
   const files = asRecord(entries[index])?.files;
   for (const item of Array.isArray(files) ? files : []) {
     if (typeof item !== "string") continue;
-    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path20.posix.basename(item), item];
-    const source = path20.posix.normalize(path20.posix.join(path20.posix.dirname(kustomizationFile2), file));
+    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path27.posix.basename(item), item];
+    const source = path27.posix.normalize(path27.posix.join(path27.posix.dirname(kustomizationFile2), file));
     for (const dataField of ["data", "stringData"]) {
       positions.set(jsonPointer([dataField, key]), { path: source, line: 1 });
       literalBlocks.set(jsonPointer([dataField, key]), 0);
@@ -57734,7 +60845,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
   const insideFlux = (folder) => fluxFolders.some((dir) => dir === "" || folder === dir || folder.startsWith(dir + "/"));
   const units = unitFolders(tree, reached, isChartSource2).filter((folder) => !insideFlux(folder));
   const source = treeSource(tree);
-  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path21.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
+  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path28.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
   const result2 = { objects: [], consumedFiles: /* @__PURE__ */ new Set(), folders: units, findings: [] };
   for (const [index, outcome] of outcomes.entries()) {
     const folder = units[index];
@@ -57762,7 +60873,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
 function unitFolders(tree, reached, isChartSource2) {
   const candidates = [];
   for (const file of tree.files.keys()) {
-    const folder = path21.posix.dirname(file) === "." ? "" : path21.posix.dirname(file);
+    const folder = path28.posix.dirname(file) === "." ? "" : path28.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file || reached.has(file) || isChartSource2(file) || SKIPPED_PREFIXES.some((p2) => file.startsWith(p2))) continue;
     if (kindOf2(tree, file) === "Component") continue;
     candidates.push(folder);
@@ -57781,7 +60892,7 @@ function kindOf2(tree, file) {
 function patchFiles(tree) {
   const out = /* @__PURE__ */ new Set();
   for (const file of tree.files.keys()) {
-    const folder = path21.posix.dirname(file) === "." ? "" : path21.posix.dirname(file);
+    const folder = path28.posix.dirname(file) === "." ? "" : path28.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file) continue;
     let document;
     try {
@@ -57818,7 +60929,7 @@ function findDuplicates(applied, written) {
       findings.push({
         rule: "flux/duplicate-object",
         severity: "warning",
-        message: `${describe(other.object)} is applied twice in one cluster: by ${first.by} (${first.object.file}) and by ${other.by} (${other.object.file}); the two would fight over it (the guard checks the first)`,
+        message: `${describe2(other.object)} is applied twice in one cluster: by ${first.by} (${first.object.file}) and by ${other.by} (${other.object.file}); the two would fight over it (the guard checks the first)`,
         location: other.object.document.start,
         subject: subjectOf(other.object),
         related: [{ ...first.object.document.start, message: "the other copy" }]
@@ -57835,7 +60946,7 @@ function findDuplicates(applied, written) {
     findings.push({
       rule: "flux/duplicate-object",
       severity: "warning",
-      message: `${describe(object)} in ${object.file} is outside every Flux Kustomization, and ${twin.by} applies another copy from ${twin.object.file}; the applied one is what the cluster gets and what is checked (remove or rename the copy)`,
+      message: `${describe2(object)} in ${object.file} is outside every Flux Kustomization, and ${twin.by} applies another copy from ${twin.object.file}; the applied one is what the cluster gets and what is checked (remove or rename the copy)`,
       location: object.document.start,
       subject: subjectOf(object),
       related: [{ ...twin.object.document.start, message: "the applied copy" }]
@@ -57846,7 +60957,7 @@ function findDuplicates(applied, written) {
 function idOf(object) {
   return objectId(object.kind, object.namespace, object.name);
 }
-function describe(object) {
+function describe2(object) {
   return `${object.kind} ${object.namespace ?? "default"}/${object.name}`;
 }
 function subjectOf(object) {
@@ -57855,8 +60966,8 @@ function subjectOf(object) {
 }
 
 // src/flux/graph.ts
-import os12 from "node:os";
-import path22 from "node:path";
+import os15 from "node:os";
+import path29 from "node:path";
 
 // src/flux/post-build.ts
 var import_yaml7 = __toESM(require_dist(), 1);
@@ -58058,16 +61169,17 @@ function kustomizationFinding(spec, rule, severity, message, location) {
 }
 
 // src/flux/graph.ts
-var MAX_DEPTH = 12;
+var MAX_DEPTH2 = 12;
 var MAX_NODES = 4e3;
 var MAX_REBUILDS = 2;
-var buildLimit = pLimit(Math.max(8, 4 * os12.availableParallelism()));
+var buildLimit = pLimit(Math.max(8, 4 * os15.availableParallelism()));
 async function buildGraph(input) {
   const { raw, tree } = input;
   const specs = raw.objects.filter((o2) => isFluxKustomization(o2) && !input.patchFiles.has(o2.file)).map(readFluxKustomization);
   const roots = rootsOf(specs, tree);
   const rootSources = new Set(roots.filter((s3) => s3.sourceRef.kind === "GitRepository").map((s3) => `${s3.sourceRef.namespace}/${s3.sourceRef.name}`));
   input.onRootSources?.(rootSources);
+  const plan = await input.skips;
   const resolver = { ...input.resolver, identity: { ...input.resolver.identity, rootSources } };
   const nodes = /* @__PURE__ */ new Map();
   const findings = [];
@@ -58087,13 +61199,14 @@ async function buildGraph(input) {
     for (const [key, node] of nodes) if (node.root === root) nodes.delete(key);
   };
   let level = [];
-  const enqueueRoots = (list) => {
-    for (const spec of list) {
+  const enqueueRoots = (list2) => {
+    for (const spec of list2) {
       const root = rootKey(spec);
       if (nodes.has(nodeKey(root, idOfSpec(spec)))) continue;
       const node = { key: nodeKey(root, idOfSpec(spec)), id: idOfSpec(spec), spec, root, depth: 0, rebuilds: 0 };
       nodes.set(node.key, node);
-      level.push(node);
+      node.skipped = plan?.skip(spec);
+      if (!node.skipped) level.push(node);
     }
   };
   enqueueRoots(roots);
@@ -58103,7 +61216,7 @@ async function buildGraph(input) {
         level.map((node) => {
           const serial = wrapperCount++;
           const scoped = { ...raw, objects: [...appliedIn(nodes, clusterOf(node.root)), ...nearestFirst(raw.objects, node.spec.object.file)] };
-          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path22.join(resolver.artifactDir, String(serial)) }, serial));
+          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path29.join(resolver.artifactDir, String(serial)) }, serial));
         })
       );
       const lookup = lookupIn(built.flatMap((b2) => b2.objects));
@@ -58136,13 +61249,14 @@ async function buildGraph(input) {
           for (const other of nodes.values()) {
             if (other.parent === void 0 && other.root !== node.root && other.spec.object.file === applied2.object.file && other.spec.name === child.name) discardTree(other.root);
           }
-          if (node.depth + 1 > MAX_DEPTH || nodes.size >= MAX_NODES) {
-            findings.push(kustomizationFinding(child, "kustomize/not-built", "warning", `is nested deeper than ${MAX_DEPTH} Kustomizations (or the repository has more than ${MAX_NODES}); what it applies is not checked`, applied2.object.document.start));
+          if (node.depth + 1 > MAX_DEPTH2 || nodes.size >= MAX_NODES) {
+            findings.push(kustomizationFinding(child, "kustomize/not-built", "warning", `is nested deeper than ${MAX_DEPTH2} Kustomizations (or the repository has more than ${MAX_NODES}); what it applies is not checked`, applied2.object.document.start));
             continue;
           }
           const childNode = { key, id: idOfSpec(child), spec: child, root: node.root, parent: node.id, depth: node.depth + 1, rebuilds: 0 };
           nodes.set(key, childNode);
-          next.push(childNode);
+          childNode.skipped = plan?.skip(child);
+          if (!childNode.skipped) next.push(childNode);
         }
       }
       level = next.filter((n2) => nodes.get(n2.key) === n2);
@@ -58156,6 +61270,7 @@ async function buildGraph(input) {
   const secrets = [];
   const builtFolders = [];
   for (const node of nodes.values()) {
+    if (node.skipped) builtFolders.push(...node.skipped.folders);
     if (!node.result) continue;
     applied.push(...node.result.objects);
     findings.push(...node.result.findings);
@@ -58173,7 +61288,7 @@ async function buildNode(node, input, resolver, serial) {
   }
   const findings = resolved.notice ? [kustomizationFinding(spec, "kustomize/source-assembled", "notice", resolved.notice, spec.locations.path)] : [];
   const folder = [resolved.prefix, spec.path].filter((p2) => p2 !== "").join("/");
-  const wrapperDir = path22.join(input.scratchDir, "w", String(serial));
+  const wrapperDir = path29.join(input.scratchDir, "w", String(serial));
   const outcome = await buildFolder(resolved.source, folder, spec, wrapperDir, input.timeoutMs, input.cacheDir);
   if (!outcome.ok) {
     findings.push({
@@ -58248,12 +61363,12 @@ function nearestFirst(objects, file) {
 }
 function consumedFilesOf(nodes) {
   const files = /* @__PURE__ */ new Set();
-  for (const node of nodes.values()) for (const f2 of node.result?.consumed ?? []) files.add(f2);
+  for (const node of nodes.values()) for (const f2 of node.result?.consumed ?? node.skipped?.consumed ?? []) files.add(f2);
   return files;
 }
 function isAncestor(nodes, node, key) {
   let current = node;
-  for (let i2 = 0; current && i2 <= MAX_DEPTH + 1; i2++) {
+  for (let i2 = 0; current && i2 <= MAX_DEPTH2 + 1; i2++) {
     if (current.key === key) return true;
     current = current.parent ? nodes.get(nodeKey(current.root, current.parent)) : void 0;
   }
@@ -58273,7 +61388,7 @@ function rootKey(spec) {
 }
 function clusterOf(root) {
   const file = root.slice(0, root.indexOf("#"));
-  return path22.posix.dirname(file);
+  return path29.posix.dirname(file);
 }
 function nodeKey(root, id) {
   return `${root}|${id}`;
@@ -58308,15 +61423,24 @@ function withPatchPositions(objects, patchObjects, readBy) {
 }
 
 // src/flux/kustomize-apply.ts
-var unitLimit = pLimit(Math.max(2, os13.availableParallelism()));
+var unitLimit = pLimit(Math.max(2, os16.availableParallelism()));
 async function applyFluxKustomizations(snapshot, raw, context) {
+  try {
+    return await applyRevision(snapshot, raw, context);
+  } finally {
+    context.skips?.plan.withdraw(context.skips.side);
+  }
+}
+async function applyRevision(snapshot, raw, context) {
   const empty = { present: /* @__PURE__ */ new Set(), missing: /* @__PURE__ */ new Map() };
   const files = await snapshot.listFiles();
-  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path23.posix.basename(f2)));
-  if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: /* @__PURE__ */ new Set() };
-  const tree = await RevisionTree.write(snapshot, path23.join(context.scratchDir, "tree"));
+  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path30.posix.basename(f2)));
+  if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: /* @__PURE__ */ new Set(), unbuilt: { kustomizations: 0, releases: [] } };
+  const tree = await RevisionTree.write(snapshot, path30.join(context.scratchDir, "tree"));
   const patches = patchFiles(tree);
+  const skips = context.skips?.plan.offer(context.skips.side, { tree, raw, patches });
   const graph = await buildGraph({
+    ...skips ? { skips } : {},
     patchFiles: patches,
     raw,
     tree,
@@ -58325,7 +61449,7 @@ async function applyFluxKustomizations(snapshot, raw, context) {
       tree,
       inventory: raw,
       identity: { gitRepositories: context.gitRepositories, repoRoot: context.repoRoot, remoteUrls: context.remoteUrls ?? [] },
-      artifactDir: path23.join(context.scratchDir, "artifacts"),
+      artifactDir: path30.join(context.scratchDir, "artifacts"),
       ...context.base ? { base: context.base } : {}
     },
     ...context.onRootSources ? { onRootSources: context.onRootSources } : {},
@@ -58335,7 +61459,16 @@ async function applyFluxKustomizations(snapshot, raw, context) {
   });
   const reached = /* @__PURE__ */ new Set();
   const readsByNode = /* @__PURE__ */ new Map();
+  const unbuilt = { kustomizations: 0, releases: [] };
   for (const node of graph.nodes.values()) {
+    if (node.skipped) {
+      unbuilt.kustomizations += node.skipped.kustomizations;
+      const cluster = path30.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
+      unbuilt.releases.push(...node.skipped.releases.map((r) => ({ ...r, cluster })));
+      readsByNode.set(`${node.root}|${node.id}`, new Set(node.skipped.reads));
+      for (const f2 of node.skipped.reads) reached.add(f2);
+      continue;
+    }
     const reads = new Set(node.result?.reads ?? []);
     readsByNode.set(`${node.root}|${node.id}`, reads);
     const folder = node.result?.folder;
@@ -58348,11 +61481,13 @@ async function applyFluxKustomizations(snapshot, raw, context) {
     }
     for (const f2 of reads) reached.add(f2);
   }
+  const builtReleases = new Set(graph.applied.filter((a2) => a2.object.kind === "HelmRelease").map((a2) => `${a2.cluster}|${a2.object.namespace ?? "default"}/${a2.object.name}`));
+  unbuilt.releases = unbuilt.releases.filter((r) => !builtReleases.has(`${r.cluster}|${r.namespace}/${r.name}`));
   const units = await buildCatalogUnits(tree, raw, reached, graph.builtFolders, (f2) => isChartSource(f2, raw.chartDirs), context.scratchDir, context.timeoutMs, unitLimit, context.cacheDir);
   const consumed = /* @__PURE__ */ new Set([...graph.consumedFiles, ...units.consumedFiles]);
-  const readFolders = new Set([...consumed].map((f2) => path23.posix.dirname(f2)));
+  const readFolders = new Set([...consumed].map((f2) => path30.posix.dirname(f2)));
   const builtFolders = [...graph.builtFolders, ...units.folders];
-  const inKustomizeFolder = (file) => readFolders.has(path23.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
+  const inKustomizeFolder = (file) => readFolders.has(path30.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
   const written = raw.objects.filter((o2) => !consumed.has(o2.file) && !patches.has(o2.file) && (!inKustomizeFolder(o2.file) || isFluxKustomization(o2) && !consumed.has(o2.file)));
   const patchObjects = raw.objects.filter((o2) => patches.has(o2.file));
   const unitReads = (object) => object.cluster?.startsWith("kustomize:") ? tree.readsOf(object.cluster.slice("kustomize:".length)) : void 0;
@@ -58366,7 +61501,8 @@ async function applyFluxKustomizations(snapshot, raw, context) {
     findings: dedupe([...graph.findings, ...units.findings, ...duplicates.findings]),
     secrets: graph.secrets,
     substitutionSources: graph.sources,
-    rootSources: graph.rootSources
+    rootSources: graph.rootSources,
+    unbuilt
   };
 }
 function clusterObjectSet(entries) {
@@ -58402,196 +61538,524 @@ function dedupe(findings) {
   });
 }
 
-// src/flux/fingerprint.ts
-import { createHash as createHash10 } from "node:crypto";
+// src/flux/unreached.ts
+var import_yaml8 = __toESM(require_dist(), 1);
 import path31 from "node:path";
-
-// src/helm/guarded-fetch.ts
-var MAX_REDIRECTS = 5;
-function describeUrl(url) {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return "(an invalid URL)";
+var MAX_STATIC_NODES = 2e3;
+var OPAQUE_KEYS = ["generators", "transformers", "validators", "replacements", "vars", "helmCharts", "helmChartInflationGenerator", "helmGlobals", "openapi", "configurations", "crds", "namePrefix", "nameSuffix"];
+var ANY = /* @__PURE__ */ Symbol("any name");
+var UnreachedSkips = class {
+  constructor(guardFiles) {
+    this.guardFiles = guardFiles;
   }
-}
-function urlHost(url) {
-  try {
-    return new URL((url.includes("://") ? url : `oci://${url}`).replace(/^oci:/i, "https:")).host.toLowerCase();
-  } catch {
-    return "";
+  guardFiles;
+  views = {};
+  waiters = [];
+  plan;
+  offer(side, view2) {
+    this.views[side] = view2;
+    return this.ready().then(() => this.plan[side]);
   }
-}
-function hostOfUrl(url) {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "";
+  withdraw(side) {
+    if (this.views[side] === void 0) this.views[side] = null;
+    this.ready().catch(() => void 0);
   }
-}
-function refusedHost(host, purpose) {
-  return {
-    ok: false,
-    kind: "refused",
-    host,
-    error: `${purpose} is on host ${host || "(none)"}, which the base revision does not allow; the guard did not contact it (allow it with network.allowedHosts in .guard.yaml, changed at the base revision first)`
-  };
-}
-async function guardedGet(request2, policy) {
-  const rewrite = policy.rewrite ?? ((same) => same);
-  let url = rewrite(request2.url);
-  let headers = { ...request2.headers };
-  const origin = originOf(url);
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const checked = checkUrl(url, request2.purpose, policy, hop > 0 ? request2.url : void 0);
-    if (checked) return checked;
-    const host = hostOfUrl(url);
-    const remaining = policy.deadline - Date.now();
-    if (remaining <= 0) return { ok: false, kind: "unreachable", host, error: `timed out before fetching ${request2.purpose} from ${describeUrl(url)}` };
-    let response;
+  ready() {
+    if (this.plan) return Promise.resolve();
+    if (this.views.base === void 0 || this.views.head === void 0) return new Promise((resolve) => this.waiters.push(resolve));
+    const { base: base2, head } = this.views;
     try {
-      response = await fetch(url, { redirect: "manual", headers, signal: AbortSignal.timeout(remaining) });
-    } catch (error2) {
-      return { ok: false, kind: "unreachable", host, error: `cannot reach ${host} for ${request2.purpose}: ${networkReason(error2)}` };
+      this.plan = base2 && head ? planSkips(base2, head, this.guardFiles) : { base: NOTHING, head: NOTHING };
+    } catch {
+      this.plan = { base: NOTHING, head: NOTHING };
     }
-    if ([301, 302, 303, 307, 308].includes(response.status)) {
-      await response.body?.cancel().catch(() => void 0);
-      const location = response.headers.get("location");
-      if (!location) return { ok: false, kind: "failed", host, status: response.status, error: `${host} answered ${response.status} without a Location for ${request2.purpose}` };
-      let next;
-      try {
-        next = rewrite(new URL(location, url).toString());
-      } catch {
-        return { ok: false, kind: "failed", host, status: response.status, error: `${host} redirected ${request2.purpose} to an invalid URL` };
+    for (const wake of this.waiters.splice(0)) wake();
+    return Promise.resolve();
+  }
+};
+var NOTHING = { reason: "a revision has no Flux Kustomization", skip: () => void 0 };
+var StaticView = class {
+  constructor(view2, parsed = /* @__PURE__ */ new Map()) {
+    this.view = view2;
+    this.parsed = parsed;
+    const { tree, raw, patches } = view2;
+    this.objectFiles = new Set(raw.objects.map((o2) => o2.file));
+    for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)).push(object.body);
+    this.problemFiles = new Set(raw.problems.map((p2) => p2.location.path));
+    for (const file of tree.files.keys()) {
+      if (!KUSTOMIZATION_FILES2.includes(path31.posix.basename(file))) continue;
+      const folder = path31.posix.dirname(file) === "." ? "" : path31.posix.dirname(file);
+      if (tree.kustomizationFile(folder) !== file) continue;
+      this.scanKustomization(folder, file);
+    }
+    for (const file of patches) {
+      for (const doc of this.docsOf(file) ?? [void 0]) {
+        if (doc === void 0) this.opaque = true;
+        names(doc, this.patchNames);
+        for (const p2 of pathsIn(doc)) this.patchPaths.add(p2);
       }
-      if (originOf(next) !== origin) {
-        const { authorization: _dropped, Authorization: _alsoDropped, ...rest } = headers;
-        headers = rest;
+    }
+    for (const file of tree.files.keys()) if (/\.ya?ml$/i.test(file) && (tree.text(file) ?? "").includes("substituteFrom")) this.collectSubstitution(this.docsOf(file));
+    const specs = raw.objects.filter((o2) => isFluxKustomization(o2) && !patches.has(o2.file)).map(readFluxKustomization);
+    for (const spec of specs) {
+      const key = staticKey(spec);
+      if (this.nodes.has(key)) {
+        this.nodes.get(key).unreliable = true;
+        continue;
       }
-      url = next;
+      if (spec.namePrefix || spec.nameSuffix) this.opaque = true;
+      for (const patch of spec.patches) this.collectPatch(patch, "");
+      this.nodes.set(key, { key, spec, ownReads: this.ownReadsOf(spec), children: /* @__PURE__ */ new Set(), parents: /* @__PURE__ */ new Set(), unreliable: false });
+    }
+    const byFile = /* @__PURE__ */ new Map();
+    for (const node of this.nodes.values()) byFile.set(node.spec.object.file, [...byFile.get(node.spec.object.file) ?? [], node]);
+    for (const node of this.nodes.values()) {
+      const spec = node.spec;
+      if (!tree.isDir(spec.path) || spec.object.body.spec === void 0 || /\$\{|\$[A-Za-z_]/.test(JSON.stringify(spec.object.body.spec))) node.unreliable = true;
+      if (spec.sourceRef.kind !== "GitRepository") node.unreliable = true;
+      const rewrites = spec.patches.some((p2) => rewritesKustomizations(p2)) || [...node.ownReads].some((f2) => this.rewritingFiles.has(f2));
+      for (const file of node.ownReads) {
+        this.reads.add(file);
+        for (const child of byFile.get(file) ?? []) {
+          node.children.add(child.key);
+          child.parents.add(node.key);
+          if (rewrites) child.unreliable = true;
+        }
+        if (this.unreliableFiles.has(file)) node.unreliable = true;
+      }
+      this.reads.add(spec.object.file);
+    }
+    const rootSources = new Set([...this.nodes.values()].filter((n2) => [...n2.parents].every((p2) => p2 === n2.key)).map((n2) => sourceOf(n2.spec)));
+    for (const node of this.nodes.values()) if (!rootSources.has(sourceOf(node.spec))) node.unreliable = true;
+  }
+  view;
+  parsed;
+  nodes = /* @__PURE__ */ new Map();
+  docs = /* @__PURE__ */ new Map();
+  /** Generator names by the file they read. */
+  generated = /* @__PURE__ */ new Map();
+  /** Something in this revision renames objects or runs kustomize features the static view cannot follow. */
+  opaque = false;
+  patchNames = /* @__PURE__ */ new Set();
+  /** Path-like strings of patches (a component may set a release's chart path or valuesFiles). */
+  patchPaths = /* @__PURE__ */ new Set();
+  substituteNames = /* @__PURE__ */ new Set();
+  reads = /* @__PURE__ */ new Set();
+  objectFiles;
+  /** Objects discovery read from each file (already parsed, Lists expanded). */
+  objectsByFile = /* @__PURE__ */ new Map();
+  problemFiles;
+  /** Kustomization files that use features the static view cannot follow, or name what is not in the revision. */
+  unreliableFiles = /* @__PURE__ */ new Set();
+  /** Kustomization files whose patches could rewrite a Kustomization's path, components or source. */
+  rewritingFiles = /* @__PURE__ */ new Set();
+  scanKustomization(folder, file) {
+    const docs = this.docsOf(file);
+    const document = asRecord(docs?.[0]);
+    if (!document || docs.length !== 1) {
+      this.unreliableFiles.add(file);
+      return;
+    }
+    if (OPAQUE_KEYS.some((key) => key in document)) {
+      this.unreliableFiles.add(file);
+      this.opaque = true;
+    }
+    for (const key of ["resources", "components", "bases"]) {
+      for (const entry of Array.isArray(document[key]) ? document[key] : []) {
+        const target = typeof entry === "string" ? this.view.tree.resolve(folder, entry) : void 0;
+        if (target === void 0 || !(this.view.tree.files.has(target) || this.view.tree.isDir(target))) this.unreliableFiles.add(file);
+      }
+    }
+    for (const key of ["configMapGenerator", "secretGenerator"]) {
+      for (const entry of Array.isArray(document[key]) ? document[key] : []) {
+        const generator = asRecord(entry);
+        const name = asString(generator?.name);
+        if (!generator || !name) {
+          this.unreliableFiles.add(file);
+          continue;
+        }
+        for (const list2 of [generator.files, generator.envs, [generator.env]]) {
+          for (const item of Array.isArray(list2) ? list2 : []) {
+            if (typeof item !== "string") continue;
+            const target = this.view.tree.resolve(folder, item.includes("=") ? item.slice(item.indexOf("=") + 1) : item);
+            if (target !== void 0) (this.generated.get(target) ?? this.generated.set(target, /* @__PURE__ */ new Set()).get(target)).add(name);
+          }
+        }
+      }
+    }
+    const patches = [
+      ...Array.isArray(document.patches) ? document.patches : [],
+      ...Array.isArray(document.patchesJson6902) ? document.patchesJson6902 : [],
+      ...Array.isArray(document.patchesStrategicMerge) ? document.patchesStrategicMerge.map((p2) => typeof p2 === "string" && !p2.includes("\n") ? { path: p2 } : { patch: p2 }) : []
+    ];
+    for (const patch of patches) if (this.collectPatch(patch, folder)) this.rewritingFiles.add(file);
+  }
+  /** Names a patch mentions; true when it could rewrite a Kustomization's path, components or source. */
+  collectPatch(patch, folder) {
+    const entry = asRecord(patch);
+    if (!entry) return true;
+    const file = asString(entry.path);
+    const docs = typeof entry.patch === "string" ? parseDocs(entry.patch) : file !== void 0 ? this.docsOfTarget(folder, file) : void 0;
+    if (!docs) {
+      this.opaque = true;
+      return true;
+    }
+    for (const doc of docs) {
+      names(doc, this.patchNames);
+      for (const p2 of pathsIn(doc)) this.patchPaths.add(p2);
+    }
+    if (JSON.stringify(docs).includes("metadata/name") || JSON.stringify(docs).includes("$patch")) this.opaque = true;
+    return rewritesKustomizations(entry, docs);
+  }
+  docsOfTarget(folder, file) {
+    const target = this.view.tree.resolve(folder, file);
+    return target === void 0 ? void 0 : this.docsOf(target);
+  }
+  collectSubstitution(docs, depth = 0) {
+    if (!docs || depth > 3) {
+      this.substituteNames = ANY;
+      return;
+    }
+    const visit2 = (value, inside2, level) => {
+      if (level > 64) return;
+      if (typeof value === "string") {
+        if (inside2) this.addSubstitute(value);
+        else if (value.includes("substituteFrom")) this.collectSubstitution(parseDocs(value), depth + 1);
+      } else if (Array.isArray(value)) value.forEach((v2) => visit2(v2, inside2, level + 1));
+      else if (value !== null && typeof value === "object") {
+        for (const [key, v2] of Object.entries(value)) visit2(v2, inside2 || key === "substituteFrom", level + 1);
+      }
+    };
+    docs.forEach((d) => visit2(d, false, 0));
+  }
+  addSubstitute(name) {
+    if (this.substituteNames !== ANY) this.substituteNames.add(name);
+  }
+  docsOf(file) {
+    if (this.docs.has(file)) return this.docs.get(file);
+    const digest = this.view.tree.files.get(file);
+    let docs;
+    if (digest !== void 0 && this.parsed.has(digest)) docs = this.parsed.get(digest);
+    else {
+      const text = this.view.tree.text(file);
+      docs = text === void 0 ? void 0 : parseDocs(text);
+      if (digest !== void 0) this.parsed.set(digest, docs);
+    }
+    this.docs.set(file, docs);
+    return docs;
+  }
+  ownReadsOf(spec) {
+    const { tree } = this.view;
+    const reads = new Set(tree.isDir(spec.path) ? tree.readsOf(spec.path) : []);
+    for (const component of spec.components) {
+      const target = tree.resolve(spec.path, component);
+      if (target !== void 0) for (const f2 of tree.readsOf(target)) reads.add(f2);
+    }
+    return reads;
+  }
+  /** The node and everything below it, by key. */
+  subtree(key) {
+    const out = [];
+    const seen = /* @__PURE__ */ new Set();
+    const walk2 = [key];
+    while (walk2.length > 0) {
+      const next = walk2.pop();
+      const node = this.nodes.get(next);
+      if (!node || seen.has(next)) continue;
+      seen.add(next);
+      out.push(node);
+      walk2.push(...node.children);
+    }
+    return out;
+  }
+  ancestors(key) {
+    const out = [];
+    const seen = /* @__PURE__ */ new Set([key]);
+    const walk2 = [...this.nodes.get(key)?.parents ?? []];
+    while (walk2.length > 0) {
+      const next = walk2.pop();
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const node = this.nodes.get(next);
+      if (!node) continue;
+      out.push(node);
+      walk2.push(...node.parents);
+    }
+    return out;
+  }
+  /** Objects of a file, as written, that are HelmReleases or Flux Kustomizations. */
+  fluxDocs(file, kinds) {
+    return this.objectsOf(file).filter((d) => kinds.includes(asString(d.kind) ?? ""));
+  }
+  discovered(file) {
+    return !isChartSource(file, this.view.raw.chartDirs) && file !== ".guard.yaml" && !/^\.(guard|github|forgejo|gitea)\//.test(file);
+  }
+  /** The objects of a file: as discovery read them, or parsed here for a file discovery does not read. */
+  objectsOf(file) {
+    const known = this.objectsByFile.get(file);
+    if (known) return known;
+    const records = (this.docsOf(file) ?? []).map(asRecord).filter((d) => d !== void 0);
+    return records.flatMap((d) => asString(d.kind)?.endsWith("List") && Array.isArray(d.items) ? d.items.map(asRecord).filter((i2) => i2 !== void 0) : [d]);
+  }
+  /** metadata.name of every object written in the file and of every generator that reads it. */
+  producedBy(file) {
+    const out = new Set(this.generated.get(file) ?? []);
+    if (!/\.ya?ml$/i.test(file) && !this.reads.has(file)) return out;
+    if (this.problemFiles.has(file)) return ANY;
+    if (/\.ya?ml$/i.test(file) && !this.objectsByFile.has(file) && this.discovered(file)) return out;
+    if (!this.objectsByFile.has(file) && !this.docsOf(file)) return this.generated.has(file) && !/\.(ya?ml|json)$/i.test(file) ? out : ANY;
+    for (const object of this.objectsOf(file)) {
+      const name = asString(asRecord(object.metadata)?.name);
+      if (name) out.add(name);
+    }
+    return out;
+  }
+};
+function planSkips(baseView, headView, guardFiles) {
+  const changed = /* @__PURE__ */ new Set();
+  for (const [file, digest] of baseView.tree.files) if (headView.tree.files.get(file) !== digest) changed.add(file);
+  for (const file of headView.tree.files.keys()) if (!baseView.tree.files.has(file)) changed.add(file);
+  const parsed = /* @__PURE__ */ new Map();
+  const views = { base: new StaticView(baseView, parsed), head: new StaticView(headView, parsed) };
+  if (changed.size === 0) {
+    const all = (view2) => ({ skip: (spec) => skipped(view2, [staticKey(spec)], spec) });
+    return { base: all(views.base), head: all(views.head) };
+  }
+  const nothing = (reason) => ({ base: { reason, skip: () => void 0 }, head: { reason, skip: () => void 0 } });
+  const both2 = [views.base, views.head];
+  if (both2.some((v2) => v2.nodes.size > MAX_STATIC_NODES)) return nothing(`more than ${MAX_STATIC_NODES} Flux Kustomizations`);
+  if (both2.some((v2) => v2.opaque)) return nothing("the repository renames objects or uses kustomize features the guard cannot follow without building");
+  const substitution = union(both2.map((v2) => v2.substituteNames));
+  const produced = union([...changed].flatMap((file) => both2.map((v2) => v2.view.tree.files.has(file) ? v2.producedBy(file) : /* @__PURE__ */ new Set())));
+  for (const file of changed) {
+    if (guardFiles.files.includes(file) || guardFiles.dirs.some((dir) => file.startsWith(dir.replace(/\/$/, "") + "/"))) return nothing(`${file} is the guard's policy`);
+    if (KUSTOMIZATION_FILES2.includes(path31.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
+    if (both2.some((v2) => v2.view.raw.chartDirs.some((dir) => dir === "" || dir === "." || file.startsWith(dir + "/")))) return nothing(`${file} is in a chart`);
+    if (both2.some((v2) => v2.view.tree.files.has(file) && v2.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/")))) return nothing(`${file} defines a Flux Kustomization`);
+  }
+  if (produced === ANY || intersects(produced, substitution)) return nothing("a changed file makes an object that postBuild substitutes from");
+  const named = new Set(both2.flatMap((v2) => [...v2.patchPaths, ...v2.view.raw.objects.filter((o2) => o2.kind === "HelmRelease" || o2.kind === "HelmChart").flatMap((o2) => pathsIn(o2.body))]));
+  for (const file of changed) {
+    for (let dir = file; ; dir = path31.posix.dirname(dir)) {
+      if (named.has(dir === "." ? "" : dir)) return nothing(`${file} is named by path in an object (a chart or values file)`);
+      if (dir === "." || dir === "") break;
+    }
+  }
+  const built = /* @__PURE__ */ new Set();
+  for (const view2 of both2) {
+    for (const node of view2.nodes.values()) {
+      if (built.has(node.key)) continue;
+      const subtree = view2.subtree(node.key);
+      const files = new Set(subtree.flatMap((n2) => [...n2.ownReads, n2.spec.object.file]));
+      const reached = subtree.some((n2) => n2.unreliable) || [...files].some((f2) => changed.has(f2)) || view2.ancestors(node.key).some((a2) => a2.unreliable || changed.has(a2.spec.object.file) || [...a2.ownReads].some((f2) => changed.has(f2)));
+      if (reached || dependsOnChange(view2, files, produced, changed, both2)) built.add(node.key);
+    }
+  }
+  if (built.size > 0 && substitution === ANY) return nothing("a postBuild substitution source could not be read without building");
+  for (let round = 0; round <= MAX_STATIC_NODES; round++) {
+    let grew = false;
+    const needed = new Set(built.size === 0 || substitution === ANY ? [] : substitution);
+    for (const view2 of both2) for (const file of changed) for (const doc of view2.view.tree.files.has(file) ? view2.docsOf(file) ?? [] : []) names(doc, needed);
+    for (const view2 of both2) {
+      for (const key of [...built]) for (const ancestor of view2.ancestors(key)) if (!built.has(ancestor.key)) built.add(ancestor.key), grew = true;
+      if (built.size > 0) for (const name of view2.patchNames) needed.add(name);
+      for (const key of built) {
+        const node = view2.nodes.get(key);
+        if (!node) continue;
+        for (const file of [...node.ownReads, node.spec.object.file]) for (const doc of view2.objectsOf(file)) names(doc, needed);
+      }
+    }
+    for (const view2 of both2) {
+      for (const node of view2.nodes.values()) {
+        if (built.has(node.key)) continue;
+        const makes = view2.subtree(node.key).flatMap((n2) => [...n2.ownReads]).map((f2) => view2.producedBy(f2));
+        if (makes.some((m2) => m2 === ANY || intersects(m2, needed))) built.add(node.key), grew = true;
+      }
+    }
+    if (!grew) break;
+  }
+  const plan = (view2) => ({
+    skip: (spec) => {
+      const keys = [staticKey(spec)];
+      if (keys.some((k2) => built.has(k2) || !view2.nodes.has(k2))) return void 0;
+      return skipped(view2, keys, spec);
+    }
+  });
+  return { base: plan(views.base), head: plan(views.head) };
+}
+function dependsOnChange(view2, files, produced, changed, both2) {
+  const releaseFiles = [...files].filter((f2) => view2.fluxDocs(f2, ["HelmRelease"]).length > 0);
+  const folders = releaseFiles.map((f2) => path31.posix.dirname(f2));
+  if ([...changed].some((c3) => folders.some((dir) => dir === "." || c3.startsWith(dir + "/")))) return true;
+  const dependencies = /* @__PURE__ */ new Set([...view2.patchNames]);
+  for (const file of releaseFiles) for (const doc of view2.fluxDocs(file, ["HelmRelease"])) names(doc, dependencies);
+  closeOver(dependencies, both2);
+  return intersects(produced, dependencies);
+}
+function closeOver(names_, views) {
+  for (let round = 0; round < 8; round++) {
+    const before = names_.size;
+    for (const view2 of views) for (const object of view2.view.raw.objects) if (names_.has(object.name)) names(object.body, names_);
+    if (names_.size === before) return;
+  }
+}
+function skipped(view2, keys, applied) {
+  const nodes = keys.flatMap((k2) => view2.subtree(k2));
+  if (nodes.length === 0) return void 0;
+  const { raw, patches } = view2.view;
+  const reads = /* @__PURE__ */ new Set();
+  const folders = /* @__PURE__ */ new Set();
+  const releases = /* @__PURE__ */ new Map();
+  for (const node of nodes) {
+    const spec = node.key === keys[0] ? applied : node.spec;
+    folders.add(spec.path);
+    const namespaceOf = kustomizeNamespace(view2, spec.path);
+    for (const file of node.ownReads) {
+      reads.add(file);
+      for (const object of raw.objects) {
+        if (object.file !== file || patches.has(file) || object.kind !== "HelmRelease" || !object.apiVersion.startsWith("helm.toolkit.fluxcd.io/")) continue;
+        const namespace = spec.targetNamespace ?? namespaceOf ?? object.namespace ?? "default";
+        const name = `${spec.namePrefix ?? ""}${object.name}${spec.nameSuffix ?? ""}`;
+        if (!releases.has(`${namespace}/${name}`)) releases.set(`${namespace}/${name}`, { namespace, name, file });
+      }
+    }
+  }
+  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path31.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
+  return { reads: [...reads], consumed, folders: [...folders], kustomizations: nodes.length, releases: [...releases.values()] };
+}
+function kustomizeNamespace(view2, folder) {
+  const file = view2.view.tree.kustomizationFile(folder);
+  return file ? asString(asRecord(view2.docsOf(file)?.[0])?.namespace) : void 0;
+}
+function staticKey(spec) {
+  return `${spec.object.file}#${spec.name}`;
+}
+function sourceOf(spec) {
+  return `${spec.sourceRef.kind}/${spec.sourceRef.namespace}/${spec.sourceRef.name}`;
+}
+function rewritesKustomizations(patch, parsed) {
+  const entry = asRecord(patch);
+  if (!entry) return true;
+  const targetKind = asString(asRecord(entry.target)?.kind);
+  const docs = parsed ?? (typeof entry.patch === "string" ? parseDocs(entry.patch) : void 0);
+  if (!docs) return true;
+  const plainOther = (kind) => kind !== void 0 && /^[A-Za-z0-9]+$/.test(kind) && kind !== "Kustomization";
+  if (plainOther(targetKind)) return false;
+  for (const doc of docs) {
+    if (Array.isArray(doc)) {
+      for (const op of doc) {
+        const record3 = asRecord(op);
+        for (const pointer2 of [asString(record3?.path), asString(record3?.from)]) {
+          if (pointer2 !== void 0 && /^(|\/|\/spec|\/spec\/(path|components|sourceRef)(\/.*)?)$/.test(pointer2)) return true;
+        }
+      }
       continue;
     }
-    if (response.status >= 400) {
-      await response.body?.cancel().catch(() => void 0);
-      const unreachable = response.status >= 500 || response.status === 429 || response.status === 408;
-      return { ok: false, kind: unreachable ? "unreachable" : "failed", host, status: response.status, headers: response.headers, error: `${host} answered ${response.status} ${response.statusText} for ${request2.purpose} (${describeUrl(url)})` };
-    }
-    const body = await readBounded(response, request2.maxBytes);
-    if ("error" in body) {
-      const kind = body.tooLarge ? "failed" : "unreachable";
-      return { ok: false, kind, host, error: `${request2.purpose} from ${describeUrl(url)}: ${body.error}` };
-    }
-    return { ok: true, status: response.status, body: body.data, headers: response.headers, url };
+    const record2 = asRecord(doc);
+    if (!record2) return true;
+    if (targetKind === void 0 && plainOther(asString(record2.kind))) continue;
+    if (record2.spec === void 0) continue;
+    const spec = asRecord(record2.spec);
+    if (!spec || "path" in spec || "components" in spec || "sourceRef" in spec) return true;
   }
-  return { ok: false, kind: "failed", host: hostOfUrl(url), error: `more than ${MAX_REDIRECTS} redirects for ${request2.purpose} (last ${describeUrl(url)})` };
+  return false;
 }
-function checkUrl(url, purpose, policy, redirectedFrom) {
-  let parsed;
+function parseDocs(text) {
   try {
-    parsed = new URL(url);
+    const docs = (0, import_yaml8.parseAllDocuments)(text);
+    const list2 = Array.isArray(docs) ? docs : [docs];
+    if (list2.some((d) => d.errors.length > 0)) return void 0;
+    return list2.map((d) => d.toJS({ maxAliasCount: 100 })).filter((d) => d !== null && d !== void 0);
   } catch {
-    return { ok: false, kind: "failed", host: "", error: `${purpose}: not a valid URL` };
+    return void 0;
   }
-  const via = redirectedFrom ? ` (redirected from ${describeUrl(redirectedFrom)})` : "";
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: the guard fetches only http(s) URLs, not ${parsed.protocol}` };
-  }
-  if (parsed.protocol === "http:" && !policy.allowPlainHttp) {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: plain http to ${parsed.host} is not allowed for this source (only https, or http where the source is marked insecure)` };
-  }
-  if (parsed.username || parsed.password) {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: URLs with credentials are not fetched` };
-  }
-  if (!policy.isAllowedUrl(url)) {
-    const refused = refusedHost(parsed.host, `${purpose}${via}`);
-    return refused;
-  }
-  return void 0;
 }
-async function readBounded(response, maxBytes) {
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => void 0);
-    return { error: `${declared} bytes is more than the ${maxBytes} the guard accepts`, tooLarge: true };
-  }
-  if (!response.body) return { data: Buffer.alloc(0) };
-  const reader = response.body.getReader();
-  const chunks = [];
-  let size = 0;
-  try {
-    for (; ; ) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => void 0);
-        return { error: `more than the ${maxBytes} bytes the guard accepts`, tooLarge: true };
-      }
-      chunks.push(Buffer.from(value));
+function names(value, into, depth = 0) {
+  if (depth > 64) return;
+  if (Array.isArray(value)) value.forEach((v2) => names(v2, into, depth + 1));
+  else if (value !== null && typeof value === "object") {
+    for (const [key, v2] of Object.entries(value)) {
+      if (key === "name" && typeof v2 === "string") into.add(v2);
+      else if (key === "dependsOn" || key === "target" || depth === 0 && key === "metadata") continue;
+      else names(v2, into, depth + 1);
     }
-  } catch (error2) {
-    return { error: `the transfer broke off: ${networkReason(error2)}` };
-  }
-  return { data: Buffer.concat(chunks) };
-}
-function originOf(url) {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return "";
   }
 }
-function networkReason(error2) {
-  const err = error2;
-  if (err.name === "TimeoutError" || err.name === "AbortError") return "timed out";
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(error2);
+function pathsIn(doc) {
+  const out = [];
+  const visit2 = (value, depth) => {
+    if (depth > 64) return;
+    if (typeof value === "string") {
+      if (value.length < 4096 && !value.includes(":") && (value.includes("/") || value === ".") && value !== "/") out.push(path31.posix.normalize(value.replace(/^\/+/, "")).replace(/\/$/, "").replace(/^\.$/, ""));
+    } else if (Array.isArray(value)) value.forEach((v2) => visit2(v2, depth + 1));
+    else if (value !== null && typeof value === "object") Object.values(value).forEach((v2) => visit2(v2, depth + 1));
+  };
+  visit2(doc, 0);
+  return out;
 }
+function union(sets) {
+  const out = /* @__PURE__ */ new Set();
+  for (const set of sets) {
+    if (set === ANY) return ANY;
+    for (const item of set) out.add(item);
+  }
+  return out;
+}
+function intersects(a2, b2) {
+  if (a2 === ANY) return b2 === ANY || b2.size > 0;
+  if (b2 === ANY) return a2.size > 0;
+  for (const item of a2) if (b2.has(item)) return true;
+  return false;
+}
+
+// src/flux/fingerprint.ts
+import { createHash as createHash14 } from "node:crypto";
+import path39 from "node:path";
 
 // src/helm/chart-cache.ts
-import { createHash as createHash6 } from "node:crypto";
-import { promises as fs15 } from "node:fs";
-import path27 from "node:path";
+import { createHash as createHash10 } from "node:crypto";
+import { promises as fs21 } from "node:fs";
+import path35 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs12 } from "node:fs";
-import path24 from "node:path";
+import { promises as fs18 } from "node:fs";
+import path32 from "node:path";
 async function isChartDir(dir) {
-  return fs12.access(path24.join(dir, "Chart.yaml")).then(
+  return fs18.access(path32.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs12.rename(staged, finalDir).catch(async (error2) => {
+  await fs18.rename(staged, finalDir).catch(async (error2) => {
     if (!await isChartDir(finalDir)) throw error2;
   });
 }
 
 // src/helm/tree-manifest.ts
-import { createHash as createHash5 } from "node:crypto";
-import { promises as fs13 } from "node:fs";
-import path25 from "node:path";
+import { createHash as createHash9 } from "node:crypto";
+import { promises as fs19 } from "node:fs";
+import path33 from "node:path";
 var FORMAT = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
-  const walk = async (relative) => {
-    const entries = await fs13.readdir(path25.join(root, relative), { withFileTypes: true });
+  const walk2 = async (relative) => {
+    const entries = await fs19.readdir(path33.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
-        if (!await walk(name)) return false;
+        if (!await walk2(name)) return false;
       } else if (entry.isFile()) files.push(name);
       else return false;
     }
     return true;
   };
-  if (!await walk("")) return void 0;
+  if (!await walk2("")) return void 0;
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash5("sha256").update(await fs13.readFile(path25.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash9("sha256").update(await fs19.readFile(path33.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -58601,8 +62065,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs13.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
-  await fs13.rename(temp, file);
+  await fs19.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
+  await fs19.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -58610,8 +62074,8 @@ function isVerifiedTree(root, file, verified) {
     if (!recorded) return false;
     const actual = await treeManifest(root).catch(() => void 0);
     if (!actual) return false;
-    const names = Object.keys(recorded);
-    return names.length === Object.keys(actual).length && names.every((name) => Object.hasOwn(actual, name) && actual[name] === recorded[name]);
+    const names2 = Object.keys(recorded);
+    return names2.length === Object.keys(actual).length && names2.every((name) => Object.hasOwn(actual, name) && actual[name] === recorded[name]);
   };
   if (!verified) return check2();
   const known = verified.get(root);
@@ -58624,7 +62088,7 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs13.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs19.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
     const parsed = JSON.parse(text);
@@ -58637,12 +62101,12 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs14 } from "node:fs";
-import path26 from "node:path";
+import { promises as fs20 } from "node:fs";
+import path34 from "node:path";
 import { promisify as promisify3 } from "node:util";
-import zlib from "node:zlib";
+import zlib2 from "node:zlib";
 var DEFAULT_UNPACK_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
-var gunzip = promisify3(zlib.gunzip);
+var gunzip = promisify3(zlib2.gunzip);
 var ALLOWED_TYPES = /* @__PURE__ */ new Set(["File", "OldFile", "ContiguousFile", "Directory"]);
 async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   let tarBytes;
@@ -58657,9 +62121,9 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.ok) return read;
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
-    const target = path26.join(into, ...file.name.split("/"));
-    await fs14.mkdir(path26.dirname(target), { recursive: true, mode: 493 });
-    await fs14.writeFile(target, file.data, { mode: 420, flag: "w" });
+    const target = path34.join(into, ...file.name.split("/"));
+    await fs20.mkdir(path34.dirname(target), { recursive: true, mode: 493 });
+    await fs20.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -58680,7 +62144,7 @@ async function readEntries(tarBytes, limits) {
     });
     if (problem) return entry.resume();
     if (!ALLOWED_TYPES.has(entry.type)) {
-      refuse(`the archive holds ${describeType(entry.type)} ${printable(entry.path)}${entry.linkpath ? ` -> ${printable(entry.linkpath)}` : ""}; charts may hold only files and folders, links are never followed`);
+      refuse(`the archive holds ${describeType(entry.type)} ${printable3(entry.path)}${entry.linkpath ? ` -> ${printable3(entry.linkpath)}` : ""}; charts may hold only files and folders, links are never followed`);
       return entry.resume();
     }
     const name = chartPath(entry.path);
@@ -58703,15 +62167,15 @@ async function readEntries(tarBytes, limits) {
   if (problem) return { ok: false, error: problem };
   for (const name of files.keys()) {
     const parts = name.split("/");
-    for (let i2 = 1; i2 < parts.length; i2++) if (files.has(parts.slice(0, i2).join("/"))) return { ok: false, error: `the archive holds ${printable(name)} under a file of the same name` };
+    for (let i2 = 1; i2 < parts.length; i2++) if (files.has(parts.slice(0, i2).join("/"))) return { ok: false, error: `the archive holds ${printable3(name)} under a file of the same name` };
   }
   return { ok: true, files: [...files.values()] };
 }
 function chartPath(raw) {
   const name = raw.includes("\\") ? raw.replaceAll("\\", "/") : raw;
-  if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) return { error: `the archive holds an absolute path ${printable(raw)}` };
+  if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) return { error: `the archive holds an absolute path ${printable3(raw)}` };
   const parts = name.split("/").filter((p2) => p2 !== "" && p2 !== ".");
-  if (parts.some((p2) => p2 === "..")) return { error: `the archive holds a path that leaves the chart: ${printable(raw)}` };
+  if (parts.some((p2) => p2 === "..")) return { error: `the archive holds a path that leaves the chart: ${printable3(raw)}` };
   if (parts.some((p2) => /[\u0000-\u001f]/.test(p2))) return { error: `the archive holds a file name with control characters` };
   if (parts.length === 1 && parts[0] === "Chart.yaml") return { error: "Chart.yaml is not inside the chart folder of the archive" };
   return { path: parts.slice(1).join("/") };
@@ -58731,7 +62195,7 @@ function describeType(type) {
       return `an entry of type ${type}`;
   }
 }
-function printable(text) {
+function printable3(text) {
   const clean = text.replace(/[^\x20-\x7e]/g, "?");
   return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
 }
@@ -58739,13 +62203,13 @@ function printable(text) {
 // src/helm/chart-cache.ts
 var SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/;
 function repositoryKey(repositoryUrl) {
-  return createHash6("sha256").update(normalizeRepositoryUrl(repositoryUrl)).digest("hex").slice(0, 24);
+  return createHash10("sha256").update(normalizeRepositoryUrl(repositoryUrl)).digest("hex").slice(0, 24);
 }
 function normalizeRepositoryUrl(url) {
   return url.trim().replace(/\/+$/, "");
 }
 function blobDir(cacheDir, sha256) {
-  return path27.join(cacheDir, "charts", "sha256", sha256);
+  return path35.join(cacheDir, "charts", "sha256", sha256);
 }
 function manifestFile(cacheDir, sha256) {
   return `${blobDir(cacheDir, sha256)}.files.json`;
@@ -58754,11 +62218,11 @@ function isCachedChart(cacheDir, sha256, verified) {
   return isVerifiedTree(blobDir(cacheDir, sha256), manifestFile(cacheDir, sha256), verified);
 }
 function archiveDigest(archive) {
-  return createHash6("sha256").update(archive).digest("hex");
+  return createHash10("sha256").update(archive).digest("hex");
 }
 function refFile(cacheDir, repositoryUrl, chart, ref) {
   if (!SAFE_NAME.test(chart) || !SAFE_NAME.test(ref)) return void 0;
-  return path27.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
+  return path35.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
 }
 function digestRef(digest) {
   return `digest-${digest.replace(":", "-")}`;
@@ -58766,7 +62230,7 @@ function digestRef(digest) {
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs15.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs21.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -58774,20 +62238,20 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs15.mkdir(path27.dirname(file), { recursive: true });
-  const urlFile = path27.join(path27.dirname(path27.dirname(file)), "url");
-  await fs15.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs21.mkdir(path35.dirname(file), { recursive: true });
+  const urlFile = path35.join(path35.dirname(path35.dirname(file)), "url");
+  await fs21.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs15.writeFile(temp, `sha256:${sha256}
+  await fs21.writeFile(temp, `sha256:${sha256}
 `);
-  await fs15.rename(temp, file);
+  await fs21.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
-  const dir = path27.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names = await fs15.readdir(dir).catch(() => []);
-  return names.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
+  const dir = path35.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
+  const names2 = await fs21.readdir(dir).catch(() => []);
+  return names2.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
   const sha256 = archiveDigest(archive);
@@ -58803,26 +62267,26 @@ async function storeOnce(cacheDir, sha256, archive) {
   const dir = blobDir(cacheDir, sha256);
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const staging = path27.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs15.mkdir(staging, { recursive: true });
+  const staging = path35.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
+  await fs21.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
     await writeTreeManifest(staging, manifestFile(cacheDir, sha256));
     if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
-    await discard(dir, path27.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
+    await discard(dir, path35.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs15.rm(staging, { recursive: true, force: true });
+    await fs21.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs15.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs15.rm(aside, { recursive: true, force: true });
+  const moved = await fs21.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs21.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs15.readFile(path27.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs21.readFile(path35.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -58886,7 +62350,7 @@ function schemeOf(url) {
 }
 
 // src/flux/release-name.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 var MAX_RELEASE_NAME = 53;
 var MAX_NAMESPACE = 63;
 var MAX_OBJECT_NAME = 253;
@@ -58899,7 +62363,7 @@ function fluxReleaseName(release) {
 }
 function shortenReleaseName(name) {
   if (name.length <= MAX_RELEASE_NAME) return name;
-  const digest = createHash7("sha256").update(name).digest("hex");
+  const digest = createHash11("sha256").update(name).digest("hex");
   return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest.slice(0, SHORT_HASH)}`;
 }
 function fluxReleaseNamespace(release) {
@@ -59105,10 +62569,10 @@ function pullNotices(pulled2, what, location) {
 }
 
 // src/flux/chart-values-files.ts
-var import_yaml8 = __toESM(require_dist(), 1);
-import { createHash as createHash8 } from "node:crypto";
-import { promises as fs16 } from "node:fs";
-import path28 from "node:path";
+var import_yaml9 = __toESM(require_dist(), 1);
+import { createHash as createHash12 } from "node:crypto";
+import { promises as fs22 } from "node:fs";
+import path36 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
   const layers = [];
@@ -59124,9 +62588,9 @@ async function withMergedValuesFiles(chart, request2) {
     used.push(file);
   }
   const defaults = mergeFluxValues(layers);
-  const text = (0, import_yaml8.stringify)(defaults.values);
-  const valuesDigest = createHash8("sha256").update(text).digest("hex");
-  const dir = chart.digest ? path28.join(request2.cacheDir, "charts", `values-${createHash8("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path28.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  const text = (0, import_yaml9.stringify)(defaults.values);
+  const valuesDigest = createHash12("sha256").update(text).digest("hex");
+  const dir = chart.digest ? path36.join(request2.cacheDir, "charts", `values-${createHash12("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path36.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
   return {
     ...chart,
@@ -59137,7 +62601,7 @@ async function withMergedValuesFiles(chart, request2) {
   };
 }
 function confined(file) {
-  return path28.posix.normalize(`/${file}`).slice(1);
+  return path36.posix.normalize(`/${file}`).slice(1);
 }
 async function readValuesFile(source, file) {
   const inSource = confined(file);
@@ -59158,30 +62622,30 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs16.mkdir(path28.dirname(to2), { recursive: true });
-    await fs16.cp(from, staging, { recursive: true });
-    await fs16.writeFile(path28.join(staging, "values.yaml"), valuesText);
+    await fs22.mkdir(path36.dirname(to2), { recursive: true });
+    await fs22.cp(from, staging, { recursive: true });
+    await fs22.writeFile(path36.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs16.rm(staging, { recursive: true, force: true });
+    await fs22.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
-import { createHash as createHash9 } from "node:crypto";
-import { promises as fs18 } from "node:fs";
-import path30 from "node:path";
+import { createHash as createHash13 } from "node:crypto";
+import { promises as fs24 } from "node:fs";
+import path38 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants8, promises as fs17 } from "node:fs";
-import path29 from "node:path";
+import { constants as constants10, promises as fs23 } from "node:fs";
+import path37 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
   const parts = relative.split("/").filter((p2) => p2 !== "" && p2 !== ".");
   let current = root;
   for (const [i2, part] of parts.entries()) {
-    current = path29.join(current, part);
-    const stat2 = await fs17.lstat(current).catch(() => void 0);
+    current = path37.join(current, part);
+    const stat2 = await fs23.lstat(current).catch(() => void 0);
     if (!stat2) return void 0;
     if (stat2.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -59191,7 +62655,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs17.open(path29.join(root, relative), constants8.O_RDONLY | constants8.O_NOFOLLOW);
+    handle = await fs23.open(path37.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -59203,18 +62667,18 @@ async function readFileNoFollow(root, relative) {
 async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
-  const source = path29.join(root, relative);
-  const top = await fs17.lstat(source).catch(() => void 0);
+  const source = path37.join(root, relative);
+  const top = await fs23.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
-  const walk = async (from, to2, shown) => {
-    await fs17.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs17.readdir(from, { withFileTypes: true })) {
+  const walk2 = async (from, to2, shown) => {
+    await fs23.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs23.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
-        const problem2 = await walk(path29.join(from, entry.name), path29.join(to2, entry.name), name);
+        const problem2 = await walk2(path37.join(from, entry.name), path37.join(to2, entry.name), name);
         if (problem2) return problem2;
         continue;
       }
@@ -59224,11 +62688,11 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data) return `${name} cannot be read as a regular file`;
       bytes += data.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs17.writeFile(path29.join(to2, entry.name), data, { mode: 420 });
+      await fs23.writeFile(path37.join(to2, entry.name), data, { mode: 420 });
     }
     return void 0;
   };
-  const problem = await walk(source, into, relative.replace(/\/+$/, "") || ".");
+  const problem = await walk2(source, into, relative.replace(/\/+$/, "") || ".");
   return problem ? { ok: false, error: problem } : { ok: true };
 }
 
@@ -59410,20 +62874,20 @@ async function localDependencyFolders(chartDir, files) {
   return [...new Set(dirs.filter((d) => d !== void 0 && d !== chartDir))];
 }
 async function addLocalDependencies(into, dependencies, files) {
-  const charts = path30.join(into, "charts");
-  await fs18.mkdir(charts, { recursive: true });
-  const taken = new Set(await fs18.readdir(charts));
+  const charts = path38.join(into, "charts");
+  await fs24.mkdir(charts, { recursive: true });
+  const taken = new Set(await fs24.readdir(charts));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
     taken.add(folder);
-    const copied = await files.copy(dependency.dir, path30.join(charts, folder));
+    const copied = await files.copy(dependency.dir, path38.join(charts, folder));
     if (!copied.ok) return { ok: false, error: `dependency ${dependency.name}: ${copied.error}` };
   }
   return { ok: true };
 }
 function combinedDigest(chartDigest, dependencies) {
-  const hash = createHash9("sha256").update(chartDigest);
+  const hash = createHash13("sha256").update(chartDigest);
   for (const d of dependencies) hash.update(`\0${d.dir}\0${d.digest}`);
   return hash.digest("hex");
 }
@@ -59441,14 +62905,14 @@ function localPath(chartDir, repository) {
   } catch {
     return void 0;
   }
-  const joined = path30.posix.normalize(path30.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
+  const joined = path38.posix.normalize(path38.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
   if (joined === ".." || joined.startsWith("../") || joined.includes("\0")) return void 0;
   return joined === "." ? "" : joined.replace(/\/+$/, "");
 }
 async function checkDependency(dir, req, files) {
   const link = await files.linkAt(dir);
   if (link) return { ok: false, error: `${link} is a symbolic link; links are never followed` };
-  const chartYaml = await files.readFile(path30.posix.join(dir, "Chart.yaml"));
+  const chartYaml = await files.readFile(path38.posix.join(dir, "Chart.yaml"));
   if (!chartYaml) return { ok: false, error: `no chart found at ${dir || "."} (no Chart.yaml)` };
   const constraint = parseMastermindsConstraint(req.version);
   if (!constraint) return { ok: false, error: `invalid version/constraint format ${JSON.stringify(req.version.slice(0, 100))}` };
@@ -59460,21 +62924,21 @@ async function checkDependency(dir, req, files) {
   return { ok: true };
 }
 async function readRequirements(chartDir, files) {
-  const join = (name) => path30.posix.join(chartDir || ".", name);
+  const join = (name) => path38.posix.join(chartDir || ".", name);
   const [chartYaml, lock] = await Promise.all([files.readFile(join("Chart.yaml")), files.readFile(join("Chart.lock"))]);
   const source = lock ? readYamlRecord(lock, join("Chart.lock")) : chartYaml ? readYamlRecord(chartYaml, join("Chart.yaml")) : void 0;
   const raw = source?.dependencies;
   if (!Array.isArray(raw)) return { ok: true, list: [] };
   if (raw.length > MAX_DEPENDENCIES) return { ok: false, error: `${join(lock ? "Chart.lock" : "Chart.yaml")} lists more than ${MAX_DEPENDENCIES} dependencies` };
-  const list = [];
+  const list2 = [];
   for (const entry of raw) {
     const record2 = asRecord(entry);
     const name = asString(record2?.name);
     if (!record2 || !name) continue;
     const alias = asString(record2.alias);
-    list.push({ name, ...alias ? { alias } : {}, version: versionText(record2.version), repository: asString(record2.repository) ?? "" });
+    list2.push({ name, ...alias ? { alias } : {}, version: versionText(record2.version), repository: asString(record2.repository) ?? "" });
   }
-  return { ok: true, list };
+  return { ok: true, list: list2 };
 }
 function versionText(value) {
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : "";
@@ -59485,25 +62949,25 @@ function readYamlRecord(data, file) {
   return asRecord(parsed.documents[0]?.value);
 }
 async function presentSubcharts(chartDir, files) {
-  const charts = path30.posix.join(chartDir || ".", "charts");
-  const names = /* @__PURE__ */ new Set();
+  const charts = path38.posix.join(chartDir || ".", "charts");
+  const names2 = /* @__PURE__ */ new Set();
   let count2 = 0;
   for (const entry of await files.entries(charts)) {
     if (/^[_.]/.test(entry.name)) continue;
-    const file = path30.posix.join(charts, entry.name);
+    const file = path38.posix.join(charts, entry.name);
     if (entry.folder) {
       count2++;
-      const metadata = await files.readFile(path30.posix.join(file, "Chart.yaml"));
+      const metadata = await files.readFile(path38.posix.join(file, "Chart.yaml"));
       const name = metadata ? asString(readYamlRecord(metadata, `${file}/Chart.yaml`)?.name) : void 0;
-      if (name) names.add(name);
+      if (name) names2.add(name);
     } else if (entry.name.endsWith(".tgz")) {
       count2++;
       const archive = await files.readFile(file);
       const name = archive ? await archivedChartName(archive) : void 0;
-      if (name) names.add(name);
+      if (name) names2.add(name);
     }
   }
-  return { count: count2, names };
+  return { count: count2, names: names2 };
 }
 async function archivedChartName(archive) {
   return new Promise((resolve) => {
@@ -59545,16 +63009,16 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
     },
     linkAt: async (dir) => (await snapshot.symlinks()).find((l) => dir === "" || l === dir || l.startsWith(`${dir}/`) || dir.startsWith(`${l}/`)),
     copy: async (dir, into) => {
-      const list = await under(dir);
-      if (list.length > limits.maxFiles) return { ok: false, error: `${dir} holds more than ${limits.maxFiles} files` };
-      const contents = await snapshot.readFiles(list);
+      const list2 = await under(dir);
+      if (list2.length > limits.maxFiles) return { ok: false, error: `${dir} holds more than ${limits.maxFiles} files` };
+      const contents = await snapshot.readFiles(list2);
       let bytes = 0;
       for (const [file, data] of contents) {
         bytes += data.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
-        const target = path30.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs18.mkdir(path30.dirname(target), { recursive: true, mode: 493 });
-        await fs18.writeFile(target, data, { mode: 420 });
+        const target = path38.join(into, dir === "" ? file : file.slice(dir.length + 1));
+        await fs24.mkdir(path38.dirname(target), { recursive: true, mode: 493 });
+        await fs24.writeFile(target, data, { mode: 420 });
       }
       return { ok: true };
     }
@@ -59565,7 +63029,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs18.readdir(path30.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs24.readdir(path38.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -59577,7 +63041,7 @@ function materializeWithDependencies(snapshot, chartDir, dependencies, digest, s
   let made = withDependencies.get(snapshot);
   if (!made) withDependencies.set(snapshot, made = /* @__PURE__ */ new Map());
   return memoized(made, `${scratchDir}\0${digest}`, async () => {
-    const into = path30.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
+    const into = path38.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
     const dir = await snapshot.materialize(chartDir, into);
     const added = await addLocalDependencies(dir, dependencies, snapshotFiles(snapshot));
     return added.ok ? { ok: true, dir } : added;
@@ -59585,7 +63049,7 @@ function materializeWithDependencies(snapshot, chartDir, dependencies, digest, s
 }
 
 // src/flux/values-sources.ts
-var import_yaml9 = __toESM(require_dist(), 1);
+var import_yaml10 = __toESM(require_dist(), 1);
 function collectValuesLayers(release, inventory, options2 = {}) {
   const result2 = { layers: [], problems: [], unknown: [], assumed: [], secrets: [], inputs: [] };
   for (const reference of release.valuesFrom) {
@@ -59715,8 +63179,8 @@ function secretFragments(text) {
     }
   };
   try {
-    const document = (0, import_yaml9.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
-    (0, import_yaml9.visit)(document, {
+    const document = (0, import_yaml10.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
+    (0, import_yaml10.visit)(document, {
       Scalar(key, node) {
         if (key !== "key" && node.value !== null && node.value !== void 0) add(String(node.value));
       }
@@ -59745,12 +63209,12 @@ function encryptedFragments(value, out = []) {
 
 // src/flux/fingerprint.ts
 async function releaseFingerprint(release, inventory, snapshot) {
-  const hash = createHash10("sha256");
+  const hash = createHash14("sha256");
   hash.update(JSON.stringify(release.object.body));
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file, release.object.cluster);
     hash.update(JSON.stringify(source?.body ?? null));
-    if (!source) hash.update(await snapshot.treeDigest(path31.posix.dirname(release.object.file)));
+    if (!source) hash.update(await snapshot.treeDigest(path39.posix.dirname(release.object.file)));
   }
   hash.update(JSON.stringify(release.object.variables?.map((v2) => [v2.name, v2.value]) ?? null));
   if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
@@ -59767,7 +63231,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === "GitRepository") {
-    const chartDir = path31.posix.normalize(chart.name.replace(/^\.\//, ""));
+    const chartDir = path39.posix.normalize(chart.name.replace(/^\.\//, ""));
     hash.update(await snapshot.treeDigest(chartDir));
     for (const dir of await localDependencyFolders(chartDir, snapshotFiles(snapshot))) hash.update(`\0${dir}\0${await snapshot.treeDigest(dir)}`);
     for (const file of chart.valuesFiles) hash.update(await snapshot.readFile(confined(file)) ?? "\0missing");
@@ -59775,13 +63239,13 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs19 } from "node:fs";
-import path32 from "node:path";
+import { promises as fs25 } from "node:fs";
+import path40 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
 var MAX_FILE_BYTES2 = 4 * 1024 * 1024;
 var MAX_FILES = 4e3;
-var MAX_DEPTH2 = 8;
+var MAX_DEPTH3 = 8;
 async function resolveSchemaReferences(chartDir, schema2, cacheDir) {
   const documents = /* @__PURE__ */ new Map();
   const unresolved = /* @__PURE__ */ new Set();
@@ -59864,26 +63328,26 @@ function commonSuffix(a2, b2) {
 async function chartCandidates(chartDir) {
   const candidates = [];
   let files = 0;
-  const walk = async (dir, segments, depth) => {
-    if (depth > MAX_DEPTH2) return;
-    const entries = await fs19.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const walk2 = async (dir, segments, depth) => {
+    if (depth > MAX_DEPTH3) return;
+    const entries = await fs25.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
-      const full = path32.join(dir, entry.name);
+      const full = path40.join(dir, entry.name);
       const here = [...segments, entry.name];
-      if (entry.isDirectory()) await walk(full, here, depth + 1);
+      if (entry.isDirectory()) await walk2(full, here, depth + 1);
       else if (entry.isFile() && entry.name.endsWith(".json") && !(segments.length === 0 && entry.name === "values.schema.json")) {
-        candidates.push({ segments: here, from: path32.relative(chartDir, full), read: () => readBounded2(full) });
+        candidates.push({ segments: here, from: path40.relative(chartDir, full), read: () => readBounded2(full) });
       } else if (entry.isFile() && segments.length === 1 && segments[0] === "charts" && entry.name.endsWith(".tgz")) {
         candidates.push(...await archiveCandidates(full, `charts/${entry.name}`));
       }
     }
   };
-  await walk(chartDir, [], 0);
+  await walk2(chartDir, [], 0);
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat2 = await fs19.lstat(archive).catch(() => void 0);
+  const stat2 = await fs25.lstat(archive).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -59910,38 +63374,38 @@ async function archiveCandidates(archive, label) {
   return found;
 }
 async function cacheCandidates(cacheDir) {
-  const root = path32.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs19.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path32.join(dir, e.name));
-  const dirs = [...await listed(path32.join(root, "sha256")), ...await listed(root)];
+  const root = path40.join(cacheDir, "charts");
+  const listed = async (dir) => (await fs25.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path40.join(dir, e.name));
+  const dirs = [...await listed(path40.join(root, "sha256")), ...await listed(root)];
   const charts = [];
   for (const dir of dirs.slice(0, 2e3)) {
-    const chartYaml = await readBounded2(path32.join(dir, "Chart.yaml"));
+    const chartYaml = await readBounded2(path40.join(dir, "Chart.yaml"));
     const name = chartYaml && /^name:\s*["']?([\w.-]+)/m.exec(chartYaml)?.[1];
     const version = chartYaml && /^version:\s*["']?v?([\w.+-]+)/m.exec(chartYaml)?.[1];
     if (!name || !version) continue;
     const files = await chartCandidates(dir);
-    const own = await readBounded2(path32.join(dir, "values.schema.json"));
+    const own = await readBounded2(path40.join(dir, "values.schema.json"));
     if (own !== void 0) files.push({ segments: [name, "values.schema.json"], from: `chart cache ${name} ${version}`, read: async () => own });
     charts.push({ version, files: files.map((f2) => ({ ...f2, segments: f2.segments[0] === "charts" ? f2.segments : [name, ...f2.segments], from: f2.from.startsWith("chart cache") ? f2.from : `chart cache ${name} ${version}: ${f2.from}` })) });
   }
   return charts;
 }
 async function readInChart(chartDir, absolute) {
-  const relative = path32.posix.normalize(absolute).replace(/^\/+/, "");
+  const relative = path40.posix.normalize(absolute).replace(/^\/+/, "");
   if (relative === "" || relative.startsWith("..")) return void 0;
   let dir = chartDir;
   for (const part of relative.split("/")) {
-    dir = path32.join(dir, part);
-    const stat2 = await fs19.lstat(dir).catch(() => void 0);
+    dir = path40.join(dir, part);
+    const stat2 = await fs25.lstat(dir).catch(() => void 0);
     if (!stat2 || stat2.isSymbolicLink()) return void 0;
   }
   const text = await readBounded2(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded2(file) {
-  const stat2 = await fs19.lstat(file).catch(() => void 0);
+  const stat2 = await fs25.lstat(file).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > MAX_FILE_BYTES2) return void 0;
-  return fs19.readFile(file, "utf8").catch(() => void 0);
+  return fs25.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -59967,8 +63431,8 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs25 } from "node:fs";
-import path38 from "node:path";
+import { promises as fs31 } from "node:fs";
+import path46 from "node:path";
 
 // src/checks/values-schema.ts
 var import_ajv2 = __toESM(require_ajv(), 1);
@@ -59976,19 +63440,19 @@ var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
 
 // src/checks/template-value-refs.ts
-import { promises as fs20 } from "node:fs";
-import path33 from "node:path";
-var import_yaml10 = __toESM(require_dist(), 1);
+import { promises as fs26 } from "node:fs";
+import path41 from "node:path";
+var import_yaml11 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 var MAX_FILE_BYTES3 = 4 * 1024 * 1024;
 var MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
 var MAX_FILES2 = 2e4;
-var MAX_DEPTH3 = 12;
+var MAX_DEPTH4 = 12;
 var MAX_NODES2 = 2e5;
 var MAX_LOOKUP_KEYS = 16;
-function markKnown(node, path48, whole) {
+function markKnown(node, path60, whole) {
   let here = node;
-  for (const key of path48) {
+  for (const key of path60) {
     if (here.whole) return;
     here.children ??= /* @__PURE__ */ new Map();
     let next = here.children.get(key);
@@ -60117,17 +63581,17 @@ function bindingOf(pipe, here) {
   const chain = SINGLE_CHAIN.exec(pipe.trim());
   if (!chain) return void 0;
   if (chain[3] === void 0) {
-    const path48 = (chain[2] ?? "").split(".").filter(Boolean);
+    const path60 = (chain[2] ?? "").split(".").filter(Boolean);
     if (chain[1] === void 0 && here.kind !== "root" && here.kind !== "define") return void 0;
-    return { binding: { kind: "values", path: path48 }, read: { binding: { kind: "values", path: path48 } } };
+    return { binding: { kind: "values", path: path60 }, read: { binding: { kind: "values", path: path60 } } };
   }
   const relative = chain[3].split(".").filter(Boolean);
   const binding = below(here, relative);
   return { binding, read: { binding } };
 }
-function below(binding, path48) {
-  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path48] };
-  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path48] };
+function below(binding, path60) {
+  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path60] };
+  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path60] };
   return { kind: "opaque" };
 }
 function record(read, whole, analysis) {
@@ -60170,7 +63634,7 @@ function referencesInSegment(segment, conditionOnly, found) {
   if (!segment.includes(".Values")) return;
   for (const match of segment.matchAll(REFERENCE)) {
     const subchart = match[1];
-    const path48 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
+    const path60 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
     const before = segment.slice(Math.max(0, match.index - 48), match.index);
     const lookup = LOOKUP_BEFORE.exec(before)?.[1];
     if (lookup) {
@@ -60178,11 +63642,11 @@ function referencesInSegment(segment, conditionOnly, found) {
       for (let argument = STRING_ARGUMENT.exec(segment), taken = 0; argument && taken < MAX_LOOKUP_KEYS; argument = STRING_ARGUMENT.exec(segment), taken++) {
         const key = literal(argument[1]);
         if (key === void 0) break;
-        path48.push(key);
+        path60.push(key);
         if (lookup !== "index") break;
       }
     }
-    found.push({ path: path48, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
+    found.push({ path: path60, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
   }
 }
 function literal(quoted2) {
@@ -60207,9 +63671,9 @@ var MAX_CALL_STEPS = 1e5;
 function resolveCalls(state, root) {
   let steps = 0;
   const visiting = /* @__PURE__ */ new Set();
-  const mark = (path48, whole) => {
-    state.nodes += path48.length;
-    markKnown(root, path48, whole);
+  const mark = (path60, whole) => {
+    state.nodes += path60.length;
+    markKnown(root, path60, whole);
   };
   const resolve = (name, base2) => {
     const use = state.defines.get(name);
@@ -60225,13 +63689,13 @@ function resolveCalls(state, root) {
   for (const call of state.calls) resolve(call.name, call.path);
 }
 async function readChart(files, scope, root, budget, state, depth) {
-  if (depth > MAX_DEPTH3) {
+  if (depth > MAX_DEPTH4) {
     budget.capped = true;
     return;
   }
-  const mark = (path48, whole) => {
-    state.nodes += path48.length;
-    markKnown(root, path48, whole);
+  const mark = (path60, whole) => {
+    state.nodes += path60.length;
+    markKnown(root, path60, whole);
   };
   const read = async (file) => {
     if (file.size > MAX_FILE_BYTES3 || file.size > budget.left) {
@@ -60282,7 +63746,7 @@ async function readChart(files, scope, root, budget, state, depth) {
     if (valuesText) markKeys(parseMap(valuesText), scope, mark);
     const schema2 = own.find((f2) => f2.segments.join("/") === "values.schema.json");
     const schemaText = schema2 && await read(schema2);
-    if (schemaText) markSchemaKeys(parseJson(schemaText), scope, mark, 0);
+    if (schemaText) markSchemaKeys(parseJson2(schemaText), scope, mark, 0);
   }
   for (const sub of await subcharts(files, budget)) {
     const subMetadata = parseMap(await subChartYaml(sub.files, read) ?? "");
@@ -60312,36 +63776,36 @@ async function subcharts(files, budget) {
     }
     if (file.segments.length < 3) continue;
     const name = file.segments[1];
-    let list = found.get(name);
-    if (!list) found.set(name, list = []);
-    list.push({ ...file, segments: file.segments.slice(2) });
+    let list2 = found.get(name);
+    if (!list2) found.set(name, list2 = []);
+    list2.push({ ...file, segments: file.segments.slice(2) });
   }
-  for (const [label, list] of found) if (list.some((f2) => f2.segments.join("/") === "Chart.yaml")) result2.push({ label, files: list });
+  for (const [label, list2] of found) if (list2.some((f2) => f2.segments.join("/") === "Chart.yaml")) result2.push({ label, files: list2 });
   return result2;
 }
 async function listDirectory(chartDir, budget) {
   const files = [];
-  const walk = async (dir, segments, depth) => {
-    if (depth > MAX_DEPTH3) {
+  const walk2 = async (dir, segments, depth) => {
+    if (depth > MAX_DEPTH4) {
       budget.capped = true;
       return;
     }
-    const entries = await fs20.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs26.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
         return;
       }
-      const full = path33.join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full, [...segments, entry.name], depth + 1);
+      const full = path41.join(dir, entry.name);
+      if (entry.isDirectory()) await walk2(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat2 = await fs20.lstat(full).catch(() => void 0);
+        const stat2 = await fs26.lstat(full).catch(() => void 0);
         if (!stat2?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs20.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs26.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
-  await walk(chartDir, [], 0);
+  await walk2(chartDir, [], 0);
   return files;
 }
 async function archiveFiles(archive, budget) {
@@ -60381,34 +63845,34 @@ async function archiveFiles(archive, budget) {
   }
   return found;
 }
-function markKeys(values, path48, mark) {
+function markKeys(values, path60, mark) {
   if (!isMap4(values)) return;
   for (const [key, value] of Object.entries(values)) {
-    mark([...path48, key], false);
-    markKeys(value, [...path48, key], mark);
+    mark([...path60, key], false);
+    markKeys(value, [...path60, key], mark);
   }
 }
-function markSchemaKeys(schema2, path48, mark, depth) {
+function markSchemaKeys(schema2, path60, mark, depth) {
   if (!isMap4(schema2)) return;
   if (depth > 32 || ["$ref", "allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in schema2) || isMap4(schema2.additionalProperties)) {
-    if (path48.length > 0) mark(path48, true);
+    if (path60.length > 0) mark(path60, true);
     return;
   }
   if (!isMap4(schema2.properties)) return;
   for (const [key, child] of Object.entries(schema2.properties)) {
-    mark([...path48, key], false);
-    markSchemaKeys(child, [...path48, key], mark, depth + 1);
+    mark([...path60, key], false);
+    markSchemaKeys(child, [...path60, key], mark, depth + 1);
   }
 }
 function parseMap(text) {
   try {
-    const value = (0, import_yaml10.parse)(text, { version: "1.1", maxAliasCount: 1e3 });
+    const value = (0, import_yaml11.parse)(text, { version: "1.1", maxAliasCount: 1e3 });
     return isMap4(value) ? value : {};
   } catch {
     return {};
   }
 }
-function parseJson(text) {
+function parseJson2(text) {
   try {
     return JSON.parse(text);
   } catch {
@@ -60489,44 +63953,44 @@ function checkValuesSchema(input) {
       warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate2.error}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
     } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
       for (const error2 of dedupe2(validate2.errors ?? [])) {
-        const path48 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path48) : void 0;
-        const where = path48.length > 0 ? path48.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe2(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path48.join(".")}\0${error2.keyword}`));
+        const path60 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path60) : void 0;
+        const where = path60.length > 0 ? path60.join(".") : "the values";
+        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path60.join(".")}\0${error2.keyword}`));
       }
     }
   }
   return { errors, warnings: [...warnings, ...unknownKeys(input)] };
 }
-var OPAQUE = /* @__PURE__ */ Symbol("opaque");
+var OPAQUE2 = /* @__PURE__ */ Symbol("opaque");
 function unknownKeys(input) {
   const warnings = [];
   const refs = input.chart.templateRefs;
   if (refs?.capped) return warnings;
   const read = refs ? [refs.root] : [];
   if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
-  const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE : { node: input.chart.schema, base: ROOT_URL2 };
-  const walk = (values, defaults, schema2, path48, reads) => {
+  const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE2 : { node: input.chart.schema, base: ROOT_URL2 };
+  const walk2 = (values, defaults, schema2, path60, reads) => {
     if (!isMap5(values) || !isMap5(defaults) || Object.keys(defaults).length === 0) return;
     if (reads.some((node) => node.whole)) return;
-    const here = schema2 === void 0 || schema2 === OPAQUE ? schema2 : followRefs(schema2, input.chart);
-    if (here === OPAQUE) return;
+    const here = schema2 === void 0 || schema2 === OPAQUE2 ? schema2 : followRefs(schema2, input.chart);
+    if (here === OPAQUE2) return;
     if (here && (["allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in here.node) || isMap5(here.node.additionalProperties))) return;
     const declared = here && isMap5(here.node.properties) ? here.node.properties : {};
     for (const [key, value] of Object.entries(values)) {
       const readHere = reads.map((node) => knownChild(node, key)).filter((node) => node !== void 0);
       if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE : void 0, [...path48, key], readHere);
+        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path60, key], readHere);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...node.children?.keys() ?? []])])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path48, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path48, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path48, close].join(".")}?` : ""}`, location, close ? [...path48, close].join(".") : void 0, [...path48, key].join(".")));
+      const location = locatePath(input.values.positions, [...path60, key]) ?? input.fallback;
+      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path60, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path60, close].join(".")}?` : ""}`, location, close ? [...path60, close].join(".") : void 0, [...path60, key].join(".")));
     }
   };
-  walk(input.values.values, input.chart.defaults, root, [], read);
+  walk2(input.values.values, input.chart.defaults, root, [], read);
   return warnings;
 }
 var ROOT_URL2 = "file:///values.schema.json";
@@ -60535,35 +63999,35 @@ function followRefs(start, chart) {
   for (let hop = 0; hop < 16; hop++) {
     const ref = current.node.$ref;
     if (typeof ref !== "string") return current;
-    if (Object.keys(current.node).some((k2) => k2 === "properties" || k2 === "additionalProperties")) return OPAQUE;
+    if (Object.keys(current.node).some((k2) => k2 === "properties" || k2 === "additionalProperties")) return OPAQUE2;
     let target;
     try {
       target = new URL(ref, current.base);
     } catch {
-      return OPAQUE;
+      return OPAQUE2;
     }
     const documentUrl = target.href.split("#")[0];
     const document = documentUrl === ROOT_URL2 ? chart.schema : chart.references?.get(documentUrl)?.schema;
-    if (!document) return OPAQUE;
+    if (!document) return OPAQUE2;
     const pointed = pointer(document, decodeURIComponent(target.hash.replace(/^#/, "")));
-    if (!isMap5(pointed)) return OPAQUE;
+    if (!isMap5(pointed)) return OPAQUE2;
     current = { node: pointed, base: documentUrl };
   }
-  return OPAQUE;
+  return OPAQUE2;
 }
-function pointer(document, path48) {
-  if (path48 === "" || path48 === "/") return document;
-  if (!path48.startsWith("/")) return void 0;
+function pointer(document, path60) {
+  if (path60 === "" || path60 === "/") return document;
+  if (!path60.startsWith("/")) return void 0;
   let node = document;
-  for (const raw of path48.slice(1).split("/")) {
+  for (const raw of path60.slice(1).split("/")) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (!isMap5(node) && !Array.isArray(node)) return void 0;
     node = node[key];
   }
   return node;
 }
-function finding(input, rule, severity, message, location, suggestion, identity3) {
-  return { rule, severity, message: `HelmRelease ${input.subject.namespace}/${input.subject.name}: ${message}`, location, subject: input.subject, ...suggestion ? { suggestion } : {}, ...identity3 ? { identity: identity3 } : {} };
+function finding(input, rule, severity, message, location, suggestion, identity4) {
+  return { rule, severity, message: `HelmRelease ${input.subject.namespace}/${input.subject.name}: ${message}`, location, subject: input.subject, ...suggestion ? { suggestion } : {}, ...identity4 ? { identity: identity4 } : {} };
 }
 function pathOf(error2) {
   const segments = error2.instancePath.split("/").slice(1).map((s3) => s3.replace(/~1/g, "/").replace(/~0/g, "~"));
@@ -60571,7 +64035,7 @@ function pathOf(error2) {
   if (error2.keyword === "additionalProperties") segments.push(String(error2.params.additionalProperty));
   return segments;
 }
-function describe2(error2) {
+function describe3(error2) {
   if (error2.keyword === "enum") return `must be one of ${error2.params.allowedValues.map((v2) => JSON.stringify(v2)).join(", ")}`;
   if (error2.keyword === "required") return "is required";
   if (error2.keyword === "additionalProperties") return "is not allowed here";
@@ -60592,9 +64056,9 @@ function isMap5(value) {
 }
 
 // src/flux/post-render.ts
-var import_yaml11 = __toESM(require_dist(), 1);
-import { promises as fs21 } from "node:fs";
-import path34 from "node:path";
+var import_yaml12 = __toESM(require_dist(), 1);
+import { promises as fs27 } from "node:fs";
+import path42 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
   if (!Array.isArray(postRenderers)) return [];
@@ -60605,7 +64069,7 @@ function postRendererKustomizations(release) {
       const record2 = asRecord(entry2);
       return record2 ? [{ ...record2.patch !== void 0 ? { patch: record2.patch } : {}, ...record2.target !== void 0 ? { target: record2.target } : {} }] : [];
     });
-    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml11.stringify)(patch) });
+    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml12.stringify)(patch) });
     for (const json6902 of Array.isArray(kustomize.patchesJson6902) ? kustomize.patchesJson6902 : []) {
       const record2 = asRecord(json6902);
       if (record2) patches.push({ target: record2.target, patch: JSON.stringify(record2.patch ?? []) });
@@ -60619,12 +64083,12 @@ function postRendererKustomizations(release) {
 async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
-    const dir = path34.join(workDir, `post-render-${index}`);
-    await fs21.mkdir(dir, { recursive: true });
-    await fs21.writeFile(path34.join(dir, "manifests.yaml"), current);
-    await fs21.writeFile(path34.join(dir, "kustomization.yaml"), (0, import_yaml11.stringify)(kustomization));
+    const dir = path42.join(workDir, `post-render-${index}`);
+    await fs27.mkdir(dir, { recursive: true });
+    await fs27.writeFile(path42.join(dir, "manifests.yaml"), current);
+    await fs27.writeFile(path42.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs21.rm(dir, { recursive: true, force: true });
+    await fs27.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -60646,12 +64110,12 @@ function actionSettings(release, action) {
 }
 
 // src/flux/flux-labels.ts
-var import_yaml12 = __toESM(require_dist(), 1);
+var import_yaml13 = __toESM(require_dist(), 1);
 function withFluxLabels(manifests, release) {
-  const documents = (0, import_yaml12.parseAllDocuments)(manifests);
+  const documents = (0, import_yaml13.parseAllDocuments)(manifests);
   const out = [];
   for (const document of documents) {
-    if (document.errors.length > 0 || !(0, import_yaml12.isMap)(document.contents)) {
+    if (document.errors.length > 0 || !(0, import_yaml13.isMap)(document.contents)) {
       if (document.contents !== null) out.push(document.toString().trimEnd());
       continue;
     }
@@ -60665,7 +64129,7 @@ ${d}
 }
 
 // src/helm/binary.ts
-import os14 from "node:os";
+import os17 from "node:os";
 var cached2;
 function resolveHelm() {
   cached2 ??= findHelm();
@@ -60695,7 +64159,7 @@ async function findHelm() {
 }
 async function versionOf2(binary) {
   const result2 = await runTool(binary, ["version", "--short"], {
-    env: toolEnvironment(os14.tmpdir(), { HELM_NO_PLUGINS: "1" }),
+    env: toolEnvironment(os17.tmpdir(), { HELM_NO_PLUGINS: "1" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -60703,9 +64167,9 @@ async function versionOf2(binary) {
 }
 
 // src/helm/render-cache.ts
-import { createHash as createHash11 } from "node:crypto";
-import { promises as fs22 } from "node:fs";
-import path35 from "node:path";
+import { createHash as createHash15 } from "node:crypto";
+import { promises as fs28 } from "node:fs";
+import path43 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -60717,7 +64181,7 @@ var RenderCache = class {
   /** Entries found on disk that failed verification (and were rendered again). */
   rejected = 0;
   static key(parts) {
-    return createHash11("sha256").update(JSON.stringify(parts)).digest("hex");
+    return createHash15("sha256").update(JSON.stringify(parts)).digest("hex");
   }
   /** The cached render for `key`, or the result of `render()`, stored when it succeeded. */
   get(key, render) {
@@ -60738,14 +64202,14 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path35.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path43.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat2 = await fs22.lstat(file).catch(() => void 0);
+    const stat2 = await fs28.lstat(file).catch(() => void 0);
     if (!stat2) return void 0;
-    const text = await readCacheFile(file, MAX_ENTRY_BYTES);
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES2);
     if (text === void 0) {
       this.rejected++;
       return void 0;
@@ -60757,16 +64221,16 @@ var RenderCache = class {
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs22.mkdir(path35.dirname(file), { recursive: true });
+    await fs28.mkdir(path43.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    const entry = { format: 1, key, sha256: contentHash(value), render: value };
-    await fs22.writeFile(temporary, JSON.stringify(entry));
-    await fs22.rename(temporary, file);
+    const entry = { format: 1, key, sha256: contentHash2(value), render: value };
+    await fs28.writeFile(temporary, JSON.stringify(entry));
+    await fs28.rename(temporary, file);
   }
 };
-var MAX_ENTRY_BYTES = 64 * 1024 * 1024;
-function contentHash(render) {
-  return createHash11("sha256").update(JSON.stringify(render)).digest("hex");
+var MAX_ENTRY_BYTES2 = 64 * 1024 * 1024;
+function contentHash2(render) {
+  return createHash15("sha256").update(JSON.stringify(render)).digest("hex");
 }
 function verifiedEntry(text, key) {
   let entry;
@@ -60778,24 +64242,24 @@ function verifiedEntry(text, key) {
   if (entry?.format !== 1 || entry.key !== key || typeof entry.sha256 !== "string") return void 0;
   const render = entry.render;
   if (!render || !Array.isArray(render.containers) || render.manifests !== void 0 && typeof render.manifests !== "string") return void 0;
-  return contentHash(render) === entry.sha256 ? render : void 0;
+  return contentHash2(render) === entry.sha256 ? render : void 0;
 }
 
 // src/helm/run.ts
-import { promises as fs23 } from "node:fs";
-import path36 from "node:path";
+import { promises as fs29 } from "node:fs";
+import path44 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs23.mkdir(path36.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs29.mkdir(path44.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
-    HELM_CACHE_HOME: path36.join(homeDir, "cache"),
-    HELM_CONFIG_HOME: path36.join(homeDir, "config"),
-    HELM_DATA_HOME: path36.join(homeDir, "data"),
-    HELM_PLUGINS: path36.join(homeDir, "plugins"),
+    HELM_CACHE_HOME: path44.join(homeDir, "cache"),
+    HELM_CONFIG_HOME: path44.join(homeDir, "config"),
+    HELM_DATA_HOME: path44.join(homeDir, "data"),
+    HELM_PLUGINS: path44.join(homeDir, "plugins"),
     HELM_NO_PLUGINS: "1",
-    KUBECONFIG: path36.join(homeDir, "no-kubeconfig")
+    KUBECONFIG: path44.join(homeDir, "no-kubeconfig")
   });
 }
 async function runHelm(args, options2, input) {
@@ -60836,7 +64300,7 @@ async function helmTemplate(request2, options2) {
 }
 
 // src/model/workloads.ts
-var import_yaml13 = __toESM(require_dist(), 1);
+var import_yaml14 = __toESM(require_dist(), 1);
 var POD_SPEC_PATHS = {
   Pod: ["spec"],
   Deployment: ["spec", "template", "spec"],
@@ -60860,7 +64324,7 @@ function extractContainers(manifests, defaultNamespace) {
   const containers = [];
   const inspection = { duplicateKeys: [], notInspected: [], unreadable: [] };
   let manifestCount = 0;
-  for (const document of (0, import_yaml13.parseAllDocuments)(manifests, { ...KUBERNETES_YAML, uniqueKeys: false, merge: true })) {
+  for (const document of (0, import_yaml14.parseAllDocuments)(manifests, { ...KUBERNETES_YAML, uniqueKeys: false, merge: true })) {
     const template = sourceComment(document.commentBefore ?? document.contents?.commentBefore);
     if (document.errors.length > 0) {
       inspection.unreadable.push({ template, message: document.errors[0].message.split("\n")[0] ?? "YAML error" });
@@ -60914,8 +64378,8 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
   const runsToCompletion = RUN_TO_COMPLETION.has(kind) || podSpecPath.includes("jobTemplate");
   const podRestarts = !runsToCompletion && (podRestartPolicy === void 0 || podRestartPolicy === "Always");
   for (const [field, role] of CONTAINER_FIELDS) {
-    const list = Array.isArray(spec[field]) ? spec[field] : [];
-    for (const entry of list) {
+    const list2 = Array.isArray(spec[field]) ? spec[field] : [];
+    for (const entry of list2) {
       const container = asRecord(entry);
       if (!container) continue;
       const sidecar = role === "init" && asString(container.restartPolicy) === "Always";
@@ -60935,35 +64399,35 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
     }
   }
 }
-function at2(body, path48) {
+function at2(body, path60) {
   let value = body;
-  for (const key of path48) value = asRecord(value)?.[key];
+  for (const key of path60) value = asRecord(value)?.[key];
   return value;
 }
 function containerPlaces(body, read) {
   const places = [];
   const readPointer = read ? read.join(".") : void 0;
   let budget = MAX_WALK_NODES;
-  const walk = (value, path48) => {
+  const walk2 = (value, path60) => {
     if (--budget < 0 || places.length >= 10) return;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (isContainerLike(item)) places.push(`${path48}[${index}]`);
-        else walk(item, `${path48}[${index}]`);
+        if (isContainerLike(item)) places.push(`${path60}[${index}]`);
+        else walk2(item, `${path60}[${index}]`);
       });
       return;
     }
     const record2 = asRecord(value);
     if (!record2) return;
-    if (path48 === readPointer) return;
+    if (path60 === readPointer) return;
     for (const [key, item] of Object.entries(record2)) {
-      const childPath = path48 ? `${path48}.${key}` : key;
+      const childPath = path60 ? `${path60}.${key}` : key;
       const holdsContainers = (key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(item) && item.some((entry) => asString(asRecord(entry)?.image) !== void 0);
       if (holdsContainers || isContainerLike(item)) places.push(childPath);
-      else walk(item, childPath);
+      else walk2(item, childPath);
     }
   };
-  walk(body, "");
+  walk2(body, "");
   return places;
 }
 function isContainerLike(value) {
@@ -60974,26 +64438,26 @@ function duplicateKeys(document, text) {
   const found = [];
   const lineOf = lineIndex(text);
   let budget = MAX_WALK_NODES;
-  const walk = (node, path48) => {
+  const walk2 = (node, path60) => {
     if (--budget < 0 || found.length >= 20) return;
-    if ((0, import_yaml13.isMap)(node)) {
+    if ((0, import_yaml14.isMap)(node)) {
       const seen = /* @__PURE__ */ new Map();
       for (const pair of node.items) {
         const keyNode = pair.key;
-        const key = (0, import_yaml13.isScalar)(keyNode) ? keyNode.source ?? String(keyNode.value) : void 0;
+        const key = (0, import_yaml14.isScalar)(keyNode) ? keyNode.source ?? String(keyNode.value) : void 0;
         if (key !== void 0) {
           const offset = keyNode?.range?.[0] ?? 0;
           const first = seen.get(key);
-          if (first !== void 0 && found.length < 20) found.push({ key, path: path48 ? `${path48}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
+          if (first !== void 0 && found.length < 20) found.push({ key, path: path60 ? `${path60}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
           else seen.set(key, offset);
         }
-        walk(pair.value, path48 ? `${path48}.${key ?? "?"}` : key ?? "?");
+        walk2(pair.value, path60 ? `${path60}.${key ?? "?"}` : key ?? "?");
       }
-    } else if ((0, import_yaml13.isSeq)(node)) {
-      node.items.forEach((item, index) => walk(item, `${path48}[${index}]`));
+    } else if ((0, import_yaml14.isSeq)(node)) {
+      node.items.forEach((item, index) => walk2(item, `${path60}[${index}]`));
     }
   };
-  walk(document.contents, "");
+  walk2(document.contents, "");
   return found;
 }
 function lineIndex(text) {
@@ -61037,11 +64501,11 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs24 } from "node:fs";
-import path37 from "node:path";
+import { promises as fs30 } from "node:fs";
+import path45 from "node:path";
 
 // src/helm/fetch-http.ts
-var import_yaml14 = __toESM(require_dist(), 1);
+var import_yaml15 = __toESM(require_dist(), 1);
 
 // src/helm/versions.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -61115,14 +64579,14 @@ async function fetchIndex(base2, policy) {
   const parsed = parseIndex(reply.body.toString("utf8"), base2);
   return "error" in parsed ? { ok: false, kind: "failed", host: new URL(base2).host, error: parsed.error } : { ok: true, entries: parsed.entries };
 }
-function needsCredentials(failure2) {
-  if (failure2.kind !== "failed" || failure2.status !== 401 && failure2.status !== 403) return failure2;
-  return { ...failure2, kind: "unreachable", error: `${failure2.error}: the repository needs credentials, and the guard fetches charts anonymously (import the chart with guard charts import for offline use)` };
+function needsCredentials(failure3) {
+  if (failure3.kind !== "failed" || failure3.status !== 401 && failure3.status !== 403) return failure3;
+  return { ...failure3, kind: "unreachable", error: `${failure3.error}: the repository needs credentials, and the guard fetches charts anonymously (import the chart with guard charts import for offline use)` };
 }
 function parseIndex(indexText, repositoryUrl) {
   let index;
   try {
-    index = (0, import_yaml14.parse)(indexText, { maxAliasCount: 1e3, uniqueKeys: false });
+    index = (0, import_yaml15.parse)(indexText, { maxAliasCount: 1e3, uniqueKeys: false });
   } catch (error2) {
     return { error: `index.yaml of ${describeUrl(repositoryUrl)} is not valid YAML: ${error2.message.split("\n")[0]}` };
   }
@@ -61130,9 +64594,9 @@ function parseIndex(indexText, repositoryUrl) {
   return { entries: entries && typeof entries === "object" ? entries : {} };
 }
 function pickIndexEntry(entries, chart, version, repositoryUrl) {
-  const list = Object.hasOwn(entries, chart) ? entries[chart] : void 0;
-  if (!Array.isArray(list) || list.length === 0) return { error: `chart ${chart} is not in the index of ${describeUrl(repositoryUrl)}` };
-  const candidates = list.filter((e) => typeof e === "object" && e !== null && typeof e.version === "string");
+  const list2 = Object.hasOwn(entries, chart) ? entries[chart] : void 0;
+  if (!Array.isArray(list2) || list2.length === 0) return { error: `chart ${chart} is not in the index of ${describeUrl(repositoryUrl)}` };
+  const candidates = list2.filter((e) => typeof e === "object" && e !== null && typeof e.version === "string");
   const constraint = parseConstraint(version);
   if (!constraint.ok) return { error: `chart ${chart}: ${constraint.error}` };
   const picked = pickVersion(candidates, (c3) => c3.version, version);
@@ -61159,18 +64623,13 @@ function resolveReferenceUrl(base2, reference) {
 }
 
 // src/helm/fetch-oci.ts
-import { createHash as createHash12 } from "node:crypto";
 var CHART_LAYER_TYPES = ["application/vnd.cncf.helm.chart.content.v1.tar+gzip", "application/tar+gzip"];
-var MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-var MAX_MANIFEST_BYTES2 = 4 * 1024 * 1024;
-var MAX_TAG_PAGES = 20;
-var NAME2 = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-var TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-var DIGEST = /^sha256:[0-9a-f]{64}$/;
+var MANIFEST_TYPES = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
+var ANONYMOUS = "and the guard fetches charts anonymously (import the chart with guard charts import for offline use)";
 async function fetchOciChart(request2, policy, isCached) {
   const where = parseRepository(request2);
   if ("error" in where) return { ok: false, kind: "failed", host: "", error: where.error };
-  const registry = new Registry(`${policy.allowPlainHttp ? "http" : "https"}://${where.host}`, where.name, policy);
+  const registry = new RegistryClient({ host: where.host, repository: where.name, policy, credentialHint: ANONYMOUS });
   const ref = request2.reference;
   let tag;
   if ("semver" in ref) {
@@ -61185,13 +64644,8 @@ async function fetchOciChart(request2, policy, isCached) {
     return { ok: false, kind: "failed", host: where.host, error: `"${ref.digest}" is not a sha256 digest` };
   }
   const manifestRef = tag ?? ref.digest;
-  const manifest = await registry.get(`/manifests/${manifestRef}`, MAX_MANIFEST_BYTES2, `the manifest of oci://${where.host}/${where.name}:${manifestRef}`, MANIFEST_TYPES);
+  const manifest = await registry.manifest(manifestRef, MANIFEST_TYPES, `the manifest of oci://${where.host}/${where.name}:${manifestRef}`);
   if (!manifest.ok) return manifest;
-  const manifestDigest = `sha256:${createHash12("sha256").update(manifest.body).digest("hex")}`;
-  const expected = "digest" in ref ? ref.digest : manifest.headers.get("docker-content-digest") ?? void 0;
-  if (expected && DIGEST.test(expected) && expected !== manifestDigest) {
-    return { ok: false, kind: "failed", host: where.host, error: `the manifest of oci://${where.host}/${where.name}@${manifestRef} has digest ${manifestDigest}, not ${expected}` };
-  }
   const layer = chartLayer(manifest.body);
   if ("error" in layer) return { ok: false, kind: "failed", host: where.host, error: `oci://${where.host}/${where.name}@${manifestRef}: ${layer.error}` };
   const sha256 = layer.digest.slice("sha256:".length);
@@ -61200,10 +64654,8 @@ async function fetchOciChart(request2, policy, isCached) {
   if (layer.size !== void 0 && layer.size > MAX_ARCHIVE_BYTES2) {
     return { ok: false, kind: "failed", host: where.host, error: `the chart layer of oci://${where.host}/${where.name} is ${layer.size} bytes, more than the ${MAX_ARCHIVE_BYTES2} the guard accepts` };
   }
-  const blob = await registry.get(`/blobs/${layer.digest}`, MAX_ARCHIVE_BYTES2, `the chart layer of oci://${where.host}/${where.name}@${manifestRef}`);
+  const blob = await registry.blob(layer.digest, MAX_ARCHIVE_BYTES2, `the chart layer of oci://${where.host}/${where.name}@${manifestRef}`);
   if (!blob.ok) return blob;
-  const actual = archiveDigest(blob.body);
-  if (actual !== sha256) return { ok: false, kind: "failed", host: where.host, error: `the chart layer of oci://${where.host}/${where.name} has sha256 ${actual}, not ${sha256} as its manifest says` };
   return { ok: true, tag, version, sha256, archive: blob.body };
 }
 function parseRepository(request2) {
@@ -61212,7 +64664,7 @@ function parseRepository(request2) {
   const host = slash < 0 ? rest : rest.slice(0, slash);
   const name = [slash < 0 ? "" : rest.slice(slash + 1), request2.chart].filter(Boolean).join("/");
   if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(host)) return { error: `${request2.repositoryUrl} does not name a registry host` };
-  if (!NAME2.test(name)) return { error: `"${name}" is not a valid OCI repository name` };
+  if (!REPOSITORY_NAME.test(name)) return { error: `"${name}" is not a valid OCI repository name` };
   return { host, name };
 }
 function chartLayer(body) {
@@ -61228,92 +64680,6 @@ function chartLayer(body) {
   const digest = charts[0].digest;
   if (typeof digest !== "string" || !DIGEST.test(digest)) return { error: "the chart layer has no sha256 digest" };
   return { digest, ...typeof charts[0].size === "number" ? { size: charts[0].size } : {} };
-}
-var Registry = class {
-  constructor(base2, name, policy) {
-    this.base = base2;
-    this.name = name;
-    this.policy = policy;
-  }
-  base;
-  name;
-  policy;
-  token;
-  async tags() {
-    const tags = [];
-    let next = `/tags/list?n=1000`;
-    for (let page = 0; next && page < MAX_TAG_PAGES; page++) {
-      const result2 = await this.get(next, MAX_MANIFEST_BYTES2, `the tags of ${this.base.replace(/^https?/, "oci")}/${this.name}`);
-      if (!result2.ok) return result2;
-      let parsed;
-      try {
-        parsed = JSON.parse(result2.body.toString("utf8"));
-      } catch {
-        return { ok: false, kind: "failed", host: new URL(this.base).host, error: `the tag list of ${this.name} is not JSON` };
-      }
-      if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.filter((t) => typeof t === "string"));
-      next = nextPage(result2.headers.get("link"), this.name);
-    }
-    return { ok: true, tags };
-  }
-  async get(suffix, maxBytes, purpose, accept) {
-    const url = `${this.base}/v2/${this.name}${suffix}`;
-    const request2 = () => guardedGet({ url, maxBytes, purpose, headers: { ...accept ? { accept } : {}, ...this.token ? { authorization: `Bearer ${this.token}` } : {} } }, this.policy);
-    const first = await request2();
-    if (first.ok || first.kind !== "failed" || first.status !== 401 || this.token) return this.unauthorized(first);
-    const challenge = first.headers?.get("www-authenticate") ?? "";
-    const token = await this.anonymousToken(challenge);
-    if ("error" in token) return token.failure;
-    this.token = token.token;
-    return this.unauthorized(await request2());
-  }
-  /** A registry that refuses anonymous access cannot be checked from here: not the change's fault. */
-  unauthorized(result2) {
-    if (result2.ok || result2.kind !== "failed" || result2.status !== 401 && result2.status !== 403) return result2;
-    return { ...result2, kind: "unreachable", error: `${result2.error}: the registry needs credentials, and the guard fetches charts anonymously (import the chart with guard charts import for offline use)` };
-  }
-  async anonymousToken(challenge) {
-    const host = new URL(this.base).host;
-    const params = parseBearerChallenge(challenge);
-    if (!params?.realm) {
-      return { error: true, failure: { ok: false, kind: "unreachable", host, error: `${host} asks for credentials (${challenge.split(" ")[0] || "no challenge"}), and the guard fetches charts anonymously` } };
-    }
-    let tokenUrl;
-    try {
-      tokenUrl = new URL(params.realm);
-    } catch {
-      return { error: true, failure: { ok: false, kind: "failed", host, error: `${host} names an invalid token realm` } };
-    }
-    if (params.service) tokenUrl.searchParams.set("service", params.service);
-    tokenUrl.searchParams.set("scope", params.scope ?? `repository:${this.name}:pull`);
-    const reply = await guardedGet({ url: tokenUrl.toString(), maxBytes: 1024 * 1024, purpose: `the anonymous token of ${host}` }, this.policy);
-    if (!reply.ok) return { error: true, failure: reply };
-    try {
-      const body = JSON.parse(reply.body.toString("utf8"));
-      const token = typeof body.token === "string" ? body.token : typeof body.access_token === "string" ? body.access_token : void 0;
-      if (token && /^[\x21-\x7e]+$/.test(token)) return { token };
-    } catch {
-    }
-    return { error: true, failure: { ok: false, kind: "failed", host: reply.url ? new URL(reply.url).host : host, error: `the token service of ${host} answered without a token` } };
-  }
-};
-function parseBearerChallenge(header) {
-  const match = /^\s*Bearer\s+(.*)$/i.exec(header);
-  if (!match) return void 0;
-  const params = {};
-  for (const [, key, quoted2, bare] of match[1].matchAll(/([A-Za-z_]+)=(?:"([^"]*)"|([^,\s]*))/g)) params[key.toLowerCase()] = quoted2 ?? bare ?? "";
-  return params;
-}
-function nextPage(link, name) {
-  const target = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : void 0;
-  if (!target) return void 0;
-  const prefix = `/v2/${name}/tags/list`;
-  try {
-    const url = new URL(target, "http://registry.invalid");
-    return url.pathname === prefix ? `/tags/list${url.search}` : void 0;
-  } catch {
-    return void 0;
-  }
 }
 
 // src/helm/pull.ts
@@ -61583,8 +64949,8 @@ async function resolveFromHelmRepository(chart, locations, context) {
   };
 }
 async function resolveFromGit(chart, locations, context) {
-  const relative = path37.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path37.posix.isAbsolute(relative)) {
+  const relative = path45.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path45.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
   const id = `${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
@@ -61609,7 +64975,7 @@ async function resolveFromGit(chart, locations, context) {
     const archive = await context.snapshot.readFile(relative);
     return unpackedFromGit(archive, `./${relative} at ${context.snapshot.label}`, chart, locations, source, context);
   }
-  const hasChart = await context.snapshot.readFile(path37.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path45.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -61631,7 +64997,7 @@ async function resolveFromGit(chart, locations, context) {
   return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest}` };
 }
 async function resolveFromCheckout(root, relative, chart, locations, source, context) {
-  const description = `${path37.relative(context.repoRoot, root) || "."}/${relative}`;
+  const description = `${path45.relative(context.repoRoot, root) || "."}/${relative}`;
   if (isChartArchive(relative)) {
     const link = await linkOnPath(root, relative);
     if (link) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${link} is a symbolic link; the guard does not follow links`, location: locations.chart };
@@ -61641,10 +65007,10 @@ async function resolveFromCheckout(root, relative, chart, locations, source, con
   return copied.ok ? { ...copied, description } : copied;
 }
 async function copyChartDir(root, relative, context, chart, locations, source) {
-  const into = path37.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
+  const into = path45.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs24.access(path37.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs30.access(path45.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -61726,15 +65092,15 @@ async function renderRelease(release, context, settings) {
       failures: schemaCheck.errors.map((e) => ({ rule: e.rule, message: e.message.replace(/^HelmRelease [^:]+: /, ""), location: e.location, identity: e.identity }))
     };
   }
-  const identity3 = {
+  const identity4 = {
     name: release.name,
     namespace: release.namespace,
     targetNamespace: release.targetNamespace,
     releaseName: release.releaseName,
     storageNamespace: release.storageNamespace
   };
-  const releaseName = fluxReleaseName(identity3);
-  const namespace = fluxReleaseNamespace(identity3);
+  const releaseName = fluxReleaseName(identity4);
+  const namespace = fluxReleaseNamespace(identity4);
   const request2 = {
     releaseName,
     namespace,
@@ -61755,7 +65121,7 @@ async function renderRelease(release, context, settings) {
   const renderOnce = async () => {
     const result2 = await helmTemplate(request2, context.helm);
     if (!result2.ok) return { error: result2.error };
-    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path38.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
+    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path46.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
     if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
     const extracted = extractContainers(applied.manifests, namespace);
     return { containers: extracted.containers, inspection: extracted.inspection, ...settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {} };
@@ -61771,9 +65137,9 @@ async function renderRelease(release, context, settings) {
       secrets: collected.secrets,
       failures: [{
         rule: "render/failed",
-        message: "postRender" in rendered ? firstLine(rendered.error) : `helm template failed for chart ${chart.description}: ${firstLine(rendered.error)}`,
+        message: "postRender" in rendered ? firstLine2(rendered.error) : `helm template failed for chart ${chart.description}: ${firstLine2(rendered.error)}`,
         location: "postRender" in rendered ? locationOf(release.object, ["spec", "postRenderers"]) : release.locations.version,
-        identity: `${"postRender" in rendered ? "post-render" : "helm-template"}\0${versionFree(firstLine(rendered.error)).replace(/(?<!\S)\/\S+/g, "<path>")}`,
+        identity: `${"postRender" in rendered ? "post-render" : "helm-template"}\0${versionFree(firstLine2(rendered.error)).replace(/(?<!\S)\/\S+/g, "<path>")}`,
         detail: rendered.error
       }]
     };
@@ -61807,7 +65173,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs25.readFile(path38.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs31.readFile(path46.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -61816,22 +65182,22 @@ function loadChartValuesModel(dir, run, cacheDir) {
     } catch {
       schema2 = void 0;
     }
-    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path38.basename(dir);
+    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path46.basename(dir);
     const [subchartsRemote, templateRefs] = await Promise.all([subchartSchemasReferRemote(dir), templateValueRefs(dir)]);
     if (!schema2) return { defaults, chartName, remoteReferences: subchartsRemote, templateRefs };
     const references = await resolveSchemaReferences(dir, schema2, cacheDir);
     return { defaults, schema: schema2, chartName, references: references.documents, unresolvedReferences: references.unresolved, remoteReferences: references.remote || subchartsRemote, templateRefs };
   });
 }
-function firstLine(text) {
+function firstLine2(text) {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("Use --debug"));
   return (lines.slice(0, 4).join(" ") || "no output").replace(/^Error:\s*/, "");
 }
 
 // src/git/repo.ts
-import { createHash as createHash13 } from "node:crypto";
-import { constants as constants9, promises as fs26 } from "node:fs";
-import path39 from "node:path";
+import { createHash as createHash16 } from "node:crypto";
+import { constants as constants11, promises as fs32 } from "node:fs";
+import path47 from "node:path";
 
 // src/git/unified-diff.ts
 function parseUnifiedDiff(diff) {
@@ -61844,8 +65210,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path48 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path48 === void 0 ? void 0 : { path: path48, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path60 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path60 === void 0 ? void 0 : { path: path60, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -61939,10 +65305,10 @@ function isContainedPath(file) {
 }
 async function writeFiles(into, contents) {
   for (const [file, data] of contents) {
-    const target = path39.join(into, file);
-    await fs26.mkdir(path39.dirname(target), { recursive: true });
-    await fs26.rm(target, { force: true });
-    await fs26.writeFile(target, data, { flag: "wx" });
+    const target = path47.join(into, file);
+    await fs32.mkdir(path47.dirname(target), { recursive: true });
+    await fs32.rm(target, { force: true });
+    await fs32.writeFile(target, data, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
@@ -62028,7 +65394,7 @@ var CommitSnapshot = class {
   }
   async computeDigest(dir) {
     const tree = await this.tree();
-    const hash = createHash13("sha256");
+    const hash = createHash16("sha256");
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
     return hash.digest("hex");
   }
@@ -62036,7 +65402,7 @@ var CommitSnapshot = class {
     const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f2) => prefix === "" || f2 === prefix || f2.startsWith(prefix + "/"));
     await writeFiles(into, await this.readFiles(files));
-    return path39.join(into, prefix);
+    return path47.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -62066,10 +65432,10 @@ var WorktreeSnapshot = class {
   /** lstat, and every folder on the way checked too: a link anywhere on the path makes it a link. */
   async kindOf(file) {
     if (!isContainedPath(file)) return "absent";
-    const parent = path39.posix.dirname(file);
+    const parent = path47.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat2 = await fs26.lstat(path39.join(this.root, file));
+      const stat2 = await fs32.lstat(path47.join(this.root, file));
       return stat2.isSymbolicLink() ? "symlink" : stat2.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -62077,9 +65443,9 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs26.realpath(this.root);
-      const real = await fs26.realpath(path39.join(this.root, folder)).catch(() => void 0);
-      return real === path39.join(await this.realRoot, folder);
+      this.realRoot ??= fs32.realpath(this.root);
+      const real = await fs32.realpath(path47.join(this.root, folder)).catch(() => void 0);
+      return real === path47.join(await this.realRoot, folder);
     });
   }
   async listFiles() {
@@ -62092,7 +65458,7 @@ var WorktreeSnapshot = class {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs26.open(path39.join(this.root, file), constants9.O_RDONLY | constants9.O_NOFOLLOW);
+      handle = await fs32.open(path47.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -62116,7 +65482,7 @@ var WorktreeSnapshot = class {
     return memoized(this.materialized, `${into}\0${dir}`, async () => {
       const prefix = normalizeDir(dir);
       await writeFiles(into, await this.readFiles(underPrefix(await this.listFiles(), prefix)));
-      return path39.join(into, prefix);
+      return path47.join(into, prefix);
     });
   }
   digests = /* @__PURE__ */ new Map();
@@ -62126,10 +65492,10 @@ var WorktreeSnapshot = class {
   async computeDigest(dir) {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
-    const hash = createHash13("sha256");
+    const hash = createHash16("sha256");
     for (const file of files) {
       const blob = contents.get(file) ?? Buffer.alloc(0);
-      const oid = createHash13("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
+      const oid = createHash16("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest("hex");
@@ -62284,9 +65650,9 @@ function siteFields(assignment) {
   };
 }
 function diffProfiles(old, node) {
-  const names = /* @__PURE__ */ new Set([...Object.keys(old?.profiles ?? {}), ...Object.keys(node.profiles)]);
+  const names2 = /* @__PURE__ */ new Set([...Object.keys(old?.profiles ?? {}), ...Object.keys(node.profiles)]);
   const changed = [];
-  for (const profile of names) {
+  for (const profile of names2) {
     const a2 = old?.profiles[profile];
     const b2 = node.profiles[profile];
     if (a2?.outPath !== b2?.outPath) changed.push({ profile, before: a2?.outPath, after: b2?.outPath, drvBefore: a2?.drvPath, drvAfter: b2?.drvPath });
@@ -62402,12 +65768,12 @@ function checkSiteHealth(input) {
 }
 function concerns(alert, target, siteLabel, hostLabels) {
   if (target.site && alert.labels[siteLabel] === target.site) return true;
-  const names = [target.node.name, target.node.hostname, target.node.hostname.split(".")[0]];
+  const names2 = [target.node.name, target.node.hostname, target.node.hostname.split(".")[0]];
   return hostLabels.some((label) => {
     const value = alert.labels[label];
     if (!value) return false;
     const host = value.replace(/:\d+$/, "");
-    return names.includes(host) || names.includes(host.split(".")[0] ?? host);
+    return names2.includes(host) || names2.includes(host.split(".")[0] ?? host);
   });
 }
 
@@ -62436,17 +65802,17 @@ function checkUnsafeSettings(input) {
 }
 
 // src/deploy/evaluate.ts
-var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import path45 from "node:path";
+var import_picomatch5 = __toESM(require_picomatch2(), 1);
+import path57 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs30 } from "node:fs";
-import os16 from "node:os";
-import path43 from "node:path";
+import { promises as fs36 } from "node:fs";
+import os21 from "node:os";
+import path52 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs27 } from "node:fs";
-import path40 from "node:path";
+import { promises as fs33 } from "node:fs";
+import path48 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -62584,26 +65950,26 @@ function localPart(url) {
   return rest;
 }
 async function stageFlakeFile(text, scratch) {
-  const dir = path40.join(scratch, "declared");
-  await fs27.mkdir(dir, { recursive: true });
-  const file = path40.join(dir, "flake.nix");
-  await fs27.writeFile(file, text);
+  const dir = path48.join(scratch, "declared");
+  await fs33.mkdir(dir, { recursive: true });
+  const file = path48.join(dir, "flake.nix");
+  await fs33.writeFile(file, text);
   return file;
 }
 
 // src/nix/input-fetch.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
-import { promises as fs28 } from "node:fs";
-import os15 from "node:os";
-import path41 from "node:path";
+var import_picomatch4 = __toESM(require_picomatch2(), 1);
+import { promises as fs34 } from "node:fs";
+import os18 from "node:os";
+import path49 from "node:path";
 
 // src/nix/store-path.ts
-import { createHash as createHash14 } from "node:crypto";
+import { createHash as createHash17 } from "node:crypto";
 var NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
 function sourceStorePath(narHash, storeDir = "/nix/store") {
   const digest = sha256Of2(narHash);
   if (!digest) return void 0;
-  const outer = createHash14("sha256").update(`source:sha256:${digest.toString("hex")}:${storeDir}:source`).digest();
+  const outer = createHash17("sha256").update(`source:sha256:${digest.toString("hex")}:${storeDir}:source`).digest();
   const compressed = Buffer.alloc(20);
   for (let i2 = 0; i2 < outer.length; i2++) compressed[i2 % 20] ^= outer[i2];
   return `${storeDir}/${base322(compressed)}-source`;
@@ -62674,7 +66040,7 @@ function hostOf(type, locked) {
 }
 function inputHostPolicy(baseInputs, configured, networkAllowed = []) {
   const patterns = configured ?? [...baseInputs.flatMap((i2) => i2.host ? [i2.host] : []), ...networkAllowed];
-  const matchers = patterns.map((p2) => (0, import_picomatch3.default)(p2.toLowerCase(), { nocase: true }));
+  const matchers = patterns.map((p2) => (0, import_picomatch4.default)(p2.toLowerCase(), { nocase: true }));
   return {
     isAllowed: (host) => host !== "" && matchers.some((m2) => m2(host.toLowerCase())),
     source: configured ? "deploy.allowedInputHosts of the base .guard.yaml" : "the hosts the base flake.lock already uses, and network.allowedHosts of the base .guard.yaml"
@@ -62708,7 +66074,7 @@ async function fetchInputs(inputs, options2) {
   return summary2;
 }
 async function exists3(file) {
-  return fs28.access(file).then(() => true, () => false);
+  return fs34.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -62724,14 +66090,14 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs28.mkdtemp(path41.join(os15.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs34.mkdtemp(path49.join(os18.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
-      const file = path41.join(home, "input.tar.gz");
-      await fs28.writeFile(file, await download(url, input, options2));
+      const file = path49.join(home, "input.tar.gz");
+      await fs34.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
@@ -62746,7 +66112,7 @@ async function fetchOne(input, options2) {
         options2.nixBin,
         [
           "--extra-experimental-features",
-          "nix-command flakes",
+          "nix-command flakes fetch-tree",
           "--option",
           "flake-registry",
           "",
@@ -62766,7 +66132,7 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path41.join(home, "cache"), XDG_CONFIG_HOME: path41.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path49.join(home, "cache"), XDG_CONFIG_HOME: path49.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
@@ -62785,7 +66151,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs28.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs34.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -62799,7 +66165,7 @@ async function download(url, input, options2) {
       return false;
     }
   };
-  let failure2;
+  let failure3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 2)));
     const result2 = await guardedGet(
@@ -62807,13 +66173,13 @@ async function download(url, input, options2) {
       { isAllowedUrl, deadline: Date.now() + options2.timeoutMs, allowPlainHttp: true }
     );
     if (result2.ok) return result2.body;
-    failure2 = result2;
+    failure3 = result2;
     if (result2.kind !== "unreachable") break;
   }
   throw new GuardError(
-    `could not check the deploy targets at ${options2.label}: fetching flake input "${input.input}" from ${input.host} failed${attempts > 1 && failure2?.kind === "unreachable" ? ` (${attempts} attempts)` : ""}: ${failure2?.error ?? "unknown error"}`,
+    `could not check the deploy targets at ${options2.label}: fetching flake input "${input.input}" from ${input.host} failed${attempts > 1 && failure3?.kind === "unreachable" ? ` (${attempts} attempts)` : ""}: ${failure3?.error ?? "unknown error"}`,
     input.location,
-    failure2?.kind === "refused" ? `the download was redirected to a host the base policy does not allow (${printableUrl(url)})` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
+    failure3?.kind === "refused" ? `the download was redirected to a host the base policy does not allow (${printableUrl(url)})` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
   );
 }
 function firstError(stderr) {
@@ -62822,8 +66188,8 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs29 } from "node:fs";
-import path42 from "node:path";
+import { promises as fs35 } from "node:fs";
+import path50 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const query = new URLSearchParams();
@@ -62834,14 +66200,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
     return {
       flakeRef: `git+file://${repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`,
       readOnly: unique([repoRoot, gitDir, common2]),
-      hidden: unique([path42.join(gitDir, "config"), path42.join(common2, "config")])
+      hidden: unique([path50.join(gitDir, "config"), path50.join(common2, "config")])
     };
   }
   const commit = (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: repoRoot })).stdout.trim();
-  const objects = path42.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
-  const bare = path42.join(scratch, "revision.git");
+  const objects = path50.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
+  const bare = path50.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs29.writeFile(path42.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs35.writeFile(path50.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -62851,10 +66217,177 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   return { flakeRef: `git+file://${bare}?${query.toString()}`, readOnly: [bare, objects], hidden: [] };
 }
 async function gitPath(repoRoot, flag) {
-  return path42.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
+  return path50.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
 }
 function unique(items) {
   return [...new Set(items)];
+}
+
+// src/nix/read-set.ts
+import path51 from "node:path";
+var STORE_SOURCE = /^\/nix\/store\/[a-z0-9]{32}-source$/;
+var WRITES = /^(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|rmdir|chmod|fchmodat|utimensat|link|linkat|symlink|symlinkat|truncate|creat|lchown|chown|fchownat|setxattr|lsetxattr|removexattr|lremovexattr)$/;
+function parseTrace(text, source) {
+  if (!STORE_SOURCE.test(source)) return { ok: false, reason: `the flake's source is not a store path (${source})` };
+  const paths = /* @__PURE__ */ new Set();
+  const dirs = /* @__PURE__ */ new Set();
+  const listed = /* @__PURE__ */ new Set();
+  const descriptors2 = /* @__PURE__ */ new Map();
+  const pending = /* @__PURE__ */ new Map();
+  let program;
+  for (const raw of text.split("\n")) {
+    const head = /^(?:\[pid\s+)?(\d+)\]?\s+(.*)$/.exec(raw);
+    if (!head) continue;
+    const [, pid, body] = head;
+    const unfinished = /^(.*) <unfinished \.\.\.>$/.exec(body);
+    if (unfinished) {
+      pending.set(pid, unfinished[1]);
+      continue;
+    }
+    const resumed = /^<\.\.\. ([a-z0-9_]+) resumed>(.*)$/.exec(body);
+    const line = resumed ? `${pending.get(pid) ?? `${resumed[1]}(?`}${resumed[2]}` : body;
+    if (resumed) pending.delete(pid);
+    const call = /^([a-z0-9_]+)\((.*)\)\s+= (-?\d+)(?: ([A-Z]+))?/.exec(line);
+    if (!call) {
+      if (/^[a-z0-9_]+\(/.test(line)) return { ok: false, reason: `a call in the log could not be read (${line.slice(0, 120)})` };
+      continue;
+    }
+    const [, syscall, args, resultText] = call;
+    const result2 = Number(resultText);
+    if (syscall === "execve" || syscall === "execveat") {
+      if (result2 !== 0) continue;
+      program ??= pid;
+      if (pid !== program) return { ok: false, reason: "nix started another program while it was traced" };
+      descriptors2.clear();
+      continue;
+    }
+    if (syscall === "chdir" || syscall === "fchdir" || syscall === "chroot") return { ok: false, reason: `nix changed its working directory (${syscall})` };
+    if (syscall === "dup" || syscall === "dup2" || syscall === "dup3" || syscall === "fcntl") {
+      const from = /^(\d+)/.exec(args);
+      if (syscall === "fcntl" && !/F_DUPFD/.test(args)) continue;
+      if (from && result2 >= 0) {
+        const known = descriptors2.get(Number(from[1]));
+        if (known === void 0) descriptors2.delete(result2);
+        else descriptors2.set(result2, known);
+      }
+      continue;
+    }
+    const named = /^\s*(?:(AT_FDCWD|-?\d+), )?"((?:[^"\\]|\\.)*)"/.exec(args);
+    if (!named) continue;
+    const target = unescape(named[2]);
+    if (target === "") continue;
+    let absolute = target;
+    if (!target.startsWith("/")) {
+      const base2 = named[1] && named[1] !== "AT_FDCWD" ? descriptors2.get(Number(named[1])) : void 0;
+      if (base2 === void 0) return { ok: false, reason: `nix used a path relative to a folder the log does not name (${syscall} "${target}")` };
+      absolute = path51.posix.join(base2, target);
+    }
+    const normalized = path51.posix.normalize(absolute).replace(/\/+$/, "") || "/";
+    if ((syscall === "open" || syscall === "openat" || syscall === "openat2") && result2 >= 0) descriptors2.set(result2, normalized);
+    const inSource = normalized === source || normalized.startsWith(source + "/");
+    if (!inSource) continue;
+    if (WRITES.test(syscall) || /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(args)) return { ok: false, reason: `nix wrote to the source while it was traced (${syscall})` };
+    const relative = normalized === source ? "" : normalized.slice(source.length + 1);
+    if (/O_DIRECTORY/.test(args)) listed.add(relative);
+    else if (result2 >= 0 && /S_IFDIR/.test(args)) dirs.add(relative);
+    else paths.add(relative);
+  }
+  return { ok: true, reads: { paths: [...paths].sort(), dirs: [...dirs].sort(), listed: [...listed].sort() } };
+}
+function mergeReads(into, more) {
+  const union2 = (a2, b2) => [.../* @__PURE__ */ new Set([...a2, ...b2])].sort();
+  return { paths: union2(into.paths, more.paths), dirs: union2(into.dirs, more.dirs), listed: union2(into.listed, more.listed) };
+}
+var EMPTY_READS = { paths: [], dirs: [], listed: [] };
+async function firstReadChange(reads, changed, stillDir, prefix = "") {
+  const inSource = (file) => prefix === "" ? file : file.startsWith(prefix + "/") ? file.slice(prefix.length + 1) : void 0;
+  const listed = new Set(reads.listed);
+  const paths = new Set(reads.paths);
+  for (const file of changed) {
+    const relative = inSource(file);
+    if (relative === void 0) continue;
+    if (listed.has(parentOf(relative))) return file;
+    if (paths.has(relative)) return file;
+    for (let up = relative; up !== ""; ) {
+      up = parentOf(up);
+      if (paths.has(up)) return file;
+    }
+    for (const read of paths) if (read.startsWith(relative + "/")) return file;
+  }
+  for (const dir of reads.dirs) if (dir !== "" && !await stillDir(prefix === "" ? dir : `${prefix}/${dir}`)) return `${prefix === "" ? dir : `${prefix}/${dir}`}/`;
+  return void 0;
+}
+function parentOf(relative) {
+  const parent = path51.posix.dirname(relative);
+  return parent === "." ? "" : parent;
+}
+function unescape(text) {
+  if (!text.includes("\\")) return text;
+  const bytes = [];
+  for (let i2 = 0; i2 < text.length; i2++) {
+    const ch = text[i2];
+    if (ch !== "\\") {
+      bytes.push(...Buffer.from(ch, "utf8"));
+      continue;
+    }
+    const next = text[++i2] ?? "";
+    const simple = { n: 10, t: 9, r: 13, v: 11, f: 12, '"': 34, "\\": 92 };
+    if (next in simple) bytes.push(simple[next]);
+    else if (next === "x") {
+      bytes.push(parseInt(text.slice(i2 + 1, i2 + 3), 16));
+      i2 += 2;
+    } else if (/[0-7]/.test(next)) {
+      const octal = /^[0-7]{1,3}/.exec(text.slice(i2))[0];
+      bytes.push(parseInt(octal, 8));
+      i2 += octal.length - 1;
+    } else bytes.push(...Buffer.from(next, "utf8"));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+// src/nix/memory-measure.ts
+import os19 from "node:os";
+var probed;
+function gnuTime() {
+  probed ??= (async () => {
+    const bin = findExecutable("time");
+    if (!bin) return void 0;
+    const result2 = await runTool(bin, ["-f", "%M", "-o", "/dev/null", "/bin/sh", "-c", "true"], {
+      env: toolEnvironment(os19.tmpdir()),
+      timeoutMs: 2e4,
+      maxBuffer: 1024 * 1024,
+      network: "none",
+      filesystem: {}
+    }).catch(() => void 0);
+    return result2?.exitCode === 0 ? bin : void 0;
+  })();
+  return probed;
+}
+
+// src/nix/trace-reads.ts
+import os20 from "node:os";
+var probed2;
+function straceArguments(tracer, logFile) {
+  return ["-f", "-qq", "--seccomp-bpf", "-e", "trace=%file,dup,dup2,dup3,fcntl", "-e", "signal=none", "-o", logFile];
+}
+function readTracer() {
+  if (process.env.GUARD_TRACE_READS === "off") return Promise.resolve({ kind: "none", reason: "GUARD_TRACE_READS=off" });
+  probed2 ??= (async () => {
+    const bin = findExecutable("strace");
+    if (!bin) return { kind: "none", reason: "strace is not installed (Debian/Ubuntu: apt-get install strace)" };
+    const fence2 = filesystemFence();
+    if (fence2.kind === "none") return { kind: "none", reason: `reads are traced only behind the file-system fence (${fence2.reason})` };
+    const result2 = await runTool(bin, [...straceArguments({ kind: "strace", bin }, "/dev/null"), "/bin/sh", "-c", "test -d /"], {
+      env: toolEnvironment(os20.tmpdir()),
+      timeoutMs: 2e4,
+      maxBuffer: 1024 * 1024,
+      network: "none",
+      filesystem: {}
+    }).catch((error2) => ({ exitCode: null, stderr: error2.message, stdout: "", timedOut: false }));
+    if (result2.exitCode === 0) return { kind: "strace", bin };
+    return { kind: "none", reason: `strace does not work here (${result2.stderr.trim().split("\n")[0] || `exit ${result2.exitCode}`}; ptrace may be forbidden)` };
+  })();
+  return probed2;
 }
 
 // src/nix/eval-deploy.ts
@@ -62875,8 +66408,9 @@ var ALL_NODES_APPLY = `deploy: builtins.mapAttrs (name: ${NODE}) (deploy.nodes o
 var NAMES_APPLY = "deploy: builtins.attrNames (deploy.nodes or {})";
 var nodeApply = (index) => `deploy: let name = builtins.elemAt (builtins.attrNames (deploy.nodes or {})) ${index}; in { inherit name; value = (${NODE}) deploy.nodes.\${name}; }`;
 var NIX_SETTINGS = [
+  // fetch-tree: its own feature from nix 2.19 on (an unknown name to 2.8, which ignores it).
   "--extra-experimental-features",
-  "nix-command flakes",
+  "nix-command flakes fetch-tree",
   "--option",
   "allow-import-from-derivation",
   "false",
@@ -62916,9 +66450,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs30.mkdtemp(path43.join(os16.tmpdir(), "guard-nix-"));
-  const scratch = await fs30.mkdtemp(path43.join(os16.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs30.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs36.mkdtemp(path52.join(os21.tmpdir(), "guard-nix-"));
+  const scratch = await fs36.mkdtemp(path52.join(os21.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs36.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -62927,19 +66461,57 @@ async function openFlake(request2) {
     throw error2;
   }
   const { flakeRef, view: view2 } = fenced;
-  const run = (args, allowedUris = []) => runTool(request2.nixBin, [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args], {
-    env: nixEnvironment(home, view2 !== void 0),
-    timeoutMs: request2.timeoutMs,
-    maxBuffer: 256 * 1024 * 1024,
-    network: "none",
-    ...view2 ? { filesystem: view2 } : {}
-  });
+  const untraceable = request2.tracer?.kind === "none" ? request2.tracer.reason : request2.tracer && !view2 ? "reads are traced only behind the file-system fence (mount and pid namespaces)" : void 0;
+  const traced = { reads: EMPTY_READS, names: false, nodes: [], ...untraceable ? { unusable: untraceable } : {} };
+  let traces = 0;
+  let peakKB;
+  const timeBin = view2 ? await gnuTime() : void 0;
+  const prlimitBin = request2.memoryLimitMB ? findExecutable("prlimit") : void 0;
+  const run = async (args, allowedUris = [], tracing) => {
+    const nixArgs = [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args];
+    const tracer = request2.tracer?.kind === "strace" && view2 && tracing && !traced.unusable ? request2.tracer : void 0;
+    const n2 = traces++;
+    const log = path52.join(home, `reads-${n2}.strace`);
+    const rss = path52.join(home, `rss-${n2}.txt`);
+    const command = [
+      ...timeBin ? [timeBin, "-f", "%M", "-o", rss] : [],
+      ...prlimitBin ? [prlimitBin, `--as=${request2.memoryLimitMB * 1024 * 1024}`] : [],
+      ...tracer ? [tracer.bin, ...straceArguments(tracer, log)] : [],
+      request2.nixBin,
+      ...nixArgs
+    ];
+    const result2 = await runTool(command[0], command.slice(1), {
+      env: nixEnvironment(home, view2 !== void 0),
+      timeoutMs: request2.timeoutMs,
+      maxBuffer: 256 * 1024 * 1024,
+      network: "none",
+      ...view2 ? { filesystem: view2 } : {}
+    });
+    if (timeBin) {
+      const measured = /^(\d+)\s*$/m.exec(await fs36.readFile(rss, "utf8").catch(() => ""));
+      if (measured) peakKB = Math.max(peakKB ?? 0, Number(measured[1]));
+      await fs36.rm(rss, { force: true });
+    }
+    if (tracer && tracing) {
+      const text = await fs36.readFile(log, "utf8").catch(() => void 0);
+      await fs36.rm(log, { force: true });
+      const parsed = text === void 0 ? { ok: false, reason: "strace wrote no log" } : tracing.source ? parseTrace(text, tracing.source) : { ok: false, reason: "nix did not name the store copy of the flake" };
+      if (!parsed.ok) traced.unusable = parsed.reason;
+      else if (!result2.timedOut) {
+        traced.source ??= tracing.source;
+        traced.reads = mergeReads(traced.reads, parsed.reads);
+        if (tracing.what === null) traced.names = true;
+        else traced.nodes.push(tracing.what);
+      }
+    }
+    return result2;
+  };
   let opened;
   const open2 = () => opened ??= (async () => {
     const metadata = await run(["flake", "metadata", "--json", "--no-write-lock-file", "--", flakeRef]);
     if (metadata.timedOut) return timedOut(request2);
-    if (metadata.exitCode !== 0) return failure(metadata.stderr, void 0, label);
-    const parsed = parseJson2(metadata.stdout);
+    if (metadata.exitCode !== 0) return failure2(metadata.stderr, void 0, label);
+    const parsed = parseJson3(metadata.stdout);
     const locks = parsed?.locks;
     const local = localInputs(locks);
     if (local.length > 0) throw localInputError(local, label);
@@ -62950,36 +66522,42 @@ async function openFlake(request2) {
     async names() {
       const flake = await open2();
       if (!flake.ok) return flake;
-      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", NAMES_APPLY, "--", `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", NAMES_APPLY, "--", `${flakeRef}#deploy`], lockedUrls(flake.locks), { source: flake.source, what: null });
       if (result2.timedOut) return timedOut(request2);
-      if (result2.exitCode !== 0) return failure(result2.stderr, flake.locks, label, flake.source);
-      const names = parseJson2(result2.stdout);
-      if (!Array.isArray(names) || !names.every((n2) => typeof n2 === "string")) return { ok: false, error: "nix eval printed output that is not a list of node names", identity: "output is not JSON" };
-      return { ok: true, names };
+      if (result2.exitCode !== 0) return failure2(result2.stderr, flake.locks, label, flake.source);
+      const names2 = parseJson3(result2.stdout);
+      if (!Array.isArray(names2) || !names2.every((n2) => typeof n2 === "string")) return { ok: false, error: "nix eval printed output that is not a list of node names", identity: "output is not JSON" };
+      return { ok: true, names: names2 };
     },
     async node(index, name) {
       const flake = await open2();
       if (!flake.ok) return { ok: false, failure: { name, error: flake.error, identity: flake.identity, ...flake.position ? { position: flake.position } : {} } };
-      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", nodeApply(index), "--", `${flakeRef}#deploy`], lockedUrls(flake.locks));
+      const result2 = await run(["eval", "--json", "--no-write-lock-file", "--apply", nodeApply(index), "--", `${flakeRef}#deploy`], lockedUrls(flake.locks), { source: flake.source, what: name });
       if (result2.timedOut) {
         const error2 = `nix eval of node ${name} did not finish within ${Math.round(request2.timeoutMs / 1e3)} s (deploy.evalTimeoutSeconds)`;
         return { ok: false, failure: { name, error: error2, identity: "timeout", timedOut: true } };
       }
+      if (result2.exitCode !== 0 && request2.memoryLimitMB && /^error: out of memory/m.test(result2.stderr)) {
+        const error2 = `nix eval of node ${name} needed more memory than the ${request2.memoryLimitMB} MB of address space one evaluation may use (deploy.evalMemoryMB)`;
+        return { ok: false, failure: { name, error: error2, identity: "out of memory", outOfMemory: true } };
+      }
       if (result2.exitCode !== 0) {
-        const failed = failure(result2.stderr, flake.locks, label, flake.source);
+        const failed = failure2(result2.stderr, flake.locks, label, flake.source);
         return { ok: false, failure: { name, error: failed.error, identity: failed.identity, ...failed.position ? { position: failed.position } : {} } };
       }
-      const parsed = parseJson2(result2.stdout);
+      const parsed = parseJson3(result2.stdout);
       if (!parsed || parsed.name !== name || typeof parsed.value !== "object" || parsed.value === null) {
         return { ok: false, failure: { name, error: "nix eval printed output that is not this node", identity: "output is not JSON" } };
       }
       return { ok: true, node: toNode(name, parsed.value) };
     },
+    reads: () => ({ ...traced, nodes: [...traced.nodes] }),
+    peakMB: () => peakKB === void 0 ? void 0 : Math.ceil(peakKB / 1024),
     close: cleanup
   };
 }
 function nixEnvironment(home, fenced) {
-  return toolEnvironment(home, { XDG_CACHE_HOME: path43.join(home, "cache"), XDG_CONFIG_HOME: path43.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
+  return toolEnvironment(home, { XDG_CACHE_HOME: path52.join(home, "cache"), XDG_CONFIG_HOME: path52.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
 }
 async function fencedView(request2, home, scratch, label) {
   const fence2 = filesystemFence();
@@ -62992,18 +66570,18 @@ async function fencedView(request2, home, scratch, label) {
   const exported = await exportRevision(request2.repoRoot, request2.rev, request2.flakeDir, scratch);
   const nixDir = await nixInstallDir(request2.nixBin);
   const view2 = { readOnly: [...exported.readOnly, ...nixDir ? [nixDir] : []], writable: [home], hidden: exported.hidden };
-  const flakeFile = path43.posix.join(request2.flakeDir, "flake.nix");
+  const flakeFile = path52.posix.join(request2.flakeDir, "flake.nix");
   const flakeText = await revisionFile(request2.repoRoot, request2.rev, flakeFile);
   if (flakeText === void 0) return { flakeRef: exported.flakeRef, view: view2 };
-  const lockText = await revisionFile(request2.repoRoot, request2.rev, path43.posix.join(request2.flakeDir, "flake.lock"));
-  const { locks } = lockedInputs(lockText, path43.posix.join(request2.flakeDir, "flake.lock"), label);
+  const lockText = await revisionFile(request2.repoRoot, request2.rev, path52.posix.join(request2.flakeDir, "flake.lock"));
+  const { locks } = lockedInputs(lockText, path52.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path43.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path52.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
     network: "none",
-    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path43.dirname(staged)] }
+    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path52.dirname(staged)] }
   });
   const declared = result2.exitCode === 0 ? parseDeclaredInputs(result2.stdout) : void 0;
   const refused = refusedDeclaredInputs(declared ?? [], locks);
@@ -63021,15 +66599,15 @@ async function revisionFile(repoRoot, rev, file) {
     const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
-  const full = path43.join(repoRoot, file);
-  const stat2 = await fs30.lstat(full).catch(() => void 0);
-  return stat2?.isFile() ? fs30.readFile(full, "utf8") : void 0;
+  const full = path52.join(repoRoot, file);
+  const stat2 = await fs36.lstat(full).catch(() => void 0);
+  return stat2?.isFile() ? fs36.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs30.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs36.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
-  return path43.dirname(path43.dirname(real));
+  return path52.dirname(path52.dirname(real));
 }
 async function inPool(tasks, size) {
   const results = new Array(tasks.length);
@@ -63057,7 +66635,7 @@ function timedOut(request2) {
   const error2 = `nix eval did not finish within ${Math.round(request2.timeoutMs / 1e3)} s (deploy.evalTimeoutSeconds)`;
   return { ok: false, error: error2, identity: "timeout", timedOut: true };
 }
-function parseJson2(text) {
+function parseJson3(text) {
   try {
     return JSON.parse(text);
   } catch {
@@ -63070,7 +66648,7 @@ var NEEDS_FETCH = [
   /cannot find flake '([^']+)' in the flake registries/,
   /Couldn't resolve host|Could not resolve host|Couldn't connect to server|Network is unreachable|Connection refused/
 ];
-function failure(stderr, locks, label, source) {
+function failure2(stderr, locks, label, source) {
   const error2 = cleanNixError(stderr);
   const forbidden = /access to URI '([^']+)' is forbidden in restricted mode/.exec(error2);
   if (forbidden) {
@@ -63129,7 +66707,7 @@ function nixCandidate() {
 function findNix() {
   cachedNix ??= (async () => {
     const candidate = nixCandidate();
-    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os16.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
+    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os21.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
     return result2?.exitCode === 0 ? candidate : void 0;
   })();
   return cachedNix;
@@ -63138,19 +66716,19 @@ var versions = /* @__PURE__ */ new Map();
 function nixVersion(nixBin) {
   let version = versions.get(nixBin);
   if (!version) {
-    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os16.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
+    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os21.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
     versions.set(nixBin, version);
   }
   return version;
 }
 
 // src/deploy/eval-cache.ts
-import { createHash as createHash15 } from "node:crypto";
-import { promises as fs31 } from "node:fs";
-import path44 from "node:path";
-var FORMAT2 = "deploy-nodes-v1";
+import { createHash as createHash18 } from "node:crypto";
+import { promises as fs37 } from "node:fs";
+import path53 from "node:path";
+var FORMAT2 = "deploy-nodes-v2";
 function cacheKey2(parts) {
-  return createHash15("sha256").update(JSON.stringify([FORMAT2, parts.commit, parts.lock === void 0 ? null : createHash15("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
+  return createHash18("sha256").update(JSON.stringify([FORMAT2, parts.commit, parts.lock === void 0 ? null : createHash18("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
 }
 var EvalCache = class {
   constructor(dir) {
@@ -63158,13 +66736,13 @@ var EvalCache = class {
   }
   dir;
   file(key) {
-    return this.dir ? path44.join(this.dir, "nix-eval", `${key}.json`) : void 0;
+    return this.dir ? path53.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
   async read(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs31.readFile(file, "utf8"));
+      const value = JSON.parse(await fs37.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -63172,34 +66750,134 @@ var EvalCache = class {
       return void 0;
     }
   }
+  /** The largest resident memory of one nix evaluation of this flake in the last run (MB), to size the pool. */
+  async peakMB(flakeDir) {
+    const file = this.file(`peak-${createHash18("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    if (!file) return void 0;
+    const value = (await fs37.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
+    return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
+  }
+  async recordPeak(flakeDir, peakMB) {
+    const file = this.file(`peak-${createHash18("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    if (file) await store(file, { peakMB });
+  }
   /** Written whole to a temporary name, then renamed: a reader never sees half an entry. */
   async write(key, value) {
     const file = this.file(key);
     if (!file) return;
-    const stored = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v2]) => v2.ok || !v2.failure.timedOut)) };
+    const stored = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v2]) => v2.ok || !(v2.failure.timedOut || v2.failure.outOfMemory))) };
     if (stored.flake?.timedOut) return;
-    try {
-      await fs31.mkdir(path44.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs31.writeFile(temporary, JSON.stringify(stored));
-      await fs31.rename(temporary, file);
-    } catch {
-    }
+    await store(file, stored);
   }
 };
+async function store(file, value) {
+  try {
+    await fs37.mkdir(path53.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await fs37.writeFile(temporary, JSON.stringify(value));
+    await fs37.rename(temporary, file);
+  } catch {
+  }
+}
+
+// src/deploy/eval-memory.ts
+import os22 from "node:os";
+var ESTIMATED_HOST_PEAK_MB = 1024;
+function defaultEvalMemoryMB() {
+  return Math.floor(os22.totalmem() / (1024 * 1024) / 2);
+}
+function evalConcurrency(policy, measuredPeakMB) {
+  const cpus = policy.evalConcurrency ?? os22.availableParallelism();
+  const budget = policy.evalMemoryMB ?? defaultEvalMemoryMB();
+  const perHost = measuredPeakMB ? Math.ceil(measuredPeakMB * 1.25) : ESTIMATED_HOST_PEAK_MB;
+  const byMemory = Math.max(1, Math.floor(budget / perHost));
+  const concurrency = Math.max(1, Math.min(cpus, byMemory));
+  const cpuWhy = policy.evalConcurrency ? `deploy.evalConcurrency ${policy.evalConcurrency}` : `${cpus} CPUs`;
+  const memoryWhy = `${policy.evalMemoryMB ? "deploy.evalMemoryMB" : "half the memory"} ${budget} MB / ${perHost} MB per host (${measuredPeakMB ? `measured ${measuredPeakMB} MB last run` : "estimated"})`;
+  return {
+    concurrency,
+    limitMB: Math.max(budget, perHost * 3),
+    why: byMemory < cpus ? `${memoryWhy}; ${cpuWhy}` : `${cpuWhy}; ${memoryWhy} allows ${byMemory}`
+  };
+}
+
+// src/deploy/head-reuse.ts
+import path54 from "node:path";
+function headMustEvaluate(changed) {
+  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path54.posix.basename(file)));
+  return nix ? `${nix} changed` : void 0;
+}
+async function headReusesBase(base2, changed, headFiles) {
+  const certain = headMustEvaluate(changed);
+  if (certain) return { reuse: false, why: certain };
+  if (!base2.ok) return { reuse: false, why: "the base does not evaluate" };
+  if (!base2.reads.ok) return { reuse: false, why: `what the base evaluation read is not known: ${base2.reads.reason}` };
+  const stillDir = async (dir) => [...headFiles].some((file) => file.startsWith(dir + "/"));
+  const read = await firstReadChange(base2.reads.reads, changed, stillDir);
+  if (read) return { reuse: false, why: `${read} changed, which the base evaluation read` };
+  return { reuse: true, why: `none of the ${changed.length} changed path${changed.length === 1 ? "" : "s"} is read by the flake (${base2.reads.reads.paths.length} files read at base)` };
+}
+
+// src/nix/nix-version.ts
+var MINIMUM_NIX = "2.8";
+function supportedNix(versionText2) {
+  const versions2 = [...versionText2.matchAll(/\b(\d+)\.(\d+)(?:\.(\d+))?(?:pre[\w.]*)?\b/g)];
+  const last = versions2.at(-1);
+  if (!last) return { ok: false, reason: `the nix on this runner did not report a version the guard recognises ("${versionText2.slice(0, 80)}"), and the guard needs nix ${MINIMUM_NIX} or newer` };
+  const [major, minor] = [Number(last[1]), Number(last[2])];
+  const [minMajor, minMinor] = MINIMUM_NIX.split(".").map(Number);
+  const version = last[0];
+  if (major < minMajor || major === minMajor && minor < minMinor) {
+    return { ok: false, reason: `nix ${version} on this runner is older than ${MINIMUM_NIX}, the oldest nix the guard can evaluate a flake with` };
+  }
+  return { ok: true, version };
+}
+
+// src/deploy/fleet-eval.ts
+import path56 from "node:path";
+
+// src/nix/self-dependence.ts
+import os23 from "node:os";
+import path55 from "node:path";
+import { promises as fs38 } from "node:fs";
+var IDENTITY_NAMES = /\b(rev|shortRev|revCount|lastModified|lastModifiedDate|narHash|dirtyRev|dirtyShortRev|sourceInfo|outPath|unsafeDiscardStringContext|unsafeDiscardOutputDependency|hashString)\b/;
+function identityInSources(files) {
+  for (const [file, text] of files) {
+    const lines = text.split("\n");
+    const index = lines.findIndex((line) => IDENTITY_NAMES.test(line.replace(/#.*$/, "")));
+    if (index >= 0) return `${file}:${index + 1} (${IDENTITY_NAMES.exec(lines[index])[1]})`;
+  }
+  return void 0;
+}
+async function sourceInResults(nixBin, source, resultsJson, drvPaths) {
+  const hash = path55.basename(source).slice(0, 32);
+  if (resultsJson.includes(hash)) return `a node's values hold the store path of the revision's source (${source})`;
+  const drvs = [...new Set(drvPaths.filter((p2) => /^\/nix\/store\/[a-z0-9]{32}-[^/]+\.drv$/.test(p2)))];
+  if (drvs.length === 0) return void 0;
+  const sibling = nixBin.includes("/") ? findExecutable(path55.join(path55.dirname(await fs38.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
+  const nixStore = sibling && await fs38.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
+  if (!nixStore) return "nix-store was not found next to nix nor on PATH";
+  const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os23.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
+    (error2) => ({ exitCode: null, stdout: "", stderr: error2.message, timedOut: false })
+  );
+  if (result2.exitCode !== 0) return `the derivations' closure could not be read (${result2.stderr.trim().split("\n")[0] ?? "nix-store failed"})`;
+  if (result2.stdout.split("\n").some((line) => line.trim() === source)) return `a profile's derivation uses the store path of the revision's whole source (${source}, e.g. src = self)`;
+  return void 0;
+}
 
 // src/deploy/fleet-eval.ts
 async function evaluateRevision(context, spec, wanted) {
   const key = spec.rev ? cacheKey2({ commit: await commitOf(context.repoRoot, spec.rev), lock: spec.lockText, nixVersion: context.nixVersion, flakeDir: context.flakeDir }) : void 0;
   const cached3 = (key ? await context.cache.read(key) : void 0) ?? { nodes: {} };
   if (cached3.flake) return { ok: false, flake: { ok: false, ...cached3.flake } };
-  const missing = (names) => names.filter((n2) => !cached3.nodes[n2] && (!wanted || wanted.includes(n2)));
+  const missing = (names2) => names2.filter((n2) => !cached3.nodes[n2] && (!wanted || wanted.includes(n2)));
   if (cached3.names && missing(cached3.names).length === 0) return result(cached3.names, cached3);
   await fetchInputs(spec.inputs, { nixBin: context.nixBin, label: spec.label, policy: spec.hosts, timeoutMs: context.timeoutMs });
-  const session = await openFlake({ nixBin: context.nixBin, repoRoot: context.repoRoot, rev: spec.rev, flakeDir: context.flakeDir, timeoutMs: context.timeoutMs, label: spec.label });
+  const tracer = spec.rev && context.tracer && !spec.inputs.some((i2) => i2.type === "path") ? context.tracer : void 0;
+  const session = await openFlake({ nixBin: context.nixBin, repoRoot: context.repoRoot, rev: spec.rev, flakeDir: context.flakeDir, timeoutMs: context.timeoutMs, label: spec.label, ...tracer ? { tracer } : {}, ...context.memoryLimitMB ? { memoryLimitMB: context.memoryLimitMB } : {} });
   try {
-    let names = cached3.names;
-    if (!names) {
+    let names2 = cached3.names;
+    if (!names2) {
       context.onEvaluate?.(spec.label, void 0);
       const listed = await session.names();
       if (!listed.ok) {
@@ -63207,27 +66885,80 @@ async function evaluateRevision(context, spec, wanted) {
         if (key) await context.cache.write(key, { flake, nodes: {} });
         return { ok: false, flake: listed };
       }
-      names = listed.names;
+      names2 = listed.names;
     }
-    const all = names;
+    const all = names2;
     const todo = missing(all);
-    const outcomes = await inPool(
-      todo.map((name) => () => {
-        context.onEvaluate?.(spec.label, name);
-        return session.node(all.indexOf(name), name);
-      }),
-      context.concurrency
-    );
+    const tasks = todo.map((name) => () => {
+      context.onEvaluate?.(spec.label, name);
+      return session.node(all.indexOf(name), name);
+    });
+    const outcomes = context.pool ? await Promise.all(tasks.map((task) => context.pool(task))) : await inPool(tasks, context.concurrency);
     todo.forEach((name, i2) => cached3.nodes[name] = outcomes[i2]);
     cached3.names = all;
+    const peak = session.peakMB();
+    if (peak) await context.cache.recordPeak(context.flakeDir, peak);
+    if (tracer) cached3.reads = await checkedReads(context, spec.rev, all, cached3, mergeRecorded(cached3.reads, session.reads()));
     if (key) await context.cache.write(key, cached3);
     return result(all, cached3);
   } finally {
     await session.close();
   }
 }
-function result(names, cached3) {
-  return { ok: true, names, nodes: new Map(names.flatMap((n2) => cached3.nodes[n2] ? [[n2, cached3.nodes[n2]]] : [])) };
+function result(names2, cached3) {
+  return { ok: true, names: names2, nodes: new Map(names2.flatMap((n2) => cached3.nodes[n2] ? [[n2, cached3.nodes[n2]]] : [])), reads: readsOf(names2, cached3.reads) };
+}
+function readsOf(names2, recorded) {
+  if (!recorded) return { ok: false, reason: "what the evaluation read was not recorded" };
+  if (recorded.unusable) return { ok: false, reason: recorded.unusable };
+  const traced = new Set(recorded.nodes);
+  const untraced = names2.filter((n2) => !traced.has(n2));
+  if (!recorded.names || untraced.length > 0) return { ok: false, reason: `not every evaluation was traced (${recorded.names ? untraced.join(", ") : "the node list"})` };
+  if (!recorded.selfChecked) return { ok: false, reason: "the results were not checked for dependence on the revision itself" };
+  return { ok: true, reads: recorded.reads };
+}
+function mergeRecorded(previous, session) {
+  const before = previous ?? { reads: EMPTY_READS, names: false, nodes: [] };
+  const unusable = before.unusable ?? session.unusable;
+  const source = before.source ?? session.source;
+  return {
+    reads: mergeReads(before.reads, session.reads),
+    names: before.names || session.names,
+    nodes: [.../* @__PURE__ */ new Set([...before.nodes, ...session.nodes])],
+    ...source ? { source } : {},
+    ...unusable ? { unusable } : {},
+    ...session.source && before.source && session.source !== before.source ? { unusable: "the source was copied to two store paths" } : {}
+  };
+}
+async function checkedReads(context, rev, names2, cached3, recorded) {
+  if (recorded.unusable || recorded.selfChecked || !recorded.names || !names2.every((n2) => recorded.nodes.includes(n2))) return recorded;
+  if (!recorded.source) return { ...recorded, unusable: "nix did not name the store copy of the flake" };
+  const flakeFile = path56.posix.join(context.flakeDir, "flake.nix");
+  if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
+  const snapshot = new CommitSnapshot(context.repoRoot, rev, "revision");
+  const hazard = await treeHazard(context.repoRoot, rev);
+  if (hazard) return { ...recorded, unusable: hazard };
+  const nixFiles = recorded.reads.paths.filter((p2) => p2.endsWith(".nix"));
+  const texts = new Map([...(await snapshot.readFiles(nixFiles)).entries()].map(([file, data]) => [file, data.toString("utf8")]));
+  const named = identityInSources(texts);
+  if (named) return { ...recorded, unusable: `${named} may use the revision's own identity (self.rev and the like)` };
+  const outcomes = Object.values(cached3.nodes);
+  const drvPaths = outcomes.flatMap((o2) => o2.ok ? Object.values(o2.node.profiles).map((p2) => p2.drvPath) : []);
+  const inResults = await sourceInResults(context.nixBin, recorded.source, JSON.stringify(outcomes), drvPaths);
+  if (inResults) return { ...recorded, unusable: inResults };
+  return { ...recorded, selfChecked: true };
+}
+async function treeHazard(root, rev) {
+  const { stdout } = await execa("git", ["ls-tree", "-r", "-z", rev], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
+  const entries = stdout.split("\0").filter(Boolean).map((entry) => ({ mode: entry.split(" ")[0], file: entry.split("	")[1] }));
+  const link = entries.find((e) => e.mode === "120000");
+  if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
+  const attributes = entries.filter((e) => path56.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
+  const texts = await new CommitSnapshot(root, rev, "revision").readFiles(attributes);
+  for (const [file, data] of texts) {
+    if (/export-(subst|ignore)/.test(data.toString("utf8"))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
+  }
+  return void 0;
 }
 async function commitOf(root, rev) {
   return (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: root })).stdout.trim();
@@ -63263,12 +66994,13 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy, options2 = {}) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path45.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path57.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
-  if (!await mayChangeEvaluation(revisions, policy.ignorePaths ?? [])) return { kind: "none" };
+  const changed = await changedPaths(revisions);
+  if (!mayChangeEvaluation(changed, policy.ignorePaths ?? [])) return { kind: "none", log: ["deploy: every changed path is under deploy.ignorePaths; nothing evaluated"] };
   const flakeLocation = { path: flakeFile, line: 1 };
-  const lockFile = path45.posix.join(flakeDir, "flake.lock");
+  const lockFile = path57.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
   const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
   const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
@@ -63289,43 +67021,67 @@ async function evaluateDeploy(revisions, policy, options2 = {}) {
   if (refusedAtHead.length > 0) return { kind: "failed", findings: refusedAtHead.map((input2) => inputRefused(input2, hosts)), baseFindings: [] };
   const nixBin = await findNix();
   if (!nixBin) return { kind: "failed", findings: [nixNotAvailable(flakeLocation)], baseFindings: [] };
+  const versionText2 = await nixVersion(nixBin);
+  const version = supportedNix(versionText2);
+  const log = [`deploy: ${version.ok ? `nix ${version.version}` : versionText2}`];
+  if (!version.ok) return { kind: "failed", findings: [nixTooOld(flakeLocation, version.reason)], baseFindings: [], log };
+  const tracer = await readTracer();
+  if (tracer.kind === "none") log.push(`deploy: what the flake reads is not recorded (${tracer.reason}): a change that touches no file the flake reads is still evaluated`);
+  const cache = new EvalCache(options2.cacheDir);
+  const pool = evalConcurrency(policy, await cache.peakMB(flakeDir));
+  log.push(`deploy: ${pool.concurrency} nix process${pool.concurrency === 1 ? "" : "es"} at once (${pool.why})`);
   const context = {
     nixBin,
-    nixVersion: await nixVersion(nixBin),
+    nixVersion: versionText2,
     repoRoot: revisions.root,
     flakeDir,
     timeoutMs: (policy.evalTimeoutSeconds ?? 300) * 1e3,
-    concurrency: policy.evalConcurrency ?? 2,
-    cache: new EvalCache(options2.cacheDir),
+    concurrency: pool.concurrency,
+    pool: pLimit(pool.concurrency),
+    memoryLimitMB: pool.limitMB,
+    cache,
+    tracer,
     ...options2.onEvaluate ? { onEvaluate: options2.onEvaluate } : {}
   };
   const baseSpec = { rev: revisions.baseSha, label: revisions.base.label, lockText: baseLockText, inputs: baseLock.inputs, hosts };
   const headSpec = { rev: revisions.headRev, label: revisions.head.label, lockText: headLockText, inputs: headLock.inputs, hosts };
-  const baseEval = baseFlake ? await evaluateRevision(context, baseSpec) : { ok: true, names: [], nodes: /* @__PURE__ */ new Map() };
-  const headEval = await evaluateRevision(context, headSpec);
-  const headFiles = new Set(await revisions.head.listFiles());
+  const headFileList = await revisions.head.listFiles();
+  const evaluateBase = () => baseFlake ? evaluateRevision(context, baseSpec) : Promise.resolve({ ok: true, names: [], nodes: /* @__PURE__ */ new Map(), reads: { ok: false, reason: "the base has no flake" } });
+  const certain = headMustEvaluate(changed);
+  let baseEval;
+  let headEval;
+  if (certain) {
+    log.push(`deploy: head evaluated: ${certain}`);
+    [baseEval, headEval] = await both(evaluateBase(), evaluateRevision(context, headSpec));
+  } else {
+    baseEval = await evaluateBase();
+    const reuse = await headReusesBase(baseEval, changed, new Set(headFileList));
+    log.push(reuse.reuse ? `deploy: head not evaluated, the base's result holds for it: ${reuse.why}` : `deploy: head evaluated: ${reuse.why}`);
+    headEval = reuse.reuse ? baseEval : await evaluateRevision(context, headSpec);
+  }
+  const headFiles = new Set(headFileList);
   const baseFiles = new Set(await revisions.base.listFiles());
-  const flakeFailed = (failure2, files) => ({
+  const flakeFailed = (failure3, files) => ({
     rule: "nix/eval-failed",
     severity: "error",
-    message: `evaluating the deploy targets (${flakeFile}#deploy.nodes) failed, so which hosts this change redeploys is unknown: ${failure2.identity}`,
+    message: `evaluating the deploy targets (${flakeFile}#deploy.nodes) failed, so which hosts this change redeploys is unknown: ${failure3.identity}`,
     // The line nix names, when it is a file of this repository; else the flake.
-    location: failure2.position && files.has(failure2.position.path) ? failure2.position : flakeLocation,
+    location: failure3.position && files.has(failure3.position.path) ? failure3.position : flakeLocation,
     subject: { kind: "DeployNode", name: "deploy.nodes" },
-    evidence: [failure2.error],
-    identity: failure2.identity
+    evidence: [failure3.error],
+    identity: failure3.identity
   });
-  const nodeFailed = (failure2, files) => ({
+  const nodeFailed = (failure3, files) => ({
     rule: "nix/eval-failed",
     severity: "error",
-    message: `deploy node ${failure2.name} does not evaluate, so what this change deploys to it is unknown (the other nodes are compared): ${failure2.timedOut ? `timeout: ${failure2.error}` : failure2.identity}`,
-    location: failure2.position && files.has(failure2.position.path) ? failure2.position : flakeLocation,
-    subject: { kind: "DeployNode", name: failure2.name },
-    evidence: [failure2.error],
-    identity: failure2.identity
+    message: `deploy node ${failure3.name} does not evaluate, so what this change deploys to it is unknown (the other nodes are compared): ${failure3.timedOut ? `timeout: ${failure3.error}` : failure3.identity}`,
+    location: failure3.position && files.has(failure3.position.path) ? failure3.position : flakeLocation,
+    subject: { kind: "DeployNode", name: failure3.name },
+    evidence: [failure3.error],
+    identity: failure3.identity
   });
   const baseFindings = !baseEval.ok ? [flakeFailed(baseEval.flake, baseFiles)] : [...baseEval.nodes.values()].flatMap((o2) => o2.ok ? [] : [nodeFailed(o2.failure, baseFiles)]);
-  if (!headEval.ok) return { kind: "failed", findings: [flakeFailed(headEval.flake, headFiles)], baseFindings };
+  if (!headEval.ok) return { kind: "failed", findings: [flakeFailed(headEval.flake, headFiles)], baseFindings, log };
   const findings = [];
   const headNodes = [];
   for (const outcome of headEval.nodes.values()) {
@@ -63370,17 +67126,22 @@ async function evaluateDeploy(revisions, policy, options2 = {}) {
     const url = process.env.GUARD_ALERTMANAGER_URL ?? policy.alertmanager.url;
     input.alerts = url ? await fetchFiringAlerts({ url, matchers: policy.alertmanager.matchers ?? { severity: "critical" }, timeoutMs: (policy.alertmanager.timeoutSeconds ?? 10) * 1e3 }) : { ok: false, error: "no Alertmanager URL (deploy.alertmanager.url or GUARD_ALERTMANAGER_URL)" };
   }
-  return { kind: "planned", input, findings, baseFindings };
+  return { kind: "planned", input, findings, baseFindings, log };
+}
+async function both(a2, b2) {
+  const [first, second] = await Promise.allSettled([a2, b2]);
+  if (first.status === "rejected") throw first.reason;
+  if (second.status === "rejected") throw second.reason;
+  return [first.value, second.value];
 }
 async function changedPaths(revisions) {
   const args = ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", revisions.baseSha, ...revisions.headRev ? [revisions.headRev] : [], "--"];
   const { stdout } = await execa("git", args, { cwd: revisions.root, maxBuffer: 64 * 1024 * 1024 });
   return stdout.split("\0").filter(Boolean);
 }
-async function mayChangeEvaluation(revisions, ignorePaths) {
-  const changed = await changedPaths(revisions);
+function mayChangeEvaluation(changed, ignorePaths) {
   if (changed.length === 0 || ignorePaths.length === 0) return true;
-  const ignored = (0, import_picomatch4.default)(ignorePaths, { dot: true });
+  const ignored = (0, import_picomatch5.default)(ignorePaths, { dot: true });
   return changed.some((file) => !ignored(file));
 }
 async function overrideOf(revisions, policy, approvals, flakeLocation) {
@@ -63457,10 +67218,10 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
   const wanted = () => headNames.filter((n2) => unknown.has(n2));
   if (wanted().length === 0) return { nodes, lastGood, unknown };
   for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
-    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path45.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path57.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
     let result2;
     try {
-      const lock = lockedInputs(lockText, path45.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
+      const lock = lockedInputs(lockText, path57.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
       if (localInputs(lock.locks).length > 0) break;
       const hosts = inputHostPolicy(lock.inputs, void 0, []);
       const allowed = { isAllowed: (h2) => hosts.isAllowed(h2) || baseSpec.hosts.isAllowed(h2), source: baseSpec.hosts.source };
@@ -63481,6 +67242,17 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
     if (wanted().length === 0) break;
   }
   return { nodes, lastGood, unknown };
+}
+function nixTooOld(location, reason) {
+  return {
+    rule: NIX_NOT_AVAILABLE_RULE,
+    severity: "warning",
+    message: `could not check the deploy targets (${location.path}#deploy.nodes): ${reason}; everything else is checked`,
+    location,
+    subject: { kind: "DeployNode", name: "deploy.nodes" },
+    suggestion: `install nix ${MINIMUM_NIX} or newer (Debian/Ubuntu: apt-get install nix-bin; elsewhere https://nixos.org/download) or set NIX_BIN`,
+    identity: "nix-version"
+  };
 }
 function nixNotAvailable(location) {
   return {
@@ -63512,18 +67284,20 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs32.mkdtemp(path46.join(os17.tmpdir(), "guard-run-"));
+  const scratchDir = await fs39.mkdtemp(path58.join(os24.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
+    const unreached = options2.all ? void 0 : new UnreachedSkips({ files: [configFile], dirs: [config.flags?.helpDir ?? DEFAULT_HELP_DIR] });
     const kustomizeContext = (label) => ({
-      scratchDir: path46.join(scratchDir, `kustomize-${label}`),
+      ...unreached ? { skips: { plan: unreached, side: label } } : {},
+      scratchDir: path58.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
       remoteUrls: remotes,
       clusterObjects: config.cluster?.objects ?? [],
-      ...options2.noCache ? {} : { cacheDir: path46.join(cacheDir, "kustomize") }
+      ...options2.noCache ? {} : { cacheDir: path58.join(cacheDir, "kustomize") }
     });
     const baseRaw = discoverObjects(baseSnapshot, parseCache);
     const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
@@ -63551,14 +67325,14 @@ async function checkRevisions(options2) {
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
-    const limit = pLimit(config.helm?.concurrency ?? os17.availableParallelism() + 1);
-    const helmOptions = { homeDir: path46.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path46.join(cacheDir, "renders"));
+    const limit = pLimit(config.helm?.concurrency ?? os24.availableParallelism() + 1);
+    const helmOptions = { homeDir: path58.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path58.join(cacheDir, "renders"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path46.join(scratchDir, label),
+      scratchDir: path58.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -63578,8 +67352,9 @@ async function checkRevisions(options2) {
     const headContext = contextFor(headSnapshot, headInventory, "head");
     const baseContext = contextFor(baseSnapshot, baseInventory, "base");
     const settings = { kubeVersion: config.helm?.kubeVersion, apiVersions: config.helm?.apiVersions };
-    const catalogs = new CatalogStore({ helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR, images: config.flags?.images, base: baseSnapshot });
+    const catalogs = await catalogStore(config, baseSnapshot, headSnapshot, { offline: options2.offline, cacheDir: options2.noCache ? void 0 : cacheDir });
     const releases = [];
+    for (const r of headBuilt.unbuilt.releases) if (inShard(r.cluster ? `${r.cluster}|${r.namespace}/${r.name}` : `${r.namespace}/${r.name}`, options2.shard)) releases.push({ ...r, status: "unchanged", containers: 0 });
     if (firstShard) {
       for (const object of headInventory.objects.filter((o2) => isHelmRelease(o2) && !isSupportedHelmReleaseVersion(o2))) {
         releases.push({ namespace: object.namespace ?? "default", name: object.name, file: object.file, status: "not-checked", containers: 0, ...clusterOf2(object.cluster) });
@@ -63589,7 +67364,7 @@ async function checkRevisions(options2) {
     const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {},
-      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path46.join(cacheDir, "deploy") } }
+      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path58.join(cacheDir, "deploy") } }
     ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
     deployRun.catch(() => void 0);
     let done = 0;
@@ -63614,9 +67389,10 @@ async function checkRevisions(options2) {
         const headOutcome = judgeUncheckedSource(headRendered, baseOutcome);
         status.status = headOutcome.ok ? "rendered" : headOutcome.notChecked ? "not-checked" : "failed";
         status.containers = headOutcome.ok ? headOutcome.rendered.containers.length : 0;
-        drafts.head.push(...inCluster(release, [...await findingsOf(headOutcome, release, catalogs, baseOutcome), ...checkRemediation(release)]));
+        const baseRepositories = repositoriesOf(baseOutcome);
+        drafts.head.push(...inCluster(release, [...await findingsOf(headOutcome, release, catalogs, baseRepositories, baseOutcome), ...checkRemediation(release)]));
         if (baseRelease) drafts.base.push(...inCluster(baseRelease, checkRemediation(baseRelease)));
-        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs)));
+        if (baseOutcome && baseRelease) drafts.base.push(...inCluster(baseRelease, await findingsOf(baseOutcome, baseRelease, catalogs, baseRepositories)));
         options2.onProgress?.({ done: ++done, total: headReleases.length, current: describeInCluster(release) });
       })
     );
@@ -63651,15 +67427,15 @@ async function checkRevisions(options2) {
       renderCacheHits: renderCache.hits,
       kustomizeBuilds: kustomizeRuns.count - kustomizeBefore
     };
-    return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings };
+    return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ("log" in deployment ? deployment.log : void 0) ?? [] };
   } finally {
-    await fs32.rm(scratchDir, { recursive: true, force: true });
+    await fs39.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path46.join(os17.homedir(), ".cache");
-  return path46.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path58.join(os24.homedir(), ".cache");
+  return path58.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -63668,7 +67444,7 @@ function allowedHosts(baseInventory, config) {
     const url = object.body.spec?.url;
     if (typeof url === "string") hosts.add(urlHost(url));
   }
-  const patterns = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch5.default)(p2, { nocase: true }));
+  const patterns = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
   return (url) => {
     const host = urlHost(url);
     return host !== "" && (hosts.has(host) || patterns.some((matches) => matches(host)));
@@ -63727,7 +67503,7 @@ function inCluster(release, findings) {
 }
 function inShard(key, shard) {
   if (!shard || shard.total <= 1) return true;
-  const bucket = parseInt(createHash16("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
+  const bucket = parseInt(createHash19("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
   return bucket === shard.index - 1;
 }
 async function renderSafely(release, context, settings) {
@@ -63739,24 +67515,46 @@ async function renderSafely(release, context, settings) {
     return { ok: false, secrets: [], failures: [{ rule: "render/failed", message: `rendering crashed: ${message}`, location: release.locations.name }] };
   }
 }
-async function findingsOf(outcome, release, store, before) {
+async function catalogStore(config, base2, head, options2) {
+  const helpDir = config.flags?.helpDir ?? DEFAULT_HELP_DIR;
+  const common2 = { helpDir, images: config.flags?.images, base: base2, head };
+  if (config.flags?.capture === "off") return new CatalogStore(common2);
+  const prefix = `${normalizeDir(helpDir)}/`;
+  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path58.posix.dirname(f2.slice(prefix.length))))));
+  const patterns = [...config.flags?.registries ?? [], ...config.network?.allowedHosts ?? []].map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
+  const networkAllowed = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
+  const capturer = new RegistryCapturer({
+    platform: config.flags?.platform,
+    cacheDir: options2.cacheDir,
+    offline: options2.offline,
+    credentials: (await loadCredentials()).lookup,
+    timeoutMs: config.flags?.captureTimeoutSeconds ? config.flags.captureTimeoutSeconds * 1e3 : void 0,
+    captureLimit: config.flags?.captureLimit,
+    frameworkOf: (image) => config.flags?.images?.find((o2) => (0, import_picomatch6.default)(o2.image, { bash: true })(image.repository))?.framework,
+    isAllowedUrl: (url) => networkAllowed.some((matches) => matches(urlHost(url)))
+  });
+  const sourceAllowed = (image) => recorded.has(repositoryOf(image)) || patterns.some((matches) => matches(registryOf(image)) || matches(repositoryOf(image)));
+  return new CatalogStore({ ...common2, capturer, sourceAllowed });
+}
+function repositoriesOf(baseOutcome) {
+  return new Set((baseOutcome?.ok ? baseOutcome.rendered.containers : []).map((c3) => repositoryOf(parseImageRef(c3.image))));
+}
+async function findingsOf(outcome, release, store2, baseRepositories, before) {
   const subject = { kind: "HelmRelease", namespace: release.namespace, name: release.name };
   if (!outcome.ok) {
-    return outcome.failures.map((failure2) => ({
-      rule: failure2.rule,
-      severity: failure2.severity ?? "error",
-      message: `${describeRelease(release)}: ${failure2.message}`,
-      location: failure2.location,
+    return outcome.failures.map((failure3) => ({
+      rule: failure3.rule,
+      severity: failure3.severity ?? "error",
+      message: `${describeRelease(release)}: ${failure3.message}`,
+      location: failure3.location,
       subject,
-      ...failure2.detail ? { evidence: [failure2.detail] } : {},
-      ...failure2.suggestion ? { suggestion: failure2.suggestion } : {},
-      ...failure2.identity ? { identity: failure2.identity } : {}
+      ...failure3.detail ? { evidence: [failure3.detail] } : {},
+      ...failure3.suggestion ? { suggestion: failure3.suggestion } : {},
+      ...failure3.identity ? { identity: failure3.identity } : {}
     }));
   }
   const lookups = /* @__PURE__ */ new Map();
-  for (const container of outcome.rendered.containers) {
-    if (!lookups.has(container.image)) lookups.set(container.image, await store.lookup(container.image));
-  }
+  for (const container of outcome.rendered.containers) lookups.set(containerSlot(container), await store2.lookup(container.image, container, { baseRepositories }));
   const warnings = (outcome.warnings ?? []).map((warning2) => ({
     rule: warning2.rule,
     severity: warning2.severity ?? "warning",
@@ -63770,7 +67568,11 @@ async function findingsOf(outcome, release, store, before) {
   if (before?.ok) {
     const images = new Map(before.rendered.containers.map((c3) => [containerSlot(c3), c3.image]));
     const previousCatalogs = /* @__PURE__ */ new Map();
-    for (const image of new Set(images.values())) previousCatalogs.set(image, await store.lookup(image));
+    const headImages = new Map(outcome.rendered.containers.map((c3) => [containerSlot(c3), c3.image]));
+    for (const container of before.rendered.containers) {
+      const slot = containerSlot(container);
+      if (headImages.has(slot) && headImages.get(slot) !== container.image) previousCatalogs.set(slot, await store2.lookup(container.image, container, { baseRepositories }));
+    }
     previous = { images, catalogs: previousCatalogs };
   }
   return [...warnings, ...checkContainerFlags(outcome.rendered, lookups, previous)];
@@ -63875,7 +67677,7 @@ function vanishedReleases(headCount, base2, baseSha) {
 }
 
 // src/forge/context.ts
-import { readFileSync as readFileSync5 } from "node:fs";
+import { readFileSync as readFileSync6 } from "node:fs";
 function detectForge(env) {
   if (env.FORGEJO_ACTIONS === "true" || env.GITEA_ACTIONS === "true") return "forgejo";
   if (env.GITHUB_ACTIONS === "true") return "github";
@@ -63901,21 +67703,21 @@ function runContext(env, overrides = {}) {
 function readEvent(file) {
   if (!file) return {};
   try {
-    return JSON.parse(readFileSync5(file, "utf8"));
+    return JSON.parse(readFileSync6(file, "utf8"));
   } catch {
     return {};
   }
 }
 
 // src/forge/markdown.ts
-import { createHash as createHash17 } from "node:crypto";
+import { createHash as createHash20 } from "node:crypto";
 var SUMMARY_MARKER = "<!-- gitops-guard:summary -->";
 var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function commentKey(finding2) {
-  return createHash17("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
+  return createHash20("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -64044,21 +67846,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path48) {
+  async paginate(path60) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path48}${path48.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path60}${path60.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path48, body, as2 = "json") {
+  async request(method, path60, body, as2 = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path48}`, {
+      const response = await fetch(`${this.base}${path60}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -64075,7 +67877,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path48}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path60}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -64275,7 +68077,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path48) => path48.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path60) => path60.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -64626,11 +68428,11 @@ function merge(defaults, route, options2) {
 }
 function addQueryParameters(url, parameters) {
   const separator = /\?/.test(url) ? "&" : "?";
-  const names = Object.keys(parameters);
-  if (names.length === 0) {
+  const names2 = Object.keys(parameters);
+  if (names2.length === 0) {
     return url;
   }
-  return url + separator + names.map((name) => {
+  return url + separator + names2.map((name) => {
     if (name === "q") {
       return "q=" + parameters.q.split("+").map(encodeURIComponent).join("+");
     }
@@ -65328,7 +69130,7 @@ async function getResponseData(response) {
     try {
       text = await response.text();
       return JSONParse(text);
-    } catch (err) {
+    } catch (err2) {
       return text;
     }
   } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
@@ -65686,17 +69488,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path48 = requestOptions.url.replace(options2.baseUrl, "");
+    const path60 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path48} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path60} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path48} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path60} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -68152,8 +71954,8 @@ var handler = {
       enumerable: true
     };
   },
-  defineProperty(target, methodName, descriptor) {
-    Object.defineProperty(target.cache, methodName, descriptor);
+  defineProperty(target, methodName, descriptor2) {
+    Object.defineProperty(target.cache, methodName, descriptor2);
     return true;
   },
   deleteProperty(target, methodName) {
@@ -68444,7 +72246,7 @@ function describeError(error2) {
 }
 
 // src/report/sarif.ts
-import { createHash as createHash18 } from "node:crypto";
+import { createHash as createHash21 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
@@ -68497,7 +72299,7 @@ function toResult(finding2, ruleIndex) {
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash18("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
+    partialFingerprints: { "gitopsGuard/v1": createHash21("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
     properties: { introduced: finding2.introduced, subject: finding2.subject }
   };
 }
@@ -68506,7 +72308,7 @@ function toResult(finding2, ruleIndex) {
 var import_code_frame = __toESM(require_lib2(), 1);
 
 // src/report/masked-source.ts
-var import_yaml15 = __toESM(require_dist(), 1);
+var import_yaml16 = __toESM(require_dist(), 1);
 function maskSecretSource(text, file) {
   if (!mayHoldSecret(text, file)) return text;
   const lines = text.split("\n");
@@ -68529,11 +72331,11 @@ function isSecretDocument(body) {
 }
 function parsedKind(text) {
   try {
-    const document = (0, import_yaml15.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
-    if (!(0, import_yaml15.isMap)(document.contents)) return "";
+    const document = (0, import_yaml16.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
+    if (!(0, import_yaml16.isMap)(document.contents)) return "";
     let node = document.contents.get("kind", true);
-    if ((0, import_yaml15.isAlias)(node)) node = node.resolve(document);
-    return (0, import_yaml15.isScalar)(node) ? String(node.value) : "";
+    if ((0, import_yaml16.isAlias)(node)) node = node.resolve(document);
+    return (0, import_yaml16.isScalar)(node) ? String(node.value) : "";
   } catch {
     return "";
   }
@@ -68699,7 +72501,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path47.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path59.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report, secrets } = await checkRevisions({
       cwd: workdir,
@@ -68711,11 +72513,11 @@ async function runAction(env = process.env) {
       // A deploy override trailer counts only when an approver named by the base policy approved the head commit.
       approvals: forgeApprovals({ ...context.target, sha: context.headSha })
     });
-    const outDir = env.RUNNER_TEMP ?? os18.tmpdir();
-    const reportPath = path47.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path47.join(outDir, "gitops-guard.sarif");
-    await fs33.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs33.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const outDir = env.RUNNER_TEMP ?? os25.tmpdir();
+    const reportPath = path59.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path59.join(outDir, "gitops-guard.sarif");
+    await fs40.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs40.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const head = input("head") || context.headSha;
     const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
     process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString("utf8"), { color: false, secrets }));
