@@ -11,7 +11,7 @@ import path from 'node:path';
 const DIFFERENTIAL = 'test/flags/exits-at-start.test.ts';
 const CAPTURE_E2E = 'test/e2e/capture-from-registry.test.ts';
 const CAPTURE_ATTACKS = 'test/security/capture-attacks.test.ts';
-const SANDBOXED = ['test/image/sandbox-run.test.ts', 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E, CAPTURE_ATTACKS];
+const SANDBOXED = ['test/image/sandbox-run.test.ts', 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/flags/capture-image-help.test.ts', CAPTURE_E2E, CAPTURE_ATTACKS];
 const LAYERS = ['test/image/pull.test.ts', 'test/image/rootfs.test.ts', 'test/image/registry-credentials.test.ts'];
 
 export const TEST_TOOLS = [
@@ -39,7 +39,7 @@ export const TEST_TOOLS = [
   { command: 'etcd', apt: 'etcd-server', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL, 'test/image/sandbox-run.test.ts', 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
   { command: 'snowflake-client', apt: 'snowflake-client', files: ['test/flags/differential-goflag.test.ts', DIFFERENTIAL] },
   { command: 'runc', apt: 'runc', files: ['test/flags/differential-urfave.test.ts', DIFFERENTIAL, CAPTURE_E2E] },
-  { command: 'rg', apt: 'ripgrep', files: ['test/flags/differential-clap.test.ts', DIFFERENTIAL, 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/image/capture-image-help.test.ts', CAPTURE_E2E] },
+  { command: 'rg', apt: 'ripgrep', files: ['test/flags/differential-clap.test.ts', DIFFERENTIAL, 'test/image/entrypoint.test.ts', 'test/flags/capture-plan.test.ts', 'test/flags/capture-image-help.test.ts', CAPTURE_E2E] },
   { command: '/usr/bin/python3', apt: 'python3', files: ['test/flags/differential-argparse.test.ts', DIFFERENTIAL, 'test/flags/differential-python3-ast.test.ts', 'test/flags/differential-python3-gzip.test.ts', 'test/flags/differential-python3-pickletools.test.ts', 'test/flags/capture-plan.test.ts', CAPTURE_E2E] },
   // Real binaries beyond the project's own, one differential test each (issue 14's accuracy run).
   ...[

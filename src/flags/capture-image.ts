@@ -4,7 +4,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import picomatch from 'picomatch';
 import type { FetchFailure, FetchPolicy } from '../helm/guarded-fetch.js';
-import { captureImageHelp } from '../image/capture-image-help.js';
+import { captureImageHelp } from './capture-image-help.js';
 import { pullImage, resolveImage, type PulledImage } from '../image/pull.js';
 import { detectSandbox } from '../image/sandbox-run.js';
 import type { CredentialLookup } from '../registry/credentials.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHelp, validateArgs } from '../../src/flags/frameworks/registry.js';
-import { captureImageHelp } from '../../src/image/capture-image-help.js';
+import { captureImageHelp } from '../../src/flags/capture-image-help.js';
 import { removeRootfs, rootfsFromHost } from '../support/rootfs-from-host.js';
 
 describe('captureImageHelp', () => {

@@ -1,7 +1,7 @@
-import type { Framework } from '../flags/catalog.js';
-import { captureHelp, type HelpCapture, type RunOutput } from '../flags/capture-plan.js';
-import { resolveProgram, type ContainerCommand, type ImageConfig } from './entrypoint.js';
-import { DEFAULT_TIMEOUT_MS, detectSandbox, noSandboxError, sandboxRunner, type SandboxMethod } from './sandbox-run.js';
+import type { Framework } from './catalog.js';
+import { captureHelp, type HelpCapture, type RunOutput } from './capture-plan.js';
+import { resolveProgram, type ContainerCommand, type ImageConfig } from '../image/entrypoint.js';
+import { DEFAULT_TIMEOUT_MS, detectSandbox, noSandboxError, sandboxRunner, type SandboxMethod } from '../image/sandbox-run.js';
 
 export interface ImageHelpRequest {
   /** The image's extracted root file system. */
