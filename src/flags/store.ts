@@ -104,6 +104,7 @@ export function helpFilesFor(image: ImageRef, helpDir = DEFAULT_HELP_DIR): strin
 export class CatalogStore {
   private readonly cache = new Map<string, Promise<CatalogLookup>>();
   private readonly digests = new Map<string, Promise<CaptureOutcome<string>>>();
+  private readonly recordedLookups = new Map<string, CatalogLookup>();
 
   constructor(private readonly options: CatalogStoreOptions) {}
 
@@ -139,7 +140,8 @@ export class CatalogStore {
       ? { reason: `${repositoryOf(image)} is not an image repository the base revision runs or records help for, so the guard does not pull it (list it, or its registry, in flags.registries of .guard.yaml, changed at the base revision first)`, unreachable: false }
       : undefined;
     if (recorded) {
-      const lookup = this.fromText(image, recorded.file, recorded.data.toString('utf8'), override, 'recorded');
+      // One parse per image and file: lookups keyed by what each container runs share it (500 releases, one catalog).
+      const lookup = memoized(this.recordedLookups, `${image.original}\0${recorded.file}`, () => this.fromText(image, recorded.file, recorded.data.toString('utf8'), override, 'recorded'));
       if (lookup.status !== 'found' || !capturer) return lookup;
       const moved = await this.movedTag(image, lookup.provenance, image.digest !== undefined && (override?.help !== undefined || recorded.file !== files[0]));
       if (moved) {
