@@ -4,6 +4,7 @@ import { isChartSource, type RepoInventory } from './discover.js';
 import { isFluxKustomization, readFluxKustomization, type FluxKustomization } from './kustomization.js';
 import { asRecord, asString } from './objects.js';
 import { KUSTOMIZATION_FILES, type RevisionTree } from './revision-tree.js';
+import { KUBERNETES_YAML } from '../yaml/kubernetes-schema.js';
 
 /**
  * Which Flux Kustomizations a change cannot reach, proved before anything is built, so that
@@ -22,7 +23,9 @@ import { KUSTOMIZATION_FILES, type RevisionTree } from './revision-tree.js';
  * A changed kustomization, patch, chart or guard policy file, a changed file defining a Flux
  * Kustomization or named by path in a HelmRelease or HelmChart (a chart, valuesFiles), builds
  * everything. A file nothing reads (a README) reaches nothing; the same files at base and head
- * build nothing.
+ * build nothing. Names postBuild may substitute (`${APP}-values`) match every name they can become;
+ * valuesFiles are paths from the source's root however they are spelled (`prod.yaml`, `../x.yaml`),
+ * and one that is substituted could be any file.
  */
 
 /** Static nodes beyond which the proof is not attempted (everything is built). */
@@ -145,7 +148,13 @@ class StaticView {
         for (const p of pathsIn(doc)) this.patchPaths.add(p);
       }
     }
-    for (const file of tree.files.keys()) if (/\.ya?ml$/i.test(file) && (tree.text(file) ?? '').includes('substituteFrom')) this.collectSubstitution(this.docsOf(file));
+    for (const file of tree.files.keys()) {
+      if (!/\.(ya?ml|json)$/i.test(file)) continue;
+      const text = tree.text(file) ?? '';
+      if (text.includes('substituteFrom')) this.collectSubstitution(this.docsOf(file));
+      // The key may be spelled with an escape (`"substitute\x46rom"`); a file that does not parse holds no object Flux could apply.
+      else if (/\\(x|u|U|\r?\n)/.test(text) && this.docsOf(file)) this.collectSubstitution(this.docsOf(file));
+    }
     const specs = raw.objects.filter((o) => isFluxKustomization(o) && !patches.has(o.file)).map(readFluxKustomization);
     for (const spec of specs) {
       const key = staticKey(spec);
@@ -155,7 +164,8 @@ class StaticView {
       }
       if (spec.namePrefix || spec.nameSuffix) this.opaque = true;
       for (const patch of spec.patches) this.collectPatch(patch, '');
-      this.nodes.set(key, { key, spec, ownReads: this.ownReadsOf(spec), children: new Set(), parents: new Set(), unreliable: false });
+      const { reads, complete } = this.ownReadsOf(spec);
+      this.nodes.set(key, { key, spec, ownReads: reads, children: new Set(), parents: new Set(), unreliable: !complete });
     }
     const byFile = new Map<string, StaticNode[]>();
     for (const node of this.nodes.values()) byFile.set(node.spec.object.file, [...(byFile.get(node.spec.object.file) ?? []), node]);
@@ -174,6 +184,11 @@ class StaticView {
         if (this.unreliableFiles.has(file)) node.unreliable = true;
       }
       this.reads.add(spec.object.file);
+    }
+    // A Flux Kustomization in a file discovery does not read (JSON) is no node: what it applies is not followed.
+    for (const file of this.reads) {
+      if (this.objectsByFile.has(file) || /\.ya?ml$/i.test(file)) continue;
+      if (this.fluxDocs(file, ['Kustomization']).some((d) => asString(d.apiVersion)?.startsWith('kustomize.toolkit.fluxcd.io/'))) this.opaque = true;
     }
     // Kustomizations of other sources than the roots' are outside this revision's static view.
     const rootSources = new Set([...this.nodes.values()].filter((n) => [...n.parents].every((p) => p === n.key)).map((n) => sourceOf(n.spec)));
@@ -241,7 +256,8 @@ class StaticView {
       names(doc, this.patchNames);
       for (const p of pathsIn(doc)) this.patchPaths.add(p);
     }
-    if (JSON.stringify(docs).includes('metadata/name') || JSON.stringify(docs).includes('$patch')) this.opaque = true;
+    // A patch that renames objects, or gives a Kustomization a name prefix or suffix, makes names the static view cannot see.
+    if (/metadata\/name|\$patch|namePrefix|nameSuffix/.test(JSON.stringify(docs))) this.opaque = true;
     return rewritesKustomizations(entry, docs);
   }
 
@@ -286,14 +302,16 @@ class StaticView {
     return docs;
   }
 
-  private ownReadsOf(spec: FluxKustomization): Set<string> {
+  private ownReadsOf(spec: FluxKustomization): { reads: Set<string>; complete: boolean } {
     const { tree } = this.view;
     const reads = new Set(tree.isDir(spec.path) ? tree.readsOf(spec.path) : []);
+    let complete = true;
     for (const component of spec.components) {
       const target = tree.resolve(spec.path, component);
-      if (target !== undefined) for (const f of tree.readsOf(target)) reads.add(f);
+      if (target === undefined || !tree.isDir(target)) complete = false;
+      else for (const f of tree.readsOf(target)) reads.add(f);
     }
-    return reads;
+    return { reads, complete };
   }
 
   /** The node and everything below it, by key. */
@@ -349,8 +367,9 @@ class StaticView {
   /** metadata.name of every object written in the file and of every generator that reads it. */
   producedBy(file: string): Names {
     const out = new Set(this.generated.get(file) ?? []);
-    // Discovery reads YAML files, kustomize what a kustomization names: anything else makes no object.
-    if (!/\.ya?ml$/i.test(file) && !this.reads.has(file)) return out;
+    // Discovery reads YAML files, kustomize whatever a kustomization names (a .json resource of a Kustomization
+    // itself written in JSON, which no static node reads): a file that parses may hold objects.
+    if (!/\.ya?ml$/i.test(file) && !this.reads.has(file) && !this.docsOf(file)) return out;
     if (this.problemFiles.has(file)) return ANY;
     // Discovery read every YAML file it does not skip: one it found no object in holds none.
     if (/\.ya?ml$/i.test(file) && !this.objectsByFile.has(file) && this.discovered(file)) return out;
@@ -381,14 +400,16 @@ export function planSkips(baseView: RevisionView, headView: RevisionView, guardF
   const substitution = union(both.map((v) => v.substituteNames));
   const produced: Names = union([...changed].flatMap((file) => both.map((v) => (v.view.tree.files.has(file) ? v.producedBy(file) : new Set<string>()))));
   for (const file of changed) {
-    if (guardFiles.files.includes(file) || guardFiles.dirs.some((dir) => file.startsWith(dir.replace(/\/$/, '') + '/'))) return nothing(`${file} is the guard's policy`);
+    if (guardFiles.files.map(repoPath).includes(file) || guardFiles.dirs.map(repoPath).some((dir) => dir === '' || file.startsWith(dir + '/'))) return nothing(`${file} is the guard's policy`);
     if (KUSTOMIZATION_FILES.includes(path.posix.basename(file)) || both.some((v) => v.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
     if (both.some((v) => v.view.raw.chartDirs.some((dir) => dir === '' || dir === '.' || file.startsWith(dir + '/')))) return nothing(`${file} is in a chart`);
     if (both.some((v) => v.view.tree.files.has(file) && v.fluxDocs(file, ['Kustomization']).some((d) => asString(d.apiVersion)?.startsWith('kustomize.toolkit.fluxcd.io/')))) return nothing(`${file} defines a Flux Kustomization`);
   }
-  if (produced === ANY || intersects(produced, substitution)) return nothing('a changed file makes an object that postBuild substitutes from');
+  if (produced === ANY || intersects(produced, substitution)) return nothing('a changed file makes an object that postBuild substitutes from, or one the guard cannot name without building');
   // Charts, packaged charts and valuesFiles a GitRepository chart reads are named by path in some object.
   const named = new Set(both.flatMap((v) => [...v.patchPaths, ...v.view.raw.objects.filter((o) => o.kind === 'HelmRelease' || o.kind === 'HelmChart').flatMap((o) => pathsIn(o.body))]));
+  // Kustomize also builds objects from files discovery does not read (a HelmRelease in a .json file).
+  for (const view of both) for (const file of view.reads) for (const doc of view.fluxDocs(file, ['HelmRelease', 'HelmChart'])) for (const p of pathsIn(doc)) named.add(p);
   for (const file of changed) {
     for (let dir = file; ; dir = path.posix.dirname(dir)) {
       if (named.has(dir === '.' ? '' : dir)) return nothing(`${file} is named by path in an object (a chart or values file)`);
@@ -536,7 +557,8 @@ function rewritesKustomizations(patch: unknown, parsed?: unknown[]): boolean {
 
 function parseDocs(text: string): unknown[] | undefined {
   try {
-    const docs = parseAllDocuments(text);
+    // As kustomize and Flux read it: YAML 1.1, merge keys resolved (`<<: {namePrefix: p-}` is a namePrefix).
+    const docs = parseAllDocuments(text, { ...KUBERNETES_YAML, merge: true });
     const list = Array.isArray(docs) ? docs : [docs];
     if (list.some((d) => d.errors.length > 0)) return undefined;
     return list.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown).filter((d) => d !== null && d !== undefined);
@@ -562,19 +584,65 @@ function names(value: unknown, into: Set<string>, depth = 0): void {
   }
 }
 
-/** Strings of a HelmRelease that may name a folder or file of the revision (chart paths, valuesFiles). */
+/**
+ * Strings of a HelmRelease, HelmChart or patch that may name a folder or file of the revision (chart
+ * paths, valuesFiles, read from the source's root, so `prod.yaml` names a file at the root). A chart
+ * path or valuesFiles entry postBuild substitutes could name any file: it names the root ('').
+ */
 function pathsIn(doc: unknown): string[] {
   const out: string[] = [];
-  const visit = (value: unknown, depth: number) => {
+  // Confined to the source as source-controller (and chart-values-files.ts) confine them: `../x.yaml` is the root's x.yaml.
+  const add = (value: string) => out.push(path.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ''));
+  const visit = (value: unknown, depth: number, locating: boolean) => {
     if (depth > 64) return;
     if (typeof value === 'string') {
-      // Chart folders and valuesFiles of a GitRepository chart: relative to the source's root.
-      if (value.length < 4096 && !value.includes(':') && (value.includes('/') || value === '.') && value !== '/') out.push(path.posix.normalize(value.replace(/^\/+/, '')).replace(/\/$/, '').replace(/^\.$/, ''));
-    } else if (Array.isArray(value)) value.forEach((v) => visit(v, depth + 1));
-    else if (value !== null && typeof value === 'object') Object.values(value).forEach((v) => visit(v, depth + 1));
+      if (value.length >= 4096 || value.includes(':')) return;
+      if (locating && value.includes('$')) out.push('');
+      else if (locating || value.includes('/') || value === '.' || /\.(ya?ml|json|tgz|tar\.gz)$/i.test(value)) {
+        if (value !== '/' && value.trim() !== '') add(value);
+      }
+    } else if (Array.isArray(value)) value.forEach((v) => visit(v, depth + 1, locating));
+    else if (value !== null && typeof value === 'object') {
+      const record = value as Record<string, unknown>;
+      // A JSON patch operation that sets a chart or its valuesFiles: its value locates files.
+      const op = typeof record.op === 'string' && typeof record.path === 'string' && /\/(chart|valuesFiles)(\/([0-9]+|-))?$/.test(record.path);
+      for (const [key, v] of Object.entries(record)) visit(v, depth + 1, locating || key === 'valuesFiles' || (key === 'chart' && typeof v === 'string') || (op && key === 'value'));
+    }
   };
-  visit(doc, 0);
+  visit(doc, 0, false);
   return out;
+}
+
+/** A name postBuild substitutes (`${APP}-values`) stands for every name it can become (`.*-values`). */
+function substituted(name: string): RegExp | undefined {
+  if (!name.includes('$')) return undefined;
+  let pattern = PATTERNS.get(name);
+  if (!pattern) {
+    const parts = name.split(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/);
+    pattern = new RegExp(`^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+    if (PATTERNS.size < 10_000) PATTERNS.set(name, pattern);
+  }
+  return pattern;
+}
+const PATTERNS = new Map<string, RegExp>();
+
+/** Some name of `a` may be some name of `b`: equal, or one a substitution can turn into the other (two substituted names may always meet). */
+function meets(a: Set<string>, b: Set<string>): boolean {
+  for (const item of a) {
+    if (b.has(item)) return true;
+    const pattern = substituted(item);
+    if (pattern) for (const other of b) if (other.includes('$') || pattern.test(other)) return true;
+  }
+  for (const other of b) {
+    const pattern = substituted(other);
+    if (pattern) for (const item of a) if (pattern.test(item)) return true;
+  }
+  return false;
+}
+
+/** A path as the revision's file list spells it (`./.guard/help/` is `.guard/help`). */
+function repoPath(file: string): string {
+  return path.posix.normalize(`/${file}`).slice(1).replace(/\/$/, '');
 }
 
 function union(sets: Names[]): Names {
@@ -589,6 +657,5 @@ function union(sets: Names[]): Names {
 function intersects(a: Names, b: Names): boolean {
   if (a === ANY) return b === ANY || b.size > 0;
   if (b === ANY) return a.size > 0;
-  for (const item of a) if (b.has(item)) return true;
-  return false;
+  return meets(a, b);
 }
