@@ -57768,13 +57768,13 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
   evidence.push(`${lookup.label} would exit with: ${problem.binaryError}`);
   if (problem.envVar) evidence.push(`rendered ${where} env ${problem.envVar}; ${lookup.label} reads it because --${problem.flag} is not in the args`);
   if (!origin.fromValues && arg !== void 0) evidence.push("the argument comes from the chart's own templates/defaults, not from the values");
-  const substituted = arg !== void 0 ? (rendered.release.object.variables ?? []).filter((v2) => v2.value.length > 0 && arg.includes(v2.value)) : [];
-  for (const variable of substituted) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
+  const substituted2 = arg !== void 0 ? (rendered.release.object.variables ?? []).filter((v2) => v2.value.length > 0 && arg.includes(v2.value)) : [];
+  for (const variable of substituted2) evidence.push(`\${${variable.name}} is "${variable.value}", substituted by Flux from ${variable.source} (${variable.location.path}:${variable.location.line})`);
   const related = [];
   const suggested = problem.suggestion ? lookup.catalog.flags.find((f2) => `--${f2.name}` === problem.suggestion?.split("=")[0]) : void 0;
   if (lookup.inRepository && suggested && suggested.line > 0) related.push({ path: lookup.file, line: suggested.line, message: `${suggested.declaration}: ${suggested.help}` });
   if (lookup.inRepository && problem.spec && problem.spec.line > 0) related.push({ path: lookup.file, line: problem.spec.line, message: problem.spec.declaration });
-  for (const variable of substituted) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
+  for (const variable of substituted2) related.push({ ...variable.location, message: `\${${variable.name}} = ${variable.value} (${variable.source})` });
   const finding2 = {
     rule: CONTAINER_FLAG_RULES[problem.kind],
     severity: "error",
@@ -57787,7 +57787,7 @@ function toFinding(rendered, lookup, problem, argv, where, subject) {
   };
   const quoted2 = arg ?? problem.value;
   let masked = quoted2 !== void 0 && (origin.fromValues && isSecretOrigin(rendered.values, origin.location) || isSecretDerived(rendered, quoted2)) ? redactValueInFinding(finding2, quoted2) : finding2;
-  for (const variable of substituted) if (isSecretSource(variable.source)) masked = redactValueInFinding(masked, variable.value);
+  for (const variable of substituted2) if (isSecretSource(variable.source)) masked = redactValueInFinding(masked, variable.value);
   return masked;
 }
 function asRemovedInUpgrade(finding2, problem, lookup, previous) {
@@ -58428,6 +58428,7 @@ var CatalogStore = class {
   options;
   cache = /* @__PURE__ */ new Map();
   digests = /* @__PURE__ */ new Map();
+  recordedLookups = /* @__PURE__ */ new Map();
   /** The ground truth for a container's image; what it runs matters only when the help is captured (a subcommand's help). */
   lookup(imageText, container = {}, context = {}) {
     const image = parseImageRef(imageText);
@@ -58453,7 +58454,7 @@ var CatalogStore = class {
     const capturer = registryAllowed ? this.options.capturer : void 0;
     const notAllowed = this.options.capturer && !registryAllowed ? { reason: `${repositoryOf(image)} is not an image repository the base revision runs or records help for, so the guard does not pull it (list it, or its registry, in flags.registries of .guard.yaml, changed at the base revision first)`, unreachable: false } : void 0;
     if (recorded) {
-      const lookup = this.fromText(image, recorded.file, recorded.data.toString("utf8"), override, "recorded");
+      const lookup = memoized(this.recordedLookups, `${image.original}\0${recorded.file}`, () => this.fromText(image, recorded.file, recorded.data.toString("utf8"), override, "recorded"));
       if (lookup.status !== "found" || !capturer) return lookup;
       const moved = await this.movedTag(image, lookup.provenance, image.digest !== void 0 && (override?.help !== void 0 || recorded.file !== files[0]));
       if (moved) {
@@ -60000,7 +60001,7 @@ function sandboxRunner(base2) {
   return (argv, timeoutMs) => runInSandbox({ ...base2, argv, ...timeoutMs !== void 0 ? { timeoutMs } : {} });
 }
 
-// src/image/capture-image-help.ts
+// src/flags/capture-image-help.ts
 async function captureImageHelp(request2) {
   const method = detectSandbox();
   if (!method) throw noSandboxError();
@@ -61595,7 +61596,12 @@ var StaticView = class {
         for (const p2 of pathsIn(doc)) this.patchPaths.add(p2);
       }
     }
-    for (const file of tree.files.keys()) if (/\.ya?ml$/i.test(file) && (tree.text(file) ?? "").includes("substituteFrom")) this.collectSubstitution(this.docsOf(file));
+    for (const file of tree.files.keys()) {
+      if (!/\.(ya?ml|json)$/i.test(file)) continue;
+      const text = tree.text(file) ?? "";
+      if (text.includes("substituteFrom")) this.collectSubstitution(this.docsOf(file));
+      else if (/\\(x|u|U|\r?\n)/.test(text) && this.docsOf(file)) this.collectSubstitution(this.docsOf(file));
+    }
     const specs = raw.objects.filter((o2) => isFluxKustomization(o2) && !patches.has(o2.file)).map(readFluxKustomization);
     for (const spec of specs) {
       const key = staticKey(spec);
@@ -61605,7 +61611,8 @@ var StaticView = class {
       }
       if (spec.namePrefix || spec.nameSuffix) this.opaque = true;
       for (const patch of spec.patches) this.collectPatch(patch, "");
-      this.nodes.set(key, { key, spec, ownReads: this.ownReadsOf(spec), children: /* @__PURE__ */ new Set(), parents: /* @__PURE__ */ new Set(), unreliable: false });
+      const { reads, complete: complete4 } = this.ownReadsOf(spec);
+      this.nodes.set(key, { key, spec, ownReads: reads, children: /* @__PURE__ */ new Set(), parents: /* @__PURE__ */ new Set(), unreliable: !complete4 });
     }
     const byFile = /* @__PURE__ */ new Map();
     for (const node of this.nodes.values()) byFile.set(node.spec.object.file, [...byFile.get(node.spec.object.file) ?? [], node]);
@@ -61624,6 +61631,10 @@ var StaticView = class {
         if (this.unreliableFiles.has(file)) node.unreliable = true;
       }
       this.reads.add(spec.object.file);
+    }
+    for (const file of this.reads) {
+      if (this.objectsByFile.has(file) || /\.ya?ml$/i.test(file)) continue;
+      if (this.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/"))) this.opaque = true;
     }
     const rootSources = new Set([...this.nodes.values()].filter((n2) => [...n2.parents].every((p2) => p2 === n2.key)).map((n2) => sourceOf(n2.spec)));
     for (const node of this.nodes.values()) if (!rootSources.has(sourceOf(node.spec))) node.unreliable = true;
@@ -61704,7 +61715,7 @@ var StaticView = class {
       names(doc, this.patchNames);
       for (const p2 of pathsIn(doc)) this.patchPaths.add(p2);
     }
-    if (JSON.stringify(docs).includes("metadata/name") || JSON.stringify(docs).includes("$patch")) this.opaque = true;
+    if (/metadata\/name|\$patch|namePrefix|nameSuffix/.test(JSON.stringify(docs))) this.opaque = true;
     return rewritesKustomizations(entry, docs);
   }
   docsOfTarget(folder, file) {
@@ -61747,11 +61758,13 @@ var StaticView = class {
   ownReadsOf(spec) {
     const { tree } = this.view;
     const reads = new Set(tree.isDir(spec.path) ? tree.readsOf(spec.path) : []);
+    let complete4 = true;
     for (const component of spec.components) {
       const target = tree.resolve(spec.path, component);
-      if (target !== void 0) for (const f2 of tree.readsOf(target)) reads.add(f2);
+      if (target === void 0 || !tree.isDir(target)) complete4 = false;
+      else for (const f2 of tree.readsOf(target)) reads.add(f2);
     }
-    return reads;
+    return { reads, complete: complete4 };
   }
   /** The node and everything below it, by key. */
   subtree(key) {
@@ -61800,7 +61813,7 @@ var StaticView = class {
   /** metadata.name of every object written in the file and of every generator that reads it. */
   producedBy(file) {
     const out = new Set(this.generated.get(file) ?? []);
-    if (!/\.ya?ml$/i.test(file) && !this.reads.has(file)) return out;
+    if (!/\.ya?ml$/i.test(file) && !this.reads.has(file) && !this.docsOf(file)) return out;
     if (this.problemFiles.has(file)) return ANY;
     if (/\.ya?ml$/i.test(file) && !this.objectsByFile.has(file) && this.discovered(file)) return out;
     if (!this.objectsByFile.has(file) && !this.docsOf(file)) return this.generated.has(file) && !/\.(ya?ml|json)$/i.test(file) ? out : ANY;
@@ -61828,13 +61841,14 @@ function planSkips(baseView, headView, guardFiles) {
   const substitution = union(both2.map((v2) => v2.substituteNames));
   const produced = union([...changed].flatMap((file) => both2.map((v2) => v2.view.tree.files.has(file) ? v2.producedBy(file) : /* @__PURE__ */ new Set())));
   for (const file of changed) {
-    if (guardFiles.files.includes(file) || guardFiles.dirs.some((dir) => file.startsWith(dir.replace(/\/$/, "") + "/"))) return nothing(`${file} is the guard's policy`);
+    if (guardFiles.files.map(repoPath).includes(file) || guardFiles.dirs.map(repoPath).some((dir) => dir === "" || file.startsWith(dir + "/"))) return nothing(`${file} is the guard's policy`);
     if (KUSTOMIZATION_FILES2.includes(path31.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
     if (both2.some((v2) => v2.view.raw.chartDirs.some((dir) => dir === "" || dir === "." || file.startsWith(dir + "/")))) return nothing(`${file} is in a chart`);
     if (both2.some((v2) => v2.view.tree.files.has(file) && v2.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/")))) return nothing(`${file} defines a Flux Kustomization`);
   }
-  if (produced === ANY || intersects(produced, substitution)) return nothing("a changed file makes an object that postBuild substitutes from");
+  if (produced === ANY || intersects(produced, substitution)) return nothing("a changed file makes an object that postBuild substitutes from, or one the guard cannot name without building");
   const named = new Set(both2.flatMap((v2) => [...v2.patchPaths, ...v2.view.raw.objects.filter((o2) => o2.kind === "HelmRelease" || o2.kind === "HelmChart").flatMap((o2) => pathsIn(o2.body))]));
+  for (const view2 of both2) for (const file of view2.reads) for (const doc of view2.fluxDocs(file, ["HelmRelease", "HelmChart"])) for (const p2 of pathsIn(doc)) named.add(p2);
   for (const file of changed) {
     for (let dir = file; ; dir = path31.posix.dirname(dir)) {
       if (named.has(dir === "." ? "" : dir)) return nothing(`${file} is named by path in an object (a chart or values file)`);
@@ -61962,7 +61976,7 @@ function rewritesKustomizations(patch, parsed) {
 }
 function parseDocs(text) {
   try {
-    const docs = (0, import_yaml8.parseAllDocuments)(text);
+    const docs = (0, import_yaml8.parseAllDocuments)(text, { ...KUBERNETES_YAML, merge: true });
     const list2 = Array.isArray(docs) ? docs : [docs];
     if (list2.some((d) => d.errors.length > 0)) return void 0;
     return list2.map((d) => d.toJS({ maxAliasCount: 100 })).filter((d) => d !== null && d !== void 0);
@@ -61983,15 +61997,54 @@ function names(value, into, depth = 0) {
 }
 function pathsIn(doc) {
   const out = [];
-  const visit2 = (value, depth) => {
+  const add = (value) => out.push(path31.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
+  const visit2 = (value, depth, locating) => {
     if (depth > 64) return;
     if (typeof value === "string") {
-      if (value.length < 4096 && !value.includes(":") && (value.includes("/") || value === ".") && value !== "/") out.push(path31.posix.normalize(value.replace(/^\/+/, "")).replace(/\/$/, "").replace(/^\.$/, ""));
-    } else if (Array.isArray(value)) value.forEach((v2) => visit2(v2, depth + 1));
-    else if (value !== null && typeof value === "object") Object.values(value).forEach((v2) => visit2(v2, depth + 1));
+      if (value.length >= 4096 || value.includes(":")) return;
+      if (locating && value.includes("$")) out.push("");
+      else if (locating || value.includes("/") || value === "." || /\.(ya?ml|json|tgz|tar\.gz)$/i.test(value)) {
+        if (value !== "/" && value.trim() !== "") add(value);
+      }
+    } else if (Array.isArray(value)) value.forEach((v2) => visit2(v2, depth + 1, locating));
+    else if (value !== null && typeof value === "object") {
+      const record2 = value;
+      const op = typeof record2.op === "string" && typeof record2.path === "string" && /\/(chart|valuesFiles)(\/([0-9]+|-))?$/.test(record2.path);
+      for (const [key, v2] of Object.entries(record2)) visit2(v2, depth + 1, locating || key === "valuesFiles" || key === "chart" && typeof v2 === "string" || op && key === "value");
+    }
   };
-  visit2(doc, 0);
+  visit2(doc, 0, false);
   return out;
+}
+function substituted(name) {
+  if (!name.includes("$")) return void 0;
+  let pattern = PATTERNS.get(name);
+  if (!pattern) {
+    const parts = name.split(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/);
+    pattern = new RegExp(`^${parts.map((p2) => p2.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+    if (PATTERNS.size < 1e4) PATTERNS.set(name, pattern);
+  }
+  return pattern;
+}
+var PATTERNS = /* @__PURE__ */ new Map();
+function meets(a2, b2) {
+  for (const item of a2) {
+    if (b2.has(item)) return true;
+    const pattern = substituted(item);
+    if (pattern) {
+      for (const other of b2) if (other.includes("$") || pattern.test(other)) return true;
+    }
+  }
+  for (const other of b2) {
+    const pattern = substituted(other);
+    if (pattern) {
+      for (const item of a2) if (pattern.test(item)) return true;
+    }
+  }
+  return false;
+}
+function repoPath(file) {
+  return path31.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
 }
 function union(sets) {
   const out = /* @__PURE__ */ new Set();
@@ -62004,8 +62057,7 @@ function union(sets) {
 function intersects(a2, b2) {
   if (a2 === ANY) return b2 === ANY || b2.size > 0;
   if (b2 === ANY) return a2.size > 0;
-  for (const item of a2) if (b2.has(item)) return true;
-  return false;
+  return meets(a2, b2);
 }
 
 // src/flux/fingerprint.ts
