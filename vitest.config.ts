@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 import { excludedForMissingTools } from './scripts/test-tools.mjs';
 
@@ -12,6 +13,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most tests wait on real tools (helm, kubectl, nix, registries): two files at a time even on
+    // two cores, where vitest's default would be one.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
+    minWorkers: 1,
     // Every report a test produces in-process is validated against schemas/report.schema.json.
     setupFiles: ['./test/support/validate-reports.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
