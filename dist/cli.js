@@ -1199,8 +1199,8 @@ var require_command = __commonJS({
   "node_modules/commander/lib/command.js"(exports) {
     var EventEmitter2 = __require("node:events").EventEmitter;
     var childProcess = __require("node:child_process");
-    var path63 = __require("node:path");
-    var fs41 = __require("node:fs");
+    var path64 = __require("node:path");
+    var fs40 = __require("node:fs");
     var process10 = __require("node:process");
     var { Argument: Argument2, humanReadableArgName } = require_argument();
     var { CommanderError: CommanderError2 } = require_error();
@@ -2194,7 +2194,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} subcommandName
        */
       _checkForMissingExecutable(executableFile, executableDir, subcommandName) {
-        if (fs41.existsSync(executableFile)) return;
+        if (fs40.existsSync(executableFile)) return;
         const executableDirMessage = executableDir ? `searched for local subcommand relative to directory '${executableDir}'` : "no directory for search for local subcommand, use .executableDir() to supply a custom directory";
         const executableMissing = `'${executableFile}' does not exist
  - if '${subcommandName}' is not meant to be an executable command, remove description parameter from '.command()' and use '.description()' instead
@@ -2212,11 +2212,11 @@ Expecting one of '${allowedValues.join("', '")}'`);
         let launchWithNode = false;
         const sourceExt = [".js", ".ts", ".tsx", ".mjs", ".cjs"];
         function findFile(baseDir, baseName2) {
-          const localBin = path63.resolve(baseDir, baseName2);
-          if (fs41.existsSync(localBin)) return localBin;
-          if (sourceExt.includes(path63.extname(baseName2))) return void 0;
+          const localBin = path64.resolve(baseDir, baseName2);
+          if (fs40.existsSync(localBin)) return localBin;
+          if (sourceExt.includes(path64.extname(baseName2))) return void 0;
           const foundExt = sourceExt.find(
-            (ext) => fs41.existsSync(`${localBin}${ext}`)
+            (ext) => fs40.existsSync(`${localBin}${ext}`)
           );
           if (foundExt) return `${localBin}${foundExt}`;
           return void 0;
@@ -2228,21 +2228,21 @@ Expecting one of '${allowedValues.join("', '")}'`);
         if (this._scriptPath) {
           let resolvedScriptPath;
           try {
-            resolvedScriptPath = fs41.realpathSync(this._scriptPath);
+            resolvedScriptPath = fs40.realpathSync(this._scriptPath);
           } catch {
             resolvedScriptPath = this._scriptPath;
           }
-          executableDir = path63.resolve(
-            path63.dirname(resolvedScriptPath),
+          executableDir = path64.resolve(
+            path64.dirname(resolvedScriptPath),
             executableDir
           );
         }
         if (executableDir) {
           let localFile = findFile(executableDir, executableFile);
           if (!localFile && !subcommand._executableFile && this._scriptPath) {
-            const legacyName = path63.basename(
+            const legacyName = path64.basename(
               this._scriptPath,
-              path63.extname(this._scriptPath)
+              path64.extname(this._scriptPath)
             );
             if (legacyName !== this._name) {
               localFile = findFile(
@@ -2253,7 +2253,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
           }
           executableFile = localFile || executableFile;
         }
-        launchWithNode = sourceExt.includes(path63.extname(executableFile));
+        launchWithNode = sourceExt.includes(path64.extname(executableFile));
         let proc;
         if (process10.platform !== "win32") {
           if (launchWithNode) {
@@ -3168,7 +3168,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @return {Command}
        */
       nameFromFilename(filename) {
-        this._name = path63.basename(filename, path63.extname(filename));
+        this._name = path64.basename(filename, path64.extname(filename));
         return this;
       }
       /**
@@ -3182,9 +3182,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} [path]
        * @return {(string|null|Command)}
        */
-      executableDir(path64) {
-        if (path64 === void 0) return this._executableDir;
-        this._executableDir = path64;
+      executableDir(path65) {
+        if (path65 === void 0) return this._executableDir;
+        this._executableDir = path65;
         return this;
       }
       /**
@@ -3717,8 +3717,8 @@ var require_utils = __commonJS({
       }
       return output;
     };
-    exports.basename = (path63, { windows } = {}) => {
-      const segs = path63.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path64, { windows } = {}) => {
+      const segs = path64.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -8467,8 +8467,8 @@ var require_utils2 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path63) {
-      let input = path63;
+    function removeDotSegments(path64) {
+      let input = path64;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -8542,11 +8542,11 @@ var require_utils2 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path63) {
-      if (path63 === "" || path63[0] === "/") {
-        return removeDotSegments(path63);
+    function removeDotSegmentsRelative(path64) {
+      if (path64 === "" || path64[0] === "/") {
+        return removeDotSegments(path64);
       }
-      const segments = path63.split("/");
+      const segments = path64.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -8909,8 +8909,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path63 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path63 && path63 !== "/" ? path63 : void 0;
+        const path64 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path64 && path64 !== "/" ? path64 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -12220,17 +12220,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path63) {
-      const ctrl = callVisitor(key, node, visitor, path63);
+    function visit_(key, node, visitor, path64) {
+      const ctrl = callVisitor(key, node, visitor, path64);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path63, ctrl);
-        return visit_(key, ctrl, visitor, path63);
+        replaceNode(key, path64, ctrl);
+        return visit_(key, ctrl, visitor, path64);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path63 = Object.freeze(path63.concat(node));
+          path64 = Object.freeze(path64.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = visit_(i2, node.items[i2], visitor, path63);
+            const ci2 = visit_(i2, node.items[i2], visitor, path64);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -12241,13 +12241,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path63 = Object.freeze(path63.concat(node));
-          const ck = visit_("key", node.key, visitor, path63);
+          path64 = Object.freeze(path64.concat(node));
+          const ck = visit_("key", node.key, visitor, path64);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path63);
+          const cv = visit_("value", node.value, visitor, path64);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -12268,17 +12268,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path63) {
-      const ctrl = await callVisitor(key, node, visitor, path63);
+    async function visitAsync_(key, node, visitor, path64) {
+      const ctrl = await callVisitor(key, node, visitor, path64);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path63, ctrl);
-        return visitAsync_(key, ctrl, visitor, path63);
+        replaceNode(key, path64, ctrl);
+        return visitAsync_(key, ctrl, visitor, path64);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path63 = Object.freeze(path63.concat(node));
+          path64 = Object.freeze(path64.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path63);
+            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path64);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -12289,13 +12289,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path63 = Object.freeze(path63.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path63);
+          path64 = Object.freeze(path64.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path64);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path63);
+          const cv = await visitAsync_("value", node.value, visitor, path64);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -12322,23 +12322,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path63) {
+    function callVisitor(key, node, visitor, path64) {
       if (typeof visitor === "function")
-        return visitor(key, node, path63);
+        return visitor(key, node, path64);
       if (identity4.isMap(node))
-        return visitor.Map?.(key, node, path63);
+        return visitor.Map?.(key, node, path64);
       if (identity4.isSeq(node))
-        return visitor.Seq?.(key, node, path63);
+        return visitor.Seq?.(key, node, path64);
       if (identity4.isPair(node))
-        return visitor.Pair?.(key, node, path63);
+        return visitor.Pair?.(key, node, path64);
       if (identity4.isScalar(node))
-        return visitor.Scalar?.(key, node, path63);
+        return visitor.Scalar?.(key, node, path64);
       if (identity4.isAlias(node))
-        return visitor.Alias?.(key, node, path63);
+        return visitor.Alias?.(key, node, path64);
       return void 0;
     }
-    function replaceNode(key, path63, node) {
-      const parent = path63[path63.length - 1];
+    function replaceNode(key, path64, node) {
+      const parent = path64[path64.length - 1];
       if (identity4.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity4.isPair(parent)) {
@@ -12950,10 +12950,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity4 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path63, value) {
+    function collectionFromPath(schema2, path64, value) {
       let v2 = value;
-      for (let i2 = path63.length - 1; i2 >= 0; --i2) {
-        const k2 = path63[i2];
+      for (let i2 = path64.length - 1; i2 >= 0; --i2) {
+        const k2 = path64[i2];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a2 = [];
           a2[k2] = v2;
@@ -12972,7 +12972,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path63) => path63 == null || typeof path63 === "object" && !!path63[Symbol.iterator]().next().done;
+    var isEmptyPath = (path64) => path64 == null || typeof path64 === "object" && !!path64[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -13002,11 +13002,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path63, value) {
-        if (isEmptyPath(path63))
+      addIn(path64, value) {
+        if (isEmptyPath(path64))
           this.add(value);
         else {
-          const [key, ...rest] = path63;
+          const [key, ...rest] = path64;
           const node = this.get(key, true);
           if (identity4.isCollection(node))
             node.addIn(rest, value);
@@ -13020,8 +13020,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path63) {
-        const [key, ...rest] = path63;
+      deleteIn(path64) {
+        const [key, ...rest] = path64;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -13035,8 +13035,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path63, keepScalar) {
-        const [key, ...rest] = path63;
+      getIn(path64, keepScalar) {
+        const [key, ...rest] = path64;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity4.isScalar(node) ? node.value : node;
@@ -13054,8 +13054,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path63) {
-        const [key, ...rest] = path63;
+      hasIn(path64) {
+        const [key, ...rest] = path64;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -13065,8 +13065,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path63, value) {
-        const [key, ...rest] = path63;
+      setIn(path64, value) {
+        const [key, ...rest] = path64;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -15581,9 +15581,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path63, value) {
+      addIn(path64, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path63, value);
+          this.contents.addIn(path64, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -15658,14 +15658,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path63) {
-        if (Collection2.isEmptyPath(path63)) {
+      deleteIn(path64) {
+        if (Collection2.isEmptyPath(path64)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path63) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path64) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -15680,10 +15680,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path63, keepScalar) {
-        if (Collection2.isEmptyPath(path63))
+      getIn(path64, keepScalar) {
+        if (Collection2.isEmptyPath(path64))
           return !keepScalar && identity4.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity4.isCollection(this.contents) ? this.contents.getIn(path63, keepScalar) : void 0;
+        return identity4.isCollection(this.contents) ? this.contents.getIn(path64, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -15694,10 +15694,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path63) {
-        if (Collection2.isEmptyPath(path63))
+      hasIn(path64) {
+        if (Collection2.isEmptyPath(path64))
           return this.contents !== void 0;
-        return identity4.isCollection(this.contents) ? this.contents.hasIn(path63) : false;
+        return identity4.isCollection(this.contents) ? this.contents.hasIn(path64) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -15714,13 +15714,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path63, value) {
-        if (Collection2.isEmptyPath(path63)) {
+      setIn(path64, value) {
+        if (Collection2.isEmptyPath(path64)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path63), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path64), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path63, value);
+          this.contents.setIn(path64, value);
         }
       }
       /**
@@ -17681,9 +17681,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path63) => {
+    visit2.itemAtPath = (cst, path64) => {
       let item = cst;
-      for (const [field, index] of path63) {
+      for (const [field, index] of path64) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -17692,23 +17692,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path63) => {
-      const parent = visit2.itemAtPath(cst, path63.slice(0, -1));
-      const field = path63[path63.length - 1][0];
+    visit2.parentCollection = (cst, path64) => {
+      const parent = visit2.itemAtPath(cst, path64.slice(0, -1));
+      const field = path64[path64.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path63, item, visitor) {
-      let ctrl = visitor(item, path63);
+    function _visit(path64, item, visitor) {
+      let ctrl = visitor(item, path64);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci2 = _visit(Object.freeze(path63.concat([[field, i2]])), token.items[i2], visitor);
+            const ci2 = _visit(Object.freeze(path64.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -17719,10 +17719,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path63);
+            ctrl = ctrl(item, path64);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path63) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path64) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -19024,14 +19024,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs41 = this.flowScalar(this.type);
+              const fs40 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs41, sep: [] });
+                map.items.push({ start, key: fs40, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs41);
+                this.stack.push(fs40);
               } else {
-                Object.assign(it2, { key: fs41, sep: [] });
+                Object.assign(it2, { key: fs40, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -19159,13 +19159,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs41 = this.flowScalar(this.type);
+              const fs40 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs41, sep: [] });
+                fc.items.push({ start: [], key: fs40, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs41);
+                this.stack.push(fs40);
               else
-                Object.assign(it2, { key: fs41, sep: [] });
+                Object.assign(it2, { key: fs40, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -19679,7 +19679,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable5 = stream.Readable;
@@ -19699,7 +19699,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs41.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
+        fs40.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
           cb();
           callback(err2, bytesRead, buffer2);
         });
@@ -19716,7 +19716,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs41.close(self2.fd, onCloseDone);
+      fs40.close(self2.fd, onCloseDone);
       function onCloseDone(err2) {
         if (err2) {
           self2.emit("error", err2);
@@ -19748,7 +19748,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs41.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
+        fs40.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
           if (err2) {
             self2.destroy(err2);
           } else if (bytesRead === 0) {
@@ -20108,7 +20108,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var zlib3 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -20133,9 +20133,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path63, options2) {
+    function openPromise(path64, options2) {
       return new Promise((resolve, reject) => {
-        open(path63, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+        open(path64, { ...options2, lazyEntries: true }, function(err2, zipfile) {
           if (err2) return reject(err2);
           resolve(zipfile);
         });
@@ -20165,7 +20165,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open(path63, options2, callback) {
+    function open(path64, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -20177,10 +20177,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs41.open(path63, "r", function(err2, fd) {
+      fs40.open(path64, "r", function(err2, fd) {
         if (err2) return callback(err2);
         fromFd(fd, options2, function(err3, zipfile) {
-          if (err3) fs41.close(fd, defaultCallback);
+          if (err3) fs40.close(fd, defaultCallback);
           callback(err3, zipfile);
         });
       });
@@ -20197,7 +20197,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs41.fstat(fd, function(err2, stats) {
+      fs40.fstat(fd, function(err2, stats) {
         if (err2) return callback(err2);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -20969,8 +20969,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs41 = __require("fs");
-    function checkPathExt(path63, options2) {
+    var fs40 = __require("fs");
+    function checkPathExt(path64, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -20981,25 +20981,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p2 = pathext[i2].toLowerCase();
-        if (p2 && path63.substr(-p2.length).toLowerCase() === p2) {
+        if (p2 && path64.substr(-p2.length).toLowerCase() === p2) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat, path63, options2) {
+    function checkStat(stat, path64, options2) {
       if (!stat.isSymbolicLink() && !stat.isFile()) {
         return false;
       }
-      return checkPathExt(path63, options2);
+      return checkPathExt(path64, options2);
     }
-    function isexe(path63, options2, cb) {
-      fs41.stat(path63, function(er2, stat) {
-        cb(er2, er2 ? false : checkStat(stat, path63, options2));
+    function isexe(path64, options2, cb) {
+      fs40.stat(path64, function(er2, stat) {
+        cb(er2, er2 ? false : checkStat(stat, path64, options2));
       });
     }
-    function sync(path63, options2) {
-      return checkStat(fs41.statSync(path63), path63, options2);
+    function sync(path64, options2) {
+      return checkStat(fs40.statSync(path64), path64, options2);
     }
   }
 });
@@ -21009,14 +21009,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs41 = __require("fs");
-    function isexe(path63, options2, cb) {
-      fs41.stat(path63, function(er2, stat) {
+    var fs40 = __require("fs");
+    function isexe(path64, options2, cb) {
+      fs40.stat(path64, function(er2, stat) {
         cb(er2, er2 ? false : checkStat(stat, options2));
       });
     }
-    function sync(path63, options2) {
-      return checkStat(fs41.statSync(path63), options2);
+    function sync(path64, options2) {
+      return checkStat(fs40.statSync(path64), options2);
     }
     function checkStat(stat, options2) {
       return stat.isFile() && checkMode(stat, options2);
@@ -21040,7 +21040,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -21049,7 +21049,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path63, options2, cb) {
+    function isexe(path64, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -21059,7 +21059,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path63, options2 || {}, function(er2, is2) {
+          isexe(path64, options2 || {}, function(er2, is2) {
             if (er2) {
               reject(er2);
             } else {
@@ -21068,7 +21068,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path63, options2 || {}, function(er2, is2) {
+      core(path64, options2 || {}, function(er2, is2) {
         if (er2) {
           if (er2.code === "EACCES" || options2 && options2.ignoreErrors) {
             er2 = null;
@@ -21078,9 +21078,9 @@ var require_isexe = __commonJS({
         cb(er2, is2);
       });
     }
-    function sync(path63, options2) {
+    function sync(path64, options2) {
       try {
-        return core.sync(path63, options2 || {});
+        return core.sync(path64, options2 || {});
       } catch (er2) {
         if (options2 && options2.ignoreErrors || er2.code === "EACCES") {
           return false;
@@ -21096,7 +21096,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path63 = __require("path");
+    var path64 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -21134,7 +21134,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path63.join(pathPart, cmd);
+        const pCmd = path64.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p2, i2, 0));
       });
@@ -21161,7 +21161,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path63.join(pathPart, cmd);
+        const pCmd = path64.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j2 = 0; j2 < pathExt.length; j2++) {
           const cur = p2 + pathExt[j2];
@@ -21209,7 +21209,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path63 = __require("path");
+    var path64 = __require("path");
     var which = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -21227,7 +21227,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path63.delimiter : void 0
+          pathExt: withoutPathExt ? path64.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -21236,7 +21236,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path63.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path64.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -21290,8 +21290,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path63, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path63.split("/").pop();
+      const [path64, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path64.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -21304,16 +21304,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang2(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs41.openSync(command, "r");
-        fs41.readSync(fd, buffer, 0, size, 0);
-        fs41.closeSync(fd);
+        fd = fs40.openSync(command, "r");
+        fs40.readSync(fd, buffer, 0, size, 0);
+        fs40.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -21326,7 +21326,7 @@ var require_readShebang = __commonJS({
 var require_parse2 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path63 = __require("path");
+    var path64 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
     var readShebang2 = require_readShebang();
@@ -21351,7 +21351,7 @@ var require_parse2 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path63.normalize(parsed.command);
+        parsed.command = path64.normalize(parsed.command);
         parsed.command = escape3.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -26963,8 +26963,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path63) {
-  return path63.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path64) {
+  return path64.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result2 = /* @__PURE__ */ new Map();
@@ -26974,22 +26974,22 @@ function rebasePointers(map, prefix) {
   }
   return result2;
 }
-function locatePath(positions, path63) {
-  for (let depth = path63.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path63.slice(0, depth)));
+function locatePath(positions, path64) {
+  for (let depth = path64.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path64.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path63, lineOffset = 0) {
+function parseYamlFile(text, path64, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at3 = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path63, line: line + lineOffset, column: col };
+    return { path: path64, line: line + lineOffset, column: col };
   };
   const list2 = Array.isArray(docs) ? docs : [docs];
   for (const doc of list2) {
@@ -27017,14 +27017,14 @@ function parseYamlFile(text, path63, lineOffset = 0) {
 }
 var MAX_POSITIONS = 2e5;
 var MAX_MERGE_SOURCES = 1e3;
-function collectPositions(node, path63, out, at3, depth = 0, viaAlias = false) {
+function collectPositions(node, path64, out, at3, depth = 0, viaAlias = false) {
   if (!node || depth > 200) return;
   if (viaAlias && --out.budget < 0) return;
   if ((0, import_yaml.isAlias)(node)) {
-    collectPositions(node.resolve(out.doc), path63, out, at3, depth + 1, true);
+    collectPositions(node.resolve(out.doc), path64, out, at3, depth + 1, true);
     return;
   }
-  const here = jsonPointer(path63);
+  const here = jsonPointer(path64);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at3(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at3(node.range[0]).line);
@@ -27039,7 +27039,7 @@ function collectPositions(node, path63, out, at3, depth = 0, viaAlias = false) {
         continue;
       }
       explicit.add(key);
-      const childPath = [...path63, key];
+      const childPath = [...path64, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at3, depth + 1, viaAlias);
@@ -27049,14 +27049,14 @@ function collectPositions(node, path63, out, at3, depth = 0, viaAlias = false) {
         const key = keyText(pair.key);
         if (isMergeKey(pair.key) || explicit.has(key)) continue;
         explicit.add(key);
-        const childPath = [...path63, key];
+        const childPath = [...path64, key];
         const keyNode = pair.key;
         if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
         collectPositions(pair.value, childPath, out, at3, depth + 1, true);
       }
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path63, index], out, at3, depth + 1, viaAlias));
+    node.items.forEach((item, index) => collectPositions(item, [...path64, index], out, at3, depth + 1, viaAlias));
   }
 }
 function isMergeKey(key) {
@@ -27174,7 +27174,7 @@ async function loadConfig(base2, head, file = CONFIG_FILE) {
 }
 
 // src/cli.ts
-import path62 from "node:path";
+import path63 from "node:path";
 
 // src/flags/image-ref.ts
 function parseImageRef(image) {
@@ -27459,7 +27459,7 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   const seen = /* @__PURE__ */ new Map();
   const fail = (problem) => problems.push(problem);
   const binary = options2.label ?? catalog.program ?? "the binary";
-  const path63 = catalog.subcommand ?? [];
+  const path64 = catalog.subcommand ?? [];
   let pathSeen = 0;
   let argsAfterPath = 0;
   let inCommand = false;
@@ -27488,9 +27488,9 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
         if (subcommands.length > 0) parent = { word: token.value, index: token.index, subcommands: [...new Set(subcommands)] };
         continue;
       }
-      if (pathSeen < path63.length) {
-        if (token.value !== path63[pathSeen]) {
-          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path63.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path63].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path63].join(" ")})` });
+      if (pathSeen < path64.length) {
+        if (token.value !== path64[pathSeen]) {
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path64.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path64].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path64].join(" ")})` });
           return problems;
         }
         pathSeen++;
@@ -27593,11 +27593,11 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   if (parent) {
     fail({ kind: "missing-required", argIndex: parent.index, message: `${binary} ${parent.word} needs one of its subcommands (${parent.subcommands.join(", ")})`, binaryError: kingpinError(catalog, `must select a subcommand of '${parent.word}'`) });
   }
-  if (path63.length > 0 && pathSeen === path63.length) {
+  if (path64.length > 0 && pathSeen === path64.length) {
     const required = catalog.positionals ?? [];
     if (argsAfterPath < required.length) {
       const missing = required[argsAfterPath];
-      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path63].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
+      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path64].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
     }
   }
   for (const spec of catalog.flags) {
@@ -27806,9 +27806,9 @@ function parseKingpinHelp(text) {
   }
   const envVars = flags2.map((f2) => f2.envVar).filter((v2) => v2 !== void 0);
   const words = usageLine2.slice("usage: ".length).split(/\s+/).slice(1);
-  const path63 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
+  const path64 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
   const allWords = words.every((w2) => /^[a-z][\w-]*$/.test(w2));
-  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path63;
+  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path64;
   const commands = commandsIn(lines);
   return {
     framework: "kingpin",
@@ -28002,14 +28002,14 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
   if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum" || p2.spec?.valueType === "enum");
-  const path63 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path63.length).map((p2) => p2.value);
-  if (path63.length > 0 && words.join(" ") !== path63.join(" ")) {
+  const path64 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path64.length).map((p2) => p2.value);
+  if (path64.length > 0 && words.join(" ") !== path64.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path63.length);
+  const extra = positionals.slice(path64.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
@@ -28018,7 +28018,7 @@ function validatePflagArgs(catalog, args, options2 = {}) {
 function doubtfulPflagArgs(catalog, args) {
   if (!catalog.positionals || catalog.positionals.length > 0) return [];
   const command = [catalog.program ?? "app", ...catalog.subcommand ?? []].join(" ");
-  const path63 = catalog.subcommand ?? [];
+  const path64 = catalog.subcommand ?? [];
   const byLong = new Map(catalog.flags.map((f2) => [f2.name, f2]));
   const byShort = new Map(catalog.flags.filter((f2) => f2.short).map((f2) => [f2.short, f2]));
   const extra = [];
@@ -28031,7 +28031,7 @@ function doubtfulPflagArgs(catalog, args) {
       break;
     }
     if (positional !== void 0) {
-      if (seenPath < path63.length && positional === path63[seenPath]) seenPath++;
+      if (seenPath < path64.length && positional === path64[seenPath]) seenPath++;
       else extra.push(positional);
       continue;
     }
@@ -28178,67 +28178,52 @@ function fromCobra(short, name, typeWord, noOptDefault, help, line, raw) {
   const isBoolean = typeWord === void 0;
   const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : void 0;
   const counter = typeWord === "count" || typeWord !== void 0 && !valueType && /^[a-z]\w*$/i.test(typeWord) && COUNTER_HELP.test(help);
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
     optionalValue: noOptDefault !== void 0 || counter ? true : void 0,
-    repeatable: true,
-    required: false,
     valueType: isBoolean ? "bool" : valueType,
     placeholder: typeWord,
-    hidden: false,
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\s{2,}.*$/, "")
-  };
+  });
 }
 function fromTabbed(short, name, defaultText, optionalDefault, help, line, raw) {
   const text = defaultText ?? optionalDefault ?? "";
   const isBoolean = optionalDefault === "true" || optionalDefault === "false";
   const quoted2 = /^".*"$/.test(text);
   const valueType = isBoolean ? "bool" : quoted2 ? "string" : /^\[.*\]$/.test(text) ? "stringSlice" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+$/.test(text) && /[a-z]$/.test(text) ? "duration" : /^-?\d+$/.test(text) ? "number" : void 0;
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
     optionalValue: optionalDefault !== void 0 && !isBoolean ? true : void 0,
-    repeatable: true,
-    required: false,
     valueType,
     defaultValue: quoted2 ? text.slice(1, -1) : text,
-    hidden: false,
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\t.*$/, "")
-  };
+  });
 }
 function fromKubectl(short, name, defaultText, line, raw) {
   const isBoolean = defaultText === "true" || defaultText === "false";
   const quoted2 = /^'.*'$/.test(defaultText);
   const valueType = isBoolean ? "bool" : quoted2 ? "string" : /^\[.*\]$/.test(defaultText) ? "stringArray" : /^-?\d+$/.test(defaultText) ? "int" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+/.test(defaultText) ? "duration" : /^-?\d*\.\d+$/.test(defaultText) ? "float64" : void 0;
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
-    repeatable: true,
-    required: false,
     valueType,
     defaultValue: quoted2 ? defaultText.slice(1, -1) : defaultText,
-    hidden: false,
     help: "",
     line,
     declaration: raw.trim().replace(/:$/, "")
-  };
+  });
+}
+function pflagSpec(fields) {
+  return { takesValue: !fields.isBoolean, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: false, ...fields };
 }
 function complete(spec, inherited) {
   const help = spec.help.trim();
@@ -28437,14 +28422,14 @@ function validateUrfaveArgs(catalog, args, options2 = {}) {
     suggestion: close
   }];
 }
-function validateCommandArgs(catalog, path63, args, options2) {
-  const start = args.findIndex((_2, i2) => path63.every((word, j2) => args[i2 + j2] === word));
-  const command = [catalog.program ?? "app", ...path63].join(" ");
+function validateCommandArgs(catalog, path64, args, options2) {
+  const start = args.findIndex((_2, i2) => path64.every((word, j2) => args[i2 + j2] === word));
+  const command = [catalog.program ?? "app", ...path64].join(" ");
   if (start < 0) {
     const first = args.findIndex((a2) => !a2.startsWith("-"));
     return [{ kind: "unexpected-positional", argIndex: first, message: `the args do not run "${command}", which the help output describes; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${command})` }];
   }
-  const offset = start + path63.length;
+  const offset = start + path64.length;
   const rest = args.slice(offset);
   const label = { ...options2, label: options2.label ?? command };
   const refusal = (list2) => {
@@ -28502,9 +28487,9 @@ function looksLikeUrfave(text) {
 function parseUrfaveHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const nameLine = lines[lines.findIndex((l) => l === "NAME:") + 1] ?? "";
-  const path63 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
-  const program3 = path63[0];
-  const subcommand = path63.length > 1 && path63.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path63.slice(1) : void 0;
+  const path64 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
+  const program3 = path64[0];
+  const subcommand = path64.length > 1 && path64.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path64.slice(1) : void 0;
   const flags2 = [];
   const commands = [];
   let section = "";
@@ -29787,9 +29772,9 @@ function imageReferenceProblem(image) {
   if (/\s/.test(image.original.trim())) return `${shown} is not a valid image reference (it holds white space)`;
   const slash = image.repository.indexOf("/");
   const domain = image.repository.slice(0, slash);
-  const path63 = image.repository.slice(slash + 1);
+  const path64 = image.repository.slice(slash + 1);
   if (slash <= 0 || !DOMAIN.test(domain)) return `${shown} is not a valid image reference (registry "${printable(domain)}")`;
-  if (!REPOSITORY_NAME.test(path63) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path63)}": lower-case letters, digits and separators only)`;
+  if (!REPOSITORY_NAME.test(path64) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path64)}": lower-case letters, digits and separators only)`;
   if (!TAG.test(image.tag)) return `${shown} is not a valid image reference (tag "${printable(image.tag)}")`;
   if (image.digest !== void 0 && !ANY_DIGEST.test(image.digest)) return `${shown} is not a valid image reference (digest "${printable(image.digest)}")`;
   return void 0;
@@ -30138,9 +30123,9 @@ function matchesImage(pattern, image) {
 
 // src/engine.ts
 import { createHash as createHash19 } from "node:crypto";
-import { promises as fs37 } from "node:fs";
+import { promises as fs36 } from "node:fs";
 import os20 from "node:os";
-import path58 from "node:path";
+import path59 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -30290,8 +30275,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path63) {
-  return locatePath(object.document.positions, path63) ?? object.document.start;
+function locationOf(object, path64) {
+  return locatePath(object.document.positions, path64) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -30351,7 +30336,7 @@ function fenceWarning(fence2) {
 }
 
 // src/flux/kustomization-source.ts
-import path16 from "node:path";
+import path17 from "node:path";
 
 // src/flux/artifact-generator.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
@@ -30431,7 +30416,7 @@ function* copies(tree, pattern, target) {
 import { createHash as createHash4 } from "node:crypto";
 import { promises as fs9 } from "node:fs";
 import os7 from "node:os";
-import path14 from "node:path";
+import path15 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
 
 // src/kustomize/binary.ts
@@ -34979,13 +34964,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path63, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path63 === "string" ? path63 : path63.toString();
+  for (const { path: path64, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path64 === "string" ? path64 : path64.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync(path63, serializedResult);
+      appendFileSync(path64, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path63, serializedResult);
+      writeFileSync(path64, serializedResult);
     }
   }
 };
@@ -40772,6 +40757,7 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
 
 // src/tools/cache-file.ts
 import { constants as constants5, promises as fs7 } from "node:fs";
+import path13 from "node:path";
 async function readCacheFile(file, maxBytes) {
   let handle;
   try {
@@ -40785,12 +40771,26 @@ async function readCacheFile(file, maxBytes) {
     await handle?.close().catch(() => void 0);
   }
 }
+async function writeFileWhole(file, data2) {
+  await fs7.mkdir(path13.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  try {
+    await fs7.writeFile(temporary, data2, { flag: "wx", mode: 420 });
+    await fs7.rename(temporary, file);
+  } catch (error) {
+    await fs7.rm(temporary, { force: true });
+    throw error;
+  }
+}
+async function writeCacheFile(file, data2) {
+  await writeFileWhole(file, data2).catch(() => void 0);
+}
 
 // src/flux/revision-tree.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { createHash as createHash3 } from "node:crypto";
 import { promises as fs8 } from "node:fs";
-import path13 from "node:path";
+import path14 from "node:path";
 var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
   constructor(dir, files, contents) {
@@ -40798,7 +40798,7 @@ var RevisionTree = class _RevisionTree {
     this.files = files;
     this.contents = contents;
     for (const file of files.keys()) {
-      for (let d = path13.posix.dirname(file); d !== "."; d = path13.posix.dirname(d)) {
+      for (let d = path14.posix.dirname(file); d !== "."; d = path14.posix.dirname(d)) {
         if (this.dirs.has(d)) break;
         this.dirs.add(d);
       }
@@ -40824,11 +40824,11 @@ var RevisionTree = class _RevisionTree {
   onDisk() {
     this.written ??= (async () => {
       const folders = /* @__PURE__ */ new Set();
-      for (const file of this.contents.keys()) folders.add(path13.dirname(path13.join(this.dir, file)));
+      for (const file of this.contents.keys()) folders.add(path14.dirname(path14.join(this.dir, file)));
       await fs8.mkdir(this.dir, { recursive: true });
       for (const folder of [...folders].sort()) await fs8.mkdir(folder, { recursive: true });
       const files = [...this.contents];
-      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data2]) => fs8.writeFile(path13.join(this.dir, file), data2)));
+      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data2]) => fs8.writeFile(path14.join(this.dir, file), data2)));
       return this.dir;
     })();
     return this.written;
@@ -40929,7 +40929,7 @@ var RevisionTree = class _RevisionTree {
   }
   resolve(dir, value) {
     if (value === "" || value.length > 4096 || value.includes("\n") || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith("/")) return void 0;
-    const joined = path13.posix.normalize(path13.posix.join(dir === "" ? "." : dir, value)).replace(/\/$/, "");
+    const joined = path14.posix.normalize(path14.posix.join(dir === "" ? "." : dir, value)).replace(/\/$/, "");
     if (joined === ".." || joined.startsWith("../")) return void 0;
     return joined === "." ? "" : joined;
   }
@@ -40959,8 +40959,8 @@ var kustomizeLimit = pLimit(Math.max(2, os7.availableParallelism()));
 var outputs = /* @__PURE__ */ new Map();
 var MAX_CACHED = 512;
 async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cacheDir) {
-  const dir = path14.resolve(source.dir, folder);
-  if (dir !== source.dir && !dir.startsWith(source.dir + path14.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
+  const dir = path15.resolve(source.dir, folder);
+  if (dir !== source.dir && !dir.startsWith(source.dir + path15.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
   const tree = source.tree;
   if (!(tree ? tree.isDir(folder) : await isDirectory2(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
   const generate = tree ? tree.kustomizationFile(folder) === void 0 : false;
@@ -40972,7 +40972,7 @@ async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cache
     if (tree) await tree.onDisk();
     if (tree && generate) await writeGenerated(tree, folder, dir);
     await fs9.mkdir(wrapperDir, { recursive: true });
-    await fs9.writeFile(path14.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
+    await fs9.writeFile(path15.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
     return kustomizeLimit(() => {
       kustomizeRuns.count++;
       return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
@@ -40995,7 +40995,7 @@ function writeGenerated(tree, folder, dir) {
   const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
   let written = writes.get(folder);
   if (!written) {
-    written = fs9.writeFile(path14.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
+    written = fs9.writeFile(path15.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
     writes.set(folder, written);
   }
   return written;
@@ -41003,7 +41003,7 @@ function writeGenerated(tree, folder, dir) {
 var kustomizeRuns = { count: 0 };
 var MAX_CACHE_ENTRY_BYTES = 256 * 1024 * 1024;
 async function fromDisk(cacheDir, key, run) {
-  const file = path14.join(cacheDir, key.slice(0, 2), `${key}.json`);
+  const file = path15.join(cacheDir, key.slice(0, 2), `${key}.json`);
   try {
     const entry = JSON.parse(await readCacheFile(file, MAX_CACHE_ENTRY_BYTES) ?? "");
     if (typeof entry.output === "string" && entry.sha256 === createHash4("sha256").update(entry.output).digest("hex")) return { ok: true, output: entry.output };
@@ -41011,13 +41011,7 @@ async function fromDisk(cacheDir, key, run) {
   }
   const result2 = await run();
   if (result2.ok) {
-    try {
-      await fs9.mkdir(path14.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs9.writeFile(temporary, JSON.stringify({ sha256: createHash4("sha256").update(result2.output).digest("hex"), output: result2.output }));
-      await fs9.rename(temporary, file);
-    } catch {
-    }
+    await writeCacheFile(file, JSON.stringify({ sha256: createHash4("sha256").update(result2.output).digest("hex"), output: result2.output }));
   }
   return result2;
 }
@@ -41033,7 +41027,7 @@ function wrapperFor(overlay, dir, wrapperDir) {
   const wrapper = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources: [path14.relative(wrapperDir, dir)],
+    resources: [path15.relative(wrapperDir, dir)],
     buildMetadata: ["originAnnotations"]
   };
   if (!overlay) return wrapper;
@@ -41042,13 +41036,13 @@ function wrapperFor(overlay, dir, wrapperDir) {
   if (overlay.nameSuffix) wrapper.nameSuffix = overlay.nameSuffix;
   if (overlay.patches.length > 0) wrapper.patches = overlay.patches;
   if (overlay.images.length > 0) wrapper.images = overlay.images;
-  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c3) => path14.relative(wrapperDir, path14.resolve(dir, c3)));
+  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c3) => path15.relative(wrapperDir, path15.resolve(dir, c3)));
   if (overlay.commonMetadata?.labels) wrapper.labels = [{ pairs: overlay.commonMetadata.labels, includeSelectors: false }];
   if (overlay.commonMetadata?.annotations) wrapper.commonAnnotations = overlay.commonMetadata.annotations;
   return wrapper;
 }
 function scrub(error, source, wrapperDir) {
-  const treeName = path14.basename(source.dir);
+  const treeName = path15.basename(source.dir);
   return error.replaceAll(`${source.dir}/`, "").replaceAll(source.dir, ".").replaceAll(`${wrapperDir}/`, "").replaceAll(wrapperDir, "<Flux Kustomization>").replace(new RegExp(`(?:\\.\\./)+${treeName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`, "g"), "").replace(/\/tmp\/[^\s'":]+/g, "<temp>");
 }
 function scanManifests(tree, folder) {
@@ -41061,7 +41055,7 @@ function isManifestText(text, file) {
   return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
-  for (const name of KUSTOMIZATION_FILES2) if (await fs9.stat(path14.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
+  for (const name of KUSTOMIZATION_FILES2) if (await fs9.stat(path15.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
   return false;
 }
 async function isDirectory2(dir) {
@@ -41119,7 +41113,7 @@ function stringMap(value) {
 }
 
 // src/flux/source-identity.ts
-import path15 from "node:path";
+import path16 from "node:path";
 var BOOTSTRAP_SOURCE = "flux-system/flux-system";
 function repositoryIdentity(inventory, context) {
   const urls = new Set(context.remoteUrls.map(normalizeGitUrl).filter((u3) => u3 !== ""));
@@ -41152,7 +41146,7 @@ function classifyGitRepository(ref, inventory, context) {
     if (mappedFor && url !== void 0 && !mappedFor.has(normalizeGitUrl(url))) {
       return { kind: "foreign", url, reason: `.guard.yaml maps ${key} for ${[...mappedFor].join(", ")}, and its URL is now ${url}` };
     }
-    return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path15.resolve(context.repoRoot, mapped2) };
+    return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path16.resolve(context.repoRoot, mapped2) };
   }
   const fromBase = context.identity !== void 0;
   const identity4 = context.identity ?? repositoryIdentity(inventory, context);
@@ -41254,7 +41248,7 @@ async function resolveIn(spec, resolver) {
   }
   if (kind === "OCIRepository" || kind === "Bucket") {
     const mappedTo = resolver.identity.gitRepositories[key];
-    if (mappedTo !== void 0) return mapped(path16.resolve(resolver.identity.repoRoot, mappedTo), key, resolver);
+    if (mappedTo !== void 0) return mapped(path17.resolve(resolver.identity.repoRoot, mappedTo), key, resolver);
     const url = sourceUrl(resolver.inventory, kind, namespace, name);
     return {
       ok: false,
@@ -41279,9 +41273,9 @@ async function resolveIn(spec, resolver) {
   return { ok: false, message: `${what}: the guard does not read ${kind} sources, so what it applies is not checked` };
 }
 function mapped(dir, key, resolver) {
-  const relative = path16.relative(resolver.identity.repoRoot, dir);
-  if (relative === "" || !relative.startsWith("..") && !path16.isAbsolute(relative)) {
-    return { ok: true, source: treeSource(resolver.tree), prefix: relative.split(path16.sep).join("/") };
+  const relative = path17.relative(resolver.identity.repoRoot, dir);
+  if (relative === "" || !relative.startsWith("..") && !path17.isAbsolute(relative)) {
+    return { ok: true, source: treeSource(resolver.tree), prefix: relative.split(path17.sep).join("/") };
   }
   return { ok: true, prefix: "", source: { dir, repoFile: () => void 0, label: `the checkout mapped for ${key}` } };
 }
@@ -41322,7 +41316,7 @@ function judgeUncheckedSource(head, base2) {
 }
 
 // src/checks/container-flags.ts
-import path18 from "node:path";
+import path19 from "node:path";
 
 // src/flags/exits-at-start.ts
 var PRINT_AND_EXIT = /* @__PURE__ */ new Map([
@@ -41366,14 +41360,14 @@ function kindOf(spec) {
 }
 
 // src/flags/shell-script.ts
-import path17 from "node:path";
+import path18 from "node:path";
 var SHELLS = /* @__PURE__ */ new Set(["sh", "bash", "ash", "dash", "ksh", "mksh", "zsh"]);
 var MAX_SCRIPT = 16384;
 function shellInvocation(command, args) {
   if (!command || command.length === 0) return void 0;
   const argv = [...command, ...args ?? []];
   let position = 0;
-  let program3 = path17.posix.basename(argv[0] ?? "");
+  let program3 = path18.posix.basename(argv[0] ?? "");
   if (program3 === "busybox" && argv[1] !== void 0 && SHELLS.has(argv[1])) {
     position = 1;
     program3 = argv[1];
@@ -41707,10 +41701,10 @@ function mergeFluxValues(layers) {
   }
   return { values, positions, secretPointers };
 }
-function isSecretValue(values, path63) {
+function isSecretValue(values, path64) {
   const marks = values.secretPointers;
   if (!marks || marks.size === 0) return false;
-  for (let depth = path63.length; depth >= 0; depth--) if (marks.has(jsonPointer(path63.slice(0, depth)))) return true;
+  for (let depth = path64.length; depth >= 0; depth--) if (marks.has(jsonPointer(path64.slice(0, depth)))) return true;
   return false;
 }
 function isSecretOrigin(values, location) {
@@ -41721,12 +41715,12 @@ function isSecretOrigin(values, location) {
   }
   return false;
 }
-function replacedRoots(base2, overlay, path63) {
+function replacedRoots(base2, overlay, path64) {
   const roots = [];
   for (const [key, value] of Object.entries(overlay)) {
     const existing = isMap3(base2) && Object.hasOwn(base2, key) ? base2[key] : void 0;
-    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path63, key]));
-    else roots.push([...path63, key]);
+    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path64, key]));
+    else roots.push([...path64, key]);
   }
   return roots;
 }
@@ -41740,9 +41734,9 @@ function trackSecrets(marks, roots, values, secret) {
     for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
   }
 }
-function valueAt(values, path63) {
+function valueAt(values, path64) {
   let node = values;
-  for (const segment of path63) {
+  for (const segment of path64) {
     if (node === null || typeof node !== "object") return void 0;
     node = node[segment];
   }
@@ -41755,13 +41749,13 @@ function unquote2(raw) {
   const quoted2 = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted2 && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path63, positions, overlayPositions) {
+function mergeInto(base2, overlay, path64, positions, overlayPositions) {
   const result2 = { ...base2 };
-  const here = jsonPointer(path63);
+  const here = jsonPointer(path64);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path63, key];
+    const childPath = [...path64, key];
     const existing = Object.hasOwn(result2, key) ? result2[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -41784,10 +41778,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path63, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path63, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path63, key], out);
-  else if (!isRoot) out.push(jsonPointer(path63));
+function allPointers(value, path64, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path64, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path64, key], out);
+  else if (!isRoot) out.push(jsonPointer(path64));
   return out;
 }
 function isMap3(value) {
@@ -41843,13 +41837,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path63 = [], out = []) {
+function collectLeaves(value, path64 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path63, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path64, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path63, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path64, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path63, value: String(value) });
+    out.push({ path: path64, value: String(value) });
   }
   return out;
 }
@@ -42086,13 +42080,13 @@ function secretFormsOf(values) {
   formsCache.set(values, forms);
   return forms;
 }
-function* secretLeaves(values, node, path63) {
+function* secretLeaves(values, node, path64) {
   if (typeof node === "string" || typeof node === "number") {
-    if (isSecretValue(values, path63)) yield String(node);
+    if (isSecretValue(values, path64)) yield String(node);
   } else if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path63, index]);
+    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path64, index]);
   } else if (node !== null && typeof node === "object") {
-    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path63, key]);
+    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path64, key]);
   }
 }
 
@@ -42238,11 +42232,11 @@ function argumentsOfBinary(container, binary, display) {
   const args = container.args ?? [];
   const command = container.command;
   if (!command || command.length === 0) return { kind: "binary", args, offsetLabel: (i2) => `args[${i2}]` };
-  const program3 = path18.posix.basename(command[0] ?? "");
+  const program3 = path19.posix.basename(command[0] ?? "");
   const shell = binary && program3 !== binary ? shellInvocation(command, container.args) : void 0;
   if (shell?.kind === "complex") return { kind: "shell-script", script: shell.script, reason: shell.reason };
   if (shell?.kind === "simple") {
-    const runs = path18.posix.basename(shell.program);
+    const runs = path19.posix.basename(shell.program);
     if (runs !== binary) return { kind: "other-program", program: `${program3} -c "${runs} ..."` };
     const shown = display(shell.script);
     return { kind: "binary", args: shell.args, offsetLabel: (i2) => `shell script ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}, argument ${i2 + 1} of ${runs}` };
@@ -42383,9 +42377,9 @@ function compareFindings(a2, b2) {
 }
 
 // src/flags/capture-image.ts
-import { promises as fs14 } from "node:fs";
+import { promises as fs13 } from "node:fs";
 import os9 from "node:os";
-import path24 from "node:path";
+import path25 from "node:path";
 var import_picomatch3 = __toESM(require_picomatch2(), 1);
 
 // src/flags/capture-plan.ts
@@ -42535,12 +42529,12 @@ function firstLine(text) {
 
 // src/image/entrypoint.ts
 import { closeSync, openSync, readFileSync as readFileSync5, readSync, statSync as statSync2 } from "node:fs";
-import path20 from "node:path";
+import path21 from "node:path";
 
 // src/image/rootfs.ts
 import { createHash as createHash5 } from "node:crypto";
 import { constants as constants6, promises as fs10 } from "node:fs";
-import path19 from "node:path";
+import path20 from "node:path";
 import { Readable as Readable4, pipeline as pipeline2 } from "node:stream";
 import zlib from "node:zlib";
 
@@ -43222,10 +43216,10 @@ var WHITEOUT = ".wh.";
 var OPAQUE = ".wh..wh..opq";
 var MOUNT_POINTS = ["proc", "dev", "sys", "tmp"];
 function resolveInRoot(rootfs, target, options2) {
-  return walk(path19.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
+  return walk(path20.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
 }
 async function applyLayer(rootfs, blob, budget) {
-  const root = path19.resolve(rootfs);
+  const root = path20.resolve(rootfs);
   const hash = createHash5("sha256");
   const written = /* @__PURE__ */ new Set();
   const open = /* @__PURE__ */ new Set();
@@ -43327,7 +43321,7 @@ async function closeAll(open) {
 }
 async function prepareMountPoints(rootfs) {
   for (const name of MOUNT_POINTS) {
-    const target = path19.join(rootfs, name);
+    const target = path20.join(rootfs, name);
     const stat = await fs10.lstat(target).catch(() => void 0);
     if (stat?.isDirectory()) continue;
     if (stat) await fs10.rm(target, { recursive: true, force: true });
@@ -43385,11 +43379,11 @@ async function applyEntry(root, entry, data2, written) {
   const name = parts.parts.at(-1);
   const parent = await walk(root, parts.parts.slice(0, -1), { followLast: true, create: true });
   if (!parent.ok) return { error: `${printable2(entry.path)}: ${parent.error}` };
-  const hostPath = path19.join(parent.path, name);
-  const inRoot = path19.posix.join(parent.inRoot, name);
+  const hostPath = path20.join(parent.path, name);
+  const inRoot = path20.posix.join(parent.inRoot, name);
   if (name === OPAQUE) {
     for (const child of await fs10.readdir(parent.path)) {
-      if (!written.has(path19.posix.join(parent.inRoot, child))) await fs10.rm(path19.join(parent.path, child), { recursive: true, force: true });
+      if (!written.has(path20.posix.join(parent.inRoot, child))) await fs10.rm(path20.join(parent.path, child), { recursive: true, force: true });
     }
     return "done";
   }
@@ -43397,7 +43391,7 @@ async function applyEntry(root, entry, data2, written) {
   if (name.startsWith(WHITEOUT)) {
     const removed = name.slice(WHITEOUT.length);
     if (removed === "" || removed === "." || removed === "..") return { error: `${printable2(entry.path)} is not a valid whiteout` };
-    await fs10.rm(path19.join(parent.path, removed), { recursive: true, force: true });
+    await fs10.rm(path20.join(parent.path, removed), { recursive: true, force: true });
     return "done";
   }
   const existing = await fs10.lstat(hostPath).catch(() => void 0);
@@ -43438,7 +43432,7 @@ async function applyEntry(root, entry, data2, written) {
       if ("error" in targetParts || targetParts.parts.length === 0) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, outside the image` };
       const targetParent = await walk(root, targetParts.parts.slice(0, -1), { followLast: true, create: false });
       if (!targetParent.ok) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}: ${targetParent.error}` };
-      const target = path19.join(targetParent.path, targetParts.parts.at(-1));
+      const target = path20.join(targetParent.path, targetParts.parts.at(-1));
       const stat = await fs10.lstat(target).catch(() => void 0);
       if (!stat || !(stat.isFile() || stat.isSymbolicLink())) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, which is not a file of the image` };
       if (target === hostPath) break;
@@ -43478,25 +43472,25 @@ async function walk(root, parts, options2) {
       continue;
     }
     const isLast = !pending.some((p2) => p2 !== "" && p2 !== ".");
-    const host = path19.join(root, ...resolved, part);
+    const host = path20.join(root, ...resolved, part);
     const stat = await fs10.lstat(host).catch(() => void 0);
     if (!stat) {
-      if (!options2.create) return { ok: false, error: `${printable2(path19.posix.join(shown(), part))} does not exist in the image` };
+      if (!options2.create) return { ok: false, error: `${printable2(path20.posix.join(shown(), part))} does not exist in the image` };
       await fs10.mkdir(host, { mode: 493 });
       resolved.push(part);
       continue;
     }
     if (stat.isSymbolicLink() && (!isLast || options2.followLast || options2.create)) {
-      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path19.posix.join(shown(), part))}` };
+      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path20.posix.join(shown(), part))}` };
       const target = await fs10.readlink(host);
       if (target.startsWith("/")) resolved = [];
       pending.unshift(...target.split("/"));
       continue;
     }
-    if ((!isLast || options2.create) && !stat.isDirectory()) return { ok: false, error: `${printable2(path19.posix.join(shown(), part))} is not a folder` };
+    if ((!isLast || options2.create) && !stat.isDirectory()) return { ok: false, error: `${printable2(path20.posix.join(shown(), part))} is not a folder` };
     resolved.push(part);
   }
-  return { ok: true, path: path19.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
+  return { ok: true, path: path20.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
 }
 function printable2(text) {
   const clean = text.replace(/[^\x20-\x7e]/g, "?");
@@ -43559,7 +43553,7 @@ async function resolveProgram(rootfs, config, container) {
   return { ok: false, error: `more than ${MAX_STEPS} wrappers before the program (${steps.join("; ")}); ${NAME_THE_BINARY}` };
 }
 async function lookUp(rootfs, name, searchPath, workingDir) {
-  const candidates = name.includes("/") ? [path20.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path20.posix.join(d, name));
+  const candidates = name.includes("/") ? [path21.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path21.posix.join(d, name));
   for (const candidate of candidates) {
     const resolved = await resolveInRoot(rootfs, candidate, { follow: true });
     if (!resolved.ok) continue;
@@ -43573,7 +43567,7 @@ async function lookUp(rootfs, name, searchPath, workingDir) {
 var INIT = /^(tini(-static)?(-[\w-]+)?|dumb-init|catatonit)$/;
 var INIT_VALUE_OPTIONS = /* @__PURE__ */ new Set(["-p", "-e", "-r", "--rewrite"]);
 function afterInit(found, args) {
-  const names2 = [path20.posix.basename(found.program), path20.posix.basename(found.realPath)];
+  const names2 = [path21.posix.basename(found.program), path21.posix.basename(found.realPath)];
   if (!names2.some((n2) => INIT.test(n2))) return void 0;
   const end = args.indexOf("--");
   if (end >= 0) return { argv: args.slice(end + 1) };
@@ -43595,14 +43589,14 @@ function readShebang(hostPath) {
   if (!text.startsWith("#!")) return void 0;
   const words = text.slice(2).split("\n")[0].trim().split(/\s+/).filter((w2) => w2 !== "");
   if (words.length === 0) return void 0;
-  if (path20.posix.basename(words[0]) === "env") {
+  if (path21.posix.basename(words[0]) === "env") {
     const rest = words.slice(1).filter((w2) => w2 !== "-S");
     return rest[0] ? { interpreter: rest[0], args: rest.slice(1) } : void 0;
   }
   return { interpreter: words[0], args: words.slice(1) };
 }
 function isShell(interpreter) {
-  return SHELLS2.has(path20.posix.basename(interpreter));
+  return SHELLS2.has(path21.posix.basename(interpreter));
 }
 var PLACEHOLDER = "GUARD_WRAPPER_ARGS_7f3a";
 var ASSIGNMENT2 = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=([^$`;|&<>()'"\s]*|'[^']*'|"[^"$`\\]*")\s*$/;
@@ -43633,7 +43627,7 @@ function followWrapper(hostPath, args) {
 // src/image/sandbox-run.ts
 import { spawn as spawn3, spawnSync as spawnSync3 } from "node:child_process";
 import { existsSync as existsSync3, lstatSync, promises as fs11, readdirSync, readlinkSync, statSync as statSync3 } from "node:fs";
-import path21 from "node:path";
+import path22 from "node:path";
 var DEFAULT_TIMEOUT_MS = 2e4;
 var DEFAULT_MEMORY_MB = 2048;
 var MAX_STREAM_BYTES = 512 * 1024;
@@ -43696,7 +43690,7 @@ function bubblewrapArgv(request2, bwrap = "bwrap", who = identity3 === "dropped"
   args.push("--tmpfs", "/");
   for (const entry of readdirSync(request2.rootfs).sort()) {
     if (RUNTIME_MOUNTS.has(entry)) continue;
-    const source = path21.join(request2.rootfs, entry);
+    const source = path22.join(request2.rootfs, entry);
     const stat = lstatSync(source);
     if (stat.isSymbolicLink()) args.push("--symlink", readlinkSync(source), `/${entry}`);
     else if (stat.isDirectory() || stat.isFile()) args.push("--ro-bind", source, `/${entry}`);
@@ -43711,7 +43705,7 @@ function identityArgs(who) {
 }
 var handedOver = /* @__PURE__ */ new Map();
 function handedToSandboxUser(rootfs) {
-  const root = path21.resolve(rootfs);
+  const root = path22.resolve(rootfs);
   let key;
   try {
     key = `${root}\0${statSync3(root).ino}`;
@@ -43722,24 +43716,24 @@ function handedToSandboxUser(rootfs) {
   return handedOver.get(key);
 }
 async function handOver(root) {
-  for (let dir = path21.dirname(root); ; dir = path21.dirname(dir)) {
+  for (let dir = path22.dirname(root); ; dir = path22.dirname(dir)) {
     const stat = await fs11.stat(dir).catch(() => void 0);
     if (!stat || (stat.mode & 1) === 0) return false;
-    if (dir === path21.dirname(dir)) break;
+    if (dir === path22.dirname(dir)) break;
   }
   const pending = [root];
   while (pending.length > 0) {
     const current = pending.pop();
     await fs11.lchown(current, SANDBOX_HOST_ID, SANDBOX_HOST_ID);
     const stat = await fs11.lstat(current);
-    if (stat.isDirectory()) for (const entry of await fs11.readdir(current)) pending.push(path21.join(current, entry));
+    if (stat.isDirectory()) for (const entry of await fs11.readdir(current)) pending.push(path22.join(current, entry));
   }
   return true;
 }
 async function existingWorkingDir(request2) {
   const dir = request2.workingDir || "/";
   const resolved = await resolveInRoot(request2.rootfs, dir, { follow: true });
-  return resolved.ok && statSync3(resolved.path).isDirectory() ? path21.posix.normalize(dir) : "/";
+  return resolved.ok && statSync3(resolved.path).isDirectory() ? path22.posix.normalize(dir) : "/";
 }
 function procMasks() {
   const args = [];
@@ -43853,7 +43847,7 @@ function budgeted(run, timeoutMs) {
 import { createHash as createHash6 } from "node:crypto";
 import { constants as constants7, promises as fs12 } from "node:fs";
 import os8 from "node:os";
-import path22 from "node:path";
+import path23 from "node:path";
 var DEFAULT_IMAGE_LIMITS = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 5e5, maxDownloadBytes: 2 * 1024 ** 3 };
 var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList];
 var IMAGE_MANIFEST_TYPES = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
@@ -43913,7 +43907,7 @@ async function pullImage(ref, options2) {
   let rootfs;
   let outcome;
   try {
-    rootfs = path22.resolve(options2.rootfsDir ?? await fs12.mkdtemp(path22.join(os8.tmpdir(), "guard-image-")));
+    rootfs = path23.resolve(options2.rootfsDir ?? await fs12.mkdtemp(path23.join(os8.tmpdir(), "guard-image-")));
     const prepared = await emptyFolder(rootfs);
     outcome = prepared ? fail(prepared) : await applyLayers(rootfs);
     if (!outcome) await prepareMountPoints(rootfs);
@@ -44032,18 +44026,18 @@ async function blobFile(cacheDir, digest) {
   const flags2 = constants7.O_RDWR | constants7.O_CREAT | constants7.O_EXCL | constants7.O_NOFOLLOW;
   if (cacheDir) {
     const temp = `${cachePath(cacheDir, digest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const opened = await fs12.mkdir(path22.dirname(temp), { recursive: true }).then(() => fs12.open(temp, flags2, 420)).catch(() => void 0);
+    const opened = await fs12.mkdir(path23.dirname(temp), { recursive: true }).then(() => fs12.open(temp, flags2, 420)).catch(() => void 0);
     if (opened) return { file: opened, temp };
   }
-  const dir = await fs12.mkdtemp(path22.join(os8.tmpdir(), "guard-blob-"));
+  const dir = await fs12.mkdtemp(path23.join(os8.tmpdir(), "guard-blob-"));
   try {
-    return { file: await fs12.open(path22.join(dir, "blob"), flags2, 384) };
+    return { file: await fs12.open(path23.join(dir, "blob"), flags2, 384) };
   } finally {
     await fs12.rm(dir, { recursive: true, force: true });
   }
 }
 function cachePath(cacheDir, digest) {
-  return path22.join(cacheDir, "images", "blobs", "sha256", digest.slice("sha256:".length));
+  return path23.join(cacheDir, "images", "blobs", "sha256", digest.slice("sha256:".length));
 }
 async function readCached(cacheDir, digest, maxBytes) {
   let handle;
@@ -44060,14 +44054,7 @@ async function readCached(cacheDir, digest, maxBytes) {
   }
 }
 async function writeCached(cacheDir, digest, body) {
-  const file = cachePath(cacheDir, digest);
-  try {
-    await fs12.mkdir(path22.dirname(file), { recursive: true });
-    const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await fs12.writeFile(temp, body, { flag: "wx", mode: 420 });
-    await fs12.rename(temp, file);
-  } catch {
-  }
+  await writeCacheFile(cachePath(cacheDir, digest), body);
 }
 async function emptyFolder(dir) {
   await fs12.mkdir(dir, { recursive: true, mode: 493 });
@@ -44164,8 +44151,7 @@ function imageConfig(body) {
 
 // src/flags/help-cache.ts
 import { createHash as createHash7 } from "node:crypto";
-import { promises as fs13 } from "node:fs";
-import path23 from "node:path";
+import path24 from "node:path";
 var MAX_ENTRY_BYTES = 1024 * 1024;
 var HelpCache = class {
   constructor(dir) {
@@ -44191,14 +44177,11 @@ var HelpCache = class {
   async put(key, help) {
     const file = this.file(key);
     if (!file) return;
-    await fs13.mkdir(path23.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry = { format: 1, key, sha256: contentHash(help), help };
-    await fs13.writeFile(temporary, JSON.stringify(entry));
-    await fs13.rename(temporary, file);
+    await writeCacheFile(file, JSON.stringify(entry));
   }
   file(key) {
-    return this.dir ? path23.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path24.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
 };
 function argsShape(args) {
@@ -44230,13 +44213,10 @@ var TagCache = class {
   async put(image, digest) {
     const file = this.file(image);
     if (!file) return;
-    await fs13.mkdir(path23.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs13.writeFile(temporary, JSON.stringify({ image, digest }));
-    await fs13.rename(temporary, file);
+    await writeCacheFile(file, JSON.stringify({ image, digest }));
   }
   file(image) {
-    return this.dir ? path23.join(this.dir, `${createHash7("sha256").update(image).digest("hex")}.json`) : void 0;
+    return this.dir ? path24.join(this.dir, `${createHash7("sha256").update(image).digest("hex")}.json`) : void 0;
   }
 };
 
@@ -44248,8 +44228,8 @@ var RUN_TIMEOUT_MS = 20 * 6e4;
 var RegistryCapturer = class {
   constructor(settings) {
     this.settings = settings;
-    this.help = new HelpCache(settings.cacheDir ? path24.join(settings.cacheDir, "help") : void 0);
-    this.tags = new TagCache(settings.cacheDir ? path24.join(settings.cacheDir, "image-tags") : void 0);
+    this.help = new HelpCache(settings.cacheDir ? path25.join(settings.cacheDir, "help") : void 0);
+    this.tags = new TagCache(settings.cacheDir ? path25.join(settings.cacheDir, "image-tags") : void 0);
     this.deadline = settings.deadline ?? Date.now() + RUN_TIMEOUT_MS;
   }
   settings;
@@ -44316,7 +44296,7 @@ var RegistryCapturer = class {
     return this.limit(() => this.pullAndRun(image, digest.value, platform2, key, container));
   }
   async pullAndRun(image, digest, platform2, key, container) {
-    const rootfsDir = await fs14.mkdtemp(path24.join(os9.tmpdir(), "guard-image-"));
+    const rootfsDir = await fs13.mkdtemp(path25.join(os9.tmpdir(), "guard-image-"));
     try {
       const pulled2 = await pullImage({ ...image, digest }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform2, rootfsDir });
       if (!pulled2.ok) return failure(pulled2);
@@ -44324,7 +44304,7 @@ var RegistryCapturer = class {
       if (captured.ok) await this.help.put(key, captured.value);
       return captured;
     } finally {
-      await fs14.rm(rootfsDir, { recursive: true, force: true });
+      await fs13.rm(rootfsDir, { recursive: true, force: true });
     }
   }
   async run(image, pulled2, container) {
@@ -44403,17 +44383,17 @@ function registryAllowList(registries) {
 }
 
 // src/registry/credentials.ts
-import { promises as fs15 } from "node:fs";
+import { promises as fs14 } from "node:fs";
 import os10 from "node:os";
-import path25 from "node:path";
+import path26 from "node:path";
 var ENV_PREFIX = "GUARD_REGISTRY_AUTH_";
 var MAX_CONFIG_BYTES2 = 1024 * 1024;
 async function loadCredentials(sources = {}) {
   const env = sources.env ?? process.env;
   const warnings = [];
   const byHost = /* @__PURE__ */ new Map();
-  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path25.join(env.HOME || os10.homedir(), ".docker"));
-  const configFile = path25.join(configDir, "config.json");
+  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path26.join(env.HOME || os10.homedir(), ".docker"));
+  const configFile = path26.join(configDir, "config.json");
   for (const [host, credential] of await readDockerConfig(configFile, warnings)) byHost.set(host, credential);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === void 0) continue;
@@ -44477,7 +44457,7 @@ async function readDockerConfig(file, warnings) {
   return found;
 }
 async function readSmallFile(file) {
-  const handle = await fs15.open(file, "r").catch(() => void 0);
+  const handle = await fs14.open(file, "r").catch(() => void 0);
   if (!handle) return void 0;
   try {
     const stat = await handle.stat();
@@ -44489,7 +44469,7 @@ async function readSmallFile(file) {
 }
 
 // src/flux/discover.ts
-import path26 from "node:path";
+import path27 from "node:path";
 import { createHash as createHash8 } from "node:crypto";
 var MAX_MANIFEST_BYTES3 = 5 * 1024 * 1024;
 function isYamlPath(file) {
@@ -44506,7 +44486,7 @@ function isChartSource(file, chartDirs) {
 }
 async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map()) {
   const files = await snapshot.listFiles();
-  const chartDirs = files.filter((f2) => path26.posix.basename(f2) === "Chart.yaml").map((f2) => path26.posix.dirname(f2));
+  const chartDirs = files.filter((f2) => path27.posix.basename(f2) === "Chart.yaml").map((f2) => path27.posix.dirname(f2));
   const manifestFiles = files.filter((f2) => isYamlPath(f2) && !isChartSource(f2, chartDirs) && !f2.startsWith(".guard/") && f2 !== ".guard.yaml" && !f2.startsWith(".github/") && !f2.startsWith(".forgejo/") && !f2.startsWith(".gitea/"));
   const contents = await snapshot.readFiles(manifestFiles);
   const objects = [];
@@ -44551,10 +44531,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path63) {
-  const prefix = jsonPointer(path63);
+function subDocument(document, path64) {
+  const prefix = jsonPointer(path64);
   let value = document.value;
-  for (const key of path63) value = value?.[key];
+  for (const key of path64) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -44577,15 +44557,15 @@ function baseIdentityGate(baseRaw, context) {
 
 // src/flux/kustomize-apply.ts
 import os12 from "node:os";
-import path30 from "node:path";
+import path31 from "node:path";
 
 // src/flux/catalog-units.ts
 var import_yaml6 = __toESM(require_dist(), 1);
-import path28 from "node:path";
+import path29 from "node:path";
 
 // src/flux/built-objects.ts
 var import_yaml5 = __toESM(require_dist(), 1);
-import path27 from "node:path";
+import path28 from "node:path";
 var ORIGIN_ANNOTATION = "config.kubernetes.io/origin";
 function toRepoObject(text, context) {
   let value;
@@ -44608,8 +44588,8 @@ function toRepoObject(text, context) {
   }
   const originPath = asString(origin?.path) ?? asString(origin?.configuredIn);
   const { tree, raw } = context;
-  const resolved = originPath ? path27.relative(context.sourceDir, path27.resolve(context.wrapperDir, originPath)) : void 0;
-  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path27.sep).join("/")) : void 0;
+  const resolved = originPath ? path28.relative(context.sourceDir, path28.resolve(context.wrapperDir, originPath)) : void 0;
+  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path28.sep).join("/")) : void 0;
   const unprefixed = name.slice(context.namePrefix?.length ?? 0, context.nameSuffix ? -context.nameSuffix.length : void 0);
   const source = file ? raw.objects.filter((o2) => o2.file === file && o2.kind === kind) : [];
   const written = source.find((o2) => o2.name === unprefixed || o2.name === name) ?? (source.length === 1 ? source[0] : void 0);
@@ -44657,8 +44637,8 @@ function generatorDocument(tree, kustomizationFile2, generator, builtName, value
   const files = asRecord(entries[index])?.files;
   for (const item of Array.isArray(files) ? files : []) {
     if (typeof item !== "string") continue;
-    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path27.posix.basename(item), item];
-    const source = path27.posix.normalize(path27.posix.join(path27.posix.dirname(kustomizationFile2), file));
+    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path28.posix.basename(item), item];
+    const source = path28.posix.normalize(path28.posix.join(path28.posix.dirname(kustomizationFile2), file));
     for (const dataField of ["data", "stringData"]) {
       positions.set(jsonPointer([dataField, key]), { path: source, line: 1 });
       literalBlocks.set(jsonPointer([dataField, key]), 0);
@@ -44673,7 +44653,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
   const insideFlux = (folder) => fluxFolders.some((dir) => dir === "" || folder === dir || folder.startsWith(dir + "/"));
   const units = unitFolders(tree, reached, isChartSource2).filter((folder) => !insideFlux(folder));
   const source = treeSource(tree);
-  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path28.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
+  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path29.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
   const result2 = { objects: [], consumedFiles: /* @__PURE__ */ new Set(), folders: units, findings: [] };
   for (const [index, outcome] of outcomes.entries()) {
     const folder = units[index];
@@ -44701,7 +44681,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
 function unitFolders(tree, reached, isChartSource2) {
   const candidates = [];
   for (const file of tree.files.keys()) {
-    const folder = path28.posix.dirname(file) === "." ? "" : path28.posix.dirname(file);
+    const folder = path29.posix.dirname(file) === "." ? "" : path29.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file || reached.has(file) || isChartSource2(file) || SKIPPED_PREFIXES.some((p2) => file.startsWith(p2))) continue;
     if (kindOf2(tree, file) === "Component") continue;
     candidates.push(folder);
@@ -44720,7 +44700,7 @@ function kindOf2(tree, file) {
 function patchFiles(tree) {
   const out = /* @__PURE__ */ new Set();
   for (const file of tree.files.keys()) {
-    const folder = path28.posix.dirname(file) === "." ? "" : path28.posix.dirname(file);
+    const folder = path29.posix.dirname(file) === "." ? "" : path29.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file) continue;
     let document;
     try {
@@ -44795,7 +44775,7 @@ function subjectOf(object) {
 
 // src/flux/graph.ts
 import os11 from "node:os";
-import path29 from "node:path";
+import path30 from "node:path";
 
 // src/flux/post-build.ts
 var import_yaml7 = __toESM(require_dist(), 1);
@@ -45044,7 +45024,7 @@ async function buildGraph(input) {
         level.map((node) => {
           const serial = wrapperCount++;
           const scoped = { ...raw, objects: [...appliedIn(nodes, clusterOf(node.root)), ...nearestFirst(raw.objects, node.spec.object.file)] };
-          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path29.join(resolver.artifactDir, String(serial)) }, serial));
+          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path30.join(resolver.artifactDir, String(serial)) }, serial));
         })
       );
       const lookup = lookupIn(built.flatMap((b2) => b2.objects));
@@ -45116,7 +45096,7 @@ async function buildNode(node, input, resolver, serial) {
   }
   const findings = resolved.notice ? [kustomizationFinding(spec, "kustomize/source-assembled", "notice", resolved.notice, spec.locations.path)] : [];
   const folder = [resolved.prefix, spec.path].filter((p2) => p2 !== "").join("/");
-  const wrapperDir = path29.join(input.scratchDir, "w", String(serial));
+  const wrapperDir = path30.join(input.scratchDir, "w", String(serial));
   const outcome = await buildFolder(resolved.source, folder, spec, wrapperDir, input.timeoutMs, input.cacheDir);
   if (!outcome.ok) {
     findings.push({
@@ -45216,7 +45196,7 @@ function rootKey(spec) {
 }
 function clusterOf(root) {
   const file = root.slice(0, root.indexOf("#"));
-  return path29.posix.dirname(file);
+  return path30.posix.dirname(file);
 }
 function nodeKey(root, id) {
   return `${root}|${id}`;
@@ -45262,9 +45242,9 @@ async function applyFluxKustomizations(snapshot, raw, context) {
 async function applyRevision(snapshot, raw, context) {
   const empty = { present: /* @__PURE__ */ new Set(), missing: /* @__PURE__ */ new Map() };
   const files = await snapshot.listFiles();
-  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path30.posix.basename(f2)));
+  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path31.posix.basename(f2)));
   if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: /* @__PURE__ */ new Set(), unbuilt: { kustomizations: 0, releases: [] } };
-  const tree = await RevisionTree.write(snapshot, path30.join(context.scratchDir, "tree"));
+  const tree = await RevisionTree.write(snapshot, path31.join(context.scratchDir, "tree"));
   const patches = patchFiles(tree);
   const skips = context.skips?.plan.offer(context.skips.side, { tree, raw, patches });
   const graph = await buildGraph({
@@ -45277,7 +45257,7 @@ async function applyRevision(snapshot, raw, context) {
       tree,
       inventory: raw,
       identity: { gitRepositories: context.gitRepositories, repoRoot: context.repoRoot, remoteUrls: context.remoteUrls ?? [] },
-      artifactDir: path30.join(context.scratchDir, "artifacts"),
+      artifactDir: path31.join(context.scratchDir, "artifacts"),
       ...context.base ? { base: context.base } : {}
     },
     ...context.onRootSources ? { onRootSources: context.onRootSources } : {},
@@ -45291,7 +45271,7 @@ async function applyRevision(snapshot, raw, context) {
   for (const node of graph.nodes.values()) {
     if (node.skipped) {
       unbuilt.kustomizations += node.skipped.kustomizations;
-      const cluster = path30.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
+      const cluster = path31.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
       unbuilt.releases.push(...node.skipped.releases.map((r) => ({ ...r, cluster })));
       readsByNode.set(`${node.root}|${node.id}`, new Set(node.skipped.reads));
       for (const f2 of node.skipped.reads) reached.add(f2);
@@ -45313,9 +45293,9 @@ async function applyRevision(snapshot, raw, context) {
   unbuilt.releases = unbuilt.releases.filter((r) => !builtReleases.has(`${r.cluster}|${r.namespace}/${r.name}`));
   const units = await buildCatalogUnits(tree, raw, reached, graph.builtFolders, (f2) => isChartSource(f2, raw.chartDirs), context.scratchDir, context.timeoutMs, unitLimit, context.cacheDir);
   const consumed = /* @__PURE__ */ new Set([...graph.consumedFiles, ...units.consumedFiles]);
-  const readFolders = new Set([...consumed].map((f2) => path30.posix.dirname(f2)));
+  const readFolders = new Set([...consumed].map((f2) => path31.posix.dirname(f2)));
   const builtFolders = [...graph.builtFolders, ...units.folders];
-  const inKustomizeFolder = (file) => readFolders.has(path30.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
+  const inKustomizeFolder = (file) => readFolders.has(path31.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
   const written = raw.objects.filter((o2) => !consumed.has(o2.file) && !patches.has(o2.file) && (!inKustomizeFolder(o2.file) || isFluxKustomization(o2) && !consumed.has(o2.file)));
   const patchObjects = raw.objects.filter((o2) => patches.has(o2.file));
   const unitReads = (object) => object.cluster?.startsWith("kustomize:") ? tree.readsOf(object.cluster.slice("kustomize:".length)) : void 0;
@@ -45368,7 +45348,7 @@ function dedupe(findings) {
 
 // src/flux/unreached.ts
 var import_yaml8 = __toESM(require_dist(), 1);
-import path31 from "node:path";
+import path32 from "node:path";
 var MAX_STATIC_NODES = 2e3;
 var OPAQUE_KEYS = ["generators", "transformers", "validators", "replacements", "vars", "helmCharts", "helmChartInflationGenerator", "helmGlobals", "openapi", "configurations", "crds", "namePrefix", "nameSuffix"];
 var ANY = /* @__PURE__ */ Symbol("any name");
@@ -45411,8 +45391,8 @@ var StaticView = class {
     for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)).push(object.body);
     this.problemFiles = new Set(raw.problems.map((p2) => p2.location.path));
     for (const file of tree.files.keys()) {
-      if (!KUSTOMIZATION_FILES2.includes(path31.posix.basename(file))) continue;
-      const folder = path31.posix.dirname(file) === "." ? "" : path31.posix.dirname(file);
+      if (!KUSTOMIZATION_FILES2.includes(path32.posix.basename(file))) continue;
+      const folder = path32.posix.dirname(file) === "." ? "" : path32.posix.dirname(file);
       if (tree.kustomizationFile(folder) !== file) continue;
       this.scanKustomization(folder, file);
     }
@@ -45669,7 +45649,7 @@ function planSkips(baseView, headView, guardFiles) {
   const produced = union([...changed].flatMap((file) => both2.map((v2) => v2.view.tree.files.has(file) ? v2.producedBy(file) : /* @__PURE__ */ new Set())));
   for (const file of changed) {
     if (guardFiles.files.map(repoPath).includes(file) || guardFiles.dirs.map(repoPath).some((dir) => dir === "" || file.startsWith(dir + "/"))) return nothing(`${file} is the guard's policy`);
-    if (KUSTOMIZATION_FILES2.includes(path31.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
+    if (KUSTOMIZATION_FILES2.includes(path32.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
     if (both2.some((v2) => v2.view.raw.chartDirs.some((dir) => dir === "" || dir === "." || file.startsWith(dir + "/")))) return nothing(`${file} is in a chart`);
     if (both2.some((v2) => v2.view.tree.files.has(file) && v2.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/")))) return nothing(`${file} defines a Flux Kustomization`);
   }
@@ -45677,7 +45657,7 @@ function planSkips(baseView, headView, guardFiles) {
   const named = new Set(both2.flatMap((v2) => [...v2.patchPaths, ...v2.view.raw.objects.filter((o2) => o2.kind === "HelmRelease" || o2.kind === "HelmChart").flatMap((o2) => pathsIn(o2.body))]));
   for (const view2 of both2) for (const file of view2.reads) for (const doc of view2.fluxDocs(file, ["HelmRelease", "HelmChart"])) for (const p2 of pathsIn(doc)) named.add(p2);
   for (const file of changed) {
-    for (let dir = file; ; dir = path31.posix.dirname(dir)) {
+    for (let dir = file; ; dir = path32.posix.dirname(dir)) {
       if (named.has(dir === "." ? "" : dir)) return nothing(`${file} is named by path in an object (a chart or values file)`);
       if (dir === "." || dir === "") break;
     }
@@ -45726,7 +45706,7 @@ function planSkips(baseView, headView, guardFiles) {
 }
 function dependsOnChange(view2, files, produced, changed, both2) {
   const releaseFiles = [...files].filter((f2) => view2.fluxDocs(f2, ["HelmRelease"]).length > 0);
-  const folders = releaseFiles.map((f2) => path31.posix.dirname(f2));
+  const folders = releaseFiles.map((f2) => path32.posix.dirname(f2));
   if ([...changed].some((c3) => folders.some((dir) => dir === "." || c3.startsWith(dir + "/")))) return true;
   const dependencies = /* @__PURE__ */ new Set([...view2.patchNames]);
   for (const file of releaseFiles) for (const doc of view2.fluxDocs(file, ["HelmRelease"])) names(doc, dependencies);
@@ -45761,7 +45741,7 @@ function skipped(view2, keys, applied) {
       }
     }
   }
-  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path31.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
+  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path32.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
   return { reads: [...reads], consumed, folders: [...folders], kustomizations: nodes.length, releases: [...releases.values()] };
 }
 function kustomizeNamespace(view2, folder) {
@@ -45824,7 +45804,7 @@ function names(value, into, depth = 0) {
 }
 function pathsIn(doc) {
   const out = [];
-  const add = (value) => out.push(path31.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
+  const add = (value) => out.push(path32.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
   const visit2 = (value, depth, locating) => {
     if (depth > 64) return;
     if (typeof value === "string") {
@@ -45871,7 +45851,7 @@ function meets(a2, b2) {
   return false;
 }
 function repoPath(file) {
-  return path31.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
+  return path32.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
 }
 function union(sets) {
   const out = /* @__PURE__ */ new Set();
@@ -45889,38 +45869,38 @@ function intersects(a2, b2) {
 
 // src/flux/fingerprint.ts
 import { createHash as createHash14 } from "node:crypto";
-import path39 from "node:path";
+import path40 from "node:path";
 
 // src/helm/chart-cache.ts
 import { createHash as createHash10 } from "node:crypto";
-import { promises as fs19 } from "node:fs";
-import path35 from "node:path";
+import { promises as fs18 } from "node:fs";
+import path36 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs16 } from "node:fs";
-import path32 from "node:path";
+import { promises as fs15 } from "node:fs";
+import path33 from "node:path";
 async function isChartDir(dir) {
-  return fs16.access(path32.join(dir, "Chart.yaml")).then(
+  return fs15.access(path33.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs16.rename(staged, finalDir).catch(async (error) => {
+  await fs15.rename(staged, finalDir).catch(async (error) => {
     if (!await isChartDir(finalDir)) throw error;
   });
 }
 
 // src/helm/tree-manifest.ts
 import { createHash as createHash9 } from "node:crypto";
-import { promises as fs17 } from "node:fs";
-import path33 from "node:path";
+import { promises as fs16 } from "node:fs";
+import path34 from "node:path";
 var FORMAT = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
   const walk2 = async (relative) => {
-    const entries = await fs17.readdir(path33.join(root, relative), { withFileTypes: true });
+    const entries = await fs16.readdir(path34.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -45934,7 +45914,7 @@ async function treeManifest(root) {
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash9("sha256").update(await fs17.readFile(path33.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash9("sha256").update(await fs16.readFile(path34.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -45944,8 +45924,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs17.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
-  await fs17.rename(temp, file);
+  await fs16.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
+  await fs16.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -45967,7 +45947,7 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs17.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs16.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
     const parsed = JSON.parse(text);
@@ -45980,8 +45960,8 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs18 } from "node:fs";
-import path34 from "node:path";
+import { promises as fs17 } from "node:fs";
+import path35 from "node:path";
 import { promisify as promisify3 } from "node:util";
 import zlib2 from "node:zlib";
 var DEFAULT_UNPACK_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
@@ -46000,9 +45980,9 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.ok) return read;
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
-    const target = path34.join(into, ...file.name.split("/"));
-    await fs18.mkdir(path34.dirname(target), { recursive: true, mode: 493 });
-    await fs18.writeFile(target, file.data, { mode: 420, flag: "w" });
+    const target = path35.join(into, ...file.name.split("/"));
+    await fs17.mkdir(path35.dirname(target), { recursive: true, mode: 493 });
+    await fs17.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -46088,7 +46068,7 @@ function normalizeRepositoryUrl(url) {
   return url.trim().replace(/\/+$/, "");
 }
 function blobDir(cacheDir, sha256) {
-  return path35.join(cacheDir, "charts", "sha256", sha256);
+  return path36.join(cacheDir, "charts", "sha256", sha256);
 }
 function manifestFile(cacheDir, sha256) {
   return `${blobDir(cacheDir, sha256)}.files.json`;
@@ -46101,7 +46081,7 @@ function archiveDigest(archive) {
 }
 function refFile(cacheDir, repositoryUrl, chart, ref) {
   if (!SAFE_NAME.test(chart) || !SAFE_NAME.test(ref)) return void 0;
-  return path35.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
+  return path36.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
 }
 function digestRef(digest) {
   return `digest-${digest.replace(":", "-")}`;
@@ -46109,7 +46089,7 @@ function digestRef(digest) {
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs19.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs18.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -46117,19 +46097,19 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs19.mkdir(path35.dirname(file), { recursive: true });
-  const urlFile = path35.join(path35.dirname(path35.dirname(file)), "url");
-  await fs19.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs18.mkdir(path36.dirname(file), { recursive: true });
+  const urlFile = path36.join(path36.dirname(path36.dirname(file)), "url");
+  await fs18.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs19.writeFile(temp, `sha256:${sha256}
+  await fs18.writeFile(temp, `sha256:${sha256}
 `);
-  await fs19.rename(temp, file);
+  await fs18.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
-  const dir = path35.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names2 = await fs19.readdir(dir).catch(() => []);
+  const dir = path36.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
+  const names2 = await fs18.readdir(dir).catch(() => []);
   return names2.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
@@ -46146,26 +46126,26 @@ async function storeOnce(cacheDir, sha256, archive) {
   const dir = blobDir(cacheDir, sha256);
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const staging = path35.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs19.mkdir(staging, { recursive: true });
+  const staging = path36.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
+  await fs18.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
     await writeTreeManifest(staging, manifestFile(cacheDir, sha256));
     if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
-    await discard(dir, path35.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
+    await discard(dir, path36.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs19.rm(staging, { recursive: true, force: true });
+    await fs18.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs19.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs19.rm(aside, { recursive: true, force: true });
+  const moved = await fs18.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs18.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs19.readFile(path35.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs18.readFile(path36.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -46450,8 +46430,8 @@ function pullNotices(pulled2, what, location) {
 // src/flux/chart-values-files.ts
 var import_yaml9 = __toESM(require_dist(), 1);
 import { createHash as createHash12 } from "node:crypto";
-import { promises as fs20 } from "node:fs";
-import path36 from "node:path";
+import { promises as fs19 } from "node:fs";
+import path37 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
   const layers = [];
@@ -46469,7 +46449,7 @@ async function withMergedValuesFiles(chart, request2) {
   const defaults = mergeFluxValues(layers);
   const text = (0, import_yaml9.stringify)(defaults.values);
   const valuesDigest = createHash12("sha256").update(text).digest("hex");
-  const dir = chart.digest ? path36.join(request2.cacheDir, "charts", `values-${createHash12("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path36.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  const dir = chart.digest ? path37.join(request2.cacheDir, "charts", `values-${createHash12("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path37.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
   return {
     ...chart,
@@ -46480,7 +46460,7 @@ async function withMergedValuesFiles(chart, request2) {
   };
 }
 function confined(file) {
-  return path36.posix.normalize(`/${file}`).slice(1);
+  return path37.posix.normalize(`/${file}`).slice(1);
 }
 async function readValuesFile(source, file) {
   const inSource = confined(file);
@@ -46501,30 +46481,30 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs20.mkdir(path36.dirname(to2), { recursive: true });
-    await fs20.cp(from, staging, { recursive: true });
-    await fs20.writeFile(path36.join(staging, "values.yaml"), valuesText);
+    await fs19.mkdir(path37.dirname(to2), { recursive: true });
+    await fs19.cp(from, staging, { recursive: true });
+    await fs19.writeFile(path37.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs20.rm(staging, { recursive: true, force: true });
+    await fs19.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
 import { createHash as createHash13 } from "node:crypto";
-import { promises as fs22 } from "node:fs";
-import path38 from "node:path";
+import { promises as fs21 } from "node:fs";
+import path39 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants8, promises as fs21 } from "node:fs";
-import path37 from "node:path";
+import { constants as constants8, promises as fs20 } from "node:fs";
+import path38 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
   const parts = relative.split("/").filter((p2) => p2 !== "" && p2 !== ".");
   let current = root;
   for (const [i2, part] of parts.entries()) {
-    current = path37.join(current, part);
-    const stat = await fs21.lstat(current).catch(() => void 0);
+    current = path38.join(current, part);
+    const stat = await fs20.lstat(current).catch(() => void 0);
     if (!stat) return void 0;
     if (stat.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -46534,7 +46514,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs21.open(path37.join(root, relative), constants8.O_RDONLY | constants8.O_NOFOLLOW);
+    handle = await fs20.open(path38.join(root, relative), constants8.O_RDONLY | constants8.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -46546,18 +46526,18 @@ async function readFileNoFollow(root, relative) {
 async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
-  const source = path37.join(root, relative);
-  const top = await fs21.lstat(source).catch(() => void 0);
+  const source = path38.join(root, relative);
+  const top = await fs20.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
   const walk2 = async (from, to2, shown) => {
-    await fs21.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs21.readdir(from, { withFileTypes: true })) {
+    await fs20.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs20.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
-        const problem2 = await walk2(path37.join(from, entry.name), path37.join(to2, entry.name), name);
+        const problem2 = await walk2(path38.join(from, entry.name), path38.join(to2, entry.name), name);
         if (problem2) return problem2;
         continue;
       }
@@ -46567,7 +46547,7 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data2) return `${name} cannot be read as a regular file`;
       bytes += data2.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs21.writeFile(path37.join(to2, entry.name), data2, { mode: 420 });
+      await fs20.writeFile(path38.join(to2, entry.name), data2, { mode: 420 });
     }
     return void 0;
   };
@@ -46753,14 +46733,14 @@ async function localDependencyFolders(chartDir, files) {
   return [...new Set(dirs.filter((d) => d !== void 0 && d !== chartDir))];
 }
 async function addLocalDependencies(into, dependencies, files) {
-  const charts2 = path38.join(into, "charts");
-  await fs22.mkdir(charts2, { recursive: true });
-  const taken = new Set(await fs22.readdir(charts2));
+  const charts2 = path39.join(into, "charts");
+  await fs21.mkdir(charts2, { recursive: true });
+  const taken = new Set(await fs21.readdir(charts2));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
     taken.add(folder);
-    const copied = await files.copy(dependency.dir, path38.join(charts2, folder));
+    const copied = await files.copy(dependency.dir, path39.join(charts2, folder));
     if (!copied.ok) return { ok: false, error: `dependency ${dependency.name}: ${copied.error}` };
   }
   return { ok: true };
@@ -46784,14 +46764,14 @@ function localPath(chartDir, repository) {
   } catch {
     return void 0;
   }
-  const joined = path38.posix.normalize(path38.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
+  const joined = path39.posix.normalize(path39.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
   if (joined === ".." || joined.startsWith("../") || joined.includes("\0")) return void 0;
   return joined === "." ? "" : joined.replace(/\/+$/, "");
 }
 async function checkDependency(dir, req, files) {
   const link = await files.linkAt(dir);
   if (link) return { ok: false, error: `${link} is a symbolic link; links are never followed` };
-  const chartYaml = await files.readFile(path38.posix.join(dir, "Chart.yaml"));
+  const chartYaml = await files.readFile(path39.posix.join(dir, "Chart.yaml"));
   if (!chartYaml) return { ok: false, error: `no chart found at ${dir || "."} (no Chart.yaml)` };
   const constraint = parseMastermindsConstraint(req.version);
   if (!constraint) return { ok: false, error: `invalid version/constraint format ${JSON.stringify(req.version.slice(0, 100))}` };
@@ -46803,7 +46783,7 @@ async function checkDependency(dir, req, files) {
   return { ok: true };
 }
 async function readRequirements(chartDir, files) {
-  const join = (name) => path38.posix.join(chartDir || ".", name);
+  const join = (name) => path39.posix.join(chartDir || ".", name);
   const [chartYaml, lock] = await Promise.all([files.readFile(join("Chart.yaml")), files.readFile(join("Chart.lock"))]);
   const source = lock ? readYamlRecord(lock, join("Chart.lock")) : chartYaml ? readYamlRecord(chartYaml, join("Chart.yaml")) : void 0;
   const raw = source?.dependencies;
@@ -46828,15 +46808,15 @@ function readYamlRecord(data2, file) {
   return asRecord(parsed.documents[0]?.value);
 }
 async function presentSubcharts(chartDir, files) {
-  const charts2 = path38.posix.join(chartDir || ".", "charts");
+  const charts2 = path39.posix.join(chartDir || ".", "charts");
   const names2 = /* @__PURE__ */ new Set();
   let count2 = 0;
   for (const entry of await files.entries(charts2)) {
     if (/^[_.]/.test(entry.name)) continue;
-    const file = path38.posix.join(charts2, entry.name);
+    const file = path39.posix.join(charts2, entry.name);
     if (entry.folder) {
       count2++;
-      const metadata = await files.readFile(path38.posix.join(file, "Chart.yaml"));
+      const metadata = await files.readFile(path39.posix.join(file, "Chart.yaml"));
       const name = metadata ? asString(readYamlRecord(metadata, `${file}/Chart.yaml`)?.name) : void 0;
       if (name) names2.add(name);
     } else if (entry.name.endsWith(".tgz")) {
@@ -46895,9 +46875,9 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
       for (const [file, data2] of contents) {
         bytes += data2.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
-        const target = path38.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs22.mkdir(path38.dirname(target), { recursive: true, mode: 493 });
-        await fs22.writeFile(target, data2, { mode: 420 });
+        const target = path39.join(into, dir === "" ? file : file.slice(dir.length + 1));
+        await fs21.mkdir(path39.dirname(target), { recursive: true, mode: 493 });
+        await fs21.writeFile(target, data2, { mode: 420 });
       }
       return { ok: true };
     }
@@ -46908,7 +46888,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs22.readdir(path38.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs21.readdir(path39.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -46920,7 +46900,7 @@ function materializeWithDependencies(snapshot, chartDir, dependencies, digest, s
   let made = withDependencies.get(snapshot);
   if (!made) withDependencies.set(snapshot, made = /* @__PURE__ */ new Map());
   return memoized(made, `${scratchDir}\0${digest}`, async () => {
-    const into = path38.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
+    const into = path39.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
     const dir = await snapshot.materialize(chartDir, into);
     const added = await addLocalDependencies(dir, dependencies, snapshotFiles(snapshot));
     return added.ok ? { ok: true, dir } : added;
@@ -47093,7 +47073,7 @@ async function releaseFingerprint(release, inventory, snapshot) {
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file, release.object.cluster);
     hash.update(JSON.stringify(source?.body ?? null));
-    if (!source) hash.update(await snapshot.treeDigest(path39.posix.dirname(release.object.file)));
+    if (!source) hash.update(await snapshot.treeDigest(path40.posix.dirname(release.object.file)));
   }
   hash.update(JSON.stringify(release.object.variables?.map((v2) => [v2.name, v2.value]) ?? null));
   if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
@@ -47110,7 +47090,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === "GitRepository") {
-    const chartDir = path39.posix.normalize(chart.name.replace(/^\.\//, ""));
+    const chartDir = path40.posix.normalize(chart.name.replace(/^\.\//, ""));
     hash.update(await snapshot.treeDigest(chartDir));
     for (const dir of await localDependencyFolders(chartDir, snapshotFiles(snapshot))) hash.update(`\0${dir}\0${await snapshot.treeDigest(dir)}`);
     for (const file of chart.valuesFiles) hash.update(await snapshot.readFile(confined(file)) ?? "\0missing");
@@ -47118,8 +47098,8 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs23 } from "node:fs";
-import path40 from "node:path";
+import { promises as fs22 } from "node:fs";
+import path41 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
 var MAX_FILE_BYTES2 = 4 * 1024 * 1024;
@@ -47209,14 +47189,14 @@ async function chartCandidates(chartDir) {
   let files = 0;
   const walk2 = async (dir, segments, depth) => {
     if (depth > MAX_DEPTH3) return;
-    const entries = await fs23.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs22.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
-      const full = path40.join(dir, entry.name);
+      const full = path41.join(dir, entry.name);
       const here = [...segments, entry.name];
       if (entry.isDirectory()) await walk2(full, here, depth + 1);
       else if (entry.isFile() && entry.name.endsWith(".json") && !(segments.length === 0 && entry.name === "values.schema.json")) {
-        candidates.push({ segments: here, from: path40.relative(chartDir, full), read: () => readBounded2(full) });
+        candidates.push({ segments: here, from: path41.relative(chartDir, full), read: () => readBounded2(full) });
       } else if (entry.isFile() && segments.length === 1 && segments[0] === "charts" && entry.name.endsWith(".tgz")) {
         candidates.push(...await archiveCandidates(full, `charts/${entry.name}`));
       }
@@ -47226,7 +47206,7 @@ async function chartCandidates(chartDir) {
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat = await fs23.lstat(archive).catch(() => void 0);
+  const stat = await fs22.lstat(archive).catch(() => void 0);
   if (!stat?.isFile() || stat.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -47253,38 +47233,38 @@ async function archiveCandidates(archive, label) {
   return found;
 }
 async function cacheCandidates(cacheDir) {
-  const root = path40.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs23.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path40.join(dir, e.name));
-  const dirs = [...await listed(path40.join(root, "sha256")), ...await listed(root)];
+  const root = path41.join(cacheDir, "charts");
+  const listed = async (dir) => (await fs22.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path41.join(dir, e.name));
+  const dirs = [...await listed(path41.join(root, "sha256")), ...await listed(root)];
   const charts2 = [];
   for (const dir of dirs.slice(0, 2e3)) {
-    const chartYaml = await readBounded2(path40.join(dir, "Chart.yaml"));
+    const chartYaml = await readBounded2(path41.join(dir, "Chart.yaml"));
     const name = chartYaml && /^name:\s*["']?([\w.-]+)/m.exec(chartYaml)?.[1];
     const version = chartYaml && /^version:\s*["']?v?([\w.+-]+)/m.exec(chartYaml)?.[1];
     if (!name || !version) continue;
     const files = await chartCandidates(dir);
-    const own = await readBounded2(path40.join(dir, "values.schema.json"));
+    const own = await readBounded2(path41.join(dir, "values.schema.json"));
     if (own !== void 0) files.push({ segments: [name, "values.schema.json"], from: `chart cache ${name} ${version}`, read: async () => own });
     charts2.push({ version, files: files.map((f2) => ({ ...f2, segments: f2.segments[0] === "charts" ? f2.segments : [name, ...f2.segments], from: f2.from.startsWith("chart cache") ? f2.from : `chart cache ${name} ${version}: ${f2.from}` })) });
   }
   return charts2;
 }
 async function readInChart(chartDir, absolute) {
-  const relative = path40.posix.normalize(absolute).replace(/^\/+/, "");
+  const relative = path41.posix.normalize(absolute).replace(/^\/+/, "");
   if (relative === "" || relative.startsWith("..")) return void 0;
   let dir = chartDir;
   for (const part of relative.split("/")) {
-    dir = path40.join(dir, part);
-    const stat = await fs23.lstat(dir).catch(() => void 0);
+    dir = path41.join(dir, part);
+    const stat = await fs22.lstat(dir).catch(() => void 0);
     if (!stat || stat.isSymbolicLink()) return void 0;
   }
   const text = await readBounded2(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded2(file) {
-  const stat = await fs23.lstat(file).catch(() => void 0);
+  const stat = await fs22.lstat(file).catch(() => void 0);
   if (!stat?.isFile() || stat.size > MAX_FILE_BYTES2) return void 0;
-  return fs23.readFile(file, "utf8").catch(() => void 0);
+  return fs22.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -47310,8 +47290,8 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs29 } from "node:fs";
-import path46 from "node:path";
+import { promises as fs28 } from "node:fs";
+import path47 from "node:path";
 
 // src/checks/values-schema.ts
 var import_ajv2 = __toESM(require_ajv(), 1);
@@ -47319,8 +47299,8 @@ var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
 
 // src/checks/template-value-refs.ts
-import { promises as fs24 } from "node:fs";
-import path41 from "node:path";
+import { promises as fs23 } from "node:fs";
+import path42 from "node:path";
 var import_yaml11 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 var MAX_FILE_BYTES3 = 4 * 1024 * 1024;
@@ -47329,9 +47309,9 @@ var MAX_FILES2 = 2e4;
 var MAX_DEPTH4 = 12;
 var MAX_NODES2 = 2e5;
 var MAX_LOOKUP_KEYS = 16;
-function markKnown(node, path63, whole) {
+function markKnown(node, path64, whole) {
   let here = node;
-  for (const key of path63) {
+  for (const key of path64) {
     if (here.whole) return;
     here.children ??= /* @__PURE__ */ new Map();
     let next = here.children.get(key);
@@ -47460,17 +47440,17 @@ function bindingOf(pipe, here) {
   const chain = SINGLE_CHAIN.exec(pipe.trim());
   if (!chain) return void 0;
   if (chain[3] === void 0) {
-    const path63 = (chain[2] ?? "").split(".").filter(Boolean);
+    const path64 = (chain[2] ?? "").split(".").filter(Boolean);
     if (chain[1] === void 0 && here.kind !== "root" && here.kind !== "define") return void 0;
-    return { binding: { kind: "values", path: path63 }, read: { binding: { kind: "values", path: path63 } } };
+    return { binding: { kind: "values", path: path64 }, read: { binding: { kind: "values", path: path64 } } };
   }
   const relative = chain[3].split(".").filter(Boolean);
   const binding = below(here, relative);
   return { binding, read: { binding } };
 }
-function below(binding, path63) {
-  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path63] };
-  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path63] };
+function below(binding, path64) {
+  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path64] };
+  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path64] };
   return { kind: "opaque" };
 }
 function record(read, whole, analysis) {
@@ -47513,7 +47493,7 @@ function referencesInSegment(segment, conditionOnly, found) {
   if (!segment.includes(".Values")) return;
   for (const match of segment.matchAll(REFERENCE)) {
     const subchart = match[1];
-    const path63 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
+    const path64 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
     const before = segment.slice(Math.max(0, match.index - 48), match.index);
     const lookup = LOOKUP_BEFORE.exec(before)?.[1];
     if (lookup) {
@@ -47521,11 +47501,11 @@ function referencesInSegment(segment, conditionOnly, found) {
       for (let argument = STRING_ARGUMENT.exec(segment), taken = 0; argument && taken < MAX_LOOKUP_KEYS; argument = STRING_ARGUMENT.exec(segment), taken++) {
         const key = literal(argument[1]);
         if (key === void 0) break;
-        path63.push(key);
+        path64.push(key);
         if (lookup !== "index") break;
       }
     }
-    found.push({ path: path63, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
+    found.push({ path: path64, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
   }
 }
 function literal(quoted2) {
@@ -47550,9 +47530,9 @@ var MAX_CALL_STEPS = 1e5;
 function resolveCalls(state, root) {
   let steps = 0;
   const visiting = /* @__PURE__ */ new Set();
-  const mark = (path63, whole) => {
-    state.nodes += path63.length;
-    markKnown(root, path63, whole);
+  const mark = (path64, whole) => {
+    state.nodes += path64.length;
+    markKnown(root, path64, whole);
   };
   const resolve = (name, base2) => {
     const use = state.defines.get(name);
@@ -47572,9 +47552,9 @@ async function readChart(files, scope, root, budget, state, depth) {
     budget.capped = true;
     return;
   }
-  const mark = (path63, whole) => {
-    state.nodes += path63.length;
-    markKnown(root, path63, whole);
+  const mark = (path64, whole) => {
+    state.nodes += path64.length;
+    markKnown(root, path64, whole);
   };
   const read = async (file) => {
     if (file.size > MAX_FILE_BYTES3 || file.size > budget.left) {
@@ -47669,18 +47649,18 @@ async function listDirectory(chartDir, budget) {
       budget.capped = true;
       return;
     }
-    const entries = await fs24.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs23.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
         return;
       }
-      const full = path41.join(dir, entry.name);
+      const full = path42.join(dir, entry.name);
       if (entry.isDirectory()) await walk2(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat = await fs24.lstat(full).catch(() => void 0);
+        const stat = await fs23.lstat(full).catch(() => void 0);
         if (!stat?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat.size, full, read: () => fs24.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat.size, full, read: () => fs23.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
@@ -47724,23 +47704,23 @@ async function archiveFiles(archive, budget) {
   }
   return found;
 }
-function markKeys(values, path63, mark) {
+function markKeys(values, path64, mark) {
   if (!isMap4(values)) return;
   for (const [key, value] of Object.entries(values)) {
-    mark([...path63, key], false);
-    markKeys(value, [...path63, key], mark);
+    mark([...path64, key], false);
+    markKeys(value, [...path64, key], mark);
   }
 }
-function markSchemaKeys(schema2, path63, mark, depth) {
+function markSchemaKeys(schema2, path64, mark, depth) {
   if (!isMap4(schema2)) return;
   if (depth > 32 || ["$ref", "allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in schema2) || isMap4(schema2.additionalProperties)) {
-    if (path63.length > 0) mark(path63, true);
+    if (path64.length > 0) mark(path64, true);
     return;
   }
   if (!isMap4(schema2.properties)) return;
   for (const [key, child] of Object.entries(schema2.properties)) {
-    mark([...path63, key], false);
-    markSchemaKeys(child, [...path63, key], mark, depth + 1);
+    mark([...path64, key], false);
+    markSchemaKeys(child, [...path64, key], mark, depth + 1);
   }
 }
 function parseMap(text) {
@@ -47832,10 +47812,10 @@ function checkValuesSchema(input) {
       warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate2.error}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
     } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
       for (const error of dedupe2(validate2.errors ?? [])) {
-        const path63 = pathOf(error);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path63) : void 0;
-        const where = path63.length > 0 ? path63.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path63.join(".")}\0${error.keyword}`));
+        const path64 = pathOf(error);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path64) : void 0;
+        const where = path64.length > 0 ? path64.join(".") : "the values";
+        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path64.join(".")}\0${error.keyword}`));
       }
     }
   }
@@ -47849,7 +47829,7 @@ function unknownKeys(input) {
   const read = refs ? [refs.root] : [];
   if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
   const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE2 : { node: input.chart.schema, base: ROOT_URL2 };
-  const walk2 = (values, defaults, schema2, path63, reads) => {
+  const walk2 = (values, defaults, schema2, path64, reads) => {
     if (!isMap5(values) || !isMap5(defaults) || Object.keys(defaults).length === 0) return;
     if (reads.some((node) => node.whole)) return;
     const here = schema2 === void 0 || schema2 === OPAQUE2 ? schema2 : followRefs(schema2, input.chart);
@@ -47860,13 +47840,13 @@ function unknownKeys(input) {
       const readHere = reads.map((node) => knownChild(node, key)).filter((node) => node !== void 0);
       if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path63, key], readHere);
+        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path64, key], readHere);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...node.children?.keys() ?? []])])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path63, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path63, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path63, close].join(".")}?` : ""}`, location, close ? [...path63, close].join(".") : void 0, [...path63, key].join(".")));
+      const location = locatePath(input.values.positions, [...path64, key]) ?? input.fallback;
+      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path64, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path64, close].join(".")}?` : ""}`, location, close ? [...path64, close].join(".") : void 0, [...path64, key].join(".")));
     }
   };
   walk2(input.values.values, input.chart.defaults, root, [], read);
@@ -47894,11 +47874,11 @@ function followRefs(start, chart) {
   }
   return OPAQUE2;
 }
-function pointer(document, path63) {
-  if (path63 === "" || path63 === "/") return document;
-  if (!path63.startsWith("/")) return void 0;
+function pointer(document, path64) {
+  if (path64 === "" || path64 === "/") return document;
+  if (!path64.startsWith("/")) return void 0;
   let node = document;
-  for (const raw of path63.slice(1).split("/")) {
+  for (const raw of path64.slice(1).split("/")) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (!isMap5(node) && !Array.isArray(node)) return void 0;
     node = node[key];
@@ -47936,8 +47916,8 @@ function isMap5(value) {
 
 // src/flux/post-render.ts
 var import_yaml12 = __toESM(require_dist(), 1);
-import { promises as fs25 } from "node:fs";
-import path42 from "node:path";
+import { promises as fs24 } from "node:fs";
+import path43 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
   if (!Array.isArray(postRenderers)) return [];
@@ -47962,12 +47942,12 @@ function postRendererKustomizations(release) {
 async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
-    const dir = path42.join(workDir, `post-render-${index}`);
-    await fs25.mkdir(dir, { recursive: true });
-    await fs25.writeFile(path42.join(dir, "manifests.yaml"), current);
-    await fs25.writeFile(path42.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
+    const dir = path43.join(workDir, `post-render-${index}`);
+    await fs24.mkdir(dir, { recursive: true });
+    await fs24.writeFile(path43.join(dir, "manifests.yaml"), current);
+    await fs24.writeFile(path43.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs25.rm(dir, { recursive: true, force: true });
+    await fs24.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -48047,8 +48027,8 @@ async function versionOf2(binary) {
 
 // src/helm/render-cache.ts
 import { createHash as createHash15 } from "node:crypto";
-import { promises as fs26 } from "node:fs";
-import path43 from "node:path";
+import { promises as fs25 } from "node:fs";
+import path44 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -48081,12 +48061,12 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path43.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path44.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat = await fs26.lstat(file).catch(() => void 0);
+    const stat = await fs25.lstat(file).catch(() => void 0);
     if (!stat) return void 0;
     const text = await readCacheFile(file, MAX_ENTRY_BYTES2);
     if (text === void 0) {
@@ -48100,11 +48080,8 @@ var RenderCache = class {
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs26.mkdir(path43.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry = { format: 1, key, sha256: contentHash2(value), render: value };
-    await fs26.writeFile(temporary, JSON.stringify(entry));
-    await fs26.rename(temporary, file);
+    await writeFileWhole(file, JSON.stringify(entry));
   }
 };
 var MAX_ENTRY_BYTES2 = 64 * 1024 * 1024;
@@ -48125,20 +48102,20 @@ function verifiedEntry(text, key) {
 }
 
 // src/helm/run.ts
-import { promises as fs27 } from "node:fs";
-import path44 from "node:path";
+import { promises as fs26 } from "node:fs";
+import path45 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs27.mkdir(path44.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs26.mkdir(path45.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
-    HELM_CACHE_HOME: path44.join(homeDir, "cache"),
-    HELM_CONFIG_HOME: path44.join(homeDir, "config"),
-    HELM_DATA_HOME: path44.join(homeDir, "data"),
-    HELM_PLUGINS: path44.join(homeDir, "plugins"),
+    HELM_CACHE_HOME: path45.join(homeDir, "cache"),
+    HELM_CONFIG_HOME: path45.join(homeDir, "config"),
+    HELM_DATA_HOME: path45.join(homeDir, "data"),
+    HELM_PLUGINS: path45.join(homeDir, "plugins"),
     HELM_NO_PLUGINS: "1",
-    KUBECONFIG: path44.join(homeDir, "no-kubeconfig")
+    KUBECONFIG: path45.join(homeDir, "no-kubeconfig")
   });
 }
 async function runHelm(args, options2, input) {
@@ -48278,29 +48255,29 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
     }
   }
 }
-function at2(body, path63) {
+function at2(body, path64) {
   let value = body;
-  for (const key of path63) value = asRecord(value)?.[key];
+  for (const key of path64) value = asRecord(value)?.[key];
   return value;
 }
 function containerPlaces(body, read) {
   const places = [];
   const readPointer = read ? read.join(".") : void 0;
   let budget = MAX_WALK_NODES;
-  const walk2 = (value, path63) => {
+  const walk2 = (value, path64) => {
     if (--budget < 0 || places.length >= 10) return;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (isContainerLike(item)) places.push(`${path63}[${index}]`);
-        else walk2(item, `${path63}[${index}]`);
+        if (isContainerLike(item)) places.push(`${path64}[${index}]`);
+        else walk2(item, `${path64}[${index}]`);
       });
       return;
     }
     const record2 = asRecord(value);
     if (!record2) return;
-    if (path63 === readPointer) return;
+    if (path64 === readPointer) return;
     for (const [key, item] of Object.entries(record2)) {
-      const childPath = path63 ? `${path63}.${key}` : key;
+      const childPath = path64 ? `${path64}.${key}` : key;
       const holdsContainers = (key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(item) && item.some((entry) => asString(asRecord(entry)?.image) !== void 0);
       if (holdsContainers || isContainerLike(item)) places.push(childPath);
       else walk2(item, childPath);
@@ -48317,7 +48294,7 @@ function duplicateKeys(document, text) {
   const found = [];
   const lineOf = lineIndex(text);
   let budget = MAX_WALK_NODES;
-  const walk2 = (node, path63) => {
+  const walk2 = (node, path64) => {
     if (--budget < 0 || found.length >= 20) return;
     if ((0, import_yaml14.isMap)(node)) {
       const seen = /* @__PURE__ */ new Map();
@@ -48327,13 +48304,13 @@ function duplicateKeys(document, text) {
         if (key !== void 0) {
           const offset = keyNode?.range?.[0] ?? 0;
           const first = seen.get(key);
-          if (first !== void 0 && found.length < 20) found.push({ key, path: path63 ? `${path63}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
+          if (first !== void 0 && found.length < 20) found.push({ key, path: path64 ? `${path64}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
           else seen.set(key, offset);
         }
-        walk2(pair.value, path63 ? `${path63}.${key ?? "?"}` : key ?? "?");
+        walk2(pair.value, path64 ? `${path64}.${key ?? "?"}` : key ?? "?");
       }
     } else if ((0, import_yaml14.isSeq)(node)) {
-      node.items.forEach((item, index) => walk2(item, `${path63}[${index}]`));
+      node.items.forEach((item, index) => walk2(item, `${path64}[${index}]`));
     }
   };
   walk2(document.contents, "");
@@ -48380,8 +48357,8 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs28 } from "node:fs";
-import path45 from "node:path";
+import { promises as fs27 } from "node:fs";
+import path46 from "node:path";
 
 // src/helm/fetch-http.ts
 var import_yaml15 = __toESM(require_dist(), 1);
@@ -48828,8 +48805,8 @@ async function resolveFromHelmRepository(chart, locations, context) {
   };
 }
 async function resolveFromGit(chart, locations, context) {
-  const relative = path45.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path45.posix.isAbsolute(relative)) {
+  const relative = path46.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path46.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
   const id = `${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
@@ -48854,7 +48831,7 @@ async function resolveFromGit(chart, locations, context) {
     const archive = await context.snapshot.readFile(relative);
     return unpackedFromGit(archive, `./${relative} at ${context.snapshot.label}`, chart, locations, source, context);
   }
-  const hasChart = await context.snapshot.readFile(path45.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path46.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -48876,7 +48853,7 @@ async function resolveFromGit(chart, locations, context) {
   return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest}` };
 }
 async function resolveFromCheckout(root, relative, chart, locations, source, context) {
-  const description = `${path45.relative(context.repoRoot, root) || "."}/${relative}`;
+  const description = `${path46.relative(context.repoRoot, root) || "."}/${relative}`;
   if (isChartArchive(relative)) {
     const link = await linkOnPath(root, relative);
     if (link) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${link} is a symbolic link; the guard does not follow links`, location: locations.chart };
@@ -48886,10 +48863,10 @@ async function resolveFromCheckout(root, relative, chart, locations, source, con
   return copied.ok ? { ...copied, description } : copied;
 }
 async function copyChartDir(root, relative, context, chart, locations, source) {
-  const into = path45.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
+  const into = path46.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs28.access(path45.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs27.access(path46.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -49000,7 +48977,7 @@ async function renderRelease(release, context, settings) {
   const renderOnce = async () => {
     const result2 = await helmTemplate(request2, context.helm);
     if (!result2.ok) return { error: result2.error };
-    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path46.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
+    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path47.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
     if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
     const extracted = extractContainers(applied.manifests, namespace);
     return { containers: extracted.containers, inspection: extracted.inspection, ...settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {} };
@@ -49052,7 +49029,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs29.readFile(path46.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs28.readFile(path47.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -49061,7 +49038,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
     } catch {
       schema2 = void 0;
     }
-    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path46.basename(dir);
+    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path47.basename(dir);
     const [subchartsRemote, templateRefs] = await Promise.all([subchartSchemasReferRemote(dir), templateValueRefs(dir)]);
     if (!schema2) return { defaults, chartName, remoteReferences: subchartsRemote, templateRefs };
     const references = await resolveSchemaReferences(dir, schema2, cacheDir);
@@ -49075,8 +49052,8 @@ function firstLine2(text) {
 
 // src/git/repo.ts
 import { createHash as createHash16 } from "node:crypto";
-import { constants as constants9, promises as fs30 } from "node:fs";
-import path47 from "node:path";
+import { constants as constants9, promises as fs29 } from "node:fs";
+import path48 from "node:path";
 
 // src/git/unified-diff.ts
 function parseUnifiedDiff(diff) {
@@ -49089,8 +49066,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path63 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path63 === void 0 ? void 0 : { path: path63, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path64 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path64 === void 0 ? void 0 : { path: path64, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -49184,10 +49161,10 @@ function isContainedPath(file) {
 }
 async function writeFiles(into, contents) {
   for (const [file, data2] of contents) {
-    const target = path47.join(into, file);
-    await fs30.mkdir(path47.dirname(target), { recursive: true });
-    await fs30.rm(target, { force: true });
-    await fs30.writeFile(target, data2, { flag: "wx" });
+    const target = path48.join(into, file);
+    await fs29.mkdir(path48.dirname(target), { recursive: true });
+    await fs29.rm(target, { force: true });
+    await fs29.writeFile(target, data2, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
@@ -49281,7 +49258,7 @@ var CommitSnapshot = class {
     const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f2) => prefix === "" || f2 === prefix || f2.startsWith(prefix + "/"));
     await writeFiles(into, await this.readFiles(files));
-    return path47.join(into, prefix);
+    return path48.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -49311,10 +49288,10 @@ var WorktreeSnapshot = class {
   /** lstat, and every folder on the way checked too: a link anywhere on the path makes it a link. */
   async kindOf(file) {
     if (!isContainedPath(file)) return "absent";
-    const parent = path47.posix.dirname(file);
+    const parent = path48.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat = await fs30.lstat(path47.join(this.root, file));
+      const stat = await fs29.lstat(path48.join(this.root, file));
       return stat.isSymbolicLink() ? "symlink" : stat.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -49322,9 +49299,9 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs30.realpath(this.root);
-      const real = await fs30.realpath(path47.join(this.root, folder)).catch(() => void 0);
-      return real === path47.join(await this.realRoot, folder);
+      this.realRoot ??= fs29.realpath(this.root);
+      const real = await fs29.realpath(path48.join(this.root, folder)).catch(() => void 0);
+      return real === path48.join(await this.realRoot, folder);
     });
   }
   async listFiles() {
@@ -49337,7 +49314,7 @@ var WorktreeSnapshot = class {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs30.open(path47.join(this.root, file), constants9.O_RDONLY | constants9.O_NOFOLLOW);
+      handle = await fs29.open(path48.join(this.root, file), constants9.O_RDONLY | constants9.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -49361,7 +49338,7 @@ var WorktreeSnapshot = class {
     return memoized(this.materialized, `${into}\0${dir}`, async () => {
       const prefix = normalizeDir(dir);
       await writeFiles(into, await this.readFiles(underPrefix(await this.listFiles(), prefix)));
-      return path47.join(into, prefix);
+      return path48.join(into, prefix);
     });
   }
   digests = /* @__PURE__ */ new Map();
@@ -49682,16 +49659,16 @@ function checkUnsafeSettings(input) {
 
 // src/deploy/evaluate.ts
 var import_picomatch5 = __toESM(require_picomatch2(), 1);
-import path57 from "node:path";
+import path58 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs34 } from "node:fs";
+import { promises as fs33 } from "node:fs";
 import os17 from "node:os";
-import path52 from "node:path";
+import path53 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs31 } from "node:fs";
-import path48 from "node:path";
+import { promises as fs30 } from "node:fs";
+import path49 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -49829,18 +49806,18 @@ function localPart(url) {
   return rest;
 }
 async function stageFlakeFile(text, scratch) {
-  const dir = path48.join(scratch, "declared");
-  await fs31.mkdir(dir, { recursive: true });
-  const file = path48.join(dir, "flake.nix");
-  await fs31.writeFile(file, text);
+  const dir = path49.join(scratch, "declared");
+  await fs30.mkdir(dir, { recursive: true });
+  const file = path49.join(dir, "flake.nix");
+  await fs30.writeFile(file, text);
   return file;
 }
 
 // src/nix/input-fetch.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import { promises as fs32 } from "node:fs";
+import { promises as fs31 } from "node:fs";
 import os14 from "node:os";
-import path49 from "node:path";
+import path50 from "node:path";
 
 // src/nix/store-path.ts
 import { createHash as createHash17 } from "node:crypto";
@@ -49953,7 +49930,7 @@ async function fetchInputs(inputs, options2) {
   return summary;
 }
 async function exists2(file) {
-  return fs32.access(file).then(() => true, () => false);
+  return fs31.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -49969,14 +49946,14 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs32.mkdtemp(path49.join(os14.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs31.mkdtemp(path50.join(os14.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
-      const file = path49.join(home, "input.tar.gz");
-      await fs32.writeFile(file, await download(url, input, options2));
+      const file = path50.join(home, "input.tar.gz");
+      await fs31.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
@@ -50011,7 +49988,7 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path49.join(home, "cache"), XDG_CONFIG_HOME: path49.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path50.join(home, "cache"), XDG_CONFIG_HOME: path50.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
@@ -50030,7 +50007,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs32.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs31.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -50067,8 +50044,8 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs33 } from "node:fs";
-import path50 from "node:path";
+import { promises as fs32 } from "node:fs";
+import path51 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const query = new URLSearchParams();
@@ -50079,14 +50056,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
     return {
       flakeRef: `git+file://${repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`,
       readOnly: unique([repoRoot, gitDir, common2]),
-      hidden: unique([path50.join(gitDir, "config"), path50.join(common2, "config")])
+      hidden: unique([path51.join(gitDir, "config"), path51.join(common2, "config")])
     };
   }
   const commit = (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: repoRoot })).stdout.trim();
-  const objects = path50.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
-  const bare = path50.join(scratch, "revision.git");
+  const objects = path51.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
+  const bare = path51.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs33.writeFile(path50.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs32.writeFile(path51.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -50096,14 +50073,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   return { flakeRef: `git+file://${bare}?${query.toString()}`, readOnly: [bare, objects], hidden: [] };
 }
 async function gitPath(repoRoot, flag) {
-  return path50.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
+  return path51.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
 }
 function unique(items) {
   return [...new Set(items)];
 }
 
 // src/nix/read-set.ts
-import path51 from "node:path";
+import path52 from "node:path";
 var STORE_SOURCE = /^\/nix\/store\/[a-z0-9]{32}-source$/;
 var WRITES = /^(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|rmdir|chmod|fchmodat|utimensat|link|linkat|symlink|symlinkat|truncate|creat|lchown|chown|fchownat|setxattr|lsetxattr|removexattr|lremovexattr)$/;
 function parseTrace(text, source) {
@@ -50159,9 +50136,9 @@ function parseTrace(text, source) {
     if (!target.startsWith("/")) {
       const base2 = named[1] && named[1] !== "AT_FDCWD" ? descriptors2.get(Number(named[1])) : void 0;
       if (base2 === void 0) return { ok: false, reason: `nix used a path relative to a folder the log does not name (${syscall} "${target}")` };
-      absolute = path51.posix.join(base2, target);
+      absolute = path52.posix.join(base2, target);
     }
-    const normalized = path51.posix.normalize(absolute).replace(/\/+$/, "") || "/";
+    const normalized = path52.posix.normalize(absolute).replace(/\/+$/, "") || "/";
     if ((syscall === "open" || syscall === "openat" || syscall === "openat2") && result2 >= 0) descriptors2.set(result2, normalized);
     const inSource = normalized === source || normalized.startsWith(source + "/");
     if (!inSource) continue;
@@ -50197,7 +50174,7 @@ async function firstReadChange(reads, changed, stillDir, prefix = "") {
   return void 0;
 }
 function parentOf(relative) {
-  const parent = path51.posix.dirname(relative);
+  const parent = path52.posix.dirname(relative);
   return parent === "." ? "" : parent;
 }
 function unescape(text) {
@@ -50329,9 +50306,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs34.mkdtemp(path52.join(os17.tmpdir(), "guard-nix-"));
-  const scratch = await fs34.mkdtemp(path52.join(os17.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs34.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs33.mkdtemp(path53.join(os17.tmpdir(), "guard-nix-"));
+  const scratch = await fs33.mkdtemp(path53.join(os17.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs33.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -50350,8 +50327,8 @@ async function openFlake(request2) {
     const nixArgs = [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args];
     const tracer = request2.tracer?.kind === "strace" && view2 && tracing && !traced.unusable ? request2.tracer : void 0;
     const n2 = traces++;
-    const log = path52.join(home, `reads-${n2}.strace`);
-    const rss = path52.join(home, `rss-${n2}.txt`);
+    const log = path53.join(home, `reads-${n2}.strace`);
+    const rss = path53.join(home, `rss-${n2}.txt`);
     const command = [
       ...timeBin ? [timeBin, "-f", "%M", "-o", rss] : [],
       ...prlimitBin ? [prlimitBin, `--as=${request2.memoryLimitMB * 1024 * 1024}`] : [],
@@ -50367,13 +50344,13 @@ async function openFlake(request2) {
       ...view2 ? { filesystem: view2 } : {}
     });
     if (timeBin) {
-      const measured = /^(\d+)\s*$/m.exec(await fs34.readFile(rss, "utf8").catch(() => ""));
+      const measured = /^(\d+)\s*$/m.exec(await fs33.readFile(rss, "utf8").catch(() => ""));
       if (measured) peakKB = Math.max(peakKB ?? 0, Number(measured[1]));
-      await fs34.rm(rss, { force: true });
+      await fs33.rm(rss, { force: true });
     }
     if (tracer && tracing) {
-      const text = await fs34.readFile(log, "utf8").catch(() => void 0);
-      await fs34.rm(log, { force: true });
+      const text = await fs33.readFile(log, "utf8").catch(() => void 0);
+      await fs33.rm(log, { force: true });
       const parsed = text === void 0 ? { ok: false, reason: "strace wrote no log" } : tracing.source ? parseTrace(text, tracing.source) : { ok: false, reason: "nix did not name the store copy of the flake" };
       if (!parsed.ok) traced.unusable = parsed.reason;
       else if (!result2.timedOut) {
@@ -50436,7 +50413,7 @@ async function openFlake(request2) {
   };
 }
 function nixEnvironment(home, fenced) {
-  return toolEnvironment(home, { XDG_CACHE_HOME: path52.join(home, "cache"), XDG_CONFIG_HOME: path52.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
+  return toolEnvironment(home, { XDG_CACHE_HOME: path53.join(home, "cache"), XDG_CONFIG_HOME: path53.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
 }
 async function fencedView(request2, home, scratch, label) {
   const fence2 = filesystemFence();
@@ -50449,18 +50426,18 @@ async function fencedView(request2, home, scratch, label) {
   const exported = await exportRevision(request2.repoRoot, request2.rev, request2.flakeDir, scratch);
   const nixDir = await nixInstallDir(request2.nixBin);
   const view2 = { readOnly: [...exported.readOnly, ...nixDir ? [nixDir] : []], writable: [home], hidden: exported.hidden };
-  const flakeFile = path52.posix.join(request2.flakeDir, "flake.nix");
+  const flakeFile = path53.posix.join(request2.flakeDir, "flake.nix");
   const flakeText = await revisionFile(request2.repoRoot, request2.rev, flakeFile);
   if (flakeText === void 0) return { flakeRef: exported.flakeRef, view: view2 };
-  const lockText = await revisionFile(request2.repoRoot, request2.rev, path52.posix.join(request2.flakeDir, "flake.lock"));
-  const { locks } = lockedInputs(lockText, path52.posix.join(request2.flakeDir, "flake.lock"), label);
+  const lockText = await revisionFile(request2.repoRoot, request2.rev, path53.posix.join(request2.flakeDir, "flake.lock"));
+  const { locks } = lockedInputs(lockText, path53.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path52.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path53.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
     network: "none",
-    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path52.dirname(staged)] }
+    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path53.dirname(staged)] }
   });
   const declared = result2.exitCode === 0 ? parseDeclaredInputs(result2.stdout) : void 0;
   const refused = refusedDeclaredInputs(declared ?? [], locks);
@@ -50478,15 +50455,15 @@ async function revisionFile(repoRoot, rev, file) {
     const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
-  const full = path52.join(repoRoot, file);
-  const stat = await fs34.lstat(full).catch(() => void 0);
-  return stat?.isFile() ? fs34.readFile(full, "utf8") : void 0;
+  const full = path53.join(repoRoot, file);
+  const stat = await fs33.lstat(full).catch(() => void 0);
+  return stat?.isFile() ? fs33.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs34.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs33.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
-  return path52.dirname(path52.dirname(real));
+  return path53.dirname(path53.dirname(real));
 }
 async function inPool(tasks, size) {
   const results = new Array(tasks.length);
@@ -50603,8 +50580,8 @@ function nixVersion(nixBin) {
 
 // src/deploy/eval-cache.ts
 import { createHash as createHash18 } from "node:crypto";
-import { promises as fs35 } from "node:fs";
-import path53 from "node:path";
+import { promises as fs34 } from "node:fs";
+import path54 from "node:path";
 var FORMAT2 = "deploy-nodes-v2";
 function cacheKey2(parts) {
   return createHash18("sha256").update(JSON.stringify([FORMAT2, parts.commit, parts.lock === void 0 ? null : createHash18("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
@@ -50615,13 +50592,13 @@ var EvalCache = class {
   }
   dir;
   file(key) {
-    return this.dir ? path53.join(this.dir, "nix-eval", `${key}.json`) : void 0;
+    return this.dir ? path54.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
   async read(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs35.readFile(file, "utf8"));
+      const value = JSON.parse(await fs34.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -50633,7 +50610,7 @@ var EvalCache = class {
   async peakMB(flakeDir) {
     const file = this.file(`peak-${createHash18("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
     if (!file) return void 0;
-    const value = (await fs35.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
+    const value = (await fs34.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
     return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
   }
   async recordPeak(flakeDir, peakMB) {
@@ -50650,13 +50627,7 @@ var EvalCache = class {
   }
 };
 async function store(file, value) {
-  try {
-    await fs35.mkdir(path53.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs35.writeFile(temporary, JSON.stringify(value));
-    await fs35.rename(temporary, file);
-  } catch {
-  }
+  await writeCacheFile(file, JSON.stringify(value));
 }
 
 // src/deploy/eval-memory.ts
@@ -50681,9 +50652,9 @@ function evalConcurrency(policy, measuredPeakMB) {
 }
 
 // src/deploy/head-reuse.ts
-import path54 from "node:path";
+import path55 from "node:path";
 function headMustEvaluate(changed) {
-  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path54.posix.basename(file)));
+  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path55.posix.basename(file)));
   return nix ? `${nix} changed` : void 0;
 }
 async function headReusesBase(base2, changed, headFiles) {
@@ -50713,12 +50684,12 @@ function supportedNix(versionText2) {
 }
 
 // src/deploy/fleet-eval.ts
-import path56 from "node:path";
+import path57 from "node:path";
 
 // src/nix/self-dependence.ts
 import os19 from "node:os";
-import path55 from "node:path";
-import { promises as fs36 } from "node:fs";
+import path56 from "node:path";
+import { promises as fs35 } from "node:fs";
 var IDENTITY_NAMES = /\b(rev|shortRev|revCount|lastModified|lastModifiedDate|narHash|dirtyRev|dirtyShortRev|sourceInfo|outPath|unsafeDiscardStringContext|unsafeDiscardOutputDependency|hashString)\b/;
 function identityInSources(files) {
   for (const [file, text] of files) {
@@ -50729,12 +50700,12 @@ function identityInSources(files) {
   return void 0;
 }
 async function sourceInResults(nixBin, source, resultsJson, drvPaths) {
-  const hash = path55.basename(source).slice(0, 32);
+  const hash = path56.basename(source).slice(0, 32);
   if (resultsJson.includes(hash)) return `a node's values hold the store path of the revision's source (${source})`;
   const drvs = [...new Set(drvPaths.filter((p2) => /^\/nix\/store\/[a-z0-9]{32}-[^/]+\.drv$/.test(p2)))];
   if (drvs.length === 0) return void 0;
-  const sibling = nixBin.includes("/") ? findExecutable(path55.join(path55.dirname(await fs36.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
-  const nixStore = sibling && await fs36.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
+  const sibling = nixBin.includes("/") ? findExecutable(path56.join(path56.dirname(await fs35.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
+  const nixStore = sibling && await fs35.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
   if (!nixStore) return "nix-store was not found next to nix nor on PATH";
   const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os19.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
     (error) => ({ exitCode: null, stdout: "", stderr: error.message, timedOut: false })
@@ -50812,7 +50783,7 @@ function mergeRecorded(previous, session) {
 async function checkedReads(context, rev, names2, cached3, recorded) {
   if (recorded.unusable || recorded.selfChecked || !recorded.names || !names2.every((n2) => recorded.nodes.includes(n2))) return recorded;
   if (!recorded.source) return { ...recorded, unusable: "nix did not name the store copy of the flake" };
-  const flakeFile = path56.posix.join(context.flakeDir, "flake.nix");
+  const flakeFile = path57.posix.join(context.flakeDir, "flake.nix");
   if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
   const snapshot = new CommitSnapshot(context.repoRoot, rev, "revision");
   const hazard = await treeHazard(context.repoRoot, rev);
@@ -50832,7 +50803,7 @@ async function treeHazard(root, rev) {
   const entries = stdout.split("\0").filter(Boolean).map((entry) => ({ mode: entry.split(" ")[0], file: entry.split("	")[1] }));
   const link = entries.find((e) => e.mode === "120000");
   if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
-  const attributes = entries.filter((e) => path56.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
+  const attributes = entries.filter((e) => path57.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
   const texts = await new CommitSnapshot(root, rev, "revision").readFiles(attributes);
   for (const [file, data2] of texts) {
     if (/export-(subst|ignore)/.test(data2.toString("utf8"))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
@@ -50873,13 +50844,13 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy, options2 = {}) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path57.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path58.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   const changed = await changedPaths(revisions);
   if (!mayChangeEvaluation(changed, policy.ignorePaths ?? [])) return { kind: "none", log: ["deploy: every changed path is under deploy.ignorePaths; nothing evaluated"] };
   const flakeLocation = { path: flakeFile, line: 1 };
-  const lockFile = path57.posix.join(flakeDir, "flake.lock");
+  const lockFile = path58.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
   const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
   const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
@@ -51097,10 +51068,10 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
   const wanted = () => headNames.filter((n2) => unknown.has(n2));
   if (wanted().length === 0) return { nodes, lastGood, unknown };
   for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
-    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path57.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path58.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
     let result2;
     try {
-      const lock = lockedInputs(lockText, path57.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
+      const lock = lockedInputs(lockText, path58.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
       if (localInputs(lock.locks).length > 0) break;
       const hosts = inputHostPolicy(lock.inputs, void 0, []);
       const allowed = { isAllowed: (h2) => hosts.isAllowed(h2) || baseSpec.hosts.isAllowed(h2), source: baseSpec.hosts.source };
@@ -51153,7 +51124,7 @@ async function deployPlan(options2) {
   const evaluation = await evaluateDeploy(
     { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
     config.deploy ?? {},
-    { cacheDir: path58.join(defaultCacheDir(), "deploy"), networkAllowedHosts: config.network?.allowedHosts }
+    { cacheDir: path59.join(defaultCacheDir(), "deploy"), networkAllowedHosts: config.network?.allowedHosts }
   );
   if (evaluation.kind === "none") return void 0;
   if (evaluation.kind === "failed") throw new GuardError(evaluation.findings.map((f2) => `${f2.message}
@@ -51176,20 +51147,20 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs37.mkdtemp(path58.join(os20.tmpdir(), "guard-run-"));
+  const scratchDir = await fs36.mkdtemp(path59.join(os20.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
     const unreached = options2.all ? void 0 : new UnreachedSkips({ files: [configFile], dirs: [config.flags?.helpDir ?? DEFAULT_HELP_DIR] });
     const kustomizeContext = (label) => ({
       ...unreached ? { skips: { plan: unreached, side: label } } : {},
-      scratchDir: path58.join(scratchDir, `kustomize-${label}`),
+      scratchDir: path59.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
       remoteUrls: remotes,
       clusterObjects: config.cluster?.objects ?? [],
-      ...options2.noCache ? {} : { cacheDir: path58.join(cacheDir, "kustomize") }
+      ...options2.noCache ? {} : { cacheDir: path59.join(cacheDir, "kustomize") }
     });
     const baseRaw = discoverObjects(baseSnapshot, parseCache);
     const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
@@ -51218,13 +51189,13 @@ async function checkRevisions(options2) {
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
     const limit = pLimit(config.helm?.concurrency ?? os20.availableParallelism() + 1);
-    const helmOptions = { homeDir: path58.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path58.join(cacheDir, "renders"));
+    const helmOptions = { homeDir: path59.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path59.join(cacheDir, "renders"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path58.join(scratchDir, label),
+      scratchDir: path59.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -51256,7 +51227,7 @@ async function checkRevisions(options2) {
     const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {},
-      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path58.join(cacheDir, "deploy") } }
+      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path59.join(cacheDir, "deploy") } }
     ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
     deployRun.catch(() => void 0);
     let done = 0;
@@ -51321,13 +51292,13 @@ async function checkRevisions(options2) {
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ("log" in deployment ? deployment.log : void 0) ?? [] };
   } finally {
-    await fs37.rm(scratchDir, { recursive: true, force: true });
+    await fs36.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path58.join(os20.homedir(), ".cache");
-  return path58.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path59.join(os20.homedir(), ".cache");
+  return path59.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -51412,9 +51383,9 @@ async function catalogStore(config, base2, head, options2) {
   const common2 = { helpDir, images: config.flags?.images, base: base2, head };
   if (config.flags?.capture === "off") return new CatalogStore(common2);
   const prefix = `${normalizeDir(helpDir)}/`;
-  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path58.posix.dirname(f2.slice(prefix.length))))));
-  const patterns = [...config.flags?.registries ?? [], ...config.network?.allowedHosts ?? []].map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
+  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path59.posix.dirname(f2.slice(prefix.length))))));
   const networkAllowed = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
+  const patterns = [...(config.flags?.registries ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true })), ...networkAllowed];
   const capturer = new RegistryCapturer({
     platform: config.flags?.platform,
     cacheDir: options2.cacheDir,
@@ -51569,8 +51540,8 @@ function vanishedReleases(headCount, base2, baseSha) {
 }
 
 // src/flags/capture.ts
-import { promises as fs38 } from "node:fs";
-import path59 from "node:path";
+import { promises as fs37 } from "node:fs";
+import path60 from "node:path";
 async function captureHelp2(request2) {
   const text = await readHelpText(request2);
   if (text.trim() === "") throw new GuardError("the captured help output is empty", void 0, "check the command or file; kingpin binaries print --help on stderr, which --run captures too");
@@ -51580,14 +51551,11 @@ async function captureHelp2(request2) {
     throw new GuardError(`not stored: the output is not help that the guard can read (${parsed.reason}); it begins: ${firstLine3}`, void 0, "run the command by hand and check it prints the binary's --help; or capture from the registry without --run");
   }
   const relative = helpFileFor(parseImageRef(request2.image), request2.helpDir ?? DEFAULT_HELP_DIR);
-  await writeHelpFile(path59.join(request2.repoRoot, relative), request2.provenance ? formatStoredHelp(request2.provenance, text) : text);
+  await writeHelpFile(path60.join(request2.repoRoot, relative), request2.provenance ? formatStoredHelp(request2.provenance, text) : text);
   return { image: request2.image, file: relative, framework: parsed.catalog.framework, flagCount: parsed.catalog.flags.filter((f2) => !f2.hidden).length };
 }
 async function writeHelpFile(target, content) {
-  await fs38.mkdir(path59.dirname(target), { recursive: true });
-  const temporary = `${target}.${process.pid}.partial`;
-  await fs38.writeFile(temporary, content.endsWith("\n") ? content : content + "\n");
-  await fs38.rename(temporary, target);
+  await writeFileWhole(target, content.endsWith("\n") ? content : content + "\n");
 }
 async function readHelpText(request2) {
   if (request2.text !== void 0) return request2.text;
@@ -51595,7 +51563,7 @@ async function readHelpText(request2) {
   if (request2.fromFile === "-") return request2.stdinText ?? "";
   if (request2.fromFile !== void 0) {
     try {
-      return await fs38.readFile(request2.fromFile, "utf8");
+      return await fs37.readFile(request2.fromFile, "utf8");
     } catch {
       throw new GuardError(`cannot read ${request2.fromFile}`, void 0, "pass the path of a file holding the binary's --help output");
     }
@@ -51615,7 +51583,7 @@ async function captureMany(request2) {
     request2.images.map(
       (image) => limit(async () => {
         const relative = helpFileFor(parseImageRef(image), request2.helpDir ?? DEFAULT_HELP_DIR);
-        if (!request2.force && await fs38.access(path59.join(request2.repoRoot, relative)).then(() => true, () => false)) {
+        if (!request2.force && await fs37.access(path60.join(request2.repoRoot, relative)).then(() => true, () => false)) {
           return { image, file: relative, cached: true, flagCount: 0 };
         }
         const invalid = imageReferenceProblem(parseImageRef(image));
@@ -51796,16 +51764,16 @@ var Diff = class {
       }
     }
   }
-  addToPath(path63, added, removed, oldPosInc, options2) {
-    const last = path63.lastComponent;
+  addToPath(path64, added, removed, oldPosInc, options2) {
+    const last = path64.lastComponent;
     if (last && !options2.oneChangePerToken && last.added === added && last.removed === removed) {
       return {
-        oldPos: path63.oldPos + oldPosInc,
+        oldPos: path64.oldPos + oldPosInc,
         lastComponent: { count: last.count + 1, added, removed, previousComponent: last.previousComponent }
       };
     } else {
       return {
-        oldPos: path63.oldPos + oldPosInc,
+        oldPos: path64.oldPos + oldPosInc,
         lastComponent: { count: 1, added, removed, previousComponent: last }
       };
     }
@@ -52225,21 +52193,21 @@ function keyOf(release) {
 }
 
 // src/inspect/render-releases.ts
-import { promises as fs39 } from "node:fs";
+import { promises as fs38 } from "node:fs";
 import os21 from "node:os";
-import path60 from "node:path";
+import path61 from "node:path";
 var import_yaml16 = __toESM(require_dist(), 1);
 async function renderRevision(options2) {
   const root = await repositoryRoot(options2.cwd);
   const snapshot = options2.rev ? new CommitSnapshot(root, await resolveCommit(root, options2.rev), options2.rev) : new WorktreeSnapshot(root);
   const { config } = await loadConfig(void 0, snapshot);
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs39.mkdtemp(path60.join(os21.tmpdir(), "guard-render-"));
+  const scratchDir = await fs38.mkdtemp(path61.join(os21.tmpdir(), "guard-render-"));
   try {
     const raw = await discoverObjects(snapshot);
     const remotes = await remoteUrls(root);
     const built = await applyFluxKustomizations(snapshot, raw, {
-      scratchDir: path60.join(scratchDir, "kustomize"),
+      scratchDir: path61.join(scratchDir, "kustomize"),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
@@ -52256,13 +52224,13 @@ async function renderRevision(options2) {
     const context = {
       snapshot,
       inventory,
-      scratchDir: path60.join(scratchDir, "render"),
+      scratchDir: path61.join(scratchDir, "render"),
       cacheDir,
-      helm: { homeDir: path60.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 },
+      helm: { homeDir: path61.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 },
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       isAllowedUrl: allowedHosts(inventory, config),
-      renderCache: new RenderCache(path60.join(cacheDir, "renders")),
+      renderCache: new RenderCache(path61.join(cacheDir, "renders")),
       rangePulls: /* @__PURE__ */ new Map(),
       remoteUrls: remotes,
       rootSources: built.rootSources,
@@ -52288,7 +52256,7 @@ async function renderRevision(options2) {
     );
     return { label: snapshot.label, releases: redactFindings(releases.sort((a2, b2) => a2.key.localeCompare(b2.key) || (a2.cluster ?? "").localeCompare(b2.cluster ?? "")), secrets) };
   } finally {
-    await fs39.rm(scratchDir, { recursive: true, force: true });
+    await fs38.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function matchesAny(release, names2) {
@@ -52476,21 +52444,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path63) {
+  async paginate(path64) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path63}${path63.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path64}${path64.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path63, body, as2 = "json") {
+  async request(method, path64, body, as2 = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path63}`, {
+      const response = await fetch(`${this.base}${path64}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -52507,7 +52475,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path63}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path64}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -52707,7 +52675,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path63) => path63.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path64) => path64.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -54118,17 +54086,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path63 = requestOptions.url.replace(options2.baseUrl, "");
+    const path64 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path63} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path64} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error) => {
       const requestId = error.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path63} - ${error.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path64} - ${error.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error;
     });
@@ -57147,13 +57115,13 @@ function storeName(storePath) {
 }
 
 // src/helm/import.ts
-import { promises as fs40 } from "node:fs";
+import { promises as fs39 } from "node:fs";
 import os22 from "node:os";
-import path61 from "node:path";
+import path62 from "node:path";
 async function importChart(request2) {
-  const stat = await fs40.stat(request2.source).catch(() => void 0);
+  const stat = await fs39.stat(request2.source).catch(() => void 0);
   if (!stat) throw new GuardError(`cannot read ${request2.source}`, void 0, "give a packaged chart (.tgz, as helm package writes it) or a chart folder");
-  const archive = stat.isDirectory() ? await packFolder(request2.source) : await fs40.readFile(request2.source);
+  const archive = stat.isDirectory() ? await packFolder(request2.source) : await fs39.readFile(request2.source);
   const stored = await storeArchive(request2.cacheDir, archive);
   if (!stored.ok) throw new GuardError(`${request2.source}: ${stored.error}`);
   const name = request2.chart ?? await chartYamlField(stored.dir, "name");
@@ -57171,24 +57139,24 @@ function repositoryOf2(url, chart) {
   return normalized;
 }
 async function packFolder(folder) {
-  const staging = await fs40.mkdtemp(path61.join(os22.tmpdir(), "guard-import-"));
+  const staging = await fs39.mkdtemp(path62.join(os22.tmpdir(), "guard-import-"));
   try {
-    const top = path61.join(staging, "chart");
-    const copied = await copyTreeNoLinks(path61.dirname(path61.resolve(folder)), path61.basename(path61.resolve(folder)), top);
+    const top = path62.join(staging, "chart");
+    const copied = await copyTreeNoLinks(path62.dirname(path62.resolve(folder)), path62.basename(path62.resolve(folder)), top);
     if (!copied.ok) throw new GuardError(`${folder}: ${copied.error}`);
-    const files = (await listFiles(top)).map((f2) => path61.posix.join("chart", f2)).sort();
-    const out = path61.join(staging, "chart.tgz");
+    const files = (await listFiles(top)).map((f2) => path62.posix.join("chart", f2)).sort();
+    const out = path62.join(staging, "chart.tgz");
     await Qn({ gzip: true, cwd: staging, file: out, portable: true, noMtime: true }, files);
-    return await fs40.readFile(out);
+    return await fs39.readFile(out);
   } finally {
-    await fs40.rm(staging, { recursive: true, force: true });
+    await fs39.rm(staging, { recursive: true, force: true });
   }
 }
 async function listFiles(dir, prefix = "") {
   const out = [];
-  for (const entry of await fs40.readdir(dir, { withFileTypes: true })) {
+  for (const entry of await fs39.readdir(dir, { withFileTypes: true })) {
     const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...await listFiles(path61.join(dir, entry.name), relative));
+    if (entry.isDirectory()) out.push(...await listFiles(path62.join(dir, entry.name), relative));
     else if (entry.isFile()) out.push(relative);
   }
   return out;
@@ -57347,9 +57315,9 @@ async function captureFromRegistries(images, repoRoot, options2) {
   let failed = 0;
   let couldNotCheck = 0;
   await Promise.all(images.map((image) => limit(async () => {
-    const target = path62.join(repoRoot, helpFileFor(parseImageRef(image), options2.helpDir));
+    const target = path63.join(repoRoot, helpFileFor(parseImageRef(image), options2.helpDir));
     if (!options2.force && existsSync4(target)) {
-      process.stdout.write(`kept ${path62.relative(repoRoot, target)} (exists; --force captures again)
+      process.stdout.write(`kept ${path63.relative(repoRoot, target)} (exists; --force captures again)
 `);
       return;
     }
@@ -57425,7 +57393,7 @@ flags.command("capture").description("store the help output of one or many image
   if (failed > 0) process.exitCode = EXIT_FINDINGS;
 });
 flags.command("show").description("print the flag catalog parsed from a help file, or from the stored help of IMAGE:TAG").argument("<file-or-image>", "help output file, or an image whose help is stored under --help-dir").addOption(new Option("-o, --format <format>", "output format").choices(["text", "json"]).default("text")).addOption(new Option("--framework <name>", "read the help as this framework instead of detecting it").choices([...FRAMEWORKS2])).option("--help-dir <dir>", "folder of help outputs", ".guard/help").option("-C, --dir <path>", "repository to read from", process.cwd()).action(async (target, options2) => {
-  const file = existsSync4(target) ? target : path62.join(await repositoryRoot(options2.dir), helpFileFor(parseImageRef(target), options2.helpDir));
+  const file = existsSync4(target) ? target : path63.join(await repositoryRoot(options2.dir), helpFileFor(parseImageRef(target), options2.helpDir));
   let text;
   try {
     text = readFileSync7(file, "utf8");
@@ -57482,7 +57450,7 @@ function readListFile(file) {
   }
 }
 async function configuredCapture(repoRoot, image) {
-  if (await lstat(path62.join(repoRoot, CONFIG_FILE)).then((stat) => stat.isSymbolicLink(), () => false)) {
+  if (await lstat(path63.join(repoRoot, CONFIG_FILE)).then((stat) => stat.isSymbolicLink(), () => false)) {
     throw new GuardError(`${CONFIG_FILE} is a symbolic link; the guard does not follow links, so its capture commands are not used`, void 0, "make it a regular file, or pass --run");
   }
   const text = (await new WorktreeSnapshot(repoRoot).readFile(CONFIG_FILE))?.toString("utf8");

@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path60 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path61 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path60 && path60[0] !== "/") {
-          path60 = `/${path60}`;
+        if (path61 && path61[0] !== "/") {
+          path61 = `/${path61}`;
         }
-        return new URL(`${origin}${path60}`);
+        return new URL(`${origin}${path61}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path60, origin }
+          request: { method, path: path61, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path60);
+        debuglog2("sending request to %s %s/%s", method, origin, path61);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path60, origin },
+          request: { method, path: path61, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path60,
+          path61,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path60, origin }
+          request: { method, path: path61, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path60);
+        debuglog2("trailers received from %s %s/%s", method, origin, path61);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path60, origin },
+          request: { method, path: path61, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path60,
+          path61,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path60, origin }
+            request: { method, path: path61, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path60);
+          debuglog2("sending request to %s %s/%s", method, origin, path61);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path60,
+        path: path61,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path60 !== "string") {
+        if (typeof path61 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path60[0] !== "/" && !(path60.startsWith("http://") || path60.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path61[0] !== "/" && !(path61.startsWith("http://") || path61.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path60)) {
+        } else if (invalidPathRegex.test(path61)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path60, query) : path60;
+        this.path = query ? buildURL(path61, query) : path61;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path60, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path61, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path60} HTTP/1.1\r
+      let header = `${method} ${path61} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path60, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path61, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path60;
+      headers[HTTP2_HEADER_PATH] = path61;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path60 = search ? `${pathname}${search}` : pathname;
+        const path61 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path60;
+        this.opts.path = path61;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path60 = "/",
+          path: path61 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path60;
+        opts.path = origin + path61;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path60) {
-      if (typeof path60 !== "string") {
-        return path60;
+    function safeUrl2(path61) {
+      if (typeof path61 !== "string") {
+        return path61;
       }
-      const pathSegments = path60.split("?");
+      const pathSegments = path61.split("?");
       if (pathSegments.length !== 2) {
-        return path60;
+        return path61;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path60, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path60);
+    function matchKey(mockDispatch2, { path: path61, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path61);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path60 }) => matchValue(safeUrl2(path60), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path61 }) => matchValue(safeUrl2(path61), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path60, method, body, headers, query } = opts;
+      const { path: path61, method, body, headers, query } = opts;
       return {
-        path: path60,
+        path: path61,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path60, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path61, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path60,
+            Path: path61,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path60) {
-      for (let i2 = 0; i2 < path60.length; ++i2) {
-        const code = path60.charCodeAt(i2);
+    function validateCookiePath(path61) {
+      for (let i2 = 0; i2 < path61.length; ++i2) {
+        const code = path61.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path60 = opts.path;
+          let path61 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path60 = `/${path60}`;
+            path61 = `/${path61}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path60);
+          url = new URL(util.parseOrigin(url).origin + path61);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path60, { windows } = {}) => {
-      const segs = path60.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path61, { windows } = {}) => {
+      const segs = path61.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path60) {
-      const ctrl = callVisitor(key, node, visitor, path60);
+    function visit_(key, node, visitor, path61) {
+      const ctrl = callVisitor(key, node, visitor, path61);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path60, ctrl);
-        return visit_(key, ctrl, visitor, path60);
+        replaceNode(key, path61, ctrl);
+        return visit_(key, ctrl, visitor, path61);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path60 = Object.freeze(path60.concat(node));
+          path61 = Object.freeze(path61.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = visit_(i2, node.items[i2], visitor, path60);
+            const ci2 = visit_(i2, node.items[i2], visitor, path61);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21023,13 +21023,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path60 = Object.freeze(path60.concat(node));
-          const ck = visit_("key", node.key, visitor, path60);
+          path61 = Object.freeze(path61.concat(node));
+          const ck = visit_("key", node.key, visitor, path61);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path60);
+          const cv = visit_("value", node.value, visitor, path61);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path60) {
-      const ctrl = await callVisitor(key, node, visitor, path60);
+    async function visitAsync_(key, node, visitor, path61) {
+      const ctrl = await callVisitor(key, node, visitor, path61);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path60, ctrl);
-        return visitAsync_(key, ctrl, visitor, path60);
+        replaceNode(key, path61, ctrl);
+        return visitAsync_(key, ctrl, visitor, path61);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path60 = Object.freeze(path60.concat(node));
+          path61 = Object.freeze(path61.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path60);
+            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path61);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21071,13 +21071,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path60 = Object.freeze(path60.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path60);
+          path61 = Object.freeze(path61.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path61);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path60);
+          const cv = await visitAsync_("value", node.value, visitor, path61);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,23 +21104,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path60) {
+    function callVisitor(key, node, visitor, path61) {
       if (typeof visitor === "function")
-        return visitor(key, node, path60);
+        return visitor(key, node, path61);
       if (identity4.isMap(node))
-        return visitor.Map?.(key, node, path60);
+        return visitor.Map?.(key, node, path61);
       if (identity4.isSeq(node))
-        return visitor.Seq?.(key, node, path60);
+        return visitor.Seq?.(key, node, path61);
       if (identity4.isPair(node))
-        return visitor.Pair?.(key, node, path60);
+        return visitor.Pair?.(key, node, path61);
       if (identity4.isScalar(node))
-        return visitor.Scalar?.(key, node, path60);
+        return visitor.Scalar?.(key, node, path61);
       if (identity4.isAlias(node))
-        return visitor.Alias?.(key, node, path60);
+        return visitor.Alias?.(key, node, path61);
       return void 0;
     }
-    function replaceNode(key, path60, node) {
-      const parent = path60[path60.length - 1];
+    function replaceNode(key, path61, node) {
+      const parent = path61[path61.length - 1];
       if (identity4.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity4.isPair(parent)) {
@@ -21732,10 +21732,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity4 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path60, value) {
+    function collectionFromPath(schema2, path61, value) {
       let v2 = value;
-      for (let i2 = path60.length - 1; i2 >= 0; --i2) {
-        const k2 = path60[i2];
+      for (let i2 = path61.length - 1; i2 >= 0; --i2) {
+        const k2 = path61[i2];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a2 = [];
           a2[k2] = v2;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path60) => path60 == null || typeof path60 === "object" && !!path60[Symbol.iterator]().next().done;
+    var isEmptyPath = (path61) => path61 == null || typeof path61 === "object" && !!path61[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21784,11 +21784,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path60, value) {
-        if (isEmptyPath(path60))
+      addIn(path61, value) {
+        if (isEmptyPath(path61))
           this.add(value);
         else {
-          const [key, ...rest] = path60;
+          const [key, ...rest] = path61;
           const node = this.get(key, true);
           if (identity4.isCollection(node))
             node.addIn(rest, value);
@@ -21802,8 +21802,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path60) {
-        const [key, ...rest] = path60;
+      deleteIn(path61) {
+        const [key, ...rest] = path61;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -21817,8 +21817,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path60, keepScalar) {
-        const [key, ...rest] = path60;
+      getIn(path61, keepScalar) {
+        const [key, ...rest] = path61;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity4.isScalar(node) ? node.value : node;
@@ -21836,8 +21836,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path60) {
-        const [key, ...rest] = path60;
+      hasIn(path61) {
+        const [key, ...rest] = path61;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -21847,8 +21847,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path60, value) {
-        const [key, ...rest] = path60;
+      setIn(path61, value) {
+        const [key, ...rest] = path61;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path60, value) {
+      addIn(path61, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path60, value);
+          this.contents.addIn(path61, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path60) {
-        if (Collection2.isEmptyPath(path60)) {
+      deleteIn(path61) {
+        if (Collection2.isEmptyPath(path61)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path60) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path61) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24462,10 +24462,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path60, keepScalar) {
-        if (Collection2.isEmptyPath(path60))
+      getIn(path61, keepScalar) {
+        if (Collection2.isEmptyPath(path61))
           return !keepScalar && identity4.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity4.isCollection(this.contents) ? this.contents.getIn(path60, keepScalar) : void 0;
+        return identity4.isCollection(this.contents) ? this.contents.getIn(path61, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -24476,10 +24476,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path60) {
-        if (Collection2.isEmptyPath(path60))
+      hasIn(path61) {
+        if (Collection2.isEmptyPath(path61))
           return this.contents !== void 0;
-        return identity4.isCollection(this.contents) ? this.contents.hasIn(path60) : false;
+        return identity4.isCollection(this.contents) ? this.contents.hasIn(path61) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path60, value) {
-        if (Collection2.isEmptyPath(path60)) {
+      setIn(path61, value) {
+        if (Collection2.isEmptyPath(path61)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path60), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path61), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path60, value);
+          this.contents.setIn(path61, value);
         }
       }
       /**
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path60) => {
+    visit2.itemAtPath = (cst, path61) => {
       let item = cst;
-      for (const [field, index] of path60) {
+      for (const [field, index] of path61) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path60) => {
-      const parent = visit2.itemAtPath(cst, path60.slice(0, -1));
-      const field = path60[path60.length - 1][0];
+    visit2.parentCollection = (cst, path61) => {
+      const parent = visit2.itemAtPath(cst, path61.slice(0, -1));
+      const field = path61[path61.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path60, item, visitor) {
-      let ctrl = visitor(item, path60);
+    function _visit(path61, item, visitor) {
+      let ctrl = visitor(item, path61);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci2 = _visit(Object.freeze(path60.concat([[field, i2]])), token.items[i2], visitor);
+            const ci2 = _visit(Object.freeze(path61.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path60);
+            ctrl = ctrl(item, path61);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path60) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path61) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs41 = this.flowScalar(this.type);
+              const fs40 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs41, sep: [] });
+                map.items.push({ start, key: fs40, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs41);
+                this.stack.push(fs40);
               } else {
-                Object.assign(it2, { key: fs41, sep: [] });
+                Object.assign(it2, { key: fs40, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs41 = this.flowScalar(this.type);
+              const fs40 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs41, sep: [] });
+                fc.items.push({ start: [], key: fs40, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs41);
+                this.stack.push(fs40);
               else
-                Object.assign(it2, { key: fs41, sep: [] });
+                Object.assign(it2, { key: fs40, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28313,7 +28313,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable5 = stream.Readable;
@@ -28333,7 +28333,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs41.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
+        fs40.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
           cb();
           callback(err2, bytesRead, buffer2);
         });
@@ -28350,7 +28350,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs41.close(self2.fd, onCloseDone);
+      fs40.close(self2.fd, onCloseDone);
       function onCloseDone(err2) {
         if (err2) {
           self2.emit("error", err2);
@@ -28382,7 +28382,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs41.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
+        fs40.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
           if (err2) {
             self2.destroy(err2);
           } else if (bytesRead === 0) {
@@ -28742,7 +28742,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var zlib3 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -28767,9 +28767,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path60, options2) {
+    function openPromise(path61, options2) {
       return new Promise((resolve, reject) => {
-        open2(path60, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+        open2(path61, { ...options2, lazyEntries: true }, function(err2, zipfile) {
           if (err2) return reject(err2);
           resolve(zipfile);
         });
@@ -28799,7 +28799,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open2(path60, options2, callback) {
+    function open2(path61, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -28811,10 +28811,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs41.open(path60, "r", function(err2, fd) {
+      fs40.open(path61, "r", function(err2, fd) {
         if (err2) return callback(err2);
         fromFd(fd, options2, function(err3, zipfile) {
-          if (err3) fs41.close(fd, defaultCallback);
+          if (err3) fs40.close(fd, defaultCallback);
           callback(err3, zipfile);
         });
       });
@@ -28831,7 +28831,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs41.fstat(fd, function(err2, stats) {
+      fs40.fstat(fd, function(err2, stats) {
         if (err2) return callback(err2);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -29603,8 +29603,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs41 = __require("fs");
-    function checkPathExt(path60, options2) {
+    var fs40 = __require("fs");
+    function checkPathExt(path61, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -29615,25 +29615,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p2 = pathext[i2].toLowerCase();
-        if (p2 && path60.substr(-p2.length).toLowerCase() === p2) {
+        if (p2 && path61.substr(-p2.length).toLowerCase() === p2) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path60, options2) {
+    function checkStat(stat2, path61, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path60, options2);
+      return checkPathExt(path61, options2);
     }
-    function isexe(path60, options2, cb) {
-      fs41.stat(path60, function(er2, stat2) {
-        cb(er2, er2 ? false : checkStat(stat2, path60, options2));
+    function isexe(path61, options2, cb) {
+      fs40.stat(path61, function(er2, stat2) {
+        cb(er2, er2 ? false : checkStat(stat2, path61, options2));
       });
     }
-    function sync(path60, options2) {
-      return checkStat(fs41.statSync(path60), path60, options2);
+    function sync(path61, options2) {
+      return checkStat(fs40.statSync(path61), path61, options2);
     }
   }
 });
@@ -29643,14 +29643,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs41 = __require("fs");
-    function isexe(path60, options2, cb) {
-      fs41.stat(path60, function(er2, stat2) {
+    var fs40 = __require("fs");
+    function isexe(path61, options2, cb) {
+      fs40.stat(path61, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path60, options2) {
-      return checkStat(fs41.statSync(path60), options2);
+    function sync(path61, options2) {
+      return checkStat(fs40.statSync(path61), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -29674,7 +29674,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -29683,7 +29683,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path60, options2, cb) {
+    function isexe(path61, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -29693,7 +29693,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path60, options2 || {}, function(er2, is2) {
+          isexe(path61, options2 || {}, function(er2, is2) {
             if (er2) {
               reject(er2);
             } else {
@@ -29702,7 +29702,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path60, options2 || {}, function(er2, is2) {
+      core(path61, options2 || {}, function(er2, is2) {
         if (er2) {
           if (er2.code === "EACCES" || options2 && options2.ignoreErrors) {
             er2 = null;
@@ -29712,9 +29712,9 @@ var require_isexe = __commonJS({
         cb(er2, is2);
       });
     }
-    function sync(path60, options2) {
+    function sync(path61, options2) {
       try {
-        return core.sync(path60, options2 || {});
+        return core.sync(path61, options2 || {});
       } catch (er2) {
         if (options2 && options2.ignoreErrors || er2.code === "EACCES") {
           return false;
@@ -29730,7 +29730,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path60 = __require("path");
+    var path61 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -29768,7 +29768,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path60.join(pathPart, cmd);
+        const pCmd = path61.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p2, i2, 0));
       });
@@ -29795,7 +29795,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path60.join(pathPart, cmd);
+        const pCmd = path61.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j2 = 0; j2 < pathExt.length; j2++) {
           const cur = p2 + pathExt[j2];
@@ -29843,7 +29843,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path60 = __require("path");
+    var path61 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -29861,7 +29861,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path60.delimiter : void 0
+          pathExt: withoutPathExt ? path61.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -29870,7 +29870,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path60.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path61.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -29924,8 +29924,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path60, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path60.split("/").pop();
+      const [path61, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path61.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -29938,16 +29938,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs41 = __require("fs");
+    var fs40 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang2(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs41.openSync(command, "r");
-        fs41.readSync(fd, buffer, 0, size, 0);
-        fs41.closeSync(fd);
+        fd = fs40.openSync(command, "r");
+        fs40.readSync(fd, buffer, 0, size, 0);
+        fs40.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -29960,7 +29960,7 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path60 = __require("path");
+    var path61 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
     var readShebang2 = require_readShebang();
@@ -29985,7 +29985,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path60.normalize(parsed.command);
+        parsed.command = path61.normalize(parsed.command);
         parsed.command = escape3.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -33472,8 +33472,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path60) {
-      let input = path60;
+    function removeDotSegments(path61) {
+      let input = path61;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -33547,11 +33547,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path60) {
-      if (path60 === "" || path60[0] === "/") {
-        return removeDotSegments(path60);
+    function removeDotSegmentsRelative(path61) {
+      if (path61 === "" || path61[0] === "/") {
+        return removeDotSegments(path61);
       }
-      const segments = path60.split("/");
+      const segments = path61.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -33914,8 +33914,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path60 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path60 && path60 !== "/" ? path60 : void 0;
+        const path61 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path61 && path61 !== "/" ? path61 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -43077,9 +43077,9 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs40 } from "node:fs";
+import { promises as fs39 } from "node:fs";
 import os25 from "node:os";
-import path59 from "node:path";
+import path60 from "node:path";
 
 // src/deploy/approvals.ts
 var PAGE_SIZE = 50;
@@ -43124,9 +43124,9 @@ function approving(reviews, approvers, sha) {
 
 // src/engine.ts
 import { createHash as createHash19 } from "node:crypto";
-import { promises as fs39 } from "node:fs";
+import { promises as fs38 } from "node:fs";
 import os24 from "node:os";
-import path58 from "node:path";
+import path59 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -43297,8 +43297,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path60) {
-  return path60.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path61) {
+  return path61.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result2 = /* @__PURE__ */ new Map();
@@ -43308,22 +43308,22 @@ function rebasePointers(map, prefix) {
   }
   return result2;
 }
-function locatePath(positions, path60) {
-  for (let depth = path60.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path60.slice(0, depth)));
+function locatePath(positions, path61) {
+  for (let depth = path61.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path61.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path60, lineOffset = 0) {
+function parseYamlFile(text, path61, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at3 = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path60, line: line + lineOffset, column: col };
+    return { path: path61, line: line + lineOffset, column: col };
   };
   const list2 = Array.isArray(docs) ? docs : [docs];
   for (const doc of list2) {
@@ -43351,14 +43351,14 @@ function parseYamlFile(text, path60, lineOffset = 0) {
 }
 var MAX_POSITIONS = 2e5;
 var MAX_MERGE_SOURCES = 1e3;
-function collectPositions(node, path60, out, at3, depth = 0, viaAlias = false) {
+function collectPositions(node, path61, out, at3, depth = 0, viaAlias = false) {
   if (!node || depth > 200) return;
   if (viaAlias && --out.budget < 0) return;
   if ((0, import_yaml.isAlias)(node)) {
-    collectPositions(node.resolve(out.doc), path60, out, at3, depth + 1, true);
+    collectPositions(node.resolve(out.doc), path61, out, at3, depth + 1, true);
     return;
   }
-  const here = jsonPointer(path60);
+  const here = jsonPointer(path61);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at3(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at3(node.range[0]).line);
@@ -43373,7 +43373,7 @@ function collectPositions(node, path60, out, at3, depth = 0, viaAlias = false) {
         continue;
       }
       explicit.add(key);
-      const childPath = [...path60, key];
+      const childPath = [...path61, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at3, depth + 1, viaAlias);
@@ -43383,14 +43383,14 @@ function collectPositions(node, path60, out, at3, depth = 0, viaAlias = false) {
         const key = keyText(pair.key);
         if (isMergeKey(pair.key) || explicit.has(key)) continue;
         explicit.add(key);
-        const childPath = [...path60, key];
+        const childPath = [...path61, key];
         const keyNode = pair.key;
         if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
         collectPositions(pair.value, childPath, out, at3, depth + 1, true);
       }
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path60, index], out, at3, depth + 1, viaAlias));
+    node.items.forEach((item, index) => collectPositions(item, [...path61, index], out, at3, depth + 1, viaAlias));
   }
 }
 function isMergeKey(key) {
@@ -43427,8 +43427,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path60) {
-  return locatePath(object.document.positions, path60) ?? object.document.start;
+function locationOf(object, path61) {
+  return locatePath(object.document.positions, path61) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -43488,7 +43488,7 @@ function fenceWarning(fence2) {
 }
 
 // src/flux/kustomization-source.ts
-import path15 from "node:path";
+import path16 from "node:path";
 
 // src/flux/artifact-generator.ts
 var import_picomatch = __toESM(require_picomatch2(), 1);
@@ -43568,7 +43568,7 @@ function* copies(tree, pattern, target) {
 import { createHash as createHash3 } from "node:crypto";
 import { promises as fs11 } from "node:fs";
 import os11 from "node:os";
-import path13 from "node:path";
+import path14 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
 
 // src/kustomize/binary.ts
@@ -48133,13 +48133,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path60, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path60 === "string" ? path60 : path60.toString();
+  for (const { path: path61, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path61 === "string" ? path61 : path61.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path60, serializedResult);
+      appendFileSync2(path61, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path60, serializedResult);
+      writeFileSync(path61, serializedResult);
     }
   }
 };
@@ -53926,6 +53926,7 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
 
 // src/tools/cache-file.ts
 import { constants as constants7, promises as fs9 } from "node:fs";
+import path12 from "node:path";
 async function readCacheFile(file, maxBytes) {
   let handle;
   try {
@@ -53939,12 +53940,26 @@ async function readCacheFile(file, maxBytes) {
     await handle?.close().catch(() => void 0);
   }
 }
+async function writeFileWhole(file, data) {
+  await fs9.mkdir(path12.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  try {
+    await fs9.writeFile(temporary, data, { flag: "wx", mode: 420 });
+    await fs9.rename(temporary, file);
+  } catch (error2) {
+    await fs9.rm(temporary, { force: true });
+    throw error2;
+  }
+}
+async function writeCacheFile(file, data) {
+  await writeFileWhole(file, data).catch(() => void 0);
+}
 
 // src/flux/revision-tree.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { createHash as createHash2 } from "node:crypto";
 import { promises as fs10 } from "node:fs";
-import path12 from "node:path";
+import path13 from "node:path";
 var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
   constructor(dir, files, contents) {
@@ -53952,7 +53967,7 @@ var RevisionTree = class _RevisionTree {
     this.files = files;
     this.contents = contents;
     for (const file of files.keys()) {
-      for (let d = path12.posix.dirname(file); d !== "."; d = path12.posix.dirname(d)) {
+      for (let d = path13.posix.dirname(file); d !== "."; d = path13.posix.dirname(d)) {
         if (this.dirs.has(d)) break;
         this.dirs.add(d);
       }
@@ -53978,11 +53993,11 @@ var RevisionTree = class _RevisionTree {
   onDisk() {
     this.written ??= (async () => {
       const folders = /* @__PURE__ */ new Set();
-      for (const file of this.contents.keys()) folders.add(path12.dirname(path12.join(this.dir, file)));
+      for (const file of this.contents.keys()) folders.add(path13.dirname(path13.join(this.dir, file)));
       await fs10.mkdir(this.dir, { recursive: true });
       for (const folder of [...folders].sort()) await fs10.mkdir(folder, { recursive: true });
       const files = [...this.contents];
-      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs10.writeFile(path12.join(this.dir, file), data)));
+      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs10.writeFile(path13.join(this.dir, file), data)));
       return this.dir;
     })();
     return this.written;
@@ -54083,7 +54098,7 @@ var RevisionTree = class _RevisionTree {
   }
   resolve(dir, value) {
     if (value === "" || value.length > 4096 || value.includes("\n") || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith("/")) return void 0;
-    const joined = path12.posix.normalize(path12.posix.join(dir === "" ? "." : dir, value)).replace(/\/$/, "");
+    const joined = path13.posix.normalize(path13.posix.join(dir === "" ? "." : dir, value)).replace(/\/$/, "");
     if (joined === ".." || joined.startsWith("../")) return void 0;
     return joined === "." ? "" : joined;
   }
@@ -54113,8 +54128,8 @@ var kustomizeLimit = pLimit(Math.max(2, os11.availableParallelism()));
 var outputs = /* @__PURE__ */ new Map();
 var MAX_CACHED = 512;
 async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cacheDir) {
-  const dir = path13.resolve(source.dir, folder);
-  if (dir !== source.dir && !dir.startsWith(source.dir + path13.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
+  const dir = path14.resolve(source.dir, folder);
+  if (dir !== source.dir && !dir.startsWith(source.dir + path14.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
   const tree = source.tree;
   if (!(tree ? tree.isDir(folder) : await isDirectory3(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
   const generate = tree ? tree.kustomizationFile(folder) === void 0 : false;
@@ -54126,7 +54141,7 @@ async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cache
     if (tree) await tree.onDisk();
     if (tree && generate) await writeGenerated(tree, folder, dir);
     await fs11.mkdir(wrapperDir, { recursive: true });
-    await fs11.writeFile(path13.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
+    await fs11.writeFile(path14.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
     return kustomizeLimit(() => {
       kustomizeRuns.count++;
       return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
@@ -54149,7 +54164,7 @@ function writeGenerated(tree, folder, dir) {
   const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
   let written = writes.get(folder);
   if (!written) {
-    written = fs11.writeFile(path13.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
+    written = fs11.writeFile(path14.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
     writes.set(folder, written);
   }
   return written;
@@ -54157,7 +54172,7 @@ function writeGenerated(tree, folder, dir) {
 var kustomizeRuns = { count: 0 };
 var MAX_CACHE_ENTRY_BYTES = 256 * 1024 * 1024;
 async function fromDisk(cacheDir, key, run) {
-  const file = path13.join(cacheDir, key.slice(0, 2), `${key}.json`);
+  const file = path14.join(cacheDir, key.slice(0, 2), `${key}.json`);
   try {
     const entry = JSON.parse(await readCacheFile(file, MAX_CACHE_ENTRY_BYTES) ?? "");
     if (typeof entry.output === "string" && entry.sha256 === createHash3("sha256").update(entry.output).digest("hex")) return { ok: true, output: entry.output };
@@ -54165,13 +54180,7 @@ async function fromDisk(cacheDir, key, run) {
   }
   const result2 = await run();
   if (result2.ok) {
-    try {
-      await fs11.mkdir(path13.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs11.writeFile(temporary, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
-      await fs11.rename(temporary, file);
-    } catch {
-    }
+    await writeCacheFile(file, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
   }
   return result2;
 }
@@ -54187,7 +54196,7 @@ function wrapperFor(overlay, dir, wrapperDir) {
   const wrapper = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources: [path13.relative(wrapperDir, dir)],
+    resources: [path14.relative(wrapperDir, dir)],
     buildMetadata: ["originAnnotations"]
   };
   if (!overlay) return wrapper;
@@ -54196,13 +54205,13 @@ function wrapperFor(overlay, dir, wrapperDir) {
   if (overlay.nameSuffix) wrapper.nameSuffix = overlay.nameSuffix;
   if (overlay.patches.length > 0) wrapper.patches = overlay.patches;
   if (overlay.images.length > 0) wrapper.images = overlay.images;
-  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c3) => path13.relative(wrapperDir, path13.resolve(dir, c3)));
+  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c3) => path14.relative(wrapperDir, path14.resolve(dir, c3)));
   if (overlay.commonMetadata?.labels) wrapper.labels = [{ pairs: overlay.commonMetadata.labels, includeSelectors: false }];
   if (overlay.commonMetadata?.annotations) wrapper.commonAnnotations = overlay.commonMetadata.annotations;
   return wrapper;
 }
 function scrub(error2, source, wrapperDir) {
-  const treeName = path13.basename(source.dir);
+  const treeName = path14.basename(source.dir);
   return error2.replaceAll(`${source.dir}/`, "").replaceAll(source.dir, ".").replaceAll(`${wrapperDir}/`, "").replaceAll(wrapperDir, "<Flux Kustomization>").replace(new RegExp(`(?:\\.\\./)+${treeName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`, "g"), "").replace(/\/tmp\/[^\s'":]+/g, "<temp>");
 }
 function scanManifests(tree, folder) {
@@ -54215,7 +54224,7 @@ function isManifestText(text, file) {
   return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
-  for (const name of KUSTOMIZATION_FILES2) if (await fs11.stat(path13.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
+  for (const name of KUSTOMIZATION_FILES2) if (await fs11.stat(path14.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
   return false;
 }
 async function isDirectory3(dir) {
@@ -54273,7 +54282,7 @@ function stringMap(value) {
 }
 
 // src/flux/source-identity.ts
-import path14 from "node:path";
+import path15 from "node:path";
 var BOOTSTRAP_SOURCE = "flux-system/flux-system";
 function repositoryIdentity(inventory, context) {
   const urls = new Set(context.remoteUrls.map(normalizeGitUrl).filter((u3) => u3 !== ""));
@@ -54306,7 +54315,7 @@ function classifyGitRepository(ref, inventory, context) {
     if (mappedFor && url !== void 0 && !mappedFor.has(normalizeGitUrl(url))) {
       return { kind: "foreign", url, reason: `.guard.yaml maps ${key} for ${[...mappedFor].join(", ")}, and its URL is now ${url}` };
     }
-    return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path14.resolve(context.repoRoot, mapped2) };
+    return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path15.resolve(context.repoRoot, mapped2) };
   }
   const fromBase = context.identity !== void 0;
   const identity4 = context.identity ?? repositoryIdentity(inventory, context);
@@ -54408,7 +54417,7 @@ async function resolveIn(spec, resolver) {
   }
   if (kind === "OCIRepository" || kind === "Bucket") {
     const mappedTo = resolver.identity.gitRepositories[key];
-    if (mappedTo !== void 0) return mapped(path15.resolve(resolver.identity.repoRoot, mappedTo), key, resolver);
+    if (mappedTo !== void 0) return mapped(path16.resolve(resolver.identity.repoRoot, mappedTo), key, resolver);
     const url = sourceUrl(resolver.inventory, kind, namespace, name);
     return {
       ok: false,
@@ -54433,9 +54442,9 @@ async function resolveIn(spec, resolver) {
   return { ok: false, message: `${what}: the guard does not read ${kind} sources, so what it applies is not checked` };
 }
 function mapped(dir, key, resolver) {
-  const relative = path15.relative(resolver.identity.repoRoot, dir);
-  if (relative === "" || !relative.startsWith("..") && !path15.isAbsolute(relative)) {
-    return { ok: true, source: treeSource(resolver.tree), prefix: relative.split(path15.sep).join("/") };
+  const relative = path16.relative(resolver.identity.repoRoot, dir);
+  if (relative === "" || !relative.startsWith("..") && !path16.isAbsolute(relative)) {
+    return { ok: true, source: treeSource(resolver.tree), prefix: relative.split(path16.sep).join("/") };
   }
   return { ok: true, prefix: "", source: { dir, repoFile: () => void 0, label: `the checkout mapped for ${key}` } };
 }
@@ -54476,7 +54485,7 @@ function judgeUncheckedSource(head, base2) {
 }
 
 // src/checks/container-flags.ts
-import path17 from "node:path";
+import path18 from "node:path";
 
 // src/flags/image-ref.ts
 function parseImageRef(image) {
@@ -54727,7 +54736,7 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   const seen = /* @__PURE__ */ new Map();
   const fail = (problem) => problems.push(problem);
   const binary = options2.label ?? catalog.program ?? "the binary";
-  const path60 = catalog.subcommand ?? [];
+  const path61 = catalog.subcommand ?? [];
   let pathSeen = 0;
   let argsAfterPath = 0;
   let inCommand = false;
@@ -54756,9 +54765,9 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
         if (subcommands.length > 0) parent = { word: token.value, index: token.index, subcommands: [...new Set(subcommands)] };
         continue;
       }
-      if (pathSeen < path60.length) {
-        if (token.value !== path60[pathSeen]) {
-          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path60.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path60].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path60].join(" ")})` });
+      if (pathSeen < path61.length) {
+        if (token.value !== path61[pathSeen]) {
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path61.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path61].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path61].join(" ")})` });
           return problems;
         }
         pathSeen++;
@@ -54861,11 +54870,11 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   if (parent) {
     fail({ kind: "missing-required", argIndex: parent.index, message: `${binary} ${parent.word} needs one of its subcommands (${parent.subcommands.join(", ")})`, binaryError: kingpinError(catalog, `must select a subcommand of '${parent.word}'`) });
   }
-  if (path60.length > 0 && pathSeen === path60.length) {
+  if (path61.length > 0 && pathSeen === path61.length) {
     const required = catalog.positionals ?? [];
     if (argsAfterPath < required.length) {
       const missing = required[argsAfterPath];
-      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path60].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
+      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path61].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
     }
   }
   for (const spec of catalog.flags) {
@@ -55074,9 +55083,9 @@ function parseKingpinHelp(text) {
   }
   const envVars = flags.map((f2) => f2.envVar).filter((v2) => v2 !== void 0);
   const words = usageLine2.slice("usage: ".length).split(/\s+/).slice(1);
-  const path60 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
+  const path61 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
   const allWords = words.every((w2) => /^[a-z][\w-]*$/.test(w2));
-  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path60;
+  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path61;
   const commands = commandsIn(lines);
   return {
     framework: "kingpin",
@@ -55270,14 +55279,14 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
   if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum" || p2.spec?.valueType === "enum");
-  const path60 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path60.length).map((p2) => p2.value);
-  if (path60.length > 0 && words.join(" ") !== path60.join(" ")) {
+  const path61 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path61.length).map((p2) => p2.value);
+  if (path61.length > 0 && words.join(" ") !== path61.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path60.length);
+  const extra = positionals.slice(path61.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
@@ -55286,7 +55295,7 @@ function validatePflagArgs(catalog, args, options2 = {}) {
 function doubtfulPflagArgs(catalog, args) {
   if (!catalog.positionals || catalog.positionals.length > 0) return [];
   const command = [catalog.program ?? "app", ...catalog.subcommand ?? []].join(" ");
-  const path60 = catalog.subcommand ?? [];
+  const path61 = catalog.subcommand ?? [];
   const byLong = new Map(catalog.flags.map((f2) => [f2.name, f2]));
   const byShort = new Map(catalog.flags.filter((f2) => f2.short).map((f2) => [f2.short, f2]));
   const extra = [];
@@ -55299,7 +55308,7 @@ function doubtfulPflagArgs(catalog, args) {
       break;
     }
     if (positional !== void 0) {
-      if (seenPath < path60.length && positional === path60[seenPath]) seenPath++;
+      if (seenPath < path61.length && positional === path61[seenPath]) seenPath++;
       else extra.push(positional);
       continue;
     }
@@ -55446,67 +55455,52 @@ function fromCobra(short, name, typeWord, noOptDefault, help, line, raw) {
   const isBoolean = typeWord === void 0;
   const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : void 0;
   const counter = typeWord === "count" || typeWord !== void 0 && !valueType && /^[a-z]\w*$/i.test(typeWord) && COUNTER_HELP.test(help);
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
     optionalValue: noOptDefault !== void 0 || counter ? true : void 0,
-    repeatable: true,
-    required: false,
     valueType: isBoolean ? "bool" : valueType,
     placeholder: typeWord,
-    hidden: false,
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\s{2,}.*$/, "")
-  };
+  });
 }
 function fromTabbed(short, name, defaultText, optionalDefault, help, line, raw) {
   const text = defaultText ?? optionalDefault ?? "";
   const isBoolean = optionalDefault === "true" || optionalDefault === "false";
   const quoted2 = /^".*"$/.test(text);
   const valueType = isBoolean ? "bool" : quoted2 ? "string" : /^\[.*\]$/.test(text) ? "stringSlice" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+$/.test(text) && /[a-z]$/.test(text) ? "duration" : /^-?\d+$/.test(text) ? "number" : void 0;
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
     optionalValue: optionalDefault !== void 0 && !isBoolean ? true : void 0,
-    repeatable: true,
-    required: false,
     valueType,
     defaultValue: quoted2 ? text.slice(1, -1) : text,
-    hidden: false,
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\t.*$/, "")
-  };
+  });
 }
 function fromKubectl(short, name, defaultText, line, raw) {
   const isBoolean = defaultText === "true" || defaultText === "false";
   const quoted2 = /^'.*'$/.test(defaultText);
   const valueType = isBoolean ? "bool" : quoted2 ? "string" : /^\[.*\]$/.test(defaultText) ? "stringArray" : /^-?\d+$/.test(defaultText) ? "int" : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+/.test(defaultText) ? "duration" : /^-?\d*\.\d+$/.test(defaultText) ? "float64" : void 0;
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
-    repeatable: true,
-    required: false,
     valueType,
     defaultValue: quoted2 ? defaultText.slice(1, -1) : defaultText,
-    hidden: false,
     help: "",
     line,
     declaration: raw.trim().replace(/:$/, "")
-  };
+  });
+}
+function pflagSpec(fields) {
+  return { takesValue: !fields.isBoolean, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: false, ...fields };
 }
 function complete(spec, inherited) {
   const help = spec.help.trim();
@@ -55705,14 +55699,14 @@ function validateUrfaveArgs(catalog, args, options2 = {}) {
     suggestion: close
   }];
 }
-function validateCommandArgs(catalog, path60, args, options2) {
-  const start = args.findIndex((_2, i2) => path60.every((word, j2) => args[i2 + j2] === word));
-  const command = [catalog.program ?? "app", ...path60].join(" ");
+function validateCommandArgs(catalog, path61, args, options2) {
+  const start = args.findIndex((_2, i2) => path61.every((word, j2) => args[i2 + j2] === word));
+  const command = [catalog.program ?? "app", ...path61].join(" ");
   if (start < 0) {
     const first = args.findIndex((a2) => !a2.startsWith("-"));
     return [{ kind: "unexpected-positional", argIndex: first, message: `the args do not run "${command}", which the help output describes; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${command})` }];
   }
-  const offset = start + path60.length;
+  const offset = start + path61.length;
   const rest = args.slice(offset);
   const label = { ...options2, label: options2.label ?? command };
   const refusal = (list2) => {
@@ -55770,9 +55764,9 @@ function looksLikeUrfave(text) {
 function parseUrfaveHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const nameLine = lines[lines.findIndex((l) => l === "NAME:") + 1] ?? "";
-  const path60 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
-  const program = path60[0];
-  const subcommand = path60.length > 1 && path60.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path60.slice(1) : void 0;
+  const path61 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
+  const program = path61[0];
+  const subcommand = path61.length > 1 && path61.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path61.slice(1) : void 0;
   const flags = [];
   const commands = [];
   let section = "";
@@ -56881,14 +56875,14 @@ function kindOf(spec) {
 }
 
 // src/flags/shell-script.ts
-import path16 from "node:path";
+import path17 from "node:path";
 var SHELLS = /* @__PURE__ */ new Set(["sh", "bash", "ash", "dash", "ksh", "mksh", "zsh"]);
 var MAX_SCRIPT = 16384;
 function shellInvocation(command, args) {
   if (!command || command.length === 0) return void 0;
   const argv = [...command, ...args ?? []];
   let position = 0;
-  let program = path16.posix.basename(argv[0] ?? "");
+  let program = path17.posix.basename(argv[0] ?? "");
   if (program === "busybox" && argv[1] !== void 0 && SHELLS.has(argv[1])) {
     position = 1;
     program = argv[1];
@@ -57222,10 +57216,10 @@ function mergeFluxValues(layers) {
   }
   return { values, positions, secretPointers };
 }
-function isSecretValue(values, path60) {
+function isSecretValue(values, path61) {
   const marks = values.secretPointers;
   if (!marks || marks.size === 0) return false;
-  for (let depth = path60.length; depth >= 0; depth--) if (marks.has(jsonPointer(path60.slice(0, depth)))) return true;
+  for (let depth = path61.length; depth >= 0; depth--) if (marks.has(jsonPointer(path61.slice(0, depth)))) return true;
   return false;
 }
 function isSecretOrigin(values, location) {
@@ -57236,12 +57230,12 @@ function isSecretOrigin(values, location) {
   }
   return false;
 }
-function replacedRoots(base2, overlay, path60) {
+function replacedRoots(base2, overlay, path61) {
   const roots = [];
   for (const [key, value] of Object.entries(overlay)) {
     const existing = isMap3(base2) && Object.hasOwn(base2, key) ? base2[key] : void 0;
-    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path60, key]));
-    else roots.push([...path60, key]);
+    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path61, key]));
+    else roots.push([...path61, key]);
   }
   return roots;
 }
@@ -57255,9 +57249,9 @@ function trackSecrets(marks, roots, values, secret) {
     for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
   }
 }
-function valueAt(values, path60) {
+function valueAt(values, path61) {
   let node = values;
-  for (const segment of path60) {
+  for (const segment of path61) {
     if (node === null || typeof node !== "object") return void 0;
     node = node[segment];
   }
@@ -57270,13 +57264,13 @@ function unquote2(raw) {
   const quoted2 = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted2 && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path60, positions, overlayPositions) {
+function mergeInto(base2, overlay, path61, positions, overlayPositions) {
   const result2 = { ...base2 };
-  const here = jsonPointer(path60);
+  const here = jsonPointer(path61);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path60, key];
+    const childPath = [...path61, key];
     const existing = Object.hasOwn(result2, key) ? result2[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -57299,10 +57293,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path60, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path60, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path60, key], out);
-  else if (!isRoot) out.push(jsonPointer(path60));
+function allPointers(value, path61, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path61, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path61, key], out);
+  else if (!isRoot) out.push(jsonPointer(path61));
   return out;
 }
 function isMap3(value) {
@@ -57358,13 +57352,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path60 = [], out = []) {
+function collectLeaves(value, path61 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path60, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path61, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path60, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path61, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path60, value: String(value) });
+    out.push({ path: path61, value: String(value) });
   }
   return out;
 }
@@ -57589,13 +57583,13 @@ function secretFormsOf(values) {
   formsCache.set(values, forms);
   return forms;
 }
-function* secretLeaves(values, node, path60) {
+function* secretLeaves(values, node, path61) {
   if (typeof node === "string" || typeof node === "number") {
-    if (isSecretValue(values, path60)) yield String(node);
+    if (isSecretValue(values, path61)) yield String(node);
   } else if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path60, index]);
+    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path61, index]);
   } else if (node !== null && typeof node === "object") {
-    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path60, key]);
+    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path61, key]);
   }
 }
 
@@ -57741,11 +57735,11 @@ function argumentsOfBinary(container, binary, display) {
   const args = container.args ?? [];
   const command = container.command;
   if (!command || command.length === 0) return { kind: "binary", args, offsetLabel: (i2) => `args[${i2}]` };
-  const program = path17.posix.basename(command[0] ?? "");
+  const program = path18.posix.basename(command[0] ?? "");
   const shell = binary && program !== binary ? shellInvocation(command, container.args) : void 0;
   if (shell?.kind === "complex") return { kind: "shell-script", script: shell.script, reason: shell.reason };
   if (shell?.kind === "simple") {
-    const runs = path17.posix.basename(shell.program);
+    const runs = path18.posix.basename(shell.program);
     if (runs !== binary) return { kind: "other-program", program: `${program} -c "${runs} ..."` };
     const shown = display(shell.script);
     return { kind: "binary", args: shell.args, offsetLabel: (i2) => `shell script ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}, argument ${i2 + 1} of ${runs}` };
@@ -57975,7 +57969,7 @@ function compareFindings(a2, b2) {
 
 // src/flags/store.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
-import path18 from "node:path";
+import path19 from "node:path";
 
 // src/tools/memo.ts
 function memoized(cache, key, make) {
@@ -58209,9 +58203,9 @@ function imageReferenceProblem(image) {
   if (/\s/.test(image.original.trim())) return `${shown} is not a valid image reference (it holds white space)`;
   const slash = image.repository.indexOf("/");
   const domain = image.repository.slice(0, slash);
-  const path60 = image.repository.slice(slash + 1);
+  const path61 = image.repository.slice(slash + 1);
   if (slash <= 0 || !DOMAIN.test(domain)) return `${shown} is not a valid image reference (registry "${printable(domain)}")`;
-  if (!REPOSITORY_NAME.test(path60) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path60)}": lower-case letters, digits and separators only)`;
+  if (!REPOSITORY_NAME.test(path61) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path61)}": lower-case letters, digits and separators only)`;
   if (!TAG.test(image.tag)) return `${shown} is not a valid image reference (tag "${printable(image.tag)}")`;
   if (image.digest !== void 0 && !ANY_DIGEST.test(image.digest)) return `${shown} is not a valid image reference (digest "${printable(image.digest)}")`;
   return void 0;
@@ -58418,8 +58412,8 @@ function printable(text) {
 // src/flags/store.ts
 var DEFAULT_HELP_DIR = ".guard/help";
 function helpFilesFor(image, helpDir = DEFAULT_HELP_DIR) {
-  const byTag = path18.posix.join(helpDir, image.repository, `${image.tag}.txt`);
-  return image.digest ? [path18.posix.join(helpDir, image.repository, `${image.digest.replace(":", "-")}.txt`), byTag] : [byTag];
+  const byTag = path19.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+  return image.digest ? [path19.posix.join(helpDir, image.repository, `${image.digest.replace(":", "-")}.txt`), byTag] : [byTag];
 }
 var CatalogStore = class {
   constructor(options2) {
@@ -58503,7 +58497,7 @@ var CatalogStore = class {
     const where = `captured from ${help.provenance.image}${help.provenance.digest ? `@${help.provenance.digest}` : ""} (${help.provenance.command ?? "--help"}, ${help.provenance.method ?? "sandbox"})`;
     const lookup = this.fromText(image, where, help.text, override, "captured");
     if (lookup.status !== "found") return { status: "unparsable", image, file: where, reason: lookup.status === "unparsable" ? lookup.reason : "no help" };
-    const program = path18.posix.basename(help.provenance.command?.split(" ")[0] ?? "");
+    const program = path19.posix.basename(help.provenance.command?.split(" ")[0] ?? "");
     return { ...lookup, binary: override?.binary ?? (program || lookup.binary), provenance: help.provenance, ...notes ? { notes } : {}, ...help.subcommand?.length ? { subcommand: help.subcommand } : {} };
   }
   withConflict(lookup, changed, override) {
@@ -58517,7 +58511,7 @@ var CatalogStore = class {
     const parsed = parseHelp(stored.text, override?.framework);
     if (!parsed.ok) return { status: "unparsable", image, file, reason: parsed.reason };
     const catalog = shiftLines(parsed.catalog, stored.lineOffset);
-    const program = catalog.program ?? override?.binary ?? path18.posix.basename(image.repository);
+    const program = catalog.program ?? override?.binary ?? path19.posix.basename(image.repository);
     return {
       status: "found",
       image,
@@ -58556,9 +58550,9 @@ function matchesImage(pattern, image) {
 }
 
 // src/flags/capture-image.ts
-import { promises as fs16 } from "node:fs";
+import { promises as fs15 } from "node:fs";
 import os13 from "node:os";
-import path24 from "node:path";
+import path25 from "node:path";
 var import_picomatch3 = __toESM(require_picomatch2(), 1);
 
 // src/flags/capture-plan.ts
@@ -58708,12 +58702,12 @@ function firstLine(text) {
 
 // src/image/entrypoint.ts
 import { closeSync, openSync, readFileSync as readFileSync5, readSync, statSync as statSync2 } from "node:fs";
-import path20 from "node:path";
+import path21 from "node:path";
 
 // src/image/rootfs.ts
 import { createHash as createHash5 } from "node:crypto";
 import { constants as constants8, promises as fs12 } from "node:fs";
-import path19 from "node:path";
+import path20 from "node:path";
 import { Readable as Readable4, pipeline as pipeline2 } from "node:stream";
 import zlib from "node:zlib";
 
@@ -59395,10 +59389,10 @@ var WHITEOUT = ".wh.";
 var OPAQUE = ".wh..wh..opq";
 var MOUNT_POINTS = ["proc", "dev", "sys", "tmp"];
 function resolveInRoot(rootfs, target, options2) {
-  return walk(path19.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
+  return walk(path20.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
 }
 async function applyLayer(rootfs, blob, budget) {
-  const root = path19.resolve(rootfs);
+  const root = path20.resolve(rootfs);
   const hash = createHash5("sha256");
   const written = /* @__PURE__ */ new Set();
   const open2 = /* @__PURE__ */ new Set();
@@ -59500,7 +59494,7 @@ async function closeAll(open2) {
 }
 async function prepareMountPoints(rootfs) {
   for (const name of MOUNT_POINTS) {
-    const target = path19.join(rootfs, name);
+    const target = path20.join(rootfs, name);
     const stat2 = await fs12.lstat(target).catch(() => void 0);
     if (stat2?.isDirectory()) continue;
     if (stat2) await fs12.rm(target, { recursive: true, force: true });
@@ -59558,11 +59552,11 @@ async function applyEntry(root, entry, data, written) {
   const name = parts.parts.at(-1);
   const parent = await walk(root, parts.parts.slice(0, -1), { followLast: true, create: true });
   if (!parent.ok) return { error: `${printable2(entry.path)}: ${parent.error}` };
-  const hostPath = path19.join(parent.path, name);
-  const inRoot = path19.posix.join(parent.inRoot, name);
+  const hostPath = path20.join(parent.path, name);
+  const inRoot = path20.posix.join(parent.inRoot, name);
   if (name === OPAQUE) {
     for (const child of await fs12.readdir(parent.path)) {
-      if (!written.has(path19.posix.join(parent.inRoot, child))) await fs12.rm(path19.join(parent.path, child), { recursive: true, force: true });
+      if (!written.has(path20.posix.join(parent.inRoot, child))) await fs12.rm(path20.join(parent.path, child), { recursive: true, force: true });
     }
     return "done";
   }
@@ -59570,7 +59564,7 @@ async function applyEntry(root, entry, data, written) {
   if (name.startsWith(WHITEOUT)) {
     const removed = name.slice(WHITEOUT.length);
     if (removed === "" || removed === "." || removed === "..") return { error: `${printable2(entry.path)} is not a valid whiteout` };
-    await fs12.rm(path19.join(parent.path, removed), { recursive: true, force: true });
+    await fs12.rm(path20.join(parent.path, removed), { recursive: true, force: true });
     return "done";
   }
   const existing = await fs12.lstat(hostPath).catch(() => void 0);
@@ -59611,7 +59605,7 @@ async function applyEntry(root, entry, data, written) {
       if ("error" in targetParts || targetParts.parts.length === 0) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, outside the image` };
       const targetParent = await walk(root, targetParts.parts.slice(0, -1), { followLast: true, create: false });
       if (!targetParent.ok) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}: ${targetParent.error}` };
-      const target = path19.join(targetParent.path, targetParts.parts.at(-1));
+      const target = path20.join(targetParent.path, targetParts.parts.at(-1));
       const stat2 = await fs12.lstat(target).catch(() => void 0);
       if (!stat2 || !(stat2.isFile() || stat2.isSymbolicLink())) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, which is not a file of the image` };
       if (target === hostPath) break;
@@ -59651,25 +59645,25 @@ async function walk(root, parts, options2) {
       continue;
     }
     const isLast = !pending.some((p2) => p2 !== "" && p2 !== ".");
-    const host = path19.join(root, ...resolved, part);
+    const host = path20.join(root, ...resolved, part);
     const stat2 = await fs12.lstat(host).catch(() => void 0);
     if (!stat2) {
-      if (!options2.create) return { ok: false, error: `${printable2(path19.posix.join(shown(), part))} does not exist in the image` };
+      if (!options2.create) return { ok: false, error: `${printable2(path20.posix.join(shown(), part))} does not exist in the image` };
       await fs12.mkdir(host, { mode: 493 });
       resolved.push(part);
       continue;
     }
     if (stat2.isSymbolicLink() && (!isLast || options2.followLast || options2.create)) {
-      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path19.posix.join(shown(), part))}` };
+      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path20.posix.join(shown(), part))}` };
       const target = await fs12.readlink(host);
       if (target.startsWith("/")) resolved = [];
       pending.unshift(...target.split("/"));
       continue;
     }
-    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable2(path19.posix.join(shown(), part))} is not a folder` };
+    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable2(path20.posix.join(shown(), part))} is not a folder` };
     resolved.push(part);
   }
-  return { ok: true, path: path19.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
+  return { ok: true, path: path20.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
 }
 function printable2(text) {
   const clean = text.replace(/[^\x20-\x7e]/g, "?");
@@ -59732,7 +59726,7 @@ async function resolveProgram(rootfs, config, container) {
   return { ok: false, error: `more than ${MAX_STEPS} wrappers before the program (${steps.join("; ")}); ${NAME_THE_BINARY}` };
 }
 async function lookUp(rootfs, name, searchPath, workingDir) {
-  const candidates = name.includes("/") ? [path20.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path20.posix.join(d, name));
+  const candidates = name.includes("/") ? [path21.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path21.posix.join(d, name));
   for (const candidate of candidates) {
     const resolved = await resolveInRoot(rootfs, candidate, { follow: true });
     if (!resolved.ok) continue;
@@ -59746,7 +59740,7 @@ async function lookUp(rootfs, name, searchPath, workingDir) {
 var INIT = /^(tini(-static)?(-[\w-]+)?|dumb-init|catatonit)$/;
 var INIT_VALUE_OPTIONS = /* @__PURE__ */ new Set(["-p", "-e", "-r", "--rewrite"]);
 function afterInit(found, args) {
-  const names2 = [path20.posix.basename(found.program), path20.posix.basename(found.realPath)];
+  const names2 = [path21.posix.basename(found.program), path21.posix.basename(found.realPath)];
   if (!names2.some((n2) => INIT.test(n2))) return void 0;
   const end = args.indexOf("--");
   if (end >= 0) return { argv: args.slice(end + 1) };
@@ -59768,14 +59762,14 @@ function readShebang(hostPath) {
   if (!text.startsWith("#!")) return void 0;
   const words = text.slice(2).split("\n")[0].trim().split(/\s+/).filter((w2) => w2 !== "");
   if (words.length === 0) return void 0;
-  if (path20.posix.basename(words[0]) === "env") {
+  if (path21.posix.basename(words[0]) === "env") {
     const rest = words.slice(1).filter((w2) => w2 !== "-S");
     return rest[0] ? { interpreter: rest[0], args: rest.slice(1) } : void 0;
   }
   return { interpreter: words[0], args: words.slice(1) };
 }
 function isShell(interpreter) {
-  return SHELLS2.has(path20.posix.basename(interpreter));
+  return SHELLS2.has(path21.posix.basename(interpreter));
 }
 var PLACEHOLDER = "GUARD_WRAPPER_ARGS_7f3a";
 var ASSIGNMENT2 = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=([^$`;|&<>()'"\s]*|'[^']*'|"[^"$`\\]*")\s*$/;
@@ -59806,7 +59800,7 @@ function followWrapper(hostPath, args) {
 // src/image/sandbox-run.ts
 import { spawn as spawn3, spawnSync as spawnSync3 } from "node:child_process";
 import { existsSync as existsSync4, lstatSync, promises as fs13, readdirSync, readlinkSync, statSync as statSync3 } from "node:fs";
-import path21 from "node:path";
+import path22 from "node:path";
 var DEFAULT_TIMEOUT_MS = 2e4;
 var DEFAULT_MEMORY_MB = 2048;
 var MAX_STREAM_BYTES = 512 * 1024;
@@ -59869,7 +59863,7 @@ function bubblewrapArgv(request2, bwrap = "bwrap", who = identity3 === "dropped"
   args.push("--tmpfs", "/");
   for (const entry of readdirSync(request2.rootfs).sort()) {
     if (RUNTIME_MOUNTS.has(entry)) continue;
-    const source = path21.join(request2.rootfs, entry);
+    const source = path22.join(request2.rootfs, entry);
     const stat2 = lstatSync(source);
     if (stat2.isSymbolicLink()) args.push("--symlink", readlinkSync(source), `/${entry}`);
     else if (stat2.isDirectory() || stat2.isFile()) args.push("--ro-bind", source, `/${entry}`);
@@ -59884,7 +59878,7 @@ function identityArgs(who) {
 }
 var handedOver = /* @__PURE__ */ new Map();
 function handedToSandboxUser(rootfs) {
-  const root = path21.resolve(rootfs);
+  const root = path22.resolve(rootfs);
   let key;
   try {
     key = `${root}\0${statSync3(root).ino}`;
@@ -59895,24 +59889,24 @@ function handedToSandboxUser(rootfs) {
   return handedOver.get(key);
 }
 async function handOver(root) {
-  for (let dir = path21.dirname(root); ; dir = path21.dirname(dir)) {
+  for (let dir = path22.dirname(root); ; dir = path22.dirname(dir)) {
     const stat2 = await fs13.stat(dir).catch(() => void 0);
     if (!stat2 || (stat2.mode & 1) === 0) return false;
-    if (dir === path21.dirname(dir)) break;
+    if (dir === path22.dirname(dir)) break;
   }
   const pending = [root];
   while (pending.length > 0) {
     const current = pending.pop();
     await fs13.lchown(current, SANDBOX_HOST_ID, SANDBOX_HOST_ID);
     const stat2 = await fs13.lstat(current);
-    if (stat2.isDirectory()) for (const entry of await fs13.readdir(current)) pending.push(path21.join(current, entry));
+    if (stat2.isDirectory()) for (const entry of await fs13.readdir(current)) pending.push(path22.join(current, entry));
   }
   return true;
 }
 async function existingWorkingDir(request2) {
   const dir = request2.workingDir || "/";
   const resolved = await resolveInRoot(request2.rootfs, dir, { follow: true });
-  return resolved.ok && statSync3(resolved.path).isDirectory() ? path21.posix.normalize(dir) : "/";
+  return resolved.ok && statSync3(resolved.path).isDirectory() ? path22.posix.normalize(dir) : "/";
 }
 function procMasks() {
   const args = [];
@@ -60026,7 +60020,7 @@ function budgeted(run, timeoutMs) {
 import { createHash as createHash6 } from "node:crypto";
 import { constants as constants9, promises as fs14 } from "node:fs";
 import os12 from "node:os";
-import path22 from "node:path";
+import path23 from "node:path";
 var DEFAULT_IMAGE_LIMITS = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 5e5, maxDownloadBytes: 2 * 1024 ** 3 };
 var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList];
 var IMAGE_MANIFEST_TYPES = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
@@ -60086,7 +60080,7 @@ async function pullImage(ref, options2) {
   let rootfs;
   let outcome;
   try {
-    rootfs = path22.resolve(options2.rootfsDir ?? await fs14.mkdtemp(path22.join(os12.tmpdir(), "guard-image-")));
+    rootfs = path23.resolve(options2.rootfsDir ?? await fs14.mkdtemp(path23.join(os12.tmpdir(), "guard-image-")));
     const prepared = await emptyFolder(rootfs);
     outcome = prepared ? fail(prepared) : await applyLayers(rootfs);
     if (!outcome) await prepareMountPoints(rootfs);
@@ -60205,18 +60199,18 @@ async function blobFile(cacheDir, digest) {
   const flags = constants9.O_RDWR | constants9.O_CREAT | constants9.O_EXCL | constants9.O_NOFOLLOW;
   if (cacheDir) {
     const temp = `${cachePath(cacheDir, digest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const opened = await fs14.mkdir(path22.dirname(temp), { recursive: true }).then(() => fs14.open(temp, flags, 420)).catch(() => void 0);
+    const opened = await fs14.mkdir(path23.dirname(temp), { recursive: true }).then(() => fs14.open(temp, flags, 420)).catch(() => void 0);
     if (opened) return { file: opened, temp };
   }
-  const dir = await fs14.mkdtemp(path22.join(os12.tmpdir(), "guard-blob-"));
+  const dir = await fs14.mkdtemp(path23.join(os12.tmpdir(), "guard-blob-"));
   try {
-    return { file: await fs14.open(path22.join(dir, "blob"), flags, 384) };
+    return { file: await fs14.open(path23.join(dir, "blob"), flags, 384) };
   } finally {
     await fs14.rm(dir, { recursive: true, force: true });
   }
 }
 function cachePath(cacheDir, digest) {
-  return path22.join(cacheDir, "images", "blobs", "sha256", digest.slice("sha256:".length));
+  return path23.join(cacheDir, "images", "blobs", "sha256", digest.slice("sha256:".length));
 }
 async function readCached(cacheDir, digest, maxBytes) {
   let handle;
@@ -60233,14 +60227,7 @@ async function readCached(cacheDir, digest, maxBytes) {
   }
 }
 async function writeCached(cacheDir, digest, body) {
-  const file = cachePath(cacheDir, digest);
-  try {
-    await fs14.mkdir(path22.dirname(file), { recursive: true });
-    const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await fs14.writeFile(temp, body, { flag: "wx", mode: 420 });
-    await fs14.rename(temp, file);
-  } catch {
-  }
+  await writeCacheFile(cachePath(cacheDir, digest), body);
 }
 async function emptyFolder(dir) {
   await fs14.mkdir(dir, { recursive: true, mode: 493 });
@@ -60337,8 +60324,7 @@ function imageConfig(body) {
 
 // src/flags/help-cache.ts
 import { createHash as createHash7 } from "node:crypto";
-import { promises as fs15 } from "node:fs";
-import path23 from "node:path";
+import path24 from "node:path";
 var MAX_ENTRY_BYTES = 1024 * 1024;
 var HelpCache = class {
   constructor(dir) {
@@ -60364,14 +60350,11 @@ var HelpCache = class {
   async put(key, help) {
     const file = this.file(key);
     if (!file) return;
-    await fs15.mkdir(path23.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry = { format: 1, key, sha256: contentHash(help), help };
-    await fs15.writeFile(temporary, JSON.stringify(entry));
-    await fs15.rename(temporary, file);
+    await writeCacheFile(file, JSON.stringify(entry));
   }
   file(key) {
-    return this.dir ? path23.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path24.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
 };
 function argsShape(args) {
@@ -60403,13 +60386,10 @@ var TagCache = class {
   async put(image, digest) {
     const file = this.file(image);
     if (!file) return;
-    await fs15.mkdir(path23.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs15.writeFile(temporary, JSON.stringify({ image, digest }));
-    await fs15.rename(temporary, file);
+    await writeCacheFile(file, JSON.stringify({ image, digest }));
   }
   file(image) {
-    return this.dir ? path23.join(this.dir, `${createHash7("sha256").update(image).digest("hex")}.json`) : void 0;
+    return this.dir ? path24.join(this.dir, `${createHash7("sha256").update(image).digest("hex")}.json`) : void 0;
   }
 };
 
@@ -60421,8 +60401,8 @@ var RUN_TIMEOUT_MS = 20 * 6e4;
 var RegistryCapturer = class {
   constructor(settings) {
     this.settings = settings;
-    this.help = new HelpCache(settings.cacheDir ? path24.join(settings.cacheDir, "help") : void 0);
-    this.tags = new TagCache(settings.cacheDir ? path24.join(settings.cacheDir, "image-tags") : void 0);
+    this.help = new HelpCache(settings.cacheDir ? path25.join(settings.cacheDir, "help") : void 0);
+    this.tags = new TagCache(settings.cacheDir ? path25.join(settings.cacheDir, "image-tags") : void 0);
     this.deadline = settings.deadline ?? Date.now() + RUN_TIMEOUT_MS;
   }
   settings;
@@ -60489,7 +60469,7 @@ var RegistryCapturer = class {
     return this.limit(() => this.pullAndRun(image, digest.value, platform3, key, container));
   }
   async pullAndRun(image, digest, platform3, key, container) {
-    const rootfsDir = await fs16.mkdtemp(path24.join(os13.tmpdir(), "guard-image-"));
+    const rootfsDir = await fs15.mkdtemp(path25.join(os13.tmpdir(), "guard-image-"));
     try {
       const pulled2 = await pullImage({ ...image, digest }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
       if (!pulled2.ok) return failure(pulled2);
@@ -60497,7 +60477,7 @@ var RegistryCapturer = class {
       if (captured.ok) await this.help.put(key, captured.value);
       return captured;
     } finally {
-      await fs16.rm(rootfsDir, { recursive: true, force: true });
+      await fs15.rm(rootfsDir, { recursive: true, force: true });
     }
   }
   async run(image, pulled2, container) {
@@ -60576,17 +60556,17 @@ function registryAllowList(registries) {
 }
 
 // src/registry/credentials.ts
-import { promises as fs17 } from "node:fs";
+import { promises as fs16 } from "node:fs";
 import os14 from "node:os";
-import path25 from "node:path";
+import path26 from "node:path";
 var ENV_PREFIX = "GUARD_REGISTRY_AUTH_";
 var MAX_CONFIG_BYTES2 = 1024 * 1024;
 async function loadCredentials(sources = {}) {
   const env = sources.env ?? process.env;
   const warnings = [];
   const byHost = /* @__PURE__ */ new Map();
-  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path25.join(env.HOME || os14.homedir(), ".docker"));
-  const configFile = path25.join(configDir, "config.json");
+  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path26.join(env.HOME || os14.homedir(), ".docker"));
+  const configFile = path26.join(configDir, "config.json");
   for (const [host, credential] of await readDockerConfig(configFile, warnings)) byHost.set(host, credential);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === void 0) continue;
@@ -60650,7 +60630,7 @@ async function readDockerConfig(file, warnings) {
   return found;
 }
 async function readSmallFile(file) {
-  const handle = await fs17.open(file, "r").catch(() => void 0);
+  const handle = await fs16.open(file, "r").catch(() => void 0);
   if (!handle) return void 0;
   try {
     const stat2 = await handle.stat();
@@ -60662,7 +60642,7 @@ async function readSmallFile(file) {
 }
 
 // src/flux/discover.ts
-import path26 from "node:path";
+import path27 from "node:path";
 import { createHash as createHash8 } from "node:crypto";
 var MAX_MANIFEST_BYTES3 = 5 * 1024 * 1024;
 function isYamlPath(file) {
@@ -60679,7 +60659,7 @@ function isChartSource(file, chartDirs) {
 }
 async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map()) {
   const files = await snapshot.listFiles();
-  const chartDirs = files.filter((f2) => path26.posix.basename(f2) === "Chart.yaml").map((f2) => path26.posix.dirname(f2));
+  const chartDirs = files.filter((f2) => path27.posix.basename(f2) === "Chart.yaml").map((f2) => path27.posix.dirname(f2));
   const manifestFiles = files.filter((f2) => isYamlPath(f2) && !isChartSource(f2, chartDirs) && !f2.startsWith(".guard/") && f2 !== ".guard.yaml" && !f2.startsWith(".github/") && !f2.startsWith(".forgejo/") && !f2.startsWith(".gitea/"));
   const contents = await snapshot.readFiles(manifestFiles);
   const objects = [];
@@ -60724,10 +60704,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path60) {
-  const prefix = jsonPointer(path60);
+function subDocument(document, path61) {
+  const prefix = jsonPointer(path61);
   let value = document.value;
-  for (const key of path60) value = value?.[key];
+  for (const key of path61) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -60750,15 +60730,15 @@ function baseIdentityGate(baseRaw, context) {
 
 // src/flux/kustomize-apply.ts
 import os16 from "node:os";
-import path30 from "node:path";
+import path31 from "node:path";
 
 // src/flux/catalog-units.ts
 var import_yaml6 = __toESM(require_dist(), 1);
-import path28 from "node:path";
+import path29 from "node:path";
 
 // src/flux/built-objects.ts
 var import_yaml5 = __toESM(require_dist(), 1);
-import path27 from "node:path";
+import path28 from "node:path";
 var ORIGIN_ANNOTATION = "config.kubernetes.io/origin";
 function toRepoObject(text, context) {
   let value;
@@ -60781,8 +60761,8 @@ function toRepoObject(text, context) {
   }
   const originPath = asString(origin?.path) ?? asString(origin?.configuredIn);
   const { tree, raw } = context;
-  const resolved = originPath ? path27.relative(context.sourceDir, path27.resolve(context.wrapperDir, originPath)) : void 0;
-  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path27.sep).join("/")) : void 0;
+  const resolved = originPath ? path28.relative(context.sourceDir, path28.resolve(context.wrapperDir, originPath)) : void 0;
+  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path28.sep).join("/")) : void 0;
   const unprefixed = name.slice(context.namePrefix?.length ?? 0, context.nameSuffix ? -context.nameSuffix.length : void 0);
   const source = file ? raw.objects.filter((o2) => o2.file === file && o2.kind === kind) : [];
   const written = source.find((o2) => o2.name === unprefixed || o2.name === name) ?? (source.length === 1 ? source[0] : void 0);
@@ -60830,8 +60810,8 @@ function generatorDocument(tree, kustomizationFile2, generator, builtName, value
   const files = asRecord(entries[index])?.files;
   for (const item of Array.isArray(files) ? files : []) {
     if (typeof item !== "string") continue;
-    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path27.posix.basename(item), item];
-    const source = path27.posix.normalize(path27.posix.join(path27.posix.dirname(kustomizationFile2), file));
+    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path28.posix.basename(item), item];
+    const source = path28.posix.normalize(path28.posix.join(path28.posix.dirname(kustomizationFile2), file));
     for (const dataField of ["data", "stringData"]) {
       positions.set(jsonPointer([dataField, key]), { path: source, line: 1 });
       literalBlocks.set(jsonPointer([dataField, key]), 0);
@@ -60846,7 +60826,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
   const insideFlux = (folder) => fluxFolders.some((dir) => dir === "" || folder === dir || folder.startsWith(dir + "/"));
   const units = unitFolders(tree, reached, isChartSource2).filter((folder) => !insideFlux(folder));
   const source = treeSource(tree);
-  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path28.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
+  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path29.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
   const result2 = { objects: [], consumedFiles: /* @__PURE__ */ new Set(), folders: units, findings: [] };
   for (const [index, outcome] of outcomes.entries()) {
     const folder = units[index];
@@ -60874,7 +60854,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
 function unitFolders(tree, reached, isChartSource2) {
   const candidates = [];
   for (const file of tree.files.keys()) {
-    const folder = path28.posix.dirname(file) === "." ? "" : path28.posix.dirname(file);
+    const folder = path29.posix.dirname(file) === "." ? "" : path29.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file || reached.has(file) || isChartSource2(file) || SKIPPED_PREFIXES.some((p2) => file.startsWith(p2))) continue;
     if (kindOf2(tree, file) === "Component") continue;
     candidates.push(folder);
@@ -60893,7 +60873,7 @@ function kindOf2(tree, file) {
 function patchFiles(tree) {
   const out = /* @__PURE__ */ new Set();
   for (const file of tree.files.keys()) {
-    const folder = path28.posix.dirname(file) === "." ? "" : path28.posix.dirname(file);
+    const folder = path29.posix.dirname(file) === "." ? "" : path29.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file) continue;
     let document;
     try {
@@ -60968,7 +60948,7 @@ function subjectOf(object) {
 
 // src/flux/graph.ts
 import os15 from "node:os";
-import path29 from "node:path";
+import path30 from "node:path";
 
 // src/flux/post-build.ts
 var import_yaml7 = __toESM(require_dist(), 1);
@@ -61217,7 +61197,7 @@ async function buildGraph(input) {
         level.map((node) => {
           const serial = wrapperCount++;
           const scoped = { ...raw, objects: [...appliedIn(nodes, clusterOf(node.root)), ...nearestFirst(raw.objects, node.spec.object.file)] };
-          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path29.join(resolver.artifactDir, String(serial)) }, serial));
+          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path30.join(resolver.artifactDir, String(serial)) }, serial));
         })
       );
       const lookup = lookupIn(built.flatMap((b2) => b2.objects));
@@ -61289,7 +61269,7 @@ async function buildNode(node, input, resolver, serial) {
   }
   const findings = resolved.notice ? [kustomizationFinding(spec, "kustomize/source-assembled", "notice", resolved.notice, spec.locations.path)] : [];
   const folder = [resolved.prefix, spec.path].filter((p2) => p2 !== "").join("/");
-  const wrapperDir = path29.join(input.scratchDir, "w", String(serial));
+  const wrapperDir = path30.join(input.scratchDir, "w", String(serial));
   const outcome = await buildFolder(resolved.source, folder, spec, wrapperDir, input.timeoutMs, input.cacheDir);
   if (!outcome.ok) {
     findings.push({
@@ -61389,7 +61369,7 @@ function rootKey(spec) {
 }
 function clusterOf(root) {
   const file = root.slice(0, root.indexOf("#"));
-  return path29.posix.dirname(file);
+  return path30.posix.dirname(file);
 }
 function nodeKey(root, id) {
   return `${root}|${id}`;
@@ -61435,9 +61415,9 @@ async function applyFluxKustomizations(snapshot, raw, context) {
 async function applyRevision(snapshot, raw, context) {
   const empty = { present: /* @__PURE__ */ new Set(), missing: /* @__PURE__ */ new Map() };
   const files = await snapshot.listFiles();
-  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path30.posix.basename(f2)));
+  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path31.posix.basename(f2)));
   if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: /* @__PURE__ */ new Set(), unbuilt: { kustomizations: 0, releases: [] } };
-  const tree = await RevisionTree.write(snapshot, path30.join(context.scratchDir, "tree"));
+  const tree = await RevisionTree.write(snapshot, path31.join(context.scratchDir, "tree"));
   const patches = patchFiles(tree);
   const skips = context.skips?.plan.offer(context.skips.side, { tree, raw, patches });
   const graph = await buildGraph({
@@ -61450,7 +61430,7 @@ async function applyRevision(snapshot, raw, context) {
       tree,
       inventory: raw,
       identity: { gitRepositories: context.gitRepositories, repoRoot: context.repoRoot, remoteUrls: context.remoteUrls ?? [] },
-      artifactDir: path30.join(context.scratchDir, "artifacts"),
+      artifactDir: path31.join(context.scratchDir, "artifacts"),
       ...context.base ? { base: context.base } : {}
     },
     ...context.onRootSources ? { onRootSources: context.onRootSources } : {},
@@ -61464,7 +61444,7 @@ async function applyRevision(snapshot, raw, context) {
   for (const node of graph.nodes.values()) {
     if (node.skipped) {
       unbuilt.kustomizations += node.skipped.kustomizations;
-      const cluster = path30.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
+      const cluster = path31.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
       unbuilt.releases.push(...node.skipped.releases.map((r) => ({ ...r, cluster })));
       readsByNode.set(`${node.root}|${node.id}`, new Set(node.skipped.reads));
       for (const f2 of node.skipped.reads) reached.add(f2);
@@ -61486,9 +61466,9 @@ async function applyRevision(snapshot, raw, context) {
   unbuilt.releases = unbuilt.releases.filter((r) => !builtReleases.has(`${r.cluster}|${r.namespace}/${r.name}`));
   const units = await buildCatalogUnits(tree, raw, reached, graph.builtFolders, (f2) => isChartSource(f2, raw.chartDirs), context.scratchDir, context.timeoutMs, unitLimit, context.cacheDir);
   const consumed = /* @__PURE__ */ new Set([...graph.consumedFiles, ...units.consumedFiles]);
-  const readFolders = new Set([...consumed].map((f2) => path30.posix.dirname(f2)));
+  const readFolders = new Set([...consumed].map((f2) => path31.posix.dirname(f2)));
   const builtFolders = [...graph.builtFolders, ...units.folders];
-  const inKustomizeFolder = (file) => readFolders.has(path30.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
+  const inKustomizeFolder = (file) => readFolders.has(path31.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
   const written = raw.objects.filter((o2) => !consumed.has(o2.file) && !patches.has(o2.file) && (!inKustomizeFolder(o2.file) || isFluxKustomization(o2) && !consumed.has(o2.file)));
   const patchObjects = raw.objects.filter((o2) => patches.has(o2.file));
   const unitReads = (object) => object.cluster?.startsWith("kustomize:") ? tree.readsOf(object.cluster.slice("kustomize:".length)) : void 0;
@@ -61541,7 +61521,7 @@ function dedupe(findings) {
 
 // src/flux/unreached.ts
 var import_yaml8 = __toESM(require_dist(), 1);
-import path31 from "node:path";
+import path32 from "node:path";
 var MAX_STATIC_NODES = 2e3;
 var OPAQUE_KEYS = ["generators", "transformers", "validators", "replacements", "vars", "helmCharts", "helmChartInflationGenerator", "helmGlobals", "openapi", "configurations", "crds", "namePrefix", "nameSuffix"];
 var ANY = /* @__PURE__ */ Symbol("any name");
@@ -61584,8 +61564,8 @@ var StaticView = class {
     for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)).push(object.body);
     this.problemFiles = new Set(raw.problems.map((p2) => p2.location.path));
     for (const file of tree.files.keys()) {
-      if (!KUSTOMIZATION_FILES2.includes(path31.posix.basename(file))) continue;
-      const folder = path31.posix.dirname(file) === "." ? "" : path31.posix.dirname(file);
+      if (!KUSTOMIZATION_FILES2.includes(path32.posix.basename(file))) continue;
+      const folder = path32.posix.dirname(file) === "." ? "" : path32.posix.dirname(file);
       if (tree.kustomizationFile(folder) !== file) continue;
       this.scanKustomization(folder, file);
     }
@@ -61842,7 +61822,7 @@ function planSkips(baseView, headView, guardFiles) {
   const produced = union([...changed].flatMap((file) => both2.map((v2) => v2.view.tree.files.has(file) ? v2.producedBy(file) : /* @__PURE__ */ new Set())));
   for (const file of changed) {
     if (guardFiles.files.map(repoPath).includes(file) || guardFiles.dirs.map(repoPath).some((dir) => dir === "" || file.startsWith(dir + "/"))) return nothing(`${file} is the guard's policy`);
-    if (KUSTOMIZATION_FILES2.includes(path31.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
+    if (KUSTOMIZATION_FILES2.includes(path32.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
     if (both2.some((v2) => v2.view.raw.chartDirs.some((dir) => dir === "" || dir === "." || file.startsWith(dir + "/")))) return nothing(`${file} is in a chart`);
     if (both2.some((v2) => v2.view.tree.files.has(file) && v2.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/")))) return nothing(`${file} defines a Flux Kustomization`);
   }
@@ -61850,7 +61830,7 @@ function planSkips(baseView, headView, guardFiles) {
   const named = new Set(both2.flatMap((v2) => [...v2.patchPaths, ...v2.view.raw.objects.filter((o2) => o2.kind === "HelmRelease" || o2.kind === "HelmChart").flatMap((o2) => pathsIn(o2.body))]));
   for (const view2 of both2) for (const file of view2.reads) for (const doc of view2.fluxDocs(file, ["HelmRelease", "HelmChart"])) for (const p2 of pathsIn(doc)) named.add(p2);
   for (const file of changed) {
-    for (let dir = file; ; dir = path31.posix.dirname(dir)) {
+    for (let dir = file; ; dir = path32.posix.dirname(dir)) {
       if (named.has(dir === "." ? "" : dir)) return nothing(`${file} is named by path in an object (a chart or values file)`);
       if (dir === "." || dir === "") break;
     }
@@ -61899,7 +61879,7 @@ function planSkips(baseView, headView, guardFiles) {
 }
 function dependsOnChange(view2, files, produced, changed, both2) {
   const releaseFiles = [...files].filter((f2) => view2.fluxDocs(f2, ["HelmRelease"]).length > 0);
-  const folders = releaseFiles.map((f2) => path31.posix.dirname(f2));
+  const folders = releaseFiles.map((f2) => path32.posix.dirname(f2));
   if ([...changed].some((c3) => folders.some((dir) => dir === "." || c3.startsWith(dir + "/")))) return true;
   const dependencies = /* @__PURE__ */ new Set([...view2.patchNames]);
   for (const file of releaseFiles) for (const doc of view2.fluxDocs(file, ["HelmRelease"])) names(doc, dependencies);
@@ -61934,7 +61914,7 @@ function skipped(view2, keys, applied) {
       }
     }
   }
-  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path31.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
+  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path32.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
   return { reads: [...reads], consumed, folders: [...folders], kustomizations: nodes.length, releases: [...releases.values()] };
 }
 function kustomizeNamespace(view2, folder) {
@@ -61997,7 +61977,7 @@ function names(value, into, depth = 0) {
 }
 function pathsIn(doc) {
   const out = [];
-  const add = (value) => out.push(path31.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
+  const add = (value) => out.push(path32.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
   const visit2 = (value, depth, locating) => {
     if (depth > 64) return;
     if (typeof value === "string") {
@@ -62044,7 +62024,7 @@ function meets(a2, b2) {
   return false;
 }
 function repoPath(file) {
-  return path31.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
+  return path32.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
 }
 function union(sets) {
   const out = /* @__PURE__ */ new Set();
@@ -62062,38 +62042,38 @@ function intersects(a2, b2) {
 
 // src/flux/fingerprint.ts
 import { createHash as createHash14 } from "node:crypto";
-import path39 from "node:path";
+import path40 from "node:path";
 
 // src/helm/chart-cache.ts
 import { createHash as createHash10 } from "node:crypto";
-import { promises as fs21 } from "node:fs";
-import path35 from "node:path";
+import { promises as fs20 } from "node:fs";
+import path36 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs18 } from "node:fs";
-import path32 from "node:path";
+import { promises as fs17 } from "node:fs";
+import path33 from "node:path";
 async function isChartDir(dir) {
-  return fs18.access(path32.join(dir, "Chart.yaml")).then(
+  return fs17.access(path33.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs18.rename(staged, finalDir).catch(async (error2) => {
+  await fs17.rename(staged, finalDir).catch(async (error2) => {
     if (!await isChartDir(finalDir)) throw error2;
   });
 }
 
 // src/helm/tree-manifest.ts
 import { createHash as createHash9 } from "node:crypto";
-import { promises as fs19 } from "node:fs";
-import path33 from "node:path";
+import { promises as fs18 } from "node:fs";
+import path34 from "node:path";
 var FORMAT = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
   const walk2 = async (relative) => {
-    const entries = await fs19.readdir(path33.join(root, relative), { withFileTypes: true });
+    const entries = await fs18.readdir(path34.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -62107,7 +62087,7 @@ async function treeManifest(root) {
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash9("sha256").update(await fs19.readFile(path33.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash9("sha256").update(await fs18.readFile(path34.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -62117,8 +62097,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs19.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
-  await fs19.rename(temp, file);
+  await fs18.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
+  await fs18.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -62140,7 +62120,7 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs19.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs18.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
     const parsed = JSON.parse(text);
@@ -62153,8 +62133,8 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs20 } from "node:fs";
-import path34 from "node:path";
+import { promises as fs19 } from "node:fs";
+import path35 from "node:path";
 import { promisify as promisify3 } from "node:util";
 import zlib2 from "node:zlib";
 var DEFAULT_UNPACK_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
@@ -62173,9 +62153,9 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.ok) return read;
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
-    const target = path34.join(into, ...file.name.split("/"));
-    await fs20.mkdir(path34.dirname(target), { recursive: true, mode: 493 });
-    await fs20.writeFile(target, file.data, { mode: 420, flag: "w" });
+    const target = path35.join(into, ...file.name.split("/"));
+    await fs19.mkdir(path35.dirname(target), { recursive: true, mode: 493 });
+    await fs19.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -62261,7 +62241,7 @@ function normalizeRepositoryUrl(url) {
   return url.trim().replace(/\/+$/, "");
 }
 function blobDir(cacheDir, sha256) {
-  return path35.join(cacheDir, "charts", "sha256", sha256);
+  return path36.join(cacheDir, "charts", "sha256", sha256);
 }
 function manifestFile(cacheDir, sha256) {
   return `${blobDir(cacheDir, sha256)}.files.json`;
@@ -62274,7 +62254,7 @@ function archiveDigest(archive) {
 }
 function refFile(cacheDir, repositoryUrl, chart, ref) {
   if (!SAFE_NAME.test(chart) || !SAFE_NAME.test(ref)) return void 0;
-  return path35.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
+  return path36.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
 }
 function digestRef(digest) {
   return `digest-${digest.replace(":", "-")}`;
@@ -62282,7 +62262,7 @@ function digestRef(digest) {
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs21.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs20.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -62290,19 +62270,19 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs21.mkdir(path35.dirname(file), { recursive: true });
-  const urlFile = path35.join(path35.dirname(path35.dirname(file)), "url");
-  await fs21.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs20.mkdir(path36.dirname(file), { recursive: true });
+  const urlFile = path36.join(path36.dirname(path36.dirname(file)), "url");
+  await fs20.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs21.writeFile(temp, `sha256:${sha256}
+  await fs20.writeFile(temp, `sha256:${sha256}
 `);
-  await fs21.rename(temp, file);
+  await fs20.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
-  const dir = path35.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names2 = await fs21.readdir(dir).catch(() => []);
+  const dir = path36.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
+  const names2 = await fs20.readdir(dir).catch(() => []);
   return names2.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
@@ -62319,26 +62299,26 @@ async function storeOnce(cacheDir, sha256, archive) {
   const dir = blobDir(cacheDir, sha256);
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const staging = path35.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs21.mkdir(staging, { recursive: true });
+  const staging = path36.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
+  await fs20.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
     await writeTreeManifest(staging, manifestFile(cacheDir, sha256));
     if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
-    await discard(dir, path35.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
+    await discard(dir, path36.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs21.rm(staging, { recursive: true, force: true });
+    await fs20.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs21.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs21.rm(aside, { recursive: true, force: true });
+  const moved = await fs20.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs20.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs21.readFile(path35.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs20.readFile(path36.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -62623,8 +62603,8 @@ function pullNotices(pulled2, what, location) {
 // src/flux/chart-values-files.ts
 var import_yaml9 = __toESM(require_dist(), 1);
 import { createHash as createHash12 } from "node:crypto";
-import { promises as fs22 } from "node:fs";
-import path36 from "node:path";
+import { promises as fs21 } from "node:fs";
+import path37 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
   const layers = [];
@@ -62642,7 +62622,7 @@ async function withMergedValuesFiles(chart, request2) {
   const defaults = mergeFluxValues(layers);
   const text = (0, import_yaml9.stringify)(defaults.values);
   const valuesDigest = createHash12("sha256").update(text).digest("hex");
-  const dir = chart.digest ? path36.join(request2.cacheDir, "charts", `values-${createHash12("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path36.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  const dir = chart.digest ? path37.join(request2.cacheDir, "charts", `values-${createHash12("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path37.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
   return {
     ...chart,
@@ -62653,7 +62633,7 @@ async function withMergedValuesFiles(chart, request2) {
   };
 }
 function confined(file) {
-  return path36.posix.normalize(`/${file}`).slice(1);
+  return path37.posix.normalize(`/${file}`).slice(1);
 }
 async function readValuesFile(source, file) {
   const inSource = confined(file);
@@ -62674,30 +62654,30 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs22.mkdir(path36.dirname(to2), { recursive: true });
-    await fs22.cp(from, staging, { recursive: true });
-    await fs22.writeFile(path36.join(staging, "values.yaml"), valuesText);
+    await fs21.mkdir(path37.dirname(to2), { recursive: true });
+    await fs21.cp(from, staging, { recursive: true });
+    await fs21.writeFile(path37.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs22.rm(staging, { recursive: true, force: true });
+    await fs21.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
 import { createHash as createHash13 } from "node:crypto";
-import { promises as fs24 } from "node:fs";
-import path38 from "node:path";
+import { promises as fs23 } from "node:fs";
+import path39 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants10, promises as fs23 } from "node:fs";
-import path37 from "node:path";
+import { constants as constants10, promises as fs22 } from "node:fs";
+import path38 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
   const parts = relative.split("/").filter((p2) => p2 !== "" && p2 !== ".");
   let current = root;
   for (const [i2, part] of parts.entries()) {
-    current = path37.join(current, part);
-    const stat2 = await fs23.lstat(current).catch(() => void 0);
+    current = path38.join(current, part);
+    const stat2 = await fs22.lstat(current).catch(() => void 0);
     if (!stat2) return void 0;
     if (stat2.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -62707,7 +62687,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs23.open(path37.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
+    handle = await fs22.open(path38.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -62719,18 +62699,18 @@ async function readFileNoFollow(root, relative) {
 async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
-  const source = path37.join(root, relative);
-  const top = await fs23.lstat(source).catch(() => void 0);
+  const source = path38.join(root, relative);
+  const top = await fs22.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
   const walk2 = async (from, to2, shown) => {
-    await fs23.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs23.readdir(from, { withFileTypes: true })) {
+    await fs22.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs22.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
-        const problem2 = await walk2(path37.join(from, entry.name), path37.join(to2, entry.name), name);
+        const problem2 = await walk2(path38.join(from, entry.name), path38.join(to2, entry.name), name);
         if (problem2) return problem2;
         continue;
       }
@@ -62740,7 +62720,7 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data) return `${name} cannot be read as a regular file`;
       bytes += data.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs23.writeFile(path37.join(to2, entry.name), data, { mode: 420 });
+      await fs22.writeFile(path38.join(to2, entry.name), data, { mode: 420 });
     }
     return void 0;
   };
@@ -62926,14 +62906,14 @@ async function localDependencyFolders(chartDir, files) {
   return [...new Set(dirs.filter((d) => d !== void 0 && d !== chartDir))];
 }
 async function addLocalDependencies(into, dependencies, files) {
-  const charts = path38.join(into, "charts");
-  await fs24.mkdir(charts, { recursive: true });
-  const taken = new Set(await fs24.readdir(charts));
+  const charts = path39.join(into, "charts");
+  await fs23.mkdir(charts, { recursive: true });
+  const taken = new Set(await fs23.readdir(charts));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
     taken.add(folder);
-    const copied = await files.copy(dependency.dir, path38.join(charts, folder));
+    const copied = await files.copy(dependency.dir, path39.join(charts, folder));
     if (!copied.ok) return { ok: false, error: `dependency ${dependency.name}: ${copied.error}` };
   }
   return { ok: true };
@@ -62957,14 +62937,14 @@ function localPath(chartDir, repository) {
   } catch {
     return void 0;
   }
-  const joined = path38.posix.normalize(path38.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
+  const joined = path39.posix.normalize(path39.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
   if (joined === ".." || joined.startsWith("../") || joined.includes("\0")) return void 0;
   return joined === "." ? "" : joined.replace(/\/+$/, "");
 }
 async function checkDependency(dir, req, files) {
   const link = await files.linkAt(dir);
   if (link) return { ok: false, error: `${link} is a symbolic link; links are never followed` };
-  const chartYaml = await files.readFile(path38.posix.join(dir, "Chart.yaml"));
+  const chartYaml = await files.readFile(path39.posix.join(dir, "Chart.yaml"));
   if (!chartYaml) return { ok: false, error: `no chart found at ${dir || "."} (no Chart.yaml)` };
   const constraint = parseMastermindsConstraint(req.version);
   if (!constraint) return { ok: false, error: `invalid version/constraint format ${JSON.stringify(req.version.slice(0, 100))}` };
@@ -62976,7 +62956,7 @@ async function checkDependency(dir, req, files) {
   return { ok: true };
 }
 async function readRequirements(chartDir, files) {
-  const join = (name) => path38.posix.join(chartDir || ".", name);
+  const join = (name) => path39.posix.join(chartDir || ".", name);
   const [chartYaml, lock] = await Promise.all([files.readFile(join("Chart.yaml")), files.readFile(join("Chart.lock"))]);
   const source = lock ? readYamlRecord(lock, join("Chart.lock")) : chartYaml ? readYamlRecord(chartYaml, join("Chart.yaml")) : void 0;
   const raw = source?.dependencies;
@@ -63001,15 +62981,15 @@ function readYamlRecord(data, file) {
   return asRecord(parsed.documents[0]?.value);
 }
 async function presentSubcharts(chartDir, files) {
-  const charts = path38.posix.join(chartDir || ".", "charts");
+  const charts = path39.posix.join(chartDir || ".", "charts");
   const names2 = /* @__PURE__ */ new Set();
   let count2 = 0;
   for (const entry of await files.entries(charts)) {
     if (/^[_.]/.test(entry.name)) continue;
-    const file = path38.posix.join(charts, entry.name);
+    const file = path39.posix.join(charts, entry.name);
     if (entry.folder) {
       count2++;
-      const metadata = await files.readFile(path38.posix.join(file, "Chart.yaml"));
+      const metadata = await files.readFile(path39.posix.join(file, "Chart.yaml"));
       const name = metadata ? asString(readYamlRecord(metadata, `${file}/Chart.yaml`)?.name) : void 0;
       if (name) names2.add(name);
     } else if (entry.name.endsWith(".tgz")) {
@@ -63068,9 +63048,9 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
       for (const [file, data] of contents) {
         bytes += data.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
-        const target = path38.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs24.mkdir(path38.dirname(target), { recursive: true, mode: 493 });
-        await fs24.writeFile(target, data, { mode: 420 });
+        const target = path39.join(into, dir === "" ? file : file.slice(dir.length + 1));
+        await fs23.mkdir(path39.dirname(target), { recursive: true, mode: 493 });
+        await fs23.writeFile(target, data, { mode: 420 });
       }
       return { ok: true };
     }
@@ -63081,7 +63061,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs24.readdir(path38.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs23.readdir(path39.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -63093,7 +63073,7 @@ function materializeWithDependencies(snapshot, chartDir, dependencies, digest, s
   let made = withDependencies.get(snapshot);
   if (!made) withDependencies.set(snapshot, made = /* @__PURE__ */ new Map());
   return memoized(made, `${scratchDir}\0${digest}`, async () => {
-    const into = path38.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
+    const into = path39.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
     const dir = await snapshot.materialize(chartDir, into);
     const added = await addLocalDependencies(dir, dependencies, snapshotFiles(snapshot));
     return added.ok ? { ok: true, dir } : added;
@@ -63266,7 +63246,7 @@ async function releaseFingerprint(release, inventory, snapshot) {
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file, release.object.cluster);
     hash.update(JSON.stringify(source?.body ?? null));
-    if (!source) hash.update(await snapshot.treeDigest(path39.posix.dirname(release.object.file)));
+    if (!source) hash.update(await snapshot.treeDigest(path40.posix.dirname(release.object.file)));
   }
   hash.update(JSON.stringify(release.object.variables?.map((v2) => [v2.name, v2.value]) ?? null));
   if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
@@ -63283,7 +63263,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === "GitRepository") {
-    const chartDir = path39.posix.normalize(chart.name.replace(/^\.\//, ""));
+    const chartDir = path40.posix.normalize(chart.name.replace(/^\.\//, ""));
     hash.update(await snapshot.treeDigest(chartDir));
     for (const dir of await localDependencyFolders(chartDir, snapshotFiles(snapshot))) hash.update(`\0${dir}\0${await snapshot.treeDigest(dir)}`);
     for (const file of chart.valuesFiles) hash.update(await snapshot.readFile(confined(file)) ?? "\0missing");
@@ -63291,8 +63271,8 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs25 } from "node:fs";
-import path40 from "node:path";
+import { promises as fs24 } from "node:fs";
+import path41 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
 var MAX_FILE_BYTES2 = 4 * 1024 * 1024;
@@ -63382,14 +63362,14 @@ async function chartCandidates(chartDir) {
   let files = 0;
   const walk2 = async (dir, segments, depth) => {
     if (depth > MAX_DEPTH3) return;
-    const entries = await fs25.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs24.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
-      const full = path40.join(dir, entry.name);
+      const full = path41.join(dir, entry.name);
       const here = [...segments, entry.name];
       if (entry.isDirectory()) await walk2(full, here, depth + 1);
       else if (entry.isFile() && entry.name.endsWith(".json") && !(segments.length === 0 && entry.name === "values.schema.json")) {
-        candidates.push({ segments: here, from: path40.relative(chartDir, full), read: () => readBounded2(full) });
+        candidates.push({ segments: here, from: path41.relative(chartDir, full), read: () => readBounded2(full) });
       } else if (entry.isFile() && segments.length === 1 && segments[0] === "charts" && entry.name.endsWith(".tgz")) {
         candidates.push(...await archiveCandidates(full, `charts/${entry.name}`));
       }
@@ -63399,7 +63379,7 @@ async function chartCandidates(chartDir) {
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat2 = await fs25.lstat(archive).catch(() => void 0);
+  const stat2 = await fs24.lstat(archive).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -63426,38 +63406,38 @@ async function archiveCandidates(archive, label) {
   return found;
 }
 async function cacheCandidates(cacheDir) {
-  const root = path40.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs25.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path40.join(dir, e.name));
-  const dirs = [...await listed(path40.join(root, "sha256")), ...await listed(root)];
+  const root = path41.join(cacheDir, "charts");
+  const listed = async (dir) => (await fs24.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path41.join(dir, e.name));
+  const dirs = [...await listed(path41.join(root, "sha256")), ...await listed(root)];
   const charts = [];
   for (const dir of dirs.slice(0, 2e3)) {
-    const chartYaml = await readBounded2(path40.join(dir, "Chart.yaml"));
+    const chartYaml = await readBounded2(path41.join(dir, "Chart.yaml"));
     const name = chartYaml && /^name:\s*["']?([\w.-]+)/m.exec(chartYaml)?.[1];
     const version = chartYaml && /^version:\s*["']?v?([\w.+-]+)/m.exec(chartYaml)?.[1];
     if (!name || !version) continue;
     const files = await chartCandidates(dir);
-    const own = await readBounded2(path40.join(dir, "values.schema.json"));
+    const own = await readBounded2(path41.join(dir, "values.schema.json"));
     if (own !== void 0) files.push({ segments: [name, "values.schema.json"], from: `chart cache ${name} ${version}`, read: async () => own });
     charts.push({ version, files: files.map((f2) => ({ ...f2, segments: f2.segments[0] === "charts" ? f2.segments : [name, ...f2.segments], from: f2.from.startsWith("chart cache") ? f2.from : `chart cache ${name} ${version}: ${f2.from}` })) });
   }
   return charts;
 }
 async function readInChart(chartDir, absolute) {
-  const relative = path40.posix.normalize(absolute).replace(/^\/+/, "");
+  const relative = path41.posix.normalize(absolute).replace(/^\/+/, "");
   if (relative === "" || relative.startsWith("..")) return void 0;
   let dir = chartDir;
   for (const part of relative.split("/")) {
-    dir = path40.join(dir, part);
-    const stat2 = await fs25.lstat(dir).catch(() => void 0);
+    dir = path41.join(dir, part);
+    const stat2 = await fs24.lstat(dir).catch(() => void 0);
     if (!stat2 || stat2.isSymbolicLink()) return void 0;
   }
   const text = await readBounded2(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded2(file) {
-  const stat2 = await fs25.lstat(file).catch(() => void 0);
+  const stat2 = await fs24.lstat(file).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > MAX_FILE_BYTES2) return void 0;
-  return fs25.readFile(file, "utf8").catch(() => void 0);
+  return fs24.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -63483,8 +63463,8 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs31 } from "node:fs";
-import path46 from "node:path";
+import { promises as fs30 } from "node:fs";
+import path47 from "node:path";
 
 // src/checks/values-schema.ts
 var import_ajv2 = __toESM(require_ajv(), 1);
@@ -63492,8 +63472,8 @@ var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
 
 // src/checks/template-value-refs.ts
-import { promises as fs26 } from "node:fs";
-import path41 from "node:path";
+import { promises as fs25 } from "node:fs";
+import path42 from "node:path";
 var import_yaml11 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 var MAX_FILE_BYTES3 = 4 * 1024 * 1024;
@@ -63502,9 +63482,9 @@ var MAX_FILES2 = 2e4;
 var MAX_DEPTH4 = 12;
 var MAX_NODES2 = 2e5;
 var MAX_LOOKUP_KEYS = 16;
-function markKnown(node, path60, whole) {
+function markKnown(node, path61, whole) {
   let here = node;
-  for (const key of path60) {
+  for (const key of path61) {
     if (here.whole) return;
     here.children ??= /* @__PURE__ */ new Map();
     let next = here.children.get(key);
@@ -63633,17 +63613,17 @@ function bindingOf(pipe, here) {
   const chain = SINGLE_CHAIN.exec(pipe.trim());
   if (!chain) return void 0;
   if (chain[3] === void 0) {
-    const path60 = (chain[2] ?? "").split(".").filter(Boolean);
+    const path61 = (chain[2] ?? "").split(".").filter(Boolean);
     if (chain[1] === void 0 && here.kind !== "root" && here.kind !== "define") return void 0;
-    return { binding: { kind: "values", path: path60 }, read: { binding: { kind: "values", path: path60 } } };
+    return { binding: { kind: "values", path: path61 }, read: { binding: { kind: "values", path: path61 } } };
   }
   const relative = chain[3].split(".").filter(Boolean);
   const binding = below(here, relative);
   return { binding, read: { binding } };
 }
-function below(binding, path60) {
-  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path60] };
-  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path60] };
+function below(binding, path61) {
+  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path61] };
+  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path61] };
   return { kind: "opaque" };
 }
 function record(read, whole, analysis) {
@@ -63686,7 +63666,7 @@ function referencesInSegment(segment, conditionOnly, found) {
   if (!segment.includes(".Values")) return;
   for (const match of segment.matchAll(REFERENCE)) {
     const subchart = match[1];
-    const path60 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
+    const path61 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
     const before = segment.slice(Math.max(0, match.index - 48), match.index);
     const lookup = LOOKUP_BEFORE.exec(before)?.[1];
     if (lookup) {
@@ -63694,11 +63674,11 @@ function referencesInSegment(segment, conditionOnly, found) {
       for (let argument = STRING_ARGUMENT.exec(segment), taken = 0; argument && taken < MAX_LOOKUP_KEYS; argument = STRING_ARGUMENT.exec(segment), taken++) {
         const key = literal(argument[1]);
         if (key === void 0) break;
-        path60.push(key);
+        path61.push(key);
         if (lookup !== "index") break;
       }
     }
-    found.push({ path: path60, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
+    found.push({ path: path61, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
   }
 }
 function literal(quoted2) {
@@ -63723,9 +63703,9 @@ var MAX_CALL_STEPS = 1e5;
 function resolveCalls(state, root) {
   let steps = 0;
   const visiting = /* @__PURE__ */ new Set();
-  const mark = (path60, whole) => {
-    state.nodes += path60.length;
-    markKnown(root, path60, whole);
+  const mark = (path61, whole) => {
+    state.nodes += path61.length;
+    markKnown(root, path61, whole);
   };
   const resolve = (name, base2) => {
     const use = state.defines.get(name);
@@ -63745,9 +63725,9 @@ async function readChart(files, scope, root, budget, state, depth) {
     budget.capped = true;
     return;
   }
-  const mark = (path60, whole) => {
-    state.nodes += path60.length;
-    markKnown(root, path60, whole);
+  const mark = (path61, whole) => {
+    state.nodes += path61.length;
+    markKnown(root, path61, whole);
   };
   const read = async (file) => {
     if (file.size > MAX_FILE_BYTES3 || file.size > budget.left) {
@@ -63842,18 +63822,18 @@ async function listDirectory(chartDir, budget) {
       budget.capped = true;
       return;
     }
-    const entries = await fs26.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs25.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
         return;
       }
-      const full = path41.join(dir, entry.name);
+      const full = path42.join(dir, entry.name);
       if (entry.isDirectory()) await walk2(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat2 = await fs26.lstat(full).catch(() => void 0);
+        const stat2 = await fs25.lstat(full).catch(() => void 0);
         if (!stat2?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs26.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs25.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
@@ -63897,23 +63877,23 @@ async function archiveFiles(archive, budget) {
   }
   return found;
 }
-function markKeys(values, path60, mark) {
+function markKeys(values, path61, mark) {
   if (!isMap4(values)) return;
   for (const [key, value] of Object.entries(values)) {
-    mark([...path60, key], false);
-    markKeys(value, [...path60, key], mark);
+    mark([...path61, key], false);
+    markKeys(value, [...path61, key], mark);
   }
 }
-function markSchemaKeys(schema2, path60, mark, depth) {
+function markSchemaKeys(schema2, path61, mark, depth) {
   if (!isMap4(schema2)) return;
   if (depth > 32 || ["$ref", "allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in schema2) || isMap4(schema2.additionalProperties)) {
-    if (path60.length > 0) mark(path60, true);
+    if (path61.length > 0) mark(path61, true);
     return;
   }
   if (!isMap4(schema2.properties)) return;
   for (const [key, child] of Object.entries(schema2.properties)) {
-    mark([...path60, key], false);
-    markSchemaKeys(child, [...path60, key], mark, depth + 1);
+    mark([...path61, key], false);
+    markSchemaKeys(child, [...path61, key], mark, depth + 1);
   }
 }
 function parseMap(text) {
@@ -64005,10 +63985,10 @@ function checkValuesSchema(input) {
       warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate2.error}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
     } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
       for (const error2 of dedupe2(validate2.errors ?? [])) {
-        const path60 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path60) : void 0;
-        const where = path60.length > 0 ? path60.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path60.join(".")}\0${error2.keyword}`));
+        const path61 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path61) : void 0;
+        const where = path61.length > 0 ? path61.join(".") : "the values";
+        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path61.join(".")}\0${error2.keyword}`));
       }
     }
   }
@@ -64022,7 +64002,7 @@ function unknownKeys(input) {
   const read = refs ? [refs.root] : [];
   if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
   const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE2 : { node: input.chart.schema, base: ROOT_URL2 };
-  const walk2 = (values, defaults, schema2, path60, reads) => {
+  const walk2 = (values, defaults, schema2, path61, reads) => {
     if (!isMap5(values) || !isMap5(defaults) || Object.keys(defaults).length === 0) return;
     if (reads.some((node) => node.whole)) return;
     const here = schema2 === void 0 || schema2 === OPAQUE2 ? schema2 : followRefs(schema2, input.chart);
@@ -64033,13 +64013,13 @@ function unknownKeys(input) {
       const readHere = reads.map((node) => knownChild(node, key)).filter((node) => node !== void 0);
       if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path60, key], readHere);
+        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path61, key], readHere);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...node.children?.keys() ?? []])])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path60, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path60, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path60, close].join(".")}?` : ""}`, location, close ? [...path60, close].join(".") : void 0, [...path60, key].join(".")));
+      const location = locatePath(input.values.positions, [...path61, key]) ?? input.fallback;
+      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path61, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path61, close].join(".")}?` : ""}`, location, close ? [...path61, close].join(".") : void 0, [...path61, key].join(".")));
     }
   };
   walk2(input.values.values, input.chart.defaults, root, [], read);
@@ -64067,11 +64047,11 @@ function followRefs(start, chart) {
   }
   return OPAQUE2;
 }
-function pointer(document, path60) {
-  if (path60 === "" || path60 === "/") return document;
-  if (!path60.startsWith("/")) return void 0;
+function pointer(document, path61) {
+  if (path61 === "" || path61 === "/") return document;
+  if (!path61.startsWith("/")) return void 0;
   let node = document;
-  for (const raw of path60.slice(1).split("/")) {
+  for (const raw of path61.slice(1).split("/")) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (!isMap5(node) && !Array.isArray(node)) return void 0;
     node = node[key];
@@ -64109,8 +64089,8 @@ function isMap5(value) {
 
 // src/flux/post-render.ts
 var import_yaml12 = __toESM(require_dist(), 1);
-import { promises as fs27 } from "node:fs";
-import path42 from "node:path";
+import { promises as fs26 } from "node:fs";
+import path43 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
   if (!Array.isArray(postRenderers)) return [];
@@ -64135,12 +64115,12 @@ function postRendererKustomizations(release) {
 async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
-    const dir = path42.join(workDir, `post-render-${index}`);
-    await fs27.mkdir(dir, { recursive: true });
-    await fs27.writeFile(path42.join(dir, "manifests.yaml"), current);
-    await fs27.writeFile(path42.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
+    const dir = path43.join(workDir, `post-render-${index}`);
+    await fs26.mkdir(dir, { recursive: true });
+    await fs26.writeFile(path43.join(dir, "manifests.yaml"), current);
+    await fs26.writeFile(path43.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs27.rm(dir, { recursive: true, force: true });
+    await fs26.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -64220,8 +64200,8 @@ async function versionOf2(binary) {
 
 // src/helm/render-cache.ts
 import { createHash as createHash15 } from "node:crypto";
-import { promises as fs28 } from "node:fs";
-import path43 from "node:path";
+import { promises as fs27 } from "node:fs";
+import path44 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -64254,12 +64234,12 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path43.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path44.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat2 = await fs28.lstat(file).catch(() => void 0);
+    const stat2 = await fs27.lstat(file).catch(() => void 0);
     if (!stat2) return void 0;
     const text = await readCacheFile(file, MAX_ENTRY_BYTES2);
     if (text === void 0) {
@@ -64273,11 +64253,8 @@ var RenderCache = class {
   async store(key, value) {
     const file = this.file(key);
     if (!file) return;
-    await fs28.mkdir(path43.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry = { format: 1, key, sha256: contentHash2(value), render: value };
-    await fs28.writeFile(temporary, JSON.stringify(entry));
-    await fs28.rename(temporary, file);
+    await writeFileWhole(file, JSON.stringify(entry));
   }
 };
 var MAX_ENTRY_BYTES2 = 64 * 1024 * 1024;
@@ -64298,20 +64275,20 @@ function verifiedEntry(text, key) {
 }
 
 // src/helm/run.ts
-import { promises as fs29 } from "node:fs";
-import path44 from "node:path";
+import { promises as fs28 } from "node:fs";
+import path45 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs29.mkdir(path44.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs28.mkdir(path45.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
-    HELM_CACHE_HOME: path44.join(homeDir, "cache"),
-    HELM_CONFIG_HOME: path44.join(homeDir, "config"),
-    HELM_DATA_HOME: path44.join(homeDir, "data"),
-    HELM_PLUGINS: path44.join(homeDir, "plugins"),
+    HELM_CACHE_HOME: path45.join(homeDir, "cache"),
+    HELM_CONFIG_HOME: path45.join(homeDir, "config"),
+    HELM_DATA_HOME: path45.join(homeDir, "data"),
+    HELM_PLUGINS: path45.join(homeDir, "plugins"),
     HELM_NO_PLUGINS: "1",
-    KUBECONFIG: path44.join(homeDir, "no-kubeconfig")
+    KUBECONFIG: path45.join(homeDir, "no-kubeconfig")
   });
 }
 async function runHelm(args, options2, input) {
@@ -64451,29 +64428,29 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
     }
   }
 }
-function at2(body, path60) {
+function at2(body, path61) {
   let value = body;
-  for (const key of path60) value = asRecord(value)?.[key];
+  for (const key of path61) value = asRecord(value)?.[key];
   return value;
 }
 function containerPlaces(body, read) {
   const places = [];
   const readPointer = read ? read.join(".") : void 0;
   let budget = MAX_WALK_NODES;
-  const walk2 = (value, path60) => {
+  const walk2 = (value, path61) => {
     if (--budget < 0 || places.length >= 10) return;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (isContainerLike(item)) places.push(`${path60}[${index}]`);
-        else walk2(item, `${path60}[${index}]`);
+        if (isContainerLike(item)) places.push(`${path61}[${index}]`);
+        else walk2(item, `${path61}[${index}]`);
       });
       return;
     }
     const record2 = asRecord(value);
     if (!record2) return;
-    if (path60 === readPointer) return;
+    if (path61 === readPointer) return;
     for (const [key, item] of Object.entries(record2)) {
-      const childPath = path60 ? `${path60}.${key}` : key;
+      const childPath = path61 ? `${path61}.${key}` : key;
       const holdsContainers = (key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(item) && item.some((entry) => asString(asRecord(entry)?.image) !== void 0);
       if (holdsContainers || isContainerLike(item)) places.push(childPath);
       else walk2(item, childPath);
@@ -64490,7 +64467,7 @@ function duplicateKeys(document, text) {
   const found = [];
   const lineOf = lineIndex(text);
   let budget = MAX_WALK_NODES;
-  const walk2 = (node, path60) => {
+  const walk2 = (node, path61) => {
     if (--budget < 0 || found.length >= 20) return;
     if ((0, import_yaml14.isMap)(node)) {
       const seen = /* @__PURE__ */ new Map();
@@ -64500,13 +64477,13 @@ function duplicateKeys(document, text) {
         if (key !== void 0) {
           const offset = keyNode?.range?.[0] ?? 0;
           const first = seen.get(key);
-          if (first !== void 0 && found.length < 20) found.push({ key, path: path60 ? `${path60}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
+          if (first !== void 0 && found.length < 20) found.push({ key, path: path61 ? `${path61}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
           else seen.set(key, offset);
         }
-        walk2(pair.value, path60 ? `${path60}.${key ?? "?"}` : key ?? "?");
+        walk2(pair.value, path61 ? `${path61}.${key ?? "?"}` : key ?? "?");
       }
     } else if ((0, import_yaml14.isSeq)(node)) {
-      node.items.forEach((item, index) => walk2(item, `${path60}[${index}]`));
+      node.items.forEach((item, index) => walk2(item, `${path61}[${index}]`));
     }
   };
   walk2(document.contents, "");
@@ -64553,8 +64530,8 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs30 } from "node:fs";
-import path45 from "node:path";
+import { promises as fs29 } from "node:fs";
+import path46 from "node:path";
 
 // src/helm/fetch-http.ts
 var import_yaml15 = __toESM(require_dist(), 1);
@@ -65001,8 +64978,8 @@ async function resolveFromHelmRepository(chart, locations, context) {
   };
 }
 async function resolveFromGit(chart, locations, context) {
-  const relative = path45.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path45.posix.isAbsolute(relative)) {
+  const relative = path46.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path46.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
   const id = `${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
@@ -65027,7 +65004,7 @@ async function resolveFromGit(chart, locations, context) {
     const archive = await context.snapshot.readFile(relative);
     return unpackedFromGit(archive, `./${relative} at ${context.snapshot.label}`, chart, locations, source, context);
   }
-  const hasChart = await context.snapshot.readFile(path45.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path46.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -65049,7 +65026,7 @@ async function resolveFromGit(chart, locations, context) {
   return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest}` };
 }
 async function resolveFromCheckout(root, relative, chart, locations, source, context) {
-  const description = `${path45.relative(context.repoRoot, root) || "."}/${relative}`;
+  const description = `${path46.relative(context.repoRoot, root) || "."}/${relative}`;
   if (isChartArchive(relative)) {
     const link = await linkOnPath(root, relative);
     if (link) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${link} is a symbolic link; the guard does not follow links`, location: locations.chart };
@@ -65059,10 +65036,10 @@ async function resolveFromCheckout(root, relative, chart, locations, source, con
   return copied.ok ? { ...copied, description } : copied;
 }
 async function copyChartDir(root, relative, context, chart, locations, source) {
-  const into = path45.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
+  const into = path46.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs30.access(path45.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs29.access(path46.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -65173,7 +65150,7 @@ async function renderRelease(release, context, settings) {
   const renderOnce = async () => {
     const result2 = await helmTemplate(request2, context.helm);
     if (!result2.ok) return { error: result2.error };
-    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path46.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
+    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path47.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
     if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
     const extracted = extractContainers(applied.manifests, namespace);
     return { containers: extracted.containers, inspection: extracted.inspection, ...settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {} };
@@ -65225,7 +65202,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs31.readFile(path46.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs30.readFile(path47.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -65234,7 +65211,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
     } catch {
       schema2 = void 0;
     }
-    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path46.basename(dir);
+    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path47.basename(dir);
     const [subchartsRemote, templateRefs] = await Promise.all([subchartSchemasReferRemote(dir), templateValueRefs(dir)]);
     if (!schema2) return { defaults, chartName, remoteReferences: subchartsRemote, templateRefs };
     const references = await resolveSchemaReferences(dir, schema2, cacheDir);
@@ -65248,8 +65225,8 @@ function firstLine2(text) {
 
 // src/git/repo.ts
 import { createHash as createHash16 } from "node:crypto";
-import { constants as constants11, promises as fs32 } from "node:fs";
-import path47 from "node:path";
+import { constants as constants11, promises as fs31 } from "node:fs";
+import path48 from "node:path";
 
 // src/git/unified-diff.ts
 function parseUnifiedDiff(diff) {
@@ -65262,8 +65239,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path60 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path60 === void 0 ? void 0 : { path: path60, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path61 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path61 === void 0 ? void 0 : { path: path61, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -65357,10 +65334,10 @@ function isContainedPath(file) {
 }
 async function writeFiles(into, contents) {
   for (const [file, data] of contents) {
-    const target = path47.join(into, file);
-    await fs32.mkdir(path47.dirname(target), { recursive: true });
-    await fs32.rm(target, { force: true });
-    await fs32.writeFile(target, data, { flag: "wx" });
+    const target = path48.join(into, file);
+    await fs31.mkdir(path48.dirname(target), { recursive: true });
+    await fs31.rm(target, { force: true });
+    await fs31.writeFile(target, data, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
@@ -65454,7 +65431,7 @@ var CommitSnapshot = class {
     const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f2) => prefix === "" || f2 === prefix || f2.startsWith(prefix + "/"));
     await writeFiles(into, await this.readFiles(files));
-    return path47.join(into, prefix);
+    return path48.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -65484,10 +65461,10 @@ var WorktreeSnapshot = class {
   /** lstat, and every folder on the way checked too: a link anywhere on the path makes it a link. */
   async kindOf(file) {
     if (!isContainedPath(file)) return "absent";
-    const parent = path47.posix.dirname(file);
+    const parent = path48.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat2 = await fs32.lstat(path47.join(this.root, file));
+      const stat2 = await fs31.lstat(path48.join(this.root, file));
       return stat2.isSymbolicLink() ? "symlink" : stat2.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -65495,9 +65472,9 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs32.realpath(this.root);
-      const real = await fs32.realpath(path47.join(this.root, folder)).catch(() => void 0);
-      return real === path47.join(await this.realRoot, folder);
+      this.realRoot ??= fs31.realpath(this.root);
+      const real = await fs31.realpath(path48.join(this.root, folder)).catch(() => void 0);
+      return real === path48.join(await this.realRoot, folder);
     });
   }
   async listFiles() {
@@ -65510,7 +65487,7 @@ var WorktreeSnapshot = class {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs32.open(path47.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
+      handle = await fs31.open(path48.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -65534,7 +65511,7 @@ var WorktreeSnapshot = class {
     return memoized(this.materialized, `${into}\0${dir}`, async () => {
       const prefix = normalizeDir(dir);
       await writeFiles(into, await this.readFiles(underPrefix(await this.listFiles(), prefix)));
-      return path47.join(into, prefix);
+      return path48.join(into, prefix);
     });
   }
   digests = /* @__PURE__ */ new Map();
@@ -65855,16 +65832,16 @@ function checkUnsafeSettings(input) {
 
 // src/deploy/evaluate.ts
 var import_picomatch5 = __toESM(require_picomatch2(), 1);
-import path57 from "node:path";
+import path58 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs36 } from "node:fs";
+import { promises as fs35 } from "node:fs";
 import os21 from "node:os";
-import path52 from "node:path";
+import path53 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs33 } from "node:fs";
-import path48 from "node:path";
+import { promises as fs32 } from "node:fs";
+import path49 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -66002,18 +65979,18 @@ function localPart(url) {
   return rest;
 }
 async function stageFlakeFile(text, scratch) {
-  const dir = path48.join(scratch, "declared");
-  await fs33.mkdir(dir, { recursive: true });
-  const file = path48.join(dir, "flake.nix");
-  await fs33.writeFile(file, text);
+  const dir = path49.join(scratch, "declared");
+  await fs32.mkdir(dir, { recursive: true });
+  const file = path49.join(dir, "flake.nix");
+  await fs32.writeFile(file, text);
   return file;
 }
 
 // src/nix/input-fetch.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import { promises as fs34 } from "node:fs";
+import { promises as fs33 } from "node:fs";
 import os18 from "node:os";
-import path49 from "node:path";
+import path50 from "node:path";
 
 // src/nix/store-path.ts
 import { createHash as createHash17 } from "node:crypto";
@@ -66126,7 +66103,7 @@ async function fetchInputs(inputs, options2) {
   return summary2;
 }
 async function exists3(file) {
-  return fs34.access(file).then(() => true, () => false);
+  return fs33.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -66142,14 +66119,14 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs34.mkdtemp(path49.join(os18.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs33.mkdtemp(path50.join(os18.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
-      const file = path49.join(home, "input.tar.gz");
-      await fs34.writeFile(file, await download(url, input, options2));
+      const file = path50.join(home, "input.tar.gz");
+      await fs33.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
@@ -66184,7 +66161,7 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path49.join(home, "cache"), XDG_CONFIG_HOME: path49.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path50.join(home, "cache"), XDG_CONFIG_HOME: path50.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
@@ -66203,7 +66180,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs34.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs33.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -66240,8 +66217,8 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs35 } from "node:fs";
-import path50 from "node:path";
+import { promises as fs34 } from "node:fs";
+import path51 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const query = new URLSearchParams();
@@ -66252,14 +66229,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
     return {
       flakeRef: `git+file://${repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`,
       readOnly: unique([repoRoot, gitDir, common2]),
-      hidden: unique([path50.join(gitDir, "config"), path50.join(common2, "config")])
+      hidden: unique([path51.join(gitDir, "config"), path51.join(common2, "config")])
     };
   }
   const commit = (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: repoRoot })).stdout.trim();
-  const objects = path50.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
-  const bare = path50.join(scratch, "revision.git");
+  const objects = path51.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
+  const bare = path51.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs35.writeFile(path50.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs34.writeFile(path51.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -66269,14 +66246,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   return { flakeRef: `git+file://${bare}?${query.toString()}`, readOnly: [bare, objects], hidden: [] };
 }
 async function gitPath(repoRoot, flag) {
-  return path50.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
+  return path51.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
 }
 function unique(items) {
   return [...new Set(items)];
 }
 
 // src/nix/read-set.ts
-import path51 from "node:path";
+import path52 from "node:path";
 var STORE_SOURCE = /^\/nix\/store\/[a-z0-9]{32}-source$/;
 var WRITES = /^(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|rmdir|chmod|fchmodat|utimensat|link|linkat|symlink|symlinkat|truncate|creat|lchown|chown|fchownat|setxattr|lsetxattr|removexattr|lremovexattr)$/;
 function parseTrace(text, source) {
@@ -66332,9 +66309,9 @@ function parseTrace(text, source) {
     if (!target.startsWith("/")) {
       const base2 = named[1] && named[1] !== "AT_FDCWD" ? descriptors2.get(Number(named[1])) : void 0;
       if (base2 === void 0) return { ok: false, reason: `nix used a path relative to a folder the log does not name (${syscall} "${target}")` };
-      absolute = path51.posix.join(base2, target);
+      absolute = path52.posix.join(base2, target);
     }
-    const normalized = path51.posix.normalize(absolute).replace(/\/+$/, "") || "/";
+    const normalized = path52.posix.normalize(absolute).replace(/\/+$/, "") || "/";
     if ((syscall === "open" || syscall === "openat" || syscall === "openat2") && result2 >= 0) descriptors2.set(result2, normalized);
     const inSource = normalized === source || normalized.startsWith(source + "/");
     if (!inSource) continue;
@@ -66370,7 +66347,7 @@ async function firstReadChange(reads, changed, stillDir, prefix = "") {
   return void 0;
 }
 function parentOf(relative) {
-  const parent = path51.posix.dirname(relative);
+  const parent = path52.posix.dirname(relative);
   return parent === "." ? "" : parent;
 }
 function unescape(text) {
@@ -66502,9 +66479,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs36.mkdtemp(path52.join(os21.tmpdir(), "guard-nix-"));
-  const scratch = await fs36.mkdtemp(path52.join(os21.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs36.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs35.mkdtemp(path53.join(os21.tmpdir(), "guard-nix-"));
+  const scratch = await fs35.mkdtemp(path53.join(os21.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs35.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -66523,8 +66500,8 @@ async function openFlake(request2) {
     const nixArgs = [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args];
     const tracer = request2.tracer?.kind === "strace" && view2 && tracing && !traced.unusable ? request2.tracer : void 0;
     const n2 = traces++;
-    const log = path52.join(home, `reads-${n2}.strace`);
-    const rss = path52.join(home, `rss-${n2}.txt`);
+    const log = path53.join(home, `reads-${n2}.strace`);
+    const rss = path53.join(home, `rss-${n2}.txt`);
     const command = [
       ...timeBin ? [timeBin, "-f", "%M", "-o", rss] : [],
       ...prlimitBin ? [prlimitBin, `--as=${request2.memoryLimitMB * 1024 * 1024}`] : [],
@@ -66540,13 +66517,13 @@ async function openFlake(request2) {
       ...view2 ? { filesystem: view2 } : {}
     });
     if (timeBin) {
-      const measured = /^(\d+)\s*$/m.exec(await fs36.readFile(rss, "utf8").catch(() => ""));
+      const measured = /^(\d+)\s*$/m.exec(await fs35.readFile(rss, "utf8").catch(() => ""));
       if (measured) peakKB = Math.max(peakKB ?? 0, Number(measured[1]));
-      await fs36.rm(rss, { force: true });
+      await fs35.rm(rss, { force: true });
     }
     if (tracer && tracing) {
-      const text = await fs36.readFile(log, "utf8").catch(() => void 0);
-      await fs36.rm(log, { force: true });
+      const text = await fs35.readFile(log, "utf8").catch(() => void 0);
+      await fs35.rm(log, { force: true });
       const parsed = text === void 0 ? { ok: false, reason: "strace wrote no log" } : tracing.source ? parseTrace(text, tracing.source) : { ok: false, reason: "nix did not name the store copy of the flake" };
       if (!parsed.ok) traced.unusable = parsed.reason;
       else if (!result2.timedOut) {
@@ -66609,7 +66586,7 @@ async function openFlake(request2) {
   };
 }
 function nixEnvironment(home, fenced) {
-  return toolEnvironment(home, { XDG_CACHE_HOME: path52.join(home, "cache"), XDG_CONFIG_HOME: path52.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
+  return toolEnvironment(home, { XDG_CACHE_HOME: path53.join(home, "cache"), XDG_CONFIG_HOME: path53.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
 }
 async function fencedView(request2, home, scratch, label) {
   const fence2 = filesystemFence();
@@ -66622,18 +66599,18 @@ async function fencedView(request2, home, scratch, label) {
   const exported = await exportRevision(request2.repoRoot, request2.rev, request2.flakeDir, scratch);
   const nixDir = await nixInstallDir(request2.nixBin);
   const view2 = { readOnly: [...exported.readOnly, ...nixDir ? [nixDir] : []], writable: [home], hidden: exported.hidden };
-  const flakeFile = path52.posix.join(request2.flakeDir, "flake.nix");
+  const flakeFile = path53.posix.join(request2.flakeDir, "flake.nix");
   const flakeText = await revisionFile(request2.repoRoot, request2.rev, flakeFile);
   if (flakeText === void 0) return { flakeRef: exported.flakeRef, view: view2 };
-  const lockText = await revisionFile(request2.repoRoot, request2.rev, path52.posix.join(request2.flakeDir, "flake.lock"));
-  const { locks } = lockedInputs(lockText, path52.posix.join(request2.flakeDir, "flake.lock"), label);
+  const lockText = await revisionFile(request2.repoRoot, request2.rev, path53.posix.join(request2.flakeDir, "flake.lock"));
+  const { locks } = lockedInputs(lockText, path53.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path52.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path53.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
     network: "none",
-    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path52.dirname(staged)] }
+    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path53.dirname(staged)] }
   });
   const declared = result2.exitCode === 0 ? parseDeclaredInputs(result2.stdout) : void 0;
   const refused = refusedDeclaredInputs(declared ?? [], locks);
@@ -66651,15 +66628,15 @@ async function revisionFile(repoRoot, rev, file) {
     const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
-  const full = path52.join(repoRoot, file);
-  const stat2 = await fs36.lstat(full).catch(() => void 0);
-  return stat2?.isFile() ? fs36.readFile(full, "utf8") : void 0;
+  const full = path53.join(repoRoot, file);
+  const stat2 = await fs35.lstat(full).catch(() => void 0);
+  return stat2?.isFile() ? fs35.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs36.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs35.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
-  return path52.dirname(path52.dirname(real));
+  return path53.dirname(path53.dirname(real));
 }
 async function inPool(tasks, size) {
   const results = new Array(tasks.length);
@@ -66776,8 +66753,8 @@ function nixVersion(nixBin) {
 
 // src/deploy/eval-cache.ts
 import { createHash as createHash18 } from "node:crypto";
-import { promises as fs37 } from "node:fs";
-import path53 from "node:path";
+import { promises as fs36 } from "node:fs";
+import path54 from "node:path";
 var FORMAT2 = "deploy-nodes-v2";
 function cacheKey2(parts) {
   return createHash18("sha256").update(JSON.stringify([FORMAT2, parts.commit, parts.lock === void 0 ? null : createHash18("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
@@ -66788,13 +66765,13 @@ var EvalCache = class {
   }
   dir;
   file(key) {
-    return this.dir ? path53.join(this.dir, "nix-eval", `${key}.json`) : void 0;
+    return this.dir ? path54.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
   async read(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs37.readFile(file, "utf8"));
+      const value = JSON.parse(await fs36.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -66806,7 +66783,7 @@ var EvalCache = class {
   async peakMB(flakeDir) {
     const file = this.file(`peak-${createHash18("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
     if (!file) return void 0;
-    const value = (await fs37.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
+    const value = (await fs36.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
     return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
   }
   async recordPeak(flakeDir, peakMB) {
@@ -66823,13 +66800,7 @@ var EvalCache = class {
   }
 };
 async function store(file, value) {
-  try {
-    await fs37.mkdir(path53.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs37.writeFile(temporary, JSON.stringify(value));
-    await fs37.rename(temporary, file);
-  } catch {
-  }
+  await writeCacheFile(file, JSON.stringify(value));
 }
 
 // src/deploy/eval-memory.ts
@@ -66854,9 +66825,9 @@ function evalConcurrency(policy, measuredPeakMB) {
 }
 
 // src/deploy/head-reuse.ts
-import path54 from "node:path";
+import path55 from "node:path";
 function headMustEvaluate(changed) {
-  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path54.posix.basename(file)));
+  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path55.posix.basename(file)));
   return nix ? `${nix} changed` : void 0;
 }
 async function headReusesBase(base2, changed, headFiles) {
@@ -66886,12 +66857,12 @@ function supportedNix(versionText2) {
 }
 
 // src/deploy/fleet-eval.ts
-import path56 from "node:path";
+import path57 from "node:path";
 
 // src/nix/self-dependence.ts
 import os23 from "node:os";
-import path55 from "node:path";
-import { promises as fs38 } from "node:fs";
+import path56 from "node:path";
+import { promises as fs37 } from "node:fs";
 var IDENTITY_NAMES = /\b(rev|shortRev|revCount|lastModified|lastModifiedDate|narHash|dirtyRev|dirtyShortRev|sourceInfo|outPath|unsafeDiscardStringContext|unsafeDiscardOutputDependency|hashString)\b/;
 function identityInSources(files) {
   for (const [file, text] of files) {
@@ -66902,12 +66873,12 @@ function identityInSources(files) {
   return void 0;
 }
 async function sourceInResults(nixBin, source, resultsJson, drvPaths) {
-  const hash = path55.basename(source).slice(0, 32);
+  const hash = path56.basename(source).slice(0, 32);
   if (resultsJson.includes(hash)) return `a node's values hold the store path of the revision's source (${source})`;
   const drvs = [...new Set(drvPaths.filter((p2) => /^\/nix\/store\/[a-z0-9]{32}-[^/]+\.drv$/.test(p2)))];
   if (drvs.length === 0) return void 0;
-  const sibling = nixBin.includes("/") ? findExecutable(path55.join(path55.dirname(await fs38.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
-  const nixStore = sibling && await fs38.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
+  const sibling = nixBin.includes("/") ? findExecutable(path56.join(path56.dirname(await fs37.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
+  const nixStore = sibling && await fs37.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
   if (!nixStore) return "nix-store was not found next to nix nor on PATH";
   const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os23.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
     (error2) => ({ exitCode: null, stdout: "", stderr: error2.message, timedOut: false })
@@ -66985,7 +66956,7 @@ function mergeRecorded(previous, session) {
 async function checkedReads(context, rev, names2, cached3, recorded) {
   if (recorded.unusable || recorded.selfChecked || !recorded.names || !names2.every((n2) => recorded.nodes.includes(n2))) return recorded;
   if (!recorded.source) return { ...recorded, unusable: "nix did not name the store copy of the flake" };
-  const flakeFile = path56.posix.join(context.flakeDir, "flake.nix");
+  const flakeFile = path57.posix.join(context.flakeDir, "flake.nix");
   if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
   const snapshot = new CommitSnapshot(context.repoRoot, rev, "revision");
   const hazard = await treeHazard(context.repoRoot, rev);
@@ -67005,7 +66976,7 @@ async function treeHazard(root, rev) {
   const entries = stdout.split("\0").filter(Boolean).map((entry) => ({ mode: entry.split(" ")[0], file: entry.split("	")[1] }));
   const link = entries.find((e) => e.mode === "120000");
   if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
-  const attributes = entries.filter((e) => path56.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
+  const attributes = entries.filter((e) => path57.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
   const texts = await new CommitSnapshot(root, rev, "revision").readFiles(attributes);
   for (const [file, data] of texts) {
     if (/export-(subst|ignore)/.test(data.toString("utf8"))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
@@ -67046,13 +67017,13 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy, options2 = {}) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path57.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path58.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   const changed = await changedPaths(revisions);
   if (!mayChangeEvaluation(changed, policy.ignorePaths ?? [])) return { kind: "none", log: ["deploy: every changed path is under deploy.ignorePaths; nothing evaluated"] };
   const flakeLocation = { path: flakeFile, line: 1 };
-  const lockFile = path57.posix.join(flakeDir, "flake.lock");
+  const lockFile = path58.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
   const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
   const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
@@ -67270,10 +67241,10 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
   const wanted = () => headNames.filter((n2) => unknown.has(n2));
   if (wanted().length === 0) return { nodes, lastGood, unknown };
   for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
-    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path57.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path58.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
     let result2;
     try {
-      const lock = lockedInputs(lockText, path57.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
+      const lock = lockedInputs(lockText, path58.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
       if (localInputs(lock.locks).length > 0) break;
       const hosts = inputHostPolicy(lock.inputs, void 0, []);
       const allowed = { isAllowed: (h2) => hosts.isAllowed(h2) || baseSpec.hosts.isAllowed(h2), source: baseSpec.hosts.source };
@@ -67336,20 +67307,20 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs39.mkdtemp(path58.join(os24.tmpdir(), "guard-run-"));
+  const scratchDir = await fs38.mkdtemp(path59.join(os24.tmpdir(), "guard-run-"));
   try {
     const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
     const unreached = options2.all ? void 0 : new UnreachedSkips({ files: [configFile], dirs: [config.flags?.helpDir ?? DEFAULT_HELP_DIR] });
     const kustomizeContext = (label) => ({
       ...unreached ? { skips: { plan: unreached, side: label } } : {},
-      scratchDir: path58.join(scratchDir, `kustomize-${label}`),
+      scratchDir: path59.join(scratchDir, `kustomize-${label}`),
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
       remoteUrls: remotes,
       clusterObjects: config.cluster?.objects ?? [],
-      ...options2.noCache ? {} : { cacheDir: path58.join(cacheDir, "kustomize") }
+      ...options2.noCache ? {} : { cacheDir: path59.join(cacheDir, "kustomize") }
     });
     const baseRaw = discoverObjects(baseSnapshot, parseCache);
     const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
@@ -67378,13 +67349,13 @@ async function checkRevisions(options2) {
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
     const limit = pLimit(config.helm?.concurrency ?? os24.availableParallelism() + 1);
-    const helmOptions = { homeDir: path58.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path58.join(cacheDir, "renders"));
+    const helmOptions = { homeDir: path59.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path59.join(cacheDir, "renders"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path58.join(scratchDir, label),
+      scratchDir: path59.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -67416,7 +67387,7 @@ async function checkRevisions(options2) {
     const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {},
-      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path58.join(cacheDir, "deploy") } }
+      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path59.join(cacheDir, "deploy") } }
     ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
     deployRun.catch(() => void 0);
     let done = 0;
@@ -67481,13 +67452,13 @@ async function checkRevisions(options2) {
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ("log" in deployment ? deployment.log : void 0) ?? [] };
   } finally {
-    await fs39.rm(scratchDir, { recursive: true, force: true });
+    await fs38.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path58.join(os24.homedir(), ".cache");
-  return path58.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path59.join(os24.homedir(), ".cache");
+  return path59.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -67572,9 +67543,9 @@ async function catalogStore(config, base2, head, options2) {
   const common2 = { helpDir, images: config.flags?.images, base: base2, head };
   if (config.flags?.capture === "off") return new CatalogStore(common2);
   const prefix = `${normalizeDir(helpDir)}/`;
-  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path58.posix.dirname(f2.slice(prefix.length))))));
-  const patterns = [...config.flags?.registries ?? [], ...config.network?.allowedHosts ?? []].map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
+  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path59.posix.dirname(f2.slice(prefix.length))))));
   const networkAllowed = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
+  const patterns = [...(config.flags?.registries ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true })), ...networkAllowed];
   const capturer = new RegistryCapturer({
     platform: config.flags?.platform,
     cacheDir: options2.cacheDir,
@@ -67898,21 +67869,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path60) {
+  async paginate(path61) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path60}${path60.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path61}${path61.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path60, body, as2 = "json") {
+  async request(method, path61, body, as2 = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path60}`, {
+      const response = await fetch(`${this.base}${path61}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -67929,7 +67900,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path60}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path61}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -68129,7 +68100,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path60) => path60.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path61) => path61.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -69540,17 +69511,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path60 = requestOptions.url.replace(options2.baseUrl, "");
+    const path61 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path60} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path61} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path60} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path61} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -72553,7 +72524,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path59.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path60.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report, secrets } = await checkRevisions({
       cwd: workdir,
@@ -72566,10 +72537,10 @@ async function runAction(env = process.env) {
       approvals: forgeApprovals({ ...context.target, sha: context.headSha })
     });
     const outDir = env.RUNNER_TEMP ?? os25.tmpdir();
-    const reportPath = path59.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path59.join(outDir, "gitops-guard.sarif");
-    await fs40.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs40.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const reportPath = path60.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path60.join(outDir, "gitops-guard.sarif");
+    await fs39.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs39.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const head = input("head") || context.headSha;
     const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
     process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString("utf8"), { color: false, secrets }));

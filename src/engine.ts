@@ -469,8 +469,8 @@ async function catalogStore(config: GuardConfig, base: Snapshot, head: Snapshot,
   // Repositories with help recorded at base: <helpDir>/<registry>/<path>/<tag>.txt.
   const prefix = `${normalizeDir(helpDir)}/`;
   const recorded = new Set((await base.listFiles()).filter((f) => f.startsWith(prefix)).map((f) => repositoryOf(parseImageRef(path.posix.dirname(f.slice(prefix.length))))));
-  const patterns = [...(config.flags?.registries ?? []), ...(config.network?.allowedHosts ?? [])].map((p) => picomatch(p, { nocase: true }));
   const networkAllowed = (config.network?.allowedHosts ?? []).map((p) => picomatch(p, { nocase: true }));
+  const patterns = [...(config.flags?.registries ?? []).map((p) => picomatch(p, { nocase: true })), ...networkAllowed];
   const capturer = new RegistryCapturer({
     platform: config.flags?.platform,
     cacheDir: options.cacheDir,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeCacheFile } from '../tools/cache-file.js';
 import type { DeployNode, FlakeFailure, NodeFailure } from '../nix/eval-deploy.js';
 import type { ReadSet } from '../nix/read-set.js';
 
@@ -87,12 +88,5 @@ export class EvalCache {
 }
 
 async function store(file: string, value: unknown): Promise<void> {
-  try {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs.writeFile(temporary, JSON.stringify(value));
-    await fs.rename(temporary, file);
-  } catch {
-    // A cache that cannot be written costs time, not correctness.
-  }
+  await writeCacheFile(file, JSON.stringify(value));
 }

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileWhole } from '../tools/cache-file.js';
 import pLimit from 'p-limit';
 import { GuardError } from '../errors.js';
 import { parseHelp } from './frameworks/registry.js';
@@ -55,10 +56,7 @@ export async function captureHelp(request: CaptureRequest): Promise<CaptureResul
 
 /** Written whole or not at all. */
 export async function writeHelpFile(target: string, content: string): Promise<void> {
-  await fs.mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.${process.pid}.partial`;
-  await fs.writeFile(temporary, content.endsWith('\n') ? content : content + '\n');
-  await fs.rename(temporary, target);
+  await writeFileWhole(target, content.endsWith('\n') ? content : content + '\n');
 }
 
 async function readHelpText(request: CaptureRequest): Promise<string> {

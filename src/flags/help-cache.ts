@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readCacheFile } from '../tools/cache-file.js';
+import { readCacheFile, writeCacheFile } from '../tools/cache-file.js';
 import type { CapturedHelp as CachedHelp } from './store.js';
 
 interface Entry {
@@ -42,11 +41,8 @@ export class HelpCache {
   async put(key: string, help: CachedHelp): Promise<void> {
     const file = this.file(key);
     if (!file) return;
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry: Entry = { format: 1, key, sha256: contentHash(help), help };
-    await fs.writeFile(temporary, JSON.stringify(entry));
-    await fs.rename(temporary, file);
+    await writeCacheFile(file, JSON.stringify(entry));
   }
 
   private file(key: string): string | undefined {
@@ -91,10 +87,7 @@ export class TagCache {
   async put(image: string, digest: string): Promise<void> {
     const file = this.file(image);
     if (!file) return;
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    await fs.writeFile(temporary, JSON.stringify({ image, digest }));
-    await fs.rename(temporary, file);
+    await writeCacheFile(file, JSON.stringify({ image, digest }));
   }
 
   private file(image: string): string | undefined {

@@ -6,7 +6,7 @@ import pLimit from 'p-limit';
 import { stringify as stringifyYaml } from 'yaml';
 import { resolveKubectl } from '../kustomize/binary.js';
 import { kustomizeBuild, type KustomizeResult } from '../kustomize/build.js';
-import { readCacheFile } from '../tools/cache-file.js';
+import { readCacheFile, writeCacheFile } from '../tools/cache-file.js';
 import { parseYamlFile } from '../yaml/source.js';
 import type { FluxKustomization } from './kustomization.js';
 import { asRecord } from './objects.js';
@@ -126,14 +126,7 @@ async function fromDisk(cacheDir: string, key: string, run: () => Promise<Kustom
   }
   const result = await run();
   if (result.ok) {
-    try {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await fs.writeFile(temporary, JSON.stringify({ sha256: createHash('sha256').update(result.output).digest('hex'), output: result.output }));
-      await fs.rename(temporary, file);
-    } catch {
-      // a cache that cannot be written only costs time
-    }
+    await writeCacheFile(file, JSON.stringify({ sha256: createHash('sha256').update(result.output).digest('hex'), output: result.output }));
   }
   return result;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readCacheFile } from '../tools/cache-file.js';
+import { readCacheFile, writeFileWhole } from '../tools/cache-file.js';
 import type { RenderedContainer, RenderedInspection } from '../model/workloads.js';
 
 /** What a render produced that the checks need; small enough to keep on disk for every release. */
@@ -83,11 +83,8 @@ export class RenderCache {
   private async store(key: string, value: CachedRender): Promise<void> {
     const file = this.file(key);
     if (!file) return;
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     const entry: CacheEntry = { format: 1, key, sha256: contentHash(value), render: value };
-    await fs.writeFile(temporary, JSON.stringify(entry));
-    await fs.rename(temporary, file);
+    await writeFileWhole(file, JSON.stringify(entry));
   }
 }
 

@@ -3,6 +3,7 @@ import { constants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { writeCacheFile } from '../tools/cache-file.js';
 import { parseImageRef, type ImageRef } from '../flags/image-ref.js';
 import type { FetchFailure, FetchPolicy } from '../helm/guarded-fetch.js';
 import type { CredentialLookup } from '../registry/credentials.js';
@@ -323,15 +324,7 @@ async function readCached(cacheDir: string, digest: string, maxBytes: number): P
 }
 
 async function writeCached(cacheDir: string, digest: string, body: Buffer): Promise<void> {
-  const file = cachePath(cacheDir, digest);
-  try {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await fs.writeFile(temp, body, { flag: 'wx', mode: 0o644 });
-    await fs.rename(temp, file);
-  } catch {
-    // A cache that cannot be written costs a download next time, nothing else.
-  }
+  await writeCacheFile(cachePath(cacheDir, digest), body);
 }
 
 async function emptyFolder(dir: string): Promise<string | undefined> {

@@ -139,23 +139,17 @@ function fromCobra(short: string | undefined, name: string, typeWord: string | u
   const valueType = typeWord && KNOWN_TYPES.has(typeWord) ? typeWord : undefined;
   // pflag prints no `[=+1]` for a counter: bare `-v` counts, `--verbose=3` sets.
   const counter = typeWord === 'count' || (typeWord !== undefined && !valueType && /^[a-z]\w*$/i.test(typeWord) && COUNTER_HELP.test(help));
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
     optionalValue: noOptDefault !== undefined || counter ? true : undefined,
-    repeatable: true,
-    required: false,
     valueType: isBoolean ? 'bool' : valueType,
     placeholder: typeWord,
-    hidden: false,
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\s{2,}.*$/, ''),
-  };
+  });
 }
 
 function fromTabbed(short: string | undefined, name: string, defaultText: string | undefined, optionalDefault: string | undefined, help: string, line: number, raw: string): FlagSpec {
@@ -168,23 +162,17 @@ function fromTabbed(short: string | undefined, name: string, defaultText: string
     : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+$/.test(text) && /[a-z]$/.test(text) ? 'duration'
     : /^-?\d+$/.test(text) ? 'number'
     : undefined;
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
     optionalValue: optionalDefault !== undefined && !isBoolean ? true : undefined,
-    repeatable: true,
-    required: false,
     valueType,
     defaultValue: quoted ? text.slice(1, -1) : text,
-    hidden: false,
     help: help.trim(),
     line,
     declaration: raw.trim().replace(/\t.*$/, ''),
-  };
+  });
 }
 
 function fromKubectl(short: string | undefined, name: string, defaultText: string, line: number, raw: string): FlagSpec {
@@ -197,22 +185,21 @@ function fromKubectl(short: string | undefined, name: string, defaultText: strin
     : /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)+/.test(defaultText) ? 'duration'
     : /^-?\d*\.\d+$/.test(defaultText) ? 'float64'
     : undefined;
-  return {
+  return pflagSpec({
     name,
     short,
-    takesValue: !isBoolean,
     isBoolean,
-    negatable: false,
-    boolAcceptsValue: true,
-    repeatable: true,
-    required: false,
     valueType,
     defaultValue: quoted ? defaultText.slice(1, -1) : defaultText,
-    hidden: false,
     help: '',
     line,
     declaration: raw.trim().replace(/:$/, ''),
-  };
+  });
+}
+
+/** What every pflag flag shares: `--x=false` on a switch, repeats (last wins), no `--no-` forms. */
+function pflagSpec(fields: Pick<FlagSpec, 'name' | 'short' | 'isBoolean' | 'help' | 'line' | 'declaration'> & Partial<FlagSpec>): FlagSpec {
+  return { takesValue: !fields.isBoolean, negatable: false, boolAcceptsValue: true, repeatable: true, required: false, hidden: false, ...fields };
 }
 
 function complete(spec: FlagSpec, inherited: boolean): FlagSpec {
