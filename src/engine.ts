@@ -17,11 +17,10 @@ import { RegistryCapturer } from './flags/capture-image.js';
 import { parseImageRef, type ImageRef } from './flags/image-ref.js';
 import { loadCredentials } from './registry/credentials.js';
 import type { CatalogLookup } from './flags/store.js';
-import { discoverObjects, type RepoInventory } from './flux/discover.js';
-import { baseIdentityGate } from './flux/base-identity.js';
-import { applyFluxKustomizations, escalateRemovedSources } from './flux/kustomize-apply.js';
+import type { RepoInventory } from './flux/discover.js';
+import { applyRevisions } from './flux/apply-revisions.js';
+import { escalateRemovedSources } from './flux/kustomize-apply.js';
 import { kustomizeRuns } from './flux/kustomize-build.js';
-import { UnreachedSkips } from './flux/unreached.js';
 import { releaseFingerprint } from './flux/fingerprint.js';
 import { describeRelease, isHelmRelease, isSupportedHelmReleaseVersion, readHelmRelease, type HelmRelease } from './flux/helmrelease.js';
 import { locationOf } from './flux/objects.js';
@@ -74,6 +73,8 @@ export interface Timings {
   renderCacheHits: number;
   /** `kubectl kustomize` runs this check started (a build shared by base and head, or read from the cache, is not one). */
   kustomizeBuilds: number;
+  /** Both revisions as Flux applies them came from the cache (a rerun of the same revisions): nothing parsed or built. */
+  appliedFromCache: boolean;
 }
 
 export interface RevisionInfo {
@@ -193,28 +194,19 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-run-'));
   try {
-    const parseCache = new Map();
     const remotes = await remoteUrls(root);
-    // Kustomizations the change cannot reach are built by neither revision; --all builds everything.
-    const unreached = options.all ? undefined : new UnreachedSkips({ files: [configFile], dirs: [config.flags?.helpDir ?? DEFAULT_HELP_DIR] });
-    const kustomizeContext = (label: 'base' | 'head') => ({
-      ...(unreached ? { skips: { plan: unreached, side: label } } : {}),
-      scratchDir: path.join(scratchDir, `kustomize-${label}`),
-      gitRepositories: config.gitRepositories ?? {},
-      repoRoot: root,
-      timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000,
+    const { base: baseBuilt, head: headBuilt, identity: repositoryIdentity, fromCache: appliedFromCache } = await applyRevisions(baseSnapshot, headSnapshot, {
+      root,
       remoteUrls: remotes,
+      configFile,
+      helpDir: config.flags?.helpDir ?? DEFAULT_HELP_DIR,
+      all: options.all === true,
+      gitRepositories: config.gitRepositories ?? {},
       clusterObjects: config.cluster?.objects ?? [],
-      ...(options.noCache ? {} : { cacheDir: path.join(cacheDir, 'kustomize') }),
+      timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000,
+      scratchDir,
+      ...(options.noCache ? {} : { cacheDir }),
     });
-    // What "this repository" is comes from the base and applies to both revisions.
-    const baseRaw = discoverObjects(baseSnapshot, parseCache);
-    const identityGate = baseIdentityGate(baseRaw, { gitRepositories: config.gitRepositories ?? {}, repoRoot: root, remoteUrls: remotes });
-    const [baseBuilt, headBuilt] = await Promise.all([
-      baseRaw.then((raw) => applyFluxKustomizations(baseSnapshot, raw, { ...kustomizeContext('base'), onRootSources: identityGate.onRootSources })).finally(identityGate.settle),
-      discoverObjects(headSnapshot, parseCache).then((raw) => applyFluxKustomizations(headSnapshot, raw, { ...kustomizeContext('head'), base: identityGate.base })),
-    ]);
-    const { identity: repositoryIdentity } = await identityGate.base;
     escalateRemovedSources(baseBuilt.substitutionSources, headBuilt.substitutionSources);
     const baseInventory = baseBuilt.inventory;
     const headInventory = headBuilt.inventory;
@@ -346,6 +338,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       helmRenders: renderCache.misses,
       renderCacheHits: renderCache.hits,
       kustomizeBuilds: kustomizeRuns.count - kustomizeBefore,
+      appliedFromCache,
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ('log' in deployment ? deployment.log : undefined) ?? [] };
   } finally {

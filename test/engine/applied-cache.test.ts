@@ -1,0 +1,155 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { checkRevisions, type CheckResult } from '../../src/engine.js';
+import { forgetBuilds } from '../../src/flux/kustomize-build.js';
+import type { TestRepo } from '../support/git-repo.js';
+import { BASE_VALUES, externalDnsRelease, exampleRepo } from '../support/scenario.js';
+
+/**
+ * A rerun of the same revisions reads both revisions as Flux applies them from the cache
+ * (src/flux/discovery-cache.ts): the same report, nothing parsed or built. Anything that could
+ * change what Flux applies misses, and a damaged or failed entry is never used.
+ */
+let repo: TestRepo | undefined;
+const cleanup: string[] = [];
+afterEach(async () => {
+  await repo?.remove();
+  repo = undefined;
+  for (const dir of cleanup.splice(0)) await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function tempCache(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-applied-cache-'));
+  cleanup.push(dir);
+  return dir;
+}
+
+const ks = (name: string, spec: Record<string, unknown>) =>
+  stringify({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: 'flux-system' }, spec: { interval: '1h', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' }, ...spec } });
+
+function release(name: string, extraArgs: string[], txtOwner = '${TXT_OWNER}'): string {
+  const value = parse(externalDnsRelease({ ...BASE_VALUES, txtOwnerId: txtOwner, extraArgs })) as { metadata: Record<string, string> };
+  value.metadata = { name };
+  return stringify(value);
+}
+
+/** Flux applies apps/ (generated kustomization) with substitution from a Secret and a ConfigMap; two apps, one with the incident's flag. */
+function fluxTree(): Record<string, string | null> {
+  return {
+    'infrastructure/external-dns/helmrelease.yaml': null,
+    'clusters/main/source.yaml': stringify({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'flux-system', namespace: 'flux-system' }, spec: { interval: '1h', url: 'ssh://git@example.net/ops', ref: { branch: 'main' } } }),
+    'clusters/main/settings.yaml': [
+      stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'flux-system' }, data: { TXT_OWNER: 'main' } }),
+      stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'secret-settings', namespace: 'flux-system' }, stringData: { API_TOKEN: 'hunter2-token' } }),
+    ].join('---\n'),
+    'clusters/main/apps.yaml': ks('apps', { path: './apps', targetNamespace: 'networking', postBuild: { substituteFrom: [{ kind: 'ConfigMap', name: 'settings' }, { kind: 'Secret', name: 'secret-settings' }] } }),
+    'apps/kustomization.yaml': 'resources:\n  - ./dns-a.yaml\n  - ./dns-b.yaml\n',
+    'apps/dns-a.yaml': release('dns-a', ['--cloudflare-proxied']),
+    'apps/dns-b.yaml': release('dns-b', ['--cloudflare-proxied']),
+  };
+}
+
+/** The report without what differs between two runs of the same check by nature (none of it a finding). */
+function comparable(result: CheckResult): unknown {
+  return { report: result.report, secrets: [...result.secrets].sort() };
+}
+
+async function check(options: Parameters<typeof checkRevisions>[0]): Promise<CheckResult> {
+  forgetBuilds();
+  return checkRevisions(options);
+}
+
+describe('a rerun of the same revisions', () => {
+  it('gives the same report with nothing parsed or built, findings on the same lines, secrets still redacted', async () => {
+    repo = await exampleRepo(fluxTree());
+    await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
+    const cacheDir = await tempCache();
+    const cold = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(cold.timings.appliedFromCache).toBe(false);
+    expect(cold.timings.kustomizeBuilds).toBeGreaterThan(0);
+    const flagged = cold.report.findings.filter((f) => f.rule === 'container-flags/unknown-flag');
+    expect(flagged.map((f) => [f.subject.name, f.location?.path])).toEqual([['dns-b', 'apps/dns-b.yaml']]);
+
+    const warm = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(warm.timings.appliedFromCache).toBe(true);
+    expect(warm.timings.kustomizeBuilds).toBe(0);
+    expect(comparable(warm)).toEqual(comparable(cold));
+    expect(warm.secrets).toContain('hunter2-token');
+    expect(JSON.stringify(warm.report)).not.toContain('hunter2-token');
+
+    // --all is another question (every Kustomization built): not answered from the change's entry.
+    const all = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, all: true });
+    expect(all.timings.appliedFromCache).toBe(false);
+  });
+
+  it('misses when a file of either revision, the working tree or the policy changes', async () => {
+    repo = await exampleRepo(fluxTree());
+    const cacheDir = await tempCache();
+    const first = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(first.report.findings.filter((f) => f.rule === 'container-flags/unknown-flag')).toEqual([]);
+
+    // The working tree: an untracked file (not ignored) is part of the head.
+    await repo.write({ 'apps/dns-c.yaml': release('dns-c', ['--traefik-disable-legacy']), 'apps/kustomization.yaml': 'resources:\n  - ./dns-a.yaml\n  - ./dns-b.yaml\n  - ./dns-c.yaml\n' });
+    const worktree = await check({ cwd: repo.dir, base: 'main', cacheDir });
+    expect(worktree.timings.appliedFromCache).toBe(false);
+    expect(worktree.report.findings.filter((f) => f.rule === 'container-flags/unknown-flag').map((f) => f.subject.name)).toEqual(['dns-c']);
+    // The same working tree again: from the cache, the same verdict.
+    const again = await check({ cwd: repo.dir, base: 'main', cacheDir });
+    expect(again.timings.appliedFromCache).toBe(true);
+    expect(comparable(again)).toEqual(comparable(worktree));
+
+    // One byte of a substitution source: every release it reaches is checked again.
+    await repo.write({ 'apps/dns-c.yaml': null, 'apps/kustomization.yaml': 'resources:\n  - ./dns-a.yaml\n  - ./dns-b.yaml\n' });
+    await repo.commit('owner', { 'clusters/main/settings.yaml': fluxTree()['clusters/main/settings.yaml']!.replace('TXT_OWNER: main', 'TXT_OWNER: mainx') });
+    const settings = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(settings.timings.appliedFromCache).toBe(false);
+    expect(settings.report.summary.releasesChecked).toBe(2);
+
+    // The policy file is part of the key too (it is a file of the revision): a changed cluster.objects misses.
+    await repo.commit('policy', { '.guard.yaml': (await fs.readFile(path.join(repo.dir, '.guard.yaml'), 'utf8')) + '\n# reviewed\n' });
+    expect((await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir })).timings.appliedFromCache).toBe(false);
+  });
+
+  it('never uses a damaged entry, and keeps nothing of a run whose build failed', async () => {
+    repo = await exampleRepo(fluxTree());
+    await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
+    const cacheDir = await tempCache();
+    const cold = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const entries = await entriesUnder(path.join(cacheDir, 'applied'));
+    expect(entries).toHaveLength(1);
+    const data = await fs.readFile(entries[0]!);
+    data[data.length - 5] = data[data.length - 5]! ^ 0xff;
+    await fs.writeFile(entries[0]!, data);
+    const damaged = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    expect(damaged.timings.appliedFromCache).toBe(false);
+    expect(comparable(damaged)).toEqual(comparable(cold));
+
+    // A build that fails (a resource that does not exist) may fail for reasons of this run: not kept.
+    await repo.commit('broken', { 'apps/kustomization.yaml': 'resources:\n  - ./dns-a.yaml\n  - ./dns-b.yaml\n  - ./missing.yaml\n' });
+    const failedCache = await tempCache();
+    const broken = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: failedCache });
+    expect(broken.report.findings.some((f) => f.rule === 'kustomize/build-failed')).toBe(true);
+    expect(await entriesUnder(path.join(failedCache, 'applied'))).toEqual([]);
+    const rerun = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir: failedCache });
+    expect(rerun.timings.appliedFromCache).toBe(false);
+    expect(rerun.timings.kustomizeBuilds).toBeGreaterThan(0);
+  });
+
+  it('--no-cache neither reads nor writes it', async () => {
+    repo = await exampleRepo(fluxTree());
+    const cacheDir = await tempCache();
+    await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, noCache: true });
+    expect(await entriesUnder(path.join(cacheDir, 'applied'))).toEqual([]);
+  });
+});
+
+async function entriesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const sub of await fs.readdir(dir).catch(() => [] as string[])) {
+    for (const file of await fs.readdir(path.join(dir, sub))) if (file.endsWith('.v8')) out.push(path.join(dir, sub, file));
+  }
+  return out;
+}
