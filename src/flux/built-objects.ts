@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { SourceLocation } from '../findings.js';
+import { parseOwned, parseShared } from '../yaml/shared-parse.js';
 import { jsonPointer, locatePath, parseYamlFile, type YamlDocument } from '../yaml/source.js';
 import type { RepoInventory } from './discover.js';
-import { asRecord, asString, type RepoObject } from './objects.js';
+import { asRecord, asString, objectsInFile, type RepoObject } from './objects.js';
 import type { RevisionTree } from './revision-tree.js';
 
 export const ORIGIN_ANNOTATION = 'config.kubernetes.io/origin';
@@ -26,7 +26,7 @@ export interface BuiltObjectContext {
 export function toRepoObject(text: string, context: BuiltObjectContext): RepoObject | undefined {
   let value: Record<string, unknown> | undefined;
   try {
-    value = asRecord(parseYaml(text));
+    value = asRecord(parseOwned(text));
   } catch {
     return undefined;
   }
@@ -38,7 +38,7 @@ export function toRepoObject(text: string, context: BuiltObjectContext): RepoObj
   const annotations = asRecord(metadata.annotations);
   let origin: Record<string, unknown> | undefined;
   try {
-    origin = asRecord(parseYaml(asString(annotations?.[ORIGIN_ANNOTATION]) ?? '{}'));
+    origin = asRecord(parseShared(asString(annotations?.[ORIGIN_ANNOTATION]) ?? '{}'));
   } catch {
     origin = undefined;
   }
@@ -47,7 +47,7 @@ export function toRepoObject(text: string, context: BuiltObjectContext): RepoObj
   const resolved = originPath ? path.relative(context.sourceDir, path.resolve(context.wrapperDir, originPath)) : undefined;
   const file = resolved && !resolved.startsWith('..') ? context.repoFile(resolved.split(path.sep).join('/')) : undefined;
   const unprefixed = name.slice(context.namePrefix?.length ?? 0, context.nameSuffix ? -context.nameSuffix.length : undefined);
-  const source = file ? raw.objects.filter((o) => o.file === file && o.kind === kind) : [];
+  const source = file ? objectsInFile(raw.objects, file).filter((o) => o.kind === kind) : [];
   const written = source.find((o) => o.name === unprefixed || o.name === name) ?? (source.length === 1 ? source[0] : undefined);
   const generator = asString(asRecord(origin?.configuredBy)?.kind);
   if (!written && generator === 'SecretGenerator' && kind === 'Secret') value = decodedSecret(value);
@@ -82,6 +82,18 @@ function utf8(bytes: Buffer): string | undefined {
   }
 }
 
+/** Each kustomization file parsed once per revision, however many objects its generators make (read only). */
+const kustomizationDocuments = new WeakMap<RevisionTree, Map<string, YamlDocument | undefined>>();
+
+function kustomizationDocument(tree: RevisionTree, file: string): YamlDocument | undefined {
+  const parsed = kustomizationDocuments.get(tree) ?? kustomizationDocuments.set(tree, new Map()).get(tree)!;
+  if (!parsed.has(file)) {
+    const text = tree.text(file);
+    parsed.set(file, text === undefined ? undefined : parseYamlFile(text, file).documents[0]);
+  }
+  return parsed.get(file);
+}
+
 /**
  * Positions for a ConfigMap or Secret made by a generator: the object at its generator entry, and
  * each `files:` key at the file it was read from, line for line, so values read from it are
@@ -89,9 +101,8 @@ function utf8(bytes: Buffer): string | undefined {
  */
 function generatorDocument(tree: RevisionTree, kustomizationFile: string, generator: string | undefined, builtName: string, value: Record<string, unknown>): YamlDocument | undefined {
   const field = generator === 'ConfigMapGenerator' ? 'configMapGenerator' : generator === 'SecretGenerator' ? 'secretGenerator' : undefined;
-  const text = tree.text(kustomizationFile);
-  if (!field || text === undefined) return undefined;
-  const document = parseYamlFile(text, kustomizationFile).documents[0];
+  if (!field) return undefined;
+  const document = kustomizationDocument(tree, kustomizationFile);
   const entries = asRecord(document?.value)?.[field];
   if (!document || !Array.isArray(entries)) return undefined;
   const index = entries.findIndex((e) => {

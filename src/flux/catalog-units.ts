@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseShared } from '../yaml/shared-parse.js';
 import type { DraftFinding } from '../findings.js';
 import { toRepoObject } from './built-objects.js';
 import type { RepoInventory } from './discover.js';
@@ -69,7 +69,7 @@ function unitFolders(tree: RevisionTree, reached: ReadonlySet<string>, isChartSo
 
 function kindOf(tree: RevisionTree, file: string): string | undefined {
   try {
-    return asString(asRecord(parseYaml(tree.text(file) ?? ''))?.kind);
+    return asString(asRecord(parseShared(tree.text(file) ?? ''))?.kind);
   } catch {
     return undefined;
   }
@@ -83,7 +83,7 @@ export function patchFiles(tree: RevisionTree): Set<string> {
     if (tree.kustomizationFile(folder) !== file) continue;
     let document: Record<string, unknown> | undefined;
     try {
-      document = asRecord(parseYaml(tree.text(file) ?? ''));
+      document = asRecord(parseShared(tree.text(file) ?? ''));
     } catch {
       continue;
     }

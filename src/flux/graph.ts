@@ -7,7 +7,7 @@ import type { RepoInventory } from './discover.js';
 import { buildFolder } from './kustomize-build.js';
 import { isFluxKustomization, readFluxKustomization, type FluxKustomization } from './kustomization.js';
 import { resolveSource, type SourceResolver } from './kustomization-source.js';
-import { objectId, type RepoObject } from './objects.js';
+import { objectId, objectsNamed, type RepoObject } from './objects.js';
 import { kustomizationFinding, substitute, variablesOf, type ObjectLookup, type PostBuildContext, type SubstitutionSources } from './post-build.js';
 import type { RevisionTree } from './revision-tree.js';
 import type { SkippedSubtree, SkipPlan } from './unreached.js';
@@ -297,7 +297,7 @@ export function rootsOf(specs: FluxKustomization[], tree: RevisionTree): FluxKus
 
 /** A raw object by id; one written without a namespace matches too; the one nearest the asking file wins. */
 export function nearestRaw(raw: RepoInventory, kind: string, namespace: string, name: string, nearFile: string): RepoObject | undefined {
-  const candidates = raw.objects.filter((o) => o.kind === kind && o.name === name && (o.namespace === undefined || o.namespace === namespace));
+  const candidates = objectsNamed(raw.objects, kind, name).filter((o) => o.namespace === undefined || o.namespace === namespace);
   const exact = candidates.filter((o) => o.namespace === namespace);
   const pool = exact.length > 0 ? exact : candidates;
   return pool.sort((a, b) => sharedPrefix(b.file, nearFile) - sharedPrefix(a.file, nearFile))[0];

@@ -49,3 +49,37 @@ export function asRecord(value: unknown): Record<string, unknown> | undefined {
 export function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
+
+interface ObjectIndex {
+  length: number;
+  byKindName: Map<string, RepoObject[]>;
+  byFile: Map<string, RepoObject[]>;
+}
+
+/** Indexes of an inventory's objects, made on first use: lookups per release or per built object were a scan of every object. */
+const indexes = new WeakMap<readonly RepoObject[], ObjectIndex>();
+
+function indexOf(objects: readonly RepoObject[]): ObjectIndex {
+  let index = indexes.get(objects);
+  // An array that grew since (objects are only ever appended) is indexed again.
+  if (!index || index.length !== objects.length) {
+    index = { length: objects.length, byKindName: new Map(), byFile: new Map() };
+    for (const object of objects) {
+      const key = `${object.kind}\0${object.name}`;
+      (index.byKindName.get(key) ?? index.byKindName.set(key, []).get(key)!).push(object);
+      (index.byFile.get(object.file) ?? index.byFile.set(object.file, []).get(object.file)!).push(object);
+    }
+    indexes.set(objects, index);
+  }
+  return index;
+}
+
+/** The objects of this kind and name, in the order of `objects`. */
+export function objectsNamed(objects: readonly RepoObject[], kind: string, name: string): readonly RepoObject[] {
+  return indexOf(objects).byKindName.get(`${kind}\0${name}`) ?? [];
+}
+
+/** The objects written in `file`, in the order of `objects`. */
+export function objectsInFile(objects: readonly RepoObject[], file: string): readonly RepoObject[] {
+  return indexOf(objects).byFile.get(file) ?? [];
+}

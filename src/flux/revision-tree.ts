@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseShared } from '../yaml/shared-parse.js';
 import type { Snapshot } from '../git/repo.js';
 
 export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
@@ -94,7 +94,7 @@ export class RevisionTree {
     out.add(file);
     let document: unknown;
     try {
-      document = parseYaml(this.text(file) ?? '');
+      document = parseShared(this.text(file) ?? '');
     } catch {
       return out;
     }
@@ -109,7 +109,7 @@ export class RevisionTree {
     for (const config of named.filter((f) => /\.ya?ml$/i.test(f))) {
       let configDocument: unknown;
       try {
-        configDocument = parseYaml(this.text(config) ?? '');
+        configDocument = parseShared(this.text(config) ?? '');
       } catch {
         continue;
       }

@@ -2,7 +2,7 @@ import { parseDocument, visit } from 'yaml';
 import type { SourceLocation } from '../findings.js';
 import { jsonPointer, parseYamlFile, rebasePointers } from '../yaml/source.js';
 import type { HelmRelease, ValuesReference } from './helmrelease.js';
-import { asRecord, locationOf, objectId, type RepoObject } from './objects.js';
+import { asRecord, locationOf, objectId, objectsNamed, type RepoObject } from './objects.js';
 import type { RepoInventory } from './discover.js';
 import type { Positions, ValuesLayer } from './values-merge.js';
 
@@ -168,11 +168,12 @@ function layerFromEntry(reference: ValuesReference, entry: DataEntry): ValuesLay
  */
 export function findReferenced(inventory: RepoInventory, kind: string, namespace: string, name: string, nearFile: string, cluster?: string): RepoObject | undefined {
   // The same object applied in two clusters: the one of the asking object's cluster.
-  const own = cluster === undefined ? undefined : inventory.objects.find((o) => o.cluster === cluster && o.kind === kind && o.name === name && o.namespace === namespace);
+  const named = objectsNamed(inventory.objects, kind, name);
+  const own = cluster === undefined ? undefined : named.find((o) => o.cluster === cluster && o.namespace === namespace);
   if (own) return own;
   const exact = inventory.byId.get(objectId(kind, namespace, name));
   if (exact && exact.namespace !== undefined) return exact;
-  const candidates = inventory.objects.filter((o) => o.kind === kind && o.name === name && (o.namespace === undefined || o.namespace === namespace));
+  const candidates = named.filter((o) => o.namespace === undefined || o.namespace === namespace);
   const dir = nearFile.includes('/') ? nearFile.slice(0, nearFile.lastIndexOf('/')) : '';
   return candidates.sort((a, b) => sharedPrefix(b.file, dir) - sharedPrefix(a.file, dir))[0];
 }
