@@ -91,7 +91,8 @@ export class RevisionTree {
       }
       return out;
     }
-    out.add(file);
+    // Every kustomization file name the folder holds: a second one makes kustomize refuse the folder, so it is an input too.
+    for (const name of KUSTOMIZATION_FILES) if (this.files.has(dir === '' ? name : `${dir}/${name}`)) out.add(dir === '' ? name : `${dir}/${name}`);
     let document: unknown;
     try {
       document = parseShared(this.text(file) ?? '');

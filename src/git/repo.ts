@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import pLimit from 'p-limit';
 import { createHash } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -142,6 +143,9 @@ async function writeFiles(into: string, contents: Map<string, Buffer>): Promise<
 }
 
 const SYMLINK_MODE = '120000';
+
+/** Files of the working tree open at once: a large tree read in one go would run out of file handles. */
+const worktreeReads = pLimit(64);
 
 export class CommitSnapshot implements Snapshot {
   private blobs?: Map<string, string>;
@@ -303,7 +307,17 @@ export class WorktreeSnapshot implements Snapshot {
     return [...(await this.list()).links];
   }
 
-  async readFile(file: string): Promise<Buffer | undefined> {
+  /**
+   * Every file is read once and the bytes kept: the digest that keys a cache entry and the
+   * discovery that fills it see the same content, even if an editor saves the file meanwhile.
+   */
+  private readonly contents = new Map<string, Promise<Buffer | undefined>>();
+
+  readFile(file: string): Promise<Buffer | undefined> {
+    return memoized(this.contents, file, () => worktreeReads(() => this.readFromDisk(file)));
+  }
+
+  private async readFromDisk(file: string): Promise<Buffer | undefined> {
     if ((await this.kindOf(file)) !== 'file') return undefined;
     let handle: fs.FileHandle | undefined;
     try {
@@ -350,9 +364,9 @@ export class WorktreeSnapshot implements Snapshot {
     const contents = await this.readFiles(files);
     const hash = createHash('sha256');
     for (const file of files) {
-      const blob = contents.get(file) ?? Buffer.alloc(0);
-      // Same object id git would compute, so commit and worktree digests agree.
-      const oid = createHash('sha1').update(`blob ${blob.length}\0`).update(blob).digest('hex');
+      const blob = contents.get(file);
+      // Same object id git would compute, so commit and worktree digests agree; a file that could not be read is not an empty one.
+      const oid = blob ? createHash('sha1').update(`blob ${blob.length}\0`).update(blob).digest('hex') : 'unreadable';
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest('hex');

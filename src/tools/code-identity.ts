@@ -19,6 +19,8 @@ export function guardCodeDigest(): Promise<string> {
     const files = root ? (await codeFiles(root)).sort() : [self];
     const hash = createHash('sha256');
     for (const file of files) hash.update(`${path.relative(root ?? here, file)}\0`).update(await fs.readFile(file)).update('\0');
+    // Unbundled, the dependencies (the YAML parser among them) are code of their own: their locked versions count.
+    if (root) hash.update(await fs.readFile(path.join(path.dirname(root), 'package-lock.json')).catch(() => Buffer.from('no lock')));
     return hash.digest('hex');
   })();
   return digest;
