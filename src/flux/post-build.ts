@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { parseOwned } from '../yaml/shared-parse.js';
 import type { DraftFinding } from '../findings.js';
 import { ORIGIN_ANNOTATION } from './built-objects.js';
 import type { FluxKustomization } from './kustomization.js';
@@ -88,7 +88,7 @@ export function substitute(object: RepoObject, text: string, spec: FluxKustomiza
   const vars = new Map([...definitions].map(([name, definition]) => [name, definition.value]));
   try {
     const result = substituteVariables(text, vars);
-    const body = asRecord(parseYaml(result.text));
+    const body = asRecord(parseOwned(result.text));
     if (!body) throw new SubstitutionError('the result is not an object');
     const variables = [...result.used].flatMap(([name, use]) => {
       const definition = definitions.get(name);

@@ -22,7 +22,8 @@ export interface ProcessOptions {
  */
 export function runProcess(file: string, args: string[], options: ProcessOptions): Promise<ProcessResult> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Without input, /dev/null: the same end of input, one pipe fewer per tool started.
+    const child = spawn(file, args, { env: options.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let size = 0;
@@ -51,11 +52,11 @@ export function runProcess(file: string, args: string[], options: ProcessOptions
       }
       into.push(chunk);
     };
-    child.stdout.on('data', collect(stdout));
-    child.stderr.on('data', collect(stderr));
+    child.stdout!.on('data', collect(stdout));
+    child.stderr!.on('data', collect(stderr));
     child.on('error', (error) => finish(null, error));
     child.on('close', (code) => finish(code));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input);
   });
 }
