@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { readCacheBytes, writeCacheFile } from '../tools/cache-file.js';
@@ -33,12 +34,17 @@ export async function discoveryKey(input: DiscoveryKeyInput): Promise<string> {
 }
 
 export async function readDiscovery<T>(cacheDir: string, key: string): Promise<T | undefined> {
-  const data = await readCacheBytes(entryPath(cacheDir, key), MAX_ENTRY_BYTES);
+  const file = entryPath(cacheDir, key);
+  const data = await readCacheBytes(file, MAX_ENTRY_BYTES);
   if (!data || data.length < 32) return undefined;
   const payload = data.subarray(32);
   if (!createHash('sha256').update(payload).digest().equals(data.subarray(0, 32))) return undefined;
   try {
-    return v8.deserialize(payload) as T;
+    const value = v8.deserialize(payload) as T;
+    // Used: the newest again, so pruning takes the entries nobody reruns.
+    const now = new Date();
+    await fs.utimes(file, now, now).catch(() => undefined);
+    return value;
   } catch {
     return undefined;
   }
@@ -52,8 +58,22 @@ export async function writeDiscovery(cacheDir: string, key: string, value: unkno
     return; // something in it is not plain data: not kept
   }
   await writeCacheFile(entryPath(cacheDir, key), Buffer.concat([createHash('sha256').update(payload).digest(), payload]));
+  await pruneOldest(cacheDir);
 }
 
+/** One entry per pair of revisions checked: a kept CI cache would grow with every pull request. Reruns are of recent pairs. */
+const KEPT_ENTRIES = 128;
+
+async function pruneOldest(cacheDir: string): Promise<void> {
+  const names = (await fs.readdir(cacheDir).catch(() => [] as string[])).filter((name) => ENTRY_NAME.test(name));
+  if (names.length <= KEPT_ENTRIES) return;
+  const dated = await Promise.all(names.map(async (name) => ({ name, mtime: (await fs.lstat(path.join(cacheDir, name)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  dated.sort((a, b) => a.mtime - b.mtime);
+  for (const { name } of dated.slice(0, dated.length - KEPT_ENTRIES)) await fs.rm(path.join(cacheDir, name), { force: true });
+}
+
+const ENTRY_NAME = /^[0-9a-f]{64}\.v8$/;
+
 function entryPath(cacheDir: string, key: string): string {
-  return path.join(cacheDir, key.slice(0, 2), `${key}.v8`);
+  return path.join(cacheDir, `${key}.v8`);
 }

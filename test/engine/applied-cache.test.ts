@@ -138,6 +138,31 @@ describe('a rerun of the same revisions', () => {
     expect(rerun.timings.kustomizeBuilds).toBeGreaterThan(0);
   });
 
+  it('keeps the 128 entries used last: a kept CI cache does not grow with every pull request', async () => {
+    repo = await exampleRepo(fluxTree());
+    const cacheDir = await tempCache();
+    const applied = path.join(cacheDir, 'applied');
+    await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const [used] = await entriesUnder(applied);
+    // 130 entries of other pull requests, older than the one in use.
+    const long = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 130; i++) {
+      const other = path.join(applied, `${i.toString(16).padStart(64, '0')}.v8`);
+      await fs.writeFile(other, 'other pull request');
+      await fs.utimes(other, long, long);
+    }
+    await fs.utimes(used!, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
+    // A rerun reads it: it becomes the newest again.
+    expect((await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir })).timings.appliedFromCache).toBe(true);
+    // Another pull request writes its own entry, and the oldest go.
+    await repo.commit('another', { 'apps/dns-a.yaml': release('dns-a', ['--cloudflare-proxied', '--interval=2m']) });
+    await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
+    const left = await entriesUnder(applied);
+    expect(left).toHaveLength(128);
+    expect(left).toContain(used);
+    expect((await check({ cwd: repo.dir, base: 'main', head: 'change~1', cacheDir })).timings.appliedFromCache).toBe(true);
+  });
+
   it('--no-cache neither reads nor writes it', async () => {
     repo = await exampleRepo(fluxTree());
     const cacheDir = await tempCache();
@@ -147,9 +172,5 @@ describe('a rerun of the same revisions', () => {
 });
 
 async function entriesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const sub of await fs.readdir(dir).catch(() => [] as string[])) {
-    for (const file of await fs.readdir(path.join(dir, sub))) if (file.endsWith('.v8')) out.push(path.join(dir, sub, file));
-  }
-  return out;
+  return (await fs.readdir(dir).catch(() => [] as string[])).filter((file) => file.endsWith('.v8')).map((file) => path.join(dir, file));
 }
