@@ -30,6 +30,7 @@ import { resolveHelm } from './helm/binary.js';
 import { urlHost } from './helm/guarded-fetch.js';
 import type { RangePulls } from './helm/pull.js';
 import { RenderCache } from './helm/render-cache.js';
+import { SchemaVerdicts } from './checks/schema-verdicts.js';
 import { assembleReport } from './report/assemble.js';
 import { redactReport, sensitiveEnvironment } from './report/redact.js';
 import { checkMultiSite } from './checks/deploy-multi-site.js';
@@ -232,6 +233,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
     const limit = pLimit(config.helm?.concurrency ?? os.availableParallelism() + 1);
     const helmOptions = { homeDir: path.join(cacheDir, 'helm-home'), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1000 };
     const renderCache = new RenderCache(options.noCache ? undefined : path.join(cacheDir, 'renders'));
+    const schemaVerdicts = new SchemaVerdicts(options.noCache ? undefined : path.join(cacheDir, 'schema-verdicts'));
     const rangePulls: RangePulls = new Map();
     const contextFor = (snapshot: Snapshot, inventory: RepoInventory, label: string) => ({
       snapshot,
@@ -243,6 +245,7 @@ export async function checkRevisions(options: CheckOptions): Promise<CheckResult
       repoRoot: root,
       isAllowedUrl: allowedHosts(baseInventory, config),
       renderCache,
+      schemaVerdicts,
       rangePulls,
       remoteUrls: remotes,
       // A chart from the GitRepository the root Kustomizations build from is this repository's, whatever its URL.

@@ -1,4 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import v8 from 'node:v8';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { DraftFinding, SourceLocation, Subject } from '../findings.js';
@@ -63,11 +65,36 @@ export function coalesce(defaults: unknown, values: unknown): unknown {
   return result;
 }
 
+/** What the chart's schema says of the values (helm's view: defaults with the values on top). */
+export type SchemaVerdict = { valid: true } | { valid: false; errors: ErrorObject[] } | { compileError: string };
+
+/** Validate, compiling the schema on first use in this process (a large chart schema takes hundreds of milliseconds). */
+export function schemaVerdict(chart: ChartValuesModel & { schema: Record<string, unknown> }, values: PositionedValues): SchemaVerdict {
+  const validate = validatorFor(chart);
+  if ('error' in validate) return { compileError: validate.error };
+  if (validate(coalesce(chart.defaults, values.values))) return { valid: true };
+  return { valid: false, errors: (validate.errors ?? []).map(({ keyword, instancePath, schemaPath, params, message }) => ({ keyword, instancePath, schemaPath, params, message })) };
+}
+
+const schemaDigests = new WeakMap<object, string>();
+
+/** Everything the verdict depends on: the schema with the documents it refers to, the defaults and the values. */
+export function schemaVerdictKey(chart: ChartValuesModel & { schema: Record<string, unknown> }, values: PositionedValues): string {
+  let schema = schemaDigests.get(chart.schema);
+  if (!schema) {
+    schema = createHash('sha256').update(JSON.stringify({ schema: chart.schema, references: [...(chart.references ?? [])].map(([url, d]) => [url, d.schema]) })).digest('hex');
+    schemaDigests.set(chart.schema, schema);
+  }
+  // v8's form, not JSON's: YAML gives values JSON cannot tell apart (.nan and null, -0 and 0).
+  return createHash('sha256').update(`v1\0${schema}\0`).update(v8.serialize(coalesce(chart.defaults, values.values))).digest('hex');
+}
+
 /**
  * The merged values against the chart's values.schema.json, each violation at the line that set
  * the value; and keys that neither values.yaml nor the schema know (a typo such as `extraArg`).
+ * `verdict`: the schema's verdict on these values when already known (schema-verdicts.ts).
  */
-export function checkValuesSchema(input: SchemaCheckInput): { errors: DraftFinding[]; warnings: DraftFinding[] } {
+export function checkValuesSchema(input: SchemaCheckInput & { verdict?: SchemaVerdict }): { errors: DraftFinding[]; warnings: DraftFinding[] } {
   const errors: DraftFinding[] = [];
   const warnings: DraftFinding[] = [];
   const unresolved = input.chart.unresolvedReferences ?? [];
@@ -76,11 +103,11 @@ export function checkValuesSchema(input: SchemaCheckInput): { errors: DraftFindi
       `the values.schema.json of chart ${input.chart.chartName} refers to ${unresolved.slice(0, 3).join(', ')}${unresolved.length > 3 ? ` and ${unresolved.length - 3} more` : ''}, which is neither in the chart nor in the guard's chart cache; helm-controller fetches it when it installs, the guard does not fetch during a check, so the values are not validated against this schema (the release is still rendered and checked)`,
       input.fallback, undefined, 'values.schema.json'));
   } else if (input.chart.schema) {
-    const validate = validatorFor({ ...input.chart, schema: input.chart.schema });
-    if ('error' in validate) {
-      warnings.push(finding(input, 'values-schema/invalid-schema', 'warning', `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate.error}); the values are not validated against it by the guard`, input.fallback, undefined, 'values.schema.json'));
-    } else if (!validate(coalesce(input.chart.defaults, input.values.values))) {
-      for (const error of dedupe(validate.errors ?? [])) {
+    const verdict = input.verdict ?? schemaVerdict({ ...input.chart, schema: input.chart.schema }, input.values);
+    if ('compileError' in verdict) {
+      warnings.push(finding(input, 'values-schema/invalid-schema', 'warning', `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${verdict.compileError}); the values are not validated against it by the guard`, input.fallback, undefined, 'values.schema.json'));
+    } else if (!verdict.valid) {
+      for (const error of dedupe(verdict.errors)) {
         const path = pathOf(error);
         const userSet = input.values.positions.size > 0 ? locate(input.values.positions, path) : undefined;
         const where = path.length > 0 ? path.join('.') : 'the values';

@@ -5,6 +5,7 @@ import type { Snapshot } from '../git/repo.js';
 import { pullChart, unpackChartArchive, type PullResult, type RangePulls } from '../helm/pull.js';
 import { copyTreeNoLinks, linkOnPath, readFileNoFollow } from '../helm/safe-copy.js';
 import type { RenderCache } from '../helm/render-cache.js';
+import type { SchemaVerdicts } from '../checks/schema-verdicts.js';
 import type { HelmRunOptions } from '../helm/run.js';
 import { chartPullOptions, findChartRefObject, findSourceObject, isAllowedSource, pullFailure, pullNotices, readHelmChart, sourceNotAllowed, type ChartLocations, type ChartNotice } from './chart-ref.js';
 import { withMergedValuesFiles, type ValuesFileSource } from './chart-values-files.js';
@@ -30,6 +31,8 @@ export interface ChartSourceContext extends ValuesSourceOptions {
   /** Whether the base policy lets the guard fetch from this URL (a change cannot add hosts). */
   isAllowedUrl: (url: string) => boolean;
   renderCache: RenderCache;
+  /** Values-schema verdicts kept from earlier runs (absent: none kept). */
+  schemaVerdicts?: SchemaVerdicts;
   /** Chart references resolved and fetched in this run, shared by base and head. */
   rangePulls: RangePulls;
   /** URLs of this clone's remotes (`remoteUrls` of git/repo.ts): which GitRepository is this repository. Default []. */

@@ -2,7 +2,8 @@ import { COULD_NOT_CHECK_RULE, versionFree, type Severity, type SourceLocation }
 import { resolveSchemaReferences, subchartSchemasReferRemote } from '../helm/schema-refs.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { checkValuesSchema, type ChartValuesModel } from '../checks/values-schema.js';
+import { checkValuesSchema, schemaVerdict, schemaVerdictKey, type ChartValuesModel, type SchemaVerdict } from '../checks/values-schema.js';
+import type { SchemaVerdicts } from '../checks/schema-verdicts.js';
 import { templateValueRefs } from '../checks/template-value-refs.js';
 import { parseYamlFile } from '../yaml/source.js';
 import { asRecord, locationOf } from './objects.js';
@@ -20,7 +21,7 @@ import { resolveChart, type ChartSourceContext } from './chart-source.js';
 import { describeRelease, type HelmRelease } from './helmrelease.js';
 import { fluxReleaseName, fluxReleaseNamespace } from './release-name.js';
 import { SetSyntaxError } from './strvals.js';
-import { mergeFluxValues } from './values-merge.js';
+import { mergeFluxValues, type PositionedValues } from './values-merge.js';
 import { collectValuesLayers } from './values-sources.js';
 
 export interface RenderSettings {
@@ -95,6 +96,7 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
   const chartModel = await loadChartValuesModel(chart.dir, context.renderCache, context.cacheDir);
   const schemaCheck = checkValuesSchema({
     values,
+    verdict: await knownSchemaVerdict(chartModel, values, context.schemaVerdicts),
     chart: chartModel,
     subject: { kind: 'HelmRelease', namespace: release.namespace, name: release.name },
     fallback: release.locations.version,
@@ -197,6 +199,18 @@ export async function renderRelease(release: HelmRelease, context: ChartSourceCo
 }
 
 type LoadedChartModel = ChartValuesModel & { remoteReferences?: boolean };
+
+/** The schema's verdict on these values, from the kept verdicts or worked out (and kept); undefined where there is no schema to ask. */
+async function knownSchemaVerdict(chartModel: ChartValuesModel, values: PositionedValues, verdicts: SchemaVerdicts | undefined): Promise<SchemaVerdict | undefined> {
+  if (!chartModel.schema || (chartModel.unresolvedReferences ?? []).length > 0) return undefined;
+  const chart = { ...chartModel, schema: chartModel.schema };
+  const key = schemaVerdictKey(chart, values);
+  const kept = await verdicts?.get(key);
+  if (kept) return kept;
+  const verdict = schemaVerdict(chart, values);
+  await verdicts?.set(key, verdict);
+  return verdict;
+}
 
 const chartModelsPerRun = new WeakMap<object, Map<string, Promise<LoadedChartModel>>>();
 
