@@ -151,7 +151,7 @@ export class CommitSnapshot implements Snapshot {
   private blobs?: Map<string, string>;
   private links?: string[];
   /** Blob contents by object id: a blob is read from git at most once per run. */
-  private readonly contents = new Map<string, Buffer>();
+  private readonly contents = new Map<string, Promise<Buffer>>();
 
   constructor(
     private readonly root: string,
@@ -195,32 +195,39 @@ export class CommitSnapshot implements Snapshot {
 
   async readFiles(files: string[]): Promise<Map<string, Buffer>> {
     const tree = await this.tree();
-    const result = new Map<string, Buffer>();
-    for (const file of files) {
-      const known = this.contents.get(tree.get(file) ?? '');
-      if (known) result.set(file, known);
+    const wanted = [...new Set(files.filter((f) => tree.has(f)))];
+    // Blobs nobody asked for yet, read by one `git cat-file --batch`; a blob already on its way is awaited, not read again.
+    const missing = [...new Set(wanted.map((f) => tree.get(f)!).filter((oid) => !this.contents.has(oid)))];
+    if (missing.length > 0) {
+      const batch = this.catFile(missing);
+      for (const oid of missing) this.contents.set(oid, batch.then((blobs) => blobs.get(oid)!));
+      // A failed read is not kept: the next caller asks git again.
+      batch.catch(() => missing.forEach((oid) => this.contents.delete(oid)));
     }
-    const wanted = [...new Set(files.filter((f) => tree.has(f) && !result.has(f)))];
-    if (wanted.length === 0) return result;
+    const result = new Map<string, Buffer>();
+    await Promise.all(wanted.map(async (file) => result.set(file, await this.contents.get(tree.get(file)!)!)));
+    return result;
+  }
+
+  private async catFile(oids: string[]): Promise<Map<string, Buffer>> {
     const child = runGit(['cat-file', '--batch'], {
       cwd: this.root,
-      input: wanted.map((f) => tree.get(f)).join('\n') + '\n',
+      input: oids.join('\n') + '\n',
       encoding: 'buffer',
       maxBuffer: 1024 * 1024 * 1024,
     });
     const out = Buffer.from((await child).stdout);
+    const blobs = new Map<string, Buffer>();
     let offset = 0;
-    for (const file of wanted) {
+    for (const oid of oids) {
       const headerEnd = out.indexOf(0x0a, offset);
       const header = out.subarray(offset, headerEnd).toString('utf8');
       const size = Number(header.split(' ')[2]);
       const start = headerEnd + 1;
-      const blob = out.subarray(start, start + size);
-      result.set(file, blob);
-      this.contents.set(tree.get(file)!, blob);
+      blobs.set(oid, out.subarray(start, start + size));
       offset = start + size + 1;
     }
-    return result;
+    return blobs;
   }
 
   private readonly materialized = new Map<string, Promise<string>>();
