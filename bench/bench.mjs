@@ -1,21 +1,21 @@
 // Speed of gitops-guard against its floor: the tools themselves, run bare in the same session.
 //
 //   npm run bench                 N = 10, 100 and 500 HelmReleases over 3 charts, a home-ops shaped
-//                                 repository (80 Flux Kustomizations) at 80 and 500 releases, and a 50-node fleet
+//                                 repository (80 Flux Kustomizations) at 80 and 500 releases, and fleets of 12 and 50 hosts
 //   npm run bench -- 100          one size only (flat corpus)
 //   npm run bench -- home-ops 80  the home-ops shaped corpus only, at 80 releases
 //   npm run bench -- fleet        the fleet at scale only (12 and 50 toy hosts with a per-host cost: bench/fleet.mjs)
 //
 // Floors: `helm template` of the same releases with the same values, started by xargs -P <cores>
-// (no node involved), `kubectl kustomize` of each distinct Kustomization folder once, and two
-// plain `nix eval` runs (base and head) for the fleet.
+// (no node involved), `kubectl kustomize` of each distinct Kustomization folder once, and a bare
+// `nix eval` per host at base and head for the fleet (bench/fleet.mjs).
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { checkRevisions, deployPlan } from '../build/engine.js';
+import { checkRevisions } from '../build/engine.js';
 import { resolveHelm } from '../build/helm/binary.js';
 
 import { forgetBuilds } from '../build/flux/kustomize-build.js';
@@ -132,53 +132,6 @@ async function benchReleases(n) {
   await fs.rm(work, { recursive: true, force: true });
 }
 
-function fleetFlake(nodes, motd) {
-  const entries = Array.from({ length: nodes }, (_, i) => {
-    const site = ['lau', 'hel', 'sto', 'ams', 'fra'][i % 5];
-    const name = `cc-xx-${site}-node-${String(i).padStart(2, '0')}`;
-    return `      ${name} = node "${name}";`;
-  }).join('\n');
-  return `{
-  outputs = { self }: let
-    system = "x86_64-linux";
-    node = name: {
-      hostname = "\${name}.example.net";
-      profiles.system.path = builtins.derivation { inherit name system; builder = "/bin/sh"; args = [ "-c" "echo ${motd} \${name} > $out" ]; };
-    };
-  in {
-    deploy.nodes = {
-${entries}
-    };
-  };
-}
-`;
-}
-
-async function benchFleet(nodes) {
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-bench-fleet-'));
-  const git = (...args) => execa('git', args, { cwd: work, env: gitEnv });
-  await git('init', '-q', '-b', 'main');
-  await fs.writeFile(path.join(work, 'flake.nix'), fleetFlake(nodes, 'one'));
-  await fs.writeFile(path.join(work, '.guard.yaml'), 'version: 1\ndeploy:\n  sites:\n    hostPattern: "^cc-[a-z]{2}-(?<site>[a-z]{3})-"\n');
-  await git('add', '-A');
-  await git('commit', '-qm', 'fleet');
-  const base = (await git('rev-parse', 'HEAD')).stdout;
-  await fs.writeFile(path.join(work, 'flake.nix'), fleetFlake(nodes, 'two'));
-  await git('commit', '-qam', 'change every node');
-  const head = (await git('rev-parse', 'HEAD')).stdout;
-  const nixEval = (rev) =>
-    execa('nix', ['--extra-experimental-features', 'nix-command flakes', '--offline', 'eval', '--json', `git+file://${work}?rev=${rev}#deploy.nodes`, '--apply', 'n: builtins.mapAttrs (k: v: v.profiles.system.path.outPath) n']);
-  const floor = await time(async () => {
-    await nixEval(base);
-    await nixEval(head);
-  });
-  const guard = await time(() => deployPlan({ cwd: work, base, head }));
-  console.log(`\n## fleet of ${nodes} deploy-rs nodes`);
-  console.log(`floor: nix eval at base and head: ${fmt(floor.ms)}`);
-  console.log(`guard targets:                  ${fmt(guard.ms).padStart(9)}  ${ratio(guard.ms, floor.ms)} the floor (${guard.result.targets.filter((t) => t.change === 'changed').length} changed)`);
-  await fs.rm(work, { recursive: true, force: true });
-}
-
 /** Bare `kubectl kustomize` of each folder once, `parallel` at a time (the folders a Flux build reads, as written). */
 async function kustomizeFloor(dir, folders, parallel) {
   const kubectl = (await resolveKubectl()).path;
@@ -281,5 +234,4 @@ async function benchHomeOps(releases, apps = 80) {
 
 for (const n of sizes) await benchReleases(n);
 for (const n of homeOpsSizes) await benchHomeOps(n);
-if (!homeOpsOnly && !fleetOnly) await benchFleet(50);
 if (!homeOpsOnly && (fleetOnly || !process.argv[2])) for (const hosts of [12, 50]) await benchFleetScale(hosts);

@@ -164,10 +164,17 @@ function versionText(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
 }
 
+/** Chart.yaml and Chart.lock as read, by text: every release of a chart reads the same one (read only). */
+const records = new Map<string, Record<string, unknown> | undefined>();
+
 function readYamlRecord(data: Buffer, file: string): Record<string, unknown> | undefined {
   if (data.length > MAX_METADATA_BYTES) return undefined;
-  const parsed = parseYamlFile(data.toString('utf8'), file);
-  return asRecord(parsed.documents[0]?.value);
+  const text = data.toString('utf8');
+  if (records.has(text)) return records.get(text);
+  const record = asRecord(parseYamlFile(text, file).documents[0]?.value);
+  records.set(text, record);
+  if (records.size > 1000) records.delete(records.keys().next().value!);
+  return record;
 }
 
 /** The subcharts helm loads from charts/ (folders and .tgz archives not starting with _ or .) and their names. */
