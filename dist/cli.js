@@ -45794,8 +45794,8 @@ var StaticView = class {
   objectsOf(file) {
     const known = this.objectsByFile.get(file);
     if (known) return known;
-    const records = (this.docsOf(file) ?? []).map(asRecord).filter((d) => d !== void 0);
-    return records.flatMap((d) => asString(d.kind)?.endsWith("List") && Array.isArray(d.items) ? d.items.map(asRecord).filter((i2) => i2 !== void 0) : [d]);
+    const records2 = (this.docsOf(file) ?? []).map(asRecord).filter((d) => d !== void 0);
+    return records2.flatMap((d) => asString(d.kind)?.endsWith("List") && Array.isArray(d.items) ? d.items.map(asRecord).filter((i2) => i2 !== void 0) : [d]);
   }
   /** metadata.name of every object written in the file and of every generator that reads it. */
   producedBy(file) {
@@ -47031,10 +47031,15 @@ async function readRequirements(chartDir, files) {
 function versionText(value) {
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : "";
 }
+var records = /* @__PURE__ */ new Map();
 function readYamlRecord(data2, file) {
   if (data2.length > MAX_METADATA_BYTES) return void 0;
-  const parsed2 = parseYamlFile(data2.toString("utf8"), file);
-  return asRecord(parsed2.documents[0]?.value);
+  const text = data2.toString("utf8");
+  if (records.has(text)) return records.get(text);
+  const record2 = asRecord(parseYamlFile(text, file).documents[0]?.value);
+  records.set(text, record2);
+  if (records.size > 1e3) records.delete(records.keys().next().value);
+  return record2;
 }
 async function presentSubcharts(chartDir, files) {
   const charts2 = path43.posix.join(chartDir || ".", "charts");
@@ -49474,32 +49479,36 @@ var CommitSnapshot = class {
   }
   async readFiles(files) {
     const tree = await this.tree();
-    const result2 = /* @__PURE__ */ new Map();
-    for (const file of files) {
-      const known = this.contents.get(tree.get(file) ?? "");
-      if (known) result2.set(file, known);
+    const wanted = [...new Set(files.filter((f2) => tree.has(f2)))];
+    const missing = [...new Set(wanted.map((f2) => tree.get(f2)).filter((oid) => !this.contents.has(oid)))];
+    if (missing.length > 0) {
+      const batch = this.catFile(missing);
+      for (const oid of missing) this.contents.set(oid, batch.then((blobs) => blobs.get(oid)));
+      batch.catch(() => missing.forEach((oid) => this.contents.delete(oid)));
     }
-    const wanted = [...new Set(files.filter((f2) => tree.has(f2) && !result2.has(f2)))];
-    if (wanted.length === 0) return result2;
+    const result2 = /* @__PURE__ */ new Map();
+    await Promise.all(wanted.map(async (file) => result2.set(file, await this.contents.get(tree.get(file)))));
+    return result2;
+  }
+  async catFile(oids) {
     const child = runGit(["cat-file", "--batch"], {
       cwd: this.root,
-      input: wanted.map((f2) => tree.get(f2)).join("\n") + "\n",
+      input: oids.join("\n") + "\n",
       encoding: "buffer",
       maxBuffer: 1024 * 1024 * 1024
     });
     const out = Buffer.from((await child).stdout);
+    const blobs = /* @__PURE__ */ new Map();
     let offset = 0;
-    for (const file of wanted) {
+    for (const oid of oids) {
       const headerEnd = out.indexOf(10, offset);
       const header = out.subarray(offset, headerEnd).toString("utf8");
       const size = Number(header.split(" ")[2]);
       const start = headerEnd + 1;
-      const blob = out.subarray(start, start + size);
-      result2.set(file, blob);
-      this.contents.set(tree.get(file), blob);
+      blobs.set(oid, out.subarray(start, start + size));
       offset = start + size + 1;
     }
-    return result2;
+    return blobs;
   }
   materialized = /* @__PURE__ */ new Map();
   /** Memoized: several releases rendering the same chart share one copy. */

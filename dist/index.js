@@ -11686,10 +11686,10 @@ var require_dns = __commonJS({
               return;
             }
             this.setRecords(origin, addresses);
-            const records = this.#records.get(origin.hostname);
+            const records2 = this.#records.get(origin.hostname);
             const ip = this.pick(
               origin,
-              records,
+              records2,
               newOpts.affinity
             );
             let port;
@@ -11752,7 +11752,7 @@ var require_dns = __commonJS({
       }
       #defaultPick(origin, hostnameRecords, affinity) {
         let ip = null;
-        const { records, offset } = hostnameRecords;
+        const { records: records2, offset } = hostnameRecords;
         let family;
         if (this.dualStack) {
           if (affinity == null) {
@@ -11764,13 +11764,13 @@ var require_dns = __commonJS({
               affinity = (hostnameRecords.offset & 1) === 1 ? 6 : 4;
             }
           }
-          if (records[affinity] != null && records[affinity].ips.length > 0) {
-            family = records[affinity];
+          if (records2[affinity] != null && records2[affinity].ips.length > 0) {
+            family = records2[affinity];
           } else {
-            family = records[affinity === 4 ? 6 : 4];
+            family = records2[affinity === 4 ? 6 : 4];
           }
         } else {
-          family = records[affinity];
+          family = records2[affinity];
         }
         if (family == null || family.ips.length === 0) {
           return ip;
@@ -11793,7 +11793,7 @@ var require_dns = __commonJS({
       }
       setRecords(origin, addresses) {
         const timestamp = Date.now();
-        const records = { records: { 4: null, 6: null } };
+        const records2 = { records: { 4: null, 6: null } };
         for (const record2 of addresses) {
           record2.timestamp = timestamp;
           if (typeof record2.ttl === "number") {
@@ -11801,11 +11801,11 @@ var require_dns = __commonJS({
           } else {
             record2.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record2.family] ?? { ips: [] };
+          const familyRecords = records2.records[record2.family] ?? { ips: [] };
           familyRecords.ips.push(record2);
-          records.records[record2.family] = familyRecords;
+          records2.records[record2.family] = familyRecords;
         }
-        this.#records.set(origin.hostname, records);
+        this.#records.set(origin.hostname, records2);
       }
       getHandler(meta, opts) {
         return new DNSDispatchHandler(this, meta, opts);
@@ -61967,8 +61967,8 @@ var StaticView = class {
   objectsOf(file) {
     const known = this.objectsByFile.get(file);
     if (known) return known;
-    const records = (this.docsOf(file) ?? []).map(asRecord).filter((d) => d !== void 0);
-    return records.flatMap((d) => asString(d.kind)?.endsWith("List") && Array.isArray(d.items) ? d.items.map(asRecord).filter((i2) => i2 !== void 0) : [d]);
+    const records2 = (this.docsOf(file) ?? []).map(asRecord).filter((d) => d !== void 0);
+    return records2.flatMap((d) => asString(d.kind)?.endsWith("List") && Array.isArray(d.items) ? d.items.map(asRecord).filter((i2) => i2 !== void 0) : [d]);
   }
   /** metadata.name of every object written in the file and of every generator that reads it. */
   producedBy(file) {
@@ -63204,10 +63204,15 @@ async function readRequirements(chartDir, files) {
 function versionText(value) {
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : "";
 }
+var records = /* @__PURE__ */ new Map();
 function readYamlRecord(data, file) {
   if (data.length > MAX_METADATA_BYTES) return void 0;
-  const parsed2 = parseYamlFile(data.toString("utf8"), file);
-  return asRecord(parsed2.documents[0]?.value);
+  const text = data.toString("utf8");
+  if (records.has(text)) return records.get(text);
+  const record2 = asRecord(parseYamlFile(text, file).documents[0]?.value);
+  records.set(text, record2);
+  if (records.size > 1e3) records.delete(records.keys().next().value);
+  return record2;
 }
 async function presentSubcharts(chartDir, files) {
   const charts = path43.posix.join(chartDir || ".", "charts");
@@ -65647,32 +65652,36 @@ var CommitSnapshot = class {
   }
   async readFiles(files) {
     const tree = await this.tree();
-    const result2 = /* @__PURE__ */ new Map();
-    for (const file of files) {
-      const known = this.contents.get(tree.get(file) ?? "");
-      if (known) result2.set(file, known);
+    const wanted = [...new Set(files.filter((f2) => tree.has(f2)))];
+    const missing = [...new Set(wanted.map((f2) => tree.get(f2)).filter((oid) => !this.contents.has(oid)))];
+    if (missing.length > 0) {
+      const batch = this.catFile(missing);
+      for (const oid of missing) this.contents.set(oid, batch.then((blobs) => blobs.get(oid)));
+      batch.catch(() => missing.forEach((oid) => this.contents.delete(oid)));
     }
-    const wanted = [...new Set(files.filter((f2) => tree.has(f2) && !result2.has(f2)))];
-    if (wanted.length === 0) return result2;
+    const result2 = /* @__PURE__ */ new Map();
+    await Promise.all(wanted.map(async (file) => result2.set(file, await this.contents.get(tree.get(file)))));
+    return result2;
+  }
+  async catFile(oids) {
     const child = runGit(["cat-file", "--batch"], {
       cwd: this.root,
-      input: wanted.map((f2) => tree.get(f2)).join("\n") + "\n",
+      input: oids.join("\n") + "\n",
       encoding: "buffer",
       maxBuffer: 1024 * 1024 * 1024
     });
     const out = Buffer.from((await child).stdout);
+    const blobs = /* @__PURE__ */ new Map();
     let offset = 0;
-    for (const file of wanted) {
+    for (const oid of oids) {
       const headerEnd = out.indexOf(10, offset);
       const header = out.subarray(offset, headerEnd).toString("utf8");
       const size = Number(header.split(" ")[2]);
       const start = headerEnd + 1;
-      const blob = out.subarray(start, start + size);
-      result2.set(file, blob);
-      this.contents.set(tree.get(file), blob);
+      blobs.set(oid, out.subarray(start, start + size));
       offset = start + size + 1;
     }
-    return result2;
+    return blobs;
   }
   materialized = /* @__PURE__ */ new Map();
   /** Memoized: several releases rendering the same chart share one copy. */
