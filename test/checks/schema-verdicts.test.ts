@@ -1,21 +1,14 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkRevisions } from '../../src/engine.js';
 import { forgetBuilds } from '../../src/flux/kustomize-build.js';
 import { schemaVerdictKey } from '../../src/checks/values-schema.js';
-import type { TestRepo } from '../support/git-repo.js';
 import { BASE_VALUES, externalDnsRelease, exampleRepo } from '../support/scenario.js';
+import { useTempDirs } from '../support/temp-dirs.js';
 
 /** The values-schema verdict of a (schema, values) pair is kept: a rerun does not compile the chart's schema again, and gives the same findings. */
-let repo: TestRepo | undefined;
-const cleanup: string[] = [];
-afterEach(async () => {
-  await repo?.remove();
-  repo = undefined;
-  for (const dir of cleanup.splice(0)) await fs.rm(dir, { recursive: true, force: true });
-});
+const { tempDir, keepRepo } = useTempDirs();
 
 async function entries(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -28,10 +21,9 @@ const violations = (report: Awaited<ReturnType<typeof checkRevisions>>['report']
 
 describe('kept values-schema verdicts', () => {
   it('give a rerun the same violations, and a damaged entry is worked out again', async () => {
-    repo = await exampleRepo();
+    const repo = keepRepo(await exampleRepo());
     await repo.commit('typo', { 'infrastructure/external-dns/helmrelease.yaml': externalDnsRelease({ ...BASE_VALUES, policy: 'upsert-onyl' }) });
-    const cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-verdicts-'));
-    cleanup.push(cacheDir);
+    const cacheDir = await tempDir('guard-verdicts-');
     forgetBuilds();
     const cold = await checkRevisions({ cwd: repo.dir, base: 'main', head: 'change', noCache: true });
     expect(violations(cold.report)).toHaveLength(1);

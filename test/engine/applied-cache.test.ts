@@ -1,40 +1,22 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { checkRevisions, type CheckResult } from '../../src/engine.js';
 import { forgetBuilds } from '../../src/flux/kustomize-build.js';
-import type { TestRepo } from '../support/git-repo.js';
-import { BASE_VALUES, externalDnsRelease, exampleRepo } from '../support/scenario.js';
+import { fluxKustomization, namedRelease } from '../support/flux-tree.js';
+import { exampleRepo } from '../support/scenario.js';
+import { useTempDirs } from '../support/temp-dirs.js';
 
 /**
  * A rerun of the same revisions reads both revisions as Flux applies them from the cache
  * (src/flux/discovery-cache.ts): the same report, nothing parsed or built. Anything that could
  * change what Flux applies misses, and a damaged or failed entry is never used.
  */
-let repo: TestRepo | undefined;
-const cleanup: string[] = [];
-afterEach(async () => {
-  await repo?.remove();
-  repo = undefined;
-  for (const dir of cleanup.splice(0)) await fs.rm(dir, { recursive: true, force: true });
-});
-
-async function tempCache(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-applied-cache-'));
-  cleanup.push(dir);
-  return dir;
-}
-
-const ks = (name: string, spec: Record<string, unknown>) =>
-  stringify({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: 'flux-system' }, spec: { interval: '1h', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' }, ...spec } });
-
-function release(name: string, extraArgs: string[], txtOwner = '${TXT_OWNER}'): string {
-  const value = parse(externalDnsRelease({ ...BASE_VALUES, txtOwnerId: txtOwner, extraArgs })) as { metadata: Record<string, string> };
-  value.metadata = { name };
-  return stringify(value);
-}
+const { tempDir, keepRepo } = useTempDirs();
+const tempCache = () => tempDir('guard-applied-cache-');
+const ks = fluxKustomization;
+const release = namedRelease;
 
 /** Flux applies apps/ (generated kustomization) with substitution from a Secret and a ConfigMap; two apps, one with the incident's flag. */
 function fluxTree(): Record<string, string | null> {
@@ -64,7 +46,7 @@ async function check(options: Parameters<typeof checkRevisions>[0]): Promise<Che
 
 describe('a rerun of the same revisions', () => {
   it('gives the same report with nothing parsed or built, findings on the same lines, secrets still redacted', async () => {
-    repo = await exampleRepo(fluxTree());
+    const repo = keepRepo(await exampleRepo(fluxTree()));
     await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
     const cacheDir = await tempCache();
     const cold = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
@@ -86,7 +68,7 @@ describe('a rerun of the same revisions', () => {
   });
 
   it('misses when a file of either revision, the working tree or the policy changes', async () => {
-    repo = await exampleRepo(fluxTree());
+    const repo = keepRepo(await exampleRepo(fluxTree()));
     const cacheDir = await tempCache();
     const first = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
     expect(first.report.findings.filter((f) => f.rule === 'container-flags/unknown-flag')).toEqual([]);
@@ -114,7 +96,7 @@ describe('a rerun of the same revisions', () => {
   });
 
   it('never uses a damaged entry, and keeps nothing of a run whose build failed', async () => {
-    repo = await exampleRepo(fluxTree());
+    const repo = keepRepo(await exampleRepo(fluxTree()));
     await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
     const cacheDir = await tempCache();
     const cold = await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
@@ -139,7 +121,7 @@ describe('a rerun of the same revisions', () => {
   });
 
   it('keeps the 128 entries used last: a kept CI cache does not grow with every pull request', async () => {
-    repo = await exampleRepo(fluxTree());
+    const repo = keepRepo(await exampleRepo(fluxTree()));
     const cacheDir = await tempCache();
     const applied = path.join(cacheDir, 'applied');
     await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
@@ -164,7 +146,7 @@ describe('a rerun of the same revisions', () => {
   });
 
   it('--no-cache neither reads nor writes it', async () => {
-    repo = await exampleRepo(fluxTree());
+    const repo = keepRepo(await exampleRepo(fluxTree()));
     const cacheDir = await tempCache();
     await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir, noCache: true });
     expect(await entriesUnder(path.join(cacheDir, 'applied'))).toEqual([]);

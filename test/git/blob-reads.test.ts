@@ -1,25 +1,20 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { checkRevisions } from '../../src/engine.js';
-import type { TestRepo } from '../support/git-repo.js';
 import { BASE_VALUES, externalDnsRelease, exampleRepo } from '../support/scenario.js';
+import { useTempDirs } from '../support/temp-dirs.js';
 
 /**
  * A blob is read from git once per run, however many releases ask for it at the same moment:
  * 500 releases of one chart each reading its Chart.yaml started 1000 `git cat-file` processes
  * (4.6 s of a one-release pull request).
  */
-let repo: TestRepo | undefined;
-const cleanup: string[] = [];
+const { tempDir, keepRepo } = useTempDirs();
 const originalPath = process.env.PATH;
-afterEach(async () => {
+afterEach(() => {
   process.env.PATH = originalPath;
-  await repo?.remove();
-  repo = undefined;
-  for (const dir of cleanup.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
 
 describe('reading a revision from git', () => {
@@ -30,11 +25,10 @@ describe('reading a revision from git', () => {
       release.metadata = { name: `dns-${i}`, namespace: 'networking' };
       releases[`apps/dns-${i}.yaml`] = stringify(release);
     }
-    repo = await exampleRepo(releases);
+    const repo = keepRepo(await exampleRepo(releases));
     await repo.commit('one release', { 'apps/dns-7.yaml': releases['apps/dns-7.yaml']!.replace('owner-7', 'owner-seven') });
 
-    const wrapper = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-git-count-'));
-    cleanup.push(wrapper);
+    const wrapper = await tempDir('guard-git-count-');
     const log = path.join(wrapper, 'calls');
     const realGit = (await import('node:child_process')).execFileSync('sh', ['-c', 'command -v git']).toString().trim();
     await fs.writeFile(path.join(wrapper, 'git'), `#!/bin/sh\necho "$1" >> ${log}\nexec ${realGit} "$@"\n`, { mode: 0o755 });

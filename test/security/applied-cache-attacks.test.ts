@@ -1,43 +1,26 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { checkRevisions, type CheckResult } from '../../src/engine.js';
 import { applyRevisions, type ApplySettings } from '../../src/flux/apply-revisions.js';
 import { forgetBuilds } from '../../src/flux/kustomize-build.js';
 import { CommitSnapshot, WorktreeSnapshot, remoteUrls } from '../../src/git/repo.js';
+import { fluxKustomization, namedRelease } from '../support/flux-tree.js';
 import type { TestRepo } from '../support/git-repo.js';
-import { BASE_VALUES, externalDnsRelease, exampleRepo } from '../support/scenario.js';
+import { exampleRepo } from '../support/scenario.js';
+import { useTempDirs } from '../support/temp-dirs.js';
 
 /**
  * Red-team attacks on the "both revisions as Flux applies them" cache (src/flux/apply-revisions.ts,
  * src/flux/discovery-cache.ts). Every test asserts that a warm run answers exactly what a cold run
  * (noCache, or a fresh cacheDir) answers, or that the warm run misses. A failing test is a hole.
  */
-let repo: TestRepo | undefined;
-const cleanup: string[] = [];
-afterEach(async () => {
-  await repo?.remove();
-  repo = undefined;
-  for (const dir of cleanup.splice(0)) await fs.rm(dir, { recursive: true, force: true });
-});
-
-async function tempDir(prefix = 'guard-applied-attack-'): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  cleanup.push(dir);
-  return dir;
-}
-
-const ks = (name: string, spec: Record<string, unknown>) =>
-  stringify({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: 'flux-system' }, spec: { interval: '1h', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' }, ...spec } });
-
-function release(name: string, extraArgs: string[], txtOwner = '${TXT_OWNER}'): string {
-  const value = parse(externalDnsRelease({ ...BASE_VALUES, txtOwnerId: txtOwner, extraArgs })) as { metadata: Record<string, string> };
-  value.metadata = { name };
-  return stringify(value);
-}
+const { tempDir: tempFolder, keepRepo } = useTempDirs();
+const tempDir = (prefix = 'guard-applied-attack-') => tempFolder(prefix);
+const ks = fluxKustomization;
+const release = namedRelease;
 
 const SETTINGS_CM = stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'flux-system' }, data: { TXT_OWNER: 'main' } });
 const SETTINGS_SECRET = stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'secret-settings', namespace: 'flux-system' }, stringData: { API_TOKEN: 'hunter2-token', TXT_SECRET: 's3cr3t-owner-value' } });
@@ -163,7 +146,7 @@ function shapeOf(value: unknown): unknown[] {
 
 describe('applied cache: v8 round-trip fidelity', () => {
   it('a warm applyRevisions result has the same prototypes, hidden/symbol keys, object sharing and no run-specific paths', async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.commit('the incident flag, the ConfigMap removed', {
       'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']),
       'clusters/main/settings.yaml': SETTINGS_SECRET,
@@ -200,7 +183,7 @@ describe('applied cache: v8 round-trip fidelity', () => {
 
 describe('applied cache: warm equals cold', () => {
   it('rich repository, commit head (escalated removed substitution source, Secret values, List, patches, components, units, bad YAML, link, skipped Kustomization)', async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.commit('the incident flag, the ConfigMap removed', {
       'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']),
       'clusters/main/settings.yaml': SETTINGS_SECRET,
@@ -214,7 +197,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it('rich repository, a change that skips an unreachable Kustomization: unbuilt releases and findings equal', async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
     const { noCache, cold, warm } = await coldWarm({ cwd: repo.dir, base: 'main', head: 'change' });
     expect(warm.timings.appliedFromCache).toBe(true);
@@ -224,7 +207,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it('rich repository, working-tree head', async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.write({ 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']), 'clusters/main/settings.yaml': SETTINGS_SECRET });
     const { noCache, cold, warm } = await coldWarm({ cwd: repo.dir, base: 'main' });
     expect(warm.timings.appliedFromCache).toBe(true);
@@ -233,7 +216,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it("a commit's entry answering for an identical working tree gives the working tree's cold verdict", async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
     const cacheDir = await tempDir();
     await check({ cwd: repo.dir, base: 'main', head: 'change', cacheDir });
@@ -245,7 +228,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it('a symbolic link added to the working tree after the entry was kept is still reported', async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.write({ 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
     const cacheDir = await tempDir();
     await check({ cwd: repo.dir, base: 'main', cacheDir });
@@ -259,7 +242,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it('a file newly ignored through .git/info/exclude (outside both trees) misses', async () => {
-    repo = await exampleRepo(richTree());
+    const repo = keepRepo(await exampleRepo(richTree()));
     await repo.write({ 'apps/dns-c.yaml': release('dns-c', ['--traefik-disable-legacy']), 'apps/kustomization.yaml': 'resources:\n  - ./dns-a.yaml\n  - ./dns-b.yaml\n  - ./dns-c.yaml\n' });
     const cacheDir = await tempDir();
     await check({ cwd: repo.dir, base: 'main', cacheDir });
@@ -270,7 +253,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it('another --config file with the same trees misses (or agrees)', async () => {
-    repo = await exampleRepo(richTree());
+    const repo = keepRepo(await exampleRepo(richTree()));
     const policy = await fs.readFile(path.join(repo.dir, '.guard.yaml'), 'utf8');
     await repo.commit('alternative policy', { 'policy/strict.yaml': `${policy}\ncluster:\n  objects: [Secret/flux-system/secret-settings]\n` });
     await repo.git('branch', '-f', 'main', 'HEAD');
@@ -283,7 +266,7 @@ describe('applied cache: warm equals cold', () => {
   });
 
   it('two concurrent checks of the same revisions, one cache folder: both agree with a cold run and the entry is good', async () => {
-    repo = await richRepo();
+    const repo = keepRepo(await richRepo());
     await repo.commit('the incident flag', { 'apps/dns-b.yaml': release('dns-b', ['--traefik-disable-legacy']) });
     const cacheDir = await tempDir();
     forgetBuilds();
@@ -300,7 +283,7 @@ describe('applied cache: the working tree changing during a run', () => {
     // The applied-cache test's tree (no bad input of its own): the verdict is the incident flag alone.
     const tree = richTree();
     for (const f of Object.keys(tree)) if (f.startsWith('misc/')) delete tree[f];
-    repo = await exampleRepo(tree);
+    const repo = keepRepo(await exampleRepo(tree));
     const dangerous = release('dns-b', ['--traefik-disable-legacy']);
     const benign = release('dns-b', ['--cloudflare-proxied']);
     await repo.write({ 'apps/dns-b.yaml': dangerous });
@@ -338,7 +321,7 @@ describe('kustomize build cache (the other warm cache the applied result is made
   it('a second kustomization file added to a folder built by an earlier run of the same pull request is not hidden by the cached build', async () => {
     const tree = richTree();
     for (const f of Object.keys(tree)) if (f.startsWith('misc/')) delete tree[f];
-    repo = await exampleRepo(tree);
+    const repo = keepRepo(await exampleRepo(tree));
     // Push 1 of a hostile pull request: a new Flux Kustomization over a clean folder. The guard builds it and keeps the build.
     await repo.commit('new app', {
       'clusters/main/apps2.yaml': ks('apps2', { path: './apps2', targetNamespace: 'networking' }),
