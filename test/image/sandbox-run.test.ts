@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bubblewrapArgv, containerArgv, detectSandbox, MAX_STREAM_BYTES, noSandboxError, runInSandbox } from '../../src/image/sandbox-run.js';
 import { removeRootfs, rootfsFromHost } from '../support/rootfs-from-host.js';
+import { runningCommandLines, waitFor } from '../support/processes.js';
 
 const IMAGE_ENV = ['PATH=/usr/local/bin:/usr/bin:/bin', 'IMAGE_VAR=from-the-image'];
 
@@ -136,23 +136,3 @@ describe('container runtimes', () => {
     expect(noSandboxError().describe()).toContain('apt-get install bubblewrap');
   });
 });
-
-function runningCommandLines(): string[] {
-  const lines: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      lines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return lines;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

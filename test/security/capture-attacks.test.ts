@@ -21,6 +21,7 @@ import { compileHelpProgram, hostileRegistry, memorySnapshot, type HostileReply 
 import { buildImage, buildIndex, hostBinaryFiles, layerFromEntries, layerFromFiles, layerFromTar, type BuiltImage } from '../support/image-builder.js';
 import { countingListener, type Closers } from '../support/loopback.js';
 import { removeRootfs, rootfsFromHost } from '../support/rootfs-from-host.js';
+import { runningCommandLines, waitFor } from '../support/processes.js';
 
 /**
  * The guard captures an image's --help itself while it checks a pull request: the image reference,
@@ -689,25 +690,5 @@ function readOr(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function runningCommandLines(): string[] {
-  const lines: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      lines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
-    } catch {
-      // gone
-    }
-  }
-  return lines;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
