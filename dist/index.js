@@ -43078,7 +43078,7 @@ function notice(message, properties = {}) {
 
 // src/action.ts
 import { promises as fs42 } from "node:fs";
-import os26 from "node:os";
+import os25 from "node:os";
 import path65 from "node:path";
 
 // src/deploy/approvals.ts
@@ -43125,7 +43125,7 @@ function approving(reviews, approvers, sha) {
 // src/engine.ts
 import { createHash as createHash24 } from "node:crypto";
 import { promises as fs41 } from "node:fs";
-import os25 from "node:os";
+import os24 from "node:os";
 import path64 from "node:path";
 
 // node_modules/yocto-queue/index.js
@@ -43587,12 +43587,12 @@ function* copies(tree, pattern, target) {
 // src/flux/kustomize-build.ts
 import { createHash as createHash4 } from "node:crypto";
 import { promises as fs12 } from "node:fs";
-import os12 from "node:os";
+import os11 from "node:os";
 import path15 from "node:path";
 var import_yaml4 = __toESM(require_dist(), 1);
 
 // src/kustomize/binary.ts
-import os10 from "node:os";
+import os9 from "node:os";
 
 // src/errors.ts
 var GuardError = class extends Error {
@@ -53755,7 +53755,6 @@ function isExecutable2(file) {
 // src/tools/version-memo.ts
 import { createHash as createHash2 } from "node:crypto";
 import { promises as fs8 } from "node:fs";
-import os9 from "node:os";
 import path11 from "node:path";
 
 // src/tools/cache-file.ts
@@ -53817,8 +53816,7 @@ async function stampOf(binary) {
   }
 }
 function versionsDir(env) {
-  const cache = env.XDG_CACHE_HOME || path11.join(os9.homedir(), ".cache");
-  return path11.join(cache, "gitops-guard", "tool-versions");
+  return path11.join(userCache(env), "gitops-guard", "tool-versions");
 }
 
 // src/kustomize/binary.ts
@@ -53826,6 +53824,9 @@ var cached;
 function resolveKubectl() {
   cached ??= findKubectl();
   return cached;
+}
+function kubectlResolved() {
+  return cached !== void 0;
 }
 async function findKubectl() {
   const fromEnv = process.env.KUBECTL_BIN;
@@ -53856,7 +53857,7 @@ function versionOf(binary) {
 }
 async function probeVersion(binary) {
   const result2 = await runTool(binary, ["version", "--client"], {
-    env: toolEnvironment(os10.tmpdir(), { KUBECONFIG: "/dev/null" }),
+    env: toolEnvironment(os9.tmpdir(), { KUBECONFIG: "/dev/null" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -53865,7 +53866,7 @@ async function probeVersion(binary) {
 
 // src/kustomize/build.ts
 import { promises as fs10 } from "node:fs";
-import os11 from "node:os";
+import os10 from "node:os";
 import path13 from "node:path";
 
 // src/kustomize/confine.ts
@@ -53991,7 +53992,7 @@ async function kustomizeBuild(dir, timeoutMs, options2 = {}) {
   const refused = await confinementProblem(dir, options2.roots ?? [dir]);
   if (refused) return { ok: false, error: refused.message, refused: refused.kind };
   const kubectl = await resolveKubectl();
-  const home = await fs10.mkdtemp(path13.join(os11.tmpdir(), "guard-kustomize-home-"));
+  const home = await fs10.mkdtemp(path13.join(os10.tmpdir(), "guard-kustomize-home-"));
   try {
     const result2 = await runTool(kubectl.path, ["kustomize", "--load-restrictor=LoadRestrictionsRootOnly", "--", dir], {
       timeoutMs,
@@ -54051,7 +54052,6 @@ function parseOwned(text) {
 }
 
 // src/flux/revision-tree.ts
-var KUSTOMIZATION_FILES2 = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 var RevisionTree = class _RevisionTree {
   constructor(dir, files, contents) {
     this.dir = dir;
@@ -54100,7 +54100,7 @@ var RevisionTree = class _RevisionTree {
     return this.contents.get(relative)?.toString("utf8");
   }
   kustomizationFile(dir) {
-    return KUSTOMIZATION_FILES2.map((name) => dir === "" ? name : `${dir}/${name}`).find((f2) => this.files.has(f2));
+    return KUSTOMIZATION_FILES.map((name) => dir === "" ? name : `${dir}/${name}`).find((f2) => this.files.has(f2));
   }
   filesUnder(dir) {
     const prefix = dir === "" ? "" : `${dir}/`;
@@ -54125,7 +54125,7 @@ var RevisionTree = class _RevisionTree {
       }
       return out;
     }
-    for (const name of KUSTOMIZATION_FILES2) if (this.files.has(dir === "" ? name : `${dir}/${name}`)) out.add(dir === "" ? name : `${dir}/${name}`);
+    for (const name of KUSTOMIZATION_FILES) if (this.files.has(dir === "" ? name : `${dir}/${name}`)) out.add(dir === "" ? name : `${dir}/${name}`);
     let document;
     try {
       document = parseShared(this.text(file) ?? "");
@@ -54215,7 +54215,7 @@ function treeSource(tree) {
   return { dir: tree.dir, tree, repoFile: (relative) => tree.files.has(relative) ? relative : void 0, label: "this repository" };
 }
 var generatedWrites = /* @__PURE__ */ new WeakMap();
-var kustomizeLimit = pLimit(Math.max(2, os12.availableParallelism()));
+var kustomizeLimit = pLimit(Math.max(2, os11.availableParallelism()));
 var outputs = /* @__PURE__ */ new Map();
 var MAX_CACHED = 512;
 async function buildFolder(source, folder, overlay, wrapperDir, timeoutMs, cacheDir) {
@@ -54277,13 +54277,13 @@ async function fromDisk(cacheDir, key, run) {
   }
   return result2;
 }
-function cacheKey(tree, folder, overlay, wrapper, kubectlVersion) {
+function cacheKey(tree, folder, overlay, wrapper, kubectlVersion2) {
   const reads = new Set(tree.readsOf(folder));
   for (const component of overlay?.components ?? []) {
     const target = tree.resolve(folder, component);
     if (target !== void 0) for (const f2 of tree.readsOf(target)) reads.add(f2);
   }
-  return createHash4("sha256").update(kubectlVersion).update(JSON.stringify(wrapper)).update(tree.digestOf(reads)).digest("hex");
+  return createHash4("sha256").update(kubectlVersion2).update(JSON.stringify(wrapper)).update(tree.digestOf(reads)).digest("hex");
 }
 function wrapperFor(overlay, dir, wrapperDir) {
   const wrapper = {
@@ -54317,7 +54317,7 @@ function isManifestText(text, file) {
   return parsed2.problems.length === 0 && objects.length > 0 && objects.every((o2) => typeof o2.kind === "string" && typeof o2.apiVersion === "string");
 }
 async function hasKustomizationFile(dir) {
-  for (const name of KUSTOMIZATION_FILES2) if (await fs12.stat(path15.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
+  for (const name of KUSTOMIZATION_FILES) if (await fs12.stat(path15.join(dir, name)).then((s3) => s3.isFile(), () => false)) return true;
   return false;
 }
 async function isDirectory3(dir) {
@@ -57209,7 +57209,7 @@ function assign(scanner, target, typed) {
       throw new SetSyntaxError(`key "${key}" has no value`);
   }
 }
-function assignInList(scanner, list2, typed, store2) {
+function assignInList(scanner, list2, typed, store) {
   const { text: indexText, stop } = scanner.readUntil("]");
   if (stop !== "]") throw new SetSyntaxError(`unterminated index in "${scanner.text}"`);
   scanner.next();
@@ -57233,7 +57233,7 @@ function assignInList(scanner, list2, typed, store2) {
   } else {
     throw new SetSyntaxError(`unexpected "${after ?? "end"}" after an index in "${scanner.text}"`);
   }
-  store2(list2);
+  store(list2);
 }
 function readValue(scanner, typed) {
   if (scanner.peek() === "{") {
@@ -58262,6 +58262,12 @@ function networkReason(error2) {
   return err2.cause?.code ?? err2.cause?.message ?? err2.message ?? String(error2);
 }
 
+// src/report/printable.ts
+function printable(text) {
+  const clean = text.replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
+}
+
 // src/registry/distribution.ts
 var REPOSITORY_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 var TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -58497,10 +58503,6 @@ function nextPage(link, name) {
     return void 0;
   }
 }
-function printable(text) {
-  const clean = text.replace(/[^\x20-\x7e]/g, "?");
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
-}
 
 // src/flags/store.ts
 var DEFAULT_HELP_DIR = ".guard/help";
@@ -58644,7 +58646,7 @@ function matchesImage(pattern, image) {
 
 // src/flags/capture-image.ts
 import { promises as fs16 } from "node:fs";
-import os14 from "node:os";
+import os13 from "node:os";
 import path26 from "node:path";
 var import_picomatch3 = __toESM(require_picomatch2(), 1);
 
@@ -58681,7 +58683,7 @@ async function captureHelp(input) {
   const text = global3 ? `${reading.text.trimEnd()}
 
 ${global3.text}` : reading.text;
-  const parsed2 = parseHelp(text, framework);
+  const parsed2 = global3 || !reading.catalog ? parseHelp(text, framework) : { ok: true, catalog: reading.catalog };
   if (!parsed2.ok) return { ok: false, error: `\`${describe(helpArgv)}\` printed no help that a parser reads (${parsed2.reason}): ${firstLine(text)}`, helpArgv };
   if (global3 && parsed2.catalog.flags.length <= (reading.catalog?.flags.length ?? 0)) {
     return { ok: false, error: `the global flags printed by \`${describe(global3.argv)}\` are not read together with \`${describe(helpArgv)}\``, helpArgv };
@@ -59509,7 +59511,7 @@ async function applyLayer(rootfs, blob, budget) {
         try {
           await work();
         } catch (error2) {
-          refuse(`${printable2(header.path)}: ${error2.message}`);
+          refuse(`${printable(header.path)}: ${error2.message}`);
         }
       });
     };
@@ -59644,7 +59646,7 @@ async function applyEntry(root, entry, data, written) {
   if (parts.parts.length === 0) return "done";
   const name = parts.parts.at(-1);
   const parent = await walk(root, parts.parts.slice(0, -1), { followLast: true, create: true });
-  if (!parent.ok) return { error: `${printable2(entry.path)}: ${parent.error}` };
+  if (!parent.ok) return { error: `${printable(entry.path)}: ${parent.error}` };
   const hostPath = path21.join(parent.path, name);
   const inRoot = path21.posix.join(parent.inRoot, name);
   if (name === OPAQUE) {
@@ -59656,7 +59658,7 @@ async function applyEntry(root, entry, data, written) {
   if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) return "skipped";
   if (name.startsWith(WHITEOUT)) {
     const removed = name.slice(WHITEOUT.length);
-    if (removed === "" || removed === "." || removed === "..") return { error: `${printable2(entry.path)} is not a valid whiteout` };
+    if (removed === "" || removed === "." || removed === "..") return { error: `${printable(entry.path)} is not a valid whiteout` };
     await fs13.rm(path21.join(parent.path, removed), { recursive: true, force: true });
     return "done";
   }
@@ -59688,19 +59690,19 @@ async function applyEntry(root, entry, data, written) {
       break;
     }
     case "SymbolicLink": {
-      if (!entry.linkpath || entry.linkpath.includes("\0")) return { error: `${printable2(entry.path)} is a symbolic link without a target` };
+      if (!entry.linkpath || entry.linkpath.includes("\0")) return { error: `${printable(entry.path)} is a symbolic link without a target` };
       if (existing) await fs13.rm(hostPath, { recursive: true, force: true });
       await fs13.symlink(entry.linkpath, hostPath);
       break;
     }
     case "Link": {
       const targetParts = entryParts((entry.linkpath ?? "").replace(/^\/+/, ""));
-      if ("error" in targetParts || targetParts.parts.length === 0) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, outside the image` };
+      if ("error" in targetParts || targetParts.parts.length === 0) return { error: `${printable(entry.path)} is a hard link to ${printable(entry.linkpath ?? "")}, outside the image` };
       const targetParent = await walk(root, targetParts.parts.slice(0, -1), { followLast: true, create: false });
-      if (!targetParent.ok) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}: ${targetParent.error}` };
+      if (!targetParent.ok) return { error: `${printable(entry.path)} is a hard link to ${printable(entry.linkpath ?? "")}: ${targetParent.error}` };
       const target = path21.join(targetParent.path, targetParts.parts.at(-1));
       const stat2 = await fs13.lstat(target).catch(() => void 0);
-      if (!stat2 || !(stat2.isFile() || stat2.isSymbolicLink())) return { error: `${printable2(entry.path)} is a hard link to ${printable2(entry.linkpath ?? "")}, which is not a file of the image` };
+      if (!stat2 || !(stat2.isFile() || stat2.isSymbolicLink())) return { error: `${printable(entry.path)} is a hard link to ${printable(entry.linkpath ?? "")}, which is not a file of the image` };
       if (target === hostPath) break;
       if (existing) await fs13.rm(hostPath, { recursive: true, force: true });
       await fs13.link(target, hostPath);
@@ -59720,9 +59722,9 @@ function dirMode(mode) {
 }
 function entryParts(raw) {
   if (raw.includes("\0")) return { error: `the layer holds a name with a NUL byte` };
-  if (raw.startsWith("/")) return { error: `the layer holds an absolute path ${printable2(raw)}` };
+  if (raw.startsWith("/")) return { error: `the layer holds an absolute path ${printable(raw)}` };
   const parts = raw.split("/").filter((p2) => p2 !== "" && p2 !== ".");
-  if (parts.includes("..")) return { error: `the layer holds a path that leaves the image: ${printable2(raw)}` };
+  if (parts.includes("..")) return { error: `the layer holds a path that leaves the image: ${printable(raw)}` };
   return { parts };
 }
 async function walk(root, parts, options2) {
@@ -59741,26 +59743,22 @@ async function walk(root, parts, options2) {
     const host = path21.join(root, ...resolved, part);
     const stat2 = await fs13.lstat(host).catch(() => void 0);
     if (!stat2) {
-      if (!options2.create) return { ok: false, error: `${printable2(path21.posix.join(shown(), part))} does not exist in the image` };
+      if (!options2.create) return { ok: false, error: `${printable(path21.posix.join(shown(), part))} does not exist in the image` };
       await fs13.mkdir(host, { mode: 493 });
       resolved.push(part);
       continue;
     }
     if (stat2.isSymbolicLink() && (!isLast || options2.followLast || options2.create)) {
-      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable2(path21.posix.join(shown(), part))}` };
+      if (++links > MAX_SYMLINKS) return { ok: false, error: `more than ${MAX_SYMLINKS} symbolic links (a loop?) at ${printable(path21.posix.join(shown(), part))}` };
       const target = await fs13.readlink(host);
       if (target.startsWith("/")) resolved = [];
       pending.unshift(...target.split("/"));
       continue;
     }
-    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable2(path21.posix.join(shown(), part))} is not a folder` };
+    if ((!isLast || options2.create) && !stat2.isDirectory()) return { ok: false, error: `${printable(path21.posix.join(shown(), part))} is not a folder` };
     resolved.push(part);
   }
   return { ok: true, path: path21.join(root, ...resolved), inRoot: `/${resolved.join("/")}` };
-}
-function printable2(text) {
-  const clean = text.replace(/[^\x20-\x7e]/g, "?");
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
 }
 
 // src/image/entrypoint.ts
@@ -59900,7 +59898,6 @@ var MAX_STREAM_BYTES = 512 * 1024;
 var SANDBOX_UID = 65534;
 var SANDBOX_HOST_ID = 2000065534;
 var MAX_PROCESSES = 512;
-var DEFAULT_PATH2 = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 var detected;
 var identity3;
 function detectSandbox() {
@@ -59978,8 +59975,7 @@ function handedToSandboxUser(rootfs) {
   } catch {
     return Promise.resolve(false);
   }
-  if (!handedOver.has(key)) handedOver.set(key, handOver(root));
-  return handedOver.get(key);
+  return memoized(handedOver, key, () => handOver(root));
 }
 async function handOver(root) {
   for (let dir = path23.dirname(root); ; dir = path23.dirname(dir)) {
@@ -60038,7 +60034,7 @@ function environment(env) {
     if (equals <= 0) continue;
     pairs.push([item.slice(0, equals), item.slice(equals + 1)]);
   }
-  if (!pairs.some(([name]) => name === "PATH")) pairs.push(["PATH", DEFAULT_PATH2]);
+  if (!pairs.some(([name]) => name === "PATH")) pairs.push(["PATH", DEFAULT_PATH]);
   return pairs;
 }
 function runBounded(argv, timeoutMs, asUser) {
@@ -60112,19 +60108,18 @@ function budgeted(run, timeoutMs) {
 // src/image/pull.ts
 import { createHash as createHash7 } from "node:crypto";
 import { constants as constants9, promises as fs15 } from "node:fs";
-import os13 from "node:os";
+import os12 from "node:os";
 import path24 from "node:path";
 var DEFAULT_IMAGE_LIMITS = { maxRootfsBytes: 2 * 1024 ** 3, maxLayerBytes: 1024 ** 3, maxLayers: 128, maxEntries: 5e5, maxDownloadBytes: 2 * 1024 ** 3 };
 var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList];
 var IMAGE_MANIFEST_TYPES = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
 var ACCEPT = [...INDEX_TYPES, ...IMAGE_MANIFEST_TYPES];
 var MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-var MAX_MANIFEST_BYTES2 = 4 * 1024 * 1024;
 async function resolveImage(ref, options2) {
   const target = imageTarget(ref, options2);
   if (!target.ok) return target;
   if (target.digest) return { ok: true, repository: target.client.display, digest: target.digest };
-  const top = await target.client.manifest(target.tag, ACCEPT, `the manifest of ${target.shown}`, MAX_MANIFEST_BYTES2);
+  const top = await target.client.manifest(target.tag, ACCEPT, `the manifest of ${target.shown}`, MAX_MANIFEST_BYTES);
   if (!top.ok) return top;
   if (options2.cacheDir) await writeCached(options2.cacheDir, top.digest, top.body);
   return { ok: true, repository: target.client.display, digest: top.digest };
@@ -60173,7 +60168,7 @@ async function pullImage(ref, options2) {
   let rootfs;
   let outcome;
   try {
-    rootfs = path24.resolve(options2.rootfsDir ?? await fs15.mkdtemp(path24.join(os13.tmpdir(), "guard-image-")));
+    rootfs = path24.resolve(options2.rootfsDir ?? await fs15.mkdtemp(path24.join(os12.tmpdir(), "guard-image-")));
     const prepared = await emptyFolder(rootfs);
     outcome = prepared ? fail(prepared) : await applyLayers(rootfs);
     if (!outcome) await prepareMountPoints(rootfs);
@@ -60233,10 +60228,10 @@ var BlobSource = class {
   cacheDir;
   async manifest(reference, purpose) {
     if (DIGEST.test(reference) && this.cacheDir) {
-      const cached3 = await readCached(this.cacheDir, reference, MAX_MANIFEST_BYTES2);
+      const cached3 = await readCached(this.cacheDir, reference, MAX_MANIFEST_BYTES);
       if (cached3) return { ok: true, body: cached3, digest: reference };
     }
-    const fetched = await this.client.manifest(reference, ACCEPT, purpose, MAX_MANIFEST_BYTES2);
+    const fetched = await this.client.manifest(reference, ACCEPT, purpose, MAX_MANIFEST_BYTES);
     if (!fetched.ok) return fetched;
     if (this.cacheDir) await writeCached(this.cacheDir, fetched.digest, fetched.body);
     return fetched;
@@ -60295,7 +60290,7 @@ async function blobFile(cacheDir, digest3) {
     const opened = await fs15.mkdir(path24.dirname(temp), { recursive: true }).then(() => fs15.open(temp, flags, 420)).catch(() => void 0);
     if (opened) return { file: opened, temp };
   }
-  const dir = await fs15.mkdtemp(path24.join(os13.tmpdir(), "guard-blob-"));
+  const dir = await fs15.mkdtemp(path24.join(os12.tmpdir(), "guard-blob-"));
   try {
     return { file: await fs15.open(path24.join(dir, "blob"), flags, 384) };
   } finally {
@@ -60306,18 +60301,8 @@ function cachePath(cacheDir, digest3) {
   return path24.join(cacheDir, "images", "blobs", "sha256", digest3.slice("sha256:".length));
 }
 async function readCached(cacheDir, digest3, maxBytes) {
-  let handle;
-  try {
-    handle = await fs15.open(cachePath(cacheDir, digest3), constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
-    const stat2 = await handle.stat();
-    if (!stat2.isFile() || stat2.size > maxBytes) return void 0;
-    const body = await handle.readFile();
-    return sha256Digest(body) === digest3 ? body : void 0;
-  } catch {
-    return void 0;
-  } finally {
-    await handle?.close();
-  }
+  const body = await readCacheBytes(cachePath(cacheDir, digest3), maxBytes);
+  return body && sha256Digest(body) === digest3 ? body : void 0;
 }
 async function writeCached(cacheDir, digest3, body) {
   await writeCacheFile(cachePath(cacheDir, digest3), body);
@@ -60471,7 +60456,7 @@ var TagCache = class {
     const text = await readCacheFile(file, 4096);
     try {
       const entry = text === void 0 ? void 0 : JSON.parse(text);
-      return entry?.image === image && typeof entry.digest === "string" && /^sha256:[0-9a-f]{64}$/.test(entry.digest) ? entry.digest : void 0;
+      return entry?.image === image && typeof entry.digest === "string" && DIGEST.test(entry.digest) ? entry.digest : void 0;
     } catch {
       return void 0;
     }
@@ -60562,7 +60547,7 @@ var RegistryCapturer = class {
     return this.limit(() => this.pullAndRun(image, digest3.value, platform3, key, container));
   }
   async pullAndRun(image, digest3, platform3, key, container) {
-    const rootfsDir = await fs16.mkdtemp(path26.join(os14.tmpdir(), "guard-image-"));
+    const rootfsDir = await fs16.mkdtemp(path26.join(os13.tmpdir(), "guard-image-"));
     try {
       const pulled2 = await pullImage({ ...image, digest: digest3 }, { policy: this.policy(image), credentials: this.settings.credentials, cacheDir: this.imageCache(), platform: platform3, rootfsDir });
       if (!pulled2.ok) return failure(pulled2);
@@ -60650,7 +60635,7 @@ function registryAllowList(registries) {
 
 // src/registry/credentials.ts
 import { promises as fs17 } from "node:fs";
-import os15 from "node:os";
+import os14 from "node:os";
 import path27 from "node:path";
 var ENV_PREFIX = "GUARD_REGISTRY_AUTH_";
 var MAX_CONFIG_BYTES2 = 1024 * 1024;
@@ -60658,7 +60643,7 @@ async function loadCredentials(sources = {}) {
   const env = sources.env ?? process.env;
   const warnings = [];
   const byHost = /* @__PURE__ */ new Map();
-  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path27.join(env.HOME || os15.homedir(), ".docker"));
+  const configDir = sources.dockerConfigDir ?? (env.DOCKER_CONFIG || path27.join(env.HOME || os14.homedir(), ".docker"));
   const configFile = path27.join(configDir, "config.json");
   for (const [host, credential] of await readDockerConfig(configFile, warnings)) byHost.set(host, credential);
   for (const [name, value] of Object.entries(env)) {
@@ -60670,10 +60655,7 @@ async function loadCredentials(sources = {}) {
     }
     byHost.set(parsed2.host, { username: parsed2.username, password: parsed2.password, source: `the environment variable ${name}` });
   }
-  return { lookup: (host) => byHost.get(canonicalHost(host)), warnings };
-}
-function canonicalHost(host) {
-  return canonicalRegistry(host);
+  return { lookup: (host) => byHost.get(canonicalRegistry(host)), warnings };
 }
 function parseEnvCredential(value) {
   const match = /^\s*(\S+)\s+([^:\s]+):(.+?)\s*$/.exec(value);
@@ -60684,8 +60666,8 @@ function parseEnvCredential(value) {
 function configKeyHost(key) {
   const withoutScheme = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
   const host = withoutScheme.split("/")[0] ?? "";
-  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(host)) return void 0;
-  return canonicalHost(host);
+  if (!isRegistryHost(host)) return void 0;
+  return canonicalRegistry(host);
 }
 async function readDockerConfig(file, warnings) {
   const found = /* @__PURE__ */ new Map();
@@ -60749,7 +60731,7 @@ function baseIdentityGate(baseRaw, context) {
 // src/flux/discover.ts
 import path28 from "node:path";
 import { createHash as createHash9 } from "node:crypto";
-var MAX_MANIFEST_BYTES3 = 5 * 1024 * 1024;
+var MAX_MANIFEST_BYTES2 = 5 * 1024 * 1024;
 function isYamlPath(file) {
   return /\.ya?ml$/i.test(file);
 }
@@ -60772,8 +60754,8 @@ async function discoverObjects(snapshot, parseCache = /* @__PURE__ */ new Map())
   for (const file of manifestFiles) {
     const data = contents.get(file);
     if (!data) continue;
-    if (data.length > MAX_MANIFEST_BYTES3) {
-      problems.push({ location: { path: file, line: 1 }, message: `file is larger than ${MAX_MANIFEST_BYTES3} bytes; not read` });
+    if (data.length > MAX_MANIFEST_BYTES2) {
+      problems.push({ location: { path: file, line: 1 }, message: `file is larger than ${MAX_MANIFEST_BYTES2} bytes; not read` });
       continue;
     }
     const text = decodeUtf8(data);
@@ -60906,7 +60888,7 @@ function entryPath(cacheDir, key) {
 }
 
 // src/flux/kustomize-apply.ts
-import os17 from "node:os";
+import os16 from "node:os";
 import path34 from "node:path";
 
 // src/flux/catalog-units.ts
@@ -61130,7 +61112,7 @@ function subjectOf(object) {
 }
 
 // src/flux/graph.ts
-import os16 from "node:os";
+import os15 from "node:os";
 import path33 from "node:path";
 
 // src/flux/substitute.ts
@@ -61333,7 +61315,7 @@ function kustomizationFinding(spec, rule, severity, message, location) {
 var MAX_DEPTH2 = 12;
 var MAX_NODES = 4e3;
 var MAX_REBUILDS = 2;
-var buildLimit = pLimit(Math.max(8, 4 * os16.availableParallelism()));
+var buildLimit = pLimit(Math.max(8, 4 * os15.availableParallelism()));
 async function buildGraph(input) {
   const { raw, tree } = input;
   const specs = raw.objects.filter((o2) => isFluxKustomization(o2) && !input.patchFiles.has(o2.file)).map(readFluxKustomization);
@@ -61584,7 +61566,7 @@ function withPatchPositions(objects, patchObjects, readBy) {
 }
 
 // src/flux/kustomize-apply.ts
-var unitLimit = pLimit(Math.max(2, os17.availableParallelism()));
+var unitLimit = pLimit(Math.max(2, os16.availableParallelism()));
 async function applyFluxKustomizations(snapshot, raw, context) {
   try {
     return await applyRevision(snapshot, raw, context);
@@ -61595,7 +61577,7 @@ async function applyFluxKustomizations(snapshot, raw, context) {
 async function applyRevision(snapshot, raw, context) {
   const empty = { present: /* @__PURE__ */ new Set(), missing: /* @__PURE__ */ new Map() };
   const files = await snapshot.listFiles();
-  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES2.includes(path34.posix.basename(f2)));
+  const hasKustomizeFolders = files.some((f2) => KUSTOMIZATION_FILES.includes(path34.posix.basename(f2)));
   if (!raw.objects.some(isFluxKustomization) && !hasKustomizeFolders) return { inventory: raw, findings: [], secrets: [], substitutionSources: empty, rootSources: /* @__PURE__ */ new Set(), unbuilt: { kustomizations: 0, releases: [] } };
   const tree = await RevisionTree.write(snapshot, path34.join(context.scratchDir, "tree"));
   const patches = patchFiles(tree);
@@ -61740,11 +61722,9 @@ var StaticView = class {
     this.view = view2;
     this.parsed = parsed2;
     const { tree, raw, patches } = view2;
-    this.objectFiles = new Set(raw.objects.map((o2) => o2.file));
-    for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)).push(object.body);
     this.problemFiles = new Set(raw.problems.map((p2) => p2.location.path));
     for (const file of tree.files.keys()) {
-      if (!KUSTOMIZATION_FILES2.includes(path35.posix.basename(file))) continue;
+      if (!KUSTOMIZATION_FILES.includes(path35.posix.basename(file))) continue;
       const folder = path35.posix.dirname(file) === "." ? "" : path35.posix.dirname(file);
       if (tree.kustomizationFile(folder) !== file) continue;
       this.scanKustomization(folder, file);
@@ -61793,7 +61773,7 @@ var StaticView = class {
       this.reads.add(spec.object.file);
     }
     for (const file of this.reads) {
-      if (this.objectsByFile.has(file) || /\.ya?ml$/i.test(file)) continue;
+      if (this.hasObjects(file) || /\.ya?ml$/i.test(file)) continue;
       if (this.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/"))) this.opaque = true;
     }
     const rootSources = new Set([...this.nodes.values()].filter((n2) => [...n2.parents].every((p2) => p2 === n2.key)).map((n2) => sourceOf(n2.spec)));
@@ -61812,9 +61792,6 @@ var StaticView = class {
   patchPaths = /* @__PURE__ */ new Set();
   substituteNames = /* @__PURE__ */ new Set();
   reads = /* @__PURE__ */ new Set();
-  objectFiles;
-  /** Objects discovery read from each file (already parsed, Lists expanded). */
-  objectsByFile = /* @__PURE__ */ new Map();
   problemFiles;
   /** Kustomization files that use features the static view cannot follow, or name what is not in the revision. */
   unreliableFiles = /* @__PURE__ */ new Set();
@@ -61963,10 +61940,14 @@ var StaticView = class {
   discovered(file) {
     return !isChartSource(file, this.view.raw.chartDirs) && file !== ".guard.yaml" && !/^\.(guard|github|forgejo|gitea)\//.test(file);
   }
+  /** Whether discovery read objects from the file (already parsed, Lists expanded). */
+  hasObjects(file) {
+    return objectsInFile(this.view.raw.objects, file).length > 0;
+  }
   /** The objects of a file: as discovery read them, or parsed here for a file discovery does not read. */
   objectsOf(file) {
-    const known = this.objectsByFile.get(file);
-    if (known) return known;
+    const known = objectsInFile(this.view.raw.objects, file);
+    if (known.length > 0) return known.map((o2) => o2.body);
     const records2 = (this.docsOf(file) ?? []).map(asRecord).filter((d) => d !== void 0);
     return records2.flatMap((d) => asString(d.kind)?.endsWith("List") && Array.isArray(d.items) ? d.items.map(asRecord).filter((i2) => i2 !== void 0) : [d]);
   }
@@ -61975,8 +61956,8 @@ var StaticView = class {
     const out = new Set(this.generated.get(file) ?? []);
     if (!/\.ya?ml$/i.test(file) && !this.reads.has(file) && !this.docsOf(file)) return out;
     if (this.problemFiles.has(file)) return ANY;
-    if (/\.ya?ml$/i.test(file) && !this.objectsByFile.has(file) && this.discovered(file)) return out;
-    if (!this.objectsByFile.has(file) && !this.docsOf(file)) return this.generated.has(file) && !/\.(ya?ml|json)$/i.test(file) ? out : ANY;
+    if (/\.ya?ml$/i.test(file) && !this.hasObjects(file) && this.discovered(file)) return out;
+    if (!this.hasObjects(file) && !this.docsOf(file)) return this.generated.has(file) && !/\.(ya?ml|json)$/i.test(file) ? out : ANY;
     for (const object of this.objectsOf(file)) {
       const name = asString(asRecord(object.metadata)?.name);
       if (name) out.add(name);
@@ -62002,7 +61983,7 @@ function planSkips(baseView, headView, guardFiles) {
   const produced = union([...changed].flatMap((file) => both2.map((v2) => v2.view.tree.files.has(file) ? v2.producedBy(file) : /* @__PURE__ */ new Set())));
   for (const file of changed) {
     if (guardFiles.files.map(repoPath).includes(file) || guardFiles.dirs.map(repoPath).some((dir) => dir === "" || file.startsWith(dir + "/"))) return nothing(`${file} is the guard's policy`);
-    if (KUSTOMIZATION_FILES2.includes(path35.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
+    if (KUSTOMIZATION_FILES.includes(path35.posix.basename(file)) || both2.some((v2) => v2.view.patches.has(file))) return nothing(`${file} is a kustomization or a patch`);
     if (both2.some((v2) => v2.view.raw.chartDirs.some((dir) => dir === "" || dir === "." || file.startsWith(dir + "/")))) return nothing(`${file} is in a chart`);
     if (both2.some((v2) => v2.view.tree.files.has(file) && v2.fluxDocs(file, ["Kustomization"]).some((d) => asString(d.apiVersion)?.startsWith("kustomize.toolkit.fluxcd.io/")))) return nothing(`${file} defines a Flux Kustomization`);
   }
@@ -62086,15 +62067,15 @@ function skipped(view2, keys, applied) {
     const namespaceOf = kustomizeNamespace(view2, spec.path);
     for (const file of node.ownReads) {
       reads.add(file);
-      for (const object of raw.objects) {
-        if (object.file !== file || patches.has(file) || object.kind !== "HelmRelease" || !object.apiVersion.startsWith("helm.toolkit.fluxcd.io/")) continue;
+      for (const object of objectsInFile(raw.objects, file)) {
+        if (patches.has(file) || object.kind !== "HelmRelease" || !object.apiVersion.startsWith("helm.toolkit.fluxcd.io/")) continue;
         const namespace = spec.targetNamespace ?? namespaceOf ?? object.namespace ?? "default";
         const name = `${spec.namePrefix ?? ""}${object.name}${spec.nameSuffix ?? ""}`;
         if (!releases.has(`${namespace}/${name}`)) releases.set(`${namespace}/${name}`, { namespace, name, file });
       }
     }
   }
-  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES2.includes(path35.posix.basename(f2)) && !patches.has(f2) && view2.objectFiles.has(f2));
+  const consumed = [...reads].filter((f2) => !KUSTOMIZATION_FILES.includes(path35.posix.basename(f2)) && !patches.has(f2) && view2.hasObjects(f2));
   return { reads: [...reads], consumed, folders: [...folders], kustomizations: nodes.length, releases: [...releases.values()] };
 }
 function kustomizeNamespace(view2, folder) {
@@ -62235,16 +62216,21 @@ async function applyRevisions(baseSnapshot, headSnapshot, settings) {
       helpDir: settings.helpDir,
       all: settings.all,
       clusterObjects: settings.clusterObjects,
-      timeoutMs: settings.timeoutMs,
-      kubectl: await resolveKubectl().then((k2) => k2.version, () => "none")
+      timeoutMs: settings.timeoutMs
     }
   });
   const kept = await readDiscovery(discoveryDir, key);
-  if (kept) return { ...kept, fromCache: true };
+  if (kept && (kept.kubectl === null || kept.kubectl === await kubectlVersion())) return { ...kept.applied, fromCache: true };
   const failedBefore = kustomizeRuns.failed;
   const applied = await applyBoth(baseSnapshot, headSnapshot, settings);
-  if (kustomizeRuns.failed === failedBefore) await writeDiscovery(discoveryDir, key, applied);
+  if (kustomizeRuns.failed === failedBefore) {
+    const entry = { kubectl: kubectlResolved() ? await kubectlVersion() : null, applied };
+    await writeDiscovery(discoveryDir, key, entry);
+  }
   return { ...applied, fromCache: false };
+}
+function kubectlVersion() {
+  return resolveKubectl().then((k2) => k2.version, () => "none");
 }
 async function applyBoth(baseSnapshot, headSnapshot, settings) {
   const parseCache = /* @__PURE__ */ new Map();
@@ -62405,7 +62391,7 @@ async function readEntries(tarBytes, limits) {
     });
     if (problem) return entry.resume();
     if (!ALLOWED_TYPES.has(entry.type)) {
-      refuse(`the archive holds ${describeType(entry.type)} ${printable3(entry.path)}${entry.linkpath ? ` -> ${printable3(entry.linkpath)}` : ""}; charts may hold only files and folders, links are never followed`);
+      refuse(`the archive holds ${describeType(entry.type)} ${printable(entry.path)}${entry.linkpath ? ` -> ${printable(entry.linkpath)}` : ""}; charts may hold only files and folders, links are never followed`);
       return entry.resume();
     }
     const name = chartPath(entry.path);
@@ -62428,15 +62414,15 @@ async function readEntries(tarBytes, limits) {
   if (problem) return { ok: false, error: problem };
   for (const name of files.keys()) {
     const parts = name.split("/");
-    for (let i2 = 1; i2 < parts.length; i2++) if (files.has(parts.slice(0, i2).join("/"))) return { ok: false, error: `the archive holds ${printable3(name)} under a file of the same name` };
+    for (let i2 = 1; i2 < parts.length; i2++) if (files.has(parts.slice(0, i2).join("/"))) return { ok: false, error: `the archive holds ${printable(name)} under a file of the same name` };
   }
   return { ok: true, files: [...files.values()] };
 }
 function chartPath(raw) {
   const name = raw.includes("\\") ? raw.replaceAll("\\", "/") : raw;
-  if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) return { error: `the archive holds an absolute path ${printable3(raw)}` };
+  if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) return { error: `the archive holds an absolute path ${printable(raw)}` };
   const parts = name.split("/").filter((p2) => p2 !== "" && p2 !== ".");
-  if (parts.some((p2) => p2 === "..")) return { error: `the archive holds a path that leaves the chart: ${printable3(raw)}` };
+  if (parts.some((p2) => p2 === "..")) return { error: `the archive holds a path that leaves the chart: ${printable(raw)}` };
   if (parts.some((p2) => /[\u0000-\u001f]/.test(p2))) return { error: `the archive holds a file name with control characters` };
   if (parts.length === 1 && parts[0] === "Chart.yaml") return { error: "Chart.yaml is not inside the chart folder of the archive" };
   return { path: parts.slice(1).join("/") };
@@ -62455,10 +62441,6 @@ function describeType(type) {
     default:
       return `an entry of type ${type}`;
   }
-}
-function printable3(text) {
-  const clean = text.replace(/[^\x20-\x7e]/g, "?");
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
 }
 
 // src/helm/chart-cache.ts
@@ -64413,7 +64395,7 @@ ${d}
 }
 
 // src/helm/binary.ts
-import os18 from "node:os";
+import os17 from "node:os";
 var cached2;
 function resolveHelm() {
   cached2 ??= findHelm();
@@ -64446,7 +64428,7 @@ function versionOf2(binary) {
 }
 async function probeVersion2(binary) {
   const result2 = await runTool(binary, ["version", "--short"], {
-    env: toolEnvironment(os18.tmpdir(), { HELM_NO_PLUGINS: "1" }),
+    env: toolEnvironment(os17.tmpdir(), { HELM_NO_PLUGINS: "1" }),
     timeoutMs: 3e4,
     maxBuffer: 1024 * 1024
   }).catch(() => void 0);
@@ -64947,7 +64929,7 @@ function parseRepository(request2) {
   const slash = rest.indexOf("/");
   const host = slash < 0 ? rest : rest.slice(0, slash);
   const name = [slash < 0 ? "" : rest.slice(slash + 1), request2.chart].filter(Boolean).join("/");
-  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(host)) return { error: `${request2.repositoryUrl} does not name a registry host` };
+  if (!isRegistryHost(host)) return { error: `${request2.repositoryUrl} does not name a registry host` };
   if (!REPOSITORY_NAME.test(name)) return { error: `"${name}" is not a valid OCI repository name` };
   return { host, name };
 }
@@ -66149,7 +66131,7 @@ import path63 from "node:path";
 
 // src/nix/eval-deploy.ts
 import { promises as fs38 } from "node:fs";
-import os22 from "node:os";
+import os21 from "node:os";
 import path58 from "node:path";
 
 // src/nix/declared-inputs.ts
@@ -66302,7 +66284,7 @@ async function stageFlakeFile(text, scratch) {
 // src/nix/input-fetch.ts
 var import_picomatch4 = __toESM(require_picomatch2(), 1);
 import { promises as fs36 } from "node:fs";
-import os19 from "node:os";
+import os18 from "node:os";
 import path55 from "node:path";
 
 // src/nix/store-path.ts
@@ -66369,6 +66351,7 @@ function lockedInputs(text, file, label) {
   }
   return { locks, inputs };
 }
+var NIX_FEATURES = ["--extra-experimental-features", "nix-command flakes fetch-tree"];
 var FORGE_HOSTS = { github: "github.com", gitlab: "gitlab.com", sourcehut: "git.sr.ht" };
 function hostOf(type, locked) {
   if (type === "path") return void 0;
@@ -66432,7 +66415,7 @@ function downloadUrl(input) {
   return void 0;
 }
 async function fetchOne(input, options2) {
-  const home = await fs36.mkdtemp(path55.join(os19.tmpdir(), "guard-nix-fetch-"));
+  const home = await fs36.mkdtemp(path55.join(os18.tmpdir(), "guard-nix-fetch-"));
   try {
     const url = downloadUrl(input);
     let locked;
@@ -66453,8 +66436,7 @@ async function fetchOne(input, options2) {
       const result2 = await runTool(
         options2.nixBin,
         [
-          "--extra-experimental-features",
-          "nix-command flakes fetch-tree",
+          ...NIX_FEATURES,
           "--option",
           "flake-registry",
           "",
@@ -66688,14 +66670,14 @@ function unescape(text) {
 }
 
 // src/nix/memory-measure.ts
-import os20 from "node:os";
+import os19 from "node:os";
 var probed;
 function gnuTime() {
   probed ??= (async () => {
     const bin = findExecutable("time");
     if (!bin) return void 0;
     const result2 = await runTool(bin, ["-f", "%M", "-o", "/dev/null", "/bin/sh", "-c", "true"], {
-      env: toolEnvironment(os20.tmpdir()),
+      env: toolEnvironment(os19.tmpdir()),
       timeoutMs: 2e4,
       maxBuffer: 1024 * 1024,
       network: "none",
@@ -66707,7 +66689,7 @@ function gnuTime() {
 }
 
 // src/nix/trace-reads.ts
-import os21 from "node:os";
+import os20 from "node:os";
 var probed2;
 function straceArguments(tracer, logFile) {
   return ["-f", "-qq", "--seccomp-bpf", "-e", "trace=%file,dup,dup2,dup3,fcntl", "-e", "signal=none", "-o", logFile];
@@ -66720,7 +66702,7 @@ function readTracer() {
     const fence2 = filesystemFence();
     if (fence2.kind === "none") return { kind: "none", reason: `reads are traced only behind the file-system fence (${fence2.reason})` };
     const result2 = await runTool(bin, [...straceArguments({ kind: "strace", bin }, "/dev/null"), "/bin/sh", "-c", "test -d /"], {
-      env: toolEnvironment(os21.tmpdir()),
+      env: toolEnvironment(os20.tmpdir()),
       timeoutMs: 2e4,
       maxBuffer: 1024 * 1024,
       network: "none",
@@ -66751,8 +66733,7 @@ var NAMES_APPLY = "deploy: builtins.attrNames (deploy.nodes or {})";
 var nodeApply = (index) => `deploy: let name = builtins.elemAt (builtins.attrNames (deploy.nodes or {})) ${index}; in { inherit name; value = (${NODE}) deploy.nodes.\${name}; }`;
 var NIX_SETTINGS = [
   // fetch-tree: its own feature from nix 2.19 on (an unknown name to 2.8, which ignores it).
-  "--extra-experimental-features",
-  "nix-command flakes fetch-tree",
+  ...NIX_FEATURES,
   "--option",
   "allow-import-from-derivation",
   "false",
@@ -66792,8 +66773,8 @@ function assertFence() {
 async function openFlake(request2) {
   assertFence();
   const label = request2.label ?? (request2.rev ? request2.rev.slice(0, 12) : "the working tree");
-  const home = await fs38.mkdtemp(path58.join(os22.tmpdir(), "guard-nix-"));
-  const scratch = await fs38.mkdtemp(path58.join(os22.tmpdir(), "guard-rev-"));
+  const home = await fs38.mkdtemp(path58.join(os21.tmpdir(), "guard-nix-"));
+  const scratch = await fs38.mkdtemp(path58.join(os21.tmpdir(), "guard-rev-"));
   const cleanup = () => Promise.all([home, scratch].map((dir) => fs38.rm(dir, { recursive: true, force: true }).catch(() => void 0))).then(() => void 0);
   let fenced;
   try {
@@ -66938,7 +66919,7 @@ async function fencedView(request2, home, scratch, label) {
 }
 async function revisionFile(repoRoot, rev, file) {
   if (rev) {
-    const shown = await execa("git", ["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
+    const shown = await runGit(["cat-file", "blob", `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : void 0;
   }
   const full = path58.join(repoRoot, file);
@@ -67049,8 +67030,10 @@ function nixCandidate() {
 function findNix() {
   cachedNix ??= (async () => {
     const candidate = nixCandidate();
-    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os22.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
-    return result2?.exitCode === 0 ? candidate : void 0;
+    const result2 = await runTool(candidate, ["--version"], { env: toolEnvironment(os21.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).catch(() => void 0);
+    if (result2?.exitCode !== 0) return void 0;
+    if (!versions.has(candidate)) versions.set(candidate, Promise.resolve(result2.stdout.trim() || "unknown"));
+    return candidate;
   })();
   return cachedNix;
 }
@@ -67058,7 +67041,7 @@ var versions = /* @__PURE__ */ new Map();
 function nixVersion(nixBin) {
   let version = versions.get(nixBin);
   if (!version) {
-    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os22.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
+    version = runTool(nixBin, ["--version"], { env: toolEnvironment(os21.tmpdir()), timeoutMs: 3e4, maxBuffer: 1024 * 1024, network: "none" }).then((r) => r.stdout.trim() || "unknown");
     versions.set(nixBin, version);
   }
   return version;
@@ -67094,14 +67077,22 @@ var EvalCache = class {
   }
   /** The largest resident memory of one nix evaluation of this flake in the last run (MB), to size the pool. */
   async peakMB(flakeDir) {
-    const file = this.file(`peak-${createHash23("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
+    const file = this.peakFile(flakeDir);
     if (!file) return void 0;
-    const value = (await fs39.readFile(file, "utf8").then((t) => JSON.parse(t)).catch(() => void 0))?.peakMB;
+    let value;
+    try {
+      value = JSON.parse(await readCacheFile(file, 4096) ?? "null")?.peakMB;
+    } catch {
+      return void 0;
+    }
     return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
   }
   async recordPeak(flakeDir, peakMB) {
-    const file = this.file(`peak-${createHash23("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
-    if (file) await store(file, { peakMB });
+    const file = this.peakFile(flakeDir);
+    if (file) await writeCacheFile(file, JSON.stringify({ peakMB }));
+  }
+  peakFile(flakeDir) {
+    return this.file(`peak-${createHash23("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);
   }
   /** Written whole to a temporary name, then renamed: a reader never sees half an entry. */
   async write(key, value) {
@@ -67109,21 +67100,18 @@ var EvalCache = class {
     if (!file) return;
     const stored = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v2]) => v2.ok || !(v2.failure.timedOut || v2.failure.outOfMemory))) };
     if (stored.flake?.timedOut) return;
-    await store(file, stored);
+    await writeCacheFile(file, JSON.stringify(stored));
   }
 };
-async function store(file, value) {
-  await writeCacheFile(file, JSON.stringify(value));
-}
 
 // src/deploy/eval-memory.ts
-import os23 from "node:os";
+import os22 from "node:os";
 var ESTIMATED_HOST_PEAK_MB = 1024;
 function defaultEvalMemoryMB() {
-  return Math.floor(os23.totalmem() / (1024 * 1024) / 2);
+  return Math.floor(os22.totalmem() / (1024 * 1024) / 2);
 }
 function evalConcurrency(policy, measuredPeakMB) {
-  const cpus = policy.evalConcurrency ?? os23.availableParallelism();
+  const cpus = policy.evalConcurrency ?? os22.availableParallelism();
   const budget = policy.evalMemoryMB ?? defaultEvalMemoryMB();
   const perHost = measuredPeakMB ? Math.ceil(measuredPeakMB * 1.25) : ESTIMATED_HOST_PEAK_MB;
   const byMemory = Math.max(1, Math.floor(budget / perHost));
@@ -67144,8 +67132,6 @@ function headMustEvaluate(changed) {
   return nix ? `${nix} changed` : void 0;
 }
 async function headReusesBase(base2, changed, headFiles) {
-  const certain = headMustEvaluate(changed);
-  if (certain) return { reuse: false, why: certain };
   if (!base2.ok) return { reuse: false, why: "the base does not evaluate" };
   if (!base2.reads.ok) return { reuse: false, why: `what the base evaluation read is not known: ${base2.reads.reason}` };
   const stillDir = async (dir) => [...headFiles].some((file) => file.startsWith(dir + "/"));
@@ -67173,7 +67159,7 @@ function supportedNix(versionText2) {
 import path62 from "node:path";
 
 // src/nix/self-dependence.ts
-import os24 from "node:os";
+import os23 from "node:os";
 import path61 from "node:path";
 import { promises as fs40 } from "node:fs";
 var IDENTITY_NAMES = /\b(rev|shortRev|revCount|lastModified|lastModifiedDate|narHash|dirtyRev|dirtyShortRev|sourceInfo|outPath|unsafeDiscardStringContext|unsafeDiscardOutputDependency|hashString)\b/;
@@ -67193,7 +67179,7 @@ async function sourceInResults(nixBin, source, resultsJson, drvPaths) {
   const sibling = nixBin.includes("/") ? findExecutable(path61.join(path61.dirname(await fs40.realpath(nixBin).catch(() => nixBin)), "nix-store")) : void 0;
   const nixStore = sibling && await fs40.access(sibling).then(() => true, () => false) ? sibling : findExecutable("nix-store");
   if (!nixStore) return "nix-store was not found next to nix nor on PATH";
-  const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os24.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
+  const result2 = await runTool(nixStore, ["--query", "--requisites", ...drvs], { env: toolEnvironment(os23.tmpdir()), timeoutMs: 12e4, maxBuffer: 256 * 1024 * 1024, network: "none" }).catch(
     (error2) => ({ exitCode: null, stdout: "", stderr: error2.message, timedOut: false })
   );
   if (result2.exitCode !== 0) return `the derivations' closure could not be read (${result2.stderr.trim().split("\n")[0] ?? "nix-store failed"})`;
@@ -67272,7 +67258,7 @@ async function checkedReads(context, rev, names2, cached3, recorded) {
   const flakeFile = path62.posix.join(context.flakeDir, "flake.nix");
   if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
   const snapshot = new CommitSnapshot(context.repoRoot, rev, "revision");
-  const hazard = await treeHazard(context.repoRoot, rev);
+  const hazard = await treeHazard(snapshot);
   if (hazard) return { ...recorded, unusable: hazard };
   const nixFiles = recorded.reads.paths.filter((p2) => p2.endsWith(".nix"));
   const texts = new Map([...(await snapshot.readFiles(nixFiles)).entries()].map(([file, data]) => [file, data.toString("utf8")]));
@@ -67284,24 +67270,22 @@ async function checkedReads(context, rev, names2, cached3, recorded) {
   if (inResults) return { ...recorded, unusable: inResults };
   return { ...recorded, selfChecked: true };
 }
-async function treeHazard(root, rev) {
-  const { stdout } = await execa("git", ["ls-tree", "-r", "-z", rev], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
-  const entries = stdout.split("\0").filter(Boolean).map((entry) => ({ mode: entry.split(" ")[0], file: entry.split("	")[1] }));
-  const link = entries.find((e) => e.mode === "120000");
-  if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
-  const attributes = entries.filter((e) => path62.posix.basename(e.file) === ".gitattributes").map((e) => e.file);
-  const texts = await new CommitSnapshot(root, rev, "revision").readFiles(attributes);
+async function treeHazard(snapshot) {
+  const [link] = await snapshot.symlinks();
+  if (link) return `the revision holds a symbolic link (${link}), which nix follows without a trace`;
+  const attributes = (await snapshot.listFiles()).filter((file) => path62.posix.basename(file) === ".gitattributes");
+  const texts = await snapshot.readFiles(attributes);
   for (const [file, data] of texts) {
     if (/export-(subst|ignore)/.test(data.toString("utf8"))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
   }
   return void 0;
 }
 async function commitOf(root, rev) {
-  return (await execa("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: root })).stdout.trim();
+  return (await runGit(["rev-parse", "--verify", `${rev}^{commit}`], { cwd: root })).stdout.trim();
 }
 async function ancestors(root, rev, depth) {
   if (depth <= 0) return [];
-  const { stdout, exitCode } = await execa("git", ["rev-list", "--first-parent", `--max-count=${depth}`, `${rev}^`, "--"], { cwd: root, reject: false });
+  const { stdout, exitCode } = await runGit(["rev-list", "--first-parent", `--max-count=${depth}`, `${rev}^`, "--"], { cwd: root, reject: false });
   return exitCode === 0 ? stdout.split("\n").filter(Boolean) : [];
 }
 
@@ -67472,7 +67456,7 @@ async function both(a2, b2) {
 }
 async function changedPaths(revisions) {
   const args = ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", revisions.baseSha, ...revisions.headRev ? [revisions.headRev] : [], "--"];
-  const { stdout } = await execa("git", args, { cwd: revisions.root, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await runGit(args, { cwd: revisions.root, maxBuffer: 64 * 1024 * 1024 });
   return stdout.split("\0").filter(Boolean);
 }
 function mayChangeEvaluation(changed, ignorePaths) {
@@ -67620,7 +67604,7 @@ async function checkRevisions(options2) {
   const { config, source: policy } = await loadConfig(baseSnapshot, headSnapshot, configFile);
   const failOn = options2.failOn ?? config.failOn ?? "error";
   const cacheDir = options2.cacheDir ?? defaultCacheDir();
-  const scratchDir = await fs41.mkdtemp(path64.join(os25.tmpdir(), "guard-run-"));
+  const scratchDir = await fs41.mkdtemp(path64.join(os24.tmpdir(), "guard-run-"));
   try {
     const remotes = await remoteUrls(root);
     const { base: baseBuilt, head: headBuilt, identity: repositoryIdentity2, fromCache: appliedFromCache } = await applyRevisions(baseSnapshot, headSnapshot, {
@@ -67654,7 +67638,7 @@ async function checkRevisions(options2) {
     if (headReleases.length > 0) await resolveHelm();
     const baseReleases = new Map(helmReleases(baseInventory, []).map((r) => [releaseKey(r), r]));
     const guardFilesChanged = await guardPolicyChanged(baseSnapshot, headSnapshot, config, configFile);
-    const limit = pLimit(config.helm?.concurrency ?? os25.availableParallelism() + 1);
+    const limit = pLimit(config.helm?.concurrency ?? os24.availableParallelism() + 1);
     const helmOptions = { homeDir: path64.join(cacheDir, "helm-home"), timeoutMs: (config.helm?.timeoutSeconds ?? 120) * 1e3 };
     const renderCache = new RenderCache(options2.noCache ? void 0 : path64.join(cacheDir, "renders"));
     const schemaVerdicts = new SchemaVerdicts(options2.noCache ? void 0 : path64.join(cacheDir, "schema-verdicts"));
@@ -67766,7 +67750,7 @@ async function checkRevisions(options2) {
 }
 function defaultCacheDir() {
   if (process.env.GUARD_CACHE_DIR) return process.env.GUARD_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME ?? path64.join(os25.homedir(), ".cache");
+  const xdg = process.env.XDG_CACHE_HOME ?? path64.join(os24.homedir(), ".cache");
   return path64.join(xdg, "gitops-guard");
 }
 function allowedHosts(baseInventory, config) {
@@ -67871,7 +67855,7 @@ async function catalogStore(config, base2, head, options2) {
 function repositoriesOf(baseOutcome) {
   return new Set((baseOutcome?.ok ? baseOutcome.rendered.containers : []).map((c3) => repositoryOf(parseImageRef(c3.image))));
 }
-async function findingsOf(outcome, release, store2, baseRepositories, before) {
+async function findingsOf(outcome, release, store, baseRepositories, before) {
   const subject = { kind: "HelmRelease", namespace: release.namespace, name: release.name };
   if (!outcome.ok) {
     return outcome.failures.map((failure3) => ({
@@ -67886,7 +67870,7 @@ async function findingsOf(outcome, release, store2, baseRepositories, before) {
     }));
   }
   const lookups = /* @__PURE__ */ new Map();
-  for (const container of outcome.rendered.containers) lookups.set(containerSlot(container), await store2.lookup(container.image, container, { baseRepositories }));
+  for (const container of outcome.rendered.containers) lookups.set(containerSlot(container), await store.lookup(container.image, container, { baseRepositories }));
   const warnings = (outcome.warnings ?? []).map((warning2) => ({
     rule: warning2.rule,
     severity: warning2.severity ?? "warning",
@@ -67903,7 +67887,7 @@ async function findingsOf(outcome, release, store2, baseRepositories, before) {
     const headImages = new Map(outcome.rendered.containers.map((c3) => [containerSlot(c3), c3.image]));
     for (const container of before.rendered.containers) {
       const slot = containerSlot(container);
-      if (headImages.has(slot) && headImages.get(slot) !== container.image) previousCatalogs.set(slot, await store2.lookup(container.image, container, { baseRepositories }));
+      if (headImages.has(slot) && headImages.get(slot) !== container.image) previousCatalogs.set(slot, await store.lookup(container.image, container, { baseRepositories }));
     }
     previous = { images, catalogs: previousCatalogs };
   }
@@ -72845,7 +72829,7 @@ async function runAction(env = process.env) {
       // A deploy override trailer counts only when an approver named by the base policy approved the head commit.
       approvals: forgeApprovals({ ...context.target, sha: context.headSha })
     });
-    const outDir = env.RUNNER_TEMP ?? os26.tmpdir();
+    const outDir = env.RUNNER_TEMP ?? os25.tmpdir();
     const reportPath = path65.join(outDir, "gitops-guard-report.json");
     const sarifPath = path65.join(outDir, "gitops-guard.sarif");
     await fs42.writeFile(reportPath, JSON.stringify(report, null, 2));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeCacheFile } from '../tools/cache-file.js';
+import { readCacheFile, writeCacheFile } from '../tools/cache-file.js';
 import type { DeployNode, FlakeFailure, NodeFailure } from '../nix/eval-deploy.js';
 import type { ReadSet } from '../nix/read-set.js';
 
@@ -66,15 +66,24 @@ export class EvalCache {
 
   /** The largest resident memory of one nix evaluation of this flake in the last run (MB), to size the pool. */
   async peakMB(flakeDir: string): Promise<number | undefined> {
-    const file = this.file(`peak-${createHash('sha256').update(flakeDir).digest('hex').slice(0, 16)}`);
+    const file = this.peakFile(flakeDir);
     if (!file) return undefined;
-    const value = (await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as { peakMB?: unknown }).catch(() => undefined))?.peakMB;
+    let value: unknown;
+    try {
+      value = (JSON.parse((await readCacheFile(file, 4096)) ?? 'null') as { peakMB?: unknown } | null)?.peakMB;
+    } catch {
+      return undefined;
+    }
     return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
   }
 
   async recordPeak(flakeDir: string, peakMB: number): Promise<void> {
-    const file = this.file(`peak-${createHash('sha256').update(flakeDir).digest('hex').slice(0, 16)}`);
-    if (file) await store(file, { peakMB });
+    const file = this.peakFile(flakeDir);
+    if (file) await writeCacheFile(file, JSON.stringify({ peakMB }));
+  }
+
+  private peakFile(flakeDir: string): string | undefined {
+    return this.file(`peak-${createHash('sha256').update(flakeDir).digest('hex').slice(0, 16)}`);
   }
 
   /** Written whole to a temporary name, then renamed: a reader never sees half an entry. */
@@ -83,10 +92,6 @@ export class EvalCache {
     if (!file) return;
     const stored: CachedRevision = { ...value, nodes: Object.fromEntries(Object.entries(value.nodes).filter(([, v]) => v.ok || !(v.failure.timedOut || v.failure.outOfMemory))) };
     if (stored.flake?.timedOut) return;
-    await store(file, stored);
+    await writeCacheFile(file, JSON.stringify(stored));
   }
-}
-
-async function store(file: string, value: unknown): Promise<void> {
-  await writeCacheFile(file, JSON.stringify(value));
 }

@@ -1,8 +1,7 @@
-import { execa } from 'execa';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { NIX_NOT_AVAILABLE_RULE, type DraftFinding, type SourceLocation } from '../findings.js';
-import { CommitSnapshot, firstChangedLines, normalizeDir, trailersBetween, type Snapshot } from '../git/repo.js';
+import { CommitSnapshot, firstChangedLines, normalizeDir, runGit, trailersBetween, type Snapshot } from '../git/repo.js';
 import { GuardError } from '../errors.js';
 import { findNix, localInputError, NIX_INSTALL_HINT, nixCandidate, nixVersion, type DeployNode, type FlakeFailure, type NodeFailure } from '../nix/eval-deploy.js';
 import { localInputs } from '../nix/flake-inputs.js';
@@ -218,7 +217,7 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
 /** Every path the change touches (deleted ones too); the working tree's tracked files when there is no head commit. */
 async function changedPaths(revisions: DeployRevisions): Promise<string[]> {
   const args = ['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', revisions.baseSha, ...(revisions.headRev ? [revisions.headRev] : []), '--'];
-  const { stdout } = await execa('git', args, { cwd: revisions.root, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await runGit(args, { cwd: revisions.root, maxBuffer: 64 * 1024 * 1024 });
   return stdout.split('\0').filter(Boolean);
 }
 

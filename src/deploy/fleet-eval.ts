@@ -1,11 +1,10 @@
-import { execa } from 'execa';
 import path from 'node:path';
 import { openFlake, inPool, type FlakeFailure, type NodeOutcome } from '../nix/eval-deploy.js';
 import { fetchInputs, type InputHostPolicy, type LockedInput } from '../nix/input-fetch.js';
 import { EMPTY_READS, mergeReads, type ReadSet } from '../nix/read-set.js';
 import { identityInSources, sourceInResults } from '../nix/self-dependence.js';
 import type { ReadTracer } from '../nix/trace-reads.js';
-import { CommitSnapshot } from '../git/repo.js';
+import { CommitSnapshot, runGit } from '../git/repo.js';
 import { cacheKey, type CachedRevision, type EvalCache, type RecordedReads } from './eval-cache.js';
 
 /** What every revision of one check shares. */
@@ -128,7 +127,7 @@ async function checkedReads(context: FleetContext, rev: string, names: string[],
   const flakeFile = path.posix.join(context.flakeDir, 'flake.nix');
   if (!recorded.reads.paths.includes(flakeFile)) return { ...recorded, unusable: `the trace shows no read of ${flakeFile} in the store copy of the revision (this nix reads sources another way)` };
   const snapshot = new CommitSnapshot(context.repoRoot, rev, 'revision');
-  const hazard = await treeHazard(context.repoRoot, rev);
+  const hazard = await treeHazard(snapshot);
   if (hazard) return { ...recorded, unusable: hazard };
   const nixFiles = recorded.reads.paths.filter((p) => p.endsWith('.nix'));
   const texts = new Map([...(await snapshot.readFiles(nixFiles)).entries()].map(([file, data]) => [file, data.toString('utf8')] as const));
@@ -146,13 +145,11 @@ async function checkedReads(context: FleetContext, rev: string, names: string[],
  * (the log shows only the link), and nix 2.8 copies a revision with `git archive`, which applies
  * .gitattributes (export-subst writes the commit's own hash into files, export-ignore drops files).
  */
-async function treeHazard(root: string, rev: string): Promise<string | undefined> {
-  const { stdout } = await execa('git', ['ls-tree', '-r', '-z', rev], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
-  const entries = stdout.split('\0').filter(Boolean).map((entry) => ({ mode: entry.split(' ')[0]!, file: entry.split('\t')[1]! }));
-  const link = entries.find((e) => e.mode === '120000');
-  if (link) return `the revision holds a symbolic link (${link.file}), which nix follows without a trace`;
-  const attributes = entries.filter((e) => path.posix.basename(e.file) === '.gitattributes').map((e) => e.file);
-  const texts = await new CommitSnapshot(root, rev, 'revision').readFiles(attributes);
+async function treeHazard(snapshot: CommitSnapshot): Promise<string | undefined> {
+  const [link] = await snapshot.symlinks();
+  if (link) return `the revision holds a symbolic link (${link}), which nix follows without a trace`;
+  const attributes = (await snapshot.listFiles()).filter((file) => path.posix.basename(file) === '.gitattributes');
+  const texts = await snapshot.readFiles(attributes);
   for (const [file, data] of texts) {
     if (/export-(subst|ignore)/.test(data.toString('utf8'))) return `${file} sets export-subst or export-ignore, which change what nix copies of each commit`;
   }
@@ -161,12 +158,12 @@ async function treeHazard(root: string, rev: string): Promise<string | undefined
 
 /** The commit, not its tree: a flake sees self.rev and self.lastModified (system.configurationRevision). */
 async function commitOf(root: string, rev: string): Promise<string> {
-  return (await execa('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root })).stdout.trim();
+  return (await runGit(['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root })).stdout.trim();
 }
 
 /** Up to `depth` first-parent ancestors of a commit, nearest first. */
 export async function ancestors(root: string, rev: string, depth: number): Promise<string[]> {
   if (depth <= 0) return [];
-  const { stdout, exitCode } = await execa('git', ['rev-list', '--first-parent', `--max-count=${depth}`, `${rev}^`, '--'], { cwd: root, reject: false });
+  const { stdout, exitCode } = await runGit(['rev-list', '--first-parent', `--max-count=${depth}`, `${rev}^`, '--'], { cwd: root, reject: false });
   return exitCode === 0 ? stdout.split('\n').filter(Boolean) : [];
 }

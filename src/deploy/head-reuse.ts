@@ -14,12 +14,10 @@ export function headMustEvaluate(changed: string[]): string | undefined {
 /**
  * Whether the head evaluates to exactly the base's result without running nix: the base's evaluations
  * were all traced and depend on no identity of the revision (fleet-eval's checkedReads), the change
- * touches no .nix file and no flake.lock (whatever the trace says), and none of its paths (added,
+ * touches no .nix file and no flake.lock (the caller asks headMustEvaluate first), and none of its paths (added,
  * modified or deleted) is one the base evaluation read, listed, or resolved.
  */
 export async function headReusesBase(base: RevisionResult, changed: string[], headFiles: Set<string>): Promise<HeadReuse> {
-  const certain = headMustEvaluate(changed);
-  if (certain) return { reuse: false, why: certain };
   if (!base.ok) return { reuse: false, why: 'the base does not evaluate' };
   if (!base.reads.ok) return { reuse: false, why: `what the base evaluation read is not known: ${base.reads.reason}` };
   const stillDir = async (dir: string) => [...headFiles].some((file) => file.startsWith(dir + '/'));

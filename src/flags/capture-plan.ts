@@ -84,7 +84,8 @@ export async function captureHelp(input: CapturePlanInput): Promise<HelpCapture>
   const global = await globalFlags(program, reading.text, run);
   if (global && 'error' in global) return { ok: false, error: global.error, helpArgv };
   const text = global ? `${reading.text.trimEnd()}\n\n${global.text}` : reading.text;
-  const parsed = parseHelp(text, framework);
+  // Without global flags the text is the reading's own, already parsed.
+  const parsed = global || !reading.catalog ? parseHelp(text, framework) : { ok: true as const, catalog: reading.catalog };
   if (!parsed.ok) return { ok: false, error: `\`${describe(helpArgv)}\` printed no help that a parser reads (${parsed.reason}): ${firstLine(text)}`, helpArgv };
   // The global flags must be read with the rest, or every use of one would be refused as unknown.
   if (global && parsed.catalog.flags.length <= (reading.catalog?.flags.length ?? 0)) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { DIGEST } from '../registry/distribution.js';
 import { readCacheFile, writeCacheFile } from '../tools/cache-file.js';
 import type { CapturedHelp as CachedHelp } from './store.js';
 
@@ -78,7 +79,7 @@ export class TagCache {
     const text = await readCacheFile(file, 4096);
     try {
       const entry = text === undefined ? undefined : (JSON.parse(text) as { image?: unknown; digest?: unknown });
-      return entry?.image === image && typeof entry.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(entry.digest) ? entry.digest : undefined;
+      return entry?.image === image && typeof entry.digest === 'string' && DIGEST.test(entry.digest) ? entry.digest : undefined;
     } catch {
       return undefined;
     }

@@ -9,14 +9,12 @@ import { parseHelp } from './frameworks/registry.js';
 import { parseStoredHelp, type HelpProvenance } from './help-header.js';
 import { formatImage, parseImageRef, type ImageRef } from './image-ref.js';
 import { canonicalRegistry, imageReferenceProblem } from '../registry/distribution.js';
+import type { ContainerCommand } from '../image/entrypoint.js';
 
 export const DEFAULT_HELP_DIR = '.guard/help';
 
 /** What a container runs, as Kubernetes says it: `command` replaces the image's ENTRYPOINT, `args` its CMD. */
-export interface ContainerCommand {
-  command?: string[];
-  args?: string[];
-}
+export type { ContainerCommand };
 
 export type CaptureOutcome<T> = { ok: true; value: T } | { ok: false; reason: string; unreachable?: boolean };
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Snapshot } from '../git/repo.js';
-import { resolveKubectl } from '../kustomize/binary.js';
+import { kubectlResolved, resolveKubectl } from '../kustomize/binary.js';
 import { baseIdentityGate } from './base-identity.js';
 import { discoverObjects } from './discover.js';
 import { discoveryKey, readDiscovery, writeDiscovery } from './discovery-cache.js';
@@ -58,15 +58,28 @@ export async function applyRevisions(baseSnapshot: Snapshot, headSnapshot: Snaps
       all: settings.all,
       clusterObjects: settings.clusterObjects,
       timeoutMs: settings.timeoutMs,
-      kubectl: await resolveKubectl().then((k) => k.version, () => 'none'),
     },
   });
-  const kept = await readDiscovery<AppliedRevisions>(discoveryDir, key);
-  if (kept) return { ...kept, fromCache: true };
+  // kubectl is part of the entry, not of the key: a repository with nothing to build never looks for it.
+  const kept = await readDiscovery<KeptRevisions>(discoveryDir, key);
+  if (kept && (kept.kubectl === null || kept.kubectl === (await kubectlVersion()))) return { ...kept.applied, fromCache: true };
   const failedBefore = kustomizeRuns.failed;
   const applied = await applyBoth(baseSnapshot, headSnapshot, settings);
-  if (kustomizeRuns.failed === failedBefore) await writeDiscovery(discoveryDir, key, applied);
+  if (kustomizeRuns.failed === failedBefore) {
+    const entry: KeptRevisions = { kubectl: kubectlResolved() ? await kubectlVersion() : null, applied };
+    await writeDiscovery(discoveryDir, key, entry);
+  }
   return { ...applied, fromCache: false };
+}
+
+/** What is kept: the result, and the kubectl that built it (null: nothing was built or looked up). */
+interface KeptRevisions {
+  kubectl: string | null;
+  applied: AppliedRevisions;
+}
+
+function kubectlVersion(): Promise<string> {
+  return resolveKubectl().then((k) => k.version, () => 'none');
 }
 
 async function applyBoth(baseSnapshot: Snapshot, headSnapshot: Snapshot, settings: ApplySettings): Promise<AppliedRevisions> {

@@ -9,7 +9,8 @@ import { guardCodeDigest } from '../tools/code-identity.js';
  * What the base and head look like once Flux has applied them (discovery, every Flux
  * Kustomization built, the skip plan) is a function of the two revisions' files, the policy that
  * shapes the builds, kubectl and the guard's own code, and nothing else: no network, no clock.
- * A rerun of the same pull request reads it back instead of parsing and planning again.
+ * A rerun of the same pull request reads it back instead of parsing and planning again. kubectl's
+ * version is kept in the entry and compared on reading (apply-revisions.ts).
  *
  * Entries are written only for runs whose builds all succeeded (a timeout must not be kept), and
  * read only when their digest matches; the key names every input, so a changed file, policy,

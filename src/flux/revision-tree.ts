@@ -3,8 +3,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseShared } from '../yaml/shared-parse.js';
 import type { Snapshot } from '../git/repo.js';
+import { KUSTOMIZATION_FILES } from '../kustomize/confine.js';
 
-export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+export { KUSTOMIZATION_FILES };
 
 /**
  * One revision for kustomize, with the content digest of every file: what a build reads decides

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { isChartSource, type RepoInventory } from './discover.js';
 import { isFluxKustomization, readFluxKustomization, type FluxKustomization } from './kustomization.js';
-import { asRecord, asString } from './objects.js';
+import { asRecord, asString, objectsInFile } from './objects.js';
 import { KUSTOMIZATION_FILES, type RevisionTree } from './revision-tree.js';
 import { KUBERNETES_YAML } from '../yaml/kubernetes-schema.js';
 
@@ -121,9 +121,6 @@ class StaticView {
   readonly patchPaths = new Set<string>();
   substituteNames: Names = new Set();
   readonly reads = new Set<string>();
-  readonly objectFiles: Set<string>;
-  /** Objects discovery read from each file (already parsed, Lists expanded). */
-  private readonly objectsByFile = new Map<string, Record<string, unknown>[]>();
   private readonly problemFiles: Set<string>;
 
   constructor(
@@ -132,8 +129,6 @@ class StaticView {
     private readonly parsed: Map<string, unknown[] | undefined> = new Map(),
   ) {
     const { tree, raw, patches } = view;
-    this.objectFiles = new Set(raw.objects.map((o) => o.file));
-    for (const object of raw.objects) (this.objectsByFile.get(object.file) ?? this.objectsByFile.set(object.file, []).get(object.file)!).push(object.body);
     this.problemFiles = new Set(raw.problems.map((p) => p.location.path));
     for (const file of tree.files.keys()) {
       if (!KUSTOMIZATION_FILES.includes(path.posix.basename(file))) continue;
@@ -187,7 +182,7 @@ class StaticView {
     }
     // A Flux Kustomization in a file discovery does not read (JSON) is no node: what it applies is not followed.
     for (const file of this.reads) {
-      if (this.objectsByFile.has(file) || /\.ya?ml$/i.test(file)) continue;
+      if (this.hasObjects(file) || /\.ya?ml$/i.test(file)) continue;
       if (this.fluxDocs(file, ['Kustomization']).some((d) => asString(d.apiVersion)?.startsWith('kustomize.toolkit.fluxcd.io/'))) this.opaque = true;
     }
     // Kustomizations of other sources than the roots' are outside this revision's static view.
@@ -355,10 +350,15 @@ class StaticView {
     return !isChartSource(file, this.view.raw.chartDirs) && file !== '.guard.yaml' && !/^\.(guard|github|forgejo|gitea)\//.test(file);
   }
 
+  /** Whether discovery read objects from the file (already parsed, Lists expanded). */
+  hasObjects(file: string): boolean {
+    return objectsInFile(this.view.raw.objects, file).length > 0;
+  }
+
   /** The objects of a file: as discovery read them, or parsed here for a file discovery does not read. */
   objectsOf(file: string): Record<string, unknown>[] {
-    const known = this.objectsByFile.get(file);
-    if (known) return known;
+    const known = objectsInFile(this.view.raw.objects, file);
+    if (known.length > 0) return known.map((o) => o.body);
     const records = (this.docsOf(file) ?? []).map(asRecord).filter((d): d is Record<string, unknown> => d !== undefined);
     // kubectl and kustomize apply the items of a v1 List one by one.
     return records.flatMap((d) => (asString(d.kind)?.endsWith('List') && Array.isArray(d.items) ? d.items.map(asRecord).filter((i): i is Record<string, unknown> => i !== undefined) : [d]));
@@ -372,8 +372,8 @@ class StaticView {
     if (!/\.ya?ml$/i.test(file) && !this.reads.has(file) && !this.docsOf(file)) return out;
     if (this.problemFiles.has(file)) return ANY;
     // Discovery read every YAML file it does not skip: one it found no object in holds none.
-    if (/\.ya?ml$/i.test(file) && !this.objectsByFile.has(file) && this.discovered(file)) return out;
-    if (!this.objectsByFile.has(file) && !this.docsOf(file)) return this.generated.has(file) && !/\.(ya?ml|json)$/i.test(file) ? out : ANY;
+    if (/\.ya?ml$/i.test(file) && !this.hasObjects(file) && this.discovered(file)) return out;
+    if (!this.hasObjects(file) && !this.docsOf(file)) return this.generated.has(file) && !/\.(ya?ml|json)$/i.test(file) ? out : ANY;
     for (const object of this.objectsOf(file)) {
       const name = asString(asRecord(object.metadata)?.name);
       if (name) out.add(name);
@@ -500,15 +500,15 @@ function skipped(view: StaticView, keys: string[], applied: FluxKustomization): 
     const namespaceOf = kustomizeNamespace(view, spec.path);
     for (const file of node.ownReads) {
       reads.add(file);
-      for (const object of raw.objects) {
-        if (object.file !== file || patches.has(file) || object.kind !== 'HelmRelease' || !object.apiVersion.startsWith('helm.toolkit.fluxcd.io/')) continue;
+      for (const object of objectsInFile(raw.objects, file)) {
+        if (patches.has(file) || object.kind !== 'HelmRelease' || !object.apiVersion.startsWith('helm.toolkit.fluxcd.io/')) continue;
         const namespace = spec.targetNamespace ?? namespaceOf ?? object.namespace ?? 'default';
         const name = `${spec.namePrefix ?? ''}${object.name}${spec.nameSuffix ?? ''}`;
         if (!releases.has(`${namespace}/${name}`)) releases.set(`${namespace}/${name}`, { namespace, name, file });
       }
     }
   }
-  const consumed = [...reads].filter((f) => !KUSTOMIZATION_FILES.includes(path.posix.basename(f)) && !patches.has(f) && view.objectFiles.has(f));
+  const consumed = [...reads].filter((f) => !KUSTOMIZATION_FILES.includes(path.posix.basename(f)) && !patches.has(f) && view.hasObjects(f));
   return { reads: [...reads], consumed, folders: [...folders], kustomizations: nodes.length, releases: [...releases.values()] };
 }
 

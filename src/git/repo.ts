@@ -26,9 +26,9 @@ export function gitEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.Pro
 type GitOptions = Omit<NonNullable<Parameters<typeof execa>[1]>, 'env' | 'extendEnv'>;
 
 /** Every git command of the guard starts here, with `gitEnvironment()` and nothing else. */
-function runGit(args: string[], options: GitOptions & { encoding: 'buffer' }): ReturnType<typeof execa<{ encoding: 'buffer' }>>;
-function runGit(args: string[], options: GitOptions): ReturnType<typeof execa<{}>>;
-function runGit(args: string[], options: GitOptions) {
+export function runGit(args: string[], options: GitOptions & { encoding: 'buffer' }): ReturnType<typeof execa<{ encoding: 'buffer' }>>;
+export function runGit(args: string[], options: GitOptions): ReturnType<typeof execa<{}>>;
+export function runGit(args: string[], options: GitOptions) {
   return execa('git', args, { ...options, env: gitEnvironment(), extendEnv: false } as never);
 }
 

@@ -1,4 +1,4 @@
-import { DIGEST, MEDIA_TYPES, REPOSITORY_NAME, RegistryClient, TAG } from '../registry/distribution.js';
+import { DIGEST, MEDIA_TYPES, REPOSITORY_NAME, RegistryClient, TAG, isRegistryHost } from '../registry/distribution.js';
 import { MAX_ARCHIVE_BYTES } from './fetch-http.js';
 import type { FetchFailure, FetchPolicy } from './guarded-fetch.js';
 import { parseChartVersion, pickVersion } from './versions.js';
@@ -65,7 +65,7 @@ function parseRepository(request: OciChartRequest): { host: string; name: string
   const slash = rest.indexOf('/');
   const host = slash < 0 ? rest : rest.slice(0, slash);
   const name = [slash < 0 ? '' : rest.slice(slash + 1), request.chart].filter(Boolean).join('/');
-  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(host)) return { error: `${request.repositoryUrl} does not name a registry host` };
+  if (!isRegistryHost(host)) return { error: `${request.repositoryUrl} does not name a registry host` };
   if (!REPOSITORY_NAME.test(name)) return { error: `"${name}" is not a valid OCI repository name` };
   return { host, name };
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { printable } from '../report/printable.js';
 import { Parser, type ReadEntry } from 'tar';
 
 /**
@@ -125,8 +126,3 @@ function describeType(type: string): string {
   }
 }
 
-/** Archive names are hostile data: shown only as printable text of bounded length. */
-function printable(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
-}

@@ -31,7 +31,7 @@ export type ResolvedProgram =
     }
   | { ok: false; error: string };
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'ksh', 'mksh', 'zsh', 'busybox']);
 const MAX_STEPS = 8;
 const MAX_SCRIPT_BYTES = 16_384;

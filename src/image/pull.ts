@@ -3,11 +3,12 @@ import { constants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { writeCacheFile } from '../tools/cache-file.js';
+import { readCacheBytes, writeCacheFile } from '../tools/cache-file.js';
 import { parseImageRef, type ImageRef } from '../flags/image-ref.js';
 import type { FetchFailure, FetchPolicy } from '../helm/guarded-fetch.js';
 import type { CredentialLookup } from '../registry/credentials.js';
-import { DIGEST, MEDIA_TYPES, REPOSITORY_NAME, RegistryClient, TAG, isRegistryHost, printable, registryApiHost, sha256Digest } from '../registry/distribution.js';
+import { DIGEST, MAX_MANIFEST_BYTES, MEDIA_TYPES, REPOSITORY_NAME, RegistryClient, TAG, isRegistryHost, registryApiHost, sha256Digest } from '../registry/distribution.js';
+import { printable } from '../report/printable.js';
 import { applyLayer, prepareMountPoints, type RootfsBudget } from './rootfs.js';
 
 /**
@@ -95,7 +96,6 @@ const INDEX_TYPES: readonly string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.docker
 const IMAGE_MANIFEST_TYPES: readonly string[] = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
 const ACCEPT = [...INDEX_TYPES, ...IMAGE_MANIFEST_TYPES];
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** The digest a reference resolves to (the index or manifest its tag points at); a digest reference is its own answer. */
 export async function resolveImage(ref: string | ImageRef, options: ResolveOptions): Promise<ResolvedImage> {
@@ -309,18 +309,8 @@ function cachePath(cacheDir: string, digest: string): string {
 
 /** A cached blob, read without following a link and only when its bytes still have its digest. */
 async function readCached(cacheDir: string, digest: string, maxBytes: number): Promise<Buffer | undefined> {
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(cachePath(cacheDir, digest), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const stat = await handle.stat();
-    if (!stat.isFile() || stat.size > maxBytes) return undefined;
-    const body = await handle.readFile();
-    return sha256Digest(body) === digest ? body : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    await handle?.close();
-  }
+  const body = await readCacheBytes(cachePath(cacheDir, digest), maxBytes);
+  return body && sha256Digest(body) === digest ? body : undefined;
 }
 
 async function writeCached(cacheDir: string, digest: string, body: Buffer): Promise<void> {

@@ -6,6 +6,7 @@ import { Readable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
+import { printable } from '../report/printable.js';
 
 /**
  * Container image layers applied, in order, to a folder, as a container runtime would (OCI
@@ -357,8 +358,3 @@ async function walk(root: string, parts: string[], options: { followLast: boolea
   return { ok: true, path: path.join(root, ...resolved), inRoot: `/${resolved.join('/')}` };
 }
 
-/** Names in layers are hostile data: shown only as printable text of bounded length. */
-function printable(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
-}

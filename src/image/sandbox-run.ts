@@ -3,6 +3,8 @@ import { existsSync, lstatSync, promises as fs, readdirSync, readlinkSync, statS
 import path from 'node:path';
 import { GuardError } from '../errors.js';
 import { findExecutable, safePath } from '../tools/sandbox.js';
+import { memoized } from '../tools/memo.js';
+import { DEFAULT_PATH } from './entrypoint.js';
 import { resolveInRoot } from './rootfs.js';
 
 /**
@@ -67,7 +69,6 @@ const SANDBOX_UID = 65534;
 export const SANDBOX_HOST_ID = 2_000_065_534;
 /** Processes of the sandbox user at once (RLIMIT_NPROC, enforced for a non-root user): a fork bomb stops there. */
 const MAX_PROCESSES = 512;
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 let detected: { method: SandboxMethod | undefined } | undefined;
 
@@ -184,8 +185,7 @@ function handedToSandboxUser(rootfs: string): Promise<boolean> {
   } catch {
     return Promise.resolve(false);
   }
-  if (!handedOver.has(key)) handedOver.set(key, handOver(root));
-  return handedOver.get(key)!;
+  return memoized(handedOver, key, () => handOver(root));
 }
 
 async function handOver(root: string): Promise<boolean> {

@@ -21,6 +21,11 @@ export function resolveKubectl(): Promise<ResolvedKubectl> {
   return cached;
 }
 
+/** Whether this process has looked for kubectl (a build, or a build's cache key, needed it). */
+export function kubectlResolved(): boolean {
+  return cached !== undefined;
+}
+
 async function findKubectl(): Promise<ResolvedKubectl> {
   const fromEnv = process.env.KUBECTL_BIN;
   if (fromEnv) {

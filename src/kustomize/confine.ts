@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** The names kustomize reads a folder's kustomization from. */
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
 /** Enough for any real overlay tree; a PR that nests deeper gets a refusal, not a stall. */
 const MAX_KUSTOMIZATIONS = 2000;
 const MAX_FILE_BYTES = 4 * 1024 * 1024;

@@ -2,10 +2,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GuardError } from '../errors.js';
-import { execa } from 'execa';
+import { runGit } from '../git/repo.js';
 import { filesystemFence, findExecutable, networkFence, runTool, toolEnvironment, type FilesystemView } from '../tools/sandbox.js';
 import { DECLARED_INPUTS_APPLY, parseDeclaredInputs, refusedDeclaredInputs, stageFlakeFile } from './declared-inputs.js';
-import { lockedInputs } from './input-fetch.js';
+import { lockedInputs, NIX_FEATURES } from './input-fetch.js';
 import { exportRevision } from './revision-export.js';
 import { inputNamedIn, localInputs, printableUrl, type FlakeLocks } from './flake-inputs.js';
 import { EMPTY_READS, mergeReads, parseTrace, type ReadSet } from './read-set.js';
@@ -111,7 +111,7 @@ export interface SessionReads {
  */
 export const NIX_SETTINGS = [
   // fetch-tree: its own feature from nix 2.19 on (an unknown name to 2.8, which ignores it).
-  '--extra-experimental-features', 'nix-command flakes fetch-tree',
+  ...NIX_FEATURES,
   '--option', 'allow-import-from-derivation', 'false',
   '--option', 'restrict-eval', 'true',
   '--option', 'pure-eval', 'true',
@@ -325,7 +325,7 @@ async function fencedView(request: EvalRequest, home: string, scratch: string, l
 /** A file of the revision (or of the working tree: a regular file only, never followed through a symlink). */
 async function revisionFile(repoRoot: string, rev: string | undefined, file: string): Promise<string | undefined> {
   if (rev) {
-    const shown = await execa('git', ['cat-file', 'blob', `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
+    const shown = await runGit(['cat-file', 'blob', `${rev}:${file}`], { cwd: repoRoot, reject: false, maxBuffer: 64 * 1024 * 1024 });
     return shown.exitCode === 0 ? shown.stdout : undefined;
   }
   const full = path.join(repoRoot, file);
@@ -505,7 +505,10 @@ export function findNix(): Promise<string | undefined> {
   cachedNix ??= (async () => {
     const candidate = nixCandidate();
     const result = await runTool(candidate, ['--version'], { env: toolEnvironment(os.tmpdir()), timeoutMs: 30_000, maxBuffer: 1024 * 1024, network: 'none' }).catch(() => undefined);
-    return result?.exitCode === 0 ? candidate : undefined;
+    if (result?.exitCode !== 0) return undefined;
+    // The same answer nixVersion() would ask for again.
+    if (!versions.has(candidate)) versions.set(candidate, Promise.resolve(result.stdout.trim() || 'unknown'));
+    return candidate;
   })();
   return cachedNix;
 }

@@ -61,6 +61,9 @@ export function lockedInputs(text: string | undefined, file: string, label: stri
   return { locks, inputs };
 }
 
+/** The nix features every evaluation and input fetch of the guard needs (nix 2.8 and newer). */
+export const NIX_FEATURES = ['--extra-experimental-features', 'nix-command flakes fetch-tree'];
+
 const FORGE_HOSTS: Record<string, string> = { github: 'github.com', gitlab: 'gitlab.com', sourcehut: 'git.sr.ht' };
 
 /** The host an input is fetched from: a URL's host:port, or a forge input's host. '' when it cannot be told. */
@@ -189,7 +192,7 @@ async function fetchOne(input: LockedInput, options: FetchOptions): Promise<void
       const result = await runTool(
         options.nixBin,
         [
-          '--extra-experimental-features', 'nix-command flakes fetch-tree',
+          ...NIX_FEATURES,
           '--option', 'flake-registry', '',
           '--option', 'substituters', '',
           '--option', 'build-users-group', '',

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canonicalRegistry } from './distribution.js';
+import { canonicalRegistry, isRegistryHost } from './distribution.js';
 
 /**
  * Credentials for private registries, from the places the usual tools keep them:
@@ -56,12 +56,7 @@ export async function loadCredentials(sources: CredentialSources = {}): Promise<
     }
     byHost.set(parsed.host, { username: parsed.username, password: parsed.password, source: `the environment variable ${name}` });
   }
-  return { lookup: (host) => byHost.get(canonicalHost(host)), warnings };
-}
-
-/** The key a registry host is known by: lower case, Docker Hub's names as one. */
-export function canonicalHost(host: string): string {
-  return canonicalRegistry(host);
+  return { lookup: (host) => byHost.get(canonicalRegistry(host)), warnings };
 }
 
 function parseEnvCredential(value: string): { host: string; username: string; password: string } | undefined {
@@ -75,8 +70,8 @@ function parseEnvCredential(value: string): { host: string; username: string; pa
 function configKeyHost(key: string): string | undefined {
   const withoutScheme = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const host = withoutScheme.split('/')[0] ?? '';
-  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(host)) return undefined;
-  return canonicalHost(host);
+  if (!isRegistryHost(host)) return undefined;
+  return canonicalRegistry(host);
 }
 
 async function readDockerConfig(file: string, warnings: string[]): Promise<Map<string, RegistryCredential>> {

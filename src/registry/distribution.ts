@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { guardedGet, type FetchFailure, type FetchPolicy, type FetchResult } from '../helm/guarded-fetch.js';
+import { printable } from '../report/printable.js';
 import type { RegistryCredential } from './credentials.js';
 
 /**
@@ -297,8 +298,3 @@ function nextPage(link: string | null, name: string): string | undefined {
   }
 }
 
-/** Registry answers are hostile data: shown only as printable text of bounded length. */
-export function printable(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
-}

@@ -54,7 +54,8 @@ export function toolsDirs(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...(root ? [path.join(root, '.tools')] : []), path.join(userCache(env), 'gitops-guard', 'tools')];
 }
 
-function userCache(env: NodeJS.ProcessEnv): string {
+/** The user's cache folder (XDG_CACHE_HOME, else ~/.cache). */
+export function userCache(env: NodeJS.ProcessEnv): string {
   return env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { userCache } from './bundled-layer.js';
 import { readCacheFile, writeCacheFile } from './cache-file.js';
 
 /**
@@ -35,6 +35,5 @@ async function stampOf(binary: string): Promise<string | undefined> {
 }
 
 function versionsDir(env: NodeJS.ProcessEnv): string {
-  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'gitops-guard', 'tool-versions');
+  return path.join(userCache(env), 'gitops-guard', 'tool-versions');
 }
