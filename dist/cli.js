@@ -50887,6 +50887,8 @@ var EvalCache = class {
     this.dir = dir;
   }
   dir;
+  /** The largest peak recorded in this run, per flake: base, head and ancestors each record theirs. */
+  runPeaks = /* @__PURE__ */ new Map();
   file(key) {
     return this.dir ? path59.join(this.dir, "nix-eval", `${key}.json`) : void 0;
   }
@@ -50914,9 +50916,12 @@ var EvalCache = class {
     }
     return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
   }
+  /** One EvalCache per run: the run's largest peak is kept, whichever revision finished last. */
   async recordPeak(flakeDir, peakMB) {
+    const largest = Math.max(peakMB, this.runPeaks.get(flakeDir) ?? 0);
+    this.runPeaks.set(flakeDir, largest);
     const file = this.peakFile(flakeDir);
-    if (file) await writeCacheFile(file, JSON.stringify({ peakMB }));
+    if (file) await writeCacheFile(file, JSON.stringify({ peakMB: largest }));
   }
   peakFile(flakeDir) {
     return this.file(`peak-${createHash23("sha256").update(flakeDir).digest("hex").slice(0, 16)}`);

@@ -45,6 +45,9 @@ export function cacheKey(parts: { commit: string; lock: string | undefined; nixV
 }
 
 export class EvalCache {
+  /** The largest peak recorded in this run, per flake: base, head and ancestors each record theirs. */
+  private readonly runPeaks = new Map<string, number>();
+
   constructor(private readonly dir: string | undefined) {}
 
   private file(key: string): string | undefined {
@@ -77,9 +80,12 @@ export class EvalCache {
     return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
   }
 
+  /** One EvalCache per run: the run's largest peak is kept, whichever revision finished last. */
   async recordPeak(flakeDir: string, peakMB: number): Promise<void> {
+    const largest = Math.max(peakMB, this.runPeaks.get(flakeDir) ?? 0);
+    this.runPeaks.set(flakeDir, largest);
     const file = this.peakFile(flakeDir);
-    if (file) await writeCacheFile(file, JSON.stringify({ peakMB }));
+    if (file) await writeCacheFile(file, JSON.stringify({ peakMB: largest }));
   }
 
   private peakFile(flakeDir: string): string | undefined {

@@ -44,3 +44,21 @@ describe('a per-process memory limit (deploy.evalMemoryMB)', () => {
     }
   });
 });
+
+describe('the peak memory kept for the next run', () => {
+  it('is the largest of the run, whichever revision (base, head, an ancestor) finished last', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'guard-peak-'));
+    try {
+      const run = new EvalCache(dir);
+      await run.recordPeak('.', 480);
+      await run.recordPeak('.', 120);
+      expect(await new EvalCache(dir).peakMB('.')).toBe(480);
+      // The next run measures again: its own largest is what the run after it uses.
+      const next = new EvalCache(dir);
+      await next.recordPeak('.', 150);
+      expect(await new EvalCache(dir).peakMB('.')).toBe(150);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
